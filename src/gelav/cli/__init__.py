@@ -1,0 +1,45 @@
+"""The ``gelav`` command.
+
+Sub-commands are registered by dotted path in :data:`COMMANDS` and imported
+only when invoked, so ``gelav stress`` does not pay for SymPy, Matplotlib or
+Dask. Exit codes: 0 success, 1 numerical failure (non-convergence, divergence),
+2 bad usage or input (Click's convention).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+__all__ = ["COMMANDS", "main"]
+
+#: name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "stress": "gelav.cli.stress:stress",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd: Any = getattr(importlib.import_module(module), attr)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="gelav")
+def main() -> None:
+    """gelav — Fokker–Planck, Feynman–Kac, lattices, Monte Carlo and the GE-LAV mean-field game.
+
+    Start with `gelav stress` (the seed's OU stress test, three ways).
+    """

@@ -1,0 +1,199 @@
+r"""The :class:`Density` result of the Fokker–Planck solver.
+
+It holds node masses :math:`p_i(t)` on a :class:`~gelav.grid.Grid` at the saved
+times, the mass absorbed at each boundary and killed inside, and diagnostics.
+Densities are :math:`p_i / V_i` (mass over control volume); the distribution
+function is the piecewise-linear interpolant of the cumulative masses at the
+control-volume faces, which is second-order accurate and monotone.
+
+Probabilities and moments refer to the mass still in the domain at time ``t``
+(the sub-probability law of the surviving process); ``mean``, ``var`` and
+``quantile`` are conditional on survival, and :meth:`Density.mass` gives the
+surviving mass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from gelav.grid import Grid
+
+__all__ = ["Density"]
+
+
+@dataclass(frozen=True, eq=False)
+class Density:
+    """Distribution of :math:`X_t` over time, as returned by :func:`gelav.forward`.
+
+    Attributes
+    ----------
+    grid : Grid
+        Space grid (nodes, control volumes).
+    times : ndarray, shape (n_t,)
+        Saved times (years).
+    masses : ndarray, shape (n_t, n_nodes)
+        Probability mass of each node's control volume at each saved time.
+    absorbed_lower, absorbed_upper : ndarray, shape (n_t,)
+        Cumulative mass absorbed at the lower / upper boundary.
+    killed : ndarray, shape (n_t,)
+        Cumulative mass removed by the killing rate.
+    process : Process
+        The process solved.
+    diagnostics : dict
+        Grid and step counts, run time, mass balance error, minimum density,
+        mass near reflecting boundaries, scheme.
+    inputs : dict
+        The arguments of the run (for reports).
+    """
+
+    grid: Grid
+    times: NDArray[np.float64]
+    masses: NDArray[np.float64]
+    absorbed_lower: NDArray[np.float64]
+    absorbed_upper: NDArray[np.float64]
+    killed: NDArray[np.float64]
+    process: Any = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    # -- time selection -----------------------------------------------------
+    def _index(self, t: float | None) -> int:
+        if t is None:
+            return self.times.size - 1
+        t = float(t)
+        i = int(np.argmin(np.abs(self.times - t)))
+        scale = max(1.0, abs(self.times[-1]))
+        if abs(self.times[i] - t) > 1e-9 * scale:
+            raise ValueError(
+                f"t = {t} was not saved; saved times run from {self.times[0]:g} to {self.times[-1]:g} "
+                f"({self.times.size} points). Pass `times=[...]` to gelav.forward to save it."
+            )
+        return i
+
+    @property
+    def x(self) -> NDArray[np.float64]:
+        """Grid nodes."""
+        return self.grid.nodes
+
+    @property
+    def horizon(self) -> float:
+        return float(self.times[-1])
+
+    def at(self, t: float | None = None) -> NDArray[np.float64]:
+        """Density values :math:`p_i/V_i` at the nodes at saved time ``t`` (default: the horizon)."""
+        return self.masses[self._index(t)] / self.grid.volumes
+
+    def pdf(self, x: ArrayLike, t: float | None = None) -> NDArray[np.float64]:
+        """Density at arbitrary points ``x`` (linear interpolation of nodal densities; 0 outside)."""
+        return np.interp(np.asarray(x, dtype=float), self.grid.nodes, self.at(t), left=0.0, right=0.0)
+
+    def mass(self, t: float | None = None) -> float:
+        """Mass still in the domain at ``t`` (1 minus absorbed and killed, for a unit start)."""
+        return float(self.masses[self._index(t)].sum())
+
+    def cdf(self, x: ArrayLike, t: float | None = None) -> NDArray[np.float64]:
+        r""":math:`P(X_t \le x,\ \text{still in the domain})`, piecewise linear between faces."""
+        m = self.masses[self._index(t)]
+        F = np.concatenate(([0.0], np.cumsum(m)))
+        return np.interp(np.asarray(x, dtype=float), self.grid.faces, F, left=0.0, right=F[-1])
+
+    def prob(
+        self, *, below: float | None = None, above: float | None = None, t: float | None = None
+    ) -> float:
+        """Probability that :math:`X_t` lies below ``below`` and/or above ``above``.
+
+        ``prob(below=c)`` is :math:`P(X_t < c)`, ``prob(above=c)`` is :math:`P(X_t > c)`,
+        and both together give :math:`P(\\text{above} < X_t < \\text{below})`.
+        Mass absorbed or killed before ``t`` is not counted.
+        """
+        if below is None and above is None:
+            raise ValueError("Give `below`, `above` or both.")
+        hi = float(self.cdf(below, t)) if below is not None else self.mass(t)
+        lo = float(self.cdf(above, t)) if above is not None else 0.0
+        if below is not None and above is not None and above >= below:
+            raise ValueError(f"`above` ({above}) must be < `below` ({below}).")
+        return max(hi - lo, 0.0)
+
+    def mean(self, t: float | None = None) -> float:
+        """Mean of the surviving law at ``t``."""
+        m = self.masses[self._index(t)]
+        return float(m @ self.grid.nodes / m.sum())
+
+    def var(self, t: float | None = None) -> float:
+        """Variance of the surviving law at ``t``."""
+        m = self.masses[self._index(t)]
+        mu = m @ self.grid.nodes / m.sum()
+        return float(m @ (self.grid.nodes - mu) ** 2 / m.sum())
+
+    def std(self, t: float | None = None) -> float:
+        return float(np.sqrt(self.var(t)))
+
+    def quantile(self, q: float | ArrayLike, t: float | None = None) -> NDArray[np.float64] | float:
+        """Quantile(s) of the surviving law at ``t`` (inverse of the normalised piecewise-linear cdf)."""
+        qa = np.asarray(q, dtype=float)
+        if np.any((qa < 0) | (qa > 1)) or not np.all(np.isfinite(qa)):
+            raise ValueError(f"`q` must lie in [0, 1], got {q!r}.")
+        m = self.masses[self._index(t)]
+        F = np.concatenate(([0.0], np.cumsum(np.maximum(m, 0.0))))
+        F = F / F[-1]
+        # strictly increasing knots for the inverse interpolation
+        keep = np.concatenate(([True], np.diff(F) > 0))
+        out = np.interp(qa, F[keep], self.grid.faces[keep])
+        return float(out) if out.ndim == 0 else out
+
+    def absorbed(self, t: float | None = None) -> dict[str, float]:
+        """Cumulative mass absorbed at each boundary and killed by ``t``."""
+        i = self._index(t)
+        return {
+            "lower": float(self.absorbed_lower[i]),
+            "upper": float(self.absorbed_upper[i]),
+            "killed": float(self.killed[i]),
+        }
+
+    # -- output ----------------------------------------------------------------
+    def plot(self, times: ArrayLike | None = None, *, ax: Any = None, **kwargs: Any) -> Any:
+        """Plot the density at the chosen saved times (default: five spread over the run)."""
+        from gelav.plot import plot_density
+
+        return plot_density(self, times=times, ax=ax, **kwargs)
+
+    def plot_fan(self, quantiles: ArrayLike = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99), *, ax: Any = None, **kwargs: Any) -> Any:
+        """Fan chart of quantiles over time."""
+        from gelav.plot import plot_fan
+
+        return plot_fan(self, quantiles=quantiles, ax=ax, **kwargs)
+
+    def to_xarray(self) -> Any:
+        """The density as an ``xarray.DataArray`` over (t, x) (needs xarray)."""
+        try:
+            import xarray as xr
+        except ImportError as exc:  # pragma: no cover - optional
+            raise ImportError("to_xarray needs xarray: pip install 'gelav[xarray]'") from exc
+        return xr.DataArray(
+            self.masses / self.grid.volumes,
+            coords={"t": self.times, "x": self.grid.nodes},
+            dims=("t", "x"),
+            name="density",
+            attrs={"process": repr(self.process), **{k: str(v) for k, v in self.diagnostics.items()}},
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Key numbers at the horizon (for tables and JSON)."""
+        return {
+            "horizon": self.horizon,
+            "mass": self.mass(),
+            "mean": self.mean(),
+            "std": self.std(),
+            **{f"absorbed_{k}": v for k, v in self.absorbed().items()},
+            **self.diagnostics,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Density({self.process!r}, {self.grid.n_nodes} nodes, {self.times.size} saved times up to "
+            f"t={self.horizon:g}, mass={self.mass():.6g})"
+        )
