@@ -23,6 +23,41 @@ from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, Ornste
 
 __version__ = "0.1.0"
 
+# Heavier parts load on first use, so `import gelav` stays light (no SymPy, Dask,
+# Matplotlib). Each name maps to the module that defines it.
+_LAZY: dict[str, str] = {
+    # Feynman–Kac, exit problems, optimal stopping, MATLAB-compatible pdepe
+    "backward": "gelav.backward",
+    "Value": "gelav.backward",
+    "Dirichlet": "gelav.backward",
+    "optimal_stopping": "gelav.backward",
+    "exit_time": "gelav.backward",
+    "exit_probability": "gelav.backward",
+    "exit_time_distribution": "gelav.backward",
+    "pdepe": "gelav.pdepe",
+    # Monte Carlo and McKean–Vlasov
+    "simulate": "gelav.montecarlo",
+    "Paths": "gelav.montecarlo",
+    "Estimate": "gelav.montecarlo",
+    "McKeanVlasov": "gelav.mckean_vlasov",
+    # lattices
+    "TrinomialWalk": "gelav.lattice",
+    "TrinomialTree": "gelav.lattice",
+    # calibration
+    "fit_ou": "gelav.calibrate",
+}
+_MODULES = ("symbolic", "mfg", "lattice", "montecarlo", "backward", "pdepe", "calibrate", "plot", "report", "scenario")
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(f"gelav.{name}")
+    raise AttributeError(f"module 'gelav' has no attribute {name!r}")
+
 __all__ = [
     "CIR",
     "AccuracyWarning",

@@ -18,18 +18,32 @@ __all__ = ["COMMANDS", "main"]
 #: name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "stress": "gelav.cli.stress:stress",
+    "feynman-kac": "gelav.cli.feynman_kac:feynman_kac",
+    "exit-time": "gelav.cli.exit_time:exit_time",
+    "ito": "gelav.cli.ito:ito",
+    "trinomial": "gelav.cli.trinomial:trinomial",
+    "mckean-vlasov": "gelav.cli.mckean_vlasov:mckean_vlasov",
+    "mfg": "gelav.cli.mfg:mfg",
+    "calibrate": "gelav.cli.calibrate:calibrate",
+    "report": "gelav.cli.report:report",
 }
+
+
+def _available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(COMMANDS[name].split(":")[0]) is not None
 
 
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(n for n in COMMANDS if _available(n))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
-        if target is None:
+        if target is None or not _available(cmd_name):
             return None
         module, attr = target.split(":")
         cmd: Any = getattr(importlib.import_module(module), attr)
