@@ -1,0 +1,257 @@
+"""Scenario files: one TOML format for a model and the runs asked of it.
+
+A scenario file has a ``[process]`` table and one table per kind of run; every
+``gelav`` command reads its own table with ``--config FILE`` and command-line
+options override the file. Example::
+
+    title = "Seed 000 stress test"
+
+    [process]
+    kind = "ornstein-uhlenbeck"   # brownian | ornstein-uhlenbeck | gbm | cir
+    kappa = 0.45
+    mean = 1.0
+    sigma = 0.32
+
+    [stress]
+    x0 = -0.5
+    horizon = 2.0
+    threshold = -0.5
+    direction = "below"
+    methods = ["analytic", "pde", "mc"]
+
+Errors name the file, the table, the field, the value given and what is
+expected.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "PROCESS_KINDS",
+    "ScenarioError",
+    "Section",
+    "dump_toml",
+    "load",
+    "process_from_config",
+    "process_to_config",
+]
+
+
+class ScenarioError(ValueError):
+    """A scenario file is unreadable or a field is invalid."""
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a scenario TOML file into a dict (with the path recorded under ``"_path"``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(f"Scenario file {str(p)!r} does not exist.")
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{p}: cannot be read: {exc}") from None
+    data["_path"] = str(p)
+    return data
+
+
+class Section:
+    """Typed, validated access to one table of a scenario.
+
+    Examples
+    --------
+    >>> s = Section({"horizon": 2.0}, "stress")
+    >>> s.positive("horizon")
+    2.0
+    >>> s.number("x0", default=-0.5)
+    -0.5
+    """
+
+    def __init__(self, table: Mapping[str, Any] | None, name: str, *, source: str = "scenario") -> None:
+        if table is not None and not isinstance(table, Mapping):
+            raise ScenarioError(f"{source}: [{name}] must be a table, got {type(table).__name__}.")
+        self.table = dict(table or {})
+        self.name = name
+        self.source = source
+        self._used: set[str] = set()
+
+    def _err(self, key: str, value: Any, expected: str) -> ScenarioError:
+        return ScenarioError(f"{self.source}: [{self.name}] field `{key}` = {value!r}: expected {expected}.")
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._used.add(key)
+        return self.table.get(key, default)
+
+    def number(self, key: str, *, default: float | None = None, required: bool = False,
+               check: Callable[[float], bool] | None = None, expected: str = "a finite number") -> float | None:
+        self._used.add(key)
+        if key not in self.table:
+            if required:
+                raise ScenarioError(f"{self.source}: [{self.name}] is missing the field `{key}` ({expected}).")
+            return default
+        v = self.table[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise self._err(key, v, expected)
+        if check is not None and not check(float(v)):
+            raise self._err(key, v, expected)
+        return float(v)
+
+    def positive(self, key: str, *, default: float | None = None, required: bool = False) -> float | None:
+        return self.number(key, default=default, required=required, check=lambda x: x > 0, expected="a number > 0")
+
+    def integer(self, key: str, *, default: int | None = None, minimum: int = 1, required: bool = False) -> int | None:
+        self._used.add(key)
+        if key not in self.table:
+            if required:
+                raise ScenarioError(f"{self.source}: [{self.name}] is missing the field `{key}` (an integer >= {minimum}).")
+            return default
+        v = self.table[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise self._err(key, v, f"an integer >= {minimum}")
+        return int(v)
+
+    def choice(self, key: str, options: tuple[str, ...] | list[str], *, default: str | None = None) -> str | None:
+        self._used.add(key)
+        if key not in self.table:
+            return default
+        v = self.table[key]
+        if v not in options:
+            raise self._err(key, v, "one of " + ", ".join(repr(o) for o in options))
+        return str(v)
+
+    def string_list(self, key: str, *, default: list[str] | None = None, options: tuple[str, ...] | None = None) -> list[str] | None:
+        self._used.add(key)
+        if key not in self.table:
+            return default
+        v = self.table[key]
+        if isinstance(v, str):
+            v = [s.strip() for s in v.split(",") if s.strip()]
+        if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+            raise self._err(key, v, "a list of strings")
+        if options is not None:
+            bad = [s for s in v if s not in options]
+            if bad:
+                raise self._err(key, v, "items among " + ", ".join(repr(o) for o in options))
+        return list(v)
+
+    def check_unknown(self, allowed: tuple[str, ...] | None = None) -> None:
+        """Raise on fields this section does not know (typos should not pass silently)."""
+        known = set(allowed) if allowed is not None else self._used
+        unknown = sorted(set(self.table) - known)
+        if unknown:
+            raise ScenarioError(
+                f"{self.source}: [{self.name}] has unknown field(s) {', '.join(unknown)}; "
+                f"known fields are {', '.join(sorted(known))}."
+            )
+
+
+#: kind -> (constructor path, parameter names)
+PROCESS_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "brownian": ("BrownianMotion", ("mu", "sigma")),
+    "ornstein-uhlenbeck": ("OrnsteinUhlenbeck", ("kappa", "mean", "sigma")),
+    "gbm": ("GeometricBrownianMotion", ("mu", "sigma")),
+    "cir": ("CIR", ("kappa", "mean", "sigma")),
+}
+_ALIASES = {"ou": "ornstein-uhlenbeck", "bm": "brownian", "brownian-motion": "brownian",
+            "geometric-brownian-motion": "gbm", "cox-ingersoll-ross": "cir"}
+
+
+def process_from_config(table: Mapping[str, Any] | None, *, source: str = "scenario") -> Any:
+    """Build a built-in process from a ``[process]`` table.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown ``kind``, a missing or invalid parameter, or an unknown field.
+    """
+    import gelav.processes as procs
+
+    sec = Section(table, "process", source=source)
+    kind = sec.get("kind", "ornstein-uhlenbeck")
+    kind = _ALIASES.get(str(kind).lower(), str(kind).lower())
+    if kind not in PROCESS_KINDS:
+        raise ScenarioError(
+            f"{source}: [process] field `kind` = {sec.get('kind')!r}: expected one of "
+            + ", ".join(repr(k) for k in PROCESS_KINDS) + "."
+        )
+    cls_name, names = PROCESS_KINDS[kind]
+    kwargs = {}
+    for n in names:
+        v = sec.number(n)
+        if v is not None:
+            kwargs[n] = v
+    sec.check_unknown(("kind", *names))
+    try:
+        return getattr(procs, cls_name)(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{source}: [process]: {exc}") from None
+
+
+def process_to_config(process: Any) -> dict[str, Any]:
+    """The ``[process]`` table of a built-in process (inverse of :func:`process_from_config`)."""
+    for kind, (cls_name, names) in PROCESS_KINDS.items():
+        if type(process).__name__ == cls_name:
+            return {"kind": kind, **{n: float(getattr(process, n)) for n in names}}
+    raise ScenarioError(f"Only built-in processes can be written to a scenario file, got {type(process).__name__}.")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        f = float(v)
+        if isinstance(v, int):
+            return str(v)
+        return "inf" if f == math.inf else "-inf" if f == -math.inf else "nan" if f != f else repr(f)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise ScenarioError(f"Cannot write {type(v).__name__} to TOML.")
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Serialise a scenario dict (scalars at top, then one level of tables, nested tables dotted)."""
+    lines: list[str] = []
+    tables: list[tuple[str, Mapping[str, Any]]] = []
+    for k, v in data.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, Mapping):
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v):
+            tables.extend((f"[{k}]", x) for x in v)
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+
+    def emit(name: str, table: Mapping[str, Any]) -> None:
+        header = f"[{name}]" if not name.startswith("[") else f"[{name}]"
+        lines.append("")
+        lines.append(header)
+        sub = []
+        for k, v in table.items():
+            if isinstance(v, Mapping):
+                sub.append((f"{name}.{k}", v))
+            else:
+                lines.append(f"{k} = {_toml_value(v)}")
+        for n, t in sub:
+            emit(n, t)
+
+    for name, table in tables:
+        emit(name, table)
+    return "\n".join(lines).lstrip("\n") + "\n"
