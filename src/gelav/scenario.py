@@ -210,6 +210,12 @@ def process_to_config(process: Any) -> dict[str, Any]:
     raise ScenarioError(f"Only built-in processes can be written to a scenario file, got {type(process).__name__}.")
 
 
+def _toml_key(k: str) -> str:
+    import re
+
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_value(k)
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -222,11 +228,13 @@ def _toml_value(v: Any) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
     raise ScenarioError(f"Cannot write {type(v).__name__} to TOML.")
 
 
 def dump_toml(data: Mapping[str, Any]) -> str:
-    """Serialise a scenario dict (scalars at top, then one level of tables, nested tables dotted)."""
+    """Serialise a scenario dict: scalars first, then tables (nested tables dotted, lists of tables inline)."""
     lines: list[str] = []
     tables: list[tuple[str, Mapping[str, Any]]] = []
     for k, v in data.items():
@@ -234,21 +242,18 @@ def dump_toml(data: Mapping[str, Any]) -> str:
             continue
         if isinstance(v, Mapping):
             tables.append((k, v))
-        elif isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v):
-            tables.extend((f"[{k}]", x) for x in v)
         else:
-            lines.append(f"{k} = {_toml_value(v)}")
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
 
     def emit(name: str, table: Mapping[str, Any]) -> None:
-        header = f"[{name}]" if not name.startswith("[") else f"[{name}]"
         lines.append("")
-        lines.append(header)
+        lines.append(f"[{name}]")
         sub = []
         for k, v in table.items():
             if isinstance(v, Mapping):
                 sub.append((f"{name}.{k}", v))
             else:
-                lines.append(f"{k} = {_toml_value(v)}")
+                lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
         for n, t in sub:
             emit(n, t)
 
