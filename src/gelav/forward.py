@@ -74,6 +74,8 @@ def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.
 
 
 def _cover_points(initial: Any, process: Any, tail: float) -> NDArray[np.float64] | None:
+    if isinstance(initial, str) and initial != "stationary":
+        raise ValueError(f"Unknown `initial` {initial!r}; use a number, 'stationary', a distribution or an array.")
     if isinstance(initial, (int, float, np.integer, np.floating)):
         return np.array([check_finite("initial", initial)])
     law = None
@@ -97,9 +99,9 @@ def forward(
     n_steps: int = 200,
     times: Sequence[float] | ArrayLike | None = None,
     scheme: str = "cn",
-    damping_steps: int = 2,
-    lower: str = "reflecting",
-    upper: str = "reflecting",
+    damping_steps: int = 4,
+    lower: str = "natural",
+    upper: str = "natural",
     killing: float | ArrayLike | Rate | None = None,
     tail: float = 1e-10,
     include: Sequence[float] = (),
@@ -134,8 +136,12 @@ def forward(
         Times at which to save the distribution (always including start and end).
     scheme : {"cn", "euler"}
         Crank–Nicolson with Rannacher damping (order 2) or backward Euler (order 1).
-    lower, upper : {"reflecting", "absorbing"}
-        Boundary conditions; absorbed mass is counted in the result.
+    lower, upper : {"natural", "reflecting", "absorbing"}
+        Boundary conditions. ``"natural"`` (default) is a far boundary the
+        mass should never feel: it is treated as reflecting and a
+        :class:`~gelav.errors.MassLossWarning` is issued if mass reaches it;
+        ``"reflecting"`` is an intended no-flux barrier; ``"absorbing"`` removes
+        what arrives and counts it in the result.
     killing : float, array or callable, optional
         Killing rate :math:`k(t, x) \ge 0`.
     tail : float
@@ -162,7 +168,7 @@ def forward(
     Warns
     -----
     MassLossWarning
-        When mass piles up at a reflecting boundary of an automatic domain.
+        When mass reaches a ``"natural"`` boundary (the domain is too narrow).
     AccuracyWarning
         When the final distribution spans too few cells, or the scheme produced
         negative densities beyond rounding.
@@ -179,7 +185,7 @@ def forward(
     start = check_finite("start", start)
     tail = check_positive("tail", tail)
     n_steps = check_int("n_steps", n_steps, minimum=1)
-    auto = grid is None and domain is None
+    natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4)
         if domain is None:
@@ -268,15 +274,16 @@ def forward(
     # Diagnostics and warnings -------------------------------------------------
     width = grid.upper - grid.lower
     edge = np.zeros(grid.n_nodes, dtype=bool)
-    if gen.lower == "reflecting":
+    if natural["lower"]:
         edge |= grid.nodes < grid.lower + 0.02 * width
-    if gen.upper == "reflecting":
+    if natural["upper"]:
         edge |= grid.nodes > grid.upper - 0.02 * width
     boundary_mass = float(masses[:, edge].sum(axis=1).max()) if edge.any() else 0.0
-    if auto and boundary_mass > max(1e-7, 1e3 * tail):
+    if boundary_mass > max(1e-7, 1e3 * tail):
         warnings.warn(
-            f"{boundary_mass:.3g} of the mass reached the outer 2% of the automatic domain "
-            f"[{grid.lower:.4g}, {grid.upper:.4g}]; widen it with `domain=` or a smaller `tail`.",
+            f"{boundary_mass:.3g} of the mass reached the outer 2% of the domain "
+            f"[{grid.lower:.4g}, {grid.upper:.4g}] at a 'natural' boundary; widen the domain "
+            "(`domain=`, `grid=` or a smaller `tail`) or declare the boundary 'reflecting'.",
             MassLossWarning, stacklevel=2,
         )
     peak = float(np.max(masses))
@@ -309,8 +316,8 @@ def forward(
         "initial": initial if isinstance(initial, (int, float, str)) else type(initial).__name__,
         "horizon": horizon,
         "start": start,
-        "lower": gen.lower,
-        "upper": gen.upper,
+        "lower": str(lower),
+        "upper": str(upper),
         "domain": (grid.lower, grid.upper),
     }
     return Density(

@@ -1,0 +1,222 @@
+r"""Stress-test probabilities computed several independent ways.
+
+The question of seed 000: starting from :math:`X_0 = x_0`, what is
+:math:`P(X_T < c)` (or :math:`P(X_T > c)`)? Each *method* answers it with its
+own error estimate:
+
+- ``analytic``: the exact transition law (OU, BM, GBM, CIR); error 0 up to
+  special-function rounding.
+- ``pde``: the Fokker–Planck solver on two grids :math:`N/2` and :math:`N`; the
+  error estimate is the Richardson estimate :math:`|P_N - P_{N/2}|/3` of a
+  second-order method.
+- ``mc``: Monte Carlo; value ± standard error.
+- ``lattice``: a trinomial lattice; error estimate from two refinements.
+
+Methods live in the :data:`METHODS` registry (name -> function), so a new one is
+one function.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gelav._random import SeedLike, as_generator
+from gelav._validation import check_finite, check_int, check_positive
+
+__all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """One method's answer: probability, its error estimate and run time."""
+
+    method: str
+    probability: float
+    error: float
+    error_kind: str  # "stderr" (Monte Carlo) or "error_estimate"
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"probability": self.probability, self.error_kind: self.error, "seconds": self.seconds, **self.details}
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """Answers of every method for one stress question, with the inputs."""
+
+    inputs: dict[str, Any]
+    results: dict[str, MethodResult]
+    density: Any = None  # the PDE Density when the pde method ran
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
+
+    def plot(self) -> Any:
+        """Two panels: the density at the horizon (threshold region shaded) and the fan chart."""
+        from gelav.plot import STYLE
+
+        import matplotlib.pyplot as plt
+
+        if self.density is None:
+            raise ValueError("No PDE density to plot: include the 'pde' method.")
+        d = self.density
+        c = self.inputs["threshold"]
+        below = self.inputs["direction"] == "below"
+        with plt.rc_context(STYLE):
+            fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        x = d.grid.nodes
+        y = d.at()
+        a1.plot(x, y, label="Fokker–Planck (PDE)")
+        proc = d.process
+        if getattr(proc, "has_transition", False):
+            law = proc.transition(self.inputs["x0"], self.inputs["horizon"])
+            a1.plot(x, law.pdf(x), "--", lw=1, label="exact law")
+        mask = x <= c if below else x >= c
+        a1.fill_between(x[mask], y[mask], alpha=0.4, color="C3",
+                        label=f"P(X_T {'<' if below else '>'} {c:g}) = {self.best:.4%}")
+        a1.axvline(c, color="C3", lw=0.8)
+        a1.set_xlabel("state x")
+        a1.set_ylabel("density [1/unit of x]")
+        a1.set_title(f"Density at T = {self.inputs['horizon']:g} y from x0 = {self.inputs['x0']:g}")
+        a1.legend()
+        d.plot_fan(ax=a2)
+        a2.axhline(c, color="C3", lw=0.8, label="threshold")
+        a2.set_title("Spread of the distribution over time")
+        fig.tight_layout()
+        return fig
+
+    @property
+    def best(self) -> float:
+        """The most accurate available answer (analytic, else the smallest error)."""
+        r = min(self.results.values(), key=lambda m: (m.method != "analytic", m.error))
+        return r.probability
+
+
+def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    t0 = time.perf_counter()
+    if not getattr(process, "has_transition", False):
+        raise ValueError(f"{process.name} has no closed-form law; the 'analytic' method is unavailable.")
+    law = process.transition(x0, horizon)
+    p = float(law.cdf(c) if below else law.sf(c))
+    return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
+
+
+def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    from gelav.forward import forward
+
+    t0 = time.perf_counter()
+    n = int(opts.get("cells", 800))
+    m = int(opts.get("steps", max(n // 2, 50)))
+    kw: dict[str, Any] = {"include": [c]}
+    coarse = forward(process, x0, horizon, n_cells=n // 2, n_steps=max(m // 2, 1), **kw)
+    fine = forward(process, x0, horizon, n_cells=n, n_steps=m, **kw)
+    q = {"below": c} if below else {"above": c}
+    p1, p2 = coarse.prob(**q), fine.prob(**q)
+    err = abs(p2 - p1) / 3.0  # Richardson: second order in space and time
+    return MethodResult(
+        "pde", p2, err, "error_estimate", time.perf_counter() - t0,
+        {"cells": n, "steps": m, "mass_balance_error": fine.diagnostics["mass_balance_error"], "_density": fine},
+    )
+
+
+def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    t0 = time.perf_counter()
+    n = int(opts.get("paths", 1_000_000))
+    if not getattr(process, "has_transition", False):
+        raise ValueError(f"{process.name} has no exact sampler; use the Monte Carlo engine (gelav.simulate).")
+    rng = as_generator(opts.get("seed"))
+    law = process.transition(x0, horizon)
+    x = law.rvs(size=n, random_state=rng)
+    hit = (x < c) if below else (x > c)
+    p = float(hit.mean())
+    se = math.sqrt(max(p * (1 - p), 1.0 / n) / n)
+    return MethodResult("mc", p, se, "stderr", time.perf_counter() - t0, {"paths": n, "scheme": "exact"})
+
+
+#: method name -> function(process, x0, horizon, threshold, below, options) -> MethodResult
+METHODS: dict[str, Callable[..., MethodResult]] = {
+    "analytic": _analytic,
+    "pde": _pde,
+    "mc": _mc,
+}
+
+
+def stress_test(
+    process: Any,
+    x0: float,
+    horizon: float,
+    threshold: float,
+    *,
+    direction: str = "below",
+    methods: Sequence[str] | None = None,
+    paths: int = 1_000_000,
+    seed: SeedLike = 0,
+    cells: int = 800,
+    steps: int | None = None,
+) -> StressResult:
+    r"""Probability that :math:`X_T` ends below (or above) ``threshold``, by several methods.
+
+    .. math:: P(X_T < c \mid X_0 = x_0) \quad\text{or}\quad P(X_T > c \mid X_0 = x_0)
+
+    Parameters
+    ----------
+    process : Process
+    x0 : float
+        Starting state.
+    horizon : float
+        :math:`T` in years, > 0.
+    threshold : float
+        :math:`c`.
+    direction : {"below", "above"}
+    methods : sequence of str, optional
+        Names from :data:`METHODS`; default all that apply to the process.
+    paths, seed : Monte Carlo settings.
+    cells, steps : PDE grid cells and time steps (the error estimate uses cells/2 too).
+
+    Returns
+    -------
+    StressResult
+
+    Examples
+    --------
+    >>> from gelav import OrnsteinUhlenbeck
+    >>> r = stress_test(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, 2.0, -0.5, methods=["analytic", "pde"])
+    >>> abs(r.results["pde"].probability - r.results["analytic"].probability) < 1e-5
+    True
+    """
+    x0 = check_finite("x0", x0)
+    horizon = check_positive("horizon", horizon)
+    threshold = check_finite("threshold", threshold)
+    paths = check_int("paths", paths, minimum=100)
+    cells = check_int("cells", cells, minimum=16)
+    if direction not in ("below", "above"):
+        raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
+    if methods is None:
+        methods = [m for m in METHODS if m != "analytic" or getattr(process, "has_transition", False)]
+        if not getattr(process, "has_transition", False):
+            methods = [m for m in methods if m != "mc"]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {', '.join(map(repr, unknown))}; registered methods are {', '.join(METHODS)}.")
+    if not methods:
+        raise ValueError("`methods` is empty.")
+    opts = {"paths": paths, "seed": seed, "cells": cells}
+    if steps is not None:
+        opts["steps"] = check_int("steps", steps, minimum=2)
+    below = direction == "below"
+    results: dict[str, MethodResult] = {}
+    density = None
+    for name in methods:
+        r = METHODS[name](process, x0, horizon, threshold, below, opts)
+        if "_density" in r.details:
+            density = r.details.pop("_density")
+        results[name] = r
+    inputs = {"process": type(process).__name__, **process.params(), "x0": x0, "horizon": horizon,
+              "threshold": threshold, "direction": direction}
+    return StressResult(inputs=inputs, results=results, density=density)
+

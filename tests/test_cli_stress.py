@@ -1,0 +1,91 @@
+"""`gelav stress`: the seed's number from every method, JSON shape, config files, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gelav.cli import main
+
+EXACT = 0.0019356487804036227
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_default_run_reproduces_seed_000_table():
+    r = run("stress", "--paths", "200000")
+    assert r.exit_code == 0, r.output
+    assert "0.0019356" in r.output
+    assert "analytic" in r.output and "pde" in r.output and "mc" in r.output
+
+
+def test_json_has_an_entry_per_method_that_agrees_with_the_closed_form():
+    r = run("stress", "--json", "--method", "analytic,pde,mc", "--seed", "7")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    m = out["methods"]
+    assert set(m) == {"analytic", "pde", "mc"}
+    assert m["analytic"]["probability"] == pytest.approx(EXACT, rel=1e-12)
+    # PDE: within its own refinement estimate (second order), and that estimate is small
+    assert abs(m["pde"]["probability"] - EXACT) <= 1.5 * m["pde"]["error_estimate"] + 1e-9
+    assert m["pde"]["error_estimate"] < 5e-6
+    # Monte Carlo: within 4 standard errors
+    assert abs(m["mc"]["probability"] - EXACT) < 4 * m["mc"]["stderr"]
+    for v in m.values():
+        assert v["seconds"] >= 0
+    assert out["inputs"]["kappa"] == 0.45 and out["inputs"]["x0"] == -0.5
+
+
+def test_above_and_custom_parameters():
+    r = run("stress", "--json", "--method", "analytic,pde", "--above", "--threshold", "1.5",
+            "--kappa", "1.0", "--sigma", "0.5", "--x0", "0.0", "--horizon", "1.0")
+    out = json.loads(r.output)
+    from gelav import OrnsteinUhlenbeck
+
+    exact = OrnsteinUhlenbeck(1.0, 1.0, 0.5).transition(0.0, 1.0).sf(1.5)
+    assert out["methods"]["analytic"]["probability"] == pytest.approx(exact, rel=1e-12)
+    assert out["methods"]["pde"]["probability"] == pytest.approx(exact, abs=1e-5)
+
+
+def test_plot_file_is_written(tmp_path):
+    f = tmp_path / "stress.png"
+    r = run("stress", "--method", "analytic,pde", "--plot", str(f))
+    assert r.exit_code == 0, r.output
+    assert f.stat().st_size > 10_000
+
+
+def test_config_file(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        '[process]\nkind = "ou"\nkappa = 0.45\nmean = 1.0\nsigma = 0.32\n'
+        '[stress]\nx0 = -0.5\nhorizon = 2.0\nthreshold = -0.5\nmethods = ["analytic"]\n'
+    )
+    out = json.loads(run("stress", "--config", str(cfg), "--json").output)
+    assert out["methods"]["analytic"]["probability"] == pytest.approx(EXACT, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--sigma", "0"], "`sigma` must be > 0"),
+        (["--horizon", "-1"], "`horizon` must be > 0"),
+        (["--method", "quantum"], "Unknown method"),
+        (["--config", "/nonexistent.toml"], "does not exist"),
+    ],
+)
+def test_bad_input_exit_code_2(args, match):
+    r = CliRunner().invoke(main, ["stress", *args])
+    assert r.exit_code == 2
+    assert match in r.output
+
+
+def test_bad_config_field(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[stress]\nhorizon = \"two\"\n")
+    r = CliRunner().invoke(main, ["stress", "--config", str(cfg)])
+    assert r.exit_code == 2
+    assert "[stress] field `horizon`" in r.output
