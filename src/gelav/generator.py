@@ -228,7 +228,13 @@ class Generator:
             sub[-1] = 0.0
         diag = -(sub + sup)
         if killing and self._killing is not None:
-            diag = diag - self.killing_rate(t)
+            k = self.killing_rate(t).copy()
+            # an absorbing end node is a stopped state: nothing more happens to it
+            if self.lower == "absorbing":
+                k[0] = 0.0
+            if self.upper == "absorbing":
+                k[-1] = 0.0
+            diag = diag - k
         out = Bands(sub, diag, sup)
         if self.time_homogeneous:
             self._cache[key] = out
