@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gelav import BrownianMotion, Generator, Grid, OrnsteinUhlenbeck, Process, TimeGrid, auto_domain, forward
+from gelav import (
+    BrownianMotion,
+    Generator,
+    Grid,
+    OrnsteinUhlenbeck,
+    Process,
+    TimeGrid,
+    auto_domain,
+    forward,
+)
 
 
 def test_uniform_grid_volumes_and_faces():

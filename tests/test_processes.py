@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from gelav import CIR, BrownianMotion, FellerConditionWarning, GeometricBrownianMotion, OrnsteinUhlenbeck, Process
+from gelav import (
+    CIR,
+    BrownianMotion,
+    FellerConditionWarning,
+    GeometricBrownianMotion,
+    OrnsteinUhlenbeck,
+    Process,
+)
 
 
 def test_seed000_stress_probability_closed_form():

@@ -8,11 +8,9 @@ workers run them.
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
-SeedLike = Union[int, np.random.SeedSequence, np.random.Generator, None]
+SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 
 __all__ = ["SeedLike", "as_generator", "as_seed_sequence"]
 

@@ -35,7 +35,7 @@ __all__ = ["forward", "initial_masses"]
 
 
 def _is_distribution(obj: Any) -> bool:
-    return hasattr(obj, "cdf") and hasattr(obj, "ppf") and not callable(getattr(obj, "__call__", None))
+    return hasattr(obj, "cdf") and hasattr(obj, "ppf")
 
 
 def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.float64]:

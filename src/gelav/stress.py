@@ -58,9 +58,9 @@ class StressResult:
 
     def plot(self) -> Any:
         """Two panels: the density at the horizon (threshold region shaded) and the fan chart."""
-        from gelav.plot import STYLE
-
         import matplotlib.pyplot as plt
+
+        from gelav.plot import STYLE
 
         if self.density is None:
             raise ValueError("No PDE density to plot: include the 'pde' method.")
