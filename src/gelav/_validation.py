@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_finite", "check_positive", "check_nonnegative", "check_callable", "check_int"]
+__all__ = ["check_callable", "check_finite", "check_int", "check_nonnegative", "check_positive"]
 
 
 def check_finite(name: str, value: Any) -> float:
