@@ -188,6 +188,9 @@ def test_density_queries_are_consistent():
     assert np.allclose(q, law.ppf([0.1, 0.5, 0.9]), atol=2e-3)
     assert d.prob(above=0.0, below=0.5) == pytest.approx(float(d.cdf(0.5) - d.cdf(0.0)))
     assert d.pdf([0.39], t=2.0)[0] == pytest.approx(SEED_OU.transition(-0.5, 2.0).pdf(0.39), rel=1e-3)
+    # a point mass on a node: every quantile lies in that node's control volume
+    h = d.grid.max_spacing
+    assert np.all(np.abs(np.asarray(d.quantile([0.01, 0.5, 0.99], t=0.0)) + 0.5) <= 0.5 * h + 1e-12)
     with pytest.raises(ValueError, match="was not saved"):
         d.at(0.123)
     with pytest.raises(ValueError, match="`q` must lie"):

@@ -140,9 +140,12 @@ class Density:
         m = self.masses[self._index(t)]
         F = np.concatenate(([0.0], np.cumsum(np.maximum(m, 0.0))))
         F = F / F[-1]
-        # strictly increasing knots for the inverse interpolation
-        keep = np.concatenate(([True], np.diff(F) > 0))
-        out = np.interp(qa, F[keep], self.grid.faces[keep])
+        xf = self.grid.faces
+        # first knot at or above q, then linear inverse on that control volume
+        k = np.clip(np.searchsorted(F, qa, side="left"), 1, F.size - 1)
+        dF = F[k] - F[k - 1]
+        w = np.where(dF > 0, (qa - F[k - 1]) / np.where(dF > 0, dF, 1.0), 1.0)
+        out = xf[k - 1] + np.clip(w, 0.0, 1.0) * (xf[k] - xf[k - 1])
         return float(out) if out.ndim == 0 else out
 
     def absorbed(self, t: float | None = None) -> dict[str, float]:

@@ -71,7 +71,7 @@ def plot_fan(density: Any, quantiles: ArrayLike = (0.01, 0.05, 0.25, 0.5, 0.75, 
     """Fan chart: bands between symmetric quantiles over time, median as a line."""
     fig, ax = new_axes(ax)
     q = np.sort(np.asarray(quantiles, dtype=float))
-    ts = density.times[1:]
+    ts = density.times
     Q = np.array([np.atleast_1d(density.quantile(q, t)) for t in ts])
     n = q.size
     for i in range(n // 2):

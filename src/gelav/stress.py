@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from gelav._random import SeedLike, as_generator
 from gelav._validation import check_finite, check_int, check_positive
 
@@ -80,12 +82,22 @@ class StressResult:
         a1.fill_between(x[mask], y[mask], alpha=0.4, color="C3",
                         label=f"P(X_T {'<' if below else '>'} {c:g}) = {self.best:.4%}")
         a1.axvline(c, color="C3", lw=0.8)
+        # The tail that matters is invisible on a linear scale: show it on a log scale.
+        ins = a1.inset_axes((0.62, 0.55, 0.36, 0.4))
+        tail = x <= c + 0.5 * (d.mean() - c) if below else x >= c - 0.5 * (c - d.mean())
+        ins.semilogy(x[tail], np.maximum(y[tail], 1e-300), lw=1)
+        if getattr(proc, "has_transition", False):
+            ins.semilogy(x[tail], law.pdf(x[tail]), "--", lw=1)
+        ins.axvline(c, color="C3", lw=0.8)
+        ins.set_ylim(bottom=max(1e-8, float(np.max(y)) * 1e-9))
+        ins.set_title("tail (log scale)", fontsize=8)
+        ins.tick_params(labelsize=7)
         a1.set_xlabel("state x")
         a1.set_ylabel("density [1/unit of x]")
         a1.set_title(f"Density at T = {self.inputs['horizon']:g} y from x0 = {self.inputs['x0']:g}")
         a1.legend()
+        a2.axhline(c, color="C3", lw=0.8, label=f"threshold {c:g}")
         d.plot_fan(ax=a2)
-        a2.axhline(c, color="C3", lw=0.8, label="threshold")
         a2.set_title("Spread of the distribution over time")
         fig.tight_layout()
         return fig
