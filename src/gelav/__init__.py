@@ -43,6 +43,14 @@ _LAZY: dict[str, str] = {
     # lattices
     "TrinomialWalk": "gelav.lattice",
     "TrinomialTree": "gelav.lattice",
+    "GeneratorLattice": "gelav.lattice",
+    "WalkSample": "gelav.lattice",
+    "LatticeLaw": "gelav.lattice",
+    "TreeValue": "gelav.lattice",
+    "StressEstimate": "gelav.lattice",
+    "ConvergenceStudy": "gelav.lattice",
+    "lattice_cdf": "gelav.lattice",
+    "lattice_convergence": "gelav.lattice",
     # calibration
     "fit_ou": "gelav.calibrate",
 }

@@ -33,7 +33,8 @@ def stress(kappa, mean, sigma, x0, horizon, threshold, below, methods, paths, se
 
     Defaults reproduce the seed: OU with κ = 0.45, L̄ = 1, σ = 0.32 from L₀ = −0.5;
     P(L₂ < −0.5) = Φ(−2.89) ≈ 0.19 %, computed analytically, by the Fokker–Planck
-    PDE (with a grid-refinement error estimate) and by Monte Carlo (± standard error).
+    PDE (with a grid-refinement error estimate), by Monte Carlo (± standard error)
+    and on a trinomial lattice (Richardson error estimate).
     """
     from gelav.processes import OrnsteinUhlenbeck
     from gelav.stress import METHODS, stress_test
@@ -92,7 +93,7 @@ def stress(kappa, mean, sigma, x0, horizon, threshold, below, methods, paths, se
     rows = []
     for name, r in result.results.items():
         err = f"± {r.error:.2e} (s.e.)" if r.error_kind == "stderr" else ("exact" if name == "analytic" else f"~ {r.error:.1e}")
-        rows.append([name, f"{r.probability:.7f}", f"{r.probability:.4%}", err, f"{r.seconds * 1e3:.1f} ms"])
+        rows.append([name, f"{r.probability:.9f}", f"{r.probability:.4%}", err, f"{r.seconds * 1e3:.1f} ms"])
     params = ", ".join(f"{k}={v:g}" for k, v in process.params().items())
     print_table(
         f"P(X_T {sym} {inp['threshold']:g} | X_0 = {inp['x0']:g}), T = {inp['horizon']:g} y — {type(process).__name__}({params})",
