@@ -51,6 +51,11 @@ _LAZY: dict[str, str] = {
     "ConvergenceStudy": "gelav.lattice",
     "lattice_cdf": "gelav.lattice",
     "lattice_convergence": "gelav.lattice",
+    # symbolic Itô calculus (SymPy loads only when these are used)
+    "ItoProcess": "gelav.symbolic",
+    "MultiItoProcess": "gelav.symbolic",
+    "SymbolicProcess": "gelav.symbolic",
+    "ito_lemma": "gelav.symbolic",
     # calibration
     "fit_ou": "gelav.calibrate",
 }
