@@ -58,8 +58,22 @@ _LAZY: dict[str, str] = {
     "ito_lemma": "gelav.symbolic",
     # calibration
     "fit_ou": "gelav.calibrate",
+    "OUFit": "gelav.calibrate",
+    "TimeSeries": "gelav.calibrate",
+    "read_series": "gelav.calibrate",
+    # reports and scenario files
+    "build_report": "gelav.report",
+    "render_report": "gelav.report",
+    "Report": "gelav.report",
+    "ReportSection": "gelav.report",
+    "ScenarioError": "gelav.scenario",
+    # stress tests
+    "stress_test": "gelav.stress",
 }
-_MODULES = ("symbolic", "mfg", "lattice", "montecarlo", "backward", "pdepe", "calibrate", "plot", "report", "scenario")
+_MODULES = (
+    "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
+    "calibrate", "plot", "report", "scenario", "stress",
+)
 
 
 def __getattr__(name: str) -> object:

@@ -1,0 +1,252 @@
+"""HTML reports: sections from a scenario, self-contained page, rendered in a real browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gelav.report import SECTIONS, ReportSection, build_report, html_table
+from gelav.scenario import ScenarioError
+
+SCENARIO = """
+title = "Seed 000 stress test"
+
+[process]
+kind = "ornstein-uhlenbeck"
+kappa = 0.45
+mean = 1.0
+sigma = 0.32
+
+[calibration]
+data = "series.csv"
+
+[stress]
+x0 = -0.5
+horizon = 2.0
+threshold = -0.5
+methods = ["analytic", "pde", "mc"]
+paths = 100000
+seed = 1
+"""
+
+
+def _series_csv(path, n=300, seed=3):
+    rng = np.random.default_rng(seed)
+    k, m, s, dt = 0.45, 1.0, 0.32, 7 / 365.25
+    x = np.empty(n)
+    x[0] = m
+    for i in range(n - 1):
+        x[i + 1] = m + (x[i] - m) * np.exp(-k * dt) + s * np.sqrt(-np.expm1(-2 * k * dt) / (2 * k)) * rng.standard_normal()
+    d0 = np.datetime64("2015-01-02")
+    lines = ["date,liquidity"] + [f"{d0 + np.timedelta64(7 * i, 'D')},{x[i]:.6f}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    d = tmp_path_factory.mktemp("report")
+    _series_csv(d / "series.csv")
+    (d / "scenario.toml").write_text(SCENARIO)
+    rep = build_report(d / "scenario.toml")
+    out = rep.write(d / "report.html")
+    return rep, out
+
+
+def test_report_runs_each_table_and_matches_the_seed(rendered):
+    rep, _out = rendered
+    assert list(rep.sections) == ["model", "calibration", "stress"]
+    assert rep.failed == []
+    st = rep.sections["stress"].numbers
+    exact = 0.0019356
+    assert st["P[analytic]"] == pytest.approx(exact, abs=5e-8)
+    assert abs(st["P[pde]"] - st["P[analytic]"]) < 2e-5  # second-order PDE at 800 cells: ~1e-6
+    # Monte Carlo agrees within 4 standard errors (p(1-p)/N with N = 1e5)
+    se = np.sqrt(exact * (1 - exact) / 1e5)
+    assert abs(st["P[mc]"] - exact) < 4 * se
+    cal = rep.sections["calibration"].numbers
+    assert cal["n_obs"] == 300 and cal["kappa"] > 0
+
+
+def test_page_is_self_contained(rendered):
+    _rep, out = rendered
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    # no external resources: every src/href is a data URI or an in-page anchor
+    for attr in re.findall(r'(?:src|href)="([^"]*)"', html):
+        assert attr.startswith(("data:", "#")), attr
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    assert len(re.findall(r'<img class="gelav-figure"', html)) == 2  # calibration + stress figures
+    assert "gelav 0.1.0" in html and "0.00193" in html
+    assert "∂<sub>t</sub>ρ" in html  # the Fokker–Planck equation is written out
+    assert "[process]" in html  # inputs echoed
+
+
+def test_sections_registry_and_errors(tmp_path):
+    assert {"calibration", "stress"} <= set(SECTIONS)
+    with pytest.raises(ScenarioError, match=r"unknown report section.*registered sections are"):
+        build_report({"process": {"kind": "ou"}}, sections=["nope"])
+    with pytest.raises(ScenarioError, match=r"\[stress\] field `horizon` = -1"):
+        build_report({"stress": {"horizon": -1}})
+    with pytest.raises(ScenarioError, match=r"\[stress\] has unknown field\(s\) horizn"):
+        build_report({"stress": {"horizn": 2}})
+    with pytest.raises(ScenarioError, match=r"\[calibration\] field `data`"):
+        build_report({"calibration": {"data": str(tmp_path / "missing.csv")}})
+
+    def boom(scenario):
+        raise RuntimeError("solver exploded")
+
+    def extra(scenario):
+        return ReportSection(title="Extra", html=html_table(["a", "b"], [[1, 2.5]]), numbers={"answer": 42})
+
+    SECTIONS["boom"] = boom
+    SECTIONS["extra"] = extra
+    try:
+        rep = build_report({"boom": {}, "extra": {}})
+    finally:
+        del SECTIONS["boom"], SECTIONS["extra"]
+    assert rep.failed == ["boom"]
+    assert "solver exploded" in rep.html and rep.sections["extra"].numbers == {"answer": 42}
+
+
+def test_cli_report_json_and_exit_codes(tmp_path):
+    from gelav.cli import main
+
+    _series_csv(tmp_path / "series.csv")
+    (tmp_path / "s.toml").write_text(SCENARIO.replace("paths = 100000", "paths = 1000").replace(
+        '"analytic", "pde", "mc"', '"analytic", "pde"'))
+    r = CliRunner().invoke(main, ["report", "--config", str(tmp_path / "s.toml"), "-o", str(tmp_path / "r.html"),
+                                  "--json", "--plot", str(tmp_path / "figs")])
+    assert r.exit_code == 0, r.output
+    import json
+
+    out = json.loads(r.output)
+    assert out["sections"]["stress"]["status"] == "ok" and out["failed"] == []
+    assert len(list((tmp_path / "figs").glob("*.png"))) == 2
+    r = CliRunner().invoke(main, ["report", "--config", str(tmp_path / "missing.toml")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(rendered, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is required in CI (apt-get install -y chromium)")
+        pytest.skip("chromium not installed")
+    _rep, out = rendered
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", out.as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'<div id="gelav-status" data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
+    assert m, dom[-2000:]
+    total, ok, errors = map(int, m.groups())
+    assert total == 2 and ok == total and errors == 0
+    # the numbers are in the rendered page
+    assert "0.00193" in dom and "Stress test (Fokker–Planck)" in dom
+    shot = tmp_path / "page.png"
+    subprocess.run([*cmd[:-2], f"--screenshot={shot}", "--window-size=1200,3000", out.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+
+ALL_SECTIONS = """
+title = "Every section"
+
+[process]
+kind = "ornstein-uhlenbeck"
+kappa = 0.45
+mean = 1.0
+sigma = 0.32
+
+[stress]
+methods = ["analytic", "pde"]
+
+[feynman_kac]
+n_cells = 60
+n_steps = 60
+pdepe = false
+
+[exit_time]
+a = -0.5
+b = 2.5
+x0 = 1.0
+
+[trinomial]
+paths = 1000
+steps = 50
+
+[mckean_vlasov]
+particles = 500
+systems = 3
+steps = 50
+cells = 100
+
+[ito]
+drift = "kappa*(theta - x)"
+diffusion = "sigma"
+transform = "exp(x)"
+
+[mfg]
+preset = "calm"
+
+[mfg.numerics]
+n_cells = 80
+n_steps = 40
+"""
+
+
+@pytest.fixture(scope="module")
+def all_sections(tmp_path_factory):
+    d = tmp_path_factory.mktemp("all")
+    (d / "all.toml").write_text(ALL_SECTIONS)
+    rep = build_report(d / "all.toml")
+    return rep, rep.write(d / "all.html")
+
+
+@pytest.mark.slow
+def test_every_registered_section_runs(all_sections):
+    """Each section of the registry runs on a small scenario and contributes numbers and figures
+    (sections whose solver is not installed are reported as skipped, never as errors)."""
+    rep, _ = all_sections
+    assert rep.failed == [], {k: s.html[:500] for k, s in rep.sections.items() if s.status == "error"}
+    ran = [k for k, s in rep.sections.items() if s.status == "ok"]
+    assert {"model", "stress"} <= set(ran)
+    for name in ran:
+        if name == "ito":  # symbolic: expressions, no figures
+            assert "Derivative(p(t, x), t)" in rep.sections[name].html
+        elif name != "model":
+            assert rep.sections[name].figures, name
+            assert rep.sections[name].numbers, name
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_full_report_renders_every_figure_in_chromium(all_sections, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is required in CI (apt-get install -y chromium)")
+        pytest.skip("chromium not installed")
+    rep, out = all_sections
+    n_fig = sum(len(s.figures) for s in rep.sections.values())
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", out.as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
+    assert m and tuple(map(int, m.groups())) == (n_fig, n_fig, 0), dom[-1000:]
