@@ -15,12 +15,12 @@ which is what makes their answers dual to rounding.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from gelav._validation import check_finite, check_int, check_positive
 
@@ -307,37 +307,6 @@ class TimeGrid:
         return f"TimeGrid({self.n_steps} steps on [{self.start:g}, {self.end:g}])"
 
 
-def _normal_law_path(
-    process: object, x0: float, times: NDArray[np.float64], start: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    """``(loc, scale)`` over ``times`` when the transition law is normal with closed-form moments.
-
-    Used only when the process overrides ``conditional_mean`` and ``conditional_var``
-    (so they do not freeze a distribution themselves) and the frozen law at the
-    last time is a normal whose ``loc``/``scale`` equal ``conditional_mean`` and
-    ``sqrt(conditional_var)`` exactly; otherwise None (the caller freezes each law).
-    """
-    from gelav.processes import Process
-
-    cls = type(process)
-    if not isinstance(process, Process) or cls.conditional_mean is Process.conditional_mean or (
-        cls.conditional_var is Process.conditional_var
-    ):
-        return None
-    t_last = float(times[-1])
-    d = process.transition(x0, t_last, start)
-    if getattr(getattr(d, "dist", None), "name", None) != "norm" or d.args:
-        return None
-    loc_d, scale_d = float(d.kwds.get("loc", 0.0)), float(d.kwds.get("scale", 1.0))
-    if loc_d != process.conditional_mean(x0, t_last, start) or scale_d != math.sqrt(
-        process.conditional_var(x0, t_last, start)
-    ):
-        return None
-    loc = np.array([process.conditional_mean(x0, float(t), start) for t in times])
-    scale = np.array([math.sqrt(process.conditional_var(x0, float(t), start)) for t in times])
-    return loc, scale
-
-
 def auto_domain(
     process: object,
     x0: float | ArrayLike,
@@ -378,20 +347,20 @@ def auto_domain(
     x0s = np.atleast_1d(np.asarray(x0, dtype=float))
     if not np.all(np.isfinite(x0s)):
         raise ValueError("`x0` must be finite.")
-    z = float(stats.norm.isf(tail / 2))
+    z = NormalDist().inv_cdf(1.0 - tail / 2)  # stdlib: keeps SciPy's special functions off the import path
     lo_dom, hi_dom = getattr(process, "domain", (-math.inf, math.inf))
     lo, hi = float(np.min(x0s)), float(np.max(x0s))
     times = start + horizon * np.linspace(0.0, 1.0, 41)[1:]
     has_law = bool(getattr(process, "has_transition", False))
     for xs in np.unique((x0s.min(), x0s.max())):
         if has_law:
-            normal = _normal_law_path(process, float(xs), times, start)
-            if normal is not None:
-                # Same numbers as d.ppf / d.isf of the frozen normal laws, without
-                # freezing 40 SciPy distributions (about 0.5 ms each).
-                loc, scale = normal
-                lo = min(lo, float(np.min(float(stats.norm.ppf(tail / 2)) * scale + loc)))
-                hi = max(hi, float(np.max(float(stats.norm.isf(tail / 2)) * scale + loc)))
+            normal = [getattr(process, "normal_law", lambda *a: None)(float(xs), float(t), start) for t in times]
+            if all(n is not None for n in normal):
+                # Gaussian laws: quantiles from the moments, without freezing 40
+                # SciPy distributions (about 0.5 ms each).
+                loc, scale = np.array(normal).T
+                lo = min(lo, float(np.min(loc - z * scale)))
+                hi = max(hi, float(np.max(loc + z * scale)))
                 continue
             for t in times:
                 d = process.transition(float(xs), float(t), start)  # type: ignore[attr-defined]

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from gelav._validation import check_callable, check_finite, check_nonnegative, check_positive
 from gelav.errors import FellerConditionWarning
@@ -132,6 +131,13 @@ class Process:
         """Frozen SciPy distribution of the stationary law, or None when there is none."""
         return None
 
+    def normal_law(self, x0: float, t: float, s: float = 0.0) -> tuple[float, float] | None:
+        """``(mean, std)`` when the law of :math:`X_t` given :math:`X_s = x_0` is Gaussian, else None.
+
+        A fast path (no SciPy distribution object) for grids and closed forms.
+        """
+        return None
+
     def _check_time(self, t: float, s: float) -> float:
         t = check_finite("t", t)
         s = check_finite("s", s)
@@ -185,10 +191,14 @@ class BrownianMotion(Process):
     def has_transition(self) -> bool:
         return True
 
-    def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
+    def normal_law(self, x0: float, t: float, s: float = 0.0) -> tuple[float, float]:
         tau = self._check_time(t, s)
-        x0 = self._check_state(x0)
-        return stats.norm(loc=x0 + self.mu * tau, scale=self.sigma * math.sqrt(tau))
+        return self._check_state(x0) + self.mu * tau, self.sigma * math.sqrt(tau)
+
+    def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
+        from scipy import stats
+
+        return stats.norm(*self.normal_law(x0, t, s))
 
     def params(self) -> dict[str, float]:
         return {"mu": self.mu, "sigma": self.sigma}
@@ -249,10 +259,17 @@ class OrnsteinUhlenbeck(Process):
         tau = self._check_time(t, s)
         return self.sigma**2 / (2 * self.kappa) * -math.expm1(-2 * self.kappa * tau)
 
+    def normal_law(self, x0: float, t: float, s: float = 0.0) -> tuple[float, float]:
+        return self.conditional_mean(x0, t, s), math.sqrt(self.conditional_var(x0, t, s))
+
     def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
-        return stats.norm(loc=self.conditional_mean(x0, t, s), scale=math.sqrt(self.conditional_var(x0, t, s)))
+        from scipy import stats
+
+        return stats.norm(*self.normal_law(x0, t, s))
 
     def stationary(self) -> Any:
+        from scipy import stats
+
         return stats.norm(loc=self.mean, scale=self.sigma / math.sqrt(2 * self.kappa))
 
     @property
@@ -302,6 +319,8 @@ class GeometricBrownianMotion(Process):
         return x0
 
     def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
+        from scipy import stats
+
         tau = self._check_time(t, s)
         x0 = self._check_state(x0)
         if tau == 0.0:
@@ -374,6 +393,8 @@ class CIR(Process):
         return check_nonnegative("x0", x0)
 
     def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
+        from scipy import stats
+
         tau = self._check_time(t, s)
         x0 = self._check_state(x0)
         if tau == 0.0:
@@ -397,6 +418,8 @@ class CIR(Process):
         return x0 * s2 * e * (1 - e) / k + th * s2 * (1 - e) ** 2 / (2 * k)
 
     def stationary(self) -> Any:
+        from scipy import stats
+
         shape = 2 * self.kappa * self.mean / self.sigma**2
         return stats.gamma(shape, scale=self.sigma**2 / (2 * self.kappa))
 

@@ -117,8 +117,13 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
     t0 = time.perf_counter()
     if not getattr(process, "has_transition", False):
         raise ValueError(f"{process.name} has no closed-form law; the 'analytic' method is unavailable.")
-    law = process.transition(x0, horizon)
-    p = float(law.cdf(c) if below else law.sf(c))
+    normal = process.normal_law(x0, horizon) if hasattr(process, "normal_law") else None
+    if normal is not None:  # Gaussian law: Φ(z) = erfc(-z/√2)/2, without building a SciPy distribution
+        z = (c - normal[0]) / normal[1]
+        p = 0.5 * math.erfc((z if below else -z) / -math.sqrt(2.0))
+    else:
+        law = process.transition(x0, horizon)
+        p = float(law.cdf(c) if below else law.sf(c))
     return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
 
 
