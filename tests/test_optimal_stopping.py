@@ -1,0 +1,177 @@
+"""Optimal stopping as an LCP per step: American put, perpetual put, free boundary, LCP solvers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from gelav import BrownianMotion, GeometricBrownianMotion
+from gelav.backward import Dirichlet, backward
+from gelav.errors import ConvergenceError
+from gelav.stopping import StoppingValue, optimal_stopping, solve_lcp
+
+S0, K, R, SIG, T = 36.0, 40.0, 0.06, 0.2, 1.0
+GBM = GeometricBrownianMotion(R, SIG)  # risk-neutral drift r
+
+
+def put(s):
+    return np.maximum(K - s, 0.0)
+
+
+def american(n, **kw):
+    return optimal_stopping(GBM, put, T, discount=R, domain=(0.0, 200.0), x0=S0, n_cells=n, n_steps=n // 2, **kw)
+
+
+def test_american_put_longstaff_schwartz_case():
+    """S=36, K=40, r=6%, σ=20%, T=1.
+
+    Longstaff–Schwartz (2001, Table 1) list 4.478 for their finite-difference
+    value; the converged value is 4.48667 (our Richardson extrapolation of
+    400..3200 cells: 4.485101, 4.486259, 4.486563, 4.486644; QuantLib's FD
+    engine agrees, see benchmarks/README_backward.md). The tolerance below is the
+    refinement error estimate |v_2n - v_n|/3 (order 2), plus a margin of 2.
+    """
+    v = [american(n).value(S0) for n in (200, 400, 800)]
+    d1, d2 = v[1] - v[0], v[2] - v[1]
+    order = math.log2(d1 / d2)
+    assert 1.7 < order < 2.2
+    extrapolated = v[2] + d2 / (2**order - 1)
+    assert abs(extrapolated - 4.48667) < 2 * abs(d2) / 3 + 2e-5
+    assert abs(v[2] - 4.48667) < 2 * abs(d2)
+    # 4.478 (the tabulated FD value) is off by ~9e-3, far outside our error bar
+    assert abs(v[2] - 4.478) > 5 * abs(d2)
+
+
+def test_american_at_least_european_and_payoff():
+    am = american(400)
+    eu = backward(GBM, put, T, discount=R, domain=(0.0, 200.0), x0=S0, n_cells=400, n_steps=200)
+    assert np.all(am.at() >= eu.at() - 1e-12)
+    assert np.all(am.at() >= put(am.x) - 1e-12)
+    d1 = (math.log(S0 / K) + (R + SIG**2 / 2) * T) / (SIG * math.sqrt(T))
+    bs = K * math.exp(-R * T) * norm.cdf(-(d1 - SIG * math.sqrt(T))) - S0 * norm.cdf(-d1)
+    assert abs(eu.value(S0) - bs) < 2e-3
+    assert am.value(S0) - eu.value(S0) > 0.6  # early-exercise premium ≈ 0.64
+
+
+def test_free_boundary_shape():
+    am = american(800)
+    b = am.free_boundary()
+    assert am.diagnostics["side"] is None
+    assert np.isnan(b[-1])  # at the horizon everything stops
+    inner = b[:-1]
+    assert np.all(np.diff(inner) >= -1e-9)  # the exercise boundary rises towards K as t -> T
+    perpetual = K * (2 * R / SIG**2) / (1 + 2 * R / SIG**2)
+    assert perpetual < inner.min() and inner.max() < K
+    assert 32.5 < inner[0] < 33.5
+    # smooth-fit location converges: b(0) = 32.900, 32.917, 32.921, 32.917 at 400 ... 3200 cells
+    assert abs(inner[0] - american(400).free_boundary()[0]) < 0.03
+    # the region really is {S <= b(t)}
+    st = am.stopping_region(0.0)
+    assert st[am.x < inner[0] - 0.5].all() and not st[am.x > inner[0] + 0.5].any()
+    assert isinstance(am, StoppingValue)
+
+
+def test_brennan_schwartz_equals_policy_iteration():
+    a = american(400)
+    b = american(400, method="brennan-schwartz")
+    c = american(400, method="brennan-schwartz", side="lower")
+    assert np.abs(a.values - b.values).max() < 1e-11
+    assert np.abs(a.values - c.values).max() < 1e-11
+    assert b.diagnostics["side"] == "lower"
+    assert a.diagnostics["lcp_iterations_max"] <= 8
+
+
+def test_upper_region_and_two_sided_region():
+    """A one-sided upper region (discounted x⁺ on BM) by both LCP solvers; a running cost makes it two-sided."""
+    proc = BrownianMotion(0.0, 1.0)
+    kw = dict(discount=0.1, domain=(-4.0, 4.0), n_cells=200, n_steps=100)
+    a = optimal_stopping(proc, lambda x: np.maximum(x, 0.0), 1.0, **kw)
+    b = optimal_stopping(proc, lambda x: np.maximum(x, 0.0), 1.0, method="brennan-schwartz", side="upper", **kw)
+    assert np.abs(a.values - b.values).max() < 1e-11
+    assert a.stop[0, -1] and not a.stop[0, 0]
+    assert np.isfinite(a.free_boundary("upper")[0])
+    # paying 0.05 per year to wait: stopping (for 0) is also optimal far below — policy iteration handles
+    # the two-sided region, Brennan–Schwartz (one-sided by construction) does not
+    c = optimal_stopping(proc, lambda x: np.maximum(x, 0.0), 1.0, running=-0.05, **kw)
+    assert c.stop[0, 0] and c.stop[0, -1] and not c.stop[0].all()
+    assert np.all(c.at() <= a.at() + 1e-12)
+
+
+def test_perpetual_put_closed_form_and_order():
+    """V = (K - b)(S/b)^{-γ}, γ = 2r/σ², b = γK/(1+γ) = 30 (upper end held at the exact value)."""
+    g = 2 * R / SIG**2
+    b = g * K / (1 + g)
+
+    def exact(s):
+        return np.where(s <= b, K - s, (K - b) * (np.maximum(s, b) / b) ** (-g))
+
+    ns = np.array([100, 200, 400, 800])
+    errs = []
+    for n in ns:
+        v = optimal_stopping(GBM, put, math.inf, discount=R, domain=(0.0, 100.0), n_cells=int(n),
+                             upper=Dirichlet(float(exact(100.0))))
+        errs.append(v.value(36.0) - float(exact(36.0)))
+        if n == 800:
+            assert abs(v.free_boundary()[0] - b) < 0.25
+            assert np.abs(v.at() - exact(v.x)).max() < 1e-3
+    order = -np.polyfit(np.log(ns), np.log(np.abs(errs)), 1)[0]
+    assert 1.8 < order < 2.2
+
+
+def test_time_dependent_reward_equals_discounting():
+    """sup E[e^{-rτ}(K - S_τ)^+]: discount in the generator, or in a reward g(t, S) = e^{-rt}(K - S)^+."""
+    kw = dict(domain=(0.0, 200.0), x0=S0, n_cells=800, n_steps=400)
+    a = optimal_stopping(GBM, put, T, discount=R, **kw)
+    b = optimal_stopping(GBM, lambda t, s: math.exp(-R * t) * put(s), T, **kw)
+    assert abs(a.value(S0) - b.value(S0)) < 2e-3  # same problem, different O(h², Δt²) discretisation
+    assert b.obstacle.shape == b.values.shape
+    assert abs(np.nanmean(a.free_boundary()[:-1] - b.free_boundary()[:-1])) < 0.3
+
+
+def test_obstacle_problem_without_time_reduces_to_payoff():
+    """With a reward that is the discounted-martingale maximum, stopping at once is optimal."""
+    v = optimal_stopping(BrownianMotion(0.0, 1.0), lambda x: 5.0 + 0 * x, 1.0, discount=0.2,
+                         domain=(-2, 2), n_cells=50, n_steps=20)
+    assert np.allclose(v.at(), 5.0) and v.stop[0].all()
+
+
+def test_solve_lcp_small_and_bad_inputs():
+    # L = tridiag(-1, 2.5, -1), b = 0, obstacle g: solution u >= g with complementarity
+    n = 20
+    sub = np.full(n, -1.0)
+    sup = np.full(n, -1.0)
+    diag = np.full(n, 2.5)
+    g = np.maximum(1 - np.linspace(0, 2, n), 0)
+    u, _ = solve_lcp(sub, diag, sup, np.zeros(n), g)
+    Lu = diag * u
+    Lu[1:] += sub[1:] * u[:-1]
+    Lu[:-1] += sup[:-1] * u[1:]
+    assert np.all(u >= g - 1e-14) and np.all(Lu >= -1e-14)
+    assert np.abs((u - g) * Lu).max() < 1e-14
+    u2, _ = solve_lcp(sub, diag, sup, np.zeros(n), g, method="brennan-schwartz", side="lower")
+    assert np.abs(u - u2).max() < 1e-14
+    with pytest.raises(ValueError, match="registered LCP methods"):
+        solve_lcp(sub, diag, sup, np.zeros(n), g, method="psor-ish")
+    with pytest.raises(ValueError, match="registered LCP methods"):
+        american(100, method="projection")
+    with pytest.raises(ValueError, match="`side` must be"):
+        american(100, side="middle")
+    with pytest.raises(ValueError, match=r"`reward` is not finite"):
+        optimal_stopping(GBM, lambda s: 1 / s, 1.0, domain=(0.0, 10.0), n_cells=10, n_steps=4)
+
+
+def test_policy_iteration_reports_non_convergence():
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        optimal_stopping(BrownianMotion(0.0, 1.0), lambda x: np.sin(5 * x), 1.0, domain=(-3, 3),
+                         n_cells=200, n_steps=5, max_iter=1)
+
+
+def test_stopping_region_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = american(200).plot_region(xlabel="S")
+    assert fig.axes[0].get_title().startswith("Stopping region")
