@@ -66,6 +66,11 @@ _LAZY: dict[str, str] = {
     "MultiItoProcess": "gelav.symbolic",
     "SymbolicProcess": "gelav.symbolic",
     "ito_lemma": "gelav.symbolic",
+    # mean-field game of LP exits
+    "MFGModel": "gelav.mfg",
+    "LPType": "gelav.mfg",
+    "Market": "gelav.mfg",
+    "Equilibrium": "gelav.mfg",
     # calibration
     "fit_ou": "gelav.calibrate",
     "OUFit": "gelav.calibrate",

@@ -1,0 +1,72 @@
+"""The GE-LAV mean-field game of LP exits.
+
+Build a model from LP types and a secondary market, then :func:`solve` it::
+
+    >>> from gelav.mfg import MFGModel, LPType, Market, Numerics, solve
+    >>> eq = solve(MFGModel((LPType(initial=-0.5),), Market()), numerics=Numerics(n_cells=60, n_steps=60))
+    >>> eq.converged
+    True
+
+Public API: model classes (:class:`LPType`, :class:`Market`, :class:`MFGModel`,
+:class:`Numerics`, :class:`SolverOptions`), :func:`solve` (alias
+:func:`equilibrium`), :class:`Equilibrium`, :func:`find_equilibria`,
+:func:`n_player`, :func:`master_field`, :func:`load_scenario`, :data:`SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gelav.mfg.coupling import CallableCoupling, LinearCoupling
+from gelav.mfg.model import FIXED_POINT_METHODS, LPType, Market, MFGModel, Numerics, SolverOptions
+from gelav.mfg.result import Equilibrium
+from gelav.mfg.solver import METHODS, equilibrium, find_equilibria, solve
+
+__all__ = [
+    "FIXED_POINT_METHODS",
+    "METHODS",
+    "PHENOMENA",
+    "SCENARIOS",
+    "CallableCoupling",
+    "Equilibrium",
+    "LPType",
+    "LinearCoupling",
+    "MFGModel",
+    "Market",
+    "MasterField",
+    "NPlayerResult",
+    "Numerics",
+    "Scenario",
+    "SolverOptions",
+    "equilibrium",
+    "find_equilibria",
+    "load_scenario",
+    "master_field",
+    "n_player",
+    "phenomenon",
+    "restart",
+    "scenario",
+    "solve",
+]
+
+_LAZY = {
+    "n_player": "gelav.mfg.nplayer",
+    "NPlayerResult": "gelav.mfg.nplayer",
+    "master_field": "gelav.mfg.master",
+    "MasterField": "gelav.mfg.master",
+    "restart": "gelav.mfg.master",
+    "PHENOMENA": "gelav.mfg.scenarios",
+    "phenomenon": "gelav.mfg.scenarios",
+    "SCENARIOS": "gelav.mfg.scenarios",
+    "Scenario": "gelav.mfg.scenarios",
+    "scenario": "gelav.mfg.scenarios",
+    "load_scenario": "gelav.mfg.io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gelav.mfg' has no attribute {name!r}")

@@ -1,0 +1,444 @@
+r"""The discretised mean-field game: one best response (backward) and one population sweep (forward).
+
+All types are stacked into one block-tridiagonal system (zero coupling between
+blocks), so a step for K types costs one LAPACK call. Per time step
+:math:`t_n \to t_{n+1}` and type, with :math:`Q_n` the fitted generator of the
+liquidity dynamics (reflecting ends), :math:`k_n` the exit intensity,
+:math:`\rho_n = e^{-r\Delta t_n}` and :math:`s_n = e^{-r\Delta t_n/2} f_n + k_n \pi_n`:
+
+.. math::
+
+    \underbrace{(I - \theta\Delta t\,Q_n + \Delta t\,\mathrm{diag}\,k_n)}_{L_n} V_n
+        = \rho_n \underbrace{(I + (1-\theta)\Delta t\,Q_n)}_{R_n} V_{n+1} + \Delta t\, s_n ,
+    \qquad V_M = \mathrm{NAV},
+
+with the relaxed exit intensity :math:`k_n = \varepsilon^{-1}\varphi((\pi_n - V_n)/\delta)`,
+:math:`\varphi(z) = z_+^2/(1+z_+)`, found by Newton's method inside the step
+(``control="newton"``) or from :math:`V_{n+1}` (``"lagged"``). The population
+sweep is the exact transpose,
+
+.. math::
+
+    p_{n+1} = R_n^\top L_n^{-\top} p_n, \qquad
+    \text{exits}_n = \Delta t\, k_n \cdot L_n^{-\top} p_n ,
+
+so holders plus cumulative exits stay equal to 1 to rounding
+(:math:`Q_n\mathbf 1 = 0`), and :math:`\langle p_0, V_0\rangle = \sum_n D_n\,\Delta t\,
+(L_n^{-\top}p_n)\cdot s_n + D_M \langle p_M, \mathrm{NAV}\rangle` with
+:math:`D_n = \prod_{j<n}\rho_j` (duality, exact to rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.linalg import lapack
+
+from gelav.generator import fitted_rates
+from gelav.grid import Grid, TimeGrid
+from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
+from gelav.mfg.model import MFGModel, Numerics
+
+__all__ = ["Backward", "Forward", "Problem", "exit_intensity"]
+
+Array = NDArray[np.float64]
+
+
+def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
+    r"""Relaxed exit intensity :math:`\varepsilon^{-1}\varphi(\text{gap}/\delta)`, :math:`\varphi(z) = z_+^2/(1+z_+)` [1/year]."""
+    z = np.maximum(gap / delta, 0.0)
+    return z * z / (1.0 + z) / eps
+
+
+@dataclass(eq=False)
+class Backward:
+    """A best response: values, exit intensities and the factorised steps."""
+
+    V: Array  # (M+1, KN)
+    k: Array  # (M, KN)
+    lu: list[Any]
+    price: Array  # (K, M, N)
+    market: Array  # (K, M)
+    base: Array  # (K, M)
+    Q: tuple[Array, Array, Array]
+    newton_iterations: int
+
+
+@dataclass(eq=False)
+class Forward:
+    """The population under a policy: holder masses, exits and aggregate path."""
+
+    P: Array  # (M+1, K, N) holder masses (at T_k: before the payout)
+    q: Array  # (M, KN) L^{-T} p_n
+    exits: Array  # (M, K) exit mass per step
+    Z: Array  # (n_aggregates, M)
+
+
+def _volume_fraction_below(grid: Grid, level: float) -> Array:
+    """Fraction of each node's control volume lying below ``level``."""
+    lo = grid.faces[:-1]
+    hi = grid.faces[1:]
+    return np.clip((level - lo) / (hi - lo), 0.0, 1.0)
+
+
+class Problem:
+    """Everything about a model that does not change during the fixed point.
+
+    Parameters
+    ----------
+    model : MFGModel
+    numerics : Numerics
+    start : float
+        Initial time of the game [years].
+    grid : Grid, optional
+        Liquidity grid (default from ``numerics``).
+    time_grid : TimeGrid, optional
+        Steps (default ``TimeGrid.build`` from ``start`` to the horizon, landing
+        on every fund end and, with a Q4 cost, every quarter boundary).
+    initial_pressure : float
+        Selling pressure at ``start`` (exits before the start still weighing on
+        the market; used by restarts).
+    """
+
+    def __init__(self, model: MFGModel, numerics: Numerics, *, start: float = 0.0,
+                 grid: Grid | None = None, time_grid: TimeGrid | None = None,
+                 initial_pressure: float = 0.0) -> None:
+        self.model = model
+        self.initial_pressure = float(initial_pressure)
+        self.numerics = numerics
+        types = model.types
+        K = len(types)
+        self.K = K
+        T = model.horizon
+        ends = np.array([model.fund_end(k) for k in range(K)])
+        if np.any(ends <= start + 1e-12):
+            raise ValueError(f"Every fund end must lie after `start` = {start}; got fund ends {ends.tolist()}.")
+        if time_grid is None:
+            include = [e for e in ends if start < e < T]
+            if any(t.q4_drain or t.q4_cost for t in types):
+                qs = np.arange(math.floor(start), math.ceil(T) + 1)
+                include += [q + f for q in qs for f in (0.75, 1.0) if start < q + f < T]
+            time_grid = TimeGrid.build(T - start, numerics.n_steps, start=start, include=include,
+                                       scheme=numerics.scheme)
+        else:
+            if not isinstance(time_grid, TimeGrid):
+                raise TypeError(f"`time_grid` must be a gelav.TimeGrid, got {type(time_grid).__name__}.")
+            if abs(time_grid.start - start) > 1e-9 or abs(time_grid.end - T) > 1e-9 * max(1.0, T):
+                raise ValueError(f"`time_grid` must span [{start}, {T}], got [{time_grid.start}, {time_grid.end}].")
+        self.tg = time_grid
+        self.times = time_grid.times
+        M = time_grid.n_steps
+        self.M = M
+        self.dt = np.diff(self.times)
+        self.theta = np.asarray(time_grid.theta, dtype=float)
+        self.t_mid = 0.5 * (self.times[1:] + self.times[:-1])
+        self.end_idx = np.array([time_grid.index(float(e)) for e in ends])
+        if grid is None:
+            grid = Grid.uniform(*self._domain(start), numerics.n_cells)
+        elif not isinstance(grid, Grid):
+            raise TypeError(f"`grid` must be a gelav.Grid, got {type(grid).__name__}.")
+        self.grid = grid
+        x = grid.nodes
+        self.x = x
+        N = x.size
+        self.N = N
+        self.weights = model.weights
+        self.alive = (self.t_mid[None, :] < ends[:, None])  # (K, M)
+        al = self.alive.astype(float)
+        r = np.array([t.discount_rate for t in types])
+        self.rho = np.where(self.alive, np.exp(-r[:, None] * self.dt[None, :]), 1.0)  # (K, M)
+        src = np.where(self.alive, np.exp(-0.5 * r[:, None] * self.dt[None, :]), 0.0)
+        f = np.stack([t.running_reward(self.t_mid[:, None], x[None, :]) for t in types])  # (K, M, N)
+        self.f = f * al[:, :, None]
+        # flattened (M, KN) per-step arrays
+        self.srcf = (src[:, :, None] * self.f).transpose(1, 0, 2).reshape(M, K * N)
+        self.rho_f = np.repeat(self.rho.T, N, axis=1)  # (M, KN)
+        self.alive_f = np.repeat(al.T, N, axis=1)
+        self.D = np.concatenate((np.ones((K, 1)), np.cumprod(self.rho, axis=1)), axis=1)  # (K, M+1)
+        # initial masses
+        self.p0 = np.stack([self._initial(t) for t in types])
+        self.dist_w = _volume_fraction_below(grid, model.market.distress_level)
+        remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
+        self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))
+        self.coupling = make_coupling(model.market)
+        self.kappa = np.array([t.kappa for t in types])
+        self.lbar = np.array([t.mean for t in types])
+        self.lam = np.array([t.herding for t in types])
+        self.eta = np.array([t.feedback for t in types])
+        self.sig = np.array([t.sigma for t in types])
+        self.static_Q = bool(np.all(self.lam == 0) and np.all(self.eta == 0))
+        from gelav.mfg.model import q4_profile
+
+        q4 = np.array([t.q4_drain for t in types])
+        self.alpha0 = (self.kappa * self.lbar)[:, None] - q4[:, None] * q4_profile(self.t_mid)[None, :]  # (K, M)
+        self._Q_static = self._bands(self.alpha0) if self.static_Q else None
+
+    # -- set-up helpers ------------------------------------------------------
+    def _domain(self, start: float) -> tuple[float, float]:
+        if self.numerics.domain is not None:
+            return self.numerics.domain
+        from scipy import stats
+
+        lo, hi = math.inf, -math.inf
+        z = float(stats.norm.isf(0.5e-10))
+        for t in self.model.types:
+            sd = t.stationary_sd if t.kappa > 0 else t.sigma * math.sqrt(self.model.horizon)
+            lo, hi = min(lo, t.mean - z * sd), max(hi, t.mean + z * sd)
+            law = t.initial_law()
+            if isinstance(law, float):
+                lo, hi = min(lo, law - z * t.sigma * 0.5), max(hi, law + z * t.sigma * 0.5)
+            elif hasattr(law, "ppf"):
+                lo, hi = min(lo, float(law.ppf(0.5e-10))), max(hi, float(law.isf(0.5e-10)))
+            lo = min(lo, t.distress_level)
+            if t.feedback > 0 and t.kappa > 0:
+                lo -= t.feedback / (t.kappa + t.herding) * 0.5 * self.model.market.nav
+        lo = min(lo, self.model.market.distress_level)
+        w = hi - lo
+        return lo - 0.1 * w, hi + 0.1 * w
+
+    def _initial(self, t: Any) -> Array:
+        law = t.initial_law()
+        g = self.grid
+        if isinstance(law, np.ndarray):
+            if law.shape != (g.n_nodes,):
+                raise ValueError(f"Type {t.name!r}: `initial` node masses have shape {law.shape}, "
+                                 f"the grid has {g.n_nodes} nodes (pass the same `grid=`).")
+            return law.astype(float).copy()
+        if isinstance(law, float):
+            if not g.lower <= law <= g.upper:
+                raise ValueError(f"Type {t.name!r}: `initial` = {law} lies outside the grid [{g.lower}, {g.upper}].")
+            return g.point_mass(law)
+        m = g.cell_masses(cdf=law.cdf)
+        return m / m.sum()
+
+    def _bands(self, alpha: Array) -> tuple[Array, Array, Array]:
+        """Generator bands for drift ``alpha[k, n] - (kappa+lambda)_k x``, stacked to (M, KN); dead blocks zero."""
+        g = self.grid
+        K, M, N = self.K, self.M, self.N
+        xm = 0.5 * (g.nodes[1:] + g.nodes[:-1])
+        slope = (self.kappa + self.lam)[:, None, None]
+        c = alpha[:, :, None] - slope * xm[None, None, :]
+        Dd = np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], c.shape)
+        up, down = fitted_rates(Dd, c, np.broadcast_to(g.spacing, c.shape))
+        sup = np.zeros((K, M, N))
+        sub = np.zeros((K, M, N))
+        sup[:, :, :-1] = up / g.volumes[:-1]
+        sub[:, :, 1:] = down / g.volumes[1:]
+        al = self.alive[:, :, None]
+        sup *= al
+        sub *= al
+        diag = -(sub + sup)
+
+        def flat(a: Array) -> Array:
+            return np.ascontiguousarray(a.transpose(1, 0, 2).reshape(M, K * N))
+
+        return flat(sub), flat(diag), flat(sup)
+
+    # -- the two sweeps --------------------------------------------------------
+    def stats_dict(self, Z: Array) -> dict[str, Array]:
+        return {name: Z[i] for i, name in enumerate(AGGREGATES)}
+
+    def environment(self, Z: Array) -> tuple[Array, Array, Array, tuple[Array, Array, Array]]:
+        """Prices and generator bands given the aggregate path ``Z``."""
+        price, market, base = self.coupling.prices(self.ctx, self.stats_dict(Z))
+        if self.static_Q:
+            Q = self._Q_static
+        else:
+            alpha = self.alpha0 + self.lam[:, None] * Z[2][None, :] \
+                + self.eta[:, None] * (market - base)
+            Q = self._bands(alpha)
+        return price, market, base, Q  # type: ignore[return-value]
+
+    def backward(self, Z: Array | None, eps: float, delta: float, *, policy: Array | None = None,
+                 control: str | None = None, env: tuple[Any, ...] | None = None,
+                 guess: Array | None = None) -> Backward:
+        """Best response to the aggregate path ``Z`` (or the value of a fixed ``policy``).
+
+        ``env = (price, market, base, Q)`` replaces the environment computed from ``Z``
+        (e.g. a realised N-player price path); ``guess`` (M+1, KN) warm-starts
+        the Newton iteration of every step (the previous fixed-point iterate).
+        """
+        price, market, base, Q = self.environment(Z) if env is None else env  # type: ignore[arg-type]
+        control = control or self.numerics.control
+        K, M, N = self.K, self.M, self.N
+        KN = K * N
+        Qs, Qd, Qp = Q
+        pf = price.transpose(1, 0, 2).reshape(M, KN)
+        V = np.full(KN, self.model.market.nav)
+        Vs = np.empty((M + 1, KN))
+        Vs[M] = V
+        ks = np.empty((M, KN))
+        lus: list[Any] = [None] * M
+        n_newton = 0
+        prev_pi = None
+        dgttrf, dgttrs, dgtsv = lapack.dgttrf, lapack.dgttrs, lapack.dgtsv
+        for n in range(M - 1, -1, -1):
+            sub, dg, sup = Qs[n], Qd[n], Qp[n]
+            h, th = float(self.dt[n]), float(self.theta[n])
+            QV = dg * V
+            QV[1:] += sub[1:] * V[:-1]
+            QV[:-1] += sup[:-1] * V[1:]
+            b = self.rho_f[n] * (V + (1.0 - th) * h * QV) + h * self.srcf[n]
+            a = th * h
+            dl = -a * sub[1:]
+            d0 = 1.0 - a * dg
+            du = -a * sup[:-1]
+            pi = pf[n]
+            al = self.alive_f[n]
+            if policy is not None:
+                kk = policy[n]
+            elif control == "lagged":
+                kk = exit_intensity(pi - V, eps, delta) * al
+            else:
+                # predictor: keep last level's value gap where it exited
+                if guess is not None:
+                    W = guess[n]
+                else:
+                    W = V if prev_pi is None else np.where(prev_pi > V, V + (pi - prev_pi), V)
+                for it in range(60):
+                    z = (pi - W) / delta
+                    zp = np.maximum(z, 0.0)
+                    if it > 0 and not zp.any():
+                        break
+                    phi = zp * zp / (1.0 + zp)
+                    dphi = zp * (2.0 + zp) / (1.0 + zp) ** 2
+                    kk = phi / eps * al
+                    gp = (phi + zp * dphi) / eps * al
+                    AW = d0 * W
+                    AW[1:] += dl * W[:-1]
+                    AW[:-1] += du * W[1:]
+                    G = AW + h * kk * (W - pi) - b
+                    dW = dgtsv(dl, d0 + h * gp, du, G)[3]
+                    n_newton += 1
+                    W = W - dW
+                    # quadratic convergence: after a correction below 1e-7 the error is ~1e-14
+                    if np.max(np.abs(dW)) <= 1e-7 * (1.0 + np.max(np.abs(W))):
+                        break
+                kk = exit_intensity(pi - W, eps, delta) * al
+            lu = dgttrf(dl, d0 + h * kk, du)
+            V, _info = dgttrs(*lu[:5], b + h * kk * pi)
+            lus[n] = lu[:5]
+            prev_pi = pi
+            Vs[n] = V
+            ks[n] = kk
+        return Backward(Vs, ks, lus, price, market, base, Q, n_newton)
+
+    def forward(self, bw: Backward) -> Forward:
+        """The population following the best response ``bw`` (exact transpose of its steps)."""
+        K, M, N = self.K, self.M, self.N
+        Qs, Qd, Qp = bw.Q
+        p = self.p0.reshape(-1).copy()
+        P = np.empty((M + 1, K, N))
+        P[0] = self.p0
+        qs = np.empty((M, K * N))
+        exits = np.empty((M, K))
+        dgttrs = lapack.dgttrs
+        ending = {int(e): [k for k in range(K) if self.end_idx[k] == e] for e in set(self.end_idx.tolist())}
+        at_end = np.zeros((K, N))
+        for n in range(M):
+            sub, dg, sup = Qs[n], Qd[n], Qp[n]
+            h, th = float(self.dt[n]), float(self.theta[n])
+            q, _info = dgttrs(*bw.lu[n], p, trans="T")
+            QTq = dg * q
+            QTq[:-1] += sub[1:] * q[1:]
+            QTq[1:] += sup[:-1] * q[:-1]
+            p = q + (1.0 - th) * h * QTq
+            qs[n] = q
+            exits[n] = h * (bw.k[n] * q).reshape(K, N).sum(axis=1)
+            P[n + 1] = p.reshape(K, N)
+            for k in ending.get(n + 1, ()):
+                at_end[k] = p[k * N:(k + 1) * N]
+                p[k * N:(k + 1) * N] = 0.0
+                P[n + 1, k] = at_end[k]
+        Z = self.aggregates(P, exits)
+        return Forward(P, qs, exits, Z)
+
+    def aggregates(self, P: Array, exits: Array) -> Array:
+        """Aggregate path (distressed mass, exit flow, holders' mean, holders) over the steps."""
+        w = self.weights
+        post = P.copy()
+        for k in range(self.K):
+            post[self.end_idx[k]:, k] = 0.0
+        mid = 0.5 * (post[:-1] + P[1:])  # (M, K, N)
+        wmid = np.einsum("k,mkn->mn", w, mid)
+        D = wmid @ self.dist_w
+        H = wmid.sum(axis=1)
+        S = wmid @ self.x
+        fallback = float(w @ self.lbar)
+        m = np.where(H > 1e-300, S / np.where(H > 1e-300, H, 1.0), fallback)
+        F = self.pressure(exits @ w)[0]
+        return np.vstack((D, F, m, H))
+
+    def pressure(self, E: Array) -> tuple[Array, Array]:
+        r"""Selling pressure from exit masses per step ``E``: (step averages (M,), values at the nodes (M+1,)).
+
+        :math:`S' = (e - S)/\tau` with the exit rate :math:`e = E_n/\Delta t_n` constant over a
+        step, solved exactly; ``absorption_time`` 0 gives the raw flow.
+        """
+        tau = self.model.market.absorption_time
+        rate = E / self.dt
+        S = np.empty(self.M + 1)
+        S[0] = self.initial_pressure
+        if tau == 0:
+            S[1:] = rate
+            return rate, S
+        avg = np.empty(self.M)
+        a = np.exp(-self.dt / tau)
+        frac = tau * (1.0 - a) / self.dt
+        s = S[0]
+        for n in range(self.M):
+            avg[n] = rate[n] + (s - rate[n]) * frac[n]
+            s = a[n] * s + rate[n] * (1.0 - a[n])
+            S[n + 1] = s
+        return avg, S
+
+    def phi(self, Z: Array, eps: float, delta: float, guess: Array | None = None) -> tuple[Array, Backward, Forward]:
+        """The fixed-point map :math:`\\Phi(Z)` = aggregates of the population best-responding to ``Z``."""
+        bw = self.backward(Z, eps, delta, guess=guess)
+        fw = self.forward(bw)
+        return fw.Z, bw, fw
+
+    # -- values of policies -------------------------------------------------------
+    def population_value(self, bw: Backward) -> Array:
+        """:math:`\\langle p_0, V_0\\rangle` per type."""
+        return np.einsum("kn,kn->k", self.p0, bw.V[0].reshape(self.K, self.N))
+
+    def policy_value(self, fw: Forward, bw_policy: Backward, Z: Array, eps: float, delta: float) -> Array:
+        r"""Population value per type of the policy of ``bw_policy`` when the environment is ``Z``.
+
+        When the dynamics do not depend on the population this is the duality
+        sum over the stored forward sweep (no extra solve); otherwise a linear
+        backward sweep with the policy frozen.
+        """
+        if self.static_Q:
+            price, _, _ = self.coupling.prices(self.ctx, self.stats_dict(Z))
+            K, M, N = self.K, self.M, self.N
+            s = self.srcf + bw_policy.k * price.transpose(1, 0, 2).reshape(M, K * N)
+            per = (fw.q * s).reshape(M, K, N).sum(axis=2) * self.dt[:, None]  # (M, K)
+            run = np.einsum("km,mk->k", self.D[:, :-1], per)
+            end_mass = np.array([fw.P[self.end_idx[k], k].sum() for k in range(K)])
+            term = self.D[np.arange(K), self.end_idx] * end_mass * self.model.market.nav
+            return run + term
+        bw = self.backward(Z, eps, delta, policy=bw_policy.k)
+        return self.population_value(bw)
+
+    def duality_gap(self, bw: Backward, fw: Forward) -> float:
+        """:math:`|\\langle p_0, V_0\\rangle - \\text{forward duality sum}|` (max over types)."""
+        K, M, N = self.K, self.M, self.N
+        s = self.srcf + bw.k * bw.price.transpose(1, 0, 2).reshape(M, K * N)
+        per = (fw.q * s).reshape(M, K, N).sum(axis=2) * self.dt[:, None]
+        run = np.einsum("km,mk->k", self.D[:, :-1], per)
+        end_mass = np.array([fw.P[self.end_idx[k], k].sum() for k in range(K)])
+        term = self.D[np.arange(K), self.end_idx] * end_mass * self.model.market.nav
+        return float(np.max(np.abs(self.population_value(bw) - (run + term))))
+
+    def zero_path(self) -> Array:
+        """Aggregate path of nobody distressed, nobody selling (the "calm" starting guess)."""
+        Z = np.zeros((len(AGGREGATES), self.M))
+        Z[2] = float(self.weights @ (self.p0 @ self.x))
+        Z[3] = 1.0
+        return Z

@@ -1,0 +1,514 @@
+r"""Model classes of the GE-LAV mean-field game of LP exits.
+
+A population of limited partners (LPs), split into types :math:`k = 1..K` with
+weights :math:`w_k`, holds stakes in private funds. An LP of type :math:`k` has a
+liquidity state
+
+.. math::
+
+    dL = \big[\kappa_k(\bar L_k - L) + \lambda_k\,(m(t) - L)
+           + \eta_k\,(\pi_k(t) - \bar\pi_k(t)) - q_k\,s_{Q4}(t)\big]\,dt + \sigma_k\,dW ,
+
+where :math:`m(t)` is the mean liquidity of the holders (McKean–Vlasov term)
+and :math:`\pi_k - \bar\pi_k \le 0` the crowding part of the secondary price
+(fire-sale feedback). Holding a stake of NAV 1 until the fund's end
+:math:`T_k` earns the running reward
+
+.. math::
+
+    f_k(t, L) = y_k - c_k\,\big(1 + q_{c,k}\,s_{Q4}(t)\big)(L_{d,k} - L)^+
+
+(distribution yield minus a liquidity penalty that is heavier in the fourth
+quarter; :math:`q_k s_{Q4}` is an optional fourth-quarter liquidity drain from
+year-end rebalancing) discounted at :math:`r_k`; at :math:`T_k` the stake pays its
+NAV. Exiting at :math:`t` pays the secondary price :math:`\pi_k(t, L; \mu_t)`
+(see :mod:`gelav.mfg.coupling`).
+
+Everything here is a validated frozen dataclass: the types
+(:class:`LPType`), the secondary market (:class:`Market`), the whole model
+(:class:`MFGModel`) and the numerical settings (:class:`Numerics`,
+:class:`SolverOptions`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+
+__all__ = [
+    "FIXED_POINT_METHODS",
+    "LPType",
+    "MFGModel",
+    "Market",
+    "Numerics",
+    "SolverOptions",
+]
+
+#: fixed-point methods accepted by :func:`gelav.mfg.solve` (see :mod:`gelav.mfg.solver`)
+FIXED_POINT_METHODS = ("auto", "picard", "fictitious", "anderson", "newton-krylov")
+
+
+def _check_initial(initial: Any) -> Any:
+    if isinstance(initial, str):
+        if initial != "stationary":
+            raise ValueError(
+                f"`initial` = {initial!r}: use 'stationary', a number (point mass), "
+                "('normal', mean, sd), a frozen scipy distribution or an array of node masses."
+            )
+        return initial
+    if isinstance(initial, bool):
+        raise TypeError("`initial` must not be a bool.")
+    if isinstance(initial, (int, float, np.integer, np.floating)):
+        return check_finite("initial", initial)
+    if isinstance(initial, (tuple, list)) and len(initial) == 3 and initial[0] == "normal":
+        m = check_finite("initial mean", initial[1])
+        s = check_positive("initial sd", initial[2])
+        return ("normal", m, s)
+    if hasattr(initial, "cdf") and hasattr(initial, "ppf"):
+        return initial
+    if isinstance(initial, np.ndarray):
+        a = np.asarray(initial, dtype=float)
+        if a.ndim != 1 or not np.all(np.isfinite(a)) or np.any(a < 0):
+            raise ValueError("`initial` node masses must be a finite, non-negative 1-D array.")
+        return a
+    raise TypeError(
+        f"`initial` has unsupported type {type(initial).__name__}; use 'stationary', a number, "
+        "('normal', mean, sd), a frozen scipy distribution or an array of node masses."
+    )
+
+
+def q4_profile(t: np.ndarray) -> np.ndarray:
+    r"""Fourth-quarter profile :math:`\sin^2(4\pi(t \bmod 1 - 3/4))` on Q4, 0 elsewhere (mean 1/8 over a year)."""
+    u = np.asarray(t, dtype=float) % 1.0
+    return np.where(u >= 0.75, np.sin(4.0 * np.pi * (u - 0.75)) ** 2, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class LPType:
+    r"""One type of LP (pension fund, endowment, sovereign fund, ...).
+
+    Parameters
+    ----------
+    name : str
+        Label used in tables and plots.
+    weight : float
+        Population weight :math:`w_k > 0` (weights are normalised to sum to 1).
+    kappa, mean, sigma : float
+        OU liquidity dynamics: mean reversion :math:`\kappa` [1/year], long-run
+        level :math:`\bar L` [liquidity units], volatility :math:`\sigma`
+        [units/√year]. Seed defaults 0.45, 1.0, 0.32.
+    herding : float
+        McKean–Vlasov pull :math:`\lambda \ge 0` towards the holders' mean
+        :math:`m(t)` [1/year]. Default 0.
+    feedback : float
+        Fire-sale feedback :math:`\eta \ge 0` [liquidity units per year per unit
+        of NAV discount]: falling prices push :math:`L` down. Default 0. Makes
+        the game non-monotone.
+    fund_end : float, optional
+        Fund end :math:`T_k` [years from now]; default the market horizon.
+        Types with different ends are vintages sharing one market.
+    yield_rate : float
+        Distribution yield :math:`y` [NAV/year]. Default 0.04.
+    discount_rate : float
+        Discount rate :math:`r` [1/year]. Default 0.06.
+    liquidity_cost : float
+        Liquidity penalty :math:`c` [NAV/year per unit of shortfall below
+        ``distress_level``]. Default 0.12.
+    distress_level : float
+        :math:`L_d`: the liquidity level below which holding costs money. Default 0.
+    q4_drain : float
+        Fourth-quarter liquidity drain :math:`q` [liquidity units/year]: year-end
+        rebalancing (the denominator effect) pulls :math:`L` down by
+        :math:`q\,s_{Q4}(t)` in the drift, with the smooth profile
+        :math:`s_{Q4}(t) = \sin^2(4\pi(t \bmod 1 - 3/4))` inside Q4 and 0
+        outside (time in years from 1 January). Default 0.
+    q4_cost : float
+        Year-end denominator effect :math:`q_c \ge 0`: during Q4 the liquidity
+        penalty is multiplied by :math:`1 + q_c\,s_{Q4}(t)`. Default 0.
+    initial : "stationary", float, ("normal", mean, sd), scipy distribution or array
+        Starting law of the type's liquidity state: the stationary OU law, a
+        point mass, a Gaussian, any frozen scipy distribution, or node masses on
+        the solver grid (restarts). Default "stationary".
+
+    Examples
+    --------
+    >>> LPType(name="pension", weight=0.5, liquidity_cost=0.4).kappa
+    0.45
+    """
+
+    name: str = "LP"
+    weight: float = 1.0
+    kappa: float = 0.45
+    mean: float = 1.0
+    sigma: float = 0.32
+    herding: float = 0.0
+    feedback: float = 0.0
+    fund_end: float | None = None
+    yield_rate: float = 0.04
+    discount_rate: float = 0.06
+    liquidity_cost: float = 0.12
+    distress_level: float = 0.0
+    q4_drain: float = 0.0
+    q4_cost: float = 0.0
+    initial: Any = "stationary"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LPType):
+            return NotImplemented
+        for f in self.__dataclass_fields__:
+            a, b = getattr(self, f), getattr(other, f)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"`name` must be a non-empty string, got {self.name!r}.")
+        object.__setattr__(self, "weight", check_positive("weight", self.weight))
+        object.__setattr__(self, "kappa", check_nonnegative("kappa", self.kappa))
+        object.__setattr__(self, "mean", check_finite("mean", self.mean))
+        object.__setattr__(self, "sigma", check_positive("sigma", self.sigma))
+        object.__setattr__(self, "herding", check_nonnegative("herding", self.herding))
+        object.__setattr__(self, "feedback", check_nonnegative("feedback", self.feedback))
+        if self.fund_end is not None:
+            object.__setattr__(self, "fund_end", check_positive("fund_end", self.fund_end))
+        object.__setattr__(self, "yield_rate", check_finite("yield_rate", self.yield_rate))
+        object.__setattr__(self, "discount_rate", check_nonnegative("discount_rate", self.discount_rate))
+        object.__setattr__(self, "liquidity_cost", check_nonnegative("liquidity_cost", self.liquidity_cost))
+        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level))
+        object.__setattr__(self, "q4_drain", check_nonnegative("q4_drain", self.q4_drain))
+        object.__setattr__(self, "q4_cost", check_nonnegative("q4_cost", self.q4_cost))
+        object.__setattr__(self, "initial", _check_initial(self.initial))
+        if isinstance(self.initial, str) and self.kappa + self.herding == 0:
+            raise ValueError("`initial`='stationary' needs `kappa` > 0 (no stationary law otherwise).")
+
+    @property
+    def stationary_sd(self) -> float:
+        """Standard deviation :math:`\\sigma/\\sqrt{2\\kappa}` of the stationary OU law."""
+        return self.sigma / math.sqrt(2.0 * self.kappa) if self.kappa > 0 else math.inf
+
+    def initial_law(self) -> Any:
+        """The starting law as a frozen scipy distribution, a float (point mass) or an array."""
+        from scipy import stats
+
+        ini = self.initial
+        if isinstance(ini, str):
+            return stats.norm(self.mean, self.stationary_sd)
+        if isinstance(ini, tuple):
+            return stats.norm(ini[1], ini[2])
+        return ini
+
+    def running_reward(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        r""":math:`f(t, L) = y - c\,(1 + q_c s_{Q4}(t))\,(L_d - L)^+` [NAV/year], broadcast over ``t`` and ``x``."""
+        t = np.asarray(t, dtype=float)
+        x = np.asarray(x, dtype=float)
+        scale = 1.0 + self.q4_cost * q4_profile(t) if self.q4_cost else 1.0
+        return self.yield_rate - self.liquidity_cost * scale * np.maximum(self.distress_level - x, 0.0) + 0.0 * t
+
+
+@dataclass(frozen=True)
+class Market:
+    r"""The secondary market: the default linear-in-moments, monotone price.
+
+    .. math::
+
+        \pi_k(t, L; \mu) = \mathrm{NAV}\,\big[1 - d_0 - d_1 (T_k - t)
+            - \beta\,D(t) - \gamma\,F(t) - \delta\,(L_d - L)^+\big],
+
+    with :math:`D(t) = \sum_k w_k \mu_k(t, \{L < L_d\})` the distressed mass of
+    holders and :math:`F(t)` the selling pressure (exit flow, fraction of the
+    initial population selling per year, smoothed over ``absorption_time``).
+
+    Parameters
+    ----------
+    horizon : float
+        Default fund end :math:`T` [years] for types without ``fund_end``. Default 5.
+    nav : float
+        Net asset value of a stake (the unit of value). Default 1.
+    base_discount : float
+        :math:`d_0`, discount to NAV at the fund's end. Default 0.08.
+    discount_per_year : float
+        :math:`d_1`, extra discount per year of remaining life. Default 0.01.
+    distress_impact : float
+        :math:`\beta`, discount per unit of distressed mass. Default 0.15.
+    flow_impact : float
+        :math:`\gamma`, discount per unit of exit flow [years]. Default 0.05.
+    own_distress : float
+        :math:`\delta`, extra discount per unit of the seller's own shortfall. Default 0.
+    distress_level : float
+        :math:`L_d` of the market: holders below it count as distressed. Default 0.
+    absorption_time : float
+        :math:`\\tau` [years]: the selling pressure :math:`F` is the exit flow
+        smoothed over the time the market needs to absorb supply,
+        :math:`F(t) = \\int_0^t \\tau^{-1} e^{-(t-s)/\\tau}\\,dE(s)` with :math:`E`
+        the cumulative exits (fraction of the population per year). A block of
+        exits at one instant then moves the price by a finite amount. 0 means
+        the instantaneous flow (step dependent for block exits). Default 0.25.
+    coupling : callable, optional
+        A user price ``coupling(t, L, stats) -> price`` replacing the formula
+        above; ``stats`` is a dict with ``distressed``, ``flow``, ``mean``,
+        ``holders``, ``remaining`` (:math:`T_k - t`), ``nav`` and ``type`` (the
+        type index). See :class:`gelav.mfg.coupling.CallableCoupling`.
+    """
+
+    horizon: float = 5.0
+    nav: float = 1.0
+    base_discount: float = 0.08
+    discount_per_year: float = 0.02
+    distress_impact: float = 0.15
+    flow_impact: float = 0.05
+    own_distress: float = 0.0
+    distress_level: float = 0.0
+    absorption_time: float = 0.25
+    coupling: Callable[..., Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "horizon", check_positive("horizon", self.horizon))
+        object.__setattr__(self, "nav", check_positive("nav", self.nav))
+        object.__setattr__(self, "base_discount", check_finite("base_discount", self.base_discount))
+        object.__setattr__(self, "discount_per_year", check_finite("discount_per_year", self.discount_per_year))
+        object.__setattr__(self, "distress_impact", check_nonnegative("distress_impact", self.distress_impact))
+        object.__setattr__(self, "flow_impact", check_nonnegative("flow_impact", self.flow_impact))
+        object.__setattr__(self, "own_distress", check_nonnegative("own_distress", self.own_distress))
+        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level))
+        object.__setattr__(self, "absorption_time", check_nonnegative("absorption_time", self.absorption_time))
+        if self.coupling is not None and not callable(self.coupling):
+            raise TypeError(f"`coupling` must be callable (t, L, stats) -> price, got {type(self.coupling).__name__}.")
+
+
+@dataclass(frozen=True)
+class MFGModel:
+    """A population of LP types trading on one secondary market.
+
+    Parameters
+    ----------
+    types : sequence of LPType
+        At least one type; weights are normalised to sum to 1.
+    market : Market
+        The secondary market (price formula or user coupling).
+    name : str
+        Label for reports.
+
+    Examples
+    --------
+    >>> m = MFGModel((LPType(initial=-0.5),), Market(distress_impact=0.5))
+    >>> m.horizon
+    5.0
+    """
+
+    types: tuple[LPType, ...] = (LPType(),)
+    market: Market = field(default_factory=Market)
+    name: str = "mfg"
+
+    def __post_init__(self) -> None:
+        ts = self.types
+        if isinstance(ts, LPType):
+            ts = (ts,)
+        if not isinstance(ts, (tuple, list)) or len(ts) == 0:
+            raise ValueError("`types` must be a non-empty sequence of LPType.")
+        for i, t in enumerate(ts):
+            if not isinstance(t, LPType):
+                raise TypeError(f"`types[{i}]` must be an LPType, got {type(t).__name__}.")
+        names = [t.name for t in ts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"LP type names must be distinct, got {names}.")
+        object.__setattr__(self, "types", tuple(ts))
+        if not isinstance(self.market, Market):
+            raise TypeError(f"`market` must be a Market, got {type(self.market).__name__}.")
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Normalised type weights."""
+        w = np.array([t.weight for t in self.types], dtype=float)
+        return w / w.sum()
+
+    def fund_end(self, k: int) -> float:
+        """:math:`T_k` [years]."""
+        t = self.types[k].fund_end
+        return self.market.horizon if t is None else float(t)
+
+    @property
+    def horizon(self) -> float:
+        """The longest fund end (the game's horizon)."""
+        return max(self.fund_end(k) for k in range(len(self.types)))
+
+    @property
+    def monotone(self) -> bool:
+        """True when the Lasry–Lions-type argument for a unique equilibrium applies.
+
+        The default price (linear in the distressed mass and the exit flow)
+        with no fire-sale feedback (:math:`\\eta = 0`) is monotone; a user
+        coupling or :math:`\\eta > 0` is treated as possibly non-monotone.
+        """
+        return self.market.coupling is None and all(t.feedback == 0 for t in self.types)
+
+    @property
+    def decoupled(self) -> bool:
+        """True when nobody's problem depends on the population (one best response is the equilibrium)."""
+        m = self.market
+        return (
+            m.coupling is None
+            and m.distress_impact == 0
+            and m.flow_impact == 0
+            and all(t.herding == 0 and t.feedback == 0 for t in self.types)
+        )
+
+    def without_feedback(self) -> MFGModel:
+        """The same LPs facing the base price only (no crowding, herding or fire-sale feedback).
+
+        This is the DCF-style single-LP view: each LP solves its own optimal
+        stopping problem as if the others did not exist.
+        """
+        mk = replace(self.market, distress_impact=0.0, flow_impact=0.0, coupling=None)
+        ts = tuple(replace(t, herding=0.0, feedback=0.0) for t in self.types)
+        return replace(self, types=ts, market=mk, name=self.name + " (no feedback)")
+
+    def with_initial(self, initial: Sequence[Any] | Any) -> MFGModel:
+        """Copy with new starting laws (one per type, or one for all)."""
+        if not isinstance(initial, (list, tuple)) or (len(initial) == 3 and initial[0] == "normal"):
+            initial = [initial] * len(self.types)
+        if len(initial) != len(self.types):
+            raise ValueError(f"`initial` needs one entry per type ({len(self.types)}), got {len(initial)}.")
+        return replace(self, types=tuple(replace(t, initial=i) for t, i in zip(self.types, initial, strict=True)))
+
+
+@dataclass(frozen=True)
+class Numerics:
+    r"""Discretisation and relaxation settings.
+
+    Parameters
+    ----------
+    n_cells : int
+        Space cells of the common liquidity grid. Default 200.
+    n_steps : int
+        Time steps over the longest horizon. Default 200.
+    domain : (float, float), optional
+        Liquidity interval (reflecting ends); default: all but 1e-10 of every
+        type's starting and stationary law, widened by 20 %.
+    scheme : {"cn", "euler"}
+        Crank–Nicolson with Rannacher start-up for the diffusion, or backward
+        Euler. The exit killing is always implicit (positivity).
+    epsilon : float
+        Relaxation :math:`\varepsilon` [years]: the exit intensity is
+        :math:`\varepsilon^{-1}\varphi((\pi - V)/\delta)` with
+        :math:`\varphi(z) = z_+^2/(1 + z_+)`. Default 1e-3.
+    temperature : float, optional
+        :math:`\delta` [NAV]; default ``epsilon`` (NAV units).
+    continuation : sequence of float, optional
+        Relaxations solved first, each warm-starting the next (default: powers
+        of ten from 0.1 down to ``epsilon``).
+    control : {"newton", "lagged"}
+        Exit intensity implicit in the step (Newton, the default; converges to
+        the obstacle problem as :math:`\varepsilon \to 0` to solver precision)
+        or lagged from the previous time level (one solve per step, O(Δt)).
+    """
+
+    n_cells: int = 200
+    n_steps: int = 200
+    domain: tuple[float, float] | None = None
+    scheme: str = "cn"
+    epsilon: float = 1e-3
+    temperature: float | None = None
+    continuation: tuple[float, ...] | None = None
+    control: str = "newton"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_cells", check_int("n_cells", self.n_cells, minimum=4))
+        object.__setattr__(self, "n_steps", check_int("n_steps", self.n_steps, minimum=2))
+        if self.domain is not None:
+            lo = check_finite("domain[0]", self.domain[0])
+            hi = check_finite("domain[1]", self.domain[1])
+            if not lo < hi:
+                raise ValueError(f"`domain` must satisfy lo < hi, got {self.domain!r}.")
+            object.__setattr__(self, "domain", (lo, hi))
+        if self.scheme not in ("cn", "euler"):
+            raise ValueError(f"Unknown `scheme` {self.scheme!r}; registered schemes are 'cn', 'euler'.")
+        object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon))
+        if self.temperature is not None:
+            object.__setattr__(self, "temperature", check_positive("temperature", self.temperature))
+        if self.continuation is not None:
+            c = tuple(check_positive("continuation", e) for e in self.continuation)
+            object.__setattr__(self, "continuation", c)
+        if self.control not in ("newton", "lagged"):
+            raise ValueError(f"Unknown `control` {self.control!r}; use 'newton' or 'lagged'.")
+
+    @property
+    def delta(self) -> float:
+        """The temperature :math:`\\delta` actually used."""
+        return self.epsilon if self.temperature is None else self.temperature
+
+    def schedule(self) -> tuple[float, ...]:
+        """Relaxations to solve in turn (continuation), ending at ``epsilon``."""
+        if self.continuation is not None:
+            s = [e for e in self.continuation if e > self.epsilon]
+            return (*sorted(set(s), reverse=True), self.epsilon)
+        out = []
+        e = 0.1
+        while e > self.epsilon * 1.0001:
+            out.append(e)
+            e /= 10.0
+        return (*out, self.epsilon)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Fixed-point settings.
+
+    Parameters
+    ----------
+    method : {"auto", "picard", "fictitious", "anderson", "newton-krylov"}
+        Iteration on the aggregate path. "auto" (default): Anderson at the
+        target relaxation; on failure continuation in the relaxation with
+        Anderson at each stage, falling back to damped Picard.
+    tol : float
+        Stop when :math:`\\|\\Phi(Z) - Z\\|_\\infty <` tol. Default 1e-8.
+    max_iter : int
+        Iterations per relaxation stage before :class:`ConvergenceError`. Default 400.
+    damping : float
+        Weight of the new iterate in damped Picard (1 = plain Picard). Default 0.5.
+    memory : int
+        Anderson memory. Default 6.
+    stage_tol : float
+        Tolerance of the intermediate continuation stages. Default 1e-3.
+    exploitability : bool
+        Record the exploitability at every iteration (one extra linear
+        evaluation per iteration when the dynamics depend on the population).
+    continuation : bool
+        With "auto": always go through the relaxation schedule (default False:
+        only when Anderson at the target relaxation fails).
+    """
+
+    method: str = "auto"
+    tol: float = 1e-8
+    max_iter: int = 400
+    damping: float = 0.5
+    memory: int = 6
+    stage_tol: float = 1e-3
+    exploitability: bool = True
+    continuation: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in FIXED_POINT_METHODS:
+            raise ValueError(
+                f"Unknown `method` {self.method!r}; registered methods are "
+                + ", ".join(repr(m) for m in FIXED_POINT_METHODS) + "."
+            )
+        object.__setattr__(self, "tol", check_positive("tol", self.tol))
+        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1))
+        d = check_positive("damping", self.damping)
+        if d > 1:
+            raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
+        object.__setattr__(self, "damping", d)
+        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1))
+        object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol))
