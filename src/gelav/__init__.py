@@ -50,6 +50,9 @@ _LAZY: dict[str, str] = {
     "Paths": "gelav.montecarlo",
     "Estimate": "gelav.montecarlo",
     "McKeanVlasov": "gelav.mckean_vlasov",
+    "MeanFieldOU": "gelav.mckean_vlasov",
+    "simulate_particles": "gelav.mckean_vlasov",
+    "propagation_of_chaos": "gelav.mckean_vlasov",
     # lattices
     "TrinomialWalk": "gelav.lattice",
     "TrinomialTree": "gelav.lattice",

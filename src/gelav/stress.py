@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gelav._random import SeedLike, as_generator
+from gelav._random import SeedLike
 from gelav._validation import check_finite, check_int, check_positive
 
 __all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
@@ -154,17 +154,14 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
 
 
 def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    from gelav.montecarlo import stress_probability
+
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
-    if not getattr(process, "has_transition", False):
-        raise ValueError(f"{process.name} has no exact sampler; use the Monte Carlo engine (gelav.simulate).")
-    rng = as_generator(opts.get("seed"))
-    law = process.transition(x0, horizon)
-    x = law.rvs(size=n, random_state=rng)
-    hit = (x < c) if below else (x > c)
-    p = float(hit.mean())
-    se = math.sqrt(max(p * (1 - p), 1.0 / n) / n)
-    return MethodResult("mc", p, se, "stderr", time.perf_counter() - t0, {"paths": n, "scheme": "exact"})
+    e = stress_probability(process, x0, horizon, c, below=below, n_paths=n, seed=opts.get("seed"))
+    scheme = "exact" if getattr(process, "has_transition", False) else "euler"
+    return MethodResult("mc", float(e.value), float(e.stderr), "stderr", time.perf_counter() - t0,
+                        {"paths": n, "scheme": scheme})
 
 
 def _lattice(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:

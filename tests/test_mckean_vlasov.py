@@ -1,0 +1,190 @@
+"""McKean–Vlasov (seed 001): particles, nonlinear Fokker–Planck and the exact Gaussian law agree."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import integrate as sint
+from scipy import stats
+
+from gelav.mckean_vlasov import (
+    McKeanVlasov,
+    MeanFieldOU,
+    propagation_of_chaos,
+    simulate_particles,
+    solve_fokker_planck,
+)
+
+MV = MeanFieldOU(0.45, 1.0, 0.32, lam=0.5)
+
+
+def slope(x, y):
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def test_exact_law_solves_the_moment_odes():
+    # m' = κ(L̄ - m), v' = -2(κ+λ)v + σ² integrated numerically from a Gaussian start
+    m0, v0 = -0.5, 0.02
+    sol = sint.solve_ivp(lambda t, y: [0.45 * (1.0 - y[0]), -2 * 0.95 * y[1] + 0.32**2], (0, 2.0), [m0, v0],
+                         rtol=1e-11, atol=1e-13)
+    law = MV.law(2.0, stats.norm(m0, math.sqrt(v0)))
+    assert law.mean() == pytest.approx(sol.y[0, -1], abs=1e-9)
+    assert law.var() == pytest.approx(sol.y[1, -1], abs=1e-9)
+    # λ = 0 is the plain OU transition
+    from gelav import OrnsteinUhlenbeck
+
+    ou = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    assert MeanFieldOU(0.45, 1.0, 0.32, lam=0.0).law(2.0, -0.5).var() == pytest.approx(ou.conditional_var(-0.5, 2.0))
+
+
+@pytest.mark.parametrize("scheme", ["exact", "euler"])
+def test_particles_match_exact_law_within_4_stderr(scheme):
+    n_steps = 4 if scheme == "exact" else 200
+    ps = simulate_particles(MV, -0.5, 2.0, n_steps, 5000, n_systems=40, scheme=scheme, seed=5)
+    law = MV.law(2.0, -0.5)
+    means, vars_ = ps.mean[-1], ps.var[-1]
+    se_m = means.std(ddof=1) / math.sqrt(means.size)
+    se_v = vars_.std(ddof=1) / math.sqrt(vars_.size)
+    assert abs(means.mean() - law.mean()) < 4 * se_m
+    if scheme == "exact":
+        # E[sample var] = v(T)(1 - 1/N·...) — the deviation part has N-1 d.o.f. and rate κ+λ exactly
+        assert abs(vars_.mean() - law.var()) < 4 * se_v
+    else:
+        # Euler bias of the variance is O(Δt): the AR(1) law of the scheme gives it exactly
+        h, a = 2.0 / n_steps, 1 - 0.95 * 2.0 / n_steps
+        v_euler = 0.32**2 * h * (1 - a ** (2 * n_steps)) / (1 - a * a)
+        assert abs(vars_.mean() - v_euler) < 4 * se_v
+    # the functional seen by the drift is the empirical mean
+    np.testing.assert_allclose(ps.m, ps.mean)
+
+
+def test_general_functional_matches_mean_field_ou():
+    # the same model written with a user functional: E[X] via a lambda, drift reads m
+    gen = McKeanVlasov(lambda t, x, m: 0.45 * (1.0 - x) + 0.5 * (m - x), lambda t, x: 0.32 + 0 * x,
+                       functional=lambda x, w: (x * w).sum(axis=-1))
+    a = simulate_particles(gen, -0.5, 1.0, 20, 500, n_systems=3, seed=3)
+    b = simulate_particles(MV, -0.5, 1.0, 20, 500, n_systems=3, seed=3)
+    np.testing.assert_allclose(a.final, b.final, rtol=1e-12, atol=1e-12)
+
+
+def test_nonlinear_fokker_planck_second_order():
+    law = MV.law(2.0, -0.5)
+    errs = []
+    for nc, ns in ((100, 50), (200, 100), (400, 200)):
+        d = solve_fokker_planck(MV, -0.5, 2.0, n_cells=nc, n_steps=ns)
+        errs.append(abs(d.var() - law.var()) + abs(d.mean() - law.mean()) + abs(d.prob(below=0.0) - law.cdf(0.0)))
+        assert d.diagnostics["mass_balance_error"] < 1e-12
+        assert d.diagnostics["min_mass"] > -1e-12
+    s = slope([100, 200, 400], errs)
+    assert abs(s + 2.0) < 0.15, (s, errs)
+    assert errs[-1] < 5e-4
+
+
+def test_predictor_corrector_is_second_order_in_time():
+    ref = solve_fokker_planck(MV, -0.5, 2.0, n_cells=100, n_steps=640)
+    e_pc, e_plain = [], []
+    for ns in (10, 20, 40, 80):
+        e_pc.append(np.abs(solve_fokker_planck(MV, -0.5, 2.0, n_cells=100, n_steps=ns).masses[-1] - ref.masses[-1]).sum())
+        e_plain.append(np.abs(solve_fokker_planck(MV, -0.5, 2.0, n_cells=100, n_steps=ns, corrector=False).masses[-1]
+                              - ref.masses[-1]).sum())
+    assert abs(slope([10, 20, 40, 80], e_pc) + 2.0) < 0.2, e_pc
+    assert abs(slope([10, 20, 40, 80], e_plain) + 1.0) < 0.2, e_plain
+
+
+def test_pde_matches_particles_for_nonlinear_functional():
+    # a nonlinear law functional m = E[tanh X] and a state-dependent volatility: no closed form,
+    # so the nonlinear PDE and the particle system must agree with each other.
+    mv = McKeanVlasov(lambda t, x, m: 0.45 * (1.0 - x) + 0.8 * (m - np.tanh(x)), lambda t, x: 0.32 + 0.1 * np.tanh(x),
+                      functional=lambda x, w: (np.tanh(x) * w).sum(axis=-1))
+    x0 = stats.norm(-0.5, 0.2)
+    d = solve_fokker_planck(mv, x0, 1.0, n_cells=300, n_steps=100, domain=(-2.5, 2.5))
+    d2 = solve_fokker_planck(mv, x0, 1.0, n_cells=600, n_steps=200, domain=(-2.5, 2.5))
+    ps = simulate_particles(mv, x0, 1.0, 200, 4000, n_systems=20, seed=8)
+    # tolerance: 4 standard errors over the systems + the PDE's refinement error estimate
+    # + Euler's O(Δt) weak bias at Δt = 0.005 (≈ (κ+λ)Δt/2 ≈ 0.3 % of the spread, < 5e-4)
+    m, v = ps.mean[-1], ps.var[-1]
+    assert abs(m.mean() - d2.mean()) < 4 * m.std(ddof=1) / math.sqrt(m.size) + abs(d2.mean() - d.mean()) + 5e-4
+    assert abs(v.mean() - d2.var()) < 4 * v.std(ddof=1) / math.sqrt(v.size) + abs(d2.var() - d.var()) + 5e-4
+
+
+def test_propagation_of_chaos_slope():
+    r = propagation_of_chaos(MV, -0.5, 2.0, n_particles=(100, 400, 1600, 6400), n_systems=40, seed=1)
+    assert abs(r.slope + 0.5) < 0.1, r.table()
+    assert abs(r.slope_mean + 0.5) < 0.15
+    # KS distance of N exact samples has mean ≈ 0.8687/√N: the particle system matches it
+    N = r.n_particles.astype(float)
+    np.testing.assert_allclose(r.ks * np.sqrt(N), 0.8687, rtol=0.2)
+    assert len(r.table()) == 4
+
+
+def test_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = propagation_of_chaos(MV, -0.5, 2.0, n_particles=(100, 400), n_systems=5, seed=1)
+    assert r.plot().axes[0].get_xlabel().startswith("number")
+    ps = simulate_particles(MV, -0.5, 2.0, 10, 500, seed=1)
+    assert ps.plot(initial=-0.5).axes[0].get_ylabel().startswith("density")
+    plt.close("all")
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="`lam`"):
+        MeanFieldOU(lam=-1.0)
+    with pytest.raises(TypeError, match="`drift`"):
+        McKeanVlasov(1.0, lambda t, x: x)
+    with pytest.raises(TypeError, match="`process`"):
+        simulate_particles("ou", 0.0, 1.0, 10, 10)
+    with pytest.raises(ValueError, match="`n_particles`"):
+        simulate_particles(MV, 0.0, 1.0, 10, 1)
+    with pytest.raises(ValueError, match="particle schemes"):
+        simulate_particles(MV, 0.0, 1.0, 10, 10, scheme="rk4")
+    gen = McKeanVlasov(lambda t, x, m: m - x, lambda t, x: 1 + 0 * x)
+    with pytest.raises(ValueError, match="MeanFieldOU only"):
+        simulate_particles(gen, 0.0, 1.0, 10, 10, scheme="exact")
+    with pytest.raises(ValueError, match="`domain="):
+        solve_fokker_planck(gen, 0.0, 1.0)
+    with pytest.raises(ValueError, match="`reference=`"):
+        propagation_of_chaos(gen, 0.0, 1.0)
+    with pytest.raises(ValueError, match="two sizes"):
+        propagation_of_chaos(MV, 0.0, 1.0, n_particles=(100,))
+
+
+# -- CLI -------------------------------------------------------------------------
+def test_cli_json_and_plot(tmp_path):
+    from gelav.cli import main
+
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--json", "--particles", "2000", "--seed", "3", "--chaos",
+                                  "--plot", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    law = MV.law(2.0, -0.5)
+    assert out["exact"]["mean"] == pytest.approx(law.mean())
+    assert abs(out["particles"]["mean"] - law.mean()) < 4 * out["particles"]["mean_stderr"]
+    assert abs(out["pde"]["var"] - law.var()) < 1e-3
+    assert list(tmp_path.glob("*.png"))
+    assert abs(out["chaos"]["slope_ks"] + 0.5) < 0.1
+
+
+def test_cli_config_and_errors(tmp_path):
+    from gelav.cli import main
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[mckean_vlasov]\nkappa = 0.45\nmean = 1.0\nsigma = 0.32\nlam = 1.0\nx0 = -0.5\nhorizon = 1.0\n"
+                   "particles = 1000\n")
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--config", str(cfg), "--json", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["inputs"]["lam"] == 1.0
+    cfg.write_text("[mckean_vlasov]\nlamda = 1.0\n")
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--config", str(cfg)])
+    assert r.exit_code == 2 and "lamda" in r.output
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--particles", "1"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--particles", "500", "--seed", "1"])
+    assert r.exit_code == 0 and "exact" in r.output
