@@ -462,14 +462,8 @@ def _setup(process: Any, payoff: Any, horizon: float, *, discount: Any, running:
                     killing=r)
     end = start + horizon
     if time_grid is None:
-        dt = horizon / n_steps
-        if times is None:
-            stride = max(1, n_steps // 50)
-            save_t = np.unique(np.concatenate((start + dt * np.arange(0, n_steps + 1, stride), [end])))
-        else:
-            save_t = np.unique(np.concatenate(([start, end], np.asarray(times, dtype=float).ravel())))
-        time_grid = TimeGrid.build(horizon, n_steps, start=start, include=save_t, scheme=scheme,
-                                   damping_steps=damping_steps)
+        time_grid, save_t = TimeGrid.for_run(horizon, n_steps, start=start, times=times, scheme=scheme,
+                                             damping_steps=damping_steps)
     else:
         if not isinstance(time_grid, TimeGrid):
             raise TypeError(f"`time_grid` must be a gelav.TimeGrid, got {type(time_grid).__name__}.")

@@ -28,7 +28,7 @@ from gelav._validation import check_finite, check_int, check_positive
 from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.generator import Generator, Rate
-from gelav.grid import Grid, TimeGrid, auto_domain
+from gelav.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.stepping import ThetaStepper
 
 __all__ = ["forward", "initial_masses"]
@@ -199,24 +199,14 @@ def forward(
             lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-        if isinstance(initial, (int, float, np.integer, np.floating)) and lo < float(initial) < hi:
-            grid = Grid.aligned(lo, hi, n_cells, node=float(initial))
-            if grid.lower < lo or grid.upper > hi:  # keep fixed ends (barriers, domain limits)
-                grid = Grid(np.unique(np.clip(grid.nodes, lo, hi)))
-        else:
-            grid = Grid.uniform(lo, hi, n_cells)
+        grid = grid_for(initial, lo, hi, n_cells)
     gen = Generator(process, grid, lower=lower, upper=upper, killing=killing)
     m = initial_masses(initial, grid, process)
     end = start + horizon
 
     if time_grid is None:
-        dt = horizon / n_steps
-        if times is None:
-            stride = max(1, n_steps // 50)
-            save_t = np.unique(np.concatenate((start + dt * np.arange(0, n_steps + 1, stride), [end])))
-        else:
-            save_t = np.unique(np.concatenate(([start, end], np.asarray(times, dtype=float).ravel())))
-        time_grid = TimeGrid.build(horizon, n_steps, start=start, include=save_t, scheme=scheme, damping_steps=damping_steps)
+        time_grid, save_t = TimeGrid.for_run(horizon, n_steps, start=start, times=times, scheme=scheme,
+                                             damping_steps=damping_steps)
     else:
         if abs(time_grid.start - start) > 1e-12 or abs(time_grid.end - end) > 1e-9 * max(1.0, abs(end)):
             raise ValueError(

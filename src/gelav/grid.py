@@ -15,16 +15,16 @@ which is what makes their answers dual to rounding.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import check_finite, check_int, check_positive
 
-__all__ = ["Grid", "TimeGrid", "auto_domain"]
+__all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,6 +284,35 @@ class TimeGrid:
             theta[damp] = 1.0
         return cls(t, theta)
 
+    @classmethod
+    def for_run(
+        cls,
+        horizon: float,
+        n_steps: int,
+        *,
+        start: float = 0.0,
+        times: Sequence[float] | ArrayLike | None = None,
+        scheme: str = "cn",
+        damping_steps: int = 4,
+    ) -> tuple[TimeGrid, NDArray[np.float64]]:
+        """The default grid of a solver run and the times it saves.
+
+        Without ``times``, about 50 evenly spaced step end points (every
+        ``n_steps // 50``-th step, plus the end) are saved; otherwise ``times`` plus
+        the two ends. All saved times are grid points. The forward and backward
+        solvers both use this, so their default grids are identical (duality).
+        """
+        horizon = check_positive("horizon", horizon)
+        n = check_int("n_steps", n_steps, minimum=1)
+        end = start + horizon
+        if times is None:
+            stride = max(1, n // 50)
+            save_t = np.unique(np.concatenate((start + horizon / n * np.arange(0, n + 1, stride), [end])))
+        else:
+            save_t = np.unique(np.concatenate(([start, end], np.asarray(times, dtype=float).ravel())))
+        tg = cls.build(horizon, n, start=start, include=save_t, scheme=scheme, damping_steps=damping_steps)
+        return tg, save_t
+
     @property
     def n_steps(self) -> int:
         return int(self.times.size - 1)
@@ -305,6 +334,20 @@ class TimeGrid:
 
     def __repr__(self) -> str:
         return f"TimeGrid({self.n_steps} steps on [{self.start:g}, {self.end:g}])"
+
+
+def grid_for(initial: object, lower: float, upper: float, n_cells: int) -> Grid:
+    """Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
+
+    The ends stay where they are (they may be barriers), so the spacing next
+    to them can be slightly smaller.
+    """
+    if isinstance(initial, (int, float, np.integer, np.floating)) and lower < float(initial) < upper:
+        grid = Grid.aligned(lower, upper, n_cells, node=float(initial))
+        if grid.lower < lower or grid.upper > upper:
+            grid = Grid(np.unique(np.clip(grid.nodes, lower, upper)))
+        return grid
+    return Grid.uniform(lower, upper, n_cells)
 
 
 def auto_domain(

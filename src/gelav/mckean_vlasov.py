@@ -449,7 +449,7 @@ def solve_fokker_planck(
     from gelav.density import Density
     from gelav.forward import initial_masses
     from gelav.generator import Generator
-    from gelav.grid import Grid, TimeGrid, auto_domain
+    from gelav.grid import TimeGrid, auto_domain, grid_for
     from gelav.stepping import ThetaStepper
 
     t_start = _time.perf_counter()
@@ -470,12 +470,7 @@ def solve_fokker_planck(
         lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
         if not lo < hi:
             raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-    if isinstance(initial, (int, float, np.integer, np.floating)) and lo < float(initial) < hi:
-        grid = Grid.aligned(lo, hi, n_cells, node=float(initial))
-        if grid.lower < lo or grid.upper > hi:
-            grid = Grid(np.unique(np.clip(grid.nodes, lo, hi)))
-    else:
-        grid = Grid.uniform(lo, hi, n_cells)
+    grid = grid_for(initial, lo, hi, n_cells)
     p = initial_masses(initial, grid)
     tg = TimeGrid.build(horizon, n_steps, scheme=scheme)
     x = grid.nodes
