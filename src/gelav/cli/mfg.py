@@ -48,8 +48,10 @@ def mfg(scenario_name: str | None, config: str | None, method: str | None, tol: 
     from gelav.mfg.io import load_scenario
     from gelav.mfg.solver import solve
 
-    if (scenario_name is None) == (config is None):
-        raise click.UsageError("Give exactly one of --scenario NAME or --config FILE.")
+    if scenario_name is not None and config is not None:
+        raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
+    if scenario_name is None and config is None:
+        scenario_name = "stress"  # the seed's start, L0 = -0.5 for every LP
     sc = load_scenario(scenario_name if scenario_name is not None else config)  # type: ignore[arg-type]
     try:
         Ls = [float(s) for s in at.split(",") if s.strip()]
