@@ -34,18 +34,15 @@ def test_mfg_table_config_and_plots(tmp_path) -> None:  # type: ignore[no-untype
 
 def test_mfg_bad_input_exit_codes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
-    r = runner.invoke(main, ["mfg"])
-    assert r.exit_code == 2 and "exactly one" in r.output
+    r = runner.invoke(main, ["mfg", "--scenario", "calm", "--config", str(tmp_path / "x.toml")])
+    assert r.exit_code == 2 and "not both" in r.output
     r = runner.invoke(main, ["mfg", "--scenario", "nope"])
     assert r.exit_code == 2 and "Unknown scenario" in r.output
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[mfg.market]\nflow_impact = -2\n")
     r = runner.invoke(main, ["mfg", "--config", str(cfg)])
     assert r.exit_code == 2 and "`flow_impact`" in r.output
-    r = runner.invoke(main, ["mfg", "--scenario", "crisis", "--n-cells", "30", "--n-steps", "30", "--method",
-                             "picard", "--tol", "1e-14", "--quiet"])
-    # picard cannot reach 1e-14 in its iteration budget quickly -> numerical failure exit code 1, or success
-    assert r.exit_code in (0, 1)
+
 
 
 def test_mfg_numerical_failure_exit_code_1(tmp_path) -> None:  # type: ignore[no-untyped-def]
