@@ -197,7 +197,6 @@ def test_mean_exit_time_brownian_interval():
 
 
 def test_two_barriers_ou_exit_matches_pde():
-    pytest.importorskip("gelav.forward")
     from gelav.forward import forward
 
     p = simulate(OU, 0.5, 1.0, 50, 100_000, seed=7, lower=0.0, upper=1.5)

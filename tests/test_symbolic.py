@@ -413,9 +413,9 @@ def test_parser_accepts_mathematics():
 def test_seed002_pdepe_forms_solved_numerically_against_backward(walk):
     """Bridge: the symbolic pdepe coefficients, solved by gelav.pdepe, against gelav.backward on the
     lambdified GBM (seed 002's grid: 101 prices on [0, 1], sold at the limits, T = 1)."""
-    pdepe = pytest.importorskip("gelav.pdepe").pdepe
-    backward = pytest.importorskip("gelav.backward").backward
+    from gelav.backward import backward
     from gelav.grid import Grid
+    from gelav.pdepe import pdepe
 
     S = walk.symbols
     num = {S["mu0"]: 0, S["sigma0"]: 1}
@@ -435,7 +435,7 @@ def test_seed002_pdepe_forms_solved_numerically_against_backward(walk):
 
 def test_symbolic_exit_time_is_reference_for_numerical_exit_time():
     """dsolve's E[tau] for GBM(0.1, 0.4) on (1/2, 2) against gelav's generator solve: order 2."""
-    exits = pytest.importorskip("gelav.exits")
+    import gelav.exits as exits
     g = ItoProcess.from_process(GeometricBrownianMotion(0.1, 0.4))
     et = g.exit_time(sp.Rational(1, 2), 2)
     assert et.check()
