@@ -196,7 +196,7 @@ class Generator:
             if not np.all(np.isfinite(kk)) or np.any(kk < -1e-14):
                 raise ValueError(f"`killing` returned negative or non-finite rates at t={t}.")
             return np.maximum(kk, 0.0)
-        return k
+        return np.asarray(k, dtype=np.float64)
 
     def bands(self, t: float = 0.0, *, killing: bool = True) -> Bands:
         """The three diagonals of :math:`Q(t)` (minus the killing rate when ``killing``)."""

@@ -123,7 +123,7 @@ class Grid:
         h = (upper - lower) / n
         k_lo = math.ceil((node - lower) / h - 1e-9)
         k_hi = math.ceil((upper - node) / h - 1e-9)
-        return cls(node + h * np.arange(-k_lo, k_hi + 1))
+        return cls(np.asarray(node + h * np.arange(-k_lo, k_hi + 1), dtype=np.float64))
 
     # -- queries -----------------------------------------------------------
     @property
@@ -174,7 +174,7 @@ class Grid:
             with the mass beyond the ends lumped into the end nodes.
         """
         if cdf is not None:
-            F = np.asarray(cdf(self.faces), dtype=float)  # type: ignore[operator]
+            F = np.asarray(cdf(self.faces), dtype=np.float64)  # type: ignore[operator]
             m = np.diff(F)
             m[0] += F[0]
             m[-1] += 1.0 - F[-1]

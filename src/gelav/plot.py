@@ -38,7 +38,7 @@ def new_axes(ax: Any = None, *, projection: str | None = None) -> tuple[Any, Any
             matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(STYLE):
+    with plt.rc_context(STYLE):  # type: ignore[arg-type]
         fig = plt.figure()
         ax = fig.add_subplot(projection=projection) if projection else fig.add_subplot()
     for k, v in STYLE.items():

@@ -73,7 +73,7 @@ class StressResult:
         d = self.density
         c = self.inputs["threshold"]
         below = self.inputs["direction"] == "below"
-        with plt.rc_context(STYLE):
+        with plt.rc_context(STYLE):  # type: ignore[arg-type]
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
         x = d.grid.nodes
         y = d.at()
