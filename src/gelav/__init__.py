@@ -98,7 +98,11 @@ def __getattr__(name: str) -> object:
     import importlib
 
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        # Importing gelav.backward binds the *module* to gelav.backward; a function of
+        # the same name (backward, pdepe) must win, so bind it explicitly.
+        globals()[name] = value
+        return value
     if name in _MODULES:
         return importlib.import_module(f"gelav.{name}")
     raise AttributeError(f"module 'gelav' has no attribute {name!r}")

@@ -318,13 +318,13 @@ class Value:
 
     __call__ = value
 
-    def delta(self, t: float | None = None, *, x: ArrayLike | None = None) -> NDArray[np.float64]:
+    def delta(self, x: ArrayLike | None = None, t: float | None = None) -> NDArray[np.float64]:
         r""":math:`\partial_x u` at the nodes (second-order differences on the non-uniform grid),
         or interpolated at the points ``x``."""
         d = np.gradient(self.at(t), self.grid.nodes, edge_order=2)
         return d if x is None else np.interp(np.asarray(x, dtype=float), self.grid.nodes, d)
 
-    def gamma(self, t: float | None = None, *, x: ArrayLike | None = None) -> NDArray[np.float64]:
+    def gamma(self, x: ArrayLike | None = None, t: float | None = None) -> NDArray[np.float64]:
         r""":math:`\partial_x^2 u` at the nodes (three-point formula; one-sided copies at the ends),
         or interpolated at the points ``x``."""
         g = self._gamma_nodes(t)

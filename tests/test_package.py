@@ -1,0 +1,73 @@
+"""The package surface: lazy exports, light import, README's Python example."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gelav
+
+
+def test_every_public_name_resolves():
+    for name in gelav.__all__:
+        assert getattr(gelav, name) is not None
+    for name in gelav._LAZY:
+        assert getattr(gelav, name) is not None, name
+
+
+def test_functions_named_like_their_modules_win_over_the_module():
+    # Regression: `from gelav import backward` returned the module gelav.backward,
+    # because importing a submodule binds it on the package.
+    code = (
+        "from gelav import backward, pdepe, optimal_stopping, forward\n"
+        "import types\n"
+        "assert callable(backward) and not isinstance(backward, types.ModuleType)\n"
+        "assert callable(pdepe) and not isinstance(pdepe, types.ModuleType)\n"
+        "import gelav\n"
+        "assert callable(gelav.backward)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_import_is_light():
+    code = (
+        "import sys, gelav\n"
+        "from gelav import OrnsteinUhlenbeck, forward\n"
+        "forward(OrnsteinUhlenbeck(), -0.5, 2.0, n_cells=50, n_steps=20)\n"
+        "heavy = [m for m in ('sympy', 'matplotlib', 'dask', 'pandas', 'numba', 'scipy.stats') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'forwards'"):
+        gelav.forwards  # noqa: B018
+
+
+def test_readme_python_example():
+    from gelav import (
+        GeometricBrownianMotion,
+        OrnsteinUhlenbeck,
+        backward,
+        forward,
+        optimal_stopping,
+    )
+
+    ou = OrnsteinUhlenbeck(kappa=0.45, mean=1.0, sigma=0.32)
+    d = forward(ou, -0.5, 2.0)
+    assert d.prob(below=-0.5) == pytest.approx(0.0019356, abs=1e-5)
+    v = backward(ou, lambda x: np.maximum(x - 0.5, 0.0), 2.0, x0=-0.5)
+    law = ou.transition(-0.5, 2.0)
+    m, s = law.mean(), law.std()
+    z = (m - 0.5) / s
+    from scipy.stats import norm
+
+    exact = (m - 0.5) * norm.cdf(z) + s * norm.pdf(z)  # E[(X - K)^+] for a Gaussian
+    assert v.value(-0.5) == pytest.approx(exact, abs=2e-5)
+    put = optimal_stopping(GeometricBrownianMotion(0.06, 0.2), lambda x: np.maximum(40 - x, 0), 1.0,
+                           discount=0.06, domain=(0.0, 200.0), n_cells=800)
+    assert put.value(36.0) == pytest.approx(4.48667, abs=2e-3)  # converged FD value (tests/test_optimal_stopping.py)
