@@ -27,8 +27,10 @@ _DEFAULTS = {"kappa": 0.45, "mean": 1.0, "sigma": 0.32, "x0": -0.5, "horizon": 2
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
               help="Write the density at the horizon and the fan chart to this image file.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
 @handle_errors
-def stress(kappa, mean, sigma, x0, horizon, threshold, below, methods, paths, seed, cells, config, as_json, plot):
+def stress(kappa, mean, sigma, x0, horizon, threshold, below, methods, paths, seed, cells, config, as_json, plot,
+           quiet):
     """Probability that the liquidity state ends beyond a threshold (seed 000).
 
     Defaults reproduce the seed: OU with κ = 0.45, L̄ = 1, σ = 0.32 from L₀ = −0.5;
@@ -87,6 +89,8 @@ def stress(kappa, mean, sigma, x0, horizon, threshold, below, methods, paths, se
         save_figure(result.plot(), plot)
     if as_json:
         dump_json(result.as_dict())
+        return
+    if quiet:
         return
     inp = result.inputs
     sym = "<" if inp["direction"] == "below" else ">"
