@@ -275,8 +275,9 @@ def section_stress(scenario: Mapping[str, Any]) -> ReportSection:
                  f"∫<sub>{'−∞' if below else 'c'}</sub><sup>{'c' if below else '∞'}</sup> ρ(T, x)&#8202;dx"),
         "<p>computed from the exact transition law (where known), by the Fokker–Planck PDE solved as the master "
         "equation dp/dt = Q<sup>⊤</sup>p of the Scharfetter–Gummel chain with Crank–Nicolson/Rannacher steps "
-        "(error estimated from a second grid of half the cells), and by Monte Carlo with the exact sampler "
-        "(± one standard error).</p>",
+        "on three nested grids with Richardson extrapolation (the error estimate is the difference of the "
+        "two extrapolations over 15), by Monte Carlo with the exact sampler (± one standard error) and, "
+        "when asked, on a trinomial lattice.</p>",
         html_table(["method", "probability", "percent", "error", "time"], rows,
                    caption=f"P(L_T {'<' if below else '>'} {fmt(c)} | L_0 = {fmt(x0)}), T = {fmt(horizon)} y"),
     ]
