@@ -22,6 +22,9 @@ def test_functions_named_like_their_modules_win_over_the_module():
     # Regression: `from gelav import backward` returned the module gelav.backward,
     # because importing a submodule binds it on the package.
     code = (
+        "import gelav.exits, gelav.stopping  # import the same-named modules first\n"
+        "from gelav import *\n"
+        "assert callable(backward) and callable(pdepe)\n"
         "from gelav import backward, pdepe, optimal_stopping, forward\n"
         "import types\n"
         "assert callable(backward) and not isinstance(backward, types.ModuleType)\n"

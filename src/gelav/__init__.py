@@ -7,6 +7,9 @@ stopping, trinomial lattices, Monte Carlo and the mean-field game of LP exits.
 
 from __future__ import annotations
 
+import sys
+import types
+
 from gelav.density import Density
 from gelav.errors import (
     AccuracyWarning,
@@ -94,14 +97,34 @@ _MODULES = (
 )
 
 
+class _Package(types.ModuleType):
+    """gelav's module type: a function named like its module (``backward``, ``pdepe``) keeps the name.
+
+    Importing the submodule ``gelav.backward`` would otherwise bind the *module*
+    to ``gelav.backward`` and hide the function of the same name; the module
+    stays reachable as ``sys.modules["gelav.backward"]`` and through
+    ``from gelav.backward import ...``.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_MODULES))
+
+
 def __getattr__(name: str) -> object:
     import importlib
 
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        # Importing gelav.backward binds the *module* to gelav.backward; a function of
-        # the same name (backward, pdepe) must win, so bind it explicitly.
-        globals()[name] = value
+        globals()[name] = value  # cache: later look-ups skip __getattr__
         return value
     if name in _MODULES:
         return importlib.import_module(f"gelav.{name}")
@@ -127,3 +150,5 @@ __all__ = [
     "auto_domain",
     "forward",
 ]
+# Star imports get the lazy names too (which loads their modules).
+__all__ += sorted(_LAZY)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from gelav.grid import Grid, TimeGrid
 from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
-__all__ = ["Backward", "Forward", "Problem", "exit_intensity"]
+__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity"]
 
 Array = NDArray[np.float64]
 
@@ -55,17 +56,55 @@ def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
 
 
 @dataclass(eq=False)
+class StepOps:
+    r"""The step operators without exits, stacked over the steps (arrays (M, KN) or (M, KN-1)).
+
+    :math:`L^0_n = I - \theta\Delta t\,Q_n` has bands ``(al, ad, au)`` (sub-, main,
+    super-diagonal, LAPACK layout); :math:`R_n = I + (1-\theta)\Delta t\,Q_n` is
+    applied backward scaled by :math:`\rho_n` (``rbd, rbl, rbu``: ``b = rbd*V``,
+    ``b[1:] += rbl*V[:-1]``, ``b[:-1] += rbu*V[1:]``) and forward transposed
+    (``rfd, rfl, rfu``: ``p = rfd*q``, ``p[:-1] += rfl*q[1:]``, ``p[1:] += rfu*q[:-1]``).
+    ``lu0`` caches the factorisations of :math:`L^0_n` (static dynamics only).
+    """
+
+    al: Array
+    ad: Array
+    au: Array
+    rbd: Array
+    rbl: Array
+    rbu: Array
+    rfd: Array
+    rfl: Array
+    rfu: Array
+    lu0: list[Any] | None = None
+
+
+@dataclass(eq=False)
 class Backward:
-    """A best response: values, exit intensities and the factorised steps."""
+    """A best response: values, exit intensities and the step operators."""
 
     V: Array  # (M+1, KN)
     k: Array  # (M, KN)
-    lu: list[Any]
+    ops: StepOps
     price: Array  # (K, M, N)
     market: Array  # (K, M)
     base: Array  # (K, M)
     Q: tuple[Array, Array, Array]
     newton_iterations: int
+    exiting: Array  # (M,) bool: steps with a nonzero exit intensity
+    dt: Array  # (M,)
+
+    @property
+    def diag(self) -> Array:
+        r"""Main diagonal of :math:`L_n = L^0_n + \Delta t_n\,\mathrm{diag}\,k_n`, shape (M, KN)."""
+        return self.ops.ad + self.dt[:, None] * self.k
+
+    @cached_property
+    def lu(self) -> list[Any]:
+        """LAPACK ``dgttrf`` factorisations of the steps :math:`L_n` (computed on first use)."""
+        d = self.diag
+        o = self.ops
+        return [lapack.dgttrf(o.al[n], d[n], o.au[n])[:5] for n in range(d.shape[0])]
 
 
 @dataclass(eq=False)
@@ -176,6 +215,11 @@ class Problem:
         q4 = np.array([t.q4_drain for t in types])
         self.alpha0 = (self.kappa * self.lbar)[:, None] - q4[:, None] * q4_profile(self.t_mid)[None, :]  # (K, M)
         self._Q_static = self._bands(self.alpha0) if self.static_Q else None
+        self.hsrc = self.dt[:, None] * self.srcf
+        self._all_alive = bool(self.alive.all())
+        self._ops_static: StepOps | None = None
+        self._V_lin: Array | None = None
+        self._P_lin: tuple[Array, Array] | None = None
 
     # -- set-up helpers ------------------------------------------------------
     def _domain(self, start: float) -> tuple[float, float]:
@@ -253,107 +297,238 @@ class Problem:
             Q = self._bands(alpha)
         return price, market, base, Q  # type: ignore[return-value]
 
+    # -- step operators ----------------------------------------------------------
+    def step_ops(self, Q: tuple[Array, Array, Array], *, factorise: bool = False) -> StepOps:
+        """Bands of :math:`L^0_n` and :math:`R_n` for all steps at once (vectorised); optionally the LU of :math:`L^0_n`."""
+        sub, dg, sup = Q
+        h = self.dt[:, None]
+        a = self.theta[:, None] * h
+        c = (1.0 - self.theta)[:, None] * h
+        rho = self.rho_f
+        al = np.ascontiguousarray(-a * sub[:, 1:])
+        au = np.ascontiguousarray(-a * sup[:, :-1])
+        ad = 1.0 - a * dg
+        rfd = 1.0 + c * dg
+        rfl = np.ascontiguousarray(c * sub[:, 1:])
+        rfu = np.ascontiguousarray(c * sup[:, :-1])
+        ops = StepOps(al, ad, au, rho * rfd, rho[:, 1:] * rfl, rho[:, :-1] * rfu, rfd, rfl, rfu)
+        if factorise:
+            dgttrf = lapack.dgttrf
+            ops.lu0 = [dgttrf(al[n], ad[n], au[n])[:5] for n in range(self.M)]
+        return ops
+
+    def _ops(self, Q: tuple[Array, Array, Array]) -> StepOps:
+        """Step operators for ``Q``: cached (with factorisations) for population-independent dynamics."""
+        if self.static_Q and Q is self._Q_static:
+            if self._ops_static is None:
+                self._ops_static = self.step_ops(Q, factorise=True)
+            return self._ops_static
+        return self.step_ops(Q)
+
+    def _linear_values(self) -> Array:
+        """Backward sweep with no exits on the cached static operators (population independent), (M+1, KN)."""
+        if self._V_lin is None:
+            ops = self._ops(self._Q_static)  # type: ignore[arg-type]
+            assert ops.lu0 is not None
+            dgttrs = lapack.dgttrs
+            Vs = np.empty((self.M + 1, self.K * self.N))
+            V = np.full(self.K * self.N, self.model.market.nav)
+            Vs[self.M] = V
+            for n in range(self.M - 1, -1, -1):
+                b = ops.rbd[n] * V
+                b[1:] += ops.rbl[n] * V[:-1]
+                b[:-1] += ops.rbu[n] * V[1:]
+                b += self.hsrc[n]
+                V = dgttrs(*ops.lu0[n], b)[0]
+                Vs[n] = V
+            self._V_lin = Vs
+        return self._V_lin
+
+    def _linear_population(self) -> tuple[Array, Array]:
+        """Forward sweep with no exits on the cached static operators: (P (M+1, K, N), q (M, KN))."""
+        if self._P_lin is None:
+            ops = self._ops(self._Q_static)  # type: ignore[arg-type]
+            P = np.empty((self.M + 1, self.K, self.N))
+            qs = np.empty((self.M, self.K * self.N))
+            self._sweep_forward(ops, None, np.zeros(self.M, dtype=bool), 0, P, qs)
+            self._P_lin = (P, qs)
+        return self._P_lin
+
+    # -- the two sweeps --------------------------------------------------------
     def backward(self, Z: Array | None, eps: float, delta: float, *, policy: Array | None = None,
                  control: str | None = None, env: tuple[Any, ...] | None = None,
-                 guess: Array | None = None) -> Backward:
-        """Best response to the aggregate path ``Z`` (or the value of a fixed ``policy``).
+                 guess: Backward | Array | None = None, newton_tol: float = 1e-7) -> Backward:
+        r"""Best response to the aggregate path ``Z`` (or the value of a fixed ``policy``).
 
         ``env = (price, market, base, Q)`` replaces the environment computed from ``Z``
-        (e.g. a realised N-player price path); ``guess`` (M+1, KN) warm-starts
-        the Newton iteration of every step (the previous fixed-point iterate).
+        (e.g. a realised N-player price path); ``guess`` warm-starts the Newton
+        iteration of every step: a previous :class:`Backward` (its values shifted by
+        the change of price where it exited and by the change of the next level
+        elsewhere) or an array of values (M+1, KN). ``newton_tol`` is the relative
+        size of the last Newton correction at which a step stops (the error after it
+        is of its square); larger values give inexact best responses (early
+        fixed-point iterations), the default is the exact scheme.
+
+        Steps where nobody exits are solved with the cached factorisation of
+        :math:`L^0_n` and accepted when :math:`\pi_n \le V_n` everywhere (then the
+        exit intensity is exactly zero); with population-independent dynamics the
+        trailing steps where the no-exit values already lie above every price are
+        taken from one cached no-exit sweep.
         """
         price, market, base, Q = self.environment(Z) if env is None else env  # type: ignore[arg-type]
         control = control or self.numerics.control
         K, M, N = self.K, self.M, self.N
         KN = K * N
-        Qs, Qd, Qp = Q
-        pf = price.transpose(1, 0, 2).reshape(M, KN)
-        V = np.full(KN, self.model.market.nav)
+        ops = self._ops(Q)
+        pf = np.ascontiguousarray(price.transpose(1, 0, 2).reshape(M, KN))
+        # prices where a type is still alive (dead blocks never exit)
+        pc = pf if self._all_alive else np.where(self.alive_f > 0, pf, -np.inf)
+        ae = self.alive_f * (1.0 / eps)
+        inv_d = 1.0 / delta
         Vs = np.empty((M + 1, KN))
-        Vs[M] = V
-        ks = np.empty((M, KN))
-        lus: list[Any] = [None] * M
+        ks = np.zeros((M, KN))
+        exiting = np.zeros(M, dtype=bool)
+        n_top = M
+        Vs[M] = self.model.market.nav
+        if policy is None and ops.lu0 is not None and control in ("newton", "lagged"):
+            Vl = self._linear_values()
+            can = (pc > (Vl[1:] if control == "lagged" else Vl[:-1])).any(axis=1)
+            idx = np.flatnonzero(can)
+            n_top = int(idx[-1]) + 1 if idx.size else 0
+            Vs[n_top:] = Vl[n_top:]
+        V = Vs[n_top]
+        gV: Array | None = None
+        gP: Array | None = None
+        gK: Array | None = None
+        if isinstance(guess, Backward):
+            gV, gK = guess.V, guess.k
+            gP = np.ascontiguousarray(guess.price.transpose(1, 0, 2).reshape(M, KN))
+        elif guess is not None:
+            gV = guess
+        al, ad, au, lu0 = ops.al, ops.ad, ops.au, ops.lu0
+        rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc
+        dt = self.dt
+        dgtsv, dgttrs = lapack.dgtsv, lapack.dgttrs
         n_newton = 0
-        prev_pi = None
-        dgttrf, dgttrs, dgtsv = lapack.dgttrf, lapack.dgttrs, lapack.dgtsv
-        for n in range(M - 1, -1, -1):
-            sub, dg, sup = Qs[n], Qd[n], Qp[n]
-            h, th = float(self.dt[n]), float(self.theta[n])
-            QV = dg * V
-            QV[1:] += sub[1:] * V[:-1]
-            QV[:-1] += sup[:-1] * V[1:]
-            b = self.rho_f[n] * (V + (1.0 - th) * h * QV) + h * self.srcf[n]
-            a = th * h
-            dl = -a * sub[1:]
-            d0 = 1.0 - a * dg
-            du = -a * sup[:-1]
+        prev_pi: Array | None = None
+        for n in range(n_top - 1, -1, -1):
+            h = float(dt[n])
+            b = rbd[n] * V
+            b[1:] += rbl[n] * V[:-1]
+            b[:-1] += rbu[n] * V[1:]
+            b += hsrc[n]
             pi = pf[n]
-            al = self.alive_f[n]
+            Vn: Array | None = None
             if policy is not None:
                 kk = policy[n]
             elif control == "lagged":
-                kk = exit_intensity(pi - V, eps, delta) * al
+                kk = exit_intensity(pi - V, eps, delta) * self.alive_f[n]
             else:
-                # predictor: keep last level's value gap where it exited
-                if guess is not None:
-                    W = guess[n]
+                pcn = pc[n]
+                if gV is not None and (pcn > gV[n]).any():
+                    W = gV[n]
+                    if gK is not None:
+                        W = W + np.where(gK[n] > 0.0, pi - gP[n], V - gV[n + 1])  # type: ignore[index]
                 else:
-                    W = V if prev_pi is None else np.where(prev_pi > V, V + (pi - prev_pi), V)
-                for it in range(60):
-                    z = (pi - W) / delta
-                    zp = np.maximum(z, 0.0)
-                    if it > 0 and not zp.any():
-                        break
-                    phi = zp * zp / (1.0 + zp)
-                    dphi = zp * (2.0 + zp) / (1.0 + zp) ** 2
-                    kk = phi / eps * al
-                    gp = (phi + zp * dphi) / eps * al
-                    AW = d0 * W
-                    AW[1:] += dl * W[:-1]
-                    AW[:-1] += du * W[1:]
-                    G = AW + h * kk * (W - pi) - b
-                    dW = dgtsv(dl, d0 + h * gp, du, G)[3]
-                    n_newton += 1
-                    W = W - dW
-                    # quadratic convergence: after a correction below 1e-7 the error is ~1e-14
-                    if np.max(np.abs(dW)) <= 1e-7 * (1.0 + np.max(np.abs(W))):
-                        break
-                kk = exit_intensity(pi - W, eps, delta) * al
-            lu = dgttrf(dl, d0 + h * kk, du)
-            V, _info = dgttrs(*lu[:5], b + h * kk * pi)
-            lus[n] = lu[:5]
-            prev_pi = pi
+                    V0 = dgttrs(*lu0[n], b)[0] if lu0 is not None else dgtsv(al[n], ad[n], au[n], b)[3]
+                    if not (pcn > V0).any():
+                        Vn = V0
+                    elif gV is not None:
+                        W = gV[n]
+                        if gK is not None:
+                            W = W + np.where(gK[n] > 0.0, pi - gP[n], V - gV[n + 1])  # type: ignore[index]
+                    elif prev_pi is not None:
+                        # keep the next level's value gap where it exited
+                        W = np.where(prev_pi > V, V + (pi - prev_pi), V0)
+                    else:
+                        W = V0
+                if Vn is None:
+                    aen = ae[n]
+                    for it in range(60):
+                        zp = np.maximum(pi - W, 0.0)
+                        zp *= inv_d
+                        if it > 0 and not zp.any():
+                            break
+                        u = 1.0 / (1.0 + zp)
+                        phi = zp * zp * u
+                        kk = phi * aen
+                        gp = phi * u * (3.0 + 2.0 * zp) * aen
+                        G = ad[n] * W
+                        G[1:] += al[n] * W[:-1]
+                        G[:-1] += au[n] * W[1:]
+                        G += (h * kk) * (W - pi)
+                        G -= b
+                        dW = dgtsv(al[n], ad[n] + h * gp, au[n], G, overwrite_d=1, overwrite_b=1)[3]
+                        n_newton += 1
+                        W = W - dW
+                        # quadratic convergence: after a correction below tol the error is ~tol²/δ
+                        if np.abs(dW).max() <= newton_tol * (1.0 + np.abs(W).max()):
+                            break
+                    kk = exit_intensity(pi - W, eps, delta) * self.alive_f[n]
+                prev_pi = pi
+            if Vn is None:
+                if kk.any():
+                    Vn = dgtsv(al[n], ad[n] + h * kk, au[n], b + (h * kk) * pi, overwrite_d=1, overwrite_b=1)[3]
+                    ks[n] = kk
+                    exiting[n] = True
+                else:
+                    Vn = dgttrs(*lu0[n], b)[0] if lu0 is not None else dgtsv(al[n], ad[n], au[n], b)[3]
+            V = Vn
             Vs[n] = V
-            ks[n] = kk
-        return Backward(Vs, ks, lus, price, market, base, Q, n_newton)
+        return Backward(Vs, ks, ops, price, market, base, Q, n_newton, exiting, self.dt)
+
+    def _sweep_forward(self, ops: StepOps, k: Array | None, exiting: Array, n0: int, P: Array, qs: Array) -> None:
+        """Forward steps ``n0 .. M-1`` (in place), starting from the holders ``P[n0]`` (pre-payout masses)."""
+        K, N, M = self.K, self.N, self.M
+        p = P[n0].reshape(-1).copy() if n0 > 0 else self.p0.reshape(-1).copy()
+        if n0 == 0:
+            P[0] = self.p0
+        for kk in range(K):
+            if self.end_idx[kk] <= n0:
+                p[kk * N:(kk + 1) * N] = 0.0
+        ending: dict[int, list[int]] = {}
+        for kk in range(K):
+            ending.setdefault(int(self.end_idx[kk]), []).append(kk)
+        al, au, lu0 = ops.al, ops.au, ops.lu0
+        rfd, rfl, rfu = ops.rfd, ops.rfl, ops.rfu
+        D = None
+        if k is not None and exiting.any():
+            D = ops.ad + self.dt[:, None] * k
+        dgttrs, dgtsv = lapack.dgttrs, lapack.dgtsv
+        for n in range(n0, M):
+            if exiting[n]:
+                q = dgtsv(au[n], D[n], al[n], p, overwrite_b=1)[3]  # type: ignore[index]
+            elif lu0 is not None:
+                q = dgttrs(*lu0[n], p, trans="T")[0]
+            else:
+                q = dgtsv(au[n], ops.ad[n], al[n], p, overwrite_b=1)[3]
+            p = rfd[n] * q
+            p[:-1] += rfl[n] * q[1:]
+            p[1:] += rfu[n] * q[:-1]
+            qs[n] = q
+            P[n + 1] = p.reshape(K, N)
+            for kk in ending.get(n + 1, ()):
+                p[kk * N:(kk + 1) * N] = 0.0
 
     def forward(self, bw: Backward) -> Forward:
         """The population following the best response ``bw`` (exact transpose of its steps)."""
         K, M, N = self.K, self.M, self.N
-        Qs, Qd, Qp = bw.Q
-        p = self.p0.reshape(-1).copy()
         P = np.empty((M + 1, K, N))
-        P[0] = self.p0
         qs = np.empty((M, K * N))
-        exits = np.empty((M, K))
-        dgttrs = lapack.dgttrs
-        ending = {int(e): [k for k in range(K) if self.end_idx[k] == e] for e in set(self.end_idx.tolist())}
-        at_end = np.zeros((K, N))
-        for n in range(M):
-            sub, dg, sup = Qs[n], Qd[n], Qp[n]
-            h, th = float(self.dt[n]), float(self.theta[n])
-            q, _info = dgttrs(*bw.lu[n], p, trans="T")
-            QTq = dg * q
-            QTq[:-1] += sub[1:] * q[1:]
-            QTq[1:] += sup[:-1] * q[:-1]
-            p = q + (1.0 - th) * h * QTq
-            qs[n] = q
-            exits[n] = h * (bw.k[n] * q).reshape(K, N).sum(axis=1)
-            P[n + 1] = p.reshape(K, N)
-            for k in ending.get(n + 1, ()):
-                at_end[k] = p[k * N:(k + 1) * N]
-                p[k * N:(k + 1) * N] = 0.0
-                P[n + 1, k] = at_end[k]
+        ex = np.flatnonzero(bw.exiting)
+        n0 = 0
+        if bw.ops.lu0 is not None and bw.ops is self._ops_static:
+            # before the first exit the population does not depend on the policy: cached no-exit sweep
+            n0 = int(ex[0]) if ex.size else M
+            if n0 > 0:
+                Pl, ql = self._linear_population()
+                P[:n0 + 1] = Pl[:n0 + 1]
+                qs[:n0] = ql[:n0]
+        if n0 < M:
+            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs)
+        exits = np.zeros((M, K))
+        if ex.size:
+            exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]
         Z = self.aggregates(P, exits)
         return Forward(P, qs, exits, Z)
 
@@ -396,9 +571,10 @@ class Problem:
             S[n + 1] = s
         return avg, S
 
-    def phi(self, Z: Array, eps: float, delta: float, guess: Array | None = None) -> tuple[Array, Backward, Forward]:
+    def phi(self, Z: Array, eps: float, delta: float, guess: Backward | Array | None = None,
+            newton_tol: float = 1e-7) -> tuple[Array, Backward, Forward]:
         """The fixed-point map :math:`\\Phi(Z)` = aggregates of the population best-responding to ``Z``."""
-        bw = self.backward(Z, eps, delta, guess=guess)
+        bw = self.backward(Z, eps, delta, guess=guess, newton_tol=newton_tol)
         fw = self.forward(bw)
         return fw.Z, bw, fw
 
