@@ -447,3 +447,223 @@ def test_symbolic_exit_time_is_reference_for_numerical_exit_time():
         errs.append(np.max(np.abs(r.values[1:-1] - f(r.x[1:-1]))))
     slope = np.polyfit(np.log([50, 100, 200, 400]), np.log(errs), 1)[0]
     assert -2.1 < slope < -1.9, (errs, slope)
+
+
+# ------------------------------------------------------------------------------------------ exit times: Green's route
+@pytest.mark.parametrize(
+    ("proc", "a", "b"),
+    [(BrownianMotion(0.3, 0.7), -1, 1), (GeometricBrownianMotion(0.1, 0.4), sp.Rational(1, 2), 2)],
+)
+def test_exit_time_green_representation_equals_dsolve(proc, a, b):
+    """The scale/speed Green's function integrated by SymPy is dsolve's closed form exactly."""
+    ip = ItoProcess.from_process(proc)
+    d = ip.exit_time(a, b, method="dsolve")
+    g = ip.exit_time(a, b, method="green")
+    assert (d.method, g.method) == ("dsolve", "green")
+    assert g.closed_form and d.closed_form
+    assert zero(d.expression - g.expression)
+    assert g.check() and d.check()
+    assert ip.exit_time(a, b).method == "dsolve"  # auto: elementary scale and speed -> dsolve
+
+
+def test_exit_time_green_equals_dsolve_symbolic_brownian():
+    a, b = sp.symbols("a b", real=True)
+    bm = ItoProcess(mu, sigma, t, x)
+    g, d = bm.exit_time(a, b, method="green"), bm.exit_time(a, b, method="dsolve")
+    assert g.closed_form and zero(g.expression - d.expression)
+    h = bm.hitting_probability(a, b)
+    expected = (sp.exp(-2 * mu * a / sigma**2) - sp.exp(-2 * mu * x / sigma**2)) / (
+        sp.exp(-2 * mu * a / sigma**2) - sp.exp(-2 * mu * b / sigma**2))
+    assert zero(h.expression - expected) and h.check()
+
+
+def test_exit_time_ou_auto_uses_green_and_checks_symbolically():
+    """dsolve runs for minutes on the OU equation; auto takes the Green's route (erfi scale function)."""
+    a, b = sp.symbols("a b", real=True)
+    ou = ItoProcess(kappa * (m - x), sigma, t, x)
+    et = ou.exit_time(a, b)
+    assert et.method == "green" and not et.closed_form
+    assert et.expression.has(sp.erfi) and et.expression.has(sp.Integral)
+    assert et.check()  # L y = -1 by Leibniz's rule, y(a) = y(b) = 0
+    assert not dataclasses.replace(et, expression=2 * et.expression).check()
+    assert not dataclasses.replace(et, expression=et.expression + x - a).check()  # solves the ODE, wrong at b
+    assert "E[\\tau]" in et.latex() and str(et).startswith("E[tau](x) =")
+    with pytest.raises(ValueError, match="still symbolic"):
+        et.numeric()
+    with pytest.raises(ValueError, match="method"):
+        ou.exit_time(a, b, method="magic")
+
+
+def test_ou_exit_time_and_hitting_probability_against_generator_solver():
+    """OU(0.45, 1, 0.32) on (0, 2): Green's-function integrals by quadrature vs gelav.exits (order 2)."""
+    import gelav.exits as exits
+
+    ip = ItoProcess.from_process(OrnsteinUhlenbeck(0.45, 1.0, 0.32))
+    et, hp = ip.exit_time(0, 2), ip.hitting_probability(0, 2)
+    assert et.method == "green" and hp.closed_form and hp.check()
+    xs = np.array([0.25, 0.5, 1.0, 1.5, 1.75])  # nodes of every grid below
+    ref_t, ref_h = et.numeric()(xs), hp.numeric()(xs)
+    # symmetry about the mean: E[tau] even, P(hit 2 first) - 1/2 odd in x - 1
+    np.testing.assert_allclose(ref_t, ref_t[::-1], rtol=1e-11)
+    np.testing.assert_allclose(ref_h + ref_h[::-1], 1.0, rtol=0, atol=1e-12)
+    assert abs(hp.evalf(0.5) - ref_h[1]) < 1e-13  # SymPy/mpmath path agrees with the lambdified one
+    proc = ip.to_process()
+    ns = [40, 80, 160, 320]
+    vt = [exits.exit_time(proc, 0.0, 2.0, n_cells=n).value(xs) for n in ns]
+    vh = [exits.exit_probability(proc, 0.0, 2.0, n_cells=n).value(xs) for n in ns]
+    et_err = [np.max(np.abs(v - ref_t)) for v in vt]
+    eh_err = [np.max(np.abs(v - ref_h)) for v in vh]
+    slope_t = np.polyfit(np.log(ns), np.log(et_err), 1)[0]
+    slope_h = np.polyfit(np.log(ns), np.log(eh_err), 1)[0]
+    assert -2.1 < slope_t < -1.9, (et_err, slope_t)
+    assert slope_h < -1.9, (eh_err, slope_h)  # at least order 2 (measured: 4, the fitted fluxes are exact-ish here)
+    # refinement-based tolerance: the finest error is within the Richardson estimate |v_N - v_{N/2}|/(2^2 - 1)
+    assert et_err[-1] <= 1.2 * np.max(np.abs(vt[-1] - vt[-2])) / 3
+    assert eh_err[-1] <= 1.2 * np.max(np.abs(vh[-1] - vh[-2])) / 3
+
+
+def test_cir_exit_time_green_against_generator_solver():
+    """CIR(0.8, 0.5, 0.4) on (1/5, 1): the scale function involves Ei, the Green's integrals stay open."""
+    import gelav.exits as exits
+
+    ip = ItoProcess.from_process(CIR(0.8, 0.5, 0.4))
+    et = ip.exit_time(sp.Rational(1, 5), 1)
+    assert et.method == "green" and et.check()
+    xs = np.array([0.4, 0.6, 0.8])
+    ref = et.numeric()(xs)
+    errs = [np.max(np.abs(exits.exit_time(ip.to_process(), 0.2, 1.0, n_cells=n).value(xs) - ref)) for n in (40, 80, 160)]
+    slope = np.polyfit(np.log([40, 80, 160]), np.log(errs), 1)[0]
+    assert -2.15 < slope < -1.85, (errs, slope)
+
+
+def test_exit_time_numeric_and_evalf_closed_form():
+    s_ = sp.Symbol("s", positive=True)
+    et = ItoProcess(0, s_, t, x).exit_time(-1, 1).subs(s_, 2)
+    f = et.numeric()
+    np.testing.assert_allclose(f(np.array([-0.5, 0.0, 0.5])), (1 - np.array([0.25, 0.0, 0.25])) / 4, rtol=1e-15)
+    assert abs(et.evalf(0.5) - 0.1875) < 1e-15
+
+
+def test_hitting_probability_needs_time_homogeneous():
+    with pytest.raises(ValueError, match="time-independent"):
+        ItoProcess(t * x, 1, t, x).hitting_probability(0, 1)
+
+
+# ------------------------------------------------------------------------------------------ exact laws of the bridge
+def test_symbolic_ou_stationary_law_and_forward_from_stationary():
+    """Symbolic OU: stationary law N(Lbar, sigma^2/2kappa); forward(..., 'stationary') keeps it (to O(h^2))."""
+    from scipy import stats
+
+    Lbar = sp.Symbol("Lbar", real=True)
+    p = ItoProcess(kappa * (Lbar - x), sigma, t, x).to_process(kappa=0.45, Lbar=1.0, sigma=0.32)
+    assert p.family == "ou" and p.family_params == {"kappa": 0.45, "mean": 1.0, "sigma": 0.32}
+    exact = stats.norm(1.0, 0.32 / np.sqrt(0.9))
+    law = p.stationary()
+    xs = np.linspace(-0.5, 2.5, 13)
+    np.testing.assert_allclose(law.cdf(xs), exact.cdf(xs), rtol=1e-15, atol=1e-16)
+    assert (law.mean(), law.std()) == (exact.mean(), exact.std())
+    # the same law from the lambdified symbolic density (quadrature cdf at rtol 1e-12)
+    dens = p.stationary_from_density()
+    np.testing.assert_allclose(dens.pdf(xs), exact.pdf(xs), rtol=1e-13)
+    np.testing.assert_allclose(dens.cdf(xs), exact.cdf(xs), rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(dens.sf(xs), exact.sf(xs), rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose([dens.mean(), dens.var()], [1.0, 0.32**2 / 0.9], rtol=1e-11)
+    np.testing.assert_allclose([dens.ppf(1e-8), dens.isf(1e-8)], [exact.ppf(1e-8), exact.isf(1e-8)], rtol=1e-11)
+    # forward from the stationary law: the discrete chain's stationary law differs by O(h^2)
+    drift = []
+    for n in (100, 200, 400):
+        d = forward(p, "stationary", 2.0, n_cells=n, n_steps=40)
+        drift.append(np.max(np.abs(d.masses[-1] - d.masses[0])) / np.max(d.masses[0]))
+        assert abs(d.mean() - 1.0) < 1e-9  # symmetric grid and law: the mean stays put
+    slope = np.polyfit(np.log([100, 200, 400]), np.log(drift), 1)[0]
+    assert -2.2 < slope < -1.8, (drift, slope)
+    assert abs(d.var() - 0.32**2 / 0.9) < 1e-4 * 0.32**2 / 0.9
+
+
+def test_stationary_law_from_density_for_unrecognised_model():
+    """dX = -X^3 dt + dW: pi = 2^{3/4} e^{-x^4/2}/Gamma(1/4), variance sqrt(2) Gamma(3/4)/Gamma(1/4)."""
+    from math import gamma, sqrt
+
+    p = ItoProcess(-(x**3), 1, t, x).to_process()
+    assert p.family is None and p.builtin is None and not p.has_transition
+    law = p.stationary()
+    var = sqrt(2) * gamma(0.75) / gamma(0.25)
+    assert abs(law.mean()) < 1e-14 and abs(law.var() - var) < 1e-12 * var
+    assert abs(law.cdf(0.0) - 0.5) < 1e-13 and abs(law.cdf(1.0) + law.sf(1.0) - 1) < 1e-13
+    errs = []
+    for n in (100, 200, 400):
+        d = forward(p, "stationary", 1.0, n_cells=n, n_steps=40)
+        errs.append(np.max(np.abs(d.masses[-1] - d.masses[0])) / np.max(d.masses[0]))
+    slope = np.polyfit(np.log([100, 200, 400]), np.log(errs), 1)[0]
+    assert -2.2 < slope < -1.8, (errs, slope)
+    # no stationary law: Brownian motion, GBM, time-dependent coefficients
+    assert ItoProcess(0, 1, t, x).to_process().stationary() is None
+    assert ItoProcess.from_process(GeometricBrownianMotion(0.05, 0.3)).to_process().stationary() is None
+    assert ItoProcess(sp.sin(t) - x, 1, t, x).to_process().stationary() is None
+    from gelav.forward import initial_masses
+    from gelav.grid import Grid
+
+    with pytest.raises(ValueError, match="no stationary law"):
+        initial_masses("stationary", Grid.uniform(-1.0, 1.0, 10), ItoProcess(0, 1, t, x).to_process())
+
+
+@pytest.mark.parametrize(
+    ("proc", "x0", "family"),
+    [(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, "ou"), (CIR(0.8, 0.5, 0.4), 0.6, "cir"),
+     (GeometricBrownianMotion(0.05, 0.3), 1.0, "gbm"), (BrownianMotion(0.1, 0.7), 0.0, "bm")],
+)
+def test_symbolic_process_exact_laws_match_builtin(proc, x0, family):
+    sym = ItoProcess.from_process(proc).to_process()
+    assert sym.family == family and sym.has_transition and sym.family_params == proc.params()
+    qs = np.array([0.01, 0.3, 0.5, 0.9])
+    law_s, law_b = sym.transition(x0, 1.3), proc.transition(x0, 1.3)
+    np.testing.assert_array_equal(law_s.ppf(qs), law_b.ppf(qs))
+    assert sym.conditional_mean(x0, 1.3) == proc.conditional_mean(x0, 1.3)
+    assert sym.conditional_var(x0, 1.3) == proc.conditional_var(x0, 1.3)
+    st_s, st_b = sym.stationary(), proc.stationary()
+    assert (st_s is None) == (st_b is None)
+    if st_b is not None:
+        np.testing.assert_array_equal(st_s.ppf(qs), st_b.ppf(qs))
+
+
+def test_transition_from_model_density_when_family_not_used():
+    """A custom domain turns family recognition off: the law comes from the lambdified OU density."""
+    p = ItoProcess.from_process(OrnsteinUhlenbeck(0.45, 1.0, 0.32)).to_process(domain=(-30.0, 30.0))
+    assert p.family is None and p.has_transition and p.normal_law(-0.5, 2.0) is None
+    law, exact = p.transition(-0.5, 2.0), OrnsteinUhlenbeck(0.45, 1.0, 0.32).transition(-0.5, 2.0)
+    xs = np.array([-0.5, 0.5, 1.5])
+    np.testing.assert_allclose(law.cdf(xs), exact.cdf(xs), rtol=1e-11)
+    assert abs(p.conditional_mean(-0.5, 2.0) - exact.mean()) < 1e-11
+    assert abs(p.conditional_var(-0.5, 2.0) - exact.var()) < 1e-11 * exact.var()
+
+
+# ------------------------------------------------------------------------------------------ Monte Carlo and lattice
+@pytest.mark.parametrize(("proc", "x0", "c"), [(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, -0.5), (CIR(0.8, 0.5, 0.4), 0.6, 0.3)])
+def test_symbolic_process_in_monte_carlo_euler(proc, x0, c):
+    """Same seed, same normals: the lambdified model's Euler paths equal the built-in's to rounding."""
+    from gelav.montecarlo import simulate
+
+    sym = ItoProcess.from_process(proc).to_process()
+    a = simulate(proc, x0, 2.0, 100, 20_000, scheme="euler", seed=7, save="all")
+    b = simulate(sym, x0, 2.0, 100, 20_000, scheme="euler", seed=7, save="all")
+    assert np.max(np.abs(a.values - b.values)) < 1e-12
+    pa, pb = a.prob(below=c), b.prob(below=c)
+    assert pa.value == pb.value and pa.stderr == pb.stderr
+    exact = proc.transition(x0, 2.0).cdf(c)
+    assert abs(pb.value - exact) < 4 * pb.stderr + 0.01 * exact  # Euler bias O(dt) is far below the noise here
+
+
+@pytest.mark.parametrize(("proc", "x0", "c"), [(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, -0.5), (CIR(0.8, 0.5, 0.4), 0.6, 0.3)])
+def test_symbolic_process_in_generator_lattice(proc, x0, c):
+    from gelav.grid import Grid
+    from gelav.lattice import GeneratorLattice, stress_probability
+
+    sym = ItoProcess.from_process(proc).to_process()
+    g = Grid.uniform(-2.0, 3.0, 100) if proc.domain[0] < 0 else Grid.uniform(0.0, 3.0, 100)
+    pa = GeneratorLattice(proc, g).forward(g.point_mass(x0), 2.0)
+    pb = GeneratorLattice(sym, g).forward(g.point_mass(x0), 2.0)
+    assert np.max(np.abs(pa - pb)) < 1e-14
+    sa = stress_probability(proc, x0, 2.0, c, method="generator")
+    sb = stress_probability(sym, x0, 2.0, c, method="generator")
+    assert sb.sizes == sa.sizes and abs(sa.probability - sb.probability) < 1e-14
+    assert abs(sb.probability - proc.transition(x0, 2.0).cdf(c)) <= sb.error_estimate

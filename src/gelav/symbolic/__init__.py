@@ -12,8 +12,9 @@ A model written as on paper gives its equations and its numbers from one object:
     >>> proc = ou.to_process(kappa=0.45, m=1.0, sigma=0.32)   # a gelav.Process for forward(), backward(), ...
 
 Contents: :class:`ItoProcess` (Itô's lemma, generator, adjoint, Fokker–Planck, backward and
-Feynman–Kac equations, exit time, scale, speed and stationary densities, transition-density
-checks, :meth:`~ItoProcess.to_process`), :func:`time_reversal`, :func:`pdepe_form`,
+Feynman–Kac equations, exit time and hitting probability (``dsolve`` or the scale-function
+Green's representation), scale, speed and stationary densities, transition-density
+checks, :meth:`~ItoProcess.to_process` with exact laws for recognised families), :func:`time_reversal`, :func:`pdepe_form`,
 :class:`MultiItoProcess` (Itô's lemma with correlated Brownian motions), the teaching views of
 the seeds (:func:`ou_fokker_planck_terms`, :func:`ou_heat_transform`,
 :func:`trinomial_derivation`, :func:`seed002_walkthrough`) and the safe string parser
@@ -25,6 +26,7 @@ from __future__ import annotations
 from gelav.symbolic._equation import Equation, is_zero
 from gelav.symbolic._ito import (
     ExitTime,
+    HittingProbability,
     ItoLemma,
     ItoProcess,
     PdepeForm,
@@ -54,6 +56,7 @@ __all__ = [
     "ExitTime",
     "FokkerPlanckTerms",
     "HeatTransform",
+    "HittingProbability",
     "ItoLemma",
     "ItoLemmaND",
     "ItoProcess",

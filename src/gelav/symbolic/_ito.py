@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from gelav.symbolic._equation import Equation, is_zero
 
 __all__ = [
     "ExitTime",
+    "HittingProbability",
     "ItoLemma",
     "ItoProcess",
     "PdepeForm",
@@ -354,27 +355,116 @@ class ItoProcess:
         y = sp.Function("y")(self.x) if y is None else y
         return Equation(self.generator(y), -1, "Expected exit time equation")
 
-    def exit_time(self, a: Any = None, b: Any = None, *, simplify: bool = False) -> ExitTime:
-        r"""Solve :math:`b y' + \tfrac12\sigma^2 y'' = -1`, :math:`y(a) = y(b) = 0` with :func:`sympy.dsolve`.
+    def exit_time(self, a: Any = None, b: Any = None, *, method: str = "auto", simplify: bool = False) -> ExitTime:
+        r"""Expected exit time :math:`y(x) = E_x[\tau_{(a,b)}]`: :math:`b y' + \tfrac12\sigma^2 y'' = -1`, :math:`y(a) = y(b) = 0`.
 
-        ``Piecewise`` results are reduced to their generic branch (e.g. :math:`\mu_0 \ne 0`); take
-        :meth:`ExitTime.limit` for the special cases, as the seed does for :math:`\mu_0 \to 0`.
+        Two routes:
+
+        * ``"dsolve"`` -- :func:`sympy.dsolve` with the boundary conditions fitted. ``Piecewise``
+          results are reduced to their generic branch (e.g. :math:`\mu_0 \ne 0`); take
+          :meth:`ExitTime.limit` for the special cases, as seed 002 does for :math:`\mu_0 \to 0`.
+        * ``"green"`` -- the Green's-function representation through the scale function
+          :math:`S` and the speed density :math:`m` (always exists for a regular diffusion):
+
+          .. math::
+
+              E_x[\tau] = \int_a^b G(x, y)\,m(y)\,dy,\qquad
+              G(x, y) = \frac{(S(x\wedge y) - S(a))(S(b) - S(x\vee y))}{S(b) - S(a)},
+
+          with the integrals done by SymPy when their integrands are elementary and left as
+          unevaluated :class:`sympy.Integral` otherwise (OU: :math:`S` involves
+          :math:`\operatorname{erfi}`); :meth:`ExitTime.numeric` evaluates them by quadrature.
+
+        ``"auto"`` (default) uses ``dsolve`` when the scale function and the speed measure have
+        elementary antiderivatives (BM, GBM, Cauchy--Euler types: ``dsolve`` then finds the closed
+        form quickly) and falls back to ``"green"`` otherwise or when ``dsolve`` fails -- so it never
+        fails for a regular diffusion (SymPy's ``dsolve`` on the OU equation runs for minutes).
+
+        Raises
+        ------
+        ValueError
+            Unknown ``method``, time-dependent coefficients, or (``method="dsolve"``) when
+            ``dsolve`` gives no solution that fits the boundary conditions.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> x = sp.Symbol("x", real=True)
+        >>> et = ItoProcess(0, 1, x=x).exit_time(-1, 1)
+        >>> sp.factor(et.expression), et.method
+        (-(x - 1)*(x + 1), 'dsolve')
         """
+        if method not in ("auto", "dsolve", "green"):
+            raise ValueError(f"`method` must be 'auto', 'dsolve' or 'green', got {method!r}.")
+        from gelav.symbolic import _exits
+
         a = sp.Symbol("a", real=True) if a is None else sp.sympify(a)
         b = sp.Symbol("b", real=True) if b is None else sp.sympify(b)
         y = sp.Function("y")
         ode = self.exit_time_ode(y(self.x))
+        cond = (Equation(y(a), 0), Equation(y(b), 0))
+        ode = replace(ode, conditions=cond)
+        use_dsolve = method == "dsolve"
+        parts = None
+        if method == "auto":
+            parts = _exits.scale_parts(self, a)
+            _, S, m, closed = parts
+            use_dsolve = closed and _exits.is_elementary(S, self.x) and _exits.is_elementary(m, self.x)
+            if use_dsolve:
+                use_dsolve = _exits.is_elementary(_exits.generic_branch(sp.integrate(m, self.x)), self.x)
+        if use_dsolve:
+            try:
+                expr = self._exit_time_dsolve(ode, y, a, b)
+            except (ValueError, NotImplementedError, TypeError):
+                if method == "dsolve":
+                    raise
+            else:
+                if not expr.has(sp.Integral) or method == "dsolve":
+                    if simplify:
+                        expr = sp.simplify(expr)
+                    return ExitTime(expression=expr, ode=ode, x=self.x, a=a, b=b, method="dsolve", process=self)
+        expr, _closed = _exits.green_exit_time(self, a, b, parts=parts)
+        if simplify and _closed:
+            expr = sp.simplify(expr)
+        return ExitTime(expression=expr, ode=ode, x=self.x, a=a, b=b, method="green", process=self)
+
+    def _exit_time_dsolve(self, ode: Equation, y: Any, a: sp.Expr, b: sp.Expr) -> sp.Expr:
         gen = sp.dsolve(ode.sympy, y(self.x))
         sol = _generic_branch(gen.rhs)
         consts = sorted(sol.free_symbols - ode.sympy.free_symbols - {a, b}, key=lambda s: s.name)
         cs = sp.solve([sol.subs(self.x, a), sol.subs(self.x, b)], consts, dict=True)
         if len(cs) != 1:
             raise ValueError(f"Could not fit the boundary conditions y({a}) = y({b}) = 0 to {gen}.")
-        expr = sp.together(sol.subs(cs[0]))
-        if simplify:
-            expr = sp.simplify(expr)
-        cond = (Equation(y(a), 0), Equation(y(b), 0))
-        return ExitTime(expression=expr, ode=replace(ode, conditions=cond), x=self.x, a=a, b=b)
+        return sp.together(sol.subs(cs[0]))
+
+    def hitting_probability(self, a: Any = None, b: Any = None) -> HittingProbability:
+        r"""Probability of reaching ``b`` before ``a`` from :math:`x \in (a, b)`.
+
+        .. math::
+
+            h(x) = \frac{S(x) - S(a)}{S(b) - S(a)},\qquad b\,h' + \tfrac12\sigma^2 h'' = 0,\
+            h(a) = 0,\ h(b) = 1,
+
+        with :math:`S` the scale function (closed form when SymPy integrates the scale density,
+        e.g. :math:`\operatorname{erfi}` for OU; an unevaluated integral otherwise).
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> x = sp.Symbol("x", real=True)
+        >>> ItoProcess(0, 1, x=x).hitting_probability(0, 2).expression
+        x/2
+        """
+        self._require_homogeneous("hitting_probability")
+        from gelav.symbolic import _exits
+
+        a = sp.Symbol("a", real=True) if a is None else sp.sympify(a)
+        b = sp.Symbol("b", real=True) if b is None else sp.sympify(b)
+        h = sp.Function("h")
+        ode = Equation(self.generator(h(self.x)), 0, "Hitting probability equation",
+                       (Equation(h(a), 0), Equation(h(b), 1)))
+        expr, _ = _exits.hitting_probability(self, a, b)
+        return HittingProbability(expression=expr, ode=ode, x=self.x, a=a, b=b, process=self)
 
     def scale_density(self) -> sp.Expr:
         r"""Scale density :math:`s(x) = \exp\big(-\int^x 2b/\sigma^2\big)` (up to a constant factor)."""
@@ -569,15 +659,89 @@ class TransitionCheck:
         return self.symbolic or self.max_relative_residual < 1e-20
 
 
-@dataclass(frozen=True)
-class ExitTime:
-    r"""Expected exit time :math:`y(x) = E[\tau_{(a,b)} \mid X_0 = x]` solved by ``dsolve``."""
+class _ScaleSolution:
+    """Shared numerics, checks and printing of :class:`ExitTime` and :class:`HittingProbability`."""
 
     expression: Any
     ode: Equation
     x: Any
     a: Any
     b: Any
+    process: Any
+    _boundary: tuple[int, int] = (0, 0)
+    _label: str = "y"
+
+    @property
+    def closed_form(self) -> bool:
+        """True when the expression holds no unevaluated :class:`sympy.Integral`."""
+        return not sp.sympify(self.expression).has(sp.Integral)
+
+    def _free(self) -> list[str]:
+        e = sp.sympify(self.expression)
+        return sorted(s.name for s in e.free_symbols - {self.x})
+
+    def numeric(self) -> Callable[[Any], Any]:
+        r"""Vectorised NumPy function :math:`x \mapsto` value (quadrature for unevaluated integrals).
+
+        Closed forms are lambdified; integrals become ``scipy.integrate.quad`` calls at relative
+        tolerance 1e-12 (a loop over the points).
+
+        Raises
+        ------
+        ValueError
+            When parameters or the limits are still symbolic.
+        """
+        free = self._free()
+        if free:
+            raise ValueError(f"Parameters {free} are still symbolic; use .subs first.")
+        from gelav.symbolic._exits import lambdify_with_integrals
+
+        return lambdify_with_integrals(self.x, self.expression)  # type: ignore[no-any-return]
+
+    def evalf(self, x: Any, n: int = 15) -> float:
+        """Value at the point ``x`` by SymPy's arbitrary-precision evaluation (mpmath quadrature)."""
+        free = self._free()
+        if free:
+            raise ValueError(f"Parameters {free} are still symbolic; use .subs first.")
+        return float(sp.N(sp.sympify(self.expression).subs(self.x, sp.sympify(x)), n))
+
+    def check(self) -> bool:
+        """True when the expression solves its ODE and takes its boundary values at ``a`` and ``b``."""
+        from gelav.symbolic._exits import solves_exit_ode, vanishes_at
+
+        expr = sp.sympify(self.expression)
+        if expr.has(sp.Integral):
+            ok = solves_exit_ode(self.process, expr, self.ode.rhs)
+        else:
+            funcs = self.ode.lhs.atoms(sp.Function)
+            func = next(f for f in funcs if isinstance(f.func, sp.core.function.UndefinedFunction))
+            ok = self.ode.holds_for(func, expr)
+        lo, hi = self._boundary
+        return ok and vanishes_at(expr, self.x, self.a, lo) and vanishes_at(expr, self.x, self.b, hi)
+
+    def __str__(self) -> str:
+        return f"{self._label}({self.x}) = {sp.sstr(self.expression)}"
+
+
+@dataclass(frozen=True)
+class ExitTime(_ScaleSolution):
+    r"""Expected exit time :math:`y(x) = E[\tau_{(a,b)} \mid X_0 = x]`.
+
+    ``method`` is ``"dsolve"`` (closed form from :func:`sympy.dsolve`) or ``"green"`` (the
+    Green's-function representation :math:`\int_a^b G(x, y) m(y)\,dy`, possibly with
+    unevaluated integrals; see :attr:`closed_form`). :meth:`numeric` gives NumPy values
+    either way.
+    """
+
+    expression: Any
+    ode: Equation
+    x: Any
+    a: Any
+    b: Any
+    method: str = "dsolve"
+    process: Any = field(default=None, compare=False, repr=False)
+
+    _label = "E[tau]"
 
     def limit(self, var: Any, value: Any, direction: str = "+-") -> ExitTime:
         """Limit of the expression as ``var -> value`` (``direction`` ``"+"``, ``"-"`` or ``"+-"``)."""
@@ -585,14 +749,9 @@ class ExitTime:
         return replace(self, expression=sp.factor(sp.expand_log(e, force=True)))
 
     def subs(self, *args: Any, **kw: Any) -> ExitTime:
-        return replace(self, expression=self.expression.subs(*args, **kw))
-
-    def check(self) -> bool:
-        """True when the expression solves the ODE and vanishes at ``a`` and ``b``."""
-        y = self.ode.lhs.atoms(sp.Function)
-        func = next(f for f in y if isinstance(f.func, sp.core.function.UndefinedFunction))
-        ok = self.ode.holds_for(func, self.expression)
-        return ok and is_zero(self.expression.subs(self.x, self.a)) and is_zero(self.expression.subs(self.x, self.b))
+        """Substitute in the expression (and in the limits ``a``, ``b``)."""
+        return replace(self, expression=self.expression.subs(*args, **kw),
+                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
 
     def latex(self) -> str:
         return rf"E[\tau] = {sp.latex(self.expression)}"
@@ -602,6 +761,35 @@ class ExitTime:
 
     def __str__(self) -> str:
         return f"E[tau]({self.x}) = {sp.sstr(self.expression)}"
+
+
+@dataclass(frozen=True)
+class HittingProbability(_ScaleSolution):
+    r"""Probability :math:`h(x) = P_x(X \text{ reaches } b \text{ before } a) = (S(x) - S(a))/(S(b) - S(a))`."""
+
+    expression: Any
+    ode: Equation
+    x: Any
+    a: Any
+    b: Any
+    process: Any = field(default=None, compare=False, repr=False)
+
+    _boundary = (0, 1)
+    _label = "P(hit b first)"
+
+    def subs(self, *args: Any, **kw: Any) -> HittingProbability:
+        """Substitute in the expression (and in the limits ``a``, ``b``)."""
+        return replace(self, expression=self.expression.subs(*args, **kw),
+                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+
+    def latex(self) -> str:
+        return rf"P_x(\tau_b < \tau_a) = {sp.latex(self.expression)}"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+    def __str__(self) -> str:
+        return f"P(hit {self.b} before {self.a})({self.x}) = {sp.sstr(self.expression)}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -720,8 +908,20 @@ class SymbolicProcess(Process):
     r"""A :class:`~gelav.processes.Process` whose coefficients are lambdified SymPy expressions.
 
     Made by :meth:`ItoProcess.to_process`; ``ito`` keeps the symbolic model. The exact
-    :math:`\partial_x\sigma` is lambdified too (for Milstein), and the transition law is
-    available when the symbolic model carries a density.
+    :math:`\partial_x\sigma` is lambdified too (for Milstein). Exact laws: when the model is
+    recognised as OU, Brownian motion, GBM or CIR (``family``, ``family_params``, ``builtin``),
+    :meth:`transition`, :meth:`stationary`, :meth:`normal_law` and the conditional moments are
+    the built-in's SciPy laws; otherwise :meth:`transition` uses the model's transition density
+    and :meth:`stationary` the symbolic stationary density (see :meth:`stationary_from_density`),
+    so ``gelav.forward(p, "stationary", ...)`` works whenever a stationary density exists.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x", real=True)
+    >>> p = ItoProcess(sp.Rational(9, 20) * (1 - x), sp.Rational(8, 25), x=x).to_process()
+    >>> p.family, round(float(p.stationary().std()), 6)
+    ('ou', 0.33731)
     """
 
     def __init__(self, ito: ItoProcess, *, domain: tuple[float, float] | None = None, name: str | None = None) -> None:
@@ -747,6 +947,14 @@ class SymbolicProcess(Process):
             ito.transition.free_symbols - {ito.t, ito.x, ito.x0}
         ):
             self._density = sp.lambdify((ito.x, ito.t, ito.x0), ito.transition, modules=["numpy", "scipy"])
+        from gelav.symbolic._laws import recognise_family
+
+        fam = recognise_family(ito) if (self.domain == (float(ito.domain[0]), float(ito.domain[1]))) else None
+        self.family: str | None = None if fam is None else fam[0]
+        self.family_params: dict[str, float] = {} if fam is None else dict(fam[1])
+        self._twin: Any = None
+        self._stationary: Any = None
+        self._stationary_done = False
 
     def diffusion_derivative(self, t: float, x: Any) -> Any:
         x = np.asarray(x, dtype=float)
@@ -758,6 +966,97 @@ class SymbolicProcess(Process):
         if self._density is None:
             raise NotImplementedError(f"{self.name} carries no transition density.")
         return np.asarray(self._density(np.asarray(x, dtype=float), float(t - s), float(x0)), dtype=float)
+
+    # -- exact laws ---------------------------------------------------------------------------------
+    @property
+    def builtin(self) -> Process | None:
+        """The built-in process of the recognised family (``family``), or None.
+
+        E.g. ``simulate(p.builtin, ..., scheme="exact")`` samples the exact transition law.
+        """
+        if self.family is None:
+            return None
+        if self._twin is None:
+            from gelav.symbolic._laws import builtin_twin
+
+            self._twin = builtin_twin(self.family, self.family_params)
+        return self._twin  # type: ignore[no-any-return]
+
+    @property
+    def has_transition(self) -> bool:
+        """True for a recognised family (OU, BM, GBM, CIR) or when the model carries a transition density."""
+        return self.family is not None or (self._density is not None and self.time_homogeneous)
+
+    def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
+        r"""Frozen SciPy law of :math:`X_t` given :math:`X_s = x_0`.
+
+        The built-in family's distribution when the model is recognised (normal, lognormal,
+        non-central :math:`\chi^2`); otherwise a :func:`~gelav.symbolic._laws.density_distribution`
+        of the model's lambdified transition density.
+
+        Raises
+        ------
+        NotImplementedError
+            When neither is available.
+        """
+        twin = self.builtin
+        if twin is not None:
+            return twin.transition(x0, t, s)
+        if self._density is None or not self.time_homogeneous:
+            return super().transition(x0, t, s)
+        tau = self._check_time(t, s)
+        x0 = self._check_state(x0)
+        from scipy import stats
+
+        if tau == 0.0:
+            return stats.norm(loc=x0, scale=0.0)
+        from gelav.symbolic._laws import density_distribution
+
+        dens = self._density
+        return density_distribution(lambda z: dens(z, tau, x0), *self.domain, name="symbolic transition",
+                                    normalise=False)
+
+    def normal_law(self, x0: float, t: float, s: float = 0.0) -> tuple[float, float] | None:
+        twin = self.builtin
+        return None if twin is None else twin.normal_law(x0, t, s)
+
+    def conditional_mean(self, x0: float, t: float, s: float = 0.0) -> float:
+        twin = self.builtin
+        return float(twin.conditional_mean(x0, t, s)) if twin is not None else super().conditional_mean(x0, t, s)
+
+    def conditional_var(self, x0: float, t: float, s: float = 0.0) -> float:
+        twin = self.builtin
+        return float(twin.conditional_var(x0, t, s)) if twin is not None else super().conditional_var(x0, t, s)
+
+    def stationary(self) -> Any:
+        r"""Frozen SciPy stationary law, or None when there is none.
+
+        A recognised family gives its built-in law (OU: :math:`N(\bar x, \sigma^2/2\kappa)`; CIR:
+        Gamma(:math:`2\kappa\theta/\sigma^2`, scale :math:`\sigma^2/2\kappa`); BM and GBM: None).
+        Otherwise :meth:`stationary_from_density`: the normalised speed density
+        :math:`m/\int m` found by SymPy, as a distribution.
+        """
+        if self.family is not None:
+            return self.builtin.stationary()  # type: ignore[union-attr]
+        return self.stationary_from_density()
+
+    def stationary_from_density(self) -> Any:
+        r"""The stationary law built from the symbolic density :math:`m(x)/\int m` (cached).
+
+        A :class:`scipy.stats.rv_continuous` whose pdf is the lambdified density and whose cdf
+        is computed by adaptive quadrature (relative tolerance 1e-12); None when the process is
+        time-dependent or :meth:`ItoProcess.stationary_density` finds no normalisable density.
+        """
+        if not self._stationary_done:
+            self._stationary_done = True
+            if self.time_homogeneous:
+                dens = self.ito.stationary_density()
+                if dens is not None and not (dens.free_symbols - {self.ito.x}):
+                    from gelav.symbolic._laws import density_distribution
+
+                    f = sp.lambdify(self.ito.x, dens, modules=["numpy", "scipy"])
+                    self._stationary = density_distribution(f, *self.domain, name="symbolic stationary")
+        return self._stationary
 
     def params(self) -> dict[str, float]:
         return {}
