@@ -471,7 +471,7 @@ def _setup(process: Any, payoff: Any, horizon: float, *, discount: Any, running:
             raise ValueError(f"`time_grid` spans [{time_grid.start}, {time_grid.end}] but the run is [{start}, {end}].")
         save_t = time_grid.times if times is None else np.unique(
             np.concatenate(([start, end], np.asarray(times, dtype=float).ravel())))
-    save_idx = np.array(sorted({time_grid.index(float(s)) for s in save_t}), dtype=np.int64)
+    save_idx = time_grid.indices(save_t)
     g = _as_space_function(payoff_name, payoff, grid, allow_time=True)
     f = None if running is None else _as_space_function("running", running, grid, allow_time=True)
     terminal = _cell_average(g, grid, end) if smooth_payoff else g(end, grid.nodes)  # validates now

@@ -214,7 +214,7 @@ def forward(
             )
         save_t = time_grid.times if times is None else np.unique(np.concatenate(([start, end], np.asarray(times, dtype=float).ravel())))
     tg = time_grid.times
-    save_idx = np.array(sorted({time_grid.index(float(s)) for s in save_t}))
+    save_idx = time_grid.indices(save_t)
 
     stepper = ThetaStepper(gen)
     n_save = save_idx.size
@@ -241,10 +241,12 @@ def forward(
         masses[0], ab_lo[0], ab_hi[0], killed[0] = m, acc_lo, acc_hi, acc_k
         k_save = 1
     min_mass = float(m.min())
+    kills = killing is not None  # without killing the total changes only by rounding: skip the sums
     for n in range(time_grid.n_steps):
-        before = float(m.sum())
+        before = float(m.sum()) if kills else 0.0
         m = stepper.step(tg[n], tg[n + 1], float(time_grid.theta[n])).forward(m)
-        acc_k += before - float(m.sum())
+        if kills:
+            acc_k += before - float(m.sum())
         a, b = absorb(m)
         acc_lo += a
         acc_hi += b

@@ -325,6 +325,16 @@ class TimeGrid:
     def end(self) -> float:
         return float(self.times[-1])
 
+    def indices(self, ts: ArrayLike) -> NDArray[np.int64]:
+        """Sorted unique indices of the grid times ``ts`` (each must be a grid point, to rounding)."""
+        t = np.atleast_1d(np.asarray(ts, dtype=float))
+        j = np.clip(np.searchsorted(self.times, t), 1, self.times.size - 1)
+        i = np.where(np.abs(self.times[j - 1] - t) <= np.abs(self.times[j] - t), j - 1, j)
+        bad = np.abs(self.times[i] - t) > 1e-9 * np.maximum(1.0, np.abs(t))
+        if np.any(bad):
+            raise ValueError(f"t = {t[bad][0]} is not a point of this time grid.")
+        return np.unique(i)
+
     def index(self, t: float) -> int:
         """Index of grid time ``t`` (which must be a grid point, to rounding)."""
         i = int(np.argmin(np.abs(self.times - t)))

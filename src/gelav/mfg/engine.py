@@ -93,6 +93,7 @@ class Backward:
     newton_iterations: int
     exiting: Array  # (M,) bool: steps with a nonzero exit intensity
     dt: Array  # (M,)
+    newton: str = "step"  # how the exit intensity was solved: "step" (per step) or "global" (all steps)
 
     @property
     def diag(self) -> Array:
@@ -201,6 +202,7 @@ class Problem:
         # initial masses
         self.p0 = np.stack([self._initial(t) for t in types])
         self.dist_w = _volume_fraction_below(grid, model.market.distress_level)
+        self._moment_weights = np.stack((self.dist_w, np.ones(N), x), axis=1)  # (N, 3)
         remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
         self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))
         self.coupling = make_coupling(model.market)
@@ -357,17 +359,22 @@ class Problem:
     # -- the two sweeps --------------------------------------------------------
     def backward(self, Z: Array | None, eps: float, delta: float, *, policy: Array | None = None,
                  control: str | None = None, env: tuple[Any, ...] | None = None,
-                 guess: Backward | Array | None = None, newton_tol: float = 1e-7) -> Backward:
+                 guess: Backward | Array | None = None, newton_tol: float = 1e-7,
+                 newton: str = "step") -> Backward:
         r"""Best response to the aggregate path ``Z`` (or the value of a fixed ``policy``).
 
         ``env = (price, market, base, Q)`` replaces the environment computed from ``Z``
         (e.g. a realised N-player price path); ``guess`` warm-starts the Newton
-        iteration of every step: a previous :class:`Backward` (its values shifted by
-        the change of price where it exited and by the change of the next level
-        elsewhere) or an array of values (M+1, KN). ``newton_tol`` is the relative
+        iteration of every step with the values of a previous :class:`Backward` or an
+        array (M+1, KN), e.g. the previous fixed-point iterate (shifted at each step by
+        the change of the next level's values). ``newton_tol`` is the relative
         size of the last Newton correction at which a step stops (the error after it
         is of its square); larger values give inexact best responses (early
-        fixed-point iterations), the default is the exact scheme.
+        fixed-point iterations), the default is the exact scheme. ``newton="global"``
+        (with a warm start) runs Newton's method on all steps at once — residuals
+        vectorised over the steps, one backward sweep of tridiagonal solves per Newton
+        iteration — cheaper when the guess is close (late fixed-point iterations); it
+        falls back to the step-by-step iteration if it does not converge in a few sweeps.
 
         Steps where nobody exits are solved with the cached factorisation of
         :math:`L^0_n` and accepted when :math:`\pi_n \le V_n` everywhere (then the
@@ -397,20 +404,25 @@ class Problem:
             n_top = int(idx[-1]) + 1 if idx.size else 0
             Vs[n_top:] = Vl[n_top:]
         V = Vs[n_top]
-        gV: Array | None = None
-        gP: Array | None = None
-        gK: Array | None = None
-        if isinstance(guess, Backward):
-            gV, gK = guess.V, guess.k
-            gP = np.ascontiguousarray(guess.price.transpose(1, 0, 2).reshape(M, KN))
-        elif guess is not None:
-            gV = guess
+        gV = guess.V if isinstance(guess, Backward) else guess
+        if newton not in ("step", "global"):
+            raise ValueError(f"Unknown `newton` {newton!r}; use 'step' or 'global'.")
+        if policy is None and control == "newton" and gV is not None and n_top > 0 and newton == "global":
+            out = self._global_newton(ops, pf, ae, inv_d, Vs, n_top, gV, newton_tol)
+            if out is not None:
+                ks, exiting, n_sweeps = out
+                return Backward(Vs, ks, ops, price, market, base, Q, n_sweeps, exiting, self.dt, "global")
         al, ad, au, lu0 = ops.al, ops.ad, ops.au, ops.lu0
         rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc
         dt = self.dt
         dgtsv, dgttrs = lapack.dgtsv, lapack.dgttrs
+        step_newton = policy is None and control == "newton"
+        if step_newton and gV is not None:
+            # vectorised over the steps: where the guess exits, and the change of price there
+            g_exit: NDArray[np.bool_] = np.asarray((pc > gV[:M]).any(axis=1))
         n_newton = 0
         prev_pi: Array | None = None
+        tol2 = newton_tol * newton_tol
         for n in range(n_top - 1, -1, -1):
             h = float(dt[n])
             b = rbd[n] * V
@@ -424,26 +436,21 @@ class Problem:
             elif control == "lagged":
                 kk = exit_intensity(pi - V, eps, delta) * self.alive_f[n]
             else:
-                pcn = pc[n]
-                if gV is not None and (pcn > gV[n]).any():
-                    W = gV[n]
-                    if gK is not None:
-                        W = W + np.where(gK[n] > 0.0, pi - gP[n], V - gV[n + 1])  # type: ignore[index]
-                else:
+                W: Array | None = None
+                if gV is None or not g_exit[n]:
                     V0 = dgttrs(*lu0[n], b)[0] if lu0 is not None else dgtsv(al[n], ad[n], au[n], b)[3]
-                    if not (pcn > V0).any():
-                        Vn = V0
-                    elif gV is not None:
-                        W = gV[n]
-                        if gK is not None:
-                            W = W + np.where(gK[n] > 0.0, pi - gP[n], V - gV[n + 1])  # type: ignore[index]
-                    elif prev_pi is not None:
-                        # keep the next level's value gap where it exited
-                        W = np.where(prev_pi > V, V + (pi - prev_pi), V0)
-                    else:
-                        W = V0
+                    if not (pc[n] > V0).any():
+                        Vn = V0  # nobody exits at this step: the exit intensity is exactly zero
+                    elif gV is None:
+                        # cold start: keep the next level's value gap where it exited
+                        W = V0 if prev_pi is None else np.where(prev_pi > V, V + (pi - prev_pi), V0)
                 if Vn is None:
+                    if W is None:
+                        # warm start: the previous best response, shifted by the change of the next level
+                        W = gV[n] + (V - gV[n + 1])  # type: ignore[index]
                     aen = ae[n]
+                    adn, aln, aun = ad[n], al[n], au[n]
+                    smax2 = (1.0 + float(np.abs(V).max())) ** 2 * tol2
                     for it in range(60):
                         zp = np.maximum(pi - W, 0.0)
                         zp *= inv_d
@@ -452,23 +459,31 @@ class Problem:
                         u = 1.0 / (1.0 + zp)
                         phi = zp * zp * u
                         kk = phi * aen
-                        gp = phi * u * (3.0 + 2.0 * zp) * aen
-                        G = ad[n] * W
-                        G[1:] += al[n] * W[:-1]
-                        G[:-1] += au[n] * W[1:]
+                        G = adn * W
+                        G[1:] += aln * W[:-1]
+                        G[:-1] += aun * W[1:]
                         G += (h * kk) * (W - pi)
                         G -= b
-                        dW = dgtsv(al[n], ad[n] + h * gp, au[n], G, overwrite_d=1, overwrite_b=1)[3]
+                        phi *= u
+                        phi *= 3.0 + 2.0 * zp
+                        phi *= h * aen
+                        phi += adn  # Jacobian diagonal: ad + h (φ + zφ')/ε
+                        dW = dgtsv(aln, phi, aun, G, overwrite_d=1, overwrite_b=1)[3]
                         n_newton += 1
                         W = W - dW
                         # quadratic convergence: after a correction below tol the error is ~tol²/δ
-                        if np.abs(dW).max() <= newton_tol * (1.0 + np.abs(W).max()):
+                        if float(dW @ dW) <= smax2:
                             break
-                    kk = exit_intensity(pi - W, eps, delta) * self.alive_f[n]
+                    zp = np.maximum(pi - W, 0.0)
+                    zp *= inv_d
+                    kk = zp * zp / (1.0 + zp) * aen
                 prev_pi = pi
             if Vn is None:
                 if kk.any():
-                    Vn = dgtsv(al[n], ad[n] + h * kk, au[n], b + (h * kk) * pi, overwrite_d=1, overwrite_b=1)[3]
+                    hk = h * kk
+                    rhs = hk * pi
+                    rhs += b
+                    Vn = dgtsv(al[n], ad[n] + hk, au[n], rhs, overwrite_d=1, overwrite_b=1)[3]
                     ks[n] = kk
                     exiting[n] = True
                 else:
@@ -476,6 +491,90 @@ class Problem:
             V = Vn
             Vs[n] = V
         return Backward(Vs, ks, ops, price, market, base, Q, n_newton, exiting, self.dt)
+
+    def _global_newton(self, ops: StepOps, pf: Array, ae: Array, inv_d: float, Vs: Array, n_top: int,
+                       gV: Array, newton_tol: float, max_sweeps: int = 3) -> tuple[Array, Array, int] | None:
+        r"""Newton's method on all steps at once (warm start), then one sweep with the exit intensity frozen.
+
+        The residual :math:`F_n(W) = L_n(W_n)W_n - \rho_n R_n W_{n+1} - \Delta t_n s_n(W_n)` and the
+        diagonal of its Jacobian are evaluated for every step at once; the Newton correction solves the
+        block-bidiagonal system :math:`J_n\delta_n - \rho_n R_n\delta_{n+1} = -F_n` in one backward sweep
+        of tridiagonal solves. The scheme solved is the same as step by step; only the order of the
+        work changes. Fills ``Vs[:n_top]`` and returns ``(k, exiting, sweeps)``, or None if Newton did
+        not converge (the caller then falls back to the step-by-step iteration).
+        """
+        M, KN = self.M, self.K * self.N
+        al, ad, au, lu0 = ops.al[:n_top], ops.ad[:n_top], ops.au[:n_top], ops.lu0
+        rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc[:n_top]
+        h = self.dt[:n_top, None]
+        pi = pf[:n_top]
+        W = np.empty((n_top + 1, KN))
+        W[:n_top] = gV[:n_top]
+        W[n_top] = Vs[n_top]
+        dgtsv, dgttrs = lapack.dgtsv, lapack.dgttrs
+        D = np.empty((n_top, KN))
+        sweeps = 0
+        scale = 1.0 + float(np.abs(Vs[n_top]).max())
+        for _ in range(max_sweeps):
+            Wn, Wn1 = W[:n_top], W[1:]
+            F = ad * Wn
+            F[:, 1:] += al * Wn[:, :-1]
+            F[:, :-1] += au * Wn[:, 1:]
+            F -= rbd[:n_top] * Wn1
+            F[:, 1:] -= rbl[:n_top] * Wn1[:, :-1]
+            F[:, :-1] -= rbu[:n_top] * Wn1[:, 1:]
+            F -= hsrc
+            zp = np.maximum(pi - Wn, 0.0)
+            zp *= inv_d
+            u = 1.0 / (1.0 + zp)
+            phi = zp * zp * u
+            kk = phi * ae[:n_top]
+            F += (h * kk) * (Wn - pi)
+            Jd = ad + h * (phi * u * (3.0 + 2.0 * zp) * ae[:n_top])
+            act: NDArray[np.bool_] = np.asarray((zp > 0.0).any(axis=1))
+            d = np.zeros(KN)
+            for n in range(n_top - 1, -1, -1):
+                r = rbd[n] * d
+                r[1:] += rbl[n] * d[:-1]
+                r[:-1] += rbu[n] * d[1:]
+                r -= F[n]
+                if act[n] or lu0 is None:
+                    d = dgtsv(al[n], Jd[n], au[n], r, overwrite_d=1, overwrite_b=1)[3]
+                else:
+                    d = dgttrs(*lu0[n], r)[0]
+                D[n] = d
+            sweeps += 1
+            W[:n_top] += D
+            if not np.all(np.isfinite(D)):
+                return None
+            scale = 1.0 + float(np.abs(W).max())
+            if float(np.abs(D).max()) <= newton_tol * scale:
+                break
+        else:
+            return None
+        # exit intensity of the solution, then the values by the frozen-intensity sweep (exact duality)
+        zp = np.maximum(pi - W[:n_top], 0.0)
+        zp *= inv_d
+        kk = zp * zp / (1.0 + zp) * ae[:n_top]
+        exiting = np.zeros(M, dtype=bool)
+        exiting[:n_top] = kk.any(axis=1)
+        Ld = ad + h * kk
+        hkp = (h * kk) * pi
+        hkp += hsrc
+        V = Vs[n_top]
+        for n in range(n_top - 1, -1, -1):
+            b = rbd[n] * V
+            b[1:] += rbl[n] * V[:-1]
+            b[:-1] += rbu[n] * V[1:]
+            b += hkp[n]
+            if exiting[n] or lu0 is None:
+                V = dgtsv(al[n], Ld[n], au[n], b, overwrite_d=1, overwrite_b=1)[3]
+            else:
+                V = dgttrs(*lu0[n], b)[0]
+            Vs[n] = V
+        ks = np.zeros((M, KN))
+        ks[:n_top] = kk
+        return ks, exiting, sweeps
 
     def _sweep_forward(self, ops: StepOps, k: Array | None, exiting: Array, n0: int, P: Array, qs: Array) -> None:
         """Forward steps ``n0 .. M-1`` (in place), starting from the holders ``P[n0]`` (pre-payout masses)."""
@@ -535,14 +634,18 @@ class Problem:
     def aggregates(self, P: Array, exits: Array) -> Array:
         """Aggregate path (distressed mass, exit flow, holders' mean, holders) over the steps."""
         w = self.weights
-        post = P.copy()
-        for k in range(self.K):
+        K = self.K
+        # moments of every level first (they are linear in P), then the step midpoints
+        # (einsum, not a BLAS product: a multithreaded BLAS call leaves worker threads spinning
+        # against the sequential sweeps that follow)
+        flat = P.reshape(-1, self.N)
+        mom = np.stack([np.einsum("mn,n->m", flat, self._moment_weights[:, j]) for j in range(3)],
+                       axis=1).reshape(P.shape[0], K, 3)  # (M+1, K, 3)
+        post = mom[:-1].copy()
+        for k in range(K):
             post[self.end_idx[k]:, k] = 0.0
-        mid = 0.5 * (post[:-1] + P[1:])  # (M, K, N)
-        wmid = np.einsum("k,mkn->mn", w, mid)
-        D = wmid @ self.dist_w
-        H = wmid.sum(axis=1)
-        S = wmid @ self.x
+        mid = np.einsum("k,mkj->mj", w, 0.5 * (post + mom[1:]))  # (M, 3)
+        D, H, S = mid[:, 0], mid[:, 1], mid[:, 2]
         fallback = float(w @ self.lbar)
         m = np.where(H > 1e-300, S / np.where(H > 1e-300, H, 1.0), fallback)
         F = self.pressure(exits @ w)[0]
@@ -572,9 +675,9 @@ class Problem:
         return avg, S
 
     def phi(self, Z: Array, eps: float, delta: float, guess: Backward | Array | None = None,
-            newton_tol: float = 1e-7) -> tuple[Array, Backward, Forward]:
+            newton_tol: float = 1e-7, newton: str = "step") -> tuple[Array, Backward, Forward]:
         """The fixed-point map :math:`\\Phi(Z)` = aggregates of the population best-responding to ``Z``."""
-        bw = self.backward(Z, eps, delta, guess=guess, newton_tol=newton_tol)
+        bw = self.backward(Z, eps, delta, guess=guess, newton_tol=newton_tol, newton=newton)
         fw = self.forward(bw)
         return fw.Z, bw, fw
 

@@ -379,7 +379,7 @@ def build_equilibrium(problem: Any, ev: Any, Z: Array, notes: list[str], label: 
         # exploitability of the equilibrium policy itself (one more evaluation)
         v_br = pb.population_value(bw)
         v_pol = pb.policy_value(fw, bw, Zn, ev.eps, ev.delta)
-        bw2 = pb.backward(Zn, ev.eps, ev.delta)
+        bw2 = pb.backward(Zn, ev.eps, ev.delta, guess=bw, newton="global")
         expl = float(pb.weights @ (pb.population_value(bw2) - v_pol))
         del v_br
     elif pb.model.decoupled:

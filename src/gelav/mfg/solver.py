@@ -59,6 +59,17 @@ from gelav.mfg.result import Equilibrium, build_equilibrium
 __all__ = ["METHODS", "equilibrium", "find_equilibria", "solve"]
 
 
+#: Newton tolerance of the exact scheme (relative size of the last correction per step)
+_NEWTON_TOL = 1e-7
+#: outer residual below which Φ is warm-started from the previous best response
+_WARM_BELOW = 0.3
+#: inexact best responses far from the fixed point: Newton tolerance = factor × residual, at most cap
+_INEXACT_FACTOR = 1e-4
+_INEXACT_CAP = 1e-5
+#: last Newton count per exiting step below which the next best response runs Newton on all steps at once
+_GLOBAL_RATIO = 1.1
+
+
 class _Cycling(Exception):
     def __init__(self, period: int) -> None:
         super().__init__(f"cycling with period {period}")
@@ -85,6 +96,12 @@ class _Evaluator:
         self.prev_eps = math.nan
         self.last: tuple[Any, ...] | None = None
         self.n_eval = 0
+        self.last_res = math.nan
+        self.inexact = _INEXACT_FACTOR > 0
+        self.inexact_factor = _INEXACT_FACTOR
+        self.inexact_cap = _INEXACT_CAP
+        self.accept_below = 10.0 * opts.tol
+        self.one_correction = False
         self.t0 = time.perf_counter()
 
     def set_relaxation(self, eps: float) -> None:
@@ -95,10 +112,28 @@ class _Evaluator:
         pb = self.pb
         if not np.all(np.isfinite(Z)):
             raise FloatingPointError("non-finite aggregate path")
-        guess = self.prev[0].V if (self.prev is not None and self.prev_eps == self.eps) else None
-        Zn, bw, fw = pb.phi(Z, self.eps, self.delta, guess=guess)
+        same = self.prev is not None and self.prev_eps == self.eps
+        # warm start from the previous best response once the iterates are close; far from the
+        # fixed point the step-to-step predictor of a cold start is better
+        guess = self.prev[0] if (same and self.last_res < _WARM_BELOW) else None  # type: ignore[index]
+        # inexact best responses while far from the fixed point: the Newton error after a last
+        # correction of size tol is ~tol²/δ, far below the residual; the exact 1e-7 near it
+        ntol = _NEWTON_TOL
+        if self.inexact and same and math.isfinite(self.last_res):
+            ntol = min(self.inexact_cap, max(_NEWTON_TOL, self.inexact_factor * self.last_res))
+        # one Newton correction per step sufficed last time: Newton on all steps at once is cheaper
+        newton = "global" if (guess is not None and self.one_correction) else "step"
+        Zn, bw, fw = pb.phi(Z, self.eps, self.delta, guess=guess, newton_tol=ntol, newton=newton)
         self.n_eval += 1
         res = float(np.max(np.abs(Zn - Z)))
+        if ntol > _NEWTON_TOL and res < self.accept_below:
+            # never accept an inexact best response: redo this evaluation with the exact inner solve
+            Zn, bw, fw = pb.phi(Z, self.eps, self.delta, guess=bw, newton_tol=_NEWTON_TOL)
+            self.n_eval += 1
+            res = float(np.max(np.abs(Zn - Z)))
+        n_exit = int(bw.exiting.sum())
+        self.one_correction = bool(bw.newton_iterations <= (1 if bw.newton == "global" else _GLOBAL_RATIO * n_exit))
+        self.last_res = res
         expl = math.nan
         if self.opts.exploitability and self.prev is not None:
             v_br = pb.population_value(bw)
@@ -118,6 +153,37 @@ class _Evaluator:
 
 
 # -- the iterations -------------------------------------------------------------
+def _lstsq(A: np.ndarray, b: np.ndarray, rcond: float) -> np.ndarray:
+    """Minimum-norm least squares ``argmin ||A g - b||`` for a tall, thin ``A`` (few columns).
+
+    Same answer as ``numpy.linalg.lstsq(A, b, rcond)`` (singular values below ``rcond``
+    times the largest are dropped), computed without a multithreaded BLAS call on the
+    tall matrix: reorthogonalised Gram–Schmidt (dot products by ``einsum``), then the
+    SVD of the small triangular factor. Multithreaded BLAS leaves worker threads
+    spinning against the sequential sweeps that follow on a busy machine.
+    """
+    m, k = A.shape
+    Qm = np.zeros((m, k))
+    R = np.zeros((k, k))
+    for j in range(k):
+        v = A[:, j].copy()
+        for _ in range(2):  # classical Gram–Schmidt, twice (orthogonal to rounding)
+            if j:
+                c = np.einsum("ij,i->j", Qm[:, :j], v)
+                v -= np.einsum("ij,j->i", Qm[:, :j], c)
+                R[:j, j] += c
+        nrm = math.sqrt(float(np.einsum("i,i->", v, v)))
+        R[j, j] = nrm
+        if nrm > 0.0:
+            Qm[:, j] = v / nrm
+    U, s, Vt = np.linalg.svd(R)
+    if s[0] == 0.0:
+        return np.zeros(k)
+    keep = s > rcond * s[0]
+    qb = np.einsum("ij,i->j", Qm, b)
+    return Vt[keep].T @ ((U[:, keep].T @ qb) / s[keep])
+
+
 def _check_cycle(Zs: list[np.ndarray], res: list[float]) -> None:
     """Raise :class:`_Cycling` when the iterates revisit themselves, :class:`_Stalled` when no progress."""
     j = len(res)
@@ -201,9 +267,8 @@ def _anderson(ev: _Evaluator, Z: np.ndarray, tol: float, max_iter: int, memory: 
         dX = np.stack([X[i + 1] - X[i] for i in range(len(X) - 1)], axis=1)
         dF = np.stack([F[i + 1] - F[i] for i in range(len(F) - 1)], axis=1)
         scale = np.maximum(np.max(np.abs(dF), axis=0), 1e-300)
-        gam, *_ = np.linalg.lstsq(dF / scale, f, rcond=1e-12)
-        gam = gam / scale
-        x = x - dX @ gam + damping * (f - dF @ gam)
+        gam = _lstsq(dF / scale, f, rcond=1e-12) / scale
+        x = x - np.einsum("ij,j->i", dX, gam) + damping * (f - np.einsum("ij,j->i", dF, gam))
     raise ConvergenceError(f"Anderson did not reach tol={tol:g} in {max_iter} iterations "
                            f"(best residual {best[0]:.3g}).", ev.history)
 
