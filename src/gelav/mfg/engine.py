@@ -26,6 +26,19 @@ so holders plus cumulative exits stay equal to 1 to rounding
 (:math:`Q_n\mathbf 1 = 0`), and :math:`\langle p_0, V_0\rangle = \sum_n D_n\,\Delta t\,
 (L_n^{-\top}p_n)\cdot s_n + D_M \langle p_M, \mathrm{NAV}\rangle` with
 :math:`D_n = \prod_{j<n}\rho_j` (duality, exact to rounding).
+
+Cost. The step operators without exits (bands of :math:`L^0_n = I - \theta\Delta t\,Q_n`
+and of :math:`\rho_n R_n`, :math:`R_n^\top`) are built for all steps at once; when the
+dynamics do not depend on the population they are built and factorised once per
+problem, together with the no-exit backward and forward sweeps, which are
+population independent: the trailing steps whose no-exit values lie above every
+price, and the population before the first exit, are taken from them. A step where
+nobody exits is a solve with the cached factorisation (accepted when
+:math:`\pi_n \le V_n` everywhere, where the exit intensity is exactly zero); a step
+with exits runs Newton's method (warm-started from the previous fixed-point iterate
+when given) and a frozen-intensity solve; the forward sweep reuses the stored
+intensities (``dgtsv`` on the transposed bands). With a close warm start Newton can
+run on all steps at once (``newton="global"``).
 """
 
 from __future__ import annotations
