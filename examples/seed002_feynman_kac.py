@@ -58,7 +58,7 @@ sol_pdepe = pdepe(0,
                   lambda x, t, v, dvdx: (1.0, 0.5 * sigma0**2 * x**2 * dvdx, (mu - sigma0**2) * x * dvdx),
                   lambda x: x,
                   lambda xl, vl, xr, vr, t: (xl - vl, 0, xr - vr, 0),
-                  xgrid, tgrid, RelTol=1e-8, AbsTol=1e-10)
+                  xgrid, tgrid, RelTol=1e-8, AbsTol=1e-10)[:, :, 0]  # sol[t, x, component]
 print(f"pdepe vs backward: max |difference| = {np.abs(sol_pdepe - sol_backward).max():.2e}")
 assert np.abs(sol_pdepe - sol_backward).max() < 1e-4  # two methods, one answer
 
@@ -67,7 +67,8 @@ assert np.abs(sol_pdepe - sol_backward).max() < 1e-4  # two methods, one answer
 #    'Y' the time. Its source term s = +Y v_Y/2 also has the wrong sign (the flux form of
 #    ½Y²v_YY + ½Y v_Y needs s = -Y v_Y/2). Reproduced with our pdepe:
 seed_handle = lambda t, Y_, V, dvdx: (1.0, Y_**2 * dvdx / 2.0, Y_ * dvdx / 2.0)  # noqa: E731
-sol_seed = pdepe(0, seed_handle, lambda x: x, lambda xl, vl, xr, vr, t: (xl - vl, 0, xr - vr, 0), xgrid, tgrid)
+sol_seed = pdepe(0, seed_handle, lambda x: x, lambda xl, vl, xr, vr, t: (xl - vl, 0, xr - vr, 0), xgrid,
+                 tgrid)[:, :, 0]
 print(f"seed's handle as printed: max |v - x| = {np.abs(sol_seed - xgrid).max():.3f} "
       f"(the 'weak dependence on t' the seed remarks on); correct model moves by "
       f"{np.abs(sol_pdepe - xgrid).max():.3f}")

@@ -59,8 +59,8 @@ def main() -> None:
     def bc(xl, ul, xr, ur, t):  # sold at the limits: v = x there
         return xl - ul, 0.0, xr - ur, 0.0
 
-    ours = pdepe(0, w.pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)
-    seed = pdepe(0, w.seed_pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)
+    ours = pdepe(0, w.pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)[:, :, 0]
+    seed = pdepe(0, w.seed_pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)[:, :, 0]
     gbm = w.gbm.subs(num).to_process()
     ref = backward(gbm, lambda z: z, 1.0, grid=Grid(xg), upper="payoff", lower="payoff", n_steps=400)
     print("\nExpected selling price at T = 1 (sold at 1), pdepe vs gelav.backward on the lambdified GBM:")

@@ -38,12 +38,13 @@ def test_matlab_pdex1_and_spatial_order():
     errs = []
     for n in ns:
         x = np.linspace(0, 1, n + 1)
-        sol = pdepe(0, pdex1pde, pdex1ic, pdex1bc, x, np.linspace(0, 2, 5), **TIGHT)
+        sol = pdepe(0, pdex1pde, pdex1ic, pdex1bc, x, np.linspace(0, 2, 5), **TIGHT)[:, :, 0]
         errs.append(np.abs(sol[-1] - math.exp(-2) * np.sin(np.pi * x)).max())
     assert 1.95 < slope(ns, errs) < 2.05
     # MATLAB's own call: 20 intervals, 5 output times, default tolerances
     sol = pdepe(0, pdex1pde, pdex1ic, pdex1bc, np.linspace(0, 1, 20), np.linspace(0, 2, 5))
-    assert sol.shape == (5, 20)
+    assert sol.shape == (5, 20, 1)  # sol[t, x, component], like MATLAB's sol(:, :, 1)
+    sol = sol[:, :, 0]
     assert np.abs(sol[-1] - math.exp(-2) * np.sin(np.pi * np.linspace(0, 1, 20))).max() < 2e-3
 
 
@@ -58,7 +59,7 @@ def test_radial_symmetry_order(m):
     for n in ns:
         x = np.linspace(0, 1, n + 1)
         sol = pdepe(m, lambda x, t, u, d: (1.0, d, 0.0), ic, lambda xl, ul, xr, ur, t: (0.0, 1.0, ur, 0.0),
-                    x, np.linspace(0, 0.5, 3), **TIGHT)
+                    x, np.linspace(0, 0.5, 3), **TIGHT)[:, :, 0]
         errs.append(np.abs(sol[-1] - math.exp(-rate * 0.5) * ic(x)).max())
     assert 1.95 < slope(ns, errs) < 2.1
 
@@ -111,7 +112,7 @@ def test_seed002_pdepe_matches_backward():
     xg = np.linspace(0, 1, 101)
     tg = np.linspace(0, 1, 21)
     sol = pdepe(0, lambda x, t, v, d: (1.0, x**2 * d / 2, -x * d / 2), lambda x: x, seed_bc, xg, tg,
-                RelTol=1e-8, AbsTol=1e-10)
+                RelTol=1e-8, AbsTol=1e-10)[:, :, 0]
     val = backward(GeometricBrownianMotion(0.5, 1.0), lambda y: y, 1.0, domain=(0.0, 1.0), lower="payoff",
                    upper="payoff", n_cells=100, n_steps=200, times=tg)
     bw = np.array([val.at(1.0 - tau) for tau in tg])
@@ -128,8 +129,8 @@ def test_seed002_as_printed_differs():
     xg = np.linspace(0, 1, 101)
     tg = np.linspace(0, 1, 21)
     FK = lambda t, Y, V, dvdx: (1.0, Y**2 * dvdx / 2, Y * dvdx / 2)  # noqa: E731
-    as_printed = pdepe(0, FK, lambda x: x, seed_bc, xg, tg)
-    correct = pdepe(0, lambda x, t, v, d: (1.0, x**2 * d / 2, -x * d / 2), lambda x: x, seed_bc, xg, tg)
+    as_printed = pdepe(0, FK, lambda x: x, seed_bc, xg, tg)[:, :, 0]
+    correct = pdepe(0, lambda x, t, v, d: (1.0, x**2 * d / 2, -x * d / 2), lambda x: x, seed_bc, xg, tg)[:, :, 0]
     assert np.abs(as_printed[-1] - xg).max() < 0.2
     assert np.abs(as_printed - correct).max() > 0.02
 
@@ -137,7 +138,7 @@ def test_seed002_as_printed_differs():
 def test_pdeval():
     x = np.linspace(0, 1, 41)
     sol = pdepe(0, pdex1pde, pdex1ic, pdex1bc, x, np.linspace(0, 1, 3), **TIGHT)
-    u, du = pdeval(0, x, sol[-1], [0.5, 0.2625])
+    u, du = pdeval(0, x, sol[-1, :, 0], [0.5, 0.2625])
     assert abs(u[0] - math.exp(-1)) < 1e-3
     # the derivative is the interval's slope: O(h) at a node (as in MATLAB), O(h²) near a midpoint
     assert abs(du[1] - math.pi * math.exp(-1) * math.cos(0.2625 * math.pi)) < 2e-3

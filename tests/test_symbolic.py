@@ -424,8 +424,8 @@ def test_seed002_pdepe_forms_solved_numerically_against_backward(walk):
     def bc(xl, ul, xr, ur, t):
         return xl - ul, 0.0, xr - ur, 0.0
 
-    ours = pdepe(0, walk.pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)[-1]
-    seed = pdepe(0, walk.seed_pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)[-1]
+    ours = pdepe(0, walk.pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)[-1, :, 0]
+    seed = pdepe(0, walk.seed_pdepe.subs(num).to_callable(), lambda z: z, bc, xg, tg)[-1, :, 0]
     ref = backward(walk.gbm.subs(num).to_process(), lambda z: z, 1.0, grid=Grid(xg), upper="payoff",
                    lower="payoff", n_steps=400).values[0]
     # two second-order discretisations of one PDE on h = 0.01: differences O(h^2) ~ 1e-4

@@ -31,8 +31,8 @@ algebraic there (``p = 0`` is solved by Newton's method at every evaluation).
 
 Differences from MATLAB: components with ``c = 0`` (elliptic equations) are
 not supported (SciPy's integrators take no singular mass matrix) and raise
-``ValueError``; for one component the result is ``sol[t, x]`` (MATLAB drops the
-trailing singleton dimension the same way).
+``ValueError``. The result is always three-dimensional, ``sol[t, x, component]``
+(also for one component, so MATLAB's ``u = sol(:,:,1)`` reads ``u = sol[:, :, 0]``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class PdepeResult:
 
     Attributes
     ----------
-    sol : ndarray, shape (n_t, n_x, n_pde) (or (n_t, n_x) for one component)
+    sol : ndarray, shape (n_t, n_x, n_pde) (also for one component: ``sol[:, :, 0]``)
     t, x : ndarray
     stats : dict
         Integrator statistics: function and Jacobian evaluations, LU
@@ -384,7 +384,7 @@ def pdepe(
     stats = {"nfev": int(res.nfev), "njev": int(res.njev), "nlu": int(res.nlu), "pdefun_calls": model.calls,
              "vectorized": bool(model.vectorized), "message": res.message,
              "seconds": _time.perf_counter() - t_start, "method": method, **opts}
-    out = sol[:, :, 0] if npde == 1 else sol
+    out = sol  # always sol[t, x, component], as the MATLAB indexing sol(:, :, i) reads
     if full_output:
         return PdepeResult(out, tout, x, stats)
     return out

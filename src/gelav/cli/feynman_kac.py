@@ -73,7 +73,7 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         # v(τ, Y) = u(T - τ, Y):  v_τ = (σ²Y²/2 v_Y)_Y + (μ - σ²) Y v_Y
         sol = _pdepe(0, lambda x, t, v, d: (1.0, 0.5 * sigma0**2 * x**2 * d, (mu - sigma0**2) * x * d),
                      lambda x: x, lambda xl, vl, xr, vr, t: (vl - xl, 0.0, vr - xr, 0.0), y, tau,
-                     RelTol=1e-8, AbsTol=1e-10)
+                     RelTol=1e-8, AbsTol=1e-10)[:, :, 0]
         out["pdepe_max_abs_diff"] = float(np.abs(sol - surface).max())
         out["seconds_pdepe"] = time.perf_counter() - t0
     return out
