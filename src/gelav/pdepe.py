@@ -40,7 +40,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -156,6 +156,14 @@ def _flux_points(x: NDArray[np.float64], m: int) -> tuple[NDArray[np.float64], N
     return xi, w
 
 
+@overload
+def pdepe(m: int, pdefun: Callable[..., Any], icfun: Callable[..., Any], bcfun: Callable[..., Any],
+          xmesh: ArrayLike, tspan: ArrayLike, options: dict[str, Any] | None = None, *, method: str = ...,
+          vectorized: bool | None = ..., full_output: Literal[False] = ..., **kwargs: Any) -> NDArray[np.float64]: ...
+@overload
+def pdepe(m: int, pdefun: Callable[..., Any], icfun: Callable[..., Any], bcfun: Callable[..., Any],
+          xmesh: ArrayLike, tspan: ArrayLike, options: dict[str, Any] | None = None, *, method: str = ...,
+          vectorized: bool | None = ..., full_output: Literal[True], **kwargs: Any) -> PdepeResult: ...
 def pdepe(
     m: int,
     pdefun: Callable[..., Any],
