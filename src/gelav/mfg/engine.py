@@ -103,10 +103,10 @@ class Backward:
     market: Array  # (K, M)
     base: Array  # (K, M)
     Q: tuple[Array, Array, Array]
-    newton_iterations: int
+    newton_iterations: int  # Newton corrections summed over the steps ("global": sweeps over all steps)
     exiting: Array  # (M,) bool: steps with a nonzero exit intensity
     dt: Array  # (M,)
-    newton: str = "step"  # how the exit intensity was solved: "step" (per step) or "global" (all steps)
+    newton: str = "step"  # how the exit intensity was solved: "step" (per step), "global" (all steps), "numba"
 
     @property
     def diag(self) -> Array:
@@ -336,7 +336,8 @@ class Problem:
         """Step operators for ``Q``: cached (with factorisations) for population-independent dynamics."""
         if self.static_Q and Q is self._Q_static:
             if self._ops_static is None:
-                self._ops_static = self.step_ops(Q, factorise=True)
+                # the compiled engine needs no LAPACK factorisations (nor the cached no-exit sweeps built on them)
+                self._ops_static = self.step_ops(Q, factorise=self.numerics.engine == "numpy")
             return self._ops_static
         return self.step_ops(Q)
 
@@ -420,6 +421,18 @@ class Problem:
         gV = guess.V if isinstance(guess, Backward) else guess
         if newton not in ("step", "global"):
             raise ValueError(f"Unknown `newton` {newton!r}; use 'step' or 'global'.")
+        if self.numerics.engine == "numba":
+            from gelav.mfg import _numba
+
+            kb, _ = _numba.kernels()
+            mode = 2 if policy is not None else (1 if control == "lagged" else 0)
+            warm = mode == 0 and gV is not None
+            gVc = np.ascontiguousarray(gV) if warm else Vs
+            pol = np.ascontiguousarray(policy, dtype=float) if policy is not None else ks
+            n_nb = kb(ops.al, ops.ad, ops.au, ops.rbd, ops.rbl, ops.rbu, self.hsrc, pf, np.ascontiguousarray(pc),
+                      self.alive_f, 1.0 / eps, self.dt, inv_d, Vs, ks, exiting, n_top, mode, gVc, warm, pol,
+                      float(newton_tol))
+            return Backward(Vs, ks, ops, price, market, base, Q, int(n_nb), exiting, self.dt, "numba")
         if policy is None and control == "newton" and gV is not None and n_top > 0 and newton == "global":
             out = self._global_newton(ops, pf, ae, inv_d, Vs, n_top, gV, newton_tol)
             if out is not None:
@@ -431,7 +444,7 @@ class Problem:
         dgtsv, dgttrs = lapack.dgtsv, lapack.dgttrs
         step_newton = policy is None and control == "newton"
         if step_newton and gV is not None:
-            # vectorised over the steps: where the guess exits, and the change of price there
+            # vectorised over the steps: where the guess exits (those steps skip the no-exit trial solve)
             g_exit: NDArray[np.bool_] = np.asarray((pc > gV[:M]).any(axis=1))
         n_newton = 0
         prev_pi: Array | None = None
@@ -450,7 +463,10 @@ class Problem:
                 kk = exit_intensity(pi - V, eps, delta) * self.alive_f[n]
             else:
                 W: Array | None = None
-                if gV is None or not g_exit[n]:
+                if gV is None and prev_pi is not None and exiting[n + 1]:
+                    # cold start inside an exit episode: keep the next level's value gap where it exited
+                    W = np.where(prev_pi > V, V + (pi - prev_pi), V)
+                elif gV is None or not g_exit[n]:
                     V0 = dgttrs(*lu0[n], b)[0] if lu0 is not None else dgtsv(al[n], ad[n], au[n], b)[3]
                     if not (pc[n] > V0).any():
                         Vn = V0  # nobody exits at this step: the exit intensity is exactly zero
@@ -462,6 +478,7 @@ class Problem:
                         # warm start: the previous best response, shifted by the change of the next level
                         W = gV[n] + (V - gV[n + 1])  # type: ignore[index]
                     aen = ae[n]
+                    hae = h * aen
                     adn, aln, aun = ad[n], al[n], au[n]
                     smax2 = (1.0 + float(np.abs(V).max())) ** 2 * tol2
                     for it in range(60):
@@ -470,18 +487,18 @@ class Problem:
                         if it > 0 and not zp.any():
                             break
                         u = 1.0 / (1.0 + zp)
-                        phi = zp * zp * u
-                        kk = phi * aen
+                        hk = zp * zp
+                        hk *= u
+                        hk *= hae  # Δt k = Δt φ(z)/ε
                         G = adn * W
                         G[1:] += aln * W[:-1]
                         G[:-1] += aun * W[1:]
-                        G += (h * kk) * (W - pi)
+                        G += hk * (W - pi)
                         G -= b
-                        phi *= u
-                        phi *= 3.0 + 2.0 * zp
-                        phi *= h * aen
-                        phi += adn  # Jacobian diagonal: ad + h (φ + zφ')/ε
-                        dW = dgtsv(aln, phi, aun, G, overwrite_d=1, overwrite_b=1)[3]
+                        hk *= u
+                        hk *= 3.0 + 2.0 * zp
+                        hk += adn  # Jacobian diagonal: ad + Δt (φ + zφ')/ε, φ + zφ' = φ (3 + 2z)/(1 + z)
+                        dW = dgtsv(aln, hk, aun, G, overwrite_d=1, overwrite_b=1)[3]
                         n_newton += 1
                         W = W - dW
                         # quadratic convergence: after a correction below tol the error is ~tol²/δ
@@ -636,11 +653,26 @@ class Problem:
                 Pl, ql = self._linear_population()
                 P[:n0 + 1] = Pl[:n0 + 1]
                 qs[:n0] = ql[:n0]
-        if n0 < M:
-            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs)
-        exits = np.zeros((M, K))
-        if ex.size:
-            exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]
+        if n0 < M and self.numerics.engine == "numba":
+            from gelav.mfg import _numba
+
+            _, kf = _numba.kernels()
+            if n0 == 0:
+                P[0] = self.p0
+            p_start = P[n0].reshape(-1).copy()
+            for k in range(K):
+                if self.end_idx[k] <= n0:
+                    p_start[k * N:(k + 1) * N] = 0.0
+            o = bw.ops
+            exits = np.zeros((M, K))
+            kf(o.al, o.ad, o.au, o.rfd, o.rfl, o.rfu, bw.k, bw.exiting, self.dt, p_start, n0,
+               P.reshape(M + 1, K * N), qs, exits, self.end_idx.astype(np.int64), N)
+        else:
+            if n0 < M:
+                self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs)
+            exits = np.zeros((M, K))
+            if ex.size:
+                exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]
         Z = self.aggregates(P, exits)
         return Forward(P, qs, exits, Z)
 
@@ -699,18 +731,23 @@ class Problem:
         """:math:`\\langle p_0, V_0\\rangle` per type."""
         return np.einsum("kn,kn->k", self.p0, bw.V[0].reshape(self.K, self.N))
 
-    def policy_value(self, fw: Forward, bw_policy: Backward, Z: Array, eps: float, delta: float) -> Array:
+    def policy_value(self, fw: Forward, bw_policy: Backward, Z: Array, eps: float, delta: float,
+                     price: Array | None = None) -> Array:
         r"""Population value per type of the policy of ``bw_policy`` when the environment is ``Z``.
 
         When the dynamics do not depend on the population this is the duality
         sum over the stored forward sweep (no extra solve); otherwise a linear
-        backward sweep with the policy frozen.
+        backward sweep with the policy frozen. ``price`` (K, M, N): the prices of
+        ``Z`` when already known.
         """
         if self.static_Q:
-            price, _, _ = self.coupling.prices(self.ctx, self.stats_dict(Z))
+            if price is None:
+                price, _, _ = self.coupling.prices(self.ctx, self.stats_dict(Z))
             K, M, N = self.K, self.M, self.N
-            s = self.srcf + bw_policy.k * price.transpose(1, 0, 2).reshape(M, K * N)
-            per = (fw.q * s).reshape(M, K, N).sum(axis=2) * self.dt[:, None]  # (M, K)
+            s = bw_policy.k * price.transpose(1, 0, 2).reshape(M, K * N)
+            s += self.srcf
+            per = np.einsum("mkn,mkn->mk", fw.q.reshape(M, K, N), s.reshape(M, K, N))
+            per *= self.dt[:, None]  # (M, K)
             run = np.einsum("km,mk->k", self.D[:, :-1], per)
             end_mass = np.array([fw.P[self.end_idx[k], k].sum() for k in range(K)])
             term = self.D[np.arange(K), self.end_idx] * end_mass * self.model.market.nav

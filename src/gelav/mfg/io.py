@@ -54,7 +54,8 @@ TYPE_FIELDS = ("name", "weight", "kappa", "mean", "sigma", "herding", "feedback"
                "discount_rate", "liquidity_cost", "distress_level", "q4_drain", "q4_cost", "initial")
 MARKET_FIELDS = ("horizon", "nav", "base_discount", "discount_per_year", "distress_impact", "flow_impact",
                  "own_distress", "distress_level", "absorption_time")
-NUMERICS_FIELDS = ("n_cells", "n_steps", "domain", "scheme", "epsilon", "temperature", "continuation", "control")
+NUMERICS_FIELDS = ("n_cells", "n_steps", "domain", "scheme", "epsilon", "temperature", "continuation", "control",
+                   "engine")
 SOLVER_FIELDS = ("method", "tol", "max_iter", "damping", "memory", "stage_tol", "exploitability", "continuation")
 NONNEG = {"kappa", "herding", "feedback", "discount_rate", "liquidity_cost", "q4_drain", "q4_cost", "distress_impact",
           "flow_impact", "own_distress", "absorption_time"}
@@ -152,6 +153,8 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
         nkw["scheme"] = nsec.choice("scheme", ("cn", "euler"))
     if nsec.has("control"):
         nkw["control"] = nsec.choice("control", ("newton", "lagged"))
+    if nsec.has("engine"):
+        nkw["engine"] = nsec.choice("engine", ("numpy", "numba"))
     if nsec.has("domain"):
         d = nsec.get("domain")
         if not (isinstance(d, list) and len(d) == 2 and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in d)

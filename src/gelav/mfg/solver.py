@@ -81,7 +81,7 @@ _WARM_BELOW = 0.3
 _INEXACT_FACTOR = 0.0
 _INEXACT_CAP = 1e-5
 #: last Newton count per exiting step below which the next best response runs Newton on all steps at once
-_GLOBAL_RATIO = 1.1
+_GLOBAL_RATIO = 1.02
 
 
 class _Cycling(Exception):
@@ -151,7 +151,7 @@ class _Evaluator:
         expl = math.nan
         if self.opts.exploitability and self.prev is not None:
             v_br = pb.population_value(bw)
-            v_pol = pb.policy_value(self.prev[1], self.prev[0], Z, self.eps, self.delta)
+            v_pol = pb.policy_value(self.prev[1], self.prev[0], Z, self.eps, self.delta, price=bw.price)
             expl = float(pb.weights @ (v_br - v_pol))
         self.prev = (bw, fw)
         self.prev_eps = self.eps

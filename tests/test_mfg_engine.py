@@ -1,0 +1,250 @@
+"""The fast sweeps of the mean-field game against a plain dense step-by-step reference.
+
+The engine solves the same discrete scheme as a textbook implementation — per step a
+dense Newton iteration for the implicit relaxed exit intensity, then the frozen-
+intensity solve; the population by the transposed steps — but batches the work
+(cached no-exit factorisations, cached population-independent tails, warm starts,
+Newton on all steps at once). These tests pin that every path gives the reference
+scheme to 1e-10.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gelav.mfg import LPType, Market, MFGModel, Numerics, solve
+from gelav.mfg.engine import Problem
+from gelav.mfg.scenarios import SCENARIOS
+
+EPS = 1e-3
+TIGHT = 1e-13  # Newton tolerance that converges every step to rounding
+
+
+def _tridiag(sub: np.ndarray, dg: np.ndarray, sup: np.ndarray) -> np.ndarray:
+    return np.diag(dg) + np.diag(sub[1:], -1) + np.diag(sup[:-1], 1)
+
+
+def reference(pb: Problem, Z: np.ndarray, eps: float, delta: float, control: str = "newton"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dense step-by-step scheme: values (M+1, KN), intensities (M, KN), holders (M+1, K, N), exits, aggregates."""
+    price, _, _, Q = pb.environment(Z)
+    K, M, N = pb.K, pb.M, pb.N
+    KN = K * N
+    sub, dg, sup = Q
+    pf = price.transpose(1, 0, 2).reshape(M, KN)
+    eye = np.eye(KN)
+    V = np.full(KN, pb.model.market.nav)
+    Vs = np.empty((M + 1, KN))
+    Vs[M] = V
+    ks = np.zeros((M, KN))
+    Ls, Rs = [None] * M, [None] * M
+
+    def intensity(gap: np.ndarray, al: np.ndarray) -> np.ndarray:
+        z = np.maximum(gap / delta, 0.0)
+        return z * z / (1.0 + z) / eps * al
+
+    for n in range(M - 1, -1, -1):
+        h, th = pb.dt[n], pb.theta[n]
+        Qn = _tridiag(sub[n], dg[n], sup[n])
+        A = eye - th * h * Qn
+        R = eye + (1.0 - th) * h * Qn
+        b = pb.rho_f[n] * (R @ V) + h * pb.srcf[n]
+        pi, al = pf[n], pb.alive_f[n]
+        if control == "lagged":
+            k = intensity(pi - V, al)
+        else:
+            W = np.linalg.solve(A, b)
+            for _ in range(200):
+                z = np.maximum((pi - W) / delta, 0.0)
+                phi = z * z / (1.0 + z)
+                dphi = z * (2.0 + z) / (1.0 + z) ** 2
+                k = phi / eps * al
+                G = A @ W + h * k * (W - pi) - b
+                J = A + np.diag(h * (phi + z * dphi) / eps * al)
+                dW = np.linalg.solve(J, G)
+                W = W - dW
+                if np.max(np.abs(dW)) < 1e-14:
+                    break
+            k = intensity(pi - W, al)
+        L = A + np.diag(h * k)
+        V = np.linalg.solve(L, b + h * k * pi)
+        Vs[n], ks[n], Ls[n], Rs[n] = V, k, L, R
+    # population: the exact transpose
+    P = np.empty((M + 1, K, N))
+    P[0] = pb.p0
+    p = pb.p0.reshape(-1).copy()
+    exits = np.zeros((M, K))
+    for n in range(M):
+        q = np.linalg.solve(Ls[n].T, p)  # type: ignore[union-attr]
+        p = Rs[n].T @ q  # type: ignore[union-attr]
+        exits[n] = pb.dt[n] * (ks[n] * q).reshape(K, N).sum(axis=1)
+        P[n + 1] = p.reshape(K, N)
+        for j in range(K):
+            if pb.end_idx[j] == n + 1:
+                p[j * N:(j + 1) * N] = 0.0
+    # aggregates at the step midpoints (holders after the payout on the left end)
+    post = P.copy()
+    for j in range(K):
+        post[pb.end_idx[j]:, j] = 0.0
+    mid = np.einsum("k,mkn->mn", pb.weights, 0.5 * (post[:-1] + P[1:]))
+    D, H, S = mid @ pb.dist_w, mid.sum(axis=1), mid @ pb.x
+    m = np.where(H > 1e-300, S / np.where(H > 1e-300, H, 1.0), float(pb.weights @ pb.lbar))
+    Zn = np.vstack((D, pb.pressure(exits @ pb.weights)[0], m, H))
+    return Vs, ks, P, exits, Zn
+
+
+MODELS = {
+    "crisis": SCENARIOS["crisis"].model,
+    "calm": SCENARIOS["calm"].model,  # exits stop: cached no-exit tail and head
+    "vintages": SCENARIOS["vintages"].model,  # three types, fund ends inside the horizon
+    "herding": MFGModel((LPType(initial=("normal", -2.0, 0.3), herding=0.3),), Market()),  # population-dependent Q
+}
+
+
+def _crowded(pb: Problem) -> np.ndarray:
+    """A non-trivial aggregate path: one Picard step from the calm guess."""
+    return pb.phi(pb.zero_path(), EPS, EPS)[0]
+
+
+def _close(a: np.ndarray, b: np.ndarray, tol: float) -> float:
+    err = float(np.max(np.abs(a - b)))
+    assert err < tol, err
+    return err
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("scheme", ["cn", "euler"])
+def test_sweeps_match_dense_reference(name: str, scheme: str) -> None:
+    pb = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30, scheme=scheme))
+    Z = _crowded(pb)
+    Vr, kr, Pr, er, Zr = reference(pb, Z, EPS, EPS)
+    # Newton converged to rounding: the same scheme, so agreement to accumulated rounding
+    Zn, bw, fw = pb.phi(Z, EPS, EPS, newton_tol=TIGHT)
+    _close(bw.V, Vr, 1e-12)
+    _close(bw.k * EPS, kr * EPS, 1e-9)  # intensity × ε = φ(gap/δ): rounding of the gap amplified by 1/δ
+    _close(fw.P, Pr, 1e-12)
+    _close(fw.exits, er, 1e-12)
+    _close(Zn, Zr, 1e-11)
+    assert np.array_equal(bw.exiting, kr.any(axis=1))
+    # the default stops each step's Newton after a correction c <= 1e-7 (1 + |V|): the error left is
+    # ~c²/δ per step, accumulated over the M steps
+    _, bwd, _ = pb.phi(Z, EPS, EPS)
+    c = 1e-7 * (1.0 + np.abs(Vr).max())
+    _close(bwd.V, Vr, pb.M * c * c / EPS)
+
+
+@pytest.mark.parametrize("name", ["crisis", "vintages", "herding"])
+def test_warm_starts_and_global_newton_match_reference(name: str) -> None:
+    """Warm-started step-by-step and all-steps-at-once Newton reach the same scheme as a cold start."""
+    pb = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30))
+    Z1 = _crowded(pb)
+    _, bw1, _ = pb.phi(Z1, EPS, EPS)
+    Z2 = 0.5 * (Z1 + pb.phi(Z1, EPS, EPS, guess=bw1)[0])  # a nearby path, as in the fixed point
+    Vr, _, Pr, _, Zr = reference(pb, Z2, EPS, EPS)
+    for guess in (bw1, bw1.V):
+        for newton in ("step", "global"):
+            Zn, bw, fw = pb.phi(Z2, EPS, EPS, guess=guess, newton=newton, newton_tol=TIGHT)
+            _close(bw.V, Vr, 1e-12)
+            _close(fw.P, Pr, 1e-12)
+            _close(Zn, Zr, 1e-11)
+    # from a converged guess the global iteration needs one sweep (no step-by-step fallback)
+    _, bw2, _ = pb.phi(Z2, EPS, EPS, newton_tol=TIGHT)
+    Zn, bwg, fw = pb.phi(Z2, EPS, EPS, guess=bw2, newton="global")
+    assert bwg.newton == "global" and bwg.newton_iterations == 1
+    _close(bwg.V, Vr, 1e-12)
+    _close(Zn, Zr, 1e-11)
+
+
+def test_lagged_control_and_fixed_policy_match_reference() -> None:
+    pb = Problem(MODELS["crisis"], Numerics(n_cells=24, n_steps=30, control="lagged"))
+    Z = _crowded(pb)
+    Vr, _, _, _, Zr = reference(pb, Z, EPS, EPS, control="lagged")
+    Zn, bw, _ = pb.phi(Z, EPS, EPS)
+    _close(bw.V, Vr, 1e-12)
+    _close(Zn, Zr, 1e-12)
+    # a frozen policy is a linear sweep: the value of the best response's own policy is its value
+    bp = pb.backward(Z, EPS, EPS, policy=bw.k)
+    _close(bp.V, bw.V, 1e-12)
+
+
+def test_cached_lu_matches_step_matrices() -> None:
+    """The lazily factorised steps (used by the N-player game) solve the stored L_n."""
+    from scipy.linalg import lapack
+
+    pb = Problem(MODELS["vintages"], Numerics(n_cells=16, n_steps=20))
+    _, bw, _ = pb.phi(_crowded(pb), EPS, EPS)
+    rhs = np.linspace(0.0, 1.0, pb.K * pb.N)
+    for n in (0, pb.M // 2, pb.M - 1):
+        L = _tridiag(np.concatenate(([0.0], bw.ops.al[n])), bw.diag[n], np.concatenate((bw.ops.au[n], [0.0])))
+        x = lapack.dgttrs(*bw.lu[n], rhs)[0]
+        _close(L @ x, rhs, 1e-12)
+
+
+def test_fast_fixed_point_equals_reference_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warm starts, global Newton (and optional inexact early best responses) do not move the equilibrium.
+
+    Both runs converge every step's Newton iteration to rounding (otherwise the two
+    paths stop it at different iterates, ~c²/δ apart) and the fixed point to 1e-11.
+    """
+    import gelav.mfg.solver as solver_mod
+
+    monkeypatch.setattr(solver_mod, "_NEWTON_TOL", TIGHT)
+    num = Numerics(n_cells=40, n_steps=40)
+    for name, inexact in (("crisis", 0.0), ("vintages", 0.0), ("crisis", 1e-4)):
+        model = SCENARIOS[name].model
+        with monkeypatch.context() as m:
+            m.setattr(solver_mod, "_INEXACT_FACTOR", inexact)  # optional inexact early inner solves
+            fast = solve(model, numerics=num, tol=1e-11, no_feedback=False)
+        with monkeypatch.context() as m:
+            m.setattr(solver_mod, "_WARM_BELOW", -1.0)  # every Φ cold and step by step
+            m.setattr(solver_mod, "_INEXACT_FACTOR", 0.0)  # and exact
+            ref = solve(model, numerics=num, tol=1e-11, no_feedback=False)
+        assert fast.converged and ref.converged
+        _close(fast.price, ref.price, 1e-10)
+        _close(fast.value, ref.value, 1e-10)
+        _close(fast.density, ref.density, 1e-10)
+        _close(fast.exit_flow, ref.exit_flow, 1e-9)  # a rate per year: sharp spike at the start
+
+
+# -- optional numba engine ------------------------------------------------------------
+@pytest.mark.parametrize("name", ["crisis", "vintages", "herding"])
+def test_numba_engine_matches_dense_reference(name: str) -> None:
+    """The compiled sweeps solve the same scheme: cold, warm, lagged and fixed-policy, to rounding."""
+    pytest.importorskip("numba")
+    for control in ("newton", "lagged"):
+        num = Numerics(n_cells=24, n_steps=30, control=control)
+        pn = Problem(MODELS[name], num)
+        pb = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30, control=control, engine="numba"))
+        Z = _crowded(pn)
+        Vr, _, Pr, er, Zr = reference(pn, Z, EPS, EPS, control=control)
+        Zn, bw, fw = pb.phi(Z, EPS, EPS, newton_tol=TIGHT)
+        _close(bw.V, Vr, 1e-12)
+        _close(fw.P, Pr, 1e-12)
+        _close(fw.exits, er, 1e-12)
+        _close(Zn, Zr, 1e-11)
+        # warm start from the previous best response, against the NumPy engine
+        Zw, bww, _ = pb.phi(Zn, EPS, EPS, guess=bw, newton_tol=TIGHT)
+        Zq, bwq, _ = pn.phi(Zn, EPS, EPS, guess=bw, newton_tol=TIGHT)
+        _close(bww.V, bwq.V, 1e-12)
+        _close(Zw, Zq, 1e-11)
+        # a frozen policy: the value of the best response's own policy is its value
+        _close(pb.backward(Z, EPS, EPS, policy=bw.k).V, bw.V, 1e-12)
+
+
+def test_numba_engine_equilibrium_equals_numpy() -> None:
+    pytest.importorskip("numba")
+    model = SCENARIOS["crisis"].model
+    a = solve(model, numerics=Numerics(n_cells=40, n_steps=40), no_feedback=False)
+    b = solve(model, numerics=Numerics(n_cells=40, n_steps=40, engine="numba"), no_feedback=False)
+    assert b.converged and a.iterations == b.iterations
+    # the same scheme and iteration; only rounding (and where each step's Newton stops) differs
+    _close(a.price, b.price, 1e-10)
+    _close(a.value, b.value, 1e-10)
+    assert b.diagnostics["mass_balance_error"] < 1e-12  # holders + exits = 1
+    assert b.diagnostics["duality_error"] < 1e-12  # the forward sweep is the exact transpose
+
+
+def test_engine_option_is_validated() -> None:
+    with pytest.raises(ValueError, match="engine"):
+        Numerics(engine="fortran")
