@@ -27,7 +27,7 @@ def test_time_consistency_restart_reproduces_value() -> None:
 
 def test_master_field_parallel_matches_serial_and_direct_solves() -> None:
     kw = dict(means=(-1.5, 0.0), spreads=(0.2, 0.5), numerics=NUM)
-    par = master_field(MODEL, workers=2, **kw)
+    par = master_field(MODEL, workers=2, progress=True, **kw)
     ser = master_field(MODEL, workers=1, **kw)
     assert par.diagnostics["mode"].startswith("processes")
     np.testing.assert_allclose(par.values, ser.values, atol=1e-12)
@@ -45,7 +45,7 @@ def test_master_field_parallel_matches_serial_and_direct_solves() -> None:
 def test_master_field_with_dask_client() -> None:
     distributed = pytest.importorskip("dask.distributed")
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
-        mf = master_field(MODEL, means=(-1.0, 0.5), spreads=(0.3,), numerics=NUM, client=client)
+        mf = master_field(MODEL, means=(-1.0, 0.5), spreads=(0.3,), numerics=NUM, client=client, progress=True)
     assert mf.diagnostics["mode"] == "dask"
     ser = master_field(MODEL, means=(-1.0, 0.5), spreads=(0.3,), numerics=NUM, workers=1)
     np.testing.assert_allclose(mf.values, ser.values, atol=1e-12)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gelav._progress import track
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
 
@@ -110,9 +111,16 @@ def _solve_one(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (eq.value0, eq.price[:, 0], eq.cumulative_exits.max(axis=1), eq.iterations, eq.residual)
 
 
+def _as_completed(futures: Any) -> Any:
+    from dask.distributed import as_completed
+
+    return as_completed(futures)
+
+
 def master_field(model: MFGModel, *, means: Sequence[float] = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0),
                  spreads: Sequence[float] = (0.2, 0.5), t0: float = 0.0, numerics: Numerics | None = None,
-                 options: SolverOptions | None = None, workers: int | None = None, client: Any = None) -> MasterField:
+                 options: SolverOptions | None = None, workers: int | None = None, client: Any = None,
+                 progress: bool = False) -> MasterField:
     r"""Tabulate :math:`U(t_0, L; \mu_0)` over Gaussian starting laws :math:`\mu_0 = N(m, s^2)`.
 
     Parameters
@@ -129,6 +137,8 @@ def master_field(model: MFGModel, *, means: Sequence[float] = (-2.0, -1.5, -1.0,
         Local processes (default: all cores, serial for one task or one core).
     client : dask.distributed.Client, optional
         Run the solves on a Dask cluster instead.
+    progress : bool
+        Show a Rich progress bar over the equilibrium solves.
 
     Returns
     -------
@@ -160,8 +170,11 @@ def master_field(model: MFGModel, *, means: Sequence[float] = (-2.0, -1.5, -1.0,
     tg = Problem(model, numerics, start=t0, grid=grid).tg
     tasks = [(model, numerics, options, float(t0), grid.nodes, tg, float(m), float(s)) for m in ms for s in ss]
     mode = "serial"
+    label = f"master field: {len(tasks)} equilibria"
     if client is not None:
         futures = client.map(_solve_one, tasks)
+        for _ in track(_as_completed(futures), total=len(futures), label=label, show=progress):
+            pass
         out = client.gather(futures)
         mode = "dask"
     else:
@@ -176,10 +189,10 @@ def master_field(model: MFGModel, *, means: Sequence[float] = (-2.0, -1.5, -1.0,
                 n_work = 1
         if n_work > 1 and len(tasks) > 1:
             with ProcessPoolExecutor(max_workers=min(n_work, len(tasks))) as ex:
-                out = list(ex.map(_solve_one, tasks))
+                out = list(track(ex.map(_solve_one, tasks), total=len(tasks), label=label, show=progress))
             mode = f"processes ({min(n_work, len(tasks))})"
         else:
-            out = [_solve_one(t) for t in tasks]
+            out = [_solve_one(t) for t in track(tasks, total=len(tasks), label=label, show=progress)]
     K = len(model.types)
     N = grid.n_nodes
     values = np.empty((ms.size, ss.size, K, N))
