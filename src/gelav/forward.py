@@ -266,9 +266,13 @@ def forward(
     # Diagnostics and warnings -------------------------------------------------
     width = grid.upper - grid.lower
     edge = np.zeros(grid.n_nodes, dtype=bool)
-    if natural["lower"]:
+    # An end that is the process's own state-space boundary (0 for GBM and CIR) is
+    # not a truncation: mass near it is the answer, not a leak.
+    lo_dom, hi_dom = getattr(process, "domain", (-math.inf, math.inf))
+    tol_dom = 1e-12 * max(1.0, width)
+    if natural["lower"] and grid.lower > lo_dom + tol_dom:
         edge |= grid.nodes < grid.lower + 0.02 * width
-    if natural["upper"]:
+    if natural["upper"] and grid.upper < hi_dom - tol_dom:
         edge |= grid.nodes > grid.upper - 0.02 * width
     boundary_mass = float(masses[:, edge].sum(axis=1).max()) if edge.any() else 0.0
     if boundary_mass > max(1e-7, 1e3 * tail):
