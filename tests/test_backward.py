@@ -238,6 +238,21 @@ def test_bad_inputs_raise_clear_errors():
         backward(P, call, 1.0, domain=(-1, 1), time_grid=TimeGrid.build(2.0, 10))
     with pytest.raises(ValueError, match="Dirichlet boundary value"):
         backward(P, call, 1.0, domain=(-1, 1), lower=lambda t: math.inf)
+    # regressions (QA): each used to pass silently or raise an obscure NumPy / attribute error
+    with pytest.raises(ValueError, match=r"`x0` = 5.0 lies outside the domain \[-1, 1\]"):
+        backward(P, call, 1.0, domain=(-1, 1), x0=5.0)
+    with pytest.raises(ValueError, match=r"`payoff` must return a number or an array shaped like x"):
+        backward(P, lambda x: np.ones(3), 1.0, domain=(-1, 1))
+    with pytest.raises(TypeError, match="`payoff` must be a callable, a number or an array"):
+        backward(P, "x", 1.0, domain=(-1, 1))
+    with pytest.raises(TypeError, match="`discount` must be a number"):
+        backward(P, call, 1.0, domain=(-1, 1), discount="r")
+    with pytest.raises(TypeError, match="`process` must be a gelav Process"):
+        backward("bm", call, 1.0, domain=(-1, 1))
+    with pytest.raises(ValueError, match="Times in `include` must be finite"):
+        backward(P, call, 1.0, domain=(-1, 1), times=[math.nan])
+    with pytest.raises(ValueError, match=r"`x` must lie in the grid"):
+        backward(P, call, 1.0, domain=(-1, 1), n_cells=10, n_steps=4).value(math.nan)
 
 
 def test_boundary_aliases_and_plot():

@@ -267,6 +267,10 @@ def test_read_csv_numeric_times_semicolons_and_unsorted(tmp_path):
     p = _write(tmp_path, "eu.csv", "Datum,Wert\n03.01.2020,1\n10.01.2020,2\n17.01.2020,3\n")
     s = read_series(p)
     assert s.date_column == "Datum" and s.times[2] == pytest.approx(14 / 365.25)
+    # regression: a European export (';' and decimal commas) was rejected: "'0,2' is not a finite number"
+    p = _write(tmp_path, "eu2.csv", "Datum;Wert\n2020-01-03;0,25\n2020-01-10;-1,5\n2020-01-17;2,5e-1\n")
+    s = read_series(p)
+    assert s.value_column == "Wert" and s.values.tolist() == [0.25, -1.5, 0.25]
 
 
 def test_read_parquet_with_dates_and_nulls(tmp_path):

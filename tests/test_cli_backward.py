@@ -43,6 +43,10 @@ def test_feynman_kac_table_plots_and_config(tmp_path):
     assert r.exit_code == 2 and "unknown field" in r.output
     r = CliRunner().invoke(main, ["feynman-kac", "--sigma0", "-1"])
     assert r.exit_code == 2 and "`sigma0` must be > 0" in r.output
+    # regression: NaN used to be reported as "`mu` must be finite" (mu = mu0 + sigma0²/2)
+    for opt in ("--sigma0", "--mu0", "--strike"):
+        r = CliRunner().invoke(main, ["feynman-kac", opt, "nan", "--payoff", "call"])
+        assert r.exit_code == 2 and f"`{opt[2:]}` must be finite" in r.output
 
 
 def test_exit_time_seed_reports_divergence():
@@ -78,3 +82,8 @@ def test_exit_time_config_and_errors(tmp_path):
     assert r.exit_code == 2 and "`a` must be < `b`" in r.output
     r = CliRunner().invoke(main, ["exit-time", "--x0", "5"])
     assert r.exit_code == 2 and "`x0`" in r.output
+    # regressions: an infinite limit was reported as "`x0` = nan", a missing CIR parameter as a TypeError
+    r = CliRunner().invoke(main, ["exit-time", "--process", "brownian", "--a", "-inf"])
+    assert r.exit_code == 2 and "`a` must be finite" in r.output
+    r = CliRunner().invoke(main, ["exit-time", "--process", "cir", "--kappa", "1"])
+    assert r.exit_code == 2 and "needs `mean`, `sigma` (missing)" in r.output

@@ -42,6 +42,12 @@ def test_mfg_bad_input_exit_codes(tmp_path) -> None:  # type: ignore[no-untyped-
     cfg.write_text("[mfg.market]\nflow_impact = -2\n")
     r = runner.invoke(main, ["mfg", "--config", str(cfg)])
     assert r.exit_code == 2 and "`flow_impact`" in r.output
+    # regressions: NaN / empty --at printed nan rows, states off the grid were silently clamped
+    for at in ("nan", ""):
+        r = runner.invoke(main, ["mfg", "--at", at])
+        assert r.exit_code == 2 and "`--at` must be finite numbers" in r.output
+    r = runner.invoke(main, ["mfg", "--scenario", "crisis", "--n-cells", "40", "--n-steps", "40", "--at", "1e9"])
+    assert r.exit_code == 2 and "`L` = 1e+09 must be a finite liquidity state on the grid" in r.output
 
 
 

@@ -56,6 +56,29 @@ def test_above_and_custom_parameters():
     assert out["methods"]["pde"]["probability"] == pytest.approx(exact, abs=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("kind", "params", "x0", "horizon", "c"),
+    [
+        ("brownian", {"mu": 0.3, "sigma": 0.7}, 0.0, 2.0, -1.0),
+        ("gbm", {"mu": 0.05, "sigma": 0.3}, 1.0, 1.0, 0.8),
+        ("ou", {"kappa": 2.0, "mean": 0.5, "sigma": 0.8}, 0.2, 1.0, 0.0),
+    ],
+)
+def test_pde_error_estimate_bounds_the_error_when_threshold_differs_from_x0(tmp_path, kind, params, x0, horizon, c):
+    """Regression: with c off the grid's nodes the h² error constant changed from grid to grid, and
+    Richardson understated the error (BM: error 1.5e-7, estimate 1.9e-10; GBM: 2.0e-5 vs 7.1e-6)."""
+    from gelav.scenario import process_from_config
+    from gelav.stress import stress_test
+
+    proc = process_from_config({"kind": kind, **params})
+    exact = float(proc.transition(x0, horizon).cdf(c))
+    pde = stress_test(proc, x0, horizon, c, methods=["pde"]).results["pde"]
+    assert abs(pde.probability - exact) <= 1.5 * pde.error + 1e-13
+    assert pde.error < 1e-7
+    un, un_err = pde.details["unextrapolated"], pde.details["unextrapolated_error_estimate"]
+    assert abs(un - exact) <= 1.5 * un_err
+
+
 def test_plot_file_is_written(tmp_path):
     f = tmp_path / "stress.png"
     r = run("stress", "--method", "analytic,pde", "--plot", str(f), "--quiet")
@@ -81,6 +104,10 @@ def test_config_file(tmp_path):
         (["--horizon", "-1"], "`horizon` must be > 0"),
         (["--method", "quantum"], "Unknown method"),
         (["--config", "/nonexistent.toml"], "does not exist"),
+        # regression: 0 used to fall back silently to the default (1e6 paths, 800 cells)
+        (["--paths", "0"], "`paths` must be >= 100"),
+        (["--cells", "0"], "`cells` must be >= 16"),
+        (["--method", ""], "`methods` is empty"),
     ],
 )
 def test_bad_input_exit_code_2(args, match):
@@ -95,3 +122,20 @@ def test_bad_config_field(tmp_path):
     r = CliRunner().invoke(main, ["stress", "--config", str(cfg)])
     assert r.exit_code == 2
     assert "[stress] field `horizon`" in r.output
+
+
+def test_resource_errors_are_messages_not_tracebacks(tmp_path, monkeypatch):
+    """Regressions: an unwritable --plot path and MemoryError (--particles 1e9) printed tracebacks."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = CliRunner().invoke(main, ["stress", "--method", "analytic", "--plot", str(blocker / "x.png")])
+    assert r.exit_code == 2 and r.output.startswith("Error: ") and "Traceback" not in r.output
+
+    import gelav.stress
+
+    def boom(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(gelav.stress, "stress_test", boom)
+    r = CliRunner().invoke(main, ["stress"])
+    assert r.exit_code == 1 and "Out of memory" in r.output

@@ -69,7 +69,7 @@ def test_config_table_and_override(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     "args,match",
-    [(("--alpha", "0.7"), "`alpha`"), (("--paths", "0"), "`--paths`"), (("--steps", "-3"), "`--steps`"),
+    [(("--alpha", "0.7"), "`alpha`"), (("--paths", "0"), "`--paths`"), (("--paths", "1"), "`--paths` must be >= 2"), (("--steps", "-3"), "`--steps`"),
      (("--seed", "-1"), "`--seed`"), (("--dy", "0"), "`dy`")],
 )
 def test_bad_input_exit_code_2(args: tuple[str, ...], match: str) -> None:

@@ -163,6 +163,11 @@ def test_bad_intervals():
         exit_time(BrownianMotion(), 0.0, 1.0, lower="sticky")
     with pytest.raises(DivergenceError, match="never exits"):
         exit_time(BrownianMotion(), 0.0, 1.0, lower="reflecting", upper="reflecting")
+    # regressions: a non-process raised AttributeError; value(nan) returned nan
+    with pytest.raises(TypeError, match="`process` must be a gelav Process"):
+        exit_time("bm", 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"`x` must lie in \[0, 1\]"):
+        exit_time(BrownianMotion(), 0.0, 1.0, n_cells=20).value(float("nan"))
 
 
 def test_exit_result_plot():

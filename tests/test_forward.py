@@ -237,13 +237,28 @@ def test_warns_on_coarse_grid():
         ({"lower": "sticky"}, "Unknown boundary `lower`"),
         ({"grid": Grid.uniform(0.0, 1.0, 10)}, "outside the grid"),
         ({"initial": "uniform"}, "Unknown `initial`"),
+        ({"process": BrownianMotion(), "initial": "stationary"}, "has no stationary law"),
         ({"domain": (1.0, -1.0)}, "`domain` must satisfy"),
+        ({"times": [float("nan")]}, "Times in `include` must be finite"),  # regression: NaN was dropped
     ],
 )
 def test_bad_inputs_raise(kwargs, match):
     args = {"process": SEED_OU, "initial": -0.5, "horizon": 2.0, **kwargs}
     with pytest.raises(ValueError, match=match):
         forward(**args)
+
+
+def test_non_process_and_nan_threshold_are_rejected():
+    """Regressions: a non-process gave AttributeError, prob(below=nan) returned nan."""
+    with pytest.raises(TypeError, match="`process` must be a gelav Process, got str"):
+        forward("ou", -0.5, 2.0)
+    d = forward(SEED_OU, -0.5, 2.0, n_cells=200, n_steps=10)
+    with pytest.raises(ValueError, match="`below` must be finite"):
+        d.prob(below=float("nan"))
+    with pytest.raises(ValueError, match="`t` must be finite"):  # NaN picked the first saved time
+        d.at(float("nan"))
+    with pytest.raises(ValueError, match="`killing` array must hold a rate at each of the"):
+        forward(SEED_OU, -0.5, 2.0, n_cells=200, n_steps=10, killing=np.ones(5))
 
 
 def test_grid_that_leaves_the_state_space_is_rejected():

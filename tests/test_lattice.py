@@ -237,6 +237,22 @@ def test_tree_stress_probability_order_one_and_within_error_estimate() -> None:
     assert p_above == pytest.approx(1 - p, abs=1e-12)
 
 
+def test_stress_probability_far_threshold_and_long_horizon_stay_fast() -> None:
+    """Regression: a threshold 1e9 sd away, or T = 1e6 y, used to refine the tree to 2**22 steps
+    (minutes); now the far tail is taken as it is and long horizons fall back to the generator."""
+    import time
+
+    t0 = time.perf_counter()
+    p, err = stress_probability(OrnsteinUhlenbeck(0.45, 1.0, 1e-9), X0, T, C)
+    assert p == pytest.approx(0.0, abs=1e-15) and err < 1e-15
+    ou = OrnsteinUhlenbeck(**SEED000)
+    for horizon in (100.0, 1e6):
+        est = stress_probability(ou, X0, horizon, C)
+        exact = float(ou.transition(X0, horizon).cdf(C))
+        assert abs(est.probability - exact) < 4 * est.error_estimate + 1e-9
+    assert time.perf_counter() - t0 < 60  # generous: the old code took minutes
+
+
 def test_naive_node_counting_is_not_smooth() -> None:
     """Counting whole nodes (the non-smooth way) has an error that does not scale like 1/N."""
     ou = OrnsteinUhlenbeck(**SEED000)

@@ -289,6 +289,12 @@ def test_validation_errors_name_the_argument() -> None:
         Market(coupling=3)
     with pytest.raises(TypeError, match="`model`"):
         solve("crisis")  # type: ignore[arg-type]
+    # regressions: NaN `start` was reported as "`horizon` must be finite"; NaN `initial_pressure`
+    # ran the solver into a ConvergenceError
+    with pytest.raises(ValueError, match="`start` must be finite"):
+        solve(MFGModel(), numerics=Numerics(n_cells=20, n_steps=20), start=float("nan"))
+    with pytest.raises(ValueError, match="`initial_pressure` must be finite"):
+        solve(MFGModel(), numerics=Numerics(n_cells=20, n_steps=20), initial_pressure=float("nan"))
 
 
 def test_user_coupling_callable() -> None:

@@ -161,6 +161,11 @@ def test_solve_lcp_small_and_bad_inputs():
         american(100, side="middle")
     with pytest.raises(ValueError, match=r"`reward` is not finite"):
         optimal_stopping(GBM, lambda s: 1 / s, 1.0, domain=(0.0, 10.0), n_cells=10, n_steps=4)
+    # regressions: max_iter=0 raised ConvergenceError; x0 outside the domain was ignored
+    with pytest.raises(ValueError, match="`max_iter` must be >= 1"):
+        optimal_stopping(GBM, lambda s: np.maximum(1 - s, 0), 1.0, domain=(0.0, 10.0), max_iter=0)
+    with pytest.raises(ValueError, match=r"`x0` = 300 lies outside the domain \[0, 200\]"):
+        optimal_stopping(GBM, lambda s: np.maximum(40 - s, 0), 1.0, domain=(0.0, 200.0), x0=300)
 
 
 def test_policy_iteration_reports_non_convergence():
@@ -175,3 +180,6 @@ def test_stopping_region_plot():
     matplotlib.use("Agg")
     fig = american(200).plot_region(xlabel="S")
     assert fig.axes[0].get_title().startswith("Stopping region")
+    # regression: the value surface of a stopping problem was titled "Feynman–Kac value"
+    fig = american(200).plot()
+    assert fig.axes[0].get_title().startswith("Optimal stopping value of GeometricBrownianMotion")

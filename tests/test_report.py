@@ -130,6 +130,10 @@ def test_cli_report_json_and_exit_codes(tmp_path):
     assert len(list((tmp_path / "figs").glob("*.png"))) == 2
     r = CliRunner().invoke(main, ["report", "--config", str(tmp_path / "missing.toml")])
     assert r.exit_code == 2 and "does not exist" in r.output
+    # regression: --dpi 0 ran every section, then failed in Matplotlib with "dpi must be positive"
+    r = CliRunner().invoke(main, ["report", "--config", str(tmp_path / "s.toml"), "-o", str(tmp_path / "r.html"),
+                                  "--dpi", "0"])
+    assert r.exit_code == 2 and "`dpi` must be >= 30" in r.output
 
 
 def _chromium():

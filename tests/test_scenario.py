@@ -66,6 +66,9 @@ def test_process_errors_name_field_value_and_expectation():
 
         process_to_config(Process(lambda t, x: x, lambda t, x: 1 + 0 * x))
     assert process_from_config({"kind": "OU"}).params() == OrnsteinUhlenbeck().params()
+    # regression: a missing required parameter surfaced as "CIR.__init__() missing 3 required ..."
+    with pytest.raises(ScenarioError, match=r"\[process\] kind 'cir' needs `kappa`, `mean`, `sigma` \(missing\)"):
+        process_from_config({"kind": "cir"})
 
 
 def test_section_validation_messages():
@@ -95,6 +98,9 @@ def test_load_errors(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text("[process\nkappa = 1")
     with pytest.raises(ScenarioError, match="not valid TOML"):
+        load(p)
+    p.write_bytes(b"\xff\xfe[process]")  # regression: a bare UnicodeDecodeError without the file name
+    with pytest.raises(ScenarioError, match=r"bad\.toml: not valid TOML: not UTF-8"):
         load(p)
 
 
@@ -133,6 +139,9 @@ def test_calibrate_cli_bad_file_exit_code_2(tmp_path):
     (tmp_path / "s.csv").write_text("date,v\n2020-01-01,1\n2020-01-08,2\n")
     r = CliRunner().invoke(main, ["calibrate", str(tmp_path / "s.csv")])
     assert r.exit_code == 2 and "too short" in r.output
+    (tmp_path / "g.csv").write_bytes(b"date,v\n\xff\xfe\x00")  # regression: bare UnicodeDecodeError
+    r = CliRunner().invoke(main, ["calibrate", str(tmp_path / "g.csv")])
+    assert r.exit_code == 2 and "g.csv: not a UTF-8 text (CSV) file" in r.output
 
 
 def test_calibrate_reads_the_data_file_named_in_the_config(tmp_path):

@@ -183,14 +183,21 @@ def _as_space_function(name: str, g: Any, grid: Grid, *, allow_time: bool = Fals
                     v = np.asarray(fn2(t, x), dtype=float)
             except Exception as exc:  # re-raised with context
                 raise ValueError(f"`{name}` failed on the grid: {exc}") from exc
-            v = np.broadcast_to(v, np.shape(x)).astype(float)
+            try:
+                v = np.broadcast_to(v, np.shape(x)).astype(float)
+            except ValueError:
+                raise ValueError(f"`{name}` must return a number or an array shaped like x {np.shape(x)}, "
+                                 f"got shape {v.shape}.") from None
             if not np.all(np.isfinite(v)):
                 bad = np.asarray(x)[~np.isfinite(v)]
                 raise ValueError(f"`{name}` is not finite at x = {bad[:3].tolist()} (t = {t:g}).")
             return v
 
         return fn
-    arr = np.asarray(g, dtype=float)
+    try:
+        arr = np.asarray(g, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a callable, a number or an array of numbers, got {g!r:.40}.") from None
     if arr.shape != grid.nodes.shape:
         raise ValueError(f"`{name}` array must hold values at the {grid.n_nodes} grid nodes, got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
@@ -221,7 +228,10 @@ def _discount_rate(discount: Any) -> Any:
         return None
     if callable(discount):
         return discount
-    r = np.asarray(discount, dtype=float)
+    try:
+        r = np.asarray(discount, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`discount` must be a number, an array or a callable r(t, x), got {discount!r:.40}.") from None
     if not np.all(np.isfinite(r)):
         raise ValueError("`discount` must be finite.")
     if np.any(r < 0):
@@ -301,7 +311,7 @@ class Value:
         so ``value(x0)`` equals ``point_mass(x0) @ at()`` exactly.
         """
         xa = np.asarray(x, dtype=float)
-        if np.any(xa < self.grid.lower - 1e-12) or np.any(xa > self.grid.upper + 1e-12):
+        if not (np.all(xa >= self.grid.lower - 1e-12) and np.all(xa <= self.grid.upper + 1e-12)):  # NaN too
             raise ValueError(f"`x` must lie in the grid [{self.grid.lower:g}, {self.grid.upper:g}].")
         if t is None:
             row = self.values[0]
@@ -338,6 +348,8 @@ class Value:
         g[0], g[-1] = g[1], g[-2]
         return g
 
+    _plot_title = "Feynman–Kac value"  # class attribute, not a field
+
     def summary(self) -> dict[str, Any]:
         return {
             "start": float(self.times[0]),
@@ -360,7 +372,7 @@ class Value:
             ax.set_xlabel(xlabel)
             ax.set_ylabel("time t [years]")
             ax.set_zlabel(zlabel)
-            ax.set_title(title or f"Feynman–Kac value of {getattr(self.process, 'name', 'X')}")
+            ax.set_title(title or f"{self._plot_title} of {getattr(self.process, 'name', 'X')}")
             return fig
         if kind == "slices":
             fig, ax = new_axes(ax)
@@ -371,7 +383,7 @@ class Value:
                 ax.plot(self.grid.nodes, self.value(self.grid.nodes, t), label=f"t = {t:g} y")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(zlabel)
-            ax.set_title(title or f"Feynman–Kac value of {getattr(self.process, 'name', 'X')}")
+            ax.set_title(title or f"{self._plot_title} of {getattr(self.process, 'name', 'X')}")
             ax.legend()
             return fig
         raise ValueError(f"Unknown plot `kind` {kind!r}; use 'surface' or 'slices'.")
@@ -413,6 +425,8 @@ def _setup(process: Any, payoff: Any, horizon: float, *, discount: Any, running:
            grid: Grid | None, domain: tuple[float, float] | None, x0: float | None, n_cells: int, n_steps: int,
            times: Any, time_grid: TimeGrid | None, scheme: str, damping_steps: int, start: float,
            tail: float = 1e-10, payoff_name: str = "payoff", smooth_payoff: bool = False) -> _Setup:
+    if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
+        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     horizon = check_positive("horizon", horizon)
     start = check_finite("start", start)
     n_steps = check_int("n_steps", n_steps, minimum=1)
@@ -434,6 +448,8 @@ def _setup(process: Any, payoff: Any, horizon: float, *, discount: Any, running:
         lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
         if not lo < hi:
             raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
+        if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
+            raise ValueError(f"`x0` = {x0} lies outside the domain [{lo:g}, {hi:g}].")
         if x0 is not None and lo < float(x0) < hi:
             grid = Grid.aligned(lo, hi, n_cells, node=float(x0))
             if grid.lower < lo or grid.upper > hi:

@@ -191,8 +191,11 @@ def _looks_date(col: Sequence[Any]) -> bool:
 
 
 def _read_csv(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        text = fh.read()
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text (CSV) file ({exc.reason} at byte {exc.start}).") from None
     if not text.strip():
         raise ValueError(f"{path}: the file is empty.")
     try:
@@ -215,6 +218,12 @@ def _read_csv(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
         r = r + [""] * (len(header) - len(r))
         for h, c in zip(header, r, strict=False):
             cols[h].append(c)
+    if getattr(dialect, "delimiter", ",") == ";":  # European export: decimal commas, e.g. 0,25 or -1,5e-3
+        import re
+
+        dec = re.compile(r"\s*[+-]?\d+,\d+(?:[eE][+-]?\d+)?\s*")
+        cols = {h: [c.replace(",", ".") if isinstance(c, str) and dec.fullmatch(c) else c for c in v]
+                for h, v in cols.items()}
     return header, cols
 
 

@@ -14,6 +14,7 @@ surviving mass.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,8 @@ class Density:
         if t is None:
             return self.times.size - 1
         t = float(t)
+        if not math.isfinite(t):  # NaN used to select the first saved time
+            raise ValueError(f"`t` must be finite, got {t}.")
         i = int(np.argmin(np.abs(self.times - t)))
         scale = max(1.0, abs(self.times[-1]))
         if abs(self.times[i] - t) > 1e-9 * scale:
@@ -112,6 +115,11 @@ class Density:
         """
         if below is None and above is None:
             raise ValueError("Give `below`, `above` or both.")
+        from gelav._validation import check_finite
+
+        for name, v in (("below", below), ("above", above)):
+            if v is not None:
+                check_finite(name, v)  # NaN used to give a probability of nan
         hi = float(self.cdf(below, t)) if below is not None else self.mass(t)
         lo = float(self.cdf(above, t)) if above is not None else 0.0
         if below is not None and above is not None and above >= below:

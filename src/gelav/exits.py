@@ -170,6 +170,8 @@ def classify_boundary(process: Any, a: float, b: float, *, t: float = 0.0) -> tu
     (BoundaryClass, BoundaryClass)
         Lower and upper end.
     """
+    if not all(hasattr(process, n) for n in ("drift", "diffusion", "variance_rate")):
+        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")
@@ -247,7 +249,7 @@ class ExitResult:
     def value(self, x: ArrayLike) -> NDArray[np.float64] | float:
         """Linear interpolation at ``x`` (in ``[a, b]``)."""
         xa = np.asarray(x, dtype=float)
-        if np.any(xa < self.grid.lower - 1e-12) or np.any(xa > self.grid.upper + 1e-12):
+        if not (np.all(xa >= self.grid.lower - 1e-12) and np.all(xa <= self.grid.upper + 1e-12)):  # NaN too
             raise ValueError(f"`x` must lie in [{self.grid.lower:g}, {self.grid.upper:g}].")
         out = np.interp(xa, self.grid.nodes, self.values)
         return float(out) if out.ndim == 0 else out

@@ -81,6 +81,8 @@ def _cover_points(initial: Any, process: Any, tail: float) -> NDArray[np.float64
     law = None
     if isinstance(initial, str) and initial == "stationary":
         law = process.stationary()
+        if law is None:
+            raise ValueError(f"{getattr(process, 'name', 'This process')} has no stationary law.")
     elif _is_distribution(initial):
         law = initial
     if law is not None:
@@ -181,6 +183,8 @@ def forward(
     0.00194
     """
     t_start = _time.perf_counter()
+    if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
+        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     horizon = check_positive("horizon", horizon)
     start = check_finite("start", start)
     tail = check_positive("tail", tail)

@@ -174,7 +174,11 @@ class Generator:
             )
         self._killing = killing
         if killing is not None and not callable(killing):
-            k = np.broadcast_to(np.asarray(killing, dtype=float), grid.nodes.shape).copy()
+            k_in = np.asarray(killing, dtype=float)
+            if k_in.size != 1 and k_in.shape != grid.nodes.shape:  # was NumPy's "could not be broadcast"
+                raise ValueError(f"`killing` array must hold a rate at each of the {grid.n_nodes} grid nodes, "
+                                 f"got shape {k_in.shape}.")
+            k = np.broadcast_to(k_in, grid.nodes.shape).copy()
             if not np.all(np.isfinite(k)) or np.any(k < 0):
                 raise ValueError("`killing` must be finite and >= 0.")
             self._killing = k

@@ -264,6 +264,8 @@ class TimeGrid:
         base = np.linspace(start, end, n + 1)
         dt = horizon / n
         extra = np.asarray(list(np.atleast_1d(np.asarray(include, dtype=float))), dtype=float)
+        if not np.all(np.isfinite(extra)):  # NaN was silently dropped
+            raise ValueError(f"Times in `include` must be finite, got {extra.tolist()}.")
         if extra.size and (np.any(extra < start - 1e-12 * max(1.0, abs(end))) or np.any(extra > end + 1e-12 * max(1.0, abs(end)))):
             raise ValueError(f"Times in `include` must lie in [{start}, {end}], got {extra.tolist()}.")
         d = max(0, int(damping_steps))

@@ -876,7 +876,8 @@ class TrinomialTree:
             if c <= 0:
                 return 0.0 if below is not None else 1.0
             c = math.log(c)
-        if not self.covers(c):
+        # beyond 8.5 sd the exact tail is < 1e-17 and the truncated tree's is no larger: no bias to report
+        if not self.covers(c) and abs(c - self._mean_path(self.horizon)) < 8.5 * self.terminal_std:
             import warnings
 
             from gelav.errors import AccuracyWarning
@@ -996,7 +997,12 @@ class GeneratorLattice:
         if self.method == "exact" and self.generator.time_homogeneous:
             from scipy.sparse.linalg import expm_multiply
 
-            return np.asarray(expm_multiply(horizon * self.generator.matrix(0.0).T.tocsr(), p))
+            A = horizon * self.generator.matrix(0.0).T.tocsr()
+            if p.size <= 2000 and abs(A).sum(axis=0).max() > 1e4:  # expm_multiply's cost grows with ‖A‖
+                from scipy.linalg import expm
+
+                return np.asarray(expm(A.toarray()) @ p)
+            return np.asarray(expm_multiply(A, p))
         if n_steps is not None and self.method == "explicit":
             n = check_int("n_steps", n_steps, minimum=1)
             need = self.n_steps_for(horizon)
@@ -1198,10 +1204,17 @@ def stress_probability(
         kw = {"below": threshold} if below else {"above": threshold}
         probe = TrinomialTree(process, x0, horizon, n1)
         level = math.log(threshold) if (probe.kind == "log" and threshold > 0) else threshold
-        # a mean-reverting tree is truncated at ±j_max·δx ∝ sqrt(n): refine until it covers the threshold
-        while not probe.covers(level) and n1 < 2**22:
+        # a mean-reverting tree is truncated at ±j_max·δx ∝ sqrt(n): refine until it covers the threshold,
+        # unless the threshold is so far out (> 8.5 sd, tail < 1e-17) that truncation cannot matter.
+        # "auto" stops at 2**13 steps (the cost grows like n²: long horizons need n ∝ κT) and falls
+        # back to the generator lattice.
+        cap = 2**22 if method == "tree" else 2**13
+        far = abs(level - probe._mean_path(horizon)) >= 8.5 * probe.terminal_std
+        while not far and not probe.covers(level) and n1 < cap:
             n1 *= 2
             probe = TrinomialTree(process, x0, horizon, n1)
+        use_tree = method == "tree" or far or probe.covers(level)
+    if use_tree:
         p1 = probe.prob(**kw)
         p2 = TrinomialTree(process, x0, horizon, 2 * n1).prob(**kw)
         q, sizes, name = 1.0, (n1, 2 * n1), "tree"

@@ -694,6 +694,9 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     wanted = list(sections) if sections is not None else rep.string_list("sections", default=None)
     title = title or rep.get("title") or scenario.get("title") or "gelav report"
     dpi = rep.integer("dpi", default=dpi, minimum=30) or dpi
+    from gelav._validation import check_int
+
+    dpi = check_int("dpi", dpi, minimum=30)  # the argument too, not only the file's [report] dpi
     rep.check_unknown(("sections", "title", "dpi"))
     registry = {**_BUILTIN, **SECTIONS}
     if wanted is None:

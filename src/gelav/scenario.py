@@ -61,6 +61,8 @@ def load(path: str | Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{p}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML must be UTF-8
+        raise ScenarioError(f"{p}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     except OSError as exc:
         raise ScenarioError(f"{p}: cannot be read: {exc}") from None
     data["_path"] = str(p)
@@ -196,8 +198,17 @@ def process_from_config(table: Mapping[str, Any] | None, *, source: str = "scena
         if v is not None:
             kwargs[n] = v
     sec.check_unknown(("kind", *names))
+    import inspect
+
+    cls = getattr(procs, cls_name)
+    missing = [n for n, p in inspect.signature(cls).parameters.items()
+               if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD
+               and p.kind is not p.VAR_POSITIONAL and n not in kwargs]
+    if missing:
+        raise ScenarioError(f"{source}: [process] kind {kind!r} needs "
+                            + ", ".join(f"`{n}`" for n in missing) + " (missing).")
     try:
-        return getattr(procs, cls_name)(**kwargs)
+        return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{source}: [process]: {exc}") from None
 

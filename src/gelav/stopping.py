@@ -145,6 +145,7 @@ class StoppingValue(Value):
 
     stop: NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
     obstacle: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]
+    _plot_title = "Optimal stopping value"
 
     def stopping_region(self, t: float | None = None) -> NDArray[np.bool_]:
         """Boolean mask of the nodes where stopping is optimal at saved time ``t`` (default: start)."""
@@ -287,6 +288,9 @@ def optimal_stopping(
         raise ValueError(f"Unknown `method` {method!r}; registered LCP methods are {', '.join(map(repr, LCP_METHODS))}.")
     if side is not None and side not in ("lower", "upper"):
         raise ValueError(f"`side` must be 'lower', 'upper' or None, got {side!r}.")
+    from gelav._validation import check_int
+
+    max_iter = check_int("max_iter", max_iter, minimum=1)  # 0 used to raise ConvergenceError
     if horizon is not None and isinstance(horizon, (int, float)) and math.isinf(horizon) and horizon > 0:
         return _perpetual(process, reward, running=running, discount=discount, lower=lower, upper=upper,
                           grid=grid, domain=domain, x0=x0, n_cells=n_cells, max_iter=max_iter, t_start=t_start)

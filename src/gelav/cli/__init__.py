@@ -55,5 +55,5 @@ class LazyGroup(click.Group):
 def main() -> None:
     """gelav — Fokker–Planck, Feynman–Kac, lattices, Monte Carlo and the GE-LAV mean-field game.
 
-    Start with `gelav stress` (the seed's OU stress test, three ways).
+    Start with `gelav stress` (the seed's OU stress test, four ways).
     """

@@ -70,6 +70,13 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc), code=2)
         except (ConvergenceError, DivergenceError) as exc:
             fail(str(exc), code=1)
+        except MemoryError:  # was a traceback (e.g. --particles 1000000000)
+            fail("Out of memory: the problem is too large for this machine; reduce the cells, steps, "
+                 "paths or particles.", code=1)
+        except OSError as exc:  # e.g. a --plot or --save path that cannot be written
+            fail(str(exc), code=2)
+        except ArithmeticError as exc:
+            fail(f"Numerical failure: {exc}", code=1)
 
     return wrapper
 

@@ -18,9 +18,11 @@ def run_exit_time(process: Any, a: float, b: float, x0: list[float], *, horizon:
     """Classification of the ends, P(hit b first), E[τ] (or why it is infinite), optional E[τ∧T] and P(τ > T)."""
     import numpy as np
 
+    from gelav._validation import check_finite
     from gelav.errors import DivergenceError
     from gelav.exits import classify_boundary, exit_probability, exit_time, exit_time_distribution
 
+    a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")
     for x in x0:

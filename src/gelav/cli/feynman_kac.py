@@ -125,7 +125,7 @@ def plot_feynman_kac(res: dict[str, Any], folder: str) -> list[str]:
 @click.option("--n-cells", type=int, default=None, help="Price cells (seed: 100).")
 @click.option("--n-steps", type=int, default=None, help="Time steps (default 200).")
 @click.option("--payoff", type=click.Choice(PAYOFFS), default=None, help="g(y): the price (seed), a call or a put.")
-@click.option("--strike", type=float, default=None, help="Strike for call/put payoffs.")
+@click.option("--strike", type=float, default=None, help="Strike for call/put payoffs [default 0.5].")
 @click.option("--boundary", type=click.Choice(BOUNDARIES), default=None,
               help="At the limits: sold (u = g, seed), knockout (u = 0) or reflecting.")
 @click.option("--discount", type=float, default=None, help="Discount rate r >= 0 (seed: 0).")
@@ -176,6 +176,11 @@ def feynman_kac(mu0: float | None, sigma0: float | None, horizon: float | None, 
     settings.update({k: v for k, v in given.items() if v is not None})
     if no_pdepe:
         settings["pdepe"] = False
+    from gelav._validation import check_finite
+
+    for k in ("mu0", "sigma0", "strike"):  # before `mu` = mu0 + sigma0²/2 is formed, so errors name these
+        if k in settings:
+            check_finite(k, settings[k])
     if settings.get("sigma0", 1.0) <= 0:
         raise ValueError(f"`sigma0` must be > 0, got {settings['sigma0']}.")
     if settings.get("horizon", 1.0) <= 0:

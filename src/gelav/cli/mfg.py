@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -57,6 +58,8 @@ def mfg(scenario_name: str | None, config: str | None, method: str | None, tol: 
         Ls = [float(s) for s in at.split(",") if s.strip()]
     except ValueError:
         raise click.BadParameter(f"`--at` must be numbers separated by commas, got {at!r}.") from None
+    if not Ls or not all(math.isfinite(v) for v in Ls):
+        raise click.BadParameter(f"`--at` must be finite numbers separated by commas, got {at!r}.")
     nkw: dict[str, Any] = {}
     if n_cells is not None:
         nkw["n_cells"] = n_cells

@@ -77,13 +77,13 @@ def stress(kappa, mean, sigma, x0, horizon, threshold, below, methods, paths, se
         return _DEFAULTS.get(name)
 
     direction = ("below" if below else "above") if below is not None else (sec_vals.get("direction") or "below")
-    method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else sec_vals.get("methods")
+    method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else sec_vals.get("methods")
     result = stress_test(
         process, pick("x0", x0), pick("horizon", horizon), pick("threshold", threshold),
         direction=direction, methods=method_list,
-        paths=pick("paths", paths) or 1_000_000,
+        paths=pick("paths", paths) if pick("paths", paths) is not None else 1_000_000,
         seed=pick("seed", seed) if pick("seed", seed) is not None else 0,
-        cells=pick("cells", cells) or 800,
+        cells=pick("cells", cells) if pick("cells", cells) is not None else 800,
     )
     if plot:
         save_figure(result.plot(), plot)

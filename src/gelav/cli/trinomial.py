@@ -83,9 +83,9 @@ def trinomial(alpha: float | None, dy: float | None, dt: float | None, steps: in
 
     cfg = _resolve({"alpha": alpha, "dy": dy, "dt": dt, "steps": steps, "paths": paths, "seed": seed, "x0": x0},
                    config)
-    for key in ("steps", "paths"):
-        if cfg[key] < 1:
-            raise ValueError(f"`--{key}` must be >= 1, got {cfg[key]}.")
+    for key, least in (("steps", 1), ("paths", 2)):  # one walk has no sample variance (nan ± nan)
+        if cfg[key] < least:
+            raise ValueError(f"`--{key}` must be >= {least}, got {cfg[key]}.")
     if cfg["seed"] is not None and cfg["seed"] < 0:
         raise ValueError(f"`--seed` must be >= 0, got {cfg['seed']}.")
     walk = TrinomialWalk(cfg["alpha"], dy=cfg["dy"], dt=cfg["dt"])

@@ -160,8 +160,11 @@ class Problem:
     def __init__(self, model: MFGModel, numerics: Numerics, *, start: float = 0.0,
                  grid: Grid | None = None, time_grid: TimeGrid | None = None,
                  initial_pressure: float = 0.0) -> None:
+        from gelav._validation import check_finite
+
+        start = check_finite("start", start)  # NaN used to surface as "`horizon` must be finite"
         self.model = model
-        self.initial_pressure = float(initial_pressure)
+        self.initial_pressure = check_finite("initial_pressure", initial_pressure)  # NaN: ConvergenceError
         self.numerics = numerics
         types = model.types
         K = len(types)

@@ -193,6 +193,10 @@ class Equilibrium:
     def summary(self, L: ArrayLike = (-0.5, 0.0, 1.0)) -> dict[str, Any]:
         """The numbers of the CLI table as a dict."""
         Ls = np.atleast_1d(np.asarray(L, dtype=float))
+        lo, hi = float(self.grid.nodes[0]), float(self.grid.nodes[-1])
+        bad = Ls[~(np.isfinite(Ls) & (Ls >= lo) & (Ls <= hi))]
+        if bad.size:  # np.interp would silently clamp to the end values
+            raise ValueError(f"`L` = {bad[0]:g} must be a finite liquidity state on the grid [{lo:g}, {hi:g}].")
         out: dict[str, Any] = {"types": []}
         for k, name in enumerate(self.type_names):
             d = self.discount[k]
