@@ -139,3 +139,16 @@ def test_resource_errors_are_messages_not_tracebacks(tmp_path, monkeypatch):
     monkeypatch.setattr(gelav.stress, "stress_test", boom)
     r = CliRunner().invoke(main, ["stress"])
     assert r.exit_code == 1 and "Out of memory" in r.output
+
+
+def test_pde_warns_when_cir_violates_feller():
+    import warnings as _w
+
+    from gelav import CIR, AccuracyWarning, FellerConditionWarning
+    from gelav.stress import stress_test
+
+    with _w.catch_warnings():
+        _w.simplefilter("ignore", FellerConditionWarning)
+        cir = CIR(0.5, 0.04, 0.3)  # 2κθ = 0.04 < σ² = 0.09
+    with pytest.warns(AccuracyWarning, match="Feller"):
+        stress_test(cir, 0.02, 1.0, 0.01, methods=["pde"], cells=200)
