@@ -91,7 +91,7 @@ def _no_coupling_model() -> MFGModel:
 
 def test_no_coupling_is_optimal_stopping_in_one_iteration() -> None:
     """β = γ = λ = η = 0: one best response; → optimal_stopping as ε → 0 (order 1 in ε)."""
-    from gelav.backward import optimal_stopping
+    from gelav.stopping import optimal_stopping
 
     model = _no_coupling_model()
     errs = []

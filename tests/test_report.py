@@ -144,18 +144,34 @@ def _chromium():
     return None
 
 
-@pytest.mark.browser
-def test_report_renders_in_headless_chromium(rendered, tmp_path):
+def _require_chromium() -> str:
+    """Chromium's path; a missing browser fails in CI (where .ci/run installs it) and skips elsewhere."""
     exe = _chromium()
     if exe is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("chromium is required in CI (apt-get install -y chromium)")
         pytest.skip("chromium not installed")
+    return exe
+
+
+def _headless(exe: str, tmp_path) -> list[str]:
+    """Headless Chromium with no network traffic of its own and a fresh profile."""
+    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}"]
+
+
+def _dump_dom(exe: str, page, tmp_path) -> str:
+    """The page's DOM after its scripts ran."""
+    cmd = [*_headless(exe, tmp_path), "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(rendered, tmp_path):
+    exe = _require_chromium()
     _rep, out = rendered
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", out.as_uri()]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    dom = _dump_dom(exe, out, tmp_path)
     m = re.search(r'<div id="gelav-status" data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
     assert m, dom[-2000:]
     total, ok, errors = map(int, m.groups())
@@ -163,7 +179,8 @@ def test_report_renders_in_headless_chromium(rendered, tmp_path):
     # the numbers are in the rendered page
     assert "0.00193" in dom and "Stress test (Fokker–Planck)" in dom
     shot = tmp_path / "page.png"
-    subprocess.run([*cmd[:-2], f"--screenshot={shot}", "--window-size=1200,3000", out.as_uri()],
+    subprocess.run([*_headless(exe, tmp_path), "--virtual-time-budget=5000", f"--screenshot={shot}",
+                    "--window-size=1200,3000", out.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
 
@@ -241,16 +258,9 @@ def test_every_registered_section_runs(all_sections):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_full_report_renders_every_figure_in_chromium(all_sections, tmp_path):
-    exe = _chromium()
-    if exe is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is required in CI (apt-get install -y chromium)")
-        pytest.skip("chromium not installed")
+    exe = _require_chromium()
     rep, out = all_sections
     n_fig = sum(len(s.figures) for s in rep.sections.values())
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", out.as_uri()]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    dom = _dump_dom(exe, out, tmp_path)
     m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
     assert m and tuple(map(int, m.groups())) == (n_fig, n_fig, 0), dom[-1000:]

@@ -657,21 +657,3 @@ def duality_gap(value: Value, density: Any, x0: float) -> dict[str, float]:
 
 
 # Exit problems and optimal stopping live in their own modules; re-exported here.
-_REEXPORT = {
-    "exit_time": "gelav.exits",
-    "exit_probability": "gelav.exits",
-    "exit_time_distribution": "gelav.exits",
-    "ExitResult": "gelav.exits",
-    "ExitTimeDistribution": "gelav.exits",
-    "classify_boundary": "gelav.exits",
-    "optimal_stopping": "gelav.stopping",
-    "StoppingValue": "gelav.stopping",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _REEXPORT:
-        import importlib
-
-        return getattr(importlib.import_module(_REEXPORT[name]), name)
-    raise AttributeError(f"module 'gelav.backward' has no attribute {name!r}")
