@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._random import SeedLike, as_seed_sequence
 from gelav._validation import check_finite, check_int, check_positive
 from gelav.mc_schemes import SCHEMES, Scheme, get_scheme
+from gelav.results import Estimate
 
 __all__ = [
     "BLOCK_SIZE",
@@ -71,67 +72,6 @@ BLOCK_SIZE = 8192
 # -----------------------------------------------------------------------------
 # Estimates
 # -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Estimate:
-    r"""A Monte Carlo estimate :math:`\hat\theta \pm \mathrm{se}`.
-
-    Attributes
-    ----------
-    value : float
-        The estimate (sample mean of i.i.d. terms).
-    stderr : float
-        Its standard error :math:`s/\sqrt{n}`.
-    n : int
-        Number of i.i.d. terms (antithetic pairs count once).
-
-    Examples
-    --------
-    >>> e = Estimate(0.25, 0.01, 1000)
-    >>> [round(v, 4) for v in e.ci(0.95)]
-    [0.2304, 0.2696]
-    """
-
-    value: float
-    stderr: float
-    n: int
-
-    def ci(self, level: float = 0.95) -> tuple[float, float]:
-        """Two-sided normal confidence interval at ``level`` (in (0, 1))."""
-        level = check_finite("level", level)
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"`level` must lie in (0, 1), got {level}.")
-        from scipy.stats import norm
-
-        h = float(norm.ppf(0.5 + level / 2)) * self.stderr
-        return (self.value - h, self.value + h)
-
-    def zscore(self, exact: float) -> float:
-        """:math:`(\\hat\\theta - \\theta)/\\mathrm{se}` against a known value (inf when se = 0 and they differ)."""
-        d = self.value - float(exact)
-        if self.stderr == 0:
-            return 0.0 if d == 0 else math.copysign(math.inf, d)
-        return d / self.stderr
-
-    @property
-    def relative_error(self) -> float:
-        """stderr / |value|."""
-        return self.stderr / abs(self.value) if self.value else math.inf
-
-    def to_dict(self) -> dict[str, float]:
-        lo, hi = self.ci(0.95)
-        return {"value": self.value, "stderr": self.stderr, "n": self.n, "ci95_low": lo, "ci95_high": hi}
-
-    def __float__(self) -> float:
-        return float(self.value)
-
-    def __format__(self, spec: str) -> str:
-        spec = spec or ".6g"
-        return f"{self.value:{spec}} ± {self.stderr:.2g}"
-
-    def __str__(self) -> str:
-        return format(self, "")
-
-
 def _estimate(y: NDArray[np.float64], antithetic: bool) -> Estimate:
     y = np.asarray(y, dtype=float)
     if antithetic:
