@@ -24,7 +24,7 @@ def test_mfg_json_preset() -> None:
 def test_mfg_table_config_and_plots(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cfg = tmp_path / "s.toml"
     cfg.write_text('[mfg]\npreset = "heterogeneous"\n[mfg.numerics]\nn_cells = 40\nn_steps = 40\n')
-    r = CliRunner().invoke(main, ["mfg", "--config", str(cfg), "--plot", str(tmp_path / "figs"), "--quiet",
+    r = CliRunner().invoke(main, ["mfg", "--config", str(cfg), "--plot", str(tmp_path / "figs"), "--no-progress",
                                   "--at", "-1,1"])
     assert r.exit_code == 0, r.output
     assert "discount" in r.output and "pension" in r.output and "iterations" in r.output

@@ -116,10 +116,12 @@ class StressResult:
 
 
 def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
-    t0 = time.perf_counter()
     if not getattr(process, "has_transition", False):
         raise ValueError(f"{process.name} has no closed-form law; the 'analytic' method is unavailable.")
     normal = process.normal_law(x0, horizon) if hasattr(process, "normal_law") else None
+    if normal is None:  # warm SciPy's import (~1 s on a first call): the time column is the formula's cost
+        import scipy.stats  # noqa: F401
+    t0 = time.perf_counter()
     if normal is not None:  # Gaussian law: Φ(z) = erfc(-z/√2)/2, without building a SciPy distribution
         z = (c - normal[0]) / normal[1]
         p = 0.5 * math.erfc((z if below else -z) / -math.sqrt(2.0))

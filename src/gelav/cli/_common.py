@@ -1,4 +1,15 @@
-"""Shared helpers for the sub-commands: output (table or JSON), errors, plots."""
+"""The shared command-line layer: options every command has, output (table or JSON), errors, plots.
+
+:func:`shared_options` gives a command ``--config FILE``, ``--json``,
+``--plot PATH``, ``-q/--quiet`` and (where it has arrays) ``--export
+FILE.{csv,parquet,nc}``, honoured the same way everywhere by :class:`Output`:
+the command parses its own options, calls its task (:mod:`gelav.tasks`) and
+hands the result and a table printer to :meth:`Output.emit`. Warnings print
+as one line each (``Warning: <Category>: <message>``), errors as
+``Error: <message>`` with exit code 2 (bad input) or 1 (numerical failure),
+and Python keyword advice in messages (``method='picard'``) is rewritten as
+the command's option (``--method picard``).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +23,8 @@ from typing import Any
 import click
 import numpy as np
 
-__all__ = ["dump_json", "fail", "handle_errors", "jsonable", "print_table", "save_figure"]
+__all__ = ["Output", "dump_json", "fail", "handle_errors", "jsonable", "print_table", "save_figure", "shared_options",
+           "warning_line"]
 
 
 def jsonable(obj: Any) -> Any:
@@ -57,19 +69,29 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn gelav's exceptions into clean messages and meaningful exit codes."""
+def handle_errors(func: Callable[..., Any] | None = None, *,
+                  options: Callable[[], Any] | None = None) -> Callable[..., Any]:
+    """Turn gelav's exceptions into clean messages and meaningful exit codes.
+
+    ``options`` (a callable giving the command's parameter names) lets
+    messages that give Python keyword advice name the option instead.
+    """
+    if func is None:
+        return lambda f: handle_errors(f, options=options)
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from gelav.errors import ConvergenceError, DivergenceError
 
+        def msg(exc: BaseException, hints: bool = False) -> str:
+            return _as_options(str(exc), options() if options is not None else (), hints=hints)
+
         try:
             return func(*args, **kwargs)
         except (ValueError, TypeError, FileNotFoundError, KeyError) as exc:
-            fail(str(exc), code=2)
+            fail(msg(exc), code=2)
         except (ConvergenceError, DivergenceError) as exc:
-            fail(str(exc), code=1)
+            fail(msg(exc, hints=True), code=1)
         except MemoryError:  # was a traceback (e.g. --particles 1000000000)
             fail("Out of memory: the problem is too large for this machine; reduce the cells, steps, "
                  "paths or particles.", code=1)
@@ -81,13 +103,133 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _as_options(message: str, names: Any, *, hints: bool = False) -> str:
+    """``method='picard'`` -> ``--method picard`` for the command's own parameters; with ``hints``
+    (advice after a numerical failure) also `` `epsilon` `` -> `` `epsilon` (--epsilon) ``."""
+    import re
+
+    known = set(names)
+    if not known:
+        return message
+    if hints:
+        message = re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: (f"{m.group(0)} (--{m.group(1).replace('_', '-')})"
+                                                            if m.group(1) in known else m.group(0)), message)
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in known:
+            return m.group(0)
+        return f"--{name.replace('_', '-')} {m.group(3)}"
+
+    return re.sub(r"\b([a-z][a-z0-9_]*)=(['\"]?)([\w.+-]+)\2", repl, message)
+
+
 def save_figure(fig: Any, path: str) -> None:
     """Save a Matplotlib figure, creating parent folders."""
-    from pathlib import Path
+    from gelav.tasks._figures import save_figure as _save
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120, bbox_inches="tight")
-    import matplotlib.pyplot as plt
+    _save(fig, path)
 
-    plt.close(fig)
+
+def warning_line(w: Any) -> str:
+    """One line for a caught warning: ``Warning: <Category>: <message>`` (no source line)."""
+    text = " ".join(str(w.message).split())
+    return f"Warning: {w.category.__name__}: {text}"
+
+
+EXPORT_HELP = "Write the arrays (densities, fans, values, paths) to FILE.csv, FILE.parquet or FILE.nc."
+
+
+class Output:
+    """How a command's results leave it: figures (``--plot``), files (``--export``), JSON or tables."""
+
+    def __init__(self, command: str, *, config: str | None, as_json: bool, plot: str | None, quiet: bool,
+                 export: str | None) -> None:
+        self.command, self.config, self.as_json, self.plot, self.quiet, self.export = (
+            command, config, as_json, plot, quiet, export)
+        self.files: list[str] = []
+
+    @property
+    def tables(self) -> bool:
+        """Whether to print tables (not with ``--json`` or ``--quiet``)."""
+        return not (self.as_json or self.quiet)
+
+    def write_files(self, result: Any) -> list[str]:
+        """The figures for ``--plot`` and the arrays for ``--export``; returns the files written."""
+        if self.plot:
+            self.files += [str(p) for p in result.save_figures(self.plot)]
+        if self.export:
+            from gelav.tasks import export_tables
+
+            self.files += [str(p) for p in export_tables(result.tables(), self.export)]
+        return self.files
+
+    def emit(self, result: Any, table: Callable[[], None] | None = None, *,
+             json_extra: Callable[[list[str]], dict[str, Any]] | None = None) -> None:
+        """Write the files, then print the JSON (``--json``), nothing (``--quiet``) or the tables."""
+        files = self.write_files(result)
+        if self.as_json:
+            out = result.to_dict()
+            if json_extra is not None:
+                out.update(json_extra(files))
+            dump_json(out)
+            return
+        if self.quiet:
+            return
+        if table is not None:
+            table()
+        if files:
+            click.echo("Files written: " + ", ".join(files))
+
+
+def shared_options(command: str, *, export: bool = True, config_help: str | None = None,
+                   plot_help: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the shared options; the function receives them as one ``out: Output`` argument.
+
+    Use under ``@click.command``::
+
+        @click.command("stress")
+        @click.option("--x0", type=float)
+        @shared_options("stress")
+        def stress(x0, out): ...
+    """
+
+    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+        import warnings
+
+        @wraps(func)
+        def run(*args: Any, config: str | None, as_json: bool, plot: str | None, quiet: bool,
+                export_path: str | None = None, **kwargs: Any) -> Any:
+            out = Output(command, config=config, as_json=as_json, plot=plot, quiet=quiet, export=export_path)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                warnings.filterwarnings("ignore", category=DeprecationWarning)
+                warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+                try:
+                    return func(*args, out=out, **kwargs)
+                finally:
+                    for w in caught:
+                        click.echo(warning_line(w), err=True)
+
+        def names() -> list[str]:
+            ctx = click.get_current_context(silent=True)
+            return [p.name for p in ctx.command.params if p.name] if ctx is not None else []
+
+        f: Callable[..., Any] = handle_errors(run, options=names)
+        opts = [
+            click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+                         help=config_help or f"Scenario TOML file (its [{command.replace('-', '_')}] table; "
+                         "options override it)."),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables."),
+            click.option("--plot", "plot", type=click.Path(), default=None,
+                         help=plot_help or f"Write the figures to FILE, or to FOLDER/{command.replace('-', '_')}.png."),
+            click.option("--quiet", "-q", "quiet", is_flag=True, help="Print nothing but errors (files are still written)."),
+        ]
+        if export:
+            opts.append(click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
+                                     help=EXPORT_HELP))
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco

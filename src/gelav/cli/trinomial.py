@@ -1,52 +1,18 @@
-"""``gelav trinomial``: the trinomial walk of seed 003 against its Gaussian limit."""
+"""``gelav trinomial``: the trinomial walk of seed 003 against its Gaussian limit (a thin layer over
+:func:`gelav.tasks.trinomial`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._common import Output, print_table, shared_options
+from gelav.tasks._base import DEFAULTS as _ALL
 
 __all__ = ["trinomial"]
 
-DEFAULTS: dict[str, Any] = {"alpha": 0.3, "dy": 1.0, "dt": 1.0, "steps": 252, "paths": 10_000, "seed": 2023, "x0": 0.0}
-
-
-def _resolve(cli: dict[str, Any], config: str | None) -> dict[str, Any]:
-    """Command-line values override the ``[trinomial]`` table, which overrides the defaults."""
-    out = dict(DEFAULTS)
-    if config is not None:
-        from gelav.scenario import Section, load
-
-        data = load(config)
-        sec = Section(data.get("trinomial"), "trinomial", source=str(data.get("_path", config)))
-        file_vals = {
-            "alpha": sec.positive("alpha"),
-            "dy": sec.positive("dy"),
-            "dt": sec.positive("dt"),
-            "steps": sec.integer("steps"),
-            "paths": sec.integer("paths"),
-            "seed": sec.integer("seed", minimum=0),
-            "x0": sec.number("x0"),
-        }
-        unknown = sorted(set(sec.table) - set(file_vals))
-        if unknown:
-            raise ValueError(
-                f"{sec.source}: [trinomial] has unknown field(s) {', '.join(map(repr, unknown))}; "
-                f"known fields are {', '.join(sorted(file_vals))}."
-            )
-        out.update({k: v for k, v in file_vals.items() if v is not None})
-    out.update({k: v for k, v in cli.items() if v is not None})
-    return out
-
-
-def _plot_path(plot: str) -> Path:
-    p = Path(plot)
-    if p.is_dir() or p.suffix == "":
-        return p / "trinomial.png"
-    return p
+DEFAULTS: dict[str, Any] = _ALL["trinomial"]  # kept importable under its old name
 
 
 def _fmt(x: float, digits: int = 5) -> str:
@@ -61,16 +27,10 @@ def _fmt(x: float, digits: int = 5) -> str:
 @click.option("--paths", type=int, default=None, help="Number of simulated walks. [default 10000]")
 @click.option("--seed", type=int, default=None, help="Random seed (results depend on it only). [default 2023]")
 @click.option("--x0", type=float, default=None, help="Starting position. [default 0]")
-@click.option("--config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file; reads its [trinomial] table (options override it).")
-@click.option("--plot", "plot", type=click.Path(), default=None,
-              help="Save the histogram-vs-limit figure to FILE (or FOLDER/trinomial.png).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors (and --json output).")
-@handle_errors
+@shared_options("trinomial", config_help="Scenario TOML file; reads its [trinomial] table (options override it).",
+                plot_help="Save the histogram-vs-limit figure to FILE (or FOLDER/trinomial.png).")
 def trinomial(alpha: float | None, dy: float | None, dt: float | None, steps: int | None, paths: int | None,
-              seed: int | None, x0: float | None, config: str | None, plot: str | None, as_json: bool,
-              quiet: bool) -> None:
+              seed: int | None, x0: float | None, out: Output) -> None:
     r"""Simulate the trinomial walk of seed 003 and compare it with its Gaussian limit.
 
     Each step moves ±δy with probability α and stays with probability 1 − 2α.
@@ -79,31 +39,15 @@ def trinomial(alpha: float | None, dy: float | None, dt: float | None, steps: in
     Prints moments (sample ± standard error, exact lattice, Gaussian limit) and
     Kolmogorov–Smirnov distances to the exact lattice law and to the limit.
     """
-    from gelav.lattice import TrinomialWalk
+    from gelav import tasks
 
-    cfg = _resolve({"alpha": alpha, "dy": dy, "dt": dt, "steps": steps, "paths": paths, "seed": seed, "x0": x0},
-                   config)
-    for key, least in (("steps", 1), ("paths", 2)):  # one walk has no sample variance (nan ± nan)
-        if cfg[key] < least:
-            raise ValueError(f"`--{key}` must be >= {least}, got {cfg[key]}.")
-    if cfg["seed"] is not None and cfg["seed"] < 0:
-        raise ValueError(f"`--seed` must be >= 0, got {cfg['seed']}.")
-    walk = TrinomialWalk(cfg["alpha"], dy=cfg["dy"], dt=cfg["dt"])
-    keep = plot is not None and cfg["paths"] * (cfg["steps"] + 1) <= 20_000_000
-    sample = walk.simulate(cfg["steps"], cfg["paths"], seed=cfg["seed"], x0=cfg["x0"], keep_paths=keep)
-    summary = sample.summary()
-    summary["x0"] = cfg["x0"]
-    summary["seed"] = cfg["seed"]
-    summary["limit_variance"] = walk.variance(sample.horizon)
-    if plot is not None:
-        out = _plot_path(plot)
-        save_figure(sample.plot(), str(out))
-        summary["plot"] = str(out)
-    if as_json:
-        dump_json(summary)
-        return
-    if quiet:
-        return
+    rep = tasks.trinomial(out.config, keep_paths=out.plot is not None or out.export is not None, alpha=alpha, dy=dy,
+                          dt=dt, steps=steps, paths=paths, seed=seed, x0=x0)
+    out.emit(rep, lambda: _table(rep), json_extra=lambda files: {"plot": files[0]} if out.plot else {})
+
+
+def _table(rep: Any) -> None:
+    summary, walk, sample = rep.summary, rep.walk, rep.sample
     mo = summary["moments"]
     rows = []
     for key, label in (("mean", "mean"), ("variance", "variance"), ("skewness", "skewness"),
@@ -130,5 +74,3 @@ def trinomial(alpha: float | None, dy: float | None, dt: float | None, steps: in
         ],
         caption="KS p-values are conservative for a discrete law; the last row is the O(1/n) lattice effect.",
     )
-    if plot is not None:
-        click.echo(f"Figure saved to {summary['plot']}")

@@ -1,0 +1,62 @@
+"""One function per job, under the command line, the report and Python.
+
+Each task reads a scenario (a parsed TOML mapping, a path, or nothing), applies
+the defaults once (:data:`DEFAULTS`: the scenario's table overrides them and
+keyword arguments override the table), calls the library and returns a frozen
+result with ``to_dict()`` (the command's JSON), ``key_numbers()`` (readable
+labels), ``figures()`` (drawn on request) and ``tables()`` (for ``--export``).
+``gelav <command>`` and ``gelav report`` are thin layers over these::
+
+    >>> from gelav import tasks
+    >>> r = tasks.stress({"stress": {"methods": ["analytic"]}})
+    >>> round(r.best, 7)
+    0.0019356
+"""
+
+from __future__ import annotations
+
+from gelav.tasks._base import DEFAULTS, TaskResult, export_tables, read_scenario
+from gelav.tasks.calibrate import CalibrationReport, calibrate
+from gelav.tasks.exit_time import ExitTimeReport, exit_time
+from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
+from gelav.tasks.ito import ItoReport, ito
+from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
+from gelav.tasks.mfg import MFGReport, mfg
+from gelav.tasks.stress import StressReport, stress
+from gelav.tasks.trinomial import TrinomialReport, trinomial
+
+__all__ = [
+    "DEFAULTS",
+    "TASKS",
+    "CalibrationReport",
+    "ExitTimeReport",
+    "FeynmanKacReport",
+    "ItoReport",
+    "MFGReport",
+    "McKeanVlasovReport",
+    "StressReport",
+    "TaskResult",
+    "TrinomialReport",
+    "calibrate",
+    "exit_time",
+    "export_tables",
+    "feynman_kac",
+    "ito",
+    "mckean_vlasov",
+    "mfg",
+    "read_scenario",
+    "stress",
+    "trinomial",
+]
+
+#: scenario table name -> task function
+TASKS = {
+    "calibration": calibrate,
+    "stress": stress,
+    "feynman_kac": feynman_kac,
+    "exit_time": exit_time,
+    "trinomial": trinomial,
+    "mckean_vlasov": mckean_vlasov,
+    "ito": ito,
+    "mfg": mfg,
+}

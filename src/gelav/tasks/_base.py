@@ -1,0 +1,180 @@
+"""What every task shares: reading a scenario, the defaults table, the result base class, exports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gelav.results import Diagnostics
+
+__all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "export_tables", "merge", "read_scenario", "source_of"]
+
+ScenarioLike = Mapping[str, Any] | str | Path | None
+
+#: The defaults of every task, shared by the command line, the report and Python: each task
+#: applies them once (defaults < scenario table < keyword arguments / command-line options).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "stress": {"kappa": 0.45, "mean": 1.0, "sigma": 0.32, "x0": -0.5, "horizon": 2.0, "threshold": -0.5,
+               "direction": "below", "methods": None, "paths": 1_000_000, "seed": 0, "cells": 800},
+    "feynman_kac": {"mu0": 0.0, "sigma0": 1.0, "horizon": 1.0, "lower": 0.0, "upper": 1.0, "n_cells": 100,
+                    "n_steps": 200, "n_times": 21, "payoff": "price", "strike": 0.5, "boundary": "sold",
+                    "discount": 0.0, "pdepe": True},
+    "exit_time": {"process": {"kind": "gbm", "mu": 0.5, "sigma": 1.0}, "a": 0.0, "b": 1.0, "x0": None,
+                  "horizon": None, "n_cells": 400, "n_steps": 200},
+    "trinomial": {"alpha": 0.3, "dy": 1.0, "dt": 1.0, "steps": 252, "paths": 10_000, "seed": 2023, "x0": 0.0},
+    "mckean_vlasov": {"kappa": 0.45, "mean": 1.0, "sigma": 0.32, "lam": 0.5, "x0": -0.5, "horizon": 2.0,
+                      "particles": 10_000, "systems": 10, "steps": 200, "scheme": "euler", "cells": 400, "seed": 0,
+                      "chaos": False},
+    "mfg": {"preset": "stress", "at": (-0.5, 0.0, 1.0)},
+    "ito": {"transform": None, "rate": "r", "source": "0"},
+    "calibration": {"level": 0.95, "date_column": None, "value_column": None},
+}
+
+
+def read_scenario(scenario: ScenarioLike) -> dict[str, Any]:
+    """A scenario as a dict: ``None`` is empty, a path is read with :func:`gelav.scenario.load`."""
+    if scenario is None:
+        return {}
+    if isinstance(scenario, (str, Path)):
+        from gelav.scenario import load
+
+        return load(scenario)
+    if not isinstance(scenario, Mapping):
+        raise TypeError(f"`scenario` must be a mapping, a path or None, got {type(scenario).__name__}.")
+    return dict(scenario)
+
+
+def source_of(scenario: Mapping[str, Any]) -> str:
+    """The name errors use for the scenario (its file, else ``"scenario"``)."""
+    return str(scenario.get("_path", "scenario"))
+
+
+def merge(task: str, from_file: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults < the scenario's table < the options given (``None`` means "not given")."""
+    out = dict(DEFAULTS[task])
+    out.update({k: v for k, v in from_file.items() if v is not None})
+    out.update({k: v for k, v in options.items() if v is not None})
+    return out
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Base of every task's result.
+
+    Subclasses fill :meth:`to_dict` (the JSON of ``gelav <command> --json``),
+    :meth:`key_numbers` (readable label -> number: the tables of the CLI and
+    the report), :meth:`figures` (name -> Matplotlib figure, drawn on request)
+    and :meth:`tables` (name -> columns of equal length, for ``--export``).
+    """
+
+    inputs: dict[str, Any]
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    #: the command (and figure file) name
+    name = "task"
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every task overrides it
+        return {"inputs": self.inputs, "diagnostics": self.diagnostics.to_dict()}
+
+    def key_numbers(self) -> dict[str, Any]:
+        return {}
+
+    def figures(self) -> dict[str, Any]:
+        return {}
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def figure_paths(self, path: str | Path, names: list[str]) -> dict[str, Path]:
+        """Where ``--plot PATH`` puts each figure (a folder: ``<name>.png`` and ``<name>_<figure>.png``)."""
+        from gelav.tasks._figures import figure_targets
+
+        return figure_targets(path, self.name, names)
+
+    def save_figures(self, path: str | Path) -> list[Path]:
+        """Draw every figure and save it for ``--plot PATH``; returns the files."""
+        from gelav.tasks._figures import save_figure
+
+        figs = self.figures()
+        if not figs:
+            raise ValueError(f"`--plot`: the {self.name} result has no figure.")
+        targets = self.figure_paths(path, list(figs))
+        for name, fig in figs.items():
+            save_figure(fig, targets[name])
+        return [targets[n] for n in figs]
+
+    def plot(self) -> Any:
+        """The main figure."""
+        figs = self.figures()
+        if not figs:
+            raise ValueError(f"The {self.name} result has no figure.")
+        first, *rest = figs.values()
+        import matplotlib.pyplot as plt
+
+        for f in rest:
+            plt.close(f)
+        return first
+
+
+def export_tables(tables: Mapping[str, Mapping[str, Any]], path: str | Path) -> list[Path]:
+    """Write named tables (columns of equal length) to CSV, Parquet or NetCDF; returns the files written.
+
+    A ``.nc`` file holds every table (NetCDF-3, written with SciPy: dimension
+    ``<table>`` and variables ``<table>_<column>``). CSV and Parquet hold one
+    table per file: ``FILE`` itself when there is one table, else
+    ``<stem>_<table><suffix>`` beside it.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".nc"):
+        raise ValueError(f"`--export` must end in .csv, .parquet or .nc, got {str(p)!r}.")
+    if not tables:
+        raise ValueError("This command has no arrays to export.")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    clean = {name: {c: np.asarray(v) for c, v in cols.items()} for name, cols in tables.items()}
+    for name, cols in clean.items():
+        sizes = {v.size for v in cols.values()}
+        if len(sizes) != 1:  # pragma: no cover - a programming error in a task
+            raise ValueError(f"table {name!r} has columns of different lengths {sorted(sizes)}")
+    if suffix == ".nc":
+        from scipy.io import netcdf_file
+
+        with netcdf_file(str(p), "w") as nc:
+            for name, cols in clean.items():
+                n = next(iter(cols.values())).size
+                nc.createDimension(name, n)
+                for c, v in cols.items():
+                    if v.dtype.kind in "USO":
+                        continue  # NetCDF-3 has no variable-length strings; the labels are in the CSV/Parquet
+                    var = nc.createVariable(f"{name}_{c}"[:250], "f8", (name,))
+                    var[:] = v.astype(float)
+        return [p]
+    files = []
+    for name, cols in clean.items():
+        target = p if len(clean) == 1 else p.with_name(f"{p.stem}_{name}{p.suffix}")
+        if suffix == ".csv":
+            header = ",".join(cols)
+            rows = zip(*(v.tolist() for v in cols.values()))
+            lines = [header] + [",".join(_csv(x) for x in r) for r in rows]
+            target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        else:
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise ValueError("Parquet export needs pyarrow: pip install 'gelav[parquet]'.") from None
+            pq.write_table(pa.table({c: v for c, v in cols.items()}), str(target))
+        files.append(target)
+    return files
+
+
+def _csv(x: Any) -> str:
+    if isinstance(x, float):
+        return repr(x) if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+    s = str(x)
+    return f'"{s}"' if ("," in s or '"' in s) else s

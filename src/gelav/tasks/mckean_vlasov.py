@@ -1,0 +1,172 @@
+r"""The McKean–Vlasov task: seed 001's herding particles against the exact law and the nonlinear PDE.
+
+:math:`dL = \kappa(\bar L - L)dt + \lambda(E[L] - L)dt + \sigma dW`; from a point start the
+law is Gaussian with the OU mean and variance :math:`v' = -2(\kappa + \lambda)v + \sigma^2`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+
+__all__ = ["FIELDS", "McKeanVlasovReport", "mckean_vlasov", "read_mckean_vlasov_table"]
+
+FIELDS = ("kappa", "mean", "sigma", "lam", "x0", "horizon", "particles", "systems", "steps", "scheme", "cells",
+          "seed")
+_INT = ("particles", "systems", "steps", "cells", "seed")
+
+
+def read_mckean_vlasov_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated fields of the ``[mckean_vlasov]`` table."""
+    from gelav.scenario import Section
+
+    sec = Section(scenario.get("mckean_vlasov"), "mckean_vlasov", source=source_of(scenario))
+    vals: dict[str, Any] = {
+        "kappa": sec.positive("kappa"), "mean": sec.number("mean"), "sigma": sec.positive("sigma"),
+        "lam": sec.number("lam", check=lambda v: v >= 0, expected="a number >= 0"),
+        "x0": sec.number("x0"), "horizon": sec.positive("horizon"),
+        "particles": sec.integer("particles", minimum=2), "systems": sec.integer("systems", minimum=2),
+        "steps": sec.integer("steps", minimum=4), "cells": sec.integer("cells", minimum=16),
+        "seed": sec.integer("seed", minimum=0), "scheme": sec.choice("scheme", ("euler", "exact")),
+    }
+    sec.check_unknown(FIELDS)
+    return {k: v for k, v in vals.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class McKeanVlasovReport(TaskResult):
+    """Exact law, particles and PDE at T/4, T/2, 3T/4, T (``data``: the JSON of ``gelav mckean-vlasov``)."""
+
+    data: Any = None
+    model: Any = None
+    particles: Any = None
+    pde: Any = None
+    chaos: Any = None
+
+    name = "mckean_vlasov"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+    def key_numbers(self) -> dict[str, Any]:
+        d = self.data
+        T = d["inputs"]["horizon"]
+        return {
+            f"mean at T = {T:g}: exact": d["exact"]["mean"],
+            f"mean at T = {T:g}: particles": d["particles"]["mean"],
+            "mean: particles' standard error": d["particles"]["mean_stderr"],
+            f"mean at T = {T:g}: Fokker–Planck": d["pde"]["mean"],
+            f"variance at T = {T:g}: exact": d["exact"]["var"],
+            f"variance at T = {T:g}: particles": d["particles"]["var"],
+            "variance: particles' standard error": d["particles"]["var_stderr"],
+            f"variance at T = {T:g}: Fokker–Planck": d["pde"]["var"],
+        }
+
+    def figures(self) -> dict[str, Any]:
+        d = self.data["inputs"]
+        return {"mckean_vlasov": _figure(self.model, d["x0"], d["horizon"], self.particles, self.pde, self.chaos)}
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        import numpy as np
+
+        rec = self.data["table"]
+        out = {"moments": {k: np.array([r[k] for r in rec]) for k in rec[0]}}
+        out["final_particles"] = {"L": np.asarray(self.particles.final[0])}
+        return out
+
+
+def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, **options: Any) -> McKeanVlasovReport:
+    """Seed 001's particles from a scenario's ``[mckean_vlasov]`` table and options (``None``: not given)."""
+    from gelav.mckean_vlasov import MeanFieldOU, propagation_of_chaos, simulate_particles, solve_fokker_planck
+
+    unknown = sorted(set(options) - set(FIELDS))
+    if unknown:
+        raise TypeError(f"mckean_vlasov() got unknown option(s) {', '.join(map(repr, unknown))}; "
+                        f"known options are {', '.join(FIELDS)}, chaos.")
+    o = merge("mckean_vlasov", read_mckean_vlasov_table(read_scenario(scenario)), {**options, "chaos": chaos})
+    for k in _INT:
+        lo = 0 if k == "seed" else 2
+        if int(o[k]) < lo:
+            raise ValueError(f"`--{k}` must be >= {lo}, got {o[k]}.")
+    mv = MeanFieldOU(o["kappa"], o["mean"], o["sigma"], lam=o["lam"])
+    T, X0 = float(o["horizon"]), float(o["x0"])
+    n_steps = 4 * max(1, -(-int(o["steps"]) // 4))  # the table dates T/4, T/2, 3T/4, T are step dates
+    ps = simulate_particles(mv, X0, T, n_steps, int(o["particles"]), n_systems=int(o["systems"]),
+                            scheme=o["scheme"], seed=int(o["seed"]))
+    pde = solve_fokker_planck(mv, X0, T, n_cells=int(o["cells"]), n_steps=n_steps)
+    records = []
+    for j in (1, 2, 3, 4):
+        t = T * j / 4
+        k = n_steps * j // 4
+        law = mv.law(t, X0)
+        pm, pv = ps.mean[k], ps.var[k]
+        nsys = pm.size
+        se_m = float(pm.std(ddof=1) / math.sqrt(nsys)) if nsys > 1 else math.nan
+        se_v = float(pv.std(ddof=1) / math.sqrt(nsys)) if nsys > 1 else math.nan
+        records.append({"t": t, "exact_mean": float(law.mean()), "exact_var": float(law.var()),
+                        "particle_mean": float(pm.mean()), "particle_mean_stderr": se_m,
+                        "particle_var": float(pv.mean()), "particle_var_stderr": se_v,
+                        "pde_mean": pde.mean(t), "pde_var": pde.var(t)})
+    last = records[-1]
+    data: dict[str, Any] = {
+        "inputs": {**mv.params(), "x0": X0, "horizon": T, "particles": int(o["particles"]),
+                   "systems": int(o["systems"]), "steps": n_steps, "scheme": o["scheme"], "cells": int(o["cells"]),
+                   "seed": int(o["seed"])},
+        "exact": {"mean": last["exact_mean"], "var": last["exact_var"]},
+        "particles": {"mean": last["particle_mean"], "mean_stderr": last["particle_mean_stderr"],
+                      "var": last["particle_var"], "var_stderr": last["particle_var_stderr"],
+                      "seconds": ps.diagnostics["seconds"]},
+        "pde": {"mean": last["pde_mean"], "var": last["pde_var"], "seconds": pde.diagnostics["seconds"]},
+        "table": records,
+    }
+    res_chaos = None
+    if o["chaos"]:
+        res_chaos = propagation_of_chaos(mv, X0, T, seed=int(o["seed"]))
+        data["chaos"] = {"slope_ks": res_chaos.slope, "slope_mean": res_chaos.slope_mean,
+                         "slope_var": res_chaos.slope_var, "table": res_chaos.table()}
+    from gelav.results import Diagnostics
+
+    diag = Diagnostics(timings={"particles": ps.diagnostics["seconds"], "pde": pde.diagnostics["seconds"]})
+    return McKeanVlasovReport(inputs=o, diagnostics=diag, data=data, model=mv, particles=ps, pde=pde, chaos=res_chaos)
+
+
+def _figure(mv: Any, x0: float, T: float, ps: Any, pde: Any, chaos: Any) -> Any:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gelav.plot import STYLE, new_axes
+
+    plt.close(new_axes()[0])  # selects a headless backend when there is no display
+    with plt.rc_context(STYLE):  # type: ignore[arg-type]
+        ncol = 3 if chaos is not None else 2
+        fig, axes = plt.subplots(1, ncol, figsize=(5.2 * ncol, 4.0))
+    ax = axes[0]
+    x = ps.final[0]
+    ax.hist(x, bins=60, density=True, alpha=0.45, color="C0", label=f"{x.size:,} particles")
+    g = np.linspace(x.min(), x.max(), 300)
+    ax.plot(g, mv.law(T, x0).pdf(g), color="C3", lw=1.5, label="exact law")
+    ax.plot(g, pde.pdf(g), color="k", ls="--", lw=1, label="nonlinear Fokker–Planck")
+    ax.set_xlabel("liquidity state L")
+    ax.set_ylabel("density [1/unit of L]")
+    ax.set_title(f"Law at t = {T:g} y")
+    ax.legend(fontsize=8, loc="best")
+    ax = axes[1]
+    ts = ps.times
+    ax.plot(ts, [mv.exact_var(t) for t in ts], color="C3", label="exact v(t)")
+    ax.plot(ts, ps.var.mean(axis=1), color="C0", ls="--", label="particles")
+    ax.plot(pde.times, [pde.var(t) for t in pde.times], color="k", ls=":", label="Fokker–Planck")
+    lam0 = mv.sigma**2 / (2 * mv.kappa) * -np.expm1(-2 * mv.kappa * ts)
+    ax.plot(ts, lam0, color="0.5", lw=0.8, label="no herding (λ = 0)")
+    ax.set_xlabel("time t [years]")
+    ax.set_ylabel("variance of L [units²]")
+    ax.set_title("Cross-sectional variance")
+    ax.legend(fontsize=8, loc="best")
+    if chaos is not None:
+        chaos.plot(ax=axes[2])
+    fig.suptitle(f"McKean–Vlasov: κ={mv.kappa:g}, L̄={mv.mean:g}, σ={mv.sigma:g}, λ={mv.lam:g}")
+    fig.tight_layout()
+    return fig
