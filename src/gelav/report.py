@@ -82,6 +82,8 @@ class ReportSection:
         Run time (filled in by :func:`build_report`).
     status : str
         ``"ok"``, ``"skipped"`` or ``"error"``.
+    table : dict
+        The "Key numbers" table as shown: readable label -> number (default: ``numbers``).
     """
 
     title: str
@@ -91,6 +93,7 @@ class ReportSection:
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
     status: str = "ok"
+    table: dict[str, Any] = field(default_factory=dict)
 
 
 #: Brief name used by the brief; the scenario module already has a ``Section``.
@@ -107,8 +110,12 @@ def esc(x: Any) -> str:
     return _html.escape(str(x), quote=True)
 
 
-def fmt(v: Any, digits: int = 6) -> str:
-    """Numbers to short text (inf as ∞)."""
+def fmt(v: Any, digits: int = 6, *, error: float | None = None) -> str:
+    """Numbers to short text: ``digits`` significant digits, ∞ for inf, and 0 for rounding noise.
+
+    A value below ``error`` (its own error estimate) or below 1e-12 in absolute
+    value prints as 0: ``-1.09979e-17`` is zero to the accuracy of any solver here.
+    """
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, (int,)) and not isinstance(v, bool):
@@ -121,6 +128,8 @@ def fmt(v: Any, digits: int = 6) -> str:
         return "–"
     if math.isinf(f):
         return "∞" if f > 0 else "−∞"
+    if abs(f) < max(1e-12, error or 0.0):
+        return "0"
     return f"{f:.{digits}g}"
 
 
@@ -133,10 +142,11 @@ def html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, caption
     return f'<table class="data">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def dict_table(d: Mapping[str, Any], *, caption: str | None = None, key: str = "item", value: str = "value") -> str:
+def dict_table(d: Mapping[str, Any], *, caption: str | None = None, key: str = "item", value: str = "value",
+               digits: int = 6) -> str:
     """A two-column table of a flat dict (nested values written as text)."""
     return html_table([key, value], [[k, v if not isinstance(v, (dict, list, tuple)) else str(v)] for k, v in d.items()],
-                      caption=caption)
+                      caption=caption, digits=digits)
 
 
 def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
@@ -179,6 +189,11 @@ def _process(scenario: Mapping[str, Any]) -> Any:
     return OrnsteinUhlenbeck()
 
 
+#: readable names of the built-in processes' parameters
+PARAMETER_LABELS = {"kappa": "κ mean reversion [1/y]", "mean": "long-run level", "sigma": "σ volatility",
+                    "mu": "μ drift [1/y]"}
+
+
 def _process_equation(process: Any) -> str:
     name = type(process).__name__
     p = process.params()
@@ -218,56 +233,34 @@ def section_model(scenario: Mapping[str, Any]) -> ReportSection:
             "σ<sup>2</sup>(1 − e<sup>−2κt</sup>)/(2κ) ), &nbsp; stationary law N(L̄, σ<sup>2</sup>/2κ)"))
     notes = () if "process" in scenario else (
         "The scenario has no [process] table: the seed-000 liquidity model (the default of every command) is shown.",)
-    return ReportSection(title=f"Model: {type(proc).__name__}", html="".join(parts), numbers=numbers, notes=notes)
+    table = {PARAMETER_LABELS.get(k, k): v for k, v in numbers.items()}
+    return ReportSection(title=f"Model: {type(proc).__name__}", html="".join(parts), numbers=numbers, notes=notes,
+                         table=table)
+
+
+#: readable names of the Fokker–Planck solver's diagnostics
+_DIAGNOSTIC_LABELS = {"n_nodes": "grid nodes", "n_steps": "time steps", "scheme": "time scheme",
+                      "mass_balance_error": "mass balance error", "min_mass": "smallest cell mass",
+                      "boundary_mass": "mass at the boundaries", "seconds": "solver time [s]"}
 
 
 def section_stress(scenario: Mapping[str, Any]) -> ReportSection:
-    """Stress test P(L_T < c | L_0 = x0): exact law, Fokker–Planck PDE (and Monte Carlo when asked)."""
-    src = _source(scenario)
-    sec = _Table(scenario.get("stress"), "stress", source=src)
-    x0 = float(sec.number("x0", default=-0.5) or 0.0)
-    horizon = float(sec.positive("horizon", default=2.0) or 2.0)
-    c = float(sec.number("threshold", default=-0.5) or 0.0)
-    direction = str(sec.choice("direction", ("below", "above"), default="below"))
-    methods = sec.string_list("methods", default=None)
-    paths = int(sec.integer("paths", default=200_000, minimum=100) or 200_000)
-    seed = int(sec.integer("seed", default=0, minimum=0) or 0)
-    cells = int(sec.integer("cells", default=800, minimum=16) or 800)
-    sec.check_unknown(("x0", "horizon", "threshold", "direction", "methods", "paths", "seed", "cells"))
-    proc = _process(scenario)
-    below = direction == "below"
+    """Stress test P(L_T < c | L_0 = x0) from :func:`gelav.tasks.stress` (the same numbers as ``gelav stress``)."""
+    from gelav import tasks
+
+    rep = tasks.stress(scenario)
+    res = rep.result
+    inp = res.inputs
+    x0, horizon, c = inp["x0"], inp["horizon"], inp["threshold"]
+    below = inp["direction"] == "below"
     sym = "&lt;" if below else "&gt;"
-    figures: list[tuple[str, Any]] = []
-    notes: list[str] = []
     rows: list[list[Any]] = []
     numbers: dict[str, Any] = {}
-    from gelav.stress import METHODS, stress_test
-
-    if methods is None:
-        methods = [m for m in ("analytic", "pde", "mc") if m in METHODS]
-        if not getattr(proc, "has_transition", False):
-            methods = ["pde"]
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ScenarioError(f"{src}: [stress] field `methods` = {methods!r}: expected items among "
-                            + ", ".join(repr(m) for m in METHODS) + ".")
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = stress_test(proc, float(x0), float(horizon), float(c), direction=str(direction), methods=methods,
-                          paths=int(paths), seed=seed, cells=int(cells))
-    notes += [f"{w.category.__name__}: {w.message}" for w in caught]
     for name, r in res.results.items():
         err = "exact" if name == "analytic" else (f"± {r.error:.2e} (standard error)" if r.error_kind == "stderr"
                                                   else f"≈ {r.error:.1e} (refinement estimate)")
         rows.append([name, r.probability, f"{r.probability:.4%}", err, f"{r.seconds * 1e3:.1f} ms"])
         numbers[f"P[{name}]"] = r.probability
-    diag: dict[str, Any] = {}
-    if res.density is not None:
-        figures.append(("Density at the horizon (PDE, exact law dashed; threshold region shaded) and fan chart",
-                        res.plot()))
-        diag = res.density.diagnostics
     html = [
         f"<p>Starting from L<sub>0</sub> = {fmt(x0)}, the probability that the state ends "
         f"{'below' if below else 'above'} c = {fmt(c)} after T = {fmt(horizon)} years:</p>",
@@ -276,76 +269,63 @@ def section_stress(scenario: Mapping[str, Any]) -> ReportSection:
         "<p>computed from the exact transition law (where known), by the Fokker–Planck PDE solved as the master "
         "equation dp/dt = Q<sup>⊤</sup>p of the Scharfetter–Gummel chain with Crank–Nicolson/Rannacher steps "
         "on three nested grids with Richardson extrapolation (the error estimate is the difference of the "
-        "two extrapolations over 15), by Monte Carlo with the exact sampler (± one standard error) and, "
-        "when asked, on a trinomial lattice.</p>",
+        "two extrapolations over 15), by Monte Carlo with the exact sampler (± one standard error) and "
+        "on a trinomial lattice.</p>",
         html_table(["method", "probability", "percent", "error", "time"], rows,
                    caption=f"P(L_T {'<' if below else '>'} {fmt(c)} | L_0 = {fmt(x0)}), T = {fmt(horizon)} y"),
     ]
-    if proc.has_transition and type(proc).__name__ == "OrnsteinUhlenbeck":
-        m, v = proc.conditional_mean(x0, horizon), proc.conditional_var(x0, horizon)
-        z = (c - m) / math.sqrt(v)
-        html.append(f"<p>Exact law: mean {fmt(m, 5)}, standard deviation {fmt(math.sqrt(v), 5)}, "
-                    f"z = (c − mean)/sd = {fmt(z, 4)}.</p>")
-        numbers.update({"conditional mean": m, "conditional sd": math.sqrt(v), "z": z})
+    ex = rep.worked_example
+    if ex:
+        z = f", z = (c − mean)/sd = {fmt(ex['z'], 4)}" if "z" in ex else ""
+        html.append(f"<p>Exact law: mean {fmt(ex['mean'], 5)}, standard deviation {fmt(ex['sd'], 5)}{z}.</p>")
+        numbers.update({"conditional mean": ex["mean"], "conditional sd": ex["sd"]})
+        if "z" in ex:
+            numbers["z"] = ex["z"]
+    diag = res.density.diagnostics if res.density is not None else {}
     if diag:
-        keep: dict[str, Any] = {k: diag[k] for k in ("n_nodes", "n_steps", "scheme", "mass_balance_error", "min_mass",
-                                     "boundary_mass", "seconds") if k in diag}
-        html.append(dict_table(keep, caption="Fokker–Planck solver diagnostics", key="diagnostic"))
-    return ReportSection(title="Stress test (Fokker–Planck)", html="".join(html), figures=tuple(figures),
-                         numbers=numbers, notes=tuple(notes))
+        keep = {label: diag[k] for k, label in _DIAGNOSTIC_LABELS.items() if k in diag}
+        html.append(dict_table(keep, caption="Fokker–Planck solver diagnostics", key="diagnostic", digits=3))
+    figures = tuple(("Density at the horizon (PDE, exact law dashed; threshold region shaded), its tail on a log "
+                     "scale, and the fan chart", f) for f in rep.figures().values())
+    return ReportSection(title="Stress test (Fokker–Planck)", html="".join(html), figures=figures,
+                         numbers=numbers, table=rep.key_numbers())
 
 
 def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
-    """OU calibration: re-fit the data file when present, else show the saved result."""
-    src = _source(scenario)
-    sec = _Table(scenario.get("calibration"), "calibration", source=src)
-    data = sec.get("data")
-    date_column = sec.get("date_column")
-    value_column = sec.get("value_column")
-    level = float(sec.number("level", default=0.95, check=lambda v: 0 < v < 1, expected="a number in (0, 1)") or 0.95)
-    saved = sec.get("result")
-    sec.check_unknown(("data", "date_column", "value_column", "level", "result"))
-    path = None
-    if data is not None:
-        path = Path(str(data))
-        if not path.is_absolute() and "_path" in scenario:
-            path = Path(scenario["_path"]).parent / path
-    if path is None or not path.exists():
-        if not isinstance(saved, Mapping):
-            raise ScenarioError(f"{src}: [calibration] field `data` = {data!r}: expected an existing CSV or "
-                                "Parquet file (relative paths are relative to the scenario file).")
+    """OU calibration (:func:`gelav.tasks.calibrate`): re-fit the data file when present, else show the saved result."""
+    from gelav import tasks
+    from gelav.tasks.calibrate import data_path, read_calibration_table
+
+    table = read_calibration_table(scenario)
+    path = data_path(scenario, table.get("data"))
+    saved = table.get("result")
+    if (path is None or not path.exists()) and isinstance(saved, Mapping):
         proc = scenario.get("process", {})
-        rows = [[k, proc.get(k), saved.get(f"{k}_stderr"), str(saved.get(f"{k}_ci"))] for k in ("kappa", "mean", "sigma")]
+        rows = [[PARAMETER_LABELS.get(k, k), proc.get(k), saved.get(f"{k}_stderr"), str(saved.get(f"{k}_ci"))]
+                for k in ("kappa", "mean", "sigma")]
         saved_html = ("<p>The data file is not available; the estimates saved in the scenario are shown.</p>"
                       + html_table(["parameter", "estimate", "std. error", "interval"], rows))
-        return ReportSection(title="Calibration (saved)", html=saved_html,
-                             numbers={k: proc.get(k) for k in ("kappa", "mean", "sigma")},
-                             notes=(f"data file {str(data)!r} not found",) if data else ())
-    from gelav.calibrate import fit_ou, read_series
-
-    series = read_series(path, date_column=date_column, value_column=value_column)
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = fit_ou(series, level=level)
+        numbers = {k: proc.get(k) for k in ("kappa", "mean", "sigma")}
+        return ReportSection(title="Calibration (saved)", html=saved_html, numbers=numbers,
+                             table={PARAMETER_LABELS[k]: v for k, v in numbers.items()},
+                             notes=(f"data file {Path(str(table['data'])).name!r} not found",) if table.get("data") else ())
+    rep = tasks.calibrate(scenario)
+    fit, series = rep.fit, rep.series
     se, ci = fit.stderr, fit.conf_int
     lv = f"{fit.level:.0%} interval"
-    rows = [
-        ["κ mean reversion [1/y]", fit.kappa, se["kappa"], f"[{fmt(ci['kappa'][0], 4)}, {fmt(ci['kappa'][1], 4)}]"],
-        ["L̄ long-run level", fit.mean, se["mean"], f"[{fmt(ci['mean'][0], 4)}, {fmt(ci['mean'][1], 4)}]"],
-        ["σ volatility [1/√y]", fit.sigma, se["sigma"], f"[{fmt(ci['sigma'][0], 4)}, {fmt(ci['sigma'][1], 4)}]"],
-        ["half-life ln2/κ [y]", fit.half_life, se["half_life"],
-         f"[{fmt(ci['half_life'][0], 4)}, {fmt(ci['half_life'][1], 4)}]"],
-        ["stationary sd σ/√(2κ)", fit.stationary_sd, se["stationary_sd"],
-         f"[{fmt(ci['stationary_sd'][0], 4)}, {fmt(ci['stationary_sd'][1], 4)}]"],
-    ]
+
+    def row(label: str, key: str) -> list[Any]:
+        return [label, getattr(fit, key), se[key], f"[{fmt(ci[key][0], 4)}, {fmt(ci[key][1], 4)}]"]
+
+    rows = [row("κ mean reversion [1/y]", "kappa"), row("L̄ long-run level", "mean"),
+            row("σ volatility [1/√y]", "sigma"), row("half-life ln2/κ [y]", "half_life"),
+            row("stationary sd σ/√(2κ)", "stationary_sd")]
     g = fit.goodness_of_fit
     gof = [[name, g[k]["statistic"], g[k]["pvalue"]] for name, k in
            (("Ljung–Box (autocorrelation)", "ljung_box"), ("Kolmogorov–Smirnov (normality)", "ks"),
             ("Jarque–Bera (normality)", "jarque_bera"))]
     html: list[str] = [
-        f"<p>Data: <code>{esc(path.name)}</code>, column <code>{esc(series.value_column)}</code> against "
+        f"<p>Data: <code>{esc(rep.path.name)}</code>, column <code>{esc(series.value_column)}</code> against "
         f"<code>{esc(series.date_column)}</code>: {fit.n_obs} observations over {fmt(fit.span, 4)} years "
         f"({'irregular' if fit.diagnostics['irregular_steps'] else 'regular'} steps). "
         "Exact maximum likelihood on the transition law with unequal steps Δ<sub>i</sub>:</p>",
@@ -359,127 +339,49 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     ]
     numbers = {"kappa": fit.kappa, "mean": fit.mean, "sigma": fit.sigma, "half_life": fit.half_life,
                "stationary_sd": fit.stationary_sd, "n_obs": fit.n_obs}
-    notes = list(fit.notes) + [f"{w.category.__name__}: {w.message}" for w in caught]
-    return ReportSection(title="Calibration of the OU model", html="".join(html),
-                         figures=(("Data with fitted level and stationary band; residuals; QQ plot; residual "
-                                   "autocorrelation", fit.plot()),), numbers=numbers, notes=tuple(notes))
+    figures = tuple(("Data with fitted level and stationary band; residuals; QQ plot; residual autocorrelation", f)
+                    for f in rep.figures().values())
+    return ReportSection(title="Calibration of the OU model", html="".join(html), figures=figures, numbers=numbers,
+                         notes=tuple(fit.notes), table=rep.key_numbers())
 
 
-def _flatten(obj: Any, prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
-    """Scalar leaves of a JSON object (short numeric lists as text), for the key-numbers table."""
-    out = {} if out is None else out
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            if depth < 3:
-                _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, depth + 1)
-    elif isinstance(obj, list):
-        if 0 < len(obj) <= 4 and all(isinstance(v, (int, float, str)) or v is None for v in obj):
-            out[prefix] = ", ".join(fmt(v) for v in obj)
-    elif isinstance(obj, (int, float, str, bool)) or obj is None:
-        if not (isinstance(obj, str) and len(obj) > 120):
-            out[prefix] = obj
-    return out
+def _caption(title: str, name: str) -> str:
+    return f"{title}: {name.replace('_', ' ')}"
 
 
 @dataclass(frozen=True)
-class CommandSection:
-    """A report section that runs a ``gelav`` sub-command on the scenario's table.
+class TaskSection:
+    """A report section drawn from a task of :mod:`gelav.tasks` (the same numbers as the command).
 
-    Every command accepts ``--config FILE --json --plot PATH``, so a section is
-    the command's JSON (key numbers) and its figures, plus the equation it solves.
+    The key numbers are the task's :meth:`key_numbers` (readable labels), the
+    figures its :meth:`figures`, plus the equation solved and a description.
     """
 
-    command: str
     table: str
     title: str
     equation: str
     description: str
-    plot: str = "dir"  # "dir": --plot takes a folder; "file": --plot takes an image file
-    extra_args: tuple[str, ...] = ()
-    max_numbers: int = 40
 
     def __call__(self, scenario: Mapping[str, Any]) -> ReportSection:
-        import importlib.util
-        import json
-        import tempfile
+        from gelav.tasks import TASKS
 
-        from click.testing import CliRunner
-
-        from gelav.cli import COMMANDS
-        from gelav.scenario import dump_toml
-
-        target = COMMANDS.get(self.command)
-        if target is None or importlib.util.find_spec(target.split(":")[0]) is None:
-            raise SectionUnavailable(f"the `gelav {self.command}` command is not installed")
-        module, attr = target.split(":")
-        import importlib
-
-        cmd = getattr(importlib.import_module(module), attr)
-        with tempfile.TemporaryDirectory(prefix="gelav_report_") as tmp:
-            cfg = Path(tmp) / "scenario.toml"
-            cfg.write_text(dump_toml(scenario), encoding="utf-8")
-            figdir = Path(tmp) / "figures"
-            figdir.mkdir()
-            plot_arg = str(figdir) if self.plot == "dir" else str(figdir / f"{self.table}.png")
-            args = ["--config", str(cfg), "--json", "--plot", plot_arg, *self.extra_args]
-            res = CliRunner().invoke(cmd, args, catch_exceptions=True)
-            if res.exit_code != 0:
-                msg = (res.output or "").strip() or repr(res.exception)
-                raise RuntimeError(f"`gelav {self.command} {' '.join(args[2:])}` exited with code {res.exit_code}: {msg}")
-            text = res.stdout if hasattr(res, "stdout") else res.output
-            start = text.find("{")
-            data = json.loads(text[start:]) if start >= 0 else {}
-            figures = tuple((f"{self.title}: {p.stem.replace('_', ' ')}", p.read_bytes())
-                            for p in sorted(figdir.rglob("*.png")))
-        flat = _flatten(data)
-        numbers = dict(list(flat.items())[: self.max_numbers])
-        body: list[str] = [f"<p>{self.description}</p>", equation(self.equation)]
-        body.append(f"<details><summary>Full output of <code>gelav {esc(self.command)} --json</code></summary>"
-                    f'<pre class="inputs">{esc(json.dumps(data, indent=1)[:200_000])}</pre></details>')
-        notes = (f"{len(flat) - self.max_numbers} more numbers in the full output",) if len(flat) > self.max_numbers else ()
-        return ReportSection(title=self.title, html="".join(body), figures=figures, numbers=numbers, notes=notes)
+        rep = TASKS[self.table](scenario)
+        key = rep.key_numbers()
+        figures = tuple((_caption(self.title, n), f) for n, f in rep.figures().items())
+        body = f"<p>{self.description}</p>" + equation(self.equation)
+        return ReportSection(title=self.title, html=body, figures=figures, numbers=dict(key), table=key)
 
 
 def section_ito(scenario: Mapping[str, Any]) -> ReportSection:
-    """Itô calculus in SymPy (``gelav ito``): Itô's lemma, generator, Fokker–Planck and Feynman–Kac PDEs."""
-    import importlib.util
-    import json
+    """Itô calculus in SymPy (:func:`gelav.tasks.ito`): Itô's lemma, generator, Fokker–Planck and Feynman–Kac PDEs."""
+    from gelav import tasks
 
-    from click.testing import CliRunner
-
-    if importlib.util.find_spec("gelav.cli.ito") is None:
-        raise SectionUnavailable("the `gelav ito` command is not installed")
-    from gelav.cli.ito import ito
-
-    src = _source(scenario)
-    sec = _Table(scenario.get("ito"), "ito", source=src)
-    args: list[str] = []
-    for key in ("drift", "diffusion", "transform", "rate", "source"):
-        v = sec.get(key)
-        if v is None:
-            if key in ("drift", "diffusion"):
-                raise ScenarioError(f"{src}: [ito] is missing the field `{key}` (an expression in t and x).")
-            continue
-        if not isinstance(v, str):
-            raise ScenarioError(f"{src}: [ito] field `{key}` = {v!r}: expected an expression as a string.")
-        args += [f"--{key}", v]
-    sec.check_unknown(("drift", "diffusion", "transform", "rate", "source"))
-    res = CliRunner().invoke(ito, [*args, "--json"], catch_exceptions=True)
-    if res.exit_code != 0:
-        raise RuntimeError(f"`gelav ito` exited with code {res.exit_code}: {(res.output or '').strip()}")
-    data = json.loads(res.output[res.output.find("{"):])
-    rows = []
-    for key, label in (("ito_lemma", "Itô's lemma"), ("generator", "generator"), ("fokker_planck", "Fokker–Planck"),
-                       ("feynman_kac", "Feynman–Kac")):
-        part = data.get(key)
-        if isinstance(part, Mapping):
-            text = part.get("text") or " = ".join(str(part[k]) for k in ("lhs", "rhs") if k in part) or \
-                " ".join(f"{k}: {v}" for k, v in part.items() if k in ("drift", "diffusion"))
-            rows.append([label, text])
+    rep = tasks.ito(scenario)
+    rows = [[title, text] for title, text in rep.texts().items()]
     html = ("<p>Symbolic Itô calculus (SymPy) for the process "
-            f"dX = ({esc(sec.get('drift'))}) dt + ({esc(sec.get('diffusion'))}) dW:</p>"
-            + html_table(["result", "expression"], rows)
-            + f'<details><summary>Full output</summary><pre class="inputs">{esc(json.dumps(data, indent=1))}</pre></details>')
+            f"dX = ({esc(rep.inputs['drift'])}) dt + ({esc(rep.inputs['diffusion'])}) dW"
+            + (f", parameters {esc(', '.join(rep.parameters))}" if rep.parameters else "") + ":</p>"
+            + html_table(["result", "expression"], rows))
     return ReportSection(title="Symbolic Itô calculus", html=html, numbers={})
 
 
@@ -487,45 +389,44 @@ def section_ito(scenario: Mapping[str, Any]) -> ReportSection:
 SECTIONS: dict[str, SectionFunc] = {
     "calibration": section_calibration,
     "stress": section_stress,
-    "feynman_kac": CommandSection(
-        "feynman-kac", "feynman_kac", "Feynman–Kac: expected selling price (seed 002)",
+    "feynman_kac": TaskSection(
+        "feynman_kac", "Feynman–Kac: expected selling price (seed 002)",
         "∂<sub>t</sub>u + μy&#8202;∂<sub>y</sub>u + ½σ<sub>0</sub><sup>2</sup>y<sup>2</sup>∂<sub>y</sub><sup>2</sup>u "
         "− r&#8202;u = 0, &nbsp; u(T, y) = g(y), &nbsp; u = g at the limits",
         "The value of a payoff received at the horizon or when a limit price is hit, solved backwards on the "
-        "generator (Crank–Nicolson with Rannacher start) and cross-checked with the MATLAB-compatible pdepe.",
+        "generator (Crank–Nicolson with Rannacher start) and cross-checked with the MATLAB-compatible pdepe; "
+        "the ratio compares it with the same payoff without limits.",
     ),
-    "exit_time": CommandSection(
-        "exit-time", "exit_time", "Exit times and hitting probabilities",
+    "exit_time": TaskSection(
+        "exit_time", "Exit times and hitting probabilities",
         "½σ<sup>2</sup>(x)y″ + b(x)y′ = −1 on (a, b), y(a) = y(b) = 0; &nbsp; "
         "½σ<sup>2</sup>h″ + b&#8202;h′ = 0, h(a) = 0, h(b) = 1",
         "Expected time to leave (a, b) and the probability of leaving through b, solved as Q&#8202;y = −1 and "
         "Q&#8202;h = 0 on the generator, with each end classified (Feller) and infinite answers explained.",
-        plot="file",
     ),
-    "trinomial": CommandSection(
-        "trinomial", "trinomial", "Trinomial walk and its Gaussian limit (seed 003)",
+    "trinomial": TaskSection(
+        "trinomial", "Trinomial walk and its Gaussian limit (seed 003)",
         "∂<sub>t</sub>P = C<sup>2</sup>∂<sub>y</sub><sup>2</sup>P, &nbsp; C<sup>2</sup> = αδy<sup>2</sup>/δt, "
         "&nbsp; y<sub>t</sub> ~ N(x<sub>0</sub>, 2C<sup>2</sup>t)",
         "Walks that move ±δy with probability α and stay with 1 − 2α, against the exact lattice law and the "
         "Gaussian limit of the forward equation.",
-        plot="file",
     ),
-    "mckean_vlasov": CommandSection(
-        "mckean-vlasov", "mckean_vlasov", "McKean–Vlasov herding (seed 001)",
+    "mckean_vlasov": TaskSection(
+        "mckean_vlasov", "McKean–Vlasov herding (seed 001)",
         "dL = κ(L̄ − L)dt + λ(E[L] − L)dt + σ&#8202;dW, &nbsp; v′ = −2(κ + λ)v + σ<sup>2</sup>",
         "Interacting particles against the exact Gaussian law and the nonlinear Fokker–Planck equation.",
-        plot="file",
     ),
     "ito": section_ito,
-    "mfg": CommandSection(
-        "mfg", "mfg", "Mean-field game of LP exits (equilibrium)",
+    "mfg": TaskSection(
+        "mfg", "Mean-field game of LP exits (equilibrium)",
         "−∂<sub>t</sub>V = max(ℋV − ρV + f, π − V) (HJB obstacle problem); &nbsp; "
         "∂<sub>t</sub>μ = ℒ*μ − (exits) μ; &nbsp; π = π(t, L; μ<sub>t</sub>)",
         "The backward obstacle problem gives the exit region, the forward equation the distribution of LPs "
-        "still holding, and the distribution the secondary-market price; the fixed point is the equilibrium.",
-        extra_args=("--quiet",),
+        "still holding, and the distribution the secondary-market price; the fixed point is the equilibrium. "
+        "The key numbers give the discount to NAV, the exits, and the value where the holders' mass is.",
     ),
 }
+
 
 #: sections always included (first)
 ALWAYS: tuple[str, ...] = ("model",)
@@ -720,8 +621,9 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
         parts = [f'<section id="s-{esc(name)}" data-status="{esc(s.status)}"><h2>{esc(s.title)}</h2>', s.html]
         for cap, fig in s.figures:
             parts.append(figure_html(cap, figure_png(fig, dpi=dpi)))
-        if s.numbers and s.status == "ok":
-            parts.append(dict_table(s.numbers, caption="Key numbers", key="quantity"))
+        key_numbers = s.table or s.numbers
+        if key_numbers and s.status == "ok":
+            parts.append(dict_table(key_numbers, caption="Key numbers", key="quantity", digits=5))
         for n in s.notes:
             parts.append(f'<div class="note">{esc(n)}</div>')
         parts.append(f'<p class="timing">Section run time {s.seconds:.2f} s.</p></section>')
@@ -734,7 +636,7 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
 <title>{esc(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{esc(title)}</h1>
-<p>Generated by gelav {esc(versions['gelav'])} on {esc(now)} from <code>{esc(src)}</code>.
+<p>Generated by gelav {esc(versions['gelav'])} on {esc(now)} from <code>{esc(Path(src).name)}</code>.
 Everything on this page is embedded: it needs no network.</p>
 <nav><ol>{toc}</ol></nav>
 {''.join(body)}

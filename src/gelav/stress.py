@@ -65,46 +65,50 @@ class StressResult:
         return {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
 
     def plot(self) -> Any:
-        """Two panels: the density at the horizon (threshold region shaded) and the fan chart."""
+        """Three panels: the density at the horizon (threshold region shaded), its tail on a log scale,
+        and the fan chart. Legends sit below the axes, so they never cover the curves."""
         import matplotlib.pyplot as plt
 
-        from gelav.plot import STYLE
+        from gelav.plot import STYLE, new_axes
 
         if self.density is None:
             raise ValueError("No PDE density to plot: include the 'pde' method.")
         d = self.density
         c = self.inputs["threshold"]
         below = self.inputs["direction"] == "below"
+        plt.close(new_axes()[0])  # selects a headless backend when there is no display
         with plt.rc_context(STYLE):  # type: ignore[arg-type]
-            fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+            fig, (a1, a3, a2) = plt.subplots(1, 3, figsize=(15, 4.4), gridspec_kw={"width_ratios": [1.2, 0.8, 1.2]})
         x = d.grid.nodes
         y = d.at()
         a1.plot(x, y, label="Fokker–Planck (PDE)")
         proc = d.process
-        if getattr(proc, "has_transition", False):
+        exact = getattr(proc, "has_transition", False)
+        if exact:
             law = proc.transition(self.inputs["x0"], self.inputs["horizon"])
             a1.plot(x, law.pdf(x), "--", lw=1, label="exact law")
         mask = x <= c if below else x >= c
         a1.fill_between(x[mask], y[mask], alpha=0.4, color="C3",
                         label=f"P(X_T {'<' if below else '>'} {c:g}) = {self.best:.4%}")
         a1.axvline(c, color="C3", lw=0.8)
-        # The tail that matters is invisible on a linear scale: show it on a log scale.
-        ins = a1.inset_axes((0.62, 0.55, 0.36, 0.4))
-        tail = x <= c + 0.5 * (d.mean() - c) if below else x >= c - 0.5 * (c - d.mean())
-        ins.semilogy(x[tail], np.maximum(y[tail], 1e-300), lw=1)
-        if getattr(proc, "has_transition", False):
-            ins.semilogy(x[tail], law.pdf(x[tail]), "--", lw=1)
-        ins.axvline(c, color="C3", lw=0.8)
-        ins.set_ylim(bottom=max(1e-8, float(np.max(y)) * 1e-9))
-        ins.set_title("tail (log scale)", fontsize=8)
-        ins.tick_params(labelsize=7)
         a1.set_xlabel("state x")
         a1.set_ylabel("density [1/unit of x]")
         a1.set_title(f"Density at T = {self.inputs['horizon']:g} y from x0 = {self.inputs['x0']:g}")
-        a1.legend()
+        a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
+        # The tail that matters is invisible on a linear scale: show it on a log scale.
+        tail = x <= c + 0.5 * (d.mean() - c) if below else x >= c - 0.5 * (c - d.mean())
+        a3.semilogy(x[tail], np.maximum(y[tail], 1e-300), lw=1, label="PDE")
+        if exact:
+            a3.semilogy(x[tail], law.pdf(x[tail]), "--", lw=1, label="exact law")
+        a3.axvline(c, color="C3", lw=0.8, label=f"threshold {c:g}")
+        a3.set_ylim(bottom=max(1e-8, float(np.max(y)) * 1e-9))
+        a3.set_xlabel("state x")
+        a3.set_title("Tail (log scale)")
+        a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8)
         a2.axhline(c, color="C3", lw=0.8, label=f"threshold {c:g}")
         d.plot_fan(ax=a2)
         a2.set_title("Spread of the distribution over time")
+        a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8)
         fig.tight_layout()
         return fig
 

@@ -6,23 +6,22 @@ from typing import Any
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors
+from gelav.cli._common import Output, dump_json, shared_options
 
 __all__ = ["ito"]
 
 
 @click.command("ito")
-@click.option("--drift", required=True, help="Drift b(t, x), e.g. 'kappa*(theta - x)'.")
-@click.option("--diffusion", required=True, help="Diffusion (volatility) sigma(t, x), e.g. 'sigma*sqrt(x)'.")
+@click.option("--drift", default=None, help="Drift b(t, x), e.g. 'kappa*(theta - x)' (required unless in --config).")
+@click.option("--diffusion", default=None,
+              help="Diffusion (volatility) sigma(t, x), e.g. 'sigma*sqrt(x)' (required unless in --config).")
 @click.option("--transform", "transform", default=None, help="G(t, x) for Itô's lemma, e.g. 'exp(x)' or 'log(x)'.")
-@click.option("--rate", default="r", show_default=True, help="Discount rate r(t, x) in the Feynman–Kac equation.")
-@click.option("--source", default="0", show_default=True, help="Running payoff f(t, x) in the Feynman–Kac equation.")
+@click.option("--rate", default=None, help="Discount rate r(t, x) in the Feynman–Kac equation.  [default: r]")
+@click.option("--source", default=None, help="Running payoff f(t, x) in the Feynman–Kac equation.  [default: 0]")
 @click.option("--latex", "as_latex", is_flag=True, help="Print LaTeX instead of plain expressions.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (plain and LaTeX forms).")
-@click.option("--plot", "plot_path", default=None, help="Also render the equations (Matplotlib mathtext) to this file or folder.")
-@handle_errors
-def ito(drift: str, diffusion: str, transform: str | None, rate: str, source: str, as_latex: bool, as_json: bool,
-        plot_path: str | None) -> None:
+@shared_options("ito", export=False, plot_help="Also render the equations (Matplotlib mathtext) to this file or folder.")
+def ito(drift: str | None, diffusion: str | None, transform: str | None, rate: str | None, source: str | None,
+        as_latex: bool, out: Output) -> None:
     """Itô calculus for dX = drift dt + diffusion dW, typed as strings in t and x.
 
     Other names (mu, sigma, kappa, ...) become real parameters. Only mathematical
@@ -33,7 +32,11 @@ def ito(drift: str, diffusion: str, transform: str | None, rate: str, source: st
         gelav ito --drift mu0 --diffusion sigma0 --transform "exp(x)"
     """
     from gelav.symbolic import ItoProcess, parse_expression
+    from gelav.tasks.ito import resolve
 
+    drift, diffusion, transform, rate, source = resolve(out.config, drift=drift, diffusion=diffusion,
+                                                        transform=transform, rate=rate, source=source)
+    as_json, plot_path = out.as_json, out.plot
     b = parse_expression(drift, name="drift")
     s = parse_expression(diffusion, name="diffusion")
     r = parse_expression(rate, name="rate")
@@ -75,6 +78,8 @@ def ito(drift: str, diffusion: str, transform: str | None, rate: str, source: st
         if plot_path is not None:
             out["plot"] = plot_path
         dump_json(out)
+        return
+    if out.quiet:
         return
     for key, obj in sections:
         click.echo(f"{titles[key]}:")

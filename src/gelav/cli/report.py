@@ -1,26 +1,24 @@
-"""``gelav report``: run a scenario file and write one self-contained HTML page."""
+"""``gelav report``: run a scenario file and write one self-contained HTML page (a thin layer over
+:func:`gelav.report.build_report`)."""
 
 from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, fail, handle_errors
+from gelav.cli._common import Output, dump_json, fail, shared_options
 
 
 @click.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False), required=True,
-              help="Scenario TOML file: [process] plus one table per analysis ([stress], [calibration], ...).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default="report.html", show_default=True,
               help="The HTML file to write.")
 @click.option("--section", "sections", default=None,
               help="Comma-separated sections to run [default: every table of the scenario that has one].")
 @click.option("--dpi", type=int, default=110, show_default=True, help="Resolution of the embedded figures.")
-@click.option("--plot", "plot", type=click.Path(file_okay=False), default=None,
-              help="Also write every figure as a PNG file into this folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (sections, key numbers, status).")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-@handle_errors
-def report(config, output, sections, dpi, plot, as_json, quiet):
+@shared_options("report", export=False,
+                config_help="Scenario TOML file (required): [process] plus one table per analysis ([stress], "
+                            "[calibration], ...).",
+                plot_help="Also write every figure as a PNG file into this FOLDER (figure_01.png, ...).")
+def report(output: str, sections: str | None, dpi: int, out: Output) -> None:
     """Run what the scenario file asks and write one HTML report (figures embedded, no network needed).
 
     Sections: the model always; then calibration, stress, feynman_kac, exit_time,
@@ -29,21 +27,23 @@ def report(config, output, sections, dpi, plot, as_json, quiet):
     """
     from gelav.report import build_report
 
+    if out.config is None:
+        raise click.UsageError("Missing option '--config': the scenario file to report on.")
     names = [s.strip() for s in sections.split(",") if s.strip()] if sections else None
-    rep = build_report(config, sections=names, dpi=dpi)
+    rep = build_report(out.config, sections=names, dpi=dpi)
     path = rep.write(output)
-    if plot:
+    if out.plot:
         import base64
         import re
         from pathlib import Path
 
-        folder = Path(plot)
+        folder = Path(out.plot)
         folder.mkdir(parents=True, exist_ok=True)
         for i, b64 in enumerate(re.findall(r'src="data:image/png;base64,([^"]+)"', rep.html), start=1):
             (folder / f"figure_{i:02d}.png").write_bytes(base64.b64decode(b64))
-    if as_json:
+    if out.as_json:
         dump_json({"output": str(path), **rep.summary()})
-    elif not quiet:
+    elif not out.quiet:
         for name, s in rep.sections.items():
             click.echo(f"  {s.status:7s} {name:14s} {s.seconds:6.2f} s  {s.title}")
         click.echo(f"report written to {path} ({path.stat().st_size / 1024:.0f} kB, {rep.seconds:.1f} s)")

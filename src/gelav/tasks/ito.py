@@ -8,7 +8,7 @@ from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
 
-__all__ = ["FIELDS", "ItoReport", "ito", "read_ito_table"]
+__all__ = ["FIELDS", "ItoReport", "ito", "read_ito_table", "resolve"]
 
 FIELDS = ("drift", "diffusion", "transform", "rate", "source")
 TITLES = {"process": "SDE", "ito_lemma": "Itô's lemma", "transformed_process": "Transformed process (in y = G)",
@@ -32,6 +32,20 @@ def read_ito_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
         out[key] = v
     sec.check_unknown(FIELDS)
     return out
+
+
+def resolve(scenario: ScenarioLike = None, **options: Any) -> tuple[Any, ...]:
+    """``(drift, diffusion, transform, rate, source)``: defaults < the ``[ito]`` table < the options."""
+    from gelav.scenario import ScenarioError
+
+    sc = read_scenario(scenario)
+    s = merge("ito", read_ito_table(sc), options)
+    for key in ("drift", "diffusion"):
+        if s.get(key) is None:
+            where = f"{source_of(sc)}: [ito] is missing the field `{key}`" if sc else f"`{key}` is missing"
+            raise ScenarioError(f"{where}: give --{key} (an expression in t and x) or a --config file whose "
+                                f"[ito] table has `{key}`.")
+    return tuple(s.get(k) for k in FIELDS)
 
 
 @dataclass(frozen=True)
@@ -64,19 +78,13 @@ def _text(key: str, v: Mapping[str, Any]) -> str:
 
 def ito(scenario: ScenarioLike = None, **options: Any) -> ItoReport:
     """Itô calculus for dX = drift dt + diffusion dW from a scenario's ``[ito]`` table and options."""
-    from gelav.scenario import ScenarioError
     from gelav.symbolic import ItoProcess, parse_expression
 
     unknown = sorted(set(options) - set(FIELDS))
     if unknown:
         raise TypeError(f"ito() got unknown option(s) {', '.join(map(repr, unknown))}; known options are "
                         f"{', '.join(FIELDS)}.")
-    sc = read_scenario(scenario)
-    s = merge("ito", read_ito_table(sc), options)
-    for key in ("drift", "diffusion"):
-        if s.get(key) is None:
-            raise ScenarioError(f"{source_of(sc)}: [ito] is missing the field `{key}` (an expression in t and x; "
-                                f"or give --{key}).")
+    s = dict(zip(FIELDS, resolve(scenario, **options)))
     b, sig = parse_expression(s["drift"], name="drift"), parse_expression(s["diffusion"], name="diffusion")
     r, f = parse_expression(s["rate"], name="rate"), parse_expression(s["source"], name="source")
     proc = ItoProcess(b, sig)
