@@ -264,3 +264,71 @@ def test_full_report_renders_every_figure_in_chromium(all_sections, tmp_path):
     dom = _dump_dom(exe, out, tmp_path)
     m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
     assert m and tuple(map(int, m.groups())) == (n_fig, n_fig, 0), dom[-1000:]
+
+
+# -- the page reads well: no paths, no dotted JSON keys, no rounding noise, key numbers, every figure ----------
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.-]+){2,}")  # /tmp/x/y, C:\a\b
+_DOTTED = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*(?:\.[a-z][a-z0-9_]*){2,}\b")  # boundaries.lower.scale_finite
+_NOISE = re.compile(r"\de-(?:1[3-9]|[2-9]\d)\b")  # -1.09979e-17
+
+
+def _page_problems(dom: str) -> list[str]:
+    """What a committee reader should not see in the rendered page."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    body = re.sub(r'<pre class="inputs">.*?</pre>', " ", body, flags=re.S)  # the scenario as typed is echoed
+    text = _html_text(body)
+    problems = [f"path {m!r}" for m in _PATH.findall(text)]
+    problems += [f"dotted key {m!r}" for m in _DOTTED.findall(text)]
+    problems += [f"rounding noise {m!r}" for m in _NOISE.findall(text)]
+    for sec in re.findall(r'<section id="s-(\w+)" data-status="ok">(.*?)</section>', body, flags=re.S):
+        name, html = sec
+        tables = re.findall(r"<caption>Key numbers</caption>(.*?)</table>", html, flags=re.S)
+        if name != "ito" and not tables:
+            problems.append(f"section {name}: no key-number table")
+        for t in tables:
+            cells = re.findall(r"<td>(.*?)</td>", t, flags=re.S)
+            if not cells or any(not c.strip() for c in cells):
+                problems.append(f"section {name}: empty key-number table or cell")
+    return problems
+
+
+def _html_text(html: str) -> str:
+    import html as _h
+
+    return _h.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_page_checks_catch_paths_keys_noise_and_empty_tables():
+    """The checks below can fail: each defect of the old report is caught."""
+    bad = ('<section id="s-mfg" data-status="ok"><p>figure at /tmp/gelav_report_x/figures/a.png</p>'
+           '<table class="data"><caption>Key numbers</caption><tr><td>boundaries.lower.scale_finite</td>'
+           '<td>-1.09979e-17</td></tr></table></section><section id="s-stress" data-status="ok"></section>')
+    found = " ".join(_page_problems(bad))
+    assert "path" in found and "dotted key" in found and "rounding noise" in found
+    assert "section stress: no key-number table" in found
+
+
+@pytest.mark.browser
+def test_rendered_page_reads_well_in_chromium(rendered, tmp_path):
+    exe = _require_chromium()
+    _rep, out = rendered
+    dom = _dump_dom(exe, out, tmp_path)
+    assert _page_problems(dom) == []
+    m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
+    assert m and int(m.group(1)) == int(m.group(2)) == 2 and m.group(3) == "0"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_full_report_reads_well_in_chromium(all_sections, tmp_path):
+    exe = _require_chromium()
+    rep, out = all_sections
+    dom = _dump_dom(exe, out, tmp_path)
+    assert _page_problems(dom) == []
+    n_fig = sum(len(s.figures) for s in rep.sections.values())
+    m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
+    assert m and tuple(map(int, m.groups())) == (n_fig, n_fig, 0)
+    # the equilibrium's key numbers carry its economics, not solver timings
+    mfg = rep.sections["mfg"].table
+    assert {"discount to NAV now", "total exits [share of holders]", "value there [NAV]"} <= set(mfg)
+    assert not any("time" in k or "seconds" in k for k in mfg)

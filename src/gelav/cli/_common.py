@@ -148,6 +148,8 @@ class Output:
         self.command, self.config, self.as_json, self.plot, self.quiet, self.export = (
             command, config, as_json, plot, quiet, export)
         self.files: list[str] = []
+        self.caught: list[Any] = []  # warnings caught so far (filled by shared_options)
+        self.warnings_in_json = False
 
     @property
     def tables(self) -> bool:
@@ -172,6 +174,9 @@ class Output:
             out = result.to_dict()
             if json_extra is not None:
                 out.update(json_extra(files))
+            if self.caught:  # one JSON object on stdout: the warnings go inside it
+                out.setdefault("warnings", [warning_line(w)[len("Warning: "):] for w in self.caught])
+                self.warnings_in_json = True
             dump_json(out)
             return
         if self.quiet:
@@ -205,11 +210,13 @@ def shared_options(command: str, *, export: bool = True, config_help: str | None
                 warnings.simplefilter("default")
                 warnings.filterwarnings("ignore", category=DeprecationWarning)
                 warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+                out.caught = caught
                 try:
                     return func(*args, out=out, **kwargs)
                 finally:
-                    for w in caught:
-                        click.echo(warning_line(w), err=True)
+                    if not (out.warnings_in_json or out.quiet):  # --quiet: nothing but errors
+                        for w in caught:
+                            click.echo(warning_line(w), err=True)
 
         def names() -> list[str]:
             ctx = click.get_current_context(silent=True)
