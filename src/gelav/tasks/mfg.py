@@ -17,7 +17,7 @@ import numpy as np
 
 from gelav.tasks._base import DEFAULTS, ScenarioLike, TaskResult, read_scenario, source_of
 
-__all__ = ["MFGReport", "mfg", "presets"]
+__all__ = ["MFGReport", "mfg", "preset_table", "presets"]
 
 
 def presets() -> dict[str, str]:
@@ -25,6 +25,11 @@ def presets() -> dict[str, str]:
     from gelav.mfg import SCENARIOS
 
     return {name: sc.description for name, sc in SCENARIOS.items()}
+
+
+def preset_table() -> str:
+    """The presets as a Markdown table (the block between ``<!-- presets -->`` marks in the docs)."""
+    return "| preset | what it is |\n|---|---|\n" + "".join(f"| `{k}` | {v} |\n" for k, v in presets().items())
 
 
 @dataclass(frozen=True)
