@@ -44,7 +44,7 @@ def test_quiet_prints_nothing(name):
     assert r.output == "", r.output
 
 
-@pytest.mark.parametrize("name", ONE_FIGURE + ("exit-time",))
+@pytest.mark.parametrize("name", (*ONE_FIGURE, "exit-time"))
 def test_plot_into_a_folder_writes_command_png(name, tmp_path):
     figs = tmp_path / "figs"
     r = CliRunner().invoke(main, [name, *FAST[name], "-q", "--plot", f"{figs}/"])

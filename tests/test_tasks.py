@@ -83,6 +83,9 @@ def test_stress_same_numbers_from_cli_report_and_python(scenario_file, report_nu
     assert task["analytic"].probability == pytest.approx(exact, rel=1e-12)
     assert abs(task["pde"].probability - exact) <= 2 * task["pde"].error + 1e-12
     assert abs(task["mc"].probability - exact) < 4 * task["mc"].error
+    est = tasks.stress(scenario_file).estimates
+    assert est["analytic"].kind == "exact" and est["pde"].kind == "a-priori" and est["mc"].kind == "stderr"
+    assert abs(est["mc"].zscore(exact)) < 4 and est["mc"].n == 20000
 
 
 def test_feynman_kac_same_numbers_from_cli_report_and_python(scenario_file, report_numbers):

@@ -91,10 +91,12 @@ _LAZY: dict[str, str] = {
     # stress tests
     "stress_test": "gelav.stress",
 }
-_MODULES = (
+_MODULES: tuple[str, ...] = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
     "calibrate", "plot", "report", "scenario", "stress",
 )
+# the task layer (issue 10): one function per job under the CLI and the report
+_MODULES += ("tasks",)
 
 
 class _Package(types.ModuleType):

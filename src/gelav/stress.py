@@ -52,6 +52,15 @@ class MethodResult:
     def as_dict(self) -> dict[str, Any]:
         return {"probability": self.probability, self.error_kind: self.error, "seconds": self.seconds, **self.details}
 
+    @property
+    def estimate(self) -> Any:
+        """The answer as a :class:`gelav.results.Estimate` (kind ``exact``, ``stderr`` or ``a-priori``)."""
+        from gelav.results import Estimate
+
+        kind = "stderr" if self.error_kind == "stderr" else ("exact" if self.method == "analytic" else "a-priori")
+        n = self.details.get("paths") if kind == "stderr" else None
+        return Estimate(self.probability, self.error, n, kind=kind)
+
 
 @dataclass(frozen=True)
 class StressResult:

@@ -68,16 +68,16 @@ def ito(drift: str | None, diffusion: str | None, transform: str | None, rate: s
     if plot_path is not None:
         _render(plot_path, [(titles[k], obj.latex()) for k, obj in sections])
     if as_json:
-        out: dict[str, Any] = {}
+        data: dict[str, Any] = {}
         for key, obj in sections:
-            out[key] = obj.to_dict() if hasattr(obj, "to_dict") else {"text": str(obj), "latex": obj.latex()}
-        out["parameters"] = [p.name for p in sorted(
+            data[key] = obj.to_dict() if hasattr(obj, "to_dict") else {"text": str(obj), "latex": obj.latex()}
+        data["parameters"] = [p.name for p in sorted(
             (b.free_symbols | s.free_symbols | r.free_symbols | f.free_symbols) - {proc.t, proc.x}, key=str)]
         if inverse_note:
-            out["transformed_process"] = {"error": inverse_note}
+            data["transformed_process"] = {"error": inverse_note}
         if plot_path is not None:
-            out["plot"] = plot_path
-        dump_json(out)
+            data["plot"] = plot_path
+        dump_json(data)
         return
     if out.quiet:
         return

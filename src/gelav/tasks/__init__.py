@@ -15,6 +15,8 @@ labels), ``figures()`` (drawn on request) and ``tables()`` (for ``--export``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gelav.tasks._base import DEFAULTS, TaskResult, export_tables, read_scenario
 from gelav.tasks.calibrate import CalibrationReport, calibrate
 from gelav.tasks.exit_time import ExitTimeReport, exit_time
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 #: scenario table name -> task function
-TASKS = {
+TASKS: dict[str, Callable[..., TaskResult]] = {
     "calibration": calibrate,
     "stress": stress,
     "feynman_kac": feynman_kac,

@@ -12,7 +12,8 @@ import numpy as np
 
 from gelav.results import Diagnostics
 
-__all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "export_tables", "merge", "read_scenario", "source_of"]
+__all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "check_options", "export_tables", "merge", "read_scenario",
+           "source_of"]
 
 ScenarioLike = Mapping[str, Any] | str | Path | None
 
@@ -52,6 +53,15 @@ def read_scenario(scenario: ScenarioLike) -> dict[str, Any]:
 def source_of(scenario: Mapping[str, Any]) -> str:
     """The name errors use for the scenario (its file, else ``"scenario"``)."""
     return str(scenario.get("_path", "scenario"))
+
+
+def check_options(task: str, options: Mapping[str, Any], fields: tuple[str, ...], *,
+                  extra: tuple[str, ...] = ()) -> None:
+    """A ``TypeError`` naming the unknown keyword options of ``task()`` and the known ones."""
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        raise TypeError(f"{task}() got unknown option(s) {', '.join(map(repr, unknown))}; "
+                        f"known options are {', '.join((*fields, *extra))}.")
 
 
 def merge(task: str, from_file: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,7 +169,7 @@ def export_tables(tables: Mapping[str, Mapping[str, Any]], path: str | Path) -> 
         target = p if len(clean) == 1 else p.with_name(f"{p.stem}_{name}{p.suffix}")
         if suffix == ".csv":
             header = ",".join(cols)
-            rows = zip(*(v.tolist() for v in cols.values()))
+            rows = zip(*(v.tolist() for v in cols.values()), strict=False)
             lines = [header] + [",".join(_csv(x) for x in r) for r in rows]
             target.write_text("\n".join(lines) + "\n", encoding="utf-8")
         else:

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["FIELDS", "CalibrationReport", "calibrate", "data_path", "read_calibration_table"]
 
@@ -64,9 +71,7 @@ def calibrate(scenario: ScenarioLike = None, **options: Any) -> CalibrationRepor
     from gelav.calibrate import fit_ou, read_series
     from gelav.scenario import ScenarioError
 
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"calibrate() got unknown option(s) {', '.join(map(repr, unknown))}.")
+    check_options("calibrate", options, FIELDS)
     sc = read_scenario(scenario)
     s = merge("calibration", read_calibration_table(sc), options)
     path = data_path(sc, s.get("data"))

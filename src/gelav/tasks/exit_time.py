@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["FIELDS", "KINDS", "ExitTimeReport", "exit_time", "plot_exit_time", "read_exit_time_table",
            "run_exit_time"]
@@ -189,10 +196,7 @@ def exit_time(scenario: ScenarioLike = None, *, process: Any = None, kind: str |
     from gelav.tasks._base import DEFAULTS
 
     params = {k: options.pop(k) for k in ("mu", "sigma", "kappa", "mean") if k in options}
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"exit_time() got unknown option(s) {', '.join(map(repr, unknown))}; "
-                        f"known options are {', '.join(FIELDS)}, kind, mu, sigma, kappa, mean, process.")
+    check_options("exit_time", options, FIELDS, extra=("kind", "mu", "sigma", "kappa", "mean", "process"))
     sc = read_scenario(scenario)
     if x0 is not None:
         options["x0"] = [float(v) for v in (x0 if isinstance(x0, (list, tuple)) else [x0])] or None

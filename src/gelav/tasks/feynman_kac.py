@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_label",
            "plot_feynman_kac", "read_feynman_kac_table", "run_feynman_kac"]
@@ -253,10 +260,7 @@ def feynman_kac(scenario: ScenarioLike = None, **options: Any) -> FeynmanKacRepo
     """Seed 002 from a scenario's ``[feynman_kac]`` table and keyword options (``None``: not given)."""
     from gelav._validation import check_finite
 
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"feynman_kac() got unknown option(s) {', '.join(map(repr, unknown))}; "
-                        f"known options are {', '.join(FIELDS)}.")
+    check_options("feynman_kac", options, FIELDS)
     sc = read_scenario(scenario)
     s = merge("feynman_kac", read_feynman_kac_table(sc), options)
     for k in ("mu0", "sigma0", "strike"):  # before `mu` = mu0 + sigma0²/2 is formed, so errors name these

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["FIELDS", "ItoReport", "ito", "read_ito_table", "resolve"]
 
@@ -80,11 +87,8 @@ def ito(scenario: ScenarioLike = None, **options: Any) -> ItoReport:
     """Itô calculus for dX = drift dt + diffusion dW from a scenario's ``[ito]`` table and options."""
     from gelav.symbolic import ItoProcess, parse_expression
 
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"ito() got unknown option(s) {', '.join(map(repr, unknown))}; known options are "
-                        f"{', '.join(FIELDS)}.")
-    s = dict(zip(FIELDS, resolve(scenario, **options)))
+    check_options("ito", options, FIELDS)
+    s = dict(zip(FIELDS, resolve(scenario, **options), strict=False))
     b, sig = parse_expression(s["drift"], name="drift"), parse_expression(s["diffusion"], name="diffusion")
     r, f = parse_expression(s["rate"], name="rate"), parse_expression(s["source"], name="source")
     proc = ItoProcess(b, sig)

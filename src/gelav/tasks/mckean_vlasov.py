@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["FIELDS", "McKeanVlasovReport", "mckean_vlasov", "read_mckean_vlasov_table"]
 
@@ -81,17 +88,19 @@ class McKeanVlasovReport(TaskResult):
 
 def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, **options: Any) -> McKeanVlasovReport:
     """Seed 001's particles from a scenario's ``[mckean_vlasov]`` table and options (``None``: not given)."""
-    from gelav.mckean_vlasov import MeanFieldOU, propagation_of_chaos, simulate_particles, solve_fokker_planck
+    from gelav.mckean_vlasov import (
+        MeanFieldOU,
+        propagation_of_chaos,
+        simulate_particles,
+        solve_fokker_planck,
+    )
 
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"mckean_vlasov() got unknown option(s) {', '.join(map(repr, unknown))}; "
-                        f"known options are {', '.join(FIELDS)}, chaos.")
+    check_options("mckean_vlasov", options, FIELDS, extra=("chaos",))
     o = merge("mckean_vlasov", read_mckean_vlasov_table(read_scenario(scenario)), {**options, "chaos": chaos})
-    for k in _INT:
-        lo = 0 if k == "seed" else 2
-        if int(o[k]) < lo:
-            raise ValueError(f"`--{k}` must be >= {lo}, got {o[k]}.")
+    for key in _INT:
+        lo = 0 if key == "seed" else 2
+        if int(o[key]) < lo:
+            raise ValueError(f"`--{key}` must be >= {lo}, got {o[key]}.")
     mv = MeanFieldOU(o["kappa"], o["mean"], o["sigma"], lam=o["lam"])
     T, X0 = float(o["horizon"]), float(o["x0"])
     n_steps = 4 * max(1, -(-int(o["steps"]) // 4))  # the table dates T/4, T/2, 3T/4, T are step dates

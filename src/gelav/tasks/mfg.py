@@ -74,7 +74,7 @@ class MFGReport(TaskResult):
         eq = self.equilibrium
         multi = len(eq.type_names) > 1
         out: dict[str, Any] = {}
-        for t, mv in zip(self.summary["types"], self.mass_values()):
+        for t, mv in zip(self.summary["types"], self.mass_values(), strict=False):
             who = f" ({t['type']})" if multi else ""
             out[f"discount to NAV now{who}"] = t["discount_now"]
             out[f"worst discount{who} (at t = {t['worst_at']:.2f} y)"] = t["discount_worst"]

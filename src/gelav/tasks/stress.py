@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["FIELDS", "StressReport", "read_stress_table", "stress"]
 
@@ -21,7 +28,7 @@ def read_stress_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     from gelav.stress import METHODS
 
     sec = Section(scenario.get("stress"), "stress", source=source_of(scenario))
-    vals = {k: sec.number(k) for k in ("x0", "threshold")}
+    vals: dict[str, Any] = {k: sec.number(k) for k in ("x0", "threshold")}
     vals["horizon"] = sec.positive("horizon")
     vals["direction"] = sec.choice("direction", ("below", "above"))
     vals["methods"] = sec.string_list("methods", options=tuple(METHODS))
@@ -74,6 +81,11 @@ class StressReport(TaskResult):
     @property
     def best(self) -> float:
         return float(self.result.best)
+
+    @property
+    def estimates(self) -> dict[str, Any]:
+        """Method -> :class:`gelav.results.Estimate` of the probability."""
+        return {name: r.estimate for name, r in self.result.results.items()}
 
     def key_numbers(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"probability ({name})": r.probability for name, r in self.result.results.items()}
@@ -140,10 +152,7 @@ def stress(scenario: ScenarioLike = None, *, process: Any = None, kappa: float |
     """
     from gelav.stress import stress_test
 
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"stress() got unknown option(s) {', '.join(map(repr, unknown))}; "
-                        f"known options are {', '.join(FIELDS)}.")
+    check_options("stress", options, FIELDS)
     sc = read_scenario(scenario)
     s = merge("stress", read_stress_table(sc), options)
     proc = process if process is not None else _process(sc, kappa, mean, sigma)

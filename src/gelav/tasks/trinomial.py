@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import ScenarioLike, TaskResult, merge, read_scenario, source_of
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    source_of,
+)
 
 __all__ = ["FIELDS", "TrinomialReport", "read_trinomial_table", "trinomial"]
 
@@ -76,10 +83,7 @@ def trinomial(scenario: ScenarioLike = None, *, keep_paths: bool = False, **opti
     """Simulate the walk from a scenario's ``[trinomial]`` table and options (``None``: not given)."""
     from gelav.lattice import TrinomialWalk
 
-    unknown = sorted(set(options) - set(FIELDS))
-    if unknown:
-        raise TypeError(f"trinomial() got unknown option(s) {', '.join(map(repr, unknown))}; "
-                        f"known options are {', '.join(FIELDS)}.")
+    check_options("trinomial", options, FIELDS)
     cfg = merge("trinomial", read_trinomial_table(read_scenario(scenario)), options)
     for key, least in (("steps", 1), ("paths", 2)):  # one walk has no sample variance (nan ± nan)
         if cfg[key] < least:
