@@ -166,7 +166,7 @@ def test_feynman_kac_put_is_bounded_by_its_free_value_and_labelled():
     rep = tasks.feynman_kac(payoff="put", strike=0.6, boundary="knockout", n_cells=80, n_steps=80)
     for _y0, u, e, ratio in rep.rows():
         assert 0 <= u <= e + 1e-9 and 0 <= ratio <= 1 + 1e-9
-    assert all("selling price" not in k for k in rep.key_numbers())
+    assert all("selling price" not in k for k in rep.key_numbers()) and "selling price" not in rep.title
     out = CliRunner().invoke(main, ["feynman-kac", "--payoff", "put", "--n-cells", "40", "--n-steps", "40"]).output
     assert "value of the put" in out and "E(selling price)" not in out
 

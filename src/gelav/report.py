@@ -367,9 +367,10 @@ class TaskSection:
 
         rep = TASKS[self.table](scenario)
         key = rep.key_numbers()
-        figures = tuple((_caption(self.title, n), f) for n, f in rep.figures().items())
+        title = getattr(rep, "title", None) or self.title  # e.g. a put is not the seed's selling price
+        figures = tuple((_caption(title, n), f) for n, f in rep.figures().items())
         body = f"<p>{self.description}</p>" + equation(self.equation)
-        return ReportSection(title=self.title, html=body, figures=figures, numbers=dict(key), table=key)
+        return ReportSection(title=title, html=body, figures=figures, numbers=dict(key), table=key)
 
 
 def section_ito(scenario: Mapping[str, Any]) -> ReportSection:

@@ -209,6 +209,13 @@ class FeynmanKacReport(TaskResult):
     def labels(self) -> dict[str, str]:
         return payoff_label(str(self.data["payoff"]), float(self.data.get("strike", self.inputs["strike"])))
 
+    @property
+    def title(self) -> str:
+        """What is valued: the seed's expected selling price, or the call/put."""
+        if self.data["payoff"] == "price":
+            return "Feynman–Kac: expected selling price (seed 002)"
+        return f"Feynman–Kac: {self.labels['value']} with limits"
+
     def rows(self) -> list[list[float]]:
         """At a quarter, half and three quarters of the price grid: price, value, value without limits, ratio."""
         d = self.data
