@@ -68,11 +68,43 @@ def cir_loglik(kappa: float, mean: float, sigma: float, dt: NDArray[np.float64],
     q = 2.0 * kappa * mean / sigma**2 - 1.0
     z = 2.0 * np.sqrt(u * v)
     with np.errstate(all="ignore"):
-        b = special.ive(q, z)
-        out = np.log(c) - (np.sqrt(u) - np.sqrt(v)) ** 2 + 0.5 * q * np.log(v / u) + np.log(b)
+        out = np.log(c) - (np.sqrt(u) - np.sqrt(v)) ** 2 + 0.5 * q * np.log(v / u) + log_ive(q, z)
     bad = ~np.isfinite(out)
-    if np.any(bad):  # Bessel term out of range: the non-central χ² density of 2v (df 2q + 2, nc 2u)
+    if np.any(bad):  # last resort: the non-central χ² density of 2v (df 2q + 2, nc 2u)
         out[bad] = stats.ncx2.logpdf(2.0 * v[bad], 2.0 * q + 2.0, 2.0 * u[bad]) + np.log(2.0 * c[bad])
+    return np.asarray(out, dtype=np.float64)
+
+
+def log_ive(q: float, z: NDArray[np.float64]) -> NDArray[np.float64]:
+    r""":math:`\log(e^{-z} I_q(z))`, finite for any order and argument.
+
+    ``scipy.special.ive`` where it neither underflows nor overflows; elsewhere (large
+    order :math:`q` with :math:`z \ll q`, e.g. :math:`\sigma \to 0`) Debye's uniform
+    expansion, with :math:`s = \sqrt{q^2 + z^2}`, :math:`p = q/s`:
+
+    .. math::
+
+        \log I_q(z) = s + q\log\frac{z}{q + s} - \tfrac12\log(2\pi s)
+        + \log\Big(1 + \frac{u_1(p)}{q} + \frac{u_2(p)}{q^2}\Big) + O(q^{-3}),
+
+    :math:`u_1 = (3p - 5p^3)/24`, :math:`u_2 = (81p^2 - 462p^4 + 385p^6)/1152`.
+    """
+    from scipy import special
+
+    z = np.asarray(z, dtype=float)
+    with np.errstate(all="ignore"):
+        b = special.ive(q, z)
+        out = np.log(b)
+    bad = ~np.isfinite(out) | (b < 1e-290)
+    if np.any(bad) and q > 0:
+        zb = z[bad]
+        sq = np.hypot(q, zb)
+        pp = q / sq
+        u1 = (3 * pp - 5 * pp**3) / 24
+        u2 = (81 * pp**2 - 462 * pp**4 + 385 * pp**6) / 1152
+        with np.errstate(all="ignore"):
+            out[bad] = (sq + q * np.log(zb / (q + sq)) - 0.5 * np.log(2 * np.pi * sq)
+                        + np.log1p(u1 / q + u2 / q**2) - zb)
     return np.asarray(out, dtype=np.float64)
 
 
@@ -287,6 +319,16 @@ def fit_cir(
                   diagnostics=diagnostics, source=src)
 
 
+def _grad_hess(f: Any, p: NDArray[np.float64], h: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Central-difference gradient and Hessian of ``f`` at ``p`` (step ``h`` in every coordinate)."""
+    from gelav.calibrate._common import _hessian
+
+    k = p.size
+    hs = np.full(k, h)
+    g = np.array([(f(p + h * e) - f(p - h * e)) / (2 * h) for e in np.eye(k)])
+    return g, _hessian(f, p, hs)
+
+
 def _check_level(level: Any) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
         raise TypeError(f"`level` must be a number in (0, 1), got {type(level).__name__}.")
@@ -332,19 +374,33 @@ def _maximise_log(ll: Any, start: NDArray[np.float64], max_iterations: int
 
     def f(p: NDArray[np.float64]) -> float:
         v = ll(*(float(u) for u in np.exp(p)))
+        history.append(-v)
         return -v if math.isfinite(v) else 1e300
 
     p = np.asarray(start, dtype=float)
     # quasi-Newton first (about 70 evaluations from the regression start) ...
-    res = optimize.minimize(f, p, method="L-BFGS-B", callback=lambda xk: history.append(f(xk)),
+    res = optimize.minimize(f, p, method="L-BFGS-B",
                             options={"ftol": 1e-14, "gtol": 1e-8, "maxiter": int(max_iterations)})
     total = int(res.nit)
-    if res.success and res.fun < 1e299:
-        return np.asarray(res.x, dtype=float), float(-res.fun), history, total
-    # ... then Nelder–Mead with restarts (they reset the simplex, which helps on curved ridges)
-    p = res.x if res.fun < f(p) else p
+    # ... polished by Newton steps on central differences: L-BFGS-B's forward-difference gradient often stops
+    # it ("abnormal termination in line search") a little short of the maximum
+    q, fq = np.asarray(res.x, dtype=float), float(res.fun)
+    for _ in range(4):
+        g, H = _grad_hess(f, q, 1e-4)
+        if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(0.5 * (H + H.T)) <= 0):
+            break
+        step = -np.linalg.solve(H, g)
+        f_new = f(q + step)
+        if not f_new <= fq + 1e-9 * abs(fq):
+            break
+        q, fq = q + step, f_new
+        total += 1
+        if float(np.max(np.abs(step))) < 1e-7:
+            return q, -fq, history, total
+    # ... and Nelder–Mead with restarts as the fallback (they reset the simplex, which helps on curved ridges)
+    p = q
     for _ in range(3):
-        res = optimize.minimize(f, p, method="Nelder-Mead", callback=lambda xk: history.append(f(xk)),
+        res = optimize.minimize(f, p, method="Nelder-Mead",
                                 options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": int(max_iterations),
                                          "maxfev": 4 * int(max_iterations)})
         total += int(res.nit)
