@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import tomllib
 import warnings
 
 import numpy as np
 import pytest
+import tomllib
 from click.testing import CliRunner
 from scipy import stats
 

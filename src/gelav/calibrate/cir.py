@@ -59,7 +59,7 @@ MAX_ITERATIONS = 4000
 def cir_loglik(kappa: float, mean: float, sigma: float, dt: NDArray[np.float64], x0: NDArray[np.float64],
                x1: NDArray[np.float64]) -> NDArray[np.float64]:
     """Exact CIR transition log-densities :math:`\\log p(x_1 \\mid x_0)` over steps ``dt`` (per entry)."""
-    from scipy import special, stats
+    from scipy import stats
 
     em = -np.expm1(-kappa * dt)
     c = 2.0 * kappa / (sigma**2 * em)
