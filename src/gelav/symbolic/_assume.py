@@ -33,7 +33,10 @@ __all__ = ["Bound", "parse_assumptions", "under"]
 
 @dataclass(frozen=True)
 class Bound:
-    """``lo < symbol < hi`` (``lo`` = −∞ or ``hi`` = +∞ for one-sided bounds)."""
+    """``lo < symbol < hi`` (``lo`` = −∞ or ``hi`` = +∞ for one-sided bounds).
+
+    Parsed bounds are numbers; a Bound built in code may have symbolic ends (``x < b``).
+    """
 
     name: str
     lo: Any
@@ -65,12 +68,12 @@ def _const(text: str, spec: str) -> Any:
     return v
 
 
-def parse_assumptions(spec: str | Mapping[Any, Any] | Iterable[Any] | None) -> tuple[Bound, ...]:
+def parse_assumptions(spec: str | Mapping[Any, Any] | Iterable[Bound] | Bound | None) -> tuple[Bound, ...]:
     """Read bounds on symbols.
 
     ``spec`` is a string of comma- or ``and``-separated chains such as ``"0<Y<1"``,
     ``"Y>0"``, ``"x <= 2"`` (``<=`` is read as ``<``: the bounds are open), a mapping
-    ``{"Y": (0, 1), "z": (0, None)}`` (``None`` for no bound), or None.
+    ``{"Y": (0, 1), "z": (0, None)}`` (``None`` for no bound), :class:`Bound` objects, or None.
 
     Raises
     ------
@@ -82,6 +85,10 @@ def parse_assumptions(spec: str | Mapping[Any, Any] | Iterable[Any] | None) -> t
     """
     if spec is None:
         return ()
+    if isinstance(spec, Bound):
+        return (spec,)
+    if isinstance(spec, (tuple, list)) and all(isinstance(b, Bound) for b in spec):
+        return tuple(spec)
     out: list[Bound] = []
     if isinstance(spec, Mapping):
         for k, v in spec.items():
@@ -124,7 +131,8 @@ def parse_assumptions(spec: str | Mapping[Any, Any] | Iterable[Any] | None) -> t
         if b.name in seen:
             raise ValueError(f"`assume` bounds {b.name} twice; give one interval per symbol, e.g. '0<{b.name}<1'.")
         seen.add(b.name)
-        if not bool(sp.sympify(b.lo) < sp.sympify(b.hi)):
+        lo, hi = sp.sympify(b.lo), sp.sympify(b.hi)
+        if (lo.is_number or lo.is_infinite) and (hi.is_number or hi.is_infinite) and not bool(lo < hi):
             raise ValueError(f"`assume`: the interval of {b.name} is empty ({b.lo} ≥ {b.hi}).")
     return tuple(out)
 
