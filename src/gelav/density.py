@@ -284,6 +284,24 @@ class Density:
             **self.diagnostics,
         }
 
+    def _display(self, levels: tuple[float, ...] = (0.95, 0.99)) -> Any:
+        from gelav._display import KeyTable
+
+        rows: list[tuple[Any, ...]] = [("horizon t [y]", self.horizon), ("mass in the domain", self.mass()),
+                                       ("mean", self.mean()), ("standard deviation", self.std())]
+        rows += [(f"{k} mass", v) for k, v in self.absorbed().items() if v > 0]
+        for lv in levels:
+            rows.append((f"VaR {lv:.0%} (lower {1 - lv:.0%} quantile)", self.value_at_risk(lv)))
+            rows.append((f"ES {lv:.0%} = E[X | X ≤ VaR]", self.expected_shortfall(lv)))
+        return KeyTable(f"Density of {self.process!r}: {self.grid.n_nodes} nodes, {self.times.size} saved times",
+                        rows, columns=("", "value"))
+
+    def _repr_html_(self) -> str:
+        return str(self._display().html())
+
+    def _repr_markdown_(self) -> str:
+        return str(self._display().markdown())
+
     def __repr__(self) -> str:
         return (
             f"Density({self.process!r}, {self.grid.n_nodes} nodes, {self.times.size} saved times up to "
