@@ -138,7 +138,7 @@ class ParametricFit:
     def _display(self) -> Any:
         from gelav._display import KeyTable
 
-        rows = [(self.labels.get(k, k), self.estimates[k], self.stderr.get(k, math.nan),
+        rows: list[tuple[Any, ...]] = [(self.labels.get(k, k), self.estimates[k], self.stderr.get(k, math.nan),
                  self.conf_int.get(k, (math.nan, math.nan))) for k in self.estimates]
         rows += [("log-likelihood", self.loglik, None, None), ("AIC", self.aic, None, None),
                  ("BIC", self.bic, None, None)]
