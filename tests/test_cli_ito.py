@@ -24,7 +24,7 @@ def parse(s: str) -> sp.Expr:
 
 
 def test_seed002_exp_transform_text():
-    res = run("--drift", "mu0", "--diffusion", "sigma0", "--transform", "exp(x)")
+    res = run("--drift", "mu0", "--diffusion", "sigma0", "--transform", "exp(x)", "--plain")
     assert res.exit_code == 0, res.output
     for title in ("Itô's lemma", "Generator", "Fokker–Planck equation", "Feynman–Kac equation", "Transformed process"):
         assert title in res.output
@@ -106,3 +106,81 @@ def test_plot_writes_equation_figure(tmp_path):
     assert res.exit_code == 0, res.output
     png = tmp_path / "ito_equations.png"
     assert png.exists() and png.stat().st_size > 5000
+
+
+# ---------------------------------------------------------------------------- issue 17, item 7
+def test_default_output_is_pretty_unicode_in_the_process_variable():
+    res = run("--var", "Y", "--drift", "mu*Y", "--diffusion", "sigma*Y")
+    assert res.exit_code == 0, res.output
+    assert "dY = " in res.output and "dX" not in res.output
+    assert "∂" in res.output and "Derivative(" not in res.output  # sympy.pretty, not SymPy source text
+    plain = run("--var", "Y", "--drift", "mu*Y", "--diffusion", "sigma*Y", "--plain")
+    assert "dY = Y*mu dt + Y*sigma dW" in plain.output and "Derivative(" in plain.output
+
+
+def test_exit_time_ode_solution_and_default_limits_for_brownian_motion():
+    res = run("--drift", "0", "--diffusion", "sigma", "--assume", "sigma>0", "--exit-time", "a,b", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    a, b, s = sp.symbols("a b sigma", real=True)
+    assert sp.simplify(parse(out["exit_time"]["expression"]) - (x - a) * (b - x) / s**2) == 0
+    assert out["exit_time"]["closed_form"] is True
+    assert out["exit_time_ode"]["rhs"] == "-1"
+    # default limits: each end point to the edge of the state space (the real line): infinite
+    assert out["exit_time_limit_a"]["expression"] == "oo" and out["exit_time_limit_b"]["expression"] == "oo"
+
+
+@pytest.mark.slow
+def test_seed002_a_to_zero_limit_is_clean_under_an_assumption():
+    args = ["--var", "Y", "--drift", "(mu0 + sigma0^2/2)*Y", "--diffusion", "sigma0*Y", "--exit-time", "a,b",
+            "--limit", "sigma0=1", "--limit", "mu0->0", "--limit", "b=1", "--limit", "a->0+"]
+    res = run(*args, "--assume", "0<Y<1")
+    assert res.exit_code == 0, res.output
+    last = res.output.split("then a → 0⁺:")[1]
+    assert "∞" in last and "sign" not in last
+    assert "-(log(Y) - log(a))⋅(log(Y) - log(b))" in res.output  # the mu0 -> 0 step, pretty
+    res = run(*args, "--json")  # without the assumption SymPy cannot decide the sign of log(Y)
+    out = json.loads(res.output)
+    assert "sign" in out["exit_time_step_4"]["expression"]
+
+
+def test_pdepe_form_of_the_reversed_feynman_kac_equation():
+    res = run("--var", "Y", "--drift", "0", "--diffusion", "Y", "--rate", "0", "--pdepe", "--json")
+    assert res.exit_code == 0, res.output
+    f = json.loads(res.output)["pdepe"]
+    Y, dvdx = sp.symbols("Y dvdx", real=True)
+    assert parse(f["c"]) == 1
+    assert sp.simplify(parse(f["f"]) - Y**2 * dvdx / 2) == 0
+    assert sp.simplify(parse(f["s"]) + Y * dvdx) == 0  # -v_Y d(Y²/2)/dY
+    res = run("--var", "Y", "--drift", "0", "--diffusion", "Y", "--pdepe")
+    assert "pdepe form" in res.output and "dvdx" in res.output
+
+
+def test_config_file_and_quiet(tmp_path):
+    cfg = tmp_path / "ito.toml"
+    cfg.write_text('[ito]\ndrift = "-x"\ndiffusion = "1"\nexit_time = "-1,1"\n')
+    res = run("--config", str(cfg), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert sp.simplify(parse(out["process"]["drift"]) + x) == 0 and "exit_time" in out
+    assert run("--config", str(cfg), "-q").output == ""
+    cfg.write_text('[ito]\ndrift = "-x"\ndiffusion = "1"\nvolatility = "2"\n')
+    res = run("--config", str(cfg))
+    assert res.exit_code == 2 and "volatility" in res.output
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--drift", "0", "--diffusion", "1", "--assume", "x<y"], "--assume"),
+    (["--drift", "0", "--diffusion", "1", "--assume", "1<x<0"], "--assume"),
+    (["--drift", "0", "--diffusion", "1", "--exit-time", "a"], "--exit-time"),
+    (["--drift", "0", "--diffusion", "1", "--exit-time", "1,0"], "--exit-time"),
+    (["--drift", "0", "--diffusion", "1", "--exit-time", "a,b", "--limit", "a to 0"], "--limit"),
+    (["--drift", "0", "--diffusion", "1", "--exit-time", "a,b", "--limit", "z->0"], "--limit"),
+    (["--drift", "0", "--diffusion", "1", "--limit", "a->0"], "--limit"),
+    (["--drift", "0", "--diffusion", "1", "--var", "exp"], "--var"),
+    (["--diffusion", "1"], "--drift"),
+])
+def test_bad_options_exit_2_naming_the_option(args, option):
+    res = run(*args)
+    assert res.exit_code == 2, res.output
+    assert option in res.output

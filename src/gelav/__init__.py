@@ -82,6 +82,13 @@ _LAZY: dict[str, str] = {
     "OUFit": "gelav.calibrate",
     "TimeSeries": "gelav.calibrate",
     "read_series": "gelav.calibrate",
+    # calibration of CIR and GBM, model comparison (issue 17)
+    "fit_cir": "gelav.calibrate",
+    "fit_gbm": "gelav.calibrate",
+    "compare_models": "gelav.calibrate",
+    "CIRFit": "gelav.calibrate",
+    "GBMFit": "gelav.calibrate",
+    "ModelComparison": "gelav.calibrate",
     # reports and scenario files
     "build_report": "gelav.report",
     "render_report": "gelav.report",

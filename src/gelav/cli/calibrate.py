@@ -1,4 +1,4 @@
-"""``gelav calibrate``: fit the OU liquidity model to a CSV or Parquet series."""
+"""``gelav calibrate``: fit the OU, CIR or GBM liquidity model to a CSV or Parquet series, and compare them."""
 
 from __future__ import annotations
 
@@ -27,10 +27,20 @@ def _fmt(v: float, digits: int = 4) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
               help="Write the goodness-of-fit figure (data, residuals, QQ plot, ACF) to this image file.")
+@click.option("--model", "model", default="ou", show_default=True,
+              help="Model(s) to fit, comma-separated among ou, cir, gbm; with several, a comparison table "
+                   "(log-likelihood, AIC, BIC, residual tests) and the best model's estimates.")
+@click.option("--criterion", type=click.Choice(["aic", "bic"]), default="aic", show_default=True,
+              help="How --model with several models picks the best one (the one --save and --plot use).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --save or --plot).")
 @handle_errors
-def calibrate(file, date_column, value_column, level, config, save, as_json, plot, quiet):
-    """Fit dL = κ(L̄ − L)dt + σ dW to the series in FILE by exact maximum likelihood.
+def calibrate(file, date_column, value_column, level, config, save, as_json, plot, model, criterion, quiet):
+    """Fit dL = κ(L̄ − L)dt + σ dW (or CIR, GBM) to the series in FILE by exact maximum likelihood.
+
+    --model ou,cir,gbm fits each model (CIR: exact non-central χ² likelihood; GBM:
+    exact log-normal) and prints a comparison; CIR and GBM are skipped with a note
+    when the series has values ≤ 0. --save writes the best model's scenario, with the
+    estimates' covariance matrix in its [fit] table.
 
     FILE may be omitted when --config names it in its [calibration] table (`data`).
 
@@ -41,7 +51,7 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
     confidence intervals, the half-life and stationary spread, and residual
     checks (Ljung–Box, Kolmogorov–Smirnov, Jarque–Bera).
     """
-    from gelav.calibrate import fit_ou, read_series
+    from gelav.calibrate import read_series
 
     if config is not None:
         from gelav.scenario import Section, load
@@ -62,8 +72,27 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
             file = str(fp if fp.is_absolute() else Path(data["_path"]).parent / fp)
     if file is None:
         raise click.UsageError("Give the data FILE (or a --config whose [calibration] table names `data`).")
+    from gelav.calibrate import MODELS, compare_models, fit_model
+
+    keys = [m.strip().lower() for m in str(model).split(",") if m.strip()]
+    unknown = [m for m in keys if m not in MODELS]
+    if not keys or unknown:
+        raise click.BadParameter(f"{', '.join(map(repr, unknown)) or 'nothing'} given; choose among "
+                                 f"{', '.join(MODELS)} (comma-separated).", param_hint="'--model'")
+    if len(set(keys)) != len(keys):
+        raise click.BadParameter(f"{model!r} names a model twice.", param_hint="'--model'")
     series = read_series(file, date_column=date_column, value_column=value_column)
-    fit = fit_ou(series, level=level if level is not None else 0.95)
+    lv = level if level is not None else 0.95
+    comparison = None
+    if len(keys) == 1:
+        fit = fit_model(keys[0], series, level=lv)
+    else:
+        comparison = compare_models(series, models=keys, level=lv, criterion=criterion)
+        fit = comparison.best_fit
+        if fit is None:
+            from gelav.cli._common import fail
+
+            fail("no model could be fitted: " + "; ".join(f"{r['model']}: {r['note']}" for r in comparison.rows))
     if save:
         from pathlib import Path
 
@@ -77,7 +106,7 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
     if plot:
         save_figure(fit.plot(), plot)
     if as_json:
-        out = fit.summary()
+        out = fit.summary() if comparison is None else comparison.summary()
         if save:
             out["saved"] = save
         if plot:
@@ -86,6 +115,66 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
         return
     if quiet:
         return
+    if comparison is not None:
+        _print_comparison(comparison)
+    if fit.model != "ou":
+        _print_parametric(fit, series, file)
+    else:
+        _print_ou(fit, series, file)
+    if save:
+        click.echo(f"scenario written to {save}")
+    if plot:
+        click.echo(f"figure written to {plot}")
+
+
+def _print_comparison(c) -> None:
+    rows = []
+    for r in c.rows:
+        def num(v: float, d: int = 2) -> str:
+            return "–" if not math.isfinite(v) else f"{v:.{d}f}"
+
+        def pv(v: float) -> str:
+            return "–" if not math.isfinite(v) else f"{v:.3g}"
+
+        rows.append([r["model"].upper() + (" ★" if r["model"] == c.best else ""), num(r["loglik"]), num(r["aic"]),
+                     num(r["bic"]), num(r["delta_aic"]), pv(r["ljung_box_p"]), pv(r["ks_p"]), pv(r["jarque_bera_p"])])
+    print_table(f"Model comparison: {c.n_obs} observations", ["model", "log-lik.", "AIC", "BIC", "ΔAIC",
+                "Ljung–Box p", "KS p", "Jarque–Bera p"], rows,
+                caption=f"★ best by {c.criterion.upper()} (smallest); likelihoods of the same data, comparable")
+    for r in c.rows:
+        if r["note"]:
+            click.echo(f"note: {r['model'].upper()} {r['note']}")
+
+
+def _print_parametric(fit, series, file) -> None:
+    se, ci = fit.stderr, fit.conf_int
+    rows = [[fit.labels.get(k, k), _fmt(v), _fmt(se[k], 2), f"[{_fmt(ci[k][0])}, {_fmt(ci[k][1])}]"]
+            for k, v in fit.estimates.items()]
+    steps = "irregular" if fit.diagnostics.get("irregular_steps") else "regular"
+    print_table(
+        f"{fit.model.upper()} fit ({fit.equation}) of {series.value_column!r} in {file}: {fit.n_obs} observations "
+        f"over {fit.span:.3g} years ({steps} steps)",
+        ["parameter", "estimate", "std. error", f"{fit.level:.0%} interval"], rows,
+        caption=f"exact maximum likelihood, log-likelihood {fit.loglik:.2f}, AIC {fit.aic:.2f}, BIC {fit.bic:.2f}",
+    )
+    _print_gof(fit, "probability-integral-transform residuals")
+    for n in fit.notes:
+        click.echo(f"note: {n}")
+
+
+def _print_gof(fit, what: str) -> None:
+    g = fit.goodness_of_fit
+    gof_rows = [
+        ["Ljung–Box (residual autocorrelation)", f"{g['ljung_box']['statistic']:.3g}", f"{g['ljung_box']['pvalue']:.3g}",
+         f"{int(g['ljung_box']['lags'])} lags"],
+        ["Kolmogorov–Smirnov (vs N(0,1))", f"{g['ks']['statistic']:.3g}", f"{g['ks']['pvalue']:.3g}", ""],
+        ["Jarque–Bera (normality)", f"{g['jarque_bera']['statistic']:.3g}", f"{g['jarque_bera']['pvalue']:.3g}", ""],
+    ]
+    verdict = "no test rejects at 1 %" if fit.adequate else "at least one test rejects at 1 %: read the residual plot"
+    print_table(f"Goodness of fit of the {what}", ["test", "statistic", "p-value", ""], gof_rows, caption=verdict)
+
+
+def _print_ou(fit, series, file) -> None:
     se, ci = fit.stderr, fit.conf_int
     lv = f"{fit.level:.0%} interval"
     rows = [
@@ -103,19 +192,6 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
         ["parameter", "estimate", "std. error", lv], rows,
         caption=f"exact maximum likelihood, log-likelihood {fit.loglik:.2f}",
     )
-    g = fit.goodness_of_fit
-    gof_rows = [
-        ["Ljung–Box (residual autocorrelation)", f"{g['ljung_box']['statistic']:.3g}", f"{g['ljung_box']['pvalue']:.3g}",
-         f"{int(g['ljung_box']['lags'])} lags"],
-        ["Kolmogorov–Smirnov (vs N(0,1))", f"{g['ks']['statistic']:.3g}", f"{g['ks']['pvalue']:.3g}", ""],
-        ["Jarque–Bera (normality)", f"{g['jarque_bera']['statistic']:.3g}", f"{g['jarque_bera']['pvalue']:.3g}", ""],
-    ]
-    verdict = "no test rejects at 1 %" if fit.adequate else "at least one test rejects at 1 %: read the residual plot"
-    print_table("Goodness of fit of the standardised residuals", ["test", "statistic", "p-value", ""], gof_rows,
-                caption=verdict)
+    _print_gof(fit, "standardised residuals")
     for n in fit.notes:
         click.echo(f"note: {n}")
-    if save:
-        click.echo(f"scenario written to {save}")
-    if plot:
-        click.echo(f"figure written to {plot}")

@@ -91,6 +91,12 @@ class Equation:
             body += ", " + ", ".join(f"{sp.sstr(c.lhs)} = {sp.sstr(c.rhs)}" for c in self.conditions)
         return f"{self.name}: {body}" if self.name else body
 
+    def pretty(self) -> str:
+        """Unicode rendering (``sympy.pretty``) of ``lhs = rhs`` and its conditions."""
+        lines = [str(sp.pretty(self.sympy, use_unicode=True))]
+        lines += [str(sp.pretty(c.sympy, use_unicode=True)) for c in self.conditions]
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form: name, lhs, rhs (SymPy strings) and LaTeX."""
         return {"name": self.name, "lhs": sp.sstr(self.lhs), "rhs": sp.sstr(self.rhs), "latex": self.latex(),

@@ -40,6 +40,26 @@ __all__ = [
 ]
 
 
+def _pretty_eq(lhs: Any, rhs: Any) -> str:
+    """``lhs = rhs`` as multi-line Unicode (``sympy.pretty``)."""
+    return str(sp.pretty(sp.Eq(sp.sympify(lhs), sp.sympify(rhs), evaluate=False), use_unicode=True))
+
+
+def _pretty_sde(lhs: str, drift: Any, diffusion: Any) -> str:
+    """``dY = (b) dt + (σ) dW`` as multi-line Unicode, terms in that order."""
+    from sympy.printing.pretty.pretty import PrettyPrinter
+    from sympy.printing.pretty.stringpict import prettyForm, stringPict
+
+    pp = PrettyPrinter({"use_unicode": True})
+
+    def part(e: Any) -> Any:
+        f = pp._print(sp.sympify(e))
+        return prettyForm(*f.parens()) if isinstance(e, sp.Add) else f
+
+    pic = stringPict(*stringPict.next(pp._print(sp.Symbol(lhs)), " = ", part(drift), " dt + ", part(diffusion), " dW"))
+    return "\n".join(line.rstrip() for line in pic.render(wrap_line=False).splitlines())
+
+
 def default_symbols() -> tuple[sp.Symbol, sp.Symbol]:
     """The default time and state symbols ``t`` and ``x`` (real)."""
     return sp.Symbol("t", real=True), sp.Symbol("x", real=True)
@@ -95,8 +115,9 @@ class ItoProcess:
         Strings go through the safe parser :func:`gelav.symbolic.parse_expression`.
     t, x : sympy.Symbol, optional
         Time and state symbols (default real ``t``, ``x``).
-    name : str
-        Name of the process in printed equations (default ``"X"``).
+    name : str, optional
+        Name of the process in printed equations: by default the state symbol's name
+        (``dY = ...`` for a process in ``Y``), ``"X"`` for the default ``x``.
     domain : (lo, hi)
         State space (SymPy numbers or floats; default the real line).
     transition : sympy.Expr, optional
@@ -119,7 +140,7 @@ class ItoProcess:
     diffusion: Any
     t: Any = None
     x: Any = None
-    name: str = "X"
+    name: str | None = None
     domain: tuple[Any, Any] = (-sp.oo, sp.oo)
     transition: Any = None
     x0: Any = None
@@ -134,6 +155,8 @@ class ItoProcess:
             raise ValueError("`t` and `x` must be different symbols.")
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "x", x)
+        if self.name is None:
+            object.__setattr__(self, "name", "X" if x.name == "x" else x.name)
         b = _sym(self.drift, "drift")
         s = _sym(self.diffusion, "diffusion")
         if isinstance(self.drift, str) or isinstance(self.diffusion, str):  # parsed with default t, x
@@ -286,6 +309,10 @@ class ItoProcess:
     def __str__(self) -> str:
         return f"d{self.name} = {sp.sstr(self.drift)} dt + {sp.sstr(self.diffusion)} dW"
 
+    def pretty(self) -> str:
+        """Unicode rendering ``dY = (b) dt + (σ) dW`` (``sympy.pretty``)."""
+        return _pretty_sde(f"d{self.name}", self.drift, self.diffusion)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description."""
         return {"drift": sp.sstr(self.drift), "diffusion": sp.sstr(self.diffusion), "t": self.t.name,
@@ -355,7 +382,8 @@ class ItoProcess:
         y = sp.Function("y")(self.x) if y is None else y
         return Equation(self.generator(y), -1, "Expected exit time equation")
 
-    def exit_time(self, a: Any = None, b: Any = None, *, method: str = "auto", simplify: bool = False) -> ExitTime:
+    def exit_time(self, a: Any = None, b: Any = None, *, method: str = "auto", simplify: bool = False,
+                  assume: Any = None) -> ExitTime:
         r"""Expected exit time :math:`y(x) = E_x[\tau_{(a,b)}]`: :math:`b y' + \tfrac12\sigma^2 y'' = -1`, :math:`y(a) = y(b) = 0`.
 
         Two routes:
@@ -400,6 +428,9 @@ class ItoProcess:
 
         a = sp.Symbol("a", real=True) if a is None else sp.sympify(a)
         b = sp.Symbol("b", real=True) if b is None else sp.sympify(b)
+        from gelav.symbolic._assume import parse_assumptions
+
+        bounds = parse_assumptions(assume)
         y = sp.Function("y")
         ode = self.exit_time_ode(y(self.x))
         cond = (Equation(y(a), 0), Equation(y(b), 0))
@@ -422,11 +453,13 @@ class ItoProcess:
                 if not expr.has(sp.Integral) or method == "dsolve":
                     if simplify:
                         expr = sp.simplify(expr)
-                    return ExitTime(expression=expr, ode=ode, x=self.x, a=a, b=b, method="dsolve", process=self)
+                    return ExitTime(expression=expr, ode=ode, x=self.x, a=a, b=b, method="dsolve", process=self,
+                                    assumptions=bounds)
         expr, _closed = _exits.green_exit_time(self, a, b, parts=parts)
         if simplify and _closed:
             expr = sp.simplify(expr)
-        return ExitTime(expression=expr, ode=ode, x=self.x, a=a, b=b, method="green", process=self)
+        return ExitTime(expression=expr, ode=ode, x=self.x, a=a, b=b, method="green", process=self,
+                        assumptions=bounds)
 
     def _exit_time_dsolve(self, ode: Equation, y: Any, a: sp.Expr, b: sp.Expr) -> sp.Expr:
         gen = sp.dsolve(ode.sympy, y(self.x))
@@ -614,6 +647,10 @@ class ItoLemma:
     def __str__(self) -> str:
         return f"Itô's lemma: d({sp.sstr(self.G)}) = ({sp.sstr(self.drift)}) dt + ({sp.sstr(self.diffusion)}) dW"
 
+    def pretty(self) -> str:
+        r"""Unicode rendering of :math:`dG = \tilde b\,dt + \tilde\sigma\,dW`."""
+        return _pretty_sde(f"d{self.name}", self.drift, self.diffusion)
+
     def inverse(self, y: sp.Symbol) -> sp.Expr:
         """Solve :math:`y = G(t, x)` for ``x`` (must have one solution)."""
         sols = sp.solve(sp.Eq(y, self.G), self.process.x)
@@ -671,10 +708,78 @@ class _ScaleSolution:
     _boundary: tuple[int, int] = (0, 0)
     _label: str = "y"
 
+    assumptions: tuple[Any, ...] = ()
+
     @property
-    def closed_form(self) -> bool:
+    def closed_form(self) -> Any:
+        """The expression when it holds no unevaluated :class:`sympy.Integral`, else None.
+
+        Truthiness still answers "is there a closed form?" (``if et.closed_form: ...``).
+        """
+        e = sp.sympify(self.expression)
+        return None if e.has(sp.Integral) else e
+
+    @property
+    def is_closed_form(self) -> bool:
         """True when the expression holds no unevaluated :class:`sympy.Integral`."""
-        return not sp.sympify(self.expression).has(sp.Integral)
+        return self.closed_form is not None
+
+    def _sympy_(self) -> Any:
+        """SymPy sees the expression: ``sp.limit(et, a, 0)``, ``expr.subs(y, et)`` and ``sp.simplify(et)`` work."""
+        return sp.sympify(self.expression)
+
+    def _symbol(self, var: Any) -> Any:
+        if isinstance(var, str):
+            syms = {s.name: s for s in sp.sympify(self.expression).free_symbols | {self.x}}
+            if var not in syms:
+                raise ValueError(f"`var` {var!r} is not a symbol of the expression; its symbols are {sorted(syms)}.")
+            return syms[var]
+        return var
+
+    def _bounds(self, assume: Any) -> tuple[Any, ...]:
+        from gelav.symbolic._assume import parse_assumptions
+
+        extra = parse_assumptions(assume)
+        names = {b.name for b in extra}
+        return tuple(b for b in self.assumptions if b.name not in names) + extra
+
+    def assuming(self, assume: Any) -> Any:
+        """The same result with bounds on symbols (``"0<Y<1"`` or ``{"Y": (0, 1)}``) used by
+        :meth:`limit` and :meth:`simplify`."""
+        return replace(self, assumptions=self._bounds(assume))  # type: ignore[type-var]
+
+    def limit(self, var: Any, value: Any, direction: str = "+-", *, assume: Any = None) -> Any:
+        """Limit of the expression as ``var -> value`` (``direction`` ``"+"``, ``"-"`` or ``"+-"``).
+
+        ``assume`` (e.g. ``"0<X<1"``) adds bounds on other symbols, on top of the result's
+        :attr:`assumptions`, so that signs such as ``sign(log(X))`` are decided. The result
+        is of the same type (it has ``.subs``, ``.limit``, ``.latex``; ``sympy.sympify``
+        gives the expression).
+        """
+        from gelav.symbolic._assume import under
+
+        if direction not in ("+", "-", "+-"):
+            raise ValueError(f"`direction` must be '+', '-' or '+-', got {direction!r}.")
+        v = self._symbol(var)
+        value = sp.oo if value in ("oo", "+oo") else (-sp.oo if value == "-oo" else sp.sympify(value))
+        bounds = tuple(b for b in self._bounds(assume) if b.name != getattr(v, "name", None))
+        e = under(bounds, sp.sympify(self.expression), lambda z: sp.limit(z, v, value, direction))
+        if e.is_finite is not False:
+            e = sp.factor(sp.expand_log(e, force=True))
+        return replace(self, expression=e, a=sp.sympify(self.a).subs(v, value) if sp.sympify(self.a).has(v) else self.a,  # type: ignore[type-var]
+                       b=sp.sympify(self.b).subs(v, value) if sp.sympify(self.b).has(v) else self.b,
+                       assumptions=self._bounds(assume))
+
+    def simplify(self, *, assume: Any = None) -> Any:
+        """Simplify the expression under the bounds (``assume`` and :attr:`assumptions`)."""
+        from gelav.symbolic._assume import under
+
+        return replace(self, expression=under(self._bounds(assume), self.expression))  # type: ignore[type-var]
+
+    def pretty(self) -> str:
+        """Unicode rendering (``sympy.pretty``) of ``label(x) = expression``."""
+        label = getattr(self, "_pretty_label", self._label)
+        return _pretty_eq(sp.Symbol(f"{label}({self.x})"), self.expression)
 
     def _free(self) -> list[str]:
         e = sp.sympify(self.expression)
@@ -740,13 +845,10 @@ class ExitTime(_ScaleSolution):
     b: Any
     method: str = "dsolve"
     process: Any = field(default=None, compare=False, repr=False)
+    assumptions: tuple[Any, ...] = field(default=(), compare=False)
 
     _label = "E[tau]"
-
-    def limit(self, var: Any, value: Any, direction: str = "+-") -> ExitTime:
-        """Limit of the expression as ``var -> value`` (``direction`` ``"+"``, ``"-"`` or ``"+-"``)."""
-        e = sp.limit(self.expression, var, value, direction)
-        return replace(self, expression=sp.factor(sp.expand_log(e, force=True)))
+    _pretty_label = "E[τ]"
 
     def subs(self, *args: Any, **kw: Any) -> ExitTime:
         """Substitute in the expression (and in the limits ``a``, ``b``)."""
@@ -773,6 +875,7 @@ class HittingProbability(_ScaleSolution):
     a: Any
     b: Any
     process: Any = field(default=None, compare=False, repr=False)
+    assumptions: tuple[Any, ...] = field(default=(), compare=False)
 
     _boundary = (0, 1)
     _label = "P(hit b first)"
@@ -869,6 +972,10 @@ class PdepeForm:
 
     def __str__(self) -> str:
         return f"pdepe form (m={self.m}): c = {sp.sstr(self.c)}, f = {sp.sstr(self.f)}, s = {sp.sstr(self.s)}"
+
+    def pretty(self) -> str:
+        """Unicode rendering of ``c``, ``f`` and ``s``, one per line."""
+        return "\n".join(_pretty_eq(sp.Symbol(n), e) for n, e in (("c", self.c), ("f", self.f), ("s", self.s)))
 
 
 def pdepe_form(equation: Equation, v: Any, *, V: Any = None, dvdx: Any = None) -> PdepeForm:

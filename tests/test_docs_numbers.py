@@ -1,0 +1,166 @@
+"""Numbers quoted in the docs and the README come from runs this test repeats (issue 17, item 6).
+
+Each entry of ``QUOTES`` is ``(page, template, producer)``: ``producer()`` returns the
+values that fill the ``{}`` fields of ``template`` (with their format specs, e.g.
+``{:.4f}``), and the filled text must appear verbatim in ``page``. A changed result
+or an edited page fails the test; adding a page's number is one line here.
+Entries marked ``slow`` run with the slow tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------------- producers
+def _seed_ou():
+    from gelav import OrnsteinUhlenbeck
+
+    return OrnsteinUhlenbeck(kappa=0.45, mean=1.0, sigma=0.32)
+
+
+@functools.cache
+def _seed000_density():
+    from gelav import forward
+
+    return forward(_seed_ou(), -0.5, 2.0)
+
+
+def seed000_tail() -> tuple[float, ...]:
+    from scipy import stats
+
+    d = _seed000_density()
+    law = _seed_ou().transition(-0.5, 2.0)
+    z = stats.norm.ppf(0.99)
+    return (d.value_at_risk(0.99), d.expected_shortfall(0.99), law.mean() - law.std() * z,
+            law.mean() - law.std() * stats.norm.pdf(z) / 0.01)
+
+
+def seed000_probability() -> tuple[float]:
+    return (_seed000_density().prob(below=-0.5),)
+
+
+def seed000_exact() -> tuple[float]:
+    return (float(_seed_ou().transition(-0.5, 2.0).cdf(-0.5)),)
+
+
+def readme_call_value() -> tuple[float, float]:
+    from gelav import backward
+
+    v = backward(_seed_ou(), lambda x: np.maximum(x - 0.5, 0.0), 2.0, x0=-0.5)
+    return v.value(-0.5), v.delta(-0.5)
+
+
+def readme_american_put() -> tuple[float]:
+    from gelav import GeometricBrownianMotion, optimal_stopping
+
+    put = optimal_stopping(GeometricBrownianMotion(0.06, 0.2), lambda s: np.maximum(40 - s, 0), 1.0,
+                           discount=0.06, domain=(0.0, 200.0), n_cells=800)
+    return (put.value(36.0),)
+
+
+@functools.cache
+def _example(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_docs_{name}", ROOT / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@functools.cache
+def _compare_example() -> dict[str, Any]:
+    import tempfile
+
+    return _example("compare_models").worked_example(Path(tempfile.mkdtemp(prefix="gelav_docs_")))  # type: ignore[no-any-return]
+
+
+def compare_best() -> tuple[Any, ...]:
+    r = _compare_example()
+    return r["best"], r["delta_aic_ou"], r["delta_aic_gbm"]
+
+
+def compare_kappa() -> tuple[float, ...]:
+    r = _compare_example()
+    return r["kappa"], r["kappa_ci"][0], r["kappa_ci"][1]
+
+
+def compare_tail() -> tuple[float, float]:
+    r = _compare_example()
+    return r["var99"], r["es99"]
+
+
+def symbolic_undecided_limit() -> tuple[str]:
+    import sympy as sp
+
+    from gelav.symbolic import ItoProcess
+
+    t = sp.Symbol("t", real=True)
+    Y, a = sp.Symbol("Y", positive=True), sp.Symbol("a", positive=True)
+    et = ItoProcess(Y / 2, Y, t, Y).exit_time(a, 1)
+    return (str(et.limit(a, 0, "+")),)
+
+
+def symbolic_decided_limit() -> tuple[str]:
+    import sympy as sp
+
+    from gelav.symbolic import ItoProcess
+
+    t = sp.Symbol("t", real=True)
+    Y, a = sp.Symbol("Y", positive=True), sp.Symbol("a", positive=True)
+    et = ItoProcess(Y / 2, Y, t, Y).exit_time(a, 1)
+    return (str(et.limit(a, 0, "+", assume="0<Y<1")),)
+
+
+def thin_market_exits() -> tuple[float, float]:
+    from gelav.mfg.scenarios import SCENARIOS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eq = SCENARIOS["thin-market"].solve()
+    ex = sorted(float(e.cumulative_exits[0, -1]) for e in (eq, *eq.others))
+    return ex[0], ex[-1]
+
+
+# ---------------------------------------------------------------------------------- the table
+slow = pytest.mark.slow
+QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
+    ("README.md", "│ analytic │ {:.9f} │", seed000_exact),
+    ("README.md", "v.value(-0.5), v.delta(-0.5)            # {:.6f} (exact 0.075745), {:.4f}", readme_call_value),
+    ("README.md", "put.value(36.0)                         # {:.4f}", readme_american_put),
+    ("docs/symbolic.md", "forward(proc, -0.5, 2.0).prob(below=-0.5)                # seed 000: {:.3g}",
+     seed000_probability),
+    ("docs/forward.md", "# {:.4f}, {:.4f} (exact {:.4f}, {:.4f})", seed000_tail),
+    ("docs/calibration.md", "AIC picks **{}**; OU is\nbehind by ΔAIC = {:.2f} and GBM by {:.2f}", compare_best),
+    ("docs/calibration.md", "$\\hat\\kappa$ = {:.3g} with 95 %\ninterval [{:.3g}, {:.3g}]", compare_kappa),
+    ("docs/calibration.md", "99 % value at risk is {:.4f} with\nexpected shortfall {:.4f}", compare_tail),
+    ("docs/symbolic.md", "et.limit(a, 0, \"+\")                                 # {}  (undecided)",
+     symbolic_undecided_limit),
+    ("docs/symbolic.md", "et.limit(a, 0, \"+\", assume=\"0<Y<1\")                 # {}", symbolic_decided_limit),
+    pytest.param("docs/tutorials/mean-field-game.md", "# [{:.4f}, {:.2f}]: no trade vs a selling wave",
+                 thin_market_exits, marks=slow),
+]
+
+
+def _id(q: Any) -> str:
+    vals = q.values if hasattr(q, "values") else q
+    return f"{vals[0]}:{vals[2].__name__}"
+
+
+@pytest.mark.parametrize(("page", "template", "producer"), QUOTES, ids=[_id(q) for q in QUOTES])
+def test_quoted_number_is_what_the_code_gives(page, template, producer):
+    text = (ROOT / page).read_text(encoding="utf-8")
+    filled = template.format(*producer())
+    assert filled in text, f"{page} should quote {filled!r} (the template {template!r} filled by {producer.__name__})"
