@@ -97,6 +97,16 @@ class Discretisation:
         self.howard_tol, self.howard_max_iter = howard_tol, howard_max_iter
 
     # -- helpers ------------------------------------------------------------------
+    def gradient(self, v: Array) -> Array:
+        """Centred differences (second order on any grid), one-sided at the ends."""
+        x = self.x
+        out = np.empty_like(v)
+        h0, h1 = x[1:-1] - x[:-2], x[2:] - x[1:-1]
+        out[1:-1] = (h0 * h0 * v[2:] - h1 * h1 * v[:-2] + (h1 * h1 - h0 * h0) * v[1:-1]) / (h0 * h1 * (h0 + h1))
+        out[0] = (v[1] - v[0]) / (x[1] - x[0])
+        out[-1] = (v[-1] - v[-2]) / (x[-1] - x[-2])
+        return out
+
     def stats(self, z: Array) -> Any:
         return float(z[0]) if self.scalar else z.copy()
 
@@ -136,20 +146,26 @@ class Discretisation:
             t0, t1, th = float(tg.times[n]), float(tg.times[n + 1]), float(tg.theta[n])
             dt, tm = t1 - t0, 0.5 * (t0 + t1)
             s = self.stats(0.5 * (Z[n] + Z[n + 1]))
-            v0 = v1
-            if alpha is None:
-                alpha = g.best_control(tm, x, np.gradient(v1, x), s)
+            # start from the previous step's policy and a linear extrapolation of the values
+            v0 = v1 if n == tg.n_steps - 1 else v1 + (v1 - value[n + 2]) * dt / float(tg.times[n + 2] - t1)
+            alpha = g.best_control(tm, x, self.gradient(th * v0 + (1.0 - th) * v1), s, start=alpha)
+            prev_change = math.inf
             for k in range(1, self.howard_max_iter + 1):
                 bands = self._bands(tm, s, alpha)
                 f = g.cost(tm, x, alpha, s)
                 v_new = self._step(bands, v1, f, dt, th)
                 change = float(np.max(np.abs(v_new - v0)))
                 v0 = v_new
-                if k > 1 and change <= self.howard_tol * max(1.0, float(np.max(np.abs(v0)))):
+                # the iteration contracts (rate r measured from the last two changes): stop when the
+                # remaining error r/(1-r) * change is below the tolerance
+                r = change / prev_change if prev_change > 0 else 0.0
+                remaining = change * r / (1.0 - r) if r < 0.5 else change
+                prev_change = change
+                if k > 1 and remaining <= self.howard_tol * max(1.0, float(np.max(np.abs(v0)))):
                     break
                 if not g.controlled:
                     break
-                alpha_new = g.best_control(tm, x, np.gradient(th * v0 + (1.0 - th) * v1, x), s, start=alpha)
+                alpha_new = g.best_control(tm, x, self.gradient(th * v0 + (1.0 - th) * v1), s, start=alpha)
                 if k > 1 and np.array_equal(alpha_new, alpha):
                     break
                 alpha = alpha_new

@@ -246,7 +246,7 @@ def solve_control(
     x = grid.nodes
     control = np.empty_like(sw.value)
     for n, t in enumerate(tg.times):
-        control[n] = game.best_control(float(t), x, np.gradient(sw.value[n], x), disc.stats(Zn[n]))
+        control[n] = game.best_control(float(t), x, disc.gradient(sw.value[n]), disc.stats(Zn[n]))
     total = masses.sum(axis=1)
     boundary = float(np.max(masses[:, 0] + masses[:, -1]) / total[0])
     diag = {
