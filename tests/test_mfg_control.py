@@ -178,7 +178,7 @@ def test_uncontrolled_limit_is_the_mckean_vlasov_solver():
     gaps = []
     for k in (50.0, 500.0):
         _, g = _uncontrolled_game(control_cost=k)
-        e = solve_control(g, Numerics(n_cells=120, n_steps=60), ControlOptions(exploitability=False))
+        e = solve_control(g, Numerics(n_cells=120, n_steps=40), ControlOptions(exploitability=False))
         gaps.append(float(np.abs(e.masses - eq.masses).sum(axis=1).max()))
     rate = math.log10(gaps[0] / gaps[1])
     assert 0.9 <= rate <= 1.1, gaps

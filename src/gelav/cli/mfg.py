@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli.mfg_control import control_options, run_control
 
 
 def _pct(x: float) -> str:
@@ -32,10 +33,11 @@ def _pct(x: float) -> str:
 @click.option("--plot", "plot", default=None, type=click.Path(),
               help="Folder for the figures (density, price, values, exits, convergence).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@control_options
 @handle_errors
 def mfg(scenario_name: str | None, config: str | None, method: str | None, tol: float | None,
         n_cells: int | None, n_steps: int | None, epsilon: float | None, at: str, as_json: bool,
-        plot: str | None, quiet: bool) -> None:
+        plot: str | None, quiet: bool, game: str | None = None, **game_params: float | None) -> None:
     """Equilibrium of the GE-LAV mean-field game of LP exits.
 
     Prints the equilibrium discount now and at its worst, total exits, the
@@ -44,6 +46,9 @@ def mfg(scenario_name: str | None, config: str | None, method: str | None, tol: 
 
     Examples: `gelav mfg --scenario stress`, `gelav mfg --config pension.toml --json`.
     """
+    if game is not None:  # continuous-control games: gelav.cli.mfg_control
+        return run_control(game=game, config=config, scenario=scenario_name, method=method, tol=tol, n_cells=n_cells,
+                           n_steps=n_steps, epsilon=epsilon, as_json=as_json, plot=plot, quiet=quiet, **game_params)
     import dataclasses
 
     from gelav.mfg.io import load_scenario
