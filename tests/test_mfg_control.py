@@ -185,7 +185,8 @@ def test_uncontrolled_limit_is_the_mckean_vlasov_solver():
 
 
 def test_n_player_gap_decays_like_one_over_sqrt_n():
-    game = systemic_risk(kappa=0.45)
+    # κ = 0: the mean-field mean path is exact on the grid (constant), so the gap is the N-player fluctuation
+    game = systemic_risk()
     eq = solve_control(game, Numerics(n_cells=80, n_steps=40))
     ns = np.array([16, 64, 256, 1024])
     gaps = []
@@ -194,7 +195,7 @@ def test_n_player_gap_decays_like_one_over_sqrt_n():
         ref = np.interp(sim.times, eq.times, eq.mean)
         gaps.append(float(np.sqrt(np.mean(np.max(np.abs(sim.means - ref), axis=1) ** 2))))
     slope = np.polyfit(np.log(ns), np.log(gaps), 1)[0]
-    assert -0.6 <= slope <= -0.4, (slope, gaps)
+    assert -0.6 <= slope <= -0.4, (slope, gaps)  # measured -0.487 (docs/control-games.md)
     again = eq.simulate(16, replications=4, seed=100, n_steps=40)
     assert np.array_equal(again.means, eq.simulate(16, replications=4, seed=100, n_steps=40).means)
 
