@@ -204,13 +204,17 @@ def test_bounded_control_value_matches_monte_carlo():
     game = systemic_risk(kappa=0.45)
     bounded = ControlGame(game.running_cost, game.terminal_cost, game.horizon, game.initial, drift=game._drift,
                           volatility=0.32, control_set=(-0.15, 0.15), domain=game.domain, name="bounded")
-    eq = solve_control(bounded, Numerics(n_cells=100, n_steps=50), ControlOptions(exploitability=False))
+    opts = ControlOptions(exploitability=False)
+    coarse = solve_control(bounded, Numerics(n_cells=100, n_steps=50), opts)
+    eq = solve_control(bounded, Numerics(n_cells=200, n_steps=50), opts)
     assert np.max(np.abs(eq.control)) <= 0.15 + 1e-12
+    # the grid error is O(h²) and not small next to the Monte Carlo error: compare with the
+    # Richardson extrapolation of the two grids
+    v_rich = eq.population_cost + (eq.population_cost - coarse.population_cost) / 3.0
     sim = eq.simulate(20000, seed=7, n_steps=400, coupled=False)
-    assert abs(sim.mean_cost - eq.population_cost) < 4 * sim.standard_error, (sim.mean_cost, eq.population_cost,
-                                                                               sim.standard_error)
-    # the bound binds: the value is above the unconstrained closed form
-    assert eq.population_cost > game.closed_form.population_cost() + 10 * sim.standard_error
+    assert abs(sim.mean_cost - v_rich) < 4 * sim.standard_error, (sim.mean_cost, v_rich, sim.standard_error)
+    # the cap binds: the value is well above the unconstrained closed form
+    assert v_rich > game.closed_form.population_cost() + 10 * sim.standard_error
 
 
 def test_fixed_point_iterations_against_the_seed_claim():

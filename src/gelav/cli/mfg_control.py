@@ -122,7 +122,7 @@ def run_control(*, game: str, config: str | None, scenario: str | None, method: 
     if as_json:
         dump_json(out)
         return
-    print_table(f"Systemic-risk game (Carmona–Fouque–Sun): V and α* at t = 0",
+    print_table("Systemic-risk game (Carmona–Fouque–Sun): V and α* at t = 0",
                 ["x", "V numerical", "V closed form", "α* numerical", "α* closed form"], rows)
     print_table("Equilibrium", ["quantity", "value"], [
         ["E V(0, X0) numerical", f"{eq.population_cost:.6f}"], ["E V(0, X0) closed form", f"{cf.population_cost():.6f}"],

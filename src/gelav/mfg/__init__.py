@@ -47,7 +47,9 @@ __all__ = [
     "restart",
     "scenario",
     "solve",
-    # -- continuous-control games (issue 15) --
+]
+# -- continuous-control games (issue 15) --
+__all__ += [
     "ControlEquilibrium",
     "ControlGame",
     "ControlOptions",
