@@ -97,6 +97,10 @@ _LAZY: dict[str, str] = {
     "ScenarioError": "gelav.scenario",
     # stress tests
     "stress_test": "gelav.stress",
+    # mean-field games with a continuous control (issue 15)
+    "ControlGame": "gelav.mfg",
+    "solve_control": "gelav.mfg",
+    "systemic_risk": "gelav.mfg",
 }
 _MODULES: tuple[str, ...] = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli.mfg_control import control_options, run_control
 
 
 def _pct(x: float) -> str:
@@ -33,11 +34,13 @@ def _preset_help() -> str:
 @click.option("--at", "at", default="-0.5,0,1", show_default=True,
               help="Liquidity states at which to report values (comma separated).")
 @click.option("--no-progress", is_flag=True, help="No progress display (the tables are still printed).")
+@control_options
 @shared_options("mfg", config_help="Scenario TOML file with an [mfg] table.",
                 plot_help="Folder for the figures (<scenario>_price.png, _exits, _convergence, _density_<type>, "
                           "_values_<type>), or an image FILE.")
 def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cells: int | None,
-        n_steps: int | None, epsilon: float | None, at: str, no_progress: bool, out: Output) -> None:
+        n_steps: int | None, epsilon: float | None, at: str, no_progress: bool, out: Output,
+        game: str | None = None, **game_params: float | None) -> None:
     """Equilibrium of the GE-LAV mean-field game of LP exits.
 
     Prints the equilibrium discount now and at its worst, total exits, the
@@ -46,6 +49,10 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
 
     Examples: `gelav mfg --scenario stress`, `gelav mfg --config pension.toml --json`.
     """
+    if game is not None:  # continuous-control games: gelav.cli.mfg_control
+        return run_control(game=game, config=out.config, scenario=scenario_name, method=method, tol=tol,
+                           n_cells=n_cells, n_steps=n_steps, epsilon=epsilon, as_json=out.as_json, plot=out.plot,
+                           quiet=out.quiet, **game_params)
     from gelav import tasks
 
     if scenario_name is not None and out.config is not None:

@@ -48,6 +48,16 @@ __all__ = [
     "scenario",
     "solve",
 ]
+# -- continuous-control games (issue 15) --
+__all__ += [
+    "ControlEquilibrium",
+    "ControlGame",
+    "ControlOptions",
+    "ControlSimulation",
+    "SystemicRiskClosedForm",
+    "solve_control",
+    "systemic_risk",
+]
 
 _LAZY = {
     "n_player": "gelav.mfg.nplayer",
@@ -61,6 +71,14 @@ _LAZY = {
     "Scenario": "gelav.mfg.scenarios",
     "scenario": "gelav.mfg.scenarios",
     "load_scenario": "gelav.mfg.io",
+    # -- continuous-control games (issue 15) --
+    "ControlGame": "gelav.mfg.control",
+    "ControlEquilibrium": "gelav.mfg.control",
+    "ControlOptions": "gelav.mfg.control",
+    "ControlSimulation": "gelav.mfg.control",
+    "SystemicRiskClosedForm": "gelav.mfg.control",
+    "solve_control": "gelav.mfg.control",
+    "systemic_risk": "gelav.mfg.control",
 }
 
 
