@@ -90,6 +90,9 @@ _LAZY: dict[str, str] = {
     "ScenarioError": "gelav.scenario",
     # stress tests
     "stress_test": "gelav.stress",
+    # valuation layer: premium, exit boundary, Jensen bias (issue 12, VAL-A)
+    "IlliquidityPremium": "gelav.valuation.premium",
+    "PremiumWarning": "gelav.errors",
 }
 _MODULES = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
