@@ -93,6 +93,8 @@ _LAZY: dict[str, str] = {
     # valuation layer: premium, exit boundary, Jensen bias (issue 12, VAL-A)
     "IlliquidityPremium": "gelav.valuation.premium",
     "PremiumWarning": "gelav.errors",
+    "PremiumFit": "gelav.valuation.fit",
+    "fit_premium": "gelav.valuation.fit",
 }
 _MODULES = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
