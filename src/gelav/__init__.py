@@ -95,10 +95,21 @@ _LAZY: dict[str, str] = {
     "PremiumWarning": "gelav.errors",
     "PremiumFit": "gelav.valuation.fit",
     "fit_premium": "gelav.valuation.fit",
+    "ExitBoundary": "gelav.valuation.exit_boundary",
+    "exit_boundary": "gelav.valuation.exit_boundary",
+    # valuation layer: fund metrics, LAV, portfolio stress, datasets (issue 12, VAL-B)
+    "IRRResult": "gelav.valuation.metrics",
+    "FundCashflows": "gelav.valuation.cashflows",
+    "read_cashflows": "gelav.valuation.cashflows",
+    "TakahashiAlexander": "gelav.valuation.lav",
+    "liquidity_adjusted_value": "gelav.valuation.lav",
+    "stress_portfolio": "gelav.valuation.stress",
+    "mark_distribution": "gelav.valuation.stress",
 }
 _MODULES = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
     "calibrate", "plot", "report", "scenario", "stress",
+    "funds", "portfolio", "datasets",
 )
 
 
