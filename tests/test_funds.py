@@ -120,7 +120,7 @@ def test_la_flows_use_remaining_life_to_last_date():
     t = np.array([0.0, 2.0, 6.0])
     cf = np.array([-1.0, 0.5, 1.0])
     L = np.array([-1.0, 0.0, 2.0])
-    adj, t2, pi = liquidity_adjusted_flows(cf, t, L, premium=p)
+    adj, _t2, pi = liquidity_adjusted_flows(cf, t, L, premium=p)
     assert pi == pytest.approx([p(-1.0, 6.0), p(0.0, 4.0), 0.0])
     assert adj == pytest.approx([-(1 + p(-1.0, 6.0)), 0.5 * (1 - p(0.0, 4.0)), 1.0])
     assert la_irr(cf, t, L, premium=p).rate < irr(cf, t).rate

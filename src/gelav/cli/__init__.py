@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "mfg": "gelav.cli.mfg:mfg",
     "calibrate": "gelav.cli.calibrate:calibrate",
     "report": "gelav.cli.report:report",
+    # valuation layer: fund metrics and portfolio stress (issue 12, VAL-B)
+    "metrics": "gelav.cli.metrics:metrics",
+    "portfolio": "gelav.cli.portfolio:portfolio",
 }
 
 

@@ -255,7 +255,7 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
         flows = series[fcol].values
     else:
         C, D = series[ccol].values, series[dcol].values  # type: ignore[index]
-        for c, v in ((ccol, C), (dcol, D)):
+        for c, v in ((str(ccol), C), (str(dcol), D)):
             if np.any(v < 0):
                 i = int(np.flatnonzero(v < 0)[0])
                 raise ValueError(f"{p}: row {int(first.rows[i])}, column {c!r}: {v[i]:g} < 0 (contributions and "  # type: ignore[index]
@@ -274,7 +274,8 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
         if resid < 0:
             raise ValueError(f"{p}: row {int(first.rows[-1])}, column {ncol!r}: residual NAV {resid:g} < 0.")  # type: ignore[index]
     notes = list(first.notes)
-    cols = {"time": tcol, **({"flow": fcol} if fcol else {"contributions": ccol, "distributions": dcol})}  # type: ignore[dict-item]
+    cols: dict[str, str] = {"time": tcol, **({"flow": fcol} if fcol else {"contributions": str(ccol),
+                                                                          "distributions": str(dcol)})}
     if lcol:
         cols["L"] = lcol
     if icol:

@@ -178,7 +178,7 @@ class TakahashiAlexander:
     def dates(self) -> NDArray[np.float64]:
         """:math:`t_k = k/p`, k = 1..K, the last the first date :math:`\\ge L_f`."""
         p = self.periods_per_year
-        K = int(math.ceil(self.fund_life * p - 1e-9))
+        K = math.ceil(self.fund_life * p - 1e-9)
         return np.arange(1, K + 1, dtype=float) / p
 
     @property
@@ -189,7 +189,8 @@ class TakahashiAlexander:
         t = self.dates
         p = self.periods_per_year
         year = np.ceil(t - 1e-9).astype(int)  # fund year 1, 2, ...
-        rc_y = np.array([self.call_rates[min(y - 1, len(self.call_rates) - 1)] for y in year])  # type: ignore[arg-type]
+        rcs: tuple[float, ...] = tuple(self.call_rates)  # type: ignore[arg-type]  # a tuple after __post_init__
+        rc_y = np.array([rcs[min(y - 1, len(rcs) - 1)] for y in year])
         rd_y = np.minimum(1.0, np.maximum(self.yield_rate, (t / self.fund_life) ** self.bow))
         rd_y[-1] = 1.0  # liquidation on the last date (and no call: see rates())
         return 1.0 - (1.0 - rc_y) ** (1.0 / p), 1.0 - (1.0 - rd_y) ** (1.0 / p)
@@ -280,7 +281,7 @@ class LAVResult:
         return float(v) if v.ndim == 0 else v
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"value": self.value, "dcf": self.dcf, "liquidity_discount": self.liquidity_discount,
+        out: dict[str, Any] = {"value": self.value, "dcf": self.dcf, "liquidity_discount": self.liquidity_discount,
                **{k: v for k, v in self.inputs.items() if isinstance(v, (int, float, str))}}
         if self.monte_carlo is not None:
             out["monte_carlo"] = {"value": self.monte_carlo.value, "stderr": self.monte_carlo.stderr,
@@ -486,9 +487,9 @@ def liquidity_adjusted_value(
     # DCF: L frozen at lbar
     ad, bd = 0.0, 0.0
     for k in range(dates.size - 1, k_first - 1, -1):
-        c, d = (float(v) for v in model.rates(k, lbar))
+        cs, ds = (float(v) for v in model.rates(k, lbar))
         g = model.period_growth
-        ad, bd = (1.0 + g) * (d + (1.0 - d) * ad), c * (ad - 1.0) + (1.0 - c) * bd
+        ad, bd = (1.0 + g) * (ds + (1.0 - ds) * ad), cs * (ad - 1.0) + (1.0 - cs) * bd
         t_prev = max(float(dates[k - 1]) if k > 0 else 0.0, age)
         acc = float(_accrual(level_fn, term_fn, np.array(lbar), end, t_prev, float(dates[k])))
         df = math.exp(-r * (float(dates[k]) - t_prev) - acc)
@@ -514,11 +515,11 @@ def _monte_carlo(model: TakahashiAlexander, process: Any, level_fn: Any, term_fn
 
     dates = model.dates
     end = float(dates[-1])
-    k_first = int(np.searchsorted(dates, age, side="right"))
+    int(np.searchsorted(dates, age, side="right"))
     # uniform steps of about 1/(p m) years from `age`; each date falls on its nearest step
     # (exactly on a step when `age` is itself a date, e.g. 0)
     horizon = end - age
-    n_steps = max(1, int(math.ceil(horizon * model.periods_per_year * m - 1e-9)))
+    n_steps = max(1, math.ceil(horizon * model.periods_per_year * m - 1e-9))
     sch = "exact" if hasattr(process, "sample_transition") or type(process).__name__ == "OrnsteinUhlenbeck" else "euler"
     paths = simulate(process, L0, horizon, n_steps, n_paths, scheme=sch, seed=seed, save="all", start=age)
     t = paths.times

@@ -286,11 +286,11 @@ class PortfolioStress:
 
     def plot(self, *, ax: Any = None) -> Any:
         """Path of L (top) and the portfolio mark relative to its starting value (bottom)."""
-        from gelav.plot import STYLE
-
         import matplotlib.pyplot as plt
 
-        with plt.rc_context(STYLE):
+        from gelav.plot import STYLE
+
+        with plt.rc_context(STYLE):  # type: ignore[arg-type]
             fig, (a1, a2) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 5.5))
             m = self.scenario.months
             a1.plot(m, self.scenario.L, color="tab:blue")
@@ -519,7 +519,7 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
     mass = float(w.sum())
 
     def total(Lv: Any, t: float) -> Any:
-        out = 0.0
+        out: Any = 0.0
         for f in fs:
             rem = max(f.remaining_life - t, 0.0)
             pi = np.asarray(prem(Lv, rem), dtype=float) if rem > 0 else 0.0
