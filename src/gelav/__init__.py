@@ -97,6 +97,10 @@ _LAZY: dict[str, str] = {
     "fit_premium": "gelav.valuation.fit",
     "ExitBoundary": "gelav.valuation.exit_boundary",
     "exit_boundary": "gelav.valuation.exit_boundary",
+    "JensenBias": "gelav.valuation.jensen",
+    "JensenTable": "gelav.valuation.jensen",
+    "jensen_bias": "gelav.valuation.jensen",
+    "jensen_table": "gelav.valuation.jensen",
     # valuation layer: fund metrics, LAV, portfolio stress, datasets (issue 12, VAL-B)
     "IRRResult": "gelav.valuation.metrics",
     "FundCashflows": "gelav.valuation.cashflows",

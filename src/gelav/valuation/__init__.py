@@ -10,7 +10,19 @@ from typing import Any
 from gelav.valuation.premium import SCALINGS, IlliquidityPremium
 
 _LAZY: dict[str, str] = {
-    # illiquidity premium, exit boundary, Jensen bias (VAL-A) are added as their modules land
+    # illiquidity premium, exit boundary, Jensen bias (VAL-A)
+    "PremiumFit": "gelav.valuation.fit",
+    "fit_premium": "gelav.valuation.fit",
+    "read_trades": "gelav.valuation.fit",
+    "report_premium": "gelav.valuation.fit",
+    "ExitBoundary": "gelav.valuation.exit_boundary",
+    "exit_boundary": "gelav.valuation.exit_boundary",
+    "report_exit_boundary": "gelav.valuation.exit_boundary",
+    "JensenBias": "gelav.valuation.jensen",
+    "JensenTable": "gelav.valuation.jensen",
+    "jensen_bias": "gelav.valuation.jensen",
+    "jensen_table": "gelav.valuation.jensen",
+    "report_jensen": "gelav.valuation.jensen",
 }
 
 
