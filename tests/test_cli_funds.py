@@ -116,3 +116,20 @@ def test_portfolio_bad_toml_exit_2(tmp_path):
     p.write_text('[[funds]]\nname = "A"\nnav = 5\nremaining_life = 3\ncolour = "red"\n')
     r = CliRunner().invoke(main, ["portfolio", str(p)])
     assert r.exit_code == 2 and "colour" in r.output
+
+
+def test_report_hooks_return_numbers_and_a_figure(fund_file):
+    from gelav.portfolio import Fund
+    from gelav.valuation.cashflows import report_metrics
+    from gelav.valuation.lav import report_lav
+    from gelav.valuation.stress import report_mark_distribution, report_portfolio
+
+    nums, fig = report_metrics(fund_file)
+    assert nums["tvpi"] > 0 and fig is not None
+    nums, fig = report_lav(n_cells=40, steps_per_period=4)
+    assert nums["value"] > 0 and fig is not None
+    funds = [Fund("A", 100.0, 5.87)]
+    nums, fig = report_portfolio(funds=funds, scenario="reverse")
+    assert nums["max_drawdown"] == 0.0 and fig is not None
+    nums, fig = report_mark_distribution(funds=funds, horizon=1.0)
+    assert set(nums["var"]) == {"0.95", "0.99"} and fig is not None

@@ -207,3 +207,27 @@ def test_fundcashflows_plot(tmp_path):
     fig = fc.plot()
     fig.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").exists()
+
+
+def test_generalised_pme_closed_forms():
+    from gelav.funds import generalised_pme
+
+    t = np.array([0.0, 1.0, 2.5, 4.0])
+    cf = np.array([-60.0, -40.0, 50.0, 90.0])
+    R = np.array([1.0, 1.05, 1.2, 1.1])
+    L = np.array([0.3, -0.5, 0.0, 1.0])
+    zero = IlliquidityPremium(0.0, 0.0, 0.0)
+    assert generalised_pme(cf, t, L, premium=zero, index=R, nav=5.0) == pytest.approx(pme(cf, R, nav=5.0), rel=1e-14)
+    # linear scaling with a(L) = alpha constant: deflator e^{-alpha t} on top of the index
+    lin = IlliquidityPremium(0.03, 0.0, 0.0, scaling="linear")
+    xi = np.exp(-0.03 * t) / R
+    expect = (cf[cf > 0] * xi[cf > 0]).sum() / (-cf[cf < 0] * xi[cf < 0]).sum()
+    assert generalised_pme(cf, t, L, premium=lin, index=R) == pytest.approx(expect, rel=1e-13)
+    # sqrt scaling, constant L: the accrued premium over [0, t] is a (sqrt(T) - sqrt(T - t)), exactly
+    sq = IlliquidityPremium()
+    a = sq.level(0.2)
+    xi = np.exp(-0.05 * t - a * (2.0 - np.sqrt(4.0 - t)))
+    expect = (cf[cf > 0] * xi[cf > 0]).sum() / (-cf[cf < 0] * xi[cf < 0]).sum()
+    assert generalised_pme(cf, t, np.full(4, 0.2), premium=sq, rate=0.05) == pytest.approx(expect, rel=1e-13)
+    with pytest.raises(TypeError, match="exactly one of `index`"):
+        generalised_pme(cf, t, L, premium=sq)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from gelav.valuation import metrics as _m
 
-__all__ = ["FundCashflows", "FundMetrics", "read_cashflows"]
+__all__ = ["FundCashflows", "FundMetrics", "read_cashflows", "report_metrics"]
 
 _TIME_NAMES = ("date", "dates", "quarter_end", "period_end", "year", "years", "t", "time")
 _FLOW_NAMES = ("cashflow", "cash_flow", "cashflows", "net_cashflow", "net_cash_flow", "cf", "flow", "amount")
@@ -285,3 +285,9 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
     return FundCashflows(times=first.times, flows=flows, L=None if lcol is None else series[lcol].values,
                          index=index, nav=resid, dates=first.dates, source=str(p), notes=tuple(notes),
                          columns=cols)
+
+
+def report_metrics(cashflows: FundCashflows | str | Path, premium: Any = None) -> tuple[dict[str, Any], Any]:
+    """Report hook: the metrics of a fund (a :class:`FundCashflows` or a file path) and its cash-flow figure."""
+    fc = cashflows if isinstance(cashflows, FundCashflows) else read_cashflows(cashflows)
+    return fc.metrics(premium).as_dict(), fc.plot()

@@ -62,7 +62,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._random import SeedLike
 from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
 
-__all__ = ["LAVResult", "TASchedule", "TakahashiAlexander", "liquidity_adjusted_value"]
+__all__ = ["LAVResult", "TASchedule", "TakahashiAlexander", "liquidity_adjusted_value", "report_lav"]
 
 
 def _rate(name: str, v: Any) -> float:
@@ -543,3 +543,10 @@ def _monte_carlo(model: TakahashiAlexander, process: Any, level_fn: Any, term_fn
             U = U - C
             total += np.exp(-acc) * (D - C)
     return Estimate(float(total.mean()), float(total.std(ddof=1) / math.sqrt(n_paths)), n_paths)
+
+
+def report_lav(result: LAVResult | None = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    """Report hook: value, DCF and liquidity discount (``result`` or ``liquidity_adjusted_value(**kwargs)``) and the figure."""
+    if result is None:
+        result = liquidity_adjusted_value(**kwargs)
+    return result.as_dict(), result.plot()

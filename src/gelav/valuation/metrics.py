@@ -43,6 +43,7 @@ __all__ = [
     "IRRResult",
     "direct_alpha",
     "dpi",
+    "generalised_pme",
     "irr",
     "la_irr",
     "la_pme",
@@ -380,3 +381,64 @@ def la_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, index: ArrayLike, *
     adj, _, _ = liquidity_adjusted_flows(flows, times, L, premium=premium, nav=nav)
     R2 = R if n == 0.0 else np.append(R, R[-1])
     return pme(adj, R2)
+
+
+def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium: Any,
+                    index: ArrayLike | None = None, rate: float | None = None, nav: float = 0.0) -> float:
+    r"""PME under the liquidity-adjusted deflator :math:`\exp(-\int_0^t (r_u + \lambda(L_u, T_N - u))du)`.
+
+    .. math::
+
+        \mathrm{GPME} = \frac{\sum_i D_i\,\xi_{t_i}}{\sum_i C_i\,\xi_{t_i}},\qquad
+        \xi_t = \frac{R_0}{R_t}\,e^{-\int_0^t \lambda(L_u, T_N - u)\,du}
+        \ \big(\text{or } e^{-rt - \int_0^t\lambda}\ \text{with a constant } r\big),
+
+    the model-consistent alternative of GELAV.md §4: instead of haircutting
+    realised cash, each flow is discounted by the benchmark and by the
+    instantaneous premium :math:`\lambda = a(L) f'(\tau)` along the observed
+    liquidity path (:math:`L` linear between flow dates, trapezoidal rule in
+    :math:`a(L)`, exact in :math:`\tau`). With :math:`\lambda \equiv 0` and an
+    index it is the Kaplan–Schoar PME.
+
+    Parameters
+    ----------
+    flows, times, L : array
+        Signed flows, their times (years) and the liquidity state on each date.
+    premium : IlliquidityPremium or callable λ(L) [1/year]
+    index : array, optional
+        Benchmark levels (one of ``index`` and ``rate``).
+    rate : float, optional
+        Constant continuously compounded rate instead of an index.
+    nav : float
+        Residual NAV, a distribution at the last date.
+    """
+    cf, t = _flows_times(flows, times)
+    Lv = _vector("L", L, cf.size)
+    if (index is None) == (rate is None):
+        raise TypeError("Give exactly one of `index` (benchmark levels) and `rate` (a constant rate).")
+    if index is not None:
+        R = _index(index, cf.size)
+        base = R[0] / R
+    else:
+        from gelav._validation import check_finite
+
+        base = np.exp(-check_finite("rate", rate) * (t - t[0]))
+    end = float(t[-1])
+    if hasattr(premium, "level") and hasattr(premium, "term"):
+        if getattr(premium, "scaling", None) == "none":
+            raise ValueError("`premium` has scaling 'none' (a lump haircut): it has no instantaneous rate.")
+        a = np.asarray(premium.level(Lv), dtype=float)
+        f = np.asarray(premium.term(end - t), dtype=float)
+        inc = 0.5 * (a[1:] + a[:-1]) * (f[:-1] - f[1:])
+    elif callable(premium):
+        lam = np.broadcast_to(np.asarray(premium(Lv), dtype=float), Lv.shape)
+        inc = 0.5 * (lam[1:] + lam[:-1]) * np.diff(t)
+    else:
+        raise TypeError(f"`premium` must be an IlliquidityPremium or a callable λ(L), got {type(premium).__name__}.")
+    xi = base * np.exp(-np.concatenate(([0.0], np.cumsum(inc))))
+    n = _nav(nav)
+    d = float((np.where(cf > 0, cf, 0.0) * xi).sum()) + n * xi[-1]
+    c = float((np.where(cf < 0, -cf, 0.0) * xi).sum())
+    if c <= 0.0:
+        raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
+    return d / c

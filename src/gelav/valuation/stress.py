@@ -39,7 +39,7 @@ from gelav._random import SeedLike
 from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
 
 __all__ = ["SCENARIOS", "Fund", "MarkDistribution", "PortfolioStress", "Scenario", "mark_distribution",
-           "stress_portfolio"]
+           "report_mark_distribution", "report_portfolio", "stress_portfolio"]
 
 
 # ---------------------------------------------------------------------------
@@ -534,3 +534,23 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
         var[q], es[q] = _var_es(loss, w, q)
     return MarkDistribution(h, qs, var, es, start, loss, w, dens, max(0.0, 1.0 - float(dens.mass(h))),
                             {"n_cells": n_cells, "n_steps": n_steps, "refine": refine, "domain": dom})
+
+
+def report_portfolio(result: PortfolioStress | None = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    """Report hook: marks, drawdown (from the t = 0 mark and from book) and the figure of a stress run.
+
+    ``result`` or ``stress_portfolio(**kwargs)``.
+    """
+    if result is None:
+        result = stress_portfolio(**kwargs)
+    d = result.as_dict()
+    keys = ("scenario", "max_drawdown", "trough_month", "recovery_month", "starting_mark", "book_nav",
+            "starting_discount", "max_drawdown_from_book", "funds")
+    return {k: d[k] for k in keys}, result.plot()
+
+
+def report_mark_distribution(result: MarkDistribution | None = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    """Report hook: VaR and ES of the portfolio loss (``result`` or ``mark_distribution(**kwargs)``) and the figure."""
+    if result is None:
+        result = mark_distribution(**kwargs)
+    return result.as_dict(), result.plot()
