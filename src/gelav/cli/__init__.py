@@ -29,6 +29,10 @@ COMMANDS: dict[str, str] = {
     # valuation layer: fund metrics and portfolio stress (issue 12, VAL-B)
     "metrics": "gelav.cli.metrics:metrics",
     "portfolio": "gelav.cli.portfolio:portfolio",
+    # valuation layer: premium fit, exit boundary, Jensen bias (issue 12, VAL-A)
+    "premium": "gelav.cli.premium:premium",
+    "exit-boundary": "gelav.cli.exit_boundary:exit_boundary",
+    "jensen": "gelav.cli.jensen:jensen",
 }
 
 
