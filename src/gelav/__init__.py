@@ -101,10 +101,30 @@ _LAZY: dict[str, str] = {
     "ControlGame": "gelav.mfg",
     "solve_control": "gelav.mfg",
     "systemic_risk": "gelav.mfg",
+    # valuation layer: premium, exit boundary, Jensen bias (issue 12, VAL-A)
+    "IlliquidityPremium": "gelav.valuation.premium",
+    "PremiumWarning": "gelav.errors",
+    "PremiumFit": "gelav.valuation.fit",
+    "fit_premium": "gelav.valuation.fit",
+    "ExitBoundary": "gelav.valuation.exit_boundary",
+    "exit_boundary": "gelav.valuation.exit_boundary",
+    "JensenBias": "gelav.valuation.jensen",
+    "JensenTable": "gelav.valuation.jensen",
+    "jensen_bias": "gelav.valuation.jensen",
+    "jensen_table": "gelav.valuation.jensen",
+    # valuation layer: fund metrics, LAV, portfolio stress, datasets (issue 12, VAL-B)
+    "IRRResult": "gelav.valuation.metrics",
+    "FundCashflows": "gelav.valuation.cashflows",
+    "read_cashflows": "gelav.valuation.cashflows",
+    "TakahashiAlexander": "gelav.valuation.lav",
+    "liquidity_adjusted_value": "gelav.valuation.lav",
+    "stress_portfolio": "gelav.valuation.stress",
+    "mark_distribution": "gelav.valuation.stress",
 }
 _MODULES: tuple[str, ...] = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
     "calibrate", "plot", "report", "scenario", "stress",
+    "funds", "portfolio", "datasets", "valuation",
 )
 # the task layer (issue 10): one function per job under the CLI and the report
 _MODULES += ("tasks",)

@@ -14,6 +14,7 @@ __all__ = [
     "FellerConditionWarning",
     "GelavWarning",
     "MassLossWarning",
+    "PremiumWarning",
 ]
 
 
@@ -50,3 +51,7 @@ class AccuracyWarning(GelavWarning):
 
 class FellerConditionWarning(GelavWarning):
     """A CIR process violates the Feller condition 2κθ ≥ σ² (zero is attainable)."""
+
+
+class PremiumWarning(GelavWarning):
+    """An illiquidity premium π(L, T) is non-monotone in L or reaches 1 (a negative price) on the range asked."""

@@ -26,6 +26,13 @@ COMMANDS: dict[str, str] = {
     "mfg": "gelav.cli.mfg:mfg",
     "calibrate": "gelav.cli.calibrate:calibrate",
     "report": "gelav.cli.report:report",
+    # valuation layer: fund metrics and portfolio stress (issue 12, VAL-B)
+    "metrics": "gelav.cli.metrics:metrics",
+    "portfolio": "gelav.cli.portfolio:portfolio",
+    # valuation layer: premium fit, exit boundary, Jensen bias (issue 12, VAL-A)
+    "premium": "gelav.cli.premium:premium",
+    "exit-boundary": "gelav.cli.exit_boundary:exit_boundary",
+    "jensen": "gelav.cli.jensen:jensen",
 }
 
 

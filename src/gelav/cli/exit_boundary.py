@@ -1,0 +1,111 @@
+"""``gelav exit-boundary``: when to sell a fund stake — the exit boundary L*(t) of the stake's obstacle problem."""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._valuation import load_section, renamed_errors
+
+_FIELDS = {"fund_life": "positive", "discount": "number", "nav_growth": "number", "distribution_rate": "number",
+           "holding_cost": "number", "alpha": "number", "beta": "number", "gamma": "number", "scaling": "string",
+           "cells": "integer", "steps": "integer", "sensitivity": "bool"}
+_OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "--nav-growth",
+           "distribution_rate": "--distribution-rate", "holding_cost": "--holding-cost", "n_cells": "--cells",
+           "n_steps": "--steps", "alpha": "--alpha", "beta": "--beta", "gamma": "--gamma", "scaling": "--scaling",
+           "kappa": "--kappa", "mean": "--mean", "sigma": "--sigma"}
+_DEFAULTS = {"fund_life": 10.0, "discount": 0.08, "nav_growth": 0.08, "distribution_rate": 0.0, "holding_cost": 0.5,
+             "alpha": 0.045, "beta": -0.025, "gamma": 0.021, "scaling": "sqrt", "cells": 300, "steps": 400,
+             "kappa": 0.45, "mean": 1.0, "sigma": 0.32}
+
+
+@click.command("exit-boundary")
+@click.option("--kappa", type=float, default=None, help="Liquidity mean-reversion κ per year [0.45].")
+@click.option("--mean", "mean", type=float, default=None, help="Long-run liquidity L̄ [1.0].")
+@click.option("--sigma", type=float, default=None, help="Liquidity volatility σ per √year [0.32].")
+@click.option("--discount", "-r", "discount", type=float, default=None, help="Discount rate r per year [0.08].")
+@click.option("--fund-life", type=float, default=None, help="Remaining fund life T in years [10].")
+@click.option("--nav-growth", type=float, default=None, help="NAV total return g per year while held [0.08].")
+@click.option("--distribution-rate", type=float, default=None, help="Distributions δ per year, fraction of NAV [0].")
+@click.option("--holding-cost", type=float, default=None,
+              help="Stress liquidity cost c0: c(L) = c0·max(−L, 0) per year [0.5].")
+@click.option("--alpha", type=float, default=None, help="Premium α [0.045].")
+@click.option("--beta", type=float, default=None, help="Premium β [−0.025].")
+@click.option("--gamma", type=float, default=None, help="Premium γ [0.021].")
+@click.option("--scaling", type=click.Choice(["sqrt", "linear", "none"]), default=None, help="Premium f(T) [sqrt].")
+@click.option("--cells", type=int, default=None, help="Grid cells in L on [−3, 3] [300].")
+@click.option("--steps", type=int, default=None, help="Time steps [400].")
+@click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Scenario TOML file: [process] and [exit_boundary] tables (options override).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
+              help="Write the exit region and L*(t) to this image file.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@handle_errors
+def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribution_rate, holding_cost, alpha, beta,
+                  gamma, scaling, cells, steps, sensitivity, config, as_json, plot, quiet):
+    """Exit boundary L*(t) of a fund stake: sell when L ≤ L*(t).
+
+    Solves min(−V_t − 𝓛V + (r − g + δ)V − (δ − c(L)), V − (1 − π(L, T − t))) = 0,
+    V(T) = 1, per unit NAV, as an LCP (gelav's optimal stopping), with the carry
+    the course leaves out (its no-carry band around argmin π is not a boundary).
+    """
+    from gelav.processes import OrnsteinUhlenbeck
+    from gelav.valuation.exit_boundary import exit_boundary as solve
+    from gelav.valuation.premium import IlliquidityPremium
+
+    cfg, data = load_section(config, "exit_boundary", _FIELDS)
+    base = dict(_DEFAULTS)
+    if "process" in data:
+        from gelav.scenario import ScenarioError, process_from_config
+
+        proc = process_from_config(data["process"], source=data["_path"])
+        if type(proc).__name__ != "OrnsteinUhlenbeck":
+            raise ScenarioError(f"{data['_path']}: [process] must be an ornstein-uhlenbeck liquidity state.")
+        base.update(proc.params())
+    base.update(cfg)
+    given = {"kappa": kappa, "mean": mean, "sigma": sigma, "discount": discount, "fund_life": fund_life,
+             "nav_growth": nav_growth, "distribution_rate": distribution_rate, "holding_cost": holding_cost,
+             "alpha": alpha, "beta": beta, "gamma": gamma, "scaling": scaling, "cells": cells, "steps": steps,
+             "sensitivity": sensitivity}
+    v = {**base, **{k: x for k, x in given.items() if x is not None}}
+    process = renamed_errors(lambda: OrnsteinUhlenbeck(v["kappa"], v["mean"], v["sigma"]), _OPTION)
+    prem = renamed_errors(lambda: IlliquidityPremium(v["alpha"], v["beta"], v["gamma"], v["scaling"]), _OPTION)
+    res = renamed_errors(lambda: solve(process, prem, v["fund_life"], nav_growth=v["nav_growth"],
+                                       distribution_rate=v["distribution_rate"], holding_cost=v["holding_cost"],
+                                       discount=v["discount"], n_cells=v["cells"], n_steps=v["steps"]), _OPTION)
+    sens = {}
+    if v.get("sensitivity"):
+        for p in ("kappa", "sigma", "r"):
+            s = res.sensitivity(p)
+            sens[p] = float(s["derivative"][0])
+    if plot:
+        save_figure(res.plot(), plot)
+    if as_json:
+        out = res.summary()
+        if sens:
+            out["sensitivity_t0"] = sens
+        dump_json(out)
+        return
+    if quiet:
+        return
+    T = res.fund_life
+    rows = []
+    for t in [T * k / 10 for k in range(10)]:
+        b = res.boundary(t)
+        reg = res.stopping_region(t)
+        rows.append([f"{t:g}", f"{T - t:g}", "—" if math.isnan(b) else f"{b:.4f}",
+                     "; ".join(f"[{a:.2f}, {c:.2f}]" for a, c in reg) or "never"])
+    sp = res.smooth_pasting(0.0)
+    cap = (f"V(0, L̄ = {process.mean:g}) = {res.value(0.0, min(max(process.mean, -3.0), 3.0)):.5f} per unit NAV; "
+           f"smooth pasting at L*(0): relative slope jump {sp['relative_jump']:.3g}")
+    if sens:
+        cap += "; dL*(0)/dκ = {kappa:.3f}, dL*(0)/dσ = {sigma:.3f}, dL*(0)/dr = {r:.3f}".format(**sens)
+    if plot:
+        cap += f"; figure written to {plot}"
+    print_table(f"Exit boundary of a fund stake: T = {T:g} y, r = {v['discount']:g}, g = {v['nav_growth']:g}, "
+                f"δ = {v['distribution_rate']:g}, c(L) = {v['holding_cost']:g}·max(−L, 0)",
+                ["t [y]", "remaining [y]", "L*(t)", "exit region in L"], rows, caption=cap)

@@ -1,0 +1,124 @@
+"""``gelav metrics``: IRR, TVPI, DPI, RVPI, PME, Direct Alpha, LA-IRR and LA-PME of a cash-flow file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+
+
+def premium_options(func: Any) -> Any:
+    """The ``--alpha/--beta/--gamma/--scaling`` options of π(L, T) = (α + βL + γL²) f(T)."""
+    for opt in reversed((
+        click.option("--alpha", type=float, default=None, help="Premium α [default 0.045]."),
+        click.option("--beta", type=float, default=None, help="Premium β [default -0.025]."),
+        click.option("--gamma", type=float, default=None, help="Premium γ [default 0.021]."),
+        click.option("--scaling", type=click.Choice(["sqrt", "linear", "none"]), default=None,
+                     help="Term scaling f(T) [default sqrt]."),
+    )):
+        func = opt(func)
+    return func
+
+
+def resolve_premium(data: dict[str, Any] | None, alpha: float | None, beta: float | None, gamma: float | None,
+                    scaling: str | None) -> Any:
+    """An IlliquidityPremium from the options, over a ``[premium]`` TOML table, over the defaults."""
+    from gelav.valuation.premium import IlliquidityPremium
+
+    vals: dict[str, Any] = {}
+    if data is not None and "premium" in data:
+        from gelav.scenario import Section
+
+        sec = Section(data["premium"], "premium", source=data.get("_path", "scenario"))
+        for k in ("alpha", "beta", "gamma"):
+            v = sec.number(k)
+            if v is not None:
+                vals[k] = v
+        sc = sec.choice("scaling", ("sqrt", "linear", "none"))
+        if sc is not None:
+            vals["scaling"] = sc
+        sec.check_unknown(("alpha", "beta", "gamma", "scaling"))
+    for k, given in (("alpha", alpha), ("beta", beta), ("gamma", gamma), ("scaling", scaling)):
+        if given is not None:
+            vals[k] = given
+    return IlliquidityPremium(**vals)
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2%}"
+
+
+def _x(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--nav", type=float, default=None, help="Residual NAV at the last date [default: a nav column, else 0].")
+@click.option("--time-column", default=None, help="Date or time column [detected].")
+@click.option("--flow-column", default=None, help="Signed cash-flow column [detected].")
+@click.option("--liquidity-column", default=None, help="Liquidity-state column [detected, e.g. L_t].")
+@click.option("--index-column", default=None, help="Benchmark total-return index column [detected].")
+@premium_options
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Scenario TOML file with a [premium] table (options override).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
+              help="Write the cash-flow chart to this image file.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@handle_errors
+def metrics(file, nav, time_column, flow_column, liquidity_column, index_column, alpha, beta, gamma, scaling,
+            config, as_json, plot, quiet):
+    """All fund metrics of the cash flows in FILE, with liquidity-adjusted versions under π(L, T).
+
+    FILE is CSV or Parquet, e.g. the course layout `date, year, cashflow, L_t,
+    benchmark_index` (contributions negative). Prints IRR (every root when there
+    are several), TVPI, DPI, RVPI, Kaplan–Schoar PME and Direct Alpha (with an
+    index column), and LA-IRR and LA-PME (with a liquidity column): distributions
+    × (1 − π), contributions × (1 + π), π = π(L_t, T_N − t).
+    """
+    from gelav.funds import read_cashflows
+
+    if nav is not None and nav < 0:
+        raise click.BadParameter(f"must be >= 0, got {nav}.", param_hint="'--nav'")
+    data = None
+    if config is not None:
+        from gelav.scenario import load
+
+        data = load(config)
+    premium = resolve_premium(data, alpha, beta, gamma, scaling)
+    fc = read_cashflows(file, time_column=time_column, flow_column=flow_column, liquidity_column=liquidity_column,
+                        index_column=index_column, nav=nav)
+    m = fc.metrics(premium)
+    if plot:
+        save_figure(fc.plot(), plot)
+    if as_json:
+        out = {"file": str(file), "n_flows": len(fc), "nav": fc.nav, "columns": fc.columns, **m.as_dict()}
+        dump_json(out)
+        return
+    if quiet:
+        return
+
+    def irr_text(r: Any) -> str:
+        if r is None:
+            return "—"
+        if r.unique:
+            return _pct(r.rate)
+        return "none" if r.status == "none" else "several: " + ", ".join(_pct(x) for x in r.roots)
+
+    rows = [["IRR", irr_text(m.irr)], ["TVPI", _x(m.tvpi)], ["DPI", _x(m.dpi)], ["RVPI", _x(m.rvpi)],
+            ["PME (Kaplan–Schoar)", _x(m.pme)], ["Direct Alpha (continuous)", irr_text(m.direct_alpha)],
+            ["LA-IRR", irr_text(m.la_irr)], ["LA-PME", _x(m.la_pme)]]
+    p = premium.to_dict()
+    print_table(f"Fund metrics of {file} ({len(fc)} flows over {fc.times[-1]:.3g} years, residual NAV {fc.nav:g})",
+                ["metric", "value"], rows,
+                caption=f"π(L,T) = ({p['alpha']:g} + {p['beta']:g}L + {p['gamma']:g}L²)·f(T), f = {p['scaling']}")
+    for r in (m.irr, m.la_irr):
+        if r is not None and not r.unique:
+            click.echo(f"note: {r.message}")
+    for n in fc.notes:
+        click.echo(f"note: {n}")
+    if plot:
+        click.echo(f"figure written to {plot}")

@@ -1,0 +1,135 @@
+"""`gelav metrics` and `gelav portfolio` (issue 12): output, JSON, plot, config, exit code 2 naming the option/row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gelav.cli import main
+
+TOML = """
+[premium]
+alpha = 0.045
+[[funds]]
+name = "A"
+nav = 100.0
+remaining_life = 5.87
+[scenarios.mine]
+L = [0.0, -0.3, -0.8, -0.2]
+[scenarios.sim]
+kind = "ou"
+months = 12
+seed = 3
+"""
+
+
+@pytest.fixture
+def fund_file(tmp_path):
+    from gelav.datasets import fund_cashflows
+
+    return str(fund_cashflows(seed=5).to_csv(tmp_path / "fund.csv"))
+
+
+@pytest.fixture
+def toml_file(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text(TOML)
+    return str(p)
+
+
+def test_metrics_json_matches_api(fund_file):
+    from gelav.funds import read_cashflows
+    from gelav.valuation.premium import IlliquidityPremium
+
+    r = CliRunner().invoke(main, ["metrics", fund_file, "--json", "--alpha", "0.05"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    m = read_cashflows(fund_file).metrics(IlliquidityPremium(alpha=0.05))
+    assert out["irr"] == pytest.approx(m.irr.rate) and out["la_pme"] == pytest.approx(m.la_pme)
+    assert out["premium"]["alpha"] == 0.05
+
+
+def test_metrics_table_plot_config(fund_file, toml_file, tmp_path):
+    png = tmp_path / "f.png"
+    r = CliRunner().invoke(main, ["metrics", fund_file, "--config", toml_file, "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    assert "LA-IRR" in r.output and png.exists()
+    r = CliRunner().invoke(main, ["metrics", fund_file, "-q"])
+    assert r.exit_code == 0 and r.output == ""
+
+
+def test_metrics_several_irrs_are_listed(tmp_path):
+    p = tmp_path / "two.csv"
+    p.write_text("year,cashflow\n0,-1\n1,2.3\n2,-1.32\n")
+    r = CliRunner().invoke(main, ["metrics", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "several" in r.output and "10.00%" in r.output and "20.00%" in r.output
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--nav", "-1"], "--nav"),
+    (["--flow-column", "zzz"], "`flow_column` 'zzz'"),
+    (["--scaling", "cubic"], "--scaling"),
+])
+def test_metrics_bad_options_exit_2(fund_file, args, match):
+    r = CliRunner().invoke(main, ["metrics", fund_file, *args])
+    assert r.exit_code == 2 and match in r.output
+
+
+def test_metrics_bad_row_exit_2(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("date,cashflow\n2020-03-31,-1\n2020-06-30,x\n")
+    r = CliRunner().invoke(main, ["metrics", str(p)])
+    assert r.exit_code == 2 and "row 2, column 'cashflow'" in r.output
+
+
+def test_portfolio_reverse_json_and_custom(toml_file, tmp_path):
+    r = CliRunner().invoke(main, ["portfolio", toml_file, "--scenario", "reverse", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["max_drawdown"] == 0.0 and round(100 * out["max_drawdown_from_book"], 1) == -10.9
+    r = CliRunner().invoke(main, ["portfolio", toml_file, "--scenario", "mine", "--horizon", "1", "--plot",
+                                  str(tmp_path / "p.png")])
+    assert r.exit_code == 0, r.output
+    assert "VaR" in r.output and (tmp_path / "p.png").exists()
+    r = CliRunner().invoke(main, ["portfolio", toml_file, "--scenario", "sim", "-q"])
+    assert r.exit_code == 0 and r.output == ""
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--scenario", "crash"], "--scenario"),
+    (["--horizon", "-1"], "--horizon"),
+    (["--levels", "0.5,2"], "--levels"),
+])
+def test_portfolio_bad_options_exit_2(toml_file, args, match):
+    r = CliRunner().invoke(main, ["portfolio", toml_file, *args])
+    assert r.exit_code == 2 and match in r.output
+
+
+def test_portfolio_bad_toml_exit_2(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text('[[funds]]\nname = "A"\nnav = -5\nremaining_life = 3\n')
+    r = CliRunner().invoke(main, ["portfolio", str(p)])
+    assert r.exit_code == 2 and "`nav`" in r.output
+    p.write_text('[[funds]]\nname = "A"\nnav = 5\nremaining_life = 3\ncolour = "red"\n')
+    r = CliRunner().invoke(main, ["portfolio", str(p)])
+    assert r.exit_code == 2 and "colour" in r.output
+
+
+def test_report_hooks_return_numbers_and_a_figure(fund_file):
+    from gelav.portfolio import Fund
+    from gelav.valuation.cashflows import report_metrics
+    from gelav.valuation.lav import report_lav
+    from gelav.valuation.stress import report_mark_distribution, report_portfolio
+
+    nums, fig = report_metrics(fund_file)
+    assert nums["tvpi"] > 0 and fig is not None
+    nums, fig = report_lav(n_cells=40, steps_per_period=4)
+    assert nums["value"] > 0 and fig is not None
+    funds = [Fund("A", 100.0, 5.87)]
+    nums, fig = report_portfolio(funds=funds, scenario="reverse")
+    assert nums["max_drawdown"] == 0.0 and fig is not None
+    nums, fig = report_mark_distribution(funds=funds, horizon=1.0)
+    assert set(nums["var"]) == {"0.95", "0.99"} and fig is not None

@@ -1,0 +1,143 @@
+"""Exit boundary L*(t) of a fund stake (GELAV.md §3): the LCP against direct optimal stopping, a
+trinomial tree, Monte Carlo of the rule; smooth pasting; convergence order; the course's artefact."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gelav import (
+    IlliquidityPremium,
+    OrnsteinUhlenbeck,
+    TrinomialTree,
+    exit_boundary,
+    optimal_stopping,
+)
+
+PREMIUM = IlliquidityPremium()
+T = 10.0
+
+
+@pytest.fixture(scope="module")
+def default() -> object:
+    return exit_boundary(n_cells=300, n_steps=400)
+
+
+def test_zero_carry_reproduces_the_course_band_and_carry_gives_a_stress_boundary(default) -> None:
+    """GELAV.md §9: with no carry the exit set is a band around argmin π (everyone sells); with carry, L ≤ L* < 0."""
+    nc = exit_boundary(nav_growth=0.0, distribution_rate=0.0, holding_cost=0.0, n_cells=300, n_steps=400)
+    band = nc.stopping_region(0.0)
+    assert len(band) == 1
+    lo, hi = band[0]
+    assert -3.0 < lo < PREMIUM.argmin < hi < 3.0  # an interval around the minimum of π, touching neither end
+    # invariant: holding to T is worth at least e^{-rT}, so every exit node has a sale price >= e^{-rT}
+    x = nc.nodes[nc.stop[0]]
+    assert np.all(1.0 - PREMIUM(x, T) >= math.exp(-0.08 * T) - 1e-12)
+    # the long-run state L̄ = 1 lies in the band: the no-carry rule tells the typical LP to exit at once
+    assert nc.stop[0][np.argmin(abs(nc.nodes - 1.0))]
+    # with the carry (NAV earning r) the region sits in stress, below L* < 0; as t -> T the premium
+    # a(L)·sqrt(T - t) vanishes faster than the holding cost c(L)·(T - t) accrues, so L* falls away
+    (r_lo, r_hi), = default.stopping_region(0.0)
+    assert r_lo <= -2.9 and r_hi < 0.0
+    b = default.boundary()
+    early = default.times <= 9.5
+    assert np.all(np.isfinite(b[early])) and np.all(b[:-1][np.isfinite(b[:-1])] < 0.0)
+    assert math.isnan(b[-2])  # one step before T the region has left the domain [-3, 3]
+    assert np.nanmin(b[default.times > 9.9]) < np.nanmax(b) - 0.3
+    assert not default.stop[0][np.argmin(abs(default.nodes - 1.0))]
+
+
+def test_against_direct_optimal_stopping() -> None:
+    """The NAV-unit reduction: the same LCP written out by hand for gelav.optimal_stopping."""
+    g, d, c0, r = 0.05, 0.02, 0.3, 0.08
+    eb = exit_boundary(nav_growth=g, distribution_rate=d, holding_cost=c0, discount=r, n_cells=200, n_steps=200)
+    direct = optimal_stopping(
+        OrnsteinUhlenbeck(0.45, 1.0, 0.32),
+        lambda t, x: np.ones_like(x) if t >= T else 1.0 - PREMIUM(x, T - t), T,
+        running=lambda t, x: d - c0 * np.maximum(-x, 0.0), discount=r - g + d, domain=(-3.0, 3.0),
+        n_cells=200, n_steps=200, times=np.linspace(0, T, 201))
+    np.testing.assert_allclose(eb.values, direct.values, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(eb.stop, direct.stop)
+
+
+@pytest.mark.parametrize("L0", [2.0, -0.5])
+def test_against_a_trinomial_tree(L0: float) -> None:
+    """No running carry (δ = c = 0, g = 0.05): Hull–White tree with early exercise, Richardson-extrapolated."""
+    eb = exit_boundary(nav_growth=0.05, holding_cost=0.0, n_cells=300, n_steps=400)
+    conv = eb.convergence(L0)
+    pde = conv["values"][-1]
+    tree = [TrinomialTree(OrnsteinUhlenbeck(0.45, 1.0, 0.32), L0, T, n).backward(
+        lambda x: np.ones_like(x), discount=0.03, exercise=lambda t, x: 1.0 - PREMIUM(x, max(T - t, 0.0))).value
+        for n in (500, 1000)]
+    rich = 2 * tree[1] - tree[0]  # the tree is first order in its step
+    assert abs(rich - pde) < abs(tree[1] - tree[0]) / 4 + 4 * conv["error_estimate"]
+
+
+def test_monte_carlo_of_the_rule_matches_the_value(default) -> None:
+    for L0 in (0.0, -1.5):
+        mc = default.monte_carlo(L0, 20_000, seed=12)
+        v = default.value(0.0, L0)
+        assert abs(mc.value - v) < 4 * mc.stderr + 1e-4, (L0, mc, v)
+
+
+def test_convergence_order_is_two(default) -> None:
+    conv = default.convergence(0.0)
+    assert 1.7 < conv["order"] < 2.3, conv
+    assert conv["error_estimate"] < 1e-5
+
+
+def test_smooth_pasting_jump_shrinks_on_refinement() -> None:
+    jumps = [exit_boundary(n_cells=n, n_steps=400).smooth_pasting(0.0)["relative_jump"] for n in (200, 800)]
+    assert jumps[1] < jumps[0] / 4 and jumps[1] < 0.15, jumps
+
+
+def test_boundary_refines_and_lies_between_nodes(default) -> None:
+    fine = exit_boundary(n_cells=600, n_steps=400)
+    b0, b1 = default.boundary(0.0), fine.boundary(0.0)
+    assert abs(b0 - b1) < default.nodes[1] - default.nodes[0]
+    (_, hi), = default.stopping_region(0.0)
+    assert hi <= b0 <= hi + (default.nodes[1] - default.nodes[0])
+    assert math.isnan(default.boundary(T))
+
+
+def test_sensitivities(default) -> None:
+    """Faster recovery (κ ↑) and a higher L̄ lower L*; a higher discount rate (g fixed) raises it."""
+    small = default
+    k = small.sensitivity("kappa")
+    r = small.sensitivity("r")
+    m = small.sensitivity("mean")
+    assert k["derivative"][0] < 0 and m["derivative"][0] < 0 and r["derivative"][0] > 0
+    # central differences at two bump sizes agree (the derivative is resolved, not grid noise)
+    k2 = small.sensitivity("kappa", rel_bump=0.1)
+    assert abs(k2["derivative"][0] - k["derivative"][0]) < 0.03 * abs(k["derivative"][0])
+    with pytest.raises(ValueError, match="`param`"):
+        small.sensitivity("alpha")
+
+
+def test_growth_above_discount_is_shifted_exactly() -> None:
+    """g > r: the effective rate is negative; the shifted LCP gives V = e^{(g - r)T} (never exit)."""
+    eb = exit_boundary(nav_growth=0.12, holding_cost=0.0, n_cells=100, n_steps=50)
+    assert eb.diagnostics["rate_shift"] == pytest.approx(0.04)
+    assert eb.value(0.0, 1.0) == pytest.approx(math.exp(0.4), rel=1e-12)
+    assert eb.stopping_region(0.0) == []
+
+
+def test_l_dependent_carry_callables() -> None:
+    eb = exit_boundary(nav_growth=lambda L: 0.06 + 0.02 * np.tanh(L), distribution_rate=lambda L: 0.1 + 0 * L,
+                       holding_cost=lambda L: 0.4 * np.maximum(-L, 0.0), n_cells=150, n_steps=150)
+    assert np.isfinite(eb.boundary(0.0))
+    mc = eb.monte_carlo(0.5, 8000, seed=3)
+    assert abs(mc.value - eb.value(0.0, 0.5)) < 4 * mc.stderr + 5e-4
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"fund_life": -1.0}, "fund_life"), ({"fund_life": True}, "fund_life"), ({"discount": -0.1}, "discount"),
+    ({"holding_cost": -0.1}, "holding_cost"), ({"distribution_rate": lambda L: -0.1 + 0 * L}, "distribution_rate"),
+    ({"nav_growth": float("nan")}, "nav_growth"), ({"domain": (1.0, -1.0)}, "domain"),
+    ({"n_cells": 2}, "n_cells"), ({"premium": 0.1}, "premium"), ({"process": "ou"}, "process"),
+])
+def test_bad_input_names_the_argument(kwargs: dict, name: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+        exit_boundary(**kwargs)

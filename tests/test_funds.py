@@ -1,0 +1,233 @@
+"""Fund metrics (issue 12): IRR (unique, multiple, none), multiples, PME, Direct Alpha, LA-IRR, LA-PME, read_cashflows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gelav.funds import (
+    FundCashflows,
+    IRRResult,
+    direct_alpha,
+    dpi,
+    irr,
+    la_irr,
+    la_pme,
+    liquidity_adjusted_flows,
+    pme,
+    read_cashflows,
+    rvpi,
+    tvpi,
+)
+from gelav.valuation.premium import IlliquidityPremium
+
+
+def test_irr_two_flows_closed_form():
+    # -C at 0, D at T: (1 + r)^T = D / C
+    for C, D, T in ((100.0, 121.0, 2.0), (50.0, 40.0, 3.5), (1.0, 7.0, 0.75)):
+        res = irr([-C, D], [0.0, T])
+        assert res.unique and isinstance(res, IRRResult)
+        assert res.rate == pytest.approx((D / C) ** (1 / T) - 1, rel=1e-12, abs=1e-13)
+        assert float(res) == res.rate
+
+
+def test_irr_two_roots_reported():
+    # -1 + 2.3 y - 1.32 y^2 = 0, y = 1/(1+r): y = 10/11 or 5/6, r = 10 % or 20 %
+    res = irr([-1.0, 2.3, -1.32])
+    assert res.status == "multiple" and res.rate is None
+    assert res.roots == pytest.approx((0.1, 0.2), abs=1e-10)
+    with pytest.raises(ValueError, match="No single IRR"):
+        float(res)
+
+
+def test_irr_no_root():
+    assert irr([-1.0, -2.0]).status == "none"
+    res = irr([1.0, -3.0, 3.0])  # 1 - 3y + 3y^2 > 0 for all y
+    assert res.status == "none" and res.roots == ()
+
+
+def test_irr_npv_zero_at_root_for_random_streams():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        t = np.sort(rng.uniform(0, 12, 8))
+        cf = np.concatenate((-rng.uniform(1, 10, 3), rng.uniform(0, 10, 5)))
+        res = irr(cf, t)
+        for r in res.roots:
+            assert abs(np.sum(cf * (1 + r) ** (-t))) < 1e-8 * np.abs(cf).sum()
+        # one sign change: Descartes says at most one root, and it exists when sum(cf) and the limit differ in sign
+        assert len(res.roots) <= 1
+
+
+def test_multiples():
+    cf = [-60.0, -40.0, 30.0, 90.0]
+    assert dpi(cf) == pytest.approx(1.2)
+    assert rvpi(cf, nav=25.0) == pytest.approx(0.25)
+    assert tvpi(cf, nav=25.0) == pytest.approx(dpi(cf) + rvpi(cf, nav=25.0))
+    with pytest.raises(ValueError, match="no contributions"):
+        tvpi([10.0, 20.0])
+
+
+def test_pme_flat_index_is_tvpi():
+    cf = np.array([-50.0, -50.0, 20.0, 60.0, 70.0])
+    assert pme(cf, np.full(5, 3.7), nav=12.0) == pytest.approx(tvpi(cf, nav=12.0), rel=1e-14)
+
+
+def test_pme_and_direct_alpha_of_an_index_tracker():
+    # invest C at t0, receive the index-grown amounts later: PME = 1 and Direct Alpha = 0
+    t = np.array([0.0, 1.0, 2.5, 4.0])
+    R = np.array([100.0, 108.0, 97.0, 131.0])
+    cf = np.array([-10.0, -5.0, 0.0, 0.0])
+    cf[3] = 10.0 * R[3] / R[0] * 0.4
+    nav = 10.0 * R[3] / R[0] * 0.6 + 5.0 * R[3] / R[1]
+    assert pme(cf, R, nav=nav) == pytest.approx(1.0, rel=1e-13)
+    da = direct_alpha(cf, t, R, nav=nav)
+    assert da.unique and abs(da.rate) < 1e-10
+
+
+def test_direct_alpha_is_continuous_excess_rate():
+    # fund returns index × e^{a t}: Direct Alpha = a
+    a, T = 0.04, 5.0
+    R = np.array([1.0, 1.6])
+    cf = [-1.0, 1.6 * math.exp(a * T)]
+    assert direct_alpha(cf, [0.0, T], R).rate == pytest.approx(a, abs=1e-12)
+
+
+def test_la_metrics_with_zero_premium_equal_plain():
+    t = np.array([0.0, 0.5, 2.0, 4.0, 6.0])
+    cf = np.array([-40.0, -60.0, 30.0, 50.0, 80.0])
+    L = np.array([0.2, -0.4, 1.1, 0.8, 0.0])
+    R = np.array([1.0, 1.1, 1.3, 1.2, 1.6])
+    zero = IlliquidityPremium(0.0, 0.0, 0.0)
+    assert la_irr(cf, t, L, premium=zero).rate == pytest.approx(irr(cf, t).rate, abs=1e-13)
+    assert la_pme(cf, t, L, R, premium=zero) == pytest.approx(pme(cf, R), rel=1e-14)
+
+
+def test_la_pme_constant_premium_closed_form():
+    t = np.array([0.0, 1.0, 3.0, 5.0])
+    cf = np.array([-70.0, -30.0, 45.0, 110.0])
+    L = np.array([0.0, -1.0, 0.5, 1.0])
+    R = np.array([1.0, 0.9, 1.25, 1.4])
+    for c in (0.05, 0.2):
+        const = IlliquidityPremium(c, 0.0, 0.0, scaling="none")
+        assert la_pme(cf, t, L, R, premium=const, nav=7.0) == pytest.approx(
+            pme(cf, R, nav=7.0) * (1 - c) / (1 + c), rel=1e-13)
+
+
+def test_la_flows_use_remaining_life_to_last_date():
+    p = IlliquidityPremium()
+    t = np.array([0.0, 2.0, 6.0])
+    cf = np.array([-1.0, 0.5, 1.0])
+    L = np.array([-1.0, 0.0, 2.0])
+    adj, _t2, pi = liquidity_adjusted_flows(cf, t, L, premium=p)
+    assert pi == pytest.approx([p(-1.0, 6.0), p(0.0, 4.0), 0.0])
+    assert adj == pytest.approx([-(1 + p(-1.0, 6.0)), 0.5 * (1 - p(0.0, 4.0)), 1.0])
+    assert la_irr(cf, t, L, premium=p).rate < irr(cf, t).rate
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(flows=[1.0, float("nan")]), "`flows` must be finite"),
+    (dict(flows=[-1.0, 2.0], times=[1.0, 0.0]), "`times` must be non-decreasing"),
+    (dict(flows=[-1.0, 2.0], times=[0.0]), "`times` has 1 entries"),
+    (dict(flows=True), "bool"),
+])
+def test_irr_bad_input(bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        irr(**bad)
+
+
+def test_pme_bad_index():
+    with pytest.raises(ValueError, match="`index` must be a positive"):
+        pme([-1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="`nav` must be >= 0"):
+        pme([-1.0, 2.0], [1.0, 1.0], nav=-1.0)
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+def test_read_cashflows_course_layout_roundtrip(tmp_path):
+    from gelav.datasets import fund_cashflows
+
+    d = fund_cashflows(seed=5)
+    fc = read_cashflows(d.to_csv(tmp_path / "fund.csv"))
+    assert isinstance(fc, FundCashflows) and len(fc) == len(d)
+    assert fc.columns == {"time": "date", "flow": "cashflow", "L": "L_t", "index": "benchmark_index"}
+    np.testing.assert_allclose(fc.flows, d["cashflow"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fc.times, d["year"], atol=0.01)  # calendar quarters are not exactly 0.25 y
+    m = fc.metrics(IlliquidityPremium())
+    assert m.irr.unique and m.la_irr is not None and m.la_irr.rate < m.irr.rate
+    assert m.la_pme < m.pme and m.tvpi == pytest.approx(m.dpi)
+
+
+def test_read_cashflows_other_layout_numeric_time_and_split_flows(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("t,contributions,distributions,nav\n0,100,0,100\n1,0,30,90\n2,0,50,60\n")
+    fc = read_cashflows(p)
+    assert fc.flows == pytest.approx([-100.0, 30.0, 50.0]) and fc.nav == 60.0
+    assert fc.metrics().tvpi == pytest.approx(1.4)
+
+
+def test_read_cashflows_parquet(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"year": [0.0, 1.0, 2.0], "cashflow": [-1.0, 0.2, 1.1]}), p)
+    assert read_cashflows(p).flows == pytest.approx([-1.0, 0.2, 1.1])
+
+
+@pytest.mark.parametrize("text, match", [
+    ("date,cashflow\n2020-03-31,-1\n2020-06-30,abc\n", r"row 2, column 'cashflow'"),
+    ("date,cashflow,L_t\n2020-03-31,-1,0.1\n2020-06-30,2,\n", r"row 2, column 'L_t': missing"),
+    ("date,cashflow,benchmark_index\n2020-03-31,-1,1\n2020-06-30,2,0\n", r"row 2, column 'benchmark_index'"),
+    ("date,foo\n2020-03-31,-1\n", "no cash-flow column"),
+    ("x,cashflow\nA,-1\n", "no time column"),
+])
+def test_read_cashflows_errors_name_row_and_column(tmp_path, text, match):
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_cashflows(p)
+
+
+def test_read_cashflows_missing_file_and_bad_column(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_cashflows(tmp_path / "none.csv")
+    p = tmp_path / "f.csv"
+    p.write_text("date,cashflow\n2020-03-31,-1\n2021-03-31,2\n")
+    with pytest.raises(ValueError, match="`flow_column` 'cf' is not a column"):
+        read_cashflows(p, flow_column="cf")
+
+
+def test_fundcashflows_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    fc = FundCashflows(times=[0.0, 1.0, 2.0], flows=[-1.0, 0.5, 0.8], L=[0.0, -0.5, 1.0])
+    fig = fc.plot()
+    fig.savefig(tmp_path / "f.png")
+    assert (tmp_path / "f.png").exists()
+
+
+def test_generalised_pme_closed_forms():
+    from gelav.funds import generalised_pme
+
+    t = np.array([0.0, 1.0, 2.5, 4.0])
+    cf = np.array([-60.0, -40.0, 50.0, 90.0])
+    R = np.array([1.0, 1.05, 1.2, 1.1])
+    L = np.array([0.3, -0.5, 0.0, 1.0])
+    zero = IlliquidityPremium(0.0, 0.0, 0.0)
+    assert generalised_pme(cf, t, L, premium=zero, index=R, nav=5.0) == pytest.approx(pme(cf, R, nav=5.0), rel=1e-14)
+    # linear scaling with a(L) = alpha constant: deflator e^{-alpha t} on top of the index
+    lin = IlliquidityPremium(0.03, 0.0, 0.0, scaling="linear")
+    xi = np.exp(-0.03 * t) / R
+    expect = (cf[cf > 0] * xi[cf > 0]).sum() / (-cf[cf < 0] * xi[cf < 0]).sum()
+    assert generalised_pme(cf, t, L, premium=lin, index=R) == pytest.approx(expect, rel=1e-13)
+    # sqrt scaling, constant L: the accrued premium over [0, t] is a (sqrt(T) - sqrt(T - t)), exactly
+    sq = IlliquidityPremium()
+    a = sq.level(0.2)
+    xi = np.exp(-0.05 * t - a * (2.0 - np.sqrt(4.0 - t)))
+    expect = (cf[cf > 0] * xi[cf > 0]).sum() / (-cf[cf < 0] * xi[cf < 0]).sum()
+    assert generalised_pme(cf, t, np.full(4, 0.2), premium=sq, rate=0.05) == pytest.approx(expect, rel=1e-13)
+    with pytest.raises(TypeError, match="exactly one of `index`"):
+        generalised_pme(cf, t, L, premium=sq)

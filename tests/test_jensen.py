@@ -1,0 +1,100 @@
+"""Jensen bias of DCF (GELAV.md §6): the static closed forms, Feynman–Kac vs affine bond prices, the table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gelav import jensen_bias, jensen_table
+from gelav.valuation.jensen import ASSET_CLASSES, cir_bond, vasicek_bond
+
+
+def test_course_vc_example() -> None:
+    vc = jensen_bias(10.0, 0.08, 0.05)
+    assert round(vc.bias, 6) == 0.059827
+    assert round(vc.second_order, 6) == 0.056166
+    assert vc.annualised == pytest.approx(0.5 * 10 * 0.05**2, rel=1e-14)
+    assert vc.expected_discount == pytest.approx(math.exp(-0.8 + 0.125), rel=1e-14)
+
+
+def test_static_against_monte_carlo_of_the_normal_rate() -> None:
+    rng = np.random.default_rng(0)
+    r = rng.normal(0.06, 0.03, 400_000)
+    d = np.exp(-r * 8.0)
+    b = jensen_bias(8.0, 0.06, 0.03)
+    assert abs(d.mean() - b.expected_discount) < 4 * d.std(ddof=1) / math.sqrt(d.size)
+
+
+def test_table_rows_are_the_static_biases() -> None:
+    t = jensen_table()
+    assert [r[0] for r in t.rows] == list(ASSET_CLASSES)
+    for _name, T, s, exact, second, ann in t.rows:
+        assert exact == pytest.approx(math.exp(-0.08 * T) * math.expm1(0.5 * s * s * T * T), rel=1e-14)
+        assert second == pytest.approx(0.5 * T * T * s * s * math.exp(-0.08 * T), rel=1e-14)
+        assert ann == pytest.approx(0.5 * T * s * s, rel=1e-14)
+        assert second < exact  # the exponential's higher terms are positive
+    d = t.to_dict()
+    assert d["rows"][0]["asset_class"] == "Venture Capital" and round(d["rows"][0]["exact"], 6) == 0.059827
+    assert "Venture Capital" in repr(t)
+    with pytest.raises(KeyError, match="classes are"):
+        t.row("Hedge Funds")
+
+
+@pytest.mark.parametrize("bond", [vasicek_bond, cir_bond])
+def test_affine_bonds_against_monte_carlo(bond) -> None:
+    """The closed forms themselves, against exact-step simulation of ∫r (trapezoid, fine steps)."""
+    from gelav import CIR, OrnsteinUhlenbeck, simulate
+
+    k, m, s, r0, T = 0.5, 0.06, 0.04 if bond is cir_bond else 0.015, 0.03, 5.0
+    proc = CIR(k, m, s) if bond is cir_bond else OrnsteinUhlenbeck(k, m, s)
+    p = simulate(proc, r0, T, 500, 20_000, scheme="exact", seed=1, save="all")
+    R = np.asarray(p.values)
+    integral = (R[1:-1].sum(axis=0) + 0.5 * (R[0] + R[-1])) * (T / 500)
+    d = np.exp(-integral)
+    assert abs(d.mean() - bond(T, r0, k, m, s)) < 4 * d.std(ddof=1) / math.sqrt(d.size) + 1e-5
+
+
+@pytest.mark.parametrize("model", ["vasicek", "cir", "liquidity"])
+def test_feynman_kac_matches_the_closed_form_at_second_order(model: str) -> None:
+    runs = [jensen_bias(10.0, 0.08, 0.05, model=model, n_cells=n, n_steps=n) for n in (100, 200, 400)]
+    errs = [abs(b.feynman_kac - b.expected_discount) for b in runs]
+    orders = [math.log2(errs[i] / errs[i + 1]) for i in range(2)]
+    low = 1.85 if model != "cir" else 1.4  # CIR: the sqrt diffusion at the r = 0 end costs some order
+    assert all(low < o < 2.2 for o in orders), orders
+    assert errs[-1] < 1e-4
+
+
+def test_mean_reversion_gives_a_smaller_bias_than_the_static_draw() -> None:
+    static = jensen_bias(10.0, 0.08, 0.05)
+    for model in ("vasicek", "cir", "liquidity"):
+        b = jensen_bias(10.0, 0.08, 0.05, model=model)
+        assert 0 < b.bias < static.bias
+        assert b.annualised < static.annualised
+        assert b.dcf == pytest.approx(math.exp(-0.8), rel=1e-14)  # started at the mean
+    # liquidity-driven rate = Vasicek with the liquidity state's speed and |θ|σ_L
+    liq = jensen_bias(10.0, 0.08, 0.05, model="liquidity")
+    vas = jensen_bias(10.0, 0.08, 0.05, model="vasicek", kappa=0.45, sigma=liq.params["rate_sigma"])
+    assert liq.expected_discount == pytest.approx(vas.expected_discount, rel=1e-14)
+    # in stress (L0 < L̄ and θ < 0) the rate starts high: DCF is e^{-∫E r}, the bias stays positive
+    stressed = jensen_bias(10.0, 0.08, 0.05, model="liquidity", L0=-0.5)
+    assert stressed.params["r0"] > 0.08 and stressed.bias > 0
+
+
+def test_long_horizon_growth_is_linear_for_mean_reverting_and_quadratic_for_static() -> None:
+    v = [jensen_bias(T, 0.0, 0.05, model="vasicek", kappa=1.0).annualised for T in (40.0, 80.0)]
+    s = [jensen_bias(T, 0.0, 0.05).annualised for T in (40.0, 80.0)]
+    assert s[1] / s[0] == pytest.approx(2.0, rel=1e-12)  # annualised ∝ T: total ∝ T²
+    assert v[1] / v[0] == pytest.approx(1.0, abs=0.05)  # annualised → constant: total ∝ T
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"horizon": 0.0}, "horizon"), ({"mu": float("inf")}, "mu"), ({"sigma_r": -0.1}, "sigma_r"),
+    ({"model": "hjm"}, "model"), ({"kappa": 0.3}, "kappa"), ({"model": "vasicek", "kappa": -1.0}, "kappa"),
+    ({"model": "cir", "r0": -0.01}, "r0"), ({"model": "liquidity", "sigma": 0.1}, "sigma"),
+    ({"horizon": True}, "horizon"), ({"model": "vasicek", "n_cells": 1}, "n_cells"),
+])
+def test_bad_input_names_the_argument(kwargs: dict, name: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+        jensen_bias(**kwargs)

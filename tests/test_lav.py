@@ -1,0 +1,119 @@
+"""The LAV operator (issue 12): Takahashi–Alexander schedules by hand, DCF closed form, Monte Carlo within 4 s.e., order 2."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gelav import OrnsteinUhlenbeck
+from gelav.funds import TakahashiAlexander, liquidity_adjusted_value
+from gelav.valuation.premium import IlliquidityPremium
+
+
+def test_schedule_by_hand_first_years():
+    m = TakahashiAlexander()  # commitment 100, RC = 25 %, 33.3 %, 50 %..., G = 13 %, Y = 0, B = 2.5, L_f = 12
+    s = m.schedule()
+    # year 1: C = 25, D = 0, NAV = 25
+    assert (s.calls[0], s.distributions[0], s.nav[0]) == pytest.approx((25.0, 0.0, 25.0))
+    # year 2: C = 0.333 * 75, D = (2/12)^2.5 * 25 * 1.13, NAV = 25 * 1.13 + C - D
+    c2 = 0.333 * 75.0
+    d2 = (2 / 12) ** 2.5 * 25.0 * 1.13
+    assert s.calls[1] == pytest.approx(c2) and s.distributions[1] == pytest.approx(d2)
+    assert s.nav[1] == pytest.approx(25.0 * 1.13 + c2 - d2)
+    assert (c2, d2) == pytest.approx((24.975, 0.3203615), abs=1e-7)
+    # year 3 onwards RC = 50 %; last year everything is distributed
+    assert s.calls[2] == pytest.approx(0.5 * (75.0 - c2))
+    assert s.nav[-1] == 0.0 and s.distributions[-1] == pytest.approx(s.nav[-2] * 1.13)
+    assert s.calls[-1] == 0.0 and s.calls.sum() + s.unfunded[-1] == pytest.approx(100.0)
+
+
+def test_schedule_liquidity_dependent_rates_and_yield():
+    m = TakahashiAlexander(call_rates=0.4, yield_rate=0.1, call_liquidity=0.5, distribution_liquidity=1.0,
+                           liquidity_mean=1.0, fund_life=5)
+    L = np.array([0.0, -1.0, 1.0, 2.0, 1.0])
+    s = m.schedule(L)
+    rc = np.minimum(1, 0.4 * np.exp(0.5 * (L - 1)))
+    rd = np.minimum(1, np.maximum(0.1, (np.arange(1, 6) / 5) ** 2.5) * np.exp(1.0 * (L - 1)))
+    rc[-1], rd[-1] = 0.0, 1.0  # liquidation date
+    N, U = 0.0, 100.0
+    for k in range(5):
+        C, D = rc[k] * U, rd[k] * N * 1.13
+        N, U = N * 1.13 + C - D, U - C
+        assert (s.calls[k], s.distributions[k], s.nav[k], s.unfunded[k]) == pytest.approx((C, D, N, U))
+
+
+def test_quarterly_model_converts_rates():
+    a = TakahashiAlexander(periods_per_year=4, fund_life=3)
+    assert a.dates.size == 12 and a.period_growth == pytest.approx(1.13 ** 0.25 - 1)
+    s = a.schedule()
+    # four quarters of the converted call rate call the annual fraction 25 % in year 1
+    assert s.calls[:4].sum() == pytest.approx(25.0, rel=1e-12)
+    assert s.nav[-1] == 0.0
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(commitment=0), "`commitment` must be > 0"),
+    (dict(call_rates=(0.2, 1.5)), r"`call_rates\[1\]` must be a rate"),
+    (dict(growth=-1.0), "`growth` must be > -1"),
+    (dict(periods_per_year=0), "`periods_per_year` must be >= 1"),
+    (dict(yield_rate=True), "bool"),
+])
+def test_model_bad_input(bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        TakahashiAlexander(**bad)
+
+
+def test_dcf_closed_form_and_no_premium_value_equals_dcf():
+    m = TakahashiAlexander(call_liquidity=0.4)
+    p = IlliquidityPremium()
+    r = liquidity_adjusted_value(m, premium=p, rate=0.08, n_cells=60, steps_per_period=8)
+    s = m.schedule(1.0)  # L frozen at the OU mean 1.0
+    T = m.dates[-1]
+    df = np.exp(-0.08 * s.times - p.level(1.0) * (math.sqrt(T) - np.sqrt(T - s.times)))
+    assert r.dcf == pytest.approx(float(df @ s.net), rel=1e-12)
+    # without a premium and with L-free rates the L-path does not matter: V = DCF up to the CN error
+    r0 = liquidity_adjusted_value(TakahashiAlexander(), premium=None, n_cells=60, steps_per_period=16)
+    assert r0.value == pytest.approx(r0.dcf, rel=1e-5)
+    assert r0.dcf == pytest.approx(float(np.exp(-0.08 * s.times) @ TakahashiAlexander().schedule().net), rel=1e-12)
+
+
+def test_lav_against_monte_carlo_within_4_se():
+    m = TakahashiAlexander(call_liquidity=0.3, distribution_liquidity=0.5)
+    ou = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    for L0 in (-0.5, 1.0):
+        r = liquidity_adjusted_value(m, ou, L0=L0, n_cells=200, steps_per_period=16, monte_carlo=20000,
+                                     mc_steps_per_period=16, seed=11)
+        mc = r.monte_carlo
+        assert abs(r.value - mc.value) < 4 * mc.stderr, (L0, r.value, mc)
+        assert r.value != pytest.approx(r.dcf, rel=1e-3)  # the liquidity path matters
+
+
+def test_lav_midlife_state_against_monte_carlo():
+    m = TakahashiAlexander()
+    r = liquidity_adjusted_value(m, L0=0.0, age=4.0, nav=80.0, unfunded=10.0, monte_carlo=20000, seed=2)
+    assert abs(r.value - r.monte_carlo.value) < 4 * r.monte_carlo.stderr
+    assert r.value_at(0.0) == pytest.approx(r.value)
+
+
+def test_lav_second_order_on_refinement():
+    m = TakahashiAlexander(call_liquidity=0.3)
+    vals = [liquidity_adjusted_value(m, L0=0.0, n_cells=n, steps_per_period=s, domain=(-3.0, 5.0)).value
+            for n, s in ((40, 2), (80, 4), (160, 8), (320, 16))]
+    d = np.abs(np.diff(vals))
+    orders = np.log2(d[:-1] / d[1:])
+    assert np.all((orders > 1.8) & (orders < 2.2)), orders
+
+
+def test_lav_bad_input():
+    with pytest.raises(ValueError, match="scaling 'none'"):
+        liquidity_adjusted_value(premium=IlliquidityPremium(scaling="none"))
+    with pytest.raises(ValueError, match="`age`"):
+        liquidity_adjusted_value(age=12.0)
+    with pytest.raises(ValueError, match="`rate` must be >= 0"):
+        liquidity_adjusted_value(rate=-0.1)
+    with pytest.raises(TypeError, match="`model`"):
+        liquidity_adjusted_value(model="yale")
+    with pytest.raises(ValueError, match="negative"):
+        liquidity_adjusted_value(premium=IlliquidityPremium(-0.05, 0.0, 0.0))

@@ -1,0 +1,161 @@
+"""Portfolio stress (issue 12): the six paths, marks and drawdowns by hand, exits, VaR/ES against the exact law and MC."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from gelav import OrnsteinUhlenbeck
+from gelav.portfolio import SCENARIOS, Fund, Scenario, mark_distribution, stress_portfolio
+from gelav.valuation.premium import IlliquidityPremium
+
+
+def test_six_standard_paths_at_key_months():
+    s = {n: Scenario.standard(n) for n in SCENARIOS}
+    assert s["mild"].months[-1] == 12 and s["mild"].at(6) == pytest.approx(-0.25) and s["mild"].L[-1] == -0.5
+    assert s["recession"].months[-1] == 24 and s["recession"].at(12) == pytest.approx(-0.5)
+    assert s["recession"].L[-1] == pytest.approx(-1.0)
+    assert s["gfc"].months[-1] == 18 and s["gfc"].L[-1] == pytest.approx(-1.5)
+    assert s["gfc"].at(9) == pytest.approx(-1.5 * (1 - math.exp(-1.5)) / (1 - math.exp(-3)))
+    assert list(s["covid"].L) == [0.0, -0.4, -1.0, -1.2, -0.9, -0.5, -0.3]
+    assert s["stagnation"].months[-1] == 60 and s["stagnation"].at(3) == pytest.approx(-0.25)
+    assert np.all(s["stagnation"].L[6:] == -0.5)
+    assert s["reverse"].L[-1] == pytest.approx(1.0) and s["reverse"].at(6) == pytest.approx(0.5)
+    g = Scenario.standard("gfc", L0=0.5)
+    assert g.L[0] == 0.5 and g.L[-1] == pytest.approx(-1.5)
+    assert Scenario.standard("mild", L0=1.0).at(6) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="standard scenarios are mild, recession"):
+        Scenario.standard("crash")
+
+
+def test_linear_path_marks_and_drawdown_by_hand():
+    # one fund, NAV 100, T = 4; L falls linearly 0 -> -1 over 12 months; linear premium pi = a(L) T
+    p = IlliquidityPremium(0.02, -0.01, 0.0, scaling="linear")
+    sc = Scenario.custom(np.linspace(0.0, -1.0, 13))
+    res = stress_portfolio([Fund("A", 100.0, 4.0)], sc, premium=p)
+    t = np.arange(13) / 12
+    L = -t
+    mark = 100 * (1 - (0.02 - 0.01 * L) * (4 - t))
+    np.testing.assert_allclose(res.total, mark, rtol=1e-14)
+    np.testing.assert_allclose(res.drawdown, mark / mark[0] - 1, rtol=1e-12)
+    j = int(np.argmin(mark))
+    assert res.max_drawdown == pytest.approx(mark[j] / 92.0 - 1) and mark[0] == pytest.approx(92.0)
+    assert res.trough_month == j and res.recovery_month is None
+    assert res.drawdown_from_book.min() == pytest.approx(mark.min() / 100 - 1)
+
+
+def test_reverse_from_book_is_the_starting_discount():
+    # the course's -10.9 % for "reverse": a fund of 5.87 years marked at 0.045 sqrt(T) below book at L0 = 0
+    res = stress_portfolio([Fund("A", 100.0, 5.87)], "reverse")
+    assert res.max_drawdown == 0.0  # marks only rise along "reverse"
+    assert res.drawdown_from_book.min() == pytest.approx(-0.045 * math.sqrt(5.87), rel=1e-12)
+    assert round(100 * res.drawdown_from_book.min(), 1) == -10.9
+    assert res.starting_discount == pytest.approx(0.045 * math.sqrt(5.87))
+
+
+def test_exits_below_boundary_freeze_the_mark():
+    funds = [Fund("A", 100.0, 6.0), Fund("B", 50.0, 3.0)]
+    res = stress_portfolio(funds, "gfc", boundary=lambda remaining: -1.0)
+    L = Scenario.standard("gfc").L
+    first = int(np.flatnonzero(L < -1.0)[0])
+    assert res.exit_month == {"A": float(first), "B": float(first)}
+    assert np.all(res.marks[first:, 0] == res.marks[first, 0])
+    none = stress_portfolio(funds, "gfc")
+    assert none.exit_month == {"A": None, "B": None}
+    np.testing.assert_allclose(none.marks[: first + 1], res.marks[: first + 1])
+
+
+def test_boundary_object_maps_remaining_life():
+    class Boundary:
+        fund_life = 10.0
+
+        def boundary(self, t):
+            return -0.4 if t >= 5.0 else -5.0  # only funds with <= 5 years left exit
+
+    res = stress_portfolio([Fund("old", 10.0, 4.0), Fund("young", 10.0, 9.0)], "recession", boundary=Boundary())
+    assert res.exit_month["old"] is not None and res.exit_month["young"] is None
+
+
+def test_recovery_and_stochastic_path():
+    res = stress_portfolio([Fund("A", 1.0, 8.0)], Scenario.custom([0.0, -1.0, -0.5, 0.0, 0.2]))
+    assert res.trough_month == 1.0 and res.recovery_month == 3.0
+    a = Scenario.stochastic(months=24, L0=0.0, seed=4)
+    b = Scenario.stochastic(months=24, L0=0.0, seed=4)
+    assert a.L.size == 25 and np.array_equal(a.L, b.L) and a.L[0] == 0.0
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="`nav` must be >= 0"):
+        Fund("A", -1.0, 3.0)
+    with pytest.raises(TypeError, match="`funds\\[1\\]` must be a Fund"):
+        stress_portfolio([Fund("A", 1.0, 2.0), "B"], "mild")
+    with pytest.raises(ValueError, match="duplicate names"):
+        stress_portfolio([Fund("A", 1.0, 2.0), Fund("A", 1.0, 3.0)], "mild")
+    with pytest.raises(ValueError, match="`months` must start at 0"):
+        Scenario.custom([0.0, 1.0], months=[1.0, 2.0])
+    with pytest.raises(TypeError, match="`boundary`"):
+        stress_portfolio([Fund("A", 1.0, 2.0)], "mild", boundary="low")
+
+
+# ---------------------------------------------------------------------------
+# distributional view
+# ---------------------------------------------------------------------------
+def _exact_loss_cdf(funds, prem, h, L0, ou, ell):
+    """P(loss <= ell) exactly: the loss is a convex quadratic in L_h ~ N(m, s^2) (gamma > 0)."""
+    m = ou.mean + (L0 - ou.mean) * math.exp(-ou.kappa * h)
+    s = ou.sigma * math.sqrt((1 - math.exp(-2 * ou.kappa * h)) / (2 * ou.kappa))
+    f = [(F.nav, math.sqrt(max(F.remaining_life - h, 0))) for F in funds]
+    start = sum(n * (1 - prem(L0, F.remaining_life)) for (n, _), F in zip(f, funds, strict=True))
+    W = sum(n * ft for n, ft in f)
+    # loss(x) = start - sum n + W a(x) <= ell  <=>  gamma x^2 + beta x + alpha - (ell - start + sum n)/W <= 0
+    c = prem.alpha - (ell - start + sum(n for n, _ in f)) / W
+    disc = prem.beta ** 2 - 4 * prem.gamma * c
+    if disc <= 0:
+        return 0.0
+    x1 = (-prem.beta - math.sqrt(disc)) / (2 * prem.gamma)
+    x2 = (-prem.beta + math.sqrt(disc)) / (2 * prem.gamma)
+    return norm.cdf((x2 - m) / s) - norm.cdf((x1 - m) / s)
+
+
+def test_var_matches_exact_law_of_nonmonotone_loss():
+    ou = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    prem = IlliquidityPremium()
+    funds = [Fund("A", 100.0, 6.0), Fund("B", 50.0, 9.0)]
+    d = mark_distribution(funds, 1.0, process=ou, L0=0.0, premium=prem, levels=(0.95, 0.99), n_cells=400)
+    for q in (0.95, 0.99):
+        assert _exact_loss_cdf(funds, prem, 1.0, 0.0, ou, d.var[q]) == pytest.approx(q, abs=5e-4)
+        assert d.es[q] >= d.var[q]
+    assert d.cdf(d.var[0.99]) == pytest.approx(0.99, abs=1e-3)
+
+
+def test_var_es_against_monte_carlo_within_error():
+    from gelav.montecarlo import simulate
+
+    ou = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    prem = IlliquidityPremium()
+    funds = [Fund("A", 100.0, 6.0), Fund("B", 50.0, 9.0)]
+    h, L0, n = 2.0, -0.5, 200_000
+    d = mark_distribution(funds, h, process=ou, L0=L0, premium=prem, levels=(0.9, 0.99))
+    x = simulate(ou, L0, h, 1, n, scheme="exact", seed=8).values[-1]
+    loss = d.start_mark - sum(F.nav * (1 - prem(x, F.remaining_life - h)) for F in funds)
+    for q in (0.9, 0.99):
+        p_hat = float(np.mean(loss <= d.var[q]))
+        assert abs(p_hat - q) < 4 * math.sqrt(q * (1 - q) / n) + 1e-3
+        tail = loss[loss >= np.quantile(loss, q)]
+        assert abs(tail.mean() - d.es[q]) < 4 * tail.std(ddof=1) / math.sqrt(tail.size) + 0.01 * abs(d.es[q])
+
+
+def test_monotone_map_reproduces_mapped_quantile():
+    # a linear-in-L premium with beta < 0 and gamma = 0: loss decreasing in L, VaR_q = loss(L quantile 1 - q)
+    ou = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    prem = IlliquidityPremium(0.05, -0.02, 0.0)
+    funds = [Fund("A", 100.0, 5.0)]
+    d = mark_distribution(funds, 1.0, process=ou, L0=0.0, premium=prem, levels=(0.95,), n_cells=800, refine=32)
+    m = 1.0 - math.exp(-0.45)
+    s = 0.32 * math.sqrt((1 - math.exp(-0.9)) / 0.9)
+    xq = m + s * norm.ppf(0.05)
+    exact = d.start_mark - 100 * (1 - prem(xq, 4.0))
+    assert d.var[0.95] == pytest.approx(exact, abs=2e-3)

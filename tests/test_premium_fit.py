@@ -1,0 +1,160 @@
+"""Fitting π(L, T) to trades: recovery within the reported intervals, Huber vs outliers, groups, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gelav import ConvergenceError, fit_premium
+from gelav.valuation.fit import read_trades
+
+TRUE = {"alpha": 0.045, "beta": -0.025, "gamma": 0.021}
+
+
+def simulate_trades(rng: np.random.Generator, n: int = 250, noise: float = 0.01, scaling: str = "sqrt"):
+    """Trades at stationary-OU-like states; heteroskedastic errors (sd ∝ f(T))."""
+    L = rng.normal(1.0, 1.0, n)
+    T = rng.uniform(1.0, 12.0, n)
+    f = {"sqrt": np.sqrt(T), "linear": T, "none": np.ones_like(T)}[scaling]
+    pi = (TRUE["alpha"] + TRUE["beta"] * L + TRUE["gamma"] * L**2) * f
+    return L, T, pi + rng.normal(0.0, noise, n) * f
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_recovery_within_reported_95_percent_intervals(robust: bool) -> None:
+    """≥ 90 % of 200 seeded repetitions cover each true parameter (nominal 95 %)."""
+    reps = 200 if not robust else 100
+    hits = {k: 0 for k in TRUE}
+    ss = np.random.SeedSequence(20261201)
+    for child in ss.spawn(reps):
+        rng = np.random.default_rng(child)
+        fit = fit_premium(*simulate_trades(rng), robust=robust)
+        for k, (lo, hi) in fit.conf_int(0.95).items():
+            hits[k] += lo <= TRUE[k] <= hi
+    cover = {k: v / reps for k, v in hits.items()}
+    assert all(c >= 0.90 for c in cover.values()), cover
+
+
+def test_linear_and_none_scalings_recover() -> None:
+    rng = np.random.default_rng(3)
+    for scaling in ("linear", "none"):
+        L, T, pi = simulate_trades(rng, n=2000, noise=0.002, scaling=scaling)
+        fit = fit_premium(L, T, pi, scaling=scaling)
+        for k in TRUE:
+            assert abs(fit.params[k] - TRUE[k]) < 4 * fit.stderr[k]
+        assert fit.premium.scaling == scaling
+
+
+def test_huber_resists_outliers() -> None:
+    rng = np.random.default_rng(11)
+    L, T, pi = simulate_trades(rng, n=400, noise=0.005)
+    bad = rng.choice(L.size, 40, replace=False)  # 10 % of trades mis-recorded as 30 points wider
+    pi = pi.copy()
+    pi[bad] += 0.30
+    ols = fit_premium(L, T, pi)
+    hub = fit_premium(L, T, pi, robust=True)
+    for k in TRUE:
+        assert abs(hub.params[k] - TRUE[k]) < 4 * hub.stderr[k], (k, hub.params[k], hub.stderr[k])
+    # least squares is dragged away (alpha absorbs most of the shift), far outside the Huber precision
+    assert abs(ols.params["alpha"] - TRUE["alpha"]) > 4 * hub.stderr["alpha"]
+    assert abs(ols.params["alpha"] - TRUE["alpha"]) > 3 * abs(hub.params["alpha"] - TRUE["alpha"])
+    assert hub.weights is not None and np.mean(hub.weights[bad] < 0.5) > 0.9
+    assert hub.diagnostics["iterations"] >= 2
+
+
+def test_huber_budget_raises_convergence_error() -> None:
+    rng = np.random.default_rng(5)
+    L, T, pi = simulate_trades(rng, n=200)
+    pi[:20] += 0.5
+    with pytest.raises(ConvergenceError, match="`max_iter`") as info:
+        fit_premium(L, T, pi, robust=True, max_iter=1, tol=1e-14)
+    assert len(info.value.history) == 1
+
+
+def test_per_group_fits() -> None:
+    rng = np.random.default_rng(7)
+    L1, T1, p1 = simulate_trades(rng, n=600, noise=0.003)
+    L2, T2, _ = simulate_trades(rng, n=600, noise=0.003)
+    p2 = (0.06 - 0.01 * L2 + 0.015 * L2**2) * np.sqrt(T2) + rng.normal(0, 0.003, L2.size) * np.sqrt(T2)
+    g = np.array(["buyout"] * 600 + ["vc"] * 600)
+    fit = fit_premium(np.r_[L1, L2], np.r_[T1, T2], np.r_[p1, p2], groups=g)
+    assert sorted(fit.groups) == ["buyout", "vc"]
+    vc = fit.by_group("vc")
+    for k, v in {"alpha": 0.06, "beta": -0.01, "gamma": 0.015}.items():
+        assert abs(vc.params[k] - v) < 4 * vc.stderr[k]
+    for k, v in TRUE.items():
+        assert abs(fit.by_group("buyout").params[k] - v) < 4 * fit.by_group("buyout").stderr[k]
+    assert vc.n == 600 and fit.n == 1200 and fit.r_squared < vc.r_squared
+    with pytest.raises(KeyError, match="groups are"):
+        fit.by_group("infra")
+    s = fit.summary()
+    assert set(s["groups"]) == {"buyout", "vc"}
+
+
+def test_ols_exact_on_noise_free_data_and_r_squared() -> None:
+    rng = np.random.default_rng(1)
+    L, T, pi = simulate_trades(rng, n=50, noise=0.0)
+    fit = fit_premium(L, T, pi)
+    for k in TRUE:
+        assert fit.params[k] == pytest.approx(TRUE[k], abs=1e-12)
+    assert fit.r_squared == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(fit.residuals, 0.0, atol=1e-12)
+
+
+def test_hc3_matches_a_direct_formula() -> None:
+    rng = np.random.default_rng(2)
+    L, T, pi = simulate_trades(rng, n=30)
+    fit = fit_premium(L, T, pi)
+    f = np.sqrt(T)
+    X = np.column_stack([f, L * f, L * L * f])
+    e = fit.residuals
+    cov = np.zeros((3, 3))
+    inv = np.linalg.inv(X.T @ X)
+    for i in range(30):
+        h = X[i] @ inv @ X[i]
+        cov += np.outer(X[i], X[i]) * e[i] ** 2 / (1 - h) ** 2
+    np.testing.assert_allclose(fit.cov, inv @ cov @ inv, rtol=1e-10)
+
+
+def test_degenerate_designs() -> None:
+    T = np.linspace(1, 10, 20)
+    with pytest.raises(ValueError, match=r"degenerate.*`L` takes only 1 distinct"):
+        fit_premium(np.full(20, 0.5), T, 0.05 * np.sqrt(T))
+    with pytest.raises(ValueError, match="only 2 distinct"):
+        fit_premium(np.tile([0.0, 1.0], 10), T, 0.05 * np.sqrt(T))
+    with pytest.raises(ValueError, match="all `T` = 0"):
+        fit_premium(np.linspace(-1, 1, 20), np.zeros(20), np.zeros(20))
+    with pytest.raises(ValueError, match="at least 4 trades"):
+        fit_premium([0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [0.1, 0.1, 0.1])
+    g = np.array(["a"] * 17 + ["b"] * 3)
+    with pytest.raises(ValueError, match="group 'b'"):
+        fit_premium(np.linspace(-1, 1, 20), T, 0.05 * np.sqrt(T), groups=g)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"L": [0.0, np.nan, 1.0, 2.0]}, "L"), ({"T": [1.0, -1.0, 1.0, 1.0]}, "T"),
+    ({"observed": [0.1, 0.1, "x", 0.1]}, "observed"), ({"scaling": "cubic"}, "scaling"),
+    ({"robust": 1}, "robust"), ({"groups": ["a", "b"]}, "groups"), ({"L": [0.0, 1.0]}, "L"),
+    ({"huber_c": -1.0}, "huber_c"), ({"max_iter": 0}, "max_iter"),
+])
+def test_bad_input_names_the_argument(kwargs: dict, name: str) -> None:
+    args = {"L": [0.0, 1.0, 2.0, 3.0], "T": [1.0, 2.0, 3.0, 4.0], "observed": [0.1, 0.1, 0.2, 0.3]}
+    args.update(kwargs)
+    L, T, obs = args.pop("L"), args.pop("T"), args.pop("observed")
+    with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+        fit_premium(L, T, obs, **args)
+
+
+def test_read_trades_layout_and_errors(tmp_path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text("trade_year,fund_type,L_t,T_remaining,pi_observed\n2020,buyout,0.5,4,0.08\n2021,vc,-1,6,0.2\n")
+    d = read_trades(p)
+    assert list(d["fund_type"]) == ["buyout", "vc"] and d["T"][1] == 6.0
+    p.write_text("trade_year,fund_type,L_t,T_remaining,pi_observed\n2020,buyout,abc,4,0.08\n")
+    with pytest.raises(ValueError, match="'L_t', row 1"):
+        read_trades(p)
+    p.write_text("L_t,pi_observed\n0.5,0.08\n")
+    with pytest.raises(ValueError, match="T_remaining"):
+        read_trades(p)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_trades(tmp_path / "none.csv")
