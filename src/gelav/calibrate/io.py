@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DAYS_PER_YEAR", "TimeSeries", "read_series"]
+__all__ = ["DAYS_PER_YEAR", "TimeSeries", "is_missing", "parse_float", "read_csv_columns", "read_parquet_columns",
+           "read_series"]
 
 DAYS_PER_YEAR = 365.25
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "-", "#n/a", "nat", "."}
@@ -66,7 +67,8 @@ class TimeSeries:
         return int(self.values.size)
 
 
-def _is_missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
+    """Whether a cell is missing (None, NaN, or a text such as "", "NA", "null")."""
     if v is None:
         return True
     if isinstance(v, float) and math.isnan(v):
@@ -74,7 +76,8 @@ def _is_missing(v: Any) -> bool:
     return isinstance(v, str) and v.strip().lower() in _MISSING
 
 
-def _parse_float(s: Any) -> float | None:
+def parse_float(s: Any) -> float | None:
+    """The cell as a float, or None when it is not a number (bools are not numbers)."""
     if isinstance(s, bool):
         return None
     if isinstance(s, (int, float, np.integer, np.floating)):
@@ -106,7 +109,7 @@ def _parse_date(s: Any, fmt: str | None) -> _dt.datetime | None:
 
 def _date_format(texts: Sequence[str]) -> str | None:
     """The first format (ISO 8601 first) that parses every entry, else the one parsing most."""
-    sample = [t for t in texts if not _is_missing(t)]
+    sample = [t for t in texts if not is_missing(t)]
     if not sample:
         return None
     best, best_n = None, 0
@@ -120,12 +123,12 @@ def _date_format(texts: Sequence[str]) -> str | None:
 
 
 def _looks_numeric(col: Sequence[Any]) -> bool:
-    vals = [v for v in col if not _is_missing(v)]
-    return bool(vals) and all(_parse_float(v) is not None for v in vals)
+    vals = [v for v in col if not is_missing(v)]
+    return bool(vals) and all(parse_float(v) is not None for v in vals)
 
 
 def _looks_date(col: Sequence[Any]) -> bool:
-    vals = [v for v in col if not _is_missing(v)]
+    vals = [v for v in col if not is_missing(v)]
     if not vals:
         return False
     if all(isinstance(v, (_dt.date, np.datetime64)) for v in vals):
@@ -135,7 +138,8 @@ def _looks_date(col: Sequence[Any]) -> bool:
     return False
 
 
-def _read_csv(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
+def read_csv_columns(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
+    """A CSV file as ``(header, {column: cells})``: delimiter sniffed, decimal commas of ``;`` files read."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             text = fh.read()
@@ -172,7 +176,8 @@ def _read_csv(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
     return header, cols
 
 
-def _read_parquet(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
+def read_parquet_columns(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
+    """A Parquet file as ``(header, {column: cells})`` (needs pyarrow)."""
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - optional dependency
@@ -241,9 +246,9 @@ def read_series(
         raise FileNotFoundError(f"Data file {str(p)!r} does not exist.")
     suffix = p.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        header, cols = _read_parquet(p)
+        header, cols = read_parquet_columns(p)
     elif suffix in (".csv", ".txt", ".tsv", ".dat", ""):
-        header, cols = _read_csv(p)
+        header, cols = read_csv_columns(p)
     else:
         raise ValueError(f"{p}: unknown file type {suffix!r}; use a .csv or .parquet file.")
     n_rows = len(next(iter(cols.values()))) if cols else 0
@@ -286,8 +291,8 @@ def read_series(
     raw_d, raw_v = cols[date_column], cols[value_column]
     is_num_time = _looks_numeric(raw_d) and not any(isinstance(v, (_dt.date, np.datetime64)) for v in raw_d)
     fmt = None if is_num_time else _date_format([v for v in raw_d if isinstance(v, str)][:500])
-    if not is_num_time and fmt is None and any(isinstance(v, str) and not _is_missing(v) for v in raw_d):
-        bad = next(i for i, v in enumerate(raw_d) if isinstance(v, str) and not _is_missing(v))
+    if not is_num_time and fmt is None and any(isinstance(v, str) and not is_missing(v) for v in raw_d):
+        bad = next(i for i, v in enumerate(raw_d) if isinstance(v, str) and not is_missing(v))
         raise ValueError(
             f"{p}: row {bad + 1}, column {date_column!r}: cannot parse {raw_d[bad]!r} as a date "
             "(expected ISO 8601 such as 2024-03-31, or a numeric time in years)."
@@ -299,14 +304,14 @@ def read_series(
     dropped: list[int] = []
     for i, (d, v) in enumerate(zip(raw_d, raw_v, strict=False)):
         row = i + 1
-        if _is_missing(d) or _is_missing(v):
+        if is_missing(d) or is_missing(v):
             dropped.append(row)
             continue
-        x = _parse_float(v)
+        x = parse_float(v)
         if x is None or not math.isfinite(x):
             raise ValueError(f"{p}: row {row}, column {value_column!r}: {v!r} is not a finite number.")
         if is_num_time:
-            tv = _parse_float(d)
+            tv = parse_float(d)
             if tv is None or not math.isfinite(tv):
                 raise ValueError(f"{p}: row {row}, column {date_column!r}: {d!r} is not a finite time.")
             times_.append(tv)

@@ -336,16 +336,16 @@ def read_trades(path: str | Path) -> dict[str, NDArray[Any] | None]:
     ``fund_type`` are optional. Returns ``{"L", "T", "observed", "fund_type", "trade_year"}``
     (the last two ``None`` when absent). Errors name the file, the column and the row.
     """
-    from gelav.calibrate import _is_missing, _parse_float, _read_csv, _read_parquet
+    from gelav.calibrate.io import is_missing, parse_float, read_csv_columns, read_parquet_columns
 
     p = Path(path)
     if not p.exists():
         raise ValueError(f"Trades file {str(p)!r} does not exist.")
     suffix = p.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        header, cols = _read_parquet(p)
+        header, cols = read_parquet_columns(p)
     elif suffix in (".csv", ".txt", ".tsv", ".dat", ""):
-        header, cols = _read_csv(p)
+        header, cols = read_csv_columns(p)
     else:
         raise ValueError(f"{p}: unknown file type {suffix!r}; use a .csv or .parquet file.")
     low = {h.strip().lower(): h for h in header}
@@ -358,7 +358,7 @@ def read_trades(path: str | Path) -> dict[str, NDArray[Any] | None]:
         col = cols[low[name.lower()]]
         out = np.empty(len(col))
         for i, v in enumerate(col, start=1):
-            z = None if _is_missing(v) else _parse_float(v)
+            z = None if is_missing(v) else parse_float(v)
             if z is None or not math.isfinite(z):
                 raise ValueError(f"{p}: column {name!r}, row {i}: {v!r} is not a finite number.")
             out[i - 1] = z
@@ -373,7 +373,7 @@ def read_trades(path: str | Path) -> dict[str, NDArray[Any] | None]:
     ft = cols[low["fund_type"]] if "fund_type" in low else None
     if ft is not None:
         for i, v in enumerate(ft, start=1):
-            if _is_missing(v):
+            if is_missing(v):
                 raise ValueError(f"{p}: column 'fund_type', row {i} is empty.")
     yr = numeric("trade_year") if "trade_year" in low else None
     return {"L": L, "T": T, "observed": y, "fund_type": None if ft is None else np.asarray([str(v).strip() for v in ft],
