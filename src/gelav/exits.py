@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import solve_banded
 
 from gelav._validation import check_finite, check_int, check_positive
 from gelav.backward import Dirichlet, Reflecting, Value, backward
 from gelav.errors import DivergenceError
+from gelav.fd.linalg import solve as tridiagonal_solve
 from gelav.generator import Generator
 from gelav.grid import Grid
 
@@ -370,22 +370,19 @@ def _stationary_solve(gen: Generator, rhs: NDArray[np.float64], fixed: dict[int,
     """Solve (Q y)_i = rhs_i on free nodes, y_i = fixed values on the others (tridiagonal)."""
     B = gen.bands(0.0)
     n = gen.n
-    ab = np.zeros((3, n))
-    ab[0, 1:] = B.sup[:-1]
-    ab[1] = B.diag
-    ab[2, :-1] = B.sub[1:]
+    dl, d, du = (v.copy() for v in B.lapack())
     r = rhs.astype(float).copy()
     for i, v in fixed.items():
         i = i % n
-        ab[1, i] = 1.0
+        d[i] = 1.0
         if i + 1 < n:
-            ab[0, i + 1] = 0.0  # row i, column i+1
+            du[i] = 0.0  # row i, column i+1
         if i - 1 >= 0:
-            ab[2, i - 1] = 0.0  # row i, column i-1
+            dl[i - 1] = 0.0  # row i, column i-1
         r[i] = v
-    if np.all(ab[1] <= 0) and not fixed:
+    if np.all(d <= 0) and not fixed:
         raise DivergenceError("Both ends are unreachable: the process never leaves the interval.")
-    return solve_banded((1, 1), ab, r)
+    return tridiagonal_solve(dl, d, du, r, overwrite=True)
 
 
 def exit_time(

@@ -38,15 +38,15 @@ a boundary value in the backward direction).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
+from gelav.fd.linalg import Bands
 from gelav.grid import Grid
 
-__all__ = ["BOUNDARY_KINDS", "Generator", "fitted_rates"]
+__all__ = ["BOUNDARY_KINDS", "Bands", "Generator", "fitted_rates"]
 
 BOUNDARY_KINDS = ("reflecting", "absorbing")
 
@@ -84,39 +84,6 @@ def fitted_rates(
     up = np.maximum(c, 0.0) + common
     down = np.maximum(-c, 0.0) + common
     return up, down
-
-
-@dataclass(frozen=True, eq=False)
-class Bands:
-    """Tridiagonal bands of a matrix: ``sub[i] = Q[i, i-1]``, ``diag[i] = Q[i, i]``, ``sup[i] = Q[i, i+1]``."""
-
-    sub: NDArray[np.float64]
-    diag: NDArray[np.float64]
-    sup: NDArray[np.float64]
-
-    def matvec(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """:math:`Q u` (u may be 1-D or have nodes on axis 0)."""
-        out = self.diag[:, None] * u if u.ndim > 1 else self.diag * u
-        if u.ndim > 1:
-            out[1:] += self.sub[1:, None] * u[:-1]
-            out[:-1] += self.sup[:-1, None] * u[1:]
-        else:
-            out[1:] += self.sub[1:] * u[:-1]
-            out[:-1] += self.sup[:-1] * u[1:]
-        return out
-
-    def rmatvec(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
-        r""":math:`Q^\top p`."""
-        out = self.diag * p
-        out[:-1] += self.sub[1:] * p[1:]
-        out[1:] += self.sup[:-1] * p[:-1]
-        return out
-
-    def to_sparse(self) -> sparse.csr_array:
-        n = self.diag.size
-        return sparse.diags_array(
-            [self.sub[1:], self.diag, self.sup[:-1]], offsets=[-1, 0, 1], shape=(n, n)
-        ).tocsr()
 
 
 class Generator:

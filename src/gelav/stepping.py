@@ -11,8 +11,9 @@ One step from :math:`t_0` to :math:`t_1 = t_0 + \Delta t` with the generator
 
 The forward step is the exact transpose of the backward one, so
 :math:`p_0^\top u_0 = p_1^\top u_1` to rounding (duality). The tridiagonal
-system is factorised by LAPACK ``?gttrf`` (cached for time-homogeneous chains)
-and solved in :math:`O(N)` by ``?gttrs``, with ``trans='T'`` for the forward step.
+system is factorised once by :func:`gelav.fd.linalg.factor` (LAPACK ``?gttrf``;
+cached for time-homogeneous chains) and solved in :math:`O(N)` (``?gttrs``, with
+``trans='T'`` for the forward step).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import lapack
 
-from gelav.generator import Bands, Generator
+from gelav.fd.linalg import Bands, TridiagonalLU, factor
+from gelav.generator import Generator
 
 __all__ = ["StepOperator", "ThetaStepper"]
 
@@ -32,17 +33,13 @@ __all__ = ["StepOperator", "ThetaStepper"]
 class StepOperator:
     """A factorised step: ``lhs = I - θΔt A`` (LU) and ``rhs = I + (1-θ)Δt A`` (bands)."""
 
-    lu: tuple[NDArray[np.float64], ...]
+    lu: TridiagonalLU
     rhs: Bands
     dt: float
 
     def solve(self, b: NDArray[np.float64], *, transpose: bool = False) -> NDArray[np.float64]:
-        dl, d, du, du2, ipiv = self.lu
-        b2 = b.reshape(b.shape[0], -1)
-        x, info = lapack.dgttrs(dl, d, du, du2, ipiv, b2, trans="T" if transpose else "N")
-        if info != 0:  # pragma: no cover - LAPACK argument error
-            raise RuntimeError(f"LAPACK dgttrs failed (info={info}).")
-        return x.reshape(b.shape)
+        r""":math:`L^{-1} b` (or :math:`L^{-\top} b`), ``b`` of shape ``(n,)`` or ``(n, k)``."""
+        return self.lu.solve(b, transpose=transpose)
 
     def backward(self, u_next: NDArray[np.float64], source: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         r"""Solve :math:`(I - \theta\Delta t A) u = (I + (1-\theta)\Delta t A) u_{next} + \Delta t f`."""
@@ -77,15 +74,13 @@ class ThetaStepper:
             return self._cache[key]
         A = self.generator.bands(0.5 * (t0 + t1))
         a = theta * dt
-        dl = -a * A.sub[1:]
-        d = 1.0 - a * A.diag
-        du = -a * A.sup[:-1]
-        dl2, d2, du_, du2, ipiv, info = lapack.dgttrf(dl, d, du)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"Step matrix is singular (LAPACK dgttrf info={info}).")
+        try:
+            lu = factor(-a * A.sub[1:], 1.0 - a * A.diag, -a * A.sup[:-1])
+        except np.linalg.LinAlgError as exc:
+            raise np.linalg.LinAlgError(f"Step matrix is singular ({exc}).") from None
         b = (1.0 - theta) * dt
         rhs = Bands(b * A.sub, 1.0 + b * A.diag, b * A.sup)
-        op = StepOperator((dl2, d2, du_, du2, ipiv), rhs, dt)
+        op = StepOperator(lu, rhs, dt)
         if homog:
             self._cache[key] = op
         return op

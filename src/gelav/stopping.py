@@ -36,97 +36,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import solve_banded
 
 from gelav.backward import Dirichlet, Value, _apply_boundaries, _setup
-from gelav.errors import ConvergenceError
+from gelav.fd.linalg import LCP_METHODS, brennan_schwartz, policy_iteration, solve_lcp
 from gelav.grid import Grid, TimeGrid
 from gelav.stepping import ThetaStepper
 
 __all__ = ["LCP_METHODS", "StoppingValue", "optimal_stopping", "solve_lcp"]
-
-
-def _tridiag_solve(sub: NDArray[np.float64], diag: NDArray[np.float64], sup: NDArray[np.float64],
-                   rhs: NDArray[np.float64]) -> NDArray[np.float64]:
-    n = diag.size
-    ab = np.empty((3, n))
-    ab[0, 0] = 0.0
-    ab[0, 1:] = sup[:-1]
-    ab[1] = diag
-    ab[2, :-1] = sub[1:]
-    ab[2, -1] = 0.0
-    return solve_banded((1, 1), ab, rhs, check_finite=False)
-
-
-def _policy_iteration(sub: NDArray[np.float64], diag: NDArray[np.float64], sup: NDArray[np.float64],
-                      rhs: NDArray[np.float64], g: NDArray[np.float64], stop0: NDArray[np.bool_],
-                      max_iter: int = 100) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
-    r"""Howard's algorithm for :math:`\min(Lu - b, u - g) = 0` (``g = -inf`` where stopping is not allowed)."""
-    stop = stop0 & np.isfinite(g)
-    history = []
-    for it in range(1, max_iter + 1):
-        d = np.where(stop, 1.0, diag)
-        lo = np.where(stop, 0.0, sub)
-        up = np.where(stop, 0.0, sup)
-        r = np.where(stop, np.where(np.isfinite(g), g, 0.0), rhs)
-        u = _tridiag_solve(lo, d, up, r)
-        Lu = diag * u
-        Lu[1:] += sub[1:] * u[:-1]
-        Lu[:-1] += sup[:-1] * u[1:]
-        cont = Lu - rhs
-        new = (u - g) < cont
-        new &= np.isfinite(g)
-        history.append(int(np.count_nonzero(new != stop)))
-        if np.array_equal(new, stop):
-            return u, stop, it
-        stop = new
-    raise ConvergenceError(f"Policy iteration did not converge in {max_iter} iterations.", history)
-
-
-def _brennan_schwartz(sub: NDArray[np.float64], diag: NDArray[np.float64], sup: NDArray[np.float64],
-                      rhs: NDArray[np.float64], g: NDArray[np.float64], side: str) -> NDArray[np.float64]:
-    """Brennan–Schwartz: eliminate towards the stopping side, then substitute away from it with projection."""
-    if side == "upper":
-        u = _brennan_schwartz(sup[::-1].copy(), diag[::-1].copy(), sub[::-1].copy(), rhs[::-1].copy(),
-                              g[::-1].copy(), "lower")
-        return u[::-1]
-    n = diag.size
-    d = diag.astype(float).copy()
-    r = rhs.astype(float).copy()
-    for i in range(n - 2, -1, -1):  # eliminate the super-diagonal from the top row down
-        f = sup[i] / d[i + 1]
-        d[i] -= f * sub[i + 1]
-        r[i] -= f * r[i + 1]
-    u = np.empty(n)
-    u[0] = max(r[0] / d[0], g[0])
-    for i in range(1, n):
-        u[i] = max((r[i] - sub[i] * u[i - 1]) / d[i], g[i])
-    return u
-
-
-#: name -> LCP solver kind
-LCP_METHODS = {"policy": "policy", "howard": "policy", "brennan-schwartz": "bs", "bs": "bs"}
-
-
-def solve_lcp(sub: ArrayLike, diag: ArrayLike, sup: ArrayLike, rhs: ArrayLike, obstacle: ArrayLike, *,
-              method: str = "policy", side: str = "lower") -> tuple[NDArray[np.float64], int]:
-    r"""Solve the tridiagonal LCP :math:`\min(Lu - b,\ u - g) = 0` for an M-matrix :math:`L`.
-
-    ``sub[i] = L[i, i-1]``, ``diag[i] = L[i, i]``, ``sup[i] = L[i, i+1]``.
-    Entries of ``obstacle`` equal to ``-inf`` are rows without an obstacle.
-    Returns the solution and the number of iterations (1 for Brennan–Schwartz).
-    """
-    sub, diag, sup = (np.asarray(v, dtype=float) for v in (sub, diag, sup))
-    rhs, g = np.asarray(rhs, dtype=float), np.asarray(obstacle, dtype=float)
-    kind = LCP_METHODS.get(method)
-    if kind is None:
-        raise ValueError(f"Unknown `method` {method!r}; registered LCP methods are {', '.join(map(repr, LCP_METHODS))}.")
-    if kind == "bs":
-        if side not in ("lower", "upper"):
-            raise ValueError(f"`side` must be 'lower' or 'upper' for Brennan–Schwartz, got {side!r}.")
-        return _brennan_schwartz(sub, diag, sup, rhs, g, side), 1
-    u, _, it = _policy_iteration(sub, diag, sup, rhs, g, g >= rhs / np.maximum(diag, 1e-300))
-    return u, it
 
 
 @dataclass(frozen=True, eq=False)
@@ -347,16 +263,16 @@ def optimal_stopping(
                 sub[i], diag[i], sup[i], rhs[i] = 0.0, 1.0, 0.0, bv[i]
         if kind == "bs":
             if side is None:
-                _, st, _ = _policy_iteration(sub, diag, sup, rhs, obstacle, stop, max_iter)
+                _, st, _ = policy_iteration(sub, diag, sup, rhs, obstacle, stop, max_iter)
                 side = "lower" if (st.any() and float(x[st].mean()) < 0.5 * (x[0] + x[-1])) else "upper"
-            u = _brennan_schwartz(sub, diag, sup, rhs, obstacle, side)
+            u = brennan_schwartz(sub, diag, sup, rhs, obstacle, side)
             Lu = diag * u
             Lu[1:] += sub[1:] * u[:-1]
             Lu[:-1] += sup[:-1] * u[1:]
             stop = np.isfinite(obstacle) & ((u - obstacle) < (Lu - rhs))
             iters.append(1)
         else:
-            u, stop, it = _policy_iteration(sub, diag, sup, rhs, obstacle, stop, max_iter)
+            u, stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, stop, max_iter)
             iters.append(it)
         _apply_boundaries(u, s, t0)
         if k >= 0 and s.save_idx[k] == m:
@@ -402,7 +318,7 @@ def _perpetual(process: Any, reward: Any, *, running: Any, discount: Any, lower:
         if isinstance(b, Dirichlet):
             sub[i], diag[i], sup[i], rhs[i] = 0.0, 1.0, 0.0, bv[i]
             obstacle[i] = -np.inf
-    u, stop, it = _policy_iteration(sub, diag, sup, rhs, obstacle, np.isfinite(obstacle) & (g > 0), max_iter)
+    u, stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, np.isfinite(obstacle) & (g > 0), max_iter)
     times = np.array([0.0, math.inf])
     tgrid = TimeGrid(np.array([0.0, 1.0]), np.array([1.0]))
     return StoppingValue(grid=s.grid, times=times[:1], values=u[None, :], time_grid=tgrid, lower=s.lower,
