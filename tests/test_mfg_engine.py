@@ -187,18 +187,18 @@ def test_fast_fixed_point_equals_reference_path(monkeypatch: pytest.MonkeyPatch)
     Both runs converge every step's Newton iteration to rounding (otherwise the two
     paths stop it at different iterates, ~c²/δ apart) and the fixed point to 1e-11.
     """
-    import gelav.mfg.solver as solver_mod
+    import gelav.mfg.fixed_point as fp_mod
 
-    monkeypatch.setattr(solver_mod, "_NEWTON_TOL", TIGHT)
+    monkeypatch.setattr(fp_mod, "NEWTON_TOL", TIGHT)
     num = Numerics(n_cells=40, n_steps=40)
     for name, inexact in (("crisis", 0.0), ("vintages", 0.0), ("crisis", 1e-4)):
         model = SCENARIOS[name].model
         with monkeypatch.context() as m:
-            m.setattr(solver_mod, "_INEXACT_FACTOR", inexact)  # optional inexact early inner solves
+            m.setattr(fp_mod, "INEXACT_FACTOR", inexact)  # optional inexact early inner solves
             fast = solve(model, numerics=num, tol=1e-11, no_feedback=False)
         with monkeypatch.context() as m:
-            m.setattr(solver_mod, "_WARM_BELOW", -1.0)  # every Φ cold and step by step
-            m.setattr(solver_mod, "_INEXACT_FACTOR", 0.0)  # and exact
+            m.setattr(fp_mod, "WARM_BELOW", -1.0)  # every Φ cold and step by step
+            m.setattr(fp_mod, "INEXACT_FACTOR", 0.0)  # and exact
             ref = solve(model, numerics=num, tol=1e-11, no_feedback=False)
         assert fast.converged and ref.converged
         _close(fast.price, ref.price, 1e-10)

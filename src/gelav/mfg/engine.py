@@ -57,7 +57,7 @@ from gelav.grid import Grid, TimeGrid
 from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
-__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity"]
+__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity", "volume_fraction_below"]
 
 Array = NDArray[np.float64]
 
@@ -131,7 +131,7 @@ class Forward:
     Z: Array  # (n_aggregates, M)
 
 
-def _volume_fraction_below(grid: Grid, level: float) -> Array:
+def volume_fraction_below(grid: Grid, level: float) -> Array:
     """Fraction of each node's control volume lying below ``level``."""
     lo = grid.faces[:-1]
     hi = grid.faces[1:]
@@ -217,7 +217,7 @@ class Problem:
         self.D = np.concatenate((np.ones((K, 1)), np.cumprod(self.rho, axis=1)), axis=1)  # (K, M+1)
         # initial masses
         self.p0 = np.stack([self._initial(t) for t in types])
-        self.dist_w = _volume_fraction_below(grid, model.market.distress_level)
+        self.dist_w = volume_fraction_below(grid, model.market.distress_level)
         self._moment_weights = np.stack((self.dist_w, np.ones(N), x), axis=1)  # (N, 3)
         remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
         self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))

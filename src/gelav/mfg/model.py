@@ -511,11 +511,9 @@ class SolverOptions:
     continuation: bool = False
 
     def __post_init__(self) -> None:
-        if self.method not in FIXED_POINT_METHODS:
-            raise ValueError(
-                f"Unknown `method` {self.method!r}; registered methods are "
-                + ", ".join(repr(m) for m in FIXED_POINT_METHODS) + "."
-            )
+        from gelav.mfg.fixed_point import fixed_point_method
+
+        fixed_point_method(self.method)  # ValueError listing the registered methods
         object.__setattr__(self, "tol", check_positive("tol", self.tol))
         object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1))
         d = check_positive("damping", self.damping)
