@@ -55,6 +55,7 @@ from scipy.linalg import lapack
 from gelav.generator import fitted_rates
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
+from gelav.mfg.buyers import wrap_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
 __all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity", "volume_fraction_below"]
@@ -221,7 +222,7 @@ class Problem:
         self._moment_weights = np.stack((self.dist_w, np.ones(N), x), axis=1)  # (N, 3)
         remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
         self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))
-        self.coupling = make_coupling(model.market)
+        self.coupling = wrap_coupling(make_coupling(model.market), model.market, self.dt)  # buyers, tax
         self.kappa = np.array([t.kappa for t in types])
         self.lbar = np.array([t.mean for t in types])
         self.lam = np.array([t.herding for t in types])
