@@ -47,6 +47,14 @@ __all__ = [
     "restart",
     "scenario",
     "solve",
+    # general equilibrium and welfare
+    "Buyers",
+    "PigouvianTax",
+    "PlannerSolution",
+    "Welfare",
+    "pigouvian_tax",
+    "solve_planner",
+    "welfare",
 ]
 
 _LAZY = {
@@ -61,6 +69,14 @@ _LAZY = {
     "Scenario": "gelav.mfg.scenarios",
     "scenario": "gelav.mfg.scenarios",
     "load_scenario": "gelav.mfg.io",
+    # general equilibrium and welfare (market clearing, the planner, the Pigouvian tax)
+    "Buyers": "gelav.mfg.buyers",
+    "PigouvianTax": "gelav.mfg.tax",
+    "pigouvian_tax": "gelav.mfg.tax",
+    "PlannerSolution": "gelav.mfg.planner",
+    "solve_planner": "gelav.mfg.planner",
+    "Welfare": "gelav.mfg.accounts",
+    "welfare": "gelav.mfg.accounts",
 }
 
 
