@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "mfg": "gelav.cli.mfg:mfg",
     "calibrate": "gelav.cli.calibrate:calibrate",
     "report": "gelav.cli.report:report",
+    "welfare": "gelav.cli.welfare:welfare",  # the planner, the Pigouvian tax and the welfare gap
 }
 
 

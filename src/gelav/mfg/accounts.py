@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Welfare", "welfare"]
+__all__ = ["Welfare", "welfare", "welfare_figure", "welfare_section"]
 
 Array = NDArray[np.float64]
 
@@ -151,3 +151,43 @@ def welfare(result: Any, *, planner: Any = None, baseline: Any = None) -> Welfar
                    buyers_surplus=bs, total_welfare=lp + bs, planner_welfare=WP, equilibrium_welfare=WE, gap=gap,
                    gap_per_year=gap / (nav * a), share_closed=float(share),
                    price_of_anarchy=WP / WE if WE > 0 else math.nan, annuity=a, tax_at_start=at)
+
+
+def welfare_figure(planner: Any, *, type: int = 0) -> Any:
+    """Three panels side by side: :math:`\\tau^*(t, L)`, the exit boundaries and the price paths (game vs planner)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    planner.tax.plot(axes[0], type=type)
+    eq, al = planner.equilibrium, planner.allocation
+    axes[1].plot(eq.times, eq.boundary[type], label="equilibrium (game)")
+    axes[1].plot(al.times, al.boundary[type], "--", label="planner (= game with τ*)")
+    axes[1].set_xlabel("t [years]")
+    axes[1].set_ylabel("exit boundary b(t): sell when L < b")
+    axes[1].set_title("Exit policies")
+    axes[1].legend()
+    axes[2].plot(eq.t_mid, eq.price[type], label="equilibrium")
+    axes[2].plot(al.t_mid, al.price[type], "--", label="planner")
+    axes[2].plot(eq.t_mid, eq.no_feedback_price[type], ":", label="no crowding")
+    axes[2].set_xlabel("t [years]")
+    axes[2].set_ylabel("market price [NAV]")
+    axes[2].set_title("Secondary price paths")
+    axes[2].legend()
+    fig.tight_layout()
+    return fig
+
+
+def welfare_section(planner: Any) -> dict[str, Any]:
+    """Key numbers and the figure for a report section (``{"numbers": {...}, "figure": Figure}``).
+
+    Hook into a report by adding a section titled "Welfare and the Pigouvian tax" that
+    prints ``numbers`` as a table and embeds ``figure`` (see ``docs/welfare.md``).
+    """
+    w = welfare(planner)
+    numbers = {"planner_welfare": w.planner_welfare, "equilibrium_welfare": w.equilibrium_welfare,
+               "gap": w.gap, "gap_per_year": w.gap_per_year, "price_of_anarchy": w.price_of_anarchy,
+               "tax_revenue": w.tax_revenue, "buyers_surplus": w.buyers_surplus,
+               "planner_exits": float(planner.allocation.cumulative_exits[:, -1] @ planner.allocation.weights),
+               "equilibrium_exits": float(planner.equilibrium.cumulative_exits[:, -1] @ planner.equilibrium.weights),
+               **{f"tax_at_{k}": v for k, v in w.tax_at_start.items()}}
+    return {"numbers": numbers, "figure": welfare_figure(planner)}
