@@ -395,7 +395,8 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
     max_iter : int
         Outer iterations before :class:`~gelav.errors.ConvergenceError` (with the history). Default 60.
     damping : float
-        Weight of the new tax in the update, in (0, 1]; halved automatically when the update grows.
+        Weight of the new tax in the (Anderson-accelerated, memory 5) update, in (0, 1]; halved
+        automatically when the update grows.
     callback : callable, optional
         Called with each history record.
 
@@ -428,6 +429,8 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
     social: Social | None = None
     eq: Any = None
     base: tuple[Any, float] | None = None
+    xs: list[Array] = []
+    fs: list[Array] = []
     a = damping
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
@@ -455,7 +458,21 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
         if change > prev_change:
             a = max(0.5 * a, 0.05)
         prev_change = change
-        tau = tau + a * (social.tax - tau)
+        # Anderson acceleration (memory 5) of the map τ -> τ_new, damped by `a`
+        f = (social.tax - tau).ravel()
+        xs.append(tau.ravel().copy())
+        fs.append(f)
+        if len(fs) > 6:
+            xs.pop(0)
+            fs.pop(0)
+        if len(fs) >= 2:
+            dF = np.stack([fs[i + 1] - fs[i] for i in range(len(fs) - 1)], axis=1)
+            dX = np.stack([xs[i + 1] - xs[i] for i in range(len(xs) - 1)], axis=1)
+            gam = np.linalg.lstsq(dF, f, rcond=None)[0]
+            new = tau.ravel() + a * f - (dX + a * dF) @ gam
+            tau = new.reshape(tau.shape)
+        else:
+            tau = tau + a * (social.tax - tau)
     else:
         raise ConvergenceError(f"solve_planner: the tax did not converge in {max_iter} iterations "
                                f"(last change {change:.3g} NAV).", history=history)
