@@ -46,6 +46,7 @@ from scipy import sparse
 from gelav.fd.boundaries import Boundary, as_boundary
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import Bands
+from gelav.processes.protocol import domain_of, is_time_homogeneous, name_of
 
 __all__ = ["BOUNDARY_KINDS", "Bands", "Generator", "fitted_bands", "fitted_rates"]
 
@@ -154,11 +155,11 @@ class Generator:
         #: "absorbing" or "reflecting": the kind of the chain's end node at each side
         self.lower = "absorbing" if self.boundaries[0].absorbing else "reflecting"
         self.upper = "absorbing" if self.boundaries[1].absorbing else "reflecting"
-        lo_dom, hi_dom = getattr(process, "domain", (-np.inf, np.inf))
+        lo_dom, hi_dom = domain_of(process)
         if grid.lower < lo_dom - 1e-12 or grid.upper > hi_dom + 1e-12:
             raise ValueError(
                 f"The grid [{grid.lower:g}, {grid.upper:g}] leaves the domain ({lo_dom:g}, {hi_dom:g}) "
-                f"of {getattr(process, 'name', 'the process')}."
+                f"of {name_of(process)}."
             )
         self._killing = killing
         if killing is not None and not callable(killing):
@@ -170,7 +171,7 @@ class Generator:
             if not np.all(np.isfinite(k)) or np.any(k < 0):
                 raise ValueError("`killing` must be finite and >= 0.")
             self._killing = k
-        self.time_homogeneous = bool(getattr(process, "time_homogeneous", False)) and not callable(killing)
+        self.time_homogeneous = is_time_homogeneous(process) and not callable(killing)
         self._cache: dict[tuple[float, bool], Bands] = {}
 
     @property
@@ -239,4 +240,4 @@ class Generator:
         return Generator(self.process, self.grid, lower=self.boundaries[0], upper=self.boundaries[1], killing=killing)
 
     def __repr__(self) -> str:
-        return f"Generator({getattr(self.process, 'name', self.process)!s}, {self.grid!r}, lower={self.lower!r}, upper={self.upper!r})"
+        return f"Generator({name_of(self.process)!s}, {self.grid!r}, lower={self.lower!r}, upper={self.upper!r})"

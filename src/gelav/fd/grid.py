@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import check_finite, check_int, check_positive
+from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law
 
 __all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for"]
 
@@ -423,13 +424,13 @@ def auto_domain(
     if not np.all(np.isfinite(x0s)):
         raise ValueError("`x0` must be finite.")
     z = NormalDist().inv_cdf(1.0 - tail / 2)  # stdlib: keeps SciPy's special functions off the import path
-    lo_dom, hi_dom = getattr(process, "domain", (-math.inf, math.inf))
+    lo_dom, hi_dom = domain_of(process)
     lo, hi = float(np.min(x0s)), float(np.max(x0s))
     times = start + horizon * np.linspace(0.0, 1.0, 41)[1:]
-    has_law = bool(getattr(process, "has_transition", False))
+    has_law = has_exact_law(process)
     for xs in np.unique((x0s.min(), x0s.max())):
         if has_law:
-            normal = [getattr(process, "normal_law", lambda *a: None)(float(xs), float(t), start) for t in times]
+            normal = [gaussian_law(process, float(xs), float(t), start) for t in times]
             if all(n is not None for n in normal):
                 # Gaussian laws: quantiles from the moments, without freezing 40
                 # SciPy distributions (about 0.5 ms each).

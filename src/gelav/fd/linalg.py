@@ -41,6 +41,10 @@ axis of length ``B`` on all three (``dl`` of shape ``(B, n-1)`` …) is a
 ``matvec(dl, d, du, x)``, ``rmatvec``  :math:`A x`, :math:`A^\top x` on LAPACK-convention bands
 ``solve_lcp(sub, diag, sup, b, g)``    :math:`\min(Au - b, u - g) = 0` (policy iteration or
                                        Brennan–Schwartz), padded-band convention
+``numba_kernels()``                    the compiled kernels, callable from other jitted code:
+                                       ``thomas(dl, d, du, b, out, work)`` (in place),
+                                       ``factor``/``lu_solve``/``lu_solve_columns``,
+                                       ``brennan_schwartz_lower``
 =====================================  ==================================================
 """
 
@@ -65,6 +69,7 @@ __all__ = [
     "brennan_schwartz",
     "factor",
     "matvec",
+    "numba_kernels",
     "policy_iteration",
     "resolve_backend",
     "rmatvec",
@@ -105,6 +110,24 @@ def resolve_backend(backend: str) -> str:
         if not _numba.available():
             raise ImportError("`backend='numba'` needs Numba: pip install gelav[fast] (or use backend='lapack').")
     return backend
+
+
+def numba_kernels() -> Any:
+    """The compiled Numba kernels of the ``"numba"`` backend (a namespace), for use inside other jitted code.
+
+    ``thomas(dl, d, du, b, out, work)`` solves in place (``work`` of length >= n-1);
+    ``factor(dl, d, du) -> (dl, c, inv)`` with ``lu_solve(dl, c, inv, b)`` and
+    ``lu_solve_columns`` solve many times; ``brennan_schwartz_lower(sub, diag, sup, rhs, g)``.
+
+    Raises
+    ------
+    ImportError
+        When Numba is not installed.
+    """
+    resolve_backend("numba")
+    from gelav.fd import _numba
+
+    return _numba.kernels()
 
 
 # -- bands ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from gelav.fd.grid import Grid, auto_domain
 from gelav.lattice.counting import fit_order, lattice_cdf
 from gelav.lattice.generator_lattice import GeneratorLattice
 from gelav.lattice.tree import TREE_KINDS, TrinomialTree, tree_family
+from gelav.processes.protocol import domain_of, has_exact_law, name_of
 
 
 # =============================================================================
@@ -63,7 +64,7 @@ def _generator_prob(process: Any, x0: float, horizon: float, threshold: float, b
                     domain: tuple[float, float]) -> float:
     lo, hi = domain
     grid = Grid.aligned(lo, hi, n_cells, node=x0)
-    d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
+    d_lo, d_hi = domain_of(process)
     if grid.lower < d_lo or grid.upper > d_hi:  # keep the aligned nodes that lie in the domain
         x = grid.nodes
         grid = Grid(x[(x >= d_lo) & (x <= d_hi)])
@@ -278,9 +279,9 @@ def lattice_convergence(
         raise ValueError(f"Unknown `method` {method!r}; registered methods are " + ", ".join(map(repr, methods)) + ".")
     if reference not in ("auto", "analytic", "pde"):
         raise ValueError(f"Unknown `reference` {reference!r}; use 'auto', 'analytic' or 'pde'.")
-    has_law = bool(getattr(process, "has_transition", False))
+    has_law = has_exact_law(process)
     if reference == "analytic" and not has_law:
-        raise ValueError(f"{getattr(process, 'name', process)} has no closed-form law; use reference='pde'.")
+        raise ValueError(f"{name_of(process)} has no closed-form law; use reference='pde'.")
     if reference == "analytic" or (reference == "auto" and has_law):
         d = process.transition(x0, horizon)
         ref = float(d.cdf(threshold)) if below else float(d.sf(threshold))
@@ -304,7 +305,7 @@ def lattice_convergence(
         else:
             lo, hi = dom  # type: ignore[misc]
             grid = Grid.aligned(lo, hi, n, node=x0)
-            d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
+            d_lo, d_hi = domain_of(process)
             x = grid.nodes
             grid = Grid(x[(x >= d_lo) & (x <= d_hi)])
             if method == "generator":

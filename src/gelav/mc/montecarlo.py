@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._random import SeedLike, as_seed_sequence
 from gelav._validation import check_finite, check_int, check_positive
 from gelav.mc.schemes import SCHEMES, Scheme, get_scheme
+from gelav.processes.protocol import has_exact_law, name_of
 from gelav.results import Estimate
 
 __all__ = [
@@ -253,7 +254,7 @@ class Paths:
                     label="sample paths" if j == 0 else None)
         ax.set_xlabel("time t [years]")
         ax.set_ylabel(ylabel)
-        ax.set_title(title or f"Monte Carlo fan chart of {getattr(self.process, 'name', 'X')} "
+        ax.set_title(title or f"Monte Carlo fan chart of {name_of(self.process)} "
                               f"({self.n_paths:,} paths, {self.scheme})")
         ax.legend(loc="best", fontsize=8)
         return fig
@@ -280,7 +281,7 @@ class Paths:
         law = exact
         if isinstance(exact, str) and exact == "auto":
             law = None
-            if getattr(self.process, "has_transition", False) and tt > 0:
+            if has_exact_law(self.process) and tt > 0:
                 try:
                     law = self.process.transition(self.x0, tt)
                 except (NotImplementedError, ValueError):
@@ -297,7 +298,7 @@ class Paths:
         return fig
 
     def __repr__(self) -> str:
-        return (f"Paths({getattr(self.process, 'name', self.process)}, {self.n_paths} paths, scheme={self.scheme!r}, "
+        return (f"Paths({name_of(self.process)}, {self.n_paths} paths, scheme={self.scheme!r}, "
                 f"{self.times.size} saved times up to t={self.horizon:g})")
 
 

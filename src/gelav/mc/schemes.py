@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck
+from gelav.processes.protocol import has_exact_step, name_of
 
 __all__ = ["SCHEMES", "Euler", "Exact", "Milstein", "Scheme", "get_scheme"]
 
@@ -168,12 +169,11 @@ class Exact(Scheme):
     weak_order = math.inf
 
     def check(self, process: Any) -> None:
-        step = getattr(process, "exact_step", None)
-        if step is None or step(1.0) is None:
+        if not has_exact_step(process):
             raise ValueError(
                 "`scheme='exact'` needs a process with a known transition law (one whose `exact_step(dt)` "
                 f"returns a step, e.g. {', '.join(c.__name__ for c in (OrnsteinUhlenbeck, BrownianMotion, GeometricBrownianMotion, CIR))}), "
-                f"got {getattr(process, 'name', type(process).__name__)}; use scheme='euler' or 'milstein'."
+                f"got {name_of(process)}; use scheme='euler' or 'milstein'."
             )
 
     def uses_normals_for(self, process: Any) -> bool:

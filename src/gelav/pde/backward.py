@@ -49,6 +49,7 @@ from gelav.fd.discretization import Discretization, resolve_discretization, run_
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain
 from gelav.fd.stepping import Stepper
+from gelav.processes.protocol import domain_of, name_of
 
 __all__ = [
     "BOUNDARY_ALIASES",
@@ -287,7 +288,7 @@ class Value:
             ax.set_xlabel(xlabel)
             ax.set_ylabel("time t [years]")
             ax.set_zlabel(zlabel)
-            ax.set_title(title or f"{self._plot_title} of {getattr(self.process, 'name', 'X')}")
+            ax.set_title(title or f"{self._plot_title} of {name_of(self.process)}")
             return fig
         if kind == "slices":
             fig, ax = new_axes(ax)
@@ -298,7 +299,7 @@ class Value:
                 ax.plot(self.grid.nodes, self.value(self.grid.nodes, t), label=f"t = {t:g} y")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(zlabel)
-            ax.set_title(title or f"{self._plot_title} of {getattr(self.process, 'name', 'X')}")
+            ax.set_title(title or f"{self._plot_title} of {name_of(self.process)}")
             ax.legend()
             return fig
         raise ValueError(f"Unknown plot `kind` {kind!r}; use 'surface' or 'slices'.")
@@ -379,7 +380,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
         n_cells = check_int("n_cells", n_cells, minimum=4)
         if domain is None:
             if x0 is None:
-                lo_d, hi_d = getattr(process, "domain", (-math.inf, math.inf))
+                lo_d, hi_d = domain_of(process)
                 if math.isfinite(lo_d) and math.isfinite(hi_d):
                     domain = (lo_d, hi_d)
                 else:

@@ -47,6 +47,7 @@ from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import solve as tridiagonal_solve
 from gelav.pde.backward import Dirichlet, Reflecting, Value, backward
+from gelav.processes.protocol import domain_of, name_of
 
 __all__ = [
     "BoundaryClass",
@@ -141,7 +142,7 @@ def _scale_speed(process: Any, a: float, b: float, t: float, n: int = 1200, deca
 
 
 def _singular(process: Any, x: float, t: float, inward: float) -> bool:
-    lo, hi = getattr(process, "domain", (-math.inf, math.inf))
+    lo, hi = domain_of(process)
     if x <= lo + 1e-14 * max(1.0, abs(lo)) or x >= hi - 1e-14 * max(1.0, abs(hi)):
         return True
     xs = np.array([x])
@@ -265,7 +266,7 @@ class ExitResult:
             ax.plot(self.grid.nodes, exact(self.grid.nodes), "--", label="closed form")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(self.quantity)
-        ax.set_title(f"{self.quantity} of {getattr(self.process, 'name', 'X')} on "
+        ax.set_title(f"{self.quantity} of {name_of(self.process)} on "
                      f"[{self.grid.lower:g}, {self.grid.upper:g}]")
         ax.legend()
         return fig
@@ -324,7 +325,7 @@ class ExitTimeDistribution:
         ax.plot(self.times, self.exit_upper, label=f"exited at b = {self.b:g}")
         ax.set_xlabel("time t [years]")
         ax.set_ylabel("probability")
-        ax.set_title(f"Exit time of {getattr(self.process, 'name', 'X')} from ({self.a:g}, {self.b:g}), x0 = {self.x0:g}")
+        ax.set_title(f"Exit time of {name_of(self.process)} from ({self.a:g}, {self.b:g}), x0 = {self.x0:g}")
         ax.legend()
         return fig
 
@@ -349,10 +350,10 @@ def _check_interval(process: Any, a: float, b: float) -> tuple[float, float]:
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")
-    lo, hi = getattr(process, "domain", (-math.inf, math.inf))
+    lo, hi = domain_of(process)
     if a < lo - 1e-12 or b > hi + 1e-12:
         raise ValueError(f"The interval [{a:g}, {b:g}] leaves the domain ({lo:g}, {hi:g}) of "
-                         f"{getattr(process, 'name', 'the process')}.")
+                         f"{name_of(process)}.")
     return a, b
 
 

@@ -31,6 +31,7 @@ from gelav.fd.discretization import Discretization, edge_mass, resolve_discretiz
 from gelav.fd.generator import Generator, Rate
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.stepping import Stepper
+from gelav.processes.protocol import domain_of, name_of
 
 __all__ = ["forward", "initial_masses"]
 
@@ -52,7 +53,7 @@ def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.
             raise ValueError(f"Unknown `initial` {initial!r}; use a number, 'stationary', a distribution or an array.")
         law = process.stationary() if process is not None else None
         if law is None:
-            raise ValueError(f"{getattr(process, 'name', 'This process')} has no stationary law.")
+            raise ValueError(f"{name_of(process)} has no stationary law.")
         return grid.cell_masses(cdf=law.cdf)
     if isinstance(initial, (int, float, np.integer, np.floating)):
         return grid.point_mass(float(initial))
@@ -83,7 +84,7 @@ def _cover_points(initial: Any, process: Any, tail: float) -> NDArray[np.float64
     if isinstance(initial, str) and initial == "stationary":
         law = process.stationary()
         if law is None:
-            raise ValueError(f"{getattr(process, 'name', 'This process')} has no stationary law.")
+            raise ValueError(f"{name_of(process)} has no stationary law.")
     elif _is_distribution(initial):
         law = initial
     if law is not None:
@@ -270,7 +271,7 @@ def forward(
     width = grid.upper - grid.lower
     # An end that is the process's own state-space boundary (0 for GBM and CIR) is
     # not a truncation: mass near it is the answer, not a leak.
-    lo_dom, hi_dom = getattr(process, "domain", (-math.inf, math.inf))
+    lo_dom, hi_dom = domain_of(process)
     tol_dom = 1e-12 * max(1.0, width)
     boundary_mass = edge_mass(masses, grid, lower=natural["lower"] and grid.lower > lo_dom + tol_dom,
                               upper=natural["upper"] and grid.upper < hi_dom - tol_dom)

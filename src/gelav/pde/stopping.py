@@ -42,6 +42,7 @@ from gelav.fd.grid import Grid, TimeGrid
 from gelav.fd.linalg import LCP_METHODS, brennan_schwartz, policy_iteration, solve_lcp
 from gelav.fd.stepping import Stepper
 from gelav.pde.backward import Value, backward_problem
+from gelav.processes.protocol import is_time_homogeneous
 
 __all__ = ["LCP_METHODS", "StoppingValue", "optimal_stopping", "solve_lcp"]
 
@@ -311,7 +312,7 @@ def _perpetual(process: Any, reward: Any, *, running: Any, discount: Any, lower:
     s = backward_problem(process, reward, 1.0, discount=discount, running=running, lower=lower, upper=upper,
                          grid=grid, domain=domain, x0=x0, n_cells=n_cells, n_steps=1, times=None, time_grid=None,
                          scheme="euler", damping_steps=0, start=0.0, payoff_name="reward")
-    if not getattr(process, "time_homogeneous", False):
+    if not is_time_homogeneous(process):
         raise ValueError("The perpetual problem (`horizon=inf`) needs a time-homogeneous process.")
     x = s.grid.nodes
     n = x.size

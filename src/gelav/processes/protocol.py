@@ -25,7 +25,16 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ProcessLike", "domain_of", "has_exact_law", "has_exact_step", "is_process", "name_of"]
+__all__ = [
+    "ProcessLike",
+    "domain_of",
+    "gaussian_law",
+    "has_exact_law",
+    "has_exact_step",
+    "is_process",
+    "is_time_homogeneous",
+    "name_of",
+]
 
 
 @runtime_checkable
@@ -67,3 +76,14 @@ def has_exact_step(process: Any) -> bool:
     """True when ``process.exact_step(dt)`` samples the exact transition (Monte Carlo ``scheme="exact"``)."""
     step = getattr(process, "exact_step", None)
     return callable(step) and step(1.0) is not None
+
+
+def is_time_homogeneous(process: Any) -> bool:
+    """True when ``process`` declares coefficients that do not depend on time."""
+    return bool(getattr(process, "time_homogeneous", False))
+
+
+def gaussian_law(process: Any, x0: float, t: float, s: float = 0.0) -> tuple[float, float] | None:
+    """``(mean, std)`` of :math:`X_t` given :math:`X_s = x_0` when ``process`` knows it is Gaussian, else None."""
+    law = getattr(process, "normal_law", None)
+    return None if law is None else law(x0, t, s)
