@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from gelav.errors import ConvergenceError
-from gelav.mfg import (Buyers, LPType, Market, MFGModel, Numerics, PigouvianTax, solve, solve_planner,
-                       welfare)
+from gelav.mfg import (
+    Buyers,
+    LPType,
+    Market,
+    MFGModel,
+    Numerics,
+    PigouvianTax,
+    solve,
+    solve_planner,
+    welfare,
+)
 from gelav.mfg.buyers import clearing_premium, premium_jacobian
 from gelav.mfg.engine import Problem
 from gelav.mfg.planner import _Adjoint, pressure_matrix, social_state

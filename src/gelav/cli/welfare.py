@@ -36,7 +36,8 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
     """
     import dataclasses
 
-    from gelav.mfg.accounts import welfare as account, welfare_figure
+    from gelav.mfg.accounts import welfare as account
+    from gelav.mfg.accounts import welfare_figure
     from gelav.mfg.io import load_scenario
     from gelav.mfg.planner import solve_planner
 

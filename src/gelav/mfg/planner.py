@@ -232,7 +232,7 @@ class _Adjoint:
         iterations = 0
         zeta = zeta0
         if not pb.static_Q:
-            price, market, base = pb.coupling.prices(pb.ctx, pb.stats_dict(Z))
+            _, market, base = pb.coupling.prices(pb.ctx, pb.stats_dict(Z))
             alpha = pb.alpha0 + pb.lam[:, None] * Z[2][None, :] + pb.eta[:, None] * (market - base)
             h = 1e-6 * (1.0 + float(np.abs(alpha).max()))
             bp, bm = _bands(pb, alpha + h), _bands(pb, alpha - h)
@@ -247,11 +247,12 @@ class _Adjoint:
                 out[1] -= nav * (np.einsum("km,k->m", galpha, pb.eta) @ lamJ)
                 return out
 
-            gW = self.alpha_gradient(bw0, fw, bw0.V, rho, dQ) * (w[:, None] * Dd)  # type: ignore[arg-type]
+            gW: Array = self.alpha_gradient(bw0, fw, bw0.V, rho, dQ) * (w[:, None] * Dd)  # type: ignore[arg-type,assignment]
             zeta0 = zeta0 + through_alpha(gW)
             zeta = zeta0.copy()
             change = math.inf
-            for iterations in range(1, max_iter + 1):
+            for it in range(1, max_iter + 1):
+                iterations = it
                 # ζ = ζ0 + ζ A_Z: the aggregates' response to the drift, through the adjoint of ζ·Z
                 lev = self.level_sources(zeta, fw.P, Z)
                 g = self.G.T @ zeta[1]
@@ -365,9 +366,10 @@ class PlannerSolution:
 
 
 def _tax_table(problem: Problem, values: Array, social: Social | None) -> PigouvianTax:
-    K, M, N = problem.K, problem.M, problem.N
-    flow = np.zeros((K, M)) if social is None else -social.flow_reward[None, :] / problem.D[:, :-1]
-    holder = values - flow[:, :, None]
+    K, M = problem.K, problem.M
+    flow: Array = np.zeros((K, M)) if social is None else np.asarray(
+        -social.flow_reward[None, :] / problem.D[:, :-1], dtype=float)
+    holder: Array = np.asarray(values - flow[:, :, None], dtype=float)
     return PigouvianTax(times=problem.t_mid.copy(), nodes=problem.x.copy(), values=values.copy(),
                         flow_part=flow, holder_part=holder)
 
