@@ -72,6 +72,8 @@ def test_finite_capital_clears_at_the_premium():
     crowd = 0.15 * eq.aggregates["distressed"] + 0.05 * F
     assert np.allclose(eq.price, eq.no_feedback_price - crowd - lam, atol=1e-12)
     assert lam.max() > 1e-3
+    assert np.array_equal(eq.premium, lam)  # reported on the equilibrium
+    assert np.all(solve(_model(), numerics=NUM).premium == 0.0)
     assert eq.diagnostics["mass_balance_error"] < 1e-12 and eq.diagnostics["duality_error"] < 1e-12
 
 

@@ -42,7 +42,8 @@ from numpy.typing import NDArray
 
 from gelav._validation import check_nonnegative, check_positive
 
-__all__ = ["Buyers", "MarketHooks", "capital_path", "check_buyers", "clearing_premium", "premium_jacobian",
+__all__ = ["Buyers", "MarketHooks", "capital_path", "check_buyers", "clearing_premium", "equilibrium_capital",
+           "equilibrium_premium", "premium_jacobian",
            "wrap_coupling"]
 
 Array = NDArray[np.float64]
@@ -238,3 +239,17 @@ def check_buyers(buyers: Any) -> Buyers | None:
     if buyers is None or isinstance(buyers, Buyers):
         return buyers
     raise TypeError(f"`buyers` must be a gelav.mfg.Buyers or None, got {type(buyers).__name__}.")
+
+
+def equilibrium_premium(eq: Any) -> Array:
+    r"""The clearing premium :math:`\lambda^*(t)` (M,) [fraction of NAV] of an equilibrium (0 without buyers)."""
+    b = eq.model.market.buyers
+    return clearing_premium(b, np.asarray(eq.aggregates["flow"], dtype=float), np.diff(eq.times),
+                            eq.model.market.nav)[0]
+
+
+def equilibrium_capital(eq: Any) -> Array:
+    """The buyers' dry powder :math:`K_n` (M,) at the step starts of an equilibrium (inf without buyers)."""
+    b = eq.model.market.buyers
+    return clearing_premium(b, np.asarray(eq.aggregates["flow"], dtype=float), np.diff(eq.times),
+                            eq.model.market.nav)[1]

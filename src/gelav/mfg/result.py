@@ -117,6 +117,14 @@ class Equilibrium:
         return float(self.diagnostics.get("exploitability", math.nan))
 
     @property
+    def premium(self) -> Array:
+        """Illiquidity premium :math:`\\lambda^*(t)` (M,) [fraction of NAV] clearing the exit flow against the
+        secondary buyers' capital (0 without ``Market(buyers=...)``; see :mod:`gelav.mfg.buyers`)."""
+        from gelav.mfg.buyers import equilibrium_premium
+
+        return equilibrium_premium(self)
+
+    @property
     def discount(self) -> Array:
         """Discount to NAV of the market price, ``1 - price/NAV`` (K, M)."""
         return 1.0 - self.price / self.model.market.nav
