@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gelav.fd.conditions import EarlyExercise
 from gelav.fd.discretization import Discretization, resolve_discretization
 from gelav.fd.grid import Grid, TimeGrid
-from gelav.fd.linalg import LCP_METHODS, brennan_schwartz, policy_iteration, solve_lcp
+from gelav.fd.linalg import LCP_METHODS, policy_iteration, solve_lcp
 from gelav.fd.stepping import Stepper
 from gelav.pde.backward import Value, backward_problem
 from gelav.processes.protocol import is_time_homogeneous
@@ -251,44 +252,32 @@ def optimal_stopping(
         stops[k] = np.isfinite(obstacle)
         obstacles[k] = g
         k -= 1
-    stop = np.isfinite(obstacle)
-    iters = []
+    exercise = EarlyExercise(obstacle_at, method=kind, side=side, max_iter=max_iter, stop=np.isfinite(obstacle),
+                             nodes=x)
     for m in range(M - 1, -1, -1):
         t0, t1 = float(tg[m]), float(tg[m + 1])
         theta = float(s.time_grid.theta[m])
         dt = t1 - t0
         op = stepper.step(t0, t1, theta)
-        obstacle = obstacle_at(t0)
         rhs = op.rhs.matvec(u)
         if s.running is not None:
             rhs = rhs + dt * s.running(0.5 * (t0 + t1), x) * s.mask
         A = s.generator.bands(0.5 * (t0 + t1))
         sub, diag, sup = -theta * dt * A.sub, 1.0 - theta * dt * A.diag, -theta * dt * A.sup
-        # Dirichlet rows: u = boundary value at t0
+        # absorbing rows: u = boundary value at t0
         bv = np.zeros(n)
         s.apply_boundaries(bv, t0)
         for i, b in ((0, s.lower), (n - 1, s.upper)):
             if b.absorbing:
                 sub[i], diag[i], sup[i], rhs[i] = 0.0, 1.0, 0.0, bv[i]
-        if kind == "bs":
-            if side is None:
-                _, st, _ = policy_iteration(sub, diag, sup, rhs, obstacle, stop, max_iter)
-                side = "lower" if (st.any() and float(x[st].mean()) < 0.5 * (x[0] + x[-1])) else "upper"
-            u = brennan_schwartz(sub, diag, sup, rhs, obstacle, side)
-            Lu = diag * u
-            Lu[1:] += sub[1:] * u[:-1]
-            Lu[:-1] += sup[:-1] * u[1:]
-            stop = np.isfinite(obstacle) & ((u - obstacle) < (Lu - rhs))
-            iters.append(1)
-        else:
-            u, stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, stop, max_iter)
-            iters.append(it)
+        u = exercise.solve(sub, diag, sup, rhs, t0)
         s.apply_boundaries(u, t0)
         if k >= 0 and s.save_idx[k] == m:
             values[k] = u
-            stops[k] = stop
-            obstacles[k] = np.where(free, obstacle, u)
+            stops[k] = exercise.stop
+            obstacles[k] = np.where(free, exercise.last_obstacle, u)  # type: ignore[arg-type]
             k -= 1
+    side, iters = exercise.side, exercise.iterations
     diagnostics = {
         "n_nodes": n,
         "n_steps": M,
