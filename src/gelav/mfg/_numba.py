@@ -71,6 +71,32 @@ def _dot_nb(a: Any, b: Any) -> float:  # pragma: no cover - jitted
     return s
 
 
+def _apply_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - jitted
+    n = x.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        s = d[i] * x[i]
+        if i > 0:
+            s += lo[i - 1] * x[i - 1]
+        if i < n - 1:
+            s += up[i] * x[i + 1]
+        out[i] = s
+    return out
+
+
+def _apply_t_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - jitted
+    n = x.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        s = d[i] * x[i]
+        if i < n - 1:
+            s += lo[i] * x[i + 1]
+        if i > 0:
+            s += up[i - 1] * x[i - 1]
+        out[i] = s
+    return out
+
+
 _thomas: Any = None
 
 
@@ -82,7 +108,8 @@ def _build() -> Any:
 
     g = globals()
     g["_thomas"] = fd_numba.kernels().thomas
-    prims = {name: njit(cache=True)(g[name + "_nb"]) for name in ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot")}
+    prims = {name: njit(cache=True)(g[name + "_nb"]) for name in ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_apply",
+                                                      "_apply_t")}
     # the kernels' own module namespace, with the primitives bound to the compiled ones
     ns: dict[str, Any] = dict(vars(src))
     ns.update(prims)

@@ -74,12 +74,26 @@ def _dot(a: Any, b: Any) -> float:
     return float(a @ b)
 
 
+def _apply(d: Any, lo: Any, up: Any, x: Any) -> Any:
+    """Tridiagonal product ``d*x + lo*x[i-1] + up*x[i+1]`` (in this order: the compiled one rounds alike)."""
+    out = d * x
+    out[1:] += lo * x[:-1]
+    out[:-1] += up * x[1:]
+    return out
+
+
+def _apply_t(d: Any, lo: Any, up: Any, x: Any) -> Any:
+    """Transposed product ``d*x + lo*x[i+1] + up*x[i-1]`` (in this order)."""
+    out = d * x
+    out[:-1] += lo * x[1:]
+    out[1:] += up * x[:-1]
+    return out
+
+
 # -- the kernels ---------------------------------------------------------------------------------
 def rhs(rbd: Any, rbl: Any, rbu: Any, hsrc: Any, V: Any) -> Any:
     r"""Right-hand side :math:`b_n = \rho_n R_n V_{n+1} + \Delta t_n s^0_n` of one step."""
-    b = rbd * V
-    b[1:] += rbl * V[:-1]
-    b[:-1] += rbu * V[1:]
+    b = _apply(rbd, rbl, rbu, V)
     b += hsrc
     return b
 
@@ -88,19 +102,15 @@ def newton_terms(pi: Any, W: Any, inv_d: float, hae: Any) -> tuple[Any, Any, Any
     r"""Relaxed exit terms at the iterate ``W``: :math:`z_+ = (\pi - W)_+/\delta`, :math:`u = 1/(1+z_+)`
     and :math:`\Delta t\,k = \Delta t\,\varphi(z_+)/\varepsilon` (``hae`` = :math:`\Delta t/\varepsilon`
     where the type is alive), elementwise (any shape)."""
-    zp = np.maximum(pi - W, 0.0)
-    zp *= inv_d
+    zp = np.maximum(pi - W, 0.0) * inv_d
     u = 1.0 / (1.0 + zp)
-    hk = zp * zp
-    hk *= u
-    hk *= hae
+    hk = zp * zp * u * hae
     return zp, u, hk
 
 
 def exit_rate(pi: Any, W: Any, inv_d: float, ae: Any) -> Any:
     r"""Exit intensity :math:`k = \varepsilon^{-1}\varphi((\pi - W)/\delta)` [1/year], ``ae`` = alive/ε."""
-    zp = np.maximum(pi - W, 0.0)
-    zp *= inv_d
+    zp = np.maximum(pi - W, 0.0) * inv_d
     return zp * zp / (1.0 + zp) * ae
 
 
@@ -117,15 +127,8 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
         zp, u, hk = newton_terms(pi, W, inv_d, hae)
         if it > 0 and not zp.any():
             break
-        G = ad * W
-        G[1:] += al * W[:-1]
-        G[:-1] += au * W[1:]
-        G += hk * (W - pi)
-        G -= b
-        hk *= u
-        hk *= 3.0 + 2.0 * zp
-        hk += ad
-        dW = _solve(al, hk, au, G)
+        G = _apply(ad, al, au, W) + hk * (W - pi) - b
+        dW = _solve(al, hk * u * (3.0 + 2.0 * zp) + ad, au, G)
         count += 1
         W = W - dW
         if _dot(dW, dW) <= smax2:
@@ -215,9 +218,7 @@ def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, k: An
             q = _solve_t(al[n], ad[n] + dt[n] * k[n], au[n], p)
         else:
             q = _solve0_t(lu0, n, al[n], ad[n], au[n], p)
-        p = rfd[n] * q
-        p[:-1] += rfl[n] * q[1:]
-        p[1:] += rfu[n] * q[:-1]
+        p = _apply_t(rfd[n], rfl[n], rfu[n], q)
         qs[n] = q
         P[n + 1] = p
         for j in range(end_idx.shape[0]):
