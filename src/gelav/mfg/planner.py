@@ -48,9 +48,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import lapack
 
 from gelav.errors import ConvergenceError
+from gelav.fd import linalg
 from gelav.mfg.buyers import MarketHooks, premium_jacobian
 from gelav.mfg.engine import Backward, Forward, Problem
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
@@ -174,7 +174,7 @@ class _Adjoint:
                 d = d + pb.dt[n] * bw.k[n]
                 if exit_reward is not None:
                     b += pb.dt[n] * bw.k[n] * exit_reward[n]
-            yn = lapack.dgtsv(o.al[n], d, o.au[n], b)[3]
+            yn = linalg.solve(o.al[n], d, o.au[n], b)
             y[n] = yn
             Y = yn + level[n]
         return y
