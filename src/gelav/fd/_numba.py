@@ -102,7 +102,8 @@ def lu_solve_columns_py(dl: Any, c: Any, inv: Any, b: Any) -> Any:  # pragma: no
     return out
 
 
-def brennan_schwartz_lower_py(sub: Any, diag: Any, sup: Any, rhs: Any, g: Any) -> Any:  # pragma: no cover - jitted
+def brennan_schwartz_lower_py(sub: Any, diag: Any, sup: Any, rhs: Any, g: Any) -> Any:
+    """Brennan–Schwartz towards the lower end (the one implementation: plain Python or compiled)."""
     n = diag.shape[0]
     d = diag.copy()
     r = rhs.copy()

@@ -376,21 +376,6 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
     raise ConvergenceError(f"Policy iteration did not converge in {max_iter} iterations.", history)
 
 
-def _brennan_schwartz_lower(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array) -> Array:
-    n = diag.size
-    d = diag.astype(float).copy()
-    r = rhs.astype(float).copy()
-    for i in range(n - 2, -1, -1):  # eliminate the super-diagonal from the top row down
-        f = sup[i] / d[i + 1]
-        d[i] -= f * sub[i + 1]
-        r[i] -= f * r[i + 1]
-    u = np.empty(n)
-    u[0] = max(r[0] / d[0], g[0])
-    for i in range(1, n):
-        u[i] = max((r[i] - sub[i] * u[i - 1]) / d[i], g[i])
-    return u
-
-
 def brennan_schwartz(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, side: str = "lower", *,
                      backend: str = "lapack") -> Array:
     """Brennan–Schwartz: eliminate towards the stopping side, then substitute away from it with projection.
@@ -401,10 +386,11 @@ def brennan_schwartz(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
     if side == "upper":
         return brennan_schwartz(sup[::-1].copy(), diag[::-1].copy(), sub[::-1].copy(), rhs[::-1].copy(),
                                 g[::-1].copy(), "lower", backend=backend)[::-1]
-    kernel: Callable[..., Array] = _brennan_schwartz_lower
-    if resolve_backend(backend) == "numba":
-        from gelav.fd import _numba
+    from gelav.fd import _numba
 
+    # one kernel: run as plain Python by the LAPACK backend, compiled by the numba one
+    kernel: Callable[..., Array] = _numba.brennan_schwartz_lower_py
+    if resolve_backend(backend) == "numba":
         kernel = _numba.kernels().brennan_schwartz_lower
     return kernel(*(np.ascontiguousarray(v, dtype=float) for v in (sub, diag, sup, rhs, g)))
 
