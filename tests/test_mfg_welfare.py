@@ -269,3 +269,38 @@ def test_cli_welfare_json(tmp_path):
     assert r.exit_code == 2 and "nope" in r.output
     r = CliRunner().invoke(main, ["welfare", "--epsilon", "-1", "-q"])
     assert r.exit_code == 2 and "--epsilon" in r.output
+
+
+def test_linear_quadratic_static_surrogate_closed_forms():
+    """One-period exit game: hold values v ~ U(0, 1), sale price a − γx with x the fraction selling.
+
+    Game: sell iff v < a − γx − τ, so x_E = a/(1 + γ). Planner: max W(x) = x(a − γx) + (1 − x²)/2,
+    x_P = a/(1 + 2γ), W_P − W_E = a²γ²/(2(1 + γ)²(1 + 2γ)). The externality of one more sale is
+    e_F = −γx (every seller's price falls by γ per unit mass), no holder channel: τ* = −e_F = γ x_P,
+    found by the same decentralising iteration as :func:`solve_planner`.
+    """
+    from scipy.optimize import brentq
+
+    from gelav.mfg.planner import decentralise
+
+    a, gamma = 0.7, 0.4
+
+    def respond(tau):  # the game with the tax: x = F(a − γx − τ), F the uniform CDF
+        return brentq(lambda x: x - np.clip(a - gamma * x - tau, 0.0, 1.0), 0.0, 1.0, xtol=1e-15)
+
+    def W(x):
+        return x * (a - gamma * x) + (1 - x * x) / 2
+
+    def update(tau, it):
+        x = respond(float(tau[0]))
+        return np.array([gamma * x]), {"welfare": W(x)}
+
+    tau, hist = decentralise(update, np.zeros(1), tol=1e-13, max_iter=50)
+    xE, xP = respond(0.0), respond(float(tau[0]))
+    assert xE == pytest.approx(a / (1 + gamma), abs=1e-12)
+    assert xP == pytest.approx(a / (1 + 2 * gamma), abs=1e-12)
+    assert tau[0] == pytest.approx(gamma * a / (1 + 2 * gamma), abs=1e-12)
+    assert W(xP) - W(xE) == pytest.approx(a * a * gamma ** 2 / (2 * (1 + gamma) ** 2 * (1 + 2 * gamma)), abs=1e-12)
+    xs = np.linspace(0, 1, 100001)
+    assert W(xP) >= W(xs).max() - 1e-12
+    assert len(hist) < 10

@@ -56,7 +56,7 @@ from gelav.mfg.engine import Backward, Forward, Problem
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
 from gelav.mfg.tax import PigouvianTax
 
-__all__ = ["PlannerSolution", "Social", "pressure_matrix", "social_state", "solve_planner"]
+__all__ = ["PlannerSolution", "Social", "decentralise", "pressure_matrix", "social_state", "solve_planner"]
 
 Array = NDArray[np.float64]
 
@@ -374,6 +374,55 @@ def _tax_table(problem: Problem, values: Array, social: Social | None) -> Pigouv
                         flow_part=flow, holder_part=holder)
 
 
+def decentralise(update: Callable[[Array, int], tuple[Array, dict[str, Any]]], tau0: Array, *, tol: float,
+                 max_iter: int, damping: float = 1.0, memory: int = 5,
+                 callback: Callable[[dict[str, Any]], None] | None = None, label: str = "decentralise"
+                 ) -> tuple[Array, list[dict[str, Any]]]:
+    r"""Fixed point :math:`\tau = T(\tau)` of "the game with the tax τ → the externality at its allocation".
+
+    ``update(tau, iteration)`` returns :math:`T(\tau)` and extra record fields. Anderson
+    acceleration (``memory``) of the damped map; the damping halves whenever the update
+    grows. Stops when :math:`\|T(\tau) - \tau\|_\infty \le` ``tol`` and returns the
+    last *input* :math:`\tau` (whose allocation the caller holds) and the history;
+    :class:`~gelav.errors.ConvergenceError` with the history otherwise.
+    """
+    tau = np.asarray(tau0, dtype=float).copy()
+    history: list[dict[str, Any]] = []
+    xs: list[Array] = []
+    fs: list[Array] = []
+    a = damping
+    prev = math.inf
+    for it in range(1, max_iter + 1):
+        new, extra = update(tau, it)
+        change = float(np.abs(new - tau).max())
+        rec = {"iteration": it, "tax_change": change, "damping": a, **extra}
+        history.append(rec)
+        if callback is not None:
+            callback(rec)
+        if not math.isfinite(change):
+            raise ConvergenceError(f"{label}: non-finite tax update.", history=history)
+        if change <= tol:
+            return tau, history
+        if change > prev:
+            a = max(0.5 * a, 0.05)
+        prev = change
+        f = (new - tau).ravel()
+        xs.append(tau.ravel().copy())
+        fs.append(f)
+        if len(fs) > memory + 1:
+            xs.pop(0)
+            fs.pop(0)
+        if len(fs) >= 2:
+            dF = np.stack([fs[i + 1] - fs[i] for i in range(len(fs) - 1)], axis=1)
+            dX = np.stack([xs[i + 1] - xs[i] for i in range(len(xs) - 1)], axis=1)
+            gam = np.linalg.lstsq(dF, f, rcond=None)[0]
+            tau = (tau.ravel() + a * f - (dX + a * dF) @ gam).reshape(tau.shape)
+        else:
+            tau = tau + a * (new - tau)
+    raise ConvergenceError(f"{label}: the tax did not converge in {max_iter} iterations "
+                           f"(last change {history[-1]['tax_change']:.3g}).", history=history)
+
+
 def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options: SolverOptions | None = None,
                   tol: float = 1e-6, max_iter: int = 60, damping: float = 1.0, start: float = 0.0,
                   grid: Any = None, time_grid: Any = None, initial_pressure: float = 0.0,
@@ -423,19 +472,14 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
     adj = _Adjoint(pb)
     K, M, N = pb.K, pb.M, pb.N
     eps, delta = numerics.epsilon, numerics.delta
-    tau = np.zeros((K, M, N))
     Z0: Array | None = None
-    history: list[dict[str, Any]] = []
-    change = math.inf
-    prev_change = math.inf
     social: Social | None = None
     eq: Any = None
     base: tuple[Any, float] | None = None
-    xs: list[Array] = []
-    fs: list[Array] = []
-    a = damping
     t0 = time.perf_counter()
-    for it in range(1, max_iter + 1):
+
+    def update(tau: Array, it: int) -> tuple[Array, dict[str, Any]]:
+        nonlocal Z0, social, eq, base
         tab = _tax_table(pb, tau, social)
         mt = replace(model, market=replace(model.market, tax=tab if it > 1 else None))
         eq = solve(mt, numerics=numerics, options=options, start=start, grid=pb.grid, time_grid=pb.tg,
@@ -443,43 +487,15 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
         Z0 = eq.path
         pt = Problem(mt, numerics, start=start, grid=pb.grid, time_grid=pb.tg, initial_pressure=initial_pressure)
         bw = pt.backward(eq.path, eps, delta)
-        fw = pt.forward(bw)
-        social = adj.state(eq.path, bw, fw, eps, delta)
+        social = adj.state(eq.path, bw, pt.forward(bw), eps, delta)
         if base is None:
             base = (eq, social.welfare)
-        change = float(np.abs(social.tax - tau).max())
-        rec = {"iteration": it, "tax_change": change, "welfare": social.welfare,
-               "seconds": time.perf_counter() - t0, "damping": a}
-        history.append(rec)
-        if callback is not None:
-            callback(rec)
-        if not math.isfinite(change):
-            break
-        if change <= tol:
-            break
-        if change > prev_change:
-            a = max(0.5 * a, 0.05)
-        prev_change = change
-        # Anderson acceleration (memory 5) of the map τ -> τ_new, damped by `a`
-        f = (social.tax - tau).ravel()
-        xs.append(tau.ravel().copy())
-        fs.append(f)
-        if len(fs) > 6:
-            xs.pop(0)
-            fs.pop(0)
-        if len(fs) >= 2:
-            dF = np.stack([fs[i + 1] - fs[i] for i in range(len(fs) - 1)], axis=1)
-            dX = np.stack([xs[i + 1] - xs[i] for i in range(len(xs) - 1)], axis=1)
-            gam = np.linalg.lstsq(dF, f, rcond=None)[0]
-            new = tau.ravel() + a * f - (dX + a * dF) @ gam
-            tau = new.reshape(tau.shape)
-        else:
-            tau = tau + a * (social.tax - tau)
-    else:
-        raise ConvergenceError(f"solve_planner: the tax did not converge in {max_iter} iterations "
-                               f"(last change {change:.3g} NAV).", history=history)
-    if not math.isfinite(change) or social is None or base is None:
-        raise ConvergenceError("solve_planner: non-finite tax update.", history=history)
+        return social.tax, {"welfare": social.welfare, "seconds": time.perf_counter() - t0}
+
+    tau, history = decentralise(update, np.zeros((K, M, N)), tol=tol, max_iter=max_iter, damping=damping,
+                                callback=callback, label="solve_planner")
+    assert social is not None and base is not None and eq is not None
+    change = history[-1]["tax_change"]
     tab = _tax_table(pb, tau, social)
     d = eq.diagnostics
     diagnostics = {"converged": True, "iterations": len(history), "tax_change": change,
