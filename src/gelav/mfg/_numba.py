@@ -97,6 +97,29 @@ def _apply_t_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - 
     return out
 
 
+def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float,
+                      hae: Any) -> Any:  # pragma: no cover - jitted
+    # gelav.mfg.kernels._newton_system in one loop, each expression evaluated in the same order
+    n = W.shape[0]
+    G = np.empty(n)
+    J = np.empty(n)
+    active = False
+    for i in range(n):
+        z = max(pi[i] - W[i], 0.0) * inv_d
+        if z > 0.0:
+            active = True
+        u = 1.0 / (1.0 + z)
+        hk = z * z * u * hae[i]
+        s = ad[i] * W[i]
+        if i > 0:
+            s += al[i - 1] * W[i - 1]
+        if i < n - 1:
+            s += au[i] * W[i + 1]
+        G[i] = s + hk * (W[i] - pi[i]) - b[i]
+        J[i] = hk * u * (3.0 + 2.0 * z) + ad[i]
+    return G, J, active
+
+
 _thomas: Any = None
 
 
@@ -109,7 +132,7 @@ def _build() -> Any:
     g = globals()
     g["_thomas"] = fd_numba.kernels().thomas
     prims = {name: njit(cache=True)(g[name + "_nb"]) for name in ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_apply",
-                                                      "_apply_t")}
+                                                      "_apply_t", "_newton_system")}
     # the kernels' own module namespace, with the primitives bound to the compiled ones
     ns: dict[str, Any] = dict(vars(src))
     ns.update(prims)

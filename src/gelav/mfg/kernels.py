@@ -90,6 +90,19 @@ def _apply_t(d: Any, lo: Any, up: Any, x: Any) -> Any:
     return out
 
 
+def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float, hae: Any
+                   ) -> tuple[Any, Any, bool]:
+    r"""Residual :math:`G = L^0 W + \Delta t\,k(W)(W - \pi) - b`, Jacobian diagonal and whether anybody exits.
+
+    The exit terms are :func:`newton_terms`; the compiled engine fuses the same
+    expressions, in the same order, into one loop.
+    """
+    zp, u, hk = newton_terms(pi, W, inv_d, hae)
+    G = _apply(ad, al, au, W) + hk * (W - pi) - b
+    J = hk * u * (3.0 + 2.0 * zp) + ad
+    return G, J, bool(zp.any())
+
+
 # -- the kernels ---------------------------------------------------------------------------------
 def rhs(rbd: Any, rbl: Any, rbu: Any, hsrc: Any, V: Any) -> Any:
     r"""Right-hand side :math:`b_n = \rho_n R_n V_{n+1} + \Delta t_n s^0_n` of one step."""
@@ -124,11 +137,10 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
     """
     count = 0
     for it in range(MAX_NEWTON):
-        zp, u, hk = newton_terms(pi, W, inv_d, hae)
-        if it > 0 and not zp.any():
+        G, J, active = _newton_system(ad, al, au, W, pi, b, inv_d, hae)
+        if it > 0 and not active:
             break
-        G = _apply(ad, al, au, W) + hk * (W - pi) - b
-        dW = _solve(al, hk * u * (3.0 + 2.0 * zp) + ad, au, G)
+        dW = _solve(al, J, au, G)
         count += 1
         W = W - dW
         if _dot(dW, dW) <= smax2:
