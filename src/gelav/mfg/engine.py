@@ -439,7 +439,7 @@ class Problem:
             lu0 = None  # the compiled engine solves every step by elimination (no cached LAPACK factors)
             pc = np.ascontiguousarray(pc)
             gV = np.ascontiguousarray(gV) if has_guess else Vs
-            g_exit = g_exit if g_exit is not None else exiting
+            g_exit = g_exit if g_exit is not None else np.zeros(self.M, dtype=bool)  # unused without a guess
         else:
             sweep = kernels.backward_sweep
             lu0 = ops.lu0
