@@ -98,7 +98,7 @@ def _apply_t_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - 
 
 
 def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float,
-                      hae: Any) -> Any:  # pragma: no cover - jitted
+                      hae: Any, check: bool) -> Any:  # pragma: no cover - jitted
     # gelav.mfg.kernels._newton_system in one loop, each expression evaluated in the same order
     n = W.shape[0]
     G = np.empty(n)

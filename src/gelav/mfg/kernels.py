@@ -90,8 +90,8 @@ def _apply_t(d: Any, lo: Any, up: Any, x: Any) -> Any:
     return out
 
 
-def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float, hae: Any
-                   ) -> tuple[Any, Any, bool]:
+def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float, hae: Any,
+                   check: bool) -> tuple[Any, Any, bool]:
     r"""Residual :math:`G = L^0 W + \Delta t\,k(W)(W - \pi) - b`, Jacobian diagonal and whether anybody exits.
 
     The exit terms are :func:`newton_terms`; the compiled engine fuses the same
@@ -100,7 +100,7 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
     zp, u, hk = newton_terms(pi, W, inv_d, hae)
     G = _apply(ad, al, au, W) + hk * (W - pi) - b
     J = hk * u * (3.0 + 2.0 * zp) + ad
-    return G, J, bool(zp.any())
+    return G, J, bool(zp.any()) if check else True  # whether anybody exits (asked from the 2nd iteration)
 
 
 # -- the kernels ---------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
     """
     count = 0
     for it in range(MAX_NEWTON):
-        G, J, active = _newton_system(ad, al, au, W, pi, b, inv_d, hae)
+        G, J, active = _newton_system(ad, al, au, W, pi, b, inv_d, hae, it > 0)
         if it > 0 and not active:
             break
         dW = _solve(al, J, au, G)
