@@ -281,7 +281,9 @@ class Market:
     tax: Any = None
 
     def __post_init__(self) -> None:
-        from gelav.mfg import buyers as _buyers, tax as _tax  # market clearing and taxes (gelav.mfg.welfare)
+        # market clearing and taxes (see docs/welfare.md)
+        from gelav.mfg import buyers as _buyers
+        from gelav.mfg import tax as _tax
 
         object.__setattr__(self, "buyers", _buyers.check_buyers(self.buyers))
         object.__setattr__(self, "tax", _tax.check_tax(self.tax))
