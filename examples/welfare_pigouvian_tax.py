@@ -77,4 +77,10 @@ expected = {"stress gap %/yr": 0.00, "crisis gap %/yr": 0.05, "fire-sale gap %/y
 for k, (v, nd) in quoted.items():
     print(f"quoted {k}: {v:.{nd}f}")
     assert round(v, nd) == expected[k], (k, v)
+Pc = rows["crisis"][2]
+assert (round(Pc.cumulative_exits[0, -1], 3), round(Pc.equilibrium.cumulative_exits[0, -1], 3)) == (0.669, 0.515)
+assert (round(100 * wf.tax_at_start["0"], 1), round(100 * wf.tax_at_start["-2"], 1)) == (1.1, -2.0)
+assert all(v == 0 for v in ws.tax_at_start.values())
+assert [round(spiral[e], 3) for e in (0.0, 0.8)] == [0.065, 0.167]
+assert [round(subst[g], 3) for g in (0.05, 0.10, 0.20)] == [0.065, 0.056, 0.050]
 assert rows["crisis"][1].share_closed < 0 and rows["fire-sale"][1].share_closed < 0  # the course's tax widens the gap
