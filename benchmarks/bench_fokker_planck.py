@@ -181,7 +181,7 @@ def gelav_stretched(ns: list[int], *, intensity: float, steps: Callable[[int], i
 
 def gelav_sqra(ns: list[int], *, steps: Callable[[int], int], repeats: int) -> list[dict[str, Any]]:
     r"""EXPERIMENTAL: gelav with SqRA fluxes :math:`(D/h)e^{\pm z/2}`, :math:`z = ch/D` (patched in)."""
-    import gelav.generator as gen
+    import gelav.fd.generator as gen
 
     def sqra_rates(Dd: np.ndarray, c: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = Dd / h

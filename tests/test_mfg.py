@@ -390,7 +390,9 @@ def test_preset_toml_files_match_presets() -> None:
 
 
 def test_cycle_detection() -> None:
-    from gelav.mfg.solver import _check_cycle, _Cycling, _Stalled
+    from gelav.mfg.fixed_point import Cycling as _Cycling
+    from gelav.mfg.fixed_point import Stalled as _Stalled
+    from gelav.mfg.fixed_point import check_cycle as _check_cycle
 
     a, b = np.zeros((4, 5)), np.ones((4, 5))
     with pytest.raises(_Cycling) as info:

@@ -170,14 +170,12 @@ def test_lagged_control_and_fixed_policy_match_reference() -> None:
 
 def test_cached_lu_matches_step_matrices() -> None:
     """The lazily factorised steps (used by the N-player game) solve the stored L_n."""
-    from scipy.linalg import lapack
-
     pb = Problem(MODELS["vintages"], Numerics(n_cells=16, n_steps=20))
     _, bw, _ = pb.phi(_crowded(pb), EPS, EPS)
     rhs = np.linspace(0.0, 1.0, pb.K * pb.N)
     for n in (0, pb.M // 2, pb.M - 1):
         L = _tridiag(np.concatenate(([0.0], bw.ops.al[n])), bw.diag[n], np.concatenate((bw.ops.au[n], [0.0])))
-        x = lapack.dgttrs(*bw.lu[n], rhs)[0]
+        x = bw.lu[n].solve(rhs)
         _close(L @ x, rhs, 1e-12)
 
 
@@ -187,18 +185,18 @@ def test_fast_fixed_point_equals_reference_path(monkeypatch: pytest.MonkeyPatch)
     Both runs converge every step's Newton iteration to rounding (otherwise the two
     paths stop it at different iterates, ~c²/δ apart) and the fixed point to 1e-11.
     """
-    import gelav.mfg.solver as solver_mod
+    import gelav.mfg.fixed_point as fp_mod
 
-    monkeypatch.setattr(solver_mod, "_NEWTON_TOL", TIGHT)
+    monkeypatch.setattr(fp_mod, "NEWTON_TOL", TIGHT)
     num = Numerics(n_cells=40, n_steps=40)
     for name, inexact in (("crisis", 0.0), ("vintages", 0.0), ("crisis", 1e-4)):
         model = SCENARIOS[name].model
         with monkeypatch.context() as m:
-            m.setattr(solver_mod, "_INEXACT_FACTOR", inexact)  # optional inexact early inner solves
+            m.setattr(fp_mod, "INEXACT_FACTOR", inexact)  # optional inexact early inner solves
             fast = solve(model, numerics=num, tol=1e-11, no_feedback=False)
         with monkeypatch.context() as m:
-            m.setattr(solver_mod, "_WARM_BELOW", -1.0)  # every Φ cold and step by step
-            m.setattr(solver_mod, "_INEXACT_FACTOR", 0.0)  # and exact
+            m.setattr(fp_mod, "WARM_BELOW", -1.0)  # every Φ cold and step by step
+            m.setattr(fp_mod, "INEXACT_FACTOR", 0.0)  # and exact
             ref = solve(model, numerics=num, tol=1e-11, no_feedback=False)
         assert fast.converged and ref.converged
         _close(fast.price, ref.price, 1e-10)
@@ -248,3 +246,30 @@ def test_numba_engine_equilibrium_equals_numpy() -> None:
 def test_engine_option_is_validated() -> None:
     with pytest.raises(ValueError, match="engine"):
         Numerics(engine="fortran")
+
+
+# -- one implementation of the sweeps ---------------------------------------------------------
+def test_compiled_engine_is_the_same_kernels() -> None:
+    """The numba engine compiles the functions of gelav.mfg.kernels (same code objects), not a copy,
+    and the two backends agree to 1e-12 on every mode of the backward sweep and on the forward sweep."""
+    pytest.importorskip("numba")
+    from gelav.mfg import _numba, kernels
+
+    nb = _numba.kernels()
+    for name in kernels.KERNELS:
+        assert getattr(nb, name).py_func.__code__ is getattr(kernels, name).__code__
+    pb = Problem(MODELS["vintages"], Numerics(n_cells=24, n_steps=30))
+    pbn = Problem(MODELS["vintages"], Numerics(n_cells=24, n_steps=30, engine="numba"))
+    Z = _crowded(pb)
+    # Newton converged to rounding (else the backends may stop one correction apart, ~tol²/δ)
+    ref = pb.backward(Z, EPS, EPS, newton_tol=TIGHT)
+    cases = [{}, {"control": "lagged"}, {"policy": ref.k}, {"guess": ref}]
+    for kw in cases:
+        a, b = (p.backward(Z, EPS, EPS, newton_tol=TIGHT, **kw) for p in (pb, pbn))
+        assert a.exiting.any()  # the exit branches run
+        _close(a.V, b.V, 1e-12)
+        _close(a.k / np.abs(a.k).max(), b.k / np.abs(a.k).max(), 1e-12)  # k ~ 1/ε: relative
+        assert np.array_equal(a.exiting, b.exiting)
+    fa, fb = pb.forward(ref), pbn.forward(pbn.backward(Z, EPS, EPS, newton_tol=TIGHT))
+    _close(fa.P, fb.P, 1e-12)
+    _close(fa.exits, fb.exits, 1e-12)

@@ -19,9 +19,9 @@ from gelav.errors import (
     GelavWarning,
     MassLossWarning,
 )
-from gelav.forward import forward
-from gelav.generator import Generator
-from gelav.grid import Grid, TimeGrid, auto_domain
+from gelav.fd.generator import Generator
+from gelav.fd.grid import Grid, TimeGrid, auto_domain
+from gelav.pde.forward import forward
 from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck, Process
 
 __version__ = "0.1.0"
@@ -30,32 +30,32 @@ __version__ = "0.1.0"
 # Matplotlib). Each name maps to the module that defines it.
 _LAZY: dict[str, str] = {
     # Feynman–Kac, exit problems, optimal stopping, MATLAB-compatible pdepe
-    "backward": "gelav.backward",
-    "Value": "gelav.backward",
-    "Dirichlet": "gelav.backward",
-    "Reflecting": "gelav.backward",
-    "duality_gap": "gelav.backward",
-    "exit_time": "gelav.exits",
-    "exit_probability": "gelav.exits",
-    "exit_time_distribution": "gelav.exits",
-    "classify_boundary": "gelav.exits",
-    "BoundaryClass": "gelav.exits",
-    "ExitResult": "gelav.exits",
-    "ExitTimeDistribution": "gelav.exits",
-    "optimal_stopping": "gelav.stopping",
-    "StoppingValue": "gelav.stopping",
-    "solve_lcp": "gelav.stopping",
-    "pdepe": "gelav.pdepe",
-    "pdeval": "gelav.pdepe",
-    "PdepeResult": "gelav.pdepe",
+    "backward": "gelav.pde.backward",
+    "Value": "gelav.pde.backward",
+    "Dirichlet": "gelav.fd.boundaries",
+    "Reflecting": "gelav.fd.boundaries",
+    "duality_gap": "gelav.pde.backward",
+    "exit_time": "gelav.pde.exits",
+    "exit_probability": "gelav.pde.exits",
+    "exit_time_distribution": "gelav.pde.exits",
+    "classify_boundary": "gelav.pde.exits",
+    "BoundaryClass": "gelav.pde.exits",
+    "ExitResult": "gelav.pde.exits",
+    "ExitTimeDistribution": "gelav.pde.exits",
+    "optimal_stopping": "gelav.pde.stopping",
+    "StoppingValue": "gelav.pde.stopping",
+    "solve_lcp": "gelav.pde.stopping",
+    "pdepe": "gelav.pde.pdepe",
+    "pdeval": "gelav.pde.pdepe",
+    "PdepeResult": "gelav.pde.pdepe",
     # Monte Carlo and McKean–Vlasov
-    "simulate": "gelav.montecarlo",
-    "Paths": "gelav.montecarlo",
-    "Estimate": "gelav.montecarlo",
-    "McKeanVlasov": "gelav.mckean_vlasov",
-    "MeanFieldOU": "gelav.mckean_vlasov",
-    "simulate_particles": "gelav.mckean_vlasov",
-    "propagation_of_chaos": "gelav.mckean_vlasov",
+    "simulate": "gelav.mc.montecarlo",
+    "Paths": "gelav.mc.montecarlo",
+    "Estimate": "gelav.mc.montecarlo",
+    "McKeanVlasov": "gelav.processes.mckean_vlasov",
+    "MeanFieldOU": "gelav.processes.mckean_vlasov",
+    "simulate_particles": "gelav.processes.mckean_vlasov",
+    "propagation_of_chaos": "gelav.processes.mckean_vlasov",
     # lattices
     "TrinomialWalk": "gelav.lattice",
     "TrinomialTree": "gelav.lattice",
@@ -120,11 +120,16 @@ _LAZY: dict[str, str] = {
     "liquidity_adjusted_value": "gelav.valuation.lav",
     "stress_portfolio": "gelav.valuation.stress",
     "mark_distribution": "gelav.valuation.stress",
+    # the finite-difference core (gelav.fd): settings, registries of schemes and boundaries
+    "Discretization": "gelav.fd.discretization",
+    "Boundary": "gelav.fd.boundaries",
+    "TimeScheme": "gelav.fd.schemes",
 }
 _MODULES: tuple[str, ...] = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
     "calibrate", "plot", "report", "scenario", "stress",
     "funds", "portfolio", "datasets", "valuation",
+    "fd", "pde",
 )
 # the task layer (issue 10): one function per job under the CLI and the report
 _MODULES += ("tasks",)
@@ -140,7 +145,9 @@ class _Package(types.ModuleType):
     """
 
     def __setattr__(self, name: str, value: object) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f"{__name__}.{name}":
+        # a submodule gelav.<name> (e.g. the old-path shim gelav.backward) never hides the function <name>
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}" and (
+                name in _LAZY or isinstance(self.__dict__.get(name), types.FunctionType)):
             return
         super().__setattr__(name, value)
 

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "premium": "gelav.cli.premium:premium",
     "exit-boundary": "gelav.cli.exit_boundary:exit_boundary",
     "jensen": "gelav.cli.jensen:jensen",
+    "welfare": "gelav.cli.welfare:welfare",  # the planner, the Pigouvian tax and the welfare gap
 }
 
 

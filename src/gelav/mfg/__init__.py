@@ -27,6 +27,7 @@ __all__ = [
     "METHODS",
     "PHENOMENA",
     "SCENARIOS",
+    "Buyers",
     "CallableCoupling",
     "Equilibrium",
     "LPType",
@@ -36,17 +37,23 @@ __all__ = [
     "MasterField",
     "NPlayerResult",
     "Numerics",
+    "PigouvianTax",
+    "PlannerSolution",
     "Scenario",
     "SolverOptions",
+    "Welfare",
     "equilibrium",
     "find_equilibria",
     "load_scenario",
     "master_field",
     "n_player",
     "phenomenon",
+    "pigouvian_tax",
     "restart",
     "scenario",
     "solve",
+    "solve_planner",
+    "welfare",
 ]
 # -- continuous-control games (issue 15) --
 __all__ += [
@@ -79,6 +86,14 @@ _LAZY = {
     "SystemicRiskClosedForm": "gelav.mfg.control",
     "solve_control": "gelav.mfg.control",
     "systemic_risk": "gelav.mfg.control",
+    # general equilibrium and welfare (market clearing, the planner, the Pigouvian tax)
+    "Buyers": "gelav.mfg.buyers",
+    "PigouvianTax": "gelav.mfg.tax",
+    "pigouvian_tax": "gelav.mfg.tax",
+    "PlannerSolution": "gelav.mfg.planner",
+    "solve_planner": "gelav.mfg.planner",
+    "Welfare": "gelav.mfg.accounts",
+    "welfare": "gelav.mfg.accounts",
 }
 
 

@@ -37,7 +37,8 @@ nobody exits is a solve with the cached factorisation (accepted when
 :math:`\pi_n \le V_n` everywhere, where the exit intensity is exactly zero); a step
 with exits runs Newton's method (warm-started from the previous fixed-point iterate
 when given) and a frozen-intensity solve; the forward sweep reuses the stored
-intensities (``dgtsv`` on the transposed bands). With a close warm start Newton can
+intensities (a one-shot solve on the transposed bands). Every solve goes through
+:mod:`gelav.fd.linalg`; the sweeps are the kernels of :mod:`gelav.mfg.kernels`. With a close warm start Newton can
 run on all steps at once (``newton="global"``).
 """
 
@@ -50,14 +51,16 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import lapack
 
-from gelav.generator import fitted_rates
-from gelav.grid import Grid, TimeGrid
+from gelav.fd import linalg
+from gelav.fd.generator import fitted_bands
+from gelav.fd.grid import Grid, TimeGrid
+from gelav.mfg import kernels
+from gelav.mfg.buyers import wrap_coupling
 from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
-__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity"]
+__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity", "volume_fraction_below"]
 
 Array = NDArray[np.float64]
 
@@ -77,7 +80,8 @@ class StepOps:
     applied backward scaled by :math:`\rho_n` (``rbd, rbl, rbu``: ``b = rbd*V``,
     ``b[1:] += rbl*V[:-1]``, ``b[:-1] += rbu*V[1:]``) and forward transposed
     (``rfd, rfl, rfu``: ``p = rfd*q``, ``p[:-1] += rfl*q[1:]``, ``p[1:] += rfu*q[:-1]``).
-    ``lu0`` caches the factorisations of :math:`L^0_n` (static dynamics only).
+    ``lu0`` caches the factorisations of :math:`L^0_n` (a batch of
+    :class:`gelav.fd.linalg.TridiagonalLU`, static dynamics only).
     """
 
     al: Array
@@ -89,7 +93,7 @@ class StepOps:
     rfd: Array
     rfl: Array
     rfu: Array
-    lu0: list[Any] | None = None
+    lu0: linalg.TridiagonalLU | None = None
 
 
 @dataclass(eq=False)
@@ -114,11 +118,9 @@ class Backward:
         return self.ops.ad + self.dt[:, None] * self.k
 
     @cached_property
-    def lu(self) -> list[Any]:
-        """LAPACK ``dgttrf`` factorisations of the steps :math:`L_n` (computed on first use)."""
-        d = self.diag
-        o = self.ops
-        return [lapack.dgttrf(o.al[n], d[n], o.au[n])[:5] for n in range(d.shape[0])]
+    def lu(self) -> linalg.TridiagonalLU:
+        """Factorisations of the steps :math:`L_n` (a batch: ``lu[n].solve(b)``; computed on first use)."""
+        return linalg.factor(self.ops.al, self.diag, self.ops.au)
 
 
 @dataclass(eq=False)
@@ -131,7 +133,7 @@ class Forward:
     Z: Array  # (n_aggregates, M)
 
 
-def _volume_fraction_below(grid: Grid, level: float) -> Array:
+def volume_fraction_below(grid: Grid, level: float) -> Array:
     """Fraction of each node's control volume lying below ``level``."""
     lo = grid.faces[:-1]
     hi = grid.faces[1:]
@@ -217,11 +219,11 @@ class Problem:
         self.D = np.concatenate((np.ones((K, 1)), np.cumprod(self.rho, axis=1)), axis=1)  # (K, M+1)
         # initial masses
         self.p0 = np.stack([self._initial(t) for t in types])
-        self.dist_w = _volume_fraction_below(grid, model.market.distress_level)
+        self.dist_w = volume_fraction_below(grid, model.market.distress_level)
         self._moment_weights = np.stack((self.dist_w, np.ones(N), x), axis=1)  # (N, 3)
         remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
         self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))
-        self.coupling = make_coupling(model.market)
+        self.coupling = wrap_coupling(make_coupling(model.market), model.market, self.dt)  # buyers, tax
         self.kappa = np.array([t.kappa for t in types])
         self.lbar = np.array([t.mean for t in types])
         self.lam = np.array([t.herding for t in types])
@@ -270,12 +272,12 @@ class Problem:
                 raise ValueError(f"Type {t.name!r}: `initial` node masses have shape {law.shape}, "
                                  f"the grid has {g.n_nodes} nodes (pass the same `grid=`).")
             return law.astype(float).copy()
-        if isinstance(law, float):
-            if not g.lower <= law <= g.upper:
-                raise ValueError(f"Type {t.name!r}: `initial` = {law} lies outside the grid [{g.lower}, {g.upper}].")
-            return g.point_mass(law)
-        m = g.cell_masses(cdf=law.cdf)
-        return m / m.sum()
+        if isinstance(law, float) and not g.lower <= law <= g.upper:
+            raise ValueError(f"Type {t.name!r}: `initial` = {law} lies outside the grid [{g.lower}, {g.upper}].")
+        from gelav.pde.forward import initial_masses
+
+        m = initial_masses(law, g)  # a point mass split between its two nodes, or a law's cell masses
+        return m if isinstance(law, float) else m / m.sum()
 
     def _bands(self, alpha: Array) -> tuple[Array, Array, Array]:
         """Generator bands for drift ``alpha[k, n] - (kappa+lambda)_k x``, stacked to (M, KN); dead blocks zero."""
@@ -285,15 +287,8 @@ class Problem:
         slope = (self.kappa + self.lam)[:, None, None]
         c = alpha[:, :, None] - slope * xm[None, None, :]
         Dd = np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], c.shape)
-        up, down = fitted_rates(Dd, c, np.broadcast_to(g.spacing, c.shape))
-        sup = np.zeros((K, M, N))
-        sub = np.zeros((K, M, N))
-        sup[:, :, :-1] = up / g.volumes[:-1]
-        sub[:, :, 1:] = down / g.volumes[1:]
         al = self.alive[:, :, None]
-        sup *= al
-        sub *= al
-        diag = -(sub + sup)
+        sub, diag, sup = (band * al for band in fitted_bands(Dd, c, g))  # (K, M, N), batched over types and steps
 
         def flat(a: Array) -> Array:
             return np.ascontiguousarray(a.transpose(1, 0, 2).reshape(M, K * N))
@@ -331,8 +326,7 @@ class Problem:
         rfu = np.ascontiguousarray(c * sup[:, :-1])
         ops = StepOps(al, ad, au, rho * rfd, rho[:, 1:] * rfl, rho[:, :-1] * rfu, rfd, rfl, rfu)
         if factorise:
-            dgttrf = lapack.dgttrf
-            ops.lu0 = [dgttrf(al[n], ad[n], au[n])[:5] for n in range(self.M)]
+            ops.lu0 = linalg.factor(al, ad, au)
         return ops
 
     def _ops(self, Q: tuple[Array, Array, Array]) -> StepOps:
@@ -349,17 +343,11 @@ class Problem:
         if self._V_lin is None:
             ops = self._ops(self._Q_static)  # type: ignore[arg-type]
             assert ops.lu0 is not None
-            dgttrs = lapack.dgttrs
             Vs = np.empty((self.M + 1, self.K * self.N))
-            V = np.full(self.K * self.N, self.model.market.nav)
-            Vs[self.M] = V
-            for n in range(self.M - 1, -1, -1):
-                b = ops.rbd[n] * V
-                b[1:] += ops.rbl[n] * V[:-1]
-                b[:-1] += ops.rbu[n] * V[1:]
-                b += self.hsrc[n]
-                V = dgttrs(*ops.lu0[n], b)[0]
-                Vs[n] = V
+            Vs[self.M] = self.model.market.nav
+            zero = np.zeros((self.M, self.K * self.N))
+            self._sweep_backward(ops, zero, zero, 1.0, 1.0, Vs, zero.copy(), np.zeros(self.M, dtype=bool), self.M,
+                                 2, None, None, zero, 1e-7, "numpy")
             self._V_lin = Vs
         return self._V_lin
 
@@ -408,7 +396,6 @@ class Problem:
         # prices where a type is still alive (dead blocks never exit)
         pc = pf if self._all_alive else np.where(self.alive_f > 0, pf, -np.inf)
         ae = self.alive_f * (1.0 / eps)
-        inv_d = 1.0 / delta
         Vs = np.empty((M + 1, KN))
         ks = np.zeros((M, KN))
         exiting = np.zeros(M, dtype=bool)
@@ -420,134 +407,72 @@ class Problem:
             idx = np.flatnonzero(can)
             n_top = int(idx[-1]) + 1 if idx.size else 0
             Vs[n_top:] = Vl[n_top:]
-        V = Vs[n_top]
         gV = guess.V if isinstance(guess, Backward) else guess
         if newton not in ("step", "global"):
             raise ValueError(f"Unknown `newton` {newton!r}; use 'step' or 'global'.")
-        if self.numerics.engine == "numba":
-            from gelav.mfg import _numba
-
-            kb, _ = _numba.kernels()
-            mode = 2 if policy is not None else (1 if control == "lagged" else 0)
-            warm = mode == 0 and gV is not None
-            gVc = np.ascontiguousarray(gV) if warm else Vs
-            pol = np.ascontiguousarray(policy, dtype=float) if policy is not None else ks
-            n_nb = kb(ops.al, ops.ad, ops.au, ops.rbd, ops.rbl, ops.rbu, self.hsrc, pf, np.ascontiguousarray(pc),
-                      self.alive_f, 1.0 / eps, self.dt, inv_d, Vs, ks, exiting, n_top, mode, gVc, warm, pol,
-                      float(newton_tol))
-            return Backward(Vs, ks, ops, price, market, base, Q, int(n_nb), exiting, self.dt, "numba")
-        if policy is None and control == "newton" and gV is not None and n_top > 0 and newton == "global":
-            out = self._global_newton(ops, pf, ae, inv_d, Vs, n_top, gV, newton_tol)
+        engine = self.numerics.engine
+        if policy is None and control == "newton" and gV is not None and n_top > 0 and newton == "global" \
+                and engine == "numpy":
+            out = self._global_newton(ops, pf, pc, ae, eps, delta, Vs, n_top, gV, newton_tol)
             if out is not None:
                 ks, exiting, n_sweeps = out
                 return Backward(Vs, ks, ops, price, market, base, Q, n_sweeps, exiting, self.dt, "global")
-        al, ad, au, lu0 = ops.al, ops.ad, ops.au, ops.lu0
-        rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc
-        dt = self.dt
-        dgtsv, dgttrs = lapack.dgtsv, lapack.dgttrs
-        step_newton = policy is None and control == "newton"
-        if step_newton and gV is not None:
-            # vectorised over the steps: where the guess exits (those steps skip the no-exit trial solve)
-            g_exit: NDArray[np.bool_] = np.asarray((pc > gV[:M]).any(axis=1))
-        n_newton = 0
-        prev_pi: Array | None = None
-        tol2 = newton_tol * newton_tol
-        for n in range(n_top - 1, -1, -1):
-            h = float(dt[n])
-            b = rbd[n] * V
-            b[1:] += rbl[n] * V[:-1]
-            b[:-1] += rbu[n] * V[1:]
-            b += hsrc[n]
-            pi = pf[n]
-            Vn: Array | None = None
-            if policy is not None:
-                kk = policy[n]
-            elif control == "lagged":
-                kk = exit_intensity(pi - V, eps, delta) * self.alive_f[n]
-            else:
-                W: Array | None = None
-                if gV is None and prev_pi is not None and exiting[n + 1]:
-                    # cold start inside an exit episode: keep the next level's value gap where it exited
-                    W = np.where(prev_pi > V, V + (pi - prev_pi), V)
-                elif gV is None or not g_exit[n]:
-                    V0 = dgttrs(*lu0[n], b)[0] if lu0 is not None else dgtsv(al[n], ad[n], au[n], b)[3]
-                    if not (pc[n] > V0).any():
-                        Vn = V0  # nobody exits at this step: the exit intensity is exactly zero
-                    elif gV is None:
-                        # cold start: keep the next level's value gap where it exited
-                        W = V0 if prev_pi is None else np.where(prev_pi > V, V + (pi - prev_pi), V0)
-                if Vn is None:
-                    if W is None:
-                        # warm start: the previous best response, shifted by the change of the next level
-                        W = gV[n] + (V - gV[n + 1])  # type: ignore[index]
-                    aen = ae[n]
-                    hae = h * aen
-                    adn, aln, aun = ad[n], al[n], au[n]
-                    smax2 = (1.0 + float(np.abs(V).max())) ** 2 * tol2
-                    for it in range(60):
-                        zp = np.maximum(pi - W, 0.0)
-                        zp *= inv_d
-                        if it > 0 and not zp.any():
-                            break
-                        u = 1.0 / (1.0 + zp)
-                        hk = zp * zp
-                        hk *= u
-                        hk *= hae  # Δt k = Δt φ(z)/ε
-                        G = adn * W
-                        G[1:] += aln * W[:-1]
-                        G[:-1] += aun * W[1:]
-                        G += hk * (W - pi)
-                        G -= b
-                        hk *= u
-                        hk *= 3.0 + 2.0 * zp
-                        hk += adn  # Jacobian diagonal: ad + Δt (φ + zφ')/ε, φ + zφ' = φ (3 + 2z)/(1 + z)
-                        dW = dgtsv(aln, hk, aun, G, overwrite_d=1, overwrite_b=1)[3]
-                        n_newton += 1
-                        W = W - dW
-                        # quadratic convergence: after a correction below tol the error is ~tol²/δ
-                        if float(dW @ dW) <= smax2:
-                            break
-                    zp = np.maximum(pi - W, 0.0)
-                    zp *= inv_d
-                    kk = zp * zp / (1.0 + zp) * aen
-                prev_pi = pi
-            if Vn is None:
-                if kk.any():
-                    hk = h * kk
-                    rhs = hk * pi
-                    rhs += b
-                    Vn = dgtsv(al[n], ad[n] + hk, au[n], rhs, overwrite_d=1, overwrite_b=1)[3]
-                    ks[n] = kk
-                    exiting[n] = True
-                else:
-                    Vn = dgttrs(*lu0[n], b)[0] if lu0 is not None else dgtsv(al[n], ad[n], au[n], b)[3]
-            V = Vn
-            Vs[n] = V
-        return Backward(Vs, ks, ops, price, market, base, Q, n_newton, exiting, self.dt)
+        mode = 2 if policy is not None else (1 if control == "lagged" else 0)
+        warm = gV if mode == 0 else None
+        g_exit = np.asarray((pc > warm[:M]).any(axis=1)) if warm is not None else None  # where the guess exits
+        pol = np.ascontiguousarray(policy, dtype=float) if policy is not None else ks
+        n_newton = self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, mode, warm, g_exit, pol,
+                                        newton_tol, engine)
+        return Backward(Vs, ks, ops, price, market, base, Q, n_newton, exiting, self.dt,
+                        "numba" if engine == "numba" else "step")
 
-    def _global_newton(self, ops: StepOps, pf: Array, ae: Array, inv_d: float, Vs: Array, n_top: int,
-                       gV: Array, newton_tol: float, max_sweeps: int = 3) -> tuple[Array, Array, int] | None:
+    def _sweep_backward(self, ops: StepOps, pf: Array, pc: Array, eps: float, delta: float, Vs: Array, ks: Array,
+                        exiting: Array, n_top: int, mode: int, gV: Array | None, g_exit: NDArray[np.bool_] | None,
+                        policy: Array, newton_tol: float, engine: str) -> int:
+        """Run :func:`gelav.mfg.kernels.backward_sweep` on the NumPy/LAPACK or the compiled backend."""
+        ae = self.alive_f * (1.0 / eps)
+        has_guess = gV is not None
+        if engine == "numba":
+            from gelav.mfg import _numba
+
+            sweep = _numba.kernels().backward_sweep
+            lu0 = None  # the compiled engine solves every step by elimination (no cached LAPACK factors)
+            pc = np.ascontiguousarray(pc)
+            gV = np.ascontiguousarray(gV) if has_guess else Vs
+            g_exit = g_exit if g_exit is not None else np.zeros(self.M, dtype=bool)  # unused without a guess
+        else:
+            sweep = kernels.backward_sweep
+            lu0 = ops.lu0
+        return int(sweep(ops.al, ops.ad, ops.au, ops.rbd, ops.rbl, ops.rbu, self.hsrc, pf, pc, self.alive_f, ae,
+                         float(eps), float(delta), self.dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
+                         policy, float(newton_tol), lu0))
+
+    def _global_newton(self, ops: StepOps, pf: Array, pc: Array, ae: Array, eps: float, delta: float, Vs: Array,
+                       n_top: int, gV: Array, newton_tol: float, max_sweeps: int = 3
+                       ) -> tuple[Array, Array, int] | None:
         r"""Newton's method on all steps at once (warm start), then one sweep with the exit intensity frozen.
 
         The residual :math:`F_n(W) = L_n(W_n)W_n - \rho_n R_n W_{n+1} - \Delta t_n s_n(W_n)` and the
-        diagonal of its Jacobian are evaluated for every step at once; the Newton correction solves the
+        diagonal of its Jacobian are evaluated for every step at once (the exit terms of
+        :func:`gelav.mfg.kernels.newton_terms`, as in the step-by-step Newton); the correction solves the
         block-bidiagonal system :math:`J_n\delta_n - \rho_n R_n\delta_{n+1} = -F_n` in one backward sweep
-        of tridiagonal solves. The scheme solved is the same as step by step; only the order of the
-        work changes. Fills ``Vs[:n_top]`` and returns ``(k, exiting, sweeps)``, or None if Newton did
-        not converge (the caller then falls back to the step-by-step iteration).
+        of tridiagonal solves. The values are then the backward kernel's sweep with the intensity frozen
+        (:func:`gelav.mfg.kernels.exit_rate` of the solution), so the scheme solved is the same as step by
+        step; only the order of the work changes. Fills ``Vs[:n_top]`` and returns ``(k, exiting, sweeps)``,
+        or None if Newton did not converge (the caller then falls back to the step-by-step iteration).
         """
         M, KN = self.M, self.K * self.N
         al, ad, au, lu0 = ops.al[:n_top], ops.ad[:n_top], ops.au[:n_top], ops.lu0
         rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc[:n_top]
         h = self.dt[:n_top, None]
+        hae = h * ae[:n_top]
+        inv_d = 1.0 / delta
         pi = pf[:n_top]
         W = np.empty((n_top + 1, KN))
         W[:n_top] = gV[:n_top]
         W[n_top] = Vs[n_top]
-        dgtsv, dgttrs = lapack.dgtsv, lapack.dgttrs
         D = np.empty((n_top, KN))
         sweeps = 0
-        scale = 1.0 + float(np.abs(Vs[n_top]).max())
         for _ in range(max_sweeps):
             Wn, Wn1 = W[:n_top], W[1:]
             F = ad * Wn
@@ -557,13 +482,9 @@ class Problem:
             F[:, 1:] -= rbl[:n_top] * Wn1[:, :-1]
             F[:, :-1] -= rbu[:n_top] * Wn1[:, 1:]
             F -= hsrc
-            zp = np.maximum(pi - Wn, 0.0)
-            zp *= inv_d
-            u = 1.0 / (1.0 + zp)
-            phi = zp * zp * u
-            kk = phi * ae[:n_top]
-            F += (h * kk) * (Wn - pi)
-            Jd = ad + h * (phi * u * (3.0 + 2.0 * zp) * ae[:n_top])
+            zp, u, hk = kernels.newton_terms(pi, Wn, inv_d, hae)
+            F += hk * (Wn - pi)
+            Jd = ad + hk * u * (3.0 + 2.0 * zp)
             act: NDArray[np.bool_] = np.asarray((zp > 0.0).any(axis=1))
             d = np.zeros(KN)
             for n in range(n_top - 1, -1, -1):
@@ -572,9 +493,9 @@ class Problem:
                 r[:-1] += rbu[n] * d[1:]
                 r -= F[n]
                 if act[n] or lu0 is None:
-                    d = dgtsv(al[n], Jd[n], au[n], r, overwrite_d=1, overwrite_b=1)[3]
+                    d = linalg.solve(al[n], Jd[n], au[n], r, overwrite=True)
                 else:
-                    d = dgttrs(*lu0[n], r)[0]
+                    d = lu0[n].solve(r)
                 D[n] = d
             sweeps += 1
             W[:n_top] += D
@@ -585,32 +506,19 @@ class Problem:
                 break
         else:
             return None
-        # exit intensity of the solution, then the values by the frozen-intensity sweep (exact duality)
-        zp = np.maximum(pi - W[:n_top], 0.0)
-        zp *= inv_d
-        kk = zp * zp / (1.0 + zp) * ae[:n_top]
-        exiting = np.zeros(M, dtype=bool)
-        exiting[:n_top] = kk.any(axis=1)
-        Ld = ad + h * kk
-        hkp = (h * kk) * pi
-        hkp += hsrc
-        V = Vs[n_top]
-        for n in range(n_top - 1, -1, -1):
-            b = rbd[n] * V
-            b[1:] += rbl[n] * V[:-1]
-            b[:-1] += rbu[n] * V[1:]
-            b += hkp[n]
-            if exiting[n] or lu0 is None:
-                V = dgtsv(al[n], Ld[n], au[n], b, overwrite_d=1, overwrite_b=1)[3]
-            else:
-                V = dgttrs(*lu0[n], b)[0]
-            Vs[n] = V
+        # the values: the backward kernel with the solution's exit intensity frozen (exact duality)
+        kk = np.zeros((M, KN))
+        kk[:n_top] = kernels.exit_rate(pi, W[:n_top], inv_d, ae[:n_top])
         ks = np.zeros((M, KN))
-        ks[:n_top] = kk
+        exiting = np.zeros(M, dtype=bool)
+        self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, None, kk, newton_tol,
+                             "numpy")
         return ks, exiting, sweeps
 
-    def _sweep_forward(self, ops: StepOps, k: Array | None, exiting: Array, n0: int, P: Array, qs: Array) -> None:
-        """Forward steps ``n0 .. M-1`` (in place), starting from the holders ``P[n0]`` (pre-payout masses)."""
+    def _sweep_forward(self, ops: StepOps, k: Array | None, exiting: Array, n0: int, P: Array, qs: Array,
+                       engine: str = "numpy") -> None:
+        """Forward steps ``n0 .. M-1`` (in place, :func:`gelav.mfg.kernels.forward_sweep`), starting from the
+        holders ``P[n0]`` (pre-payout masses)."""
         K, N, M = self.K, self.N, self.M
         p = P[n0].reshape(-1).copy() if n0 > 0 else self.p0.reshape(-1).copy()
         if n0 == 0:
@@ -618,29 +526,16 @@ class Problem:
         for kk in range(K):
             if self.end_idx[kk] <= n0:
                 p[kk * N:(kk + 1) * N] = 0.0
-        ending: dict[int, list[int]] = {}
-        for kk in range(K):
-            ending.setdefault(int(self.end_idx[kk]), []).append(kk)
-        al, au, lu0 = ops.al, ops.au, ops.lu0
-        rfd, rfl, rfu = ops.rfd, ops.rfl, ops.rfu
-        D = None
-        if k is not None and exiting.any():
-            D = ops.ad + self.dt[:, None] * k
-        dgttrs, dgtsv = lapack.dgttrs, lapack.dgtsv
-        for n in range(n0, M):
-            if exiting[n]:
-                q = dgtsv(au[n], D[n], al[n], p, overwrite_b=1)[3]  # type: ignore[index]
-            elif lu0 is not None:
-                q = dgttrs(*lu0[n], p, trans="T")[0]
-            else:
-                q = dgtsv(au[n], ops.ad[n], al[n], p, overwrite_b=1)[3]
-            p = rfd[n] * q
-            p[:-1] += rfl[n] * q[1:]
-            p[1:] += rfu[n] * q[:-1]
-            qs[n] = q
-            P[n + 1] = p.reshape(K, N)
-            for kk in ending.get(n + 1, ()):
-                p[kk * N:(kk + 1) * N] = 0.0
+        if k is None:
+            k = np.zeros((M, K * N))
+        if engine == "numba":
+            from gelav.mfg import _numba
+
+            sweep, lu0 = _numba.kernels().forward_sweep, None
+        else:
+            sweep, lu0 = kernels.forward_sweep, ops.lu0
+        sweep(ops.al, ops.ad, ops.au, ops.rfd, ops.rfl, ops.rfu, k, exiting, self.dt, p, n0,
+              P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0)
 
     def forward(self, bw: Backward) -> Forward:
         """The population following the best response ``bw`` (exact transpose of its steps)."""
@@ -656,26 +551,11 @@ class Problem:
                 Pl, ql = self._linear_population()
                 P[:n0 + 1] = Pl[:n0 + 1]
                 qs[:n0] = ql[:n0]
-        if n0 < M and self.numerics.engine == "numba":
-            from gelav.mfg import _numba
-
-            _, kf = _numba.kernels()
-            if n0 == 0:
-                P[0] = self.p0
-            p_start = P[n0].reshape(-1).copy()
-            for k in range(K):
-                if self.end_idx[k] <= n0:
-                    p_start[k * N:(k + 1) * N] = 0.0
-            o = bw.ops
-            exits = np.zeros((M, K))
-            kf(o.al, o.ad, o.au, o.rfd, o.rfl, o.rfu, bw.k, bw.exiting, self.dt, p_start, n0,
-               P.reshape(M + 1, K * N), qs, exits, self.end_idx.astype(np.int64), N)
-        else:
-            if n0 < M:
-                self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs)
-            exits = np.zeros((M, K))
-            if ex.size:
-                exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]
+        if n0 < M:
+            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, self.numerics.engine)
+        exits = np.zeros((M, K))
+        if ex.size:
+            exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]
         Z = self.aggregates(P, exits)
         return Forward(P, qs, exits, Z)
 

@@ -44,7 +44,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gelav.mfg.model import FIXED_POINT_METHODS, LPType, MFGModel
+from gelav.mfg.fixed_point import FIXED_POINT_REGISTRY
+from gelav.mfg.model import LPType, MFGModel
 from gelav.mfg.scenarios import SCENARIOS, Scenario
 from gelav.scenario import ScenarioError, Section, load
 
@@ -173,7 +174,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
     if "damping" in skw and not 0 < skw["damping"] <= 1:
         raise ssec._err("damping", skw["damping"], "a number in (0, 1]")
     if ssec.has("method"):
-        skw["method"] = ssec.choice("method", FIXED_POINT_METHODS)
+        skw["method"] = ssec.choice("method", tuple(FIXED_POINT_REGISTRY))
     for flag in ("exploitability", "continuation"):
         if ssec.has(flag):
             v = ssec.get(flag)

@@ -260,6 +260,11 @@ class Market:
         above; ``stats`` is a dict with ``distressed``, ``flow``, ``mean``,
         ``holders``, ``remaining`` (:math:`T_k - t`), ``nav`` and ``type`` (the
         type index). See :class:`gelav.mfg.coupling.CallableCoupling`.
+    buyers : gelav.mfg.Buyers, optional
+        Secondary buyers with finite dry powder: the price is lowered by the
+        clearing premium :math:`\lambda^*(t)` (see :mod:`gelav.mfg.buyers`).
+    tax : number, callable (t, L), table (times, nodes, values) or PigouvianTax, optional
+        A charge on every sale, rebated lump-sum (see :mod:`gelav.mfg.tax`).
     """
 
     horizon: float = 5.0
@@ -272,8 +277,16 @@ class Market:
     distress_level: float = 0.0
     absorption_time: float = 0.25
     coupling: Callable[..., Any] | None = None
+    buyers: Any = None
+    tax: Any = None
 
     def __post_init__(self) -> None:
+        # market clearing and taxes (see docs/welfare.md)
+        from gelav.mfg import buyers as _buyers
+        from gelav.mfg import tax as _tax
+
+        object.__setattr__(self, "buyers", _buyers.check_buyers(self.buyers))
+        object.__setattr__(self, "tax", _tax.check_tax(self.tax))
         object.__setattr__(self, "horizon", check_positive("horizon", self.horizon))
         object.__setattr__(self, "nav", check_positive("nav", self.nav))
         object.__setattr__(self, "base_discount", check_finite("base_discount", self.base_discount))
@@ -361,6 +374,7 @@ class MFGModel:
             m.coupling is None
             and m.distress_impact == 0
             and m.flow_impact == 0
+            and (m.buyers is None or m.buyers.unlimited)
             and all(t.herding == 0 and t.feedback == 0 for t in self.types)
         )
 
@@ -370,7 +384,7 @@ class MFGModel:
         This is the DCF-style single-LP view: each LP solves its own optimal
         stopping problem as if the others did not exist.
         """
-        mk = replace(self.market, distress_impact=0.0, flow_impact=0.0, coupling=None)
+        mk = replace(self.market, distress_impact=0.0, flow_impact=0.0, coupling=None, buyers=None)
         ts = tuple(replace(t, herding=0.0, feedback=0.0) for t in self.types)
         return replace(self, types=ts, market=mk, name=self.name + " (no feedback)")
 
@@ -511,11 +525,9 @@ class SolverOptions:
     continuation: bool = False
 
     def __post_init__(self) -> None:
-        if self.method not in FIXED_POINT_METHODS:
-            raise ValueError(
-                f"Unknown `method` {self.method!r}; registered methods are "
-                + ", ".join(repr(m) for m in FIXED_POINT_METHODS) + "."
-            )
+        from gelav.mfg.fixed_point import fixed_point_method
+
+        fixed_point_method(self.method)  # ValueError listing the registered methods
         object.__setattr__(self, "tol", check_positive("tol", self.tol))
         object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1))
         d = check_positive("damping", self.damping)

@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import lapack
 
 from gelav._random import SeedLike, as_seed_sequence
 
@@ -118,7 +117,7 @@ def _transitions(pb: Any, bw: Any) -> Array:
             # L^{-1} R for the block: solve with the stored factorisation of the stacked system
             rhs = np.zeros((K * N, N))
             rhs[sl] = R
-            X, _info = lapack.dgttrs(*bw.lu[n], rhs)
+            X = bw.lu[n].solve(rhs)
             T = X[sl]
             if T.min() < -1e-12:
                 raise ValueError(

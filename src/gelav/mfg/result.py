@@ -1,8 +1,13 @@
-"""The :class:`Equilibrium` result of :func:`gelav.mfg.solve` and its plots."""
+"""The :class:`Equilibrium` result of :func:`gelav.mfg.solve` and its plots.
+
+This module holds the result only; its numbers are computed by :mod:`gelav.mfg.assemble`
+(``build_equilibrium`` and ``exit_boundary`` are still importable from here).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,35 +16,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from gelav.grid import Grid
 
-__all__ = ["Equilibrium", "build_equilibrium", "exit_boundary"]
+__all__ = ["Equilibrium"]
 
 Array = NDArray[np.float64]
-
-
-def exit_boundary(x: Array, gap: Array) -> Array:
-    r"""Exit boundary per row of ``gap`` = :math:`\pi - V` (exit where gap > 0, below the boundary).
-
-    The largest zero crossing from exit (gap > 0) to hold (gap ≤ 0) going up in
-    ``x``, linearly interpolated; NaN where nobody exits, ``x[-1]`` where
-    everybody does.
-    """
-    gap = np.atleast_2d(gap)
-    out = np.full(gap.shape[0], np.nan)
-    pos = gap > 0
-    for i in range(gap.shape[0]):
-        p = pos[i]
-        if not p.any():
-            continue
-        if p.all():
-            out[i] = x[-1]
-            continue
-        j = int(np.nonzero(p)[0].max())
-        if j == x.size - 1:
-            out[i] = x[-1]
-            continue
-        g0, g1 = gap[i, j], gap[i, j + 1]
-        out[i] = x[j] + (x[j + 1] - x[j]) * g0 / (g0 - g1)
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,9 +57,10 @@ class Equilibrium:
     history : list of dict
         One record per evaluation of Φ: ``iteration``, ``method``, ``epsilon``, ``residual``,
         ``exploitability``, ``seconds``, ``start``.
-    diagnostics : dict
-        ``converged``, ``iterations``, ``residual``, ``exploitability``, ``mass_balance_error``,
-        ``duality_error``, ``epsilon``, ``notes``, ``start``, grid sizes.
+    diagnostics : gelav.results.Diagnostics
+        ``timings``, ``iterations``, ``residuals`` (the residual history of this start) and, read
+        as a mapping, ``converged``, ``iterations``, ``residual``, ``exploitability``,
+        ``mass_balance_error``, ``duality_error``, ``epsilon``, ``notes``, ``start``, grid sizes.
     timings : dict
         Seconds spent in set-up, the no-feedback reference, the fixed point, in total.
     others : tuple of Equilibrium
@@ -112,7 +92,7 @@ class Equilibrium:
     aggregates: dict[str, Array]
     path: Array
     history: list[dict[str, Any]] = field(default_factory=list)
-    diagnostics: dict[str, Any] = field(default_factory=dict)
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     others: tuple[Equilibrium, ...] = ()
     time_grid: Any = None
@@ -135,6 +115,14 @@ class Equilibrium:
     @property
     def exploitability(self) -> float:
         return float(self.diagnostics.get("exploitability", math.nan))
+
+    @property
+    def premium(self) -> Array:
+        """Illiquidity premium :math:`\\lambda^*(t)` (M,) [fraction of NAV] clearing the exit flow against the
+        secondary buyers' capital (0 without ``Market(buyers=...)``; see :mod:`gelav.mfg.buyers`)."""
+        from gelav.mfg.buyers import equilibrium_premium
+
+        return equilibrium_premium(self)
 
     @property
     def discount(self) -> Array:
@@ -186,9 +174,9 @@ class Equilibrium:
         tot = p.sum()
         if tot <= 0:
             return math.nan
-        from gelav.mfg.engine import _volume_fraction_below
+        from gelav.mfg.engine import volume_fraction_below
 
-        return float(p @ _volume_fraction_below(self.grid, threshold) / tot)
+        return float(p @ volume_fraction_below(self.grid, threshold) / tot)
 
     def summary(self, L: ArrayLike = (-0.5, 0.0, 1.0)) -> dict[str, Any]:
         """The numbers of the CLI table as a dict."""
@@ -325,96 +313,10 @@ class Equilibrium:
                 f"residual {self.residual:.2e}, {self.iterations} iterations)")
 
 
-def build_equilibrium(problem: Any, ev: Any, Z: Array, notes: list[str], label: str, opts: Any,
-                      nf: Any, timings: dict[str, float], total: float) -> Equilibrium:
-    """Assemble the result from the last evaluation of Φ at the fixed point ``Z``."""
-    Zin, Zn, bw, fw, res = ev.last
-    pb = problem
-    K, M, N = pb.K, pb.M, pb.N
-    V = bw.V.reshape(M + 1, K, N).transpose(1, 0, 2)
-    kk = bw.k.reshape(M, K, N).transpose(1, 0, 2)
-    P = fw.P.transpose(1, 0, 2)
-    price_nodes = np.concatenate((bw.price, bw.price[:, -1:]), axis=1)  # (K, M+1, N)
-    boundary = np.stack([exit_boundary(pb.x, price_nodes[k] - V[k]) for k in range(K)])
-    for k in range(K):
-        boundary[k, pb.end_idx[k]:] = np.nan
-    exits = fw.exits.T  # (K, M)
-    cum = np.concatenate((np.zeros((K, 1)), np.cumsum(exits, axis=1)), axis=1)
-    holders = P.sum(axis=2)
-    p0tot = pb.p0.sum(axis=1)
-    mb = 0.0
-    for k in range(K):
-        e = pb.end_idx[k]
-        mb = max(mb, float(np.max(np.abs(holders[k, :e + 1] + cum[k, :e + 1] - p0tot[k]))))
-    dual = pb.duality_gap(bw, fw)
-    x = pb.x
-    width = x[-1] - x[0]
-    edge = (x < x[0] + 0.02 * width) | (x > x[-1] - 0.02 * width)
-    boundary_mass = float(P[:, :, edge].sum(axis=2).max())
-    if boundary_mass > 1e-6:
-        import warnings
+def __getattr__(name: str) -> Any:
+    # ``build_equilibrium`` moved to :mod:`gelav.mfg.assemble` (it computes; this module only holds the result)
+    if name in ("build_equilibrium", "exit_boundary"):
+        from gelav.mfg import assemble
 
-        from gelav.errors import MassLossWarning
-
-        warnings.warn(f"{boundary_mass:.3g} of a type's mass reached the outer 2% of the liquidity domain "
-                      f"[{x[0]:.3g}, {x[-1]:.3g}] (reflecting ends); widen it with Numerics(domain=...).",
-                      MassLossWarning, stacklevel=4)
-    own_hist = [h for h in ev.history if h.get("start", "") == label]
-    r = np.array([pt.discount_rate for pt in pb.model.types])
-    y = np.array([pt.yield_rate for pt in pb.model.types])
-    T = np.array([pb.model.fund_end(k) for k in range(K)]) - pb.times[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ann = np.where(r > 0, (1 - np.exp(-r * T)) / np.where(r > 0, r, 1.0), T)
-    dcf = y * ann + np.exp(-r * T) * pb.model.market.nav
-    if nf is not None:
-        _pnf, bnf, fnf = nf
-        nf_price = bnf.market
-        nf_v0 = bnf.V[0].reshape(K, N)
-        nf_cum = np.concatenate((np.zeros((K, 1)), np.cumsum(fnf.exits.T, axis=1)), axis=1)
-    else:
-        nf_price = np.full_like(bw.market, np.nan)
-        nf_v0 = np.full((K, N), np.nan)
-        nf_cum = np.full_like(cum, np.nan)
-    _, S = pb.pressure(fw.exits @ pb.weights)
-    aggregates = {"distressed": Zin[0].copy(), "flow": Zin[1].copy(), "mean": Zin[2].copy(),
-                  "holders": Zin[3].copy(), "pressure": S}
-    expl = own_hist[-1]["exploitability"] if own_hist else math.nan
-    if opts.exploitability and not pb.model.decoupled:
-        # exploitability of the equilibrium policy itself (one more evaluation)
-        v_br = pb.population_value(bw)
-        v_pol = pb.policy_value(fw, bw, Zn, ev.eps, ev.delta)
-        bw2 = pb.backward(Zn, ev.eps, ev.delta, guess=bw, newton="global")
-        expl = float(pb.weights @ (pb.population_value(bw2) - v_pol))
-        del v_br
-    elif pb.model.decoupled:
-        expl = 0.0
-    timings = {**timings, "total": total}
-    diagnostics = {
-        "converged": True,
-        "iterations": len(own_hist),
-        "evaluations": ev.n_eval,
-        "residual": float(res),
-        "exploitability": float(expl),
-        "mass_balance_error": mb,
-        "duality_error": dual,
-        "boundary_mass": boundary_mass,
-        "epsilon": ev.eps,
-        "temperature": ev.delta,
-        "method": opts.method,
-        "tol": opts.tol,
-        "start": label,
-        "notes": notes,
-        "n_nodes": N,
-        "n_steps": M,
-        "newton_iterations_last": bw.newton_iterations,
-        "monotone": pb.model.monotone,
-    }
-    return Equilibrium(
-        model=pb.model, grid=pb.grid, times=pb.times.copy(), t_mid=pb.t_mid.copy(),
-        type_names=tuple(t.name for t in pb.model.types), weights=pb.weights.copy(),
-        price=bw.market.copy(), no_feedback_price=nf_price, base_price=bw.base.copy(), boundary=boundary,
-        exit_flow=exits / pb.dt[None, :], cumulative_exits=cum, holders=holders, density=P, value=V,
-        exit_rate=kk, value0=V[:, 0].copy(), no_feedback_value0=nf_v0, no_feedback_cumulative_exits=nf_cum,
-        dcf=dcf, aggregates=aggregates, path=Zin.copy(), history=list(ev.history), diagnostics=diagnostics,
-        timings=timings, time_grid=pb.tg, numerics=pb.numerics, initial_pressure=pb.initial_pressure,
-    )
+        return getattr(assemble, name)
+    raise AttributeError(f"module 'gelav.mfg.result' has no attribute {name!r}")

@@ -37,7 +37,7 @@ the previous best response, and once that needed a single Newton correction
 per step, Newton runs on all steps at once (residuals vectorised over the
 steps, one sweep of tridiagonal solves). Every evaluation solves the inner
 Newton iterations to the exact scheme's tolerance (inexact early inner solves
-are available through ``_INEXACT_FACTOR`` but off: they upset Anderson at
+are available through ``gelav.mfg.fixed_point.INEXACT_FACTOR`` but off: they upset Anderson at
 small relaxations; an inexact evaluation that would be accepted is always
 redone exactly).
 
@@ -53,10 +53,9 @@ no-feedback, panic) and reports every distinct equilibrium it finds.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -64,326 +63,38 @@ import numpy as np
 
 from gelav.errors import AccuracyWarning, ConvergenceError
 from gelav.grid import Grid, TimeGrid
-from gelav.mfg.engine import Backward, Forward, Problem
+from gelav.mfg.assemble import NoFeedback, build_equilibrium
+from gelav.mfg.engine import Problem
+from gelav.mfg.fixed_point import (
+    Cycling,
+    Evaluation,
+    Evaluator,
+    MethodDescriptions,
+    Stalled,
+    fixed_point_method,
+)
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
-from gelav.mfg.result import Equilibrium, build_equilibrium
+from gelav.mfg.result import Equilibrium
 
 __all__ = ["METHODS", "equilibrium", "find_equilibria", "solve"]
 
 
-#: Newton tolerance of the exact scheme (relative size of the last correction per step)
-_NEWTON_TOL = 1e-7
-#: outer residual below which Φ is warm-started from the previous best response
-_WARM_BELOW = 0.3
-#: inexact best responses far from the fixed point: Newton tolerance = factor × residual, at most cap.
-#: Off (0): measured on the crisis preset it saved under 10 % at ε = 1e-3 but made Anderson take
-#: 23-159 instead of 18-19 evaluations at ε = 1e-4 (the Newton error ~tol²/δ grows as δ shrinks).
-_INEXACT_FACTOR = 0.0
-_INEXACT_CAP = 1e-5
-#: last Newton count per exiting step below which the next best response runs Newton on all steps at once
-_GLOBAL_RATIO = 1.02
-
-
-class _Cycling(Exception):
-    def __init__(self, period: int) -> None:
-        super().__init__(f"cycling with period {period}")
-        self.period = period
-
-
-class _Stalled(Exception):
-    pass
-
-
-class _Evaluator:
-    """Φ with bookkeeping: history, exploitability, best iterate."""
-
-    def __init__(self, problem: Problem, opts: SolverOptions, history: list[dict[str, Any]],
-                 callback: Callable[[dict[str, Any]], None] | None, label: str = "") -> None:
-        self.pb = problem
-        self.opts = opts
-        self.history = history
-        self.callback = callback
-        self.label = label
-        self.eps = problem.numerics.epsilon
-        self.delta = problem.numerics.delta
-        self.prev: tuple[Backward, Forward] | None = None
-        self.prev_eps = math.nan
-        self.last: tuple[Any, ...] | None = None
-        self.n_eval = 0
-        self.last_res = math.nan
-        self.inexact = _INEXACT_FACTOR > 0
-        self.inexact_factor = _INEXACT_FACTOR
-        self.inexact_cap = _INEXACT_CAP
-        self.accept_below = 10.0 * opts.tol
-        self.one_correction = False
-        self.t0 = time.perf_counter()
-
-    def set_relaxation(self, eps: float) -> None:
-        ratio = self.pb.numerics.delta / self.pb.numerics.epsilon
-        self.eps, self.delta = eps, eps * ratio
-
-    def __call__(self, Z: np.ndarray, method: str, record: bool = True) -> np.ndarray:
-        pb = self.pb
-        if not np.all(np.isfinite(Z)):
-            raise FloatingPointError("non-finite aggregate path")
-        same = self.prev is not None and self.prev_eps == self.eps
-        # warm start from the previous best response once the iterates are close; far from the
-        # fixed point the step-to-step predictor of a cold start is better
-        guess = self.prev[0] if (same and self.last_res < _WARM_BELOW) else None  # type: ignore[index]
-        # inexact best responses while far from the fixed point: the Newton error after a last
-        # correction of size tol is ~tol²/δ, far below the residual; the exact 1e-7 near it
-        ntol = _NEWTON_TOL
-        if self.inexact and same and math.isfinite(self.last_res):
-            ntol = min(self.inexact_cap, max(_NEWTON_TOL, self.inexact_factor * self.last_res))
-        # one Newton correction per step sufficed last time: Newton on all steps at once is cheaper
-        newton = "global" if (guess is not None and self.one_correction) else "step"
-        Zn, bw, fw = pb.phi(Z, self.eps, self.delta, guess=guess, newton_tol=ntol, newton=newton)
-        self.n_eval += 1
-        res = float(np.max(np.abs(Zn - Z)))
-        if ntol > _NEWTON_TOL and res < self.accept_below:
-            # never accept an inexact best response: redo this evaluation with the exact inner solve
-            Zn, bw, fw = pb.phi(Z, self.eps, self.delta, guess=bw, newton_tol=_NEWTON_TOL)
-            self.n_eval += 1
-            res = float(np.max(np.abs(Zn - Z)))
-        n_exit = int(bw.exiting.sum())
-        self.one_correction = bool(bw.newton_iterations <= (1 if bw.newton == "global" else _GLOBAL_RATIO * n_exit))
-        self.last_res = res
-        expl = math.nan
-        if self.opts.exploitability and self.prev is not None:
-            v_br = pb.population_value(bw)
-            v_pol = pb.policy_value(self.prev[1], self.prev[0], Z, self.eps, self.delta, price=bw.price)
-            expl = float(pb.weights @ (v_br - v_pol))
-        self.prev = (bw, fw)
-        self.prev_eps = self.eps
-        self.last = (Z.copy(), Zn, bw, fw, res)
-        if record:
-            rec = {"iteration": len(self.history) + 1, "method": method, "epsilon": self.eps,
-                   "residual": res, "exploitability": expl, "seconds": time.perf_counter() - self.t0,
-                   "start": self.label}
-            self.history.append(rec)
-            if self.callback is not None:
-                self.callback(rec)
-        return Zn
-
-
-# -- the iterations -------------------------------------------------------------
-def _lstsq(A: np.ndarray, b: np.ndarray, rcond: float) -> np.ndarray:
-    """Minimum-norm least squares ``argmin ||A g - b||`` for a tall, thin ``A`` (few columns).
-
-    Same answer as ``numpy.linalg.lstsq(A, b, rcond)`` (singular values below ``rcond``
-    times the largest are dropped), computed without a multithreaded BLAS call on the
-    tall matrix: reorthogonalised Gram–Schmidt (dot products by ``einsum``), then the
-    SVD of the small triangular factor. Multithreaded BLAS leaves worker threads
-    spinning against the sequential sweeps that follow on a busy machine.
-    """
-    m, k = A.shape
-    Qm = np.zeros((m, k))
-    R = np.zeros((k, k))
-    for j in range(k):
-        v = A[:, j].copy()
-        for _ in range(2):  # classical Gram–Schmidt, twice (orthogonal to rounding)
-            if j:
-                c = np.einsum("ij,i->j", Qm[:, :j], v)
-                v -= np.einsum("ij,j->i", Qm[:, :j], c)
-                R[:j, j] += c
-        nrm = math.sqrt(float(np.einsum("i,i->", v, v)))
-        R[j, j] = nrm
-        if nrm > 0.0:
-            Qm[:, j] = v / nrm
-    U, s, Vt = np.linalg.svd(R)
-    if s[0] == 0.0:
-        return np.zeros(k)
-    keep = s > rcond * s[0]
-    qb = np.einsum("ij,i->j", Qm, b)
-    return Vt[keep].T @ ((U[:, keep].T @ qb) / s[keep])
-
-
-def _check_cycle(Zs: list[np.ndarray], res: list[float]) -> None:
-    """Raise :class:`_Cycling` when the iterates revisit themselves, :class:`_Stalled` when no progress."""
-    j = len(res)
-    if j < 40:
-        return
-    if min(res[-20:]) < 0.98 * min(res[:-20]):
-        return  # still making progress
-    step = np.max(np.abs(Zs[-1] - Zs[-2]))
-    for p in range(2, 9):
-        if np.max(np.abs(Zs[-1] - Zs[-1 - p])) < 0.05 * step:
-            raise _Cycling(p)
-    raise _Stalled()
-
-
-def _picard(ev: _Evaluator, Z: np.ndarray, tol: float, max_iter: int, damping: float,
-            name: str = "picard", detect: bool = True, adaptive: bool = False) -> np.ndarray:
-    Zs: list[np.ndarray] = []
-    res: list[float] = []
-    a = damping
-    for _ in range(max_iter):
-        Zn = ev(Z, name)
-        r = ev.last[4]  # type: ignore[index]
-        if r < tol:
-            return Z
-        if adaptive and res:
-            # backtracking damping: shrink when the residual grows, grow slowly otherwise
-            a = a * 0.5 if r > res[-1] else min(damping, a * 1.1)
-        Zs.append(Z)
-        res.append(r)
-        if detect:
-            _check_cycle(Zs, res)
-        Z = Z + a * (Zn - Z)
-    raise ConvergenceError(f"{name} did not reach tol={tol:g} in {max_iter} iterations "
-                           f"(residual {res[-1]:.3g}).", ev.history)
-
-
-def _fictitious(ev: _Evaluator, Z: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
-    for j in range(max_iter):
-        Zn = ev(Z, "fictitious")
-        if ev.last[4] < tol:  # type: ignore[index]
-            return Z
-        Z = Z + (Zn - Z) / (j + 2.0)
-    raise ConvergenceError(f"fictitious play did not reach tol={tol:g} in {max_iter} iterations "
-                           f"(residual {ev.last[4]:.3g}).", ev.history)  # type: ignore[index]
-
-
-def _anderson(ev: _Evaluator, Z: np.ndarray, tol: float, max_iter: int, memory: int,
-              damping: float = 1.0) -> np.ndarray:
-    shape = Z.shape
-    x = Z.ravel().copy()
-    X: list[np.ndarray] = []
-    F: list[np.ndarray] = []
-    best = (math.inf, x.copy())
-    since_best = 0
-    for _ in range(max_iter):
-        g = ev(x.reshape(shape), "anderson").ravel()
-        f = g - x
-        r = float(np.max(np.abs(f)))
-        if r < tol:
-            return x.reshape(shape)
-        if r < best[0]:
-            best, since_best = (r, x.copy()), 0
-        else:
-            since_best += 1
-        if since_best > 25:
-            raise _Stalled()
-        if r > 10.0 * best[0] or not math.isfinite(r):
-            # safeguard: restart from the best iterate with a damped step
-            X.clear()
-            F.clear()
-            x = best[1].copy()
-            continue
-        X.append(x.copy())
-        F.append(f.copy())
-        if len(X) > memory + 1:
-            X.pop(0)
-            F.pop(0)
-        if len(X) == 1:
-            x = x + damping * f
-            continue
-        dX = np.stack([X[i + 1] - X[i] for i in range(len(X) - 1)], axis=1)
-        dF = np.stack([F[i + 1] - F[i] for i in range(len(F) - 1)], axis=1)
-        scale = np.maximum(np.max(np.abs(dF), axis=0), 1e-300)
-        gam = _lstsq(dF / scale, f, rcond=1e-12) / scale
-        x = x - np.einsum("ij,j->i", dX, gam) + damping * (f - np.einsum("ij,j->i", dF, gam))
-    raise ConvergenceError(f"Anderson did not reach tol={tol:g} in {max_iter} iterations "
-                           f"(best residual {best[0]:.3g}).", ev.history)
-
-
-def _newton_krylov(ev: _Evaluator, Z: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
-    from scipy.optimize import NoConvergence, newton_krylov
-
-    shape = Z.shape
-    ev.inexact = False  # finite-difference Jacobian products need the exact map
-
-    def G(v: np.ndarray) -> np.ndarray:
-        return ev(v.reshape(shape), "newton-krylov").ravel() - v
-
-    try:
-        sol = newton_krylov(G, Z.ravel(), f_tol=tol, maxiter=max_iter, method="lgmres")
-    except NoConvergence as exc:
-        raise ConvergenceError(f"Newton–Krylov did not reach tol={tol:g}.", ev.history) from exc
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        raise ConvergenceError(f"Newton–Krylov failed: {exc}", ev.history) from exc
-    out = sol.reshape(shape)
-    ev(out, "newton-krylov")
-    return out
-
-
-def _run(ev: _Evaluator, Z: np.ndarray, method: str, tol: float, opts: SolverOptions,
-         notes: list[str]) -> np.ndarray:
-    if method == "picard":
-        try:
-            return _picard(ev, Z, tol, opts.max_iter, opts.damping)
-        except _Cycling as exc:
-            raise ConvergenceError(f"damped Picard (damping {opts.damping:g}) cycles with period {exc.period} "
-                                   f"(residual {ev.last[4]:.3g}); try a smaller damping.", ev.history) from None  # type: ignore[index]
-        except _Stalled:
-            raise ConvergenceError(f"damped Picard (damping {opts.damping:g}) stalled at residual "
-                                   f"{ev.last[4]:.3g}; try a smaller damping.", ev.history) from None  # type: ignore[index]
-    if method == "fictitious":
-        return _fictitious(ev, Z, tol, opts.max_iter)
-    if method == "anderson":
-        try:
-            return _anderson(ev, Z, tol, opts.max_iter, opts.memory)
-        except _Stalled:
-            raise ConvergenceError("Anderson stalled.", ev.history) from None
-    if method == "newton-krylov":
-        return _newton_krylov(ev, Z, tol, opts.max_iter)
-    # auto: Anderson with fallback to damped Picard from the best iterate
-    try:
-        return _anderson(ev, Z, tol, opts.max_iter, opts.memory)
-    except (_Stalled, ConvergenceError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        notes.append(f"Anderson failed at epsilon={ev.eps:g} ({type(exc).__name__}); fell back to damped Picard")
-        Zb = ev.last[0] if ev.last is not None else Z  # type: ignore[index]
-        damping = opts.damping
-        for _ in range(4):
-            try:
-                return _picard(ev, Zb, tol, opts.max_iter, damping, name="picard (fallback)", adaptive=True)
-            except _Cycling as cyc:
-                notes.append(f"damped Picard cycles (period {cyc.period}) with damping {damping:g}; halving it")
-                damping /= 2.0
-            except _Stalled:
-                notes.append(f"damped Picard stalled with damping {damping:g}; halving it")
-                damping /= 2.0
-        raise ConvergenceError(
-            f"Anderson and damped Picard (damping down to {damping:g}) both failed at epsilon={ev.eps:g}; best "
-            f"residual {min(h['residual'] for h in ev.history):.3g}. The map may be too steep (a large "
-            "`flow_impact` with a short `absorption_time` makes block exits self-defeating): try a larger "
-            "`epsilon` or `absorption_time`.", ev.history) from None
-
-
 def _iterate(problem: Problem, Z0: np.ndarray, opts: SolverOptions, history: list[dict[str, Any]],
              callback: Callable[[dict[str, Any]], None] | None, label: str = ""
-             ) -> tuple[np.ndarray, _Evaluator, list[str]]:
-    ev = _Evaluator(problem, opts, history, callback, label)
+             ) -> tuple[np.ndarray, Evaluator, list[str]]:
+    ev = Evaluator(problem, opts, history, callback, label)
     notes: list[str] = []
-    num = problem.numerics
     if problem.model.decoupled:
-        ev.set_relaxation(num.epsilon)
-        Z = ev(Z0, "single best response")
+        ev.set_relaxation(problem.numerics.epsilon)
+        ev(Z0, "single best response")
+        assert ev.last is not None
         # the map is constant: Φ(Z) is the fixed point, one best response suffices
-        Zf = Z
-        ev.last = (Zf, Zf, ev.last[2], ev.last[3], 0.0)  # type: ignore[index]
+        Zf = ev.last.image
+        ev.last = replace(ev.last, Z=Zf, residual=0.0)
         history[-1]["residual"] = 0.0
         notes.append("no coupling: one best response is the equilibrium")
         return Zf, ev, notes
-    if opts.method == "auto" and not opts.continuation:
-        # 1) Anderson directly at the target relaxation (fastest when it works)
-        ev.set_relaxation(num.epsilon)
-        try:
-            return _anderson(ev, Z0, opts.tol, min(opts.max_iter, 60), opts.memory), ev, notes
-        except (_Stalled, ConvergenceError, FloatingPointError, np.linalg.LinAlgError) as exc:
-            notes.append(f"direct Anderson at epsilon={num.epsilon:g} failed ({type(exc).__name__}); "
-                         "continuation in the relaxation")
-        ev.prev = None
-    schedule = num.schedule() if opts.method in ("auto",) else (num.epsilon,)
-    if label in ("panic", "no-feedback"):
-        # other basins: a large relaxation can erase them (slow exits cannot produce a panic), so start at ε
-        schedule = (num.epsilon,)
-    Z = Z0
-    for i, eps in enumerate(schedule):
-        ev.set_relaxation(eps)
-        last = i == len(schedule) - 1
-        tol = opts.tol if last else max(opts.stage_tol, opts.tol)
-        Z = _run(ev, Z, opts.method, tol, opts, notes)
+    Z = fixed_point_method(opts.method).solve(ev, Z0, opts, notes, label)
     return Z, ev, notes
 
 
@@ -483,13 +194,13 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
     problem = _make_problem(model, numerics, start, grid, time_grid, initial_pressure)
     timings: dict[str, float] = {"setup": time.perf_counter() - t_start}
 
-    nf = None
+    nf: NoFeedback | None = None
     nf_Z = None
     if no_feedback:
         t0 = time.perf_counter()
         pnf = _make_problem(model.without_feedback(), numerics, start, problem.grid, problem.tg, initial_pressure)
         Znf, bnf, fnf = pnf.phi(pnf.zero_path(), numerics.epsilon, numerics.delta)
-        nf = (pnf, bnf, fnf)
+        nf = NoFeedback(pnf, bnf, fnf)
         timings["no_feedback"] = time.perf_counter() - t0
         if model.types == model.without_feedback().types:
             nf_Z = Znf
@@ -505,12 +216,12 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
         starts = _starts(problem, nf_Z)
         if model.monotone:
             starts = starts[:1]
-    found: list[tuple[np.ndarray, _Evaluator, list[str], str]] = []
+    found: list[tuple[np.ndarray, Evaluator, list[str], str]] = []
     failures: list[str] = []
     for label, Z0 in starts:
         try:
             Z, ev, notes = _iterate(problem, Z0, opts, history, callback, label)
-        except (ConvergenceError, _Cycling, _Stalled, FloatingPointError) as exc:
+        except (ConvergenceError, Cycling, Stalled, FloatingPointError) as exc:
             failures.append(f"start {label!r}: {exc}")
             continue
         found.append((Z, ev, notes, label))
@@ -520,10 +231,10 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
             "No equilibrium found (" + "; ".join(failures) + "). Try method='picard' with a smaller "
             "damping, a larger `epsilon`, or more iterations.", history)
     # distinct equilibria (by the market price path)
-    distinct: list[tuple[np.ndarray, _Evaluator, list[str], str]] = []
+    distinct: list[tuple[np.ndarray, Evaluator, list[str], str]] = []
     for item in found:
-        pr = item[1].last[2].market  # type: ignore[index]
-        if all(np.max(np.abs(pr - d[1].last[2].market)) > 1e3 * opts.tol + 1e-6 for d in distinct):  # type: ignore[index]
+        pr = _last(item[1]).backward.market
+        if all(np.max(np.abs(pr - _last(d[1]).backward.market)) > 1e3 * opts.tol + 1e-6 for d in distinct):
             distinct.append(item)
     eqs = []
     for Z, ev, notes, label in distinct:
@@ -542,14 +253,14 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
 #: alias
 equilibrium = solve
 
-#: fixed-point methods (name -> short description)
-METHODS: dict[str, str] = {
-    "auto": "continuation in ε + Anderson, fallback to damped Picard",
-    "picard": "damped Picard Z ← (1-a)Z + aΦ(Z)",
-    "fictitious": "fictitious play (averaging with weight 1/(j+2))",
-    "anderson": "Anderson acceleration (type II)",
-    "newton-krylov": "scipy.optimize.newton_krylov on Φ(Z) - Z",
-}
+#: fixed-point methods (name -> short description): a live view of
+#: :data:`gelav.mfg.fixed_point.FIXED_POINT_REGISTRY`
+METHODS: Mapping[str, str] = MethodDescriptions()
+
+
+def _last(ev: Evaluator) -> Evaluation:
+    assert ev.last is not None  # a converged evaluator has evaluated Φ
+    return ev.last
 
 
 def find_equilibria(model: MFGModel, **kwargs: Any) -> list[Equilibrium]:

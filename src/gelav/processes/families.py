@@ -1,164 +1,24 @@
-r"""One-dimensional Itô diffusions.
+r"""The built-in diffusion families: Brownian motion, Ornstein–Uhlenbeck, geometric Brownian motion, CIR.
 
-A process is data: the coefficients of
-
-.. math::
-
-    dX_t = b(t, X_t)\,dt + \sigma(t, X_t)\,dW_t ,
-
-with ``drift`` :math:`b` and ``diffusion`` :math:`\sigma` (the volatility, *not*
-its square; :meth:`Process.variance_rate` returns :math:`a = \sigma^2`), the
-state space ``domain`` and, where it is known in closed form, the exact law of
-:math:`X_t` given :math:`X_s = x` (:meth:`Process.transition`) and the
-stationary law (:meth:`Process.stationary`).
-
-Units: time in years, the state in its own units (the GE-LAV liquidity index
-:math:`L` is dimensionless), so ``kappa`` is per year and ``sigma`` is per
-square-root year.
+Each is a :class:`~gelav.processes.base.Process` with its closed forms: the
+transition law, the stationary law where there is one, and the exact Monte
+Carlo step (:meth:`~gelav.processes.base.Process.exact_step`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_callable, check_finite, check_nonnegative, check_positive
+from gelav._validation import check_finite, check_nonnegative, check_positive
 from gelav.errors import FellerConditionWarning
+from gelav.processes.base import Process, Step
 
-__all__ = [
-    "CIR",
-    "BrownianMotion",
-    "GeometricBrownianMotion",
-    "OrnsteinUhlenbeck",
-    "Process",
-]
-
-Coefficient = Callable[[float, NDArray[np.float64]], ArrayLike]
-
-
-class Process:
-    r"""A general diffusion :math:`dX = b(t,X)\,dt + \sigma(t,X)\,dW`.
-
-    Parameters
-    ----------
-    drift : callable ``(t, x) -> array``
-        :math:`b(t, x)`, vectorised in ``x`` (a float ``t`` and an array ``x``).
-    diffusion : callable ``(t, x) -> array``
-        :math:`\sigma(t, x) \ge 0`, vectorised the same way.
-    domain : (float, float), optional
-        The state space (default the real line); solvers keep grids inside it.
-    time_homogeneous : bool, optional
-        Declare that the coefficients do not depend on ``t`` (lets the solvers
-        factorise their matrices once). Default False.
-    name : str, optional
-        Used in reports and ``repr``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from gelav import Process
-    >>> p = Process(lambda t, x: -x, lambda t, x: 0.5 + 0 * x, time_homogeneous=True)
-    >>> float(p.drift(0.0, np.array([2.0]))[0])
-    -2.0
-    """
-
-    def __init__(
-        self,
-        drift: Coefficient,
-        diffusion: Coefficient,
-        *,
-        domain: tuple[float, float] = (-math.inf, math.inf),
-        time_homogeneous: bool = False,
-        name: str | None = None,
-    ) -> None:
-        self._drift = check_callable("drift", drift)
-        self._diffusion = check_callable("diffusion", diffusion)
-        lo, hi = (float(domain[0]), float(domain[1]))
-        if math.isnan(lo) or math.isnan(hi) or not lo < hi:
-            raise ValueError(f"`domain` must be an interval (lo, hi) with lo < hi, got {domain!r}.")
-        self.domain = (lo, hi)
-        self.time_homogeneous = bool(time_homogeneous)
-        self.name = name or type(self).__name__
-
-    # -- coefficients -------------------------------------------------------
-    def drift(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
-        """Drift :math:`b(t, x)`, broadcast to the shape of ``x``."""
-        x = np.asarray(x, dtype=float)
-        return np.broadcast_to(np.asarray(self._drift(t, x), dtype=float), x.shape).copy()
-
-    def diffusion(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
-        r"""Diffusion (volatility) :math:`\sigma(t, x)`, broadcast to the shape of ``x``."""
-        x = np.asarray(x, dtype=float)
-        return np.broadcast_to(np.asarray(self._diffusion(t, x), dtype=float), x.shape).copy()
-
-    def variance_rate(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
-        r""":math:`a(t, x) = \sigma(t, x)^2`, the infinitesimal variance per unit time."""
-        s = self.diffusion(t, x)
-        return s * s
-
-    def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
-        r""":math:`\partial_x \sigma(t, x)` (used by Milstein); central differences by default."""
-        x = np.asarray(x, dtype=float)
-        h = 1e-6 * np.maximum(1.0, np.abs(x))
-        return (self.diffusion(t, x + h) - self.diffusion(t, x - h)) / (2 * h)
-
-    # -- exact laws (overridden where known) ----------------------------------
-    @property
-    def has_transition(self) -> bool:
-        """True when :meth:`transition` gives the exact law of :math:`X_t`."""
-        return False
-
-    def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
-        """Frozen SciPy distribution of :math:`X_t` given :math:`X_s = x_0`."""
-        raise NotImplementedError(
-            f"{self.name} has no closed-form transition law; solve numerically with gelav.forward."
-        )
-
-    def conditional_mean(self, x0: float, t: float, s: float = 0.0) -> float:
-        """Conditional mean :math:`E[X_t \\mid X_s = x_0]`."""
-        return float(self.transition(x0, t, s).mean())
-
-    def conditional_var(self, x0: float, t: float, s: float = 0.0) -> float:
-        """Conditional variance :math:`\\mathrm{Var}[X_t \\mid X_s = x_0]`."""
-        return float(self.transition(x0, t, s).var())
-
-    def stationary(self) -> Any:
-        """Frozen SciPy distribution of the stationary law, or None when there is none."""
-        return None
-
-    def normal_law(self, x0: float, t: float, s: float = 0.0) -> tuple[float, float] | None:
-        """``(mean, std)`` when the law of :math:`X_t` given :math:`X_s = x_0` is Gaussian, else None.
-
-        A fast path (no SciPy distribution object) for grids and closed forms.
-        """
-        return None
-
-    def _check_time(self, t: float, s: float) -> float:
-        t = check_finite("t", t)
-        s = check_finite("s", s)
-        if t < s:
-            raise ValueError(f"`t` must be >= `s`, got t={t}, s={s}.")
-        return t - s
-
-    def _check_state(self, x0: float) -> float:
-        x0 = check_finite("x0", x0)
-        lo, hi = self.domain
-        if not lo <= x0 <= hi:
-            raise ValueError(f"`x0` = {x0} lies outside the domain {self.domain} of {self.name}.")
-        return x0
-
-    def params(self) -> dict[str, float]:
-        """The model parameters as a dict (empty for a general process)."""
-        return {}
-
-    def __repr__(self) -> str:
-        p = ", ".join(f"{k}={v:g}" for k, v in self.params().items())
-        return f"{type(self).__name__}({p})"
+__all__ = ["CIR", "BrownianMotion", "GeometricBrownianMotion", "OrnsteinUhlenbeck"]
 
 
 class BrownianMotion(Process):
@@ -186,6 +46,16 @@ class BrownianMotion(Process):
 
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
+
+    def exact_step(self, dt: float) -> Step:
+        r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (the Euler step is exact here)."""
+        c, s = self.mu * dt, self.sigma * math.sqrt(dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            x += c
+            x += z
+        return step
 
     @property
     def has_transition(self) -> bool:
@@ -247,6 +117,19 @@ class OrnsteinUhlenbeck(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
 
+    def exact_step(self, dt: float) -> Step:
+        r""":math:`X' = \bar x + (X - \bar x)e^{-\kappa\Delta t} + \sqrt{\sigma^2(1-e^{-2\kappa\Delta t})/2\kappa}\,Z`."""
+        e = math.exp(-self.kappa * dt)
+        c = self.mean * (1.0 - e)
+        s = self.sigma * math.sqrt(-math.expm1(-2 * self.kappa * dt) / (2 * self.kappa))
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            x *= e
+            x += c
+            x += z
+        return step
+
     @property
     def has_transition(self) -> bool:
         return True
@@ -307,6 +190,17 @@ class GeometricBrownianMotion(Process):
 
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.full_like(np.asarray(x, dtype=float), self.sigma)
+
+    def exact_step(self, dt: float) -> Step:
+        r""":math:`X' = X\exp((\mu - \sigma^2/2)\Delta t + \sigma\sqrt{\Delta t}Z)`."""
+        c, s = (self.mu - 0.5 * self.sigma**2) * dt, self.sigma * math.sqrt(dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            z += c
+            np.exp(z, out=z)
+            x *= z
+        return step
 
     @property
     def has_transition(self) -> bool:
@@ -384,6 +278,20 @@ class CIR(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         x = np.maximum(np.asarray(x, dtype=float), 1e-300)
         return 0.5 * self.sigma / np.sqrt(x)
+
+    exact_uses_normals: ClassVar[bool] = False
+
+    def exact_step(self, dt: float) -> Step:
+        r""":math:`X' = c\,\chi'^2_d(X e^{-\kappa\Delta t}/c)`, :math:`c = \sigma^2(1-e^{-\kappa\Delta t})/4\kappa`, :math:`d = 4\kappa\theta/\sigma^2`."""
+        k, th, sig = self.kappa, self.mean, self.sigma
+        cc = sig**2 * -math.expm1(-k * dt) / (4 * k)
+        df = 4 * k * th / sig**2
+        ek = math.exp(-k * dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: np.random.Generator) -> None:
+            nc = np.maximum(x, 0.0) * (ek / cc)
+            x[...] = cc * rng.noncentral_chisquare(df, np.maximum(nc, 1e-300))
+        return step
 
     @property
     def has_transition(self) -> bool:

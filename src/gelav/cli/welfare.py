@@ -1,0 +1,107 @@
+"""``gelav welfare``: the planner's optimum, the Pigouvian tax τ*(t, L) and the welfare gap of a preset or scenario."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.3f} %" if math.isfinite(x) else "n/a"
+
+
+@click.command("welfare")
+@click.option("--preset", "preset", default=None,
+              help="Preset: calm, stress, crisis, heterogeneous, fire-sale, vintages, q4-seasonality (default stress).")
+@click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
+              help="Scenario TOML file with an [mfg] table.")
+@click.option("--n-cells", default=None, type=click.IntRange(min=4), help="Liquidity cells (default from the scenario).")
+@click.option("--n-steps", default=None, type=click.IntRange(min=2), help="Time steps (default from the scenario).")
+@click.option("--epsilon", default=None, type=float, help="Relaxation of the exit decision (default from the scenario).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
+              help="Figure file: τ*(t, L), the exit policies and the price paths side by side.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@handle_errors
+def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps: int | None,
+            epsilon: float | None, as_json: bool, plot: str | None, quiet: bool) -> None:
+    """Planner vs equilibrium: the Pigouvian tax τ*(L), the welfare gap and the price of anarchy.
+
+    Welfare is the LPs' expected discounted payoff; tax revenue is rebated lump-sum.
+    Examples: `gelav welfare --preset crisis`, `gelav welfare --config pension.toml --json`.
+    """
+    import dataclasses
+
+    from gelav.mfg.accounts import welfare as account
+    from gelav.mfg.accounts import welfare_figure
+    from gelav.mfg.io import load_scenario
+    from gelav.mfg.planner import solve_planner
+
+    if preset is not None and config is not None:
+        raise click.UsageError("Give either --preset NAME or --config FILE, not both.")
+    if epsilon is not None and (not math.isfinite(epsilon) or epsilon <= 0):
+        raise click.BadParameter(f"`--epsilon` must be a positive number, got {epsilon}.")
+    sc = load_scenario(config if config is not None else (preset or "stress"))
+    if sc.model.market.coupling is not None and not quiet and not as_json:
+        click.echo("Note: a user price coupling is differentiated numerically.", err=True)
+    nkw: dict[str, Any] = {}
+    if n_cells is not None:
+        nkw["n_cells"] = n_cells
+    if n_steps is not None:
+        nkw["n_steps"] = n_steps
+    if epsilon is not None:
+        nkw["epsilon"] = epsilon
+    numerics = dataclasses.replace(sc.numerics, **nkw)
+
+    progress = None
+    callback = None
+    if not quiet and not as_json:
+        from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
+                            TimeElapsedColumn(), transient=True)
+        task = progress.add_task(f"planner for {sc.name}", total=None, info="")
+
+        def callback(rec: dict[str, Any]) -> None:
+            progress.update(task, info=f"it {rec['iteration']} Δτ = {rec['tax_change']:.2e}")
+
+        progress.start()
+    try:
+        sol = solve_planner(sc.model, numerics=numerics, options=sc.options, callback=callback)
+    finally:
+        if progress is not None:
+            progress.stop()
+    w = account(sol)
+    if plot:
+        save_figure(welfare_figure(sol), plot)
+    eq, al = sol.equilibrium, sol.allocation
+    exits_eq = float(eq.cumulative_exits[:, -1] @ eq.weights)
+    exits_pl = float(al.cumulative_exits[:, -1] @ al.weights)
+    if as_json:
+        out = {"scenario": sc.name, **w.as_dict(), "equilibrium_exits": exits_eq, "planner_exits": exits_pl,
+               "diagnostics": sol.diagnostics, "n_nodes": al.grid.n_nodes, "n_steps": al.times.size - 1}
+        if plot:
+            out["plot"] = plot
+        dump_json(out)
+        return
+    print_table(f"Welfare: {sc.name} (NAV per unit of LP population)", ["quantity", "value"], [
+        ["LP welfare, planner", f"{w.planner_welfare:.6f}"],
+        ["LP welfare, equilibrium", f"{w.equilibrium_welfare:.6f}"],
+        ["welfare gap", f"{w.gap:.6f}"],
+        ["gap per year, fraction of NAV", _pct(w.gap_per_year)],
+        ["price of anarchy", f"{w.price_of_anarchy:.6f}"],
+        ["tax revenue under τ* (rebated lump-sum)", f"{w.tax_revenue:.6f}"],
+        ["buyers' surplus under τ*", f"{w.buyers_surplus:.6f}"],
+        ["total exits, equilibrium / planner", f"{_pct(exits_eq)} / {_pct(exits_pl)}"],
+    ])
+    print_table("Pigouvian tax τ*(t0, L) [% of NAV]", ["L", "τ*"],
+                [[L, _pct(v)] for L, v in w.tax_at_start.items()])
+    d = sol.diagnostics
+    print_table("Solver", ["quantity", "value"], [
+        ["outer iterations", d["iterations"]], ["last tax change", f"{d['tax_change']:.2e}"],
+        ["mass balance error", f"{d['mass_balance_error']:.1e}"], ["duality error", f"{d['duality_error']:.1e}"],
+        ["seconds", f"{d['seconds']:.2f}"]])

@@ -1,0 +1,156 @@
+r"""One frozen settings object for the discretisation, and the set-up the solvers share.
+
+:class:`Discretization` groups the keywords that :func:`gelav.forward`,
+:func:`gelav.backward` and :func:`gelav.optimal_stopping` all take (space grid,
+time steps, scheme); each solver still accepts them one by one and also takes
+``discretization=Discretization(...)``. :func:`run_time_grid` is the one copy of
+the time-grid set-up (default grid, or a given one checked against the run)
+and :func:`edge_mass` the one measure behind the mass-loss warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from gelav._validation import check_finite, check_int, check_positive
+from gelav.fd.grid import Grid, TimeGrid
+from gelav.fd.schemes import get_scheme
+
+__all__ = ["Discretization", "edge_mass", "resolve_discretization", "run_time_grid"]
+
+
+@dataclass(frozen=True)
+class Discretization:
+    """How a PDE is discretised (validated on construction).
+
+    Parameters
+    ----------
+    grid : Grid, optional
+        The space grid; default ``n_cells`` uniform cells over ``domain`` (or an
+        automatic domain).
+    domain : (float, float), optional
+        The interval of the default grid.
+    n_cells : int
+        Cells of the default grid (>= 4; default 400).
+    n_steps : int
+        Regular time steps of the default time grid (>= 1; default 200).
+    time_grid : TimeGrid, optional
+        The exact steps (share one between forward and backward for duality to rounding).
+    scheme : str
+        A name in :data:`gelav.fd.schemes.SCHEMES` (default ``"cn"``).
+    damping_steps : int
+        Rannacher backward-Euler half steps at each end (default 4).
+    tail : float
+        Probability allowed outside an automatic domain (default 1e-10).
+    """
+
+    grid: Grid | None = None
+    domain: tuple[float, float] | None = None
+    n_cells: int = 400
+    n_steps: int = 200
+    time_grid: TimeGrid | None = None
+    scheme: str = "cn"
+    damping_steps: int = 4
+    tail: float = 1e-10
+
+    def __post_init__(self) -> None:
+        if self.grid is not None and not isinstance(self.grid, Grid):
+            raise TypeError(f"`grid` must be a gelav.Grid, got {type(self.grid).__name__}.")
+        if self.time_grid is not None and not isinstance(self.time_grid, TimeGrid):
+            raise TypeError(f"`time_grid` must be a gelav.TimeGrid, got {type(self.time_grid).__name__}.")
+        if self.grid is None:
+            check_int("n_cells", self.n_cells, minimum=4)
+        check_int("n_steps", self.n_steps, minimum=1)
+        check_positive("tail", self.tail)
+        if isinstance(self.damping_steps, bool) or not isinstance(self.damping_steps, (int, np.integer)):
+            raise TypeError(f"`damping_steps` must be an int, got {self.damping_steps!r}.")
+        get_scheme(self.scheme)
+        if self.domain is not None:
+            if len(self.domain) != 2:
+                raise ValueError(f"`domain` must be a pair (lo, hi), got {self.domain!r}.")
+            lo, hi = check_finite("domain[0]", self.domain[0]), check_finite("domain[1]", self.domain[1])
+            if not lo < hi:
+                raise ValueError(f"`domain` must satisfy lo < hi, got {self.domain!r}.")
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Discretization)}
+
+
+def resolve_discretization(discretization: Discretization | None, **keywords: Any) -> dict[str, Any]:
+    """The discretisation keywords a solver runs with.
+
+    Without ``discretization`` the keywords are returned as given (each solver
+    validates them where it always did). With one, its fields are used; a
+    keyword that was also given with a non-default value raises, since the
+    two would disagree.
+
+    Raises
+    ------
+    TypeError
+        ``discretization`` of the wrong type, or given together with a conflicting keyword.
+    """
+    if discretization is None:
+        return keywords
+    if not isinstance(discretization, Discretization):
+        raise TypeError(f"`discretization` must be a gelav.fd.Discretization, got {type(discretization).__name__}.")
+    out = dict(keywords)
+    for name, value in keywords.items():
+        if name not in _DEFAULTS:
+            continue
+        default = _DEFAULTS[name]
+        if value is not default and not (isinstance(value, (int, float, str)) and value == default):
+            raise TypeError(f"Give `{name}` either as a keyword or in `discretization`, not both.")
+        out[name] = getattr(discretization, name)
+    return out
+
+
+def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence[float] | ArrayLike | None,
+                  time_grid: TimeGrid | None, scheme: str, damping_steps: int
+                  ) -> tuple[TimeGrid, NDArray[np.int64]]:
+    """The time grid of a run on ``[start, start + horizon]`` and the indices of the saved times.
+
+    The default grid is :meth:`TimeGrid.for_run`; a given ``time_grid`` must span
+    the run, and then ``times`` (default: every step) are saved.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A ``time_grid`` of the wrong type or span.
+    """
+    end = start + horizon
+    if time_grid is None:
+        time_grid, save_t = TimeGrid.for_run(horizon, n_steps, start=start, times=times, scheme=scheme,
+                                             damping_steps=damping_steps)
+    else:
+        if not isinstance(time_grid, TimeGrid):
+            raise TypeError(f"`time_grid` must be a gelav.TimeGrid, got {type(time_grid).__name__}.")
+        if abs(time_grid.start - start) > 1e-12 or abs(time_grid.end - end) > 1e-9 * max(1.0, abs(end)):
+            raise ValueError(f"`time_grid` spans [{time_grid.start}, {time_grid.end}] but the run is [{start}, {end}].")
+        save_t = time_grid.times if times is None else np.unique(
+            np.concatenate(([start, end], np.asarray(times, dtype=float).ravel())))
+    return time_grid, time_grid.indices(save_t)
+
+
+def edge_mass(masses: NDArray[np.float64], grid: Grid, *, lower: bool = True, upper: bool = True,
+              fraction: float = 0.02) -> float:
+    """The largest mass in the outer ``fraction`` of the domain at the chosen ends.
+
+    ``masses`` has the nodes on the last axis and any leading axes (times,
+    types); the maximum is over them. This is the measure of the mass-loss
+    warnings: mass near a far boundary means the domain truncates the law.
+    """
+    x = grid.nodes
+    width = grid.upper - grid.lower
+    edge = np.zeros(x.size, dtype=bool)
+    if lower:
+        edge |= x < grid.lower + fraction * width
+    if upper:
+        edge |= x > grid.upper - fraction * width
+    if not edge.any():
+        return 0.0
+    return float(np.asarray(masses)[..., edge].sum(axis=-1).max())

@@ -1,0 +1,207 @@
+r"""Time-stepping schemes for Monte Carlo path simulation.
+
+Each scheme advances :math:`N` paths of :math:`dX = b(t,X)\,dt + \sigma(t,X)\,dW`
+over one step :math:`[t, t+\Delta t]` in place, from standard normals
+:math:`Z` (so :math:`\Delta W = \sqrt{\Delta t}\,Z`):
+
+- Euler–Maruyama: :math:`X' = X + b\,\Delta t + \sigma\,\Delta W`
+  (strong order 1/2, weak order 1);
+- Milstein: adds :math:`\tfrac12\sigma\sigma_x(\Delta W^2 - \Delta t)`
+  (strong order 1, weak order 1);
+- exact: samples the transition law of :math:`X_{t+\Delta t}` given
+  :math:`X_t` (Brownian motion, Ornstein–Uhlenbeck, geometric Brownian
+  motion, CIR through non-central :math:`\chi^2`): no time-discretisation
+  error at the step dates.
+
+Orders are data on the classes (``strong_order``, ``weak_order``) and the
+tests read them when they fit convergence slopes.
+
+Adding a scheme
+---------------
+1. Subclass :class:`Scheme`, set ``name``, ``strong_order``, ``weak_order``
+   (and ``uses_normals = False`` if it draws its own randomness).
+2. Implement ``stepper(process, dt)`` returning ``step(t, x, z, rng)`` that
+   updates ``x`` in place; it may overwrite ``z`` (a scratch buffer).
+3. Register it in :data:`SCHEMES`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck
+from gelav.processes.protocol import has_exact_step, name_of
+
+__all__ = ["SCHEMES", "Euler", "Exact", "Milstein", "Scheme", "get_scheme"]
+
+Step = Callable[[float, NDArray[np.float64], "NDArray[np.float64] | None", np.random.Generator], None]
+
+
+class Scheme:
+    """Base class: a scheme is data (its orders) plus a step factory.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    strong_order, weak_order : float
+        Theoretical orders for smooth coefficients (``math.inf`` for an exact scheme).
+    uses_normals : bool
+        True when a step consumes one standard normal per path (the engine then
+        supplies them, handling antithetic pairs); False when the step draws
+        its own variates from ``rng``.
+    """
+
+    name: ClassVar[str] = "base"
+    strong_order: ClassVar[float] = 0.0
+    weak_order: ClassVar[float] = 0.0
+    uses_normals: ClassVar[bool] = True
+
+    def check(self, process: Any) -> None:
+        """Raise ValueError when the scheme cannot simulate ``process``."""
+
+    def uses_normals_for(self, process: Any) -> bool:
+        return self.uses_normals
+
+    def stepper(self, process: Any, dt: float) -> Step:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(strong_order={self.strong_order}, weak_order={self.weak_order})"
+
+
+class Euler(Scheme):
+    r"""Euler–Maruyama: :math:`X_{n+1} = X_n + b(t_n, X_n)\Delta t + \sigma(t_n, X_n)\sqrt{\Delta t}\,Z_n`."""
+
+    name = "euler"
+    strong_order = 0.5
+    weak_order = 1.0
+
+    def stepper(self, process: Any, dt: float) -> Step:
+        sq = math.sqrt(dt)
+        if type(process) is OrnsteinUhlenbeck:
+            a, c, s = 1.0 - process.kappa * dt, process.kappa * process.mean * dt, process.sigma * sq
+
+            def step1(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+                z *= s
+                x *= a
+                x += c
+                x += z
+            return step1
+        if type(process) is BrownianMotion:
+            c, s = process.mu * dt, process.sigma * sq
+
+            def step2(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+                z *= s
+                x += c
+                x += z
+            return step2
+        if type(process) is GeometricBrownianMotion:
+            c, s = 1.0 + process.mu * dt, process.sigma * sq
+
+            def step3(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+                z *= s
+                z += c
+                x *= z
+            return step3
+
+        def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            b = process.drift(t, x)
+            sig = process.diffusion(t, x)
+            z *= sig
+            z *= sq
+            b *= dt
+            x += b
+            x += z
+        return step4
+
+
+class Milstein(Scheme):
+    r"""Milstein: Euler plus :math:`\tfrac12\sigma\,\partial_x\sigma\,\Delta t\,(Z_n^2 - 1)`."""
+
+    name = "milstein"
+    strong_order = 1.0
+    weak_order = 1.0
+
+    def stepper(self, process: Any, dt: float) -> Step:
+        if type(process) in (OrnsteinUhlenbeck, BrownianMotion):
+            return Euler().stepper(process, dt)  # additive noise: Milstein = Euler
+        sq = math.sqrt(dt)
+        if type(process) is GeometricBrownianMotion:
+            c, s, h = 1.0 + process.mu * dt - 0.5 * process.sigma**2 * dt, process.sigma * sq, 0.5 * process.sigma**2 * dt
+
+            def step5(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+                zz = z * z
+                zz *= h
+                z *= s
+                z += c
+                z += zz
+                x *= z
+            return step5
+
+        def step6(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            b = process.drift(t, x)
+            sig = process.diffusion(t, x)
+            dsig = process.diffusion_derivative(t, x)
+            corr = 0.5 * dt * sig * dsig * (z * z - 1.0)
+            z *= sig
+            z *= sq
+            x += b * dt + z + corr
+        return step6
+
+
+class Exact(Scheme):
+    r"""Sampling from the exact transition law (no discretisation error at the step dates).
+
+    A capability of the process, not a list of families: any process whose
+    :meth:`~gelav.processes.Process.exact_step` returns a step is supported
+    (Ornstein–Uhlenbeck, Brownian motion, geometric Brownian motion and CIR
+    among the built-in ones; see their ``exact_step`` for the formulas).
+    """
+
+    name = "exact"
+    strong_order = math.inf
+    weak_order = math.inf
+
+    def check(self, process: Any) -> None:
+        if not has_exact_step(process):
+            raise ValueError(
+                "`scheme='exact'` needs a process with a known transition law (one whose `exact_step(dt)` "
+                f"returns a step, e.g. {', '.join(c.__name__ for c in (OrnsteinUhlenbeck, BrownianMotion, GeometricBrownianMotion, CIR))}), "
+                f"got {name_of(process)}; use scheme='euler' or 'milstein'."
+            )
+
+    def uses_normals_for(self, process: Any) -> bool:
+        return bool(getattr(process, "exact_uses_normals", True))
+
+    def stepper(self, process: Any, dt: float) -> Step:
+        self.check(process)
+        return process.exact_step(dt)  # type: ignore[no-any-return]
+
+
+#: name -> scheme class
+SCHEMES: dict[str, type[Scheme]] = {"euler": Euler, "milstein": Milstein, "exact": Exact}
+
+
+def get_scheme(scheme: str | Scheme) -> Scheme:
+    """Resolve a scheme name (or pass an instance through).
+
+    Raises
+    ------
+    ValueError
+        Unknown name; the message lists the registered schemes.
+    """
+    if isinstance(scheme, Scheme):
+        return scheme
+    if isinstance(scheme, type) and issubclass(scheme, Scheme):
+        return scheme()
+    if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
+        raise ValueError(
+            f"Unknown `scheme` {scheme!r}. Registered schemes are {', '.join(repr(s) for s in SCHEMES)}."
+        )
+    return SCHEMES[scheme.lower()]()
