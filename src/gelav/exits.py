@@ -1,21 +1,4 @@
 """Old import path of :mod:`gelav.pde.exits` (exit problems); kept so existing code keeps working."""
 
-from gelav.pde.exits import (
-    BoundaryClass,
-    ExitResult,
-    ExitTimeDistribution,
-    classify_boundary,
-    exit_probability,
-    exit_time,
-    exit_time_distribution,
-)
-
-__all__ = [
-    "BoundaryClass",
-    "ExitResult",
-    "ExitTimeDistribution",
-    "classify_boundary",
-    "exit_probability",
-    "exit_time",
-    "exit_time_distribution",
-]
+from gelav.pde.exits import *  # noqa: F403  (the same public names)
+from gelav.pde.exits import __all__ as __all__

@@ -4,41 +4,11 @@ The public face of :mod:`gelav.valuation.metrics`, :mod:`gelav.valuation.cashflo
 and :mod:`gelav.valuation.lav`; see ``docs/funds.md`` for the formulas.
 """
 
-from __future__ import annotations
+from gelav.valuation import cashflows as _cashflows
+from gelav.valuation import lav as _lav
+from gelav.valuation import metrics as _metrics
+from gelav.valuation.cashflows import *  # noqa: F403
+from gelav.valuation.lav import *  # noqa: F403
+from gelav.valuation.metrics import *  # noqa: F403
 
-from gelav.valuation.cashflows import FundCashflows, FundMetrics, read_cashflows
-from gelav.valuation.lav import LAVResult, TakahashiAlexander, TASchedule, liquidity_adjusted_value
-from gelav.valuation.metrics import (
-    IRRResult,
-    direct_alpha,
-    dpi,
-    generalised_pme,
-    irr,
-    la_irr,
-    la_pme,
-    liquidity_adjusted_flows,
-    pme,
-    rvpi,
-    tvpi,
-)
-
-__all__ = [
-    "FundCashflows",
-    "FundMetrics",
-    "IRRResult",
-    "LAVResult",
-    "TASchedule",
-    "TakahashiAlexander",
-    "direct_alpha",
-    "dpi",
-    "generalised_pme",
-    "irr",
-    "la_irr",
-    "la_pme",
-    "liquidity_adjusted_flows",
-    "liquidity_adjusted_value",
-    "pme",
-    "read_cashflows",
-    "rvpi",
-    "tvpi",
-]
+__all__ = sorted({*_cashflows.__all__, *_lav.__all__, *_metrics.__all__})
