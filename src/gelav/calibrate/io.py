@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DAYS_PER_YEAR", "TimeSeries", "is_missing", "parse_float", "read_csv_columns", "read_parquet_columns",
+__all__ = ["DAYS_PER_YEAR", "TimeSeries", "is_missing", "parse_float", "read_columns", "read_csv_columns",
+           "read_parquet_columns",
            "read_series"]
 
 DAYS_PER_YEAR = 365.25
@@ -190,6 +191,16 @@ def read_parquet_columns(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
     return header, {h: table.column(h).to_pylist() for h in header}
 
 
+def read_columns(path: Path) -> tuple[list[str], dict[str, list[Any]]]:
+    """A CSV or Parquet file (by its suffix) as ``(header, {column: cells})``."""
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return read_parquet_columns(path)
+    if suffix in (".csv", ".txt", ".tsv", ".dat", ""):
+        return read_csv_columns(path)
+    raise ValueError(f"{path}: unknown file type {suffix!r}; use a .csv or .parquet file.")
+
+
 def _pick(header: list[str], names: Sequence[str]) -> str | None:
     low = {h.lower().strip(): h for h in header}
     for n in names:
@@ -244,13 +255,7 @@ def read_series(
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"Data file {str(p)!r} does not exist.")
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        header, cols = read_parquet_columns(p)
-    elif suffix in (".csv", ".txt", ".tsv", ".dat", ""):
-        header, cols = read_csv_columns(p)
-    else:
-        raise ValueError(f"{p}: unknown file type {suffix!r}; use a .csv or .parquet file.")
+    header, cols = read_columns(p)
     n_rows = len(next(iter(cols.values()))) if cols else 0
     if n_rows == 0:
         raise ValueError(f"{p}: no data rows below the header.")

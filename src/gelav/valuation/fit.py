@@ -336,18 +336,12 @@ def read_trades(path: str | Path) -> dict[str, NDArray[Any] | None]:
     ``fund_type`` are optional. Returns ``{"L", "T", "observed", "fund_type", "trade_year"}``
     (the last two ``None`` when absent). Errors name the file, the column and the row.
     """
-    from gelav.calibrate.io import is_missing, parse_float, read_csv_columns, read_parquet_columns
+    from gelav.calibrate.io import is_missing, parse_float, read_columns
 
     p = Path(path)
     if not p.exists():
         raise ValueError(f"Trades file {str(p)!r} does not exist.")
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        header, cols = read_parquet_columns(p)
-    elif suffix in (".csv", ".txt", ".tsv", ".dat", ""):
-        header, cols = read_csv_columns(p)
-    else:
-        raise ValueError(f"{p}: unknown file type {suffix!r}; use a .csv or .parquet file.")
+    header, cols = read_columns(p)
     low = {h.strip().lower(): h for h in header}
     missing = [c for c in ("L_t", "T_remaining", "pi_observed") if c.lower() not in low]
     if missing:
