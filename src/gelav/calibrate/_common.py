@@ -12,14 +12,14 @@ from scipy import optimize
 MIN_OBSERVATIONS = 10
 
 
-def _maximise(f: Any, lo: float, hi: float) -> tuple[float, float]:
+def maximise(f: Any, lo: float, hi: float) -> tuple[float, float]:
     """Maximise f on [lo, hi] (Brent, bounded); returns (argmax, max)."""
     res = optimize.minimize_scalar(lambda u: -f(u), bounds=(lo, hi), method="bounded",
                                    options={"xatol": 1e-9 * max(1.0, abs(hi - lo))})
     return float(res.x), float(-res.fun)
 
 
-def _hessian(f: Any, theta: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.float64]:
+def hessian(f: Any, theta: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.float64]:
     """Central-difference Hessian (error O(h²))."""
     k = theta.size
     H = np.empty((k, k))
@@ -37,7 +37,7 @@ def _hessian(f: Any, theta: NDArray[np.float64], h: NDArray[np.float64]) -> NDAr
     return H
 
 
-def _interval_side(g: Any, start: float, step: float, limit: float, n_expand: int = 60) -> float:
+def interval_side(g: Any, start: float, step: float, limit: float, n_expand: int = 60) -> float:
     """Root of g (negative at ``start``) moving from ``start`` in direction sign(step) up to ``limit``."""
     a = start
     b = start + step
@@ -56,7 +56,7 @@ def _interval_side(g: Any, start: float, step: float, limit: float, n_expand: in
 
 
 
-def _acf(z: NDArray[np.float64], nlags: int) -> NDArray[np.float64]:
+def acf(z: NDArray[np.float64], nlags: int) -> NDArray[np.float64]:
     zc = z - z.mean()
     d = float(zc @ zc)
     return np.array([float(zc[:-k] @ zc[k:]) / d for k in range(1, nlags + 1)])
@@ -73,7 +73,7 @@ def prepare(times_or_dates: Any, values: Any, *, model: str, positive: bool = Fa
 
     ``positive`` requires every value > 0 (CIR, GBM) and names the first offending entry.
     """
-    from gelav.calibrate.io import TimeSeries, _to_years
+    from gelav.calibrate.io import TimeSeries, to_years
 
     src: dict[str, Any] = {}
     notes: list[str] = []
@@ -89,7 +89,7 @@ def prepare(times_or_dates: Any, values: Any, *, model: str, positive: bool = Fa
     else:
         if values is None:
             raise TypeError("`values` is required unless a TimeSeries is passed.")
-        t, dates = _to_years(times_or_dates)
+        t, dates = to_years(times_or_dates)
         if isinstance(values, (bool, np.bool_)):
             raise TypeError("`values` must be an array of numbers, got a bool.")
         try:
@@ -134,8 +134,8 @@ def residual_tests(z: NDArray[np.float64], lags: int | None, n_ar: int = 1) -> d
     nl = int(lags) if lags is not None else max(1, min(20, n // 5))
     if isinstance(lags, bool) or nl < 1 or nl >= n:
         raise ValueError(f"`lags` must be between 1 and {n - 1}, got {lags}.")
-    acf = _acf(z, nl)
-    q_lb = float(n * (n + 2) * np.sum(acf**2 / (n - np.arange(1, nl + 1))))
+    rho = acf(z, nl)
+    q_lb = float(n * (n + 2) * np.sum(rho**2 / (n - np.arange(1, nl + 1))))
     df_lb = max(nl - n_ar, 1)
     ks = stats.kstest(z, "norm")
     jb = stats.jarque_bera(z)
@@ -154,7 +154,7 @@ def observed_information(f: Any, theta: NDArray[np.float64], rel: float = 1e-4
     positive definite.
     """
     h = rel * np.maximum(np.abs(theta), 1e-8)
-    H = _hessian(f, theta, h)
+    H = hessian(f, theta, h)
     info = -0.5 * (H + H.T)
     try:
         ok = bool(np.all(np.isfinite(info)) and np.all(np.linalg.eigvalsh(info) > 0))

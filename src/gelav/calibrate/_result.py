@@ -218,7 +218,7 @@ def plot_fit(fit: Any, *, fig: Any = None) -> Any:
     """The four goodness-of-fit panels of a :class:`ParametricFit`."""
     from scipy import stats
 
-    from gelav.calibrate._common import _acf
+    from gelav.calibrate._common import acf
     from gelav.plot import STYLE, new_axes
 
     new_axes  # noqa: B018 - selects a headless backend when needed
@@ -261,8 +261,8 @@ def plot_fit(fit: Any, *, fig: Any = None) -> Any:
     ax.legend(loc="best", fontsize=8)
     ax = axs[1, 1]
     nl = int(fit.goodness_of_fit["ljung_box"]["lags"])
-    acf = _acf(z, nl)
-    ax.bar(np.arange(1, nl + 1), acf, color="C0", width=0.6, label="autocorrelation")
+    rho = acf(z, nl)
+    ax.bar(np.arange(1, nl + 1), rho, color="C0", width=0.6, label="autocorrelation")
     band = 1.96 / math.sqrt(z.size)
     ax.axhline(band, color="C3", ls="--", lw=0.8, label="±1.96/√n")
     ax.axhline(-band, color="C3", ls="--", lw=0.8)

@@ -239,7 +239,7 @@ def fit_cir(
     True
     """
     t_start = _time.perf_counter()
-    level = _check_level(level)
+    level = check_level(level)
     t, dates, x, src, notes = prepare(times_or_dates, values, model="CIR", positive=True)
     dt, x0, x1 = np.diff(t), x[:-1], x[1:]
     evals = [0]
@@ -321,15 +321,15 @@ def fit_cir(
 
 def _grad_hess(f: Any, p: NDArray[np.float64], h: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Central-difference gradient and Hessian of ``f`` at ``p`` (step ``h`` in every coordinate)."""
-    from gelav.calibrate._common import _hessian
+    from gelav.calibrate._common import hessian
 
     k = p.size
     hs = np.full(k, h)
     g = np.array([(f(p + h * e) - f(p - h * e)) / (2 * h) for e in np.eye(k)])
-    return g, _hessian(f, p, hs)
+    return g, hessian(f, p, hs)
 
 
-def _check_level(level: Any) -> float:
+def check_level(level: Any) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
         raise TypeError(f"`level` must be a number in (0, 1), got {type(level).__name__}.")
     lv = float(level)

@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 
 from gelav.calibrate._common import prepare, residual_tests
 from gelav.calibrate._result import ParametricFit
-from gelav.calibrate.cir import _check_level
+from gelav.calibrate.cir import check_level
 
 __all__ = ["GBMFit", "fit_gbm"]
 
@@ -120,7 +120,7 @@ def fit_gbm(
     from scipy import stats
 
     t_start = _time.perf_counter()
-    level = _check_level(level)
+    level = check_level(level)
     t, dates, x, src, notes = prepare(times_or_dates, values, model="GBM", positive=True)
     dt = np.diff(t)
     r = np.diff(np.log(x))

@@ -364,7 +364,7 @@ def read_series(
 
 
 
-def _to_years(times_or_dates: Any) -> tuple[NDArray[np.float64], NDArray[Any] | None]:
+def to_years(times_or_dates: Any) -> tuple[NDArray[np.float64], NDArray[Any] | None]:
     arr = np.asarray(times_or_dates)
     if arr.ndim != 1:
         raise ValueError(f"`times_or_dates` must be one-dimensional, got shape {arr.shape}.")

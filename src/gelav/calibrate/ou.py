@@ -67,8 +67,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from gelav.calibrate._common import MIN_OBSERVATIONS, _acf, _hessian, _interval_side, _maximise
-from gelav.calibrate.io import TimeSeries, _to_years
+from gelav.calibrate._common import MIN_OBSERVATIONS, acf, hessian, interval_side, maximise
+from gelav.calibrate.io import TimeSeries, to_years
 from gelav.errors import AccuracyWarning
 
 __all__ = ["OUFit", "fit_ou"]
@@ -347,8 +347,8 @@ class OUFit:
 
         ax = axs[1, 1]
         nl = int(self.goodness_of_fit["ljung_box"]["lags"])
-        acf = _acf(z, nl)
-        ax.bar(np.arange(1, nl + 1), acf, color="C0", width=0.6, label="autocorrelation")
+        rho = acf(z, nl)
+        ax.bar(np.arange(1, nl + 1), rho, color="C0", width=0.6, label="autocorrelation")
         band = 1.96 / math.sqrt(z.size)
         ax.axhline(band, color="C3", ls="--", lw=0.8, label="±1.96/√n")
         ax.axhline(-band, color="C3", ls="--", lw=0.8)
@@ -452,7 +452,7 @@ def fit_ou(
     else:
         if values is None:
             raise TypeError("`values` is required unless a TimeSeries is passed.")
-        t, dates = _to_years(times_or_dates)
+        t, dates = to_years(times_or_dates)
         try:
             x = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
@@ -500,7 +500,7 @@ def fit_ou(
     j = int(np.argmax(vals))
     a, b = grid_u[max(j - 1, 0)], grid_u[min(j + 1, grid_u.size - 1)]
     prof = lambda u: L.profile_kappa(math.exp(u))[0]  # noqa: E731
-    u_hat, ll_hat = _maximise(prof, a, b)
+    u_hat, ll_hat = maximise(prof, a, b)
     # Brent stops at ~sqrt(eps) in u on a flat maximum: polish with Newton steps on central differences
     for _ in range(3):
         hh = 1e-4
@@ -527,7 +527,7 @@ def fit_ou(
     # -- observed information ---------------------------------------------------
     theta = np.array([kappa, mean, sigma])
     h = 1e-4 * np.array([kappa, max(float(np.std(x)), 1e-12), sigma])
-    H = _hessian(lambda p: L.full(float(p[0]), float(p[1]), float(p[2])), theta, h)
+    H = hessian(lambda p: L.full(float(p[0]), float(p[1]), float(p[2])), theta, h)
     try:
         cov = np.linalg.inv(-H)
         ok = bool(np.all(np.linalg.eigvalsh(-H) > 0))
@@ -556,7 +556,7 @@ def fit_ou(
     def best_over_kappa(f: Any) -> float:
         width = 4.0 if math.isfinite(se[0]) and se[0] > 0 else 8.0
         lo_, hi_ = max(u_lo, u_hat - width), min(u_hi, u_hat + width)
-        return _maximise(f, lo_, hi_)[1]
+        return maximise(f, lo_, hi_)[1]
 
     def dev_mean(m: float) -> float:
         return 2.0 * (ll_hat - best_over_kappa(lambda u: L.profile_kappa_mean(math.exp(u), m))) - crit
@@ -566,14 +566,14 @@ def fit_ou(
         return 2.0 * (ll_hat - best_over_kappa(lambda u: L.profile_kappa_sigma(math.exp(u), s_))) - crit
 
     step_u = 0.5 * (se[0] / kappa if math.isfinite(se[0]) and se[0] > 0 else 0.5)
-    k_ci_lo = _interval_side(dev_kappa, u_hat, -step_u, u_lo)
-    k_ci_hi = _interval_side(dev_kappa, u_hat, step_u, u_hi)
+    k_ci_lo = interval_side(dev_kappa, u_hat, -step_u, u_lo)
+    k_ci_hi = interval_side(dev_kappa, u_hat, step_u, u_hi)
     sd_x = float(np.std(x))
     step_m = se[1] if math.isfinite(se[1]) and se[1] > 0 else sd_x
-    m_ci = (_interval_side(dev_mean, mean, -step_m, mean - 1e6 * sd_x), _interval_side(dev_mean, mean, step_m, mean + 1e6 * sd_x))
+    m_ci = (interval_side(dev_mean, mean, -step_m, mean - 1e6 * sd_x), interval_side(dev_mean, mean, step_m, mean + 1e6 * sd_x))
     step_s = se[2] / sigma if math.isfinite(se[2]) and se[2] > 0 else 0.1
     ls = math.log(sigma)
-    s_ci = (_interval_side(dev_sigma, ls, -step_s, ls - 20), _interval_side(dev_sigma, ls, step_s, ls + 20))
+    s_ci = (interval_side(dev_sigma, ls, -step_s, ls - 20), interval_side(dev_sigma, ls, step_s, ls + 20))
     kci = (0.0 if math.isnan(k_ci_lo) else math.exp(k_ci_lo), math.inf if math.isnan(k_ci_hi) else math.exp(k_ci_hi))
     mci = (-math.inf if math.isnan(m_ci[0]) else m_ci[0], math.inf if math.isnan(m_ci[1]) else m_ci[1])
     # Small-sample bias: E[κ̂] - κ ≈ b = (5 + 2e^{κΔ} + e^{2κΔ}) / 2T (Tang & Chen 2009), about 4/T.
@@ -617,8 +617,8 @@ def fit_ou(
     nl = int(lags) if lags is not None else max(1, min(20, n // 5))
     if nl < 1 or nl >= n:
         raise ValueError(f"`lags` must be between 1 and {n - 1}, got {lags}.")
-    acf = _acf(z, nl)
-    q_lb = float(n * (n + 2) * np.sum(acf**2 / (n - np.arange(1, nl + 1))))
+    rho = acf(z, nl)
+    q_lb = float(n * (n + 2) * np.sum(rho**2 / (n - np.arange(1, nl + 1))))
     df_lb = max(nl - 1, 1)  # one autoregressive parameter fitted
     ks = stats.kstest(z, "norm")
     jb = stats.jarque_bera(z)

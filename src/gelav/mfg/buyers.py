@@ -122,7 +122,7 @@ class Buyers:
             g = float(self.demand) * F / K
         return np.minimum(g, self.max_premium)
 
-    def _slopes(self, F: Array, K: Array) -> tuple[Array, Array]:
+    def slopes(self, F: Array, K: Array) -> tuple[Array, Array]:
         """:math:`\\partial g/\\partial F` and :math:`\\partial g/\\partial K` (0 where capped or floored)."""
         Kc = np.maximum(K, _K_FLOOR)
         if callable(self.demand):
@@ -176,7 +176,7 @@ def premium_jacobian(buyers: Buyers | None, flow: Array, dt: Array, nav: float) 
     if buyers is None or buyers.unlimited:
         return J
     K = capital_path(buyers, flow, dt, nav)
-    gF, gK = buyers._slopes(np.maximum(flow, 0.0), K)
+    gF, gK = buyers.slopes(np.maximum(flow, 0.0), K)
     # once the capital is floored it no longer depends on earlier flows
     floored_after = np.maximum.accumulate(K <= _K_FLOOR)
     for n in range(M):

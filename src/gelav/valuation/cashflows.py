@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gelav.valuation import metrics as _m
+from gelav.valuation import metrics
 
 __all__ = ["FundCashflows", "FundMetrics", "read_cashflows", "report_metrics"]
 
@@ -38,19 +38,19 @@ class FundMetrics:
     without an index, liquidity-adjusted ones without ``L`` or a premium.
     """
 
-    irr: _m.IRRResult
+    irr: metrics.IRRResult
     tvpi: float
     dpi: float
     rvpi: float
     pme: float | None = None
-    direct_alpha: _m.IRRResult | None = None
-    la_irr: _m.IRRResult | None = None
+    direct_alpha: metrics.IRRResult | None = None
+    la_irr: metrics.IRRResult | None = None
     la_pme: float | None = None
     premium: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain numbers (None where a metric is undefined) plus the IRR roots."""
-        def rate(r: _m.IRRResult | None) -> float | None:
+        def rate(r: metrics.IRRResult | None) -> float | None:
             return None if r is None else r.rate
 
         out: dict[str, Any] = {
@@ -98,14 +98,14 @@ class FundCashflows:
     columns: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        cf, t = _m._flows_times(self.flows, self.times)
+        cf, t = metrics.flows_and_times(self.flows, self.times)
         object.__setattr__(self, "flows", cf)
         object.__setattr__(self, "times", t)
         if self.L is not None:
-            object.__setattr__(self, "L", _m._vector("L", self.L, cf.size))
+            object.__setattr__(self, "L", metrics.as_vector("L", self.L, cf.size))
         if self.index is not None:
-            object.__setattr__(self, "index", _m._index(self.index, cf.size))
-        object.__setattr__(self, "nav", _m._nav(self.nav))
+            object.__setattr__(self, "index", metrics.index_levels(self.index, cf.size))
+        object.__setattr__(self, "nav", metrics.residual_nav(self.nav))
 
     def __len__(self) -> int:
         return int(self.flows.size)
@@ -113,16 +113,16 @@ class FundCashflows:
     def metrics(self, premium: Any = None) -> FundMetrics:
         """Every metric; LA-IRR and LA-PME need ``premium`` (e.g. ``gelav.IlliquidityPremium()``) and ``L``."""
         cf, t, nav = self.flows, self.times, self.nav
-        full, tf = _m._with_nav(cf, t, nav)
-        out: dict[str, Any] = {"irr": _m.irr(full, tf), "tvpi": _m.tvpi(cf, nav), "dpi": _m.dpi(cf),
-                               "rvpi": _m.rvpi(cf, nav)}
+        full, tf = metrics.with_residual_nav(cf, t, nav)
+        out: dict[str, Any] = {"irr": metrics.irr(full, tf), "tvpi": metrics.tvpi(cf, nav), "dpi": metrics.dpi(cf),
+                               "rvpi": metrics.rvpi(cf, nav)}
         if self.index is not None:
-            out["pme"] = _m.pme(cf, self.index, nav=nav)
-            out["direct_alpha"] = _m.direct_alpha(cf, t, self.index, nav=nav)
+            out["pme"] = metrics.pme(cf, self.index, nav=nav)
+            out["direct_alpha"] = metrics.direct_alpha(cf, t, self.index, nav=nav)
         if premium is not None and self.L is not None:
-            out["la_irr"] = _m.la_irr(cf, t, self.L, premium=premium, nav=nav)
+            out["la_irr"] = metrics.la_irr(cf, t, self.L, premium=premium, nav=nav)
             if self.index is not None:
-                out["la_pme"] = _m.la_pme(cf, t, self.L, self.index, premium=premium, nav=nav)
+                out["la_pme"] = metrics.la_pme(cf, t, self.L, self.index, premium=premium, nav=nav)
             out["premium"] = premium
         return FundMetrics(**out)
 

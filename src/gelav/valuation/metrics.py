@@ -61,7 +61,7 @@ _N_SCAN = 3001
 # ---------------------------------------------------------------------------
 # inputs
 # ---------------------------------------------------------------------------
-def _vector(name: str, value: Any, n: int | None = None) -> NDArray[np.float64]:
+def as_vector(name: str, value: Any, n: int | None = None) -> NDArray[np.float64]:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be an array of numbers, got a bool.")
     try:
@@ -83,22 +83,22 @@ def _vector(name: str, value: Any, n: int | None = None) -> NDArray[np.float64]:
     return arr
 
 
-def _flows_times(flows: Any, times: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    cf = _vector("flows", flows)
-    t = np.arange(cf.size, dtype=float) if times is None else _vector("times", times, cf.size)
+def flows_and_times(flows: Any, times: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    cf = as_vector("flows", flows)
+    t = np.arange(cf.size, dtype=float) if times is None else as_vector("times", times, cf.size)
     if np.any(np.diff(t) < 0):
         i = int(np.flatnonzero(np.diff(t) < 0)[0])
         raise ValueError(f"`times` must be non-decreasing; entry {i + 1} ({t[i + 1]:g}) < entry {i} ({t[i]:g}).")
     return cf, t
 
 
-def _nav(nav: Any) -> float:
+def residual_nav(nav: Any) -> float:
     if isinstance(nav, (bool, np.bool_)):
         raise TypeError("`nav` must be a number, got a bool.")
     return check_nonnegative("nav", nav)
 
 
-def _with_nav(cf: NDArray[np.float64], t: NDArray[np.float64], nav: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def with_residual_nav(cf: NDArray[np.float64], t: NDArray[np.float64], nav: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     if nav == 0.0:
         return cf, t
     return np.append(cf, nav), np.append(t, t[-1])
@@ -205,7 +205,7 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
     """
     from scipy.optimize import brentq, minimize_scalar
 
-    cf, t = _flows_times(flows, times)
+    cf, t = flows_and_times(flows, times)
     if not (np.any(cf > 0) and np.any(cf < 0)):
         return IRRResult((), "none", "the flows do not change sign (an IRR needs both contributions and "
                          "distributions)")
@@ -247,14 +247,14 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
 # ---------------------------------------------------------------------------
 def dpi(flows: ArrayLike) -> float:
     r"""Distributed to paid-in, :math:`\sum D / \sum C` (contributions are the negative flows)."""
-    cf = _vector("flows", flows)
+    cf = as_vector("flows", flows)
     return float(cf[cf > 0].sum()) / _paid_in(cf)
 
 
 def rvpi(flows: ArrayLike, nav: float = 0.0) -> float:
     r"""Residual value to paid-in, :math:`\mathrm{NAV} / \sum C`."""
-    cf = _vector("flows", flows)
-    return _nav(nav) / _paid_in(cf)
+    cf = as_vector("flows", flows)
+    return residual_nav(nav) / _paid_in(cf)
 
 
 def tvpi(flows: ArrayLike, nav: float = 0.0) -> float:
@@ -265,15 +265,15 @@ def tvpi(flows: ArrayLike, nav: float = 0.0) -> float:
     >>> tvpi([-100.0, 50.0, 80.0], nav=20.0)
     1.5
     """
-    cf = _vector("flows", flows)
-    return (float(cf[cf > 0].sum()) + _nav(nav)) / _paid_in(cf)
+    cf = as_vector("flows", flows)
+    return (float(cf[cf > 0].sum()) + residual_nav(nav)) / _paid_in(cf)
 
 
 # ---------------------------------------------------------------------------
 # index-based metrics
 # ---------------------------------------------------------------------------
-def _index(index: Any, n: int) -> NDArray[np.float64]:
-    R = _vector("index", index, n)
+def index_levels(index: Any, n: int) -> NDArray[np.float64]:
+    R = as_vector("index", index, n)
     if np.any(R <= 0):
         i = int(np.flatnonzero(R <= 0)[0])
         raise ValueError(f"`index` must be a positive total-return level; entry {i} is {R[i]:g}.")
@@ -292,9 +292,9 @@ def pme(flows: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> float:
     >>> round(pme([-100.0, 150.0], [1.0, 1.25]), 6)  # the index grew 25 %, the fund 50 %
     1.2
     """
-    cf = _vector("flows", flows)
-    R = _index(index, cf.size)
-    n = _nav(nav)
+    cf = as_vector("flows", flows)
+    R = index_levels(index, cf.size)
+    n = residual_nav(nav)
     d = float((np.where(cf > 0, cf, 0.0) / R).sum()) + n / R[-1]
     c = float((np.where(cf < 0, -cf, 0.0) / R).sum())
     if c <= 0.0:
@@ -315,10 +315,10 @@ def direct_alpha(flows: ArrayLike, times: ArrayLike, index: ArrayLike, *, nav: f
     IRRResult
         Its ``roots`` are the continuous rates :math:`\ln(1 + a)` (``rate`` when unique).
     """
-    cf, t = _flows_times(flows, times)
-    R = _index(index, cf.size)
+    cf, t = flows_and_times(flows, times)
+    R = index_levels(index, cf.size)
     fv = cf * (R[-1] / R)
-    fv, t2 = _with_nav(fv, t, _nav(nav))
+    fv, t2 = with_residual_nav(fv, t, residual_nav(nav))
     res = irr(fv, t2)
     return IRRResult(tuple(math.log1p(r) for r in res.roots), res.status, res.message,
                      {**res.diagnostics, "compounding": "continuous"})
@@ -349,10 +349,10 @@ def liquidity_adjusted_flows(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *
     Returns ``(adjusted_flows, times, pi)``, the residual ``nav`` (if > 0)
     appended as a distribution at :math:`T_N` with :math:`\pi(L_{T_N}, 0)`.
     """
-    cf, t = _flows_times(flows, times)
-    Lv = _vector("L", L, cf.size)
-    n = _nav(nav)
-    cf2, t2 = _with_nav(cf, t, n)
+    cf, t = flows_and_times(flows, times)
+    Lv = as_vector("L", L, cf.size)
+    n = residual_nav(nav)
+    cf2, t2 = with_residual_nav(cf, t, n)
     L2 = Lv if n == 0.0 else np.append(Lv, Lv[-1])
     pi = _premium_values(premium, L2, t2[-1] - t2)
     adj = np.where(cf2 > 0, cf2 * (1.0 - pi), cf2 * (1.0 + pi))
@@ -375,9 +375,9 @@ def la_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, index: ArrayLike, *
 
     With a constant :math:`\pi`, :math:`\mathrm{LA\text{-}PME} = \mathrm{PME}\,(1-\pi)/(1+\pi)`.
     """
-    cf = _vector("flows", flows)
-    R = _index(index, cf.size)
-    n = _nav(nav)
+    cf = as_vector("flows", flows)
+    R = index_levels(index, cf.size)
+    n = residual_nav(nav)
     adj, _, _ = liquidity_adjusted_flows(flows, times, L, premium=premium, nav=nav)
     R2 = R if n == 0.0 else np.append(R, R[-1])
     return pme(adj, R2)
@@ -412,12 +412,12 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
     nav : float
         Residual NAV, a distribution at the last date.
     """
-    cf, t = _flows_times(flows, times)
-    Lv = _vector("L", L, cf.size)
+    cf, t = flows_and_times(flows, times)
+    Lv = as_vector("L", L, cf.size)
     if (index is None) == (rate is None):
         raise TypeError("Give exactly one of `index` (benchmark levels) and `rate` (a constant rate).")
     if index is not None:
-        R = _index(index, cf.size)
+        R = index_levels(index, cf.size)
         base = R[0] / R
     else:
         from gelav._validation import check_finite
@@ -436,7 +436,7 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
     else:
         raise TypeError(f"`premium` must be an IlliquidityPremium or a callable λ(L), got {type(premium).__name__}.")
     xi = base * np.exp(-np.concatenate(([0.0], np.cumsum(inc))))
-    n = _nav(nav)
+    n = residual_nav(nav)
     d = float((np.where(cf > 0, cf, 0.0) * xi).sum()) + n * xi[-1]
     c = float((np.where(cf < 0, -cf, 0.0) * xi).sum())
     if c <= 0.0:
