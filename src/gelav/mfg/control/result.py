@@ -224,8 +224,8 @@ class ControlEquilibrium:
             a = self.feedback(t, X)
             disc = math.exp(-g.discount * (t - T0))
             costs += disc * dt * np.broadcast_to(np.asarray(g.running_cost(t, X, a, s), dtype=float), X.shape)
-            b = np.broadcast_to(np.asarray(g._drift(t, X, s), dtype=float), X.shape) if g._drift else 0.0
-            sig: Any = g._sigma if g._sigma_fn is None else np.asarray(g._sigma_fn(t, X), dtype=float)
+            b = g.drift(t, X, s)
+            sig = g.volatility(t, X)
             X = X + (b + a) * dt + sig * sq * rng.standard_normal(X.shape)
             means[:, k + 1] = X.mean(axis=1)
         s = stats_now(T, X)
