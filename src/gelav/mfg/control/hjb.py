@@ -48,9 +48,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav.errors import ConvergenceError
+from gelav.fd import linalg
 from gelav.generator import Generator
 from gelav.grid import Grid, TimeGrid
-from gelav.mfg.control._linalg import _solve_tridiagonal
 from gelav.mfg.control.game import ControlGame
 
 Array = NDArray[np.float64]
@@ -122,7 +122,7 @@ class Discretisation:
         rhs[1:] += b * sub[1:] * v1[:-1]
         rhs[:-1] += b * sup[:-1] * v1[1:]
         rhs += dt * f
-        return _solve_tridiagonal(-a * sub, 1.0 - a * d, -a * sup, rhs)
+        return linalg.factor(-a * sub[1:], 1.0 - a * d, -a * sup[:-1]).solve(rhs)
 
     def terminal(self, Z: Array) -> Array:
         return self.game.terminal(self.x, self.stats(Z[-1]))
@@ -200,7 +200,7 @@ class Discretisation:
         dt, th = float(self.tg.times[n + 1] - self.tg.times[n]), float(self.tg.theta[n])
         d = sw.diag[n] - (self.game.discount if discounted else 0.0)
         a = th * dt
-        return _solve_tridiagonal(-a * sw.sub[n], 1.0 - a * d, -a * sw.sup[n], p, transpose=True)
+        return linalg.factor(-a * sw.sub[n][1:], 1.0 - a * d, -a * sw.sup[n][:-1]).solve(p, transpose=True)
 
     def _rhs_transpose(self, sw: Sweep, n: int, y: Array, *, discounted: bool) -> Array:
         dt, th = float(self.tg.times[n + 1] - self.tg.times[n]), float(self.tg.theta[n])
