@@ -11,6 +11,12 @@ optional compiled sweeps (``Numerics(engine="numba")``) when Numba is installed.
 Usage::
 
     python benchmarks/bench_mfg.py [--scenario crisis] [--n-cells 500] [--n-steps 1000] [--out FILE.md]
+        [--quick] [--old SRC]
+
+``--old SRC`` also times the default solve on both engines with another gelav
+source tree (e.g. a ``git worktree`` of an earlier commit) in a subprocess, for a
+side-by-side regression check; the compiled floor (evaluations × steps × 3
+compiled tridiagonal solves) is printed whenever Numba is installed.
 """
 
 from __future__ import annotations
@@ -108,6 +114,68 @@ def unit_phi_warm(pb: Problem, Z: np.ndarray, repeats: int = 3) -> dict[str, flo
     return out
 
 
+def compiled_floor(n_nodes: int, n_solves: int, repeats: int = 3) -> float:
+    """Seconds for ``n_solves`` compiled Thomas solves of ``n_nodes`` unknowns (one compiled loop)."""
+    from numba import njit
+
+    from gelav.fd import _numba as fd_numba
+
+    thomas = fd_numba.kernels().thomas
+
+    @njit(cache=False)
+    def run(dl, d, du, b, out, work, m):  # type: ignore[no-untyped-def]
+        for _ in range(m):
+            thomas(dl, d, du, b, out, work)
+            b[0] += 1e-300 * out[0]  # keep each solve live
+
+    n = n_nodes
+    dl, du, d = -np.ones(n - 1), -np.ones(n - 1), np.full(n, 3.0)
+    b, out, work = np.ones(n), np.empty(n), np.empty(n)
+    run(dl, d, du, b, out, work, 1)
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run(dl, d, du, b, out, work, n_solves)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+_OLD = """
+import dataclasses, json, sys, time
+from gelav.mfg import SolverOptions, solve
+from gelav.mfg.scenarios import SCENARIOS
+sc = SCENARIOS[sys.argv[1]]
+out = {}
+for eng in ("numpy", "numba"):
+    num = dataclasses.replace(sc.numerics, n_cells=int(sys.argv[2]), n_steps=int(sys.argv[3]), engine=eng)
+    solve(sc.model, numerics=dataclasses.replace(num, n_cells=20, n_steps=20), no_feedback=False)
+    opts = SolverOptions(method="auto", tol=float(sys.argv[4]), max_iter=int(sys.argv[5]))
+    best = 1e300
+    for _ in range(2):
+        t0 = time.perf_counter()
+        eq = solve(sc.model, numerics=num, options=opts, no_feedback=False)
+        best = min(best, time.perf_counter() - t0)
+    out[eng] = [best, float(eq.price[0, 0]), float(eq.price[0, -1])]
+print(json.dumps(out))
+"""
+
+
+def side_by_side(src_dirs: dict[str, str], a: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    """The default solve on both engines (best of 2, compiled outside the timing) per gelav source tree."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    res = {}
+    for tag, src in src_dirs.items():
+        env = {**os.environ, "PYTHONPATH": src}
+        cp = subprocess.run([sys.executable, "-c", _OLD, a.scenario, str(a.n_cells), str(a.n_steps), str(a.tol),
+                             str(a.max_iter)], env=env, capture_output=True, text=True, check=True)
+        res[tag] = json.loads(cp.stdout.strip().splitlines()[-1])
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="crisis")
@@ -117,6 +185,7 @@ def main() -> None:
     ap.add_argument("--max-iter", type=int, default=300)
     ap.add_argument("--out", default=None, help="write the table as Markdown to this file")
     ap.add_argument("--quick", action="store_true", help="only the default method")
+    ap.add_argument("--old", default=None, help="another gelav source tree (its src/) to time side by side")
     a = ap.parse_args()
     sc = SCENARIOS[a.scenario]
     num = dataclasses.replace(sc.numerics, n_cells=a.n_cells, n_steps=a.n_steps)
@@ -180,6 +249,30 @@ def main() -> None:
     for label, ok, its, res, sec, m1, m3, m2, err in rows:
         table.append(f"| {label} | {'yes' if ok else 'no'} | {its} | {res:.1e} | {sec:.2f} | {m1:.1f} | {m3:.1f} | {m2:.1f} | {err:.1e} |")
     md = head + "\n".join(table) + "\n"
+    from gelav.mfg import _numba as mfg_numba
+
+    nb_rows = [r for r in rows if r[0] == "auto, numba engine" and r[1]]
+    if mfg_numba.available() and nb_rows:
+        its = nb_rows[0][2]
+        floor = compiled_floor(pb.N, its * pb.M * 3)
+        line = (f"\nCompiled floor ({its} evaluations × {pb.M} steps × 3 compiled tridiagonal solves of {pb.N}): "
+                f"{floor:.3f} s; numba engine {nb_rows[0][4]:.2f} s = {nb_rows[0][4] / floor:.1f} × floor; "
+                f"NumPy engine {rows[0][4]:.2f} s = {rows[0][5]:.1f} × one linear backward+forward pair.\n")
+        print(line)
+        md += line
+    if a.old:
+        import os
+
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src")
+        sbs = side_by_side({"old": a.old, "new": os.path.abspath(here)}, a)
+        lines = ["", "| engine | old [s] | new [s] | new / old | price diff (first, last) |", "|---|---|---|---|---|"]
+        for eng in ("numpy", "numba"):
+            o, n = sbs["old"][eng], sbs["new"][eng]
+            lines.append(f"| {eng} | {o[0]:.2f} | {n[0]:.2f} | {n[0] / o[0]:.2f} | "
+                         f"{abs(n[1] - o[1]):.1e}, {abs(n[2] - o[2]):.1e} |")
+        txt = "\n".join(lines) + "\n"
+        print(txt)
+        md += txt
     print()
     print(md)
     if a.out:

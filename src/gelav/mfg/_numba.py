@@ -41,15 +41,14 @@ def kernels() -> Any:
 
 # -- the tridiagonal primitives of the kernels, on the numba backend of gelav.fd.linalg ---------------
 def _solve_nb(dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
-    out = np.empty_like(b)
-    _thomas(dl, d, du, b, out, np.empty_like(b))
-    return out
+    # the kernels' contract lets this overwrite ``b``: eliminate in place (one scratch band, no output array)
+    _thomas(dl, d, du, b, b, np.empty(b.shape[0]))
+    return b
 
 
 def _solve_t_nb(dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
-    out = np.empty_like(b)
-    _thomas(du, d, dl, b, out, np.empty_like(b))  # the transpose: sub- and super-diagonal swapped
-    return out
+    _thomas(du, d, dl, b, b, np.empty(b.shape[0]))  # the transpose: sub- and super-diagonal swapped
+    return b
 
 
 def _solve0_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
