@@ -46,6 +46,18 @@ def test_import_is_light():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_cli_and_numerical_modules_import_light():
+    # Importing the CLI and the lattice / McKean-Vlasov / Monte Carlo modules must not
+    # pull in scipy.stats, matplotlib, sympy or pandas (they are imported lazily).
+    code = (
+        "import sys, gelav, gelav.cli, gelav.lattice, gelav.mc\n"
+        "import gelav.processes.mckean_vlasov\n"
+        "heavy = [m for m in ('sympy', 'matplotlib', 'pandas', 'scipy.stats') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'forwards'"):
         gelav.forwards  # noqa: B018

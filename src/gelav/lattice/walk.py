@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from gelav._random import SeedLike, as_generator
 from gelav._validation import check_finite, check_int, check_positive
@@ -121,6 +120,7 @@ class WalkSample:
         law = self.exact_law()
         emp = np.searchsorted(np.sort(self.final), law.positions, side="right") / self.n_paths
         d = float(np.max(np.abs(emp - np.cumsum(law.probabilities))))
+        from scipy import stats  # lazy: keeps `import gelav` light
         return KSResult(d, float(stats.kstwo(self.n_paths).sf(d)), "exact lattice law", self.n_paths)
 
     def ks_gaussian(self) -> KSResult:
@@ -135,6 +135,7 @@ class WalkSample:
         emp = np.searchsorted(np.sort(self.final), law.positions, side="right") / self.n_paths
         g = self.walk.limit(self.horizon, x0=self.x0)
         d = float(np.max(np.abs(emp - g.cdf(law.positions + 0.5 * self.walk.dy))))
+        from scipy import stats  # lazy: keeps `import gelav` light
         return KSResult(d, float(stats.kstwo(self.n_paths).sf(d)), "Gaussian limit (continuity-corrected)", self.n_paths)
 
     def lattice_gap(self) -> float:
@@ -204,6 +205,7 @@ class WalkSample:
                  label="exact lattice law (master equation)")
         s = math.sqrt(2 * self.walk.c2 * self.horizon)
         xs = np.linspace(self.x0 - 4.5 * s, self.x0 + 4.5 * s, 400)
+        from scipy import stats  # lazy: keeps `import gelav` light
         ax1.plot(xs, stats.norm(self.x0, s).pdf(xs), color="C3",
                  label=rf"limit $N(0, 2C^2t)$, $2C^2t$ = {s * s:.4g}")
         ax1.set_xlim(xs[0], xs[-1])
@@ -285,6 +287,7 @@ class TrinomialWalk:
     def limit(self, t: float, *, x0: float = 0.0) -> Any:
         r"""The Gaussian limit law :math:`N(x_0, 2C^2t)` (frozen SciPy distribution)."""
         t = check_positive("t", t)
+        from scipy import stats  # lazy: keeps `import gelav` light
         return stats.norm(loc=x0, scale=math.sqrt(2.0 * self.c2 * t))
 
     def law(self, n_steps: int, *, x0: float = 0.0) -> LatticeLaw:
@@ -320,6 +323,7 @@ class TrinomialWalk:
         """
         t = check_positive("t", t)
         lam = self.alpha * t / self.dt
+        from scipy import stats  # lazy: keeps `import gelav` light
         return stats.skellam(lam, lam, loc=round(x0 / self.dy))
 
     def simulate(

@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from gelav._random import SeedLike, as_generator
 from gelav._validation import (
@@ -221,6 +220,8 @@ class MeanFieldOU(McKeanVlasov):
         """Frozen normal law of :math:`L_t` for ``initial`` a point or a normal distribution."""
         t = check_nonnegative("t", t)
         m0, v0 = _initial_moments(initial)
+        from scipy import stats  # lazy: keeps `import gelav` light
+
         return stats.norm(loc=self.exact_mean(t, m0), scale=math.sqrt(self.exact_var(t, v0)))
 
     def cover_process(self) -> Process:
