@@ -1,0 +1,53 @@
+"""Hostile input (issue 11, class 4): every bad value is a clear error naming the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gelav import (
+    BrownianMotion,
+    GeometricBrownianMotion,
+    OrnsteinUhlenbeck,
+    backward,
+    forward,
+    optimal_stopping,
+)
+from gelav.cli import main
+from gelav.montecarlo import simulate
+
+OU = OrnsteinUhlenbeck()
+
+
+def put(x):
+    return np.maximum(1.0 - x, 0.0)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: OrnsteinUhlenbeck(mean=True), "mean"),
+    (lambda: OrnsteinUhlenbeck(kappa=True), "kappa"),
+    (lambda: OrnsteinUhlenbeck(kappa=1e308), "kappa"),
+    (lambda: BrownianMotion(sigma=1e308), "sigma"),
+    (lambda: GeometricBrownianMotion(mu=np.bool_(True)), "mu"),
+    (lambda: simulate(OU, 0.0, 1e308, 10, 100), "horizon"),
+    (lambda: simulate(OU, 0.0, 1.0, 10, 100, save={}), "save"),
+    (lambda: OU.transition(0.0, 1e300), "t"),
+    (lambda: optimal_stopping(OU, put, 1.0, domain=0.0), "domain"),
+    (lambda: backward(OU, put, 1.0, domain=0.0), "domain"),
+    (lambda: forward(OU, 0.0, 1.0, domain=0.0), "domain"),
+    (lambda: forward(OU, 0.0, 1.0, domain=(1.0, 0.0)), "domain"),
+    (lambda: optimal_stopping(OU, put, 1.0, x0=0.0, damping_steps=float("nan")), "damping_steps"),
+    (lambda: backward(OU, put, 1.0, x0=0.0, times=3.5), "times"),
+    (lambda: optimal_stopping(OU, put, 1.0, x0=0.0, times=3.5), "times"),
+])
+def test_api_error_names_the_argument(call, name):
+    with pytest.raises((ValueError, TypeError), match=f"`{name}"):
+        call()
+
+
+@pytest.mark.parametrize("option", ["--horizon", "--kappa", "--sigma"])
+def test_cli_overflowing_values_exit_2_naming_the_option(option):
+    r = CliRunner().invoke(main, ["stress", option, "1e308"])
+    assert r.exit_code == 2, r.output
+    assert option in r.output and "Traceback" not in r.output
