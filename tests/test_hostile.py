@@ -51,3 +51,22 @@ def test_cli_overflowing_values_exit_2_naming_the_option(option):
     r = CliRunner().invoke(main, ["stress", option, "1e308"])
     assert r.exit_code == 2, r.output
     assert option in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("text", [
+    "x = " + "[" * 5000 + "]" * 5000 + "\n",
+    "x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+    "[process]\nkind = 'ou'\n" + "# " + "[" * 100 + "\n",  # brackets in comments do not count
+])
+def test_deep_toml_is_a_clear_error_not_a_recursion_traceback(tmp_path, text):
+    from gelav.scenario import ScenarioError, load
+
+    f = tmp_path / "deep.toml"
+    f.write_text(text)
+    if text.startswith("[process]"):
+        assert load(f)["process"]["kind"] == "ou"
+        return
+    with pytest.raises(ScenarioError, match="nested"):
+        load(f)
+    r = CliRunner().invoke(main, ["stress", "--config", str(f)])
+    assert r.exit_code == 2 and "nested" in r.output and "Traceback" not in r.output
