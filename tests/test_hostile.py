@@ -70,3 +70,21 @@ def test_deep_toml_is_a_clear_error_not_a_recursion_traceback(tmp_path, text):
         load(f)
     r = CliRunner().invoke(main, ["stress", "--config", str(f)])
     assert r.exit_code == 2 and "nested" in r.output and "Traceback" not in r.output
+
+
+def test_atomic_write_replaces_whole_file_and_cleans_up_on_error(tmp_path):
+    from gelav._io import atomic_write
+
+    f = tmp_path / "sub" / "page.html"
+    atomic_write(f, "first")
+    atomic_write(f, "second")
+    assert f.read_text() == "second"
+
+    def broken(fh):
+        fh.write("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(f, broken)
+    assert f.read_text() == "second"  # the old file survives intact
+    assert [p.name for p in f.parent.iterdir()] == ["page.html"]  # no temporary left behind
