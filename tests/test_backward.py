@@ -249,7 +249,7 @@ def test_bad_inputs_raise_clear_errors():
         backward(P, call, 1.0, domain=(-1, 1), discount="r")
     with pytest.raises(TypeError, match="`process` must be a gelav Process"):
         backward("bm", call, 1.0, domain=(-1, 1))
-    with pytest.raises(ValueError, match="Times in `include` must be finite"):
+    with pytest.raises(ValueError, match="`times` must be finite"):
         backward(P, call, 1.0, domain=(-1, 1), times=[math.nan])
     with pytest.raises(ValueError, match=r"`x` must lie in the grid"):
         backward(P, call, 1.0, domain=(-1, 1), n_cells=10, n_steps=4).value(math.nan)

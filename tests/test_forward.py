@@ -239,7 +239,7 @@ def test_warns_on_coarse_grid():
         ({"initial": "uniform"}, "Unknown `initial`"),
         ({"process": BrownianMotion(), "initial": "stationary"}, "has no stationary law"),
         ({"domain": (1.0, -1.0)}, "`domain` must satisfy"),
-        ({"times": [float("nan")]}, "Times in `include` must be finite"),  # regression: NaN was dropped
+        ({"times": [float("nan")]}, "`times` must be finite"),  # regression: NaN was dropped
     ],
 )
 def test_bad_inputs_raise(kwargs, match):

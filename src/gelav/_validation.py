@@ -1,4 +1,18 @@
-"""Small argument checks with messages that name the argument."""
+"""Small argument checks with messages that name the argument.
+
+Every public entry point checks its inputs with these helpers, so that a bad
+value is a ``ValueError``/``TypeError`` naming the argument in backticks
+(the command line turns it into exit code 2 naming the option) and never a
+traceback, a hang or a silent NaN deeper down. Bools are not numbers, NaN and
+infinities are rejected, and magnitudes are bounded where the mathematics
+(or the floating-point range) has no use for larger ones:
+
+* :data:`MAX_RATE` bounds model rates and volatilities (per year): a
+  mean-reversion speed of 1e308 per year only overflows ``κ τ`` or ``σ²/2κ``;
+* :data:`MAX_HORIZON` bounds horizons (years): ``σ² T`` and ``μ T`` stay
+  far from overflow and a time grid stays representable;
+* :data:`MAX_CELLS` bounds grid and sample sizes so that arrays fit in memory.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +22,66 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_callable", "check_finite", "check_int", "check_nonnegative", "check_positive"]
+__all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "check_callable", "check_finite", "check_horizon", "check_int",
+           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_times"]
+
+#: Largest model rate or volatility accepted (per year).
+MAX_RATE = 1e6
+#: Longest horizon accepted (years).
+MAX_HORIZON = 1e6
+#: Largest grid, step or sample count accepted where arrays of that length are allocated.
+MAX_CELLS = 10**8
 
 
-def check_finite(name: str, value: Any) -> float:
-    """Return ``value`` as a float, or raise if it is not a finite real number."""
+def check_finite(name: str, value: Any, *, maximum: float | None = None) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number (a bool is not one).
+
+    With ``maximum``, ``|value|`` must also be <= ``maximum``.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a real number, got the bool {value!r}.")
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"`{name}` must be a real number, got {value!r}.") from None
     if not math.isfinite(v):
         raise ValueError(f"`{name}` must be finite, got {v}.")
+    if maximum is not None and abs(v) > maximum:
+        raise ValueError(f"`{name}` = {v:g} is out of range: |{name}| must be <= {maximum:g}.")
     return v
 
 
-def check_positive(name: str, value: Any) -> float:
-    """Return ``value`` as a float, or raise unless it is finite and > 0."""
-    v = check_finite(name, value)
+def check_positive(name: str, value: Any, *, maximum: float | None = None) -> float:
+    """Return ``value`` as a float, or raise unless it is finite and > 0 (and <= ``maximum`` if given)."""
+    v = check_finite(name, value, maximum=maximum)
     if v <= 0.0:
         raise ValueError(f"`{name}` must be > 0, got {v}.")
     return v
 
 
-def check_nonnegative(name: str, value: Any) -> float:
-    """Return ``value`` as a float, or raise unless it is finite and >= 0."""
-    v = check_finite(name, value)
+def check_nonnegative(name: str, value: Any, *, maximum: float | None = None) -> float:
+    """Return ``value`` as a float, or raise unless it is finite and >= 0 (and <= ``maximum`` if given)."""
+    v = check_finite(name, value, maximum=maximum)
     if v < 0.0:
         raise ValueError(f"`{name}` must be >= 0, got {v}.")
     return v
 
 
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise unless it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+def check_rate(name: str, value: Any, *, positive: bool = True) -> float:
+    """A model rate or volatility per year: finite, > 0 (or any sign), |value| <= :data:`MAX_RATE`."""
+    if positive:
+        return check_positive(name, value, maximum=MAX_RATE)
+    return check_finite(name, value, maximum=MAX_RATE)
+
+
+def check_horizon(name: str, value: Any) -> float:
+    """A horizon in years: finite, > 0 and <= :data:`MAX_HORIZON`."""
+    return check_positive(name, value, maximum=MAX_HORIZON)
+
+
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise unless it is an integer >= ``minimum`` (and <= ``maximum``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
@@ -48,7 +89,37 @@ def check_int(name: str, value: Any, minimum: int = 1) -> int:
     v = int(value)
     if v < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}, got {v}.")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"`{name}` = {v} is too large: it must be <= {maximum} (the arrays must fit in memory).")
     return v
+
+
+def check_interval(name: str, value: Any) -> tuple[float, float]:
+    """A pair ``(lo, hi)`` of finite numbers with ``lo < hi`` (e.g. a ``domain``)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"`{name}` must be a pair (lo, hi), got {value!r}.")
+    lo, hi = check_finite(f"{name}[0]", value[0]), check_finite(f"{name}[1]", value[1])
+    if not lo < hi:
+        raise ValueError(f"`{name}` must satisfy lo < hi, got ({lo:g}, {hi:g}).")
+    return lo, hi
+
+
+def check_times(name: str, value: Any, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """A number or sequence of finite times (within ``[lo, hi]`` when given) as a 1-d float array."""
+    if isinstance(value, (str, bytes, dict, set)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a time or a sequence of times, got {value!r}.")
+    try:
+        arr = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a time or a sequence of times, got {value!r}.") from None
+    if arr.size and np.asarray(value).dtype == bool:
+        raise TypeError(f"`{name}` must be times, not bools.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite, got {arr.tolist()}.")
+    tol = 1e-12 * max(1.0, abs(lo or 0.0), abs(hi or 0.0))
+    if lo is not None and hi is not None and arr.size and (arr.min() < lo - tol or arr.max() > hi + tol):
+        raise ValueError(f"`{name}` must lie in [{lo:g}, {hi:g}], got {arr.tolist()}.")
+    return arr
 
 
 def check_callable(name: str, value: Any) -> Callable[..., Any]:

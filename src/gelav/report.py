@@ -456,7 +456,9 @@ class Report:
         """Write the HTML page (creating parent folders); returns the path."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.html, encoding="utf-8")
+        from gelav._io import atomic_write
+
+        atomic_write(p, self.html)
         return p
 
     def summary(self) -> dict[str, Any]:

@@ -51,14 +51,56 @@ class ScenarioError(ValueError):
     """A scenario file is unreadable or a field is invalid."""
 
 
+#: Largest scenario file read (bytes) and deepest nesting of arrays/inline tables accepted.
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 32
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` outside strings and comments (a cheap over-estimate for tables)."""
+    depth = deepest = 0
+    quote: str | None = None
+    escape = comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote is not None:
+            if escape:
+                escape = False
+            elif ch == "\\" and quote == '"':
+                escape = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Read a scenario TOML file into a dict (with the path recorded under ``"_path"``)."""
     p = Path(path)
     if not p.exists():
         raise ScenarioError(f"Scenario file {str(p)!r} does not exist.")
     try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
+        if p.stat().st_size > MAX_BYTES:
+            raise ScenarioError(f"{p}: {p.stat().st_size} bytes is too large for a scenario file "
+                                f"(at most {MAX_BYTES}).")
+        raw = p.read_bytes()
+        # Checked before parsing: tomllib recurses once per level (RecursionError otherwise).
+        depth = _nesting_depth(raw.decode("utf-8", errors="replace"))
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"{p}: arrays/inline tables nested {depth} deep; at most {MAX_DEPTH} levels are "
+                                "accepted.")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ScenarioError(f"{p}: nested too deeply to parse (at most {MAX_DEPTH} levels).") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{p}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:  # TOML must be UTF-8

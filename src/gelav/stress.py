@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import check_finite, check_horizon, check_int
 from gelav.errors import AccuracyWarning
 
 __all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
@@ -302,7 +302,7 @@ def stress_test(
     True
     """
     x0 = check_finite("x0", x0)
-    horizon = check_positive("horizon", horizon)
+    horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
     paths = check_int("paths", paths, minimum=100)
     cells = check_int("cells", cells, minimum=16)

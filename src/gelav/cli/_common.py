@@ -89,7 +89,9 @@ def handle_errors(func: Callable[..., Any] | None = None, *,
         try:
             return func(*args, **kwargs)
         except (ValueError, TypeError, FileNotFoundError, KeyError) as exc:
-            fail(msg(exc), code=2)
+            fail(_name_options(msg(exc), options() if options is not None else ()), code=2)
+        except RecursionError:  # e.g. a pathologically nested input that slipped past the checks
+            fail("Input too deeply nested to process.", code=2)
         except (ConvergenceError, DivergenceError) as exc:
             fail(msg(exc, hints=True), code=1)
         except MemoryError:  # was a traceback (e.g. --particles 1000000000)
@@ -101,6 +103,19 @@ def handle_errors(func: Callable[..., Any] | None = None, *,
             fail(f"Numerical failure: {exc}", code=1)
 
     return wrapper
+
+
+def _name_options(message: str, names: Any) -> str:
+    """Append the command-line option(s) a bad-input message names in backticks (`` `horizon` `` ->
+    ``... (option --horizon)``), unless the message already spells them."""
+    import re
+
+    known = set(names)
+    found = [m for m in dict.fromkeys(re.findall(r"`([a-z][a-z0-9_]*)`", message)) if m in known]
+    opts = [f"--{m.replace('_', '-')}" for m in found if f"--{m.replace('_', '-')}" not in message]
+    if not opts:
+        return message
+    return f"{message} (option {', '.join(opts)})"
 
 
 def _as_options(message: str, names: Any, *, hints: bool = False) -> str:

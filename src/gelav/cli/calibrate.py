@@ -102,7 +102,9 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
         p.parent.mkdir(parents=True, exist_ok=True)
         cfg = fit.to_config()
         cfg["calibration"]["data"] = str(Path(file).resolve())
-        p.write_text(dump_toml(cfg), encoding="utf-8")
+        from gelav._io import atomic_write
+
+        atomic_write(p, dump_toml(cfg))
     if plot:
         save_figure(fit.plot(), plot)
     if as_json:

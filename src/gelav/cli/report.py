@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from gelav._io import atomic_write
 from gelav.cli._common import Output, dump_json, fail, shared_options
 
 
@@ -40,7 +41,7 @@ def report(output: str, sections: str | None, dpi: int, out: Output) -> None:
         folder = Path(out.plot)
         folder.mkdir(parents=True, exist_ok=True)
         for i, b64 in enumerate(re.findall(r'src="data:image/png;base64,([^"]+)"', rep.html), start=1):
-            (folder / f"figure_{i:02d}.png").write_bytes(base64.b64decode(b64))
+            atomic_write(folder / f"figure_{i:02d}.png", base64.b64decode(b64))
     if out.as_json:
         dump_json({"output": str(path), **rep.summary()})
     elif not out.quiet:

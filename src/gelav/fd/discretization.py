@@ -95,7 +95,7 @@ def resolve_discretization(discretization: Discretization | None, **keywords: An
         ``discretization`` of the wrong type, or given together with a conflicting keyword.
     """
     if discretization is None:
-        return keywords
+        return _checked(keywords)
     if not isinstance(discretization, Discretization):
         raise TypeError(f"`discretization` must be a gelav.fd.Discretization, got {type(discretization).__name__}.")
     out = dict(keywords)
@@ -106,7 +106,18 @@ def resolve_discretization(discretization: Discretization | None, **keywords: An
         if value is not default and not (isinstance(value, (int, float, str)) and value == default):
             raise TypeError(f"Give `{name}` either as a keyword or in `discretization`, not both.")
         out[name] = getattr(discretization, name)
-    return out
+    return _checked(out)
+
+
+def _checked(kw: dict[str, Any]) -> dict[str, Any]:
+    """Name the keyword at fault (``domain=0.0`` was "object of type 'float' has no len()")."""
+    from gelav._validation import check_int, check_interval
+
+    if kw.get("domain") is not None:
+        kw["domain"] = check_interval("domain", kw["domain"])
+    if "damping_steps" in kw:
+        kw["damping_steps"] = check_int("damping_steps", kw["damping_steps"], minimum=0)
+    return kw
 
 
 def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence[float] | ArrayLike | None,
@@ -123,6 +134,10 @@ def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence
         A ``time_grid`` of the wrong type or span.
     """
     end = start + horizon
+    if times is not None:  # named `times` here, not `include` in TimeGrid.build
+        from gelav._validation import check_times
+
+        times = check_times("times", times, start, end)
     if time_grid is None:
         time_grid, save_t = TimeGrid.for_run(horizon, n_steps, start=start, times=times, scheme=scheme,
                                              damping_steps=damping_steps)

@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike, as_seed_sequence
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import check_finite, check_horizon, check_int, check_positive
 from gelav.mc.schemes import SCHEMES, Scheme, get_scheme
 from gelav.processes.protocol import has_exact_law, name_of
 from gelav.results import Estimate
@@ -435,7 +435,9 @@ def _save_indices(save: Any, n_steps: int, start: float, dt: float) -> tuple[int
         if save == "all":
             return tuple(range(n_steps + 1))
         raise ValueError(f"`save` must be 'final', 'all' or a list of times, got {save!r}.")
-    ts = np.atleast_1d(np.asarray(save, dtype=float)).ravel()
+    from gelav._validation import check_times
+
+    ts = check_times("save", save)
     if ts.size == 0 or not np.all(np.isfinite(ts)):
         raise ValueError("`save` times must be a non-empty list of finite numbers.")
     pos = (ts - start) / dt
@@ -549,7 +551,7 @@ def simulate(
     """
     t_wall = _time.perf_counter()
     x0 = check_finite("x0", x0)
-    horizon = check_positive("horizon", horizon)
+    horizon = check_horizon("horizon", horizon)
     start = check_finite("start", start)
     n_steps = check_int("n_steps", n_steps, minimum=1)
     n_paths = check_int("n_paths", n_paths, minimum=2)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import check_finite, check_int, check_interval, check_positive
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
@@ -387,11 +387,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
                     raise ValueError("Give `domain=(lo, hi)`, `grid=` or `x0=` (for an automatic domain around x0).")
             else:
                 domain = auto_domain(process, check_finite("x0", x0), horizon, tail=tail, start=start)
-        if len(domain) != 2:
-            raise ValueError(f"`domain` must be a pair (lo, hi), got {domain!r}.")
-        lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
-        if not lo < hi:
-            raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
+        lo, hi = check_interval("domain", domain)
         if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
             raise ValueError(f"`x0` = {x0} lies outside the domain [{lo:g}, {hi:g}].")
         if x0 is not None and lo < float(x0) < hi:

@@ -192,11 +192,11 @@ def forward(
     t_start = _time.perf_counter()
     if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
-    if discretization is not None:
-        kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
-                                    time_grid=time_grid, scheme=scheme, damping_steps=damping_steps, tail=tail)
-        grid, domain, n_cells, n_steps = kw["grid"], kw["domain"], kw["n_cells"], kw["n_steps"]
-        time_grid, scheme, damping_steps, tail = kw["time_grid"], kw["scheme"], kw["damping_steps"], kw["tail"]
+    # also validates `domain` and `damping_steps` without a `discretization`
+    kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
+                                time_grid=time_grid, scheme=scheme, damping_steps=damping_steps, tail=tail)
+    grid, domain, n_cells, n_steps = kw["grid"], kw["domain"], kw["n_cells"], kw["n_steps"]
+    time_grid, scheme, damping_steps, tail = kw["time_grid"], kw["scheme"], kw["damping_steps"], kw["tail"]
     horizon = check_positive("horizon", horizon)
     start = check_finite("start", start)
     tail = check_positive("tail", tail)

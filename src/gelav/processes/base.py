@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_callable, check_finite
+from gelav._validation import MAX_HORIZON, check_callable, check_finite
 
 __all__ = ["Coefficient", "Process", "Step"]
 
@@ -148,6 +148,8 @@ class Process:
         s = check_finite("s", s)
         if t < s:
             raise ValueError(f"`t` must be >= `s`, got t={t}, s={s}.")
+        if t - s > MAX_HORIZON:  # sigma^2 (t - s) and mu (t - s) must not overflow
+            raise ValueError(f"`t` - `s` = {t - s:g} years is out of range: the horizon must be <= {MAX_HORIZON:g}.")
         return t - s
 
     def _check_state(self, x0: float) -> float:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_nonnegative, check_positive
+from gelav._validation import check_finite, check_nonnegative, check_positive, check_rate
 from gelav.errors import FellerConditionWarning
 from gelav.processes.base import Process, Step
 
@@ -36,8 +36,8 @@ class BrownianMotion(Process):
     """
 
     def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
-        self.mu = check_finite("mu", mu)
-        self.sigma = check_positive("sigma", sigma)
+        self.mu = check_rate("mu", mu, positive=False)
+        self.sigma = check_rate("sigma", sigma)
         mu_, s_ = self.mu, self.sigma
         super().__init__(
             lambda t, x: np.full_like(x, mu_), lambda t, x: np.full_like(x, s_),
@@ -105,9 +105,9 @@ class OrnsteinUhlenbeck(Process):
     """
 
     def __init__(self, kappa: float = 0.45, mean: float = 1.0, sigma: float = 0.32) -> None:
-        self.kappa = check_positive("kappa", kappa)
-        self.mean = check_finite("mean", mean)
-        self.sigma = check_positive("sigma", sigma)
+        self.kappa = check_rate("kappa", kappa)
+        self.mean = check_finite("mean", mean, maximum=1e12)
+        self.sigma = check_rate("sigma", sigma)
         k, m, s = self.kappa, self.mean, self.sigma
         super().__init__(
             lambda t, x: k * (m - x), lambda t, x: np.full_like(x, s),
@@ -180,8 +180,8 @@ class GeometricBrownianMotion(Process):
     """
 
     def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
-        self.mu = check_finite("mu", mu)
-        self.sigma = check_positive("sigma", sigma)
+        self.mu = check_rate("mu", mu, positive=False)
+        self.sigma = check_rate("sigma", sigma)
         m, s = self.mu, self.sigma
         super().__init__(
             lambda t, x: m * x, lambda t, x: s * x, domain=(0.0, math.inf),
@@ -255,9 +255,9 @@ class CIR(Process):
     """
 
     def __init__(self, kappa: float, mean: float, sigma: float) -> None:
-        self.kappa = check_positive("kappa", kappa)
-        self.mean = check_positive("mean", mean)
-        self.sigma = check_positive("sigma", sigma)
+        self.kappa = check_rate("kappa", kappa)
+        self.mean = check_positive("mean", mean, maximum=1e12)
+        self.sigma = check_rate("sigma", sigma)
         if 2 * self.kappa * self.mean < self.sigma**2:
             warnings.warn(
                 f"CIR Feller condition fails: 2κθ = {2 * self.kappa * self.mean:.4g} < "

@@ -154,7 +154,9 @@ def export_tables(tables: Mapping[str, Mapping[str, Any]], path: str | Path) -> 
     if suffix == ".nc":
         from scipy.io import netcdf_file
 
-        with netcdf_file(str(p), "w") as nc:
+        from gelav._io import atomic_path
+
+        with atomic_path(p) as tmp, netcdf_file(str(tmp), "w") as nc:
             for name, cols in clean.items():
                 n = next(iter(cols.values())).size
                 nc.createDimension(name, n)
@@ -171,14 +173,19 @@ def export_tables(tables: Mapping[str, Mapping[str, Any]], path: str | Path) -> 
             header = ",".join(cols)
             rows = zip(*(v.tolist() for v in cols.values()), strict=False)
             lines = [header] + [",".join(_csv(x) for x in r) for r in rows]
-            target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            from gelav._io import atomic_write
+
+            atomic_write(target, "\n".join(lines) + "\n")
         else:
             try:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
             except ImportError:
                 raise ValueError("Parquet export needs pyarrow: pip install 'gelav[parquet]'.") from None
-            pq.write_table(pa.table({c: v for c, v in cols.items()}), str(target))
+            from gelav._io import atomic_path
+
+            with atomic_path(target) as tmp:
+                pq.write_table(pa.table({c: v for c, v in cols.items()}), str(tmp))
         files.append(target)
     return files
 

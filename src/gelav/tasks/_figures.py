@@ -12,7 +12,10 @@ def save_figure(fig: Any, path: str | Path) -> None:
     """Save a Matplotlib figure, creating parent folders, and close it."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120, bbox_inches="tight")
+    from gelav._io import atomic_path
+
+    with atomic_path(p) as tmp:  # a kill mid-write never leaves a truncated figure
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=p.suffix.lstrip(".") or "png")
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -52,11 +52,15 @@ class Dataset:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         cols = list(self.columns.values())
-        with p.open("w", newline="", encoding="utf-8") as fh:
+        from gelav._io import atomic_write
+
+        def rows(fh: Any) -> None:
             w = csv.writer(fh)
             w.writerow(self.names)
             for i in range(len(self)):
                 w.writerow([f"{c[i]:.{digits}g}" if isinstance(c[i], (float, np.floating)) else str(c[i]) for c in cols])
+
+        atomic_write(p, rows, newline="")
         return p
 
     def to_pandas(self) -> Any:
