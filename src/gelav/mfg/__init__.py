@@ -65,8 +65,12 @@ __all__ += [
     "solve_control",
     "systemic_risk",
 ]
+# -- linear response to the starting law (issue 14) --
+__all__ += ["Sensitivity", "sensitivity"]
 
 _LAZY = {
+    "sensitivity": "gelav.mfg.linear_response",
+    "Sensitivity": "gelav.mfg.linear_response",
     "n_player": "gelav.mfg.nplayer",
     "NPlayerResult": "gelav.mfg.nplayer",
     "master_field": "gelav.mfg.master",
