@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli._model import model_options, typed_process
 from gelav.tasks.exit_time import FIELDS, KINDS, plot_exit_time, run_exit_time  # noqa: F401  (old names)
 
 __all__ = ["exit_time", "plot_exit_time", "run_exit_time"]
@@ -25,11 +26,13 @@ __all__ = ["exit_time", "plot_exit_time", "run_exit_time"]
 @click.option("--x0", multiple=True, type=float, help="Starting point(s); default the quartiles of (a, b).")
 @click.option("--horizon", "-T", type=float, default=None, help="Also E[min(τ, T)] and P(τ > T).")
 @click.option("--n-cells", type=int, default=None, help="Grid cells (default 400).")
+@model_options
 @shared_options("exit-time", config_help="Scenario TOML with [process] and [exit_time] tables.",
                 plot_help="Figure FILE, or FOLDER (exit_time.png, exit_time_survival.png).")
 def exit_time(kind: str | None, mu: float | None, sigma: float | None, kappa: float | None, mean: float | None,
               a: float | None, b: float | None, x0: tuple[float, ...], horizon: float | None, n_cells: int | None,
-              out: Output) -> None:
+              out: Output, drift: str | None = None, diffusion: str | None = None, var: str | None = None,
+              params: tuple[str, ...] = (), domain: str | None = None) -> None:
     """Expected exit time from (a, b) and the probability of hitting b first.
 
     Solves (σ²/2) y'' + b y' = -1 with y = 0 at a, b (E[τ]) and (σ²/2) h'' + b h' = 0 with
@@ -38,7 +41,8 @@ def exit_time(kind: str | None, mu: float | None, sigma: float | None, kappa: fl
     """
     from gelav import tasks
 
-    rep = tasks.exit_time(out.config, kind=kind, mu=mu, sigma=sigma, kappa=kappa, mean=mean, a=a, b=b,
+    typed = typed_process(drift, diffusion, var, params, domain)  # --drift/--diffusion: any model typed in
+    rep = tasks.exit_time(out.config, process=typed, kind=kind, mu=mu, sigma=sigma, kappa=kappa, mean=mean, a=a, b=b,
                           x0=list(x0) or None, horizon=horizon, n_cells=n_cells)
     out.emit(rep, lambda: _table(rep.data), json_extra=lambda files: {"plots": files} if files else {})
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli._model import model_options, typed_process
 from gelav.tasks._base import DEFAULTS
 
 _DEFAULTS = DEFAULTS["stress"]  # kept importable under its old name
@@ -27,11 +28,13 @@ _D = _DEFAULTS
 @click.option("--paths", type=int, default=None, help=f"Monte Carlo paths (exact sampler) [default {_D['paths']}].")
 @click.option("--seed", type=int, default=None, help=f"Seed for Monte Carlo [default {_D['seed']}].")
 @click.option("--cells", type=int, default=None, help=f"PDE grid cells [default {_D['cells']}].")
+@model_options
 @shared_options("stress", config_help="Scenario TOML file: [process] and [stress] tables (options override).",
                 plot_help="Write the density at the horizon and the fan chart to FILE (or FOLDER/stress.png).")
 def stress(kappa: float | None, mean: float | None, sigma: float | None, x0: float | None, horizon: float | None,
            threshold: float | None, below: bool | None, methods: str | None, paths: int | None, seed: int | None,
-           cells: int | None, out: Output) -> None:
+           cells: int | None, out: Output, drift: str | None = None, diffusion: str | None = None,
+           var: str | None = None, params: tuple[str, ...] = (), domain: str | None = None) -> None:
     """Probability that the liquidity state ends beyond a threshold (seed 000).
 
     Defaults reproduce the seed: OU with κ = 0.45, L̄ = 1, σ = 0.32 from L₀ = −0.5;
@@ -43,7 +46,8 @@ def stress(kappa: float | None, mean: float | None, sigma: float | None, x0: flo
 
     direction = None if below is None else ("below" if below else "above")
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
-    rep = tasks.stress(out.config, kappa=kappa, mean=mean, sigma=sigma, x0=x0, horizon=horizon, threshold=threshold,
+    typed = typed_process(drift, diffusion, var, params, domain)  # --drift/--diffusion: any model typed in
+    rep = tasks.stress(out.config, process=typed, kappa=kappa, mean=mean, sigma=sigma, x0=x0, horizon=horizon, threshold=threshold,
                        direction=direction, methods=method_list, paths=paths, seed=seed, cells=cells)
     out.emit(rep, lambda: _table(rep, out))
 

@@ -192,8 +192,8 @@ def exit_time(scenario: ScenarioLike = None, *, process: Any = None, kind: str |
     ``kind`` with ``mu, sigma, kappa, mean`` builds the process (a new ``kind``
     drops the file's parameters); the default is seed 002's Y = e^W on (0, 1).
     """
-    from gelav.scenario import process_from_config
     from gelav.tasks._base import DEFAULTS
+    from gelav.tasks._models import build_process as process_from_config
 
     params = {k: options.pop(k) for k in ("mu", "sigma", "kappa", "mean") if k in options}
     check_options("exit_time", options, FIELDS, extra=("kind", "mu", "sigma", "kappa", "mean", "process"))

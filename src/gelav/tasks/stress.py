@@ -42,8 +42,8 @@ def read_stress_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
 def _process(scenario: Mapping[str, Any], kappa: float | None, mean: float | None, sigma: float | None) -> Any:
     """The scenario's ``[process]`` (default: the seed's OU); κ, L̄, σ given override an OU's parameters."""
     from gelav.processes import OrnsteinUhlenbeck
-    from gelav.scenario import process_from_config
     from gelav.tasks._base import DEFAULTS
+    from gelav.tasks._models import build_process as process_from_config
 
     process = process_from_config(scenario["process"], source=source_of(scenario)) if "process" in scenario else None
     if process is None or any(v is not None for v in (kappa, mean, sigma)):
