@@ -131,7 +131,8 @@ class Section:
         self.source = source
         self._used: set[str] = set()
 
-    def _err(self, key: str, value: Any, expected: str) -> ScenarioError:
+    def error(self, key: str, value: Any, expected: str) -> ScenarioError:
+        """The error for field ``key`` holding ``value`` where ``expected`` was wanted (names file, table, field)."""
         return ScenarioError(f"{self.source}: [{self.name}] field `{key}` = {value!r}: expected {expected}.")
 
     def has(self, key: str) -> bool:
@@ -150,9 +151,9 @@ class Section:
             return default
         v = self.table[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-            raise self._err(key, v, expected)
+            raise self.error(key, v, expected)
         if check is not None and not check(float(v)):
-            raise self._err(key, v, expected)
+            raise self.error(key, v, expected)
         return float(v)
 
     def positive(self, key: str, *, default: float | None = None, required: bool = False) -> float | None:
@@ -166,7 +167,7 @@ class Section:
             return default
         v = self.table[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise self._err(key, v, f"an integer >= {minimum}")
+            raise self.error(key, v, f"an integer >= {minimum}")
         return int(v)
 
     def choice(self, key: str, options: tuple[str, ...] | list[str], *, default: str | None = None) -> str | None:
@@ -175,7 +176,7 @@ class Section:
             return default
         v = self.table[key]
         if v not in options:
-            raise self._err(key, v, "one of " + ", ".join(repr(o) for o in options))
+            raise self.error(key, v, "one of " + ", ".join(repr(o) for o in options))
         return str(v)
 
     def string_list(self, key: str, *, default: list[str] | None = None, options: tuple[str, ...] | None = None) -> list[str] | None:
@@ -186,11 +187,11 @@ class Section:
         if isinstance(v, str):
             v = [s.strip() for s in v.split(",") if s.strip()]
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            raise self._err(key, v, "a list of strings")
+            raise self.error(key, v, "a list of strings")
         if options is not None:
             bad = [s for s in v if s not in options]
             if bad:
-                raise self._err(key, v, "items among " + ", ".join(repr(o) for o in options))
+                raise self.error(key, v, "items among " + ", ".join(repr(o) for o in options))
         return list(v)
 
     def check_unknown(self, allowed: tuple[str, ...] | None = None) -> None:

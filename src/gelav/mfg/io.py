@@ -70,7 +70,7 @@ def _initial(sec: Section, value: Any) -> Any:
                                 "a number or { normal = [mean, sd] }.")
         return value
     if isinstance(value, bool):
-        raise sec._err("initial", value, "\"stationary\", a number or { normal = [mean, sd] }")
+        raise sec.error("initial", value, "\"stationary\", a number or { normal = [mean, sd] }")
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, Mapping) and set(value) == {"normal"}:
@@ -78,7 +78,7 @@ def _initial(sec: Section, value: Any) -> Any:
         if (isinstance(v, list) and len(v) == 2 and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
                 and v[1] > 0):
             return ("normal", float(v[0]), float(v[1]))
-    raise sec._err("initial", value, "\"stationary\", a number or { normal = [mean, sd > 0] }")
+    raise sec.error("initial", value, "\"stationary\", a number or { normal = [mean, sd > 0] }")
 
 
 def _numbers(sec: Section, fields: tuple[str, ...], ints: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def _type(table: Any, i: int, source: str, base: LPType | None) -> LPType:
     if sec.has("name"):
         name = sec.get("name")
         if not isinstance(name, str) or not name:
-            raise sec._err("name", name, "a non-empty string")
+            raise sec.error("name", name, "a non-empty string")
         kw["name"] = name
     elif base is None:
         kw["name"] = f"type-{i + 1}"
@@ -129,7 +129,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
         base = Scenario("custom", "", MFGModel())
     name = root.get("name", data.get("title", base.name))
     if not isinstance(name, str):
-        raise root._err("name", name, "a string")
+        raise root.error("name", name, "a string")
     # market
     msec = Section(root.get("market"), "mfg.market", source=source)
     mkw = _numbers(msec, MARKET_FIELDS)
@@ -160,26 +160,26 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
         d = nsec.get("domain")
         if not (isinstance(d, list) and len(d) == 2 and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in d)
                 and d[0] < d[1]):
-            raise nsec._err("domain", d, "[lo, hi] with lo < hi")
+            raise nsec.error("domain", d, "[lo, hi] with lo < hi")
         nkw["domain"] = (float(d[0]), float(d[1]))
     if nsec.has("continuation"):
         c = nsec.get("continuation")
         if not (isinstance(c, list) and all(isinstance(a, (int, float)) and not isinstance(a, bool) and a > 0 for a in c)):
-            raise nsec._err("continuation", c, "a list of numbers > 0")
+            raise nsec.error("continuation", c, "a list of numbers > 0")
         nkw["continuation"] = tuple(float(a) for a in c)
     nsec.check_unknown(NUMERICS_FIELDS)
     # solver
     ssec = Section(root.get("solver"), "mfg.solver", source=source)
     skw = _numbers(ssec, ("tol", "max_iter", "damping", "memory", "stage_tol"), ints=("max_iter", "memory"))
     if "damping" in skw and not 0 < skw["damping"] <= 1:
-        raise ssec._err("damping", skw["damping"], "a number in (0, 1]")
+        raise ssec.error("damping", skw["damping"], "a number in (0, 1]")
     if ssec.has("method"):
         skw["method"] = ssec.choice("method", tuple(FIXED_POINT_REGISTRY))
     for flag in ("exploitability", "continuation"):
         if ssec.has(flag):
             v = ssec.get(flag)
             if not isinstance(v, bool):
-                raise ssec._err(flag, v, "true or false")
+                raise ssec.error(flag, v, "true or false")
             skw[flag] = v
     ssec.check_unknown(SOLVER_FIELDS)
     root.check_unknown(("preset", "name", "description", "market", "types", "numerics", "solver"))
