@@ -304,3 +304,25 @@ def test_linear_quadratic_static_surrogate_closed_forms():
     xs = np.linspace(0, 1, 100001)
     assert W(xP) >= W(xs).max() - 1e-12
     assert len(hist) < 10
+
+
+def test_multistart_planner_finds_one_optimum_above_the_equilibrium():
+    # Distress impact on the crisis start: few sales at the equilibrium, where a single-start
+    # iteration could stop at a poor stationary point; subsidies and taxes as starts reach the same one.
+    model = _model(distress_impact=0.3)
+    single = solve_planner(model, numerics=NUM)
+    P = solve_planner(model, numerics=NUM, starts=(0.0, -0.1, 0.05))
+    pts = P.diagnostics["stationary_points"]
+    assert [p["start"] for p in pts] == [0.0, -0.1, 0.05]
+    ws = np.array([p["welfare"] for p in pts])
+    assert np.ptp(ws) <= 10 * 1e-6  # one optimum, to the outer tolerance
+    assert P.welfare >= P.equilibrium_welfare - 1e-12
+    assert P.welfare == single.welfare  # the first start's point is kept among equals
+    assert P.equilibrium_welfare == single.equilibrium_welfare
+
+
+@pytest.mark.parametrize("starts, match", [((), "non-empty"), ("0", "non-empty"), ((True,), "bool"),
+                                           ((np.zeros(3),), "shape"), ((math.nan,), "finite")])
+def test_planner_starts_are_validated(starts, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        solve_planner(_model(), numerics=NUM, starts=starts)

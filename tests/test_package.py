@@ -40,7 +40,8 @@ def test_import_is_light():
         "import sys, gelav\n"
         "from gelav import OrnsteinUhlenbeck, forward\n"
         "forward(OrnsteinUhlenbeck(), -0.5, 2.0, n_cells=50, n_steps=20)\n"
-        "heavy = [m for m in ('sympy', 'matplotlib', 'dask', 'pandas', 'numba', 'scipy.stats') if m in sys.modules]\n"
+        "heavy = [m for m in ('sympy', 'matplotlib', 'dask', 'pandas', 'numba', 'scipy.stats', 'scipy.sparse')\n"
+        "         if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -86,3 +87,37 @@ def test_readme_python_example():
     put = optimal_stopping(GeometricBrownianMotion(0.06, 0.2), lambda x: np.maximum(40 - x, 0), 1.0,
                            discount=0.06, domain=(0.0, 200.0), n_cells=800)
     assert put.value(36.0) == pytest.approx(4.48667, abs=2e-3)  # converged FD value (tests/test_optimal_stopping.py)
+
+
+def test_default_mfg_command_does_not_import_scipy_stats():
+    # `scipy.stats` costs seconds of start-up; the mean-field game's normal starting laws
+    # go through gelav.processes.laws.Normal (scipy.special only).
+    code = (
+        "import sys\n"
+        "from gelav.cli import main\n"
+        "try:\n"
+        "    main(['mfg', '-q'], standalone_mode=False)\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "heavy = [m for m in ('scipy.stats', 'matplotlib', 'sympy', 'pandas') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_light_normal_is_scipy_norm_to_the_last_bit():
+    import numpy as np
+    from scipy import stats
+
+    from gelav.processes.laws import Normal
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=2000) * 6.0
+    q = np.r_[rng.uniform(size=500), 0.5e-10, 1e-300, 1 - 1e-12]
+    for loc, scale in ((0.0, 1.0), (-2.0, 0.3), (1e3, 4e-3)):
+        ref, law = stats.norm(loc, scale), Normal(loc, scale)
+        for name, arg in (("cdf", x), ("sf", x), ("pdf", x), ("ppf", q), ("isf", q)):
+            assert np.array_equal(getattr(law, name)(arg), getattr(ref, name)(arg)), (name, loc, scale)
+        assert (law.mean(), law.std(), law.var()) == (ref.mean(), ref.std(), ref.var())
+    with pytest.raises(ValueError, match="scale"):
+        Normal(0.0, 0.0)

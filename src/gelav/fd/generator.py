@@ -38,15 +38,18 @@ a boundary value in the backward direction).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 
 from gelav.fd.boundaries import Boundary, as_boundary
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import Bands
 from gelav.processes.protocol import domain_of, is_time_homogeneous, name_of
+
+if TYPE_CHECKING:  # scipy.sparse costs a third of `import gelav`: imported where a matrix is built
+    from scipy import sparse
 
 __all__ = ["BOUNDARY_KINDS", "Bands", "Generator", "fitted_bands", "fitted_rates"]
 

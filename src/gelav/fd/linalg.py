@@ -52,14 +52,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 from scipy.linalg import lapack
 
 from gelav.errors import ConvergenceError
+
+if TYPE_CHECKING:  # scipy.sparse is imported where a matrix is built (start-up cost)
+    from scipy import sparse
 
 __all__ = [
     "BACKENDS",
@@ -166,6 +168,8 @@ class Bands:
         return self.sub[1:], self.diag, self.sup[:-1]
 
     def to_sparse(self) -> sparse.csr_array:
+        from scipy import sparse
+
         n = self.diag.size
         return sparse.diags_array(
             [self.sub[1:], self.diag, self.sup[:-1]], offsets=[-1, 0, 1], shape=(n, n)

@@ -245,14 +245,14 @@ class Problem:
     def _domain(self, start: float) -> tuple[float, float]:
         if self.numerics.domain is not None:
             return self.numerics.domain
-        from scipy import stats
+        from gelav.processes.laws import Normal
 
         lo, hi = math.inf, -math.inf
-        z = float(stats.norm.isf(0.5e-10))
+        z = float(Normal().isf(0.5e-10))
         for t in self.model.types:
             sd = t.stationary_sd if t.kappa > 0 else t.sigma * math.sqrt(self.model.horizon)
             lo, hi = min(lo, t.mean - z * sd), max(hi, t.mean + z * sd)
-            law = t.initial_law()
+            law = t.initial_normal() or t.initial_law()
             if isinstance(law, float):
                 lo, hi = min(lo, law - z * t.sigma * 0.5), max(hi, law + z * t.sigma * 0.5)
             elif hasattr(law, "ppf"):
@@ -265,7 +265,7 @@ class Problem:
         return lo - 0.1 * w, hi + 0.1 * w
 
     def _initial(self, t: Any) -> Array:
-        law = t.initial_law()
+        law = t.initial_normal() or t.initial_law()
         g = self.grid
         if isinstance(law, np.ndarray):
             if law.shape != (g.n_nodes,):

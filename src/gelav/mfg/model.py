@@ -200,14 +200,22 @@ class LPType:
 
     def initial_law(self) -> Any:
         """The starting law as a frozen scipy distribution, a float (point mass) or an array."""
-        from scipy import stats
+        normal = self.initial_normal()
+        return normal.scipy() if normal is not None else self.initial
+
+    def initial_normal(self) -> Any:
+        """The starting law as a light :class:`~gelav.processes.laws.Normal` when it is normal, else None.
+
+        The same numbers as :meth:`initial_law` without importing ``scipy.stats`` (start-up cost).
+        """
+        from gelav.processes.laws import Normal
 
         ini = self.initial
         if isinstance(ini, str):
-            return stats.norm(self.mean, self.stationary_sd)
+            return Normal(self.mean, self.stationary_sd)
         if isinstance(ini, tuple):
-            return stats.norm(ini[1], ini[2])
-        return ini
+            return Normal(ini[1], ini[2])
+        return None
 
     def running_reward(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         r""":math:`f(t, L) = y - c\,(1 + q_c s_{Q4}(t))\,(L_d - L)^+` [NAV/year], broadcast over ``t`` and ``x``."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -426,7 +426,8 @@ def decentralise(update: Callable[[Array, int], tuple[Array, dict[str, Any]]], t
 def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options: SolverOptions | None = None,
                   tol: float = 1e-6, max_iter: int = 60, damping: float = 1.0, start: float = 0.0,
                   grid: Any = None, time_grid: Any = None, initial_pressure: float = 0.0,
-                  callback: Callable[[dict[str, Any]], None] | None = None) -> PlannerSolution:
+                  callback: Callable[[dict[str, Any]], None] | None = None,
+                  starts: Sequence[Any] = (0.0,)) -> PlannerSolution:
     r"""The exit policy maximising the LPs' total welfare (mean-field control), and :math:`\tau^*`.
 
     Iterates: solve the game with the current tax :math:`\tau` (warm-started); at its
@@ -450,10 +451,19 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
         automatically when the update grows.
     callback : callable, optional
         Called with each history record.
+    starts : sequence of float or ndarray, optional
+        Initial taxes of the decentralising iteration [NAV]: a constant (a negative one is a
+        subsidy) or an array (K, M, N) on the problem's mid-step times and nodes. The
+        iteration converges to a stationary point of :math:`W`; with several starts every one
+        is run and the stationary point of the highest welfare is returned (all of them are
+        listed in ``diagnostics["stationary_points"]``). Default ``(0.0,)``: start at the
+        equilibrium.
 
     Returns
     -------
     PlannerSolution
+        Its welfare is never below the equilibrium's: if no stationary point found beats the
+        untaxed equilibrium, :class:`~gelav.errors.ConvergenceError` says so.
     """
     from gelav._validation import check_int, check_positive
     from gelav.mfg.solver import solve
@@ -471,36 +481,78 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
     pb = Problem(model, numerics, start=start, grid=grid, time_grid=time_grid, initial_pressure=initial_pressure)
     adj = _Adjoint(pb)
     K, M, N = pb.K, pb.M, pb.N
+    taus = _starting_taxes(starts, (K, M, N))
     eps, delta = numerics.epsilon, numerics.delta
-    Z0: Array | None = None
-    social: Social | None = None
-    eq: Any = None
     base: tuple[Any, float] | None = None
     t0 = time.perf_counter()
 
-    def update(tau: Array, it: int) -> tuple[Array, dict[str, Any]]:
-        nonlocal Z0, social, eq, base
-        tab = _tax_table(pb, tau, social)
-        mt = replace(model, market=replace(model.market, tax=tab if it > 1 else None))
-        eq = solve(mt, numerics=numerics, options=options, start=start, grid=pb.grid, time_grid=pb.tg,
-                   initial_guess=Z0, initial_pressure=initial_pressure, no_feedback=False)
-        Z0 = eq.path
-        pt = Problem(mt, numerics, start=start, grid=pb.grid, time_grid=pb.tg, initial_pressure=initial_pressure)
-        bw = pt.backward(eq.path, eps, delta)
-        social = adj.state(eq.path, bw, pt.forward(bw), eps, delta)
-        if base is None:
-            base = (eq, social.welfare)
-        return social.tax, {"welfare": social.welfare, "seconds": time.perf_counter() - t0}
+    def run(tau0: Array, untaxed_first: bool) -> tuple[Array, list[dict[str, Any]], Any, Social]:
+        """One decentralising iteration from ``tau0``; returns its tax, history, allocation and adjoint state."""
+        state: dict[str, Any] = {"Z0": None, "social": None, "eq": None}
 
-    tau, history = decentralise(update, np.zeros((K, M, N)), tol=tol, max_iter=max_iter, damping=damping,
-                                callback=callback, label="solve_planner")
-    assert social is not None and base is not None and eq is not None
+        def update(tau: Array, it: int) -> tuple[Array, dict[str, Any]]:
+            nonlocal base
+            tab = _tax_table(pb, tau, state["social"])
+            mt = replace(model, market=replace(model.market, tax=None if untaxed_first and it == 1 else tab))
+            eq = solve(mt, numerics=numerics, options=options, start=start, grid=pb.grid, time_grid=pb.tg,
+                       initial_guess=state["Z0"], initial_pressure=initial_pressure, no_feedback=False)
+            pt = Problem(mt, numerics, start=start, grid=pb.grid, time_grid=pb.tg, initial_pressure=initial_pressure)
+            bw = pt.backward(eq.path, eps, delta)
+            social = adj.state(eq.path, bw, pt.forward(bw), eps, delta)
+            state.update(Z0=eq.path, social=social, eq=eq)
+            if base is None and untaxed_first and it == 1:
+                base = (eq, social.welfare)
+            return social.tax, {"welfare": social.welfare, "seconds": time.perf_counter() - t0}
+
+        tau, history = decentralise(update, tau0, tol=tol, max_iter=max_iter, damping=damping,
+                                    callback=callback, label="solve_planner")
+        return tau, history, state["eq"], state["social"]
+
+    points = []
+    for tau0 in taus:
+        untaxed_first = not np.any(tau0)
+        points.append((tau0, *run(tau0, untaxed_first)))
+    if base is None:  # no start at the equilibrium: solve the untaxed game for the baseline
+        eq0 = solve(model, numerics=numerics, options=options, start=start, grid=pb.grid, time_grid=pb.tg,
+                    initial_pressure=initial_pressure, no_feedback=False)
+        base = (eq0, social_state(eq0).welfare)
+    # Points within the solve's tolerance of the best are the same optimum: keep the first start's.
+    slack = 10 * tol * (1.0 + abs(base[1]))
+    top = max(p[4].welfare for p in points)
+    _, tau, history, eq, social = next(p for p in points if p[4].welfare >= top - slack)
+    # A stationary point below the equilibrium is not the optimum (the equilibrium itself is feasible).
+    if social.welfare < base[1] - slack:
+        raise ConvergenceError(
+            f"solve_planner: the best stationary point found (welfare {social.welfare:.6g}) is below the "
+            f"equilibrium's ({base[1]:.6g}); try other `starts`.", history=history)
     change = history[-1]["tax_change"]
     tab = _tax_table(pb, tau, social)
     d = eq.diagnostics
+    stationary = [{"start": float(p[0].flat[0]) if np.ptp(p[0]) == 0 else "array", "welfare": p[4].welfare,
+                   "iterations": len(p[2]), "exits": float(np.sum(p[3].cumulative_exits[:, -1] * model.weights))}
+                  for p in points]
     diagnostics = {"converged": True, "iterations": len(history), "tax_change": change,
                    "mass_balance_error": d.get("mass_balance_error"), "duality_error": d.get("duality_error"),
                    "adjoint_iterations": social.adjoint_iterations, "epsilon": eps,
-                   "seconds": time.perf_counter() - t0}
+                   "stationary_points": stationary, "seconds": time.perf_counter() - t0}
     return PlannerSolution(model, tab, eq, social.welfare, base[0], base[1], social.per_type, social.zeta, history,
                            diagnostics)
+
+
+def _starting_taxes(starts: Sequence[Any], shape: tuple[int, int, int]) -> list[Array]:
+    """The initial taxes of :func:`solve_planner` as arrays of ``shape`` (finite)."""
+    if isinstance(starts, (str, bytes)) or not isinstance(starts, Sequence) or len(starts) == 0:
+        raise TypeError("`starts` must be a non-empty sequence of constants or (K, M, N) arrays.")
+    out = []
+    for i, s in enumerate(starts):
+        if isinstance(s, bool):
+            raise TypeError(f"`starts[{i}]` must be a number or an array, got a bool.")
+        a = np.asarray(s, dtype=float)
+        if a.ndim == 0:
+            a = np.full(shape, float(a))
+        if a.shape != shape:
+            raise ValueError(f"`starts[{i}]` must be a constant or an array of shape {shape}, got {a.shape}.")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"`starts[{i}]` must be finite.")
+        out.append(a.copy())
+    return out
