@@ -273,3 +273,17 @@ def test_compiled_engine_is_the_same_kernels() -> None:
     fa, fb = pb.forward(ref), pbn.forward(pbn.backward(Z, EPS, EPS, newton_tol=TIGHT))
     _close(fa.P, fb.P, 1e-12)
     _close(fa.exits, fb.exits, 1e-12)
+
+
+def test_auto_engine_takes_numba_on_large_grids_only(monkeypatch) -> None:
+    from gelav.mfg import _numba
+    from gelav.mfg.model import AUTO_NUMBA_CELL_STEPS
+
+    assert Numerics().engine == "auto"
+    assert Numerics().resolved_engine == "numpy"  # 200 x 200: loading the compiled kernels costs more
+    big = Numerics(n_cells=1000, n_steps=AUTO_NUMBA_CELL_STEPS // 1000)
+    assert big.resolved_engine == ("numba" if _numba.available() else "numpy")
+    assert Numerics(n_cells=1000, n_steps=AUTO_NUMBA_CELL_STEPS // 1000 - 1).resolved_engine == "numpy"
+    monkeypatch.setattr(_numba, "available", lambda: False)
+    assert big.resolved_engine == "numpy"  # no numba: the NumPy engine, never an error
+    assert Numerics(engine="numpy", n_cells=2000, n_steps=2000).resolved_engine == "numpy"

@@ -334,7 +334,7 @@ class Problem:
         if self.static_Q and Q is self._Q_static:
             if self._ops_static is None:
                 # the compiled engine needs no LAPACK factorisations (nor the cached no-exit sweeps built on them)
-                self._ops_static = self.step_ops(Q, factorise=self.numerics.engine == "numpy")
+                self._ops_static = self.step_ops(Q, factorise=self.numerics.resolved_engine == "numpy")
             return self._ops_static
         return self.step_ops(Q)
 
@@ -410,7 +410,7 @@ class Problem:
         gV = guess.V if isinstance(guess, Backward) else guess
         if newton not in ("step", "global"):
             raise ValueError(f"Unknown `newton` {newton!r}; use 'step' or 'global'.")
-        engine = self.numerics.engine
+        engine = self.numerics.resolved_engine
         if policy is None and control == "newton" and gV is not None and n_top > 0 and newton == "global" \
                 and engine == "numpy":
             out = self._global_newton(ops, pf, pc, ae, eps, delta, Vs, n_top, gV, newton_tol)
@@ -552,7 +552,7 @@ class Problem:
                 P[:n0 + 1] = Pl[:n0 + 1]
                 qs[:n0] = ql[:n0]
         if n0 < M:
-            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, self.numerics.engine)
+            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, self.numerics.resolved_engine)
         exits = np.zeros((M, K))
         if ex.size:
             exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]

@@ -155,7 +155,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
     if nsec.has("control"):
         nkw["control"] = nsec.choice("control", ("newton", "lagged"))
     if nsec.has("engine"):
-        nkw["engine"] = nsec.choice("engine", ("numpy", "numba"))
+        nkw["engine"] = nsec.choice("engine", ("auto", "numpy", "numba"))
     if nsec.has("domain"):
         d = nsec.get("domain")
         if not (isinstance(d, list) and len(d) == 2 and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in d)

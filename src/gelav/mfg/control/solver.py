@@ -206,7 +206,7 @@ def solve_control(
     numerics = Numerics(n_cells=200, n_steps=200) if numerics is None else numerics
     if not isinstance(numerics, Numerics):
         raise TypeError(f"`numerics` must be gelav.mfg.Numerics, got {type(numerics).__name__}.")
-    if numerics.engine != "numpy":
+    if numerics.engine == "numba":
         raise ValueError(f"`engine` {numerics.engine!r} is not available for control games; use 'numpy'.")
     opts = _options(options)
     grid = _grid(game, numerics)
