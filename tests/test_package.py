@@ -121,3 +121,18 @@ def test_light_normal_is_scipy_norm_to_the_last_bit():
         assert (law.mean(), law.std(), law.var()) == (ref.mean(), ref.std(), ref.var())
     with pytest.raises(ValueError, match="scale"):
         Normal(0.0, 0.0)
+
+
+def test_reading_a_series_does_not_import_the_estimators():
+    # `gelav premium FILE` / `gelav metrics FILE` read CSVs through gelav.calibrate.io: the
+    # package is lazy, so scipy.stats / scipy.optimize (estimators only) stay unloaded.
+    code = (
+        "import sys\n"
+        "from gelav.calibrate import read_series\n"
+        "import gelav.calibrate.io\n"
+        "heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'gelav.calibrate.ou') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from gelav.calibrate import fit_ou, MODELS\n"
+        "assert callable(fit_ou) and MODELS\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

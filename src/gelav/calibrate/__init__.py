@@ -19,12 +19,40 @@ diagnostics and ``to_config()`` for scenario files. Times are in years.
 
 from __future__ import annotations
 
-from gelav.calibrate._common import MIN_OBSERVATIONS
-from gelav.calibrate.cir import CIRFit, fit_cir
-from gelav.calibrate.compare import MODELS, ModelComparison, compare_models, fit_model
-from gelav.calibrate.gbm import GBMFit, fit_gbm
-from gelav.calibrate.io import DAYS_PER_YEAR, TimeSeries, read_series
-from gelav.calibrate.ou import OUFit, fit_ou
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gelav.calibrate._common import MIN_OBSERVATIONS
+    from gelav.calibrate.cir import CIRFit, fit_cir
+    from gelav.calibrate.compare import MODELS, ModelComparison, compare_models, fit_model
+    from gelav.calibrate.gbm import GBMFit, fit_gbm
+    from gelav.calibrate.io import DAYS_PER_YEAR, TimeSeries, read_series
+    from gelav.calibrate.ou import OUFit, fit_ou
+
+# Lazy: reading a series (the valuation commands' CSV/Parquet readers) must not import
+# scipy.optimize / scipy.stats, which only the estimators need.
+_LAZY = {
+    "MIN_OBSERVATIONS": "_common",
+    "CIRFit": "cir", "fit_cir": "cir",
+    "MODELS": "compare", "ModelComparison": "compare", "compare_models": "compare", "fit_model": "compare",
+    "GBMFit": "gbm", "fit_gbm": "gbm",
+    "DAYS_PER_YEAR": "io", "TimeSeries": "io", "read_series": "io",
+    "OUFit": "ou", "fit_ou": "ou",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"gelav.calibrate.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gelav.calibrate' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DAYS_PER_YEAR",

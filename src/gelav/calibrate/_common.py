@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize
 
 #: fewest observations the estimators accept (up to three parameters plus residual checks)
 MIN_OBSERVATIONS = 10
@@ -14,6 +13,8 @@ MIN_OBSERVATIONS = 10
 
 def maximise(f: Any, lo: float, hi: float) -> tuple[float, float]:
     """Maximise f on [lo, hi] (Brent, bounded); returns (argmax, max)."""
+    from scipy import optimize  # lazy: start-up cost
+
     res = optimize.minimize_scalar(lambda u: -f(u), bounds=(lo, hi), method="bounded",
                                    options={"xatol": 1e-9 * max(1.0, abs(hi - lo))})
     return float(res.x), float(-res.fun)
@@ -52,6 +53,8 @@ def interval_side(g: Any, start: float, step: float, limit: float, n_expand: int
         a, b = b, b + 2 * (b - a)
     else:
         return float("nan")
+    from scipy import optimize
+
     return float(optimize.brentq(g, a, b, xtol=1e-10 * max(1.0, abs(b)), rtol=1e-9))
 
 
