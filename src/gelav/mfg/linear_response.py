@@ -158,11 +158,14 @@ def tangent_response(
     equilibrium: Any,
     dp0: Array,
     *,
-    rtol: float = 1e-12,
+    rtol: float = 1e-10,
     linear_solver: str = "auto",
     tangent: Any = None,
+    dS0: Array | None = None,
 ) -> tuple[dict[str, Array], dict[str, Any]]:
     r"""The linear response of ``equilibrium`` to starting-mass perturbations ``dp0`` (KN, D).
+
+    ``dS0`` (D,): changes of the initial selling pressure in the same directions (default none).
 
     Solves :math:`(I - \partial_Z\Phi)\,\delta Z = \partial_{p_0}\Phi\,\delta p_0` and returns the
     tangent sweeps at the solution (:meth:`gelav.mfg.tangent.Tangent.response`: keys ``V``,
@@ -182,7 +185,7 @@ def tangent_response(
     shape = tan.Z.shape
     n = int(np.prod(shape))
     D = dp0.shape[1]
-    b = tan.source(dp0)  # (4, M, D)
+    b = tan.source(dp0, dS0)  # (4, M, D)
     if linear_solver not in ("auto", "gmres", "dense"):
         raise ValueError(
             f"Unknown `linear_solver` {linear_solver!r}; use 'auto', 'gmres' or 'dense'."
@@ -235,6 +238,8 @@ def tangent_response(
         xa = np.linalg.solve(np.eye(len(cols)) - Ja, b[rows].reshape(len(rows) * M, D))
         X = b + np.einsum("rmc,cd->rmd", J, xa)  # x = b + J x (inactive columns of J are zero)
     out = tan.response(X, dp0)
+    if dS0 is not None:
+        out["image"][1] += tan.pressure_memory()[:, None] * np.asarray(dS0, dtype=float)[None, :]
     res = X - out["image"]  # the image is J x + ∂Φ/∂p0 δp0 = J x + b: the residual of (I − J)x = b
     out["Z"] = X
     out["residual"] = np.abs(res).reshape(n, D).max(axis=0)

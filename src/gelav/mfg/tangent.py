@@ -246,10 +246,25 @@ class Tangent:
         r""":math:`\partial_Z\Phi\,\delta Z` for the columns ``dZ`` (4, M, C)."""
         return self.response(dZ, np.zeros((self.KN, dZ.shape[2])))["image"]
 
-    def source(self, dp0: Array) -> Array:
-        r""":math:`\partial_{p_0}\Phi\,\delta p_0` for the columns ``dp0`` (KN, C) (a forward sweep only)."""
+    def source(self, dp0: Array, dS0: Array | None = None) -> Array:
+        r""":math:`\partial_{p_0}\Phi\,\delta p_0 + \partial_{S_0}\Phi\,\delta S_0` for the columns
+        ``dp0`` (KN, C) and initial-pressure changes ``dS0`` (C,) (a forward sweep only)."""
         C = dp0.shape[1]
         M = self.pb.M
         zero = np.zeros((M, self.KN, C))
         dP, dE = self.forward(np.zeros((M + 1, self.KN, C)), zero, dp0, None)
-        return self.aggregates(dP, dE)
+        out = self.aggregates(dP, dE)
+        if dS0 is not None:
+            out[1] += self.pressure_memory()[:, None] * np.asarray(dS0, dtype=float)[None, :]
+        return out
+
+    def pressure_memory(self) -> Array:
+        r""":math:`\partial F_n/\partial S_0` (M,): the step average of :math:`S' = (e - S)/\tau` from
+        :math:`S_0 = 1` with no exits, :math:`\prod_{j<n} a_j\,\tau(1 - a_n)/\Delta t_n`,
+        :math:`a_j = e^{-\Delta t_j/\tau}` (0 for the raw flow, :math:`\tau = 0`)."""
+        pb = self.pb
+        tau = pb.model.market.absorption_time
+        if tau == 0:
+            return np.zeros(pb.M)
+        a = np.exp(-pb.dt / tau)
+        return np.concatenate(([1.0], np.cumprod(a[:-1]))) * tau * (1.0 - a) / pb.dt  # type: ignore[no-any-return]
