@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -112,3 +113,11 @@ def test_tangent_errors() -> None:
         tangent_response(eq, np.zeros((eq.grid.n_nodes, 1)), linear_solver="lu")
     with pytest.raises(ValueError, match="`directions`"):
         sensitivity(eq, np.ones((2, 3)))
+    lagged = solve(
+        MODELS["default"].with_initial(START),
+        numerics=replace(NUM, control="lagged"),
+        no_feedback=False,
+    )
+    with pytest.raises(ValueError, match="method='fd'"):
+        sensitivity(lagged)
+    assert sensitivity(lagged, _directions(lagged)[:1], method="fd").diagnostics["method"] == "fd"

@@ -65,11 +65,23 @@ class Tangent:
     Parameters
     ----------
     eq : Equilibrium
-        A converged equilibrium (its ``path``, ``numerics``, grids and relaxation are reused).
+        A converged equilibrium (its ``path``, ``numerics``, grids and relaxation are reused),
+        solved with ``Numerics(control="newton")`` (the default).
+
+    Raises
+    ------
+    ValueError
+        A lagged exit intensity (``control="lagged"``).
     """
 
     def __init__(self, eq: Any) -> None:
         from gelav.mfg.engine import Problem
+
+        if eq.numerics.control != "newton":
+            raise ValueError(
+                f"The tangent linearises the implicit exit intensity (`control`='newton'); this "
+                f"equilibrium uses {eq.numerics.control!r}: use method='fd'."
+            )
 
         pb = Problem(
             eq.model,
