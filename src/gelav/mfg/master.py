@@ -51,7 +51,7 @@ from gelav._progress import track
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
 
-__all__ = ["WARM_STARTS", "MasterField", "master_field", "restart"]
+__all__ = ["WARM_STARTS", "MasterField", "master_field", "restart", "restart_from"]
 
 Array = NDArray[np.float64]
 
@@ -653,8 +653,6 @@ def restart(eq: Any, t0: float, **kwargs: Any) -> Any:
     selling pressure at :math:`t_0`; by time consistency the result's
     ``value0`` equals ``eq.value[:, i0]`` to the fixed-point tolerance.
     """
-    from gelav.mfg.solver import solve
-
     i0 = int(np.argmin(np.abs(eq.times - t0)))
     if abs(eq.times[i0] - t0) > 1e-9 * max(1.0, abs(t0)):
         raise ValueError(
@@ -664,8 +662,21 @@ def restart(eq: Any, t0: float, **kwargs: Any) -> Any:
         raise ValueError("`t0` must lie before the horizon.")
     if any(eq.model.fund_end(k) <= eq.times[i0] + 1e-12 for k in range(len(eq.model.types))):
         raise ValueError("`t0` must lie before every fund end.")
+    kwargs.setdefault("no_feedback", False)
+    return restart_from(eq, i0, eq.density[:, i0], float(eq.aggregates["pressure"][i0]), **kwargs)
+
+
+def restart_from(eq: Any, i0: int, masses: Array, pressure: float, **kwargs: Any) -> Any:
+    """The game of ``eq`` restarted at ``eq.times[i0]`` from any state: holders ``masses`` (K, N)
+    and selling pressure ``pressure`` (same grid, the remaining steps of the same time grid).
+
+    Masses below zero by rounding (the Crank–Nicolson steps leave some of order 1e-17) are set
+    to zero. Keywords go to :func:`gelav.mfg.solve` (default ``no_feedback=False``).
+    """
+    from gelav.mfg.solver import solve
+
     tg = TimeGrid(eq.time_grid.times[i0:], eq.time_grid.theta[i0:])
-    model = eq.model.with_initial([eq.density[k, i0].copy() for k in range(len(eq.model.types))])
+    model = eq.model.with_initial([np.maximum(masses[k], 0.0) for k in range(masses.shape[0])])
     kwargs.setdefault("no_feedback", False)
     return solve(
         model,
@@ -673,7 +684,7 @@ def restart(eq: Any, t0: float, **kwargs: Any) -> Any:
         start=float(eq.times[i0]),
         grid=eq.grid,
         time_grid=tg,
-        initial_pressure=float(eq.aggregates["pressure"][i0]),
+        initial_pressure=pressure,
         **kwargs,
     )
 

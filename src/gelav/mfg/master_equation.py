@@ -137,6 +137,7 @@ def master_residual(
         A time after the last step before a fund end.
     """
     from gelav.mfg.linear_response import tangent_response
+    from gelav.mfg.master import restart_from
     from gelav.mfg.tangent import Tangent
 
     tan = Tangent(eq)
@@ -168,13 +169,13 @@ def master_residual(
         m_n = eq.density[:, n]
         # U(t_n, ., m_n, S_n): a restart at t_n (time consistency: equals V_n)
         U_n = (
-            _restart_from(eq, n, m_n, float(S[n])).value0.reshape(-1)
+            restart_from(eq, n, m_n, float(S[n])).value0.reshape(-1)
             if n > 0
             else eq.value0.reshape(-1)
         )
         consistency[j] = float(np.max(np.abs(U_n - eq.value[:, n].reshape(-1))))
         # U(t_{n+1}, ., m_n, S_n) and its response to the change of state over the step
-        up = _restart_from(eq, n + 1, m_n, float(S[n]))
+        up = restart_from(eq, n + 1, m_n, float(S[n]))
         dm = (eq.density[:, n + 1] - m_n).reshape(-1, 1)
         resp, _ = tangent_response(
             up, dm, dS0=np.array([float(S[n + 1] - S[n])]), linear_solver="gmres"
@@ -197,25 +198,4 @@ def master_residual(
         consistency,
         out["weights"],
         {"steps": idx, "n_restarts": 2 * idx.size},
-    )
-
-
-def _restart_from(eq: Any, i0: int, masses: Array, pressure: float) -> Any:
-    """The game restarted at ``eq.times[i0]`` from the holders ``masses`` (K, N) and the pressure.
-
-    Like :func:`gelav.mfg.master.restart` from any state; masses below zero by rounding (the
-    Crank–Nicolson steps leave some of order 1e-17) are set to zero."""
-    from gelav.grid import TimeGrid
-    from gelav.mfg.solver import solve
-
-    tg = TimeGrid(eq.time_grid.times[i0:], eq.time_grid.theta[i0:])
-    model = eq.model.with_initial([np.maximum(masses[k], 0.0) for k in range(masses.shape[0])])
-    return solve(
-        model,
-        numerics=eq.numerics,
-        start=float(eq.times[i0]),
-        grid=eq.grid,
-        time_grid=tg,
-        initial_pressure=pressure,
-        no_feedback=False,
     )
