@@ -123,6 +123,10 @@ def test_warm_starts_same_numbers_fewer_evaluations_any_number_of_workers() -> N
     assert np.all(warm1.evaluations[1:] <= cold.evaluations[1:])
     assert warm1.diagnostics["evaluations"] < cold.diagnostics["evaluations"]
     assert tan.diagnostics["evaluations"] <= warm1.diagnostics["evaluations"]
+    # 4 means x 2 spreads: cubic in the mean, linear in the spread, between tabulated laws
+    assert warm1.interpolation() == "mean: cubic, spread: linear"
+    off = np.abs(warm1.table(-0.7, 0.4) - _direct(warm1, ("normal", -0.7, 0.4))).max()
+    assert off < 3e-3, off
 
 
 def test_master_field_family_errors() -> None:

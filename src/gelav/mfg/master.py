@@ -12,9 +12,9 @@ restricted to the family. Families:
 * user-supplied laws (``laws=[masses or law specs]``), indexed ``0, 1, ...``.
 
 Between tabulated parameters :meth:`MasterField.value` interpolates smoothly
-(tensor cubic splines, :class:`scipy.interpolate.RegularGridInterpolator`
-``method="cubic"``, on axes with at least 4 values; linear on axes with 2–3;
-an axis with one value must be matched). Off the family,
+(tensor-product interpolation, one axis at a time: a not-a-knot cubic spline,
+:class:`scipy.interpolate.CubicSpline`, on axes with at least 4 values; linear on
+axes with 2–3; an axis with one value must be matched). Off the family,
 :meth:`MasterField.expand` is the first-order expansion through the derivative
 in the measure (:func:`gelav.mfg.sensitivity`, the tangent):
 
@@ -145,13 +145,30 @@ class MasterField:
             out.append(float(p))
         return tuple(out)
 
+    def axis_interpolation(self) -> tuple[str, ...]:
+        """Per parameter axis: ``"cubic"`` (>= 4 values), ``"linear"`` (2-3), ``"none"`` (one value,
+        or user-supplied laws)."""
+        if self.family == "laws":
+            return tuple("none" for _ in self.axes)
+        return tuple(
+            "cubic" if a.size >= 4 else ("linear" if a.size > 1 else "none") for a in self.axes
+        )
+
     def interpolation(self) -> str:
-        """The interpolation between tabulated laws: ``"cubic"`` (every axis with >= 2 values has >= 4),
-        ``"linear"``, or ``"none"`` (user-supplied laws, or a single law)."""
-        sizes = [a.size for a in self.axes if a.size > 1]
-        if self.family == "laws" or not sizes:
+        """The interpolation between tabulated laws: ``"cubic"`` or ``"linear"`` when every axis that
+        interpolates uses it, ``"name: cubic, name: linear"`` when mixed, ``"none"`` (user-supplied
+        laws, or a single law)."""
+        methods = [
+            (n, m)
+            for n, m in zip(self.axis_names, self.axis_interpolation(), strict=True)
+            if m != "none"
+        ]
+        if not methods:
             return "none"
-        return "cubic" if min(sizes) >= 4 else "linear"
+        kinds = {m for _, m in methods}
+        if len(kinds) == 1:
+            return kinds.pop()
+        return ", ".join(f"{n}: {m}" for n, m in methods)
 
     def table(self, *params: float, type: int = 0) -> Array:
         r""":math:`U(t_0, \cdot; \mu_0(\theta))` at the nodes (N,): tabulated, or interpolated between laws.
@@ -165,7 +182,6 @@ class MasterField:
         idx = self._index(th)
         if idx is not None:
             return self.values[(*idx, type)].copy()  # type: ignore[no-any-return]
-        keep = [k for k, a in enumerate(self.axes) if a.size > 1]
         for k, (a, p) in enumerate(zip(self.axes, th, strict=True)):
             if a.size == 1 and abs(a[0] - p) > 1e-12 * max(1.0, abs(p)):
                 raise ValueError(
@@ -183,12 +199,22 @@ class MasterField:
                 f"{tuple(th)} is not tabulated and a table of user-supplied laws does not "
                 "interpolate; use `expand(L, law)` for a law off the table."
             )
-        from scipy.interpolate import RegularGridInterpolator
+        # tensor-product interpolation, one axis at a time (the last first): a not-a-knot cubic
+        # spline on axes with >= 4 values, linear on shorter ones, the single value otherwise
+        from scipy.interpolate import CubicSpline
 
         vals = self.values[..., type, :]
-        sl = tuple(slice(None) if a.size > 1 else 0 for a in self.axes)
-        rgi = RegularGridInterpolator(tuple(self.axes[k] for k in keep), vals[sl], method=method)
-        return np.asarray(rgi([th[k] for k in keep])[0], dtype=float)
+        for k in range(len(self.axes) - 1, -1, -1):
+            a, p, how = self.axes[k], th[k], self.axis_interpolation()[k]
+            if how == "none":
+                vals = vals[..., 0, :] if vals.ndim > 1 else vals
+            elif how == "cubic":
+                vals = CubicSpline(a, np.moveaxis(vals, k, 0), axis=0)(p)
+            else:
+                j = min(int(np.searchsorted(a, p, side="right")) - 1, a.size - 2)
+                w = (p - a[j]) / (a[j + 1] - a[j])
+                vals = (1 - w) * np.take(vals, j, axis=k) + w * np.take(vals, j + 1, axis=k)
+        return np.asarray(vals, dtype=float)
 
     def value(self, L: ArrayLike, *params: float, type: int = 0) -> Array | float:
         """:math:`U(t_0, L; \\mu_0(\\theta))` — Gaussian: ``value(L, mean, spread)``.
