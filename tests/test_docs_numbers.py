@@ -134,6 +134,50 @@ def thin_market_exits() -> tuple[float, float]:
     return ex[0], ex[-1]
 
 
+# -- docs/research.md (issue 14 item 1, issue 16 target 4) --
+_RES_NUM = {"n_cells": 30, "n_steps": 30, "domain": (-4.0, 3.5)}
+
+
+def _research_model():
+    from gelav.mfg import LPType, Market, MFGModel
+
+    return MFGModel((LPType(),), Market())
+
+
+def research_tangent_vs_fd() -> tuple[float, ...]:
+    from gelav.mfg import Numerics, sensitivity, solve
+
+    eq = solve(_research_model().with_initial([("normal", -1.0, 0.5)]), numerics=Numerics(**_RES_NUM),
+               no_feedback=False)
+    m0, x = eq.density[0, 0], eq.grid.nodes
+    dirs = 0.2 * np.stack([m0 * (x - (m0 * x).sum()), m0 * np.sin(x), m0 * np.cos(2 * x)])
+    tan = sensitivity(eq, dirs)
+    gaps = [float(np.abs(sensitivity(eq, dirs, step=h, method="fd").value - tan.value).max()) for h in (0.2, 0.1)]
+    return gaps[0], gaps[1], gaps[0] / gaps[1]
+
+
+def research_master_residual() -> tuple[float, ...]:
+    from gelav.mfg import Numerics, solve
+
+    model = _research_model().with_initial([("normal", -1.0, 0.5)])
+    norms = []
+    for n in (20, 40, 80):
+        eq = solve(model, numerics=Numerics(n_cells=n, n_steps=n, domain=(-4.0, 3.5)), no_feedback=False)
+        norms.append(float(eq.master_residual((0.5, 1.0, 2.0)).norm.max()))
+    return (*norms, float(np.log2(norms[0] / norms[1])), float(np.log2(norms[1] / norms[2])))
+
+
+def research_warm_starts() -> tuple[float, ...]:
+    from gelav.mfg import Numerics
+    from gelav.mfg.master import master_field
+
+    kw = {"means": (-1.5, -1.0, -0.5, 0.0), "spreads": (0.3, 0.5), "workers": 1,
+          "numerics": Numerics(n_cells=40, n_steps=40, domain=(-4.0, 3.5))}
+    per = [master_field(_research_model(), warm_start=w, **kw).diagnostics["evaluations_per_law"]
+           for w in ("off", "neighbour", "tangent")]
+    return per[0], per[1], per[2], per[0] / per[1], per[0] / per[2]
+
+
 # ---------------------------------------------------------------------------------- the table
 slow = pytest.mark.slow
 QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
@@ -151,6 +195,12 @@ QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
     ("docs/symbolic.md", "et.limit(a, 0, \"+\", assume=\"0<Y<1\")                 # {}", symbolic_decided_limit),
     pytest.param("docs/tutorials/mean-field-game.md", "# [{:.4f}, {:.2f}]: no trade vs a selling wave",
                  thin_market_exits, marks=slow),
+    pytest.param("docs/research.md", "full equilibria at steps $h = 0.2$ and $0.1$ differ from the tangent by "
+                 "{:.2e} and {:.2e} (ratio {:.2f})", research_tangent_vs_fd, marks=slow),
+    pytest.param("docs/research.md", "mean residual under the holders' law is {:.2e}, {:.2e} and {:.2e} at 20, 40 "
+                 "and 80 cells and steps (observed orders {:.1f} and {:.1f})", research_master_residual, marks=slow),
+    pytest.param("docs/research.md", "evaluations per law: {:.2f} cold, {:.2f} warm from the neighbour, {:.2f} "
+                 "with the tangent predictor ({:.2f}× and {:.2f}× fewer)", research_warm_starts, marks=slow),
 ]
 
 

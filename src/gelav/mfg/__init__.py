@@ -67,15 +67,22 @@ __all__ += [
 ]
 # -- linear response to the starting law (issue 14) --
 __all__ += ["Sensitivity", "sensitivity"]
+# -- the tangent of the equilibrium and the master equation (issue 14 item 1) --
+__all__ += ["MasterResidual", "Tangent", "master_residual", "restart_from", "tangent_response"]
 
 _LAZY = {
     "sensitivity": "gelav.mfg.linear_response",
     "Sensitivity": "gelav.mfg.linear_response",
+    "tangent_response": "gelav.mfg.linear_response",
+    "Tangent": "gelav.mfg.tangent",
+    "MasterResidual": "gelav.mfg.master_equation",
+    "master_residual": "gelav.mfg.master_equation",
     "n_player": "gelav.mfg.nplayer",
     "NPlayerResult": "gelav.mfg.nplayer",
     "master_field": "gelav.mfg.master",
     "MasterField": "gelav.mfg.master",
     "restart": "gelav.mfg.master",
+    "restart_from": "gelav.mfg.master",
     "PHENOMENA": "gelav.mfg.scenarios",
     "phenomenon": "gelav.mfg.scenarios",
     "SCENARIOS": "gelav.mfg.scenarios",

@@ -178,6 +178,12 @@ class Equilibrium:
 
         return float(p @ volume_fraction_below(self.grid, threshold) / tot)
 
+    def master_residual(self, times: Any = None, *, n_times: int = 4) -> Any:
+        """The discrete master equation along this equilibrium's flow (:func:`gelav.mfg.master_equation.master_residual`)."""
+        from gelav.mfg.master_equation import master_residual
+
+        return master_residual(self, times, n_times=n_times)
+
     def summary(self, L: ArrayLike = (-0.5, 0.0, 1.0)) -> dict[str, Any]:
         """The numbers of the CLI table as a dict."""
         Ls = np.atleast_1d(np.asarray(L, dtype=float))
