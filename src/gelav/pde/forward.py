@@ -30,6 +30,7 @@ from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator, Rate
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
+from gelav.fd.step_control import positive_forward_step, with_implicit_halves
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
@@ -246,9 +247,12 @@ def forward(
         k_save = 1
     min_mass = float(m.min())
     kills = killing is not None  # without killing the total changes only by rounding: skip the sums
+    implicit: list[int] = []  # steps the positivity check took again as two backward-Euler half steps
     for n in range(time_grid.n_steps):
         before = float(m.sum()) if kills else 0.0
-        m = stepper.at(time_grid, n).forward(m)
+        m, replaced = positive_forward_step(stepper, time_grid, n, m)
+        if replaced:
+            implicit.append(n)
         if kills:
             acc_k += before - float(m.sum())
         a, b = absorb(m)
@@ -308,6 +312,14 @@ def forward(
         "boundary_mass": boundary_mass,
         "seconds": _time.perf_counter() - t_start,
     }
+    if implicit:
+        diagnostics["positivity"] = {
+            "check": "a step returned a negative mass",
+            "action": "taken again as two backward-Euler half steps",
+            "steps_replaced": len(implicit),
+            "first_time": float(tg[implicit[0]]),
+            "last_time": float(tg[implicit[-1] + 1]),
+        }
     inputs = {
         "initial": initial if isinstance(initial, (int, float, str)) else type(initial).__name__,
         "horizon": horizon,
@@ -326,4 +338,5 @@ def forward(
         process=process,
         diagnostics=diagnostics,
         inputs=inputs,
+        time_grid=with_implicit_halves(time_grid, implicit),
     )
