@@ -155,3 +155,19 @@ def test_cli_prints_deep_tail_probabilities_and_the_zero_hit_bound():
     out = json.loads(js.output)["methods"]
     assert out["mc"]["bound"] == pytest.approx(1 - 0.05 ** (1 / 10_000))
     assert out["pde"]["validated"] is True
+
+
+def test_docs_quote_these_numbers():
+    """docs/validation.md, class 2: the table is what stress_test gives."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "validation.md").read_text(
+        encoding="utf-8"
+    )
+    for c in (-1.2, -1.5, -1.8):
+        exact, pde = exact_and_pde(SEED_OU, -0.5, 2.0, c)
+        row = (
+            f"| {c:g} | {exact:.4e} | {pde.probability:.4e} | {pde.error:.1e} | "
+            f"{abs(pde.probability - exact):.1e} | {pde.details['observed_order']:.2f} |"
+        )
+        assert row in page, row

@@ -11,6 +11,7 @@ backward solver on the steps actually taken, second order in time kept.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -96,6 +97,12 @@ def test_random_models_never_carry_negative_mass_and_close_the_ledger():
             assert d.time_grid.n_steps == d.diagnostics["n_steps"] + rec["steps_replaced"]
     # the class is real: plain Crank–Nicolson goes negative on some of these models
     assert fired >= 5
+    page = (Path(__file__).resolve().parent.parent / "docs" / "validation.md").read_text(
+        encoding="utf-8"
+    )
+    assert (
+        f"({fired} of the {N_MODELS} random OU/CIR/GBM/BM models" in page
+    )  # the number the docs quote
 
 
 def test_ordinary_runs_are_untouched():
