@@ -72,6 +72,34 @@ def test_error_estimate_bounds_the_error_across_models_and_thresholds(
         assert "not validated" in pde.error_text()
 
 
+@pytest.mark.parametrize(
+    ("process", "x0", "horizon", "c", "direction"),
+    [
+        (SEED_OU, -0.5, 2.0, -1.5, "below"),
+        (SEED_OU, -0.5, 2.0, -1.8, "below"),
+        (BrownianMotion(0.1, 0.5), 0.0, 1.0, 3.0, "above"),
+        (GeometricBrownianMotion(0.05, 0.2), 1.0, 1.0, 0.4, "below"),
+        (CIR(1.0, 0.5, 0.3), 0.5, 1.0, 0.05, "below"),
+        (
+            CIR(1.0, 0.5, 0.3),
+            0.5,
+            1.0,
+            2.0,
+            "above",
+        ),  # the generator lattice: its domain is widened
+    ],
+)
+def test_lattice_error_estimate_bounds_the_error_in_deep_tails(process, x0, horizon, c, direction):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = stress_test(
+            process, x0, horizon, c, direction=direction, methods=["analytic", "lattice"]
+        )
+    exact, lat = r.results["analytic"].probability, r.results["lattice"]
+    assert exact < 2e-6
+    assert abs(lat.probability - exact) <= lat.error
+
+
 def test_a_chance_order_match_on_a_coarse_grid_is_not_validated():
     """48 cells: the observed order is 1.9 by chance while the estimate was 4x optimistic."""
     exact, pde = exact_and_pde(SEED_OU, -0.5, 2.0, -1.2, cells=48)
