@@ -199,3 +199,47 @@ def test_docs_quote_these_numbers():
             f"{abs(pde.probability - exact):.1e} | {pde.details['observed_order']:.2f} |"
         )
         assert row in page, row
+
+
+def test_tiny_hitting_probabilities_keep_their_relative_accuracy():
+    """P(hit b before a) ~ 2e-16 for BM with strong downward drift: the tridiagonal solve gave
+    -2.7e-15 (absolute rounding); the chain's scale function gives it to 1e-12 relative."""
+    from gelav.exits import exit_probability
+
+    mu, s, x = -3.0, 0.5, 0.5
+    exact = math.expm1(-2 * mu * x / s**2) / math.expm1(-2 * mu * 2.0 / s**2)
+    r = exit_probability(BrownianMotion(mu, s), 0.0, 2.0, n_cells=400)
+    assert exact < 1e-15
+    assert r.value(x) == pytest.approx(exact, rel=1e-11)  # SG flux: exact for constant coefficients
+    assert np.all(r.values >= 0) and np.all(np.diff(r.values) >= 0)
+    # OU (varying coefficients) towards a far upper end: at least second order, relative
+    ou = OrnsteinUhlenbeck(2.0, 0.0, 0.3)
+
+    def scale(y):
+        return np.exp(2.0 * y**2 / 0.09)
+
+    from scipy.integrate import quad
+
+    ex = quad(scale, -0.5, 0.0)[0] / quad(scale, -0.5, 1.0, points=[0.9, 0.99], limit=200)[0]
+    vals = [exit_probability(ou, -0.5, 1.0, n_cells=n).value(0.0) for n in (100, 200, 400)]
+    rel = np.abs(np.array(vals) / ex - 1)
+    assert ex < 1e-6 and np.all(np.log2(rel[:-1] / rel[1:]) > 1.8) and rel[-1] < 1e-7
+
+
+def test_cli_exit_time_prints_tiny_probabilities():
+    args = [
+        "exit-time",
+        "--process",
+        "brownian",
+        "--mu",
+        "-3",
+        "--sigma",
+        "0.5",
+        "--a",
+        "0",
+        "--b",
+        "2",
+    ]
+    res = CliRunner().invoke(main, [*args, "--x0", "0.5", "-T", "0.05"])
+    assert res.exit_code == 0, res.output
+    assert "2.320e-16" in res.output and "-0.000000" not in res.output
