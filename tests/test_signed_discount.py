@@ -144,3 +144,46 @@ def test_non_finite_discount_is_refused_naming_discount():
             domain=(-1.0, 1.0),
             n_cells=10,
         )
+
+
+@pytest.mark.parametrize(
+    ("discount", "n_steps", "horizon"), [(lambda t, x: x, 50, T), (-0.1, 2, 40.0)]
+)
+def test_duality_with_a_signed_rate(discount, n_steps, horizon):
+    """forward(killing=r) on the backward's steps: p0·u0 = p_T·g to rounding, also after sub-steps."""
+    from gelav import forward
+    from gelav.backward import duality_gap
+
+    proc = OrnsteinUhlenbeck(KAPPA, THETA, SIGMA)
+    v = backward(
+        proc,
+        lambda x: 1.0 + x,
+        horizon,
+        discount=discount,
+        domain=DOMAIN,
+        x0=R0,
+        n_cells=150,
+        n_steps=n_steps,
+    )
+    tg = v.time_grid
+    d = forward(
+        proc,
+        R0,
+        horizon,
+        grid=v.grid,
+        time_grid=tg,
+        times=tg.times,
+        killing=v.killing,
+        lower="reflecting",
+        upper="reflecting",
+    )
+    assert "step_control" not in d.diagnostics  # the sub-steps are already in the backward's grid
+    assert abs(duality_gap(v, d, R0)["gap"]) < 1e-12 * abs(v.value(R0))
+    # mass is created where r < 0, and the ledger still closes
+    ledger = d.masses.sum(axis=1) + d.killed
+    np.testing.assert_allclose(ledger, 1.0, atol=1e-12)
+    # forward alone meets the step condition by itself
+    d2 = forward(proc, R0, horizon, grid=v.grid, n_steps=n_steps, killing=discount)
+    if n_steps == 2:
+        assert d2.diagnostics["step_control"]["steps_split"] >= 1
+    assert np.all(d2.masses >= 0)
