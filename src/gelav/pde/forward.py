@@ -182,8 +182,15 @@ def forward(
     MassLossWarning
         When mass reaches a ``"natural"`` boundary (the domain is too narrow).
     AccuracyWarning
-        When the final distribution spans too few cells, or the scheme produced
-        negative densities beyond rounding.
+        When the final distribution spans too few cells.
+
+    Notes
+    -----
+    Positivity is an invariant: a step that would return a negative mass
+    (Crank–Nicolson on strongly stretched grids, with killing or absorbing
+    ends) is taken again as two backward-Euler half steps; the result's
+    ``diagnostics["positivity"]`` says how many and when, and
+    ``Density.time_grid`` holds the steps actually taken.
 
     Examples
     --------
