@@ -226,8 +226,12 @@ def test_bad_inputs_raise_clear_errors():
         backward(P, lambda t, x, y: x, 1.0, domain=(-1, 1))
     with pytest.raises(ValueError, match="`payoff` array"):
         backward(P, np.ones(7), 1.0, domain=(-1, 1), n_cells=10)
-    with pytest.raises(ValueError, match="`discount` must be >= 0"):
-        backward(P, call, 1.0, domain=(-1, 1), discount=-0.01)
+    # issue 11 class 5: a signed (negative) rate is accepted; a non-finite one is refused, naming `discount`
+    assert np.isfinite(backward(P, call, 1.0, domain=(-1, 1), discount=-0.01).value(0.0))
+    with pytest.raises(ValueError, match="`discount` must be finite"):
+        backward(P, call, 1.0, domain=(-1, 1), discount=float("nan"))
+    with pytest.raises(ValueError, match="`discount` returned non-finite"):
+        backward(P, call, 1.0, domain=(-1, 1), discount=lambda t, x: np.full_like(x, np.nan))
     with pytest.raises(ValueError, match="`domain` must satisfy"):
         backward(P, call, 1.0, domain=(1, -1))
     with pytest.raises(ValueError, match="Give `domain="):

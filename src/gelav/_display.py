@@ -19,6 +19,10 @@ rounded to ``digits`` significant figures, tiny rounding noise shown as 0,
 infinities as ∞) or a Markdown table, so notebooks, Markdown exports and reports
 agree. :func:`fmt_number` is the number formatter used; :func:`short_repr` builds
 the one-line ``__repr__`` of a result (``Name(key=value, ...)``, never whole arrays).
+:func:`fmt_probability` is the one formatter of probabilities (fixed point, or
+scientific notation when small, so a tail probability of 4e-10 never prints as
+``0.000000000`` / ``0.0000%``); a :class:`Probability` in a :class:`KeyTable` is
+printed by it and never rounded to 0.
 """
 
 from __future__ import annotations
@@ -31,7 +35,37 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KeyTable", "fmt_number", "short_repr"]
+__all__ = ["SMALL_PROBABILITY", "KeyTable", "Probability", "fmt_number", "fmt_probability", "short_repr"]
+
+#: below this a probability is printed in scientific notation
+SMALL_PROBABILITY = 1e-3
+
+
+class Probability(float):
+    """A float that is a probability: :func:`fmt_number` prints it with :func:`fmt_probability`."""
+
+    __slots__ = ()
+
+
+def fmt_probability(p: Any, decimals: int = 9, *, percent: bool = False, digits: int = 4) -> str:
+    """A probability as text: ``decimals`` fixed decimals (``percent``: ``p`` as a percentage with 4
+    decimals), or ``digits`` significant figures in scientific notation when ``0 < |p| <`` 1e-3.
+
+    >>> fmt_probability(0.0019356), fmt_probability(4.301e-10), fmt_probability(4.301e-10, percent=True)
+    ('0.001935600', '4.301e-10', '4.301e-08 %')
+    >>> fmt_probability(0.0019356, percent=True), fmt_probability(0.0)
+    ('0.1936%', '0')
+    """
+    if p is None:
+        return "–"
+    f = float(p)
+    if math.isnan(f):
+        return "–"
+    if f == 0.0:
+        return "0"
+    if abs(f) < SMALL_PROBABILITY:
+        return f"{100 * f:.{digits - 1}e} %" if percent else f"{f:.{digits - 1}e}"
+    return f"{f:.4%}" if percent else f"{f:.{decimals}f}"
 
 
 def fmt_number(v: Any, digits: int = 4, *, scale: float | None = None) -> str:
@@ -39,6 +73,8 @@ def fmt_number(v: Any, digits: int = 4, *, scale: float | None = None) -> str:
     below ``1e-12 × scale`` (rounding noise relative to the table's largest entry) as 0."""
     if v is None:
         return "–"
+    if isinstance(v, Probability):
+        return fmt_probability(v, digits=digits) if abs(v) < SMALL_PROBABILITY else f"{float(v):.{digits}g}"
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):

@@ -49,6 +49,10 @@ class Density:
         mass near reflecting boundaries, scheme.
     inputs : dict
         The arguments of the run (for reports).
+    time_grid : TimeGrid or None
+        The steps actually taken (with the implicit half steps the positivity
+        check put in, see ``diagnostics["positivity"]``): pass it to
+        :func:`gelav.backward` for duality to rounding.
     """
 
     grid: Grid
@@ -60,6 +64,7 @@ class Density:
     process: Any = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
+    time_grid: Any = None
 
     # -- time selection -----------------------------------------------------
     def _index(self, t: float | None) -> int:

@@ -8,10 +8,16 @@ own error estimate:
   special-function rounding.
 - ``pde``: the Fokker–Planck solver on three nested grids :math:`N/4, N/2, N`
   (cells and steps); the second-order answers are Richardson-extrapolated
-  pairwise and the error estimate is :math:`|R_N - R_{N/2}|/15`. The plain
-  finest-grid answer and its estimate :math:`|P_N - P_{N/2}|/3` are kept in
-  the details.
-- ``mc``: Monte Carlo; value ± standard error.
+  pairwise and the error estimate is :math:`|R_N - R_{N/2}|/7`. The observed
+  order :math:`p = \log_2(|P_{N/2} - P_{N/4}|/|P_N - P_{N/2}|)` is checked
+  against the scheme's order 2: outside 2 ± 0.25 the estimate is widened and
+  marked ``validated = False`` (with the reason in ``not_validated``). The
+  domain leaves out at most :data:`TAIL_FRACTION` of the answer (widened for
+  deep tails), so the estimate is relative: ``relative_error_estimate``. The
+  plain finest-grid answer and its estimate :math:`|P_N - P_{N/2}|/3` are
+  kept in the details.
+- ``mc``: Monte Carlo; value ± standard error; with no path in the event the
+  exact one-sided 95 % upper bound :math:`1 - 0.05^{1/n}` (``error_kind = "bound"``).
 - ``lattice``: a trinomial lattice (Hull–White tree for OU/BM/GBM, the exact
   chain of the generator otherwise), Richardson-extrapolated over two sizes;
   the error estimate is that of the finer lattice (conservative).
@@ -45,20 +51,35 @@ class MethodResult:
     method: str
     probability: float
     error: float
-    error_kind: str  # "stderr" (Monte Carlo) or "error_estimate"
+    error_kind: str  # "stderr" (Monte Carlo), "bound" (Monte Carlo, no hit: 95 % upper bound) or "error_estimate"
     seconds: float
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"probability": self.probability, self.error_kind: self.error, "seconds": self.seconds, **self.details}
 
+    def error_text(self, *, long: bool = False) -> str:
+        """The error as printed (CLI table and report): ``± s.e.``, the zero-hit bound, ``exact``,
+        or the estimate with a note when its observed order did not validate it."""
+        if self.error_kind == "stderr":
+            return f"± {self.error:.2e} ({'standard error' if long else 's.e.'})"
+        if self.error_kind == "bound":
+            return f"< {self.error:.2e} " + ("(95 % upper bound, no hit)" if long else "(95% bound)")
+        if self.method == "analytic":
+            return "exact"
+        text = f"≈ {self.error:.1e} (refinement estimate)" if long else f"~ {self.error:.1e}"
+        if self.details.get("validated") is False:
+            text += f" (not validated: {self.details.get('not_validated', 'observed order off')})"
+        return text
+
     @property
     def estimate(self) -> Any:
-        """The answer as a :class:`gelav.results.Estimate` (kind ``exact``, ``stderr`` or ``a-priori``)."""
+        """The answer as a :class:`gelav.results.Estimate` (kind ``exact``, ``stderr``, ``bound`` or ``a-priori``)."""
         from gelav.results import Estimate
 
-        kind = "stderr" if self.error_kind == "stderr" else ("exact" if self.method == "analytic" else "a-priori")
-        n = self.details.get("paths") if kind == "stderr" else None
+        kind = self.error_kind if self.error_kind in ("stderr", "bound") else (
+            "exact" if self.method == "analytic" else "a-priori")
+        n = self.details.get("paths") if kind in ("stderr", "bound") else None
         return Estimate(self.probability, self.error, n, kind=kind)
 
 
@@ -123,8 +144,10 @@ class StressResult:
 
     @property
     def best(self) -> float:
-        """The most accurate available answer (analytic, else the smallest error)."""
-        r = min(self.results.values(), key=lambda m: (m.method != "analytic", m.error))
+        """The most accurate available answer (analytic, else the smallest validated error; a
+        zero-hit Monte Carlo bound only when nothing else ran)."""
+        r = min(self.results.values(), key=lambda m: (m.method != "analytic", m.error_kind == "bound",
+                                                      m.details.get("validated") is False, m.error))
         return r.probability
 
 
@@ -144,7 +167,8 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
     return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
 
 
-def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) -> list[Any] | None:
+def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10
+                  ) -> list[Any] | None:
     """Three nested uniform grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
 
     With ``c`` at a varying position inside its cell the h² error constant of
@@ -152,11 +176,11 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) ->
     Brownian motion with x0 = 0, c = -1 was off by 1.5e-7 against an estimate of
     2e-10); on these grids the error is a clean C·h². ``None`` when the grid would
     have to end at a boundary of the state space (CIR, at 0): the caller then uses
-    the default grids.
+    the default grids. ``tail`` is the mass the domain may leave out.
     """
     from gelav.grid import Grid, auto_domain
 
-    lo, hi = auto_domain(process, x0, horizon, include=[c])
+    lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail)
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
     h = (hi - lo) / n0
     if c != x0:
@@ -173,8 +197,35 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) ->
     return out
 
 
-def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+#: the domain of the PDE may leave out at most this fraction of the answer (its truncation error)
+TAIL_FRACTION = 1e-8
+#: the observed order must lie within this distance of the scheme's order for the estimate to be validated
+ORDER_TOLERANCE = 0.25
+#: and the coarsest grid must have this many cells per decay length sd/max(1, |z|) of the law at the
+#: threshold (below it the observed order matched by chance on the seed's OU: estimates 4x optimistic)
+MIN_RESOLUTION = 0.4
+
+
+def _pde_answers(process: Any, x0: float, horizon: float, c: float, q: dict[str, float], n: int, m: int,
+                 tail: float) -> tuple[list[float], Any, bool]:
+    """P on the three nested grids (N/4, N/2, N cells and steps), the finest density, and whether
+    the grids were nested with ``x0`` and ``c`` on nodes (else the default grids of each size)."""
     from gelav.forward import forward
+
+    grids = _nested_grids(process, x0, horizon, c, max(n // 4, 8), tail)
+    ps, fine = [], None
+    for j, k in enumerate((4, 2, 1)):
+        if grids is None:
+            fine = forward(process, x0, horizon, n_cells=max(n // k, 8), n_steps=max(m // k, 2), include=[c],
+                           tail=tail)
+        else:
+            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2))
+        ps.append(fine.prob(**q))
+    return ps, fine, grids is not None
+
+
+def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    from gelav.fd.schemes import get_scheme
 
     t0 = time.perf_counter()
     n = int(opts.get("cells", 800))
@@ -183,34 +234,79 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     # Three nested grids (N/4, N/2, N cells and steps): the scheme is second order in
     # space and time together, so Richardson extrapolation of consecutive pairs
     # removes the h² term and the difference of the two extrapolations estimates
-    # the error of the finer one (fourth order: divide by 2⁴ - 1).
-    grids = _nested_grids(process, x0, horizon, c, max(n // 4, 8))
-    ps, fine = [], None
-    for j, k in enumerate((4, 2, 1)):
-        if grids is None:
-            fine = forward(process, x0, horizon, n_cells=max(n // k, 8), n_steps=max(m // k, 2), include=[c])
-        else:
-            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2))
-        ps.append(fine.prob(**q))
-    r_coarse = ps[1] + (ps[1] - ps[0]) / 3.0
-    r_fine = ps[2] + (ps[2] - ps[1]) / 3.0
-    err = abs(r_fine - r_coarse) / 15.0
+    # the error of the finer one.
+    nominal = float(get_scheme("cn").order)
+
+    def extrapolated(ps: list[float], nested: bool) -> tuple[float, float]:
+        # The remainder after removing h² is taken as third order (divide by 2³ - 1), not fourth:
+        # on the seed's OU at thresholds -1 ... -1.8 the /15 estimate was up to 1.3 times optimistic.
+        # Without nested grids (c moves inside its cell) the remainder is no clean power of h:
+        # the whole difference of the extrapolations is the estimate (CIR, P(X_1 > 2): /7 was
+        # 2.4 times optimistic).
+        r_coarse = ps[1] + (ps[1] - ps[0]) / (2**nominal - 1)
+        r_fine = ps[2] + (ps[2] - ps[1]) / (2**nominal - 1)
+        return r_fine, abs(r_fine - r_coarse) / (7.0 if nested else 1.0)
+
+    tail = 1e-10
+    ps, fine, nested = _pde_answers(process, x0, horizon, c, q, n, m, tail)
+    r_fine, err = extrapolated(ps, nested)
+    # A deep tail: the default domain leaves out ~1e-10 of the mass (about tail/2 on the
+    # threshold's side), which is then a large part of a tiny answer (P = 4e-10 was 1 % off,
+    # with an estimate 1e4 times smaller). Where that is not negligible against the
+    # refinement estimate, widen the domain to leave out TAIL_FRACTION of the answer.
+    widened = False
+    if 0.5 * tail > 0.1 * err:
+        p_pilot = max(ps[0], ps[2])
+        tail = min(tail, max(TAIL_FRACTION * p_pilot, 1e-300))
+        ps, fine, nested = _pde_answers(process, x0, horizon, c, q, n, m, tail)
+        r_fine, err = extrapolated(ps, nested)
+        widened = True
     # The observed order p = log2(d1/d2) checks the assumed 2. Where it is reduced (e.g. CIR's
     # density ~ x^(2κθ/σ²-1) at 0, p ≈ 1.6) the h² extrapolation leaves an error of about
     # |d2|·|1/(2^p-1) - 1/3|, and the fine grid's error is |d2|/(2^p-1); with no clear order
     # (differences of opposite sign) the last difference itself is the estimate.
+    assert fine is not None
     d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
     unextrapolated_err = abs(d2) / 3.0
+    order = math.nan
+    validated = True
+    why = ""
     if d2 != 0.0:
         if d1 * d2 > 0:
-            order = min(max(math.log2(d1 / d2), 0.5), 4.0)
-            if abs(order - 2.0) > 0.25:
-                err = max(err, abs(d2) * abs(1.0 / (2.0**order - 1.0) - 1.0 / 3.0))
-                unextrapolated_err = abs(d2) / (2.0**order - 1.0)
+            order = math.log2(d1 / d2)
+            if abs(order - nominal) > ORDER_TOLERANCE:
+                p_c = min(max(order, 0.5), 4.0)
+                err = max(err, abs(d2) * abs(1.0 / (2.0**p_c - 1.0) - 1.0 / 3.0))
+                unextrapolated_err = abs(d2) / (2.0**p_c - 1.0)
+                validated = False
+                why = f"observed order {order:.2f}, expected {nominal:g}"
         else:
             err = max(err, abs(d2))
             unextrapolated_err = abs(d2)
-    assert fine is not None
+            validated = False
+            why = "the refinement differences change sign (no observed order)"
+    elif d1 != 0.0:
+        validated = False
+        why = "the two finest grids agree exactly while the coarse one differs"
+    # The observed order can match by chance before the asymptotic range: the coarsest grid must
+    # resolve the law near the threshold, whose decay length there is about sd/max(1, |z|).
+    final = fine.masses[-1]
+    mass = float(final.sum())
+    resolution = math.nan
+    if mass > 0:
+        mean = float(final @ fine.grid.nodes) / mass
+        sd = math.sqrt(max(float(final @ (fine.grid.nodes - mean) ** 2) / mass, 0.0))
+        h_coarse = 4.0 * fine.grid.max_spacing
+        resolution = sd / max(1.0, abs(c - mean) / sd if sd > 0 else math.inf) / h_coarse
+        if validated and not resolution >= MIN_RESOLUTION:
+            validated = False
+            why = (f"the coarsest grid has {resolution:.2f} cells per decay length of the law at the threshold "
+                   f"(needs {MIN_RESOLUTION:g}); increase `cells`")
+    if not validated:  # an estimate that is not validated is the last refinement correction, at least
+        err = max(err, abs(d2))
+    # plus the mass the domain leaves out on the threshold's side; rounding: the probability is a
+    # sum of positive masses, each computed to a few ulps per step
+    err = max(err + 0.5 * tail, 1e-13 * abs(r_fine))
     if getattr(process, "feller", True) is False:
         # The density ~ x^(2κθ/σ² - 1) is unbounded at 0: the grid answers converge
         # below second order and the refinement estimate can be optimistic.
@@ -219,11 +315,17 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
             f"{r_fine:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
             "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=3,
         )
-    return MethodResult(
-        "pde", r_fine, err, "error_estimate", time.perf_counter() - t0,
-        {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
-         "mass_balance_error": fine.diagnostics["mass_balance_error"], "_density": fine},
-    )
+    details = {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
+               "mass_balance_error": fine.diagnostics["mass_balance_error"],
+               "relative_error_estimate": err / abs(r_fine) if r_fine else math.inf,
+               "observed_order": order, "nominal_order": nominal, "validated": validated, "nested_grids": nested,
+               "resolution": resolution,
+               "_density": fine}
+    if why:
+        details["not_validated"] = why
+    if widened:
+        details["domain_tail"] = tail  # the domain was widened for a deep tail
+    return MethodResult("pde", r_fine, err, "error_estimate", time.perf_counter() - t0, details)
 
 
 def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
@@ -233,8 +335,11 @@ def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: di
     n = int(opts.get("paths", 1_000_000))
     e = stress_probability(process, x0, horizon, c, below=below, n_paths=n, seed=opts.get("seed"))
     scheme = "exact" if getattr(process, "has_transition", False) else "euler"
-    return MethodResult("mc", float(e.value), float(e.stderr), "stderr", time.perf_counter() - t0,
-                        {"paths": n, "scheme": scheme})
+    details: dict[str, Any] = {"paths": n, "scheme": scheme}
+    if e.kind == "bound":  # no path hit: the error is the one-sided 95 % upper bound
+        details["upper_bound_95"] = float(e.stderr)
+    return MethodResult("mc", float(e.value), float(e.stderr), "bound" if e.kind == "bound" else "stderr",
+                        time.perf_counter() - t0, details)
 
 
 def _lattice(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:

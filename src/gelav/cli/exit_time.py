@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from gelav._display import fmt_probability
 from gelav.cli._common import Output, print_table, shared_options
 from gelav.cli._model import model_options, typed_process
 from gelav.tasks.exit_time import FIELDS, KINDS, plot_exit_time, run_exit_time  # noqa: F401  (old names)
@@ -53,10 +54,10 @@ def _table(res: dict[str, Any]) -> None:
         cols += [f"E(min(τ, {res['horizon']:g}))", f"P(τ > {res['horizon']:g})"]
     rows = []
     for i, x in enumerate(res["x0"]):
-        r = [f"{x:g}", f"{res['p_upper_first'][i]:.6f}",
+        r = [f"{x:g}", fmt_probability(res["p_upper_first"][i], 6),
              "inf" if math.isinf(res["mean_exit_time"][i]) else f"{res['mean_exit_time'][i]:.6f}"]
         if "horizon" in res:
-            r += [f"{res['mean_exit_time_bounded'][i]:.6f}", f"{res['survival_at_horizon'][i]:.6f}"]
+            r += [f"{res['mean_exit_time_bounded'][i]:.6f}", fmt_probability(res["survival_at_horizon"][i], 6)]
         rows.append(r)
     bd = res["boundaries"]
     print_table(f"Exit from ({res['a']:g}, {res['b']:g}) of {res['process']}", cols, rows,

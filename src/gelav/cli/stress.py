@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gelav._display import fmt_probability
 from gelav.cli._common import Output, print_table, shared_options
 from gelav.cli._model import model_options, typed_process
 from gelav.tasks._base import DEFAULTS
@@ -58,8 +59,8 @@ def _table(rep: Any, out: Output) -> None:
     sym = "<" if inp["direction"] == "below" else ">"
     rows = []
     for name, r in res.results.items():
-        err = f"± {r.error:.2e} (s.e.)" if r.error_kind == "stderr" else ("exact" if name == "analytic" else f"~ {r.error:.1e}")
-        rows.append([name, f"{r.probability:.9f}", f"{r.probability:.4%}", err, f"{r.seconds * 1e3:.1f} ms"])
+        rows.append([name, fmt_probability(r.probability), fmt_probability(r.probability, percent=True),
+                     r.error_text(), f"{r.seconds * 1e3:.1f} ms"])
     params = ", ".join(f"{k}={v:g}" for k, v in rep.process.params().items())
     ex = rep.worked_example
     caption = None

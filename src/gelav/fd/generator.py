@@ -125,6 +125,12 @@ class Generator:
         Killing (or discount) rate :math:`k(t, x) \ge 0` subtracted on the
         diagonal. Mass killed leaves the chain; in the backward direction this
         is discounting.
+    signed_killing : bool
+        Accept a signed rate (a short rate that can be negative: the backward
+        solvers' ``discount``); the step condition that keeps the step matrix
+        an M-matrix is then met by :mod:`gelav.fd.step_control`. Default False.
+    killing_name : str
+        The argument named in error messages (``"discount"`` for the backward solvers).
 
     Notes
     -----
@@ -149,6 +155,8 @@ class Generator:
         lower: str | Boundary = "reflecting",
         upper: str | Boundary = "reflecting",
         killing: float | ArrayLike | Rate | None = None,
+        signed_killing: bool = False,
+        killing_name: str = "killing",
     ) -> None:
         if not isinstance(grid, Grid):
             raise TypeError(f"`grid` must be a gelav.Grid, got {type(grid).__name__}.")
@@ -171,9 +179,13 @@ class Generator:
                 raise ValueError(f"`killing` array must hold a rate at each of the {grid.n_nodes} grid nodes, "
                                  f"got shape {k_in.shape}.")
             k = np.broadcast_to(k_in, grid.nodes.shape).copy()
-            if not np.all(np.isfinite(k)) or np.any(k < 0):
-                raise ValueError("`killing` must be finite and >= 0.")
+            if not np.all(np.isfinite(k)):
+                raise ValueError(f"`{killing_name}` must be finite.")
+            if not signed_killing and np.any(k < 0):
+                raise ValueError(f"`{killing_name}` must be finite and >= 0.")
             self._killing = k
+        self.signed_killing = bool(signed_killing)
+        self.killing_name = killing_name
         self.time_homogeneous = is_time_homogeneous(process) and not callable(killing)
         self._cache: dict[tuple[float, bool], Bands] = {}
 
@@ -189,8 +201,12 @@ class Generator:
             return np.zeros(self.n)
         if callable(k):
             kk = np.broadcast_to(np.asarray(k(t, self.grid.nodes), dtype=float), (self.n,)).copy()
-            if not np.all(np.isfinite(kk)) or np.any(kk < -1e-14):
-                raise ValueError(f"`killing` returned negative or non-finite rates at t={t}.")
+            if not np.all(np.isfinite(kk)):
+                raise ValueError(f"`{self.killing_name}` returned non-finite rates at t={t}.")
+            if self.signed_killing:
+                return kk
+            if np.any(kk < -1e-14):
+                raise ValueError(f"`{self.killing_name}` returned negative rates at t={t} (min {float(kk.min()):g}).")
             return np.maximum(kk, 0.0)
         return np.asarray(k, dtype=np.float64)
 
@@ -240,7 +256,8 @@ class Generator:
 
     def with_killing(self, killing: float | ArrayLike | Rate | None) -> Generator:
         """The same chain with another killing (discount) rate."""
-        return Generator(self.process, self.grid, lower=self.boundaries[0], upper=self.boundaries[1], killing=killing)
+        return Generator(self.process, self.grid, lower=self.boundaries[0], upper=self.boundaries[1], killing=killing,
+                         signed_killing=self.signed_killing, killing_name=self.killing_name)
 
     def __repr__(self) -> str:
         return f"Generator({name_of(self.process)!s}, {self.grid!r}, lower={self.lower!r}, upper={self.upper!r})"

@@ -423,7 +423,9 @@ def auto_domain(
     x0s = np.atleast_1d(np.asarray(x0, dtype=float))
     if not np.all(np.isfinite(x0s)):
         raise ValueError("`x0` must be finite.")
-    z = NormalDist().inv_cdf(1.0 - tail / 2)  # stdlib: keeps SciPy's special functions off the import path
+    # stdlib: keeps SciPy's special functions off the import path; below 1e-12 the lower quantile
+    # (1 - tail/2 rounds to 1 for tail < 2e-16: deep-tail questions need such tails)
+    z = NormalDist().inv_cdf(1.0 - tail / 2) if tail > 1e-12 else -NormalDist().inv_cdf(tail / 2)
     lo_dom, hi_dom = domain_of(process)
     lo, hi = float(np.min(x0s)), float(np.max(x0s))
     times = start + horizon * np.linspace(0.0, 1.0, 41)[1:]

@@ -85,6 +85,25 @@ def _estimate(y: NDArray[np.float64], antithetic: bool) -> Estimate:
     return Estimate(m, se, n)
 
 
+#: confidence level of the one-sided bound reported when no path hits the event
+ZERO_HIT_LEVEL = 0.95
+
+
+def _frequency(hits: NDArray[np.float64], antithetic: bool) -> Estimate:
+    r"""The frequency of an event ± standard error; with no hit at all, the exact upper bound.
+
+    With :math:`n` independent draws and none in the event, the exact
+    (Clopper–Pearson) one-sided 95 % upper confidence bound of the probability
+    is :math:`1 - 0.05^{1/n}` (about :math:`3/n`): returned as
+    ``Estimate(0, bound, n, kind="bound")`` instead of a misleading ``0 ± 0``.
+    Antithetic pairs count as :math:`n` draws (conservative).
+    """
+    e = _estimate(hits, antithetic)
+    if e.value == 0.0 and e.n:
+        return Estimate(0.0, -math.expm1(math.log(1.0 - ZERO_HIT_LEVEL) / e.n), e.n, kind="bound")
+    return e
+
+
 # -----------------------------------------------------------------------------
 # Paths
 # -----------------------------------------------------------------------------
@@ -183,7 +202,8 @@ class Paths:
         return float(out) if np.ndim(out) == 0 else out
 
     def prob(self, *, below: float | None = None, above: float | None = None, t: float | None = None) -> Estimate:
-        """:math:`P(\\text{above} < X_t < \\text{below},\\ \\text{not exited})` ± standard error."""
+        """:math:`P(\\text{above} < X_t < \\text{below},\\ \\text{not exited})` ± standard error
+        (with no path in the event: the 95 % upper bound :math:`1 - 0.05^{1/n}`, ``kind="bound"``)."""
         if below is None and above is None:
             raise ValueError("Give `below`, `above` or both.")
         if below is not None and above is not None and float(above) >= float(below):
@@ -195,7 +215,7 @@ class Paths:
                 ind &= x < float(below)
             if above is not None:
                 ind &= x > float(above)
-        return _estimate(ind.astype(float), self.antithetic)
+        return _frequency(ind.astype(float), self.antithetic)
 
     def exit_probability(self, *, side: str | None = None, t: float | None = None) -> Estimate:
         """Probability of leaving through a barrier by ``t`` (default the horizon); ``side`` 'lower'/'upper'."""
@@ -207,7 +227,7 @@ class Paths:
             if side not in ("lower", "upper"):
                 raise ValueError(f"`side` must be 'lower' or 'upper', got {side!r}.")
             hit &= self.exit_side == (-1 if side == "lower" else 1)
-        return _estimate(hit.astype(float), self.antithetic)
+        return _frequency(hit.astype(float), self.antithetic)
 
     def mean_exit_time(self) -> Estimate:
         r""":math:`E[\tau \wedge T]` ± standard error, :math:`\tau` the first barrier exit.

@@ -48,6 +48,7 @@ from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain
+from gelav.fd.step_control import signed_rate_substeps
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
@@ -150,9 +151,8 @@ def _discount_rate(discount: Any) -> Any:
         raise TypeError(f"`discount` must be a number, an array or a callable r(t, x), got {discount!r:.40}.") from None
     if not np.all(np.isfinite(r)):
         raise ValueError("`discount` must be finite.")
-    if np.any(r < 0):
-        raise ValueError(f"`discount` must be >= 0 (a killing rate), got min {float(r.min()):g}; "
-                         "for growth, put the rate into the payoff instead.")
+    # a signed rate (r < 0 somewhere) is allowed: the steps are sub-stepped to keep
+    # θ Δt max(-r) <= 1/4 (gelav.fd.step_control.signed_rate_substeps)
     if r.ndim == 0 and float(r) == 0.0:
         return None
     return float(r) if r.ndim == 0 else r
@@ -336,6 +336,8 @@ class BackwardProblem:
     running : ``f(t, x)`` or None
     killing : the discount rate as given to the generator
     mask : 0 on absorbing end nodes (no discount or running reward at a stopped state), else 1
+    step_control : what :func:`gelav.fd.step_control.signed_rate_substeps` did for a negative
+        discount (None: nothing was needed)
     """
 
     grid: Grid
@@ -349,6 +351,7 @@ class BackwardProblem:
     running: Callable[[float, NDArray[np.float64]], NDArray[np.float64]] | None
     killing: Any
     mask: NDArray[np.float64]
+    step_control: dict[str, Any] | None = None
 
     def apply_boundaries(self, u: NDArray[np.float64], t: float) -> None:
         """The boundaries' ``after_backward`` hooks on the values ``u`` at time ``t`` (in place)."""
@@ -412,14 +415,19 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
             r = lambda t, x: np.asarray(r_fun(t, x), dtype=float) * mask  # noqa: E731
         else:
             r = np.broadcast_to(np.asarray(r, dtype=float), grid.nodes.shape) * mask
-    gen = Generator(process, grid, lower=lo_b, upper=hi_b, killing=r)
+    gen = Generator(process, grid, lower=lo_b, upper=hi_b, killing=r, signed_killing=True, killing_name="discount")
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
                                         scheme=scheme, damping_steps=damping_steps)
+    # A negative rate: split the steps where θ Δt max(-r) > 1/4 (the step matrix stays an M-matrix).
+    refined, control = signed_rate_substeps(time_grid, gen)
+    if control is not None:
+        save_idx = refined.indices(time_grid.times[save_idx])
+        time_grid = refined
     g = _as_space_function(payoff_name, payoff, grid, allow_time=True)
     f = None if running is None else _as_space_function("running", running, grid, allow_time=True)
     terminal = _cell_average(g, grid, end) if smooth_payoff else g(end, grid.nodes)  # validates now
-    return BackwardProblem(grid, gen, time_grid, save_idx, lo_b, hi_b, g, terminal, f, r, mask)
+    return BackwardProblem(grid, gen, time_grid, save_idx, lo_b, hi_b, g, terminal, f, r, mask, control)
 
 
 def backward(
@@ -467,7 +475,11 @@ def backward(
     horizon : float
         :math:`T - t_0` > 0 (years).
     discount : float, array or callable ``r(t, x)``, optional
-        Discount rate :math:`r \ge 0` per year (the generator's killing rate).
+        Discount rate :math:`r` per year (the generator's killing rate). It may
+        be negative (a signed short rate, e.g. ``lambda t, x: x`` for a Vasicek
+        rate): steps with :math:`\theta\Delta t \max(-r) > 1/4` are then split
+        so the step matrix stays an M-matrix (recorded as
+        ``diagnostics["step_control"]``). Must be finite.
     running : float or callable ``f(x)`` / ``f(t, x)``, optional
         Running reward :math:`f` per year.
     lower, upper : str, number, callable or :class:`Dirichlet` / :class:`Reflecting`
@@ -545,6 +557,8 @@ def backward(
         "upper": s.generator.upper,
         "seconds": _time.perf_counter() - t_start,
     }
+    if s.step_control is not None:
+        diagnostics["step_control"] = s.step_control
     inputs = {"horizon": horizon, "start": start, "domain": (s.grid.lower, s.grid.upper),
               "discount": discount if isinstance(discount, (int, float, type(None))) else "function",
               "lower": repr(s.lower), "upper": repr(s.upper)}

@@ -386,6 +386,29 @@ def _stationary_solve(gen: Generator, rhs: NDArray[np.float64], fixed: dict[int,
     return tridiagonal_solve(dl, d, du, r, overwrite=True)
 
 
+def _hitting_probability(gen: Generator) -> NDArray[np.float64]:
+    r"""The solution of :math:`(Qh)_i = 0` inside, :math:`h_0 = 0`, :math:`h_{n-1} = 1`, by the chain's scale function.
+
+    On the interior the increments obey
+    :math:`h_{i+1} - h_i = (q_{i,i-1}/q_{i,i+1})(h_i - h_{i-1})`, so
+    :math:`h_i = \sum_{k<i}\Delta_k / \sum_k \Delta_k` with
+    :math:`\log\Delta_k = \sum_{j \le k}\log(q_{j,j-1}/q_{j,j+1})`: the same discrete
+    answer as the tridiagonal solve, but a sum of positive terms, so a tiny
+    probability (:math:`10^{-16}` and below) keeps its relative accuracy instead
+    of an absolute rounding error of ~1e-15 (which printed as a negative probability).
+    Falls back to the solve where a rate vanishes.
+    """
+    B = gen.bands(0.0)
+    sub, sup = B.sub[1:-1], B.sup[1:-1]
+    if not (np.all(sub > 0) and np.all(sup > 0)):
+        return _stationary_solve(gen, np.zeros(gen.n), {0: 0.0, -1: 1.0})
+    log_d = np.concatenate(([0.0], np.cumsum(np.log(sub) - np.log(sup))))  # log Δ_k, k = 0 .. n-2
+    log_d -= log_d.max()
+    d = np.exp(log_d)
+    h = np.concatenate(([0.0], np.cumsum(d)))
+    return h / h[-1]
+
+
 def exit_time(
     process: Any,
     a: float,
@@ -534,7 +557,7 @@ def exit_probability(
         vals = np.ones(g.n_nodes)
     else:
         gen = Generator(process, g, lower=lo_kind, upper=hi_kind)
-        vals = _stationary_solve(gen, np.zeros(g.n_nodes), {0: 0.0, -1: 1.0})
+        vals = _hitting_probability(gen)
     return ExitResult(g, vals, "P(hit upper before lower)", process, classes,
                       {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
                        "seconds": _time.perf_counter() - t0})

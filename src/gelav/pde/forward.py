@@ -30,6 +30,7 @@ from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator, Rate
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
+from gelav.fd.step_control import positive_forward_step, signed_rate_substeps, with_implicit_halves
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
@@ -149,7 +150,9 @@ def forward(
         ``"reflecting"`` is an intended no-flux barrier; ``"absorbing"`` removes
         what arrives and counts it in the result.
     killing : float, array or callable, optional
-        Killing rate :math:`k(t, x) \ge 0`.
+        Killing rate :math:`k(t, x)`, finite. A negative rate creates mass (the
+        forward dual of a signed discount in :func:`gelav.backward`; the same
+        step condition is met by the same sub-steps, see ``diagnostics["step_control"]``).
     tail : float
         Probability allowed outside the automatic domain (default 1e-10).
     include : sequence of float
@@ -179,8 +182,15 @@ def forward(
     MassLossWarning
         When mass reaches a ``"natural"`` boundary (the domain is too narrow).
     AccuracyWarning
-        When the final distribution spans too few cells, or the scheme produced
-        negative densities beyond rounding.
+        When the final distribution spans too few cells.
+
+    Notes
+    -----
+    Positivity is an invariant: a step that would return a negative mass
+    (Crank–Nicolson on strongly stretched grids, with killing or absorbing
+    ends) is taken again as two backward-Euler half steps; the result's
+    ``diagnostics["positivity"]`` says how many and when, and
+    ``Density.time_grid`` holds the steps actually taken.
 
     Examples
     --------
@@ -216,11 +226,17 @@ def forward(
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
         grid = grid_for(initial, lo, hi, n_cells)
-    gen = Generator(process, grid, lower=lower, upper=upper, killing=killing)
+    gen = Generator(process, grid, lower=lower, upper=upper, killing=killing, signed_killing=True)
     m = initial_masses(initial, grid, process)
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
                                         scheme=scheme, damping_steps=damping_steps)
+    # A negative killing rate (mass created: the dual of a signed discount) keeps every step
+    # matrix an M-matrix by the same sub-steps as gelav.backward.
+    refined, control = signed_rate_substeps(time_grid, gen)
+    if control is not None:
+        save_idx = refined.indices(time_grid.times[save_idx])
+        time_grid = refined
     tg = time_grid.times
 
     stepper = Stepper(gen)
@@ -246,9 +262,12 @@ def forward(
         k_save = 1
     min_mass = float(m.min())
     kills = killing is not None  # without killing the total changes only by rounding: skip the sums
+    implicit: list[int] = []  # steps the positivity check took again as two backward-Euler half steps
     for n in range(time_grid.n_steps):
         before = float(m.sum()) if kills else 0.0
-        m = stepper.at(time_grid, n).forward(m)
+        m, replaced = positive_forward_step(stepper, time_grid, n, m)
+        if replaced:
+            implicit.append(n)
         if kills:
             acc_k += before - float(m.sum())
         a, b = absorb(m)
@@ -308,6 +327,16 @@ def forward(
         "boundary_mass": boundary_mass,
         "seconds": _time.perf_counter() - t_start,
     }
+    if control is not None:
+        diagnostics["step_control"] = control
+    if implicit:
+        diagnostics["positivity"] = {
+            "check": "a step returned a negative mass",
+            "action": "taken again as two backward-Euler half steps",
+            "steps_replaced": len(implicit),
+            "first_time": float(tg[implicit[0]]),
+            "last_time": float(tg[implicit[-1] + 1]),
+        }
     inputs = {
         "initial": initial if isinstance(initial, (int, float, str)) else type(initial).__name__,
         "horizon": horizon,
@@ -326,4 +355,5 @@ def forward(
         process=process,
         diagnostics=diagnostics,
         inputs=inputs,
+        time_grid=with_implicit_halves(time_grid, implicit),
     )

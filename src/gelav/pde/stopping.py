@@ -289,6 +289,8 @@ def optimal_stopping(
         "lcp_iterations_max": int(np.max(iters)) if iters else 0,
         "seconds": _time.perf_counter() - t_start,
     }
+    if s.step_control is not None:
+        diagnostics["step_control"] = s.step_control
     return StoppingValue(grid=s.grid, times=tg[s.save_idx].copy(), values=values, time_grid=s.time_grid,
                          lower=s.lower, upper=s.upper, process=process, diagnostics=diagnostics,
                          inputs={"horizon": horizon, "start": start, "domain": (s.grid.lower, s.grid.upper)},
@@ -305,6 +307,10 @@ def _perpetual(process: Any, reward: Any, *, running: Any, discount: Any, lower:
         raise ValueError("The perpetual problem (`horizon=inf`) needs a time-homogeneous process.")
     x = s.grid.nodes
     n = x.size
+    r_min = float(np.min(s.generator.killing_rate(0.0)))
+    if r_min < 0:  # (r - Q) is then no M-matrix: the perpetual value can be infinite
+        raise ValueError(f"`discount` must be >= 0 for the perpetual problem (`horizon=inf`), got min {r_min:g}; "
+                         "a negative rate forever need not give a finite value. Use a finite `horizon`.")
     A = s.generator.bands(0.0)
     sub, diag, sup = -A.sub.copy(), -A.diag.copy(), -A.sup.copy()
     rhs = np.zeros(n) if s.running is None else s.running(0.0, x) * s.mask

@@ -160,14 +160,16 @@ class ExitTimeReport(TaskResult):
         return {k: v for k, v in self.data.items() if k not in ("curve", "survival")} | {"curve": self.data["curve"]}
 
     def key_numbers(self) -> dict[str, Any]:
+        from gelav._display import Probability  # small: scientific notation, never 0
+
         d = self.data
         out: dict[str, Any] = {}
         for i, x in enumerate(d["x0"]):
-            out[f"P(hit b = {d['b']:g} before a = {d['a']:g}) from x0 = {x:g}"] = d["p_upper_first"][i]
+            out[f"P(hit b = {d['b']:g} before a = {d['a']:g}) from x0 = {x:g}"] = Probability(d["p_upper_first"][i])
             out[f"E[τ] from x0 = {x:g} [years]"] = d["mean_exit_time"][i]
             if "horizon" in d:
                 out[f"E[min(τ, {d['horizon']:g})] from x0 = {x:g} [years]"] = d["mean_exit_time_bounded"][i]
-                out[f"P(τ > {d['horizon']:g}) from x0 = {x:g}"] = d["survival_at_horizon"][i]
+                out[f"P(τ > {d['horizon']:g}) from x0 = {x:g}"] = Probability(d["survival_at_horizon"][i])
         for side, label in (("lower", "lower end a"), ("upper", "upper end b")):
             out[f"{label}: Feller class"] = d["boundaries"][side]["kind"]
         return out

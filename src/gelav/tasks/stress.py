@@ -88,7 +88,11 @@ class StressReport(TaskResult):
         return {name: r.estimate for name, r in self.result.results.items()}
 
     def key_numbers(self) -> dict[str, Any]:
-        out: dict[str, Any] = {f"probability ({name})": r.probability for name, r in self.result.results.items()}
+        from gelav._display import Probability
+
+        # Probability: a KeyTable prints a tiny one in scientific notation, never as 0
+        out: dict[str, Any] = {f"probability ({name})": Probability(r.probability)
+                               for name, r in self.result.results.items()}
         labels = {"mean": "conditional mean of X_T", "sd": "conditional sd of X_T", "z": "z = (c − mean)/sd"}
         for k, v in (self.worked_example or {}).items():
             out[labels[k]] = v
