@@ -182,6 +182,7 @@ def test_cli_prints_deep_tail_probabilities_and_the_zero_hit_bound():
     assert js.exit_code == 0, js.output
     out = json.loads(js.output)["methods"]
     assert out["mc"]["bound"] == pytest.approx(1 - 0.05 ** (1 / 10_000))
+    assert out["mc"]["stderr"] is None  # the key stays (scripts read it); no standard error exists, never 0
     assert out["pde"]["validated"] is True
 
 

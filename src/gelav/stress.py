@@ -56,7 +56,11 @@ class MethodResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"probability": self.probability, self.error_kind: self.error, "seconds": self.seconds, **self.details}
+        out = {"probability": self.probability, self.error_kind: self.error, "seconds": self.seconds, **self.details}
+        if self.error_kind == "bound":  # no hit: no standard error exists (null, not 0), the bound stands beside it
+            out = {"probability": self.probability, "stderr": None, **{k: v for k, v in out.items()
+                                                                       if k != "probability"}}
+        return out
 
     def error_text(self, *, long: bool = False) -> str:
         """The error as printed (CLI table and report): ``± s.e.``, the zero-hit bound, ``exact``,
