@@ -23,7 +23,10 @@ from gelav.tasks.exit_time import ExitTimeReport, exit_time
 from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
+from gelav.tasks.metrics import MetricsReport, metrics
 from gelav.tasks.mfg import MFGReport, mfg
+from gelav.tasks.portfolio import PortfolioReport, portfolio
+from gelav.tasks.premium import PremiumReport, premium
 from gelav.tasks.stress import StressReport, stress
 from gelav.tasks.trinomial import TrinomialReport, trinomial
 
@@ -36,6 +39,9 @@ __all__ = [
     "ItoReport",
     "MFGReport",
     "McKeanVlasovReport",
+    "MetricsReport",
+    "PortfolioReport",
+    "PremiumReport",
     "StressReport",
     "TaskResult",
     "TrinomialReport",
@@ -45,7 +51,10 @@ __all__ = [
     "feynman_kac",
     "ito",
     "mckean_vlasov",
+    "metrics",
     "mfg",
+    "portfolio",
+    "premium",
     "read_scenario",
     "stress",
     "trinomial",
@@ -61,4 +70,7 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
     "mckean_vlasov": mckean_vlasov,
     "ito": ito,
     "mfg": mfg,
+    "premium": premium,
+    "metrics": metrics,
+    "portfolio": portfolio,
 }
