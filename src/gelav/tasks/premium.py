@@ -8,7 +8,6 @@ One ``[premium]`` table serves every command: ``alpha``, ``beta``, ``gamma`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
