@@ -19,9 +19,11 @@ from collections.abc import Callable
 
 from gelav.tasks._base import DEFAULTS, TaskResult, export_tables, read_scenario
 from gelav.tasks.calibrate import CalibrationReport, calibrate
+from gelav.tasks.exit_boundary import ExitBoundaryReport, exit_boundary
 from gelav.tasks.exit_time import ExitTimeReport, exit_time
 from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
+from gelav.tasks.jensen import JensenReport, jensen
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
 from gelav.tasks.metrics import MetricsReport, metrics
 from gelav.tasks.mfg import MFGReport, mfg
@@ -34,9 +36,11 @@ __all__ = [
     "DEFAULTS",
     "TASKS",
     "CalibrationReport",
+    "ExitBoundaryReport",
     "ExitTimeReport",
     "FeynmanKacReport",
     "ItoReport",
+    "JensenReport",
     "MFGReport",
     "McKeanVlasovReport",
     "MetricsReport",
@@ -46,10 +50,12 @@ __all__ = [
     "TaskResult",
     "TrinomialReport",
     "calibrate",
+    "exit_boundary",
     "exit_time",
     "export_tables",
     "feynman_kac",
     "ito",
+    "jensen",
     "mckean_vlasov",
     "metrics",
     "mfg",
@@ -73,4 +79,6 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
     "premium": premium,
     "metrics": metrics,
     "portfolio": portfolio,
+    "exit_boundary": exit_boundary,
+    "jensen": jensen,
 }
