@@ -31,6 +31,7 @@ from gelav.tasks.portfolio import PortfolioReport, portfolio
 from gelav.tasks.premium import PremiumReport, premium
 from gelav.tasks.stress import StressReport, stress
 from gelav.tasks.trinomial import TrinomialReport, trinomial
+from gelav.tasks.welfare import WelfareReport, welfare
 
 __all__ = [
     "DEFAULTS",
@@ -49,6 +50,7 @@ __all__ = [
     "StressReport",
     "TaskResult",
     "TrinomialReport",
+    "WelfareReport",
     "calibrate",
     "exit_boundary",
     "exit_time",
@@ -64,6 +66,7 @@ __all__ = [
     "read_scenario",
     "stress",
     "trinomial",
+    "welfare",
 ]
 
 #: scenario table name -> task function
@@ -81,4 +84,5 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
     "portfolio": portfolio,
     "exit_boundary": exit_boundary,
     "jensen": jensen,
+    "welfare": welfare,
 }
