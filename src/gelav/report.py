@@ -292,7 +292,10 @@ def section_stress(scenario: Mapping[str, Any]) -> ReportSection:
 
 
 def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
-    """OU calibration (:func:`gelav.tasks.calibrate`): re-fit the data file when present, else show the saved result."""
+    """Calibration (:func:`gelav.tasks.calibrate`): re-fit the data file when present, else show the saved result.
+
+    ``[calibration] model = "ou,cir,gbm"`` (or a list) fits every model and shows the comparison table
+    (log-likelihood, AIC, BIC, residual tests) and each model's estimates with intervals."""
     from gelav import tasks
     from gelav.tasks.calibrate import data_path, read_calibration_table
 
@@ -310,16 +313,7 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
                              table={PARAMETER_LABELS[k]: v for k, v in numbers.items()},
                              notes=(f"data file {Path(str(table['data'])).name!r} not found",) if table.get("data") else ())
     rep = tasks.calibrate(scenario)
-    fit, series = rep.fit, rep.series
-    se, ci = fit.stderr, fit.conf_int
-    lv = f"{fit.level:.0%} interval"
-
-    def row(label: str, key: str) -> list[Any]:
-        return [label, getattr(fit, key), se[key], f"[{fmt(ci[key][0], 4)}, {fmt(ci[key][1], 4)}]"]
-
-    rows = [row("κ mean reversion [1/y]", "kappa"), row("L̄ long-run level", "mean"),
-            row("σ volatility [1/√y]", "sigma"), row("half-life ln2/κ [y]", "half_life"),
-            row("stationary sd σ/√(2κ)", "stationary_sd")]
+    fit, series, comparison = rep.fit, rep.series, rep.comparison
     g = fit.goodness_of_fit
     gof = [[name, g[k]["statistic"], g[k]["pvalue"]] for name, k in
            (("Ljung–Box (autocorrelation)", "ljung_box"), ("Kolmogorov–Smirnov (normality)", "ks"),
@@ -327,22 +321,80 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     html: list[str] = [
         f"<p>Data: <code>{esc(rep.path.name)}</code>, column <code>{esc(series.value_column)}</code> against "
         f"<code>{esc(series.date_column)}</code>: {fit.n_obs} observations over {fmt(fit.span, 4)} years "
-        f"({'irregular' if fit.diagnostics['irregular_steps'] else 'regular'} steps). "
+        f"({'irregular' if fit.diagnostics.get('irregular_steps') else 'regular'} steps). "
         "Exact maximum likelihood on the transition law with unequal steps Δ<sub>i</sub>:</p>",
-        equation("L<sub>i+1</sub> = L̄ + (L<sub>i</sub> − L̄)e<sup>−κΔ<sub>i</sub></sup> + ε<sub>i</sub>, &nbsp; "
-                 "ε<sub>i</sub> ~ N(0, σ<sup>2</sup>(1 − e<sup>−2κΔ<sub>i</sub></sup>)/(2κ))"),
-        html_table(["parameter", "estimate", "std. error", lv], rows, caption="Estimates (observed information; "
-                   "profile-likelihood intervals with small-sample adjustment)"),
-        html_table(["test", "statistic", "p-value"], gof,
-                   caption="Standardised residuals: " + ("no test rejects at 1 %" if fit.adequate
-                                                         else "at least one test rejects at 1 %")),
     ]
-    numbers = {"kappa": fit.kappa, "mean": fit.mean, "sigma": fit.sigma, "half_life": fit.half_life,
-               "stationary_sd": fit.stationary_sd, "n_obs": fit.n_obs}
-    figures = tuple(("Data with fitted level and stationary band; residuals; QQ plot; residual autocorrelation", f)
-                    for f in rep.figures().values())
-    return ReportSection(title="Calibration of the OU model", html="".join(html), figures=figures, numbers=numbers,
-                         notes=tuple(fit.notes), table=rep.key_numbers())
+    fits = [fit] if comparison is None else list(comparison.fits.values())
+    for f in fits:
+        html.append(equation(_CALIBRATION_LAWS[f.model]))
+    if comparison is not None:
+        html.append(_comparison_table(comparison))
+    for f in fits:
+        best = comparison is not None and f.model == comparison.best
+        html.append(html_table(["parameter", "estimate", "std. error", f"{f.level:.0%} interval"], _estimate_rows(f),
+                               caption=f"{f.model.upper()} estimates{' (best)' if best else ''}: observed "
+                                       "information; " + _INTERVALS[f.model]))
+    html.append(html_table(["test", "statistic", "p-value"], gof,
+                           caption=f"{fit.model.upper()} residuals: " + ("no test rejects at 1 %" if fit.adequate
+                                                                         else "at least one test rejects at 1 %")))
+    numbers: dict[str, Any] = {"model": fit.model, **{k: float(v) for k, v in fit.estimates.items()},
+                               "n_obs": fit.n_obs} if fit.model != "ou" else {
+        "kappa": fit.kappa, "mean": fit.mean, "sigma": fit.sigma, "half_life": fit.half_life,
+        "stationary_sd": fit.stationary_sd, "n_obs": fit.n_obs}
+    if comparison is not None:
+        numbers["best_model"] = comparison.best
+        numbers["models"] = {r["model"]: {k: r[k] for k in ("loglik", "aic", "bic")} for r in comparison.rows}
+    figures = tuple((f"{fit.model.upper()} fit: data with fitted level and stationary band; residuals; QQ plot; "
+                     "residual autocorrelation", f) for f in rep.figures().values())
+    title = (f"Calibration of the {fit.model.upper()} model" if comparison is None else
+             "Calibration: " + ", ".join(r["model"].upper() for r in comparison.rows) + " compared")
+    notes = tuple(fit.notes) if comparison is None else (
+        tuple(f"{fit.model.upper()}: {n}" for n in fit.notes)
+        + tuple(f"{r['model'].upper()}: {r['note']}" for r in comparison.rows if r["note"]))
+    return ReportSection(title=title, html="".join(html), figures=figures, numbers=numbers, notes=notes,
+                         table=rep.key_numbers())
+
+
+#: the transition laws the calibration maximises (HTML)
+_CALIBRATION_LAWS = {
+    "ou": ("OU: L<sub>i+1</sub> = L̄ + (L<sub>i</sub> − L̄)e<sup>−κΔ<sub>i</sub></sup> + ε<sub>i</sub>, &nbsp; "
+           "ε<sub>i</sub> ~ N(0, σ<sup>2</sup>(1 − e<sup>−2κΔ<sub>i</sub></sup>)/(2κ))"),
+    "cir": ("CIR: dL = κ(L̄ − L)dt + σ√L&#8202;dW, &nbsp; 2c&#8202;L<sub>i+1</sub> | L<sub>i</sub> ~ non-central "
+            "χ<sup>2</sup>(4κL̄/σ<sup>2</sup>, 2c&#8202;L<sub>i</sub>e<sup>−κΔ<sub>i</sub></sup>), &nbsp; "
+            "c = 2κ/(σ<sup>2</sup>(1 − e<sup>−κΔ<sub>i</sub></sup>))"),
+    "gbm": ("GBM: dL = μL&#8202;dt + σL&#8202;dW, &nbsp; ln(L<sub>i+1</sub>/L<sub>i</sub>) ~ "
+            "N((μ − σ<sup>2</sup>/2)Δ<sub>i</sub>, σ<sup>2</sup>Δ<sub>i</sub>)"),
+}
+_INTERVALS = {"ou": "profile-likelihood intervals with small-sample adjustment",
+              "cir": "log-scale Wald intervals, κ and L̄ widened for the small-sample bias of κ",
+              "gbm": "Wald interval for μ, exact χ² and Student-t intervals for σ and the log drift"}
+
+
+def _estimate_rows(fit: Any) -> list[list[Any]]:
+    """Parameter, estimate, standard error and interval of a fit (OU: with the half-life and stationary sd)."""
+    se, ci = fit.stderr, fit.conf_int
+    if fit.model == "ou":
+        keys = (("κ mean reversion [1/y]", "kappa"), ("L̄ long-run level", "mean"), ("σ volatility [1/√y]", "sigma"),
+                ("half-life ln2/κ [y]", "half_life"), ("stationary sd σ/√(2κ)", "stationary_sd"))
+        values = {k: getattr(fit, k) for _, k in keys}
+    else:
+        keys = tuple((fit.labels.get(k, k), k) for k in fit.estimates)
+        values = dict(fit.estimates)
+    return [[label, values[k], se[k], f"[{fmt(ci[k][0], 4)}, {fmt(ci[k][1], 4)}]"] for label, k in keys
+            if k in se and k in ci]
+
+
+def _comparison_table(c: Any) -> str:
+    """The model comparison: log-likelihood, AIC, BIC, distance to the best and the residual tests."""
+    crit = c.criterion
+    finite = [r[crit] for r in c.rows if math.isfinite(r[crit])]
+    low = min(finite) if finite else math.nan
+    rows = [[r["model"].upper() + (" ★" if r["model"] == c.best else ""), r["loglik"], r["aic"], r["bic"],
+             r[crit] - low, r["ljung_box_p"], r["ks_p"], r["jarque_bera_p"]] for r in c.rows]
+    return html_table(["model", "log-likelihood", "AIC", "BIC", f"Δ{crit.upper()}", "Ljung–Box p", "KS p",
+                       "Jarque–Bera p"], rows, digits=5,
+                      caption=f"Model comparison on the same {c.n_obs} observations (likelihoods of the same data "
+                              f"are comparable); ★ best by {crit.upper()} (smallest); – the model does not apply")
 
 
 def _caption(title: str, name: str) -> str:

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                       "chaos": False},
     "mfg": {"preset": "stress", "at": (-0.5, 0.0, 1.0)},
     "ito": {"transform": None, "rate": "r", "source": "0"},
-    "calibration": {"level": 0.95, "date_column": None, "value_column": None},
+    "calibration": {"level": 0.95, "date_column": None, "value_column": None, "model": "ou", "criterion": "aic"},
 }
 
 
