@@ -211,7 +211,7 @@ def _legend_covers_data(fig) -> int:
         for leg in [a.get_legend() for a in fig.axes if a.get_legend() is not None]:
             box = leg.get_window_extent()
             for line in ax.get_lines():
-                xy = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
+                xy = line.get_transform().transform(line.get_xydata())  # unit-converted (dates too)
                 xy = xy[np.all(np.isfinite(xy), axis=1)]
                 win = ax.get_window_extent()  # points outside the axes are clipped: not drawn
                 xy = xy[(xy[:, 0] >= win.x0) & (xy[:, 0] <= win.x1) & (xy[:, 1] >= win.y0) & (xy[:, 1] <= win.y1)]

@@ -47,6 +47,7 @@ from gelav.scenario import Section as _Table
 
 __all__ = [
     "SECTIONS",
+    "TRIGGERS",
     "Report",
     "ReportSection",
     "SectionUnavailable",
@@ -478,7 +479,65 @@ SECTIONS: dict[str, SectionFunc] = {
         "still holding, and the distribution the secondary-market price; the fixed point is the equilibrium. "
         "The key numbers give the discount to NAV, the exits, and the value where the holders' mass is.",
     ),
+    "premium": TaskSection(
+        "premium", "Illiquidity premium π(L, T)",
+        "π(L, T) = (α + βL + γL<sup>2</sup>)&#8202;f(T), &nbsp; f(T) = √T (sqrt), T (linear) or 1 (none)",
+        "The discount to NAV at which a stake with T years left trades in liquidity state L. With a trades file "
+        "(<code>data</code>) the parameters are fitted by least squares on [f, L·f, L²·f] with HC3 "
+        "heteroskedasticity-robust standard errors (a Huber M-estimate with <code>robust = true</code>); "
+        "without one, the premium the other sections use is shown.",
+    ),
+    "exit_boundary": TaskSection(
+        "exit_boundary", "Exit boundary L*(t) of a fund stake",
+        "min( −V<sub>t</sub> − 𝓛V + (r − g + δ)V − (δ − c(L)), &nbsp; V − (1 − π(L, T − t)) ) = 0, &nbsp; "
+        "V(T, L) = 1",
+        "The value per unit NAV of holding a stake that may be sold at NAV·(1 − π) at any time, while the NAV "
+        "earns g, pays out δ and costs c(L) in stress: an obstacle problem solved as a linear complementarity "
+        "problem in every Crank–Nicolson step. The LP sells when L ≤ L*(t).",
+    ),
+    "metrics": TaskSection(
+        "metrics", "Fund metrics and their liquidity-adjusted versions",
+        "Σ<sub>i</sub> CF<sub>i</sub>(1 + IRR)<sup>−t<sub>i</sub></sup> = 0, &nbsp; "
+        "PME = Σ D<sub>i</sub>/I<sub>i</sub> ÷ Σ C<sub>i</sub>/I<sub>i</sub>, &nbsp; "
+        "LA: D<sub>i</sub>(1 − π(L<sub>t<sub>i</sub></sub>, T<sub>N</sub> − t<sub>i</sub>)), "
+        "C<sub>i</sub>(1 + π(L<sub>t<sub>i</sub></sub>, T<sub>N</sub> − t<sub>i</sub>))",
+        "IRR (every root when there are several), TVPI, DPI, RVPI, the Kaplan–Schoar PME and Direct Alpha "
+        "against the benchmark index, and LA-IRR and LA-PME with distributions marked down and contributions "
+        "marked up by the premium at the liquidity state of their date (residual NAV as a final distribution).",
+    ),
+    "jensen": TaskSection(
+        "jensen", "Jensen bias of DCF at the expected rate",
+        "bias = E[e<sup>−∫<sub>0</sub><sup>T</sup> r dt</sup>] − e<sup>−∫<sub>0</sub><sup>T</sup> E[r] dt</sup>, "
+        "&nbsp; static: e<sup>−μT</sup>(e<sup>½σ<sub>r</sub><sup>2</sup>T<sup>2</sup></sup> − 1)",
+        "Discounting at the expected rate undervalues a stake when the rate is uncertain (the discount factor is "
+        "convex in the rate): exactly for one normal rate, and for a rate process by Feynman–Kac on the "
+        "generator against the affine closed form.",
+    ),
+    "portfolio": TaskSection(
+        "portfolio", "Portfolio stress under a liquidity scenario",
+        "M<sub>i</sub>(t) = N<sub>i</sub>(1 − π(L<sub>t</sub>, T<sub>i</sub> − t)), &nbsp; "
+        "DD(t) = Π(t)/Π(0) − 1, &nbsp; "
+        "P(Π(0) − Π(h, L<sub>h</sub>) ≤ ℓ) = ∫ 1{Π(0) − Π(h, x) ≤ ℓ} ρ<sub>h</sub>(x)&#8202;dx",
+        "Each fund is marked at its NAV less the premium along the monthly liquidity path; the drawdown is "
+        "measured from the t = 0 mark (the course's measure from book NAV, which includes the starting "
+        "discount, is shown beside it). With a horizon, the law of the loss comes from the Fokker–Planck "
+        "density ρ<sub>h</sub> of the liquidity state, integrated over the level sets of the non-monotone loss; "
+        "with <code>equilibrium = true</code> the marks also carry the crowding discount of the scenario's "
+        "mean-field equilibrium.",
+    ),
+    "welfare": TaskSection(
+        "welfare", "Welfare and the Pigouvian tax",
+        "W = Σ<sub>k</sub> w<sub>k</sub>∫V<sub>k</sub>&#8202;dμ<sub>0,k</sub>, &nbsp; "
+        "gap = W<sub>P</sub> − W<sub>E</sub>, &nbsp; price of anarchy W<sub>P</sub>/W<sub>E</sub>, &nbsp; "
+        "τ*(t, L): the charge on a sale that makes each LP's best response the planner's",
+        "The planner's exit policy maximises the LPs' total welfare, internalising what one sale does to the "
+        "price every other seller gets; the Pigouvian tax τ* decentralises it (tax revenue rebated lump-sum). "
+        "Welfare per unit of LP population in NAV, shown to 10<sup>−6</sup>.",
+    ),
 }
+
+#: a section also runs when the scenario has one of these tables (default: the section's own table)
+TRIGGERS: dict[str, tuple[str, ...]] = {"portfolio": ("portfolio", "funds")}
 
 
 #: sections always included (first)
@@ -656,7 +715,7 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     rep.check_unknown(("sections", "title", "dpi"))
     registry = {**_BUILTIN, **SECTIONS}
     if wanted is None:
-        wanted = [n for n in SECTIONS if n in scenario]
+        wanted = [n for n in SECTIONS if any(t in scenario for t in TRIGGERS.get(n, (n,)))]
     unknown = [n for n in wanted if n not in registry]
     if unknown:
         raise ScenarioError(f"{src}: unknown report section(s) {', '.join(map(repr, unknown))}; "

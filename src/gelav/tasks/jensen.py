@@ -114,5 +114,7 @@ def bias_figure(res: Any) -> Any:
     ax.set_xlabel("horizon T [years]")
     ax.set_ylabel("bias of the discount factor [per unit]")
     ax.set_title(f"Jensen bias of DCF, model {res.model}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    from gelav.plot import legend_below
+
+    legend_below(ax)
     return fig
