@@ -13,11 +13,11 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_report import _dump_dom, _page_problems, _require_chromium, _series_csv
-from test_tasks import _legend_covers_data
 
 from gelav import tasks
 from gelav.cli import main
+from test_report import _dump_dom, _page_problems, _require_chromium, _series_csv
+from test_tasks import _legend_covers_data
 
 SCENARIO = """
 title = "Valuation layer"
