@@ -228,12 +228,52 @@ preset = "calm"
 [mfg.numerics]
 n_cells = 80
 n_steps = 40
+
+[calibration]
+data = "series.csv"
+model = ["ou", "cir", "gbm"]
+
+[premium]
+data = "trades.csv"
+
+[exit_boundary]
+fund_life = 6.0
+cells = 60
+steps = 60
+
+[metrics]
+data = "fund.csv"
+
+[jensen]
+
+[[funds]]
+name = "Buyout IX"
+nav = 100.0
+remaining_life = 5.87
+
+[portfolio]
+scenario = "covid"
+horizon = 1.0
+cells = 150
+steps = 60
+equilibrium = true
+
+[welfare]
+preset = "fire-sale"
+n_cells = 16
+n_steps = 12
+epsilon = 0.01
 """
 
 
 @pytest.fixture(scope="module")
 def all_sections(tmp_path_factory):
+    from gelav.datasets import fund_cashflows, secondary_trades
+
     d = tmp_path_factory.mktemp("all")
+    _series_csv(d / "series.csv")
+    secondary_trades(200, seed=2).to_csv(d / "trades.csv")
+    fund_cashflows(seed=3).to_csv(d / "fund.csv")
     (d / "all.toml").write_text(ALL_SECTIONS)
     rep = build_report(d / "all.toml")
     return rep, rep.write(d / "all.html")
