@@ -338,13 +338,13 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     html.append(html_table(["test", "statistic", "p-value"], gof,
                            caption=f"{fit.model.upper()} residuals: " + ("no test rejects at 1 %" if fit.adequate
                                                                          else "at least one test rejects at 1 %")))
-    numbers: dict[str, Any] = {"model": fit.model, **{k: float(v) for k, v in fit.estimates.items()},
-                               "n_obs": fit.n_obs} if fit.model != "ou" else {
+    fitted: dict[str, Any] = {"model": fit.model, **{k: float(v) for k, v in fit.estimates.items()},
+                              "n_obs": fit.n_obs} if fit.model != "ou" else {
         "kappa": fit.kappa, "mean": fit.mean, "sigma": fit.sigma, "half_life": fit.half_life,
         "stationary_sd": fit.stationary_sd, "n_obs": fit.n_obs}
     if comparison is not None:
-        numbers["best_model"] = comparison.best
-        numbers["models"] = {r["model"]: {k: r[k] for k in ("loglik", "aic", "bic")} for r in comparison.rows}
+        fitted["best_model"] = comparison.best
+        fitted["models"] = {r["model"]: {k: r[k] for k in ("loglik", "aic", "bic")} for r in comparison.rows}
     figures = tuple((f"{fit.model.upper()} fit: data with fitted level and stationary band; residuals; QQ plot; "
                      "residual autocorrelation", f) for f in rep.figures().values())
     title = (f"Calibration of the {fit.model.upper()} model" if comparison is None else
@@ -352,7 +352,7 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     notes = tuple(fit.notes) if comparison is None else (
         tuple(f"{fit.model.upper()}: {n}" for n in fit.notes)
         + tuple(f"{r['model'].upper()}: {r['note']}" for r in comparison.rows if r["note"]))
-    return ReportSection(title=title, html="".join(html), figures=figures, numbers=numbers, notes=notes,
+    return ReportSection(title=title, html="".join(html), figures=figures, numbers=fitted, notes=notes,
                          table=rep.key_numbers())
 
 
@@ -374,6 +374,7 @@ _INTERVALS = {"ou": "profile-likelihood intervals with small-sample adjustment",
 def _estimate_rows(fit: Any) -> list[list[Any]]:
     """Parameter, estimate, standard error and interval of a fit (OU: with the half-life and stationary sd)."""
     se, ci = fit.stderr, fit.conf_int
+    keys: tuple[tuple[str, str], ...]
     if fit.model == "ou":
         keys = (("κ mean reversion [1/y]", "kappa"), ("L̄ long-run level", "mean"), ("σ volatility [1/√y]", "sigma"),
                 ("half-life ln2/κ [y]", "half_life"), ("stationary sd σ/√(2κ)", "stationary_sd"))

@@ -81,7 +81,7 @@ def exit_boundary(scenario: ScenarioLike = None, **options: Any) -> ExitBoundary
 
     check_options("exit_boundary", options, (*FIELDS, "kappa", "mean", "sigma"))
     sc = read_scenario(scenario)
-    v = dict(DEFAULTS)
+    v: dict[str, Any] = dict(DEFAULTS)
     if "process" in sc:
         proc = process_from_config(sc["process"], source=source_of(sc))
         if type(proc).__name__ != "OrnsteinUhlenbeck":

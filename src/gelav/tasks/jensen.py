@@ -76,7 +76,7 @@ def jensen(scenario: ScenarioLike = None, **options: Any) -> JensenReport:
             if k in v:
                 raise ValueError(f"`{k}` needs `horizon` for one row (the table uses each class's own T and σ_r).")
         return JensenReport(inputs=v, table=jensen_table(mu))
-    kw = {k: v[k] for k in ("kappa", "sigma", "r0", "theta", "L0") if k in v}
+    kw: dict[str, Any] = {k: v[k] for k in ("kappa", "sigma", "r0", "theta", "L0") if k in v}
     if model != "static":
         kw.update({"n_cells": v.get("cells", 400), "n_steps": v.get("steps", 400)})
     res = jensen_bias(v.get("horizon", 10.0), mu, v.get("sigma_r", 0.05), model=model, **kw)

@@ -83,7 +83,7 @@ def metrics(scenario: ScenarioLike = None, *, data: str | Path | None = None, na
     table = read_table(sc, "metrics", FIELDS)
     given = {"nav": nav, "time_column": time_column, "flow_column": flow_column,
              "liquidity_column": liquidity_column, "index_column": index_column}
-    v = {**{k: table.get(k) for k in given}, **{k: x for k, x in given.items() if x is not None}}
+    v: dict[str, Any] = {**{k: table.get(k) for k in given}, **{k: x for k, x in given.items() if x is not None}}
     if v["nav"] is not None and v["nav"] < 0:
         raise ValueError(f"`nav` must be >= 0, got {v['nav']}.")
     path = Path(data) if data is not None else data_path(sc, table.get("data"))

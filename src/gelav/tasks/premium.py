@@ -29,7 +29,7 @@ def premium_model(scenario: ScenarioLike = None, *, alpha: float | None = None, 
     from gelav.valuation.premium import IlliquidityPremium
 
     table = read_table(read_scenario(scenario), "premium", FIELDS)
-    vals = {k: table[k] for k in ("alpha", "beta", "gamma", "scaling") if k in table}
+    vals: dict[str, Any] = {k: table[k] for k in ("alpha", "beta", "gamma", "scaling") if k in table}
     vals.update({k: v for k, v in (("alpha", alpha), ("beta", beta), ("gamma", gamma), ("scaling", scaling))
                  if v is not None})
     return IlliquidityPremium(**vals)
@@ -103,7 +103,7 @@ def premium(scenario: ScenarioLike = None, *, data: str | Path | None = None, sc
     if scaling not in ("sqrt", "linear", "none"):
         raise ValueError(f"`scaling` = {scaling!r} is not one of 'sqrt', 'linear', 'none'.")
     trades = read_trades(path)
-    groups = None
+    groups: Any = None
     if by is not None:
         if by not in _GROUPS:
             raise ValueError(f"`by` = {by!r}: group by 'fund_type' or 'trade_year'.")
@@ -112,5 +112,6 @@ def premium(scenario: ScenarioLike = None, *, data: str | Path | None = None, sc
             raise ValueError(f"`by`: the file has no column {by!r}.")
         if by == "trade_year":
             groups = [f"{int(v)}" if float(v).is_integer() else f"{v:g}" for v in groups]
-    fit = fit_premium(trades["L"], trades["T"], trades["observed"], scaling=scaling, robust=robust, groups=groups)
+    L, T, observed = (trades[k] for k in ("L", "T", "observed"))
+    fit = fit_premium(L, T, observed, scaling=scaling, robust=robust, groups=groups)  # type: ignore[arg-type]
     return PremiumReport(inputs=inputs, premium=fit.premium, fit=fit)
