@@ -332,6 +332,14 @@ def _page_problems(dom: str) -> list[str]:
     return problems
 
 
+def _figure_status(dom: str) -> tuple[int, int, int]:
+    """(figures, figures decoded, script errors) that the page's status script wrote into the DOM."""
+    m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
+    assert m, dom[-1000:]
+    total, ok, errors = map(int, m.groups())
+    return total, ok, errors
+
+
 def _html_text(html: str) -> str:
     import html as _h
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from gelav import tasks
 from gelav.cli import main
-from test_report import _dump_dom, _page_problems, _require_chromium, _series_csv
+from test_report import _dump_dom, _figure_status, _page_problems, _require_chromium, _series_csv
 from test_tasks import _legend_covers_data
 
 SCENARIO = """
@@ -255,11 +255,8 @@ def test_premium_section_without_trades_shows_the_premium_used():
 
 @pytest.mark.browser
 def test_valuation_page_reads_well_in_chromium(report, tmp_path):
-    exe = _require_chromium()
     _, page = report
-    dom = _dump_dom(exe, page, tmp_path)
+    dom = _dump_dom(_require_chromium(), page, tmp_path)
     assert _page_problems(dom) == []
-    import re
-
-    m = re.search(r'data-figures-total="(\d+)" data-figures-ok="(\d+)" data-errors="(\d+)"', dom)
-    assert m and int(m.group(1)) == int(m.group(2)) > 0 and m.group(3) == "0"
+    total, ok, errors = _figure_status(dom)
+    assert total == ok == page.read_text().count('<img class="gelav-figure"') > 0 and errors == 0
