@@ -260,3 +260,18 @@ def test_valuation_page_reads_well_in_chromium(report, tmp_path):
     assert _page_problems(dom) == []
     total, ok, errors = _figure_status(dom)
     assert total == ok == page.read_text().count('<img class="gelav-figure"') > 0 and errors == 0
+
+
+def test_portfolio_table_and_option_errors(tmp_path):
+    from gelav.scenario import ScenarioError
+
+    base = '[[funds]]\nname = "A"\nnav = 100.0\nremaining_life = 5.87\n'
+    (tmp_path / "p.toml").write_text(base)
+    r = CliRunner().invoke(main, ["portfolio", str(tmp_path / "p.toml"), "--equilibrium"])
+    assert r.exit_code == 2 and "`--horizon`" in r.output
+    (tmp_path / "p.toml").write_text(base + "[portfolio]\nlevels = [0.5, 1.5]\n")
+    with pytest.raises(ScenarioError, match=r"\[portfolio\] field `levels`"):
+        tasks.portfolio(tmp_path / "p.toml")
+    (tmp_path / "p.toml").write_text(base + '[portfolio]\nscenario = "crash"\n')
+    r = CliRunner().invoke(main, ["portfolio", str(tmp_path / "p.toml")])
+    assert r.exit_code == 2 and "`--scenario` 'crash'" in r.output and "gfc" in r.output

@@ -9,7 +9,7 @@ from gelav.cli._valuation import renamed_errors
 from gelav.cli.metrics import premium_options, resolve_premium
 
 _OPTION = {"scenario": "--scenario", "horizon": "--horizon", "levels": "--levels", "L0": "--L0",
-           "exit_level": "--exit-level", "seed": "--seed"}
+           "exit_level": "--exit-level", "seed": "--seed", "equilibrium": "--equilibrium"}
 
 
 @click.command()
@@ -86,7 +86,10 @@ def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed
                          f"recovery {rec}; from book NAV {res.drawdown_from_book.min():.2%} "
                          f"(includes the starting discount {res.starting_discount:.2%})"))
     if dist is not None:
+        crowd = dist.diagnostics.get("crowding_discount")
         print_table(f"Loss from the t = 0 mark at h = {horizon:g} y (Fokker–Planck)", ["level", "VaR", "ES"],
-                    [[f"{q:g}", f"{dist.var[q]:.4g}", f"{dist.es[q]:.4g}"] for q in dist.levels])
+                    [[f"{q:g}", f"{dist.var[q]:.4g}", f"{dist.es[q]:.4g}"] for q in dist.levels],
+                    caption=None if crowd is None else (f"marks carry the equilibrium's crowding discount "
+                                                        f"{crowd[0]:.2%} now, {crowd[1]:.2%} at h"))
     if plot:
         click.echo(f"figure written to {plot}")
