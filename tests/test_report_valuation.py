@@ -69,6 +69,15 @@ cells = 150
 steps = 60
 equilibrium = true
 
+[lav]
+cells = 60
+steps = 4
+monte_carlo = 4000
+seed = 1
+
+[lav.fund]
+call_liquidity = 0.3
+
 [mfg]
 preset = "crisis"
 
@@ -82,7 +91,7 @@ n_steps = 12
 epsilon = 0.01
 """
 
-VALUATION = ("premium", "exit_boundary", "metrics", "jensen", "portfolio", "welfare")
+VALUATION = ("premium", "exit_boundary", "metrics", "jensen", "portfolio", "lav", "welfare")
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +192,26 @@ def test_portfolio_same_numbers_and_equilibrium_prices(scenario_file, report, re
     c0, ch = rep.distribution.diagnostics["crowding_discount"]
     shift = 150.0 * (ch - c0)
     assert rep.distribution.var[0.95] == pytest.approx(plain.distribution.var[0.95] + shift, abs=1e-9)
+
+
+def test_lav_same_numbers_and_monte_carlo(scenario_file, report, results):
+    numbers, _ = report
+    r = results["lav"].result
+    key = numbers["lav"]
+    assert key["liquidity-adjusted value (LAV) [currency]"] == r.value and key["DCF value, L frozen at 1 [currency]"] == r.dcf
+    assert results["lav"].model.call_liquidity == 0.3  # [lav.fund] reached the fund model
+    # Feynman–Kac against the seeded Monte Carlo of the same stake: within 4 standard errors
+    assert abs(r.value - r.monte_carlo.value) < 4 * r.monte_carlo.stderr
+    assert 0 < key["liquidity discount 1 − LAV/DCF"] < 1
+
+
+def test_lav_table_errors():
+    from gelav.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"\[lav.fund\] has unknown field"):
+        tasks.lav({"lav": {"fund": {"comitment": 5}}})
+    with pytest.raises(ScenarioError, match=r"\[lav\] field `cells`"):
+        tasks.lav({"lav": {"cells": 0}})
 
 
 def test_welfare_same_numbers_as_the_welfare_section(scenario_file, report, results):

@@ -246,10 +246,11 @@ def test_infinite_exit_time_is_said_on_the_figure():
 
 def test_every_task_is_registered_and_reads_its_table():
     assert set(tasks.TASKS) == {"calibration", "stress", "feynman_kac", "exit_time", "trinomial", "mckean_vlasov",
-                                "ito", "mfg", "premium", "exit_boundary", "metrics", "jensen", "portfolio", "welfare"}
+                                "ito", "mfg", "premium", "exit_boundary", "metrics", "jensen", "portfolio", "welfare",
+                                "lav"}
     from gelav.scenario import ScenarioError
 
     for name in ("stress", "feynman_kac", "exit_time", "trinomial", "mckean_vlasov", "ito", "premium",
-                 "exit_boundary", "metrics", "jensen", "portfolio", "welfare"):
+                 "exit_boundary", "metrics", "jensen", "portfolio", "welfare", "lav"):
         with pytest.raises(ScenarioError, match=rf"\[{name}\] has unknown field"):
             tasks.TASKS[name]({name: {"not_a_field": 1}})

@@ -526,6 +526,16 @@ SECTIONS: dict[str, SectionFunc] = {
         "with <code>equilibrium = true</code> the marks also carry the crowding discount of the scenario's "
         "mean-field equilibrium.",
     ),
+    "lav": TaskSection(
+        "lav", "Liquidity-adjusted value of a fund stake (LAV)",
+        "V(t<sub>0</sub>, L<sub>0</sub>) = E[ Σ<sub>t<sub>k</sub> &gt; t<sub>0</sub></sub> "
+        "e<sup>−∫(r + λ(L<sub>u</sub>, T − u))du</sup> (D<sub>k</sub> − C<sub>k</sub>) | L<sub>t<sub>0</sub></sub> "
+        "= L<sub>0</sub> ]",
+        "The value of the stake's future distributions D less calls C (a Takahashi–Alexander fund) discounted "
+        "at the rate plus the premium's instantaneous form λ along the liquidity path, by Feynman–Kac on the "
+        "generator; beside it the DCF value with L frozen at its mean and, with <code>monte_carlo</code> "
+        "paths, a Monte Carlo cross-check.",
+    ),
     "welfare": TaskSection(
         "welfare", "Welfare and the Pigouvian tax",
         "W = Σ<sub>k</sub> w<sub>k</sub>∫V<sub>k</sub>&#8202;dμ<sub>0,k</sub>, &nbsp; "

@@ -24,6 +24,7 @@ from gelav.tasks.exit_time import ExitTimeReport, exit_time
 from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
 from gelav.tasks.jensen import JensenReport, jensen
+from gelav.tasks.lav import LAVReport, lav
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
 from gelav.tasks.metrics import MetricsReport, metrics
 from gelav.tasks.mfg import MFGReport, mfg
@@ -42,6 +43,7 @@ __all__ = [
     "FeynmanKacReport",
     "ItoReport",
     "JensenReport",
+    "LAVReport",
     "MFGReport",
     "McKeanVlasovReport",
     "MetricsReport",
@@ -58,6 +60,7 @@ __all__ = [
     "feynman_kac",
     "ito",
     "jensen",
+    "lav",
     "mckean_vlasov",
     "metrics",
     "mfg",
@@ -85,4 +88,5 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
     "exit_boundary": exit_boundary,
     "jensen": jensen,
     "welfare": welfare,
+    "lav": lav,
 }
