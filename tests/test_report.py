@@ -258,6 +258,10 @@ cells = 150
 steps = 60
 equilibrium = true
 
+[lav]
+cells = 60
+steps = 4
+
 [welfare]
 preset = "fire-sale"
 n_cells = 16
