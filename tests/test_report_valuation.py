@@ -270,7 +270,37 @@ def test_page_reads_well_and_legends_are_off_the_data(report, results):
     figs += [*tasks.premium({}).figures().values(), *tasks.jensen({}).figures().values()]  # no trades; the table
     for fig in figs:
         assert _legend_covers_data(fig) == 0, fig.axes[0].get_title()
+        assert _legend_covers_markers(fig) == 0, fig.axes[0].get_title()
         plt.close(fig)
+
+
+def _legend_covers_markers(fig) -> int:
+    """Scatter markers (collections with offsets) inside a legend's box, in display coordinates."""
+    fig.canvas.draw()
+    boxes = [a.get_legend().get_window_extent() for a in fig.axes if a.get_legend() is not None]
+    hits = 0
+    for ax in fig.axes:
+        for coll in ax.collections:
+            pts = np.asarray(coll.get_offsets(), dtype=float)
+            if pts.ndim != 2 or pts.shape[0] == 0:
+                continue
+            xy = coll.get_offset_transform().transform(pts)
+            for b in boxes:
+                hits += int(np.sum((xy[:, 0] > b.x0) & (xy[:, 0] < b.x1) & (xy[:, 1] > b.y0) & (xy[:, 1] < b.y1)))
+    return hits
+
+
+def test_marker_check_can_fail():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.scatter(np.linspace(0, 1, 50), np.ones(50), label="points")
+    ax.legend(loc="center")
+    assert _legend_covers_markers(fig) > 0
+    plt.close(fig)
 
 
 def test_premium_section_without_trades_shows_the_premium_used():

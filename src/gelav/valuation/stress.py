@@ -433,8 +433,11 @@ class MarkDistribution:
         from gelav.plot import new_axes
 
         fig, ax = new_axes(ax)
-        hi = max(self.var.values()) * 1.5 if self.var else float(self.loss.max())
+        # from the smallest loss to the 99.95 % quantile (and every VaR and ES): a gain (negative loss) too
+        order = np.argsort(self.loss, kind="stable")
+        q = self.loss[order][min(int(np.searchsorted(np.cumsum(self.weights[order]), 0.9995)), self.loss.size - 1)]
         lo = float(self.loss.min())
+        hi = max([float(q), *self.var.values(), *self.es.values()])
         bins = np.linspace(lo, max(hi, lo + 1e-9), 80)
         ax.hist(self.loss, bins=bins, weights=self.weights, color="tab:blue", alpha=0.7)
         for q, v in self.var.items():
@@ -442,7 +445,9 @@ class MarkDistribution:
         ax.set_xlabel("loss from the t = 0 mark [currency]")
         ax.set_ylabel("probability")
         ax.set_title(f"Portfolio loss at h = {self.horizon:g} y")
-        ax.legend()
+        from gelav.plot import legend_below
+
+        legend_below(ax, ncol=2)
         return fig
 
 
