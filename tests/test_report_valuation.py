@@ -334,3 +334,20 @@ def test_portfolio_table_and_option_errors(tmp_path):
     (tmp_path / "p.toml").write_text(base + '[portfolio]\nscenario = "crash"\n')
     r = CliRunner().invoke(main, ["portfolio", str(tmp_path / "p.toml")])
     assert r.exit_code == 2 and "`--scenario` 'crash'" in r.output and "gfc" in r.output
+
+
+def test_saved_gbm_calibration_shows_its_own_parameters(tmp_path):
+    """A `gelav calibrate --model gbm --save` scenario whose data file is gone: μ and σ with their intervals."""
+    from gelav.report import build_report
+
+    _series_csv(tmp_path / "series.csv")
+    r = CliRunner().invoke(main, ["calibrate", str(tmp_path / "series.csv"), "--model", "gbm", "--save",
+                                  str(tmp_path / "fit.toml"), "-q"])
+    assert r.exit_code == 0, r.output
+    fit = tasks.calibrate({"calibration": {"data": str(tmp_path / "series.csv"), "model": "gbm"}}).fit
+    (tmp_path / "series.csv").unlink()
+    rep = build_report(tmp_path / "fit.toml", sections=["calibration"])
+    sec = rep.sections["calibration"]
+    assert sec.title == "Calibration (saved)" and sec.numbers == {"mu": fit.estimates["mu"], "sigma": fit.estimates["sigma"]}
+    assert f"[{fit.conf_int['sigma'][0]:.4g}, {fit.conf_int['sigma'][1]:.4g}]" in sec.html
+    assert _page_problems(rep.html) == []

@@ -305,13 +305,21 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     saved = table.get("result")
     if (path is None or not path.exists()) and isinstance(saved, Mapping):
         proc = scenario.get("process", {})
-        rows = [[PARAMETER_LABELS.get(k, k), proc.get(k), saved.get(f"{k}_stderr"), str(saved.get(f"{k}_ci"))]
-                for k in ("kappa", "mean", "sigma")]
+        fit_table = scenario.get("fit")
+        names = (list(fit_table["parameters"]) if isinstance(fit_table, Mapping)
+                 and isinstance(fit_table.get("parameters"), list) else ["kappa", "mean", "sigma"])
+
+        def interval(v: Any) -> str:
+            ok = isinstance(v, (list, tuple)) and len(v) == 2
+            return f"[{fmt(v[0], 4)}, {fmt(v[1], 4)}]" if ok else "–"
+
+        rows = [[PARAMETER_LABELS.get(k, k), proc.get(k), saved.get(f"{k}_stderr"), interval(saved.get(f"{k}_ci"))]
+                for k in names]
         saved_html = ("<p>The data file is not available; the estimates saved in the scenario are shown.</p>"
                       + html_table(["parameter", "estimate", "std. error", "interval"], rows))
-        numbers = {k: proc.get(k) for k in ("kappa", "mean", "sigma")}
+        numbers = {k: proc.get(k) for k in names}
         return ReportSection(title="Calibration (saved)", html=saved_html, numbers=numbers,
-                             table={PARAMETER_LABELS[k]: v for k, v in numbers.items()},
+                             table={PARAMETER_LABELS.get(k, k): v for k, v in numbers.items()},
                              notes=(f"data file {Path(str(table['data'])).name!r} not found",) if table.get("data") else ())
     rep = tasks.calibrate(scenario)
     fit, series, comparison = rep.fit, rep.series, rep.comparison
