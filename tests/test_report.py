@@ -384,3 +384,12 @@ def test_full_report_reads_well_in_chromium(all_sections, tmp_path):
     mfg = rep.sections["mfg"].table
     assert {"discount to NAV now", "total exits [share of holders]", "value there [NAV]"} <= set(mfg)
     assert not any("time" in k or "seconds" in k for k in mfg)
+
+
+@pytest.mark.slow
+def test_full_report_reads_well_without_a_browser(all_sections):
+    """The page checks on the HTML as written (where Chromium is missing), and no section carries
+    Matplotlib's too-many-figures warning (each section's figures are drawn and closed before the next)."""
+    rep, _ = all_sections
+    assert _page_problems(rep.html) == []
+    assert not any("figures have been opened" in n for s in rep.sections.values() for n in s.notes)

@@ -741,8 +741,13 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
                             f"registered sections are {', '.join(map(repr, registry))}.")
     order = [n for n in ALWAYS if n not in wanted] + list(wanted)
     done: dict[str, ReportSection] = {}
+    import dataclasses
+
     for name in order:
-        done[name] = _run_section(name, registry[name], scenario)
+        sec = _run_section(name, registry[name], scenario)
+        # drawn to PNG (and closed) at once: a report with many sections never holds more than one
+        # section's figures open (Matplotlib warns past 20, and the warning landed in a section's notes)
+        done[name] = dataclasses.replace(sec, figures=tuple((cap, figure_png(fig, dpi=dpi)) for cap, fig in sec.figures))
 
     # -- render ------------------------------------------------------------------
     versions = _versions()
