@@ -159,3 +159,67 @@ def test_monotone_map_reproduces_mapped_quantile():
     xq = m + s * norm.ppf(0.05)
     exact = d.start_mark - 100 * (1 - prem(xq, 4.0))
     assert d.var[0.95] == pytest.approx(exact, abs=2e-3)
+
+
+# ---------------------------------------------------------------------------
+# marks priced with a mean-field equilibrium
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stress_equilibria():
+    """The stress preset's equilibrium (price coupling on) and the same market with no coupling (small grid)."""
+    import dataclasses
+
+    from gelav.mfg import SCENARIOS, Numerics, solve
+
+    model = SCENARIOS["stress"].model
+    uncoupled = dataclasses.replace(model, market=dataclasses.replace(model.market, distress_impact=0.0,
+                                                                      flow_impact=0.0))
+    num = Numerics(n_cells=40, n_steps=30)
+    return solve(model, numerics=num), solve(uncoupled, numerics=num)
+
+
+def test_equilibrium_marks_without_coupling_are_the_plain_marks(stress_equilibria):
+    _, eq0 = stress_equilibria
+    funds = [Fund("A", 100.0, 6.0), Fund("B", 50.0, 9.0)]
+    plain = mark_distribution(funds, 1.0, L0=-0.5, levels=(0.95, 0.99), n_cells=200)
+    priced = mark_distribution(funds, 1.0, L0=-0.5, levels=(0.95, 0.99), n_cells=200, equilibrium=eq0)
+    assert priced.diagnostics["crowding_discount"] == (0.0, 0.0)  # no coupling: the price is the base price
+    assert priced.start_mark == plain.start_mark
+    assert np.array_equal(priced.loss, plain.loss)
+    assert priced.var == plain.var and priced.es == plain.es
+
+
+def test_equilibrium_marks_carry_the_equilibrium_price_path(stress_equilibria):
+    eq, _ = stress_equilibria
+    funds = [Fund("A", 100.0, 6.0), Fund("B", 50.0, 9.0)]
+    h = 1.5
+    # the crowding discount from the equilibrium's own price path: discount to NAV minus the base discount
+    c = eq.discount[0] - (1.0 - eq.base_price[0] / eq.model.market.nav)
+    c0, ch = float(np.interp(0.0, eq.t_mid, c)), float(np.interp(h, eq.t_mid, c))
+    assert ch > 0 and c0 > 0  # the stress preset's sellers depress the price
+    # a zero premium: the mark is NAV·(1 − c(t)), the loss a point mass at ΣN (c(h) − c(0))
+    zero = mark_distribution(funds, h, L0=-0.5, premium=lambda L, T: 0.0 * np.asarray(L), levels=(0.95,),
+                             n_cells=100, equilibrium=eq)
+    shift = 150.0 * (ch - c0)
+    assert zero.start_mark == pytest.approx(150.0 * (1.0 - c0), rel=1e-14)
+    assert zero.var[0.95] == pytest.approx(shift, rel=1e-12) and zero.es[0.95] == pytest.approx(shift, rel=1e-12)
+    # with the premium: the plain law shifted by the same amount, atom by atom
+    plain = mark_distribution(funds, h, L0=-0.5, levels=(0.95, 0.99), n_cells=200)
+    priced = mark_distribution(funds, h, L0=-0.5, levels=(0.95, 0.99), n_cells=200, equilibrium=eq)
+    assert np.allclose(priced.loss, plain.loss + shift, rtol=0, atol=1e-10)
+    for q in (0.95, 0.99):
+        assert priced.var[q] == pytest.approx(plain.var[q] + shift, abs=1e-10)
+        assert priced.es[q] == pytest.approx(plain.es[q] + shift, abs=1e-10)
+
+
+def test_equilibrium_marks_bad_arguments(stress_equilibria):
+    eq, _ = stress_equilibria
+    funds = [Fund("A", 100.0, 6.0)]
+    with pytest.raises(ValueError, match="beyond the equilibrium's horizon"):
+        mark_distribution(funds, 6.0, equilibrium=eq, n_cells=50)
+    with pytest.raises(ValueError, match="`equilibrium_type`"):
+        mark_distribution(funds, 1.0, equilibrium=eq, equilibrium_type="nobody", n_cells=50)
+    with pytest.raises(ValueError, match="`equilibrium_type`"):
+        mark_distribution(funds, 1.0, equilibrium=eq, equilibrium_type=3, n_cells=50)
+    with pytest.raises(TypeError, match="`equilibrium` must be a solved"):
+        mark_distribution(funds, 1.0, equilibrium=0.5, n_cells=50)

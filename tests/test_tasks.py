@@ -211,7 +211,7 @@ def _legend_covers_data(fig) -> int:
         for leg in [a.get_legend() for a in fig.axes if a.get_legend() is not None]:
             box = leg.get_window_extent()
             for line in ax.get_lines():
-                xy = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
+                xy = line.get_transform().transform(line.get_xydata())  # unit-converted (dates too)
                 xy = xy[np.all(np.isfinite(xy), axis=1)]
                 win = ax.get_window_extent()  # points outside the axes are clipped: not drawn
                 xy = xy[(xy[:, 0] >= win.x0) & (xy[:, 0] <= win.x1) & (xy[:, 1] >= win.y0) & (xy[:, 1] <= win.y1)]
@@ -246,9 +246,11 @@ def test_infinite_exit_time_is_said_on_the_figure():
 
 def test_every_task_is_registered_and_reads_its_table():
     assert set(tasks.TASKS) == {"calibration", "stress", "feynman_kac", "exit_time", "trinomial", "mckean_vlasov",
-                                "ito", "mfg"}
+                                "ito", "mfg", "premium", "exit_boundary", "metrics", "jensen", "portfolio", "welfare",
+                                "lav"}
     from gelav.scenario import ScenarioError
 
-    for name in ("stress", "feynman_kac", "exit_time", "trinomial", "mckean_vlasov", "ito"):
+    for name in ("stress", "feynman_kac", "exit_time", "trinomial", "mckean_vlasov", "ito", "premium",
+                 "exit_boundary", "metrics", "jensen", "portfolio", "welfare", "lav"):
         with pytest.raises(ScenarioError, match=rf"\[{name}\] has unknown field"):
             tasks.TASKS[name]({name: {"not_a_field": 1}})

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["STYLE", "new_axes", "plot_density", "plot_fan"]
+__all__ = ["STYLE", "legend_below", "new_axes", "plot_density", "plot_fan"]
 
 #: rc settings applied to every gelav figure
 STYLE: dict[str, Any] = {
@@ -45,6 +45,16 @@ def new_axes(ax: Any = None, *, projection: str | None = None) -> tuple[Any, Any
         if k.startswith("axes.grid") and v:
             ax.grid(True, alpha=STYLE["grid.alpha"])
     return fig, ax
+
+
+def legend_below(ax: Any, *others: Any, ncol: int = 3) -> Any:
+    """A legend under the axes (outside the data, so it never covers a curve), with the labelled
+    artists of ``ax`` and of ``others`` (e.g. a twin axis)."""
+    handles, labels = ax.get_legend_handles_labels()
+    for o in others:
+        h, lab = o.get_legend_handles_labels()
+        handles, labels = handles + h, labels + lab
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
 
 
 def plot_density(density: Any, times: ArrayLike | None = None, *, ax: Any = None, exact: Any = None,

@@ -48,6 +48,7 @@ from gelav.scenario import Section as _Table
 
 __all__ = [
     "SECTIONS",
+    "TRIGGERS",
     "Report",
     "ReportSection",
     "SectionUnavailable",
@@ -295,7 +296,10 @@ def section_stress(scenario: Mapping[str, Any]) -> ReportSection:
 
 
 def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
-    """OU calibration (:func:`gelav.tasks.calibrate`): re-fit the data file when present, else show the saved result."""
+    """Calibration (:func:`gelav.tasks.calibrate`): re-fit the data file when present, else show the saved result.
+
+    ``[calibration] model = "ou,cir,gbm"`` (or a list) fits every model and shows the comparison table
+    (log-likelihood, AIC, BIC, residual tests) and each model's estimates with intervals."""
     from gelav import tasks
     from gelav.tasks.calibrate import data_path, read_calibration_table
 
@@ -304,25 +308,24 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     saved = table.get("result")
     if (path is None or not path.exists()) and isinstance(saved, Mapping):
         proc = scenario.get("process", {})
-        rows = [[PARAMETER_LABELS.get(k, k), proc.get(k), saved.get(f"{k}_stderr"), str(saved.get(f"{k}_ci"))]
-                for k in ("kappa", "mean", "sigma")]
+        fit_table = scenario.get("fit")
+        names = (list(fit_table["parameters"]) if isinstance(fit_table, Mapping)
+                 and isinstance(fit_table.get("parameters"), list) else ["kappa", "mean", "sigma"])
+
+        def interval(v: Any) -> str:
+            ok = isinstance(v, (list, tuple)) and len(v) == 2
+            return f"[{fmt(v[0], 4)}, {fmt(v[1], 4)}]" if ok else "–"
+
+        rows = [[PARAMETER_LABELS.get(k, k), proc.get(k), saved.get(f"{k}_stderr"), interval(saved.get(f"{k}_ci"))]
+                for k in names]
         saved_html = ("<p>The data file is not available; the estimates saved in the scenario are shown.</p>"
                       + html_table(["parameter", "estimate", "std. error", "interval"], rows))
-        numbers = {k: proc.get(k) for k in ("kappa", "mean", "sigma")}
+        numbers = {k: proc.get(k) for k in names}
         return ReportSection(title="Calibration (saved)", html=saved_html, numbers=numbers,
-                             table={PARAMETER_LABELS[k]: v for k, v in numbers.items()},
+                             table={PARAMETER_LABELS.get(k, k): v for k, v in numbers.items()},
                              notes=(f"data file {Path(str(table['data'])).name!r} not found",) if table.get("data") else ())
     rep = tasks.calibrate(scenario)
-    fit, series = rep.fit, rep.series
-    se, ci = fit.stderr, fit.conf_int
-    lv = f"{fit.level:.0%} interval"
-
-    def row(label: str, key: str) -> list[Any]:
-        return [label, getattr(fit, key), se[key], f"[{fmt(ci[key][0], 4)}, {fmt(ci[key][1], 4)}]"]
-
-    rows = [row("κ mean reversion [1/y]", "kappa"), row("L̄ long-run level", "mean"),
-            row("σ volatility [1/√y]", "sigma"), row("half-life ln2/κ [y]", "half_life"),
-            row("stationary sd σ/√(2κ)", "stationary_sd")]
+    fit, series, comparison = rep.fit, rep.series, rep.comparison
     g = fit.goodness_of_fit
     gof = [[name, g[k]["statistic"], g[k]["pvalue"]] for name, k in
            (("Ljung–Box (autocorrelation)", "ljung_box"), ("Kolmogorov–Smirnov (normality)", "ks"),
@@ -330,22 +333,81 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     html: list[str] = [
         f"<p>Data: <code>{esc(rep.path.name)}</code>, column <code>{esc(series.value_column)}</code> against "
         f"<code>{esc(series.date_column)}</code>: {fit.n_obs} observations over {fmt(fit.span, 4)} years "
-        f"({'irregular' if fit.diagnostics['irregular_steps'] else 'regular'} steps). "
+        f"({'irregular' if fit.diagnostics.get('irregular_steps') else 'regular'} steps). "
         "Exact maximum likelihood on the transition law with unequal steps Δ<sub>i</sub>:</p>",
-        equation("L<sub>i+1</sub> = L̄ + (L<sub>i</sub> − L̄)e<sup>−κΔ<sub>i</sub></sup> + ε<sub>i</sub>, &nbsp; "
-                 "ε<sub>i</sub> ~ N(0, σ<sup>2</sup>(1 − e<sup>−2κΔ<sub>i</sub></sup>)/(2κ))"),
-        html_table(["parameter", "estimate", "std. error", lv], rows, caption="Estimates (observed information; "
-                   "profile-likelihood intervals with small-sample adjustment)"),
-        html_table(["test", "statistic", "p-value"], gof,
-                   caption="Standardised residuals: " + ("no test rejects at 1 %" if fit.adequate
-                                                         else "at least one test rejects at 1 %")),
     ]
-    numbers = {"kappa": fit.kappa, "mean": fit.mean, "sigma": fit.sigma, "half_life": fit.half_life,
-               "stationary_sd": fit.stationary_sd, "n_obs": fit.n_obs}
-    figures = tuple(("Data with fitted level and stationary band; residuals; QQ plot; residual autocorrelation", f)
-                    for f in rep.figures().values())
-    return ReportSection(title="Calibration of the OU model", html="".join(html), figures=figures, numbers=numbers,
-                         notes=tuple(fit.notes), table=rep.key_numbers())
+    fits = [fit] if comparison is None else list(comparison.fits.values())
+    for f in fits:
+        html.append(equation(_CALIBRATION_LAWS[f.model]))
+    if comparison is not None:
+        html.append(_comparison_table(comparison))
+    for f in fits:
+        best = comparison is not None and f.model == comparison.best
+        html.append(html_table(["parameter", "estimate", "std. error", f"{f.level:.0%} interval"], _estimate_rows(f),
+                               caption=f"{f.model.upper()} estimates{' (best)' if best else ''}: observed "
+                                       "information; " + _INTERVALS[f.model]))
+    html.append(html_table(["test", "statistic", "p-value"], gof,
+                           caption=f"{fit.model.upper()} residuals: " + ("no test rejects at 1 %" if fit.adequate
+                                                                         else "at least one test rejects at 1 %")))
+    fitted: dict[str, Any] = {"model": fit.model, **{k: float(v) for k, v in fit.estimates.items()},
+                              "n_obs": fit.n_obs} if fit.model != "ou" else {
+        "kappa": fit.kappa, "mean": fit.mean, "sigma": fit.sigma, "half_life": fit.half_life,
+        "stationary_sd": fit.stationary_sd, "n_obs": fit.n_obs}
+    if comparison is not None:
+        fitted["best_model"] = comparison.best
+        fitted["models"] = {r["model"]: {k: r[k] for k in ("loglik", "aic", "bic")} for r in comparison.rows}
+    figures = tuple((f"{fit.model.upper()} fit: data with fitted level and stationary band; residuals; QQ plot; "
+                     "residual autocorrelation", f) for f in rep.figures().values())
+    title = (f"Calibration of the {fit.model.upper()} model" if comparison is None else
+             "Calibration: " + ", ".join(r["model"].upper() for r in comparison.rows) + " compared")
+    notes = tuple(fit.notes) if comparison is None else (
+        tuple(f"{fit.model.upper()}: {n}" for n in fit.notes)
+        + tuple(f"{r['model'].upper()}: {r['note']}" for r in comparison.rows if r["note"]))
+    return ReportSection(title=title, html="".join(html), figures=figures, numbers=fitted, notes=notes,
+                         table=rep.key_numbers())
+
+
+#: the transition laws the calibration maximises (HTML)
+_CALIBRATION_LAWS = {
+    "ou": ("OU: L<sub>i+1</sub> = L̄ + (L<sub>i</sub> − L̄)e<sup>−κΔ<sub>i</sub></sup> + ε<sub>i</sub>, &nbsp; "
+           "ε<sub>i</sub> ~ N(0, σ<sup>2</sup>(1 − e<sup>−2κΔ<sub>i</sub></sup>)/(2κ))"),
+    "cir": ("CIR: dL = κ(L̄ − L)dt + σ√L&#8202;dW, &nbsp; 2c&#8202;L<sub>i+1</sub> | L<sub>i</sub> ~ non-central "
+            "χ<sup>2</sup>(4κL̄/σ<sup>2</sup>, 2c&#8202;L<sub>i</sub>e<sup>−κΔ<sub>i</sub></sup>), &nbsp; "
+            "c = 2κ/(σ<sup>2</sup>(1 − e<sup>−κΔ<sub>i</sub></sup>))"),
+    "gbm": ("GBM: dL = μL&#8202;dt + σL&#8202;dW, &nbsp; ln(L<sub>i+1</sub>/L<sub>i</sub>) ~ "
+            "N((μ − σ<sup>2</sup>/2)Δ<sub>i</sub>, σ<sup>2</sup>Δ<sub>i</sub>)"),
+}
+_INTERVALS = {"ou": "profile-likelihood intervals with small-sample adjustment",
+              "cir": "log-scale Wald intervals, κ and L̄ widened for the small-sample bias of κ",
+              "gbm": "Wald interval for μ, exact χ² and Student-t intervals for σ and the log drift"}
+
+
+def _estimate_rows(fit: Any) -> list[list[Any]]:
+    """Parameter, estimate, standard error and interval of a fit (OU: with the half-life and stationary sd)."""
+    se, ci = fit.stderr, fit.conf_int
+    keys: tuple[tuple[str, str], ...]
+    if fit.model == "ou":
+        keys = (("κ mean reversion [1/y]", "kappa"), ("L̄ long-run level", "mean"), ("σ volatility [1/√y]", "sigma"),
+                ("half-life ln2/κ [y]", "half_life"), ("stationary sd σ/√(2κ)", "stationary_sd"))
+        values = {k: getattr(fit, k) for _, k in keys}
+    else:
+        keys = tuple((fit.labels.get(k, k), k) for k in fit.estimates)
+        values = dict(fit.estimates)
+    return [[label, values[k], se[k], f"[{fmt(ci[k][0], 4)}, {fmt(ci[k][1], 4)}]"] for label, k in keys
+            if k in se and k in ci]
+
+
+def _comparison_table(c: Any) -> str:
+    """The model comparison: log-likelihood, AIC, BIC, distance to the best and the residual tests."""
+    crit = c.criterion
+    finite = [r[crit] for r in c.rows if math.isfinite(r[crit])]
+    low = min(finite) if finite else math.nan
+    rows = [[r["model"].upper() + (" ★" if r["model"] == c.best else ""), r["loglik"], r["aic"], r["bic"],
+             r[crit] - low, r["ljung_box_p"], r["ks_p"], r["jarque_bera_p"]] for r in c.rows]
+    return html_table(["model", "log-likelihood", "AIC", "BIC", f"Δ{crit.upper()}", "Ljung–Box p", "KS p",
+                       "Jarque–Bera p"], rows, digits=5,
+                      caption=f"Model comparison on the same {c.n_obs} observations (likelihoods of the same data "
+                              f"are comparable); ★ best by {crit.upper()} (smallest); – the model does not apply")
 
 
 def _caption(title: str, name: str) -> str:
@@ -429,7 +491,75 @@ SECTIONS: dict[str, SectionFunc] = {
         "still holding, and the distribution the secondary-market price; the fixed point is the equilibrium. "
         "The key numbers give the discount to NAV, the exits, and the value where the holders' mass is.",
     ),
+    "premium": TaskSection(
+        "premium", "Illiquidity premium π(L, T)",
+        "π(L, T) = (α + βL + γL<sup>2</sup>)&#8202;f(T), &nbsp; f(T) = √T (sqrt), T (linear) or 1 (none)",
+        "The discount to NAV at which a stake with T years left trades in liquidity state L. With a trades file "
+        "(<code>data</code>) the parameters are fitted by least squares on [f, L·f, L²·f] with HC3 "
+        "heteroskedasticity-robust standard errors (a Huber M-estimate with <code>robust = true</code>); "
+        "without one, the premium the other sections use is shown.",
+    ),
+    "exit_boundary": TaskSection(
+        "exit_boundary", "Exit boundary L*(t) of a fund stake",
+        "min( −V<sub>t</sub> − 𝓛V + (r − g + δ)V − (δ − c(L)), &nbsp; V − (1 − π(L, T − t)) ) = 0, &nbsp; "
+        "V(T, L) = 1",
+        "The value per unit NAV of holding a stake that may be sold at NAV·(1 − π) at any time, while the NAV "
+        "earns g, pays out δ and costs c(L) in stress: an obstacle problem solved as a linear complementarity "
+        "problem in every Crank–Nicolson step. The LP sells when L ≤ L*(t).",
+    ),
+    "metrics": TaskSection(
+        "metrics", "Fund metrics and their liquidity-adjusted versions",
+        "Σ<sub>i</sub> CF<sub>i</sub>(1 + IRR)<sup>−t<sub>i</sub></sup> = 0, &nbsp; "
+        "PME = Σ D<sub>i</sub>/I<sub>i</sub> ÷ Σ C<sub>i</sub>/I<sub>i</sub>, &nbsp; "
+        "LA: D<sub>i</sub>(1 − π(L<sub>t<sub>i</sub></sub>, T<sub>N</sub> − t<sub>i</sub>)), "
+        "C<sub>i</sub>(1 + π(L<sub>t<sub>i</sub></sub>, T<sub>N</sub> − t<sub>i</sub>))",
+        "IRR (every root when there are several), TVPI, DPI, RVPI, the Kaplan–Schoar PME and Direct Alpha "
+        "against the benchmark index, and LA-IRR and LA-PME with distributions marked down and contributions "
+        "marked up by the premium at the liquidity state of their date (residual NAV as a final distribution).",
+    ),
+    "jensen": TaskSection(
+        "jensen", "Jensen bias of DCF at the expected rate",
+        "bias = E[e<sup>−∫<sub>0</sub><sup>T</sup> r dt</sup>] − e<sup>−∫<sub>0</sub><sup>T</sup> E[r] dt</sup>, "
+        "&nbsp; static: e<sup>−μT</sup>(e<sup>½σ<sub>r</sub><sup>2</sup>T<sup>2</sup></sup> − 1)",
+        "Discounting at the expected rate undervalues a stake when the rate is uncertain (the discount factor is "
+        "convex in the rate): exactly for one normal rate, and for a rate process by Feynman–Kac on the "
+        "generator against the affine closed form.",
+    ),
+    "portfolio": TaskSection(
+        "portfolio", "Portfolio stress under a liquidity scenario",
+        "M<sub>i</sub>(t) = N<sub>i</sub>(1 − π(L<sub>t</sub>, T<sub>i</sub> − t)), &nbsp; "
+        "DD(t) = Π(t)/Π(0) − 1, &nbsp; "
+        "P(Π(0) − Π(h, L<sub>h</sub>) ≤ ℓ) = ∫ 1{Π(0) − Π(h, x) ≤ ℓ} ρ<sub>h</sub>(x)&#8202;dx",
+        "Each fund is marked at its NAV less the premium along the monthly liquidity path; the drawdown is "
+        "measured from the t = 0 mark (the course's measure from book NAV, which includes the starting "
+        "discount, is shown beside it). With a horizon, the law of the loss comes from the Fokker–Planck "
+        "density ρ<sub>h</sub> of the liquidity state, integrated over the level sets of the non-monotone loss; "
+        "with <code>equilibrium = true</code> the marks also carry the crowding discount of the scenario's "
+        "mean-field equilibrium.",
+    ),
+    "lav": TaskSection(
+        "lav", "Liquidity-adjusted value of a fund stake (LAV)",
+        "V(t<sub>0</sub>, L<sub>0</sub>) = E[ Σ<sub>t<sub>k</sub> &gt; t<sub>0</sub></sub> "
+        "e<sup>−∫(r + λ(L<sub>u</sub>, T − u))du</sup> (D<sub>k</sub> − C<sub>k</sub>) | L<sub>t<sub>0</sub></sub> "
+        "= L<sub>0</sub> ]",
+        "The value of the stake's future distributions D less calls C (a Takahashi–Alexander fund) discounted "
+        "at the rate plus the premium's instantaneous form λ along the liquidity path, by Feynman–Kac on the "
+        "generator; beside it the DCF value with L frozen at its mean and, with <code>monte_carlo</code> "
+        "paths, a Monte Carlo cross-check.",
+    ),
+    "welfare": TaskSection(
+        "welfare", "Welfare and the Pigouvian tax",
+        "W = Σ<sub>k</sub> w<sub>k</sub>∫V<sub>k</sub>&#8202;dμ<sub>0,k</sub>, &nbsp; "
+        "gap = W<sub>P</sub> − W<sub>E</sub>, &nbsp; price of anarchy W<sub>P</sub>/W<sub>E</sub>, &nbsp; "
+        "τ*(t, L): the charge on a sale that makes each LP's best response the planner's",
+        "The planner's exit policy maximises the LPs' total welfare, internalising what one sale does to the "
+        "price every other seller gets; the Pigouvian tax τ* decentralises it (tax revenue rebated lump-sum). "
+        "Welfare per unit of LP population in NAV, shown to 10<sup>−6</sup>.",
+    ),
 }
+
+#: a section also runs when the scenario has one of these tables (default: the section's own table)
+TRIGGERS: dict[str, tuple[str, ...]] = {"portfolio": ("portfolio", "funds")}
 
 
 #: sections always included (first)
@@ -607,15 +737,20 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     rep.check_unknown(("sections", "title", "dpi"))
     registry = {**_BUILTIN, **SECTIONS}
     if wanted is None:
-        wanted = [n for n in SECTIONS if n in scenario]
+        wanted = [n for n in SECTIONS if any(t in scenario for t in TRIGGERS.get(n, (n,)))]
     unknown = [n for n in wanted if n not in registry]
     if unknown:
         raise ScenarioError(f"{src}: unknown report section(s) {', '.join(map(repr, unknown))}; "
                             f"registered sections are {', '.join(map(repr, registry))}.")
     order = [n for n in ALWAYS if n not in wanted] + list(wanted)
     done: dict[str, ReportSection] = {}
+    import dataclasses
+
     for name in order:
-        done[name] = _run_section(name, registry[name], scenario)
+        sec = _run_section(name, registry[name], scenario)
+        # drawn to PNG (and closed) at once: a report with many sections never holds more than one
+        # section's figures open (Matplotlib warns past 20, and the warning landed in a section's notes)
+        done[name] = dataclasses.replace(sec, figures=tuple((cap, figure_png(fig, dpi=dpi)) for cap, fig in sec.figures))
 
     # -- render ------------------------------------------------------------------
     versions = _versions()

@@ -14,33 +14,11 @@ def load_section(config: str | None, name: str, fields: Mapping[str, str]) -> tu
     string). Returns ``(values, whole file)``; unknown fields raise :class:`~gelav.scenario.ScenarioError`."""
     if config is None:
         return {}, {}
-    from gelav.scenario import ScenarioError, Section, load
+    from gelav.scenario import load
+    from gelav.tasks._base import read_table
 
     data = load(config)
-    sec = Section(data.get(name), name, source=data["_path"])
-    out: dict[str, Any] = {}
-    for key, kind in fields.items():
-        if not sec.has(key):
-            sec.get(key)
-            continue
-        if kind == "number":
-            out[key] = sec.number(key)
-        elif kind == "positive":
-            out[key] = sec.positive(key)
-        elif kind == "integer":
-            out[key] = sec.integer(key, minimum=1)
-        elif kind == "bool":
-            v = sec.get(key)
-            if not isinstance(v, bool):
-                raise ScenarioError(f"{data['_path']}: [{name}] field `{key}` = {v!r}: expected true or false.")
-            out[key] = v
-        else:
-            v = sec.get(key)
-            if not isinstance(v, str):
-                raise ScenarioError(f"{data['_path']}: [{name}] field `{key}` = {v!r}: expected a string.")
-            out[key] = v
-    sec.check_unknown(tuple(fields))
-    return out, data
+    return read_table(data, name, fields), data
 
 
 def renamed_errors(func: Callable[[], Any], names: Mapping[str, str]) -> Any:

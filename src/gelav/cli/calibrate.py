@@ -21,17 +21,20 @@ def _fmt(v: float, digits: int = 4) -> str:
 @click.option("--value-column", default=None, help="Column with the observations [detected].")
 @click.option("--level", type=float, default=None, help="Confidence level of the intervals [default 0.95].")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file whose [calibration] table gives columns and level (options override).")
+              help="Scenario TOML file whose [calibration] table gives data, columns, level, model and criterion "
+                   "(options override).")
 @click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
               help="Write the fitted model as a scenario TOML file (accepted by every command's --config).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
               help="Write the goodness-of-fit figure (data, residuals, QQ plot, ACF) to this image file.")
-@click.option("--model", "model", default="ou", show_default=True,
+@click.option("--model", "model", default=None,
               help="Model(s) to fit, comma-separated among ou, cir, gbm; with several, a comparison table "
-                   "(log-likelihood, AIC, BIC, residual tests) and the best model's estimates.")
-@click.option("--criterion", type=click.Choice(["aic", "bic"]), default="aic", show_default=True,
-              help="How --model with several models picks the best one (the one --save and --plot use).")
+                   "(log-likelihood, AIC, BIC, residual tests) and the best model's estimates "
+                   "[default: [calibration] model, else ou].")
+@click.option("--criterion", type=click.Choice(["aic", "bic"]), default=None,
+              help="How --model with several models picks the best one (the one --save and --plot use) "
+                   "[default: [calibration] criterion, else aic].")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --save or --plot).")
 @handle_errors
 def calibrate(file, date_column, value_column, level, config, save, as_json, plot, model, criterion, quiet):
@@ -54,33 +57,29 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
     from gelav.calibrate import read_series
 
     if config is not None:
-        from gelav.scenario import Section, load
+        from gelav.scenario import load
+        from gelav.tasks.calibrate import data_path, read_calibration_table
 
         data = load(config)
-        sec = Section(data.get("calibration"), "calibration", source=data["_path"])
-        date_column = date_column or sec.get("date_column")
-        value_column = value_column or sec.get("value_column")
-        if level is None:
-            level = sec.number("level", check=lambda v: 0 < v < 1, expected="a number in (0, 1)")
-        data_file = sec.get("data")
-        sec.get("result")
-        sec.check_unknown(("data", "date_column", "value_column", "level", "result"))
-        if file is None and data_file is not None:
-            from pathlib import Path
-
-            fp = Path(str(data_file))
-            file = str(fp if fp.is_absolute() else Path(data["_path"]).parent / fp)
+        table = read_calibration_table(data)
+        date_column = date_column or table.get("date_column")
+        value_column = value_column or table.get("value_column")
+        level = level if level is not None else table.get("level")
+        model = model if model is not None else table.get("model")
+        criterion = criterion or table.get("criterion")
+        if file is None and table.get("data") is not None:
+            file = str(data_path(data, table["data"]))
     if file is None:
         raise click.UsageError("Give the data FILE (or a --config whose [calibration] table names `data`).")
-    from gelav.calibrate import MODELS, compare_models, fit_model
+    from gelav.calibrate import compare_models, fit_model
+    from gelav.tasks.calibrate import model_keys
 
-    keys = [m.strip().lower() for m in str(model).split(",") if m.strip()]
-    unknown = [m for m in keys if m not in MODELS]
-    if not keys or unknown:
-        raise click.BadParameter(f"{', '.join(map(repr, unknown)) or 'nothing'} given; choose among "
-                                 f"{', '.join(MODELS)} (comma-separated).", param_hint="'--model'")
-    if len(set(keys)) != len(keys):
-        raise click.BadParameter(f"{model!r} names a model twice.", param_hint="'--model'")
+    try:
+        keys = list(model_keys(model if model is not None else "ou"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).replace("`model`: ", "").replace("`model` = ", ""),
+                                 param_hint="'--model'") from None
+    criterion = criterion or "aic"
     series = read_series(file, date_column=date_column, value_column=value_column)
     lv = level if level is not None else 0.95
     comparison = None

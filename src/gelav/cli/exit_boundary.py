@@ -7,18 +7,12 @@ import math
 import click
 
 from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
-from gelav.cli._valuation import load_section, renamed_errors
+from gelav.cli._valuation import renamed_errors
 
-_FIELDS = {"fund_life": "positive", "discount": "number", "nav_growth": "number", "distribution_rate": "number",
-           "holding_cost": "number", "alpha": "number", "beta": "number", "gamma": "number", "scaling": "string",
-           "cells": "integer", "steps": "integer", "sensitivity": "bool"}
 _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "--nav-growth",
            "distribution_rate": "--distribution-rate", "holding_cost": "--holding-cost", "n_cells": "--cells",
            "n_steps": "--steps", "alpha": "--alpha", "beta": "--beta", "gamma": "--gamma", "scaling": "--scaling",
            "kappa": "--kappa", "mean": "--mean", "sigma": "--sigma"}
-_DEFAULTS = {"fund_life": 10.0, "discount": 0.08, "nav_growth": 0.08, "distribution_rate": 0.0, "holding_cost": 0.5,
-             "alpha": 0.045, "beta": -0.025, "gamma": 0.021, "scaling": "sqrt", "cells": 300, "steps": 400,
-             "kappa": 0.45, "mean": 1.0, "sigma": 0.32}
 
 
 @click.command("exit-boundary")
@@ -39,7 +33,7 @@ _DEFAULTS = {"fund_life": 10.0, "discount": 0.08, "nav_growth": 0.08, "distribut
 @click.option("--steps", type=int, default=None, help="Time steps [400].")
 @click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file: [process] and [exit_boundary] tables (options override).")
+              help="Scenario TOML file: [process], [premium] and [exit_boundary] tables (options override).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
               help="Write the exit region and L*(t) to this image file.")
@@ -53,42 +47,19 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
     V(T) = 1, per unit NAV, as an LCP (gelav's optimal stopping), with the carry
     the course leaves out (its no-carry band around argmin π is not a boundary).
     """
-    from gelav.processes import OrnsteinUhlenbeck
-    from gelav.valuation.exit_boundary import exit_boundary as solve
-    from gelav.valuation.premium import IlliquidityPremium
+    from gelav import tasks
 
-    cfg, data = load_section(config, "exit_boundary", _FIELDS)
-    base = dict(_DEFAULTS)
-    if "process" in data:
-        from gelav.scenario import ScenarioError, process_from_config
-
-        proc = process_from_config(data["process"], source=data["_path"])
-        if type(proc).__name__ != "OrnsteinUhlenbeck":
-            raise ScenarioError(f"{data['_path']}: [process] must be an ornstein-uhlenbeck liquidity state.")
-        base.update(proc.params())
-    base.update(cfg)
     given = {"kappa": kappa, "mean": mean, "sigma": sigma, "discount": discount, "fund_life": fund_life,
              "nav_growth": nav_growth, "distribution_rate": distribution_rate, "holding_cost": holding_cost,
              "alpha": alpha, "beta": beta, "gamma": gamma, "scaling": scaling, "cells": cells, "steps": steps,
              "sensitivity": sensitivity}
-    v = {**base, **{k: x for k, x in given.items() if x is not None}}
-    process = renamed_errors(lambda: OrnsteinUhlenbeck(v["kappa"], v["mean"], v["sigma"]), _OPTION)
-    prem = renamed_errors(lambda: IlliquidityPremium(v["alpha"], v["beta"], v["gamma"], v["scaling"]), _OPTION)
-    res = renamed_errors(lambda: solve(process, prem, v["fund_life"], nav_growth=v["nav_growth"],
-                                       distribution_rate=v["distribution_rate"], holding_cost=v["holding_cost"],
-                                       discount=v["discount"], n_cells=v["cells"], n_steps=v["steps"]), _OPTION)
-    sens = {}
-    if v.get("sensitivity"):
-        for p in ("kappa", "sigma", "r"):
-            s = res.sensitivity(p)
-            sens[p] = float(s["derivative"][0])
+    rep = renamed_errors(lambda: tasks.exit_boundary(config, **given), _OPTION)
+    res, v, sens = rep.result, rep.inputs, rep.sensitivity or {}
+    process = res.process
     if plot:
         save_figure(res.plot(), plot)
     if as_json:
-        out = res.summary()
-        if sens:
-            out["sensitivity_t0"] = sens
-        dump_json(out)
+        dump_json(rep.to_dict())
         return
     if quiet:
         return

@@ -24,26 +24,11 @@ def premium_options(func: Any) -> Any:
 
 def resolve_premium(data: dict[str, Any] | None, alpha: float | None, beta: float | None, gamma: float | None,
                     scaling: str | None) -> Any:
-    """An IlliquidityPremium from the options, over a ``[premium]`` TOML table, over the defaults."""
-    from gelav.valuation.premium import IlliquidityPremium
+    """An IlliquidityPremium from the options, over a ``[premium]`` TOML table, over the defaults
+    (:func:`gelav.tasks.premium.premium_model`)."""
+    from gelav.tasks.premium import premium_model
 
-    vals: dict[str, Any] = {}
-    if data is not None and "premium" in data:
-        from gelav.scenario import Section
-
-        sec = Section(data["premium"], "premium", source=data.get("_path", "scenario"))
-        for k in ("alpha", "beta", "gamma"):
-            v = sec.number(k)
-            if v is not None:
-                vals[k] = v
-        sc = sec.choice("scaling", ("sqrt", "linear", "none"))
-        if sc is not None:
-            vals["scaling"] = sc
-        sec.check_unknown(("alpha", "beta", "gamma", "scaling"))
-    for k, given in (("alpha", alpha), ("beta", beta), ("gamma", gamma), ("scaling", scaling)):
-        if given is not None:
-            vals[k] = given
-    return IlliquidityPremium(**vals)
+    return premium_model(data, alpha=alpha, beta=beta, gamma=gamma, scaling=scaling)
 
 
 def _pct(v: float | None) -> str:
@@ -55,7 +40,7 @@ def _x(v: float | None) -> str:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
 @click.option("--nav", type=float, default=None, help="Residual NAV at the last date [default: a nav column, else 0].")
 @click.option("--time-column", default=None, help="Date or time column [detected].")
 @click.option("--flow-column", default=None, help="Signed cash-flow column [detected].")
@@ -63,7 +48,7 @@ def _x(v: float | None) -> str:
 @click.option("--index-column", default=None, help="Benchmark total-return index column [detected].")
 @premium_options
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file with a [premium] table (options override).")
+              help="Scenario TOML file with [metrics] (data, nav, columns) and [premium] tables (options override).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
               help="Write the cash-flow chart to this image file.")
@@ -79,24 +64,24 @@ def metrics(file, nav, time_column, flow_column, liquidity_column, index_column,
     index column), and LA-IRR and LA-PME (with a liquidity column): distributions
     × (1 − π), contributions × (1 + π), π = π(L_t, T_N − t).
     """
-    from gelav.funds import read_cashflows
+    from gelav import tasks
+    from gelav.scenario import load
 
+    data = load(config) if config is not None else None
+    table = data.get("metrics") if data is not None else None
+    if file is None and not (isinstance(table, dict) and "data" in table):
+        raise click.UsageError("Give the cash-flow FILE (or a --config whose [metrics] table names `data`).")
     if nav is not None and nav < 0:
         raise click.BadParameter(f"must be >= 0, got {nav}.", param_hint="'--nav'")
-    data = None
-    if config is not None:
-        from gelav.scenario import load
-
-        data = load(config)
-    premium = resolve_premium(data, alpha, beta, gamma, scaling)
-    fc = read_cashflows(file, time_column=time_column, flow_column=flow_column, liquidity_column=liquidity_column,
-                        index_column=index_column, nav=nav)
-    m = fc.metrics(premium)
+    rep = tasks.metrics(data, data=file, nav=nav, time_column=time_column, flow_column=flow_column,
+                        liquidity_column=liquidity_column, index_column=index_column, alpha=alpha, beta=beta,
+                        gamma=gamma, scaling=scaling)
+    fc, m, premium = rep.cashflows, rep.metrics, rep.premium
+    file = rep.inputs["data"]
     if plot:
         save_figure(fc.plot(), plot)
     if as_json:
-        out = {"file": str(file), "n_flows": len(fc), "nav": fc.nav, "columns": fc.columns, **m.as_dict()}
-        dump_json(out)
+        dump_json(rep.to_dict())
         return
     if quiet:
         return

@@ -5,19 +5,19 @@ from __future__ import annotations
 import click
 
 from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
-from gelav.cli._valuation import load_section
+from gelav.cli._valuation import renamed_errors
 
-_FIELDS = {"scaling": "string", "robust": "bool", "by": "string"}
+_OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust"}
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
 @click.option("--by", "by", default=None, help="Also fit per group of this column (fund_type or trade_year).")
 @click.option("--robust/--ols", "robust", default=None, help="Huber M-estimate (IRLS) instead of least squares.")
 @click.option("--scaling", type=click.Choice(["sqrt", "linear", "none"]), default=None,
               help="Term-structure shape f(T) [default sqrt].")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file with a [premium] table (scaling, robust, by); options override.")
+              help="Scenario TOML file with a [premium] table (data, scaling, robust, by); options override.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
               help="Write π/f(T) against L with the fitted a(L) to this image file.")
@@ -28,31 +28,19 @@ def premium(file, by, robust, scaling, config, as_json, plot, quiet):
 
     Least squares on [f, L·f, L²·f] with HC3 heteroskedasticity-robust standard
     errors, or a Huber fit with --robust; --by fund_type adds one fit per fund type.
+    FILE may be omitted when --config names it in its [premium] table (`data`).
     """
-    from gelav.valuation.fit import fit_premium, read_trades
+    from gelav import tasks
 
-    cfg, _ = load_section(config, "premium", _FIELDS)
-    scaling = scaling or cfg.get("scaling", "sqrt")
-    if scaling not in ("sqrt", "linear", "none"):
-        raise click.BadParameter(f"{scaling!r} is not one of 'sqrt', 'linear', 'none'.", param_hint="'--scaling'")
-    robust = cfg.get("robust", False) if robust is None else robust
-    by = by or cfg.get("by")
-    data = read_trades(file)
-    groups = None
-    if by is not None:
-        key = {"fund_type": "fund_type", "trade_year": "trade_year"}.get(by)
-        if key is None:
-            raise click.BadParameter(f"{by!r}: group by 'fund_type' or 'trade_year'.", param_hint="'--by'")
-        groups = data[key]
-        if groups is None:
-            raise click.BadParameter(f"the file has no column {by!r}.", param_hint="'--by'")
-        if key == "trade_year":
-            groups = [f"{int(v)}" if float(v).is_integer() else f"{v:g}" for v in groups]
-    fit = fit_premium(data["L"], data["T"], data["observed"], scaling=scaling, robust=robust, groups=groups)
+    rep = renamed_errors(lambda: tasks.premium(config, data=file, scaling=scaling, robust=robust, by=by), _OPTION)
+    if rep.fit is None:
+        raise click.UsageError("Give the trades FILE (or a --config whose [premium] table names `data`).")
+    fit = rep.fit
+    scaling = fit.premium.scaling
     if plot:
         save_figure(fit.plot(), plot)
     if as_json:
-        dump_json({"file": str(file), **fit.summary()})
+        dump_json(rep.to_dict())
         return
     if quiet:
         return

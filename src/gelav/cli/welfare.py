@@ -18,7 +18,8 @@ def _pct(x: float) -> str:
 @click.option("--preset", "preset", default=None,
               help="Preset: calm, stress, crisis, heterogeneous, fire-sale, vintages, q4-seasonality (default stress).")
 @click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
-              help="Scenario TOML file with an [mfg] table.")
+              help="Scenario TOML file with an [mfg] table (and optionally [welfare]: preset, n_cells, n_steps, "
+                   "epsilon).")
 @click.option("--n-cells", default=None, type=click.IntRange(min=4), help="Liquidity cells (default from the scenario).")
 @click.option("--n-steps", default=None, type=click.IntRange(min=2), help="Time steps (default from the scenario).")
 @click.option("--epsilon", default=None, type=float, help="Relaxation of the exit decision (default from the scenario).")
@@ -34,28 +35,19 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
     Welfare is the LPs' expected discounted payoff; tax revenue is rebated lump-sum.
     Examples: `gelav welfare --preset crisis`, `gelav welfare --config pension.toml --json`.
     """
-    import dataclasses
-
-    from gelav.mfg.accounts import welfare as account
+    from gelav import tasks
     from gelav.mfg.accounts import welfare_figure
-    from gelav.mfg.io import load_scenario
-    from gelav.mfg.planner import solve_planner
+    from gelav.scenario import load
+    from gelav.tasks.welfare import welfare_model
 
     if preset is not None and config is not None:
         raise click.UsageError("Give either --preset NAME or --config FILE, not both.")
     if epsilon is not None and (not math.isfinite(epsilon) or epsilon <= 0):
         raise click.BadParameter(f"`--epsilon` must be a positive number, got {epsilon}.")
-    sc = load_scenario(config if config is not None else (preset or "stress"))
+    data = load(config) if config is not None else None
+    sc = welfare_model(data, preset)
     if sc.model.market.coupling is not None and not quiet and not as_json:
         click.echo("Note: a user price coupling is differentiated numerically.", err=True)
-    nkw: dict[str, Any] = {}
-    if n_cells is not None:
-        nkw["n_cells"] = n_cells
-    if n_steps is not None:
-        nkw["n_steps"] = n_steps
-    if epsilon is not None:
-        nkw["epsilon"] = epsilon
-    numerics = dataclasses.replace(sc.numerics, **nkw)
 
     progress = None
     callback = None
@@ -71,19 +63,17 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
 
         progress.start()
     try:
-        sol = solve_planner(sc.model, numerics=numerics, options=sc.options, callback=callback)
+        rep = tasks.welfare(data, preset=preset, n_cells=n_cells, n_steps=n_steps, epsilon=epsilon,
+                            callback=callback)
     finally:
         if progress is not None:
             progress.stop()
-    w = account(sol)
+    sol, w = rep.planner, rep.welfare
     if plot:
         save_figure(welfare_figure(sol), plot)
-    eq, al = sol.equilibrium, sol.allocation
-    exits_eq = float(eq.cumulative_exits[:, -1] @ eq.weights)
-    exits_pl = float(al.cumulative_exits[:, -1] @ al.weights)
+    exits_eq, exits_pl = rep.exits
     if as_json:
-        out = {"scenario": sc.name, **w.as_dict(), "equilibrium_exits": exits_eq, "planner_exits": exits_pl,
-               "diagnostics": sol.diagnostics, "n_nodes": al.grid.n_nodes, "n_steps": al.times.size - 1}
+        out = rep.to_dict()
         if plot:
             out["plot"] = plot
         dump_json(out)

@@ -19,36 +19,57 @@ from collections.abc import Callable
 
 from gelav.tasks._base import DEFAULTS, TaskResult, export_tables, read_scenario
 from gelav.tasks.calibrate import CalibrationReport, calibrate
+from gelav.tasks.exit_boundary import ExitBoundaryReport, exit_boundary
 from gelav.tasks.exit_time import ExitTimeReport, exit_time
 from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
+from gelav.tasks.jensen import JensenReport, jensen
+from gelav.tasks.lav import LAVReport, lav
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
+from gelav.tasks.metrics import MetricsReport, metrics
 from gelav.tasks.mfg import MFGReport, mfg
+from gelav.tasks.portfolio import PortfolioReport, portfolio
+from gelav.tasks.premium import PremiumReport, premium
 from gelav.tasks.stress import StressReport, stress
 from gelav.tasks.trinomial import TrinomialReport, trinomial
+from gelav.tasks.welfare import WelfareReport, welfare
 
 __all__ = [
     "DEFAULTS",
     "TASKS",
     "CalibrationReport",
+    "ExitBoundaryReport",
     "ExitTimeReport",
     "FeynmanKacReport",
     "ItoReport",
+    "JensenReport",
+    "LAVReport",
     "MFGReport",
     "McKeanVlasovReport",
+    "MetricsReport",
+    "PortfolioReport",
+    "PremiumReport",
     "StressReport",
     "TaskResult",
     "TrinomialReport",
+    "WelfareReport",
     "calibrate",
+    "exit_boundary",
     "exit_time",
     "export_tables",
     "feynman_kac",
     "ito",
+    "jensen",
+    "lav",
     "mckean_vlasov",
+    "metrics",
     "mfg",
+    "portfolio",
+    "premium",
     "read_scenario",
     "stress",
     "trinomial",
+    "welfare",
 ]
 
 #: scenario table name -> task function
@@ -61,4 +82,11 @@ TASKS: dict[str, Callable[..., TaskResult]] = {
     "mckean_vlasov": mckean_vlasov,
     "ito": ito,
     "mfg": mfg,
+    "premium": premium,
+    "metrics": metrics,
+    "portfolio": portfolio,
+    "exit_boundary": exit_boundary,
+    "jensen": jensen,
+    "welfare": welfare,
+    "lav": lav,
 }

@@ -13,7 +13,7 @@ import numpy as np
 from gelav.results import Diagnostics
 
 __all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "check_options", "export_tables", "merge", "read_scenario",
-           "source_of"]
+           "read_table", "source_of"]
 
 ScenarioLike = Mapping[str, Any] | str | Path | None
 
@@ -33,7 +33,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                       "chaos": False},
     "mfg": {"preset": "stress", "at": (-0.5, 0.0, 1.0)},
     "ito": {"transform": None, "rate": "r", "source": "0"},
-    "calibration": {"level": 0.95, "date_column": None, "value_column": None},
+    "calibration": {"level": 0.95, "date_column": None, "value_column": None, "model": "ou", "criterion": "aic"},
 }
 
 
@@ -53,6 +53,43 @@ def read_scenario(scenario: ScenarioLike) -> dict[str, Any]:
 def source_of(scenario: Mapping[str, Any]) -> str:
     """The name errors use for the scenario (its file, else ``"scenario"``)."""
     return str(scenario.get("_path", "scenario"))
+
+
+def read_table(scenario: Mapping[str, Any], name: str, fields: Mapping[str, str]) -> dict[str, Any]:
+    """The fields given in the ``[name]`` table, validated: ``fields`` maps key -> kind (``number``,
+    ``positive``, ``integer`` (>= 1), ``natural`` (>= 0), ``bool``, ``string``, or ``any``: checked by the caller). Unknown fields raise
+    :class:`~gelav.scenario.ScenarioError` naming the file, the table and the field."""
+    from gelav.scenario import ScenarioError, Section
+
+    src = source_of(scenario)
+    sec = Section(scenario.get(name), name, source=src)
+    out: dict[str, Any] = {}
+    for key, kind in fields.items():
+        if not sec.has(key):
+            sec.get(key)
+            continue
+        if kind == "number":
+            out[key] = sec.number(key)
+        elif kind == "any":
+            out[key] = sec.get(key)
+        elif kind == "positive":
+            out[key] = sec.positive(key)
+        elif kind == "integer":
+            out[key] = sec.integer(key, minimum=1)
+        elif kind == "natural":
+            out[key] = sec.integer(key, minimum=0)
+        elif kind == "bool":
+            v = sec.get(key)
+            if not isinstance(v, bool):
+                raise ScenarioError(f"{src}: [{name}] field `{key}` = {v!r}: expected true or false.")
+            out[key] = v
+        else:
+            v = sec.get(key)
+            if not isinstance(v, str):
+                raise ScenarioError(f"{src}: [{name}] field `{key}` = {v!r}: expected a string.")
+            out[key] = v
+    sec.check_unknown(tuple(fields))
+    return out
 
 
 def check_options(task: str, options: Mapping[str, Any], fields: tuple[str, ...], *,

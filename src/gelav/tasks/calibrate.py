@@ -1,7 +1,13 @@
-"""The calibration task: exact maximum-likelihood OU fit of the series a ``[calibration]`` table names."""
+"""The calibration task: exact maximum-likelihood fit of the series a ``[calibration]`` table names.
+
+``model`` is one of ``"ou"``, ``"cir"``, ``"gbm"`` or several (``"ou,cir,gbm"`` or a
+list): then every model is fitted and compared (log-likelihood, AIC, BIC,
+residual tests) and ``fit`` is the best by ``criterion`` (``"aic"`` or ``"bic"``).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +24,7 @@ from gelav.tasks._base import (
 
 __all__ = ["FIELDS", "CalibrationReport", "calibrate", "data_path", "read_calibration_table"]
 
-FIELDS = ("data", "date_column", "value_column", "level", "result")
+FIELDS = ("data", "date_column", "value_column", "level", "result", "model", "criterion")
 
 
 def read_calibration_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,9 +34,40 @@ def read_calibration_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     sec = Section(scenario.get("calibration"), "calibration", source=source_of(scenario))
     out = {"data": sec.get("data"), "date_column": sec.get("date_column"), "value_column": sec.get("value_column"),
            "level": sec.number("level", check=lambda v: 0 < v < 1, expected="a number in (0, 1)"),
-           "result": sec.get("result")}
+           "result": sec.get("result"), "model": _models(sec), "criterion": sec.choice("criterion", ("aic", "bic"))}
     sec.check_unknown(FIELDS)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _models(sec: Any) -> tuple[str, ...] | None:
+    """The ``model`` field: one name or several (a comma-separated string or a list), each known, none twice."""
+    from gelav.calibrate import MODELS
+
+    v = sec.get("model")
+    if v is None:
+        return None
+    expected = "model names among " + ", ".join(map(repr, MODELS)) + " (comma-separated or a list), each once"
+    if not (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
+        raise sec.error("model", v, expected)
+    try:
+        return model_keys(v)
+    except ValueError:
+        raise sec.error("model", v, expected) from None
+
+
+def model_keys(model: Any) -> tuple[str, ...]:
+    """``"ou,cir"``, ``["ou", "cir"]`` or ``("ou",)`` as a tuple of model keys (``ValueError`` naming `model`)."""
+    from gelav.calibrate import MODELS
+
+    items = model.split(",") if isinstance(model, str) else list(model)
+    keys = tuple(str(m).strip().lower() for m in items if str(m).strip())
+    unknown = [m for m in keys if m not in MODELS]
+    if not keys or unknown:
+        raise ValueError(f"`model`: {', '.join(map(repr, unknown)) or 'nothing'} given; choose among "
+                         f"{', '.join(MODELS)} (comma-separated).")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"`model` = {model!r} names a model twice.")
+    return keys
 
 
 def data_path(scenario: Mapping[str, Any], data: Any) -> Path | None:
@@ -45,30 +82,46 @@ def data_path(scenario: Mapping[str, Any], data: Any) -> Path | None:
 
 @dataclass(frozen=True)
 class CalibrationReport(TaskResult):
-    """The fit (:class:`gelav.calibrate.OUFit`) and the series it was fitted to."""
+    """The fit (:class:`gelav.calibrate.OUFit`, or the CIR/GBM fit asked for, or the best of several) and
+    the series it was fitted to; with several models, ``comparison`` (a
+    :class:`gelav.calibrate.ModelComparison`), else None."""
 
     fit: Any = None
     series: Any = None
     path: Any = None
+    comparison: Any = None
 
     name = "calibrate"
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.fit.summary())
+        return dict(self.fit.summary() if self.comparison is None else self.comparison.summary())
 
     def key_numbers(self) -> dict[str, Any]:
         f = self.fit
-        return {"κ mean reversion [1/y]": f.kappa, "L̄ long-run level": f.mean, "σ volatility [1/√y]": f.sigma,
-                "half-life ln2/κ [y]": f.half_life, "stationary sd σ/√(2κ)": f.stationary_sd,
-                "observations": f.n_obs}
+        out: dict[str, Any] = {}
+        if self.comparison is not None:
+            c = self.comparison
+            out[f"best model by {c.criterion.upper()}"] = (c.best or "none").upper()
+            for r in c.rows:
+                m = r["model"].upper()
+                for key, label in (("loglik", "log-likelihood"), ("aic", "AIC"), ("bic", "BIC")):
+                    out[f"{label}, {m}"] = r[key] if math.isfinite(r[key]) else "does not apply"
+        if f.model == "ou":
+            out.update({"κ mean reversion [1/y]": f.kappa, "L̄ long-run level": f.mean, "σ volatility [1/√y]": f.sigma,
+                        "half-life ln2/κ [y]": f.half_life, "stationary sd σ/√(2κ)": f.stationary_sd})
+        else:
+            out.update({f.labels.get(k, k): v for k, v in f.estimates.items()})
+        out["observations"] = f.n_obs
+        return out
 
     def figures(self) -> dict[str, Any]:
         return {"calibrate": self.fit.plot()}
 
 
 def calibrate(scenario: ScenarioLike = None, **options: Any) -> CalibrationReport:
-    """Fit the OU model to the ``data`` file of a scenario's ``[calibration]`` table (options override it)."""
-    from gelav.calibrate import fit_ou, read_series
+    """Fit the model(s) ``model`` (default OU) to the ``data`` file of a scenario's ``[calibration]`` table
+    (options override it)."""
+    from gelav.calibrate import compare_models, fit_model, read_series
     from gelav.scenario import ScenarioError
 
     check_options("calibrate", options, FIELDS)
@@ -78,6 +131,11 @@ def calibrate(scenario: ScenarioLike = None, **options: Any) -> CalibrationRepor
     if path is None or not path.exists():
         raise ScenarioError(f"{source_of(sc)}: [calibration] field `data` = {s.get('data')!r}: expected an existing "
                             "CSV or Parquet file (relative paths are relative to the scenario file).")
+    keys = model_keys(s["model"])
     series = read_series(path, date_column=s["date_column"], value_column=s["value_column"])
-    fit = fit_ou(series, level=s["level"])
-    return CalibrationReport(inputs=s, fit=fit, series=series, path=path)
+    if len(keys) == 1:
+        return CalibrationReport(inputs=s, fit=fit_model(keys[0], series, level=s["level"]), series=series, path=path)
+    comparison = compare_models(series, models=keys, level=s["level"], criterion=s["criterion"])
+    if comparison.best_fit is None:
+        raise ValueError("no model could be fitted: " + "; ".join(f"{r['model']}: {r['note']}" for r in comparison.rows))
+    return CalibrationReport(inputs=s, fit=comparison.best_fit, series=series, path=path, comparison=comparison)

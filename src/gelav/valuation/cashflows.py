@@ -138,11 +138,15 @@ class FundCashflows:
         ax.set_xlabel("t [years]")
         ax.set_ylabel("cash flow [currency]")
         ax.set_title(f"Fund cash flows{(' — ' + Path(self.source).name) if self.source else ''}")
+        from gelav.plot import legend_below
+
+        twins = []
         if self.L is not None:
             ax2 = ax.twinx()
             ax2.plot(self.times, self.L, color="tab:blue", lw=1, ls="--", label="L_t")
             ax2.set_ylabel("liquidity state L")
-        ax.legend(loc="upper left")
+            twins.append(ax2)
+        legend_below(ax, *twins)  # under the axes: the curves run through every corner
         return fig
 
 

@@ -155,7 +155,9 @@ class PremiumFit:
         ax.set_xlabel("liquidity state L")
         ax.set_ylabel("π / f(T)  [fraction of NAV per unit f]")
         ax.set_title(f"Illiquidity premium fit ({self.method}, scaling {self.premium.scaling!r})")
-        ax.legend()
+        from gelav.plot import legend_below
+
+        legend_below(ax)  # under the axes: the trades fill the plot
         return fig
 
 

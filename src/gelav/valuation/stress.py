@@ -433,8 +433,11 @@ class MarkDistribution:
         from gelav.plot import new_axes
 
         fig, ax = new_axes(ax)
-        hi = max(self.var.values()) * 1.5 if self.var else float(self.loss.max())
+        # from the smallest loss to the 99.95 % quantile (and every VaR and ES): a gain (negative loss) too
+        order = np.argsort(self.loss, kind="stable")
+        q = self.loss[order][min(int(np.searchsorted(np.cumsum(self.weights[order]), 0.9995)), self.loss.size - 1)]
         lo = float(self.loss.min())
+        hi = max([float(q), *self.var.values(), *self.es.values()])
         bins = np.linspace(lo, max(hi, lo + 1e-9), 80)
         ax.hist(self.loss, bins=bins, weights=self.weights, color="tab:blue", alpha=0.7)
         for q, v in self.var.items():
@@ -442,7 +445,9 @@ class MarkDistribution:
         ax.set_xlabel("loss from the t = 0 mark [currency]")
         ax.set_ylabel("probability")
         ax.set_title(f"Portfolio loss at h = {self.horizon:g} y")
-        ax.legend()
+        from gelav.plot import legend_below
+
+        legend_below(ax, ncol=2)
         return fig
 
 
@@ -460,7 +465,8 @@ def _var_es(loss: NDArray[np.float64], w: NDArray[np.float64], q: float) -> tupl
 
 def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: Any = None, L0: float = 0.0,
                       premium: Any = None, levels: Sequence[float] = (0.95, 0.99), n_cells: int = 400,
-                      n_steps: int = 200, refine: int = 16) -> MarkDistribution:
+                      n_steps: int = 200, refine: int = 16, equilibrium: Any = None,
+                      equilibrium_type: int | str = 0) -> MarkDistribution:
     r"""Law of the portfolio loss at ``horizon`` from the Fokker–Planck density of the liquidity state.
 
     .. math::
@@ -474,6 +480,23 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
     linearly): the law is a sum of atoms (``loss``, ``weights``), VaR is exact to
     one sub-cell of L and ES to the quadrature and PDE errors. For a monotone
     map this reproduces loss(quantile of L) (tested).
+
+    **Equilibrium prices.** With ``equilibrium`` (a solved
+    :class:`gelav.mfg.Equilibrium`) every mark also carries the equilibrium's
+    crowding discount at its date, the part of the secondary-market discount
+    caused by the other sellers (distressed mass, selling pressure, buyers'
+    capital):
+
+    .. math::
+
+        \Pi(t, x) = \sum_i N_i\big(1 - \pi(x, (T_i - t)^+) - c(t)\big), \qquad
+        c(t) = \frac{P^{\mathrm{base}}_k(t) - P_k(t)}{\mathrm{NAV}},
+
+    with :math:`P_k` the equilibrium price path of LP type ``equilibrium_type``
+    and :math:`P^{\mathrm{base}}_k` the same market's price without crowding
+    (``Equilibrium.price`` and ``base_price``, linearly interpolated in time
+    between the step midpoints; both marks, at 0 and at ``horizon``, use it).
+    Without price coupling :math:`c \equiv 0` and the result is the plain one.
 
     Parameters
     ----------
@@ -489,10 +512,17 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
         Fokker–Planck grid.
     refine : int
         Quadrature sub-cells per cell.
+    equilibrium : gelav.mfg.Equilibrium, optional
+        Price the marks with the crowding discount of this equilibrium; its
+        horizon must cover ``horizon``.
+    equilibrium_type : int or str
+        The LP type whose price path is used. Default the first.
 
     Returns
     -------
     MarkDistribution
+        ``diagnostics["crowding_discount"]`` holds :math:`(c(0), c(h))` when
+        ``equilibrium`` is given.
     """
     from gelav.forward import forward
     from gelav.grid import auto_domain
@@ -507,6 +537,7 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
     if any(not 0.0 < q < 1.0 for q in qs):
         raise ValueError(f"`levels` must lie in (0, 1), got {list(qs)}.")
     refine = check_int("refine", refine, minimum=1)
+    crowding = _crowding_discount(equilibrium, equilibrium_type, h)
     dom = auto_domain(process, L0, h, tail=1e-12)
     dens = forward(process, L0, h, domain=dom, n_cells=check_int("n_cells", n_cells, minimum=8),
                    n_steps=check_int("n_steps", n_steps, minimum=1), times=[h])
@@ -523,7 +554,7 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
         for f in fs:
             rem = max(f.remaining_life - t, 0.0)
             pi = np.asarray(prem(Lv, rem), dtype=float) if rem > 0 else 0.0
-            out = out + f.nav * (1.0 - pi)
+            out = out + f.nav * (1.0 - pi - crowding(t))
         return out
 
     start = float(total(np.array(L0), 0.0))
@@ -532,8 +563,35 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
     var, es = {}, {}
     for q in qs:
         var[q], es[q] = _var_es(loss, w, q)
-    return MarkDistribution(h, qs, var, es, start, loss, w, dens, max(0.0, 1.0 - float(dens.mass(h))),
-                            {"n_cells": n_cells, "n_steps": n_steps, "refine": refine, "domain": dom})
+    diag: dict[str, Any] = {"n_cells": n_cells, "n_steps": n_steps, "refine": refine, "domain": dom}
+    if equilibrium is not None:
+        diag["crowding_discount"] = (crowding(0.0), crowding(h))
+    return MarkDistribution(h, qs, var, es, start, loss, w, dens, max(0.0, 1.0 - float(dens.mass(h))), diag)
+
+
+def _crowding_discount(equilibrium: Any, which: int | str, horizon: float) -> Callable[[float], float]:
+    """``c(t) = (base price − equilibrium price)/NAV`` of one LP type, interpolated in t (0 without equilibrium)."""
+    if equilibrium is None:
+        return lambda t: 0.0
+    for attr in ("price", "base_price", "t_mid", "times", "model", "type_names"):
+        if not hasattr(equilibrium, attr):
+            raise TypeError(f"`equilibrium` must be a solved gelav.mfg Equilibrium, got {type(equilibrium).__name__}.")
+    names = tuple(equilibrium.type_names)
+    if isinstance(which, str):
+        if which not in names:
+            raise ValueError(f"`equilibrium_type` = {which!r} is not a type of the equilibrium ({', '.join(names)}).")
+        k = names.index(which)
+    else:
+        k = check_int("equilibrium_type", which, minimum=0)
+        if k >= len(names):
+            raise ValueError(f"`equilibrium_type` must be in [0, {len(names) - 1}], got {k}.")
+    end = float(equilibrium.times[-1])
+    if horizon > end * (1 + 1e-12):
+        raise ValueError(f"`horizon` = {horizon:g} y is beyond the equilibrium's horizon {end:g} y.")
+    nav = float(equilibrium.model.market.nav)
+    t_mid = np.asarray(equilibrium.t_mid, dtype=float)
+    c = (np.asarray(equilibrium.base_price[k], dtype=float) - np.asarray(equilibrium.price[k], dtype=float)) / nav
+    return lambda t: float(np.interp(t, t_mid, c))
 
 
 def report_portfolio(result: PortfolioStress | None = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
