@@ -11,7 +11,9 @@ infinities are rejected, and magnitudes are bounded where the mathematics
   mean-reversion speed of 1e308 per year only overflows ``κ τ`` or ``σ²/2κ``;
 * :data:`MAX_HORIZON` bounds horizons (years): ``σ² T`` and ``μ T`` stay
   far from overflow and a time grid stays representable;
-* :data:`MAX_CELLS` bounds grid and sample sizes so that arrays fit in memory.
+* :data:`MAX_CELLS` bounds grid and sample sizes so that arrays fit in memory;
+  :func:`check_size` bounds the product of the sizes of one allocation
+  (grid × steps × types) and names every size argument.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "check_callable", "check_finite", "check_horizon", "check_int",
-           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_times"]
+           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_size", "check_times"]
 
 #: Largest model rate or volatility accepted (per year).
 MAX_RATE = 1e6
@@ -92,6 +94,20 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     if maximum is not None and v > maximum:
         raise ValueError(f"`{name}` = {v} is too large: it must be <= {maximum} (the arrays must fit in memory).")
     return v
+
+
+def check_size(sizes: dict[str, int], *, maximum: int = MAX_CELLS) -> int:
+    """The element count ``prod(sizes.values())`` of one allocation, or raise if it exceeds ``maximum``.
+
+    ``sizes`` maps each size argument's name to its value (e.g. ``{"n_cells": 401, "n_steps": 200}``
+    for a grid × steps array); the error names all of them.
+    """
+    total = math.prod(int(v) for v in sizes.values())
+    if total > maximum:
+        parts = " × ".join(f"`{k}` ({int(v):,})" for k, v in sizes.items())
+        raise ValueError(f"{parts} = {total:.3g} array elements is too large: the product must be <= "
+                         f"{maximum:.0e} so the arrays fit in memory.")
+    return total
 
 
 def check_interval(name: str, value: Any) -> tuple[float, float]:

@@ -203,6 +203,10 @@ class Problem:
         x = grid.nodes
         self.x = x
         N = x.size
+        from gelav._validation import check_size
+
+        # the (K, M, N) arrays (rewards, bands, paths) must fit in memory
+        check_size({"n_cells": N, "n_steps": M, "types": K})
         self.N = N
         self.weights = model.weights
         self.alive = (self.t_mid[None, :] < ends[:, None])  # (K, M)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_interval, check_positive
+from gelav._validation import MAX_CELLS, check_finite, check_int, check_interval, check_positive
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
@@ -377,7 +377,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     lo_b = as_boundary("lower", lower)
     hi_b = as_boundary("upper", upper)
     if grid is None:
-        n_cells = check_int("n_cells", n_cells, minimum=4)
+        n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
         if domain is None:
             if x0 is None:
                 lo_d, hi_d = domain_of(process)
@@ -415,7 +415,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     gen = Generator(process, grid, lower=lo_b, upper=hi_b, killing=r)
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
-                                        scheme=scheme, damping_steps=damping_steps)
+                                        scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     g = _as_space_function(payoff_name, payoff, grid, allow_time=True)
     f = None if running is None else _as_space_function("running", running, grid, allow_time=True)
     terminal = _cell_average(g, grid, end) if smooth_payoff else g(end, grid.nodes)  # validates now

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import MAX_CELLS, check_finite, check_int, check_positive
 from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
@@ -203,7 +203,7 @@ def forward(
     n_steps = check_int("n_steps", n_steps, minimum=1)
     natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
     if grid is None:
-        n_cells = check_int("n_cells", n_cells, minimum=4)
+        n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
         if domain is None:
             cover = _cover_points(initial, process, tail)
             if cover is None:
@@ -220,7 +220,7 @@ def forward(
     m = initial_masses(initial, grid, process)
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
-                                        scheme=scheme, damping_steps=damping_steps)
+                                        scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     tg = time_grid.times
 
     stepper = Stepper(gen)
