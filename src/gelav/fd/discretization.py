@@ -111,12 +111,12 @@ def resolve_discretization(discretization: Discretization | None, **keywords: An
 
 def _checked(kw: dict[str, Any]) -> dict[str, Any]:
     """Name the keyword at fault (``domain=0.0`` was "object of type 'float' has no len()")."""
-    from gelav._validation import check_int, check_interval
+    from gelav._validation import MAX_CELLS, check_int, check_interval
 
     if kw.get("domain") is not None:
         kw["domain"] = check_interval("domain", kw["domain"])
     if "damping_steps" in kw:
-        kw["damping_steps"] = check_int("damping_steps", kw["damping_steps"], minimum=0)
+        kw["damping_steps"] = check_int("damping_steps", kw["damping_steps"], minimum=0, maximum=MAX_CELLS)
     return kw
 
 

@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._random import SeedLike, as_seed_sequence
 from gelav._validation import (
     MAX_CELLS,
+    MAX_HORIZON,
     check_finite,
     check_horizon,
     check_int,
@@ -559,10 +560,10 @@ def simulate(
     t_wall = _time.perf_counter()
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
-    start = check_finite("start", start)
+    start = check_finite("start", start, maximum=MAX_HORIZON)
     n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     n_paths = check_int("n_paths", n_paths, minimum=2, maximum=MAX_CELLS)
-    block_size = check_int("block_size", block_size, minimum=2)
+    block_size = check_int("block_size", block_size, minimum=2, maximum=MAX_CELLS)
     sch = get_scheme(scheme)
     sch.check(process)
     if engine not in ("numpy", "numba"):

@@ -46,6 +46,7 @@ from gelav._validation import (
     check_finite,
     check_horizon,
     check_int,
+    check_interval,
     check_nonnegative,
     check_positive,
     check_rate,
@@ -472,14 +473,10 @@ class Numerics:
         object.__setattr__(self, "n_steps", check_int("n_steps", self.n_steps, minimum=2, maximum=MAX_CELLS))
         check_size({"n_cells": self.n_cells + 1, "n_steps": self.n_steps})
         if self.domain is not None:
-            lo = check_finite("domain[0]", self.domain[0])
-            hi = check_finite("domain[1]", self.domain[1])
-            if not lo < hi:
-                raise ValueError(f"`domain` must satisfy lo < hi, got {self.domain!r}.")
-            object.__setattr__(self, "domain", (lo, hi))
+            object.__setattr__(self, "domain", check_interval("domain", self.domain))
         if self.scheme not in ("cn", "euler"):
             raise ValueError(f"Unknown `scheme` {self.scheme!r}; registered schemes are 'cn', 'euler'.")
-        object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon))
+        object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon, maximum=MAX_HORIZON))
         if self.temperature is not None:
             object.__setattr__(self, "temperature", check_positive("temperature", self.temperature))
         if self.continuation is not None:
@@ -561,11 +558,11 @@ class SolverOptions:
 
         fixed_point_method(self.method)  # ValueError listing the registered methods
         object.__setattr__(self, "tol", check_positive("tol", self.tol))
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1))
+        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1, maximum=MAX_CELLS))
         d = check_positive("damping", self.damping)
         if d > 1:
             raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
         object.__setattr__(self, "damping", d)
-        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1))
+        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1, maximum=MAX_CELLS))
         object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol))
         object.__setattr__(self, "max_seconds", check_positive("max_seconds", self.max_seconds))

@@ -43,7 +43,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import MAX_CELLS, check_finite, check_int, check_interval, check_positive
+from gelav._validation import (
+    MAX_CELLS,
+    MAX_HORIZON,
+    check_finite,
+    check_int,
+    check_interval,
+    check_positive,
+)
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
@@ -144,12 +151,9 @@ def _discount_rate(discount: Any) -> Any:
         return None
     if callable(discount):
         return discount
-    try:
-        r = np.asarray(discount, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"`discount` must be a number, an array or a callable r(t, x), got {discount!r:.40}.") from None
-    if not np.all(np.isfinite(r)):
-        raise ValueError("`discount` must be finite.")
+    from gelav._validation import check_rates
+
+    r = check_rates("discount", discount)  # no bools, finite, bounded
     if np.any(r < 0):
         raise ValueError(f"`discount` must be >= 0 (a killing rate), got min {float(r.min()):g}; "
                          "for growth, put the rate into the payoff instead.")
@@ -372,8 +376,8 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     horizon = check_positive("horizon", horizon)
-    start = check_finite("start", start)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
+    start = check_finite("start", start, maximum=MAX_HORIZON)
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     lo_b = as_boundary("lower", lower)
     hi_b = as_boundary("upper", upper)
     if grid is None:

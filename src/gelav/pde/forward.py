@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import MAX_CELLS, check_finite, check_int, check_positive
+from gelav._validation import MAX_CELLS, MAX_HORIZON, check_finite, check_int, check_positive
 from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
@@ -198,9 +198,9 @@ def forward(
     grid, domain, n_cells, n_steps = kw["grid"], kw["domain"], kw["n_cells"], kw["n_steps"]
     time_grid, scheme, damping_steps, tail = kw["time_grid"], kw["scheme"], kw["damping_steps"], kw["tail"]
     horizon = check_positive("horizon", horizon)
-    start = check_finite("start", start)
+    start = check_finite("start", start, maximum=MAX_HORIZON)
     tail = check_positive("tail", tail)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
