@@ -51,6 +51,12 @@ def jensen(horizon, mu, sigma_r, model, kappa, sigma, r0, theta, L0, cells, step
     v = {**cfg, **{k: x for k, x in given.items() if x is not None}}
     mdl = v.get("model", "static")
     mu_v = v.get("mu", 0.08)
+    from gelav._validation import MAX_CELLS, check_int
+
+    for k, least in (("cells", 8), ("steps", 2)):  # checked even where the static model ignores them
+        if k in v:
+            renamed_errors(lambda k=k, least=least: check_int(k, v[k], minimum=least, maximum=MAX_CELLS),
+                           {k: f"--{k}"})
     if mdl == "static" and "horizon" not in v:
         for k in ("sigma_r", "kappa", "sigma", "r0", "theta", "L0"):
             if k in v:
