@@ -12,26 +12,19 @@ another exception type, a hang (a 20 s alarm) or a result.
 from __future__ import annotations
 
 import math
-import signal
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gelav
 import gelav.valuation.lav
 import gelav.valuation.metrics
+from _properties import PROPS, alarm
 from gelav import BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck, forward
 
-PROPS = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 #: invalid calls drawn (the issue asks for >= 500)
 N_CALLS = 600
 
@@ -154,6 +147,52 @@ def _series():
     return t, x
 
 
+def _forward(horizon=1.0, initial=0.0, **kw):
+    return forward(OU, initial, horizon, **{**SMALL, **kw})
+
+
+def _backward(horizon=1.0, **kw):
+    return gelav.backward(OU, put, horizon, **{"x0": 0.0, **SMALL, **kw})
+
+
+def _stopping(horizon=1.0, **kw):
+    return gelav.optimal_stopping(OU, put, horizon, **{"x0": 0.0, **SMALL, **kw})
+
+
+def _simulate(**kw):
+    return gelav.simulate(OU, 0.0, 1.0, 10, 100, **{"seed": 1, **kw})
+
+
+#: the mean-field game's settings classes: "field:kind" of each field checked
+MFG_FIELDS = {
+    "LPType": "weight:positive kappa:nonnegative mean:bounded sigma:positive herding:nonnegative "
+    "feedback:nonnegative fund_end:horizon yield_rate:bounded discount_rate:nonnegative "
+    "liquidity_cost:nonnegative distress_level:bounded q4_drain:nonnegative q4_cost:nonnegative initial:bounded",
+    "Market": "horizon:horizon nav:positive base_discount:bounded discount_per_year:bounded "
+    "distress_impact:nonnegative flow_impact:nonnegative own_distress:nonnegative distress_level:bounded "
+    "absorption_time:nonnegative",
+    "Numerics": "n_cells:size n_steps:size domain:interval scheme:name epsilon:positive control:name engine:name",
+    "SolverOptions": "method:name tol:tolerance max_iter:size damping:fraction memory:size stage_tol:tolerance "
+    "max_seconds:tolerance",
+}
+
+
+#: the PDE solvers' arguments, "argument:kind" (the other arguments small and valid)
+PDE_ARGUMENTS = {
+    _forward: "horizon:horizon initial:finite n_cells:size n_steps:size domain:interval times:times scheme:name "
+    "lower:boundary upper:boundary damping_steps:count killing:rates tail:level start:bounded",
+    _backward: "horizon:horizon x0:finite n_cells:size n_steps:size domain:interval times:times scheme:name "
+    "lower:boundary discount:rates start:bounded",
+    _stopping: "horizon:horizon_or_inf x0:finite n_cells:size domain:interval method:name side:name max_iter:size "
+    "discount:rates damping_steps:count",
+}
+PDE_CASES = [
+    (f"{fn.__name__[1:]} {a}", a, k, _kw(fn, a))
+    for fn, spec in PDE_ARGUMENTS.items()
+    for a, k in (f.split(":") for f in spec.split())
+]
+
+
 CASES = [
     # processes
     *[
@@ -178,131 +217,8 @@ CASES = [
         for a, k in (("mu", "bounded"), ("sigma", "positive"))
     ],
     ("OU transition t", "t", "time", lambda v: OU.transition(0.0, v)),
-    # forward
-    ("forward horizon", "horizon", "horizon", lambda v: forward(OU, 0.0, v, **SMALL)),
-    ("forward initial", "initial", "finite", lambda v: forward(OU, v, 1.0, **SMALL)),
-    ("forward n_cells", "n_cells", "size", lambda v: forward(OU, 0.0, 1.0, n_cells=v, n_steps=10)),
-    ("forward n_steps", "n_steps", "size", lambda v: forward(OU, 0.0, 1.0, n_cells=20, n_steps=v)),
-    ("forward domain", "domain", "interval", lambda v: forward(OU, 0.0, 1.0, domain=v, **SMALL)),
-    ("forward times", "times", "times", lambda v: forward(OU, 0.0, 1.0, times=v, **SMALL)),
-    ("forward scheme", "scheme", "name", lambda v: forward(OU, 0.0, 1.0, scheme=v, **SMALL)),
-    ("forward lower", "lower", "boundary", lambda v: forward(OU, 0.0, 1.0, lower=v, **SMALL)),
-    ("forward upper", "upper", "boundary", lambda v: forward(OU, 0.0, 1.0, upper=v, **SMALL)),
-    (
-        "forward damping_steps",
-        "damping_steps",
-        "count",
-        lambda v: forward(OU, 0.0, 1.0, damping_steps=v, **SMALL),
-    ),
-    ("forward killing", "killing", "rates", lambda v: forward(OU, 0.0, 1.0, killing=v, **SMALL)),
-    ("forward tail", "tail", "level", lambda v: forward(OU, 0.0, 1.0, tail=v, **SMALL)),
-    ("forward start", "start", "bounded", lambda v: forward(OU, 0.0, 1.0, start=v, **SMALL)),
-    # backward
-    (
-        "backward horizon",
-        "horizon",
-        "horizon",
-        lambda v: gelav.backward(OU, put, v, x0=0.0, **SMALL),
-    ),
-    ("backward x0", "x0", "finite", lambda v: gelav.backward(OU, put, 1.0, x0=v, **SMALL)),
-    (
-        "backward n_cells",
-        "n_cells",
-        "size",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, n_cells=v),
-    ),
-    (
-        "backward n_steps",
-        "n_steps",
-        "size",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, n_steps=v),
-    ),
-    (
-        "backward domain",
-        "domain",
-        "interval",
-        lambda v: gelav.backward(OU, put, 1.0, domain=v, **SMALL),
-    ),
-    (
-        "backward times",
-        "times",
-        "times",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, times=v, **SMALL),
-    ),
-    (
-        "backward scheme",
-        "scheme",
-        "name",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, scheme=v, **SMALL),
-    ),
-    (
-        "backward lower",
-        "lower",
-        "boundary",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, lower=v, **SMALL),
-    ),
-    (
-        "backward discount",
-        "discount",
-        "rates",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, discount=v, **SMALL),
-    ),
-    (
-        "backward start",
-        "start",
-        "bounded",
-        lambda v: gelav.backward(OU, put, 1.0, x0=0.0, start=v, **SMALL),
-    ),
-    # optimal stopping
-    (
-        "stopping horizon",
-        "horizon",
-        "horizon_or_inf",
-        lambda v: gelav.optimal_stopping(OU, put, v, x0=0.0, **SMALL),
-    ),
-    ("stopping x0", "x0", "finite", lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=v, **SMALL)),
-    (
-        "stopping n_cells",
-        "n_cells",
-        "size",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=0.0, n_cells=v),
-    ),
-    (
-        "stopping domain",
-        "domain",
-        "interval",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, domain=v, **SMALL),
-    ),
-    (
-        "stopping method",
-        "method",
-        "name",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=0.0, method=v, **SMALL),
-    ),
-    (
-        "stopping side",
-        "side",
-        "name",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=0.0, side=v, **SMALL),
-    ),
-    (
-        "stopping max_iter",
-        "max_iter",
-        "size",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=0.0, max_iter=v, **SMALL),
-    ),
-    (
-        "stopping discount",
-        "discount",
-        "rates",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=0.0, discount=v, **SMALL),
-    ),
-    (
-        "stopping damping_steps",
-        "damping_steps",
-        "count",
-        lambda v: gelav.optimal_stopping(OU, put, 1.0, x0=0.0, damping_steps=v, **SMALL),
-    ),
+    # forward, backward, optimal stopping
+    *PDE_CASES,
     # exit problems
     ("exit_time a", "a", "finite", lambda v: gelav.exit_time(OU, v, 1.0, **SMALL)),
     ("exit_time b", "b", "finite", lambda v: gelav.exit_time(OU, -1.0, v, **SMALL)),
@@ -342,36 +258,16 @@ CASES = [
     ),
     ("simulate n_steps", "n_steps", "size", lambda v: gelav.simulate(OU, 0.0, 1.0, v, 100, seed=1)),
     ("simulate n_paths", "n_paths", "size", lambda v: gelav.simulate(OU, 0.0, 1.0, 10, v, seed=1)),
-    (
-        "simulate scheme",
-        "scheme",
-        "name",
-        lambda v: gelav.simulate(OU, 0.0, 1.0, 10, 100, scheme=v, seed=1),
-    ),
-    (
-        "simulate save",
-        "save",
-        "times",
-        lambda v: gelav.simulate(OU, 0.0, 1.0, 10, 100, save=v, seed=1),
-    ),
-    (
-        "simulate lower",
-        "lower",
-        "finite",
-        lambda v: gelav.simulate(OU, 0.0, 1.0, 10, 100, lower=v, seed=1),
-    ),
-    (
-        "simulate block_size",
-        "block_size",
-        "size",
-        lambda v: gelav.simulate(OU, 0.0, 1.0, 10, 100, block_size=v, seed=1),
-    ),
-    (
-        "simulate start",
-        "start",
-        "bounded",
-        lambda v: gelav.simulate(OU, 0.0, 1.0, 10, 100, start=v, seed=1),
-    ),
+    *[
+        (f"simulate {a}", a, k, _kw(_simulate, a))
+        for a, k in (
+            ("scheme", "name"),
+            ("save", "times"),
+            ("lower", "finite"),
+            ("block_size", "size"),
+            ("start", "bounded"),
+        )
+    ],
     # lattices
     ("TrinomialWalk alpha", "alpha", "level", lambda v: gelav.TrinomialWalk(alpha=v)),
     ("TrinomialWalk dy", "dy", "positive", lambda v: gelav.TrinomialWalk(alpha=0.5, dy=v)),
@@ -399,61 +295,9 @@ CASES = [
     ),
     # mean-field game
     *[
-        (f"LPType {a}", a, k, _kw(_mfg().LPType, a))
-        for a, k in (
-            ("weight", "positive"),
-            ("kappa", "nonnegative"),
-            ("mean", "bounded"),
-            ("sigma", "positive"),
-            ("herding", "nonnegative"),
-            ("feedback", "nonnegative"),
-            ("fund_end", "horizon"),
-            ("yield_rate", "bounded"),
-            ("discount_rate", "nonnegative"),
-            ("liquidity_cost", "nonnegative"),
-            ("distress_level", "bounded"),
-            ("q4_drain", "nonnegative"),
-            ("q4_cost", "nonnegative"),
-            ("initial", "bounded"),
-        )
-    ],
-    *[
-        (f"Market {a}", a, k, _kw(_mfg().Market, a))
-        for a, k in (
-            ("horizon", "horizon"),
-            ("nav", "positive"),
-            ("base_discount", "bounded"),
-            ("discount_per_year", "bounded"),
-            ("distress_impact", "nonnegative"),
-            ("flow_impact", "nonnegative"),
-            ("own_distress", "nonnegative"),
-            ("distress_level", "bounded"),
-            ("absorption_time", "nonnegative"),
-        )
-    ],
-    *[
-        (f"Numerics {a}", a, k, _kw(_mfg().Numerics, a))
-        for a, k in (
-            ("n_cells", "size"),
-            ("n_steps", "size"),
-            ("domain", "interval"),
-            ("scheme", "name"),
-            ("epsilon", "positive"),
-            ("control", "name"),
-            ("engine", "name"),
-        )
-    ],
-    *[
-        (f"SolverOptions {a}", a, k, _kw(_mfg().SolverOptions, a))
-        for a, k in (
-            ("method", "name"),
-            ("tol", "tolerance"),
-            ("max_iter", "size"),
-            ("damping", "fraction"),
-            ("memory", "size"),
-            ("stage_tol", "tolerance"),
-            ("max_seconds", "tolerance"),
-        )
+        (f"{cls} {a}", a, k, _kw(getattr(_mfg(), cls), a))
+        for cls, spec in MFG_FIELDS.items()
+        for a, k in (f.split(":") for f in spec.split())
     ],
     ("mfg.solve start", "start", "bounded", lambda v: _solve(start=v)),
     (
@@ -518,24 +362,6 @@ CASES = [
         lambda v: gelav.valuation.lav.liquidity_adjusted_value(rate=v),
     ),
 ]
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def alarm(seconds: int):
-    def raise_hang(*_):
-        raise Hang(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, raise_hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _bad_values(kind: str):

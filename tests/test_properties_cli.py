@@ -17,22 +17,15 @@ accepted input would still finish quickly (and then fail the test).
 from __future__ import annotations
 
 import math
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _properties import PROPS, alarm
 from gelav.cli import main
 
-PROPS = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
 #: examples per property (the issue asks for >= 300 command lines, scenario files and CSV files in all)
 N_OPTIONS = 180
 N_TOML = 120
@@ -114,24 +107,6 @@ def _option_cases():
 
 
 OPTION_CASES = _option_cases()
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def alarm(seconds: int):
-    def raise_hang(*_):
-        raise Hang(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, raise_hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _run(args):

@@ -24,9 +24,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from _properties import PROPS
 from gelav import (
     CIR,
     BrownianMotion,
@@ -39,14 +40,6 @@ from gelav import (
 from gelav.fd.boundaries import Dirichlet
 from gelav.pde.backward import backward, duality_gap
 from gelav.pde.stopping import optimal_stopping
-
-#: the profile of every property in this file: the same examples on every run, no database
-PROPS = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 #: examples per property (the issue asks for >= 300 random valid models)
 N_MODELS = 320
