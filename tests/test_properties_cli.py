@@ -180,7 +180,12 @@ TOML_CASES = [
     ("mfg", "mfg.solver", "max_seconds", [*TOML_NUMBER_BAD, 0.0, -1.0]),
     ("mfg", "mfg.market", "horizon", TOML_POSITIVE_BAD),
     ("mfg", "mfg.market", "distress_impact", [*TOML_NUMBER_BAD, -1.0, 1e308]),
+    ("mfg", "mfg.types", "feedback", [*TOML_NUMBER_BAD, -1.0, 1e12]),
+    ("mfg", "mfg.types", "initial", [math.nan, math.inf, True, "@[1, 2]", 1e12]),
+    ("mfg", "mfg.types", "sigma", TOML_POSITIVE_BAD),
 ]
+#: tables written as arrays of tables (``[[mfg.types]]``)
+ARRAY_TABLES = ("mfg.types",)
 TOML_FLAT = [(c, t, f, v) for c, t, f, vs in TOML_CASES for v in vs]
 #: small runs from the file itself (command-line options would override the field under test)
 TOML_BASE = {
@@ -198,7 +203,7 @@ def _write_toml(path, command, table, field, value):
     tables.setdefault(table, {})[field] = value
     lines = []
     for t, fields in tables.items():
-        lines.append(f"[{t}]")
+        lines.append(f"[[{t}]]" if t in ARRAY_TABLES else f"[{t}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in fields.items()]
     path.write_text("\n".join(lines) + "\n")
 
