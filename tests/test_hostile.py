@@ -88,3 +88,44 @@ def test_atomic_write_replaces_whole_file_and_cleans_up_on_error(tmp_path):
         atomic_write(f, broken)
     assert f.read_text() == "second"  # the old file survives intact
     assert [p.name for p in f.parent.iterdir()] == ["page.html"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("call, names", [
+    (lambda: forward(OU, 0.0, 1.0, n_cells=20_000, n_steps=20_000), ("n_cells", "n_steps")),
+    (lambda: backward(OU, put, 1.0, x0=0.0, n_cells=20_000, n_steps=20_000), ("n_cells", "n_steps")),
+    (lambda: optimal_stopping(OU, put, 1.0, x0=0.0, n_cells=20_000, n_steps=20_000), ("n_cells", "n_steps")),
+    (lambda: forward(OU, 0.0, 1.0, n_cells=10**12), ("n_cells",)),
+    (lambda: simulate(OU, 0.0, 1.0, 10**5, 10**4, save="all"), ("n_paths", "n_steps")),
+    (lambda: simulate(OU, 0.0, 1.0, 10, 10**12), ("n_paths",)),
+])
+def test_allocations_that_do_not_fit_in_memory_name_the_sizes(call, names):
+    with pytest.raises(ValueError) as info:
+        call()
+    for name in names:
+        assert f"`{name}`" in str(info.value)
+
+
+def test_mfg_sizes_and_ranges_name_the_argument():
+    from gelav.mfg import LPType, Market, Numerics
+
+    with pytest.raises(ValueError, match=r"`n_cells`.*`n_steps`"):
+        Numerics(n_cells=100_000, n_steps=100_000)
+    for kw in ({"initial": 1e12}, {"feedback": 1e12}, {"kappa": 1e308}, {"mean": 1e12},
+               {"initial": ("normal", 1e12, 1.0)}, {"fund_end": 1e308}):
+        name = next(iter(kw))
+        with pytest.raises(ValueError, match=f"`{name}"):
+            LPType(**kw)
+    with pytest.raises(ValueError, match="`horizon`"):
+        Market(horizon=1e308)
+
+
+def test_mfg_wall_time_budget_ends_in_convergence_error_with_history():
+    from gelav.errors import ConvergenceError
+    from gelav.mfg import LPType, Market, MFGModel, Numerics, SolverOptions, solve
+
+    model = MFGModel((LPType(initial=-0.5, feedback=5.0),), Market(distress_impact=0.5))
+    with pytest.raises(ConvergenceError, match="max_seconds") as info:
+        solve(model, numerics=Numerics(n_cells=40, n_steps=40), options=SolverOptions(max_seconds=1e-6))
+    assert isinstance(info.value.history, list)
+    with pytest.raises(ValueError, match="`max_seconds`"):
+        SolverOptions(max_seconds=0.0)

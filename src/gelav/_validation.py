@@ -11,7 +11,11 @@ infinities are rejected, and magnitudes are bounded where the mathematics
   mean-reversion speed of 1e308 per year only overflows ``κ τ`` or ``σ²/2κ``;
 * :data:`MAX_HORIZON` bounds horizons (years): ``σ² T`` and ``μ T`` stay
   far from overflow and a time grid stays representable;
-* :data:`MAX_CELLS` bounds grid and sample sizes so that arrays fit in memory.
+* :data:`MAX_STATE` bounds state levels and spacings (``dy`` of a walk), so
+  squares and products with rates stay finite;
+* :data:`MAX_CELLS` bounds grid and sample sizes so that arrays fit in memory;
+  :func:`check_size` bounds the product of the sizes of one allocation
+  (grid × steps × types) and names every size argument.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "check_callable", "check_finite", "check_horizon", "check_int",
-           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_times"]
+__all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "MAX_STATE", "check_callable", "check_finite", "check_horizon", "check_int",
+           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times"]
 
 #: Largest model rate or volatility accepted (per year).
 MAX_RATE = 1e6
 #: Longest horizon accepted (years).
 MAX_HORIZON = 1e6
+#: Largest state level or spacing accepted where squares and products with rates are formed.
+MAX_STATE = 1e12
 #: Largest grid, step or sample count accepted where arrays of that length are allocated.
 MAX_CELLS = 10**8
 
@@ -40,6 +46,8 @@ def check_finite(name: str, value: Any, *, maximum: float | None = None) -> floa
     """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a real number, got the bool {value!r}.")
+    if isinstance(value, (str, bytes)):  # float("1e3") would parse it: a string is not a number
+        raise TypeError(f"`{name}` must be a real number, got the string {value!r}.")
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
@@ -92,6 +100,39 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     if maximum is not None and v > maximum:
         raise ValueError(f"`{name}` = {v} is too large: it must be <= {maximum} (the arrays must fit in memory).")
     return v
+
+
+def check_size(sizes: dict[str, int], *, maximum: int = MAX_CELLS) -> int:
+    """The element count ``prod(sizes.values())`` of one allocation, or raise if it exceeds ``maximum``.
+
+    ``sizes`` maps each size argument's name to its value (e.g. ``{"n_cells": 401, "n_steps": 200}``
+    for a grid × steps array); the error names all of them.
+    """
+    total = math.prod(int(v) for v in sizes.values())
+    if total > maximum:
+        parts = " × ".join(f"`{k}` ({int(v):,})" for k, v in sizes.items())
+        raise ValueError(f"{parts} = {total:.3g} array elements is too large: the product must be <= "
+                         f"{maximum:.0e} so the arrays fit in memory.")
+    return total
+
+
+def check_rates(name: str, value: Any) -> np.ndarray:
+    """A rate (or an array of rates per node) as a float array: no bools, strings or containers of them,
+    finite, |value| <= :data:`MAX_RATE`. The sign is the caller's to check."""
+    if isinstance(value, (bool, np.bool_, str, bytes, dict, set)):
+        raise TypeError(f"`{name}` must be a number, an array of numbers or a callable, got {value!r:.40}.")
+    try:
+        arr = np.asarray(value)
+        if arr.dtype == bool or arr.dtype.kind not in "iuf":
+            raise TypeError
+        arr = arr.astype(float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, an array of numbers or a callable, got {value!r:.40}.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite.")
+    if arr.size and float(np.max(np.abs(arr))) > MAX_RATE:
+        raise ValueError(f"`{name}` is out of range: |{name}| must be <= {MAX_RATE:g} per year.")
+    return arr
 
 
 def check_interval(name: str, value: Any) -> tuple[float, float]:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_horizon, check_int
+from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 from gelav.errors import AccuracyWarning
 
 __all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
@@ -413,8 +413,10 @@ def stress_test(
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
-    paths = check_int("paths", paths, minimum=100)
-    cells = check_int("cells", cells, minimum=16)
+    paths = check_int("paths", paths, minimum=100, maximum=MAX_CELLS)
+    cells = check_int("cells", cells, minimum=16, maximum=MAX_CELLS)
+    if isinstance(seed, (bool, float, str, int, np.integer)):  # an integer seed >= 0 (SeedSequence: as is)
+        seed = check_int("seed", seed, minimum=0)
     if direction not in ("below", "above"):
         raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
     if methods is None:

@@ -459,9 +459,9 @@ def fit_ou(
             raise ValueError("`values` must hold numbers.") from None
         if x.ndim != 1 or x.shape != t.shape:
             raise ValueError(f"`values` must be 1-D with one entry per time ({t.size}), got shape {x.shape}.")
-    level = float(level)
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"`level` must lie in (0, 1), got {level}.")
+    from gelav.calibrate.cir import check_level
+
+    level = check_level(level)
     bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
         raise ValueError(f"`values`[{int(bad[0])}] = {x[bad[0]]} is not finite; drop missing values first.")

@@ -53,6 +53,10 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
         return run_control(game=game, config=out.config, scenario=scenario_name, method=method, tol=tol,
                            n_cells=n_cells, n_steps=n_steps, epsilon=epsilon, as_json=out.as_json, plot=out.plot,
                            quiet=out.quiet, **game_params)
+    ignored = sorted(k for k, v in game_params.items() if v is not None)
+    if ignored:  # the control-game parameters were silently ignored without --game
+        raise click.UsageError(", ".join(f"--{k.removeprefix('game_').replace('_', '-')}" for k in ignored)
+                               + " apply only to a control game: add --game.")
     from gelav import tasks
 
     if scenario_name is not None and out.config is not None:

@@ -111,28 +111,37 @@ def resolve_discretization(discretization: Discretization | None, **keywords: An
 
 def _checked(kw: dict[str, Any]) -> dict[str, Any]:
     """Name the keyword at fault (``domain=0.0`` was "object of type 'float' has no len()")."""
-    from gelav._validation import check_int, check_interval
+    from gelav._validation import MAX_CELLS, check_int, check_interval
 
     if kw.get("domain") is not None:
         kw["domain"] = check_interval("domain", kw["domain"])
     if "damping_steps" in kw:
-        kw["damping_steps"] = check_int("damping_steps", kw["damping_steps"], minimum=0)
+        kw["damping_steps"] = check_int("damping_steps", kw["damping_steps"], minimum=0, maximum=MAX_CELLS)
     return kw
 
 
 def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence[float] | ArrayLike | None,
-                  time_grid: TimeGrid | None, scheme: str, damping_steps: int
+                  time_grid: TimeGrid | None, scheme: str, damping_steps: int, n_nodes: int | None = None
                   ) -> tuple[TimeGrid, NDArray[np.int64]]:
     """The time grid of a run on ``[start, start + horizon]`` and the indices of the saved times.
 
     The default grid is :meth:`TimeGrid.for_run`; a given ``time_grid`` must span
-    the run, and then ``times`` (default: every step) are saved.
+    the run, and then ``times`` (default: every step) are saved. With
+    ``n_nodes`` (the space grid's nodes), the nodes × steps arrays must fit
+    in memory (:func:`gelav._validation.check_size`).
 
     Raises
     ------
     TypeError, ValueError
-        A ``time_grid`` of the wrong type or span.
+        A ``time_grid`` of the wrong type or span; a grid × steps product over
+        :data:`gelav._validation.MAX_CELLS`.
     """
+    from gelav._validation import MAX_CELLS, check_size
+
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
+    if n_nodes is not None:
+        steps = n_steps if time_grid is None or not isinstance(time_grid, TimeGrid) else time_grid.n_steps
+        check_size({"n_cells": n_nodes, "n_steps": steps})
     end = start + horizon
     if times is not None:  # named `times` here, not `include` in TimeGrid.build
         from gelav._validation import check_times

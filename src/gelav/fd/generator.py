@@ -174,7 +174,9 @@ class Generator:
             )
         self._killing = killing
         if killing is not None and not callable(killing):
-            k_in = np.asarray(killing, dtype=float)
+            from gelav._validation import check_rates
+
+            k_in = check_rates("killing", killing)
             if k_in.size != 1 and k_in.shape != grid.nodes.shape:  # was NumPy's "could not be broadcast"
                 raise ValueError(f"`killing` array must hold a rate at each of the {grid.n_nodes} grid nodes, "
                                  f"got shape {k_in.shape}.")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int, check_positive
 from gelav.fd.grid import Grid, auto_domain
 from gelav.lattice.counting import fit_order, lattice_cdf
 from gelav.lattice.generator_lattice import GeneratorLattice
@@ -137,10 +137,10 @@ def stress_probability(
     True
     """
     x0 = check_finite("x0", x0)
-    horizon = check_positive("horizon", horizon)
+    horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
     methods = ("auto", "tree", "generator")
-    if method not in methods:
+    if not isinstance(method, str) or method not in methods:
         raise ValueError(f"Unknown `method` {method!r}; registered methods are " + ", ".join(map(repr, methods)) + ".")
     t0 = time.perf_counter()
     tree_ok = tree_family(process) is not None
@@ -148,7 +148,7 @@ def stress_probability(
         raise TypeError(f"method='tree' needs one of {', '.join(TREE_KINDS)}; got {type(process).__name__}.")
     use_tree = method == "tree" or (method == "auto" and tree_ok)
     if use_tree:
-        n2 = check_int("n_steps", n_steps, minimum=4)
+        n2 = check_int("n_steps", n_steps, minimum=4, maximum=MAX_CELLS)
         n1 = n2 // 2
         kw = {"below": threshold} if below else {"above": threshold}
         probe = TrinomialTree(process, x0, horizon, n1)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 from gelav.lattice.counting import lattice_cdf
 
 # =============================================================================
@@ -134,8 +134,8 @@ class TrinomialTree:
         self.x0 = check_finite("x0", x0)
         if kind == "log" and self.x0 <= 0:
             raise ValueError(f"`x0` must be > 0 for {type(process).__name__}, got {self.x0}.")
-        self.horizon = check_positive("horizon", horizon)
-        self.n_steps = check_int("n_steps", n_steps, minimum=1)
+        self.horizon = check_horizon("horizon", horizon)
+        self.n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
         dt = self.horizon / self.n_steps
         self.dt = dt
         sigma = float(process.sigma)

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike, as_generator
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import MAX_HORIZON, MAX_STATE, check_finite, check_int, check_positive
 from gelav.lattice.counting import KSResult, lattice_cdf
 
 
@@ -267,8 +267,8 @@ class TrinomialWalk:
         if not 0.0 < a <= 0.5:
             raise ValueError(f"`alpha` must lie in (0, 1/2] (the stay probability 1 - 2α must be >= 0), got {a}.")
         object.__setattr__(self, "alpha", a)
-        object.__setattr__(self, "dy", check_positive("dy", self.dy))
-        object.__setattr__(self, "dt", check_positive("dt", self.dt))
+        object.__setattr__(self, "dy", check_positive("dy", self.dy, maximum=MAX_STATE))  # dy² stays finite
+        object.__setattr__(self, "dt", check_positive("dt", self.dt, maximum=MAX_HORIZON))
 
     @property
     def c2(self) -> float:

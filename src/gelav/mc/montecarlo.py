@@ -51,7 +51,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike, as_seed_sequence
-from gelav._validation import check_finite, check_horizon, check_int, check_positive
+from gelav._validation import (
+    MAX_CELLS,
+    MAX_HORIZON,
+    check_finite,
+    check_horizon,
+    check_int,
+    check_positive,
+    check_size,
+)
 from gelav.mc.schemes import SCHEMES, Scheme, get_scheme
 from gelav.processes.protocol import has_exact_law, name_of
 from gelav.results import Estimate
@@ -572,10 +580,10 @@ def simulate(
     t_wall = _time.perf_counter()
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
-    start = check_finite("start", start)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
-    n_paths = check_int("n_paths", n_paths, minimum=2)
-    block_size = check_int("block_size", block_size, minimum=2)
+    start = check_finite("start", start, maximum=MAX_HORIZON)
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
+    n_paths = check_int("n_paths", n_paths, minimum=2, maximum=MAX_CELLS)
+    block_size = check_int("block_size", block_size, minimum=2, maximum=MAX_CELLS)
     sch = get_scheme(scheme)
     sch.check(process)
     if engine not in ("numpy", "numba"):
@@ -609,7 +617,10 @@ def simulate(
         if not upper > x0:
             raise ValueError(f"`upper` barrier ({upper}) must lie above `x0` ({x0}).")
     dt = horizon / n_steps
+    if isinstance(save, str) and save == "all":  # the paths array is n_paths × (n_steps + 1)
+        check_size({"n_paths": n_paths, "n_steps": n_steps + 1})
     save_idx = _save_indices(save, n_steps, start, dt)
+    check_size({"n_paths": n_paths, "save": len(save_idx)})
     ss = as_seed_sequence(seed)
     n_blocks = -(-n_paths // block_size)
     if chunk_size is None:

@@ -162,9 +162,9 @@ class Problem:
     def __init__(self, model: MFGModel, numerics: Numerics, *, start: float = 0.0,
                  grid: Grid | None = None, time_grid: TimeGrid | None = None,
                  initial_pressure: float = 0.0) -> None:
-        from gelav._validation import check_finite
+        from gelav._validation import MAX_HORIZON, check_finite
 
-        start = check_finite("start", start)  # NaN used to surface as "`horizon` must be finite"
+        start = check_finite("start", start, maximum=MAX_HORIZON)  # NaN used to surface as "`horizon` must be finite"
         self.model = model
         self.initial_pressure = check_finite("initial_pressure", initial_pressure)  # NaN: ConvergenceError
         self.numerics = numerics
@@ -203,6 +203,10 @@ class Problem:
         x = grid.nodes
         self.x = x
         N = x.size
+        from gelav._validation import check_size
+
+        # the (K, M, N) arrays (rewards, bands, paths) must fit in memory
+        check_size({"n_cells": N, "n_steps": M, "types": K})
         self.N = N
         self.weights = model.weights
         self.alive = (self.t_mid[None, :] < ends[:, None])  # (K, M)

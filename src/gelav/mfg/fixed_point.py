@@ -106,7 +106,8 @@ class Evaluator:
     """
 
     def __init__(self, problem: Problem, opts: SolverOptions, history: list[dict[str, Any]],
-                 callback: Callable[[dict[str, Any]], None] | None, label: str = "") -> None:
+                 callback: Callable[[dict[str, Any]], None] | None, label: str = "",
+                 deadline: float | None = None) -> None:
         self.pb = problem
         self.opts = opts
         self.history = history
@@ -125,6 +126,8 @@ class Evaluator:
         self.accept_below = 10.0 * opts.tol
         self.one_correction = False
         self.t0 = time.perf_counter()
+        #: ``time.perf_counter()`` after which no evaluation starts (the solve's wall-time budget)
+        self.deadline = deadline
 
     @property
     def residual(self) -> float:
@@ -140,6 +143,11 @@ class Evaluator:
         pb = self.pb
         if not np.all(np.isfinite(Z)):
             raise FloatingPointError("non-finite aggregate path")
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            best = min((h["residual"] for h in self.history), default=math.nan)
+            raise ConvergenceError(
+                f"the wall-time budget `max_seconds`={self.opts.max_seconds:g} s is spent after "
+                f"{len(self.history)} evaluations (best residual {best:.3g}, tol={self.opts.tol:g})", self.history)
         same = self.prev is not None and self.prev_eps == self.eps
         # warm start from the previous best response once the iterates are close; far from the
         # fixed point the step-to-step predictor of a cold start is better

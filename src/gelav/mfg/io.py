@@ -57,10 +57,12 @@ MARKET_FIELDS = ("horizon", "nav", "base_discount", "discount_per_year", "distre
                  "own_distress", "distress_level", "absorption_time")
 NUMERICS_FIELDS = ("n_cells", "n_steps", "domain", "scheme", "epsilon", "temperature", "continuation", "control",
                    "engine")
-SOLVER_FIELDS = ("method", "tol", "max_iter", "damping", "memory", "stage_tol", "exploitability", "continuation")
+SOLVER_FIELDS = ("method", "tol", "max_iter", "damping", "memory", "stage_tol", "exploitability", "continuation",
+                 "max_seconds")
 NONNEG = {"kappa", "herding", "feedback", "discount_rate", "liquidity_cost", "q4_drain", "q4_cost", "distress_impact",
           "flow_impact", "own_distress", "absorption_time"}
-POSITIVE = {"weight", "sigma", "fund_end", "horizon", "nav", "epsilon", "temperature", "tol", "stage_tol"}
+POSITIVE = {"weight", "sigma", "fund_end", "horizon", "nav", "epsilon", "temperature", "tol", "stage_tol",
+            "max_seconds"}
 
 
 def _initial(sec: Section, value: Any) -> Any:
@@ -170,7 +172,8 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
     nsec.check_unknown(NUMERICS_FIELDS)
     # solver
     ssec = Section(root.get("solver"), "mfg.solver", source=source)
-    skw = _numbers(ssec, ("tol", "max_iter", "damping", "memory", "stage_tol"), ints=("max_iter", "memory"))
+    skw = _numbers(ssec, ("tol", "max_iter", "damping", "memory", "stage_tol", "max_seconds"),
+                   ints=("max_iter", "memory"))
     if "damping" in skw and not 0 < skw["damping"] <= 1:
         raise ssec.error("damping", skw["damping"], "a number in (0, 1]")
     if ssec.has("method"):

@@ -39,7 +39,19 @@ from typing import Any
 
 import numpy as np
 
-from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+from gelav._validation import (
+    MAX_CELLS,
+    MAX_HORIZON,
+    MAX_RATE,
+    check_finite,
+    check_horizon,
+    check_int,
+    check_interval,
+    check_nonnegative,
+    check_positive,
+    check_rate,
+    check_size,
+)
 
 __all__ = [
     "AUTO_NUMBA_CELL_STEPS",
@@ -54,6 +66,10 @@ __all__ = [
 #: fixed-point methods accepted by :func:`gelav.mfg.solve` (see :mod:`gelav.mfg.solver`)
 FIXED_POINT_METHODS = ("auto", "picard", "fictitious", "anderson", "newton-krylov")
 
+#: Largest liquidity level accepted (``mean``, ``distress_level``, a starting point or law): the
+#: liquidity state is in units of order one, so 1e6 is far beyond any model.
+MAX_LEVEL = 1e6
+
 
 def _check_initial(initial: Any) -> Any:
     if isinstance(initial, str):
@@ -66,10 +82,10 @@ def _check_initial(initial: Any) -> Any:
     if isinstance(initial, bool):
         raise TypeError("`initial` must not be a bool.")
     if isinstance(initial, (int, float, np.integer, np.floating)):
-        return check_finite("initial", initial)
+        return check_finite("initial", initial, maximum=MAX_LEVEL)
     if isinstance(initial, (tuple, list)) and len(initial) == 3 and initial[0] == "normal":
-        m = check_finite("initial mean", initial[1])
-        s = check_positive("initial sd", initial[2])
+        m = check_finite("initial mean", initial[1], maximum=MAX_LEVEL)
+        s = check_positive("initial sd", initial[2], maximum=MAX_LEVEL)
         return ("normal", m, s)
     if hasattr(initial, "cdf") and hasattr(initial, "ppf"):
         return initial
@@ -176,20 +192,25 @@ class LPType:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"`name` must be a non-empty string, got {self.name!r}.")
-        object.__setattr__(self, "weight", check_positive("weight", self.weight))
-        object.__setattr__(self, "kappa", check_nonnegative("kappa", self.kappa))
-        object.__setattr__(self, "mean", check_finite("mean", self.mean))
-        object.__setattr__(self, "sigma", check_positive("sigma", self.sigma))
-        object.__setattr__(self, "herding", check_nonnegative("herding", self.herding))
-        object.__setattr__(self, "feedback", check_nonnegative("feedback", self.feedback))
+        # rates per year bounded by MAX_RATE, levels by MAX_LEVEL (a fire-sale feedback or a starting
+        # level of 1e12 used to run the fixed point without end)
+        object.__setattr__(self, "weight", check_positive("weight", self.weight, maximum=MAX_RATE))
+        object.__setattr__(self, "kappa", check_nonnegative("kappa", self.kappa, maximum=MAX_RATE))
+        object.__setattr__(self, "mean", check_finite("mean", self.mean, maximum=MAX_LEVEL))
+        object.__setattr__(self, "sigma", check_rate("sigma", self.sigma))
+        object.__setattr__(self, "herding", check_nonnegative("herding", self.herding, maximum=MAX_RATE))
+        object.__setattr__(self, "feedback", check_nonnegative("feedback", self.feedback, maximum=MAX_RATE))
         if self.fund_end is not None:
-            object.__setattr__(self, "fund_end", check_positive("fund_end", self.fund_end))
-        object.__setattr__(self, "yield_rate", check_finite("yield_rate", self.yield_rate))
-        object.__setattr__(self, "discount_rate", check_nonnegative("discount_rate", self.discount_rate))
-        object.__setattr__(self, "liquidity_cost", check_nonnegative("liquidity_cost", self.liquidity_cost))
-        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level))
-        object.__setattr__(self, "q4_drain", check_nonnegative("q4_drain", self.q4_drain))
-        object.__setattr__(self, "q4_cost", check_nonnegative("q4_cost", self.q4_cost))
+            object.__setattr__(self, "fund_end", check_horizon("fund_end", self.fund_end))
+        object.__setattr__(self, "yield_rate", check_rate("yield_rate", self.yield_rate, positive=False))
+        object.__setattr__(self, "discount_rate", check_nonnegative("discount_rate", self.discount_rate,
+                                                                    maximum=MAX_RATE))
+        object.__setattr__(self, "liquidity_cost", check_nonnegative("liquidity_cost", self.liquidity_cost,
+                                                                     maximum=MAX_RATE))
+        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level,
+                                                                maximum=MAX_LEVEL))
+        object.__setattr__(self, "q4_drain", check_nonnegative("q4_drain", self.q4_drain, maximum=MAX_RATE))
+        object.__setattr__(self, "q4_cost", check_nonnegative("q4_cost", self.q4_cost, maximum=MAX_RATE))
         object.__setattr__(self, "initial", _check_initial(self.initial))
         if isinstance(self.initial, str) and self.kappa + self.herding == 0:
             raise ValueError("`initial`='stationary' needs `kappa` > 0 (no stationary law otherwise).")
@@ -296,15 +317,20 @@ class Market:
 
         object.__setattr__(self, "buyers", _buyers.check_buyers(self.buyers))
         object.__setattr__(self, "tax", _tax.check_tax(self.tax))
-        object.__setattr__(self, "horizon", check_positive("horizon", self.horizon))
-        object.__setattr__(self, "nav", check_positive("nav", self.nav))
-        object.__setattr__(self, "base_discount", check_finite("base_discount", self.base_discount))
-        object.__setattr__(self, "discount_per_year", check_finite("discount_per_year", self.discount_per_year))
-        object.__setattr__(self, "distress_impact", check_nonnegative("distress_impact", self.distress_impact))
-        object.__setattr__(self, "flow_impact", check_nonnegative("flow_impact", self.flow_impact))
-        object.__setattr__(self, "own_distress", check_nonnegative("own_distress", self.own_distress))
-        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level))
-        object.__setattr__(self, "absorption_time", check_nonnegative("absorption_time", self.absorption_time))
+        object.__setattr__(self, "horizon", check_horizon("horizon", self.horizon))
+        object.__setattr__(self, "nav", check_positive("nav", self.nav, maximum=MAX_LEVEL))
+        object.__setattr__(self, "base_discount", check_finite("base_discount", self.base_discount, maximum=MAX_RATE))
+        object.__setattr__(self, "discount_per_year", check_rate("discount_per_year", self.discount_per_year,
+                                                                 positive=False))
+        object.__setattr__(self, "distress_impact", check_nonnegative("distress_impact", self.distress_impact,
+                                                                      maximum=MAX_RATE))
+        object.__setattr__(self, "flow_impact", check_nonnegative("flow_impact", self.flow_impact, maximum=MAX_RATE))
+        object.__setattr__(self, "own_distress", check_nonnegative("own_distress", self.own_distress,
+                                                                   maximum=MAX_RATE))
+        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level,
+                                                                maximum=MAX_LEVEL))
+        object.__setattr__(self, "absorption_time", check_nonnegative("absorption_time", self.absorption_time,
+                                                                      maximum=MAX_HORIZON))
         if self.coupling is not None and not callable(self.coupling):
             raise TypeError(f"`coupling` must be callable (t, L, stats) -> price, got {type(self.coupling).__name__}.")
 
@@ -465,17 +491,14 @@ class Numerics:
     engine: str = "auto"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_cells", check_int("n_cells", self.n_cells, minimum=4))
-        object.__setattr__(self, "n_steps", check_int("n_steps", self.n_steps, minimum=2))
+        object.__setattr__(self, "n_cells", check_int("n_cells", self.n_cells, minimum=4, maximum=MAX_CELLS))
+        object.__setattr__(self, "n_steps", check_int("n_steps", self.n_steps, minimum=2, maximum=MAX_CELLS))
+        check_size({"n_cells": self.n_cells + 1, "n_steps": self.n_steps})
         if self.domain is not None:
-            lo = check_finite("domain[0]", self.domain[0])
-            hi = check_finite("domain[1]", self.domain[1])
-            if not lo < hi:
-                raise ValueError(f"`domain` must satisfy lo < hi, got {self.domain!r}.")
-            object.__setattr__(self, "domain", (lo, hi))
+            object.__setattr__(self, "domain", check_interval("domain", self.domain))
         if self.scheme not in ("cn", "euler"):
             raise ValueError(f"Unknown `scheme` {self.scheme!r}; registered schemes are 'cn', 'euler'.")
-        object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon))
+        object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon, maximum=MAX_HORIZON))
         if self.temperature is not None:
             object.__setattr__(self, "temperature", check_positive("temperature", self.temperature))
         if self.continuation is not None:
@@ -546,6 +569,11 @@ class SolverOptions:
     continuation : bool
         With "auto": always go through the relaxation schedule (default False:
         only when Anderson at the target relaxation fails).
+    max_seconds : float
+        Wall-time budget of one :func:`gelav.mfg.solve` [seconds]: once spent,
+        the next evaluation raises :class:`~gelav.errors.ConvergenceError` with
+        the history (like ``max_iter``, a solve never runs without end).
+        Default 3600.
     """
 
     method: str = "auto"
@@ -556,16 +584,18 @@ class SolverOptions:
     stage_tol: float = 1e-3
     exploitability: bool = True
     continuation: bool = False
+    max_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         from gelav.mfg.fixed_point import fixed_point_method
 
         fixed_point_method(self.method)  # ValueError listing the registered methods
         object.__setattr__(self, "tol", check_positive("tol", self.tol))
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1))
+        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1, maximum=MAX_CELLS))
         d = check_positive("damping", self.damping)
         if d > 1:
             raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
         object.__setattr__(self, "damping", d)
-        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1))
+        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1, maximum=MAX_CELLS))
         object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol))
+        object.__setattr__(self, "max_seconds", check_positive("max_seconds", self.max_seconds))

@@ -80,9 +80,9 @@ __all__ = ["METHODS", "equilibrium", "find_equilibria", "solve"]
 
 
 def _iterate(problem: Problem, Z0: np.ndarray, opts: SolverOptions, history: list[dict[str, Any]],
-             callback: Callable[[dict[str, Any]], None] | None, label: str = ""
+             callback: Callable[[dict[str, Any]], None] | None, label: str = "", deadline: float | None = None
              ) -> tuple[np.ndarray, Evaluator, list[str]]:
-    ev = Evaluator(problem, opts, history, callback, label)
+    ev = Evaluator(problem, opts, history, callback, label, deadline=deadline)
     notes: list[str] = []
     if problem.model.decoupled:
         ev.set_relaxation(problem.numerics.epsilon)
@@ -220,7 +220,7 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
     failures: list[str] = []
     for label, Z0 in starts:
         try:
-            Z, ev, notes = _iterate(problem, Z0, opts, history, callback, label)
+            Z, ev, notes = _iterate(problem, Z0, opts, history, callback, label, deadline=t_start + opts.max_seconds)
         except (ConvergenceError, Cycling, Stalled, FloatingPointError) as exc:
             failures.append(f"start {label!r}: {exc}")
             continue

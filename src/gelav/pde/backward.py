@@ -43,7 +43,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_interval, check_positive
+from gelav._validation import (
+    MAX_CELLS,
+    MAX_HORIZON,
+    check_finite,
+    check_int,
+    check_interval,
+    check_positive,
+)
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
@@ -145,12 +152,9 @@ def _discount_rate(discount: Any) -> Any:
         return None
     if callable(discount):
         return discount
-    try:
-        r = np.asarray(discount, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"`discount` must be a number, an array or a callable r(t, x), got {discount!r:.40}.") from None
-    if not np.all(np.isfinite(r)):
-        raise ValueError("`discount` must be finite.")
+    from gelav._validation import check_rates
+
+    r = check_rates("discount", discount)  # no bools, finite, bounded
     # a signed rate (r < 0 somewhere) is allowed: the steps are sub-stepped to keep
     # θ Δt max(-r) <= 1/4 (gelav.fd.step_control.signed_rate_substeps)
     if r.ndim == 0 and float(r) == 0.0:
@@ -375,12 +379,12 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     horizon = check_positive("horizon", horizon)
-    start = check_finite("start", start)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
+    start = check_finite("start", start, maximum=MAX_HORIZON)
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     lo_b = as_boundary("lower", lower)
     hi_b = as_boundary("upper", upper)
     if grid is None:
-        n_cells = check_int("n_cells", n_cells, minimum=4)
+        n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
         if domain is None:
             if x0 is None:
                 lo_d, hi_d = domain_of(process)
@@ -418,7 +422,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     gen = Generator(process, grid, lower=lo_b, upper=hi_b, killing=r, signed_killing=True, killing_name="discount")
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
-                                        scheme=scheme, damping_steps=damping_steps)
+                                        scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     # A negative rate: split the steps where θ Δt max(-r) > 1/4 (the step matrix stays an M-matrix).
     refined, control = signed_rate_substeps(time_grid, gen)
     if control is not None:

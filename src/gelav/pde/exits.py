@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 from gelav.errors import DivergenceError
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid
@@ -342,7 +342,7 @@ def _interval_grid(a: float, b: float, grid: Grid | None, n_cells: int, x0: floa
         if abs(grid.lower - a) > 1e-12 * max(1, abs(a)) or abs(grid.upper - b) > 1e-12 * max(1, abs(b)):
             raise ValueError(f"`grid` must span exactly [a, b] = [{a}, {b}], got [{grid.lower}, {grid.upper}].")
         return grid
-    n_cells = check_int("n_cells", n_cells, minimum=4)
+    n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
     return Grid.uniform(a, b, n_cells)
 
 
@@ -474,7 +474,7 @@ def exit_time(
         BoundaryClass("upper", b, False, True, True, True, "regular"))
     lo_kind, hi_kind = _sides(classes, lower, upper)
     if horizon is not None:
-        horizon = check_positive("horizon", horizon)
+        horizon = check_horizon("horizon", horizon)
         g = _interval_grid(a, b, grid, n_cells, None)
         return backward(process, 0.0, horizon, running=1.0, grid=g, n_steps=n_steps, start=t,
                         lower=Dirichlet(0.0) if lo_kind == "absorbing" else Reflecting(),
@@ -547,7 +547,7 @@ def exit_probability(
     hi_kind = "absorbing" if (classes[1].accessible or classes[1].scale_finite) else "reflecting"
     g = _interval_grid(a, b, grid, n_cells, None)
     if horizon is not None:
-        horizon = check_positive("horizon", horizon)
+        horizon = check_horizon("horizon", horizon)
         return backward(process, 0.0, horizon, grid=g, n_steps=n_steps, start=t,
                         lower=Dirichlet(0.0) if lo_kind == "absorbing" else Reflecting(),
                         upper=Dirichlet(1.0) if hi_kind == "absorbing" else Reflecting())
@@ -597,11 +597,11 @@ def exit_time_distribution(
     x0 = check_finite("x0", x0)
     if not a < x0 < b:
         raise ValueError(f"`x0` = {x0} must lie strictly inside (a, b) = ({a}, {b}).")
-    horizon = check_positive("horizon", horizon)
+    horizon = check_horizon("horizon", horizon)
     for nm, v in (("lower", lower), ("upper", upper)):
         if v not in ("absorbing", "reflecting"):
             raise ValueError(f"`{nm}` must be 'absorbing' or 'reflecting', got {v!r}.")
-    n_steps = check_int("n_steps", n_steps)
+    n_steps = check_int("n_steps", n_steps, maximum=MAX_CELLS)
     save = np.linspace(start, start + horizon, n_steps + 1) if times is None else times
     import warnings
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_int, check_positive
+from gelav._validation import MAX_CELLS, MAX_HORIZON, check_finite, check_int, check_positive
 from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
@@ -208,12 +208,12 @@ def forward(
     grid, domain, n_cells, n_steps = kw["grid"], kw["domain"], kw["n_cells"], kw["n_steps"]
     time_grid, scheme, damping_steps, tail = kw["time_grid"], kw["scheme"], kw["damping_steps"], kw["tail"]
     horizon = check_positive("horizon", horizon)
-    start = check_finite("start", start)
+    start = check_finite("start", start, maximum=MAX_HORIZON)
     tail = check_positive("tail", tail)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
     if grid is None:
-        n_cells = check_int("n_cells", n_cells, minimum=4)
+        n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
         if domain is None:
             cover = _cover_points(initial, process, tail)
             if cover is None:
@@ -230,7 +230,7 @@ def forward(
     m = initial_masses(initial, grid, process)
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
-                                        scheme=scheme, damping_steps=damping_steps)
+                                        scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     # A negative killing rate (mass created: the dual of a signed discount) keeps every step
     # matrix an M-matrix by the same sub-steps as gelav.backward.
     refined, control = signed_rate_substeps(time_grid, gen)

@@ -205,14 +205,14 @@ def optimal_stopping(
     4.49
     """
     t_start = _time.perf_counter()
-    kind = LCP_METHODS.get(method)
+    kind = LCP_METHODS.get(method) if isinstance(method, str) else None
     if kind is None:
         raise ValueError(f"Unknown `method` {method!r}; registered LCP methods are {', '.join(map(repr, LCP_METHODS))}.")
-    if side is not None and side not in ("lower", "upper"):
+    if side is not None and (not isinstance(side, str) or side not in ("lower", "upper")):
         raise ValueError(f"`side` must be 'lower', 'upper' or None, got {side!r}.")
-    from gelav._validation import check_int
+    from gelav._validation import MAX_CELLS, check_int
 
-    max_iter = check_int("max_iter", max_iter, minimum=1)  # 0 used to raise ConvergenceError
+    max_iter = check_int("max_iter", max_iter, minimum=1, maximum=MAX_CELLS)  # 0 used to raise ConvergenceError
     kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
                                 time_grid=time_grid, scheme=scheme, damping_steps=damping_steps)
     grid, domain, n_cells, scheme = kw["grid"], kw["domain"], kw["n_cells"], kw["scheme"]

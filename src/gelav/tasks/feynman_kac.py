@@ -265,17 +265,18 @@ class FeynmanKacReport(TaskResult):
 
 def feynman_kac(scenario: ScenarioLike = None, **options: Any) -> FeynmanKacReport:
     """Seed 002 from a scenario's ``[feynman_kac]`` table and keyword options (``None``: not given)."""
-    from gelav._validation import check_finite
+    from gelav._validation import check_finite, check_horizon, check_rate
 
     check_options("feynman_kac", options, FIELDS)
     sc = read_scenario(scenario)
     s = merge("feynman_kac", read_feynman_kac_table(sc), options)
     for k in ("mu0", "sigma0", "strike"):  # before `mu` = mu0 + sigma0²/2 is formed, so errors name these
         check_finite(k, s[k])
-    if s["sigma0"] <= 0:
-        raise ValueError(f"`sigma0` must be > 0, got {s['sigma0']}.")
-    if s["horizon"] <= 0:
-        raise ValueError(f"`horizon` must be > 0, got {s['horizon']}.")
+    check_rate("mu0", s["mu0"], positive=False)
+    check_rate("sigma0", s["sigma0"])  # σ0 = 1e308 overflowed σ0²/2 ("Numerical result out of range")
+    check_horizon("horizon", s["horizon"])
+    for k in ("lower", "upper"):  # the price grid's ends, named as given (not `domain[1]`)
+        check_finite(k, s[k])
     if s["discount"] < 0:
         raise ValueError(f"`discount` must be >= 0, got {s['discount']}.")
     data = run_feynman_kac(**s)

@@ -71,6 +71,11 @@ def jensen(scenario: ScenarioLike = None, **options: Any) -> JensenReport:
     v = {**read_table(read_scenario(scenario), "jensen", FIELDS), **{k: x for k, x in options.items() if x is not None}}
     model = v.get("model", "static")
     mu = v.get("mu", 0.08)
+    from gelav._validation import MAX_CELLS, check_int
+
+    for k, least in (("cells", 8), ("steps", 2)):  # checked even where the static model ignores them
+        if k in v:
+            check_int(k, v[k], minimum=least, maximum=MAX_CELLS)
     if model == "static" and "horizon" not in v:
         for k in _PROCESS_ONLY:
             if k in v:

@@ -85,9 +85,13 @@ def trinomial(scenario: ScenarioLike = None, *, keep_paths: bool = False, **opti
 
     check_options("trinomial", options, FIELDS)
     cfg = merge("trinomial", read_trinomial_table(read_scenario(scenario)), options)
+    from gelav._validation import MAX_CELLS
+
     for key, least in (("steps", 1), ("paths", 2)):  # one walk has no sample variance (nan ± nan)
         if cfg[key] < least:
             raise ValueError(f"`--{key}` must be >= {least}, got {cfg[key]}.")
+        if cfg[key] > MAX_CELLS:  # was an out-of-memory exit
+            raise ValueError(f"`--{key}` = {cfg[key]} is too large: it must be <= {MAX_CELLS:.0e}.")
     if cfg["seed"] is not None and cfg["seed"] < 0:
         raise ValueError(f"`--seed` must be >= 0, got {cfg['seed']}.")
     walk = TrinomialWalk(cfg["alpha"], dy=cfg["dy"], dt=cfg["dt"])

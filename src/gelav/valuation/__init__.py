@@ -5,8 +5,10 @@ Each name loads its module on first use, so ``import gelav.valuation`` stays lig
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from gelav import _Package
 from gelav.valuation.premium import SCALINGS, IlliquidityPremium
 
 _LAZY: dict[str, str] = {
@@ -24,6 +26,10 @@ _LAZY: dict[str, str] = {
     "jensen_table": "gelav.valuation.jensen",
     "report_jensen": "gelav.valuation.jensen",
 }
+
+
+# the function exit_boundary keeps its name once the submodule of the same name is imported
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -56,7 +56,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+from gelav._validation import (
+    MAX_CELLS,
+    check_finite,
+    check_horizon,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_size,
+)
 from gelav.results import Estimate
 from gelav.valuation.premium import IlliquidityPremium
 
@@ -482,7 +490,7 @@ def exit_boundary(
         raise TypeError(f"`premium` must be an IlliquidityPremium, got {type(premium).__name__}.")
     if isinstance(fund_life, bool):
         raise TypeError("`fund_life` must be a positive number of years, got a bool.")
-    T = check_positive("fund_life", fund_life)
+    T = check_horizon("fund_life", fund_life)
     if isinstance(discount, bool):
         raise TypeError("`discount` must be a number >= 0, got a bool.")
     r = check_nonnegative("discount", discount)
@@ -493,8 +501,9 @@ def exit_boundary(
     lo, hi = check_finite("domain[0]", lo), check_finite("domain[1]", hi)
     if not lo < hi:
         raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-    n_cells = check_int("n_cells", n_cells, minimum=8)
-    n_steps = check_int("n_steps", n_steps, minimum=4)
+    n_cells = check_int("n_cells", n_cells, minimum=8, maximum=MAX_CELLS)
+    n_steps = check_int("n_steps", n_steps, minimum=4, maximum=MAX_CELLS)
+    check_size({"n_cells": n_cells, "n_steps": n_steps})
     nodes = np.linspace(lo, hi, n_cells + 1)
     g, _ = _rate("nav_growth", nav_growth, nodes)
     d, _ = _rate("distribution_rate", distribution_rate, nodes, nonnegative=True)

@@ -52,7 +52,15 @@ from typing import Any
 
 import numpy as np
 
-from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+from gelav._validation import (
+    MAX_CELLS,
+    MAX_HORIZON,
+    MAX_RATE,
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
 __all__ = ["ASSET_CLASSES", "JENSEN_MODELS", "JensenBias", "JensenTable", "jensen_bias", "jensen_table",
            "report_jensen"]
@@ -74,7 +82,10 @@ JENSEN_MODELS = ("static", "vasicek", "cir", "liquidity")
 def _number(name: str, value: Any, kind: str = "finite") -> float:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a real number, got a bool.")
-    return {"finite": check_finite, "positive": check_positive, "nonnegative": check_nonnegative}[kind](name, value)
+    # rates and horizons bounded: exp(-mu T) and sigma² T must not overflow
+    bound = MAX_HORIZON if name == "horizon" else MAX_RATE
+    return {"finite": check_finite, "positive": check_positive,
+            "nonnegative": check_nonnegative}[kind](name, value, maximum=bound)
 
 
 @dataclass(frozen=True)
@@ -207,6 +218,9 @@ def jensen_bias(
     T = _number("horizon", horizon, "positive")
     mu = _number("mu", mu)
     s = _number("sigma_r", sigma_r, "nonnegative")
+    # checked for every model (the static one ignores them, but a bad value is still an error)
+    n_cells = check_int("n_cells", n_cells, minimum=8, maximum=MAX_CELLS)
+    n_steps = check_int("n_steps", n_steps, minimum=2, maximum=MAX_CELLS)
     if not isinstance(model, str) or model not in JENSEN_MODELS:
         raise ValueError(f"Unknown `model` {model!r}; the models are {', '.join(map(repr, JENSEN_MODELS))}.")
     if model == "static":
@@ -215,8 +229,6 @@ def jensen_bias(
             if v is not None:
                 raise ValueError(f"`{name}` applies to the process models, not to `model='static'`.")
         return _static(T, mu, s)
-    n_cells = check_int("n_cells", n_cells, minimum=8)
-    n_steps = check_int("n_steps", n_steps, minimum=2)
     from gelav.backward import backward
     from gelav.processes import CIR, OrnsteinUhlenbeck
 

@@ -60,7 +60,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+from gelav._validation import MAX_RATE, check_finite, check_int, check_nonnegative, check_positive
 
 __all__ = ["LAVResult", "TASchedule", "TakahashiAlexander", "liquidity_adjusted_value", "report_lav"]
 
@@ -416,7 +416,7 @@ def liquidity_adjusted_value(
 
         premium = IlliquidityPremium()
     level_fn, term_fn = _premium_parts(premium)
-    r = check_nonnegative("rate", rate)
+    r = check_nonnegative("rate", rate, maximum=MAX_RATE)
     mean = getattr(process, "mean", None)
     if L0 is None:
         if mean is None:

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite
+from gelav._validation import MAX_HORIZON, MAX_RATE, check_finite
 from gelav.errors import PremiumWarning
 
 __all__ = ["SCALINGS", "IlliquidityPremium", "as_array"]
@@ -98,13 +98,19 @@ SCALINGS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[
 }
 
 
-def as_array(name: str, value: Any, *, nonnegative: bool = False) -> NDArray[np.float64]:
-    """``value`` as a float array, or a ValueError/TypeError naming ``name`` (no bools, no NaN/inf)."""
+def as_array(name: str, value: Any, *, nonnegative: bool = False, maximum: float | None = None) -> NDArray[np.float64]:
+    """``value`` as a float array, or a ValueError/TypeError naming ``name`` (no bools, strings or complex
+    numbers, no NaN/inf; ``|value| <= maximum`` when given)."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a number or an array of numbers, got a bool.")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged nested sequences
+        raise ValueError(f"`{name}` must be a number or a regular array of numbers, got {value!r:.40}.") from None
     if arr.dtype == bool:
         raise TypeError(f"`{name}` must be a number or an array of numbers, got booleans.")
+    if arr.dtype.kind not in "iufO":  # strings ("1.0") and complex numbers are not real numbers
+        raise TypeError(f"`{name}` must be a number or an array of real numbers, got {value!r:.40}.")
     try:
         out = np.asarray(arr, dtype=float)
     except (TypeError, ValueError):
@@ -112,6 +118,8 @@ def as_array(name: str, value: Any, *, nonnegative: bool = False) -> NDArray[np.
     if not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out.ravel()))
         raise ValueError(f"`{name}` must be finite; entry {int(bad[0])} is {out.ravel()[bad[0]]}.")
+    if maximum is not None and out.size and float(np.max(np.abs(out))) > maximum:
+        raise ValueError(f"`{name}` is out of range: |{name}| must be <= {maximum:g}.")
     if nonnegative and np.any(out < 0):
         bad = np.flatnonzero(out.ravel() < 0)
         raise ValueError(f"`{name}` must be >= 0 (a remaining life in years); entry {int(bad[0])} is "
@@ -122,7 +130,7 @@ def as_array(name: str, value: Any, *, nonnegative: bool = False) -> NDArray[np.
 def _param(name: str, value: Any) -> float:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a real number, got a bool.")
-    return check_finite(name, value)
+    return check_finite(name, value, maximum=MAX_RATE)
 
 
 def _range(name: str, value: Any, *, nonnegative: bool = False) -> tuple[float, float]:
@@ -184,13 +192,13 @@ class IlliquidityPremium:
 
     def term(self, T: ArrayLike) -> Any:
         r""":math:`f(T)` for remaining lives ``T`` ≥ 0 (years)."""
-        t = as_array("T", T, nonnegative=True)
+        t = as_array("T", T, nonnegative=True, maximum=MAX_HORIZON)
         return _scalar_or_array(np.asarray(SCALINGS[self.scaling][0](t), dtype=float))
 
     def premium(self, L: ArrayLike, T: ArrayLike) -> Any:
         r""":math:`\pi(L, T)` (fraction of NAV), broadcast over ``L`` and ``T`` (``T`` ≥ 0 in years)."""
         x = as_array("L", L)
-        t = as_array("T", T, nonnegative=True)
+        t = as_array("T", T, nonnegative=True, maximum=MAX_HORIZON)
         a = self.alpha + self.beta * x + self.gamma * x * x
         return _scalar_or_array(a * SCALINGS[self.scaling][0](t))
 
