@@ -326,3 +326,28 @@ def test_multistart_planner_finds_one_optimum_above_the_equilibrium():
 def test_planner_starts_are_validated(starts, match):
     with pytest.raises((TypeError, ValueError), match=match):
         solve_planner(_model(), numerics=NUM, starts=starts)
+
+
+def test_cli_welfare_starts(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    args = ["welfare", "--preset", "crisis", "--n-cells", "16", "--n-steps", "12", "--epsilon", "0.01"]
+    r = CliRunner().invoke(main, [*args, "--starts", "0,-0.05", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    pts = out["diagnostics"]["stationary_points"]
+    assert [p["start"] for p in pts] == [0.0, -0.05]
+    assert out["planner_welfare"] >= out["equilibrium_welfare"] - 1e-12
+    r = CliRunner().invoke(main, [*args, "--starts", "0,-0.05", "-q"])
+    assert r.exit_code == 0 and "Stationary points" in r.output
+    for bad in ("0,x", "nan", ""):
+        r = CliRunner().invoke(main, [*args, "--starts", bad])
+        assert r.exit_code == 2 and "--starts" in r.output, (bad, r.output)
+    cfg = tmp_path / "w.toml"
+    cfg.write_text("[welfare]\npreset = \"crisis\"\nn_cells = 16\nn_steps = 12\nepsilon = 0.01\nstarts = [0.0, true]\n")
+    r = CliRunner().invoke(main, ["welfare", "--config", str(cfg)])
+    assert r.exit_code == 2 and "starts" in r.output, r.output

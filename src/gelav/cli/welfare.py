@@ -23,13 +23,16 @@ def _pct(x: float) -> str:
 @click.option("--n-cells", default=None, type=click.IntRange(min=4), help="Liquidity cells (default from the scenario).")
 @click.option("--n-steps", default=None, type=click.IntRange(min=2), help="Time steps (default from the scenario).")
 @click.option("--epsilon", default=None, type=float, help="Relaxation of the exit decision (default from the scenario).")
+@click.option("--starts", default=None, metavar="TAX,TAX,...",
+              help="Initial taxes of the planner's iteration [NAV], e.g. 0,-0.1,0.05 (a negative one is a subsidy); "
+                   "the best stationary point is kept (default 0, or [welfare] starts).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
               help="Figure file: τ*(t, L), the exit policies and the price paths side by side.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @handle_errors
 def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps: int | None,
-            epsilon: float | None, as_json: bool, plot: str | None, quiet: bool) -> None:
+            epsilon: float | None, starts: str | None, as_json: bool, plot: str | None, quiet: bool) -> None:
     """Planner vs equilibrium: the Pigouvian tax τ*(L), the welfare gap and the price of anarchy.
 
     Welfare is the LPs' expected discounted payoff; tax revenue is rebated lump-sum.
@@ -44,6 +47,15 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
         raise click.UsageError("Give either --preset NAME or --config FILE, not both.")
     if epsilon is not None and (not math.isfinite(epsilon) or epsilon <= 0):
         raise click.BadParameter(f"`--epsilon` must be a positive number, got {epsilon}.")
+    start_taxes = None
+    if starts is not None:
+        try:
+            start_taxes = tuple(float(x) for x in starts.split(","))
+        except ValueError:
+            raise click.BadParameter(f"give numbers separated by commas, got {starts!r}.",
+                                     param_hint="'--starts'") from None
+        if not all(math.isfinite(x) for x in start_taxes):
+            raise click.BadParameter(f"every start must be finite, got {starts!r}.", param_hint="'--starts'")
     data = load(config) if config is not None else None
     sc = welfare_model(data, preset)
     if sc.model.market.coupling is not None and not quiet and not as_json:
@@ -64,7 +76,7 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
         progress.start()
     try:
         rep = tasks.welfare(data, preset=preset, n_cells=n_cells, n_steps=n_steps, epsilon=epsilon,
-                            callback=callback)
+                            starts=start_taxes, callback=callback)
     finally:
         if progress is not None:
             progress.stop()
@@ -91,6 +103,12 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
     print_table("Pigouvian tax τ*(t0, L) [% of NAV]", ["L", "τ*"],
                 [[L, _pct(v)] for L, v in w.tax_at_start.items()])
     d = sol.diagnostics
+    points = d.get("stationary_points", [])
+    if len(points) > 1:
+        print_table("Stationary points of the planner's iteration (the best is kept)", ["start τ", "welfare",
+                                                                                        "iterations", "exits"],
+                    [[p["start"], f"{p['welfare']:.6f}", p["iterations"], _pct(p["exits"])] if "failed" not in p
+                     else [p["start"], "failed", "-", p["failed"][:60]] for p in points])
     print_table("Solver", ["quantity", "value"], [
         ["outer iterations", d["iterations"]], ["last tax change", f"{d['tax_change']:.2e}"],
         ["mass balance error", f"{d['mass_balance_error']:.1e}"], ["duality error", f"{d['duality_error']:.1e}"],

@@ -456,8 +456,9 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
         subsidy) or an array (K, M, N) on the problem's mid-step times and nodes. The
         iteration converges to a stationary point of :math:`W`; with several starts every one
         is run and the stationary point of the highest welfare is returned (all of them are
-        listed in ``diagnostics["stationary_points"]``). Default ``(0.0,)``: start at the
-        equilibrium.
+        listed in ``diagnostics["stationary_points"]``; a start whose taxed games find no
+        equilibrium is listed with ``"failed"`` and its reason). Default ``(0.0,)``: start at
+        the equilibrium.
 
     Returns
     -------
@@ -509,9 +510,15 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
         return tau, history, state["eq"], state["social"]
 
     points = []
+    failed: list[tuple[Array, ConvergenceError]] = []
     for tau0 in taus:
         untaxed_first = not np.any(tau0)
-        points.append((tau0, *run(tau0, untaxed_first)))
+        try:
+            points.append((tau0, *run(tau0, untaxed_first)))
+        except ConvergenceError as e:  # a start whose taxed games do not solve is reported, not fatal
+            failed.append((tau0, e))
+    if not points:
+        raise failed[0][1]
     if base is None:  # no start at the equilibrium: solve the untaxed game for the baseline
         eq0 = solve(model, numerics=numerics, options=options, start=start, grid=pb.grid, time_grid=pb.tg,
                     initial_pressure=initial_pressure, no_feedback=False)
@@ -531,6 +538,7 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
     stationary = [{"start": float(p[0].flat[0]) if np.ptp(p[0]) == 0 else "array", "welfare": p[4].welfare,
                    "iterations": len(p[2]), "exits": float(np.sum(p[3].cumulative_exits[:, -1] * model.weights))}
                   for p in points]
+    stationary += [{"start": float(t.flat[0]) if np.ptp(t) == 0 else "array", "failed": str(e)} for t, e in failed]
     diagnostics = {"converged": True, "iterations": len(history), "tax_change": change,
                    "mass_balance_error": d.get("mass_balance_error"), "duality_error": d.get("duality_error"),
                    "adjoint_iterations": social.adjoint_iterations, "epsilon": eps,

@@ -2,7 +2,8 @@ r"""The welfare task: the planner's optimum, the Pigouvian tax :math:`\tau^*(t, 
 
 The model is a preset (``preset``, or ``[welfare] preset``) or the scenario's
 ``[mfg]`` tables (as for :func:`gelav.tasks.mfg`); ``[welfare]`` may also set
-``n_cells``, ``n_steps`` and ``epsilon`` (over ``[mfg.numerics]``). Solved by
+``n_cells``, ``n_steps`` and ``epsilon`` (over ``[mfg.numerics]``) and ``starts``, the
+initial taxes of the planner's iteration (a list of numbers, see :func:`gelav.mfg.solve_planner`). Solved by
 :func:`gelav.mfg.solve_planner`; accounted by :func:`gelav.mfg.accounts.welfare`.
 """
 
@@ -18,7 +19,7 @@ from gelav.tasks._base import ScenarioLike, TaskResult, read_scenario, read_tabl
 __all__ = ["FIELDS", "RESOLUTION", "WelfareReport", "welfare", "welfare_model"]
 
 #: the fields of the ``[welfare]`` table and their kinds
-FIELDS = {"preset": "string", "n_cells": "integer", "n_steps": "integer", "epsilon": "positive"}
+FIELDS = {"preset": "string", "n_cells": "integer", "n_steps": "integer", "epsilon": "positive", "starts": "any"}
 
 #: key numbers are shown to this resolution [NAV]: far below the discretisation error, above solver noise
 RESOLUTION = 1e-6
@@ -92,7 +93,7 @@ def welfare_model(scenario: ScenarioLike = None, preset: str | None = None) -> A
 
 
 def welfare(scenario: ScenarioLike = None, *, preset: str | None = None, n_cells: int | None = None,
-            n_steps: int | None = None, epsilon: float | None = None,
+            n_steps: int | None = None, epsilon: float | None = None, starts: Any = None,
             callback: Callable[[dict[str, Any]], None] | None = None) -> WelfareReport:
     """Solve the planner's problem of :func:`welfare_model` (options override its numerics) and account
     for welfare."""
@@ -102,7 +103,11 @@ def welfare(scenario: ScenarioLike = None, *, preset: str | None = None, n_cells
     model = welfare_model(scenario, preset)
     nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
     numerics = dataclasses.replace(model.numerics, **nkw)
-    sol = solve_planner(model.model, numerics=numerics, options=model.options, callback=callback)
+    if starts is None:
+        starts = read_table(read_scenario(scenario), "welfare", FIELDS).get("starts", (0.0,))
+    if isinstance(starts, list):
+        starts = tuple(starts)
+    sol = solve_planner(model.model, numerics=numerics, options=model.options, callback=callback, starts=starts)
     inputs = {"scenario": model.name, "n_cells": numerics.n_cells, "n_steps": numerics.n_steps,
-              "epsilon": numerics.epsilon}
+              "epsilon": numerics.epsilon, "starts": [float(x) for x in starts]}
     return WelfareReport(inputs=inputs, scenario=model, planner=sol, welfare=account(sol))
