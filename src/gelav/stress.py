@@ -144,8 +144,17 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
     return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
 
 
-def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) -> list[Any] | None:
+def _spacing(x0: float, c: float, h: float) -> float:
+    """The spacing closest to ``h`` that puts ``c`` on a node of a uniform grid through ``x0``."""
+    return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
+
+
+def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int,
+                  domain: tuple[float, float] | None = None) -> list[Any] | None:
     """Three nested uniform grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
+
+    ``domain`` (default :func:`gelav.grid.auto_domain` for ``x0``, ``horizon``
+    and ``c``) is the interval the grids cover (up to a cell).
 
     With ``c`` at a varying position inside its cell the h² error constant of
     P(X_T < c) changes from grid to grid and Richardson extrapolation fails (a
@@ -156,11 +165,9 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) ->
     """
     from gelav.grid import Grid, auto_domain
 
-    lo, hi = auto_domain(process, x0, horizon, include=[c])
+    lo, hi = auto_domain(process, x0, horizon, include=[c]) if domain is None else domain
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
-    h = (hi - lo) / n0
-    if c != x0:
-        h = abs(c - x0) / max(1, round(abs(c - x0) / h))
+    h = _spacing(x0, c, (hi - lo) / n0)
     out = []
     for j in range(3):
         hj = h / 2**j
@@ -173,25 +180,9 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) ->
     return out
 
 
-def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
-    from gelav.forward import forward
-
-    t0 = time.perf_counter()
-    n = int(opts.get("cells", 800))
-    m = int(opts.get("steps", max(n // 2, 50)))
-    q = {"below": c} if below else {"above": c}
-    # Three nested grids (N/4, N/2, N cells and steps): the scheme is second order in
-    # space and time together, so Richardson extrapolation of consecutive pairs
-    # removes the h² term and the difference of the two extrapolations estimates
-    # the error of the finer one (fourth order: divide by 2⁴ - 1).
-    grids = _nested_grids(process, x0, horizon, c, max(n // 4, 8))
-    ps, fine = [], None
-    for j, k in enumerate((4, 2, 1)):
-        if grids is None:
-            fine = forward(process, x0, horizon, n_cells=max(n // k, 8), n_steps=max(m // k, 2), include=[c])
-        else:
-            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2))
-        ps.append(fine.prob(**q))
+def _extrapolate(ps: Sequence[float]) -> tuple[float, float, float]:
+    """Richardson on three nested-grid answers ``ps`` (N/4, N/2, N): the extrapolated answer of the finest
+    pair, its error estimate and the error estimate of the plain finest answer ``ps[2]``."""
     r_coarse = ps[1] + (ps[1] - ps[0]) / 3.0
     r_fine = ps[2] + (ps[2] - ps[1]) / 3.0
     err = abs(r_fine - r_coarse) / 15.0
@@ -210,15 +201,54 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
         else:
             err = max(err, abs(d2))
             unextrapolated_err = abs(d2)
-    assert fine is not None
+    return r_fine, err, unextrapolated_err
+
+
+def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: int, steps: int, *,
+                      times: Sequence[float] | None = None, domain: tuple[float, float] | None = None,
+                      include: Sequence[float] = ()) -> list[Any]:
+    """Fokker–Planck densities on the three nested grids (N/4, N/2, N cells and steps) of the ``pde`` method.
+
+    The scheme is second order in space and time together, so Richardson
+    extrapolation of consecutive pairs removes the h² term and the difference of
+    the two extrapolations estimates the error of the finer one (fourth order:
+    divide by 2⁴ - 1), see :func:`_extrapolate`. ``times`` are saved (and hit
+    by the time grid); ``domain`` and ``include`` are passed to the grids.
+    """
+    from gelav.forward import forward
+
+    grids = _nested_grids(process, x0, horizon, c, max(cells // 4, 8), domain=domain)
+    out = []
+    for j, k in enumerate((4, 2, 1)):
+        if grids is None:
+            out.append(forward(process, x0, horizon, n_cells=max(cells // k, 8), n_steps=max(steps // k, 2),
+                               include=[c, *include], times=times))
+        else:
+            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=max(steps // k, 2), times=times))
+    return out
+
+
+def _warn_feller(process: Any, p: float, err: float) -> None:
     if getattr(process, "feller", True) is False:
         # The density ~ x^(2κθ/σ² - 1) is unbounded at 0: the grid answers converge
         # below second order and the refinement estimate can be optimistic.
         warnings.warn(
             f"CIR without the Feller condition: the density is singular at 0, so the PDE answer "
-            f"{r_fine:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
-            "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=3,
+            f"{p:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
+            "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=4,
         )
+
+
+def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    t0 = time.perf_counter()
+    n = int(opts.get("cells", 800))
+    m = int(opts.get("steps", max(n // 2, 50)))
+    q = {"below": c} if below else {"above": c}
+    dens = _nested_densities(process, x0, horizon, c, n, m)
+    ps = [d.prob(**q) for d in dens]
+    fine = dens[-1]
+    r_fine, err, unextrapolated_err = _extrapolate(ps)
+    _warn_feller(process, r_fine, err)
     return MethodResult(
         "pde", r_fine, err, "error_estimate", time.perf_counter() - t0,
         {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
