@@ -22,8 +22,14 @@ def check_levels(levels: Sequence[float] | None) -> tuple[float, ...]:
         return ()
     out: list[float] = []
     for v in levels:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0.0 < v < 1.0):
-            raise ValueError(f"`levels` (VaR/ES confidence levels) must lie in (0, 1), e.g. 0.95,0.99; got {v!r}.")
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not (math.isfinite(v) and 0.0 < v < 1.0)
+        ):
+            raise ValueError(
+                f"`levels` (VaR/ES confidence levels) must lie in (0, 1), e.g. 0.95,0.99; got {v!r}."
+            )
         if float(v) in out:
             raise ValueError(f"`levels` names {v!r} twice.")
         out.append(float(v))

@@ -57,12 +57,22 @@ class MethodTable:
     def cell(self, i: int, j: int) -> MethodResult:
         """The answer for horizon ``i`` and threshold ``j`` as a scalar :class:`MethodResult`."""
         n = self.probability.size
-        return MethodResult(self.method, float(self.probability[i, j]), float(self.error[i, j]), self.error_kind,
-                            self.seconds / n, dict(self.details))
+        return MethodResult(
+            self.method,
+            float(self.probability[i, j]),
+            float(self.error[i, j]),
+            self.error_kind,
+            self.seconds / n,
+            dict(self.details),
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"probability": self.probability.tolist(), self.error_kind: self.error.tolist(),
-                               "seconds": self.seconds, **self.details}
+        out: dict[str, Any] = {
+            "probability": self.probability.tolist(),
+            self.error_kind: self.error.tolist(),
+            "seconds": self.seconds,
+            **self.details,
+        }
         return out
 
 
@@ -94,42 +104,86 @@ class StressTable:
     @property
     def tail_method(self) -> str | None:
         """The method whose VaR/ES the table shows: ``analytic``, else ``pde``, else None."""
-        return next((m for m in ("analytic", "pde") if m in self.results and self.results[m].tail), None)
+        return next(
+            (m for m in ("analytic", "pde") if m in self.results and self.results[m].tail), None
+        )
 
     def cell(self, i: int, j: int) -> StressResult:
         """Horizon ``i`` and threshold ``j`` as a scalar :class:`StressResult` (the density only for the
         last horizon and the first threshold, whose solve it is)."""
-        inputs = {**{k: v for k, v in self.inputs.items() if k not in ("horizons", "thresholds", "levels")},
-                  "horizon": float(self.horizons[i]), "threshold": float(self.thresholds[j]),
-                  "direction": self.inputs["direction"]}
-        tail = {m: {lv: {k: float(v[i]) for k, v in t.items()} for lv, t in r.tail.items()}
-                for m, r in self.results.items() if r.tail}
+        inputs = {
+            **{
+                k: v
+                for k, v in self.inputs.items()
+                if k not in ("horizons", "thresholds", "levels")
+            },
+            "horizon": float(self.horizons[i]),
+            "threshold": float(self.thresholds[j]),
+            "direction": self.inputs["direction"],
+        }
+        tail = {
+            m: {lv: {k: float(v[i]) for k, v in t.items()} for lv, t in r.tail.items()}
+            for m, r in self.results.items()
+            if r.tail
+        }
         last = int(np.argmax(self.horizons))
         density = self.density if (i == last and j == 0) else None
-        return StressResult(inputs=inputs, results={m: r.cell(i, j) for m, r in self.results.items()},
-                            density=density, tail=tail, band=None if self.bands is None else self.bands[i][j])
+        return StressResult(
+            inputs=inputs,
+            results={m: r.cell(i, j) for m, r in self.results.items()},
+            density=density,
+            tail=tail,
+            band=None if self.bands is None else self.bands[i][j],
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"inputs": self.inputs, "horizons": self.horizons.tolist(),
-                               "thresholds": self.thresholds.tolist(), "best_method": self.best_method,
-                               "probability": self.best.tolist(),
-                               "methods": {k: v.as_dict() for k, v in self.results.items()}}
-        tails = {m: {str(lv): {k: v.tolist() for k, v in t.items()} for lv, t in r.tail.items()}
-                 for m, r in self.results.items() if r.tail}
+        out: dict[str, Any] = {
+            "inputs": self.inputs,
+            "horizons": self.horizons.tolist(),
+            "thresholds": self.thresholds.tolist(),
+            "best_method": self.best_method,
+            "probability": self.best.tolist(),
+            "methods": {k: v.as_dict() for k, v in self.results.items()},
+        }
+        tails = {
+            m: {str(lv): {k: v.tolist() for k, v in t.items()} for lv, t in r.tail.items()}
+            for m, r in self.results.items()
+            if r.tail
+        }
         if tails:
             out["tail_risk"] = tails
         if self.bands is not None:
             first = self.bands[0][0].to_dict()
-            out["band"] = {"level": first["level"], "method": first["method"], "draws": first["draws"],
-                           "rejected": first["rejected"],
-                           **{k: [[getattr(b, k) for b in row] for row in self.bands]
-                              for k in ("value", "lower", "upper", "stderr", "delta_stderr", "delta_lower",
-                                        "delta_upper")}}
+            out["band"] = {
+                "level": first["level"],
+                "method": first["method"],
+                "draws": first["draws"],
+                "rejected": first["rejected"],
+                **{
+                    k: [[getattr(b, k) for b in row] for row in self.bands]
+                    for k in (
+                        "value",
+                        "lower",
+                        "upper",
+                        "stderr",
+                        "delta_stderr",
+                        "delta_lower",
+                        "delta_upper",
+                    )
+                },
+            }
         return out
 
 
-def _per_cell(name: str, process: Any, x0: float, hs: NDArray[np.float64], cs: NDArray[np.float64], below: bool,
-              opts: dict[str, Any]) -> MethodTable:
+def _per_cell(
+    name: str,
+    process: Any,
+    x0: float,
+    hs: NDArray[np.float64],
+    cs: NDArray[np.float64],
+    below: bool,
+    opts: dict[str, Any],
+) -> MethodTable:
     """Any registered method, cell by cell (its VaR/ES, if any, from the first threshold's runs; the time
     is the sum of the method's own timings)."""
     seconds = 0.0
@@ -138,15 +192,25 @@ def _per_cell(name: str, process: Any, x0: float, hs: NDArray[np.float64], cs: N
     tail: dict[float, dict[str, NDArray[np.float64]]] = {}
     for i, t in enumerate(hs):
         for j, c in enumerate(cs):
-            r = METHODS[name](process, x0, float(t), float(c), below, {**opts, "levels": opts["levels"] if j == 0
-                                                                       else ()})
+            r = METHODS[name](
+                process,
+                x0,
+                float(t),
+                float(c),
+                below,
+                {**opts, "levels": opts["levels"] if j == 0 else ()},
+            )
             r.details.pop("_density", None)
             for lv, v in r.details.pop("_tail", {}).items():
                 for k, x in v.items():
                     tail.setdefault(lv, {}).setdefault(k, np.empty(hs.size))[i] = x
             p[i, j], e[i, j], kind = r.probability, r.error, r.error_kind
             seconds += r.seconds
-            details = {k: v for k, v in r.details.items() if not isinstance(v, (int, float)) or k == "paths"}
+            details = {
+                k: v
+                for k, v in r.details.items()
+                if not isinstance(v, (int, float)) or k == "paths"
+            }
     return MethodTable(name, p, e, kind, seconds, tail, details)
 
 
@@ -166,8 +230,14 @@ def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[list[in
     return [idx for _, idx in groups]
 
 
-def _pde_table(process: Any, x0: float, hs: NDArray[np.float64], cs: NDArray[np.float64], below: bool,
-               opts: dict[str, Any]) -> tuple[MethodTable, Any]:
+def _pde_table(
+    process: Any,
+    x0: float,
+    hs: NDArray[np.float64],
+    cs: NDArray[np.float64],
+    below: bool,
+    opts: dict[str, Any],
+) -> tuple[MethodTable, Any]:
     from gelav._tail import density_tail
     from gelav.grid import auto_domain
 
@@ -181,8 +251,17 @@ def _pde_table(process: Any, x0: float, hs: NDArray[np.float64], cs: NDArray[np.
     unext, unext_err = np.empty_like(p), np.empty_like(p)
     first: list[Any] = []
     for g in groups:
-        dens = _nested_densities(process, x0, T, float(cs[g[0]]), n, m, times=sorted(set(hs.tolist())),
-                                 domain=domain, include=[float(c) for c in cs[g]])
+        dens = _nested_densities(
+            process,
+            x0,
+            T,
+            float(cs[g[0]]),
+            n,
+            m,
+            times=sorted(set(hs.tolist())),
+            domain=domain,
+            include=[float(c) for c in cs[g]],
+        )
         if 0 in g:
             first = dens
         for i, t in enumerate(hs):
@@ -197,14 +276,25 @@ def _pde_table(process: Any, x0: float, hs: NDArray[np.float64], cs: NDArray[np.
         rows = [density_tail(first, float(t), lv, "lower" if below else "upper") for t in hs]
         tail[lv] = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     fine = first[-1]
-    details = {"cells": n, "steps": m, "solves": len(groups), "unextrapolated": unext.tolist(),
-               "unextrapolated_error_estimate": unext_err.tolist(),
-               "mass_balance_error": fine.diagnostics["mass_balance_error"]}
+    details = {
+        "cells": n,
+        "steps": m,
+        "solves": len(groups),
+        "unextrapolated": unext.tolist(),
+        "unextrapolated_error_estimate": unext_err.tolist(),
+        "mass_balance_error": fine.diagnostics["mass_balance_error"],
+    }
     return MethodTable("pde", p, e, "error_estimate", time.perf_counter() - t0, tail, details), fine
 
 
-def _mc_table(process: Any, x0: float, hs: NDArray[np.float64], cs: NDArray[np.float64], below: bool,
-              opts: dict[str, Any]) -> MethodTable:
+def _mc_table(
+    process: Any,
+    x0: float,
+    hs: NDArray[np.float64],
+    cs: NDArray[np.float64],
+    below: bool,
+    opts: dict[str, Any],
+) -> MethodTable:
     """One set of paths per horizon, drawn exactly as :func:`gelav.montecarlo.stress_probability` draws them."""
     from gelav.mc.montecarlo import simulate
     from gelav.mc.schemes import get_scheme
@@ -218,12 +308,21 @@ def _mc_table(process: Any, x0: float, hs: NDArray[np.float64], cs: NDArray[np.f
         scheme = "euler"
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
     for i, t in enumerate(hs):
-        paths = simulate(process, x0, float(t), 1 if scheme == "exact" else 200, n, scheme=scheme,
-                         seed=opts.get("seed"))
+        paths = simulate(
+            process,
+            x0,
+            float(t),
+            1 if scheme == "exact" else 200,
+            n,
+            scheme=scheme,
+            seed=opts.get("seed"),
+        )
         for j, c in enumerate(cs):
             est = paths.prob(below=float(c)) if below else paths.prob(above=float(c))
             p[i, j], e[i, j] = float(est.value), float(est.stderr)
-    return MethodTable("mc", p, e, "stderr", time.perf_counter() - t0, {}, {"paths": n, "scheme": scheme})
+    return MethodTable(
+        "mc", p, e, "stderr", time.perf_counter() - t0, {}, {"paths": n, "scheme": scheme}
+    )
 
 
 def _values(name: str, values: Any, check: Any) -> NDArray[np.float64]:
@@ -304,7 +403,12 @@ def stress_table(
     if direction not in ("below", "above"):
         raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
     methods = default_methods(process, methods)
-    opts: dict[str, Any] = {"paths": paths, "seed": seed, "cells": cells, "levels": check_levels(levels)}
+    opts: dict[str, Any] = {
+        "paths": paths,
+        "seed": seed,
+        "cells": cells,
+        "levels": check_levels(levels),
+    }
     if steps is not None:
         opts["steps"] = check_int("steps", steps, minimum=2)
     below = direction == "below"
@@ -318,13 +422,33 @@ def stress_table(
         else:
             results[name] = _per_cell(name, process, x0, hs, cs, below, opts)
     if opts["levels"] and not any(r.tail for r in results.values()):
-        raise ValueError("`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method.")
-    inputs = {"process": type(process).__name__, **process.params(), "x0": x0, "horizons": hs.tolist(),
-              "thresholds": cs.tolist(), "direction": direction, "levels": list(opts["levels"])}
+        raise ValueError(
+            "`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method."
+        )
+    inputs = {
+        "process": type(process).__name__,
+        **process.params(),
+        "x0": x0,
+        "horizons": hs.tolist(),
+        "thresholds": cs.tolist(),
+        "direction": direction,
+        "levels": list(opts["levels"]),
+    }
     bands = None
     if fp is not None:
         from gelav.stress_band import band_seed, stress_bands
 
-        bands = stress_bands(fp, x0, hs.tolist(), cs.tolist(), direction=direction, draws=draws, seed=band_seed(seed),
-                             level=band_level, cells=cells)
-    return StressTable(inputs=inputs, horizons=hs, thresholds=cs, results=results, density=density, bands=bands)
+        bands = stress_bands(
+            fp,
+            x0,
+            hs.tolist(),
+            cs.tolist(),
+            direction=direction,
+            draws=draws,
+            seed=band_seed(seed),
+            level=band_level,
+            cells=cells,
+        )
+    return StressTable(
+        inputs=inputs, horizons=hs, thresholds=cs, results=results, density=density, bands=bands
+    )
