@@ -13,8 +13,8 @@ inherits that uncertainty; :func:`stress_band` reports it two ways:
   half-width over :math:`z` of the fit's reported interval (correlations kept): the
   OU fit's intervals correct the observed information's small-sample optimism
   (κ̂'s upward bias, L̄'s few effective observations), which otherwise makes the band
-  cover too rarely (90.5 % instead of 93.5 % at κT = 20, 94 % instead of 96 % at
-  κT = 100, in 200 seeded calibrate-then-stress repetitions at level 0.95);
+  cover too rarely (measured coverage: docs/calibration.md, "Stress probabilities with
+  a confidence band");
 - **delta method** (a check): :math:`\operatorname{se}(\hat p)^2 = \nabla p^\top \hat\Sigma\, \nabla p`
   with a central-difference gradient (steps :math:`10^{-3}` standard errors), and
   :math:`\hat p \pm z\,\operatorname{se}` clipped to [0, 1].
@@ -281,7 +281,7 @@ def _draw(fp: FitParameters, n: int, seed: SeedLike) -> tuple[NDArray[np.float64
     and the number rejected (Σ̃: :attr:`FitParameters.band_cov`).
 
     (Drawing log κ and log σ instead, from the delta method's covariance of the logs, covered
-    less often in the coverage checks: 92 % against 94.5 % at κT = 100, see docs/calibration.md.)
+    the true probability less often in seeded calibrate-then-stress repetitions.)
     """
     rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
     # eigen-factor: works for a semi-definite Σ (a fixed parameter), where Cholesky fails
