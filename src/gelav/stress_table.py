@@ -326,12 +326,14 @@ def _mc_table(
 
 
 def _values(name: str, values: Any, check: Any) -> NDArray[np.float64]:
+    """Distinct checked values; errors name the list (``horizons``) and each item by its singular
+    (``horizon``, the command-line option)."""
     vals = [values] if np.ndim(values) == 0 else list(values)
     if not vals:
         raise ValueError(f"`{name}` is empty.")
-    out = np.array([check(name, v) for v in vals], dtype=float)
+    out = np.array([check(name[:-1], v) for v in vals], dtype=float)
     if np.unique(out).size != out.size:
-        raise ValueError(f"`{name}` names a value twice: {', '.join(f'{v:g}' for v in out)}.")
+        raise ValueError(f"`{name}` (`{name[:-1]}`) names a value twice: {', '.join(f'{v:g}' for v in out)}.")
     return out
 
 

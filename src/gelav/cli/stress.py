@@ -103,6 +103,8 @@ def _split_var(values: tuple[str, ...]) -> tuple[list[float] | None, str | None]
         if bad or not nums:
             raise click.BadParameter(f"{text!r}: VaR levels must lie in (0, 1), e.g. 0.95,0.99.", param_hint="'--var'")
         levels += nums
+    if len(set(levels)) != len(levels):
+        raise click.BadParameter(f"{','.join(values)!r} names a level twice.", param_hint="'--var'")
     return (levels or None), state
 
 
