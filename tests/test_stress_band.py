@@ -36,17 +36,17 @@ def ou_series(n: int, dt: float, seed) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def fit():
-    return fit_ou(*ou_series(1200, 1 / 12, 11))
+    return fit_ou(*ou_series(400, 1 / 4, 11))
 
 
 @functools.cache
 def coverage() -> tuple[int, int]:
-    """100 series of 100 years monthly (κT = 100), each calibrated then stressed at the 95 % level: how
+    """100 series of 100 years quarterly (κT = 100), each calibrated then stressed at the 95 % level: how
     many bootstrap bands and delta-method intervals hold the true P(X_1 < 0.6 | X_0 = 0.5)."""
     true = float(OrnsteinUhlenbeck(KAPPA, MEAN, SIGMA).transition(X0, T).cdf(C))
     band = delta = 0
     for k, child in enumerate(np.random.SeedSequence(2026).spawn(100)):
-        b = stress_band(fit_ou(*ou_series(1200, 1 / 12, child)), X0, T, C, draws=100, seed=k)
+        b = stress_band(fit_ou(*ou_series(400, 1 / 4, child)), X0, T, C, draws=100, seed=k)
         band += b.covers(true)
         delta += b.delta_lower <= true <= b.delta_upper
     return band, delta
