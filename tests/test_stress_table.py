@@ -17,7 +17,7 @@ from gelav.stress import stress_table, stress_test
 
 OU = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
 HS = [0.5, 1.0, 2.0]
-CS = [-0.5, -0.25, 0.0, 0.3]  # 0.3 is not commensurate with the others: a second PDE solve
+CS = [-0.5, -0.25, 0.0, 0.3]  # distances 0, 0.25, 0.5, 0.8 from x0: multiples of 0.05, one PDE solve
 
 
 def run(*args):
@@ -31,7 +31,7 @@ def ou_table():
 
 def test_every_cell_equals_the_scalar_run(ou_table):
     t = ou_table
-    assert t.results["pde"].details["solves"] == 2  # not one per threshold
+    assert t.results["pde"].details["solves"] == 1  # not one per threshold
     for i, T in enumerate(HS):
         for j, c in enumerate(CS):
             s = stress_test(OU, -0.5, T, c, paths=20_000, seed=3)
@@ -45,6 +45,15 @@ def test_every_cell_equals_the_scalar_run(ou_table):
             )
             exact = s.results["analytic"].probability
             assert abs(a.probability[i, j] - exact) <= 1.5 * a.error[i, j] + 1e-13
+
+
+def test_incommensurate_thresholds_get_their_own_solve():
+    cs = [-0.5, 0.0, 0.1 * math.pi]  # π/10 + 0.5 shares no divisor >= half a cell with 0.5
+    t = stress_table(OU, -0.5, [1.0, 2.0], cs, methods=["analytic", "pde"])
+    assert t.results["pde"].details["solves"] == 2
+    exact, pde = t.results["analytic"], t.results["pde"]
+    assert np.all(np.abs(pde.probability - exact.probability) <= 1.5 * pde.error + 1e-13)
+    assert np.all(pde.error < 1e-6)
 
 
 def test_cell_is_a_scalar_result(ou_table):

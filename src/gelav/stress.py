@@ -171,11 +171,12 @@ def _spacing(x0: float, c: float, h: float) -> float:
 
 
 def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int,
-                  domain: tuple[float, float] | None = None) -> list[Any] | None:
+                  domain: tuple[float, float] | None = None, spacing: float | None = None) -> list[Any] | None:
     """Three nested uniform grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
 
     ``domain`` (default :func:`gelav.grid.auto_domain` for ``x0``, ``horizon``
-    and ``c``) is the interval the grids cover (up to a cell).
+    and ``c``) is the interval the grids cover (up to a cell); ``spacing`` (default
+    the one nearest ``domain``/``n0`` that puts ``c`` on a node) that of the coarsest grid.
 
     With ``c`` at a varying position inside its cell the h² error constant of
     P(X_T < c) changes from grid to grid and Richardson extrapolation fails (a
@@ -188,7 +189,7 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int,
 
     lo, hi = auto_domain(process, x0, horizon, include=[c]) if domain is None else domain
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
-    h = _spacing(x0, c, (hi - lo) / n0)
+    h = _spacing(x0, c, (hi - lo) / n0) if spacing is None else spacing
     out = []
     for j in range(3):
         hj = h / 2**j
@@ -227,18 +228,18 @@ def _extrapolate(ps: Sequence[float]) -> tuple[float, float, float]:
 
 def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: int, steps: int, *,
                       times: Sequence[float] | None = None, domain: tuple[float, float] | None = None,
-                      include: Sequence[float] = ()) -> list[Any]:
+                      include: Sequence[float] = (), spacing: float | None = None) -> list[Any]:
     """Fokker–Planck densities on the three nested grids (N/4, N/2, N cells and steps) of the ``pde`` method.
 
     The scheme is second order in space and time together, so Richardson
     extrapolation of consecutive pairs removes the h² term and the difference of
     the two extrapolations estimates the error of the finer one (fourth order:
     divide by 2⁴ - 1), see :func:`_extrapolate`. ``times`` are saved (and hit
-    by the time grid); ``domain`` and ``include`` are passed to the grids.
+    by the time grid); ``domain``, ``include`` and ``spacing`` are passed to the grids.
     """
     from gelav.forward import forward
 
-    grids = _nested_grids(process, x0, horizon, c, max(cells // 4, 8), domain=domain)
+    grids = _nested_grids(process, x0, horizon, c, max(cells // 4, 8), domain=domain, spacing=spacing)
     out = []
     for j, k in enumerate((4, 2, 1)):
         if grids is None:

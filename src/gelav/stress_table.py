@@ -5,10 +5,10 @@ for every horizon :math:`T_i` and threshold :math:`c_j` by each method of
 :data:`gelav.stress.METHODS`, without repeating work a method can share:
 
 - ``pde``: one Fokker–Planck solve per set of *commensurate* thresholds (their
-  distances to :math:`x_0` are integer multiples of one spacing near the default
-  one, so all of them lie on nodes of the three nested grids, as in the scalar
-  method), saving every horizon; the Richardson step and its error estimate are
-  those of the scalar method, cell by cell.
+  distances to :math:`x_0` are integer multiples of one spacing between half the
+  default cell and the default cell, so all of them lie on nodes of the three nested
+  grids, as the scalar method's threshold does), saving every horizon; the Richardson
+  step and its error estimate are those of the scalar method, cell by cell.
 - ``mc``: one set of paths per horizon (the same paths and seed as the scalar run,
   so each cell equals the scalar answer), every threshold counted on it.
 - ``analytic``, ``lattice`` and any registered method: cell by cell.
@@ -16,6 +16,7 @@ for every horizon :math:`T_i` and threshold :math:`c_j` by each method of
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -214,20 +215,38 @@ def _per_cell(
     return MethodTable(name, p, e, kind, seconds, tail, details)
 
 
-def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[list[int]]:
-    """Indices of thresholds grouped so that each group lies on the nodes of one grid through ``x0``
-    (its spacing: the scalar method's for the group's first index, its leader)."""
-    order = sorted(range(cs.size), key=lambda j: cs[j] == x0)  # a threshold at x0 joins any group
+def _common_divisor(a: float, b: float) -> float:
+    """The largest g with a/g and b/g whole (Euclid on floats, to 1e-9 relative; 0 when only one is > 0)."""
+    tol = 1e-9 * max(a, b, 1e-300)
+    a, b = max(a, b), min(a, b)
+    while b > tol:
+        r = a % b
+        a, b = b, (0.0 if r > b - tol else r)
+    return a
+
+
+def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[tuple[float, list[int]]]:
+    r"""Thresholds grouped so that each group lies on the nodes of one grid through ``x0``: ``(spacing,
+    indices)``. A threshold joins a group when the distances to ``x0`` keep a common divisor
+    :math:`g \ge h_0/2`; the spacing is then :math:`g/\lceil g/h_0 \rceil \in [h_0/2, h_0]` (at most twice
+    the cells of the scalar method). A lone threshold keeps the scalar method's spacing."""
+    d = np.abs(cs - x0)
     groups: list[tuple[float, list[int]]] = []
-    for j in order:
-        for h, idx in groups:
-            k = abs(cs[j] - x0) / h
-            if abs(k - round(k)) <= 1e-9 * max(1.0, k):
-                idx.append(j)
+    for j in sorted(range(cs.size), key=lambda k: d[k] == 0):  # a threshold at x0 joins any group
+        for gi, (g, idx) in enumerate(groups):
+            g2 = _common_divisor(g, float(d[j]))
+            if g2 >= h0 / 2 or d[j] == 0:
+                groups[gi] = (g2, [*idx, j])
                 break
         else:
-            groups.append((_spacing(x0, float(cs[j]), h0), [j]))
-    return [idx for _, idx in groups]
+            groups.append((float(d[j]), [j]))
+    out = []
+    for g, idx in groups:
+        moving = [i for i in idx if d[i] > 0]
+        h = _spacing(x0, float(cs[moving[0]]), h0) if len(moving) == 1 else (
+            h0 if not moving else g / math.ceil(g / h0 - 1e-9))
+        out.append((h, idx))
+    return out
 
 
 def _pde_table(
@@ -250,18 +269,9 @@ def _pde_table(
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
     unext, unext_err = np.empty_like(p), np.empty_like(p)
     first: list[Any] = []
-    for g in groups:
-        dens = _nested_densities(
-            process,
-            x0,
-            T,
-            float(cs[g[0]]),
-            n,
-            m,
-            times=sorted(set(hs.tolist())),
-            domain=domain,
-            include=[float(c) for c in cs[g]],
-        )
+    for h, g in groups:
+        dens = _nested_densities(process, x0, T, float(cs[g[0]]), n, m, times=sorted(set(hs.tolist())),
+                                 domain=domain, include=[float(c) for c in cs[g]], spacing=h)
         if 0 in g:
             first = dens
         for i, t in enumerate(hs):
