@@ -179,28 +179,33 @@ def _grid_table(rep: Any) -> None:
     inp = g.inputs
     sym = "<" if inp["direction"] == "below" else ">"
     best = g.best_method
+    tm = g.tail_method
+    tail = g.results[tm].tail if tm is not None else {}
     rows = []
     for i, t in enumerate(g.horizons):
-        rows.append([f"{t:g}"] + [fmt_number(float(g.best[i, j]), 6) for j in range(g.thresholds.size)])
+        rows.append([f"{t:g}"] + [fmt_number(float(g.best[i, j]), 6) for j in range(g.thresholds.size)]
+                    + [fmt_number(float(tail[lv][k][i]), 6) for lv in tail for k in ("var", "es")])
     params = ", ".join(f"{k}={v:g}" for k, v in rep.process.params().items())
     err = g.results[best]
-    caption = ("exact law" if best == "analytic" else
-               f"{best}: largest error {fmt_number(float(err.error.max()), 2)}")
+    caption = ("probabilities from the exact law" if best == "analytic" else
+               f"probabilities by {best}: largest error {fmt_number(float(err.error.max()), 2)}")
+    if tail:
+        caption += f"; VaR and ES of X_T from the {'exact law' if tm == 'analytic' else tm}"
     print_table(f"P(X_T {sym} c | X_0 = {inp['x0']:g}) — {type(rep.process).__name__}({params})",
-                ["T (y) \\ c"] + [f"{c:g}" for c in g.thresholds], rows, caption=caption)
+                ["T (y) \\ c"] + [f"{c:g}" for c in g.thresholds]
+                + [f"{k} {lv:.0%}" for lv in tail for k in ("VaR", "ES")], rows, caption=caption)
     check = []
     for name, r in g.results.items():
         dev = float(abs(r.probability - g.best).max())
         kind = "standard error" if r.error_kind == "stderr" else "error estimate"
-        check.append([name, fmt_number(dev, 2) if name != best else "–", f"{fmt_number(float(r.error.max()), 2)} ({kind})",
-                      f"{r.seconds * 1e3:.1f} ms"])
+        err = "exact" if name == "analytic" else f"{fmt_number(float(r.error.max()), 2)} ({kind})"
+        check.append([name, fmt_number(dev, 2) if name != best else "–", err, f"{r.seconds * 1e3:.1f} ms"])
     print_table("Methods over the whole table", ["method", f"largest |difference| from {best}", "largest error",
                                                   "time"], check,
                 caption=f"pde: {g.results['pde'].details['solves']} Fokker–Planck solve(s) for every horizon"
                 if "pde" in g.results else None)
-    tm = g.tail_method
-    if tm is not None:
-        tails = {m: r.tail for m, r in g.results.items() if r.tail}
+    tails = {m: r.tail for m, r in g.results.items() if r.tail}
+    if len(tails) > 1:  # the cross-check, with the PDE's error estimates
         _tail_table(tails, g.horizons, inp["direction"], lambda m, lv, k: tails[m][lv][k])
     if g.bands is not None:
         _band_table([(float(t), float(c), g.bands[i][j]) for i, t in enumerate(g.horizons)
