@@ -62,6 +62,8 @@ def test_cell_is_a_scalar_result(ou_table):
     assert c.results["analytic"].probability == pytest.approx(0.0019356487804036227, rel=1e-12)
     assert c.density is ou_table.density is not None
     assert ou_table.cell(0, 1).density is None
+    # the fan chart has the scalar run's ~50 saved times, and every horizon among them
+    assert ou_table.density.times.size >= 50 and set(HS) <= set(ou_table.density.times.tolist())
 
 
 def gaussian_tail(m, s, level, side):

@@ -242,11 +242,16 @@ def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: 
     grids = _nested_grids(process, x0, horizon, c, max(cells // 4, 8), domain=domain, spacing=spacing)
     out = []
     for j, k in enumerate((4, 2, 1)):
+        n_steps = max(steps // k, 2)
+        saved = None
+        if times is not None:  # the default's ~50 step end points too (a smooth fan chart), then ``times``
+            saved = np.unique(np.concatenate((horizon / n_steps * np.arange(0, n_steps + 1, max(1, n_steps // 50)),
+                                              np.asarray(times, dtype=float))))
         if grids is None:
-            out.append(forward(process, x0, horizon, n_cells=max(cells // k, 8), n_steps=max(steps // k, 2),
-                               include=[c, *include], times=times))
+            out.append(forward(process, x0, horizon, n_cells=max(cells // k, 8), n_steps=n_steps,
+                               include=[c, *include], times=saved))
         else:
-            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=max(steps // k, 2), times=times))
+            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved))
     return out
 
 
