@@ -15,7 +15,7 @@ inherits that uncertainty; :func:`stress_band` reports it two ways:
   (κ̂'s upward bias, L̄'s few effective observations), which otherwise makes the band
   cover too rarely (measured coverage: docs/calibration.md, "Stress probabilities with
   a confidence band");
-- **delta method** (a check): :math:`\operatorname{se}(\hat p)^2 = \nabla p^\top \hat\Sigma\, \nabla p`
+- **delta method** (a check): :math:`\operatorname{se}(\hat p)^2 = \nabla p^\top \tilde\Sigma\, \nabla p`
   with a central-difference gradient (steps :math:`10^{-3}` standard errors), and
   :math:`\hat p \pm z\,\operatorname{se}` clipped to [0, 1].
 
@@ -209,7 +209,7 @@ class StressBand:
     stderr : float
         Standard deviation of the bootstrap draws of :math:`p`.
     delta_stderr : float
-        The delta method's :math:`\sqrt{\nabla p^\top \hat\Sigma \nabla p}`.
+        The delta method's :math:`\sqrt{\nabla p^\top \tilde\Sigma \nabla p}`.
     delta_lower, delta_upper : float
         :math:`\hat p \pm z\,\mathrm{se}`, clipped to [0, 1].
     draws : int
@@ -351,8 +351,10 @@ def stress_bands(
         sample = np.stack([probs(th) for th in theta])
     lo, hi = np.quantile(sample, [(1 - lv) / 2, (1 + lv) / 2], axis=0)
     sd = sample.std(axis=0, ddof=1)
-    # delta method: central differences, steps of 1e-3 standard errors (inside the parameter space)
-    se = np.sqrt(np.diag(fp.cov))
+    # delta method with the same covariance as the draws (so the two differ only by p's curvature):
+    # central differences, steps of 1e-3 standard errors (inside the parameter space)
+    cov = fp.band_cov
+    se = np.sqrt(np.diag(cov))
     grad = np.zeros((len(hs), len(cs), len(fp.names)))
     for i in range(len(fp.names)):
         h = 1e-3 * se[i] if se[i] > 0 else 0.0
@@ -362,7 +364,7 @@ def stress_bands(
         up[i] += h
         dn[i] -= h
         grad[..., i] = (probs(up) - probs(dn)) / (2 * h)
-    dse = np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", grad, fp.cov, grad), 0.0))
+    dse = np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", grad, cov, grad), 0.0))
     from scipy.special import ndtri
 
     z = float(ndtri(0.5 + lv / 2))
@@ -403,7 +405,7 @@ def stress_band(
     r"""The stress probability at the fitted parameters with its confidence band from their uncertainty.
 
     .. math:: p(\theta) = P_\theta(X_T < c \mid X_0 = x_0), \qquad
-        \theta^{(k)} \sim N(\hat\theta, \hat\Sigma) \text{ truncated to the parameter space}
+        \theta^{(k)} \sim N(\hat\theta, \tilde\Sigma) \text{ truncated to the parameter space}
 
     Parameters
     ----------
