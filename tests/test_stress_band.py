@@ -77,6 +77,7 @@ def test_delta_method_agrees_where_the_probability_is_nearly_linear(fit):
     assert b.lower < b.value < b.upper
     assert b.delta_lower < b.value < b.delta_upper
     assert b.rejected == 0 and b.draws == 4000 and b.level == 0.95
+    assert b.estimate.value == b.value and b.estimate.stderr == b.stderr
 
 
 def test_draws_respect_the_parameter_space_and_are_seeded(fit):

@@ -246,6 +246,14 @@ class StressBand:
             )
         return self.interval
 
+    @property
+    def estimate(self) -> Any:
+        """The probability as a :class:`gelav.results.Estimate`: ``value`` ± ``stderr`` (the spread of
+        :math:`p` over the parameters' uncertainty)."""
+        from gelav.results import Estimate
+
+        return Estimate(self.value, self.stderr, kind="stderr")
+
     def covers(self, p: float) -> bool:
         """Whether ``p`` lies in the band."""
         return self.lower <= p <= self.upper
