@@ -17,7 +17,8 @@ from gelav.stress import stress_table, stress_test
 
 OU = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
 HS = [0.5, 1.0, 2.0]
-CS = [-0.5, -0.25, 0.0, 0.3]  # distances 0, 0.25, 0.5, 0.8 from x0: multiples of 0.05, one PDE solve
+# distances 0, 0.25, 0.5, 0.8 from x0: multiples of 0.05, so one PDE solve
+CS = [-0.5, -0.25, 0.0, 0.3]
 
 
 def run(*args):

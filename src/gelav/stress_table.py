@@ -243,8 +243,11 @@ def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[tuple[f
     out = []
     for g, idx in groups:
         moving = [i for i in idx if d[i] > 0]
-        h = _spacing(x0, float(cs[moving[0]]), h0) if len(moving) == 1 else (
-            h0 if not moving else g / math.ceil(g / h0 - 1e-9))
+        h = (
+            _spacing(x0, float(cs[moving[0]]), h0)
+            if len(moving) == 1
+            else (h0 if not moving else g / math.ceil(g / h0 - 1e-9))
+        )
         out.append((h, idx))
     return out
 
@@ -270,8 +273,18 @@ def _pde_table(
     unext, unext_err = np.empty_like(p), np.empty_like(p)
     first: list[Any] = []
     for h, g in groups:
-        dens = _nested_densities(process, x0, T, float(cs[g[0]]), n, m, times=sorted(set(hs.tolist())),
-                                 domain=domain, include=[float(c) for c in cs[g]], spacing=h)
+        dens = _nested_densities(
+            process,
+            x0,
+            T,
+            float(cs[g[0]]),
+            n,
+            m,
+            times=sorted(set(hs.tolist())),
+            domain=domain,
+            include=[float(c) for c in cs[g]],
+            spacing=h,
+        )
         if 0 in g:
             first = dens
         for i, t in enumerate(hs):
@@ -343,7 +356,9 @@ def _values(name: str, values: Any, check: Any) -> NDArray[np.float64]:
         raise ValueError(f"`{name}` is empty.")
     out = np.array([check(name[:-1], v) for v in vals], dtype=float)
     if np.unique(out).size != out.size:
-        raise ValueError(f"`{name}` (`{name[:-1]}`) names a value twice: {', '.join(f'{v:g}' for v in out)}.")
+        raise ValueError(
+            f"`{name}` (`{name[:-1]}`) names a value twice: {', '.join(f'{v:g}' for v in out)}."
+        )
     return out
 
 
