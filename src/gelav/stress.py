@@ -154,29 +154,11 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
     else:
         law = process.transition(x0, horizon)
         p = float(law.cdf(c) if below else law.sf(c))
-    seconds = time.perf_counter() - t0
-    details: dict[str, Any] = {}
-    if opts.get("levels"):
-        from gelav._tail import exact_tail
-
-        side = "lower" if below else "upper"
-        details["_tail"] = {lv: dict(zip(("var", "es"), exact_tail(process, x0, horizon, lv, side), strict=True))
-                            for lv in opts["levels"]}
-    return MethodResult("analytic", p, 0.0, "error_estimate", seconds, details)
+    return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
 
 
-def _spacing(x0: float, c: float, h: float) -> float:
-    """The spacing closest to ``h`` that puts ``c`` on a node of a uniform grid through ``x0``."""
-    return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
-
-
-def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int,
-                  domain: tuple[float, float] | None = None, spacing: float | None = None) -> list[Any] | None:
+def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) -> list[Any] | None:
     """Three nested uniform grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
-
-    ``domain`` (default :func:`gelav.grid.auto_domain` for ``x0``, ``horizon``
-    and ``c``) is the interval the grids cover (up to a cell); ``spacing`` (default
-    the one nearest ``domain``/``n0`` that puts ``c`` on a node) that of the coarsest grid.
 
     With ``c`` at a varying position inside its cell the h² error constant of
     P(X_T < c) changes from grid to grid and Richardson extrapolation fails (a
@@ -187,9 +169,11 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int,
     """
     from gelav.grid import Grid, auto_domain
 
-    lo, hi = auto_domain(process, x0, horizon, include=[c]) if domain is None else domain
+    lo, hi = auto_domain(process, x0, horizon, include=[c])
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
-    h = _spacing(x0, c, (hi - lo) / n0) if spacing is None else spacing
+    h = (hi - lo) / n0
+    if c != x0:
+        h = abs(c - x0) / max(1, round(abs(c - x0) / h))
     out = []
     for j in range(3):
         hj = h / 2**j
@@ -202,9 +186,25 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int,
     return out
 
 
-def _extrapolate(ps: Sequence[float]) -> tuple[float, float, float]:
-    """Richardson on three nested-grid answers ``ps`` (N/4, N/2, N): the extrapolated answer of the finest
-    pair, its error estimate and the error estimate of the plain finest answer ``ps[2]``."""
+def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    from gelav.forward import forward
+
+    t0 = time.perf_counter()
+    n = int(opts.get("cells", 800))
+    m = int(opts.get("steps", max(n // 2, 50)))
+    q = {"below": c} if below else {"above": c}
+    # Three nested grids (N/4, N/2, N cells and steps): the scheme is second order in
+    # space and time together, so Richardson extrapolation of consecutive pairs
+    # removes the h² term and the difference of the two extrapolations estimates
+    # the error of the finer one (fourth order: divide by 2⁴ - 1).
+    grids = _nested_grids(process, x0, horizon, c, max(n // 4, 8))
+    ps, fine = [], None
+    for j, k in enumerate((4, 2, 1)):
+        if grids is None:
+            fine = forward(process, x0, horizon, n_cells=max(n // k, 8), n_steps=max(m // k, 2), include=[c])
+        else:
+            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2))
+        ps.append(fine.prob(**q))
     r_coarse = ps[1] + (ps[1] - ps[0]) / 3.0
     r_fine = ps[2] + (ps[2] - ps[1]) / 3.0
     err = abs(r_fine - r_coarse) / 15.0
@@ -223,66 +223,20 @@ def _extrapolate(ps: Sequence[float]) -> tuple[float, float, float]:
         else:
             err = max(err, abs(d2))
             unextrapolated_err = abs(d2)
-    return r_fine, err, unextrapolated_err
-
-
-def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: int, steps: int, *,
-                      times: Sequence[float] | None = None, domain: tuple[float, float] | None = None,
-                      include: Sequence[float] = (), spacing: float | None = None) -> list[Any]:
-    """Fokker–Planck densities on the three nested grids (N/4, N/2, N cells and steps) of the ``pde`` method.
-
-    The scheme is second order in space and time together, so Richardson
-    extrapolation of consecutive pairs removes the h² term and the difference of
-    the two extrapolations estimates the error of the finer one (fourth order:
-    divide by 2⁴ - 1), see :func:`_extrapolate`. ``times`` are saved (and hit
-    by the time grid); ``domain``, ``include`` and ``spacing`` are passed to the grids.
-    """
-    from gelav.forward import forward
-
-    grids = _nested_grids(process, x0, horizon, c, max(cells // 4, 8), domain=domain, spacing=spacing)
-    out = []
-    for j, k in enumerate((4, 2, 1)):
-        n_steps = max(steps // k, 2)
-        saved = None
-        if times is not None:  # the default's ~50 step end points too (a smooth fan chart), then ``times``
-            saved = np.unique(np.concatenate((horizon / n_steps * np.arange(0, n_steps + 1, max(1, n_steps // 50)),
-                                              np.asarray(times, dtype=float))))
-        if grids is None:
-            out.append(forward(process, x0, horizon, n_cells=max(cells // k, 8), n_steps=n_steps,
-                               include=[c, *include], times=saved))
-        else:
-            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved))
-    return out
-
-
-def _warn_feller(process: Any, p: float, err: float) -> None:
+    assert fine is not None
     if getattr(process, "feller", True) is False:
         # The density ~ x^(2κθ/σ² - 1) is unbounded at 0: the grid answers converge
         # below second order and the refinement estimate can be optimistic.
         warnings.warn(
             f"CIR without the Feller condition: the density is singular at 0, so the PDE answer "
-            f"{p:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
-            "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=4,
+            f"{r_fine:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
+            "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=3,
         )
-
-
-def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
-    t0 = time.perf_counter()
-    n = int(opts.get("cells", 800))
-    m = int(opts.get("steps", max(n // 2, 50)))
-    q = {"below": c} if below else {"above": c}
-    dens = _nested_densities(process, x0, horizon, c, n, m)
-    ps = [d.prob(**q) for d in dens]
-    fine = dens[-1]
-    r_fine, err, unextrapolated_err = _extrapolate(ps)
-    _warn_feller(process, r_fine, err)
-    details = {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
-               "mass_balance_error": fine.diagnostics["mass_balance_error"], "_density": fine}
-    if opts.get("levels"):
-        from gelav._tail import density_tail
-
-        details["_tail"] = {lv: density_tail(dens, horizon, lv, "lower" if below else "upper") for lv in opts["levels"]}
-    return MethodResult("pde", r_fine, err, "error_estimate", time.perf_counter() - t0, details)
+    return MethodResult(
+        "pde", r_fine, err, "error_estimate", time.perf_counter() - t0,
+        {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
+         "mass_balance_error": fine.diagnostics["mass_balance_error"], "_density": fine},
+    )
 
 
 def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
@@ -433,17 +387,17 @@ def stress_test(
         opts["steps"] = check_int("steps", steps, minimum=2)
     below = direction == "below"
     results: dict[str, MethodResult] = {}
-    tail: dict[str, dict[float, dict[str, float]]] = {}
     density = None
     for name in methods:
         r = METHODS[name](process, x0, horizon, threshold, below, opts)
         if "_density" in r.details:
             density = r.details.pop("_density")
-        if "_tail" in r.details:
-            tail[name] = r.details.pop("_tail")
         results[name] = r
-    if opts["levels"] and not tail:
-        raise ValueError("`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method.")
+    tail: dict[str, dict[float, dict[str, float]]] = {}
+    if opts["levels"]:
+        from gelav.stress_table import scalar_tail
+
+        tail = scalar_tail(process, x0, horizon, threshold, below, opts, methods)
     inputs = {"process": type(process).__name__, **process.params(), "x0": x0, "horizon": horizon,
               "threshold": threshold, "direction": direction}
     band = None

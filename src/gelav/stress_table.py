@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,18 +28,115 @@ from numpy.typing import NDArray
 
 from gelav._random import SeedLike
 from gelav._validation import check_finite, check_horizon, check_int
-from gelav.stress import (
-    METHODS,
-    MethodResult,
-    StressResult,
-    _extrapolate,
-    _nested_densities,
-    _spacing,
-    _warn_feller,
-    default_methods,
-)
+from gelav.errors import AccuracyWarning
+from gelav.stress import METHODS, MethodResult, StressResult, default_methods
 
-__all__ = ["MethodTable", "StressTable", "stress_table"]
+__all__ = ["MethodTable", "StressTable", "scalar_tail", "stress_table"]
+
+
+# -- the pde method on nested grids shared by several thresholds and saved times ---------------------------
+def _spacing(x0: float, c: float, h: float) -> float:
+    """The spacing closest to ``h`` that puts ``c`` on a node of a uniform grid through ``x0``."""
+    return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
+
+
+def _nested_grids(process: Any, x0: float, lo: float, hi: float, h: float) -> list[Any] | None:
+    """Three nested uniform grids through ``x0`` (spacing h, h/2, h/4) covering [lo, hi] up to a cell, as
+    :func:`gelav.stress._nested_grids` builds them; ``None`` when one would reach a boundary of the state
+    space (CIR, at 0): the caller then uses the default grids."""
+    from gelav.grid import Grid
+
+    d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
+    out = []
+    for j in range(3):
+        hj = h / 2**j
+        nodes = x0 + hj * np.arange(-math.ceil((x0 - lo) / hj - 1e-9), math.ceil((hi - x0) / hj - 1e-9) + 1)
+        if not (nodes[0] > d_lo and nodes[-1] < d_hi):
+            return None
+        out.append(Grid(nodes))
+    return out
+
+
+def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: int, steps: int, *,
+                      times: Sequence[float] | None = None, domain: tuple[float, float] | None = None,
+                      include: Sequence[float] = (), spacing: float | None = None) -> list[Any]:
+    """Fokker–Planck densities on the three nested grids (N/4, N/2, N cells and steps) of the ``pde``
+    method; by default the scalar method's grids for threshold ``c``. ``times`` are saved (with the
+    default's ~50 step end points, for the fan chart); ``domain``, ``spacing``: those of the coarsest grid."""
+    from gelav.forward import forward
+    from gelav.grid import auto_domain
+
+    lo, hi = auto_domain(process, x0, horizon, include=[c]) if domain is None else domain
+    h = _spacing(x0, c, (hi - lo) / max(cells // 4, 8)) if spacing is None else spacing
+    grids = _nested_grids(process, x0, lo, hi, h)
+    out = []
+    for j, k in enumerate((4, 2, 1)):
+        n_steps = max(steps // k, 2)
+        saved = None
+        if times is not None:
+            saved = np.unique(np.concatenate((horizon / n_steps * np.arange(0, n_steps + 1, max(1, n_steps // 50)),
+                                              np.asarray(times, dtype=float))))
+        if grids is None:
+            out.append(forward(process, x0, horizon, n_cells=max(cells // k, 8), n_steps=n_steps,
+                               include=[c, *include], times=saved))
+        else:
+            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved))
+    return out
+
+
+def _richardson(ps: Sequence[float]) -> tuple[float, float, float]:
+    """Richardson on three nested-grid answers ``ps`` (N/4, N/2, N) as :func:`gelav.stress._pde` does it:
+    the extrapolated finest answer, its error estimate and that of the plain finest answer ``ps[2]``."""
+    r_coarse = ps[1] + (ps[1] - ps[0]) / 3.0
+    r_fine = ps[2] + (ps[2] - ps[1]) / 3.0
+    err = abs(r_fine - r_coarse) / 15.0
+    # The observed order p = log2(d1/d2) checks the assumed 2; where it is reduced the h² extrapolation
+    # leaves about |d2|·|1/(2^p-1) - 1/3|; with differences of opposite sign the last one is the estimate.
+    d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
+    unextrapolated_err = abs(d2) / 3.0
+    if d2 != 0.0:
+        if d1 * d2 > 0:
+            order = min(max(math.log2(d1 / d2), 0.5), 4.0)
+            if abs(order - 2.0) > 0.25:
+                err = max(err, abs(d2) * abs(1.0 / (2.0**order - 1.0) - 1.0 / 3.0))
+                unextrapolated_err = abs(d2) / (2.0**order - 1.0)
+        else:
+            err = max(err, abs(d2))
+            unextrapolated_err = abs(d2)
+    return r_fine, err, unextrapolated_err
+
+
+def _exact_tails(process: Any, x0: float, hs: Sequence[float], levels: Sequence[float],
+                 side: str) -> dict[float, dict[str, NDArray[np.float64]]]:
+    """level -> {"var", "es"} of the exact law at each horizon."""
+    from gelav._tail import exact_tail
+
+    out: dict[float, dict[str, NDArray[np.float64]]] = {}
+    for lv in levels:
+        vals = np.array([exact_tail(process, x0, float(t), lv, side) for t in hs])
+        out[lv] = {"var": vals[:, 0], "es": vals[:, 1]}
+    return out
+
+
+def scalar_tail(process: Any, x0: float, horizon: float, threshold: float, below: bool, opts: dict[str, Any],
+                methods: Sequence[str]) -> dict[str, dict[float, dict[str, float]]]:
+    """VaR/ES of :math:`X_T` for :func:`gelav.stress.stress_test` (``levels``): from the exact law
+    (``analytic``) and from densities on the scalar ``pde`` method's nested grids (a solve of their own,
+    so the scalar probability's code path is untouched)."""
+    from gelav._tail import density_tail
+
+    side = "lower" if below else "upper"
+    out: dict[str, dict[float, dict[str, float]]] = {}
+    if "analytic" in methods:
+        out["analytic"] = {lv: {k: float(v[0]) for k, v in t.items()}
+                           for lv, t in _exact_tails(process, x0, [horizon], opts["levels"], side).items()}
+    if "pde" in methods:
+        n = int(opts.get("cells", 800))
+        dens = _nested_densities(process, x0, horizon, threshold, n, int(opts.get("steps", max(n // 2, 50))))
+        out["pde"] = {lv: density_tail(dens, horizon, lv, side) for lv in opts["levels"]}
+    if not out:
+        raise ValueError("`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method.")
+    return out
 
 
 @dataclass(frozen=True)
@@ -185,26 +283,15 @@ def _per_cell(
     below: bool,
     opts: dict[str, Any],
 ) -> MethodTable:
-    """Any registered method, cell by cell (its VaR/ES, if any, from the first threshold's runs; the time
-    is the sum of the method's own timings)."""
+    """Any registered method, cell by cell (the time is the sum of the method's own timings; the exact
+    law's VaR/ES with ``levels``)."""
     seconds = 0.0
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
     kind, details = "error_estimate", {}
-    tail: dict[float, dict[str, NDArray[np.float64]]] = {}
     for i, t in enumerate(hs):
         for j, c in enumerate(cs):
-            r = METHODS[name](
-                process,
-                x0,
-                float(t),
-                float(c),
-                below,
-                {**opts, "levels": opts["levels"] if j == 0 else ()},
-            )
+            r = METHODS[name](process, x0, float(t), float(c), below, opts)
             r.details.pop("_density", None)
-            for lv, v in r.details.pop("_tail", {}).items():
-                for k, x in v.items():
-                    tail.setdefault(lv, {}).setdefault(k, np.empty(hs.size))[i] = x
             p[i, j], e[i, j], kind = r.probability, r.error, r.error_kind
             seconds += r.seconds
             details = {
@@ -212,6 +299,7 @@ def _per_cell(
                 for k, v in r.details.items()
                 if not isinstance(v, (int, float)) or k == "paths"
             }
+    tail = _exact_tails(process, x0, hs, opts["levels"], "lower" if below else "upper") if name == "analytic" else {}
     return MethodTable(name, p, e, kind, seconds, tail, details)
 
 
@@ -291,9 +379,13 @@ def _pde_table(
             for j in g:
                 q = {"below": float(cs[j])} if below else {"above": float(cs[j])}
                 ps = [d.prob(t=float(t), **q) for d in dens]
-                p[i, j], e[i, j], unext_err[i, j] = _extrapolate(ps)
+                p[i, j], e[i, j], unext_err[i, j] = _richardson(ps)
                 unext[i, j] = ps[2]
-    _warn_feller(process, float(p.flat[0]), float(e.max()))
+    if getattr(process, "feller", True) is False:  # as the scalar method warns
+        warnings.warn(
+            f"CIR without the Feller condition: the density is singular at 0, so the PDE answers converge "
+            f"slowly and their error estimates (up to {float(e.max()):.2g}) may be optimistic; compare the 'mc' "
+            "and 'lattice' methods.", AccuracyWarning, stacklevel=3)
     tail: dict[float, dict[str, NDArray[np.float64]]] = {}
     for lv in opts["levels"]:
         rows = [density_tail(first, float(t), lv, "lower" if below else "upper") for t in hs]
