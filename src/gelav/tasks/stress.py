@@ -131,16 +131,19 @@ class StressReport(TaskResult):
         return self.result.band
 
     def key_numbers(self) -> dict[str, Any]:
-        if self.grid is not None:
-            return self._grid_numbers()
         out: dict[str, Any] = {f"probability ({name})": r.probability for name, r in self.result.results.items()}
         labels = {"mean": "conditional mean of X_T", "sd": "conditional sd of X_T", "z": "z = (c − mean)/sd"}
         for k, v in (self.worked_example or {}).items():
             out[labels[k]] = v
+        return self._more_numbers(out)
+
+    def _more_numbers(self, out: dict[str, Any]) -> dict[str, Any]:
+        """The grid's numbers instead of ``out`` (the headline cell's), else ``out`` with VaR/ES and the band."""
+        if self.grid is not None:
+            return self._grid_numbers()
         out.update(self._tail_numbers(self.result.tail, ""))
-        b = self.result.band
-        if b is not None:
-            out.update(_band_numbers(b, ""))
+        if self.result.band is not None:
+            out.update(_band_numbers(self.result.band, ""))
         return out
 
     def _tail_numbers(self, tail: dict[str, Any], where: str) -> dict[str, Any]:
