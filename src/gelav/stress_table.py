@@ -50,16 +50,28 @@ def _nested_grids(process: Any, x0: float, lo: float, hi: float, h: float) -> li
     out = []
     for j in range(3):
         hj = h / 2**j
-        nodes = x0 + hj * np.arange(-math.ceil((x0 - lo) / hj - 1e-9), math.ceil((hi - x0) / hj - 1e-9) + 1)
+        nodes = x0 + hj * np.arange(
+            -math.ceil((x0 - lo) / hj - 1e-9), math.ceil((hi - x0) / hj - 1e-9) + 1
+        )
         if not (nodes[0] > d_lo and nodes[-1] < d_hi):
             return None
         out.append(Grid(nodes))
     return out
 
 
-def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: int, steps: int, *,
-                      times: Sequence[float] | None = None, domain: tuple[float, float] | None = None,
-                      include: Sequence[float] = (), spacing: float | None = None) -> list[Any]:
+def _nested_densities(
+    process: Any,
+    x0: float,
+    horizon: float,
+    c: float,
+    cells: int,
+    steps: int,
+    *,
+    times: Sequence[float] | None = None,
+    domain: tuple[float, float] | None = None,
+    include: Sequence[float] = (),
+    spacing: float | None = None,
+) -> list[Any]:
     """Fokker–Planck densities on the three nested grids (N/4, N/2, N cells and steps) of the ``pde``
     method; by default the scalar method's grids for threshold ``c``. ``times`` are saved (with the
     default's ~50 step end points, for the fan chart); ``domain``, ``spacing``: those of the coarsest grid."""
@@ -74,11 +86,26 @@ def _nested_densities(process: Any, x0: float, horizon: float, c: float, cells: 
         n_steps = max(steps // k, 2)
         saved = None
         if times is not None:
-            saved = np.unique(np.concatenate((horizon / n_steps * np.arange(0, n_steps + 1, max(1, n_steps // 50)),
-                                              np.asarray(times, dtype=float))))
+            saved = np.unique(
+                np.concatenate(
+                    (
+                        horizon / n_steps * np.arange(0, n_steps + 1, max(1, n_steps // 50)),
+                        np.asarray(times, dtype=float),
+                    )
+                )
+            )
         if grids is None:
-            out.append(forward(process, x0, horizon, n_cells=max(cells // k, 8), n_steps=n_steps,
-                               include=[c, *include], times=saved))
+            out.append(
+                forward(
+                    process,
+                    x0,
+                    horizon,
+                    n_cells=max(cells // k, 8),
+                    n_steps=n_steps,
+                    include=[c, *include],
+                    times=saved,
+                )
+            )
         else:
             out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved))
     return out
@@ -106,8 +133,13 @@ def _richardson(ps: Sequence[float]) -> tuple[float, float, float]:
     return r_fine, err, unextrapolated_err
 
 
-def _exact_tails(process: Any, x0: float, hs: Sequence[float], levels: Sequence[float],
-                 side: str) -> dict[float, dict[str, NDArray[np.float64]]]:
+def _exact_tails(
+    process: Any,
+    x0: float,
+    hs: Sequence[float] | NDArray[np.float64],
+    levels: Sequence[float],
+    side: str,
+) -> dict[float, dict[str, NDArray[np.float64]]]:
     """level -> {"var", "es"} of the exact law at each horizon."""
     from gelav._tail import exact_tail
 
@@ -118,8 +150,15 @@ def _exact_tails(process: Any, x0: float, hs: Sequence[float], levels: Sequence[
     return out
 
 
-def scalar_tail(process: Any, x0: float, horizon: float, threshold: float, below: bool, opts: dict[str, Any],
-                methods: Sequence[str]) -> dict[str, dict[float, dict[str, float]]]:
+def scalar_tail(
+    process: Any,
+    x0: float,
+    horizon: float,
+    threshold: float,
+    below: bool,
+    opts: dict[str, Any],
+    methods: Sequence[str],
+) -> dict[str, dict[float, dict[str, float]]]:
     """VaR/ES of :math:`X_T` for :func:`gelav.stress.stress_test` (``levels``): from the exact law
     (``analytic``) and from densities on the scalar ``pde`` method's nested grids (a solve of their own,
     so the scalar probability's code path is untouched)."""
@@ -128,14 +167,20 @@ def scalar_tail(process: Any, x0: float, horizon: float, threshold: float, below
     side = "lower" if below else "upper"
     out: dict[str, dict[float, dict[str, float]]] = {}
     if "analytic" in methods:
-        out["analytic"] = {lv: {k: float(v[0]) for k, v in t.items()}
-                           for lv, t in _exact_tails(process, x0, [horizon], opts["levels"], side).items()}
+        out["analytic"] = {
+            lv: {k: float(v[0]) for k, v in t.items()}
+            for lv, t in _exact_tails(process, x0, [horizon], opts["levels"], side).items()
+        }
     if "pde" in methods:
         n = int(opts.get("cells", 800))
-        dens = _nested_densities(process, x0, horizon, threshold, n, int(opts.get("steps", max(n // 2, 50))))
+        dens = _nested_densities(
+            process, x0, horizon, threshold, n, int(opts.get("steps", max(n // 2, 50)))
+        )
         out["pde"] = {lv: density_tail(dens, horizon, lv, side) for lv in opts["levels"]}
     if not out:
-        raise ValueError("`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method.")
+        raise ValueError(
+            "`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method."
+        )
     return out
 
 
@@ -299,7 +344,11 @@ def _per_cell(
                 for k, v in r.details.items()
                 if not isinstance(v, (int, float)) or k == "paths"
             }
-    tail = _exact_tails(process, x0, hs, opts["levels"], "lower" if below else "upper") if name == "analytic" else {}
+    tail = (
+        _exact_tails(process, x0, hs, opts["levels"], "lower" if below else "upper")
+        if name == "analytic"
+        else {}
+    )
     return MethodTable(name, p, e, kind, seconds, tail, details)
 
 
@@ -385,7 +434,10 @@ def _pde_table(
         warnings.warn(
             f"CIR without the Feller condition: the density is singular at 0, so the PDE answers converge "
             f"slowly and their error estimates (up to {float(e.max()):.2g}) may be optimistic; compare the 'mc' "
-            "and 'lattice' methods.", AccuracyWarning, stacklevel=3)
+            "and 'lattice' methods.",
+            AccuracyWarning,
+            stacklevel=3,
+        )
     tail: dict[float, dict[str, NDArray[np.float64]]] = {}
     for lv in opts["levels"]:
         rows = [density_tail(first, float(t), lv, "lower" if below else "upper") for t in hs]
