@@ -77,6 +77,18 @@ def test_task_errors_name_the_field(options, field):
     assert err.value.field == field
 
 
+def test_resolve_keeps_its_tuple():
+    from gelav.tasks.ito import resolve
+
+    assert resolve({"ito": {"drift": "-x", "diffusion": "1", "pdepe": True}}) == (
+        "-x",
+        "1",
+        None,
+        "r",
+        "0",
+    )
+
+
 def test_bad_table_types_are_scenario_errors():
     from gelav.scenario import ScenarioError
 

@@ -17,7 +17,15 @@ from gelav.tasks._base import (
     source_of,
 )
 
-__all__ = ["FIELDS", "ItoInputError", "ItoReport", "ito", "read_ito_table", "resolve"]
+__all__ = [
+    "FIELDS",
+    "ItoInputError",
+    "ItoReport",
+    "ito",
+    "read_ito_table",
+    "resolve",
+    "resolve_fields",
+]
 
 #: the fields of the ``[ito]`` table and the keyword options of :func:`ito` (those of ``gelav ito``)
 FIELDS = (
@@ -91,7 +99,14 @@ def read_ito_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve(scenario: ScenarioLike = None, **options: Any) -> dict[str, Any]:
+def resolve(scenario: ScenarioLike = None, **options: Any) -> tuple[Any, ...]:
+    """``(drift, diffusion, transform, rate, source)``: defaults < the ``[ito]`` table < the options
+    (as before the other fields existed; :func:`resolve_fields` gives every field)."""
+    s = resolve_fields(scenario, **options)
+    return tuple(s[k] for k in ("drift", "diffusion", "transform", "rate", "source"))
+
+
+def resolve_fields(scenario: ScenarioLike = None, **options: Any) -> dict[str, Any]:
     """Every field: defaults < the ``[ito]`` table < the options (``None`` means "not given")."""
     sc = read_scenario(scenario)
     s = merge("ito", read_ito_table(sc), options)
@@ -173,7 +188,7 @@ def ito(scenario: ScenarioLike = None, **options: Any) -> ItoReport:
     from gelav.symbolic.parsing import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS
 
     check_options("ito", options, FIELDS)
-    s = resolve(scenario, **options)
+    s = resolve_fields(scenario, **options)
     if s["limit"] and s["exit_time"] is None:
         raise ItoInputError(
             "limit", "a limit applies to the exit time: give `exit_time` ('a,b') too."
