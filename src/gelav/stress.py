@@ -33,7 +33,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,7 +41,11 @@ from gelav._random import SeedLike
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 from gelav.errors import AccuracyWarning
 
-__all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
+if TYPE_CHECKING:  # defined in gelav.stress_table (which uses the helpers below), loaded on first use
+    from gelav.stress_table import MethodTable, StressTable, stress_table
+
+__all__ = ["METHODS", "MethodResult", "MethodTable", "StressResult", "StressTable", "default_methods",
+           "stress_table", "stress_test"]
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,18 @@ class StressResult:
     inputs: dict[str, Any]
     results: dict[str, MethodResult]
     density: Any = None  # the PDE Density when the pde method ran
+    #: method -> level -> {"var", "es", ...}: value at risk and expected shortfall of X_T (``levels=``)
+    tail: dict[str, dict[float, dict[str, float]]] = field(default_factory=dict)
+    #: the confidence band from the parameters' uncertainty (``fit=``), a :class:`gelav.stress_band.StressBand`
+    band: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
+        out: dict[str, Any] = {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
+        if self.tail:
+            out["tail_risk"] = {m: {str(lv): dict(v) for lv, v in t.items()} for m, t in self.tail.items()}
+        if self.band is not None:
+            out["band"] = self.band.to_dict()
+        return out
 
     def plot(self) -> Any:
         """Three panels: the density at the horizon (threshold region shaded), its tail on a log scale,
@@ -367,6 +380,44 @@ METHODS: dict[str, Callable[..., MethodResult]] = {
 }
 
 
+def default_methods(process: Any, methods: Sequence[str] | None) -> list[str]:
+    """The methods to run: ``methods`` checked against :data:`METHODS`, or every one that applies
+    (``analytic`` and ``mc`` need the exact law)."""
+    if methods is None:
+        methods = [m for m in METHODS if m != "analytic" or getattr(process, "has_transition", False)]
+        if not getattr(process, "has_transition", False):
+            methods = [m for m in methods if m != "mc"]
+    methods = list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {', '.join(map(repr, unknown))}; registered methods are {', '.join(METHODS)}.")
+    if not methods:
+        raise ValueError("`methods` is empty.")
+    return methods
+
+
+def resolve_fit(process: Any, fit: Any) -> tuple[Any, Any]:
+    """``(process, FitParameters or None)``: the fitted process when ``process`` is None; a ``ValueError``
+    when both are given and disagree (the band is about the fit's parameters)."""
+    if fit is None:
+        if process is None:
+            raise TypeError("`process` is required unless `fit` is given.")
+        return process, None
+    from gelav.stress_band import read_fit
+
+    fp = read_fit(fit)
+    fitted = fp.process()
+    if process is None:
+        return fitted, fp
+    same = type(process) is type(fitted) and all(
+        math.isclose(float(v), float(fitted.params()[k]), rel_tol=1e-12, abs_tol=0.0)
+        for k, v in process.params().items())
+    if not same:
+        raise ValueError(f"`process` {process!r} is not the fitted {fitted!r}: the band is about the fit's "
+                         "parameters; pass process=None to use the fitted process.")
+    return process, fp
+
+
 def stress_test(
     process: Any,
     x0: float,
@@ -379,6 +430,10 @@ def stress_test(
     seed: SeedLike = 0,
     cells: int = 800,
     steps: int | None = None,
+    levels: Sequence[float] | None = None,
+    fit: Any = None,
+    draws: int = 1000,
+    band_level: float | None = None,
 ) -> StressResult:
     r"""Probability that :math:`X_T` ends below (or above) ``threshold``, by several methods.
 
@@ -398,6 +453,21 @@ def stress_test(
         Names from :data:`METHODS`; default all that apply to the process.
     paths, seed : Monte Carlo settings.
     cells, steps : PDE grid cells and time steps of the finest of three nested grids.
+    levels : sequence of float, optional
+        Confidence levels in (0, 1) of the value at risk and expected shortfall of
+        :math:`X_T` (``StressResult.tail``), from the exact law (``analytic``) and the
+        PDE density (``pde``, with refinement error estimates); the tail side follows
+        ``direction`` (``"below"``: the lower tail, see :mod:`gelav._tail`).
+    fit : calibration result, path or mapping, optional
+        A calibration with the covariance of its estimates (an ``OUFit``/``CIRFit``/
+        ``GBMFit``, or the file ``gelav calibrate --save FIT.toml`` writes): adds
+        ``StressResult.band``, the probability's confidence band from the parameters'
+        uncertainty (parametric bootstrap, delta method as a check; see
+        :func:`gelav.stress_band.stress_band`). ``process`` may then be None (the fitted
+        process).
+    draws, band_level : int, float
+        Bootstrap draws (default 1000) and the band's level (default the fit's, 0.95);
+        the draws are seeded from ``seed``.
 
     Returns
     -------
@@ -410,6 +480,7 @@ def stress_test(
     >>> abs(r.results["pde"].probability - r.results["analytic"].probability) < 1e-5
     True
     """
+    process, fp = resolve_fit(process, fit)
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
@@ -419,16 +490,10 @@ def stress_test(
         seed = check_int("seed", seed, minimum=0)
     if direction not in ("below", "above"):
         raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
-    if methods is None:
-        methods = [m for m in METHODS if m != "analytic" or getattr(process, "has_transition", False)]
-        if not getattr(process, "has_transition", False):
-            methods = [m for m in methods if m != "mc"]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"Unknown method(s) {', '.join(map(repr, unknown))}; registered methods are {', '.join(METHODS)}.")
-    if not methods:
-        raise ValueError("`methods` is empty.")
-    opts = {"paths": paths, "seed": seed, "cells": cells}
+    methods = default_methods(process, methods)
+    from gelav._tail import check_levels
+
+    opts: dict[str, Any] = {"paths": paths, "seed": seed, "cells": cells, "levels": check_levels(levels)}
     if steps is not None:
         opts["steps"] = check_int("steps", steps, minimum=2)
     below = direction == "below"
@@ -439,7 +504,27 @@ def stress_test(
         if "_density" in r.details:
             density = r.details.pop("_density")
         results[name] = r
+    tail: dict[str, dict[float, dict[str, float]]] = {}
+    if opts["levels"]:
+        from gelav.stress_table import scalar_tail
+
+        tail = scalar_tail(process, x0, horizon, threshold, below, opts, methods)
     inputs = {"process": type(process).__name__, **process.params(), "x0": x0, "horizon": horizon,
               "threshold": threshold, "direction": direction}
-    return StressResult(inputs=inputs, results=results, density=density)
+    band = None
+    if fp is not None:
+        from gelav.stress_band import band_seed, stress_band
 
+        band = stress_band(fp, x0, horizon, threshold, direction=direction, draws=draws, seed=band_seed(seed),
+                           level=band_level, cells=cells)
+    return StressResult(inputs=inputs, results=results, density=density, tail=tail, band=band)
+
+
+
+def __getattr__(name: str) -> Any:
+    """The grid version lives in :mod:`gelav.stress_table` (it uses the helpers above)."""
+    if name in ("MethodTable", "StressTable", "stress_table"):
+        import gelav.stress_table as table
+
+        return getattr(table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

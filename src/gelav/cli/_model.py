@@ -11,8 +11,15 @@ import click
 __all__ = ["model_options", "typed_process"]
 
 
-def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--drift``, ``--diffusion``, ``--var``, ``--param NAME=VALUE`` (repeatable) and ``--domain a,b``."""
+def model_options(func: Callable[..., Any] | None = None, *, var: bool = True) -> Any:
+    """Add ``--drift``, ``--diffusion``, ``--var``, ``--param NAME=VALUE`` (repeatable) and ``--domain a,b``.
+
+    ``@model_options(var=False)`` leaves ``--var`` to the command (``gelav stress`` gives it a
+    second meaning, the VaR levels); the command then passes the state variable to
+    :func:`typed_process` itself.
+    """
+    if func is None:
+        return lambda f: model_options(f, var=var)
     opts = [
         click.option("--drift", default=None, help='Typed-in model: the drift b(t, x), e.g. "a - x^3".'),
         click.option("--diffusion", default=None, help='Typed-in model: the volatility σ(t, x), e.g. "s*sqrt(x)".'),
@@ -22,6 +29,8 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--domain", default=None, help="State space of the typed-in model, a,b (inf allowed) "
                      "[default the real line]."),
     ]
+    if not var:
+        del opts[2]
     for o in reversed(opts):
         func = o(func)
     return func

@@ -36,8 +36,12 @@ def _fmt(v: float, digits: int = 4) -> str:
               help="How --model with several models picks the best one (the one --save and --plot use) "
                    "[default: [calibration] criterion, else aic].")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --save or --plot).")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the series and the residuals (of the fit --save uses) to FILE.csv, FILE.parquet or "
+                   "FILE.nc.")
 @handle_errors
-def calibrate(file, date_column, value_column, level, config, save, as_json, plot, model, criterion, quiet):
+def calibrate(file, date_column, value_column, level, config, save, as_json, plot, model, criterion, quiet,
+              export_path=None):
     """Fit dL = κ(L̄ − L)dt + σ dW (or CIR, GBM) to the series in FILE by exact maximum likelihood.
 
     --model ou,cir,gbm fits each model (CIR: exact non-central χ² likelihood; GBM:
@@ -106,12 +110,20 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
         atomic_write(p, dump_toml(cfg))
     if plot:
         save_figure(fit.plot(), plot)
+    exported: list[str] = []
+    if export_path:
+        from gelav.tasks import export_tables
+        from gelav.tasks.calibrate import fit_tables
+
+        exported = [str(f) for f in export_tables(fit_tables(fit), export_path)]
     if as_json:
         out = fit.summary() if comparison is None else comparison.summary()
         if save:
             out["saved"] = save
         if plot:
             out["plot"] = plot
+        if exported:
+            out["exported"] = exported
         dump_json(out)
         return
     if quiet:
@@ -126,6 +138,8 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
         click.echo(f"scenario written to {save}")
     if plot:
         click.echo(f"figure written to {plot}")
+    if exported:
+        click.echo("Files written: " + ", ".join(exported))
 
 
 def _print_comparison(c) -> None:

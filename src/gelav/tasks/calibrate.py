@@ -22,7 +22,7 @@ from gelav.tasks._base import (
     source_of,
 )
 
-__all__ = ["FIELDS", "CalibrationReport", "calibrate", "data_path", "read_calibration_table"]
+__all__ = ["FIELDS", "CalibrationReport", "calibrate", "data_path", "fit_tables", "read_calibration_table"]
 
 FIELDS = ("data", "date_column", "value_column", "level", "result", "model", "criterion")
 
@@ -116,6 +116,21 @@ class CalibrationReport(TaskResult):
 
     def figures(self) -> dict[str, Any]:
         return {"calibrate": self.fit.plot()}
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return fit_tables(self.fit)
+
+
+def fit_tables(fit: Any) -> dict[str, dict[str, Any]]:
+    """The arrays of any fit (OU, CIR, GBM) for ``--export``: the series (``t`` in years, ``value``) and
+    the one-step residuals at the end of each step (standardised for OU, probability-integral-transform
+    normal scores for CIR and GBM)."""
+    import numpy as np
+
+    t = np.asarray(fit.times, dtype=float)
+    res = np.asarray(fit.residuals, dtype=float)
+    return {"series": {"t": t, "value": np.asarray(fit.values, dtype=float)},
+            "residuals": {"t": t[t.size - res.size:], "residual": res}}
 
 
 def calibrate(scenario: ScenarioLike = None, **options: Any) -> CalibrationReport:
