@@ -33,7 +33,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -223,6 +223,75 @@ ORDER_TOLERANCE = 0.25
 MIN_RESOLUTION = 0.4
 
 
+class Refinement(NamedTuple):
+    """The result of :func:`refinement_estimate`."""
+
+    value: float
+    error: float
+    extrapolation_error: float
+    unextrapolated_error: float
+    order: float
+    why: str
+
+
+def refinement_estimate(ps: Sequence[float], nested: bool, nominal: float = 2.0) -> Refinement:
+    r"""Richardson extrapolation of three answers on nested grids (N/4, N/2, N cells and steps).
+
+    Returns a :class:`Refinement`: the extrapolated finest answer and its error estimate (with
+    the observed-order check), the plain extrapolation estimate before that check, the estimate for
+    the plain finest answer
+    ``ps[2]``, the observed order :math:`p = \log_2(d_1/d_2)` of the differences
+    :math:`d_1 = P_{N/2} - P_{N/4}`, :math:`d_2 = P_N - P_{N/2}` (NaN if undefined), and the
+    reason the estimate is not validated (``""`` when :math:`|p - p_{nominal}|` ≤
+    :data:`ORDER_TOLERANCE`).
+
+    The remainder after removing :math:`h^2` is taken as third order (divide by :math:`2^3 - 1`):
+    on the seed's OU at thresholds −1 … −1.8 the fourth-order /15 was up to 1.3 times optimistic.
+    Without nested grids (the threshold moves inside its cell) the remainder is no clean power of
+    :math:`h`: the whole difference of the extrapolations is the estimate (CIR, P(X_1 > 2): /7 was
+    2.4 times optimistic). Where the observed order is reduced (e.g. CIR's density
+    :math:`\sim x^{2\kappa\theta/\sigma^2-1}` at 0) the :math:`h^2` extrapolation leaves about
+    :math:`|d_2|\,|1/(2^p-1) - 1/3|`; with differences of opposite sign the last difference is the
+    estimate.
+    """
+    r_coarse = ps[1] + (ps[1] - ps[0]) / (2**nominal - 1)
+    r_fine = ps[2] + (ps[2] - ps[1]) / (2**nominal - 1)
+    err = plain = abs(r_fine - r_coarse) / (7.0 if nested else 1.0)
+    d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
+    unextrapolated_err = abs(d2) / 3.0
+    order = math.nan
+    why = ""
+    if d2 != 0.0:
+        if d1 * d2 > 0:
+            order = math.log2(d1 / d2)
+            if abs(order - nominal) > ORDER_TOLERANCE:
+                p_c = min(max(order, 0.5), 4.0)
+                err = max(err, abs(d2) * abs(1.0 / (2.0**p_c - 1.0) - 1.0 / 3.0))
+                unextrapolated_err = abs(d2) / (2.0**p_c - 1.0)
+                why = f"observed order {order:.2f}, expected {nominal:g}"
+        else:
+            err = max(err, abs(d2))
+            unextrapolated_err = abs(d2)
+            why = "the refinement differences change sign (no observed order)"
+    elif d1 != 0.0:
+        why = "the two finest grids agree exactly while the coarse one differs"
+    if why:  # an estimate that is not validated is the last refinement correction, at least
+        err = max(err, abs(d2))
+    return Refinement(r_fine, err, plain, unextrapolated_err, order, why)
+
+
+def threshold_resolution(masses: Any, grid: Any, c: float) -> float:
+    """Cells of the coarsest of three nested grids (4× the spacing of ``grid``) per decay length
+    sd/max(1, |z|) of the law ``masses`` (node masses on ``grid``) at the threshold ``c``; NaN without mass.
+    Below :data:`MIN_RESOLUTION` a matching observed order may be chance, not the asymptotic range."""
+    mass = float(masses.sum())
+    if not mass > 0:
+        return math.nan
+    mean = float(masses @ grid.nodes) / mass
+    sd = math.sqrt(max(float(masses @ (grid.nodes - mean) ** 2) / mass, 0.0))
+    return float(sd / max(1.0, abs(c - mean) / sd if sd > 0 else math.inf) / (4.0 * grid.max_spacing))
+
+
 def _pde_answers(process: Any, x0: float, horizon: float, c: float, q: dict[str, float], n: int, m: int,
                  tail: float) -> tuple[list[float], Any, bool]:
     """P on the three nested grids (N/4, N/2, N cells and steps), the finest density, and whether
@@ -254,72 +323,33 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     # the error of the finer one.
     nominal = float(get_scheme("cn").order)
 
-    def extrapolated(ps: list[float], nested: bool) -> tuple[float, float]:
-        # The remainder after removing h² is taken as third order (divide by 2³ - 1), not fourth:
-        # on the seed's OU at thresholds -1 ... -1.8 the /15 estimate was up to 1.3 times optimistic.
-        # Without nested grids (c moves inside its cell) the remainder is no clean power of h:
-        # the whole difference of the extrapolations is the estimate (CIR, P(X_1 > 2): /7 was
-        # 2.4 times optimistic).
-        r_coarse = ps[1] + (ps[1] - ps[0]) / (2**nominal - 1)
-        r_fine = ps[2] + (ps[2] - ps[1]) / (2**nominal - 1)
-        return r_fine, abs(r_fine - r_coarse) / (7.0 if nested else 1.0)
-
     tail = 1e-10
     ps, fine, nested = _pde_answers(process, x0, horizon, c, q, n, m, tail)
-    r_fine, err = extrapolated(ps, nested)
+    ref = refinement_estimate(ps, nested, nominal)
     # A deep tail: the default domain leaves out ~1e-10 of the mass (about tail/2 on the
     # threshold's side), which is then a large part of a tiny answer (P = 4e-10 was 1 % off,
     # with an estimate 1e4 times smaller). Where that is not negligible against the
     # refinement estimate, widen the domain to leave out TAIL_FRACTION of the answer.
     widened = False
-    if 0.5 * tail > 0.1 * err:
+    if 0.5 * tail > 0.1 * ref.extrapolation_error:
         p_pilot = max(ps[0], ps[2])
         tail = min(tail, max(TAIL_FRACTION * p_pilot, 1e-300))
         ps, fine, nested = _pde_answers(process, x0, horizon, c, q, n, m, tail)
-        r_fine, err = extrapolated(ps, nested)
+        ref = refinement_estimate(ps, nested, nominal)
         widened = True
-    # The observed order p = log2(d1/d2) checks the assumed 2. Where it is reduced (e.g. CIR's
-    # density ~ x^(2κθ/σ²-1) at 0, p ≈ 1.6) the h² extrapolation leaves an error of about
-    # |d2|·|1/(2^p-1) - 1/3|, and the fine grid's error is |d2|/(2^p-1); with no clear order
-    # (differences of opposite sign) the last difference itself is the estimate.
+    r_fine, err, unextrapolated_err, order, why = ref.value, ref.error, ref.unextrapolated_error, ref.order, ref.why
     assert fine is not None
-    d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
-    unextrapolated_err = abs(d2) / 3.0
-    order = math.nan
-    validated = True
-    why = ""
-    if d2 != 0.0:
-        if d1 * d2 > 0:
-            order = math.log2(d1 / d2)
-            if abs(order - nominal) > ORDER_TOLERANCE:
-                p_c = min(max(order, 0.5), 4.0)
-                err = max(err, abs(d2) * abs(1.0 / (2.0**p_c - 1.0) - 1.0 / 3.0))
-                unextrapolated_err = abs(d2) / (2.0**p_c - 1.0)
-                validated = False
-                why = f"observed order {order:.2f}, expected {nominal:g}"
-        else:
-            err = max(err, abs(d2))
-            unextrapolated_err = abs(d2)
-            validated = False
-            why = "the refinement differences change sign (no observed order)"
-    elif d1 != 0.0:
-        validated = False
-        why = "the two finest grids agree exactly while the coarse one differs"
+    d2 = ps[2] - ps[1]
+    validated = not why
     # The observed order can match by chance before the asymptotic range: the coarsest grid must
     # resolve the law near the threshold, whose decay length there is about sd/max(1, |z|).
-    final = fine.masses[-1]
-    mass = float(final.sum())
-    resolution = math.nan
-    if mass > 0:
-        mean = float(final @ fine.grid.nodes) / mass
-        sd = math.sqrt(max(float(final @ (fine.grid.nodes - mean) ** 2) / mass, 0.0))
-        h_coarse = 4.0 * fine.grid.max_spacing
-        resolution = sd / max(1.0, abs(c - mean) / sd if sd > 0 else math.inf) / h_coarse
+    resolution = threshold_resolution(fine.masses[-1], fine.grid, c)
+    if not math.isnan(resolution):
         if validated and not resolution >= MIN_RESOLUTION:
             validated = False
             why = (f"the coarsest grid has {resolution:.2f} cells per decay length of the law at the threshold "
                    f"(needs {MIN_RESOLUTION:g}); increase `cells`")
-    if not validated:  # an estimate that is not validated is the last refinement correction, at least
+    if not validated:  # (also after the resolution check below)
         err = max(err, abs(d2))
     # plus the mass the domain leaves out on the threshold's side; rounding: the probability is a
     # sum of positive masses, each computed to a few ulps per step

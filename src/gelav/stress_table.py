@@ -29,7 +29,16 @@ from numpy.typing import NDArray
 from gelav._random import SeedLike
 from gelav._validation import check_finite, check_horizon, check_int
 from gelav.errors import AccuracyWarning
-from gelav.stress import METHODS, MethodResult, StressResult, default_methods
+from gelav.stress import (
+    METHODS,
+    MIN_RESOLUTION,
+    TAIL_FRACTION,
+    MethodResult,
+    StressResult,
+    default_methods,
+    refinement_estimate,
+    threshold_resolution,
+)
 
 __all__ = ["MethodTable", "StressTable", "scalar_tail", "stress_table"]
 
@@ -109,28 +118,6 @@ def _nested_densities(
         else:
             out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved))
     return out
-
-
-def _richardson(ps: Sequence[float]) -> tuple[float, float, float]:
-    """Richardson on three nested-grid answers ``ps`` (N/4, N/2, N) as :func:`gelav.stress._pde` does it:
-    the extrapolated finest answer, its error estimate and that of the plain finest answer ``ps[2]``."""
-    r_coarse = ps[1] + (ps[1] - ps[0]) / 3.0
-    r_fine = ps[2] + (ps[2] - ps[1]) / 3.0
-    err = abs(r_fine - r_coarse) / 15.0
-    # The observed order p = log2(d1/d2) checks the assumed 2; where it is reduced the h² extrapolation
-    # leaves about |d2|·|1/(2^p-1) - 1/3|; with differences of opposite sign the last one is the estimate.
-    d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
-    unextrapolated_err = abs(d2) / 3.0
-    if d2 != 0.0:
-        if d1 * d2 > 0:
-            order = min(max(math.log2(d1 / d2), 0.5), 4.0)
-            if abs(order - 2.0) > 0.25:
-                err = max(err, abs(d2) * abs(1.0 / (2.0**order - 1.0) - 1.0 / 3.0))
-                unextrapolated_err = abs(d2) / (2.0**order - 1.0)
-        else:
-            err = max(err, abs(d2))
-            unextrapolated_err = abs(d2)
-    return r_fine, err, unextrapolated_err
 
 
 def _exact_tails(
@@ -404,32 +391,45 @@ def _pde_table(
     n = int(opts.get("cells", 800))
     m = int(opts.get("steps", max(n // 2, 50)))
     T = float(hs.max())
-    domain = auto_domain(process, x0, T, include=list(cs))
-    groups = _commensurate(x0, cs, (domain[1] - domain[0]) / max(n // 4, 8))
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
-    unext, unext_err = np.empty_like(p), np.empty_like(p)
-    first: list[Any] = []
-    for h, g in groups:
-        dens = _nested_densities(
-            process,
-            x0,
-            T,
-            float(cs[g[0]]),
-            n,
-            m,
-            times=sorted(set(hs.tolist())),
-            domain=domain,
-            include=[float(c) for c in cs[g]],
-            spacing=h,
-        )
-        if 0 in g:
-            first = dens
-        for i, t in enumerate(hs):
-            for j in g:
-                q = {"below": float(cs[j])} if below else {"above": float(cs[j])}
-                ps = [d.prob(t=float(t), **q) for d in dens]
-                p[i, j], e[i, j], unext_err[i, j] = _richardson(ps)
-                unext[i, j] = ps[2]
+    unext, unext_err, plain = np.empty_like(p), np.empty_like(p), np.empty_like(p)
+    tail_mass = 1e-10
+    for attempt in range(2):
+        domain = auto_domain(process, x0, T, include=list(cs), tail=tail_mass)
+        groups = _commensurate(x0, cs, (domain[1] - domain[0]) / max(n // 4, 8))
+        not_validated: dict[str, str] = {}  # "horizon, threshold" -> why the cell's estimate is not validated
+        first: list[Any] = []
+        for h, g in groups:
+            dens = _nested_densities(process, x0, T, float(cs[g[0]]), n, m, times=sorted(set(hs.tolist())),
+                                     domain=domain, include=[float(c) for c in cs[g]], spacing=h)
+            coarse, fine_nodes = dens[0].grid.nodes, dens[2].grid.nodes
+            nested = fine_nodes.size == 4 * (coarse.size - 1) + 1 and bool(np.allclose(fine_nodes[::4], coarse))
+            if 0 in g:
+                first = dens
+            for i, t in enumerate(hs):
+                masses = dens[2].masses[int(np.argmin(np.abs(dens[2].times - float(t))))]
+                for j in g:
+                    q = {"below": float(cs[j])} if below else {"above": float(cs[j])}
+                    ps = [d.prob(t=float(t), **q) for d in dens]
+                    ref = refinement_estimate(ps, nested)  # the scalar method's estimate, cell by cell
+                    p[i, j], e[i, j], unext_err[i, j] = ref.value, ref.error, ref.unextrapolated_error
+                    unext[i, j], plain[i, j] = ps[2], ref.extrapolation_error
+                    why = ref.why
+                    res = threshold_resolution(masses, dens[2].grid, float(cs[j]))
+                    if not why and not math.isnan(res) and not res >= MIN_RESOLUTION:
+                        why = (f"the coarsest grid has {res:.2f} cells per decay length of the law at the "
+                               f"threshold (needs {MIN_RESOLUTION:g}); increase `cells`")
+                        e[i, j] = max(e[i, j], abs(ps[2] - ps[1]))
+                    if why:
+                        not_validated[f"{float(t):g}, {float(cs[j]):g}"] = why
+        # A deep tail: the domain's left-out mass (tail_mass/2 a side) must be negligible against the
+        # refinement estimates, as in the scalar method (gelav.stress._pde); else widen it once.
+        deep = 0.5 * tail_mass > 0.1 * plain
+        if attempt or not np.any(deep):
+            break
+        pilot = float(np.min(np.where(deep, np.abs(unext), np.inf)))  # the smallest answer it matters for
+        tail_mass = min(tail_mass, max(TAIL_FRACTION * pilot, 1e-300))
+    e = np.maximum(e + 0.5 * tail_mass, 1e-13 * np.abs(p))  # plus the mass the domain leaves out; rounding
     if getattr(process, "feller", True) is False:  # as the scalar method warns
         warnings.warn(
             f"CIR without the Feller condition: the density is singular at 0, so the PDE answers converge "
@@ -450,7 +450,11 @@ def _pde_table(
         "unextrapolated": unext.tolist(),
         "unextrapolated_error_estimate": unext_err.tolist(),
         "mass_balance_error": fine.diagnostics["mass_balance_error"],
+        "validated": not not_validated,
+        "domain_tail": tail_mass,
     }
+    if not_validated:
+        details["not_validated"] = not_validated
     return MethodTable("pde", p, e, "error_estimate", time.perf_counter() - t0, tail, details), fine
 
 
