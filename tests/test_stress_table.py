@@ -248,6 +248,6 @@ def test_table_estimates_bound_the_true_error_in_deep_tails():
     t = stress_table(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, [0.5, 1.0, 2.0], [-0.5, -1.2, -1.5, -1.8],
                      methods=["analytic", "pde"])
     exact, pde = t.results["analytic"].probability, t.results["pde"]
-    assert np.all(exact[:, -1] < 1e-15)  # down to ~1e-18: a relative question
+    assert np.all(exact[:, -1] < 1e-11)  # down to ~1e-15: a relative question
     assert np.all(np.abs(pde.probability - exact) <= pde.error)
     assert pde.details["domain_tail"] < 1e-10  # widened
