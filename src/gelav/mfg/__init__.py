@@ -67,8 +67,14 @@ __all__ += [
 ]
 # -- linear response to the starting law (issue 14) --
 __all__ += ["Sensitivity", "sensitivity"]
+# -- branches of equilibria (issue 14) --
+__all__ += ["Branch", "Branches", "Fold", "continuation"]
 
 _LAZY = {
+    "continuation": "gelav.mfg.branches",
+    "Branches": "gelav.mfg.branches",
+    "Branch": "gelav.mfg.branches",
+    "Fold": "gelav.mfg.branches",
     "sensitivity": "gelav.mfg.linear_response",
     "Sensitivity": "gelav.mfg.linear_response",
     "n_player": "gelav.mfg.nplayer",

@@ -23,7 +23,7 @@ from gelav.tasks.exit_time import ExitTimeReport, exit_time
 from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
-from gelav.tasks.mfg import MFGReport, mfg
+from gelav.tasks.mfg import ContinuationReport, MFGReport, mfg, mfg_continuation
 from gelav.tasks.stress import StressReport, stress
 from gelav.tasks.trinomial import TrinomialReport, trinomial
 
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULTS",
     "TASKS",
     "CalibrationReport",
+    "ContinuationReport",
     "ExitTimeReport",
     "FeynmanKacReport",
     "ItoReport",
@@ -46,6 +47,7 @@ __all__ = [
     "ito",
     "mckean_vlasov",
     "mfg",
+    "mfg_continuation",
     "read_scenario",
     "stress",
     "trinomial",
