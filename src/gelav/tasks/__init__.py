@@ -22,8 +22,10 @@ from gelav.tasks.calibrate import CalibrationReport, calibrate
 from gelav.tasks.exit_time import ExitTimeReport, exit_time
 from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
+from gelav.tasks.master_field import MasterFieldReport, master_field
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
 from gelav.tasks.mfg import ContinuationReport, MFGReport, mfg, mfg_continuation
+from gelav.tasks.n_player import NPlayerReport, n_player
 from gelav.tasks.stress import StressReport, stress
 from gelav.tasks.trinomial import TrinomialReport, trinomial
 
@@ -36,7 +38,9 @@ __all__ = [
     "FeynmanKacReport",
     "ItoReport",
     "MFGReport",
+    "MasterFieldReport",
     "McKeanVlasovReport",
+    "NPlayerReport",
     "StressReport",
     "TaskResult",
     "TrinomialReport",
@@ -45,9 +49,11 @@ __all__ = [
     "export_tables",
     "feynman_kac",
     "ito",
+    "master_field",
     "mckean_vlasov",
     "mfg",
     "mfg_continuation",
+    "n_player",
     "read_scenario",
     "stress",
     "trinomial",
