@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli._model import model_options, typed_process
 from gelav.cli.mfg_control import control_options, run_control
 
 
@@ -41,13 +42,15 @@ def _preset_help() -> str:
 @click.option("--no-stability", is_flag=True, help="With --continue: skip the leading eigenvalue at each point.")
 @click.option("--no-progress", is_flag=True, help="No progress display (the tables are still printed).")
 @control_options
+@model_options
 @shared_options("mfg", config_help="Scenario TOML file with an [mfg] table.",
                 plot_help="Folder for the figures (<scenario>_price.png, _exits, _convergence, _density_<type>, "
                           "_values_<type>), or an image FILE.")
 def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cells: int | None,
         n_steps: int | None, epsilon: float | None, at: str | None, densities: bool, continue_: str | None,
-        no_stability: bool, no_progress: bool, out: Output, game: str | None = None,
-        **game_params: float | None) -> None:
+        no_stability: bool, no_progress: bool, out: Output, game: str | None = None, drift: str | None = None,
+        diffusion: str | None = None, var: str | None = None, params: tuple[str, ...] = (),
+        domain: str | None = None, **game_params: float | None) -> None:
     """Equilibrium of the GE-LAV mean-field game of LP exits.
 
     Prints the equilibrium discount now and at its worst, total exits, the
@@ -55,6 +58,7 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
     (DCF-like) value, iterations, residual and time.
 
     Examples: `gelav mfg --scenario stress`, `gelav mfg --config pension.toml --json`.
+    With --drift/--diffusion every LP type's own liquidity dynamics are typed in (replacing the OU part).
     """
     if game is not None:  # continuous-control games: gelav.cli.mfg_control
         return run_control(game=game, config=out.config, scenario=scenario_name, method=method, tol=tol,
@@ -64,6 +68,10 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
 
     if scenario_name is not None and out.config is not None:
         raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
+    dynamics = typed_process(drift, diffusion, var, params, domain)
+    if dynamics is not None and (game is not None or continue_ is not None):
+        raise click.UsageError("--drift/--diffusion apply to the equilibrium of LP exits, not with --game or "
+                               "--continue.")
     if continue_ is not None:
         return _continuation(continue_, scenario_name, n_cells, n_steps, epsilon, tol, not no_stability, out)
     Ls: list[float] | None = None
@@ -90,7 +98,7 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
         progress.start()
     try:
         rep = tasks.mfg(out.config, preset=scenario_name, method=method, tol=tol, n_cells=n_cells, n_steps=n_steps,
-                        epsilon=epsilon, at=Ls, callback=callback, densities=densities)
+                        epsilon=epsilon, at=Ls, callback=callback, densities=densities, dynamics=dynamics)
     finally:
         if progress is not None:
             progress.stop()

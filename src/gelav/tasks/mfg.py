@@ -184,11 +184,13 @@ def _scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
 def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str | None = None,
         tol: float | None = None, n_cells: int | None = None, n_steps: int | None = None,
         epsilon: float | None = None, at: Sequence[float] | None = None,
-        callback: Callable[[dict[str, Any]], None] | None = None, densities: bool = False) -> MFGReport:
+        callback: Callable[[dict[str, Any]], None] | None = None, densities: bool = False,
+        dynamics: Any = None) -> MFGReport:
     """Solve the equilibrium of a preset (``preset``) or a scenario's ``[mfg]`` tables (default: the
     ``stress`` preset); options override the scenario's numerics and solver settings. ``at``: the
     liquidity states of the value table (default :func:`mass_states`, where the starting mass is);
-    ``densities``: put the holder densities in the JSON."""
+    ``densities``: put the holder densities in the JSON; ``dynamics``: every type's own liquidity dynamics
+    (a process, e.g. typed in; see :class:`gelav.mfg.LPType`)."""
     import warnings
 
     from gelav.mfg import solve
@@ -204,6 +206,12 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
         Ls = tuple(float(v) for v in at)
         if not Ls or not all(math.isfinite(v) for v in Ls):
             raise ValueError(f"`at` must be finite numbers, got {list(at or ())!r}.")
+    if dynamics is not None:
+        try:
+            sc = dataclasses.replace(sc, model=dataclasses.replace(sc.model, types=tuple(
+                dataclasses.replace(t, dynamics=dynamics) for t in sc.model.types)))
+        except ValueError as exc:
+            raise ValueError(f"`drift`/`diffusion`: {exc}") from None
     nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
     numerics = dataclasses.replace(sc.numerics, **nkw)
     okw = {k: v for k, v in (("method", method), ("tol", tol)) if v is not None}
