@@ -103,3 +103,14 @@ def test_cli_continue_json_and_bad_spec(tmp_path) -> None:  # type: ignore[no-un
     for bad in ("feedback", "feedback=0", "feedback=a:b", "feedback=0:1:1"):
         r = CliRunner().invoke(main, ["mfg", "--continue", bad])
         assert r.exit_code == 2 and "`--continue`" in r.output, r.output
+
+
+def test_budget_ends_in_convergence_error_with_history() -> None:
+    from gelav.errors import ConvergenceError
+
+    model = SCENARIOS["fire-sale"].model
+    with pytest.raises(ConvergenceError, match="budget") as exc:
+        continuation(model, "feedback", [0.0, 1.0], numerics=Numerics(n_cells=30, n_steps=30), stability=False,
+                     max_points=3)
+    hist = exc.value.history
+    assert hist and all({"branch", "step", "accepted", "residual"} <= set(h) for h in hist)

@@ -3,26 +3,14 @@ over :func:`gelav.tasks.master_field`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli.mfg import float_list
 
 __all__ = ["master_field"]
-
-
-def _floats(name: str, text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"`--{name}` must be numbers separated by commas, got {text!r}.") from None
-    if not vals or not all(math.isfinite(v) for v in vals):
-        raise click.BadParameter(f"`--{name}` must be finite numbers separated by commas, got {text!r}.")
-    return vals
 
 
 @click.command("master-field")
@@ -47,8 +35,8 @@ def master_field(scenario_name: str | None, means: str | None, spreads: str | No
 
     if scenario_name is not None and out.config is not None:
         raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
-    rep = tasks.master_field(out.config, preset=scenario_name, means=_floats("means", means),
-                             spreads=_floats("spreads", spreads), t0=t0, at=_floats("at", at), n_cells=n_cells,
+    rep = tasks.master_field(out.config, preset=scenario_name, means=float_list("means", means),
+                             spreads=float_list("spreads", spreads), t0=t0, at=float_list("at", at), n_cells=n_cells,
                              n_steps=n_steps, workers=workers)
     out.emit(rep, lambda: _table(rep))
 

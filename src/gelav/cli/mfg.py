@@ -17,6 +17,19 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
 
+def float_list(name: str, text: str | None) -> list[float] | None:
+    """``"-1,0.5"`` -> ``[-1.0, 0.5]`` for the option ``--name`` (None when not given; BadParameter otherwise)."""
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"`--{name}` must be numbers separated by commas, got {text!r}.") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise click.BadParameter(f"`--{name}` must be finite numbers separated by commas, got {text!r}.")
+    return vals
+
+
 def _preset_help() -> str:
     from gelav.tasks.mfg import presets
 
@@ -74,14 +87,7 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
                                "--continue.")
     if continue_ is not None:
         return _continuation(continue_, scenario_name, n_cells, n_steps, epsilon, tol, not no_stability, out)
-    Ls: list[float] | None = None
-    if at is not None:
-        try:
-            Ls = [float(s) for s in at.split(",") if s.strip()]
-        except ValueError:
-            raise click.BadParameter(f"`--at` must be numbers separated by commas, got {at!r}.") from None
-        if not Ls or not all(math.isfinite(v) for v in Ls):
-            raise click.BadParameter(f"`--at` must be finite numbers separated by commas, got {at!r}.")
+    Ls = float_list("at", at)
     progress = None
     callback = None
     if out.tables and not no_progress:

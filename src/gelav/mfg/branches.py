@@ -85,10 +85,12 @@ def set_parameter(model: MFGModel, parameter: str | Callable[[MFGModel, float], 
     mk_fields = set(Market.__dataclass_fields__) - {"coupling", "buyers", "tax"}
     coupling = model.market.coupling
     if head in ("", *names) and tail in lp_fields:
-        types = tuple(replace(t, **{tail: value}) if head in ("", t.name) else t for t in model.types)
+        change: dict[str, Any] = {tail: value}
+        types = tuple(replace(t, **change) if head in ("", t.name) else t for t in model.types)
         return replace(model, types=types)
     if head in ("", "market") and tail in mk_fields:
-        return replace(model, market=replace(model.market, **{tail: value}))
+        mchange: dict[str, Any] = {tail: value}
+        return replace(model, market=replace(model.market, **mchange))
     if head in ("", "coupling") and coupling is not None and isinstance(getattr(coupling, tail, None), (int, float)):
         c = copy.copy(coupling)
         setattr(c, tail, value)

@@ -128,13 +128,7 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         "time_left": tau, "price": y, "expected_selling_price": surface, "ratio": ratio_to_free(surface, y[None, :]),
         "seconds_backward": val.diagnostics["seconds"],
     }
-    if payoff != "price":
-        out["strike"] = strike
-        out["labels"] = payoff_label(payoff, strike)
-    for label, frac in (("limit_2x", 0.5), ("limit_4x", 0.25)):
-        y0 = lower + frac * (upper - lower)
-        row = np.array([val.value(y0, horizon - t) for t in tau])
-        out[label] = {"price": y0, "expected_selling_price": row, "ratio": ratio_to_free(row, y0)}
+    _add_limits(out, val, payoff, strike, lower, upper, horizon, tau, ratio_to_free)
     if pdepe and payoff == "price" and boundary == "sold" and discount == 0.0:
         import time
 
@@ -148,6 +142,18 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         out["pdepe_max_abs_diff"] = float(np.abs(sol - surface).max())
         out["seconds_pdepe"] = time.perf_counter() - t0
     return out
+
+
+def _add_limits(out: dict[str, Any], val: Any, payoff: str, strike: float, lower: float, upper: float,
+                horizon: float, tau: Any, ratio: Any) -> None:
+    """The payoff's labels and the seed's two limit rows (orders at two and four times the price)."""
+    if payoff != "price":
+        out["strike"] = strike
+        out["labels"] = payoff_label(payoff, strike)
+    for label, frac in (("limit_2x", 0.5), ("limit_4x", 0.25)):
+        y0 = lower + frac * (upper - lower)
+        row = np.array([val.value(y0, horizon - t) for t in tau])
+        out[label] = {"price": y0, "expected_selling_price": row, "ratio": ratio(row, y0)}
 
 
 def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
@@ -182,13 +188,7 @@ def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_ce
         "expected_selling_price": surface, "ratio": nan, "seconds_backward": val.diagnostics["seconds"],
         "skipped": {"exact_law": SKIP_EXACT, "pdepe": SKIP_PDEPE},
     }
-    if payoff != "price":
-        out["strike"] = strike
-        out["labels"] = payoff_label(payoff, strike)
-    for label, frac in (("limit_2x", 0.5), ("limit_4x", 0.25)):
-        y0 = lower + frac * (upper - lower)
-        row = np.array([val.value(y0, horizon - t) for t in tau])
-        out[label] = {"price": y0, "expected_selling_price": row, "ratio": np.full_like(row, np.nan)}
+    _add_limits(out, val, payoff, strike, lower, upper, horizon, tau, lambda row, y0: np.full_like(row, np.nan))
     if boundary == "reflecting":
         out["skipped"]["monte_carlo"] = "the Monte Carlo engine has absorbing limits only"
         return out

@@ -244,7 +244,7 @@ class ContinuationReport(TaskResult):
         branches (interpolated between the branch points)."""
         br = self.branches
         out = []
-        for p in np.linspace(*br.range, n):
+        for p in np.linspace(br.range[0], br.range[1], n):
             row = []
             for b in br.branches:
                 pp, ex, st = b.parameter, b.scalars["exits"], b.stable
