@@ -537,7 +537,9 @@ def _trace(fam: _Family, x0: Array, p0: float, direction: float, lo: float, hi: 
             ds *= 0.5
             if ds < min_step:
                 raise ConvergenceError(f"continuation: branch {index} ({start}) cannot go on from {fam_name(fam)} = "
-                                       f"{cur.p:.6g}: the corrector fails down to the step {min_step:g}.",
+                                       f"{cur.p:.6g}: the corrector fails down to the step {min_step:g}. The map "
+                                       "is steepest where an exit region is born: try a larger `epsilon` (the "
+                                       "relaxation, e.g. 0.05) or a smaller `min_step`.",
                                        fam.history)
         assert got is not None
         un, its, _ = got
