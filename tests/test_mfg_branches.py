@@ -99,6 +99,8 @@ def test_cli_continue_json_and_bad_spec(tmp_path) -> None:  # type: ignore[no-un
     out = json.loads(r.output)
     assert out["parameter"] == "feedback" and out["range"] == [0.0, 0.6] and out["folds"] == []
     assert len(out["branches"]) == 1 and out["branches"][0]["parameter_values"][-1] == 0.6
+    # --no-stability: stability is unknown, never reported as unstable
+    assert out["branches"][0]["stable_points"] is None and set(out["branches"][0]["stable"]) == {None}
     assert (tmp_path / "b.csv").read_text().startswith("branch,parameter,exits")
     for bad in ("feedback", "feedback=0", "feedback=a:b", "feedback=0:1:1"):
         r = CliRunner().invoke(main, ["mfg", "--continue", bad])

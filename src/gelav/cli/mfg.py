@@ -175,7 +175,7 @@ def _continuation(spec: str, scenario_name: str | None, n_cells: int | None, n_s
 def _continuation_tables(rep: Any) -> None:
     br = rep.branches
     rows = [[b["branch"], b["start"], b["points"], f"{b['parameter_min']:.4g} .. {b['parameter_max']:.4g}",
-             f"{_pct(b['exits_min'])} .. {_pct(b['exits_max'])}", f"{b['stable_points']}/{b['points']}"]
+             f"{_pct(b['exits_min'])} .. {_pct(b['exits_max'])}", "not computed" if b["stable_points"] is None else f"{b['stable_points']}/{b['points']}"]
             for b in br.summary()["branches"]]
     print_table(f"Equilibrium branches in {br.parameter_name}: {rep.scenario.name}",
                 ["branch", "from", "points", br.parameter_name, "total exits", "stable points"], rows)
@@ -184,6 +184,6 @@ def _continuation_tables(rep: Any) -> None:
                     [[f.branch, f"{f.parameter:.5g}", _pct(f.scalars["exits"])] for f in br.folds])
     counts = rep.counts()
     print_table("Equilibria along the range", [br.parameter_name, "equilibria", "total exits (stable?)"],
-                [[f"{p:.4g}", len(c), ", ".join(f"{_pct(e)} ({'stable' if s else 'unstable'})" for e, s in c)]
+                [[f"{p:.4g}", len(c), ", ".join(_pct(e) + ("" if s is None else f" ({'stable' if s else 'unstable'})") for e, s in c)]
                  for p, c in counts], caption=f"{br.diagnostics['evaluations']} evaluations of the fixed-point map, "
                                              f"{br.diagnostics['seconds']:.1f} s")

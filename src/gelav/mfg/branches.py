@@ -175,7 +175,13 @@ class Branch:
 
     @property
     def stable(self) -> NDArray[np.bool_]:
+        """:math:`\\operatorname{Re}\\lambda_1 < 1` at every point (False where not computed: see ``known``)."""
         return np.asarray(self.eigenvalue.real < 1.0)
+
+    @property
+    def known(self) -> NDArray[np.bool_]:
+        """Where the stability was computed (``stability=True`` and ARPACK converged)."""
+        return np.asarray(np.isfinite(self.eigenvalue.real))
 
     def __len__(self) -> int:
         return int(self.parameter.size)
@@ -241,7 +247,7 @@ class Branches:
         for i, br in enumerate(self.branches):
             rows.append({"branch": i, "start": br.start, "points": len(br),
                          "parameter_min": float(br.parameter.min()), "parameter_max": float(br.parameter.max()),
-                         "stable_points": int(br.stable.sum()),
+                         "stable_points": int(br.stable.sum()) if br.known.all() else None,
                          "exits_min": float(br.scalars["exits"].min()),
                          "exits_max": float(br.scalars["exits"].max())})
         return {"parameter": self.parameter_name, "range": list(self.range), "branches": rows,
@@ -255,7 +261,7 @@ class Branches:
             row.update({k: v for k, v in br.scalars.items()})
             row["eigenvalue_real"] = br.eigenvalue.real
             row["eigenvalue_imag"] = br.eigenvalue.imag
-            row["stable"] = br.stable
+            row["stable"] = [bool(v) if k else None for v, k in zip(br.stable, br.known, strict=True)]
             row["residual"] = br.residual
         out["diagnostics"] = self.diagnostics
         return out
@@ -270,7 +276,7 @@ class Branches:
             for k in SCALARS:
                 cols[k] += br.scalars[k].tolist()
             cols["eigenvalue_real"] += br.eigenvalue.real.tolist()
-            cols["stable"] += br.stable.astype(float).tolist()
+            cols["stable"] += np.where(br.known, br.stable.astype(float), np.nan).tolist()
             cols["residual"] += br.residual.tolist()
         return {k: np.asarray(v, dtype=float) for k, v in cols.items()}
 
@@ -693,7 +699,9 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
                 continue
             if all(np.max(np.abs(x - y)) > fam.same for y in seen):
                 seen.append(x)
-                starts.append((x, val, direction, f"{name} = {val:g}, {eq.diagnostics.get('start', '')} start"))
+                how = eq.diagnostics.get("start", "")
+                starts.append((x, val, direction, f"{name} = {val:g}" + (f", {how} start" if how not in ("", "given")
+                                                                          else "")))
     branches: list[Branch] = []
     notes: list[str] = []
     for x, val, direction, label in starts:

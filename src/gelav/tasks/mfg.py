@@ -239,22 +239,23 @@ class ContinuationReport(TaskResult):
 
     name = "mfg_continuation"
 
-    def counts(self, n: int = 5) -> list[tuple[float, list[tuple[float, bool]]]]:
+    def counts(self, n: int = 5) -> list[tuple[float, list[tuple[float, bool | None]]]]:
         """At ``n`` parameter values across the range: (total exits, stable) of every equilibrium on the
-        branches (interpolated between the branch points)."""
+        branches (interpolated between the branch points; stable None where it was not computed)."""
         br = self.branches
         out = []
         for p in np.linspace(br.range[0], br.range[1], n):
             row = []
             for b in br.branches:
-                pp, ex, st = b.parameter, b.scalars["exits"], b.stable
+                pp, ex, st, kn = b.parameter, b.scalars["exits"], b.stable, b.known
                 for j in range(len(b)):
                     if pp[j] == p and (j == 0 or pp[j - 1] != p):
-                        row.append((float(ex[j]), bool(st[j])))
+                        row.append((float(ex[j]), bool(st[j]) if kn[j] else None))
                     elif j + 1 < len(b) and (pp[j] - p) * (pp[j + 1] - p) < 0:
                         w = (p - pp[j]) / (pp[j + 1] - pp[j])
-                        row.append((float((1 - w) * ex[j] + w * ex[j + 1]), bool(st[j] and st[j + 1])))
-            out.append((float(p), sorted(row)))
+                        s = bool(st[j] and st[j + 1]) if kn[j] and kn[j + 1] else None
+                        row.append((float((1 - w) * ex[j] + w * ex[j + 1]), s))
+            out.append((float(p), sorted(row, key=lambda r: r[0])))
         return out
 
     def to_dict(self) -> dict[str, Any]:
