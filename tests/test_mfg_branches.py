@@ -63,6 +63,21 @@ def test_thin_market_branches_find_every_multistart_equilibrium_and_the_fold() -
     assert len(eqs) == 3 and all(e.residual < 1e-8 for e in eqs)
 
 
+@pytest.mark.slow
+def test_thin_market_at_the_preset_relaxation_matches_multistart() -> None:
+    # epsilon = 1e-3 (the preset's): on [0.2, 0.3] the no-trade market and the selling wave are two branches
+    # without folds (the unstable middle branch is born at the no-trade fold near 0.18, outside the range)
+    model = SCENARIOS["thin-market"].model
+    num = Numerics(n_cells=40, n_steps=40)
+    br = continuation(model, "thin_discount", [0.2, 0.3], numerics=num, step=0.02)
+    assert len(br.branches) == 2 and not br.folds
+    assert all(b.parameter.min() == 0.2 and b.parameter.max() == 0.3 for b in br.branches)
+    assert all(b.stable.all() for b in br.branches)
+    ms = _multi_start(model, "thin_discount", 0.25, num, br._family.grid, br._family.tg)
+    cont = br.paths_at(0.25)
+    assert len(cont) == len(ms) == 2 and _covers(cont, ms, 1e-6)
+
+
 def test_fire_sale_one_branch_no_fold_matches_multistart() -> None:
     model = SCENARIOS["fire-sale"].model
     num = Numerics(n_cells=30, n_steps=30)
