@@ -179,6 +179,27 @@ def research_warm_starts() -> tuple[float, ...]:
 
 
 # ---------------------------------------------------------------------------------- the table
+@functools.cache
+def _thin_market_branches():  # type: ignore[no-untyped-def]
+    from gelav.mfg import SCENARIOS, Numerics, continuation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return continuation(SCENARIOS["thin-market"].model, "thin_discount", [0.2, 0.3],
+                            numerics=Numerics(n_cells=40, n_steps=40, epsilon=0.05), step=0.02)
+
+
+def branches_fold() -> tuple[float, float]:
+    f = _thin_market_branches().folds[0]
+    return (f.parameter, 100 * f.scalars["exits"])
+
+
+def branches_three() -> tuple[float, float, float, int]:
+    br = _thin_market_branches()
+    ex = sorted(100 * br._family.scalars(x, 0.25)[0]["exits"] for x in br.paths_at(0.25))
+    return (*ex, br.diagnostics["evaluations"])
+
+
 slow = pytest.mark.slow
 QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
     ("README.md", "│ analytic │ {:.9f} │", seed000_exact),
@@ -201,6 +222,11 @@ QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
                  "and 80 cells and steps (observed orders {:.1f} and {:.1f})", research_master_residual, marks=slow),
     pytest.param("docs/research.md", "evaluations per law: {:.2f} cold, {:.2f} warm from the neighbour, {:.2f} "
                  "with the tangent predictor ({:.2f}× and {:.2f}× fewer)", research_warm_starts, marks=slow),
+    pytest.param("docs/research.md", "$d_\\text{{thin}} \\approx {:.4f}$ (total exits {:.2f} %)", branches_fold,
+                 marks=slow),
+    pytest.param("docs/research.md", "hold three equilibria, with total exits {:.2f} %, {:.2f} % (unstable) and "
+                 "{:.2f} %; multi-start\nfinds the same ones to $10^{{-6}}$, and one equilibrium above the fold\n"
+                 "(`tests/test_mfg_branches.py`; {} evaluations of $\\Phi$)", branches_three, marks=slow),
 ]
 
 

@@ -76,3 +76,16 @@ def test_hostile_expressions_exit_2(args: list[str], named: str) -> None:
     code, out = run("stress", *args)
     assert code == 2, out
     assert named in out and "Traceback" not in out
+
+
+def test_stress_lists_the_skipped_methods_with_the_reason() -> None:
+    # issue 14, item 4: the exact-law method is listed as skipped, with the reason, in the JSON and the table
+    args = ("stress", "--drift", "a - x^3", "--diffusion", "s", "--param", "a=1", "--param", "s=0.5", "--x0", "0",
+            "--horizon", "1", "--threshold", "0.5", "--cells", "200")
+    code, out = run(*args, "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["skipped"]["analytic"] == "no exact transition law for this model" and "mc" in d["skipped"]
+    code, out = run(*args)
+    assert code == 0 and "skipped" in out and "no exact transition" in out
+    assert "skipped" not in json.loads(run("stress", "--method", "analytic", "--json")[1])  # the OU has its law

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "trinomial": "gelav.cli.trinomial:trinomial",
     "mckean-vlasov": "gelav.cli.mckean_vlasov:mckean_vlasov",
     "mfg": "gelav.cli.mfg:mfg",
+    "n-player": "gelav.cli.n_player:n_player",  # issue 14: the N-player game and the master field
+    "master-field": "gelav.cli.master_field:master_field",
     "calibrate": "gelav.cli.calibrate:calibrate",
     "report": "gelav.cli.report:report",
     # valuation layer: fund metrics and portfolio stress (issue 12, VAL-B)

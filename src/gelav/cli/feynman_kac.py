@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli._model import model_options, typed_process
 from gelav.tasks._base import DEFAULTS
 from gelav.tasks.feynman_kac import (  # noqa: F401  (the old names stay importable from here)
     BOUNDARIES,
@@ -36,22 +37,27 @@ _D = DEFAULTS["feynman_kac"]
               help="At the limits: sold (u = g, seed), knockout (u = 0) or reflecting.")
 @click.option("--discount", type=float, default=None, help=f"Discount rate r >= 0 (seed: {_D['discount']:g}).")
 @click.option("--no-pdepe", is_flag=True, help="Skip the pdepe cross-check.")
+@model_options
 @shared_options("feynman-kac", config_help="Scenario TOML file with a [feynman_kac] table.",
                 plot_help="Write the figures into FOLDER (expected_selling_price.png, ratio_surface.png, "
                           "ratio_limits.png), or the first to FILE.")
 def feynman_kac(mu0: float | None, sigma0: float | None, horizon: float | None, lower: float | None,
                 upper: float | None, n_cells: int | None, n_steps: int | None, payoff: str | None,
                 strike: float | None, boundary: str | None, discount: float | None, no_pdepe: bool,
-                out: Output) -> None:
+                out: Output, drift: str | None = None, diffusion: str | None = None, var: str | None = None,
+                params: tuple[str, ...] = (), domain: str | None = None) -> None:
     """Seed 002: expected selling price of Y = e^X, dX = mu0 dt + sigma0 dW, sold at the limits.
 
     Solves u_t + mu Y u_Y + (sigma0² Y²/2) u_YY - r u = 0, u(T, y) = g(y), u = g at the
     limits (mu = mu0 + sigma0²/2), with gelav.backward and cross-checks with pdepe.
     With --payoff call/put the table values that payoff against its value without limits.
+    With --drift/--diffusion the price follows a typed-in model: the same PDE, cross-checked by
+    Monte Carlo (the GBM's closed form and pdepe are skipped, with the reason).
     """
     from gelav import tasks
 
-    rep = tasks.feynman_kac(out.config, mu0=mu0, sigma0=sigma0, horizon=horizon, lower=lower, upper=upper,
+    typed = typed_process(drift, diffusion, var, params, domain)
+    rep = tasks.feynman_kac(out.config, process=typed, mu0=mu0, sigma0=sigma0, horizon=horizon, lower=lower, upper=upper,
                             n_cells=n_cells, n_steps=n_steps, payoff=payoff, strike=strike, boundary=boundary,
                             discount=discount, pdepe=False if no_pdepe else None)
     out.emit(rep, lambda: _table(rep), json_extra=lambda files: {"plots": files} if files else {})
@@ -59,6 +65,8 @@ def feynman_kac(mu0: float | None, sigma0: float | None, horizon: float | None, 
 
 def _table(rep: Any) -> None:
     d = rep.data
+    if d["process"]["kind"] == "custom":
+        return _typed_table(rep)
     lab = rep.labels
     rows = [[f"{y0:.3g}", f"{u:.6f}", f"{e:.6f}", f"{r:.4f}" if r == r else "-"] for y0, u, e, r in rep.rows()]
     head = (f"{lab['Value']} at T = {d['horizon']:g} (GBM mu = {d['process']['mu']:g}, sigma = "
@@ -69,3 +77,17 @@ def _table(rep: Any) -> None:
                                            if "pdepe_max_abs_diff" in d else None))
     if d["payoff"] != "price":
         click.echo(f"Note: this values the {d['payoff']} payoff; the seed's Expected selling price is --payoff price.")
+
+
+def _typed_table(rep: Any) -> None:
+    d = rep.data
+    lab = rep.labels
+    mc = {r["price"]: r for r in d.get("monte_carlo", {}).get("rows", [])}
+    rows = []
+    for y0, u, _, _ in rep.rows():
+        m = mc.get(y0)
+        rows.append([f"{y0:.3g}", f"{u:.6f}", "skipped" if m is None else f"{m['value']:.6f} ± {m['stderr']:.1e}"])
+    skipped = "; ".join(f"{k.replace('_', ' ')} skipped: {v}" for k, v in d["skipped"].items())
+    print_table(f"{lab['Value']} at T = {d['horizon']:g} ({d['process']['name']}, {d['boundary']} at "
+                f"[{d['price_grid'][0]:g}, {d['price_grid'][1]:g}])",
+                ["price now", f"{lab['value']} (PDE)", "Monte Carlo (± s.e.)"], rows, caption=skipped)

@@ -9,11 +9,25 @@ from typing import Any
 import click
 
 from gelav.cli._common import Output, print_table, shared_options
+from gelav.cli._model import model_options, typed_process
 from gelav.cli.mfg_control import control_options, run_control
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
+
+
+def float_list(name: str, text: str | None) -> list[float] | None:
+    """``"-1,0.5"`` -> ``[-1.0, 0.5]`` for the option ``--name`` (None when not given; BadParameter otherwise)."""
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"`--{name}` must be numbers separated by commas, got {text!r}.") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise click.BadParameter(f"`--{name}` must be finite numbers separated by commas, got {text!r}.")
+    return vals
 
 
 def _preset_help() -> str:
@@ -31,16 +45,25 @@ def _preset_help() -> str:
 @click.option("--n-cells", default=None, type=int, help="Liquidity cells (default from the scenario).")
 @click.option("--n-steps", default=None, type=int, help="Time steps (default from the scenario).")
 @click.option("--epsilon", default=None, type=float, help="Relaxation of the exit decision (default 1e-3).")
-@click.option("--at", "at", default="-0.5,0,1", show_default=True,
-              help="Liquidity states at which to report values (comma separated).")
+@click.option("--at", "at", default=None,
+              help="Liquidity states at which to report values (comma separated) [default: the 10/50/90 % "
+                   "quantiles of the starting mass].")
+@click.option("--densities", is_flag=True, help="Put the holder densities in the JSON.")
+@click.option("--continue", "continue_", default=None, metavar="PARAM=START:STOP[:N]",
+              help="Follow the equilibria as PARAM runs from START to STOP (pseudo-arclength; first step "
+                   "(STOP-START)/(N-1), default N = 21): branches, folds, stability; e.g. feedback=0:1.")
+@click.option("--no-stability", is_flag=True, help="With --continue: skip the leading eigenvalue at each point.")
 @click.option("--no-progress", is_flag=True, help="No progress display (the tables are still printed).")
 @control_options
+@model_options
 @shared_options("mfg", config_help="Scenario TOML file with an [mfg] table.",
                 plot_help="Folder for the figures (<scenario>_price.png, _exits, _convergence, _density_<type>, "
                           "_values_<type>), or an image FILE.")
 def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cells: int | None,
-        n_steps: int | None, epsilon: float | None, at: str, no_progress: bool, out: Output,
-        game: str | None = None, **game_params: float | None) -> None:
+        n_steps: int | None, epsilon: float | None, at: str | None, densities: bool, continue_: str | None,
+        no_stability: bool, no_progress: bool, out: Output, game: str | None = None, drift: str | None = None,
+        diffusion: str | None = None, var: str | None = None, params: tuple[str, ...] = (),
+        domain: str | None = None, **game_params: float | None) -> None:
     """Equilibrium of the GE-LAV mean-field game of LP exits.
 
     Prints the equilibrium discount now and at its worst, total exits, the
@@ -48,6 +71,7 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
     (DCF-like) value, iterations, residual and time.
 
     Examples: `gelav mfg --scenario stress`, `gelav mfg --config pension.toml --json`.
+    With --drift/--diffusion every LP type's own liquidity dynamics are typed in (replacing the OU part).
     """
     if game is not None:  # continuous-control games: gelav.cli.mfg_control
         return run_control(game=game, config=out.config, scenario=scenario_name, method=method, tol=tol,
@@ -61,12 +85,13 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
 
     if scenario_name is not None and out.config is not None:
         raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
-    try:
-        Ls = [float(s) for s in at.split(",") if s.strip()]
-    except ValueError:
-        raise click.BadParameter(f"`--at` must be numbers separated by commas, got {at!r}.") from None
-    if not Ls or not all(math.isfinite(v) for v in Ls):
-        raise click.BadParameter(f"`--at` must be finite numbers separated by commas, got {at!r}.")
+    dynamics = typed_process(drift, diffusion, var, params, domain)
+    if dynamics is not None and (game is not None or continue_ is not None):
+        raise click.UsageError("--drift/--diffusion apply to the equilibrium of LP exits, not with --game or "
+                               "--continue.")
+    if continue_ is not None:
+        return _continuation(continue_, scenario_name, n_cells, n_steps, epsilon, tol, not no_stability, out)
+    Ls = float_list("at", at)
     progress = None
     callback = None
     if out.tables and not no_progress:
@@ -83,7 +108,7 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
         progress.start()
     try:
         rep = tasks.mfg(out.config, preset=scenario_name, method=method, tol=tol, n_cells=n_cells, n_steps=n_steps,
-                        epsilon=epsilon, at=Ls, callback=callback)
+                        epsilon=epsilon, at=Ls, callback=callback, densities=densities, dynamics=dynamics)
     finally:
         if progress is not None:
             progress.stop()
@@ -105,10 +130,12 @@ def _tables(rep: Any) -> None:
                 ["type", "discount now", "worst discount", "no-feedback discount", "total exits", "no-feedback exits"],
                 rows)
     vrows = []
-    for t in summ["types"]:
-        for L, v in t["values"].items():
-            vrows.append([t["type"], L, f"{v['equilibrium']:.4f}", f"{v['no_feedback']:.4f}", f"{v['dcf']:.4f}",
-                          f"{v['equilibrium'] - v['no_feedback']:+.4f}"])
+    for i, e in enumerate(rep.equilibria, start=1):
+        tag = "" if i == 1 else f" (equilibrium {i})"
+        for t in (summ if i == 1 else e.summary(list(rep.at)))["types"]:
+            for L, v in t["values"].items():
+                vrows.append([t["type"] + tag, L, f"{v['equilibrium']:.4f}", f"{v['no_feedback']:.4f}",
+                              f"{v['dcf']:.4f}", f"{v['equilibrium'] - v['no_feedback']:+.4f}"])
     for m in rep.mass_values():
         vrows.append([m["type"], f"{m['mean_state']:.3g} (holders' mean)", f"{m['value_at_mean_state']:.4f}",
                       f"{m['no_feedback_value_at_mean_state']:.4f}", f"{m['dcf']:.4f}",
@@ -124,3 +151,43 @@ def _tables(rep: Any) -> None:
         ["grid", f"{eq.grid.n_nodes} nodes × {eq.times.size - 1} steps"],
         ["time", f"{eq.timings['total']:.2f} s"],
     ], caption="; ".join([*eq.diagnostics.get("notes", []), *rep.diagnostics.warnings]) or None)
+
+
+def _continuation(spec: str, scenario_name: str | None, n_cells: int | None, n_steps: int | None,
+                  epsilon: float | None, tol: float | None, stability: bool, out: Output) -> None:
+    from gelav import tasks
+
+    name, sep, rng = spec.partition("=")
+    parts = rng.split(":")
+    try:
+        nums = [float(v) for v in parts]
+    except ValueError:
+        nums = []
+    if not sep or not name.strip() or len(nums) not in (2, 3) or not all(math.isfinite(v) for v in nums):
+        raise click.BadParameter(f"`--continue` must be PARAM=START:STOP[:N], e.g. feedback=0:1, got {spec!r}.")
+    n = 21 if len(nums) == 2 else nums[2]
+    if n != int(n) or n < 2:
+        raise click.BadParameter(f"`--continue` N must be an integer >= 2, got {parts[2]!r}.")
+    if scenario_name is not None and out.config is not None:
+        raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
+    rep = tasks.mfg_continuation(out.config, preset=scenario_name, parameter=name.strip(), start=nums[0],
+                                 stop=nums[1], n=int(n), n_cells=n_cells, n_steps=n_steps, epsilon=epsilon,
+                                 tol=tol, stability=stability)
+    out.emit(rep, lambda: _continuation_tables(rep))
+
+
+def _continuation_tables(rep: Any) -> None:
+    br = rep.branches
+    rows = [[b["branch"], b["start"], b["points"], f"{b['parameter_min']:.4g} .. {b['parameter_max']:.4g}",
+             f"{_pct(b['exits_min'])} .. {_pct(b['exits_max'])}", "not computed" if b["stable_points"] is None else f"{b['stable_points']}/{b['points']}"]
+            for b in br.summary()["branches"]]
+    print_table(f"Equilibrium branches in {br.parameter_name}: {rep.scenario.name}",
+                ["branch", "from", "points", br.parameter_name, "total exits", "stable points"], rows)
+    if br.folds:
+        print_table("Folds (two equilibria meet and vanish)", ["branch", br.parameter_name, "total exits"],
+                    [[f.branch, f"{f.parameter:.5g}", _pct(f.scalars["exits"])] for f in br.folds])
+    counts = rep.counts()
+    print_table("Equilibria along the range", [br.parameter_name, "equilibria", "total exits (stable?)"],
+                [[f"{p:.4g}", len(c), ", ".join(_pct(e) + ("" if s is None else f" ({'stable' if s else 'unstable'})") for e, s in c)]
+                 for p, c in counts], caption=f"{br.diagnostics['evaluations']} evaluations of the fixed-point map, "
+                                             f"{br.diagnostics['seconds']:.1f} s")

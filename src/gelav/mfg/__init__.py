@@ -69,8 +69,14 @@ __all__ += [
 __all__ += ["Sensitivity", "sensitivity"]
 # -- the tangent of the equilibrium and the master equation (issue 14 item 1) --
 __all__ += ["MasterResidual", "Tangent", "master_residual", "restart_from", "tangent_response"]
+# -- branches of equilibria (issue 14) --
+__all__ += ["Branch", "Branches", "Fold", "continuation"]
 
 _LAZY = {
+    "continuation": "gelav.mfg.branches",
+    "Branches": "gelav.mfg.branches",
+    "Branch": "gelav.mfg.branches",
+    "Fold": "gelav.mfg.branches",
     "sensitivity": "gelav.mfg.linear_response",
     "Sensitivity": "gelav.mfg.linear_response",
     "tangent_response": "gelav.mfg.linear_response",

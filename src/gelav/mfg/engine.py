@@ -228,12 +228,15 @@ class Problem:
         remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
         self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))
         self.coupling = wrap_coupling(make_coupling(model.market), model.market, self.dt)  # buyers, tax
-        self.kappa = np.array([t.kappa for t in types])
+        # a type with its own dynamics (LPType.dynamics) has no OU part: its drift and volatility come from
+        # the process at the cell faces (self._own_drift, self._own_half_var)
+        self.kappa = np.array([0.0 if t.dynamics is not None else t.kappa for t in types])
         self.lbar = np.array([t.mean for t in types])
         self.lam = np.array([t.herding for t in types])
         self.eta = np.array([t.feedback for t in types])
         self.sig = np.array([t.sigma for t in types])
         self.static_Q = bool(np.all(self.lam == 0) and np.all(self.eta == 0))
+        self._own_drift, self._own_half_var = self._own_coefficients()
         from gelav.mfg.model import q4_profile
 
         q4 = np.array([t.q4_drain for t in types])
@@ -246,6 +249,26 @@ class Problem:
         self._P_lin: tuple[Array, Array] | None = None
 
     # -- set-up helpers ------------------------------------------------------
+    def _own_coefficients(self) -> tuple[Array | None, Array | None]:
+        """Drift and half variance (K, M, N-1) at the cell faces of the types with their own dynamics."""
+        types = self.model.types
+        if all(t.dynamics is None for t in types):
+            return None, None
+        xm = 0.5 * (self.x[1:] + self.x[:-1])
+        K, M = self.K, self.M
+        drift = np.zeros((K, M, xm.size))
+        half = np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], drift.shape).copy()
+        for k, t in enumerate(types):
+            if t.dynamics is None:
+                continue
+            for n, tm in enumerate(self.t_mid):
+                drift[k, n] = np.asarray(t.dynamics.drift(float(tm), xm), dtype=float)
+                half[k, n] = 0.5 * np.asarray(t.dynamics.diffusion(float(tm), xm), dtype=float) ** 2
+        if not (np.all(np.isfinite(drift)) and np.all(np.isfinite(half))):
+            raise ValueError("A type's `dynamics` has a drift or volatility that is not finite on the grid "
+                             f"[{self.x[0]:g}, {self.x[-1]:g}]; choose Numerics(domain=...) inside its domain.")
+        return drift, half
+
     def _domain(self, start: float) -> tuple[float, float]:
         if self.numerics.domain is not None:
             return self.numerics.domain
@@ -254,7 +277,19 @@ class Problem:
         lo, hi = math.inf, -math.inf
         z = float(Normal().isf(0.5e-10))
         for t in self.model.types:
+            if t.dynamics is not None:  # own dynamics: the starting law spread by its volatility over the horizon
+                law = t.initial_law()
+                m0 = float(law) if isinstance(law, float) else (float(law.mean()) if hasattr(law, "mean") and
+                                                                not isinstance(law, np.ndarray) else t.mean)
+                s0 = abs(float(np.asarray(t.dynamics.diffusion(0.0, np.array([m0])))[0]))
+                sd = max(s0, 1e-3) * math.sqrt(self.model.horizon)
+                lo, hi = min(lo, m0 - z * sd / 2), max(hi, m0 + z * sd / 2)
             sd = t.stationary_sd if t.kappa > 0 else t.sigma * math.sqrt(self.model.horizon)
+            if t.dynamics is not None:
+                dom = getattr(t.dynamics, "domain", None)
+                if dom is not None:  # keep inside the process's state space
+                    lo, hi = max(lo, float(dom[0])), min(hi, float(dom[1]))
+                continue
             lo, hi = min(lo, t.mean - z * sd), max(hi, t.mean + z * sd)
             law = t.initial_normal() or t.initial_law()
             if isinstance(law, float):
@@ -266,7 +301,12 @@ class Problem:
                 lo -= t.feedback / (t.kappa + t.herding) * 0.5 * self.model.market.nav
         lo = min(lo, self.model.market.distress_level)
         w = hi - lo
-        return lo - 0.1 * w, hi + 0.1 * w
+        lo, hi = lo - 0.1 * w, hi + 0.1 * w
+        for t in self.model.types:  # own dynamics: stay inside their state spaces
+            dom = getattr(t.dynamics, "domain", None) if t.dynamics is not None else None
+            if dom is not None:
+                lo, hi = max(lo, float(dom[0])), min(hi, float(dom[1]))
+        return lo, hi
 
     def _initial(self, t: Any) -> Array:
         law = t.initial_normal() or t.initial_law()
@@ -290,7 +330,10 @@ class Problem:
         xm = 0.5 * (g.nodes[1:] + g.nodes[:-1])
         slope = (self.kappa + self.lam)[:, None, None]
         c = alpha[:, :, None] - slope * xm[None, None, :]
-        Dd = np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], c.shape)
+        if self._own_drift is not None:
+            c = c + self._own_drift
+        Dd = (np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], c.shape) if self._own_half_var is None
+              else self._own_half_var)
         al = self.alive[:, :, None]
         sub, diag, sup = (band * al for band in fitted_bands(Dd, c, g))  # (K, M, N), batched over types and steps
 

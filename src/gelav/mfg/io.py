@@ -24,6 +24,8 @@ A file holds an ``[mfg]`` table (optionally starting from a preset), a
     name = "endowment"
     weight = 0.4
     initial = -0.5
+    # optional: own liquidity dynamics typed in (replaces kappa, mean-reversion and sigma)
+    # dynamics = { kind = "custom", drift = "a - x^3", diffusion = "s", parameters = { a = 1.0, s = 0.3 } }
 
     [mfg.numerics]
     n_cells = 200
@@ -52,7 +54,7 @@ from gelav.scenario import ScenarioError, Section, load
 __all__ = ["TYPE_FIELDS", "load_scenario", "scenario_from_dict", "scenario_to_dict"]
 
 TYPE_FIELDS = ("name", "weight", "kappa", "mean", "sigma", "herding", "feedback", "fund_end", "yield_rate",
-               "discount_rate", "liquidity_cost", "distress_level", "q4_drain", "q4_cost", "initial")
+               "discount_rate", "liquidity_cost", "distress_level", "q4_drain", "q4_cost", "initial", "dynamics")
 MARKET_FIELDS = ("horizon", "nav", "base_discount", "discount_per_year", "distress_impact", "flow_impact",
                  "own_distress", "distress_level", "absorption_time")
 NUMERICS_FIELDS = ("n_cells", "n_steps", "domain", "scheme", "epsilon", "temperature", "continuation", "control",
@@ -101,7 +103,14 @@ def _numbers(sec: Section, fields: tuple[str, ...], ints: tuple[str, ...] = ()) 
 
 def _type(table: Any, i: int, source: str, base: LPType | None) -> LPType:
     sec = Section(table, f"mfg.types[{i}]", source=source)
-    kw = _numbers(sec, tuple(f for f in TYPE_FIELDS if f not in ("name", "initial")))
+    kw = _numbers(sec, tuple(f for f in TYPE_FIELDS if f not in ("name", "initial", "dynamics")))
+    if sec.has("dynamics"):  # own dynamics typed in: dynamics = {kind = "custom", drift = "...", diffusion = "..."}
+        from gelav.tasks._models import build_process, is_custom
+
+        dyn = sec.get("dynamics")
+        if not is_custom(dyn):
+            raise sec.error("dynamics", dyn, 'a table with kind = "custom", drift and diffusion')
+        kw["dynamics"] = build_process(dyn, source=f"{source}: [mfg.types[{i}]] field `dynamics`")
     if sec.has("name"):
         name = sec.get("name")
         if not isinstance(name, str) or not name:
@@ -228,6 +237,8 @@ def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
 
     types = []
     for t in sc.model.types:
+        if t.dynamics is not None:
+            raise ScenarioError(f"Type {t.name!r}: own `dynamics` (a process) cannot be written to a scenario file.")
         d = {f: getattr(t, f) for f in TYPE_FIELDS if getattr(t, f) is not None}
         d["initial"] = ini(t.initial)
         types.append(d)

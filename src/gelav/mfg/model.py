@@ -152,6 +152,11 @@ class LPType:
         Starting law of the type's liquidity state: the stationary OU law, a
         point mass, a Gaussian, any frozen scipy distribution, or node masses on
         the solver grid (restarts). Default "stationary".
+    dynamics : gelav.processes.Process, optional
+        Own liquidity dynamics :math:`dL = b(t, L)\,dt + \sigma(t, L)\,dW` replacing the OU part
+        :math:`\kappa(\bar L - L)\,dt + \sigma\,dW` (``kappa`` and ``sigma`` are then unused; herding,
+        feedback and the Q4 drain still add to the drift), e.g. a model typed in as text
+        (:func:`gelav.tasks._models.custom_process`). Needs an explicit ``initial`` law.
 
     Examples
     --------
@@ -174,6 +179,7 @@ class LPType:
     q4_drain: float = 0.0
     q4_cost: float = 0.0
     initial: Any = "stationary"
+    dynamics: Any = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LPType):
@@ -212,6 +218,13 @@ class LPType:
         object.__setattr__(self, "q4_drain", check_nonnegative("q4_drain", self.q4_drain, maximum=MAX_RATE))
         object.__setattr__(self, "q4_cost", check_nonnegative("q4_cost", self.q4_cost, maximum=MAX_RATE))
         object.__setattr__(self, "initial", _check_initial(self.initial))
+        if self.dynamics is not None:
+            if not (callable(getattr(self.dynamics, "drift", None)) and callable(getattr(self.dynamics, "diffusion", None))):
+                raise TypeError(f"`dynamics` must be a process with drift(t, x) and diffusion(t, x), got "
+                                f"{type(self.dynamics).__name__}.")
+            if isinstance(self.initial, str):
+                raise ValueError("`dynamics` (own liquidity dynamics) needs an explicit `initial` law: the stationary "
+                                 "law is known only for the OU dynamics.")
         if isinstance(self.initial, str) and self.kappa + self.herding == 0:
             raise ValueError("`initial`='stationary' needs `kappa` > 0 (no stationary law otherwise).")
 

@@ -25,9 +25,11 @@ from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
 from gelav.tasks.ito import ItoReport, ito
 from gelav.tasks.jensen import JensenReport, jensen
 from gelav.tasks.lav import LAVReport, lav
+from gelav.tasks.master_field import MasterFieldReport, master_field
 from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
 from gelav.tasks.metrics import MetricsReport, metrics
-from gelav.tasks.mfg import MFGReport, mfg
+from gelav.tasks.mfg import ContinuationReport, MFGReport, mfg, mfg_continuation
+from gelav.tasks.n_player import NPlayerReport, n_player
 from gelav.tasks.portfolio import PortfolioReport, portfolio
 from gelav.tasks.premium import PremiumReport, premium
 from gelav.tasks.stress import StressReport, stress
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULTS",
     "TASKS",
     "CalibrationReport",
+    "ContinuationReport",
     "ExitBoundaryReport",
     "ExitTimeReport",
     "FeynmanKacReport",
@@ -45,8 +48,10 @@ __all__ = [
     "JensenReport",
     "LAVReport",
     "MFGReport",
+    "MasterFieldReport",
     "McKeanVlasovReport",
     "MetricsReport",
+    "NPlayerReport",
     "PortfolioReport",
     "PremiumReport",
     "StressReport",
@@ -61,9 +66,12 @@ __all__ = [
     "ito",
     "jensen",
     "lav",
+    "master_field",
     "mckean_vlasov",
     "metrics",
     "mfg",
+    "mfg_continuation",
+    "n_player",
     "portfolio",
     "premium",
     "read_scenario",

@@ -22,13 +22,13 @@ from gelav.tasks._base import (
     source_of,
 )
 
-__all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_label",
+__all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_label",
            "plot_feynman_kac", "read_feynman_kac_table", "run_feynman_kac"]
 
 PAYOFFS = ("price", "call", "put")
 BOUNDARIES = ("sold", "knockout", "reflecting")
 FIELDS = ("mu0", "sigma0", "horizon", "lower", "upper", "n_cells", "n_steps", "n_times", "payoff", "strike",
-          "boundary", "discount", "pdepe")
+          "boundary", "discount", "pdepe", "mc_paths", "mc_steps", "seed")
 
 
 def payoff_label(payoff: str, strike: float) -> dict[str, str]:
@@ -76,14 +76,30 @@ def free_value(payoff: str, strike: float, y: Any, tau: Any, mu: float, sigma: f
     return disc * np.where((tau > 0) & (y > 0), v, at_expiry + 0 * tau)
 
 
+#: why the closed-form methods are skipped for a typed-in model
+SKIP_EXACT = "no exact law for a typed-in model (the value without limits is the GBM's Black–Scholes formula)"
+SKIP_PDEPE = "the pdepe cross-check is written for the GBM price; a typed-in model is cross-checked by Monte Carlo"
+
+
 def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1.0, lower: float = 0.0,
                     upper: float = 1.0, n_cells: int = 100, n_steps: int = 200, n_times: int = 21,
                     payoff: str = "price", strike: float = 0.5, boundary: str = "sold", discount: float = 0.0,
-                    pdepe: bool = True) -> dict[str, Any]:
-    """Solve seed 002's problem with :func:`gelav.backward` (and :func:`gelav.pdepe`); return the numbers."""
+                    pdepe: bool = True, process: Any = None, mc_paths: int = 20_000, mc_steps: int = 1600,
+                    seed: int = 0) -> dict[str, Any]:
+    r"""Solve seed 002's problem with :func:`gelav.backward` (and :func:`gelav.pdepe`); return the numbers.
+
+    With ``process`` (a typed-in model for the price :math:`Y`, see :mod:`gelav.tasks._models`) the
+    same PDE is solved with its generator; the GBM-only methods (the value without limits, pdepe) are
+    listed under ``skipped`` with the reason, and a Monte Carlo estimate of
+    :math:`E[e^{-r(\tau\wedge T)} g(Y_{\tau\wedge T})]` (Euler, ``mc_paths`` paths, ``mc_steps``
+    steps, absorbing limits with the Brownian-bridge correction) is given at the table's prices."""
     from gelav.backward import Dirichlet, Reflecting, backward
     from gelav.processes import GeometricBrownianMotion
 
+    if process is not None:
+        return _run_typed(process, horizon=horizon, lower=lower, upper=upper, n_cells=n_cells, n_steps=n_steps,
+                          n_times=n_times, payoff=payoff, strike=strike, boundary=boundary, discount=discount,
+                          mc_paths=mc_paths, mc_steps=mc_steps, seed=seed)
     if payoff not in PAYOFFS:
         raise ValueError(f"`payoff` must be one of {', '.join(PAYOFFS)}, got {payoff!r}.")
     if boundary not in BOUNDARIES:
@@ -112,13 +128,7 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         "time_left": tau, "price": y, "expected_selling_price": surface, "ratio": ratio_to_free(surface, y[None, :]),
         "seconds_backward": val.diagnostics["seconds"],
     }
-    if payoff != "price":
-        out["strike"] = strike
-        out["labels"] = payoff_label(payoff, strike)
-    for label, frac in (("limit_2x", 0.5), ("limit_4x", 0.25)):
-        y0 = lower + frac * (upper - lower)
-        row = np.array([val.value(y0, horizon - t) for t in tau])
-        out[label] = {"price": y0, "expected_selling_price": row, "ratio": ratio_to_free(row, y0)}
+    _add_limits(out, val, payoff, strike, lower, upper, horizon, tau, ratio_to_free)
     if pdepe and payoff == "price" and boundary == "sold" and discount == 0.0:
         import time
 
@@ -131,6 +141,71 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
                      RelTol=1e-8, AbsTol=1e-10)[:, :, 0]
         out["pdepe_max_abs_diff"] = float(np.abs(sol - surface).max())
         out["seconds_pdepe"] = time.perf_counter() - t0
+    return out
+
+
+def _add_limits(out: dict[str, Any], val: Any, payoff: str, strike: float, lower: float, upper: float,
+                horizon: float, tau: Any, ratio: Any) -> None:
+    """The payoff's labels and the seed's two limit rows (orders at two and four times the price)."""
+    if payoff != "price":
+        out["strike"] = strike
+        out["labels"] = payoff_label(payoff, strike)
+    for label, frac in (("limit_2x", 0.5), ("limit_4x", 0.25)):
+        y0 = lower + frac * (upper - lower)
+        row = np.array([val.value(y0, horizon - t) for t in tau])
+        out[label] = {"price": y0, "expected_selling_price": row, "ratio": ratio(row, y0)}
+
+
+def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
+               n_times: int, payoff: str, strike: float, boundary: str, discount: float, mc_paths: int,
+               mc_steps: int, seed: int) -> dict[str, Any]:
+    """:func:`run_feynman_kac` for a typed-in process: the PDE, and Monte Carlo at the table's prices."""
+    import math
+
+    from gelav.backward import Dirichlet, Reflecting, backward
+    from gelav.mc.montecarlo import simulate
+
+    if payoff not in PAYOFFS:
+        raise ValueError(f"`payoff` must be one of {', '.join(PAYOFFS)}, got {payoff!r}.")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"`boundary` must be one of {', '.join(BOUNDARIES)}, got {boundary!r}.")
+    dom = getattr(process, "domain", None) or (-math.inf, math.inf)
+    if not (dom[0] <= lower < upper <= dom[1]):
+        raise ValueError(f"The price grid needs lower < upper inside the model's domain {list(dom)}, got "
+                         f"lower={lower}, upper={upper}.")
+    g = _payoff(payoff, strike)
+    side = {"sold": Dirichlet("payoff"), "knockout": Dirichlet(0.0), "reflecting": Reflecting()}[boundary]
+    tau = np.linspace(0.0, horizon, n_times)
+    val = backward(process, g, horizon, discount=discount or None, lower=side, upper=side,
+                   domain=(lower, upper), n_cells=n_cells, n_steps=n_steps, times=horizon - tau)
+    y = val.x
+    surface = np.array([val.at(horizon - t) for t in tau])
+    nan = np.full_like(surface, np.nan)
+    out: dict[str, Any] = {
+        "process": {"kind": "custom", "name": str(getattr(process, "name", "typed-in"))},
+        "payoff": payoff, "boundary": boundary, "discount": discount, "horizon": horizon,
+        "price_grid": [lower, upper, n_cells], "n_steps": n_steps, "time_left": tau, "price": y,
+        "expected_selling_price": surface, "ratio": nan, "seconds_backward": val.diagnostics["seconds"],
+        "skipped": {"exact_law": SKIP_EXACT, "pdepe": SKIP_PDEPE},
+    }
+    _add_limits(out, val, payoff, strike, lower, upper, horizon, tau, lambda row, y0: np.full_like(row, np.nan))
+    if boundary == "reflecting":
+        out["skipped"]["monte_carlo"] = "the Monte Carlo engine has absorbing limits only"
+        return out
+    mc = []
+    for k, frac in enumerate((0.25, 0.5, 0.75)):
+        y0 = lower + frac * (upper - lower)
+        paths = simulate(process, y0, horizon, mc_steps, mc_paths, lower=lower, upper=upper, workers=1,
+                         seed=np.random.SeedSequence([seed, k]))
+        assert paths.exit_time is not None and paths.exit_side is not None
+        hit = np.isfinite(paths.exit_time)
+        t_end = np.where(hit, paths.exit_time, horizon)
+        y_end = np.where(paths.exit_side < 0, lower, np.where(paths.exit_side > 0, upper, paths.values[-1]))
+        pay = g(y_end) if boundary == "sold" else np.where(hit, 0.0, g(y_end))
+        v = np.exp(-discount * t_end) * pay
+        mc.append({"price": y0, "value": float(v.mean()), "stderr": float(v.std(ddof=1) / math.sqrt(v.size)),
+                   "pde": float(np.interp(y0, y, surface[-1]))})
+    out["monte_carlo"] = {"paths": mc_paths, "steps": mc_steps, "scheme": "euler", "seed": seed, "rows": mc}
     return out
 
 
@@ -184,8 +259,9 @@ def read_feynman_kac_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     sec = Section(scenario.get("feynman_kac"), "feynman_kac", source=source_of(scenario))
     out: dict[str, Any] = {k: sec.number(k) for k in ("mu0", "sigma0", "discount", "lower", "upper", "strike")}
     out["horizon"] = sec.positive("horizon")
-    for k in ("n_cells", "n_steps", "n_times"):
-        out[k] = sec.integer(k, minimum=4 if k == "n_cells" else 1)
+    for k in ("n_cells", "n_steps", "n_times", "mc_paths", "mc_steps"):
+        out[k] = sec.integer(k, minimum=4 if k == "n_cells" else (2 if k == "mc_paths" else 1))
+    out["seed"] = sec.integer("seed", minimum=0)
     out["payoff"] = sec.choice("payoff", PAYOFFS)
     out["boundary"] = sec.choice("boundary", BOUNDARIES)
     p = sec.get("pdepe")
@@ -225,6 +301,9 @@ class FeynmanKacReport(TaskResult):
         for frac in (0.25, 0.5, 0.75):
             y0 = lo + frac * (hi - lo)
             u = float(np.interp(y0, d["price"], d["expected_selling_price"][-1]))
+            if d["process"]["kind"] == "custom":  # no value without limits (no exact law): skipped
+                out.append([y0, u, float("nan"), float("nan")])
+                continue
             e = float(free_value(str(d["payoff"]), float(self.inputs["strike"]), y0, T, d["process"]["mu"],
                                  d["process"]["sigma"], float(d["discount"])))
             out.append([y0, u, e, u / e if e > 0 else float("nan")])
@@ -235,8 +314,11 @@ class FeynmanKacReport(TaskResult):
         out: dict[str, Any] = {}
         for y0, u, e, r in self.rows():
             out[f"{lab['value']} from y = {y0:.3g}"] = u
-            out[f"{lab['free']} from y = {y0:.3g}"] = e
-            out[f"ratio from y = {y0:.3g}"] = r
+            if e == e:  # a typed-in model has no value without limits (skipped)
+                out[f"{lab['free']} from y = {y0:.3g}"] = e
+                out[f"ratio from y = {y0:.3g}"] = r
+        for row in self.data.get("monte_carlo", {}).get("rows", []):
+            out[f"Monte Carlo from y = {row['price']:.3g}"] = row["value"]
         if "pdepe_max_abs_diff" in self.data:
             out["pdepe cross-check: max |difference|"] = self.data["pdepe_max_abs_diff"]
         return out
@@ -263,13 +345,31 @@ class FeynmanKacReport(TaskResult):
                            "ratio": np.asarray(d["ratio"], dtype=float).ravel()}}
 
 
-def feynman_kac(scenario: ScenarioLike = None, **options: Any) -> FeynmanKacReport:
-    """Seed 002 from a scenario's ``[feynman_kac]`` table and keyword options (``None``: not given)."""
+def feynman_kac(scenario: ScenarioLike = None, *, process: Any = None, **options: Any) -> FeynmanKacReport:
+    """Seed 002 from a scenario's ``[feynman_kac]`` table and keyword options (``None``: not given).
+
+    ``process`` (or a ``[process]`` table with ``kind = "custom"``): a typed-in model of the price
+    instead of the seed's GBM (``mu0``/``sigma0`` are then unused)."""
     from gelav._validation import check_finite, check_horizon, check_rate
+    from gelav.tasks._models import build_process, is_custom
 
     check_options("feynman_kac", options, FIELDS)
     sc = read_scenario(scenario)
+    if process is None and is_custom(sc.get("process")):
+        process = build_process(sc["process"], source=source_of(sc))
     s = merge("feynman_kac", read_feynman_kac_table(sc), options)
+    if process is not None:
+        if s["horizon"] <= 0:
+            raise ValueError(f"`horizon` must be > 0, got {s['horizon']}.")
+        if s["discount"] < 0:
+            raise ValueError(f"`discount` must be >= 0, got {s['discount']}.")
+        check_finite("strike", s["strike"])
+        data = run_feynman_kac(**{k: v for k, v in s.items() if k not in ("mu0", "sigma0", "pdepe")},
+                               process=process)
+        from gelav.results import Diagnostics
+
+        return FeynmanKacReport(inputs=s, diagnostics=Diagnostics(timings={"backward": data["seconds_backward"]}),
+                                data=data)
     for k in ("mu0", "sigma0", "strike"):  # before `mu` = mu0 + sigma0²/2 is formed, so errors name these
         check_finite(k, s[k])
     check_rate("mu0", s["mu0"], positive=False)

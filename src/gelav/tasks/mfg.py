@@ -17,7 +17,8 @@ import numpy as np
 
 from gelav.tasks._base import DEFAULTS, ScenarioLike, TaskResult, read_scenario, source_of
 
-__all__ = ["MFGReport", "mfg", "preset_table", "presets"]
+__all__ = ["ContinuationReport", "MFGReport", "equilibrium_paths", "mass_states", "mfg", "mfg_continuation",
+           "preset_table", "presets"]
 
 
 def presets() -> dict[str, str]:
@@ -40,17 +41,27 @@ class MFGReport(TaskResult):
     equilibrium: Any = None
     at: tuple[float, ...] = ()
     summary: Any = None
+    densities: bool = False
 
     name = "mfg"
+
+    @property
+    def equilibria(self) -> list[Any]:
+        """Every distinct equilibrium found (the first is ``equilibrium``)."""
+        return [self.equilibrium, *self.equilibrium.others]
 
     def to_dict(self) -> dict[str, Any]:
         eq = self.equilibrium
         out = {"scenario": self.scenario.name, **self.summary, "notes": eq.diagnostics.get("notes", []),
                "warnings": list(self.diagnostics.warnings), "timings": eq.timings, "n_nodes": eq.grid.n_nodes,
-               "n_steps": eq.times.size - 1}
+               "n_steps": eq.times.size - 1, "at": list(self.at)}
         if eq.others:
             out["other_equilibria"] = [o.summary(list(self.at)) for o in eq.others]
         out["where_the_mass_is"] = self.mass_values()
+        out.update(equilibrium_paths(eq, densities=self.densities))
+        out["equilibria"] = [{"index": i + 1, "start": e.diagnostics.get("start"), **e.summary(list(self.at)),
+                              **equilibrium_paths(e, densities=self.densities)}
+                             for i, e in enumerate(self.equilibria)]
         return out
 
     def mass_values(self) -> list[dict[str, float]]:
@@ -109,17 +120,53 @@ class MFGReport(TaskResult):
         return figure_targets(path, "mfg", names)
 
     def tables(self) -> dict[str, dict[str, Any]]:
-        eq = self.equilibrium
         out: dict[str, dict[str, Any]] = {}
-        for k, name in enumerate(eq.type_names):
-            out[f"paths_{name}"] = {"t_mid": eq.t_mid, "price": eq.price[k], "discount": eq.discount[k],
-                                    "exit_flow": eq.exit_flow[k]}
-            out[f"values_{name}"] = {"L": eq.grid.nodes, "value": eq.value0[k],
-                                     "no_feedback_value": eq.no_feedback_value0[k]}
-            T, X = np.meshgrid(eq.times, eq.grid.nodes, indexing="ij")
-            out[f"density_{name}"] = {"t": T.ravel(), "L": X.ravel(),
-                                      "density": (eq.density[k] / eq.grid.volumes).ravel()}
+        for i, eq in enumerate(self.equilibria):
+            tag = "" if i == 0 else f"_eq{i + 1}"  # further equilibria: <table>_eq2, ...
+            for k, name in enumerate(eq.type_names):
+                out[f"paths_{name}{tag}"] = {"t_mid": eq.t_mid, "price": eq.price[k], "discount": eq.discount[k],
+                                             "exit_flow": eq.exit_flow[k]}
+                out[f"nodes_{name}{tag}"] = {"t": eq.times, "boundary": eq.boundary[k], "holders": eq.holders[k],
+                                             "cumulative_exits": eq.cumulative_exits[k],
+                                             "pressure": eq.aggregates["pressure"]}
+                out[f"values_{name}{tag}"] = {"L": eq.grid.nodes, "value": eq.value0[k],
+                                              "no_feedback_value": eq.no_feedback_value0[k]}
+                T, X = np.meshgrid(eq.times, eq.grid.nodes, indexing="ij")
+                out[f"density_{name}{tag}"] = {"t": T.ravel(), "L": X.ravel(),
+                                               "density": (eq.density[k] / eq.grid.volumes).ravel()}
         return out
+
+
+def equilibrium_paths(eq: Any, *, densities: bool = False) -> dict[str, Any]:
+    """The paths of an equilibrium for JSON: per type the price, discount and exit flow (at the step
+    midpoints ``t_mid``), the exit boundary b(t), holders and cumulative exits (at the step ends ``t``),
+    the selling pressure, and with ``densities`` the holder densities (``[t][L]``, per unit of L)."""
+    out: dict[str, Any] = {"t": eq.times, "t_mid": eq.t_mid, "pressure": eq.aggregates["pressure"],
+                           "distressed": eq.aggregates["distressed"], "paths": {}}
+    for k, name in enumerate(eq.type_names):
+        out["paths"][name] = {"price": eq.price[k], "discount": eq.discount[k], "exit_flow": eq.exit_flow[k],
+                              "boundary": eq.boundary[k], "holders": eq.holders[k],
+                              "cumulative_exits": eq.cumulative_exits[k]}
+    if densities:
+        out["L"] = eq.grid.nodes
+        out["densities"] = {name: eq.density[k] / eq.grid.volumes for k, name in enumerate(eq.type_names)}
+    return out
+
+
+def mass_states(eq: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> tuple[float, ...]:
+    """Where the starting mass is: the quantiles of the pooled starting law (the type weights applied),
+    rounded to two decimals and kept on the grid (the default states of the value table)."""
+    x = eq.grid.nodes
+    mass = np.einsum("k,kn->n", np.asarray(eq.weights, dtype=float), np.asarray(eq.density[:, 0], dtype=float))
+    mass = mass / mass.sum()
+    cdf = np.cumsum(mass) - 0.5 * mass  # the CDF at the nodes, each node's mass centred on it
+    out: list[float] = []
+    for q in quantiles:
+        v = round(float(np.interp(q, cdf, x)), 2)
+        v = min(max(v, float(x[0])), float(x[-1]))
+        if v not in out:
+            out.append(v + 0.0)
+    return tuple(out)
 
 
 def _scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
@@ -137,9 +184,13 @@ def _scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
 def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str | None = None,
         tol: float | None = None, n_cells: int | None = None, n_steps: int | None = None,
         epsilon: float | None = None, at: Sequence[float] | None = None,
-        callback: Callable[[dict[str, Any]], None] | None = None) -> MFGReport:
+        callback: Callable[[dict[str, Any]], None] | None = None, densities: bool = False,
+        dynamics: Any = None) -> MFGReport:
     """Solve the equilibrium of a preset (``preset``) or a scenario's ``[mfg]`` tables (default: the
-    ``stress`` preset); options override the scenario's numerics and solver settings."""
+    ``stress`` preset); options override the scenario's numerics and solver settings. ``at``: the
+    liquidity states of the value table (default :func:`mass_states`, where the starting mass is);
+    ``densities``: put the holder densities in the JSON; ``dynamics``: every type's own liquidity dynamics
+    (a process, e.g. typed in; see :class:`gelav.mfg.LPType`)."""
     import warnings
 
     from gelav.mfg import solve
@@ -151,9 +202,16 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
         if scenario in SCENARIOS:
             preset, scenario = scenario, None
     sc = _scenario(read_scenario(scenario) if preset is None else {}, preset)
-    Ls = tuple(float(v) for v in (at if at is not None else DEFAULTS["mfg"]["at"]))
-    if not Ls or not all(math.isfinite(v) for v in Ls):
-        raise ValueError(f"`at` must be finite numbers, got {list(at or ())!r}.")
+    if at is not None:
+        Ls = tuple(float(v) for v in at)
+        if not Ls or not all(math.isfinite(v) for v in Ls):
+            raise ValueError(f"`at` must be finite numbers, got {list(at or ())!r}.")
+    if dynamics is not None:
+        try:
+            sc = dataclasses.replace(sc, model=dataclasses.replace(sc.model, types=tuple(
+                dataclasses.replace(t, dynamics=dynamics) for t in sc.model.types)))
+        except ValueError as exc:
+            raise ValueError(f"`drift`/`diffusion`: {exc}") from None
     nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
     numerics = dataclasses.replace(sc.numerics, **nkw)
     okw = {k: v for k, v in (("method", method), ("tol", tol)) if v is not None}
@@ -163,8 +221,96 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
         eq = solve(sc.model, numerics=numerics, options=options, callback=callback)
     for w in caught:  # shown again to the caller, who decides how to print them
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if at is None:
+        Ls = mass_states(eq)
     summary = eq.summary(list(Ls))
     diag = Diagnostics(timings=dict(eq.timings), iterations=eq.iterations,
                        warnings=tuple(str(w.message) for w in caught))
     return MFGReport(inputs={"scenario": sc.name, "at": Ls, **nkw, **okw}, diagnostics=diag, scenario=sc,
-                     equilibrium=eq, at=Ls, summary=summary)
+                     equilibrium=eq, at=Ls, summary=summary, densities=bool(densities))
+
+
+@dataclass(frozen=True)
+class ContinuationReport(TaskResult):
+    """The branches of equilibria over a parameter range (:func:`gelav.mfg.continuation`)."""
+
+    scenario: Any = None
+    branches: Any = None
+
+    name = "mfg_continuation"
+
+    def counts(self, n: int = 5) -> list[tuple[float, list[tuple[float, bool | None]]]]:
+        """At ``n`` parameter values across the range: (total exits, stable) of every equilibrium on the
+        branches (interpolated between the branch points; stable None where it was not computed)."""
+        br = self.branches
+        out = []
+        for p in np.linspace(br.range[0], br.range[1], n):
+            row = []
+            for b in br.branches:
+                pp, ex, st, kn = b.parameter, b.scalars["exits"], b.stable, b.known
+                for j in range(len(b)):
+                    if pp[j] == p and (j == 0 or pp[j - 1] != p):
+                        row.append((float(ex[j]), bool(st[j]) if kn[j] else None))
+                    elif j + 1 < len(b) and (pp[j] - p) * (pp[j + 1] - p) < 0:
+                        w = (p - pp[j]) / (pp[j + 1] - pp[j])
+                        s = bool(st[j] and st[j + 1]) if kn[j] and kn[j + 1] else None
+                        row.append((float((1 - w) * ex[j] + w * ex[j + 1]), s))
+            out.append((float(p), sorted(row, key=lambda r: r[0])))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario.name, **self.branches.to_dict(),
+                "warnings": list(self.diagnostics.warnings)}
+
+    def key_numbers(self) -> dict[str, Any]:
+        br = self.branches
+        out: dict[str, Any] = {"branches": len(br.branches), "folds": len(br.folds)}
+        for i, f in enumerate(br.folds, start=1):
+            out[f"fold {i}: {br.parameter_name}"] = f.parameter
+        return out
+
+    def figures(self) -> dict[str, Any]:
+        return {"branches": self.branches.plot()}
+
+    def figure_paths(self, path: Any, names: list[str]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from gelav.tasks._figures import figure_targets, is_folder
+
+        if is_folder(path):
+            return {n: Path(path) / f"{self.scenario.name}_{n}.png" for n in names}
+        return figure_targets(path, "mfg", names)
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {"branches": self.branches.table()}
+
+
+def mfg_continuation(scenario: ScenarioLike = None, *, preset: str | None = None, parameter: str = "feedback",
+                     start: float = 0.0, stop: float = 1.0, n: int = 21, n_cells: int | None = None,
+                     n_steps: int | None = None, epsilon: float | None = None, tol: float | None = None,
+                     stability: bool = True) -> ContinuationReport:
+    """Follow the equilibria of a preset or scenario as ``parameter`` runs from ``start`` to ``stop``
+    (first arclength step ``(stop - start)/(n - 1)``; see :func:`gelav.mfg.continuation`)."""
+    import warnings
+
+    from gelav.mfg import continuation
+    from gelav.results import Diagnostics
+
+    if preset is None and isinstance(scenario, str) and not scenario.endswith(".toml"):
+        from gelav.mfg import SCENARIOS
+
+        if scenario in SCENARIOS:
+            preset, scenario = scenario, None
+    sc = _scenario(read_scenario(scenario) if preset is None else {}, preset)
+    nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
+    numerics = dataclasses.replace(sc.numerics, **nkw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        br = continuation(sc.model, parameter, np.linspace(start, stop, max(int(n), 2)), numerics=numerics,
+                          tol=tol if tol is not None else sc.options.tol, stability=stability)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    diag = Diagnostics(timings={"total": br.diagnostics["seconds"]}, iterations=br.diagnostics["evaluations"],
+                       warnings=tuple(str(w.message) for w in caught))
+    return ContinuationReport(inputs={"scenario": sc.name, "parameter": parameter, "start": start, "stop": stop,
+                                      "n": n, **nkw}, diagnostics=diag, scenario=sc, branches=br)

@@ -114,6 +114,21 @@ class StressReport(TaskResult):
         out = self.result.as_dict()
         if self.worked_example:
             out["worked_example"] = dict(self.worked_example)
+        if self.skipped:
+            out["skipped"] = self.skipped
+        return out
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Methods not run for this process, with the reason (a typed-in model has no exact law)."""
+        if getattr(self.process, "has_transition", False):
+            return {}
+        out = {}
+        if "analytic" not in self.result.results:
+            out["analytic"] = "no exact transition law for this model"
+        if "mc" not in self.result.results and self.inputs.get("methods") is None:
+            out["mc"] = ("not run by default without an exact law (Euler steps, biased at O(dt)); ask for "
+                         "the 'mc' method (--method pde,lattice,mc)")
         return out
 
     @property

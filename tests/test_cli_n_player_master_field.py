@@ -1,0 +1,60 @@
+"""`gelav n-player` and `gelav master-field` (issue 14, item 3): the same numbers as the Python API."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from gelav.cli import main
+from gelav.mfg import SCENARIOS, Numerics, master_field, n_player, solve
+
+
+def test_n_player_cli_matches_python_api(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[mfg]\npreset = "crisis"\n[mfg.numerics]\nn_cells = 30\nn_steps = 30\nscheme = "euler"\n'
+                   "[n_player]\nn_players = [20, 200]\nreplications = 20\ngain_replications = 2\nseed = 7\n")
+    r = CliRunner().invoke(main, ["n-player", "--config", str(cfg), "--json", "--export", str(tmp_path / "n.csv")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    eq = solve(SCENARIOS["crisis"].model, numerics=Numerics(n_cells=30, n_steps=30, scheme="euler"),
+               no_feedback=False)
+    res = n_player(eq, (20, 200), replications=20, gain_replications=2, seed=7)
+    assert out["n_players"] == [20, 200]
+    np.testing.assert_allclose(out["price_gap"], res.price_gap, rtol=1e-12)
+    np.testing.assert_allclose(out["gain"], res.gain, rtol=1e-12)
+    assert out["rate_price"] == res.rate_price
+    assert (tmp_path / "n.csv").read_text().startswith("N,price_gap")
+    # the table prints the same numbers
+    r = CliRunner().invoke(main, ["n-player", "--config", str(cfg)])
+    assert r.exit_code == 0 and f"{res.price_gap[0]:.3e}" in r.output
+
+
+def test_master_field_cli_matches_python_api(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(main, ["master-field", "--scenario", "stress", "--means", "-1,0", "--spreads", "0.3",
+                                  "--n-cells", "30", "--n-steps", "30", "--at", "-0.5,0", "--json", "--export",
+                                  str(tmp_path / "m.nc")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    mf = master_field(SCENARIOS["stress"].model, means=[-1.0, 0.0], spreads=[0.3],
+                      numerics=Numerics(n_cells=30, n_steps=30), workers=1)
+    np.testing.assert_allclose(out["values"], mf.values, rtol=1e-12)
+    np.testing.assert_allclose(out["price0"], mf.price0, rtol=1e-12)
+    row = out["rows"][0]
+    assert row["value_at_-0.5"] == float(mf.value(-0.5, -1.0, 0.3))
+    assert (tmp_path / "m.nc").exists()
+
+
+def test_bad_input_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    r = runner.invoke(main, ["n-player", "--n", "ten"])
+    assert r.exit_code == 2 and "`--n`" in r.output
+    r = runner.invoke(main, ["master-field", "--spreads", "0"])
+    assert r.exit_code == 2 and "`spreads`" in r.output
+    r = runner.invoke(main, ["master-field", "--means", "a"])
+    assert r.exit_code == 2 and "`--means`" in r.output
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[n_player]\nreplicates = 3\n")
+    r = runner.invoke(main, ["n-player", "--config", str(cfg)])
+    assert r.exit_code == 2 and "replicates" in r.output

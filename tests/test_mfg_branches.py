@@ -1,0 +1,133 @@
+"""Branches of equilibria by pseudo-arclength continuation (issue 14, item 2)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gelav.cli import main
+from gelav.errors import AccuracyWarning
+from gelav.mfg import SCENARIOS, Numerics, continuation, find_equilibria
+from gelav.mfg.branches import set_parameter
+
+
+def _multi_start(model, parameter, value, numerics, grid, time_grid):  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AccuracyWarning)
+        eqs = find_equilibria(set_parameter(model, parameter, value), numerics=numerics, grid=grid,
+                              time_grid=time_grid)  # calm, no-feedback and panic starts
+    out: list[np.ndarray] = []
+    for e in eqs:
+        if all(np.max(np.abs(e.path - y)) > 1e-5 for y in out):
+            out.append(e.path)
+    return out
+
+
+def _covers(a, b, tol):  # type: ignore[no-untyped-def]
+    """Every path of ``b`` (multi-start) matches one of ``a`` (the branches), max-norm distance < tol."""
+    return all(min(np.max(np.abs(x.reshape(y.shape) - y)) for x in a) < tol for y in b)
+
+
+@pytest.mark.slow
+def test_thin_market_branches_find_every_multistart_equilibrium_and_the_fold() -> None:
+    # the thick-market externality: a no-trade branch and an S of selling waves whose upper and middle
+    # parts meet at a fold near d_thin = 0.257; multi-start finds three equilibria below the fold, one above
+    model = SCENARIOS["thin-market"].model
+    num = Numerics(n_cells=40, n_steps=40, epsilon=0.05)
+    br = continuation(model, "thin_discount", [0.2, 0.3], numerics=num, step=0.02)
+    fam = br._family
+    assert len(br.folds) == 1 and 0.25 < br.folds[0].parameter < 0.26
+    for value, n in ((0.2, 3), (0.25, 3), (0.3, 1)):
+        ms = _multi_start(model, "thin_discount", value, num, fam.grid, fam.tg)
+        cont = br.paths_at(value)
+        assert len(cont) == n and 1 <= len(ms) <= n
+        # same fixed points: both are solved to ||G|| < 1e-8, |I - DPhi|^-1 is O(10) here
+        assert _covers(cont, ms, 1e-6)
+    # stability: the branch through the fold changes stability there (the eigenvalue of DPhi crosses 1)
+    b = br.branches[br.folds[0].branch]
+    j = br.folds[0].index
+    lam = b.eigenvalue.real
+    assert (lam[j] - 1.0) * (lam[j + 1] - 1.0) < 0 or (lam[j - 1] - 1.0) * (lam[j + 2] - 1.0) < 0
+    # two stable and one unstable equilibrium where there are three
+    at = [(br2.scalars["exits"][k], br2.stable[k]) for br2 in br.branches for k in range(len(br2))
+          if br2.parameter[k] == 0.2]
+    assert sorted(s for _, s in at) == [False, True, True]
+    unstable = next(e for e, s in at if not s)
+    assert min(e for e, _ in at) < unstable < max(e for e, _ in at)  # the middle one
+    # full equilibria at a value, checked by the solver
+    eqs = br.equilibria_at(0.25)
+    assert len(eqs) == 3 and all(e.residual < 1e-8 for e in eqs)
+
+
+@pytest.mark.slow
+def test_thin_market_at_the_preset_relaxation_matches_multistart() -> None:
+    # epsilon = 1e-3 (the preset's): on [0.2, 0.3] the no-trade market and the selling wave are two branches
+    # without folds (the unstable middle branch is born at the no-trade fold near 0.18, outside the range)
+    model = SCENARIOS["thin-market"].model
+    num = Numerics(n_cells=40, n_steps=40)
+    br = continuation(model, "thin_discount", [0.2, 0.3], numerics=num, step=0.02)
+    assert len(br.branches) == 2 and not br.folds
+    assert all(b.parameter.min() == 0.2 and b.parameter.max() == 0.3 for b in br.branches)
+    assert all(b.stable.all() for b in br.branches)
+    ms = _multi_start(model, "thin_discount", 0.25, num, br._family.grid, br._family.tg)
+    cont = br.paths_at(0.25)
+    assert len(cont) == len(ms) == 2 and _covers(cont, ms, 1e-6)
+
+
+def test_fire_sale_one_branch_no_fold_matches_multistart() -> None:
+    model = SCENARIOS["fire-sale"].model
+    num = Numerics(n_cells=30, n_steps=30)
+    br = continuation(model, "feedback", [0.0, 0.6], numerics=num, stability=False)
+    assert len(br.branches) == 1 and not br.folds
+    b = br.branches[0]
+    assert b.parameter[0] == 0.0 and b.parameter[-1] == 0.6 and np.all(np.diff(b.parameter) > 0)
+    assert np.all(b.residual < 1e-8)
+    for value in (0.3, 0.6):
+        ms = _multi_start(model, "feedback", value, num, br._family.grid, br._family.tg)
+        cont = br.paths_at(value)
+        assert len(cont) == len(ms) == 1 and _covers(cont, ms, 1e-6)
+    # fire-sale feedback raises exits along the branch
+    assert np.all(np.diff(b.scalars["exits"]) > 0)
+
+
+def test_continuation_bad_input() -> None:
+    model = SCENARIOS["fire-sale"].model
+    with pytest.raises(ValueError, match="Unknown `parameter` 'nope'"):
+        continuation(model, "nope", [0, 1])
+    with pytest.raises(ValueError, match="`values`"):
+        continuation(model, "feedback", [1.0, 1.0])
+    with pytest.raises(ValueError, match="`feedback`"):
+        continuation(model, "feedback", [-1.0, 1.0])
+    with pytest.raises(TypeError, match="`model`"):
+        continuation("fire-sale", "feedback", [0, 1])  # type: ignore[arg-type]
+
+
+def test_cli_continue_json_and_bad_spec(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(main, ["mfg", "--scenario", "fire-sale", "--continue", "feedback=0:0.6:3", "--n-cells",
+                                  "30", "--n-steps", "30", "--no-stability", "--json", "--export",
+                                  str(tmp_path / "b.csv")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["parameter"] == "feedback" and out["range"] == [0.0, 0.6] and out["folds"] == []
+    assert len(out["branches"]) == 1 and out["branches"][0]["parameter_values"][-1] == 0.6
+    # --no-stability: stability is unknown, never reported as unstable
+    assert out["branches"][0]["stable_points"] is None and set(out["branches"][0]["stable"]) == {None}
+    assert (tmp_path / "b.csv").read_text().startswith("branch,parameter,exits")
+    for bad in ("feedback", "feedback=0", "feedback=a:b", "feedback=0:1:1"):
+        r = CliRunner().invoke(main, ["mfg", "--continue", bad])
+        assert r.exit_code == 2 and "`--continue`" in r.output, r.output
+
+
+def test_budget_ends_in_convergence_error_with_history() -> None:
+    from gelav.errors import ConvergenceError
+
+    model = SCENARIOS["fire-sale"].model
+    with pytest.raises(ConvergenceError, match="budget") as exc:
+        continuation(model, "feedback", [0.0, 1.0], numerics=Numerics(n_cells=30, n_steps=30), stability=False,
+                     max_points=3)
+    hist = exc.value.history
+    assert hist and all({"branch", "step", "accepted", "residual"} <= set(h) for h in hist)
