@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,6 @@ import numpy as np
 
 from gelav._random import SeedLike
 from gelav._validation import check_finite, check_horizon, check_int
-from gelav.errors import AccuracyWarning
 
 __all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
 
@@ -145,18 +143,28 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
 
 
 def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) -> list[Any] | None:
-    """Three nested uniform grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
+    """Three nested grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
 
     With ``c`` at a varying position inside its cell the h² error constant of
     P(X_T < c) changes from grid to grid and Richardson extrapolation fails (a
     Brownian motion with x0 = 0, c = -1 was off by 1.5e-7 against an estimate of
-    2e-10); on these grids the error is a clean C·h². ``None`` when the grid would
-    have to end at a boundary of the state space (CIR, at 0): the caller then uses
-    the default grids.
+    2e-10); on these grids the error is a clean C·h². Uniform grids, or, when the
+    domain reaches a singular end of the state space (CIR at 0, Jacobi at 0 and 1),
+    grids graded towards it (:meth:`gelav.fd.grid.Grid.graded`, one map refined:
+    the scale–speed chain there is second order on them). ``None`` when a uniform
+    grid would have to end at a regular boundary of the state space: the caller then
+    uses the default grids.
     """
+    from gelav.fd.singular import singular_ends
     from gelav.grid import Grid, auto_domain
 
     lo, hi = auto_domain(process, x0, horizon, include=[c])
+    sing = singular_ends(process, (lo, hi))
+    if any(sing):
+        ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
+        anchors = sorted({v for v in (x0, c) if lo < v < hi})
+        n_base = max(n0, 4 * (len(anchors) + 1))
+        return [Grid.graded(lo, hi, n_base, ends=ends, nodes=anchors, refine=j) for j in range(3)]
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
     h = (hi - lo) / n0
     if c != x0:
@@ -171,6 +179,12 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) ->
             return None
         out.append(Grid(nodes))
     return out
+
+
+def _graded(grids: list[Any]) -> bool:
+    """True for the graded grids of :func:`_nested_grids` (their spacing is not uniform)."""
+    h = grids[0].spacing
+    return bool(h.max() > 1.5 * h.min())
 
 
 def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
@@ -211,14 +225,11 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
             err = max(err, abs(d2))
             unextrapolated_err = abs(d2)
     assert fine is not None
-    if getattr(process, "feller", True) is False:
-        # The density ~ x^(2κθ/σ² - 1) is unbounded at 0: the grid answers converge
-        # below second order and the refinement estimate can be optimistic.
-        warnings.warn(
-            f"CIR without the Feller condition: the density is singular at 0, so the PDE answer "
-            f"{r_fine:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
-            "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=3,
-        )
+    if grids is not None and _graded(grids):
+        # Grids graded towards a singular end: the answers are second order (the h² term is
+        # removed), but the remainder converges at a rate between h^2 and h^3 (not h⁴), so the
+        # extrapolated value's error is bounded by the last extrapolation difference itself.
+        err = max(err, abs(r_fine - r_coarse))
     return MethodResult(
         "pde", r_fine, err, "error_estimate", time.perf_counter() - t0,
         {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,

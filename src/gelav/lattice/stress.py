@@ -60,14 +60,27 @@ class StressEstimate:
         return iter((self.probability, self.error_estimate))
 
 
-def _generator_prob(process: Any, x0: float, horizon: float, threshold: float, below: bool, n_cells: int,
-                    domain: tuple[float, float]) -> float:
+def _generator_grid(process: Any, x0: float, threshold: float, n_cells: int, domain: tuple[float, float],
+                    refine: int = 0) -> Grid:
+    """The generator lattice's grid: uniform with ``x0`` on a node, or, at a singular end of the state space,
+    graded towards it with ``x0`` and the threshold on nodes (refined ``refine`` times, nested)."""
+    from gelav.fd.singular import singular_ends
+
     lo, hi = domain
-    grid = Grid.aligned(lo, hi, n_cells, node=x0)
+    sing = singular_ends(process, domain)
+    if any(sing):
+        ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
+        anchors = sorted({v for v in (x0, threshold) if lo < v < hi})
+        return Grid.graded(lo, hi, max(n_cells, 4 * (len(anchors) + 1)), ends=ends, nodes=anchors, refine=refine)
+    grid = Grid.aligned(lo, hi, n_cells * 2**refine, node=x0)
     d_lo, d_hi = domain_of(process)
     if grid.lower < d_lo or grid.upper > d_hi:  # keep the aligned nodes that lie in the domain
         x = grid.nodes
         grid = Grid(x[(x >= d_lo) & (x <= d_hi)])
+    return grid
+
+
+def _generator_prob(process: Any, x0: float, horizon: float, threshold: float, below: bool, grid: Grid) -> float:
     lat = GeneratorLattice(process, grid, method="exact")
     p = lat.forward(grid.point_mass(x0), horizon)
     F = float(lattice_cdf(grid.nodes, p, threshold))
@@ -171,8 +184,9 @@ def stress_probability(
         m2 = check_int("n_cells", n_cells, minimum=8)
         m1 = m2 // 2
         dom = auto_domain(process, x0, horizon, tail=1e-12, include=(threshold,))
-        p1 = _generator_prob(process, x0, horizon, threshold, below, m1, dom)
-        p2 = _generator_prob(process, x0, horizon, threshold, below, 2 * m1, dom)
+        p1 = _generator_prob(process, x0, horizon, threshold, below, _generator_grid(process, x0, threshold, m1, dom))
+        p2 = _generator_prob(process, x0, horizon, threshold, below,
+                             _generator_grid(process, x0, threshold, m1, dom, refine=1))
         q, sizes, name = 2.0, (m1, 2 * m1), "generator"
     corr = (p2 - p1) / (2.0**q - 1.0)
     return StressEstimate(p2 + corr, abs(corr), (p1, p2), sizes, name, q, time.perf_counter() - t0)
