@@ -460,14 +460,26 @@ class TimeGrid:
         return f"TimeGrid({self.n_steps} steps on [{self.start:g}, {self.end:g}])"
 
 
-def grid_for(initial: object, lower: float, upper: float, n_cells: int) -> Grid:
-    """Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
+def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, process: object = None) -> Grid:
+    r"""Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
 
     The ends stay where they are (they may be barriers), so the spacing next
-    to them can be slightly smaller.
+    to them can be slightly smaller. With ``process``, an end of the interval that
+    is a singular end of its state space where the density is not smooth
+    (:func:`gelav.fd.singular.graded_ends`: CIR with :math:`2\kappa\theta/\sigma^2 < 3`,
+    Jacobi) gets a grid graded towards it (:meth:`Grid.graded`, power 2), on which the
+    scale–speed chain there is second order.
     """
-    if isinstance(initial, (int, float, np.integer, np.floating)) and lower < float(initial) < upper:
-        grid = Grid.aligned(lower, upper, n_cells, node=float(initial))
+    point = isinstance(initial, (int, float, np.integer, np.floating)) and lower < float(initial) < upper
+    if process is not None:
+        from gelav.fd.singular import graded_ends
+
+        sing = graded_ends(process, (lower, upper))
+        if any(sing):
+            ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
+            return Grid.graded(lower, upper, n_cells, ends=ends, nodes=[float(initial)] if point else [])  # type: ignore[arg-type]
+    if point:
+        grid = Grid.aligned(lower, upper, n_cells, node=float(initial))  # type: ignore[arg-type]
         if grid.lower < lower or grid.upper > upper:
             grid = Grid(np.unique(np.clip(grid.nodes, lower, upper)))
         return grid

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from gelav.fd.grid import Grid
 from gelav.processes.protocol import domain_of
 
-__all__ = ["EndExponents", "end_exponents", "feller_kind", "scale_speed_rates", "singular_ends"]
+__all__ = ["EndExponents", "end_exponents", "feller_kind", "graded_ends", "scale_speed_rates", "singular_ends"]
 
 _GL = np.polynomial.legendre.leggauss(8)
 
@@ -113,6 +113,25 @@ def singular_ends(
         except ValueError:
             kind = "natural"
         out.append(kind != "natural")
+    return out[0], out[1]
+
+
+def graded_ends(process: Any, interval: Grid | tuple[float, float], t: float = 0.0) -> tuple[bool, bool]:
+    r"""The singular ends (:func:`singular_ends`) at which the speed density :math:`m \sim d^{\beta-\alpha}`
+    is not twice differentiable (:math:`\beta - \alpha < 2`): there a uniform grid loses order
+    (CIR with :math:`2\kappa\theta/\sigma^2 = 1.1`: order 1.25) and the default grid is graded."""
+    sing = singular_ends(process, interval, t)
+    if not any(sing):
+        return sing
+    g_lo, g_hi = (interval.lower, interval.upper) if isinstance(interval, Grid) else interval
+    width = float(g_hi) - float(g_lo)
+    out = []
+    for flag, x, inward in ((sing[0], float(g_lo), 1.0), (sing[1], float(g_hi), -1.0)):
+        if not flag:
+            out.append(False)
+            continue
+        ex = end_exponents(process, x, inward, width, t)
+        out.append(ex.beta - ex.alpha < 2.0)
     return out[0], out[1]
 
 
