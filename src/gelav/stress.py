@@ -33,7 +33,15 @@ import numpy as np
 from gelav._random import SeedLike
 from gelav._validation import check_finite, check_horizon, check_int
 
-__all__ = ["METHODS", "MethodResult", "StressResult", "stress_test"]
+__all__ = ["METHODS", "MethodOmitted", "MethodResult", "StressResult", "stress_test"]
+
+
+class MethodOmitted(Exception):
+    """Raised by a method that cannot be trusted for this model; its message is the reason.
+
+    :func:`stress_test` leaves the method out of the results and records the reason
+    in :attr:`StressResult.omitted` (printed, and in the JSON, instead of a number).
+    """
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,14 @@ class StressResult:
     inputs: dict[str, Any]
     results: dict[str, MethodResult]
     density: Any = None  # the PDE Density when the pde method ran
+    #: method -> why it was left out (it cannot be trusted for this model): never a number
+    omitted: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
+        out = {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
+        if self.omitted:
+            out["omitted"] = dict(self.omitted)
+        return out
 
     def plot(self) -> Any:
         """Three panels: the density at the horizon (threshold region shaded), its tail on a log scale,
@@ -122,6 +135,8 @@ class StressResult:
     @property
     def best(self) -> float:
         """The most accurate available answer (analytic, else the smallest error)."""
+        if not self.results:
+            raise ValueError("No method gave an answer: " + "; ".join(f"{k}: {v}" for k, v in self.omitted.items()))
         r = min(self.results.values(), key=lambda m: (m.method != "analytic", m.error))
         return r.probability
 
@@ -155,11 +170,23 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int) ->
     grid would have to end at a regular boundary of the state space: the caller then
     uses the default grids.
     """
-    from gelav.fd.singular import singular_ends
+    from gelav.fd.singular import log_scale_ends, singular_ends
     from gelav.grid import Grid, auto_domain
 
     lo, hi = auto_domain(process, x0, horizon, include=[c])
     sing = singular_ends(process, (lo, hi))
+    if log_scale_ends(process, (lo, hi))[0] and not sing[1]:
+        # GBM-like natural end: logarithmic grids from below the lower 1e-10 quantile of the path
+        low = min(v for v in (x0, c) if v > lo) if any(v > lo for v in (x0, c)) else hi
+        if getattr(process, "has_transition", False):
+            for t in horizon * np.linspace(0.05, 1.0, 20):
+                low = min(low, float(process.transition(x0, float(t)).ppf(5e-11)))
+        else:
+            low = min(low, lo + 1e-6 * (hi - lo))
+        low = lo + 0.5 * (low - lo)
+        anchors = sorted({v for v in (x0, c) if low < v < hi})
+        n_base = max(n0, 4 * (len(anchors) + 1))
+        return [Grid.logarithmic(low, hi, n_base, origin=lo, nodes=anchors, refine=j) for j in range(3)]
     if any(sing):
         ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
         anchors = sorted({v for v in (x0, c) if lo < v < hi})
@@ -187,6 +214,18 @@ def _graded(grids: list[Any]) -> bool:
     return bool(h.max() > 1.5 * h.min())
 
 
+def _check_refinement(ps: Sequence[float]) -> None:
+    """On grids graded towards a singular end the answers must converge (same-sign differences
+    shrinking at an observed order >= 1); otherwise the PDE is left out (:class:`MethodOmitted`)."""
+    d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
+    if abs(d2) <= 1e-12 * max(abs(ps[2]), 1e-300) or abs(d2) < 1e-15:
+        return
+    if d1 * d2 <= 0 or abs(d1) < 2.0 * abs(d2):
+        raise MethodOmitted(
+            f"the PDE answers on nested grids graded towards the singular end ({ps[0]:.6g}, {ps[1]:.6g}, "
+            f"{ps[2]:.6g}) do not converge at order >= 1, so no error bound can be given")
+
+
 def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.forward import forward
 
@@ -199,12 +238,16 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     # removes the h² term and the difference of the two extrapolations estimates
     # the error of the finer one (fourth order: divide by 2⁴ - 1).
     grids = _nested_grids(process, x0, horizon, c, max(n // 4, 8))
+    # a logarithmic grid's lower end lies below the exact law's 5e-11 quantile: an intended far end
+    far_lower = "natural"
+    if grids is not None and getattr(process, "has_transition", False) and _graded(grids):
+        far_lower = "reflecting" if grids[0].lower > getattr(process, "domain", (-math.inf,))[0] else "natural"
     ps, fine = [], None
     for j, k in enumerate((4, 2, 1)):
         if grids is None:
             fine = forward(process, x0, horizon, n_cells=max(n // k, 8), n_steps=max(m // k, 2), include=[c])
         else:
-            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2))
+            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2), lower=far_lower)
         ps.append(fine.prob(**q))
     r_coarse = ps[1] + (ps[1] - ps[0]) / 3.0
     r_fine = ps[2] + (ps[2] - ps[1]) / 3.0
@@ -226,6 +269,7 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
             unextrapolated_err = abs(d2)
     assert fine is not None
     if grids is not None and _graded(grids):
+        _check_refinement(ps)
         # Grids graded towards a singular end: the answers are second order (the h² term is
         # removed), but the remainder converges at a rate between h^2 and h^3 (not h⁴), so the
         # extrapolated value's error is bounded by the last extrapolation difference itself.
@@ -240,6 +284,15 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
 def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.montecarlo import stress_probability
 
+    if not getattr(process, "has_transition", False):
+        from gelav.fd.singular import end_kinds
+        from gelav.processes.protocol import domain_of
+
+        kinds = [k for k in end_kinds(process, domain_of(process)) if k is not None and k[0] in ("regular", "exit")]
+        if kinds:
+            raise MethodOmitted(
+                f"Euler Monte Carlo cannot be trusted here: the state space has an attainable "
+                f"{kinds[0][0]} end where σ² vanishes, which Euler steps overshoot (no exact sampler)")
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
     e = stress_probability(process, x0, horizon, c, below=below, n_paths=n, seed=opts.get("seed"))
@@ -334,12 +387,17 @@ def stress_test(
     below = direction == "below"
     results: dict[str, MethodResult] = {}
     density = None
+    omitted: dict[str, str] = {}
     for name in methods:
-        r = METHODS[name](process, x0, horizon, threshold, below, opts)
+        try:
+            r = METHODS[name](process, x0, horizon, threshold, below, opts)
+        except MethodOmitted as why:
+            omitted[name] = str(why)
+            continue
         if "_density" in r.details:
             density = r.details.pop("_density")
         results[name] = r
     inputs = {"process": type(process).__name__, **process.params(), "x0": x0, "horizon": horizon,
               "threshold": threshold, "direction": direction}
-    return StressResult(inputs=inputs, results=results, density=density)
+    return StressResult(inputs=inputs, results=results, density=density, omitted=omitted)
 

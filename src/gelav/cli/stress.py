@@ -67,6 +67,9 @@ def _table(rep: Any, out: Output) -> None:
         caption = f"exact law of X_T: mean {ex['mean']:.5g}, sd {ex['sd']:.5g}"
         if "z" in ex:
             caption += f", z = (c − mean)/sd = {ex['z']:.4g}"
+    for name, why in getattr(res, "omitted", {}).items():  # a method that cannot be trusted prints no number
+        rows.append([name, "—", "—", "left out (see below)", "—"])
+        caption = (caption + "\n" if caption else "") + f"{name} left out: {why}."
     print_table(
         f"P(X_T {sym} {inp['threshold']:g} | X_0 = {inp['x0']:g}), T = {inp['horizon']:g} y — "
         f"{type(rep.process).__name__}({params})",

@@ -181,6 +181,8 @@ class Generator:
         #: ends of the grid where the diffusion degenerates at the edge of the state space; there the rates
         #: are those of the scale–speed chain (:mod:`gelav.fd.singular`), which follows the end's Feller class
         self.singular_ends = singular_ends(process, grid)
+        self._rates_key: float | None = None
+        self._rates: tuple[NDArray[np.float64], NDArray[np.float64]] = (np.zeros(0), np.zeros(0))
         self._cache: dict[tuple[float, bool], Bands] = {}
 
     @property
@@ -218,7 +220,11 @@ class Generator:
         if np.any(a_face < 0):
             raise ValueError("The variance rate σ² must be >= 0.")
         if any(self.singular_ends):  # σ² vanishes at an end of the state space: scale–speed rates
-            sub, sup = scale_speed_rates(proc, g, t, self.singular_ends)
+            t_key = 0.0 if is_time_homogeneous(proc) else float(t)  # cached apart from a callable killing
+            if self._rates_key != t_key:
+                self._rates = scale_speed_rates(proc, g, t, self.singular_ends)
+                self._rates_key = t_key
+            sub, sup = (r.copy() for r in self._rates)
         else:
             D = 0.5 * a_face
             c = b_face - 0.5 * np.diff(a_node) / h

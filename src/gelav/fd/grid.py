@@ -15,7 +15,7 @@ which is what makes their answers dual to rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -26,6 +26,35 @@ from gelav._validation import check_finite, check_int, check_positive
 from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law
 
 __all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for"]
+
+
+def _anchored(n: int, refine: int, nodes: Sequence[float], lower: float, upper: float,
+              to_psi: Callable[[float], float]) -> NDArray[np.float64]:
+    """Map values ψ ∈ [0, 1] at the ``n·2^refine + 1`` uniform points ξ: piecewise linear through
+    (0, 0), (j/n, ψ(a)) for each anchor a of ``nodes`` (j the nearest base node) and (1, 1)."""
+    anchors = sorted({check_finite("nodes", v) for v in nodes})
+    if any(not lower < a < upper for a in anchors):
+        raise ValueError(f"`nodes` must lie strictly inside ({lower}, {upper}), got {anchors}.")
+    xi_a, psi_a, last = [0.0], [0.0], 0
+    for a in anchors:
+        j = max(last + 1, round(to_psi(a) * n))
+        if j >= n:
+            raise ValueError(f"n_cells={n} is too small to put all of `nodes`={anchors} on distinct nodes.")
+        xi_a.append(j / n)
+        psi_a.append(to_psi(a))
+        last = j
+    xi_a.append(1.0)
+    psi_a.append(1.0)
+    return np.interp(np.linspace(0.0, 1.0, n * 2**refine + 1), xi_a, psi_a)
+
+
+def _pin(x: NDArray[np.float64], lower: float, upper: float, nodes: Sequence[float]) -> NDArray[np.float64]:
+    """Put the ends and the anchors exactly on the nodes the map sent them to (rounding)."""
+    x[0], x[-1] = lower, upper
+    for a in nodes:
+        i = int(np.argmin(np.abs(x - a)))
+        x[i] = a
+    return x
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,32 +219,41 @@ class Grid:
             q = (r / (1.0 - r)) ** (1.0 / p)
             return float(q / (1.0 + q))
 
-        anchors = sorted({check_finite("nodes", v) for v in nodes})
-        if any(not lower < a < upper for a in anchors):
-            raise ValueError(f"`nodes` must lie strictly inside ({lower}, {upper}), got {anchors}.")
-        xi_a, psi_a, last = [0.0], [0.0], 0
-        for a in anchors:
-            j = max(last + 1, round(to_psi(a) * n))
-            if j >= n:
-                raise ValueError(f"n_cells={n} is too small to put all of `nodes`={anchors} on distinct nodes.")
-            xi_a.append(j / n)
-            psi_a.append(to_psi(a))
-            last = j
-        xi_a.append(1.0)
-        psi_a.append(1.0)
-        psi = np.interp(np.linspace(0.0, 1.0, n * 2**k + 1), xi_a, psi_a)
+        psi = _anchored(n, k, nodes, lower, upper, to_psi)
         if ends == "lower":
             x = lower + width * psi**p
         elif ends == "upper":
             x = upper - width * (1.0 - psi) ** p
         else:
             x = lower + width * psi**p / (psi**p + (1.0 - psi) ** p)
-        x[0], x[-1] = lower, upper
-        on = np.searchsorted(x, anchors)
-        for i, a in zip(on, anchors, strict=True):  # the anchors exactly (the map's rounding)
-            i = int(i if abs(x[min(i, x.size - 1)] - a) <= abs(x[i - 1] - a) else i - 1)
-            x[i] = a
-        return cls(x)
+        return cls(_pin(x, lower, upper, nodes))
+
+    @classmethod
+    def logarithmic(
+        cls,
+        lower: float,
+        upper: float,
+        n_cells: int,
+        *,
+        origin: float = 0.0,
+        nodes: Sequence[float] = (),
+        refine: int = 0,
+    ) -> Grid:
+        r"""Nodes uniform in :math:`\ln(x - \text{origin})` on ``[lower, upper]`` (``origin < lower``).
+
+        The grid of a natural end where :math:`\sigma^2 \sim (x - \text{origin})^2` (GBM at 0): the
+        law spreads over decades and a uniform grid cannot resolve it near the end. ``nodes``
+        and ``refine`` as in :meth:`graded` (anchors on nodes, nested refinement).
+        """
+        lower, upper = check_finite("lower", lower), check_finite("upper", upper)
+        origin = check_finite("origin", origin)
+        n = check_int("n_cells", n_cells, minimum=2)
+        k = check_int("refine", refine, minimum=0)
+        if not origin < lower < upper:
+            raise ValueError(f"Need `origin` < `lower` < `upper`, got {origin}, {lower}, {upper}.")
+        a, b = math.log(lower - origin), math.log(upper - origin)
+        psi = _anchored(n, k, nodes, lower, upper, lambda x: (math.log(x - origin) - a) / (b - a))
+        return cls(_pin(origin + np.exp(a + (b - a) * psi), lower, upper, nodes))
 
     # -- queries -----------------------------------------------------------
     @property

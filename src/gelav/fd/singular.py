@@ -44,7 +44,16 @@ from numpy.typing import NDArray
 from gelav.fd.grid import Grid
 from gelav.processes.protocol import domain_of
 
-__all__ = ["EndExponents", "end_exponents", "feller_kind", "graded_ends", "scale_speed_rates", "singular_ends"]
+__all__ = [
+    "EndExponents",
+    "end_exponents",
+    "end_kinds",
+    "feller_kind",
+    "graded_ends",
+    "log_scale_ends",
+    "scale_speed_rates",
+    "singular_ends",
+]
 
 _GL = np.polynomial.legendre.leggauss(8)
 
@@ -84,6 +93,33 @@ def feller_kind(ex: EndExponents) -> str:
     return "entrance"
 
 
+def end_kinds(
+    process: Any, grid: Grid | tuple[float, float], t: float = 0.0
+) -> tuple[tuple[str, EndExponents] | None, tuple[str, EndExponents] | None]:
+    r"""Per end of ``grid`` (or of an interval): ``(Feller kind, exponents)`` when it is an end of the
+    state space where :math:`\sigma^2` vanishes (or the coefficients blow up), else ``None``."""
+    lo, hi = domain_of(process)
+    out: list[tuple[str, EndExponents] | None] = []
+    g_lo, g_hi = (
+        (grid.lower, grid.upper) if isinstance(grid, Grid) else (float(grid[0]), float(grid[1]))
+    )
+    width = g_hi - g_lo if math.isfinite(g_hi - g_lo) else 1.0
+    for x, end, inward in ((g_lo, lo, 1.0), (g_hi, hi, -1.0)):
+        if not (math.isfinite(end) and abs(x - end) <= 1e-12 * max(1.0, abs(end))):
+            out.append(None)
+            continue
+        a, b = _coef(process, t, np.array([x]))
+        if np.isfinite(a[0]) and np.isfinite(b[0]) and a[0] > 0.0:
+            out.append(None)
+            continue
+        try:
+            ex = end_exponents(process, x, inward, width, t)
+        except ValueError:
+            ex = EndExponents((math.nan, math.nan))
+        out.append((feller_kind(ex) if math.isfinite(ex.alpha) else "natural", ex))
+    return out[0], out[1]
+
+
 def singular_ends(
     process: Any, grid: Grid | tuple[float, float], t: float = 0.0
 ) -> tuple[bool, bool]:
@@ -94,29 +130,28 @@ def singular_ends(
     value behaves like a power of the distance that the fitted flux cannot follow.
     A natural end (GBM at 0) keeps the fitted flux.
     """
-    lo, hi = domain_of(process)
-    out = []
-    g_lo, g_hi = (
-        (grid.lower, grid.upper) if isinstance(grid, Grid) else (float(grid[0]), float(grid[1]))
+    k = end_kinds(process, grid, t)
+    return (k[0] is not None and k[0][0] != "natural"), (k[1] is not None and k[1][0] != "natural")
+
+
+def log_scale_ends(
+    process: Any, grid: Grid | tuple[float, float], t: float = 0.0
+) -> tuple[bool, bool]:
+    r"""Natural singular ends with :math:`\sigma^2 \sim d^{\alpha}`, :math:`\alpha \ge 2` (GBM at 0): the law
+    spreads over decades towards them, so grids there are logarithmic (:meth:`Grid.logarithmic`)."""
+    k = end_kinds(process, grid, t)
+    return tuple(  # type: ignore[return-value]
+        e is not None
+        and e[0] == "natural"
+        and math.isfinite(e[1].alpha)
+        and e[1].alpha >= 2.0 - 1e-9
+        for e in k
     )
-    width = g_hi - g_lo
-    for x, end, inward in ((g_lo, lo, 1.0), (g_hi, hi, -1.0)):
-        if not (math.isfinite(end) and abs(x - end) <= 1e-12 * max(1.0, abs(end))):
-            out.append(False)
-            continue
-        a, _ = _coef(process, t, np.array([x]))
-        if np.isfinite(a[0]) and a[0] > 0.0:
-            out.append(False)
-            continue
-        try:
-            kind = feller_kind(end_exponents(process, x, inward, width, t))
-        except ValueError:
-            kind = "natural"
-        out.append(kind != "natural")
-    return out[0], out[1]
 
 
-def graded_ends(process: Any, interval: Grid | tuple[float, float], t: float = 0.0) -> tuple[bool, bool]:
+def graded_ends(
+    process: Any, interval: Grid | tuple[float, float], t: float = 0.0
+) -> tuple[bool, bool]:
     r"""The singular ends (:func:`singular_ends`) at which the speed density :math:`m \sim d^{\beta-\alpha}`
     is not twice differentiable (:math:`\beta - \alpha < 2`): there a uniform grid loses order
     (CIR with :math:`2\kappa\theta/\sigma^2 = 1.1`: order 1.25) and the default grid is graded."""
