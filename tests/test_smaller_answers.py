@@ -62,3 +62,62 @@ def test_pdepe_docstring_example_runs_and_states_the_shape():
         [0.0, 0.05, 0.1],
     )
     assert sol.shape == (3, 11, 1)  # the contract: one component keeps its axis (MATLAB's nt×nx×1)
+
+
+def _perpetual_put_exact(s: float, r: float, sig: float, k: float) -> float:
+    g = 2 * r / sig**2
+    b = g * k / (1 + g)
+    return k - s if s <= b else (k - b) * (s / b) ** (-g)
+
+
+@pytest.mark.parametrize(
+    ("r", "sig", "s0"), [(0.06, 0.2, 36.0), (0.06, 0.2, 44.0), (0.03, 0.35, 40.0)]
+)
+def test_perpetual_put_default_far_end_is_widened_until_it_does_not_matter(r, sig, s0):
+    """The default domain (sized for a 1-year horizon) made the perpetual put 0.7-1.1 % too high;
+    the far ends now move out until the value at x0 changes by < 1e-4 relative."""
+    from gelav import GeometricBrownianMotion
+    from gelav.pde.stopping import FAR_FIELD_TOL
+    from gelav.stopping import optimal_stopping
+
+    k = 40.0
+    v = optimal_stopping(
+        GeometricBrownianMotion(r, sig),
+        lambda x: np.maximum(k - x, 0.0),
+        math.inf,
+        discount=r,
+        x0=s0,
+        n_cells=400,
+    )
+    ff = v.diagnostics["far_field"]
+    assert (
+        ff["checked"]
+        and ff["converged"]
+        and ff["widenings"] >= 1
+        and ff["change"] <= ff["tolerance"]
+    )
+    assert ff["tolerance"] == pytest.approx(FAR_FIELD_TOL * v.value(s0))
+    exact = _perpetual_put_exact(s0, r, sig, k)
+    assert abs(v.value(s0) / exact - 1.0) < 3 * FAR_FIELD_TOL  # far field + O(h²) discretisation
+
+
+def test_perpetual_put_on_a_narrow_given_domain_warns_with_the_far_field_error():
+    from gelav import GeometricBrownianMotion
+    from gelav.errors import AccuracyWarning
+    from gelav.stopping import optimal_stopping
+
+    with pytest.warns(AccuracyWarning, match="far ends"):
+        v = optimal_stopping(
+            GeometricBrownianMotion(0.06, 0.2),
+            lambda x: np.maximum(40.0 - x, 0.0),
+            math.inf,
+            discount=0.06,
+            domain=(0.0, 80.0),
+            x0=36.0,
+            n_cells=400,
+        )
+    ff = v.diagnostics["far_field"]
+    assert ff["checked"] and not ff["converged"] and ff["widenings"] == 0
+    err = v.value(36.0) - _perpetual_put_exact(36.0, 0.06, 0.2, 40.0)
+    assert ff["change"] > 0.3 * abs(err)  # the reported change is the size of the truncation error
+    assert v.grid.upper == 80.0  # the caller's domain is kept
