@@ -121,3 +121,28 @@ def test_perpetual_put_on_a_narrow_given_domain_warns_with_the_far_field_error()
     err = v.value(36.0) - _perpetual_put_exact(36.0, 0.06, 0.2, 40.0)
     assert ff["change"] > 0.3 * abs(err)  # the reported change is the size of the truncation error
     assert v.grid.upper == 80.0  # the caller's domain is kept
+
+
+@pytest.mark.parametrize("method", ["picard", "anderson", "fictitious", "auto"])
+def test_mfg_failure_states_the_tolerance_asked_for_and_the_residual_reached(method):
+    """Issue 11: '... best residual 6.07e-06' for tol = 1e-5 mixed residuals of other starts and of
+    the continuation's coarser stages. The message now gives the tolerance, ε and the best/last
+    residual of the failing attempt itself, so the best reached is never below the tolerance."""
+    import re
+
+    from gelav.errors import ConvergenceError
+    from gelav.mfg import Numerics, SolverOptions, solve
+    from gelav.mfg.scenarios import SCENARIOS
+
+    model = SCENARIOS["stress"].model
+    opts = SolverOptions(method=method, max_iter=2, tol=1e-13, continuation=False)
+    with pytest.raises(ConvergenceError) as info:
+        solve(model, numerics=Numerics(n_cells=50, n_steps=50), options=opts, no_feedback=False)
+    msg = str(info.value)
+    found = re.findall(
+        r"tol=([0-9.e+-]+) asked for at epsilon=[0-9.e+-]+; residual reached ([0-9.e+-]+) \(best\)",
+        msg,
+    )
+    assert found, msg
+    for asked, best in found:
+        assert float(asked) == 1e-13 and float(best) >= float(asked)
