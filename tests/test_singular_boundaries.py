@@ -260,3 +260,45 @@ def test_graded_grid_anchors_nesting_and_errors():
     with pytest.raises(ValueError, match="origin"):
         Grid.logarithmic(0.0, 1.0, 10, origin=0.0)
     assert feller_kind(end_kinds(cir(0.2, 0.1, 0.5), (0.0, 1.0))[0][1]) == "regular"
+
+
+def test_validation_page_quotes_these_runs():
+    """docs/validation.md quotes these numbers (classes 1 and 6): they come from these runs."""
+    from pathlib import Path
+
+    from gelav.lattice.walk import TrinomialWalk
+    from gelav.stopping import optimal_stopping
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "validation.md").read_text()
+    page = " ".join(page.split())
+    r = stress_test(cir(0.2, 0.1, 0.5), 0.05, 1.0, 0.01, methods=["analytic", "pde", "lattice"])
+    q = r.results
+    assert (
+        f"pde {q['pde'].probability:.9f} (estimate {q['pde'].error:.1e}), lattice "
+        f"{q['lattice'].probability:.9f} (estimate {q['lattice'].error:.1e}), exact "
+        f"{q['analytic'].probability:.9f}"
+    ) in page
+    g = stress_test(
+        GeometricBrownianMotion(0.0, 2.0), 1.0, 1.0, 0.05, methods=["analytic", "pde"], cells=400
+    ).results
+    assert (
+        f"{g['pde'].probability:.9f} (estimate {g['pde'].error:.1e}) against "
+        f"{g['analytic'].probability:.9f}"
+    ) in page
+    s = TrinomialWalk(0.5).simulate(252, 10_000, seed=2023, keep_paths=False)
+    ks = s.ks_gaussian()
+    assert (
+        f"KS statistic {ks.statistic:.4g} (p = {ks.pvalue:.3g}) against the limit, gap {s.lattice_gap():.4g}"
+        in page
+    )
+    v = optimal_stopping(
+        GeometricBrownianMotion(0.06, 0.2),
+        lambda x: np.maximum(40.0 - x, 0.0),
+        math.inf,
+        discount=0.06,
+        x0=36.0,
+    )
+    assert (
+        f"36 is {v.value(36.0):.6f} after {v.diagnostics['far_field']['widenings']} widenings"
+        in page
+    )
