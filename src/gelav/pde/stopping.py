@@ -378,7 +378,7 @@ def _perpetual_far_field(process: Any, reward: Any, *, grid: Grid | None, domain
             ext = x[-1] + h * np.arange(1, math.ceil(0.5 * width / h) + 1)
             parts.append(ext[ext < d_hi])
         wide = _perpetual(process, reward, grid=Grid(np.concatenate(parts)), domain=None, x0=x0, **kw)
-        u0, u1 = v.value(x0f), wide.value(x0f)
+        u0, u1 = float(v.value(x0f)), float(wide.value(x0f))
         scale = max(abs(u1), 1e-300)
         change = abs(u1 - u0)
         widenings += 1
@@ -386,7 +386,7 @@ def _perpetual_far_field(process: Any, reward: Any, *, grid: Grid | None, domain
             v = wide
         if change <= FAR_FIELD_TOL * scale:
             break
-    tol = FAR_FIELD_TOL * max(abs(v.value(x0f)), 1e-300)
+    tol = FAR_FIELD_TOL * max(abs(float(v.value(x0f))), 1e-300)
     ok = change <= tol
     v.diagnostics["far_field"] = {"checked": True, "domain": (v.grid.lower, v.grid.upper), "change": change,
                                   "tolerance": tol, "widenings": widenings if auto else 0, "converged": ok}
