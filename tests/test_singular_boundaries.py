@@ -302,3 +302,21 @@ def test_validation_page_quotes_these_runs():
         f"36 is {v.value(36.0):.6f} after {v.diagnostics['far_field']['widenings']} widenings"
         in page
     )
+
+
+def test_task_result_carries_the_left_out_method():
+    from gelav import tasks
+
+    proc = jacobi()
+    rep = tasks.stress(
+        process=proc,
+        x0=0.3,
+        horizon=1.0,
+        threshold=0.05,
+        methods=["pde", "mc"],
+        paths=1000,
+        cells=100,
+    )
+    assert "mc" not in rep.result.results and rep.to_dict()["omitted"]["mc"].startswith("Euler")
+    assert rep.key_numbers()["probability (mc)"].startswith("left out: Euler")
+    assert isinstance(rep.key_numbers()["probability (pde)"], float)

@@ -89,6 +89,8 @@ class StressReport(TaskResult):
 
     def key_numbers(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"probability ({name})": r.probability for name, r in self.result.results.items()}
+        for name, why in getattr(self.result, "omitted", {}).items():  # untrusted: a reason, never a number
+            out[f"probability ({name})"] = f"left out: {why}"
         labels = {"mean": "conditional mean of X_T", "sd": "conditional sd of X_T", "z": "z = (c − mean)/sd"}
         for k, v in (self.worked_example or {}).items():
             out[labels[k]] = v
