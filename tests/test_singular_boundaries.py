@@ -320,3 +320,18 @@ def test_task_result_carries_the_left_out_method():
     assert "mc" not in rep.result.results and rep.to_dict()["omitted"]["mc"].startswith("Euler")
     assert rep.key_numbers()["probability (mc)"].startswith("left out: Euler")
     assert isinstance(rep.key_numbers()["probability (pde)"], float)
+
+
+@pytest.mark.parametrize(("k", "m", "s", "x0", "c"), CIR_CASES[:3])
+def test_cir_generator_lattice_converges_at_order_two(k, m, s, x0, c):
+    """The lattice of the stress command (exact chain e^{TQ} on nested graded grids) against ncx2."""
+    from gelav.lattice.stress import _generator_grid, _generator_prob
+
+    p = cir(k, m, s)
+    exact = float(p.transition(x0, 1.0).cdf(c))
+    dom = auto_domain(p, x0, 1.0, tail=1e-12, include=(c,))
+    errs = [
+        _generator_prob(p, x0, 1.0, c, True, _generator_grid(p, x0, c, 40, dom, refine=j)) - exact
+        for j in range(3)
+    ]
+    assert all(1.75 < o < 2.6 for o in orders(errs)), (errs, orders(errs))
