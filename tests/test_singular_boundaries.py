@@ -335,3 +335,13 @@ def test_cir_generator_lattice_converges_at_order_two(k, m, s, x0, c):
         for j in range(3)
     ]
     assert all(1.75 < o < 2.6 for o in orders(errs)), (errs, orders(errs))
+
+
+def test_scale_speed_rates_survive_a_drift_that_overflows_exp_across_a_cell():
+    """κ = 500, σ = 0.1 on (0, 2): ∫2b/σ² over a cell reaches ~10^3, so e^{±I} overflows; the rates
+    are computed in logs (they were set to 0 where they overflowed: a silently wrong chain)."""
+    p = cir(500.0, 1.0, 0.1)
+    d = forward(p, 1.0, 1.0, domain=(0.0, 2.0), n_cells=1600, n_steps=200)
+    b = Generator(p, d.grid).bands()
+    assert np.all(np.isfinite(b.diag)) and abs(d.mass() - 1.0) < 1e-12
+    assert abs(d.std() / math.sqrt(p.conditional_var(1.0, 1.0)) - 1.0) < 0.02

@@ -213,7 +213,9 @@ def _regular_integrals(
     hi: NDArray[np.float64],
     sign: float,
 ) -> NDArray[np.float64]:
-    r"""``sign=-1``: :math:`\int_{lo}^{hi} e^{-I(r,y)}dy`; ``sign=+1``: :math:`\int_{lo}^{hi} (2/\sigma^2) e^{I(r,y)}dy`."""
+    r"""Logarithms of ``sign=-1``: :math:`\int_{lo}^{hi} e^{-I(r,y)}dy`; ``sign=+1``:
+    :math:`\int_{lo}^{hi} (2/\sigma^2) e^{I(r,y)}dy` (in logs: a strong drift across a cell
+    makes :math:`e^{\pm I}` overflow while the rates stay finite)."""
     z, w = _GL
     mid, half = 0.5 * (hi + lo), 0.5 * (hi - lo)
     y = mid[..., None] + half[..., None] * z
@@ -230,11 +232,20 @@ def _regular_integrals(
     else:  # a reference inside the interval: nested Gauss-Legendre
         inner = _int_B(process, t, np.broadcast_to(r[..., None], y.shape), y)
     if sign < 0:
-        f = np.exp(-inner)
+        lf = -inner
     else:
         a, _ = _coef(process, t, y)
-        f = 2.0 / a * np.exp(inner)
-    return np.asarray((f * w).sum(axis=-1) * half)
+        with np.errstate(divide="ignore"):
+            lf = np.log(2.0 / a) + inner
+    return np.log(half) + _logsumexp(lf + np.log(w))
+
+
+def _logsumexp(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    r""":math:`\ln\sum_k e^{v_k}` over the last axis, without overflow."""
+    m = np.max(v, axis=-1)
+    m_safe = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.asarray(m_safe + np.log(np.sum(np.exp(v - m_safe[..., None]), axis=-1)))
 
 
 def _end_integral(
@@ -247,7 +258,8 @@ def _end_integral(
     ex: EndExponents,
     sign: float,
 ) -> float:
-    r"""The same integrals over the end interval between ``L`` and ``y1`` (reference ``r``), singular at ``L``.
+    r"""The logarithm of the same integrals over the end interval between ``L`` and ``y1`` (reference ``r``),
+    singular at ``L``.
 
     With :math:`2b/\sigma^2 = \beta/(x-L) + R` and :math:`\sigma^2 = (x-L)^\alpha A`, the integrand is
     :math:`(x-L)^\gamma` times a smooth factor: Gauss–Jacobi with that weight; ``inf`` when
@@ -273,12 +285,11 @@ def _end_integral(
     int_R = (R * w).sum(axis=1) * half[:, 0]  # ∫_{u}^{dr} R in distance, B oriented inwards
     # I(r, y) = ∫_r^y B dx; along the inward distance d: B dx = inward·B dd, so ∫_r^y = -(beta ln(dr/u) + int_R)
     if sign < 0:  # e^{-I} = (dr/u)^beta e^{int_R}; weight u^{-beta}
-        smooth = dr**beta * np.exp(int_R)
+        ln_smooth = beta * math.log(dr) + int_R
     else:  # (2/a) e^{I}: a = u^alpha A; e^{I} = (u/dr)^beta e^{-int_R}; weight u^{beta-alpha}
         a, _ = _coef(process, t, y)
-        smooth = 2.0 * u**alpha / a * dr ** (-beta) * np.exp(-int_R)
-    scale = (0.5 * w_len) ** (gamma + 1.0)
-    return float(np.sum(wj * smooth) * scale)
+        ln_smooth = np.log(2.0 * u**alpha / a) - beta * math.log(dr) - int_R
+    return float((gamma + 1.0) * math.log(0.5 * w_len) + _logsumexp(ln_smooth + np.log(wj)))
 
 
 def scale_speed_rates(
@@ -303,7 +314,7 @@ def scale_speed_rates(
         ref_cell[0] = x[1]
     if ends[1]:
         ref_node[-1] = x[-2]
-    # scale increments ΔS_i relative to s'(ref_cell)
+    # logs of the scale increments ΔS_i relative to s'(ref_cell)
     dS = np.empty(n - 1)
     reg = np.ones(n - 1, dtype=bool)
     if ends[0]:
@@ -311,7 +322,7 @@ def scale_speed_rates(
     if ends[1]:
         reg[-1] = False
     dS[reg] = _regular_integrals(process, t, ref_cell[reg], x[:-1][reg], x[1:][reg], -1.0)
-    # speed masses M_j relative to 1/s'(ref_node): two half cells each
+    # logs of the speed masses M_j relative to 1/s'(ref_node): two half cells each
     M = np.zeros(n)
     left, right = f[:-1], f[1:]
     regn = np.ones(n, dtype=bool)
@@ -320,9 +331,10 @@ def scale_speed_rates(
     if ends[1]:
         regn[-1] = False
     idx = np.nonzero(regn)[0]
-    M[idx] = _regular_integrals(
-        process, t, ref_node[idx], left[idx], x[idx], 1.0
-    ) + _regular_integrals(process, t, ref_node[idx], x[idx], right[idx], 1.0)
+    M[idx] = np.logaddexp(
+        _regular_integrals(process, t, ref_node[idx], left[idx], x[idx], 1.0),
+        _regular_integrals(process, t, ref_node[idx], x[idx], right[idx], 1.0),
+    )
     if ends[0]:
         ex = end_exponents(process, x[0], 1.0, width, t)
         dS[0] = _end_integral(process, t, x[0], 1.0, x[1], x[1], ex, -1.0)
@@ -337,9 +349,18 @@ def scale_speed_rates(
     shift_dn = -_int_B(process, t, ref_cell, ref_node[1:])
     sup = np.zeros(n)
     sub = np.zeros(n)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        up = np.exp(shift_up) / (dS * M[:-1])
-        dn = np.exp(shift_dn) / (dS * M[1:])
-    sup[:-1] = np.where(np.isfinite(up), up, 0.0)
-    sub[1:] = np.where(np.isfinite(dn), dn, 0.0)
+    with np.errstate(invalid="ignore"):  # an infinite ΔS or M (entrance / exit end): rate 0
+        ln_up = shift_up - dS - M[:-1]
+        ln_dn = shift_dn - dS - M[1:]
+    if (
+        np.any(np.isnan(ln_up))
+        or np.any(np.isnan(ln_dn))
+        or max(np.max(ln_up), np.max(ln_dn)) > 700.0
+    ):
+        raise ValueError(
+            "The scale–speed rates at the singular end are not finite on this grid "
+            "(coefficients not finite, or a drift too strong for the cells); refine the grid."
+        )
+    sup[:-1] = np.exp(ln_up)
+    sub[1:] = np.exp(ln_dn)
     return sub, sup
