@@ -82,11 +82,13 @@ def test_warnings_are_one_line_messages(tmp_path):
     r = CliRunner().invoke(main, ["stress", "--config", str(cfg)])
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.output.splitlines() if "Warning" in ln]
-    assert any(ln.startswith("Warning: AccuracyWarning: CIR without the Feller condition") for ln in lines)
+    # issue 11: the PDE no longer warns that it is inaccurate without Feller (it is second order now);
+    # the model's own warning is the one-line message checked here
+    assert any(ln.startswith("Warning: FellerConditionWarning: CIR Feller condition fails") for ln in lines)
     assert all(ln.startswith("Warning: ") for ln in lines)
     assert ".py:" not in r.output  # no "…/stress.py:211" source lines
     d = json.loads(CliRunner().invoke(main, ["stress", "--config", str(cfg), "--json"]).output)
-    assert any(w.startswith("AccuracyWarning: ") for w in d["warnings"])
+    assert any(w.startswith("FellerConditionWarning: ") for w in d["warnings"])
 
 
 def test_failure_messages_name_options(tmp_path):

@@ -61,8 +61,10 @@ def test_feynman_kac_matches_the_closed_form_at_second_order(model: str) -> None
     runs = [jensen_bias(10.0, 0.08, 0.05, model=model, n_cells=n, n_steps=n) for n in (100, 200, 400)]
     errs = [abs(b.feynman_kac - b.expected_discount) for b in runs]
     orders = [math.log2(errs[i] / errs[i + 1]) for i in range(2)]
-    low = 1.85 if model != "cir" else 1.4  # CIR: the sqrt diffusion at the r = 0 end costs some order
-    assert all(low < o < 2.2 for o in orders), orders
+    # CIR: the r = 0 end is a singular (entrance) end; the scale–speed chain there (issue 11) restored
+    # full order, and the space error decays faster than h² before the time error (order 2) takes over
+    high = 2.2 if model != "cir" else 4.0
+    assert all(1.85 < o < high for o in orders), orders
     assert errs[-1] < 1e-4
 
 

@@ -149,14 +149,18 @@ def _toml_value(v):
 TOML_NUMBER_BAD = [math.nan, math.inf, -math.inf, "abc", True, "@[1, 2]", "@{a = 1}", "@1979-05-27"]
 TOML_INT_BAD = [*TOML_NUMBER_BAD, 2.5, -1, 10**15]
 TOML_POSITIVE_BAD = [*TOML_NUMBER_BAD, 0.0, -1.0, 1e308]
+#: `[stress] threshold` and `horizon` take lists (a table over thresholds x horizons): bad lists instead
+TOML_LISTS_BAD = ["@[1, 'x']", "@[]", "@[1, nan]", "@[[1, 2]]"]
+TOML_NUMBERS_BAD = [v for v in TOML_NUMBER_BAD if v != "@[1, 2]"] + TOML_LISTS_BAD
+TOML_POSITIVES_BAD = [v for v in TOML_POSITIVE_BAD if v != "@[1, 2]"] + [*TOML_LISTS_BAD, "@[1, -2]"]
 #: (command, table, field, bad values)
 TOML_CASES = [
     *[("stress", "process", f, TOML_POSITIVE_BAD) for f in ("kappa", "sigma")],
     ("stress", "process", "mean", [*TOML_NUMBER_BAD, 1e308]),
     ("stress", "process", "kind", ["bogus", 3, True]),
-    ("stress", "stress", "horizon", TOML_POSITIVE_BAD),
+    ("stress", "stress", "horizon", TOML_POSITIVES_BAD),
     ("stress", "stress", "x0", TOML_NUMBER_BAD),
-    ("stress", "stress", "threshold", TOML_NUMBER_BAD),
+    ("stress", "stress", "threshold", TOML_NUMBERS_BAD),
     ("stress", "stress", "direction", ["sideways", 1, True]),
     ("stress", "stress", "methods", ["bogus", "@['pde', 3]", 1]),
     ("stress", "stress", "paths", TOML_INT_BAD),

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -39,13 +38,30 @@ import numpy as np
 
 from gelav._random import SeedLike
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
-from gelav.errors import AccuracyWarning
 
 if TYPE_CHECKING:  # defined in gelav.stress_table (which uses the helpers below), loaded on first use
     from gelav.stress_table import MethodTable, StressTable, stress_table
 
-__all__ = ["METHODS", "MethodResult", "MethodTable", "StressResult", "StressTable", "default_methods",
-           "stress_table", "stress_test"]
+__all__ = [
+    "METHODS",
+    "MethodOmitted",
+    "MethodResult",
+    "MethodTable",
+    "StressResult",
+    "StressTable",
+    "check_mc_trust",
+    "default_methods",
+    "stress_table",
+    "stress_test",
+]
+
+
+class MethodOmitted(Exception):
+    """Raised by a method that cannot be trusted for this model; its message is the reason.
+
+    :func:`stress_test` leaves the method out of the results and records the reason
+    in :attr:`StressResult.omitted` (printed, and in the JSON, instead of a number).
+    """
 
 
 @dataclass(frozen=True)
@@ -102,9 +118,13 @@ class StressResult:
     tail: dict[str, dict[float, dict[str, float]]] = field(default_factory=dict)
     #: the confidence band from the parameters' uncertainty (``fit=``), a :class:`gelav.stress_band.StressBand`
     band: Any = None
+    #: method -> why it was left out (it cannot be trusted for this model): never a number
+    omitted: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"inputs": self.inputs, "methods": {k: v.as_dict() for k, v in self.results.items()}}
+        if self.omitted:
+            out["omitted"] = dict(self.omitted)
         if self.tail:
             out["tail_risk"] = {m: {str(lv): dict(v) for lv, v in t.items()} for m, t in self.tail.items()}
         if self.band is not None:
@@ -163,6 +183,8 @@ class StressResult:
     def best(self) -> float:
         """The most accurate available answer (analytic, else the smallest validated error; a
         zero-hit Monte Carlo bound only when nothing else ran)."""
+        if not self.results:
+            raise ValueError("No method gave an answer: " + "; ".join(f"{k}: {v}" for k, v in self.omitted.items()))
         r = min(self.results.values(), key=lambda m: (m.method != "analytic", m.error_kind == "bound",
                                                       m.details.get("validated") is False, m.error))
         return r.probability
@@ -184,20 +206,74 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
     return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
 
 
+def graded_nested_grids(process: Any, x0: float, horizon: float, points: Sequence[float], n0: int,
+                        domain: tuple[float, float]) -> list[Any] | None:
+    """Three nested grids graded towards a singular end of the state space inside ``domain`` (CIR at 0,
+    Jacobi at 0 and 1: :meth:`gelav.fd.grid.Grid.graded`), or logarithmic towards a GBM-like natural end
+    (:meth:`gelav.fd.grid.Grid.logarithmic`), with ``x0`` and ``points`` on nodes of each; ``None`` when
+    ``domain`` reaches no such end (uniform grids serve). The scale–speed chain is second order on them."""
+    from gelav.fd.singular import log_scale_ends, singular_ends
+    from gelav.grid import Grid
+
+    lo, hi = domain
+    sing = singular_ends(process, (lo, hi))
+    log_end = log_scale_ends(process, (lo, hi))[0] and not sing[1]
+    if not (log_end or any(sing)):
+        return None
+    if log_end:
+        # GBM-like natural end: logarithmic grids from below the lower 1e-10 quantile of the path
+        inside = [v for v in (x0, *points) if v > lo]
+        low = min(inside) if inside else hi
+        if getattr(process, "has_transition", False):
+            for t in horizon * np.linspace(0.05, 1.0, 20):
+                low = min(low, float(process.transition(x0, float(t)).ppf(5e-11)))
+        else:
+            low = min(low, lo + 1e-6 * (hi - lo))
+        low = lo + 0.5 * (low - lo)
+        anchors = sorted({v for v in (x0, *points) if low < v < hi})
+    else:
+        anchors = sorted({v for v in (x0, *points) if lo < v < hi})
+    n_base = max(n0, 4 * (len(anchors) + 1))
+    for _ in range(8):  # anchors close together need more cells to sit on distinct nodes
+        try:
+            if log_end:
+                return [Grid.logarithmic(low, hi, n_base, origin=lo, nodes=anchors, refine=j) for j in range(3)]
+            ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
+            return [Grid.graded(lo, hi, n_base, ends=ends, nodes=anchors, refine=j) for j in range(3)]
+        except ValueError:
+            n_base *= 2
+    return None
+
+
+def far_lower_end(process: Any, grids: list[Any]) -> str:
+    """The lower boundary condition on :func:`graded_nested_grids`: a logarithmic grid's lower end lies
+    below the exact law's 5e-11 quantile, inside the state space, an intended far end (reflecting)."""
+    if is_graded(grids) and getattr(process, "has_transition", False) \
+            and grids[0].lower > getattr(process, "domain", (-math.inf,))[0]:
+        return "reflecting"
+    return "natural"
+
+
 def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10
                   ) -> list[Any] | None:
-    """Three nested uniform grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
+    """Three nested grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
 
     With ``c`` at a varying position inside its cell the h² error constant of
     P(X_T < c) changes from grid to grid and Richardson extrapolation fails (a
     Brownian motion with x0 = 0, c = -1 was off by 1.5e-7 against an estimate of
-    2e-10); on these grids the error is a clean C·h². ``None`` when the grid would
-    have to end at a boundary of the state space (CIR, at 0): the caller then uses
-    the default grids. ``tail`` is the mass the domain may leave out.
+    2e-10); on these grids the error is a clean C·h². Uniform grids, or, when the
+    domain reaches a singular end of the state space (CIR at 0, Jacobi at 0 and 1),
+    grids graded towards it (:meth:`gelav.fd.grid.Grid.graded`, one map refined:
+    the scale–speed chain there is second order on them). ``None`` when a uniform
+    grid would have to end at a regular boundary of the state space: the caller then
+    uses the default grids. ``tail`` is the mass the domain may leave out.
     """
     from gelav.grid import Grid, auto_domain
 
     lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail)
+    graded = graded_nested_grids(process, x0, horizon, [c], n0, (lo, hi))
+    if graded is not None:
+        return graded
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
     h = (hi - lo) / n0
     if c != x0:
@@ -212,6 +288,24 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, ta
             return None
         out.append(Grid(nodes))
     return out
+
+
+def is_graded(grids: list[Any]) -> bool:
+    """True for the graded grids of :func:`_nested_grids` (their spacing is not uniform)."""
+    h = grids[0].spacing
+    return bool(h.max() > 1.5 * h.min())
+
+
+def check_graded_refinement(ps: Sequence[float]) -> None:
+    """On grids graded towards a singular end the answers must converge (same-sign differences
+    shrinking at an observed order >= 1); otherwise the PDE is left out (:class:`MethodOmitted`)."""
+    d1, d2 = ps[1] - ps[0], ps[2] - ps[1]
+    if abs(d2) <= 1e-12 * max(abs(ps[2]), 1e-300) or abs(d2) < 1e-15:
+        return
+    if d1 * d2 <= 0 or abs(d1) < 2.0 * abs(d2):
+        raise MethodOmitted(
+            f"the PDE answers on nested grids graded towards the singular end ({ps[0]:.6g}, {ps[1]:.6g}, "
+            f"{ps[2]:.6g}) do not converge at order >= 1, so no error bound can be given")
 
 
 #: the domain of the PDE may leave out at most this fraction of the answer (its truncation error)
@@ -293,21 +387,24 @@ def threshold_resolution(masses: Any, grid: Any, c: float) -> float:
 
 
 def _pde_answers(process: Any, x0: float, horizon: float, c: float, q: dict[str, float], n: int, m: int,
-                 tail: float) -> tuple[list[float], Any, bool]:
-    """P on the three nested grids (N/4, N/2, N cells and steps), the finest density, and whether
-    the grids were nested with ``x0`` and ``c`` on nodes (else the default grids of each size)."""
+                 tail: float) -> tuple[list[float], Any, bool, bool]:
+    """P on the three nested grids (N/4, N/2, N cells and steps), the finest density, whether
+    the grids were nested with ``x0`` and ``c`` on nodes (else the default grids of each size), and
+    whether they are graded towards a singular end."""
     from gelav.forward import forward
 
     grids = _nested_grids(process, x0, horizon, c, max(n // 4, 8), tail)
+    graded = grids is not None and is_graded(grids)
+    far_lower = far_lower_end(process, grids) if grids is not None else "natural"
     ps, fine = [], None
     for j, k in enumerate((4, 2, 1)):
         if grids is None:
             fine = forward(process, x0, horizon, n_cells=max(n // k, 8), n_steps=max(m // k, 2), include=[c],
                            tail=tail)
         else:
-            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2))
+            fine = forward(process, x0, horizon, grid=grids[j], n_steps=max(m // k, 2), lower=far_lower)
         ps.append(fine.prob(**q))
-    return ps, fine, grids is not None
+    return ps, fine, grids is not None, graded
 
 
 def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
@@ -324,7 +421,7 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     nominal = float(get_scheme("cn").order)
 
     tail = 1e-10
-    ps, fine, nested = _pde_answers(process, x0, horizon, c, q, n, m, tail)
+    ps, fine, nested, graded = _pde_answers(process, x0, horizon, c, q, n, m, tail)
     ref = refinement_estimate(ps, nested, nominal)
     # A deep tail: the default domain leaves out ~1e-10 of the mass (about tail/2 on the
     # threshold's side), which is then a large part of a tiny answer (P = 4e-10 was 1 % off,
@@ -334,16 +431,24 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     if 0.5 * tail > 0.1 * ref.extrapolation_error:
         p_pilot = max(ps[0], ps[2])
         tail = min(tail, max(TAIL_FRACTION * p_pilot, 1e-300))
-        ps, fine, nested = _pde_answers(process, x0, horizon, c, q, n, m, tail)
+        ps, fine, nested, graded = _pde_answers(process, x0, horizon, c, q, n, m, tail)
         ref = refinement_estimate(ps, nested, nominal)
         widened = True
     r_fine, err, unextrapolated_err, order, why = ref.value, ref.error, ref.unextrapolated_error, ref.order, ref.why
+    if graded:
+        check_graded_refinement(ps)
+        # Grids graded towards a singular end: the answers are second order (the h² term is
+        # removed), but the remainder converges at a rate between h^2 and h^3 (not faster), so the
+        # extrapolated value's error is bounded by the last extrapolation difference itself.
+        err = max(err, ref.extrapolation_error * (7.0 if nested else 1.0))
     assert fine is not None
     d2 = ps[2] - ps[1]
     validated = not why
     # The observed order can match by chance before the asymptotic range: the coarsest grid must
     # resolve the law near the threshold, whose decay length there is about sd/max(1, |z|).
-    resolution = threshold_resolution(fine.masses[-1], fine.grid, c)
+    # (on grids graded towards a singular end the largest cell is far from the law: the resolution is
+    # not that of a uniform grid, and check_graded_refinement checks convergence instead)
+    resolution = math.nan if graded else threshold_resolution(fine.masses[-1], fine.grid, c)
     if not math.isnan(resolution):
         if validated and not resolution >= MIN_RESOLUTION:
             validated = False
@@ -354,14 +459,6 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     # plus the mass the domain leaves out on the threshold's side; rounding: the probability is a
     # sum of positive masses, each computed to a few ulps per step
     err = max(err + 0.5 * tail, 1e-13 * abs(r_fine))
-    if getattr(process, "feller", True) is False:
-        # The density ~ x^(2κθ/σ² - 1) is unbounded at 0: the grid answers converge
-        # below second order and the refinement estimate can be optimistic.
-        warnings.warn(
-            f"CIR without the Feller condition: the density is singular at 0, so the PDE answer "
-            f"{r_fine:.6g} converges slowly and its error estimate {err:.2g} may be optimistic; "
-            "compare the 'mc' and 'lattice' methods.", AccuracyWarning, stacklevel=3,
-        )
     details = {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
                "mass_balance_error": fine.diagnostics["mass_balance_error"],
                "relative_error_estimate": err / abs(r_fine) if r_fine else math.inf,
@@ -375,9 +472,25 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     return MethodResult("pde", r_fine, err, "error_estimate", time.perf_counter() - t0, details)
 
 
+def check_mc_trust(process: Any) -> None:
+    """Raise :class:`MethodOmitted` where Euler Monte Carlo cannot be trusted: no exact sampler and an
+    attainable (regular or exit) end of the state space where σ² vanishes, which Euler steps overshoot."""
+    if getattr(process, "has_transition", False):
+        return
+    from gelav.fd.singular import end_kinds
+    from gelav.processes.protocol import domain_of
+
+    kinds = [k for k in end_kinds(process, domain_of(process)) if k is not None and k[0] in ("regular", "exit")]
+    if kinds:
+        raise MethodOmitted(
+            f"Euler Monte Carlo cannot be trusted here: the state space has an attainable "
+            f"{kinds[0][0]} end where σ² vanishes, which Euler steps overshoot (no exact sampler)")
+
+
 def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.montecarlo import stress_probability
 
+    check_mc_trust(process)
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
     e = stress_probability(process, x0, horizon, c, below=below, n_paths=n, seed=opts.get("seed"))
@@ -529,8 +642,13 @@ def stress_test(
     below = direction == "below"
     results: dict[str, MethodResult] = {}
     density = None
+    omitted: dict[str, str] = {}
     for name in methods:
-        r = METHODS[name](process, x0, horizon, threshold, below, opts)
+        try:
+            r = METHODS[name](process, x0, horizon, threshold, below, opts)
+        except MethodOmitted as why:
+            omitted[name] = str(why)
+            continue
         if "_density" in r.details:
             density = r.details.pop("_density")
         results[name] = r
@@ -547,7 +665,7 @@ def stress_test(
 
         band = stress_band(fp, x0, horizon, threshold, direction=direction, draws=draws, seed=band_seed(seed),
                            level=band_level, cells=cells)
-    return StressResult(inputs=inputs, results=results, density=density, tail=tail, band=band)
+    return StressResult(inputs=inputs, results=results, density=density, tail=tail, band=band, omitted=omitted)
 
 
 

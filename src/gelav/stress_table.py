@@ -33,9 +33,15 @@ from gelav.stress import (
     METHODS,
     MIN_RESOLUTION,
     TAIL_FRACTION,
+    MethodOmitted,
     MethodResult,
     StressResult,
+    check_graded_refinement,
+    check_mc_trust,
     default_methods,
+    far_lower_end,
+    graded_nested_grids,
+    is_graded,
     refinement_estimate,
     threshold_resolution,
 )
@@ -89,7 +95,10 @@ def _nested_densities(
 
     lo, hi = auto_domain(process, x0, horizon, include=[c]) if domain is None else domain
     h = _spacing(x0, c, (hi - lo) / max(cells // 4, 8)) if spacing is None else spacing
-    grids = _nested_grids(process, x0, lo, hi, h)
+    grids = graded_nested_grids(process, x0, horizon, [c, *include], max(cells // 4, 8), (lo, hi))
+    if grids is None:
+        grids = _nested_grids(process, x0, lo, hi, h)
+    lower = far_lower_end(process, grids) if grids is not None else "natural"
     out = []
     for j, k in enumerate((4, 2, 1)):
         n_steps = max(steps // k, 2)
@@ -116,7 +125,7 @@ def _nested_densities(
                 )
             )
         else:
-            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved))
+            out.append(forward(process, x0, horizon, grid=grids[j], n_steps=n_steps, times=saved, lower=lower))
     return out
 
 
@@ -219,6 +228,8 @@ class StressTable:
     density: Any = None
     #: ``bands[i][j]``: the :class:`gelav.stress_band.StressBand` of each cell (``fit=``), else None
     bands: Any = None
+    #: method -> why it was left out (it cannot be trusted for this model): never a number
+    omitted: dict[str, str] = field(default_factory=dict)
 
     @property
     def best_method(self) -> str:
@@ -283,6 +294,8 @@ class StressTable:
         }
         if tails:
             out["tail_risk"] = tails
+        if self.omitted:
+            out["omitted"] = dict(self.omitted)
         if self.bands is not None:
             first = self.bands[0][0].to_dict()
             out["band"] = {
@@ -402,6 +415,7 @@ def _pde_table(
         for h, g in groups:
             dens = _nested_densities(process, x0, T, float(cs[g[0]]), n, m, times=sorted(set(hs.tolist())),
                                      domain=domain, include=[float(c) for c in cs[g]], spacing=h)
+            graded = is_graded([d.grid for d in dens])
             coarse, fine_nodes = dens[0].grid.nodes, dens[2].grid.nodes
             nested = fine_nodes.size == 4 * (coarse.size - 1) + 1 and bool(np.allclose(fine_nodes[::4], coarse))
             if 0 in g:
@@ -411,11 +425,13 @@ def _pde_table(
                 for j in g:
                     q = {"below": float(cs[j])} if below else {"above": float(cs[j])}
                     ps = [d.prob(t=float(t), **q) for d in dens]
+                    if graded:  # towards a singular end: converging, or left out (MethodOmitted)
+                        check_graded_refinement(ps)
                     ref = refinement_estimate(ps, nested)  # the scalar method's estimate, cell by cell
                     p[i, j], e[i, j], unext_err[i, j] = ref.value, ref.error, ref.unextrapolated_error
                     unext[i, j], plain[i, j] = ps[2], ref.extrapolation_error
                     why = ref.why
-                    res = threshold_resolution(masses, dens[2].grid, float(cs[j]))
+                    res = math.nan if graded else threshold_resolution(masses, dens[2].grid, float(cs[j]))
                     if not why and not math.isnan(res) and not res >= MIN_RESOLUTION:
                         why = (f"the coarsest grid has {res:.2f} cells per decay length of the law at the "
                                f"threshold (needs {MIN_RESOLUTION:g}); increase `cells`")
@@ -470,6 +486,7 @@ def _mc_table(
     from gelav.mc.montecarlo import simulate
     from gelav.mc.schemes import get_scheme
 
+    check_mc_trust(process)
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
     try:
@@ -589,13 +606,19 @@ def stress_table(
     below = direction == "below"
     results: dict[str, MethodTable] = {}
     density = None
+    omitted: dict[str, str] = {}
     for name in methods:
-        if name == "pde":
-            results[name], density = _pde_table(process, x0, hs, cs, below, opts)
-        elif name == "mc":
-            results[name] = _mc_table(process, x0, hs, cs, below, opts)
-        else:
-            results[name] = _per_cell(name, process, x0, hs, cs, below, opts)
+        try:
+            if name == "pde":
+                results[name], density = _pde_table(process, x0, hs, cs, below, opts)
+            elif name == "mc":
+                results[name] = _mc_table(process, x0, hs, cs, below, opts)
+            else:
+                results[name] = _per_cell(name, process, x0, hs, cs, below, opts)
+        except MethodOmitted as why:  # as stress_test: the reason, never a number
+            omitted[name] = str(why)
+    if not results:
+        raise ValueError("No method gave an answer: " + "; ".join(f"{k}: {v}" for k, v in omitted.items()))
     if opts["levels"] and not any(r.tail for r in results.values()):
         raise ValueError(
             "`levels`: the value at risk and expected shortfall need the 'analytic' or 'pde' method."
@@ -625,5 +648,5 @@ def stress_table(
             cells=cells,
         )
     return StressTable(
-        inputs=inputs, horizons=hs, thresholds=cs, results=results, density=density, bands=bands
+        inputs=inputs, horizons=hs, thresholds=cs, results=results, density=density, bands=bands, omitted=omitted
     )

@@ -126,6 +126,9 @@ def _table(rep: Any, out: Output) -> None:
             caption += f", z = (c − mean)/sd = {ex['z']:.4g}"
     for name, why in rep.skipped.items():
         rows.append([name, "skipped", "", why, ""])
+    for name, why in getattr(res, "omitted", {}).items():  # a method that cannot be trusted prints no number
+        rows.append([name, "—", "—", "left out (see below)", "—"])
+        caption = (caption + "\n" if caption else "") + f"{name} left out: {why}."
     print_table(
         f"P(X_T {sym} {inp['threshold']:g} | X_0 = {inp['x0']:g}), T = {inp['horizon']:g} y — "
         f"{type(rep.process).__name__}({params})",
@@ -194,6 +197,8 @@ def _grid_table(rep: Any) -> None:
                f"probabilities by {best}: largest error {fmt_number(float(err.error.max()), 2)}")
     if tail:
         caption += f"; VaR and ES of X_T from the {'exact law' if tm == 'analytic' else tm}"
+    for name, why in g.omitted.items():  # a method that cannot be trusted prints no number
+        caption += f"\n{name} left out: {why}."
     print_table(f"P(X_T {sym} c | X_0 = {inp['x0']:g}) — {type(rep.process).__name__}({params})",
                 ["T (y) \\ c"] + [f"{c:g}" for c in g.thresholds]
                 + [f"{k} {lv:.0%}" for lv in tail for k in ("VaR", "ES")], rows, caption=caption)

@@ -29,6 +29,11 @@ both coefficients non-negative for any cell Péclet number :math:`|z|`, and is
 second-order accurate; dividing by the control volume :math:`V_i` gives the
 rates :math:`q_{i,i+1} = \frac{D}{h}B(-z)/V_i` and :math:`q_{i+1,i} = \frac{D}{h}B(z)/V_{i+1}`.
 
+Where the grid ends at an end of the state space at which :math:`\sigma^2`
+vanishes (CIR at 0, Jacobi, GBM at 0), the rates are instead those of the
+scale–speed chain of :mod:`gelav.fd.singular` (exact speed masses; the end
+behaves as its Feller class says).
+
 Boundaries, per side: ``"reflecting"`` (zero flux through the end face: the
 end node only jumps inwards) or ``"absorbing"`` (the end node is an absorbing
 state; the solvers move what arrives there to an absorbed-mass counter and pay
@@ -46,6 +51,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav.fd.boundaries import Boundary, as_boundary
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import Bands
+from gelav.fd.singular import scale_speed_rates, singular_ends
 from gelav.processes.protocol import domain_of, is_time_homogeneous, name_of
 
 if TYPE_CHECKING:  # scipy.sparse costs a third of `import gelav`: imported where a matrix is built
@@ -189,6 +195,11 @@ class Generator:
         self.signed_killing = bool(signed_killing)
         self.killing_name = killing_name
         self.time_homogeneous = is_time_homogeneous(process) and not callable(killing)
+        #: ends of the grid where the diffusion degenerates at the edge of the state space; there the rates
+        #: are those of the scale–speed chain (:mod:`gelav.fd.singular`), which follows the end's Feller class
+        self.singular_ends = singular_ends(process, grid)
+        self._rates_key: float | None = None
+        self._rates: tuple[NDArray[np.float64], NDArray[np.float64]] = (np.zeros(0), np.zeros(0))
         self._cache: dict[tuple[float, bool], Bands] = {}
 
     @property
@@ -229,9 +240,16 @@ class Generator:
             raise ValueError(f"The process coefficients are not finite on the grid at t={t}.")
         if np.any(a_face < 0):
             raise ValueError("The variance rate σ² must be >= 0.")
-        D = 0.5 * a_face
-        c = b_face - 0.5 * np.diff(a_node) / h
-        sub, _, sup = fitted_bands(D, c, g)
+        if any(self.singular_ends):  # σ² vanishes at an end of the state space: scale–speed rates
+            t_key = 0.0 if is_time_homogeneous(proc) else float(t)  # cached apart from a callable killing
+            if self._rates_key != t_key:
+                self._rates = scale_speed_rates(proc, g, t, self.singular_ends)
+                self._rates_key = t_key
+            sub, sup = (r.copy() for r in self._rates)
+        else:
+            D = 0.5 * a_face
+            c = b_face - 0.5 * np.diff(a_node) / h
+            sub, _, sup = fitted_bands(D, c, g)
         k = self.killing_rate(t).copy() if (killing and self._killing is not None) else None
         lo_bc, hi_bc = self.boundaries
         lo_bc.rows(sub, sup, k, 0)

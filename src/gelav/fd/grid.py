@@ -15,7 +15,7 @@ which is what makes their answers dual to rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -26,6 +26,35 @@ from gelav._validation import check_finite, check_int, check_positive
 from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law
 
 __all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for"]
+
+
+def _anchored(n: int, refine: int, nodes: Sequence[float], lower: float, upper: float,
+              to_psi: Callable[[float], float]) -> NDArray[np.float64]:
+    """Map values ψ ∈ [0, 1] at the ``n·2^refine + 1`` uniform points ξ: piecewise linear through
+    (0, 0), (j/n, ψ(a)) for each anchor a of ``nodes`` (j the nearest base node) and (1, 1)."""
+    anchors = sorted({check_finite("nodes", v) for v in nodes})
+    if any(not lower < a < upper for a in anchors):
+        raise ValueError(f"`nodes` must lie strictly inside ({lower}, {upper}), got {anchors}.")
+    xi_a, psi_a, last = [0.0], [0.0], 0
+    for a in anchors:
+        j = max(last + 1, round(to_psi(a) * n))
+        if j >= n:
+            raise ValueError(f"n_cells={n} is too small to put all of `nodes`={anchors} on distinct nodes.")
+        xi_a.append(j / n)
+        psi_a.append(to_psi(a))
+        last = j
+    xi_a.append(1.0)
+    psi_a.append(1.0)
+    return np.interp(np.linspace(0.0, 1.0, n * 2**refine + 1), xi_a, psi_a)
+
+
+def _pin(x: NDArray[np.float64], lower: float, upper: float, nodes: Sequence[float]) -> NDArray[np.float64]:
+    """Put the ends and the anchors exactly on the nodes the map sent them to (rounding)."""
+    x[0], x[-1] = lower, upper
+    for a in nodes:
+        i = int(np.argmin(np.abs(x - a)))
+        x[i] = a
+    return x
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +154,106 @@ class Grid:
         k_lo = math.ceil((node - lower) / h - 1e-9)
         k_hi = math.ceil((upper - node) / h - 1e-9)
         return cls(np.asarray(node + h * np.arange(-k_lo, k_hi + 1), dtype=np.float64))
+
+    @classmethod
+    def graded(
+        cls,
+        lower: float,
+        upper: float,
+        n_cells: int,
+        *,
+        ends: str = "lower",
+        power: float = 2.0,
+        nodes: Sequence[float] = (),
+        refine: int = 0,
+    ) -> Grid:
+        r"""Nodes graded towards a singular end (or both): :math:`x = L + W\,\psi^p` near it.
+
+        With :math:`\xi` uniform on [0, 1], the map is :math:`\psi(\xi)` piecewise
+        linear through the anchors (so each point of ``nodes`` is a node) and
+
+        .. math:: x = L + W\psi^p \ (\text{ends="lower"}), \quad
+                  x = U - W(1-\psi)^p \ (\text{"upper"}), \quad
+                  x = L + W\frac{\psi^p}{\psi^p + (1-\psi)^p} \ (\text{"both"}),
+
+        :math:`W = U - L`. The spacing near the end is :math:`\sim W n^{-p}`, which
+        resolves a density :math:`\sim (x-L)^{\nu-1}` (CIR without the Feller
+        condition): the scale–speed chain of :mod:`gelav.fd.singular` is second
+        order on it.
+
+        Parameters
+        ----------
+        lower, upper : float
+            The interval.
+        n_cells : int
+            Cells of the base grid (>= 2).
+        ends : {"lower", "upper", "both"}
+            The graded end(s).
+        power : float
+            :math:`p \ge 1` (default 2; 1 is uniform).
+        nodes : sequence of float
+            Points strictly inside that must be nodes (start, threshold).
+        refine : int
+            Halve every cell ``refine`` times, keeping the map and the anchors of the
+            base grid: ``refine = 0, 1, 2`` give nested grids of ``n, 2n, 4n`` cells
+            whose answers Richardson extrapolation can combine.
+        """
+        lower, upper = check_finite("lower", lower), check_finite("upper", upper)
+        n = check_int("n_cells", n_cells, minimum=2)
+        k = check_int("refine", refine, minimum=0)
+        p = check_positive("power", power)
+        if p < 1:
+            raise ValueError(f"`power` must be >= 1, got {power}.")
+        if ends not in ("lower", "upper", "both"):
+            raise ValueError(f"`ends` must be 'lower', 'upper' or 'both', got {ends!r}.")
+        if not lower < upper:
+            raise ValueError(f"`lower` must be < `upper`, got {lower} and {upper}.")
+        width = upper - lower
+
+        def to_psi(x: float) -> float:
+            r = (x - lower) / width
+            if ends == "lower":
+                return float(r ** (1.0 / p))
+            if ends == "upper":
+                return float(1.0 - (1.0 - r) ** (1.0 / p))
+            q = (r / (1.0 - r)) ** (1.0 / p)
+            return float(q / (1.0 + q))
+
+        psi = _anchored(n, k, nodes, lower, upper, to_psi)
+        if ends == "lower":
+            x = lower + width * psi**p
+        elif ends == "upper":
+            x = upper - width * (1.0 - psi) ** p
+        else:
+            x = lower + width * psi**p / (psi**p + (1.0 - psi) ** p)
+        return cls(_pin(x, lower, upper, nodes))
+
+    @classmethod
+    def logarithmic(
+        cls,
+        lower: float,
+        upper: float,
+        n_cells: int,
+        *,
+        origin: float = 0.0,
+        nodes: Sequence[float] = (),
+        refine: int = 0,
+    ) -> Grid:
+        r"""Nodes uniform in :math:`\ln(x - \text{origin})` on ``[lower, upper]`` (``origin < lower``).
+
+        The grid of a natural end where :math:`\sigma^2 \sim (x - \text{origin})^2` (GBM at 0): the
+        law spreads over decades and a uniform grid cannot resolve it near the end. ``nodes``
+        and ``refine`` as in :meth:`graded` (anchors on nodes, nested refinement).
+        """
+        lower, upper = check_finite("lower", lower), check_finite("upper", upper)
+        origin = check_finite("origin", origin)
+        n = check_int("n_cells", n_cells, minimum=2)
+        k = check_int("refine", refine, minimum=0)
+        if not origin < lower < upper:
+            raise ValueError(f"Need `origin` < `lower` < `upper`, got {origin}, {lower}, {upper}.")
+        a, b = math.log(lower - origin), math.log(upper - origin)
+        psi = _anchored(n, k, nodes, lower, upper, lambda x: (math.log(x - origin) - a) / (b - a))
+        return cls(_pin(origin + np.exp(a + (b - a) * psi), lower, upper, nodes))
 
     # -- queries -----------------------------------------------------------
     @property
@@ -369,14 +498,26 @@ class TimeGrid:
         return f"TimeGrid({self.n_steps} steps on [{self.start:g}, {self.end:g}])"
 
 
-def grid_for(initial: object, lower: float, upper: float, n_cells: int) -> Grid:
-    """Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
+def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, process: object = None) -> Grid:
+    r"""Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
 
     The ends stay where they are (they may be barriers), so the spacing next
-    to them can be slightly smaller.
+    to them can be slightly smaller. With ``process``, an end of the interval that
+    is a singular end of its state space where the density is not smooth
+    (:func:`gelav.fd.singular.graded_ends`: CIR with :math:`2\kappa\theta/\sigma^2 < 3`,
+    Jacobi) gets a grid graded towards it (:meth:`Grid.graded`, power 2), on which the
+    scale–speed chain there is second order.
     """
-    if isinstance(initial, (int, float, np.integer, np.floating)) and lower < float(initial) < upper:
-        grid = Grid.aligned(lower, upper, n_cells, node=float(initial))
+    point = isinstance(initial, (int, float, np.integer, np.floating)) and lower < float(initial) < upper
+    if process is not None:
+        from gelav.fd.singular import graded_ends
+
+        sing = graded_ends(process, (lower, upper))
+        if any(sing):
+            ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
+            return Grid.graded(lower, upper, n_cells, ends=ends, nodes=[float(initial)] if point else [])  # type: ignore[arg-type]
+    if point:
+        grid = Grid.aligned(lower, upper, n_cells, node=float(initial))  # type: ignore[arg-type]
         if grid.lower < lower or grid.upper > upper:
             grid = Grid(np.unique(np.clip(grid.nodes, lower, upper)))
         return grid

@@ -109,6 +109,22 @@ class WalkSample:
         """The exact lattice law of the final position (the master equation solved exactly)."""
         return self.walk.law(self.n_steps, x0=self.x0)
 
+    def reachable_law(self) -> tuple[LatticeLaw, float]:
+        r"""The exact law on the sites reachable after ``n_steps`` steps, and their spacing.
+
+        For :math:`\alpha = 1/2` (period 2, :attr:`TrinomialWalk.period`) only the sites
+        :math:`y_0 + j\,\delta y` with :math:`j \equiv n \pmod 2` carry mass: their spacing is
+        :math:`2\delta y`, so a density on them is :math:`P_j / (2\delta y)` and a continuity
+        correction is half of :math:`2\delta y`. Otherwise all sites, spacing :math:`\delta y`.
+        """
+        law = self.exact_law()
+        per = self.walk.period
+        if per == 1:
+            return law, self.walk.dy
+        j = np.arange(-self.n_steps, self.n_steps + 1)
+        keep = (j - self.n_steps) % per == 0
+        return LatticeLaw(law.positions[keep], law.probabilities[keep], law.time, law.n_steps), per * self.walk.dy
+
     def ks_lattice(self) -> KSResult:
         r"""KS distance between the empirical law and the exact lattice law.
 
@@ -127,22 +143,24 @@ class WalkSample:
         r"""KS distance to the Gaussian limit :math:`N(y_0, 2C^2t)` with continuity correction.
 
         The empirical CDF at lattice point :math:`y_j` is compared with
-        :math:`\Phi` at the face :math:`y_j + \delta y/2`. The p-value is
+        :math:`\Phi` at the face :math:`y_j + h/2`, on the sites reachable after
+        :math:`n` steps (:meth:`reachable_law`: spacing :math:`h = 2\delta y` for
+        :math:`\alpha = 1/2`, where every other site is empty; :math:`h = \delta y` otherwise). The p-value is
         approximate: the Gaussian is the limit law, not the exact one (see
         :meth:`lattice_gap` for the exact lattice-to-Gaussian distance).
         """
-        law = self.exact_law()
+        law, h = self.reachable_law()  # parity: on the reachable sub-lattice (spacing 2δy for α = 1/2)
         emp = np.searchsorted(np.sort(self.final), law.positions, side="right") / self.n_paths
         g = self.walk.limit(self.horizon, x0=self.x0)
-        d = float(np.max(np.abs(emp - g.cdf(law.positions + 0.5 * self.walk.dy))))
+        d = float(np.max(np.abs(emp - g.cdf(law.positions + 0.5 * h))))
         from scipy import stats  # lazy: keeps `import gelav` light
         return KSResult(d, float(stats.kstwo(self.n_paths).sf(d)), "Gaussian limit (continuity-corrected)", self.n_paths)
 
     def lattice_gap(self) -> float:
-        """Exact sup-distance between the lattice law and its Gaussian limit at the faces."""
-        law = self.exact_law()
+        """Exact sup-distance between the lattice law and its Gaussian limit at the faces (reachable sites)."""
+        law, h = self.reachable_law()
         g = self.walk.limit(self.horizon, x0=self.x0)
-        return float(np.max(np.abs(np.cumsum(law.probabilities) - g.cdf(law.positions + 0.5 * self.walk.dy))))
+        return float(np.max(np.abs(np.cumsum(law.probabilities) - g.cdf(law.positions + 0.5 * h))))
 
     def moments(self) -> dict[str, dict[str, float]]:
         """Mean, variance, skewness and excess kurtosis: sample (± standard error), exact lattice, Gaussian limit."""
@@ -180,6 +198,7 @@ class WalkSample:
         return {
             "alpha": self.walk.alpha, "dy": self.walk.dy, "dt": self.walk.dt, "C2": self.walk.c2,
             "n_steps": self.n_steps, "n_paths": self.n_paths, "horizon": self.horizon,
+            "period": self.walk.period,
             "moments": self.moments(),
             "ks_lattice": {"statistic": ksl.statistic, "pvalue": ksl.pvalue},
             "ks_gaussian": {"statistic": ksg.statistic, "pvalue": ksg.pvalue},
@@ -188,15 +207,17 @@ class WalkSample:
         }
 
     def plot(self, *, ax: Any = None, n_show: int = 20) -> Any:
-        """Histogram of final positions against the exact lattice law and the Gaussian limit.
+        r"""Histogram of final positions against the exact lattice law and the Gaussian limit.
+
+        Bins and the lattice density are on the reachable sites (:meth:`reachable_law`), so for
+        :math:`\alpha = 1/2` the density is :math:`P_j/(2\delta y)`, not twice the Gaussian.
 
         When ``paths`` were kept a second panel shows ``n_show`` sample paths.
         """
         from gelav.plot import new_axes
 
         fig, ax1 = new_axes(ax)
-        law = self.exact_law()
-        dy = self.walk.dy
+        law, dy = self.reachable_law()  # α = 1/2: every other site is empty, bins and density on 2δy
         edges = np.r_[law.positions - 0.5 * dy, law.positions[-1] + 0.5 * dy]
         ax1.hist(self.final, bins=edges, density=True, alpha=0.45, color="C0",
                  label=f"simulated ({self.n_paths:,} walks)")
@@ -274,6 +295,12 @@ class TrinomialWalk:
     def c2(self) -> float:
         r""":math:`C^2 = \alpha\,\delta y^2/\delta t`, the diffusion coefficient of the limit heat equation."""
         return self.alpha * self.dy**2 / self.dt
+
+    @property
+    def period(self) -> int:
+        r"""2 for :math:`\alpha = 1/2` (no stay move: after :math:`n` steps only the sites of the parity
+        of :math:`n` are reached, every other one), else 1."""
+        return 2 if self.alpha == 0.5 else 1
 
     @property
     def probabilities(self) -> tuple[float, float, float]:

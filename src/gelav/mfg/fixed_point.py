@@ -262,6 +262,22 @@ def check_cycle(Zs: list[Array], res: list[float]) -> None:
     raise Stalled()
 
 
+def reached(ev: Evaluator, tol: float) -> str:
+    r"""What a failed iteration asked for and reached, for its message (issue 11).
+
+    The residual :math:`\|\Phi(Z) - Z\|_\infty` is the one the stopping test compares with
+    ``tol``; best and last are over the evaluations of this attempt only (this start, this
+    relaxation :math:`\varepsilon`): the shared history also holds other starts and the coarser
+    stages of the continuation, whose residuals belong to other maps.
+    """
+    own = [h["residual"] for h in ev.history if h.get("start") == ev.label and h.get("epsilon") == ev.eps]
+    if not own:
+        own = [ev.residual]
+    best = min(own)
+    return (f"tol={tol:g} asked for at epsilon={ev.eps:g}; residual reached {best:.3g} (best) / "
+            f"{own[-1]:.3g} (last) over the {len(own)} evaluations at this epsilon from start {ev.label!r}")
+
+
 def damped_picard(ev: Evaluator, Z: Array, tol: float, max_iter: int, damping: float,
                   name: str = "picard", detect: bool = True, adaptive: bool = False) -> Array:
     r"""Damped Picard :math:`Z \leftarrow Z + a(\Phi(Z) - Z)`; raises :class:`Cycling` / :class:`Stalled`."""
@@ -281,8 +297,7 @@ def damped_picard(ev: Evaluator, Z: Array, tol: float, max_iter: int, damping: f
         if detect:
             check_cycle(Zs, res)
         Z = Z + a * (Zn - Z)
-    raise ConvergenceError(f"{name} did not reach tol={tol:g} in {max_iter} iterations "
-                           f"(residual {res[-1]:.3g}).", ev.history)
+    raise ConvergenceError(f"{name} did not reach tol={tol:g} in {max_iter} iterations: {reached(ev, tol)}.", ev.history)
 
 
 def anderson(ev: Evaluator, Z: Array, tol: float, max_iter: int, memory: int, damping: float = 1.0) -> Array:
@@ -324,8 +339,8 @@ def anderson(ev: Evaluator, Z: Array, tol: float, max_iter: int, memory: int, da
         scale = np.maximum(np.max(np.abs(dF), axis=0), 1e-300)
         gam = _lstsq(dF / scale, f, rcond=1e-12) / scale
         x = x - np.einsum("ij,j->i", dX, gam) + damping * (f - np.einsum("ij,j->i", dF, gam))
-    raise ConvergenceError(f"Anderson did not reach tol={tol:g} in {max_iter} iterations "
-                           f"(best residual {best[0]:.3g}).", ev.history)
+    raise ConvergenceError(f"Anderson did not reach tol={tol:g} in {max_iter} iterations: {reached(ev, tol)}.",
+                           ev.history)
 
 
 # -- the registered methods -------------------------------------------------------------
@@ -337,10 +352,10 @@ class Picard(FixedPointMethod):
             return damped_picard(ev, Z, tol, options.max_iter, options.damping)
         except Cycling as exc:
             raise ConvergenceError(f"damped Picard (damping {options.damping:g}) cycles with period {exc.period} "
-                                   f"(residual {ev.residual:.3g}); try a smaller damping.", ev.history) from None
+                                   f"({reached(ev, tol)}); try a smaller damping.", ev.history) from None
         except Stalled:
-            raise ConvergenceError(f"damped Picard (damping {options.damping:g}) stalled at residual "
-                                   f"{ev.residual:.3g}; try a smaller damping.", ev.history) from None
+            raise ConvergenceError(f"damped Picard (damping {options.damping:g}) stalled ({reached(ev, tol)}); "
+                                   "try a smaller damping.", ev.history) from None
 
 
 class Fictitious(FixedPointMethod):
@@ -352,8 +367,8 @@ class Fictitious(FixedPointMethod):
             if ev.residual < tol:
                 return Z
             Z = Z + (Zn - Z) / (j + 2.0)
-        raise ConvergenceError(f"fictitious play did not reach tol={tol:g} in {options.max_iter} iterations "
-                               f"(residual {ev.residual:.3g}).", ev.history)
+        raise ConvergenceError(f"fictitious play did not reach tol={tol:g} in {options.max_iter} iterations: "
+                               f"{reached(ev, tol)}.", ev.history)
 
 
 class Anderson(FixedPointMethod):
@@ -363,7 +378,7 @@ class Anderson(FixedPointMethod):
         try:
             return anderson(ev, Z, tol, options.max_iter, options.memory)
         except Stalled:
-            raise ConvergenceError("Anderson stalled.", ev.history) from None
+            raise ConvergenceError(f"Anderson stalled: {reached(ev, tol)}.", ev.history) from None
 
 
 class NewtonKrylov(FixedPointMethod):
@@ -381,9 +396,9 @@ class NewtonKrylov(FixedPointMethod):
         try:
             sol = newton_krylov(G, Z.ravel(), f_tol=tol, maxiter=options.max_iter, method="lgmres")
         except NoConvergence as exc:
-            raise ConvergenceError(f"Newton–Krylov did not reach tol={tol:g}.", ev.history) from exc
+            raise ConvergenceError(f"Newton–Krylov did not reach tol={tol:g}: {reached(ev, tol)}.", ev.history) from exc
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-            raise ConvergenceError(f"Newton–Krylov failed: {exc}", ev.history) from exc
+            raise ConvergenceError(f"Newton–Krylov failed ({exc}): {reached(ev, tol)}.", ev.history) from exc
         out: Array = sol.reshape(shape)
         ev(out, "newton-krylov")
         return out
@@ -413,8 +428,8 @@ class Auto(FixedPointMethod):
                     notes.append(f"damped Picard stalled with damping {damping:g}; halving it")
                     damping /= 2.0
             raise ConvergenceError(
-                f"Anderson and damped Picard (damping down to {damping:g}) both failed at epsilon={ev.eps:g}; best "
-                f"residual {min(h['residual'] for h in ev.history):.3g}. The map may be too steep (a large "
+                f"Anderson and damped Picard (damping down to {damping:g}) both failed: {reached(ev, tol)}. "
+                "The map may be too steep (a large "
                 "`flow_impact` with a short `absorption_time` makes block exits self-defeating): try a larger "
                 "`epsilon` or `absorption_time`.", ev.history) from None
 

@@ -54,7 +54,7 @@ from gelav._validation import (
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
-from gelav.fd.grid import Grid, TimeGrid, auto_domain
+from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_substeps
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
@@ -397,12 +397,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
         lo, hi = check_interval("domain", domain)
         if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
             raise ValueError(f"`x0` = {x0} lies outside the domain [{lo:g}, {hi:g}].")
-        if x0 is not None and lo < float(x0) < hi:
-            grid = Grid.aligned(lo, hi, n_cells, node=float(x0))
-            if grid.lower < lo or grid.upper > hi:
-                grid = Grid(np.unique(np.clip(grid.nodes, lo, hi)))
-        else:
-            grid = Grid.uniform(lo, hi, n_cells)
+        grid = grid_for(x0, lo, hi, n_cells, process=process)  # graded at a singular end (issue 11)
     elif not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a gelav.Grid, got {type(grid).__name__}.")
     r = _discount_rate(discount)

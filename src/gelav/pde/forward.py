@@ -225,7 +225,7 @@ def forward(
             lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-        grid = grid_for(initial, lo, hi, n_cells)
+        grid = grid_for(initial, lo, hi, n_cells, process=process)
     gen = Generator(process, grid, lower=lower, upper=upper, killing=killing, signed_killing=True)
     m = initial_masses(initial, grid, process)
     end = start + horizon

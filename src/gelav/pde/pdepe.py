@@ -213,7 +213,10 @@ def pdepe(
 
     Returns
     -------
-    sol : ndarray, shape (len(tspan), len(xmesh), npde); (len(tspan), len(xmesh)) when npde = 1
+    sol : ndarray, shape (len(tspan), len(xmesh), npde)
+        ``sol[j, i, k]`` is component ``k`` at ``tspan[j]``, ``xmesh[i]``; the third axis is kept
+        for one component too (shape ``(nt, nx, 1)``, as MATLAB's ``nt×nx×1``): use
+        ``sol[:, :, 0]`` for the ``(nt, nx)`` array.
 
     Raises
     ------
@@ -234,8 +237,9 @@ def pdepe(
     ...             lambda xl, ul, xr, ur, t: (ul, 0.0, np.pi * np.exp(-t), 1.0),
     ...             np.linspace(0, 1, 21), np.linspace(0, 2, 5))
     >>> sol.shape
-    (5, 21)
-    >>> bool(abs(sol[-1, 10] - np.exp(-2)) < 2e-3)
+    (5, 21, 1)
+    >>> u = sol[:, :, 0]  # the one component, shape (nt, nx)
+    >>> bool(abs(u[-1, 10] - np.exp(-2)) < 2e-3)
     True
     """
     t_start = _time.perf_counter()

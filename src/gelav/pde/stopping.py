@@ -217,8 +217,9 @@ def optimal_stopping(
                                 time_grid=time_grid, scheme=scheme, damping_steps=damping_steps)
     grid, domain, n_cells, scheme = kw["grid"], kw["domain"], kw["n_cells"], kw["scheme"]
     if horizon is not None and isinstance(horizon, (int, float)) and math.isinf(horizon) and horizon > 0:
-        return _perpetual(process, reward, running=running, discount=discount, lower=lower, upper=upper,
-                          grid=grid, domain=domain, x0=x0, n_cells=n_cells, max_iter=max_iter, t_start=t_start)
+        return _perpetual_far_field(process, reward, running=running, discount=discount, lower=lower,
+                                    upper=upper, grid=grid, domain=domain, x0=x0, n_cells=n_cells,
+                                    max_iter=max_iter, t_start=t_start)
     s = backward_problem(process, reward, horizon, discount=discount, running=running, lower=lower, upper=upper,
                          x0=x0, times=times, start=start, payoff_name="reward", **kw)
     if s.time_grid.schemes is not None:
@@ -331,3 +332,74 @@ def _perpetual(process: Any, reward: Any, *, running: Any, discount: Any, lower:
                                       "perpetual": True, "seconds": _time.perf_counter() - t_start},
                          inputs={"horizon": math.inf, "domain": (s.grid.lower, s.grid.upper)},
                          killing=s.killing, stop=stop[None, :], obstacle=g[None, :])
+
+
+#: relative far-field tolerance of a perpetual value at ``x0`` (the change when the far ends move out)
+FAR_FIELD_TOL = 1e-4
+
+
+def _perpetual_far_field(process: Any, reward: Any, *, grid: Grid | None, domain: Any, x0: Any,
+                         **kw: Any) -> StoppingValue:
+    r"""The perpetual problem with its far-field error measured (and, on an automatic domain, removed).
+
+    A perpetual problem has no horizon to size the domain by, and its value decays only like a power
+    of the distance (a perpetual put: :math:`(S/b)^{-2r/\sigma^2}`), so the reflecting far end of
+    the default domain was felt (1–2 % too high at :math:`x_0`, silently). Each free end (not
+    absorbing, not an end of the state space) is moved out by half the width, keeping every node
+    and adding nodes of the end spacing, and the value at ``x0`` is solved again: the change is the
+    far-field error of the narrower domain. On an automatic domain this repeats (up to 8 times)
+    until the change is below :data:`FAR_FIELD_TOL` relative to the value and the wider answer is
+    returned; on a domain the caller gave, the change is reported and warned about when above it.
+    ``diagnostics["far_field"]`` holds the domain, the last change, the tolerance and the widenings.
+    """
+    import warnings
+
+    from gelav.errors import AccuracyWarning
+    from gelav.processes.protocol import domain_of
+
+    auto = grid is None and domain is None
+    v = _perpetual(process, reward, grid=grid, domain=domain, x0=x0, **kw)
+    if x0 is None:
+        v.diagnostics["far_field"] = {"checked": False, "reason": "no `x0` to watch the value at"}
+        return v
+    d_lo, d_hi = domain_of(process)
+    x0f = float(x0)
+    change, widenings = math.nan, 0
+    for _ in range(8 if auto else 1):
+        g = v.grid
+        x = g.nodes
+        width = g.upper - g.lower
+        free = [not v.lower.absorbing and not (math.isfinite(d_lo) and g.lower <= d_lo + 1e-12 * max(1.0, abs(d_lo))),
+                not v.upper.absorbing and not (math.isfinite(d_hi) and g.upper >= d_hi - 1e-12 * max(1.0, abs(d_hi)))]
+        if not any(free):
+            v.diagnostics["far_field"] = {"checked": False, "reason": "both ends are absorbing or ends of the state space"}
+            return v
+        parts = [x]
+        if free[0]:
+            h = x[1] - x[0]
+            ext = x[0] - h * np.arange(math.ceil(0.5 * width / h), 0, -1)
+            parts.insert(0, ext[ext > d_lo])
+        if free[1]:
+            h = x[-1] - x[-2]
+            ext = x[-1] + h * np.arange(1, math.ceil(0.5 * width / h) + 1)
+            parts.append(ext[ext < d_hi])
+        wide = _perpetual(process, reward, grid=Grid(np.concatenate(parts)), domain=None, x0=x0, **kw)
+        u0, u1 = float(v.value(x0f)), float(wide.value(x0f))
+        scale = max(abs(u1), 1e-300)
+        change = abs(u1 - u0)
+        widenings += 1
+        if auto:
+            v = wide
+        if change <= FAR_FIELD_TOL * scale:
+            break
+    tol = FAR_FIELD_TOL * max(abs(float(v.value(x0f))), 1e-300)
+    ok = change <= tol
+    v.diagnostics["far_field"] = {"checked": True, "domain": (v.grid.lower, v.grid.upper), "change": change,
+                                  "tolerance": tol, "widenings": widenings if auto else 0, "converged": ok}
+    if not ok:
+        where = "after widening the automatic domain 8 times" if auto else "on the given domain"
+        warnings.warn(
+            f"The perpetual value at x0={x0f:g} changes by {change:.3g} when the far ends move out "
+            f"(tolerance {tol:.3g}) {where}: it depends on the truncation; give a wider `domain=`.",
+            AccuracyWarning, stacklevel=3)
+    return v

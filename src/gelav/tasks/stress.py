@@ -151,6 +151,8 @@ class StressReport(TaskResult):
         # Probability: a KeyTable prints a tiny one in scientific notation, never as 0
         out: dict[str, Any] = {f"probability ({name})": Probability(r.probability)
                                for name, r in self.result.results.items()}
+        for name, why in getattr(self.result, "omitted", {}).items():  # untrusted: a reason, never a number
+            out[f"probability ({name})"] = f"left out: {why}"
         labels = {"mean": "conditional mean of X_T", "sd": "conditional sd of X_T", "z": "z = (c − mean)/sd"}
         for k, v in (self.worked_example or {}).items():
             out[labels[k]] = v
