@@ -410,9 +410,10 @@ class Numerics:
     domain : (float, float), optional
         Liquidity interval (reflecting ends); default: all but 1e-10 of every
         type's starting and stationary law, widened by 20 %.
-    scheme : {"cn", "euler"}
+    scheme : {"cn", "euler"} or another registered θ-scheme
         Crank–Nicolson with Rannacher start-up for the diffusion, or backward
-        Euler. The exit killing is always implicit (positivity).
+        Euler (any θ-scheme of :data:`gelav.fd.schemes.SCHEMES`). The exit
+        killing is always implicit (positivity).
     epsilon : float
         Relaxation :math:`\varepsilon` [years]: the exit intensity is
         :math:`\varepsilon^{-1}\varphi((\pi - V)/\delta)` with
@@ -451,8 +452,9 @@ class Numerics:
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {self.domain!r}.")
             object.__setattr__(self, "domain", (lo, hi))
-        if self.scheme not in ("cn", "euler"):
-            raise ValueError(f"Unknown `scheme` {self.scheme!r}; registered schemes are 'cn', 'euler'.")
+        from gelav.fd.schemes import get_theta_scheme
+
+        get_theta_scheme(self.scheme, why=" (the equilibrium sweeps are θ-steps)")
         object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon))
         if self.temperature is not None:
             object.__setattr__(self, "temperature", check_positive("temperature", self.temperature))
