@@ -43,7 +43,7 @@ def registry(monkeypatch):
 def test_theta_schemes_come_from_the_registry(registry):
     assert {"cn", "euler", "implicit", "theta-0.6"} <= set(theta_schemes())
     assert "not-theta" not in theta_schemes()
-    with pytest.raises(ValueError, match="not a θ-scheme.*registered θ-schemes are 'cn', 'euler'"):
+    with pytest.raises(ValueError, match=r"not a θ-scheme.*registered θ-schemes are 'cn', 'euler'"):
         get_theta_scheme("not-theta")
     with pytest.raises(ValueError, match="registered schemes are 'cn', 'euler'"):
         get_theta_scheme("rk4")
