@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import numpy as np
 from gelav.results import Diagnostics
 
 __all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "check_options", "export_tables", "merge", "read_scenario",
-           "source_of"]
+           "read_table", "settings", "source_of"]
 
 ScenarioLike = Mapping[str, Any] | str | Path | None
 
@@ -70,6 +70,34 @@ def merge(task: str, from_file: Mapping[str, Any], options: Mapping[str, Any]) -
     out.update({k: v for k, v in from_file.items() if v is not None})
     out.update({k: v for k, v in options.items() if v is not None})
     return out
+
+
+def read_table(scenario: Mapping[str, Any], name: str, fields: tuple[str, ...],
+               read: Callable[[Any], Mapping[str, Any]]) -> dict[str, Any]:
+    """The validated fields of the scenario's ``[name]`` table.
+
+    ``read(section)`` reads them from the :class:`gelav.scenario.Section` (``None``:
+    not in the file); then a field not in ``fields`` is an error naming the file.
+    """
+    from gelav.scenario import Section
+
+    sec = Section(scenario.get(name), name, source=source_of(scenario))
+    vals = read(sec)
+    sec.check_unknown(fields)
+    return {k: v for k, v in vals.items() if v is not None}
+
+
+def settings(task: str, scenario: ScenarioLike, options: Mapping[str, Any], fields: tuple[str, ...],
+             read: Callable[[Mapping[str, Any]], Mapping[str, Any]], *, table: str | None = None,
+             extra: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a task starts with: its keyword options checked, the scenario read, and the settings
+    defaults < the scenario's table (``read(scenario)``) < the options; returns ``(scenario, settings)``.
+
+    ``table``: the name of the defaults and of the table when it is not ``task``.
+    """
+    check_options(task, options, fields, extra=extra)
+    sc = read_scenario(scenario)
+    return sc, merge(table or task, read(sc), options)
 
 
 @dataclass(frozen=True)
