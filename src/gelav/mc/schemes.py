@@ -83,32 +83,11 @@ class Euler(Scheme):
     weak_order = 1.0
 
     def stepper(self, process: Any, dt: float) -> Step:
+        fast = getattr(process, "euler_step", None)
+        step = fast(dt) if fast is not None else None
+        if step is not None:  # coefficients in closed form: one fused in-place step
+            return step  # type: ignore[no-any-return]
         sq = math.sqrt(dt)
-        if type(process) is OrnsteinUhlenbeck:
-            a, c, s = 1.0 - process.kappa * dt, process.kappa * process.mean * dt, process.sigma * sq
-
-            def step1(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                z *= s
-                x *= a
-                x += c
-                x += z
-            return step1
-        if type(process) is BrownianMotion:
-            c, s = process.mu * dt, process.sigma * sq
-
-            def step2(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                z *= s
-                x += c
-                x += z
-            return step2
-        if type(process) is GeometricBrownianMotion:
-            c, s = 1.0 + process.mu * dt, process.sigma * sq
-
-            def step3(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                z *= s
-                z += c
-                x *= z
-            return step3
 
         def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
             b = process.drift(t, x)
@@ -129,20 +108,11 @@ class Milstein(Scheme):
     weak_order = 1.0
 
     def stepper(self, process: Any, dt: float) -> Step:
-        if type(process) in (OrnsteinUhlenbeck, BrownianMotion):
-            return Euler().stepper(process, dt)  # additive noise: Milstein = Euler
+        fast = getattr(process, "milstein_step", None)
+        step = fast(dt) if fast is not None else None
+        if step is not None:  # coefficients in closed form: one fused in-place step
+            return step  # type: ignore[no-any-return]
         sq = math.sqrt(dt)
-        if type(process) is GeometricBrownianMotion:
-            c, s, h = 1.0 + process.mu * dt - 0.5 * process.sigma**2 * dt, process.sigma * sq, 0.5 * process.sigma**2 * dt
-
-            def step5(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                zz = z * z
-                zz *= h
-                z *= s
-                z += c
-                z += zz
-                x *= z
-            return step5
 
         def step6(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
             b = process.drift(t, x)

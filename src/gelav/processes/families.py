@@ -47,6 +47,22 @@ class BrownianMotion(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
 
+    def euler_step(self, dt: float) -> Step | None:
+        r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass: its coefficients may differ)."""
+        if type(self) is not BrownianMotion:
+            return None
+        c, s = self.mu * dt, self.sigma * math.sqrt(dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            x += c
+            x += z
+        return step
+
+    def milstein_step(self, dt: float) -> Step | None:
+        """Additive noise: the Milstein step is the Euler step."""
+        return self.euler_step(dt)
+
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (the Euler step is exact here)."""
         c, s = self.mu * dt, self.sigma * math.sqrt(dt)
@@ -116,6 +132,23 @@ class OrnsteinUhlenbeck(Process):
 
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
+
+    def euler_step(self, dt: float) -> Step | None:
+        r""":math:`X' = (1 - \kappa\Delta t)X + \kappa\bar x\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass)."""
+        if type(self) is not OrnsteinUhlenbeck:
+            return None
+        a, c, s = 1.0 - self.kappa * dt, self.kappa * self.mean * dt, self.sigma * math.sqrt(dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            x *= a
+            x += c
+            x += z
+        return step
+
+    def milstein_step(self, dt: float) -> Step | None:
+        """Additive noise: the Milstein step is the Euler step."""
+        return self.euler_step(dt)
 
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = \bar x + (X - \bar x)e^{-\kappa\Delta t} + \sqrt{\sigma^2(1-e^{-2\kappa\Delta t})/2\kappa}\,Z`."""
@@ -190,6 +223,35 @@ class GeometricBrownianMotion(Process):
 
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.full_like(np.asarray(x, dtype=float), self.sigma)
+
+    def euler_step(self, dt: float) -> Step | None:
+        r""":math:`X' = X(1 + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z)` (None for a subclass)."""
+        if type(self) is not GeometricBrownianMotion:
+            return None
+        c, s = 1.0 + self.mu * dt, self.sigma * math.sqrt(dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            z += c
+            x *= z
+        return step
+
+    def milstein_step(self, dt: float) -> Step | None:
+        r""":math:`X' = X(1 + \mu\Delta t - \tfrac12\sigma^2\Delta t + \sigma\sqrt{\Delta t}Z
+        + \tfrac12\sigma^2\Delta t Z^2)` (None for a subclass)."""
+        if type(self) is not GeometricBrownianMotion:
+            return None
+        sq = math.sqrt(dt)
+        c, s, h = 1.0 + self.mu * dt - 0.5 * self.sigma**2 * dt, self.sigma * sq, 0.5 * self.sigma**2 * dt
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            zz = z * z
+            zz *= h
+            z *= s
+            z += c
+            z += zz
+            x *= z
+        return step
 
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = X\exp((\mu - \sigma^2/2)\Delta t + \sigma\sqrt{\Delta t}Z)`."""
