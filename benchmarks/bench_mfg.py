@@ -118,9 +118,9 @@ def compiled_floor(n_nodes: int, n_solves: int, repeats: int = 3) -> float:
     """Seconds for ``n_solves`` compiled Thomas solves of ``n_nodes`` unknowns (one compiled loop)."""
     from numba import njit
 
-    from gelav.fd import _numba as fd_numba
+    from gelav.fd import linalg
 
-    thomas = fd_numba.kernels().thomas
+    thomas = linalg.numba_kernels().thomas
 
     @njit(cache=False)
     def run(dl, d, du, b, out, work, m):  # type: ignore[no-untyped-def]
