@@ -21,6 +21,24 @@ from gelav.processes.base import Process, Step
 __all__ = ["CIR", "BrownianMotion", "GeometricBrownianMotion", "OrnsteinUhlenbeck"]
 
 
+def _affine_step(a: float, c: float, s: float) -> Step:
+    r"""The in-place step :math:`x \leftarrow a x + c + s z` (``z`` is overwritten; no product when a = 1)."""
+    if a == 1.0:
+
+        def shift(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            x += c
+            x += z
+        return shift
+
+    def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+        z *= s
+        x *= a
+        x += c
+        x += z
+    return step
+
+
 class BrownianMotion(Process):
     r"""Brownian motion with drift, :math:`dX = \mu\,dt + \sigma\,dW`.
 
@@ -51,13 +69,7 @@ class BrownianMotion(Process):
         r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass: its coefficients may differ)."""
         if type(self) is not BrownianMotion:
             return None
-        c, s = self.mu * dt, self.sigma * math.sqrt(dt)
-
-        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            z *= s
-            x += c
-            x += z
-        return step
+        return self.exact_step(dt)
 
     def milstein_step(self, dt: float) -> Step | None:
         """Additive noise: the Milstein step is the Euler step."""
@@ -65,13 +77,7 @@ class BrownianMotion(Process):
 
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (the Euler step is exact here)."""
-        c, s = self.mu * dt, self.sigma * math.sqrt(dt)
-
-        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            z *= s
-            x += c
-            x += z
-        return step
+        return _affine_step(1.0, self.mu * dt, self.sigma * math.sqrt(dt))
 
     @property
     def has_transition(self) -> bool:
@@ -137,14 +143,7 @@ class OrnsteinUhlenbeck(Process):
         r""":math:`X' = (1 - \kappa\Delta t)X + \kappa\bar x\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass)."""
         if type(self) is not OrnsteinUhlenbeck:
             return None
-        a, c, s = 1.0 - self.kappa * dt, self.kappa * self.mean * dt, self.sigma * math.sqrt(dt)
-
-        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            z *= s
-            x *= a
-            x += c
-            x += z
-        return step
+        return _affine_step(1.0 - self.kappa * dt, self.kappa * self.mean * dt, self.sigma * math.sqrt(dt))
 
     def milstein_step(self, dt: float) -> Step | None:
         """Additive noise: the Milstein step is the Euler step."""
@@ -155,13 +154,7 @@ class OrnsteinUhlenbeck(Process):
         e = math.exp(-self.kappa * dt)
         c = self.mean * (1.0 - e)
         s = self.sigma * math.sqrt(-math.expm1(-2 * self.kappa * dt) / (2 * self.kappa))
-
-        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            z *= s
-            x *= e
-            x += c
-            x += z
-        return step
+        return _affine_step(e, c, s)
 
     @property
     def has_transition(self) -> bool:
