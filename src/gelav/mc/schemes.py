@@ -75,6 +75,12 @@ class Scheme:
         return f"{type(self).__name__}(strong_order={self.strong_order}, weak_order={self.weak_order})"
 
 
+def _capability_step(process: Any, capability: str, dt: float) -> Step | None:
+    """The process's fused step for coefficients in closed form (``process.<capability>(dt)``), or None."""
+    fast = getattr(process, capability, None)
+    return fast(dt) if fast is not None else None  # type: ignore[no-any-return]
+
+
 class Euler(Scheme):
     r"""Euler–Maruyama: :math:`X_{n+1} = X_n + b(t_n, X_n)\Delta t + \sigma(t_n, X_n)\sqrt{\Delta t}\,Z_n`."""
 
@@ -83,10 +89,9 @@ class Euler(Scheme):
     weak_order = 1.0
 
     def stepper(self, process: Any, dt: float) -> Step:
-        fast = getattr(process, "euler_step", None)
-        step = fast(dt) if fast is not None else None
-        if step is not None:  # coefficients in closed form: one fused in-place step
-            return step  # type: ignore[no-any-return]
+        fused = _capability_step(process, "euler_step", dt)
+        if fused is not None:
+            return fused
         sq = math.sqrt(dt)
 
         def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
@@ -108,10 +113,9 @@ class Milstein(Scheme):
     weak_order = 1.0
 
     def stepper(self, process: Any, dt: float) -> Step:
-        fast = getattr(process, "milstein_step", None)
-        step = fast(dt) if fast is not None else None
-        if step is not None:  # coefficients in closed form: one fused in-place step
-            return step  # type: ignore[no-any-return]
+        fused = _capability_step(process, "milstein_step", dt)
+        if fused is not None:
+            return fused
         sq = math.sqrt(dt)
 
         def step6(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
