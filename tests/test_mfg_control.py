@@ -275,3 +275,47 @@ def test_control_game_rejects_bad_input():
     concave = ControlGame(lambda t, x, a, m: -(a * a), g, 1.0, 0.0, domain=(-1, 1))
     with pytest.raises(ValueError, match="convex"):
         solve_control(concave, Numerics(n_cells=20, n_steps=5))
+
+
+def test_control_game_uses_the_shared_fixed_point_registry():
+    """The control game's methods are the stopping game's registry entries (one registry)."""
+    from gelav.mfg.control import CONTROL_METHODS
+    from gelav.mfg.control.fixed_point import control_method
+    from gelav.mfg.fixed_point import FIXED_POINT_REGISTRY
+
+    assert {"picard", "fictitious", "anderson", "auto"} <= set(CONTROL_METHODS)
+    for name in ("picard", "fictitious", "anderson"):
+        assert control_method(name) is FIXED_POINT_REGISTRY[name]
+    assert control_method("auto") is FIXED_POINT_REGISTRY["anderson"]
+    assert "newton-krylov" not in CONTROL_METHODS  # needs a map smooth to rounding
+
+
+def test_fictitious_play_converges_to_the_closed_form():
+    """Fictitious play (the registry's) on the systemic-risk game, from a guess 0.2 off the closed-form
+    mean: it reaches the tolerance, and the equilibrium mean is within tol / (1 - q) of the closed form,
+    q the contraction factor of Φ measured by Picard (plus the discretisation error, ~1e-16 here: the
+    discrete mean is exactly constant). From the default guess (the start's mean) it stops at once
+    on the equilibrium Anderson finds."""
+    game = systemic_risk(horizon=1.0)
+    cf = game.closed_form
+    num = Numerics(n_cells=30, n_steps=12)
+    off = ControlOptions(method="picard", tol=1e-9, guess=cf.m0 + 0.2, exploitability=False)
+    res = [h["residual"] for h in solve_control(game, num, off).history]
+    q = max(res[i + 1] / res[i] for i in range(len(res) - 1))
+    assert 0.2 < q < 0.8, q
+    errs, its = [], []
+    for tol in (4e-2, 2e-2):
+        eq = solve_control(game, num, ControlOptions(method="fictitious", tol=tol, max_iter=500,
+                                                     guess=cf.m0 + 0.2, exploitability=False))
+        assert eq.converged and eq.history[-1]["residual"] < tol
+        assert eq.history[-1]["method"] == "fictitious"
+        errs.append(float(np.max(np.abs(eq.mean - cf.mean(eq.times)))))
+        its.append(eq.iterations)
+        assert errs[-1] < tol / (1.0 - q) + 1e-12, (errs[-1], tol, q)
+    assert errs[1] < 0.75 * errs[0]  # closer as the tolerance halves
+    assert its == [11, 73], its  # docs/control-games.md quotes these
+    ref = solve_control(game, num, ControlOptions(method="anderson", exploitability=False))
+    eq = solve_control(game, num, ControlOptions(method="fictitious", exploitability=False))
+    assert eq.iterations == 1
+    assert float(np.max(np.abs(eq.mean - cf.mean(eq.times)))) < 1e-12
+    assert float(np.max(np.abs(eq.value - ref.value))) < 1e-12

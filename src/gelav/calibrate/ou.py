@@ -67,8 +67,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from gelav.calibrate._common import MIN_OBSERVATIONS, acf, hessian, interval_side, maximise
-from gelav.calibrate.io import TimeSeries, to_years
+from gelav.calibrate._common import acf, hessian, interval_side, maximise, prepare
+from gelav.calibrate.io import TimeSeries
 from gelav.errors import AccuracyWarning
 
 __all__ = ["OUFit", "fit_ou"]
@@ -415,7 +415,7 @@ def fit_ou(
     Raises
     ------
     ValueError
-        Fewer than :data:`MIN_OBSERVATIONS` points, a constant series, non-finite
+        Fewer than :data:`gelav.calibrate.MIN_OBSERVATIONS` points, a constant series, non-finite
         values, times not strictly increasing (naming the index), or a bad ``level``.
 
     Warns
@@ -439,50 +439,11 @@ def fit_ou(
     True
     """
     t_start = _time.perf_counter()
-    src: dict[str, Any] = {}
-    notes: list[str] = []
-    if isinstance(times_or_dates, TimeSeries):
-        ts = times_or_dates
-        if values is not None:
-            raise TypeError("Pass either a TimeSeries alone or `times_or_dates` and `values`.")
-        t, dates = ts.times.astype(float), ts.dates
-        x = ts.values.astype(float)
-        src = {"data": ts.source, "date_column": ts.date_column, "value_column": ts.value_column}
-        notes.extend(ts.notes)
-    else:
-        if values is None:
-            raise TypeError("`values` is required unless a TimeSeries is passed.")
-        t, dates = to_years(times_or_dates)
-        try:
-            x = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError("`values` must hold numbers.") from None
-        if x.ndim != 1 or x.shape != t.shape:
-            raise ValueError(f"`values` must be 1-D with one entry per time ({t.size}), got shape {x.shape}.")
+    t, dates, x, src, notes = prepare(times_or_dates, values, model="OU")
     from gelav.calibrate.cir import check_level
 
     level = check_level(level)
-    bad = np.flatnonzero(~np.isfinite(x))
-    if bad.size:
-        raise ValueError(f"`values`[{int(bad[0])}] = {x[bad[0]]} is not finite; drop missing values first.")
-    bad = np.flatnonzero(~np.isfinite(t))
-    if bad.size:
-        raise ValueError(f"`times_or_dates`[{int(bad[0])}] is not finite.")
-    if x.size < MIN_OBSERVATIONS:
-        raise ValueError(
-            f"The series is too short: {x.size} observation{'s' if x.size != 1 else ''}, "
-            f"at least {MIN_OBSERVATIONS} are needed to fit κ, L̄, σ and check the residuals."
-        )
     steps = np.diff(t)
-    bad = np.flatnonzero(steps <= 0)
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"`times_or_dates` must be strictly increasing: entry {i + 1} ({t[i + 1]:.6g} y) does not come after "
-            f"entry {i} ({t[i]:.6g} y); sort the data and keep one observation per date."
-        )
-    if float(np.ptp(x)) <= 1e-12 * max(1.0, float(np.max(np.abs(x)))):
-        raise ValueError(f"The series is constant (every value is {x[0]:g}); an OU model cannot be fitted.")
     span = float(t[-1] - t[0])
     if kappa_bounds is None:
         k_lo, k_hi = 1e-6 / span, 50.0 / float(steps.min())

@@ -202,6 +202,35 @@ class Output:
             click.echo("Files written: " + ", ".join(files))
 
 
+def output_options(*, config_help: str, plot_help: str, json_help: str = "Print one JSON object instead of a table.",
+                   quiet_help: str = "Print nothing but errors (with --plot).",
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--config``, ``--json``, ``--plot`` and ``--quiet`` options of a command that handles them itself.
+
+    The function receives them as ``config``, ``as_json``, ``plot``, ``quiet`` (commands that take one
+    :class:`Output` instead use :func:`shared_options`)::
+
+        @click.command("premium")
+        @click.argument("file")
+        @output_options(config_help="Scenario TOML file with a [premium] table.", plot_help="Write ...")
+        @handle_errors
+        def premium(file, config, as_json, plot, quiet): ...
+    """
+    opts = [
+        click.option("--config", "config", type=click.Path(dir_okay=False), default=None, help=config_help),
+        click.option("--json", "as_json", is_flag=True, help=json_help),
+        click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None, help=plot_help),
+        click.option("--quiet", "-q", is_flag=True, help=quiet_help),
+    ]
+
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
 def shared_options(command: str, *, export: bool = True, config_help: str | None = None,
                    plot_help: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command the shared options; the function receives them as one ``out: Output`` argument.

@@ -6,7 +6,7 @@ import math
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "--nav-growth",
@@ -32,12 +32,8 @@ _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "
 @click.option("--cells", type=int, default=None, help="Grid cells in L on [−3, 3] [300].")
 @click.option("--steps", type=int, default=None, help="Time steps [400].")
 @click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file: [process], [premium] and [exit_boundary] tables (options override).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write the exit region and L*(t) to this image file.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@output_options(config_help="Scenario TOML file: [process], [premium] and [exit_boundary] tables (options override).",
+                plot_help="Write the exit region and L*(t) to this image file.")
 @handle_errors
 def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribution_rate, holding_cost, alpha, beta,
                   gamma, scaling, cells, steps, sensitivity, config, as_json, plot, quiet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"horizon": "--horizon", "mu": "--mu", "sigma_r": "--sigma-r", "model": "--model", "kappa": "--kappa",
@@ -25,12 +25,8 @@ _OPTION = {"horizon": "--horizon", "mu": "--mu", "sigma_r": "--sigma-r", "model"
 @click.option("--l0", "L0", type=float, default=None, help="liquidity: starting state L₀ [L̄].")
 @click.option("--cells", type=int, default=None, help="Feynman–Kac grid cells [400].")
 @click.option("--steps", type=int, default=None, help="Feynman–Kac time steps [400].")
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file with a [jensen] table (options override).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write the asset-class bias chart to this image file.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@output_options(config_help="Scenario TOML file with a [jensen] table (options override).",
+                plot_help="Write the asset-class bias chart to this image file.")
 @handle_errors
 def jensen(horizon, mu, sigma_r, model, kappa, sigma, r0, theta, L0, cells, steps, config, as_json, plot, quiet):
     """Jensen bias of discounting at the expected rate.

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
 
 
 def premium_options(func: Any) -> Any:
@@ -47,12 +47,8 @@ def _x(v: float | None) -> str:
 @click.option("--liquidity-column", default=None, help="Liquidity-state column [detected, e.g. L_t].")
 @click.option("--index-column", default=None, help="Benchmark total-return index column [detected].")
 @premium_options
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file with [metrics] (data, nav, columns) and [premium] tables (options override).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write the cash-flow chart to this image file.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@output_options(config_help="Scenario TOML file with [metrics] (data, nav, columns) and [premium] tables (options override).",
+                plot_help="Write the cash-flow chart to this image file.")
 @handle_errors
 def metrics(file, nav, time_column, flow_column, liquidity_column, index_column, alpha, beta, gamma, scaling,
             config, as_json, plot, quiet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
 from gelav.cli._valuation import renamed_errors
 from gelav.cli.metrics import premium_options, resolve_premium
 
@@ -27,12 +27,9 @@ _OPTION = {"scenario": "--scenario", "horizon": "--horizon", "levels": "--levels
               help="Price the marks at the horizon with the crowding discount of FILE's [mfg] equilibrium.")
 @click.option("--seed", type=int, default=None, help="Seed of a stochastic (kind = 'ou') scenario.")
 @premium_options
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Another TOML file whose [premium] table applies (FILE's own [premium] otherwise).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write the path and drawdown figure to this image file.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@output_options(config_help="Another TOML file whose [premium] table applies (FILE's own [premium] otherwise).",
+                plot_help="Write the path and drawdown figure to this image file.",
+                json_help="Print one JSON object instead of tables.")
 @handle_errors
 def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed, alpha, beta, gamma, scaling, config,
               as_json, plot, quiet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
+from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust"}
@@ -16,12 +16,8 @@ _OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust"}
 @click.option("--robust/--ols", "robust", default=None, help="Huber M-estimate (IRLS) instead of least squares.")
 @click.option("--scaling", type=click.Choice(["sqrt", "linear", "none"]), default=None,
               help="Term-structure shape f(T) [default sqrt].")
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Scenario TOML file with a [premium] table (data, scaling, robust, by); options override.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write π/f(T) against L with the fitted a(L) to this image file.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (with --plot).")
+@output_options(config_help="Scenario TOML file with a [premium] table (data, scaling, robust, by); options override.",
+                plot_help="Write π/f(T) against L with the fitted a(L) to this image file.")
 @handle_errors
 def premium(file, by, robust, scaling, config, as_json, plot, quiet):
     """Fit π(L, T) = (α + βL + γL²)·f(T) to trades (columns trade_year, fund_type, L_t, T_remaining, pi_observed).

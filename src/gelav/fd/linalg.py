@@ -71,6 +71,7 @@ __all__ = [
     "brennan_schwartz",
     "factor",
     "matvec",
+    "numba_available",
     "numba_kernels",
     "policy_iteration",
     "resolve_backend",
@@ -112,6 +113,13 @@ def resolve_backend(backend: str) -> str:
         if not _numba.available():
             raise ImportError("`backend='numba'` needs Numba: pip install gelav[fast] (or use backend='lapack').")
     return backend
+
+
+def numba_available() -> bool:
+    """True when Numba can be imported (the ``"numba"`` backend can be used)."""
+    from gelav.fd import _numba
+
+    return _numba.available()
 
 
 def numba_kernels() -> Any:

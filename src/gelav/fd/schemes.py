@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 from gelav.fd.linalg import Bands
 
-__all__ = ["SCHEMES", "BackwardEuler", "CrankNicolson", "ThetaScheme", "TimeScheme", "get_scheme"]
+__all__ = ["SCHEMES", "BackwardEuler", "CrankNicolson", "ThetaScheme", "TimeScheme", "get_scheme", "get_theta_scheme",
+           "theta_schemes"]
 
 
 class TimeScheme:
@@ -101,4 +102,27 @@ def get_scheme(scheme: str | TimeScheme) -> TimeScheme:
     if out is None:
         raise ValueError(f"Unknown `scheme` {scheme!r}; registered schemes are "
                          + ", ".join(repr(k) for k in SCHEMES) + ".")
+    return out
+
+
+def theta_schemes() -> list[str]:
+    """Names of the registered θ-schemes (``theta`` set): what solvers built on the θ-step accept."""
+    return [k for k, v in SCHEMES.items() if v.theta is not None]
+
+
+def get_theta_scheme(scheme: str | TimeScheme, *, why: str = "") -> TimeScheme:
+    """The registered θ-scheme ``scheme``, for solvers whose steps are θ-steps (optimal stopping, the MFG).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the registry), or a scheme that is
+        not a θ-scheme (the message lists the registered θ-schemes; ``why`` says
+        why the caller needs one).
+    """
+    out = get_scheme(scheme)
+    if out.theta is None:
+        name = scheme if isinstance(scheme, str) else out.name
+        raise ValueError(f"`scheme` = {name!r} is not a θ-scheme{why}; registered θ-schemes are "
+                         + ", ".join(repr(k) for k in theta_schemes()) + ".")
     return out

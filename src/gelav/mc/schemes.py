@@ -75,6 +75,12 @@ class Scheme:
         return f"{type(self).__name__}(strong_order={self.strong_order}, weak_order={self.weak_order})"
 
 
+def _capability_step(process: Any, capability: str, dt: float) -> Step | None:
+    """The process's fused step for coefficients in closed form (``process.<capability>(dt)``), or None."""
+    fast = getattr(process, capability, None)
+    return fast(dt) if fast is not None else None  # type: ignore[no-any-return]
+
+
 class Euler(Scheme):
     r"""Euler–Maruyama: :math:`X_{n+1} = X_n + b(t_n, X_n)\Delta t + \sigma(t_n, X_n)\sqrt{\Delta t}\,Z_n`."""
 
@@ -83,32 +89,10 @@ class Euler(Scheme):
     weak_order = 1.0
 
     def stepper(self, process: Any, dt: float) -> Step:
+        fused = _capability_step(process, "euler_step", dt)
+        if fused is not None:
+            return fused
         sq = math.sqrt(dt)
-        if type(process) is OrnsteinUhlenbeck:
-            a, c, s = 1.0 - process.kappa * dt, process.kappa * process.mean * dt, process.sigma * sq
-
-            def step1(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                z *= s
-                x *= a
-                x += c
-                x += z
-            return step1
-        if type(process) is BrownianMotion:
-            c, s = process.mu * dt, process.sigma * sq
-
-            def step2(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                z *= s
-                x += c
-                x += z
-            return step2
-        if type(process) is GeometricBrownianMotion:
-            c, s = 1.0 + process.mu * dt, process.sigma * sq
-
-            def step3(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                z *= s
-                z += c
-                x *= z
-            return step3
 
         def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
             b = process.drift(t, x)
@@ -129,20 +113,10 @@ class Milstein(Scheme):
     weak_order = 1.0
 
     def stepper(self, process: Any, dt: float) -> Step:
-        if type(process) in (OrnsteinUhlenbeck, BrownianMotion):
-            return Euler().stepper(process, dt)  # additive noise: Milstein = Euler
+        fused = _capability_step(process, "milstein_step", dt)
+        if fused is not None:
+            return fused
         sq = math.sqrt(dt)
-        if type(process) is GeometricBrownianMotion:
-            c, s, h = 1.0 + process.mu * dt - 0.5 * process.sigma**2 * dt, process.sigma * sq, 0.5 * process.sigma**2 * dt
-
-            def step5(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-                zz = z * z
-                zz *= h
-                z *= s
-                z += c
-                z += zz
-                x *= z
-            return step5
 
         def step6(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
             b = process.drift(t, x)

@@ -2,8 +2,8 @@ r"""The compiled engine of the mean-field game (``Numerics(engine="numba")``): t
 
 :mod:`gelav.mfg.kernels` holds the two sweeps once, as NumPy code; this module
 compiles those functions with Numba, binding their tridiagonal primitives to
-the Thomas kernels of :mod:`gelav.fd._numba` (the numba backend of
-:mod:`gelav.fd.linalg`) instead of LAPACK. Elimination without pivoting is
+the Thomas kernels of :func:`gelav.fd.linalg.numba_kernels` (the numba backend
+of :mod:`gelav.fd.linalg`) instead of LAPACK. Elimination without pivoting is
 exact here because every matrix solved — :math:`L_n = I - \theta\Delta t\,Q_n +
 \Delta t\,\mathrm{diag}\,k_n`, the Newton Jacobian (a larger non-negative
 diagonal) and their transposes — is a nonsingular M-matrix. Only the per-step
@@ -17,8 +17,6 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import numpy as np
-
 __all__ = ["available", "kernels"]
 
 _KERNELS: Any = None
@@ -26,9 +24,9 @@ _KERNELS: Any = None
 
 def available() -> bool:
     """True when Numba can be imported."""
-    from gelav.fd import _numba
+    from gelav.fd import linalg
 
-    return _numba.available()
+    return linalg.numba_available()
 
 
 def kernels() -> Any:
@@ -39,27 +37,26 @@ def kernels() -> Any:
     return _KERNELS
 
 
-# -- the tridiagonal primitives of the kernels, on the numba backend of gelav.fd.linalg ---------------
-def _solve_nb(dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
-    # the kernels' contract lets this overwrite ``b``: eliminate in place (one scratch band, no output array)
-    _thomas(dl, d, du, b, b, np.empty(b.shape[0]))
-    return b
-
-
-def _solve_t_nb(dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
-    _thomas(du, d, dl, b, b, np.empty(b.shape[0]))  # the transpose: sub- and super-diagonal swapped
-    return b
-
-
-def _solve0_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
-    out = np.empty_like(b)  # no cached factorisation here: one elimination (cheaper than LAPACK's call)
-    _thomas(dl, d, du, b, out, np.empty_like(b))
+# -- the primitives of the kernels, on the numba backend of gelav.fd.linalg (no allocation) ---------
+def _solve_nb(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover - jitted
+    _thomas(dl, d, du, b, out, cw)  # ``out`` may be ``b``: the elimination runs in place
     return out
 
 
-def _solve0_t_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any) -> Any:  # pragma: no cover - jitted
-    out = np.empty_like(b)
-    _thomas(du, d, dl, b, out, np.empty_like(b))
+def _solve_t_nb(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover - jitted
+    _thomas(du, d, dl, b, out, cw)  # the transpose: sub- and super-diagonal swapped
+    return out
+
+
+def _solve0_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
+               cw: Any) -> Any:  # pragma: no cover - jitted
+    _thomas(dl, d, du, b, out, cw)  # no cached factorisation here: one elimination (cheaper than LAPACK's call)
+    return out
+
+
+def _solve0_t_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
+                 cw: Any) -> Any:  # pragma: no cover - jitted
+    _thomas(du, d, dl, b, out, cw)
     return out
 
 
@@ -70,9 +67,48 @@ def _dot_nb(a: Any, b: Any) -> float:  # pragma: no cover - jitted
     return s
 
 
-def _apply_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - jitted
+def _positive_part_nb(x: Any) -> Any:  # pragma: no cover - jitted
+    for i in range(x.shape[0]):
+        x[i] = max(x[i], 0.0)
+    return x
+
+
+def _absmax_nb(x: Any) -> float:  # pragma: no cover - jitted
+    m = 0.0
+    for i in range(x.shape[0]):
+        m = max(m, abs(x[i]))
+    return m
+
+
+def _exceeds_nb(a: Any, b: Any) -> bool:  # pragma: no cover - jitted
+    for i in range(a.shape[0]):
+        if a[i] > b[i]:
+            return True
+    return False
+
+
+def _gap_start_nb(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:  # pragma: no cover - jitted
+    for i in range(V.shape[0]):
+        out[i] = V[i] + (pi[i] - pf1[i]) if pf1[i] > V[i] else other[i]
+    return out
+
+
+def _exit_rate_nb(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) -> Any:  # pragma: no cover
+    for i in range(W.shape[0]):
+        z = max(pi[i] - W[i], 0.0) * inv_d
+        out[i] = z * z / (1.0 + z) * ae[i]
+    return out
+
+
+def _exit_system_nb(kk: Any, h: float, pi: Any, b: Any, ad: Any, J: Any, G: Any) -> None:  # pragma: no cover
+    for i in range(kk.shape[0]):
+        hk = kk[i] * h
+        G[i] = hk * pi[i] + b[i]
+        J[i] = ad[i] + hk
+
+
+def _apply_nb(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:  # pragma: no cover - jitted
     n = x.shape[0]
-    out = np.empty(n)
     for i in range(n):
         s = d[i] * x[i]
         if i > 0:
@@ -83,9 +119,8 @@ def _apply_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - ji
     return out
 
 
-def _apply_t_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - jitted
+def _apply_t_nb(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:  # pragma: no cover - jitted
     n = x.shape[0]
-    out = np.empty(n)
     for i in range(n):
         s = d[i] * x[i]
         if i < n - 1:
@@ -96,12 +131,10 @@ def _apply_t_nb(d: Any, lo: Any, up: Any, x: Any) -> Any:  # pragma: no cover - 
     return out
 
 
-def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float,
-                      hae: Any, check: bool) -> Any:  # pragma: no cover - jitted
+def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float, hae: Any,
+                      check: bool, G: Any, J: Any) -> bool:  # pragma: no cover - jitted
     # gelav.mfg.kernels._newton_system in one loop, each expression evaluated in the same order
     n = W.shape[0]
-    G = np.empty(n)
-    J = np.empty(n)
     active = False
     for i in range(n):
         z = max(pi[i] - W[i], 0.0) * inv_d
@@ -116,22 +149,26 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
             s += au[i] * W[i + 1]
         G[i] = s + hk * (W[i] - pi[i]) - b[i]
         J[i] = hk * u * (3.0 + 2.0 * z) + ad[i]
-    return G, J, active
+    return active if check else True
 
 
 _thomas: Any = None
+
+#: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
+PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_positive_part", "_absmax", "_exceeds", "_gap_start", "_exit_rate",
+              "_exit_system", "_apply",
+              "_apply_t", "_newton_system")
 
 
 def _build() -> Any:
     from numba import njit
 
-    from gelav.fd import _numba as fd_numba
+    from gelav.fd import linalg
     from gelav.mfg import kernels as src
 
     g = globals()
-    g["_thomas"] = fd_numba.kernels().thomas
-    prims = {name: njit(cache=True)(g[name + "_nb"]) for name in ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_apply",
-                                                      "_apply_t", "_newton_system")}
+    g["_thomas"] = linalg.numba_kernels().thomas
+    prims = {name: njit(cache=True)(g[name + "_nb"]) for name in PRIMITIVES}
     # the kernels' own module namespace, with the primitives bound to the compiled ones
     ns: dict[str, Any] = dict(vars(src))
     ns.update(prims)

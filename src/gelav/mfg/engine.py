@@ -247,6 +247,7 @@ class Problem:
         self._ops_static: StepOps | None = None
         self._V_lin: Array | None = None
         self._P_lin: tuple[Array, Array] | None = None
+        self._ae: tuple[float, Array] | None = None
 
     # -- set-up helpers ------------------------------------------------------
     def _own_coefficients(self) -> tuple[Array | None, Array | None]:
@@ -385,6 +386,12 @@ class Problem:
             return self._ops_static
         return self.step_ops(Q)
 
+    def _alive_over(self, eps: float) -> Array:
+        """:math:`1/\varepsilon` where a type is alive, else 0 (M, KN); kept for the last ``eps``."""
+        if self._ae is None or self._ae[0] != eps:
+            self._ae = (eps, self.alive_f * (1.0 / eps))
+        return self._ae[1]
+
     def _linear_values(self) -> Array:
         """Backward sweep with no exits on the cached static operators (population independent), (M+1, KN)."""
         if self._V_lin is None:
@@ -394,7 +401,7 @@ class Problem:
             Vs[self.M] = self.model.market.nav
             zero = np.zeros((self.M, self.K * self.N))
             self._sweep_backward(ops, zero, zero, 1.0, 1.0, Vs, zero.copy(), np.zeros(self.M, dtype=bool), self.M,
-                                 2, None, None, zero, 1e-7, "numpy")
+                                 2, None, np.zeros(self.M, dtype=np.int8), zero, 1e-7, "numpy")
             self._V_lin = Vs
         return self._V_lin
 
@@ -404,7 +411,7 @@ class Problem:
             ops = self._ops(self._Q_static)  # type: ignore[arg-type]
             P = np.empty((self.M + 1, self.K, self.N))
             qs = np.empty((self.M, self.K * self.N))
-            self._sweep_forward(ops, None, np.zeros(self.M, dtype=bool), 0, P, qs)
+            self._sweep_forward(ops, None, np.zeros(self.M, dtype=bool), 0, P, qs, np.zeros((self.M, self.K)))
             self._P_lin = (P, qs)
         return self._P_lin
 
@@ -442,7 +449,7 @@ class Problem:
         pf = np.ascontiguousarray(price.transpose(1, 0, 2).reshape(M, KN))
         # prices where a type is still alive (dead blocks never exit)
         pc = pf if self._all_alive else np.where(self.alive_f > 0, pf, -np.inf)
-        ae = self.alive_f * (1.0 / eps)
+        ae = self._alive_over(eps)
         Vs = np.empty((M + 1, KN))
         ks = np.zeros((M, KN))
         exiting = np.zeros(M, dtype=bool)
@@ -466,18 +473,23 @@ class Problem:
                 return Backward(Vs, ks, ops, price, market, base, Q, n_sweeps, exiting, self.dt, "global")
         mode = 2 if policy is not None else (1 if control == "lagged" else 0)
         warm = gV if mode == 0 else None
-        g_exit = np.asarray((pc > warm[:M]).any(axis=1)) if warm is not None else None  # where the guess exits
         pol = np.ascontiguousarray(policy, dtype=float) if policy is not None else ks
+        if warm is None:
+            g_exit = np.zeros(M, dtype=np.int8)  # unused
+        elif engine == "numba":
+            g_exit = np.full(M, -1, dtype=np.int8)  # tested step by step, when needed
+        else:  # where the guess exits, vectorised over the steps
+            g_exit = np.asarray((pc > warm[:M]).any(axis=1), dtype=np.int8)
         n_newton = self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, mode, warm, g_exit, pol,
                                         newton_tol, engine)
         return Backward(Vs, ks, ops, price, market, base, Q, n_newton, exiting, self.dt,
                         "numba" if engine == "numba" else "step")
 
     def _sweep_backward(self, ops: StepOps, pf: Array, pc: Array, eps: float, delta: float, Vs: Array, ks: Array,
-                        exiting: Array, n_top: int, mode: int, gV: Array | None, g_exit: NDArray[np.bool_] | None,
+                        exiting: Array, n_top: int, mode: int, gV: Array | None, g_exit: NDArray[np.int8],
                         policy: Array, newton_tol: float, engine: str) -> int:
         """Run :func:`gelav.mfg.kernels.backward_sweep` on the NumPy/LAPACK or the compiled backend."""
-        ae = self.alive_f * (1.0 / eps)
+        ae = self._alive_over(eps)
         has_guess = gV is not None
         if engine == "numba":
             from gelav.mfg import _numba
@@ -486,13 +498,12 @@ class Problem:
             lu0 = None  # the compiled engine solves every step by elimination (no cached LAPACK factors)
             pc = np.ascontiguousarray(pc)
             gV = np.ascontiguousarray(gV) if has_guess else Vs
-            g_exit = g_exit if g_exit is not None else np.zeros(self.M, dtype=bool)  # unused without a guess
         else:
             sweep = kernels.backward_sweep
             lu0 = ops.lu0
         return int(sweep(ops.al, ops.ad, ops.au, ops.rbd, ops.rbl, ops.rbu, self.hsrc, pf, pc, self.alive_f, ae,
                          float(eps), float(delta), self.dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
-                         policy, float(newton_tol), lu0))
+                         policy, float(newton_tol), lu0, kernels.work(Vs.shape[1])))
 
     def _global_newton(self, ops: StepOps, pf: Array, pc: Array, ae: Array, eps: float, delta: float, Vs: Array,
                        n_top: int, gV: Array, newton_tol: float, max_sweeps: int = 3
@@ -529,7 +540,7 @@ class Problem:
             F[:, 1:] -= rbl[:n_top] * Wn1[:, :-1]
             F[:, :-1] -= rbu[:n_top] * Wn1[:, 1:]
             F -= hsrc
-            zp, u, hk = kernels.newton_terms(pi, Wn, inv_d, hae)
+            zp, u, hk = kernels.newton_terms(pi, Wn, inv_d, hae, *np.empty((3, *Wn.shape)))
             F += hk * (Wn - pi)
             Jd = ad + hk * u * (3.0 + 2.0 * zp)
             act: NDArray[np.bool_] = np.asarray((zp > 0.0).any(axis=1))
@@ -555,17 +566,17 @@ class Problem:
             return None
         # the values: the backward kernel with the solution's exit intensity frozen (exact duality)
         kk = np.zeros((M, KN))
-        kk[:n_top] = kernels.exit_rate(pi, W[:n_top], inv_d, ae[:n_top])
+        kernels.exit_rate(pi, W[:n_top], inv_d, ae[:n_top], kk[:n_top], np.empty((n_top, KN)))
         ks = np.zeros((M, KN))
         exiting = np.zeros(M, dtype=bool)
-        self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, None, kk, newton_tol,
+        self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, np.zeros(M, dtype=np.int8), kk, newton_tol,
                              "numpy")
         return ks, exiting, sweeps
 
     def _sweep_forward(self, ops: StepOps, k: Array | None, exiting: Array, n0: int, P: Array, qs: Array,
-                       engine: str = "numpy") -> None:
+                       exits: Array, engine: str = "numpy") -> None:
         """Forward steps ``n0 .. M-1`` (in place, :func:`gelav.mfg.kernels.forward_sweep`), starting from the
-        holders ``P[n0]`` (pre-payout masses)."""
+        holders ``P[n0]`` (pre-payout masses); fills the exit masses ``exits`` (M, K) of those steps."""
         K, N, M = self.K, self.N, self.M
         p = P[n0].reshape(-1).copy() if n0 > 0 else self.p0.reshape(-1).copy()
         if n0 == 0:
@@ -582,7 +593,10 @@ class Problem:
         else:
             sweep, lu0 = kernels.forward_sweep, ops.lu0
         sweep(ops.al, ops.ad, ops.au, ops.rfd, ops.rfl, ops.rfu, k, exiting, self.dt, p, n0,
-              P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0)
+              P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0, kernels.work(K * N))
+        if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)
+            exits[n0:] = np.einsum("mkn,mkn->mk", k[n0:].reshape(-1, K, N), qs[n0:].reshape(-1, K, N))
+            exits[n0:] *= self.dt[n0:, None]
 
     def forward(self, bw: Backward) -> Forward:
         """The population following the best response ``bw`` (exact transpose of its steps)."""
@@ -598,11 +612,9 @@ class Problem:
                 Pl, ql = self._linear_population()
                 P[:n0 + 1] = Pl[:n0 + 1]
                 qs[:n0] = ql[:n0]
-        if n0 < M:
-            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, self.numerics.resolved_engine)
         exits = np.zeros((M, K))
-        if ex.size:
-            exits[ex] = (bw.k[ex] * qs[ex]).reshape(ex.size, K, N).sum(axis=2) * self.dt[ex, None]
+        if n0 < M:
+            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, exits, self.numerics.resolved_engine)
         Z = self.aggregates(P, exits)
         return Forward(P, qs, exits, Z)
 

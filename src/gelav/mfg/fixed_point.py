@@ -53,6 +53,7 @@ __all__ = [
     "Evaluator",
     "Fictitious",
     "FixedPointMethod",
+    "MapEvaluator",
     "NewtonKrylov",
     "Picard",
     "Stalled",
@@ -188,6 +189,33 @@ class Evaluator:
         return Zn
 
 
+class MapEvaluator:
+    r"""An evaluator for a fixed point on any array of aggregates, from ``phi(Z) -> (Φ(Z), residual)``.
+
+    What a registered method asks of an evaluator, for a map given as a function
+    (the control game's: :func:`gelav.mfg.solve_control`): ``ev(Z, name)`` returns
+    :math:`\Phi(Z)` (any shape; the methods work on it flattened), ``ev.residual`` is
+    the residual :math:`\|\Phi(Z) - Z\|_\infty` of the latest evaluation and
+    ``ev.history`` the records, which ``phi`` keeps. There is no relaxation to
+    continue in (``set_relaxation`` is a no-op), so methods that need the stopping
+    game's :class:`Evaluator` say so in :attr:`FixedPointMethod.games`.
+    """
+
+    def __init__(self, phi: Callable[[Array], tuple[Array, float]], history: list[dict[str, Any]]) -> None:
+        self.phi = phi
+        self.history = history
+        self.residual = math.nan
+        self.eps = math.nan
+        self.inexact = False
+
+    def __call__(self, Z: Array, method: str, record: bool = True) -> Array:
+        Zn, self.residual = self.phi(Z)
+        return Zn
+
+    def set_relaxation(self, eps: float) -> None:
+        """No relaxation here."""
+
+
 class FixedPointMethod:
     """A fixed-point iteration for :math:`\\Phi(Z) = Z`.
 
@@ -202,9 +230,14 @@ class FixedPointMethod:
 
     :meth:`solve` runs :meth:`iterate` once at the target relaxation;
     override it for multi-stage strategies (continuation in ε).
+
+    ``games`` names the games whose evaluator the method can drive: a method
+    that only calls ``ev(Z, name)`` and reads ``ev.residual`` / ``ev.history``
+    works on any map (also a :class:`MapEvaluator`: the control game).
     """
 
     description: str = ""
+    games: tuple[str, ...] = ("stopping", "control")
 
     def iterate(self, ev: Evaluator, Z: Array, tol: float, options: SolverOptions, notes: list[str]) -> Array:
         """Iterate at the evaluator's current relaxation until the residual is below ``tol``."""
@@ -262,7 +295,7 @@ def check_cycle(Zs: list[Array], res: list[float]) -> None:
     raise Stalled()
 
 
-def reached(ev: Evaluator, tol: float) -> str:
+def reached(ev: Evaluator | MapEvaluator, tol: float) -> str:
     r"""What a failed iteration asked for and reached, for its message (issue 11).
 
     The residual :math:`\|\Phi(Z) - Z\|_\infty` is the one the stopping test compares with
@@ -270,6 +303,10 @@ def reached(ev: Evaluator, tol: float) -> str:
     relaxation :math:`\varepsilon`): the shared history also holds other starts and the coarser
     stages of the continuation, whose residuals belong to other maps.
     """
+    if isinstance(ev, MapEvaluator):  # one map, no relaxation stages or starts (e.g. a control game)
+        own = [h["residual"] for h in ev.history if "residual" in h] or [ev.residual]
+        return (f"tol={tol:g} asked for; residual reached {min(own):.3g} (best) / {own[-1]:.3g} (last) "
+                f"over {len(own)} evaluations")
     own = [h["residual"] for h in ev.history if h.get("start") == ev.label and h.get("epsilon") == ev.eps]
     if not own:
         own = [ev.residual]
@@ -383,6 +420,9 @@ class Anderson(FixedPointMethod):
 
 class NewtonKrylov(FixedPointMethod):
     description = "scipy.optimize.newton_krylov on Φ(Z) - Z"
+    #: its finite-difference Jacobian products need Φ smooth to rounding; the control game's
+    #: policy iteration stops at ``howard_tol``
+    games = ("stopping",)
 
     def iterate(self, ev: Evaluator, Z: Array, tol: float, options: SolverOptions, notes: list[str]) -> Array:
         from scipy.optimize import NoConvergence, newton_krylov
@@ -409,6 +449,7 @@ class Auto(FixedPointMethod):
     damped Picard (adaptive damping, from the best iterate) when Anderson stalls."""
 
     description = "continuation in ε + Anderson, fallback to damped Picard"
+    games = ("stopping",)  # continuation in the stopping game's relaxation ε
 
     def iterate(self, ev: Evaluator, Z: Array, tol: float, options: SolverOptions, notes: list[str]) -> Array:
         try:

@@ -14,16 +14,25 @@ taken from :math:`V_{n+1}` (lagged) or given (a fixed policy); forward, the
 exact transpose :math:`q_n = L_n^{-\top}p_n`, :math:`p_{n+1} = R_n^\top q_n`.
 
 The functions here are plain NumPy code that Numba can also compile. The
-tridiagonal solves are the only backend-specific operations: they are the
-module-level primitives ``_solve`` (a freshly built system, may overwrite its
-arguments), ``_solve0`` (the no-exit system :math:`L^0_n`, from its cached
-factorisation when there is one) and their transposes, which call
+tridiagonal solves and a few fused loops are the only backend-specific
+operations: they are the module-level primitives ``_solve`` (a freshly built
+system, may overwrite its right-hand side), ``_solve0`` (the no-exit system
+:math:`L^0_n`, from its cached factorisation when there is one), their
+transposes, the tridiagonal products and the Newton residual, which call
 :mod:`gelav.fd.linalg` (LAPACK) here, and the Thomas kernels of
-:mod:`gelav.fd._numba` in the compiled engine (:mod:`gelav.mfg._numba`
-compiles these same functions with those primitives). The NumPy engine, the
-compiled engine and Newton on all steps at once (:func:`newton_terms`,
-:func:`exit_rate`, then :func:`backward_sweep` with the intensity frozen) all
-run these kernels.
+:func:`gelav.fd.linalg.numba_kernels` in the compiled engine
+(:mod:`gelav.mfg._numba` compiles these same functions with those
+primitives). The NumPy engine, the compiled engine and Newton on all steps at
+once (:func:`newton_terms`, :func:`exit_rate`, then :func:`backward_sweep`
+with the intensity frozen) all run these kernels.
+
+No kernel allocates inside its step loop: the sweeps take a scratch block
+``work`` (:data:`N_WORK` rows of the state length, see :func:`work`) and every
+elementwise operation writes into a row of it (ufuncs with an output array, in
+the same order of operations as the expressions they replace, so the results
+are the same to the last bit); each primitive returns its result, held in the
+``out`` row it is given (the LAPACK backend may return another array instead,
+except for the transposed solves, which always fill ``out``).
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ import numpy as np
 
 from gelav.fd import linalg
 
-__all__ = ["KERNELS", "backward_sweep", "exit_rate", "forward_sweep", "newton_step", "newton_terms", "rhs"]
+__all__ = ["KERNELS", "N_WORK", "backward_sweep", "exit_rate", "forward_sweep", "newton_step", "newton_terms", "rhs",
+           "work"]
 
 #: Newton iterations per step before the step gives up improving (the last iterate is used)
 MAX_NEWTON = 60
@@ -43,18 +53,19 @@ MAX_NEWTON = 60
 KERNELS = ("rhs", "newton_terms", "exit_rate", "newton_step", "backward_sweep", "forward_sweep")
 
 
-# -- backend primitives (replaced by Thomas kernels in the compiled engine) -----------------------
-def _solve(dl: Any, d: Any, du: Any, b: Any) -> Any:
-    """Solve a freshly built tridiagonal system (``d`` and ``b`` may be overwritten)."""
+# -- backend primitives (replaced by compiled loops in the compiled engine) -------------------------
+def _solve(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    """Solve a freshly built tridiagonal system (``d`` and ``b`` may be overwritten; ``cw``: scratch)."""
     return linalg.solve(dl, d, du, b, overwrite=True)
 
 
-def _solve_t(dl: Any, d: Any, du: Any, b: Any) -> Any:
-    """Transposed solve of a freshly built system (``d`` and ``b`` may be overwritten)."""
-    return linalg.solve(dl, d, du, b, transpose=True, overwrite=True)
+def _solve_t(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    """Transposed solve of a freshly built system into ``out`` (``d`` and ``b`` may be overwritten)."""
+    out[...] = linalg.solve(dl, d, du, b, transpose=True, overwrite=True)
+    return out
 
 
-def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any) -> Any:
+def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
     """Solve with the no-exit step matrix :math:`L^0_n` (its cached factorisation ``lu0[n]`` when given).
 
     Keeps ``d`` and ``b`` (both are used again)."""
@@ -63,73 +74,149 @@ def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any) -> Any:
     return lu0[n].solve(b)
 
 
-def _solve0_t(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any) -> Any:
-    r""":math:`(L^0_n)^{-\top} b` (keeps ``d``: it is the stored operator)."""
+def _solve0_t(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    r""":math:`(L^0_n)^{-\top} b` into ``out`` (keeps ``d``: it is the stored operator)."""
     if lu0 is None:
-        return linalg.solve(dl, d, du, b, transpose=True)
-    return lu0[n].solve(b, transpose=True)
+        out[...] = linalg.solve(dl, d, du, b, transpose=True)
+    else:
+        out[...] = lu0[n].solve(b, transpose=True)
+    return out
+
+
+def _positive_part(x: Any) -> Any:
+    r"""``x`` replaced by :math:`\max(x, 0)` in place (a NaN stays NaN)."""
+    return np.maximum(x, 0.0, out=x)
 
 
 def _dot(a: Any, b: Any) -> float:
     return float(a @ b)
 
 
-def _apply(d: Any, lo: Any, up: Any, x: Any) -> Any:
-    """Tridiagonal product ``d*x + lo*x[i-1] + up*x[i+1]`` (in this order: the compiled one rounds alike)."""
-    out = d * x
+def _absmax(x: Any) -> float:
+    return float(np.abs(x).max())
+
+
+def _exceeds(a: Any, b: Any) -> bool:
+    """Whether ``a > b`` anywhere."""
+    return bool((a > b).any())
+
+
+def _gap_start(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:
+    r"""Predictor keeping the next level's value gap where it exited: ``V + (pi - pf1)`` where
+    ``pf1 > V``, else ``other``."""
+    out[...] = np.where(pf1 > V, V + (pi - pf1), other)
+    return out
+
+
+def _exit_rate(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) -> Any:
+    """:func:`exit_rate` (the compiled engine fuses it into one loop)."""
+    np.subtract(pi, W, out)
+    _positive_part(out)
+    np.multiply(out, inv_d, out)  # z+
+    np.add(out, 1.0, tmp)
+    np.multiply(out, out, out)
+    np.divide(out, tmp, out)
+    np.multiply(out, ae, out)
+    return out
+
+
+def _exit_system(kk: Any, h: float, pi: Any, b: Any, ad: Any, J: Any, G: Any) -> None:
+    r"""The step with the exit intensity ``kk`` frozen: diagonal ``J`` = :math:`\mathrm{ad} + \Delta t\,k` and
+    right-hand side ``G`` = :math:`b + \Delta t\,k\pi` (written into the given rows)."""
+    np.multiply(kk, h, J)  # Δt k
+    np.multiply(J, pi, G)
+    np.add(G, b, G)
+    np.add(ad, J, J)
+
+
+def _apply(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:
+    """Tridiagonal product ``d*x + lo*x[i-1] + up*x[i+1]`` into ``out`` (in this order: the compiled one
+    rounds alike)."""
+    np.multiply(d, x, out=out)
     out[1:] += lo * x[:-1]
     out[:-1] += up * x[1:]
     return out
 
 
-def _apply_t(d: Any, lo: Any, up: Any, x: Any) -> Any:
-    """Transposed product ``d*x + lo*x[i+1] + up*x[i-1]`` (in this order)."""
-    out = d * x
+def _apply_t(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:
+    """Transposed product ``d*x + lo*x[i+1] + up*x[i-1]`` into ``out`` (in this order)."""
+    np.multiply(d, x, out=out)
     out[:-1] += lo * x[1:]
     out[1:] += up * x[:-1]
     return out
 
 
 def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: float, hae: Any,
-                   check: bool) -> tuple[Any, Any, bool]:
-    r"""Residual :math:`G = L^0 W + \Delta t\,k(W)(W - \pi) - b`, Jacobian diagonal and whether anybody exits.
+                   check: bool, G: Any, J: Any) -> bool:
+    r"""Residual :math:`G = L^0 W + \Delta t\,k(W)(W - \pi) - b` and Jacobian diagonal ``J`` (written into
+    the given rows); returns whether anybody exits (asked from the 2nd iteration, else True).
 
     The exit terms are :func:`newton_terms`; the compiled engine fuses the same
     expressions, in the same order, into one loop.
     """
-    zp, u, hk = newton_terms(pi, W, inv_d, hae)
-    G = _apply(ad, al, au, W) + hk * (W - pi) - b
-    J = hk * u * (3.0 + 2.0 * zp) + ad
-    return G, J, bool(zp.any()) if check else True  # whether anybody exits (asked from the 2nd iteration)
+    zp = pi - W  # newton_terms, inline (no calls or allocations beyond its three rows)
+    np.maximum(zp, 0.0, out=zp)
+    zp *= inv_d
+    u = zp + 1.0
+    np.divide(1.0, u, out=u)
+    hk = zp * zp
+    hk *= u
+    hk *= hae
+    _apply(ad, al, au, W, G)
+    t = W - pi
+    t *= hk
+    G += t
+    G -= b
+    np.multiply(hk, u, out=J)
+    np.multiply(zp, 2.0, out=t)
+    t += 3.0
+    J *= t
+    J += ad
+    return bool(zp.any()) if check else True
 
 
 # -- the kernels ---------------------------------------------------------------------------------
-def rhs(rbd: Any, rbl: Any, rbu: Any, hsrc: Any, V: Any) -> Any:
-    r"""Right-hand side :math:`b_n = \rho_n R_n V_{n+1} + \Delta t_n s^0_n` of one step."""
-    b = _apply(rbd, rbl, rbu, V)
+#: rows of the scratch block the sweeps take (:func:`work`)
+N_WORK = 8
+
+
+def work(n: int) -> Any:
+    """A scratch block for :func:`backward_sweep` and :func:`forward_sweep` on states of length ``n``."""
+    return np.empty((N_WORK, n))
+
+
+def rhs(rbd: Any, rbl: Any, rbu: Any, hsrc: Any, V: Any, out: Any) -> Any:
+    r"""Right-hand side :math:`b_n = \rho_n R_n V_{n+1} + \Delta t_n s^0_n` of one step, into ``out``."""
+    b = _apply(rbd, rbl, rbu, V, out)
     b += hsrc
     return b
 
 
-def newton_terms(pi: Any, W: Any, inv_d: float, hae: Any) -> tuple[Any, Any, Any]:
+def newton_terms(pi: Any, W: Any, inv_d: float, hae: Any, zp: Any, u: Any, hk: Any) -> tuple[Any, Any, Any]:
     r"""Relaxed exit terms at the iterate ``W``: :math:`z_+ = (\pi - W)_+/\delta`, :math:`u = 1/(1+z_+)`
     and :math:`\Delta t\,k = \Delta t\,\varphi(z_+)/\varepsilon` (``hae`` = :math:`\Delta t/\varepsilon`
-    where the type is alive), elementwise (any shape)."""
-    zp = np.maximum(pi - W, 0.0) * inv_d
-    u = 1.0 / (1.0 + zp)
-    hk = zp * zp * u * hae
+    where the type is alive), elementwise (any shape), written into ``zp``, ``u``, ``hk``."""
+    np.subtract(pi, W, zp)
+    _positive_part(zp)
+    np.multiply(zp, inv_d, zp)
+    np.add(zp, 1.0, u)
+    np.divide(1.0, u, u)
+    np.multiply(zp, zp, hk)
+    np.multiply(hk, u, hk)
+    np.multiply(hk, hae, hk)
     return zp, u, hk
 
 
-def exit_rate(pi: Any, W: Any, inv_d: float, ae: Any) -> Any:
-    r"""Exit intensity :math:`k = \varepsilon^{-1}\varphi((\pi - W)/\delta)` [1/year], ``ae`` = alive/ε."""
-    zp = np.maximum(pi - W, 0.0) * inv_d
-    return zp * zp / (1.0 + zp) * ae
+def exit_rate(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) -> Any:
+    r"""Exit intensity :math:`k = \varepsilon^{-1}\varphi((\pi - W)/\delta)` [1/year], ``ae`` = alive/ε,
+    into ``out`` (``tmp``: scratch of the same shape), elementwise (any shape)."""
+    return _exit_rate(pi, W, inv_d, ae, out, tmp)
 
 
 def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, inv_d: float,
-                smax2: float) -> tuple[Any, int]:
-    r"""Newton's method for :math:`L^0 W + \Delta t\,k(W)(W - \pi) = b` from ``W``; returns ``(W, corrections)``.
+                smax2: float, G: Any, J: Any, cw: Any) -> int:
+    r"""Newton's method for :math:`L^0 W + \Delta t\,k(W)(W - \pi) = b` from ``W`` (updated in place);
+    returns the number of corrections (``G``, ``J``, ``cw``: scratch rows).
 
     The Jacobian is tridiagonal with diagonal :math:`\mathrm{ad} + \Delta t\,(\varphi + z\varphi')/\varepsilon`,
     :math:`\varphi + z\varphi' = \varphi(3 + 2z)/(1 + z)`. Stops when the squared correction is below
@@ -137,28 +224,30 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
     """
     count = 0
     for it in range(MAX_NEWTON):
-        G, J, active = _newton_system(ad, al, au, W, pi, b, inv_d, hae, it > 0)
+        active = _newton_system(ad, al, au, W, pi, b, inv_d, hae, it > 0, G, J)
         if it > 0 and not active:
             break
-        dW = _solve(al, J, au, G)
+        dW = _solve(al, J, au, G, G, cw)
         count += 1
-        W = W - dW
+        W -= dW
         if _dot(dW, dW) <= smax2:
             break
-    return W, count
+    return count
 
 
 def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
-                   newton_tol: float, lu0: Any) -> int:
+                   newton_tol: float, lu0: Any, work: Any) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
 
     ``mode`` 0: the implicit intensity by Newton's method per step, 1: lagged
     (from :math:`V_{n+1}`), 2: the fixed ``policy`` (M, KN). ``pf``/``pc``: prices
     (``pc`` is ``-inf`` where a type is dead); ``gV`` (with ``has_guess``): a
-    previous best response to warm-start Newton, ``g_exit[n]``: whether it exits at
-    step ``n``. Fills ``Vs``, ``ks`` (intensities) and ``exiting`` (steps with exits).
+    previous best response to warm-start Newton (steps where it exits skip the
+    trial no-exit solve), ``g_exit[n]`` (int8): 1 if it exits at step ``n``, 0 if
+    not, -1 to test it here; ``work``: a scratch block (:func:`work`). Fills ``Vs``, ``ks``
+    (intensities) and ``exiting`` (steps with exits).
 
     A step where nobody exits is one solve with :math:`L^0_n`, accepted when
     :math:`\pi_n \le V_n` everywhere (then the intensity is exactly zero).
@@ -166,72 +255,82 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
     inv_d = 1.0 / delta
     tol2 = newton_tol * newton_tol
     n_newton = 0
+    bw, W, G, J, V0, cw, kr, tmp = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
     V = Vs[n_top]
     for n in range(n_top - 1, -1, -1):
         h = float(dt[n])
-        b = rhs(rbd[n], rbl[n], rbu[n], hsrc[n], V)
+        b = rhs(rbd[n], rbl[n], rbu[n], hsrc[n], V, bw)
         pi = pf[n]
         accepted = False
         Vn = V
+        kk = kr
         if mode == 2:
-            kk = policy[n].copy()
+            kk = policy[n]
         elif mode == 1:
-            z = np.maximum((pi - V) / delta, 0.0)
-            kk = z * z / (1.0 + z) / eps * alive[n]
+            np.subtract(pi, V, kk)
+            np.divide(kk, delta, kk)
+            _positive_part(kk)  # z
+            np.add(kk, 1.0, tmp)
+            np.multiply(kk, kk, kk)
+            np.divide(kk, tmp, kk)
+            np.divide(kk, eps, kk)
+            np.multiply(kk, alive[n], kk)  # z²/(1 + z)/ε · alive
         else:
             have_prev = n + 1 < n_top  # the next level was solved here: keep its value gap where it exited
             have_w = False
-            W = V
             if (not has_guess) and have_prev and exiting[n + 1]:
                 # cold start inside an exit episode: keep the next level's value gap where it exited
-                W = np.where(pf[n + 1] > V, V + (pi - pf[n + 1]), V)
+                _gap_start(pf[n + 1], V, pi, V, W)
                 have_w = True
-            elif (not has_guess) or (not g_exit[n]):
-                V0 = _solve0(lu0, n, al[n], ad[n], au[n], b)
-                if not (pc[n] > V0).any():
-                    Vn = V0  # nobody exits at this step: the exit intensity is exactly zero
+            elif (not has_guess) or g_exit[n] == 0 or (g_exit[n] < 0 and not _exceeds(pc[n], gV[n])):
+                Vz = _solve0(lu0, n, al[n], ad[n], au[n], b, V0, cw)
+                if not _exceeds(pc[n], Vz):
+                    Vn = Vz  # nobody exits at this step: the exit intensity is exactly zero
                     accepted = True
                 elif not has_guess:
                     # cold start: keep the next level's value gap where it exited
-                    W = np.where(pf[n + 1] > V, V + (pi - pf[n + 1]), V0) if have_prev else V0
+                    if have_prev:
+                        _gap_start(pf[n + 1], V, pi, Vz, W)
+                    else:
+                        W[:] = Vz
                     have_w = True
-            kk = ks[n]  # zeros; replaced below unless accepted
             if not accepted:
                 if not have_w:
                     # warm start: the previous best response, shifted by the change of the next level
-                    W = gV[n] + (V - gV[n + 1])
-                smax2 = (1.0 + float(np.abs(V).max())) ** 2 * tol2
-                W, c = newton_step(al[n], ad[n], au[n], b, pi, W, h * ae[n], inv_d, smax2)
-                n_newton += c
-                kk = exit_rate(pi, W, inv_d, ae[n])
+                    np.subtract(V, gV[n + 1], W)
+                    np.add(gV[n], W, W)
+                smax2 = (1.0 + _absmax(V)) ** 2 * tol2
+                np.multiply(ae[n], h, tmp)  # Δt/ε where alive
+                n_newton += newton_step(al[n], ad[n], au[n], b, pi, W, tmp, inv_d, smax2, G, J, cw)
+                kk = _exit_rate(pi, W, inv_d, ae[n], kr, tmp)
         if not accepted:
             if kk.any():
-                hk = h * kk
-                r = hk * pi
-                r += b
-                Vn = _solve(al[n], ad[n] + hk, au[n], r)
+                _exit_system(kk, h, pi, b, ad[n], J, G)
+                Vn = _solve(al[n], J, au[n], G, G, cw)
                 ks[n] = kk
                 exiting[n] = True
             else:
-                Vn = _solve0(lu0, n, al[n], ad[n], au[n], b)
-        V = Vn
-        Vs[n] = V
+                Vn = _solve0(lu0, n, al[n], ad[n], au[n], b, V0, cw)
+        Vs[n] = Vn
+        V = Vs[n]
     return n_newton
 
 
 def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, k: Any, exiting: Any, dt: Any,
-                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, lu0: Any) -> None:
+                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, lu0: Any, work: Any) -> None:
     r"""Forward steps ``n0 .. M-1`` in place from the holders ``p`` at ``n0``: :math:`q_n = L_n^{-\top}p_n`,
     :math:`p_{n+1} = R_n^\top q_n` (``P``: (M+1, KN) holders, pre-payout at a fund end; a type's block is
-    emptied after its fund end ``end_idx``)."""
+    emptied after its fund end ``end_idx``); ``work``: a scratch block (:func:`work`)."""
     M = qs.shape[0]
+    d, pw, cw = work[0], work[1], work[2]
     for n in range(n0, M):
         if exiting[n]:
-            q = _solve_t(al[n], ad[n] + dt[n] * k[n], au[n], p)
+            np.multiply(k[n], dt[n], d)
+            np.add(ad[n], d, d)
+            q = _solve_t(al[n], d, au[n], p, qs[n], cw)  # into ``qs[n]``
         else:
-            q = _solve0_t(lu0, n, al[n], ad[n], au[n], p)
-        p = _apply_t(rfd[n], rfl[n], rfu[n], q)
-        qs[n] = q
+            q = _solve0_t(lu0, n, al[n], ad[n], au[n], p, qs[n], cw)
+        p = _apply_t(rfd[n], rfl[n], rfu[n], q, pw)
         P[n + 1] = p
         for j in range(end_idx.shape[0]):
             if end_idx[j] == n + 1:

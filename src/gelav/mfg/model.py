@@ -466,9 +466,10 @@ class Numerics:
     domain : (float, float), optional
         Liquidity interval (reflecting ends); default: all but 1e-10 of every
         type's starting and stationary law, widened by 20 %.
-    scheme : {"cn", "euler"}
+    scheme : {"cn", "euler"} or another registered θ-scheme
         Crank–Nicolson with Rannacher start-up for the diffusion, or backward
-        Euler. The exit killing is always implicit (positivity).
+        Euler (any θ-scheme of :data:`gelav.fd.schemes.SCHEMES`). The exit
+        killing is always implicit (positivity).
     epsilon : float
         Relaxation :math:`\varepsilon` [years]: the exit intensity is
         :math:`\varepsilon^{-1}\varphi((\pi - V)/\delta)` with
@@ -509,8 +510,9 @@ class Numerics:
         check_size({"n_cells": self.n_cells + 1, "n_steps": self.n_steps})
         if self.domain is not None:
             object.__setattr__(self, "domain", check_interval("domain", self.domain))
-        if self.scheme not in ("cn", "euler"):
-            raise ValueError(f"Unknown `scheme` {self.scheme!r}; registered schemes are 'cn', 'euler'.")
+        from gelav.fd.schemes import get_theta_scheme
+
+        get_theta_scheme(self.scheme, why=" (the equilibrium sweeps are θ-steps)")
         object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon, maximum=MAX_HORIZON))
         if self.temperature is not None:
             object.__setattr__(self, "temperature", check_positive("temperature", self.temperature))

@@ -41,6 +41,7 @@ from gelav.fd.conditions import EarlyExercise
 from gelav.fd.discretization import Discretization, resolve_discretization
 from gelav.fd.grid import Grid, TimeGrid
 from gelav.fd.linalg import LCP_METHODS, policy_iteration, solve_lcp
+from gelav.fd.schemes import theta_schemes
 from gelav.fd.stepping import Stepper
 from gelav.pde.backward import Value, backward_problem
 from gelav.processes.protocol import is_time_homogeneous
@@ -224,7 +225,7 @@ def optimal_stopping(
                          x0=x0, times=times, start=start, payoff_name="reward", **kw)
     if s.time_grid.schemes is not None:
         raise ValueError(f"`scheme` = {scheme!r}: optimal stopping solves an LCP per θ-step; use a θ-scheme "
-                         "('cn' or 'euler').")
+                         "(" + ", ".join(map(repr, theta_schemes())) + ").")
     tg = s.time_grid.times
     x = s.grid.nodes
     n = x.size

@@ -105,6 +105,17 @@ class Process:
     #: whether :meth:`exact_step` consumes one standard normal per path (else it draws from ``rng``)
     exact_uses_normals: ClassVar[bool] = True
 
+    def euler_step(self, dt: float) -> Step | None:
+        r"""A fused in-place Euler–Maruyama step :math:`X' = X + b\Delta t + \sigma\sqrt{\Delta t}\,Z` for
+        coefficients known in closed form, or None (Monte Carlo then evaluates :meth:`drift` and
+        :meth:`diffusion` at every step). The capability behind the fast ``scheme="euler"``."""
+        return None
+
+    def milstein_step(self, dt: float) -> Step | None:
+        r"""A fused in-place Milstein step (Euler plus :math:`\tfrac12\sigma\sigma'\Delta t(Z^2 - 1)`) for
+        coefficients known in closed form, or None (the generic step with :meth:`diffusion_derivative`)."""
+        return None
+
     def exact_step(self, dt: float) -> Step | None:
         r"""An in-place step that samples the exact law of :math:`X_{t+\Delta t}` given :math:`X_t`, or None.
 

@@ -21,6 +21,24 @@ from gelav.processes.base import Process, Step
 __all__ = ["CIR", "BrownianMotion", "GeometricBrownianMotion", "OrnsteinUhlenbeck"]
 
 
+def _affine_step(a: float, c: float, s: float) -> Step:
+    r"""The in-place step :math:`x \leftarrow a x + c + s z` (``z`` is overwritten; no product when a = 1)."""
+    if a == 1.0:
+
+        def shift(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            x += c
+            x += z
+        return shift
+
+    def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+        z *= s
+        x *= a
+        x += c
+        x += z
+    return step
+
+
 class BrownianMotion(Process):
     r"""Brownian motion with drift, :math:`dX = \mu\,dt + \sigma\,dW`.
 
@@ -47,15 +65,19 @@ class BrownianMotion(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
 
+    def euler_step(self, dt: float) -> Step | None:
+        r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass: its coefficients may differ)."""
+        if type(self) is not BrownianMotion:
+            return None
+        return self.exact_step(dt)
+
+    def milstein_step(self, dt: float) -> Step | None:
+        """Additive noise: the Milstein step is the Euler step."""
+        return self.euler_step(dt)
+
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (the Euler step is exact here)."""
-        c, s = self.mu * dt, self.sigma * math.sqrt(dt)
-
-        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            z *= s
-            x += c
-            x += z
-        return step
+        return _affine_step(1.0, self.mu * dt, self.sigma * math.sqrt(dt))
 
     @property
     def has_transition(self) -> bool:
@@ -117,18 +139,22 @@ class OrnsteinUhlenbeck(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
 
+    def euler_step(self, dt: float) -> Step | None:
+        r""":math:`X' = (1 - \kappa\Delta t)X + \kappa\bar x\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass)."""
+        if type(self) is not OrnsteinUhlenbeck:
+            return None
+        return _affine_step(1.0 - self.kappa * dt, self.kappa * self.mean * dt, self.sigma * math.sqrt(dt))
+
+    def milstein_step(self, dt: float) -> Step | None:
+        """Additive noise: the Milstein step is the Euler step."""
+        return self.euler_step(dt)
+
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = \bar x + (X - \bar x)e^{-\kappa\Delta t} + \sqrt{\sigma^2(1-e^{-2\kappa\Delta t})/2\kappa}\,Z`."""
         e = math.exp(-self.kappa * dt)
         c = self.mean * (1.0 - e)
         s = self.sigma * math.sqrt(-math.expm1(-2 * self.kappa * dt) / (2 * self.kappa))
-
-        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            z *= s
-            x *= e
-            x += c
-            x += z
-        return step
+        return _affine_step(e, c, s)
 
     @property
     def has_transition(self) -> bool:
@@ -190,6 +216,35 @@ class GeometricBrownianMotion(Process):
 
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.full_like(np.asarray(x, dtype=float), self.sigma)
+
+    def euler_step(self, dt: float) -> Step | None:
+        r""":math:`X' = X(1 + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z)` (None for a subclass)."""
+        if type(self) is not GeometricBrownianMotion:
+            return None
+        c, s = 1.0 + self.mu * dt, self.sigma * math.sqrt(dt)
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            z *= s
+            z += c
+            x *= z
+        return step
+
+    def milstein_step(self, dt: float) -> Step | None:
+        r""":math:`X' = X(1 + \mu\Delta t - \tfrac12\sigma^2\Delta t + \sigma\sqrt{\Delta t}Z
+        + \tfrac12\sigma^2\Delta t Z^2)` (None for a subclass)."""
+        if type(self) is not GeometricBrownianMotion:
+            return None
+        sq = math.sqrt(dt)
+        c, s, h = 1.0 + self.mu * dt - 0.5 * self.sigma**2 * dt, self.sigma * sq, 0.5 * self.sigma**2 * dt
+
+        def step(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
+            zz = z * z
+            zz *= h
+            z *= s
+            z += c
+            z += zz
+            x *= z
+        return step
 
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = X\exp((\mu - \sigma^2/2)\Delta t + \sigma\sqrt{\Delta t}Z)`."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import numpy as np
 from gelav.results import Diagnostics
 
 __all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "check_options", "export_tables", "merge", "read_scenario",
-           "read_table", "source_of"]
+           "read_table", "settings", "source_of"]
 
 ScenarioLike = Mapping[str, Any] | str | Path | None
 
@@ -59,14 +59,23 @@ def source_of(scenario: Mapping[str, Any]) -> str:
     return str(scenario.get("_path", "scenario"))
 
 
-def read_table(scenario: Mapping[str, Any], name: str, fields: Mapping[str, str]) -> dict[str, Any]:
-    """The fields given in the ``[name]`` table, validated: ``fields`` maps key -> kind (``number``,
-    ``positive``, ``integer`` (>= 1), ``natural`` (>= 0), ``bool``, ``string``, or ``any``: checked by the caller). Unknown fields raise
+def read_table(scenario: Mapping[str, Any], name: str, fields: Mapping[str, str] | tuple[str, ...],
+               read: Callable[[Any], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The fields given in the ``[name]`` table, validated. Either ``fields`` maps key -> kind
+    (``number``, ``positive``, ``integer`` (>= 1), ``natural`` (>= 0), ``bool``, ``string``, or ``any``:
+    checked by the caller), or ``fields`` names the keys and ``read(section)`` reads them from the
+    :class:`gelav.scenario.Section` (``None``: not in the file). Unknown fields raise
     :class:`~gelav.scenario.ScenarioError` naming the file, the table and the field."""
     from gelav.scenario import ScenarioError, Section
 
     src = source_of(scenario)
     sec = Section(scenario.get(name), name, source=src)
+    if read is not None:
+        vals = read(sec)
+        sec.check_unknown(tuple(fields))
+        return {k: v for k, v in vals.items() if v is not None}
+    if not isinstance(fields, Mapping):
+        raise TypeError("read_table: give `fields` as a mapping key -> kind, or a `read` function.")
     out: dict[str, Any] = {}
     for key, kind in fields.items():
         if not sec.has(key):
@@ -111,6 +120,19 @@ def merge(task: str, from_file: Mapping[str, Any], options: Mapping[str, Any]) -
     out.update({k: v for k, v in from_file.items() if v is not None})
     out.update({k: v for k, v in options.items() if v is not None})
     return out
+
+
+def settings(task: str, scenario: ScenarioLike, options: Mapping[str, Any], fields: tuple[str, ...],
+             read: Callable[[Mapping[str, Any]], Mapping[str, Any]], *, table: str | None = None,
+             extra: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a task starts with: its keyword options checked, the scenario read, and the settings
+    defaults < the scenario's table (``read(scenario)``) < the options; returns ``(scenario, settings)``.
+
+    ``table``: the name of the defaults and of the table when it is not ``task``.
+    """
+    check_options(task, options, fields, extra=extra)
+    sc = read_scenario(scenario)
+    return sc, merge(table or task, read(sc), options)
 
 
 @dataclass(frozen=True)

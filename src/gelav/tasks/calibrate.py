@@ -13,14 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings, source_of
 
 __all__ = ["FIELDS", "CalibrationReport", "calibrate", "data_path", "fit_tables", "read_calibration_table"]
 
@@ -29,14 +22,10 @@ FIELDS = ("data", "date_column", "value_column", "level", "result", "model", "cr
 
 def read_calibration_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     """The validated fields of the ``[calibration]`` table."""
-    from gelav.scenario import Section
-
-    sec = Section(scenario.get("calibration"), "calibration", source=source_of(scenario))
-    out = {"data": sec.get("data"), "date_column": sec.get("date_column"), "value_column": sec.get("value_column"),
-           "level": sec.number("level", check=lambda v: 0 < v < 1, expected="a number in (0, 1)"),
-           "result": sec.get("result"), "model": _models(sec), "criterion": sec.choice("criterion", ("aic", "bic"))}
-    sec.check_unknown(FIELDS)
-    return {k: v for k, v in out.items() if v is not None}
+    return read_table(scenario, "calibration", FIELDS, lambda sec: {
+        "data": sec.get("data"), "date_column": sec.get("date_column"), "value_column": sec.get("value_column"),
+        "level": sec.number("level", check=lambda v: 0 < v < 1, expected="a number in (0, 1)"),
+        "result": sec.get("result"), "model": _models(sec), "criterion": sec.choice("criterion", ("aic", "bic"))})
 
 
 def _models(sec: Any) -> tuple[str, ...] | None:
@@ -139,9 +128,7 @@ def calibrate(scenario: ScenarioLike = None, **options: Any) -> CalibrationRepor
     from gelav.calibrate import compare_models, fit_model, read_series
     from gelav.scenario import ScenarioError
 
-    check_options("calibrate", options, FIELDS)
-    sc = read_scenario(scenario)
-    s = merge("calibration", read_calibration_table(sc), options)
+    sc, s = settings("calibrate", scenario, options, FIELDS, read_calibration_table, table="calibration")
     path = data_path(sc, s.get("data"))
     if path is None or not path.exists():
         raise ScenarioError(f"{source_of(sc)}: [calibration] field `data` = {s.get('data')!r}: expected an existing "

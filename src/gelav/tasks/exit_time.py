@@ -11,14 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings, source_of
 
 __all__ = ["FIELDS", "KINDS", "ExitTimeReport", "exit_time", "plot_exit_time", "read_exit_time_table",
            "run_exit_time"]
@@ -130,21 +123,22 @@ def plot_exit_time(res: dict[str, Any], path: str) -> list[str]:
 
 def read_exit_time_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     """The validated fields of the ``[exit_time]`` table."""
-    from gelav.scenario import ScenarioError, Section
+    from gelav.scenario import ScenarioError
 
-    src = source_of(scenario)
-    sec = Section(scenario.get("exit_time"), "exit_time", source=src)
-    out: dict[str, Any] = {"a": sec.number("a"), "b": sec.number("b"), "horizon": sec.positive("horizon")}
-    for k in ("n_cells", "n_steps"):
-        out[k] = sec.integer(k, minimum=4)
-    x = sec.get("x0")
-    if x is not None:
-        xs = x if isinstance(x, list) else [x]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs):
-            raise ScenarioError(f"{src}: [exit_time] field `x0` = {x!r}: expected a number or list of numbers.")
-        out["x0"] = [float(v) for v in xs]
-    sec.check_unknown(FIELDS)
-    return {k: v for k, v in out.items() if v is not None}
+    def read(sec: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"a": sec.number("a"), "b": sec.number("b"), "horizon": sec.positive("horizon")}
+        for k in ("n_cells", "n_steps"):
+            out[k] = sec.integer(k, minimum=4)
+        x = sec.get("x0")
+        if x is not None:
+            xs = x if isinstance(x, list) else [x]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs):
+                raise ScenarioError(f"{source_of(scenario)}: [exit_time] field `x0` = {x!r}: expected a number or "
+                                    "list of numbers.")
+            out["x0"] = [float(v) for v in xs]
+        return out
+
+    return read_table(scenario, "exit_time", FIELDS, read)
 
 
 @dataclass(frozen=True)
@@ -198,11 +192,10 @@ def exit_time(scenario: ScenarioLike = None, *, process: Any = None, kind: str |
     from gelav.tasks._models import build_process as process_from_config
 
     params = {k: options.pop(k) for k in ("mu", "sigma", "kappa", "mean") if k in options}
-    check_options("exit_time", options, FIELDS, extra=("kind", "mu", "sigma", "kappa", "mean", "process"))
-    sc = read_scenario(scenario)
     if x0 is not None:
         options["x0"] = [float(v) for v in (x0 if isinstance(x0, (list, tuple)) else [x0])] or None
-    s = merge("exit_time", read_exit_time_table(sc), options)
+    sc, s = settings("exit_time", scenario, options, FIELDS, read_exit_time_table,
+                     extra=("kind", "mu", "sigma", "kappa", "mean", "process"))
     if process is None:
         table: dict[str, Any] = dict(sc["process"]) if "process" in sc else dict(DEFAULTS["exit_time"]["process"])
         if kind is not None and kind != table.get("kind"):

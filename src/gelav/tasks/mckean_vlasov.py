@@ -11,14 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings
 
 __all__ = ["FIELDS", "McKeanVlasovReport", "mckean_vlasov", "read_mckean_vlasov_table"]
 
@@ -29,19 +22,14 @@ _INT = ("particles", "systems", "steps", "cells", "seed")
 
 def read_mckean_vlasov_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     """The validated fields of the ``[mckean_vlasov]`` table."""
-    from gelav.scenario import Section
-
-    sec = Section(scenario.get("mckean_vlasov"), "mckean_vlasov", source=source_of(scenario))
-    vals: dict[str, Any] = {
+    return read_table(scenario, "mckean_vlasov", FIELDS, lambda sec: {
         "kappa": sec.positive("kappa"), "mean": sec.number("mean"), "sigma": sec.positive("sigma"),
         "lam": sec.number("lam", check=lambda v: v >= 0, expected="a number >= 0"),
         "x0": sec.number("x0"), "horizon": sec.positive("horizon"),
         "particles": sec.integer("particles", minimum=2), "systems": sec.integer("systems", minimum=2),
         "steps": sec.integer("steps", minimum=4), "cells": sec.integer("cells", minimum=16),
         "seed": sec.integer("seed", minimum=0), "scheme": sec.choice("scheme", ("euler", "exact")),
-    }
-    sec.check_unknown(FIELDS)
-    return {k: v for k, v in vals.items() if v is not None}
+    })
 
 
 @dataclass(frozen=True)
@@ -95,8 +83,8 @@ def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, *
         solve_fokker_planck,
     )
 
-    check_options("mckean_vlasov", options, FIELDS, extra=("chaos",))
-    o = merge("mckean_vlasov", read_mckean_vlasov_table(read_scenario(scenario)), {**options, "chaos": chaos})
+    _, o = settings("mckean_vlasov", scenario, {**options, "chaos": chaos}, (*FIELDS, "chaos"),
+                    read_mckean_vlasov_table)
     for key in _INT:
         lo = 0 if key == "seed" else 2
         if int(o[key]) < lo:

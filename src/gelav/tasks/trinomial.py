@@ -10,14 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings
 
 __all__ = ["FIELDS", "TrinomialReport", "read_trinomial_table", "trinomial"]
 
@@ -27,14 +20,10 @@ _KEEP_PATHS = 20_000_000  # keep the sample paths for the figure up to this many
 
 def read_trinomial_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     """The validated fields of the ``[trinomial]`` table."""
-    from gelav.scenario import Section
-
-    sec = Section(scenario.get("trinomial"), "trinomial", source=source_of(scenario))
-    vals = {"alpha": sec.positive("alpha"), "dy": sec.positive("dy"), "dt": sec.positive("dt"),
-            "steps": sec.integer("steps"), "paths": sec.integer("paths"), "seed": sec.integer("seed", minimum=0),
-            "x0": sec.number("x0")}
-    sec.check_unknown(FIELDS)
-    return {k: v for k, v in vals.items() if v is not None}
+    return read_table(scenario, "trinomial", FIELDS, lambda sec: {
+        "alpha": sec.positive("alpha"), "dy": sec.positive("dy"), "dt": sec.positive("dt"),
+        "steps": sec.integer("steps"), "paths": sec.integer("paths"), "seed": sec.integer("seed", minimum=0),
+        "x0": sec.number("x0")})
 
 
 @dataclass(frozen=True)
@@ -83,8 +72,7 @@ def trinomial(scenario: ScenarioLike = None, *, keep_paths: bool = False, **opti
     """Simulate the walk from a scenario's ``[trinomial]`` table and options (``None``: not given)."""
     from gelav.lattice import TrinomialWalk
 
-    check_options("trinomial", options, FIELDS)
-    cfg = merge("trinomial", read_trinomial_table(read_scenario(scenario)), options)
+    _, cfg = settings("trinomial", scenario, options, FIELDS, read_trinomial_table)
     from gelav._validation import MAX_CELLS
 
     for key, least in (("steps", 1), ("paths", 2)):  # one walk has no sample variance (nan ± nan)

@@ -438,8 +438,9 @@ def liquidity_adjusted_value(
     steps = check_int("steps_per_period", steps_per_period, minimum=1)
     damping_steps = check_int("damping_steps", damping_steps, minimum=0)
     n_mc = check_int("monte_carlo", monte_carlo, minimum=0)
-    if scheme not in ("cn", "euler"):
-        raise ValueError(f"Unknown `scheme` {scheme!r}; schemes are 'cn', 'euler'.")
+    from gelav.fd.schemes import get_theta_scheme
+
+    get_theta_scheme(scheme, why=" (the fund value steps with the θ-stepper)")
 
     if domain is None:
         lo, hi = auto_domain(process, L0, end - age, tail=1e-9, include=(lbar,))

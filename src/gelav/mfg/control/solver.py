@@ -9,8 +9,9 @@ One evaluation of the fixed-point map on the aggregate path :math:`Z = (s_0, \do
 solves the HJB equation backward by policy iteration in every θ-step on the
 fitted generator of the drift :math:`b + \alpha` (:mod:`gelav.mfg.control.hjb`)
 and moves the population with the exact transpose of the final linear steps.
-The equilibrium :math:`\Phi(Z) = Z` is found by a method of
-:data:`gelav.mfg.control.fixed_point.METHODS`.
+The equilibrium :math:`\Phi(Z) = Z` is found by a method of the fixed-point
+registry the stopping game uses, :data:`gelav.mfg.fixed_point.FIXED_POINT_REGISTRY`
+(:mod:`gelav.mfg.control.fixed_point`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from gelav._validation import check_int, check_positive
 from gelav.errors import AccuracyWarning
-from gelav.mfg.control.fixed_point import METHODS
+from gelav.mfg.control.fixed_point import METHODS, iterate
 from gelav.mfg.control.game import ControlGame
 from gelav.mfg.control.hjb import Discretisation, Sweep
 from gelav.mfg.control.result import ControlEquilibrium
@@ -240,8 +241,8 @@ def solve_control(
             callback(rec)
         return Zn, res
 
-    METHODS[opts.method](phi, Z, opts.tol, opts.max_iter, damping=opts.damping, memory=opts.memory,
-                         history=history)
+    iterate(opts.method, phi, Z, opts.tol, opts.max_iter, damping=opts.damping, memory=opts.memory,
+            history=history)
     sw, masses, Zn = last["sweep"], last["masses"], last["Zn"]
     x = grid.nodes
     control = np.empty_like(sw.value)
