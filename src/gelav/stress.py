@@ -561,6 +561,26 @@ def resolve_fit(process: Any, fit: Any) -> tuple[Any, Any]:
     return process, fp
 
 
+def stress_options(process: Any, direction: str, methods: Sequence[str] | None, paths: Any, seed: SeedLike,
+                   cells: Any, steps: Any, levels: Sequence[float] | None) -> tuple[list[str], dict[str, Any]]:
+    """The checked settings :func:`stress_test` and :func:`~gelav.stress_table.stress_table` share:
+    ``(methods, opts)`` with ``opts`` the ``paths``, ``seed``, ``cells``, ``levels`` (and ``steps``)
+    every method reads; errors name the argument."""
+    from gelav._tail import check_levels
+
+    paths = check_int("paths", paths, minimum=100, maximum=MAX_CELLS)
+    cells = check_int("cells", cells, minimum=16, maximum=MAX_CELLS)
+    if isinstance(seed, (bool, float, str, int, np.integer)):  # an integer seed >= 0 (SeedSequence: as is)
+        seed = check_int("seed", seed, minimum=0)
+    if direction not in ("below", "above"):
+        raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
+    methods = default_methods(process, methods)
+    opts: dict[str, Any] = {"paths": paths, "seed": seed, "cells": cells, "levels": check_levels(levels)}
+    if steps is not None:
+        opts["steps"] = check_int("steps", steps, minimum=2)
+    return methods, opts
+
+
 def stress_test(
     process: Any,
     x0: float,
@@ -627,18 +647,7 @@ def stress_test(
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
-    paths = check_int("paths", paths, minimum=100, maximum=MAX_CELLS)
-    cells = check_int("cells", cells, minimum=16, maximum=MAX_CELLS)
-    if isinstance(seed, (bool, float, str, int, np.integer)):  # an integer seed >= 0 (SeedSequence: as is)
-        seed = check_int("seed", seed, minimum=0)
-    if direction not in ("below", "above"):
-        raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
-    methods = default_methods(process, methods)
-    from gelav._tail import check_levels
-
-    opts: dict[str, Any] = {"paths": paths, "seed": seed, "cells": cells, "levels": check_levels(levels)}
-    if steps is not None:
-        opts["steps"] = check_int("steps", steps, minimum=2)
+    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels)
     below = direction == "below"
     results: dict[str, MethodResult] = {}
     density = None
