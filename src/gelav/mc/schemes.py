@@ -68,7 +68,19 @@ class Scheme:
     def uses_normals_for(self, process: Any) -> bool:
         return self.uses_normals
 
-    def stepper(self, process: Any, dt: float) -> Step:  # pragma: no cover - abstract
+    #: name of the process method that gives a fused step for this scheme (``euler_step``, ...), if any
+    capability: ClassVar[str | None] = None
+
+    def stepper(self, process: Any, dt: float) -> Step:
+        """The process's fused step (``process.<capability>(dt)``) when it has one, else :meth:`generic_step`."""
+        if self.capability is not None:
+            fused = _capability_step(process, self.capability, dt)
+            if fused is not None:
+                return fused
+        return self.generic_step(process, dt)
+
+    def generic_step(self, process: Any, dt: float) -> Step:  # pragma: no cover - abstract
+        """The step from the coefficients ``process.drift`` / ``process.diffusion`` alone."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -88,10 +100,9 @@ class Euler(Scheme):
     strong_order = 0.5
     weak_order = 1.0
 
-    def stepper(self, process: Any, dt: float) -> Step:
-        fused = _capability_step(process, "euler_step", dt)
-        if fused is not None:
-            return fused
+    capability = "euler_step"
+
+    def generic_step(self, process: Any, dt: float) -> Step:
         sq = math.sqrt(dt)
 
         def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
@@ -112,10 +123,9 @@ class Milstein(Scheme):
     strong_order = 1.0
     weak_order = 1.0
 
-    def stepper(self, process: Any, dt: float) -> Step:
-        fused = _capability_step(process, "milstein_step", dt)
-        if fused is not None:
-            return fused
+    capability = "milstein_step"
+
+    def generic_step(self, process: Any, dt: float) -> Step:
         sq = math.sqrt(dt)
 
         def step6(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
