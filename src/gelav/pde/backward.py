@@ -55,7 +55,7 @@ from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
-from gelav.fd.step_control import signed_rate_substeps
+from gelav.fd.step_control import signed_rate_run
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
@@ -419,10 +419,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
                                         scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     # A negative rate: split the steps where θ Δt max(-r) > 1/4 (the step matrix stays an M-matrix).
-    refined, control = signed_rate_substeps(time_grid, gen)
-    if control is not None:
-        save_idx = refined.indices(time_grid.times[save_idx])
-        time_grid = refined
+    time_grid, save_idx, control = signed_rate_run(time_grid, save_idx, gen)
     g = _as_space_function(payoff_name, payoff, grid, allow_time=True)
     f = None if running is None else _as_space_function("running", running, grid, allow_time=True)
     terminal = _cell_average(g, grid, end) if smooth_payoff else g(end, grid.nodes)  # validates now

@@ -30,7 +30,7 @@ from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator, Rate
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
-from gelav.fd.step_control import positive_forward_step, signed_rate_substeps, with_implicit_halves
+from gelav.fd.step_control import positive_forward_step, signed_rate_run, with_implicit_halves
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
@@ -233,10 +233,7 @@ def forward(
                                         scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     # A negative killing rate (mass created: the dual of a signed discount) keeps every step
     # matrix an M-matrix by the same sub-steps as gelav.backward.
-    refined, control = signed_rate_substeps(time_grid, gen)
-    if control is not None:
-        save_idx = refined.indices(time_grid.times[save_idx])
-        time_grid = refined
+    time_grid, save_idx, control = signed_rate_run(time_grid, save_idx, gen)
     tg = time_grid.times
 
     stepper = Stepper(gen)
