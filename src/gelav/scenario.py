@@ -29,7 +29,10 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -256,7 +259,7 @@ def process_from_config(table: Mapping[str, Any] | None, *, source: str = "scena
         raise ScenarioError(f"{source}: [process]: {exc}") from None
 
 
-def process_to_config(process: Any) -> dict[str, Any]:
+def process_to_config(process: ProcessLike) -> dict[str, Any]:
     """The ``[process]`` table of a built-in process (inverse of :func:`process_from_config`)."""
     for kind, (cls_name, names) in PROCESS_KINDS.items():
         if type(process).__name__ == cls_name:

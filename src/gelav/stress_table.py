@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,9 @@ from gelav.stress import (
     refinement_estimate,
     threshold_resolution,
 )
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["MethodTable", "StressTable", "scalar_tail", "stress_table"]
 
@@ -146,7 +149,7 @@ def _exact_tails(
 
 
 def scalar_tail(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     threshold: float,
@@ -527,7 +530,7 @@ def _values(name: str, values: Any, check: Any) -> NDArray[np.float64]:
 
 
 def stress_table(
-    process: Any,
+    process: ProcessLike | None,
     x0: float,
     horizons: float | Sequence[float],
     thresholds: float | Sequence[float],
@@ -611,7 +614,7 @@ def stress_table(
         )
     inputs = {
         "process": type(process).__name__,
-        **process.params(),
+        **cast(Any, process).params(),
         "x0": x0,
         "horizons": hs.tolist(),
         "thresholds": cs.tolist(),

@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -63,6 +63,9 @@ from gelav._validation import (
 from gelav.mc.schemes import SCHEMES, Scheme, get_scheme
 from gelav.processes.protocol import has_exact_law, name_of
 from gelav.results import Estimate
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "BLOCK_SIZE",
@@ -482,7 +485,7 @@ def _default_workers() -> int:
 
 
 def simulate(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     n_steps: int,
@@ -600,11 +603,11 @@ def simulate(
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     lo_d, hi_d = process.domain
     if not lo_d <= x0 <= hi_d:
-        raise ValueError(f"`x0` = {x0} lies outside the domain {process.domain} of {process.name}.")
+        raise ValueError(f"`x0` = {x0} lies outside the domain {process.domain} of {name_of(process)}.")
     antithetic = bool(antithetic)
     if antithetic:
         if not sch.uses_normals_for(process):
-            raise ValueError(f"`antithetic=True` is not available with scheme {sch.name!r} for {process.name} "
+            raise ValueError(f"`antithetic=True` is not available with scheme {sch.name!r} for {name_of(process)} "
                              "(it does not draw normals).")
         if n_paths % 2 or block_size % 2:
             raise ValueError(f"`n_paths` ({n_paths}) and `block_size` ({block_size}) must be even with antithetic=True.")
@@ -721,7 +724,7 @@ def _progress_bar(show: bool, total: int, label: str) -> Any:
 # -----------------------------------------------------------------------------
 # Fixed Brownian increments (convergence studies)
 # -----------------------------------------------------------------------------
-def integrate(process: Any, x0: float, dW: ArrayLike, dt: float, *, scheme: str | Scheme = "euler",
+def integrate(process: ProcessLike, x0: float, dW: ArrayLike, dt: float, *, scheme: str | Scheme = "euler",
               start: float = 0.0) -> NDArray[np.float64]:
     r"""Integrate given Brownian increments: returns :math:`X` at every step, shape ``(n_steps + 1, n_paths)``.
 
@@ -748,7 +751,7 @@ def integrate(process: Any, x0: float, dW: ArrayLike, dt: float, *, scheme: str 
     sch = get_scheme(scheme)
     sch.check(process)
     if not sch.uses_normals_for(process):
-        raise ValueError(f"scheme {sch.name!r} does not use Brownian increments for {process.name}.")
+        raise ValueError(f"scheme {sch.name!r} does not use Brownian increments for {name_of(process)}.")
     step = sch.stepper(process, dt)
     X = np.empty((dW.shape[0] + 1, dW.shape[1]))
     x = np.full(dW.shape[1], x0)
@@ -765,7 +768,7 @@ def integrate(process: Any, x0: float, dW: ArrayLike, dt: float, *, scheme: str 
 # The stress test
 # -----------------------------------------------------------------------------
 def stress_probability(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     threshold: float,

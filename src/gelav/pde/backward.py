@@ -38,7 +38,7 @@ import math
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -58,6 +58,9 @@ from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "BOUNDARY_ALIASES",
@@ -364,7 +367,7 @@ class BackwardProblem:
         self.upper.after_backward(u, -1, t, float(x[-1]), self.payoff)
 
 
-def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any, running: Any, lower: Any,
+def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, discount: Any, running: Any, lower: Any,
                      upper: Any, grid: Grid | None, domain: tuple[float, float] | None, x0: float | None,
                      n_cells: int, n_steps: int, times: Any, time_grid: TimeGrid | None, scheme: str,
                      damping_steps: int, start: float, tail: float = 1e-10, payoff_name: str = "payoff",
@@ -427,7 +430,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
 
 
 def backward(
-    process: Any,
+    process: ProcessLike,
     payoff: Callable[[NDArray[np.float64]], ArrayLike] | ArrayLike | float,
     horizon: float,
     *,

@@ -36,7 +36,7 @@ import math
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -48,6 +48,9 @@ from gelav.fd.grid import Grid
 from gelav.fd.linalg import solve as tridiagonal_solve
 from gelav.pde.backward import Dirichlet, Reflecting, Value, backward
 from gelav.processes.protocol import domain_of, name_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "BoundaryClass",
@@ -152,7 +155,7 @@ def _singular(process: Any, x: float, t: float, inward: float) -> bool:
     return not (math.isfinite(v) and math.isfinite(d) and v > 0)
 
 
-def classify_boundary(process: Any, a: float, b: float, *, t: float = 0.0) -> tuple[BoundaryClass, BoundaryClass]:
+def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.0) -> tuple[BoundaryClass, BoundaryClass]:
     r"""Feller classification of the ends of :math:`(a, b)` for ``process`` (coefficients frozen at ``t``).
 
     Uses the scale function :math:`s` and speed density :math:`m` on points
@@ -410,7 +413,7 @@ def _hitting_probability(gen: Generator) -> NDArray[np.float64]:
 
 
 def exit_time(
-    process: Any,
+    process: ProcessLike,
     a: float,
     b: float,
     *,
@@ -512,7 +515,7 @@ def exit_time(
 
 
 def exit_probability(
-    process: Any,
+    process: ProcessLike,
     a: float,
     b: float,
     *,
@@ -564,7 +567,7 @@ def exit_probability(
 
 
 def exit_time_distribution(
-    process: Any,
+    process: ProcessLike,
     a: float,
     b: float,
     x0: float,

@@ -19,7 +19,7 @@ import math
 import time as _time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -34,6 +34,9 @@ from gelav.fd.step_control import positive_forward_step, signed_rate_run, with_i
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
+
 __all__ = ["forward", "initial_masses"]
 
 
@@ -41,7 +44,7 @@ def _is_distribution(obj: Any) -> bool:
     return hasattr(obj, "cdf") and hasattr(obj, "ppf")
 
 
-def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.float64]:
+def initial_masses(initial: Any, grid: Grid, process: ProcessLike | None = None) -> NDArray[np.float64]:
     """Node masses of an initial condition on ``grid``.
 
     ``initial`` may be a number (unit point mass, split linearly between the two
@@ -52,7 +55,7 @@ def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.
     if isinstance(initial, str):
         if initial != "stationary":
             raise ValueError(f"Unknown `initial` {initial!r}; use a number, 'stationary', a distribution or an array.")
-        law = process.stationary() if process is not None else None
+        law = cast(Any, process).stationary() if process is not None else None
         if law is None:
             raise ValueError(f"{name_of(process)} has no stationary law.")
         return grid.cell_masses(cdf=law.cdf)
@@ -94,7 +97,7 @@ def _cover_points(initial: Any, process: Any, tail: float) -> NDArray[np.float64
 
 
 def forward(
-    process: Any,
+    process: ProcessLike,
     initial: Any,
     horizon: float,
     *,

@@ -18,12 +18,15 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
 from gelav.symbolic._equation import Equation, is_zero
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "ExitTime",
@@ -229,7 +232,7 @@ class ItoProcess:
         return cls(kappa * (mean - x), sigma * sp.sqrt(x), t, x, domain=(0, sp.oo), transition=dens, x0=x0)
 
     @classmethod
-    def from_process(cls, process: Any) -> ItoProcess:
+    def from_process(cls, process: ProcessLike) -> ItoProcess:
         """The symbolic twin of a built-in :mod:`gelav.processes` process (numeric parameters).
 
         Supports :class:`~gelav.processes.BrownianMotion`, :class:`~gelav.processes.OrnsteinUhlenbeck`,

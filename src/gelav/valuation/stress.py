@@ -30,13 +30,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
 from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["SCENARIOS", "Fund", "MarkDistribution", "PortfolioStress", "Scenario", "mark_distribution",
            "report_mark_distribution", "report_portfolio", "stress_portfolio"]
@@ -166,7 +169,7 @@ class Scenario:
         return cls(name, m, Lv)
 
     @classmethod
-    def stochastic(cls, process: Any = None, *, months: int = 60, L0: float = 0.0, seed: SeedLike = None,
+    def stochastic(cls, process: ProcessLike | None = None, *, months: int = 60, L0: float = 0.0, seed: SeedLike = None,
                    name: str = "ou") -> Scenario:
         """One seeded monthly path of ``process`` (default the OU liquidity state) from ``L0``."""
         from gelav.montecarlo import simulate
@@ -463,7 +466,7 @@ def _var_es(loss: NDArray[np.float64], w: NDArray[np.float64], q: float) -> tupl
     return var, es
 
 
-def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: Any = None, L0: float = 0.0,
+def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: ProcessLike | None = None, L0: float = 0.0,
                       premium: Any = None, levels: Sequence[float] = (0.95, 0.99), n_cells: int = 400,
                       n_steps: int = 200, refine: int = 16, equilibrium: Any = None,
                       equilibrium_type: int | str = 0) -> MarkDistribution:
