@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "MAX_STATE", "check_callable", "check_finite", "check_horizon", "check_int",
-           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times"]
+           "check_interval", "check_named", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times"]
 
 #: Largest model rate or volatility accepted (per year).
 MAX_RATE = 1e6
@@ -161,6 +161,34 @@ def check_times(name: str, value: Any, lo: float | None = None, hi: float | None
     if lo is not None and hi is not None and arr.size and (arr.min() < lo - tol or arr.max() > hi + tol):
         raise ValueError(f"`{name}` must lie in [{lo:g}, {hi:g}], got {arr.tolist()}.")
     return arr
+
+
+_T = TypeVar("_T")
+
+
+def check_named(name: str, value: Any, cls: type[_T], *, article: str = "a") -> tuple[_T, ...]:
+    """``value`` (one ``cls`` or a non-empty sequence of them with distinct ``.name``) as a tuple.
+
+    Errors name the argument and the item (``funds[1]``); ``article`` goes before the class name
+    in the messages ("a Fund", "an LPType").
+    """
+    if isinstance(value, cls):
+        return (value,)
+    kind = cls.__name__
+    try:
+        out = tuple(value)
+    except TypeError:
+        raise TypeError(f"`{name}` must be {article} {kind} or a sequence of {kind}, got {type(value).__name__}.") from None
+    if not out:
+        raise ValueError(f"`{name}` is empty.")
+    for i, v in enumerate(out):
+        if not isinstance(v, cls):
+            raise TypeError(f"`{name}[{i}]` must be {article} {kind}, got {type(v).__name__}.")
+    names = [str(getattr(v, "name", "")) for v in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"`{name}` has duplicate names (they must be distinct): "
+                         f"{sorted({n for n in names if names.count(n) > 1})}.")
+    return out
 
 
 def check_callable(name: str, value: Any) -> Callable[..., Any]:

@@ -47,6 +47,7 @@ from gelav._validation import (
     check_horizon,
     check_int,
     check_interval,
+    check_named,
     check_nonnegative,
     check_positive,
     check_rate,
@@ -373,18 +374,7 @@ class MFGModel:
     name: str = "mfg"
 
     def __post_init__(self) -> None:
-        ts = self.types
-        if isinstance(ts, LPType):
-            ts = (ts,)
-        if not isinstance(ts, (tuple, list)) or len(ts) == 0:
-            raise ValueError("`types` must be a non-empty sequence of LPType.")
-        for i, t in enumerate(ts):
-            if not isinstance(t, LPType):
-                raise TypeError(f"`types[{i}]` must be an LPType, got {type(t).__name__}.")
-        names = [t.name for t in ts]
-        if len(set(names)) != len(names):
-            raise ValueError(f"LP type names must be distinct, got {names}.")
-        object.__setattr__(self, "types", tuple(ts))
+        object.__setattr__(self, "types", check_named("types", self.types, LPType, article="an"))
         if not isinstance(self.market, Market):
             raise TypeError(f"`market` must be a Market, got {type(self.market).__name__}.")
 

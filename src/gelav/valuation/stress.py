@@ -36,7 +36,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+from gelav._validation import (
+    check_finite,
+    check_int,
+    check_named,
+    check_nonnegative,
+    check_positive,
+)
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -73,21 +79,7 @@ class Fund:
 
 
 def _funds(funds: Any) -> tuple[Fund, ...]:
-    if isinstance(funds, Fund):
-        return (funds,)
-    try:
-        out = tuple(funds)
-    except TypeError:
-        raise TypeError(f"`funds` must be a Fund or a sequence of Fund, got {type(funds).__name__}.") from None
-    if not out:
-        raise ValueError("`funds` is empty.")
-    for i, f in enumerate(out):
-        if not isinstance(f, Fund):
-            raise TypeError(f"`funds[{i}]` must be a Fund, got {type(f).__name__}.")
-    names = [f.name for f in out]
-    if len(set(names)) != len(names):
-        raise ValueError(f"`funds` has duplicate names: {sorted({n for n in names if names.count(n) > 1})}.")
-    return out
+    return check_named("funds", funds, Fund)
 
 
 # ---------------------------------------------------------------------------
