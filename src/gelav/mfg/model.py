@@ -548,6 +548,17 @@ class Numerics:
         return (*out, self.epsilon)
 
 
+def check_model(model: Any, numerics: Any = None) -> tuple[MFGModel, Numerics]:
+    """``(model, numerics)`` as the equilibrium solvers take them: an :class:`MFGModel` and a
+    :class:`Numerics` (default ``Numerics()``); a ``TypeError`` naming the argument otherwise."""
+    if not isinstance(model, MFGModel):
+        raise TypeError(f"`model` must be an MFGModel, got {type(model).__name__}.")
+    numerics = numerics or Numerics()
+    if not isinstance(numerics, Numerics):
+        raise TypeError(f"`numerics` must be a gelav.mfg.Numerics, got {type(numerics).__name__}.")
+    return model, numerics
+
+
 @dataclass(frozen=True)
 class SolverOptions:
     """Fixed-point settings.
