@@ -548,6 +548,19 @@ class Numerics:
         return (*out, self.epsilon)
 
 
+def check_iteration_settings(options: Any) -> None:
+    """Check, in place, the settings every fixed-point iteration has (:class:`SolverOptions`,
+    :class:`~gelav.mfg.control.ControlOptions`): ``tol`` > 0, ``max_iter`` >= 1, ``damping``
+    in (0, 1], ``memory`` >= 1; errors name the field."""
+    object.__setattr__(options, "tol", check_positive("tol", options.tol))
+    object.__setattr__(options, "max_iter", check_int("max_iter", options.max_iter, minimum=1, maximum=MAX_CELLS))
+    d = check_positive("damping", options.damping)
+    if d > 1:
+        raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
+    object.__setattr__(options, "damping", d)
+    object.__setattr__(options, "memory", check_int("memory", options.memory, minimum=1, maximum=MAX_CELLS))
+
+
 def check_model(model: Any, numerics: Any = None) -> tuple[MFGModel, Numerics]:
     """``(model, numerics)`` as the equilibrium solvers take them: an :class:`MFGModel` and a
     :class:`Numerics` (default ``Numerics()``); a ``TypeError`` naming the argument otherwise."""
@@ -606,12 +619,6 @@ class SolverOptions:
         from gelav.mfg.fixed_point import fixed_point_method
 
         fixed_point_method(self.method)  # ValueError listing the registered methods
-        object.__setattr__(self, "tol", check_positive("tol", self.tol))
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1, maximum=MAX_CELLS))
-        d = check_positive("damping", self.damping)
-        if d > 1:
-            raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
-        object.__setattr__(self, "damping", d)
-        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1, maximum=MAX_CELLS))
+        check_iteration_settings(self)
         object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol))
         object.__setattr__(self, "max_seconds", check_positive("max_seconds", self.max_seconds))
