@@ -349,6 +349,20 @@ def _interval_grid(a: float, b: float, grid: Grid | None, n_cells: int, x0: floa
     return Grid.uniform(a, b, n_cells)
 
 
+def _end(kind: str, value: float) -> Dirichlet | Reflecting:
+    """The boundary condition of an end of the interval: ``u = value`` where the process is
+    absorbed, a wall where it is not."""
+    return Dirichlet(value) if kind == "absorbing" else Reflecting()
+
+
+def _exit_result(g: Grid, values: NDArray[np.float64], what: str, process: ProcessLike,
+                 classes: tuple[BoundaryClass, BoundaryClass], lo_kind: str, hi_kind: str, t0: float) -> ExitResult:
+    """The :class:`ExitResult` of a stationary exit problem with its grid, ends and timing."""
+    return ExitResult(g, values, what, process, classes,
+                      {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
+                       "seconds": _time.perf_counter() - t0})
+
+
 def _check_interval(process: Any, a: float, b: float) -> tuple[float, float]:
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
@@ -480,8 +494,7 @@ def exit_time(
         horizon = check_horizon("horizon", horizon)
         g = _interval_grid(a, b, grid, n_cells, None)
         return backward(process, 0.0, horizon, running=1.0, grid=g, n_steps=n_steps, start=t,
-                        lower=Dirichlet(0.0) if lo_kind == "absorbing" else Reflecting(),
-                        upper=Dirichlet(0.0) if hi_kind == "absorbing" else Reflecting())
+                        lower=_end(lo_kind, 0.0), upper=_end(hi_kind, 0.0))
     if lo_kind == "reflecting" and hi_kind == "reflecting":
         raise DivergenceError(
             f"E[τ] = ∞: neither end of ({a:g}, {b:g}) can be reached ({classes[0].kind} lower end, "
@@ -509,9 +522,7 @@ def exit_time(
     if hi_kind == "absorbing":
         fixed[-1] = 0.0
     y = _stationary_solve(gen, -np.ones(g.n_nodes), fixed)
-    return ExitResult(g, y, "mean exit time [years]", process, classes,
-                      {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
-                       "seconds": _time.perf_counter() - t0})
+    return _exit_result(g, y, "mean exit time [years]", process, classes, lo_kind, hi_kind, t0)
 
 
 def exit_probability(
@@ -552,8 +563,7 @@ def exit_probability(
     if horizon is not None:
         horizon = check_horizon("horizon", horizon)
         return backward(process, 0.0, horizon, grid=g, n_steps=n_steps, start=t,
-                        lower=Dirichlet(0.0) if lo_kind == "absorbing" else Reflecting(),
-                        upper=Dirichlet(1.0) if hi_kind == "absorbing" else Reflecting())
+                        lower=_end(lo_kind, 0.0), upper=_end(hi_kind, 1.0))
     if hi_kind == "reflecting":
         vals = np.zeros(g.n_nodes)
     elif lo_kind == "reflecting":
@@ -561,9 +571,7 @@ def exit_probability(
     else:
         gen = Generator(process, g, lower=lo_kind, upper=hi_kind)
         vals = _hitting_probability(gen)
-    return ExitResult(g, vals, "P(hit upper before lower)", process, classes,
-                      {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
-                       "seconds": _time.perf_counter() - t0})
+    return _exit_result(g, vals, "P(hit upper before lower)", process, classes, lo_kind, hi_kind, t0)
 
 
 def exit_time_distribution(
