@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "MAX_STATE", "check_callable", "check_finite", "check_horizon", "check_int",
-           "check_interval", "check_named", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times"]
+           "check_interval", "check_named", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times",
+           "saved_index"]
 
 #: Largest model rate or volatility accepted (per year).
 MAX_RATE = 1e6
@@ -189,6 +190,22 @@ def check_named(name: str, value: Any, cls: type[_T], *, article: str = "a") -> 
         raise ValueError(f"`{name}` has duplicate names (they must be distinct): "
                          f"{sorted({n for n in names if names.count(n) > 1})}.")
     return out
+
+
+def saved_index(times: np.ndarray, t: Any, default: int, hint: str) -> int:
+    r"""The index of the saved time ``t`` in ``times`` (``default`` when ``t`` is None).
+
+    ``t`` must be finite and within :math:`10^{-9}\max(1, |t_{end}|)` of a saved time; otherwise a
+    ``ValueError`` gives the saved range and ``hint`` (how to save it).
+    """
+    if t is None:
+        return default
+    t = check_finite("t", t)
+    i = int(np.argmin(np.abs(times - t)))
+    if abs(times[i] - t) > 1e-9 * max(1.0, abs(times[-1])):
+        raise ValueError(f"t = {t} was not saved; saved times run from {times[0]:g} to {times[-1]:g} "
+                         f"({times.size} points). {hint}")
+    return i
 
 
 def check_callable(name: str, value: Any) -> Callable[..., Any]:

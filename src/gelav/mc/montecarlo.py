@@ -59,6 +59,7 @@ from gelav._validation import (
     check_int,
     check_positive,
     check_size,
+    saved_index,
 )
 from gelav.mc.schemes import SCHEMES, Scheme, get_scheme
 from gelav.processes.protocol import has_exact_law, name_of
@@ -163,16 +164,7 @@ class Paths:
         return float(self.times[-1])
 
     def _index(self, t: float | None) -> int:
-        if t is None:
-            return self.times.size - 1
-        t = check_finite("t", t)
-        i = int(np.argmin(np.abs(self.times - t)))
-        if abs(self.times[i] - t) > 1e-9 * max(1.0, abs(self.times[-1])):
-            raise ValueError(
-                f"t = {t} was not saved; saved times are {self.times.size} points from {self.times[0]:g} "
-                f"to {self.times[-1]:g}. Pass `save='all'` or `save=[...]` to simulate."
-            )
-        return i
+        return saved_index(self.times, t, self.times.size - 1, "Pass `save='all'` or `save=[...]` to simulate.")
 
     def at(self, t: float | None = None) -> NDArray[np.float64]:
         """Values of all paths at saved time ``t`` (default the horizon); NaN for exited paths."""

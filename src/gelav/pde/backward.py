@@ -50,6 +50,7 @@ from gelav._validation import (
     check_int,
     check_interval,
     check_positive,
+    saved_index,
 )
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
@@ -212,16 +213,7 @@ class Value:
         return self.grid.nodes
 
     def _index(self, t: float | None) -> int:
-        if t is None:
-            return 0
-        t = float(t)
-        i = int(np.argmin(np.abs(self.times - t)))
-        if abs(self.times[i] - t) > 1e-9 * max(1.0, abs(self.times[-1])):
-            raise ValueError(
-                f"t = {t} was not saved; saved times run from {self.times[0]:g} to {self.times[-1]:g} "
-                f"({self.times.size} points). Pass `times=[...]` to save it, or use value(x, t) to interpolate."
-            )
-        return i
+        return saved_index(self.times, t, 0, "Pass `times=[...]` to save it, or use value(x, t) to interpolate.")
 
     def at(self, t: float | None = None) -> NDArray[np.float64]:
         """Nodal values at saved time ``t`` (default: the start time, i.e. today's value)."""
