@@ -727,6 +727,17 @@ class _ScaleSolution:
         """True when the expression holds no unevaluated :class:`sympy.Integral`."""
         return self.closed_form is not None
 
+    def _subs(self, *args: Any, **kw: Any) -> Any:
+        """A copy with ``subs`` applied to the expression and to the limits ``a``, ``b``."""
+        return replace(self, expression=self.expression.subs(*args, **kw),  # type: ignore[type-var]
+                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+
+    def latex(self) -> str:  # pragma: no cover - defined by each solution
+        raise NotImplementedError
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
     def _sympy_(self) -> Any:
         """SymPy sees the expression: ``sp.limit(et, a, 0)``, ``expr.subs(y, et)`` and ``sp.simplify(et)`` work."""
         return sp.sympify(self.expression)
@@ -855,14 +866,10 @@ class ExitTime(_ScaleSolution):
 
     def subs(self, *args: Any, **kw: Any) -> ExitTime:
         """Substitute in the expression (and in the limits ``a``, ``b``)."""
-        return replace(self, expression=self.expression.subs(*args, **kw),
-                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+        return self._subs(*args, **kw)
 
     def latex(self) -> str:
         return rf"E[\tau] = {sp.latex(self.expression)}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"E[tau]({self.x}) = {sp.sstr(self.expression)}"
@@ -885,14 +892,10 @@ class HittingProbability(_ScaleSolution):
 
     def subs(self, *args: Any, **kw: Any) -> HittingProbability:
         """Substitute in the expression (and in the limits ``a``, ``b``)."""
-        return replace(self, expression=self.expression.subs(*args, **kw),
-                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+        return self._subs(*args, **kw)
 
     def latex(self) -> str:
         return rf"P_x(\tau_b < \tau_a) = {sp.latex(self.expression)}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"P(hit {self.b} before {self.a})({self.x}) = {sp.sstr(self.expression)}"
