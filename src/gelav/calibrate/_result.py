@@ -13,12 +13,29 @@ import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FitChecks", "ParametricFit", "fit_config"]
+__all__ = ["FitChecks", "Named", "ParametricFit", "fit_config"]
+
+
+class Named:
+    """A read-only attribute that is ``estimates[<its name>]`` (``CIRFit.kappa``, ``GBMFit.mu``, ...)."""
+
+    def __init__(self, doc: str | None = None) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Named: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> float: ...
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else obj.estimates[self.name]
 
 
 class FitChecks:

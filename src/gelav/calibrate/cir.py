@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav.calibrate._common import observed_information, prepare, residual_tests
-from gelav.calibrate._result import ParametricFit
+from gelav.calibrate._result import Named, ParametricFit
 from gelav.errors import AccuracyWarning, ConvergenceError
 
 __all__ = ["CIRFit", "cir_loglik", "fit_cir"]
@@ -142,30 +142,12 @@ class CIRFit(ParametricFit):
         "half_life": "half-life ln2/κ [y]", "stationary_sd": "stationary sd σ√(L̄/2κ)",
         "feller": "Feller ratio 2κL̄/σ²"}
 
-    @property
-    def kappa(self) -> float:
-        return self.estimates["kappa"]
-
-    @property
-    def mean(self) -> float:
-        return self.estimates["mean"]
-
-    @property
-    def sigma(self) -> float:
-        return self.estimates["sigma"]
-
-    @property
-    def half_life(self) -> float:
-        return self.estimates["half_life"]
-
-    @property
-    def stationary_sd(self) -> float:
-        return self.estimates["stationary_sd"]
-
-    @property
-    def feller(self) -> float:
-        r""":math:`2\kappa\bar L/\sigma^2` (≥ 1: the origin is unattainable)."""
-        return self.estimates["feller"]
+    kappa = Named()
+    mean = Named()
+    sigma = Named()
+    half_life = Named()
+    stationary_sd = Named()
+    feller = Named(r""":math:`2\kappa\bar L/\sigma^2` (≥ 1: the origin is unattainable).""")
 
     @property
     def process(self) -> Any:

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gelav.calibrate._common import prepare, residual_tests
-from gelav.calibrate._result import ParametricFit
+from gelav.calibrate._result import Named, ParametricFit
 from gelav.calibrate.cir import check_level
 
 __all__ = ["GBMFit", "fit_gbm"]
@@ -54,17 +54,9 @@ class GBMFit(ParametricFit):
     labels: ClassVar[dict[str, str]] = {"mu": "μ drift [1/y]", "sigma": "σ volatility [1/√y]",
                                         "log_drift": "ν = μ − σ²/2 [1/y]"}
 
-    @property
-    def mu(self) -> float:
-        return self.estimates["mu"]
-
-    @property
-    def sigma(self) -> float:
-        return self.estimates["sigma"]
-
-    @property
-    def log_drift(self) -> float:
-        return self.estimates["log_drift"]
+    mu = Named()
+    sigma = Named()
+    log_drift = Named()
 
     @property
     def process(self) -> Any:
