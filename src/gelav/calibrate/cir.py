@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav.calibrate._common import observed_information, prepare, residual_tests
+from gelav.calibrate._common import observed_information, prepare, residual_tests, step_diagnostics
 from gelav.calibrate._result import Named, ParametricFit
 from gelav.errors import AccuracyWarning, ConvergenceError
 
@@ -292,8 +292,7 @@ def fit_cir(
                   "observed information; log-scale Wald intervals",
         "likelihood_evaluations": evals[0], "iterations": n_iter, "start": list(map(float, start)),
         "information_positive_definite": ok, "objective_history_tail": history[-5:],
-        "min_step_years": float(dt.min()), "max_step_years": float(dt.max()),
-        "irregular_steps": bool(float(np.ptp(dt) / np.mean(dt)) > 0.01),
+        **step_diagnostics(dt),
         "seconds": _time.perf_counter() - t_start,
     }
     return CIRFit(estimates=est, stderr=stderr, conf_int=conf_int, cov=cov, level=level, loglik=ll_hat,

@@ -67,7 +67,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from gelav.calibrate._common import acf, hessian, interval_side, maximise, prepare
+from gelav.calibrate._common import acf, hessian, interval_side, maximise, prepare, step_diagnostics
 from gelav.calibrate._result import FitChecks
 from gelav.calibrate.io import TimeSeries
 from gelav.errors import AccuracyWarning
@@ -561,18 +561,15 @@ def fit_ou(
         "ks": {"statistic": float(ks.statistic), "pvalue": float(ks.pvalue)},
         "jarque_bera": {"statistic": float(jb.statistic), "pvalue": float(jb.pvalue)},
     }
-    irregular = float(np.ptp(steps) / np.mean(steps)) > 0.01
     diagnostics = {
         "method": "exact maximum likelihood (profile in kappa, Brent), profile-likelihood intervals",
         "likelihood_evaluations": L.evals,
         "kappa_search": (k_lo, k_hi),
         "information_positive_definite": ok,
-        "irregular_steps": irregular,
         "kappa_bias_first_order": bias,
         "kappa_bias_corrected": kappa_bc,
         "effective_sample_size": n_eff,
-        "min_step_years": float(steps.min()),
-        "max_step_years": float(steps.max()),
+        **step_diagnostics(steps),
         "seconds": _time.perf_counter() - t_start,
     }
     return OUFit(
