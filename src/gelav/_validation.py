@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "MAX_STATE", "check_callable", "check_finite", "check_horizon", "check_int",
            "check_interval", "check_named", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times",
-           "saved_index"]
+           "saved_index", "set_checked"]
 
 #: Largest model rate or volatility accepted (per year).
 MAX_RATE = 1e6
@@ -190,6 +190,13 @@ def check_named(name: str, value: Any, cls: type[_T], *, article: str = "a") -> 
         raise ValueError(f"`{name}` has duplicate names (they must be distinct): "
                          f"{sorted({n for n in names if names.count(n) > 1})}.")
     return out
+
+
+def set_checked(obj: Any, check: Callable[..., Any], *names: str, **kw: Any) -> None:
+    """Replace each field ``name`` of the frozen dataclass ``obj`` by ``check(name, value, **kw)``
+    (the checked, converted value; the check's error names the field)."""
+    for name in names:
+        object.__setattr__(obj, name, check(name, getattr(obj, name), **kw))
 
 
 def saved_index(times: np.ndarray, t: Any, default: int, hint: str) -> int:

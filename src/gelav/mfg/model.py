@@ -52,6 +52,7 @@ from gelav._validation import (
     check_positive,
     check_rate,
     check_size,
+    set_checked,
 )
 
 __all__ = [
@@ -201,23 +202,14 @@ class LPType:
             raise ValueError(f"`name` must be a non-empty string, got {self.name!r}.")
         # rates per year bounded by MAX_RATE, levels by MAX_LEVEL (a fire-sale feedback or a starting
         # level of 1e12 used to run the fixed point without end)
-        object.__setattr__(self, "weight", check_positive("weight", self.weight, maximum=MAX_RATE))
-        object.__setattr__(self, "kappa", check_nonnegative("kappa", self.kappa, maximum=MAX_RATE))
-        object.__setattr__(self, "mean", check_finite("mean", self.mean, maximum=MAX_LEVEL))
-        object.__setattr__(self, "sigma", check_rate("sigma", self.sigma))
-        object.__setattr__(self, "herding", check_nonnegative("herding", self.herding, maximum=MAX_RATE))
-        object.__setattr__(self, "feedback", check_nonnegative("feedback", self.feedback, maximum=MAX_RATE))
+        set_checked(self, check_positive, "weight", maximum=MAX_RATE)
+        set_checked(self, check_nonnegative, "kappa", "herding", "feedback", "discount_rate", "liquidity_cost",
+                    "q4_drain", "q4_cost", maximum=MAX_RATE)
+        set_checked(self, check_finite, "mean", "distress_level", maximum=MAX_LEVEL)
+        set_checked(self, check_rate, "sigma")
+        set_checked(self, check_rate, "yield_rate", positive=False)
         if self.fund_end is not None:
-            object.__setattr__(self, "fund_end", check_horizon("fund_end", self.fund_end))
-        object.__setattr__(self, "yield_rate", check_rate("yield_rate", self.yield_rate, positive=False))
-        object.__setattr__(self, "discount_rate", check_nonnegative("discount_rate", self.discount_rate,
-                                                                    maximum=MAX_RATE))
-        object.__setattr__(self, "liquidity_cost", check_nonnegative("liquidity_cost", self.liquidity_cost,
-                                                                     maximum=MAX_RATE))
-        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level,
-                                                                maximum=MAX_LEVEL))
-        object.__setattr__(self, "q4_drain", check_nonnegative("q4_drain", self.q4_drain, maximum=MAX_RATE))
-        object.__setattr__(self, "q4_cost", check_nonnegative("q4_cost", self.q4_cost, maximum=MAX_RATE))
+            set_checked(self, check_horizon, "fund_end")
         object.__setattr__(self, "initial", _check_initial(self.initial))
         if self.dynamics is not None:
             if not (callable(getattr(self.dynamics, "drift", None)) and callable(getattr(self.dynamics, "diffusion", None))):
@@ -331,20 +323,13 @@ class Market:
 
         object.__setattr__(self, "buyers", _buyers.check_buyers(self.buyers))
         object.__setattr__(self, "tax", _tax.check_tax(self.tax))
-        object.__setattr__(self, "horizon", check_horizon("horizon", self.horizon))
-        object.__setattr__(self, "nav", check_positive("nav", self.nav, maximum=MAX_LEVEL))
-        object.__setattr__(self, "base_discount", check_finite("base_discount", self.base_discount, maximum=MAX_RATE))
-        object.__setattr__(self, "discount_per_year", check_rate("discount_per_year", self.discount_per_year,
-                                                                 positive=False))
-        object.__setattr__(self, "distress_impact", check_nonnegative("distress_impact", self.distress_impact,
-                                                                      maximum=MAX_RATE))
-        object.__setattr__(self, "flow_impact", check_nonnegative("flow_impact", self.flow_impact, maximum=MAX_RATE))
-        object.__setattr__(self, "own_distress", check_nonnegative("own_distress", self.own_distress,
-                                                                   maximum=MAX_RATE))
-        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level,
-                                                                maximum=MAX_LEVEL))
-        object.__setattr__(self, "absorption_time", check_nonnegative("absorption_time", self.absorption_time,
-                                                                      maximum=MAX_HORIZON))
+        set_checked(self, check_horizon, "horizon")
+        set_checked(self, check_positive, "nav", maximum=MAX_LEVEL)
+        set_checked(self, check_finite, "base_discount", maximum=MAX_RATE)
+        set_checked(self, check_rate, "discount_per_year", positive=False)
+        set_checked(self, check_nonnegative, "distress_impact", "flow_impact", "own_distress", maximum=MAX_RATE)
+        set_checked(self, check_finite, "distress_level", maximum=MAX_LEVEL)
+        set_checked(self, check_nonnegative, "absorption_time", maximum=MAX_HORIZON)
         if self.coupling is not None and not callable(self.coupling):
             raise TypeError(f"`coupling` must be callable (t, L, stats) -> price, got {type(self.coupling).__name__}.")
 
