@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from gelav.symbolic._equation import Equation, is_zero
+from gelav.symbolic._equation import Equation, LatexRepr, is_zero
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -108,7 +108,7 @@ def ito_rule(mu: Any, sigma: Any, G: Any, t: sp.Symbol, x: sp.Symbol) -> tuple[s
 
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ItoProcess:
+class ItoProcess(LatexRepr):
     r"""A scalar Itô diffusion :math:`dX = b(t, X)\,dt + \sigma(t, X)\,dW` with symbolic coefficients.
 
     Parameters
@@ -305,9 +305,6 @@ class ItoProcess:
         """LaTeX of the SDE."""
         n = self.name
         return rf"d{n}_t = \left({sp.latex(self.drift)}\right) dt + \left({sp.latex(self.diffusion)}\right) dW_t"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"d{self.name} = {sp.sstr(self.drift)} dt + {sp.sstr(self.diffusion)} dW"
@@ -621,7 +618,7 @@ def ito_lemma(process: ItoProcess, G: Any, *, name: str = "Y") -> ItoLemma:
 
 
 @dataclass(frozen=True)
-class ItoLemma:
+class ItoLemma(LatexRepr):
     r"""Result of Itô's lemma for :math:`Y = G(t, X)`: :math:`dY = \tilde b\,dt + \tilde\sigma\,dW`.
 
     ``drift`` and ``diffusion`` are expressed in the old variable ``x``; use
@@ -643,9 +640,6 @@ class ItoLemma:
     def latex(self) -> str:
         return (rf"d\left({sp.latex(self.G)}\right) = \left({sp.latex(self.drift)}\right) dt"
                 rf" + \left({sp.latex(self.diffusion)}\right) dW_t")
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"Itô's lemma: d({sp.sstr(self.G)}) = ({sp.sstr(self.drift)}) dt + ({sp.sstr(self.diffusion)}) dW"
@@ -699,7 +693,7 @@ class TransitionCheck:
         return self.symbolic or self.max_relative_residual < 1e-20
 
 
-class _ScaleSolution:
+class _ScaleSolution(LatexRepr):
     """Shared numerics, checks and printing of :class:`ExitTime` and :class:`HittingProbability`."""
 
     expression: Any
@@ -731,12 +725,6 @@ class _ScaleSolution:
         """A copy with ``subs`` applied to the expression and to the limits ``a``, ``b``."""
         return replace(self, expression=self.expression.subs(*args, **kw),  # type: ignore[type-var]
                        a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
-
-    def latex(self) -> str:  # pragma: no cover - defined by each solution
-        raise NotImplementedError
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def _sympy_(self) -> Any:
         """SymPy sees the expression: ``sp.limit(et, a, 0)``, ``expr.subs(y, et)`` and ``sp.simplify(et)`` work."""
@@ -926,7 +914,7 @@ def time_reversal(equation: Equation, u: Any, v: Any = None, *, T: Any = None) -
 
 
 @dataclass(frozen=True)
-class PdepeForm:
+class PdepeForm(LatexRepr):
     r"""Coefficients of MATLAB's ``pdepe`` form :math:`c\,v_t = x^{-m}\partial_x(x^m f) + s`.
 
     ``c``, ``f``, ``s`` are expressions in ``t``, ``x``, ``V`` (the solution value) and ``dvdx``.
@@ -972,9 +960,6 @@ class PdepeForm:
 
     def latex(self) -> str:
         return (rf"c = {sp.latex(self.c)},\quad f = {sp.latex(self.f)},\quad s = {sp.latex(self.s)}")
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"pdepe form (m={self.m}): c = {sp.sstr(self.c)}, f = {sp.sstr(self.f)}, s = {sp.sstr(self.s)}"

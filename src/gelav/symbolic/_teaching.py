@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy as sp
 
-from gelav.symbolic._equation import Equation, is_zero
+from gelav.symbolic._equation import Equation, LatexRepr, is_zero
 from gelav.symbolic._ito import ExitTime, ItoProcess, PdepeForm, ito_rule, pdepe_form, time_reversal
 
 __all__ = [
@@ -41,7 +41,7 @@ def _ou_symbols(kappa: Any, mean: Any, sigma: Any) -> tuple[Any, Any, Any]:
 
 # ---------------------------------------------------------------------------------- seed 000
 @dataclass(frozen=True)
-class FokkerPlanckTerms:
+class FokkerPlanckTerms(LatexRepr):
     r"""The OU Fokker–Planck equation with its right-hand side split into named terms."""
 
     equation: Equation
@@ -56,9 +56,6 @@ class FokkerPlanckTerms:
     def latex(self) -> str:
         parts = " + ".join(rf"\underbrace{{{sp.latex(e)}}}_{{\text{{{n}}}}}" for n, e in self.terms)
         return rf"{sp.latex(self.equation.lhs)} = {parts}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         lines = [f"{sp.sstr(self.equation.lhs)} ="]
@@ -124,7 +121,7 @@ def _jet(expr: sp.Expr, w: Any, names: tuple[str, str]) -> sp.Expr:
 
 
 @dataclass(frozen=True)
-class HeatTransform:
+class HeatTransform(LatexRepr):
     r"""Change of variables :math:`p(t, x) = e^{\kappa t}\,w(\tau(t), \xi(t, x))` from OU Fokker–Planck to heat."""
 
     xi: Any
@@ -158,9 +155,6 @@ class HeatTransform:
     def latex(self) -> str:
         return (rf"p = {sp.latex(self.prefactor)}\,w(\tau, \xi),\quad \xi = {sp.latex(self.xi)},\quad "
                 rf"\tau = {sp.latex(self.tau)}\ \Longrightarrow\ {self.heat_equation.latex()}")
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return (f"p(t, x) = {sp.sstr(self.prefactor)} * w(tau, xi), xi = {sp.sstr(self.xi)}, "
@@ -199,7 +193,7 @@ def ou_heat_transform(kappa: Any = None, mean: Any = None, sigma: Any = None) ->
 
 # ---------------------------------------------------------------------------------- seed 003
 @dataclass(frozen=True)
-class TrinomialDerivation:
+class TrinomialDerivation(LatexRepr):
     r"""Seed 003's derivation of :math:`\partial_t P = C^2 \partial_y^2 P` from the trinomial walk.
 
     Attributes hold each step: the master equation, its Taylor expansion by order in
@@ -244,9 +238,6 @@ class TrinomialDerivation:
 
     def latex(self) -> str:
         return rf"{self.master.latex()}\ \Longrightarrow\ {self.pde.latex()},\quad C^2 = {sp.latex(self.C2)}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return "\n".join([
