@@ -39,6 +39,12 @@ def _ou_symbols(kappa: Any, mean: Any, sigma: Any) -> tuple[Any, Any, Any]:
     )
 
 
+def _ou_process(kappa: Any, mean: Any, sigma: Any) -> tuple[Any, Any, Any, ItoProcess]:
+    """``(κ, L̄, σ, dX = κ(L̄ - x) dt + σ dW)``: the OU symbols and the symbolic process."""
+    k, m, s = _ou_symbols(kappa, mean, sigma)
+    return k, m, s, ItoProcess(k * (m - sp.Symbol("x", real=True)), s)
+
+
 # ---------------------------------------------------------------------------------- seed 000
 @dataclass(frozen=True)
 class FokkerPlanckTerms(LatexRepr):
@@ -77,8 +83,7 @@ def ou_fokker_planck_terms(kappa: Any = None, mean: Any = None, sigma: Any = Non
     >>> ou_fokker_planck_terms().check()
     True
     """
-    k, m, s = _ou_symbols(kappa, mean, sigma)
-    proc = ItoProcess(k * (m - sp.Symbol("x", real=True)), s)
+    k, m, s, proc = _ou_process(kappa, mean, sigma)
     p = sp.Function("p")(proc.t, proc.x)
     terms = (
         ("drift transport", -k * (m - proc.x) * sp.Derivative(p, proc.x)),
@@ -179,8 +184,7 @@ def ou_heat_transform(kappa: Any = None, mean: Any = None, sigma: Any = None) ->
     >>> ou_heat_transform().check()
     True
     """
-    k, m, s = _ou_symbols(kappa, mean, sigma)
-    proc = ItoProcess(k * (m - sp.Symbol("x", real=True)), s)
+    k, m, s, proc = _ou_process(kappa, mean, sigma)
     t, x = proc.t, proc.x
     xi = (x - m) * sp.exp(k * t)
     tau = s**2 * (sp.exp(2 * k * t) - 1) / (4 * k)
