@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["check_levels", "density_tail", "exact_tail"]
 
@@ -36,7 +39,7 @@ def check_levels(levels: Sequence[float] | None) -> tuple[float, ...]:
     return tuple(out)
 
 
-def exact_tail(process: Any, x0: float, t: float, level: float, side: str) -> tuple[float, float]:
+def exact_tail(process: ProcessLike, x0: float, t: float, level: float, side: str) -> tuple[float, float]:
     r"""(VaR, ES) of the exact transition law :math:`X_t \mid X_0 = x_0`.
 
     Gaussian laws in closed form: with :math:`m, s` the conditional mean and sd,
@@ -54,7 +57,7 @@ def exact_tail(process: Any, x0: float, t: float, level: float, side: str) -> tu
         z = float(stats.norm.ppf(level))
         sign = -1.0 if side == "lower" else 1.0
         return m + sign * s * z, m + sign * s * float(stats.norm.pdf(z)) / tail
-    law = process.transition(x0, t)
+    law = cast(Any, process).transition(x0, t)  # the exact law (a capability, checked by the caller)
     if side == "lower":
         var = float(law.ppf(tail))
         es = float(law.expect(lambda x: x, ub=var, conditional=True))

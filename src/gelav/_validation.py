@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = ["MAX_CELLS", "MAX_HORIZON", "MAX_RATE", "MAX_STATE", "check_callable", "check_finite", "check_horizon", "check_int",
-           "check_interval", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times"]
+           "check_interval", "check_named", "check_nonnegative", "check_positive", "check_rate", "check_rates", "check_size", "check_times",
+           "saved_index", "set_checked"]
 
 #: Largest model rate or volatility accepted (per year).
 MAX_RATE = 1e6
@@ -161,6 +162,57 @@ def check_times(name: str, value: Any, lo: float | None = None, hi: float | None
     if lo is not None and hi is not None and arr.size and (arr.min() < lo - tol or arr.max() > hi + tol):
         raise ValueError(f"`{name}` must lie in [{lo:g}, {hi:g}], got {arr.tolist()}.")
     return arr
+
+
+_T = TypeVar("_T")
+
+
+def check_named(name: str, value: Any, cls: type[_T], *, article: str = "a") -> tuple[_T, ...]:
+    """``value`` (one ``cls`` or a non-empty sequence of them with distinct ``.name``) as a tuple.
+
+    Errors name the argument and the item (``funds[1]``); ``article`` goes before the class name
+    in the messages ("a Fund", "an LPType").
+    """
+    if isinstance(value, cls):
+        return (value,)
+    kind = cls.__name__
+    try:
+        out = tuple(value)
+    except TypeError:
+        raise TypeError(f"`{name}` must be {article} {kind} or a sequence of {kind}, got {type(value).__name__}.") from None
+    if not out:
+        raise ValueError(f"`{name}` is empty.")
+    for i, v in enumerate(out):
+        if not isinstance(v, cls):
+            raise TypeError(f"`{name}[{i}]` must be {article} {kind}, got {type(v).__name__}.")
+    names = [str(getattr(v, "name", "")) for v in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"`{name}` has duplicate names (they must be distinct): "
+                         f"{sorted({n for n in names if names.count(n) > 1})}.")
+    return out
+
+
+def set_checked(obj: Any, check: Callable[..., Any], *names: str, **kw: Any) -> None:
+    """Replace each field ``name`` of the frozen dataclass ``obj`` by ``check(name, value, **kw)``
+    (the checked, converted value; the check's error names the field)."""
+    for name in names:
+        object.__setattr__(obj, name, check(name, getattr(obj, name), **kw))
+
+
+def saved_index(times: np.ndarray, t: Any, default: int, hint: str) -> int:
+    r"""The index of the saved time ``t`` in ``times`` (``default`` when ``t`` is None).
+
+    ``t`` must be finite and within :math:`10^{-9}\max(1, |t_{end}|)` of a saved time; otherwise a
+    ``ValueError`` gives the saved range and ``hint`` (how to save it).
+    """
+    if t is None:
+        return default
+    t = check_finite("t", t)
+    i = int(np.argmin(np.abs(times - t)))
+    if abs(times[i] - t) > 1e-9 * max(1.0, abs(times[-1])):
+        raise ValueError(f"t = {t} was not saved; saved times run from {times[0]:g} to {times[-1]:g} "
+                         f"({times.size} points). {hint}")
+    return i
 
 
 def check_callable(name: str, value: Any) -> Callable[..., Any]:

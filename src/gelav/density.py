@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gelav._validation import saved_index
 from gelav.grid import Grid
 
 __all__ = ["Density"]
@@ -68,19 +69,7 @@ class Density:
 
     # -- time selection -----------------------------------------------------
     def _index(self, t: float | None) -> int:
-        if t is None:
-            return self.times.size - 1
-        t = float(t)
-        if not math.isfinite(t):  # NaN used to select the first saved time
-            raise ValueError(f"`t` must be finite, got {t}.")
-        i = int(np.argmin(np.abs(self.times - t)))
-        scale = max(1.0, abs(self.times[-1]))
-        if abs(self.times[i] - t) > 1e-9 * scale:
-            raise ValueError(
-                f"t = {t} was not saved; saved times run from {self.times[0]:g} to {self.times[-1]:g} "
-                f"({self.times.size} points). Pass `times=[...]` to gelav.forward to save it."
-            )
-        return i
+        return saved_index(self.times, t, self.times.size - 1, "Pass `times=[...]` to gelav.forward to save it.")
 
     @property
     def x(self) -> NDArray[np.float64]:

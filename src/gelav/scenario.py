@@ -29,7 +29,10 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -138,16 +141,23 @@ class Section:
     def has(self, key: str) -> bool:
         return key in self.table
 
+    def _take(self, key: str, required: bool = False, expected: str = "") -> bool:
+        """Mark ``key`` as read; True when the table has it (a missing ``required`` field is an error
+        naming what was ``expected``)."""
+        self._used.add(key)
+        if key in self.table:
+            return True
+        if required:
+            raise ScenarioError(f"{self.source}: [{self.name}] is missing the field `{key}` ({expected}).")
+        return False
+
     def get(self, key: str, default: Any = None) -> Any:
         self._used.add(key)
         return self.table.get(key, default)
 
     def number(self, key: str, *, default: float | None = None, required: bool = False,
                check: Callable[[float], bool] | None = None, expected: str = "a finite number") -> float | None:
-        self._used.add(key)
-        if key not in self.table:
-            if required:
-                raise ScenarioError(f"{self.source}: [{self.name}] is missing the field `{key}` ({expected}).")
+        if not self._take(key, required, expected):
             return default
         v = self.table[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
@@ -160,10 +170,7 @@ class Section:
         return self.number(key, default=default, required=required, check=lambda x: x > 0, expected="a number > 0")
 
     def integer(self, key: str, *, default: int | None = None, minimum: int = 1, required: bool = False) -> int | None:
-        self._used.add(key)
-        if key not in self.table:
-            if required:
-                raise ScenarioError(f"{self.source}: [{self.name}] is missing the field `{key}` (an integer >= {minimum}).")
+        if not self._take(key, required, f"an integer >= {minimum}"):
             return default
         v = self.table[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
@@ -171,8 +178,7 @@ class Section:
         return int(v)
 
     def choice(self, key: str, options: tuple[str, ...] | list[str], *, default: str | None = None) -> str | None:
-        self._used.add(key)
-        if key not in self.table:
+        if not self._take(key):
             return default
         v = self.table[key]
         if v not in options:
@@ -180,8 +186,7 @@ class Section:
         return str(v)
 
     def string_list(self, key: str, *, default: list[str] | None = None, options: tuple[str, ...] | None = None) -> list[str] | None:
-        self._used.add(key)
-        if key not in self.table:
+        if not self._take(key):
             return default
         v = self.table[key]
         if isinstance(v, str):
@@ -256,7 +261,7 @@ def process_from_config(table: Mapping[str, Any] | None, *, source: str = "scena
         raise ScenarioError(f"{source}: [process]: {exc}") from None
 
 
-def process_to_config(process: Any) -> dict[str, Any]:
+def process_to_config(process: ProcessLike) -> dict[str, Any]:
     """The ``[process]`` table of a built-in process (inverse of :func:`process_from_config`)."""
     for kind, (cls_name, names) in PROCESS_KINDS.items():
         if type(process).__name__ == cls_name:

@@ -32,14 +32,15 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
 from gelav._random import SeedLike
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 
-if TYPE_CHECKING:  # defined in gelav.stress_table (which uses the helpers below), loaded on first use
+if TYPE_CHECKING:  # the table names live in gelav.stress_table (loaded on first use)
+    from gelav.processes.protocol import ProcessLike
     from gelav.stress_table import MethodTable, StressTable, stress_table
 
 __all__ = [
@@ -206,7 +207,7 @@ def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, op
     return MethodResult("analytic", p, 0.0, "error_estimate", time.perf_counter() - t0)
 
 
-def graded_nested_grids(process: Any, x0: float, horizon: float, points: Sequence[float], n0: int,
+def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points: Sequence[float], n0: int,
                         domain: tuple[float, float]) -> list[Any] | None:
     """Three nested grids graded towards a singular end of the state space inside ``domain`` (CIR at 0,
     Jacobi at 0 and 1: :meth:`gelav.fd.grid.Grid.graded`), or logarithmic towards a GBM-like natural end
@@ -226,7 +227,7 @@ def graded_nested_grids(process: Any, x0: float, horizon: float, points: Sequenc
         low = min(inside) if inside else hi
         if getattr(process, "has_transition", False):
             for t in horizon * np.linspace(0.05, 1.0, 20):
-                low = min(low, float(process.transition(x0, float(t)).ppf(5e-11)))
+                low = min(low, float(cast(Any, process).transition(x0, float(t)).ppf(5e-11)))
         else:
             low = min(low, lo + 1e-6 * (hi - lo))
         low = lo + 0.5 * (low - lo)
@@ -245,7 +246,7 @@ def graded_nested_grids(process: Any, x0: float, horizon: float, points: Sequenc
     return None
 
 
-def far_lower_end(process: Any, grids: list[Any]) -> str:
+def far_lower_end(process: ProcessLike, grids: list[Any]) -> str:
     """The lower boundary condition on :func:`graded_nested_grids`: a logarithmic grid's lower end lies
     below the exact law's 5e-11 quantile, inside the state space, an intended far end (reflecting)."""
     if is_graded(grids) and getattr(process, "has_transition", False) \
@@ -472,7 +473,7 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
     return MethodResult("pde", r_fine, err, "error_estimate", time.perf_counter() - t0, details)
 
 
-def check_mc_trust(process: Any) -> None:
+def check_mc_trust(process: ProcessLike) -> None:
     """Raise :class:`MethodOmitted` where Euler Monte Carlo cannot be trusted: no exact sampler and an
     attainable (regular or exit) end of the state space where σ² vanishes, which Euler steps overshoot."""
     if getattr(process, "has_transition", False):
@@ -523,7 +524,7 @@ METHODS: dict[str, Callable[..., MethodResult]] = {
 }
 
 
-def default_methods(process: Any, methods: Sequence[str] | None) -> list[str]:
+def default_methods(process: ProcessLike, methods: Sequence[str] | None) -> list[str]:
     """The methods to run: ``methods`` checked against :data:`METHODS`, or every one that applies
     (``analytic`` and ``mc`` need the exact law)."""
     if methods is None:
@@ -561,8 +562,28 @@ def resolve_fit(process: Any, fit: Any) -> tuple[Any, Any]:
     return process, fp
 
 
+def stress_options(process: ProcessLike, direction: str, methods: Sequence[str] | None, paths: Any, seed: SeedLike,
+                   cells: Any, steps: Any, levels: Sequence[float] | None) -> tuple[list[str], dict[str, Any]]:
+    """The checked settings :func:`stress_test` and :func:`~gelav.stress_table.stress_table` share:
+    ``(methods, opts)`` with ``opts`` the ``paths``, ``seed``, ``cells``, ``levels`` (and ``steps``)
+    every method reads; errors name the argument."""
+    from gelav._tail import check_levels
+
+    paths = check_int("paths", paths, minimum=100, maximum=MAX_CELLS)
+    cells = check_int("cells", cells, minimum=16, maximum=MAX_CELLS)
+    if isinstance(seed, (bool, float, str, int, np.integer)):  # an integer seed >= 0 (SeedSequence: as is)
+        seed = check_int("seed", seed, minimum=0)
+    if direction not in ("below", "above"):
+        raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
+    methods = default_methods(process, methods)
+    opts: dict[str, Any] = {"paths": paths, "seed": seed, "cells": cells, "levels": check_levels(levels)}
+    if steps is not None:
+        opts["steps"] = check_int("steps", steps, minimum=2)
+    return methods, opts
+
+
 def stress_test(
-    process: Any,
+    process: ProcessLike | None,
     x0: float,
     horizon: float,
     threshold: float,
@@ -627,18 +648,7 @@ def stress_test(
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
-    paths = check_int("paths", paths, minimum=100, maximum=MAX_CELLS)
-    cells = check_int("cells", cells, minimum=16, maximum=MAX_CELLS)
-    if isinstance(seed, (bool, float, str, int, np.integer)):  # an integer seed >= 0 (SeedSequence: as is)
-        seed = check_int("seed", seed, minimum=0)
-    if direction not in ("below", "above"):
-        raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
-    methods = default_methods(process, methods)
-    from gelav._tail import check_levels
-
-    opts: dict[str, Any] = {"paths": paths, "seed": seed, "cells": cells, "levels": check_levels(levels)}
-    if steps is not None:
-        opts["steps"] = check_int("steps", steps, minimum=2)
+    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels)
     below = direction == "below"
     results: dict[str, MethodResult] = {}
     density = None
@@ -657,7 +667,7 @@ def stress_test(
         from gelav.stress_table import scalar_tail
 
         tail = scalar_tail(process, x0, horizon, threshold, below, opts, methods)
-    inputs = {"process": type(process).__name__, **process.params(), "x0": x0, "horizon": horizon,
+    inputs = {"process": type(process).__name__, **cast(Any, process).params(), "x0": x0, "horizon": horizon,
               "threshold": threshold, "direction": direction}
     band = None
     if fp is not None:

@@ -21,13 +21,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_horizon, check_int
+from gelav._validation import check_finite, check_horizon
 from gelav.errors import AccuracyWarning
 from gelav.stress import (
     METHODS,
@@ -38,13 +38,15 @@ from gelav.stress import (
     StressResult,
     check_graded_refinement,
     check_mc_trust,
-    default_methods,
     far_lower_end,
     graded_nested_grids,
     is_graded,
     refinement_estimate,
     threshold_resolution,
 )
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["MethodTable", "StressTable", "scalar_tail", "stress_table"]
 
@@ -147,7 +149,7 @@ def _exact_tails(
 
 
 def scalar_tail(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     threshold: float,
@@ -528,7 +530,7 @@ def _values(name: str, values: Any, check: Any) -> NDArray[np.float64]:
 
 
 def stress_table(
-    process: Any,
+    process: ProcessLike | None,
     x0: float,
     horizons: float | Sequence[float],
     thresholds: float | Sequence[float],
@@ -583,26 +585,13 @@ def stress_table(
     >>> t.best.shape
     (2, 2)
     """
-    from gelav._tail import check_levels
-    from gelav.stress import resolve_fit
+    from gelav.stress import resolve_fit, stress_options
 
     process, fp = resolve_fit(process, fit)
     x0 = check_finite("x0", x0)
     hs = _values("horizons", horizons, check_horizon)
     cs = _values("thresholds", thresholds, check_finite)
-    paths = check_int("paths", paths, minimum=100)
-    cells = check_int("cells", cells, minimum=16)
-    if direction not in ("below", "above"):
-        raise ValueError(f"`direction` must be 'below' or 'above', got {direction!r}.")
-    methods = default_methods(process, methods)
-    opts: dict[str, Any] = {
-        "paths": paths,
-        "seed": seed,
-        "cells": cells,
-        "levels": check_levels(levels),
-    }
-    if steps is not None:
-        opts["steps"] = check_int("steps", steps, minimum=2)
+    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels)
     below = direction == "below"
     results: dict[str, MethodTable] = {}
     density = None
@@ -625,7 +614,7 @@ def stress_table(
         )
     inputs = {
         "process": type(process).__name__,
-        **process.params(),
+        **cast(Any, process).params(),
         "x0": x0,
         "horizons": hs.tolist(),
         "thresholds": cs.tolist(),

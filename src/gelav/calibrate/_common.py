@@ -168,6 +168,13 @@ def observed_information(f: Any, theta: NDArray[np.float64], rel: float = 1e-4
     return np.asarray(cov, dtype=np.float64), ok
 
 
+def step_diagnostics(dt: NDArray[np.float64]) -> dict[str, Any]:
+    """``min_step_years``, ``max_step_years`` and ``irregular_steps`` (spread of the steps over 1 % of
+    their mean) of the observation steps ``dt`` [years], for a fit's diagnostics."""
+    return {"min_step_years": float(dt.min()), "max_step_years": float(dt.max()),
+            "irregular_steps": bool(float(np.ptp(dt) / np.mean(dt)) > 0.01)}
+
+
 def aic_bic(loglik: float, k: int, n: int) -> tuple[float, float]:
     """Akaike and Bayesian (Schwarz) information criteria, ``2k − 2ℓ`` and ``k log n − 2ℓ``."""
     import math

@@ -13,16 +13,90 @@ import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ParametricFit", "fit_config"]
+__all__ = ["FitChecks", "Named", "ParametricFit", "fit_config"]
+
+
+class Named:
+    """A read-only attribute that is ``estimates[<its name>]`` (``CIRFit.kappa``, ``GBMFit.mu``, ...)."""
+
+    def __init__(self, doc: str | None = None) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Named: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> float: ...
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else obj.estimates[self.name]
+
+
+class FitChecks:
+    """What every time-series fit (OU, CIR, GBM) derives the same way from its data and
+    residual tests: ``n_obs``, ``span``, ``adequate`` and the estimate table with the
+    likelihood, information criteria and test p-values appended."""
+
+    times: NDArray[np.float64]
+    values: NDArray[np.float64]
+    goodness_of_fit: dict[str, dict[str, float]]
+    loglik: float
+    level: float
+    notes: tuple[str, ...]
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def span(self) -> float:
+        """Years between the first and the last observation."""
+        return float(self.times[-1] - self.times[0])
+
+    @property
+    def adequate(self) -> bool:
+        """True when no goodness-of-fit test rejects at the 1 % level."""
+        return all(v["pvalue"] >= 0.01 for v in self.goodness_of_fit.values())
+
+    @property
+    def aic(self) -> float:  # pragma: no cover - defined by each fit
+        raise NotImplementedError
+
+    @property
+    def bic(self) -> float:  # pragma: no cover - defined by each fit
+        raise NotImplementedError
+
+    def _fit_table(self, title: str, rows: list[tuple[Any, ...]]) -> Any:
+        """``rows`` (label, estimate, std. error, interval) then log-likelihood, AIC, BIC and the
+        Ljung–Box, KS and Jarque–Bera p-values, as one :class:`~gelav._display.KeyTable`."""
+        from gelav._display import KeyTable
+
+        rows = [*rows, ("log-likelihood", self.loglik, None, None), ("AIC", self.aic, None, None),
+                ("BIC", self.bic, None, None)]
+        g = self.goodness_of_fit
+        rows += [(f"{name} p-value", g[k]["pvalue"], None, None)
+                 for name, k in (("Ljung–Box", "ljung_box"), ("KS", "ks"), ("Jarque–Bera", "jarque_bera"))]
+        return KeyTable(f"{title} ({self.n_obs} observations, {self.span:.3g} years)", rows,
+                        columns=("", "estimate", "std. error", f"{self.level:.0%} interval"), notes=self.notes)
+
+    def _display(self) -> Any:  # pragma: no cover - defined by each fit
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return str(self._display().html())
+
+    def _repr_markdown_(self) -> str:
+        return str(self._display().markdown())
 
 
 @dataclass(frozen=True, eq=False)
-class ParametricFit:
+class ParametricFit(FitChecks):
     """Exact maximum-likelihood fit of a diffusion with named parameters.
 
     Attributes
@@ -77,21 +151,7 @@ class ParametricFit:
     equation: ClassVar[str] = ""
     labels: ClassVar[dict[str, str]] = {}
 
-    # -- derived ---------------------------------------------------------------
-    @property
-    def n_obs(self) -> int:
-        return int(self.values.size)
-
-    @property
-    def span(self) -> float:
-        """Years between the first and the last observation."""
-        return float(self.times[-1] - self.times[0])
-
-    @property
-    def adequate(self) -> bool:
-        """True when no goodness-of-fit test rejects at the 1 % level."""
-        return all(v["pvalue"] >= 0.01 for v in self.goodness_of_fit.values())
-
+    # -- derived (n_obs, span, adequate from FitChecks) --------------------------
     @property
     def aic(self) -> float:
         """Akaike information criterion :math:`2k - 2\\hat\\ell`."""
@@ -136,24 +196,9 @@ class ParametricFit:
         return fit_config(self, title=title)
 
     def _display(self) -> Any:
-        from gelav._display import KeyTable
-
         rows: list[tuple[Any, ...]] = [(self.labels.get(k, k), self.estimates[k], self.stderr.get(k, math.nan),
                  self.conf_int.get(k, (math.nan, math.nan))) for k in self.estimates]
-        rows += [("log-likelihood", self.loglik, None, None), ("AIC", self.aic, None, None),
-                 ("BIC", self.bic, None, None)]
-        g = self.goodness_of_fit
-        rows += [(f"{name} p-value", g[k]["pvalue"], None, None)
-                 for name, k in (("Ljung–Box", "ljung_box"), ("KS", "ks"), ("Jarque–Bera", "jarque_bera"))]
-        return KeyTable(f"{self.model.upper()} fit: {self.equation} ({self.n_obs} observations, "
-                        f"{self.span:.3g} years)", rows,
-                        columns=("", "estimate", "std. error", f"{self.level:.0%} interval"), notes=self.notes)
-
-    def _repr_html_(self) -> str:
-        return str(self._display().html())
-
-    def _repr_markdown_(self) -> str:
-        return str(self._display().markdown())
+        return self._fit_table(f"{self.model.upper()} fit: {self.equation}", rows)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={self.estimates[k]:.4g} ± {self.stderr[k]:.2g}" for k in self.parameters)

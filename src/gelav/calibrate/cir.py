@@ -46,8 +46,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav.calibrate._common import observed_information, prepare, residual_tests
-from gelav.calibrate._result import ParametricFit
+from gelav.calibrate._common import observed_information, prepare, residual_tests, step_diagnostics
+from gelav.calibrate._result import Named, ParametricFit
 from gelav.errors import AccuracyWarning, ConvergenceError
 
 __all__ = ["CIRFit", "cir_loglik", "fit_cir"]
@@ -142,30 +142,12 @@ class CIRFit(ParametricFit):
         "half_life": "half-life ln2/κ [y]", "stationary_sd": "stationary sd σ√(L̄/2κ)",
         "feller": "Feller ratio 2κL̄/σ²"}
 
-    @property
-    def kappa(self) -> float:
-        return self.estimates["kappa"]
-
-    @property
-    def mean(self) -> float:
-        return self.estimates["mean"]
-
-    @property
-    def sigma(self) -> float:
-        return self.estimates["sigma"]
-
-    @property
-    def half_life(self) -> float:
-        return self.estimates["half_life"]
-
-    @property
-    def stationary_sd(self) -> float:
-        return self.estimates["stationary_sd"]
-
-    @property
-    def feller(self) -> float:
-        r""":math:`2\kappa\bar L/\sigma^2` (≥ 1: the origin is unattainable)."""
-        return self.estimates["feller"]
+    kappa = Named()
+    mean = Named()
+    sigma = Named()
+    half_life = Named()
+    stationary_sd = Named()
+    feller = Named(r""":math:`2\kappa\bar L/\sigma^2` (≥ 1: the origin is unattainable).""")
 
     @property
     def process(self) -> Any:
@@ -310,8 +292,7 @@ def fit_cir(
                   "observed information; log-scale Wald intervals",
         "likelihood_evaluations": evals[0], "iterations": n_iter, "start": list(map(float, start)),
         "information_positive_definite": ok, "objective_history_tail": history[-5:],
-        "min_step_years": float(dt.min()), "max_step_years": float(dt.max()),
-        "irregular_steps": bool(float(np.ptp(dt) / np.mean(dt)) > 0.01),
+        **step_diagnostics(dt),
         "seconds": _time.perf_counter() - t_start,
     }
     return CIRFit(estimates=est, stderr=stderr, conf_int=conf_int, cov=cov, level=level, loglik=ll_hat,

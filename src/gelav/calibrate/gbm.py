@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gelav.calibrate._common import prepare, residual_tests
-from gelav.calibrate._result import ParametricFit
+from gelav.calibrate._common import prepare, residual_tests, step_diagnostics
+from gelav.calibrate._result import Named, ParametricFit
 from gelav.calibrate.cir import check_level
 
 __all__ = ["GBMFit", "fit_gbm"]
@@ -54,17 +54,9 @@ class GBMFit(ParametricFit):
     labels: ClassVar[dict[str, str]] = {"mu": "μ drift [1/y]", "sigma": "σ volatility [1/√y]",
                                         "log_drift": "ν = μ − σ²/2 [1/y]"}
 
-    @property
-    def mu(self) -> float:
-        return self.estimates["mu"]
-
-    @property
-    def sigma(self) -> float:
-        return self.estimates["sigma"]
-
-    @property
-    def log_drift(self) -> float:
-        return self.estimates["log_drift"]
+    mu = Named()
+    sigma = Named()
+    log_drift = Named()
 
     @property
     def process(self) -> Any:
@@ -151,8 +143,7 @@ def fit_gbm(
         notes.append(f"the drift is not significant over {T:.3g} years (|ν̂|√T/σ̂ = {abs(nu) * math.sqrt(T) / sigma:.2g} < 1)")
     diagnostics = {
         "method": "exact maximum likelihood (closed form), exact information; exact χ² / t intervals for σ, ν",
-        "min_step_years": float(dt.min()), "max_step_years": float(dt.max()),
-        "irregular_steps": bool(float(np.ptp(dt) / np.mean(dt)) > 0.01),
+        **step_diagnostics(dt),
         "seconds": _time.perf_counter() - t_start,
     }
     return GBMFit(estimates=est, stderr=stderr, conf_int=conf_int, cov=cov, level=level, loglik=loglik,

@@ -67,7 +67,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from gelav.calibrate._common import acf, hessian, interval_side, maximise, prepare
+from gelav.calibrate._common import acf, hessian, interval_side, maximise, prepare, step_diagnostics
+from gelav.calibrate._result import FitChecks
 from gelav.calibrate.io import TimeSeries
 from gelav.errors import AccuracyWarning
 
@@ -136,7 +137,7 @@ class _Likelihood:
 # the result
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class OUFit:
+class OUFit(FitChecks):
     r"""Exact maximum-likelihood fit of :math:`dL = \kappa(\bar L - L)\,dt + \sigma\,dW`.
 
     Attributes
@@ -224,20 +225,6 @@ class OUFit:
         r"""Stationary spread :math:`\hat\sigma/\sqrt{2\hat\kappa}` (units of the data)."""
         return self.sigma / math.sqrt(2.0 * self.kappa)
 
-    @property
-    def n_obs(self) -> int:
-        return int(self.values.size)
-
-    @property
-    def span(self) -> float:
-        """Years between the first and the last observation."""
-        return float(self.times[-1] - self.times[0])
-
-    @property
-    def adequate(self) -> bool:
-        """True when no goodness-of-fit test rejects at the 1 % level."""
-        return all(v["pvalue"] >= 0.01 for v in self.goodness_of_fit.values())
-
     # -- output ---------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         """Estimates, errors, intervals and checks as plain numbers (for JSON and tables)."""
@@ -274,26 +261,12 @@ class OUFit:
         return cfg
 
     def _display(self) -> Any:
-        from gelav._display import KeyTable
-
         labels = {"kappa": "κ mean reversion [1/y]", "mean": "L̄ long-run level", "sigma": "σ volatility [1/√y]",
                   "half_life": "half-life ln2/κ [y]", "stationary_sd": "stationary sd σ/√(2κ)"}
         est = {"kappa": self.kappa, "mean": self.mean, "sigma": self.sigma, "half_life": self.half_life,
                "stationary_sd": self.stationary_sd}
         rows: list[tuple[Any, ...]] = [(labels[k], v, self.stderr[k], self.conf_int[k]) for k, v in est.items()]
-        rows += [("log-likelihood", self.loglik, None, None), ("AIC", self.aic, None, None),
-                 ("BIC", self.bic, None, None)]
-        g = self.goodness_of_fit
-        rows += [(f"{name} p-value", g[k]["pvalue"], None, None)
-                 for name, k in (("Ljung–Box", "ljung_box"), ("KS", "ks"), ("Jarque–Bera", "jarque_bera"))]
-        return KeyTable(f"OU fit: dL = κ(L̄ − L)dt + σ dW ({self.n_obs} observations, {self.span:.3g} years)", rows,
-                        columns=("", "estimate", "std. error", f"{self.level:.0%} interval"), notes=self.notes)
-
-    def _repr_html_(self) -> str:
-        return str(self._display().html())
-
-    def _repr_markdown_(self) -> str:
-        return str(self._display().markdown())
+        return self._fit_table("OU fit: dL = κ(L̄ − L)dt + σ dW", rows)
 
     def plot(self, *, fig: Any = None) -> Any:
         """Four panels: data with fitted mean and stationary band, residuals, QQ plot, residual ACF."""
@@ -588,18 +561,15 @@ def fit_ou(
         "ks": {"statistic": float(ks.statistic), "pvalue": float(ks.pvalue)},
         "jarque_bera": {"statistic": float(jb.statistic), "pvalue": float(jb.pvalue)},
     }
-    irregular = float(np.ptp(steps) / np.mean(steps)) > 0.01
     diagnostics = {
         "method": "exact maximum likelihood (profile in kappa, Brent), profile-likelihood intervals",
         "likelihood_evaluations": L.evals,
         "kappa_search": (k_lo, k_hi),
         "information_positive_definite": ok,
-        "irregular_steps": irregular,
         "kappa_bias_first_order": bias,
         "kappa_bias_corrected": kappa_bc,
         "effective_sample_size": n_eff,
-        "min_step_years": float(steps.min()),
-        "max_step_years": float(steps.max()),
+        **step_diagnostics(steps),
         "seconds": _time.perf_counter() - t_start,
     }
     return OUFit(

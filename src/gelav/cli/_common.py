@@ -155,6 +155,19 @@ def warning_line(w: Any) -> str:
 EXPORT_HELP = "Write the arrays (densities, fans, values, paths) to FILE.csv, FILE.parquet or FILE.nc."
 
 
+def figure_and_json(figure: Callable[[], Any], plot: str | None, as_json: bool, quiet: bool,
+                    payload: Callable[[], Any]) -> bool:
+    """The output steps of a command that handles ``--plot``/``--json``/``--quiet`` itself: write
+    ``figure()`` to ``plot`` when given, print ``payload()`` as JSON with ``--json``; True when the
+    command should go on to print its table (neither ``--json`` nor ``--quiet``)."""
+    if plot:
+        save_figure(figure(), plot)
+    if as_json:
+        dump_json(payload())
+        return False
+    return not quiet
+
+
 class Output:
     """How a command's results leave it: figures (``--plot``), files (``--export``), JSON or tables."""
 

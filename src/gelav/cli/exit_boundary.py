@@ -6,7 +6,7 @@ import math
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
+from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "--nav-growth",
@@ -52,12 +52,7 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
     rep = renamed_errors(lambda: tasks.exit_boundary(config, **given), _OPTION)
     res, v, sens = rep.result, rep.inputs, rep.sensitivity or {}
     process = res.process
-    if plot:
-        save_figure(res.plot(), plot)
-    if as_json:
-        dump_json(rep.to_dict())
-        return
-    if quiet:
+    if not figure_and_json(res.plot, plot, as_json, quiet, rep.to_dict):
         return
     T = res.fund_life
     rows = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
+from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"horizon": "--horizon", "mu": "--mu", "sigma_r": "--sigma-r", "model": "--model", "kappa": "--kappa",
@@ -44,12 +44,7 @@ def jensen(horizon, mu, sigma_r, model, kappa, sigma, r0, theta, L0, cells, step
     rep = renamed_errors(lambda: tasks.jensen(config, **given), _OPTION)
     if rep.table is not None:
         table = rep.table
-        if plot:
-            save_figure(table.plot(), plot)
-        if as_json:
-            dump_json(table.to_dict())
-            return
-        if quiet:
+        if not figure_and_json(table.plot, plot, as_json, quiet, table.to_dict):
             return
         from rich.console import Console
 
@@ -57,12 +52,7 @@ def jensen(horizon, mu, sigma_r, model, kappa, sigma, r0, theta, L0, cells, step
         return
     res = rep.result
     mdl = res.model
-    if plot:
-        save_figure(bias_figure(res), plot)
-    if as_json:
-        dump_json(res.to_dict())
-        return
-    if quiet:
+    if not figure_and_json(lambda: bias_figure(res), plot, as_json, quiet, res.to_dict):
         return
     rows = [["E(discount factor)", f"{res.expected_discount:.6f}"], ["DCF at the expected rate", f"{res.dcf:.6f}"],
             ["bias", f"{res.bias:.6f}"], ["relative bias", f"{res.relative:.4%}"],

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
+from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 
 
 def premium_options(func: Any) -> Any:
@@ -74,12 +74,7 @@ def metrics(file, nav, time_column, flow_column, liquidity_column, index_column,
                         gamma=gamma, scaling=scaling)
     fc, m, premium = rep.cashflows, rep.metrics, rep.premium
     file = rep.inputs["data"]
-    if plot:
-        save_figure(fc.plot(), plot)
-    if as_json:
-        dump_json(rep.to_dict())
-        return
-    if quiet:
+    if not figure_and_json(fc.plot, plot, as_json, quiet, rep.to_dict):
         return
 
     def irr_text(r: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
+from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 from gelav.cli.metrics import premium_options, resolve_premium
 
@@ -65,12 +65,7 @@ def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed
                          _OPTION)
     funds, sc, res, dist = rep.funds, rep.scenario, rep.stress, rep.distribution
     horizon = None if dist is None else dist.horizon
-    if plot:
-        save_figure(res.plot(), plot)
-    if as_json:
-        dump_json(rep.to_dict())
-        return
-    if quiet:
+    if not figure_and_json(res.plot, plot, as_json, quiet, rep.to_dict):
         return
     rows = [[f.name, f.type, f"{f.nav:g}", f"{f.remaining_life:g}", f"{res.marks[0, i]:.4g}", f"{res.marks[-1, i]:.4g}",
              "held" if res.exit_month[f.name] is None else f"month {res.exit_month[f.name]:g}"]

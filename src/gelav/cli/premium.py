@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gelav.cli._common import dump_json, handle_errors, output_options, print_table, save_figure
+from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust"}
@@ -33,12 +33,7 @@ def premium(file, by, robust, scaling, config, as_json, plot, quiet):
         raise click.UsageError("Give the trades FILE (or a --config whose [premium] table names `data`).")
     fit = rep.fit
     scaling = fit.premium.scaling
-    if plot:
-        save_figure(fit.plot(), plot)
-    if as_json:
-        dump_json(rep.to_dict())
-        return
-    if quiet:
+    if not figure_and_json(fit.plot, plot, as_json, quiet, rep.to_dict):
         return
     rows = []
     for label, f in [("all trades", fit), *sorted(fit.groups.items())]:

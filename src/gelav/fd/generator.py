@@ -52,7 +52,7 @@ from gelav.fd.boundaries import Boundary, as_boundary
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import Bands
 from gelav.fd.singular import scale_speed_rates, singular_ends
-from gelav.processes.protocol import domain_of, is_time_homogeneous, name_of
+from gelav.processes.protocol import ProcessLike, domain_of, is_time_homogeneous, name_of
 
 if TYPE_CHECKING:  # scipy.sparse costs a third of `import gelav`: imported where a matrix is built
     from scipy import sparse
@@ -155,7 +155,7 @@ class Generator:
 
     def __init__(
         self,
-        process: object,
+        process: ProcessLike,
         grid: Grid,
         *,
         lower: str | Boundary = "reflecting",

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import check_finite, check_int, check_positive
-from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law
+from gelav.processes.protocol import ProcessLike, domain_of, gaussian_law, has_exact_law
 
 __all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for"]
 
@@ -498,7 +498,7 @@ class TimeGrid:
         return f"TimeGrid({self.n_steps} steps on [{self.start:g}, {self.end:g}])"
 
 
-def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, process: object = None) -> Grid:
+def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, process: ProcessLike | None = None) -> Grid:
     r"""Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
 
     The ends stay where they are (they may be barriers), so the spacing next
@@ -525,7 +525,7 @@ def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, proce
 
 
 def auto_domain(
-    process: object,
+    process: ProcessLike,
     x0: float | ArrayLike,
     horizon: float,
     *,

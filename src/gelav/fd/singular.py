@@ -36,13 +36,16 @@ absorbing, an entrance end (:math:`\Delta S_0 = \infty`) is never entered.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gelav.fd.grid import Grid
 from gelav.processes.protocol import domain_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "EndExponents",
@@ -94,7 +97,7 @@ def feller_kind(ex: EndExponents) -> str:
 
 
 def end_kinds(
-    process: Any, grid: Grid | tuple[float, float], t: float = 0.0
+    process: ProcessLike, grid: Grid | tuple[float, float], t: float = 0.0
 ) -> tuple[tuple[str, EndExponents] | None, tuple[str, EndExponents] | None]:
     r"""Per end of ``grid`` (or of an interval): ``(Feller kind, exponents)`` when it is an end of the
     state space where :math:`\sigma^2` vanishes (or the coefficients blow up), else ``None``."""
@@ -121,7 +124,7 @@ def end_kinds(
 
 
 def singular_ends(
-    process: Any, grid: Grid | tuple[float, float], t: float = 0.0
+    process: ProcessLike, grid: Grid | tuple[float, float], t: float = 0.0
 ) -> tuple[bool, bool]:
     r"""Which ends of ``grid`` are non-natural singular ends of the state space (σ² vanishes there).
 
@@ -135,7 +138,7 @@ def singular_ends(
 
 
 def log_scale_ends(
-    process: Any, grid: Grid | tuple[float, float], t: float = 0.0
+    process: ProcessLike, grid: Grid | tuple[float, float], t: float = 0.0
 ) -> tuple[bool, bool]:
     r"""Natural singular ends with :math:`\sigma^2 \sim d^{\alpha}`, :math:`\alpha \ge 2` (GBM at 0): the law
     spreads over decades towards them, so grids there are logarithmic (:meth:`Grid.logarithmic`)."""
@@ -150,7 +153,7 @@ def log_scale_ends(
 
 
 def graded_ends(
-    process: Any, interval: Grid | tuple[float, float], t: float = 0.0
+    process: ProcessLike, interval: Grid | tuple[float, float], t: float = 0.0
 ) -> tuple[bool, bool]:
     r"""The singular ends (:func:`singular_ends`) at which the speed density :math:`m \sim d^{\beta-\alpha}`
     is not twice differentiable (:math:`\beta - \alpha < 2`): there a uniform grid loses order
@@ -171,7 +174,7 @@ def graded_ends(
 
 
 def end_exponents(
-    process: Any, end: float, inward: float, width: float, t: float = 0.0
+    process: ProcessLike, end: float, inward: float, width: float, t: float = 0.0
 ) -> EndExponents:
     r"""Local exponents of :math:`\sigma^2` and of :math:`2b/\sigma^2` at the end ``end``.
 
@@ -293,7 +296,7 @@ def _end_integral(
 
 
 def scale_speed_rates(
-    process: Any, grid: Grid, t: float = 0.0, ends: tuple[bool, bool] | None = None
+    process: ProcessLike, grid: Grid, t: float = 0.0, ends: tuple[bool, bool] | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     r"""Padded rate bands ``(sub, sup)`` of the scale–speed chain on ``grid`` (reflecting; see the module).
 

@@ -51,6 +51,7 @@ from gelav.fd.grid import TimeGrid
 __all__ = [
     "M_MATRIX_LIMIT",
     "positive_forward_step",
+    "signed_rate_run",
     "signed_rate_substeps",
     "with_implicit_halves",
 ]
@@ -64,6 +65,17 @@ def _growth(generator: Any, t: float) -> float:
     """:math:`\\max_i r_i^-` at time ``t``: the largest negative discount (0 for a killing rate)."""
     k = generator.killing_rate(t)
     return float(max(0.0, -float(np.min(k)))) if k.size else 0.0
+
+
+def signed_rate_run(time_grid: TimeGrid, save_idx: NDArray[np.int64], generator: Any
+                    ) -> tuple[TimeGrid, NDArray[np.int64], dict[str, Any] | None]:
+    """A run's time grid after :func:`signed_rate_substeps`, with the saved indices moved onto it:
+    ``(time_grid, save_idx, record)`` (the inputs and None when no step is split). Used by
+    :func:`gelav.forward` and :func:`gelav.backward` (a signed rate is the dual of a signed killing)."""
+    refined, control = signed_rate_substeps(time_grid, generator)
+    if control is not None:
+        return refined, refined.indices(time_grid.times[save_idx]), control
+    return time_grid, save_idx, control
 
 
 def signed_rate_substeps(

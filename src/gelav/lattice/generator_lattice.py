@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,6 +15,9 @@ from scipy import sparse
 
 from gelav._validation import check_int, check_positive
 from gelav.fd.grid import Grid
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 
 # =============================================================================
@@ -63,7 +66,7 @@ class GeneratorLattice:
 
     METHODS = ("explicit", "exact")
 
-    def __init__(self, process: Any, grid: Grid, *, lower: str = "reflecting", upper: str = "reflecting",
+    def __init__(self, process: ProcessLike, grid: Grid, *, lower: str = "reflecting", upper: str = "reflecting",
                  killing: Any = None, method: str = "explicit", safety: float = 1.0) -> None:
         from gelav.fd.generator import Generator
 

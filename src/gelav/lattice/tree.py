@@ -9,13 +9,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 from gelav.lattice.counting import lattice_cdf
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 # =============================================================================
 # Hull–White trinomial trees
@@ -28,7 +31,7 @@ TREE_KINDS: dict[str, str] = {
 }
 
 
-def tree_family(process: Any) -> str | None:
+def tree_family(process: ProcessLike) -> str | None:
     """The :data:`TREE_KINDS` key of ``process``'s class or of its nearest registered base class."""
     for cls in type(process).__mro__:
         if cls.__name__ in TREE_KINDS:

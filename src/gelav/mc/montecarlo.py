@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -59,10 +59,14 @@ from gelav._validation import (
     check_int,
     check_positive,
     check_size,
+    saved_index,
 )
 from gelav.mc.schemes import SCHEMES, Scheme, get_scheme
 from gelav.processes.protocol import has_exact_law, name_of
 from gelav.results import Estimate
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "BLOCK_SIZE",
@@ -160,16 +164,7 @@ class Paths:
         return float(self.times[-1])
 
     def _index(self, t: float | None) -> int:
-        if t is None:
-            return self.times.size - 1
-        t = check_finite("t", t)
-        i = int(np.argmin(np.abs(self.times - t)))
-        if abs(self.times[i] - t) > 1e-9 * max(1.0, abs(self.times[-1])):
-            raise ValueError(
-                f"t = {t} was not saved; saved times are {self.times.size} points from {self.times[0]:g} "
-                f"to {self.times[-1]:g}. Pass `save='all'` or `save=[...]` to simulate."
-            )
-        return i
+        return saved_index(self.times, t, self.times.size - 1, "Pass `save='all'` or `save=[...]` to simulate.")
 
     def at(self, t: float | None = None) -> NDArray[np.float64]:
         """Values of all paths at saved time ``t`` (default the horizon); NaN for exited paths."""
@@ -482,7 +477,7 @@ def _default_workers() -> int:
 
 
 def simulate(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     n_steps: int,
@@ -600,11 +595,11 @@ def simulate(
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
     lo_d, hi_d = process.domain
     if not lo_d <= x0 <= hi_d:
-        raise ValueError(f"`x0` = {x0} lies outside the domain {process.domain} of {process.name}.")
+        raise ValueError(f"`x0` = {x0} lies outside the domain {process.domain} of {name_of(process)}.")
     antithetic = bool(antithetic)
     if antithetic:
         if not sch.uses_normals_for(process):
-            raise ValueError(f"`antithetic=True` is not available with scheme {sch.name!r} for {process.name} "
+            raise ValueError(f"`antithetic=True` is not available with scheme {sch.name!r} for {name_of(process)} "
                              "(it does not draw normals).")
         if n_paths % 2 or block_size % 2:
             raise ValueError(f"`n_paths` ({n_paths}) and `block_size` ({block_size}) must be even with antithetic=True.")
@@ -721,7 +716,7 @@ def _progress_bar(show: bool, total: int, label: str) -> Any:
 # -----------------------------------------------------------------------------
 # Fixed Brownian increments (convergence studies)
 # -----------------------------------------------------------------------------
-def integrate(process: Any, x0: float, dW: ArrayLike, dt: float, *, scheme: str | Scheme = "euler",
+def integrate(process: ProcessLike, x0: float, dW: ArrayLike, dt: float, *, scheme: str | Scheme = "euler",
               start: float = 0.0) -> NDArray[np.float64]:
     r"""Integrate given Brownian increments: returns :math:`X` at every step, shape ``(n_steps + 1, n_paths)``.
 
@@ -748,7 +743,7 @@ def integrate(process: Any, x0: float, dW: ArrayLike, dt: float, *, scheme: str 
     sch = get_scheme(scheme)
     sch.check(process)
     if not sch.uses_normals_for(process):
-        raise ValueError(f"scheme {sch.name!r} does not use Brownian increments for {process.name}.")
+        raise ValueError(f"scheme {sch.name!r} does not use Brownian increments for {name_of(process)}.")
     step = sch.stepper(process, dt)
     X = np.empty((dW.shape[0] + 1, dW.shape[1]))
     x = np.full(dW.shape[1], x0)
@@ -765,7 +760,7 @@ def integrate(process: Any, x0: float, dW: ArrayLike, dt: float, *, scheme: str 
 # The stress test
 # -----------------------------------------------------------------------------
 def stress_probability(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     threshold: float,

@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck
 from gelav.processes.protocol import has_exact_step, name_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["SCHEMES", "Euler", "Exact", "Milstein", "Scheme", "get_scheme"]
 
@@ -62,13 +65,25 @@ class Scheme:
     weak_order: ClassVar[float] = 0.0
     uses_normals: ClassVar[bool] = True
 
-    def check(self, process: Any) -> None:
+    def check(self, process: ProcessLike) -> None:
         """Raise ValueError when the scheme cannot simulate ``process``."""
 
-    def uses_normals_for(self, process: Any) -> bool:
+    def uses_normals_for(self, process: ProcessLike) -> bool:
         return self.uses_normals
 
-    def stepper(self, process: Any, dt: float) -> Step:  # pragma: no cover - abstract
+    #: name of the process method that gives a fused step for this scheme (``euler_step``, ...), if any
+    capability: ClassVar[str | None] = None
+
+    def stepper(self, process: ProcessLike, dt: float) -> Step:
+        """The process's fused step (``process.<capability>(dt)``) when it has one, else :meth:`generic_step`."""
+        if self.capability is not None:
+            fused = _capability_step(process, self.capability, dt)
+            if fused is not None:
+                return fused
+        return self.generic_step(process, dt)
+
+    def generic_step(self, process: ProcessLike, dt: float) -> Step:  # pragma: no cover - abstract
+        """The step from the coefficients ``process.drift`` / ``process.diffusion`` alone."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -88,10 +103,9 @@ class Euler(Scheme):
     strong_order = 0.5
     weak_order = 1.0
 
-    def stepper(self, process: Any, dt: float) -> Step:
-        fused = _capability_step(process, "euler_step", dt)
-        if fused is not None:
-            return fused
+    capability = "euler_step"
+
+    def generic_step(self, process: ProcessLike, dt: float) -> Step:
         sq = math.sqrt(dt)
 
         def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
@@ -112,16 +126,15 @@ class Milstein(Scheme):
     strong_order = 1.0
     weak_order = 1.0
 
-    def stepper(self, process: Any, dt: float) -> Step:
-        fused = _capability_step(process, "milstein_step", dt)
-        if fused is not None:
-            return fused
+    capability = "milstein_step"
+
+    def generic_step(self, process: ProcessLike, dt: float) -> Step:
         sq = math.sqrt(dt)
 
         def step6(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
             b = process.drift(t, x)
             sig = process.diffusion(t, x)
-            dsig = process.diffusion_derivative(t, x)
+            dsig = cast(Any, process).diffusion_derivative(t, x)  # checked by Milstein.check
             corr = 0.5 * dt * sig * dsig * (z * z - 1.0)
             z *= sig
             z *= sq
@@ -142,7 +155,7 @@ class Exact(Scheme):
     strong_order = math.inf
     weak_order = math.inf
 
-    def check(self, process: Any) -> None:
+    def check(self, process: ProcessLike) -> None:
         if not has_exact_step(process):
             raise ValueError(
                 "`scheme='exact'` needs a process with a known transition law (one whose `exact_step(dt)` "
@@ -150,12 +163,12 @@ class Exact(Scheme):
                 f"got {name_of(process)}; use scheme='euler' or 'milstein'."
             )
 
-    def uses_normals_for(self, process: Any) -> bool:
+    def uses_normals_for(self, process: ProcessLike) -> bool:
         return bool(getattr(process, "exact_uses_normals", True))
 
-    def stepper(self, process: Any, dt: float) -> Step:
+    def stepper(self, process: ProcessLike, dt: float) -> Step:
         self.check(process)
-        return process.exact_step(dt)  # type: ignore[no-any-return]
+        return cast(Any, process).exact_step(dt)  # type: ignore[no-any-return]
 
 
 #: name -> scheme class

@@ -52,7 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav.errors import AccuracyWarning, ConvergenceError
-from gelav.mfg.model import LPType, Market, MFGModel, Numerics
+from gelav.mfg.model import LPType, Market, MFGModel, Numerics, check_model
 
 __all__ = ["SCALARS", "Branch", "Branches", "Fold", "continuation", "set_parameter"]
 
@@ -659,11 +659,7 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     from gelav.mfg.solver import find_equilibria
 
     t0 = time.perf_counter()
-    if not isinstance(model, MFGModel):
-        raise TypeError(f"`model` must be an MFGModel, got {type(model).__name__}.")
-    numerics = numerics or Numerics()
-    if not isinstance(numerics, Numerics):
-        raise TypeError(f"`numerics` must be a gelav.mfg.Numerics, got {type(numerics).__name__}.")
+    model, numerics = check_model(model, numerics)
     try:
         vals = np.asarray(values, dtype=float).ravel()
     except (TypeError, ValueError):

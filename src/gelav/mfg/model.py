@@ -47,10 +47,12 @@ from gelav._validation import (
     check_horizon,
     check_int,
     check_interval,
+    check_named,
     check_nonnegative,
     check_positive,
     check_rate,
     check_size,
+    set_checked,
 )
 
 __all__ = [
@@ -200,23 +202,14 @@ class LPType:
             raise ValueError(f"`name` must be a non-empty string, got {self.name!r}.")
         # rates per year bounded by MAX_RATE, levels by MAX_LEVEL (a fire-sale feedback or a starting
         # level of 1e12 used to run the fixed point without end)
-        object.__setattr__(self, "weight", check_positive("weight", self.weight, maximum=MAX_RATE))
-        object.__setattr__(self, "kappa", check_nonnegative("kappa", self.kappa, maximum=MAX_RATE))
-        object.__setattr__(self, "mean", check_finite("mean", self.mean, maximum=MAX_LEVEL))
-        object.__setattr__(self, "sigma", check_rate("sigma", self.sigma))
-        object.__setattr__(self, "herding", check_nonnegative("herding", self.herding, maximum=MAX_RATE))
-        object.__setattr__(self, "feedback", check_nonnegative("feedback", self.feedback, maximum=MAX_RATE))
+        set_checked(self, check_positive, "weight", maximum=MAX_RATE)
+        set_checked(self, check_nonnegative, "kappa", "herding", "feedback", "discount_rate", "liquidity_cost",
+                    "q4_drain", "q4_cost", maximum=MAX_RATE)
+        set_checked(self, check_finite, "mean", "distress_level", maximum=MAX_LEVEL)
+        set_checked(self, check_rate, "sigma")
+        set_checked(self, check_rate, "yield_rate", positive=False)
         if self.fund_end is not None:
-            object.__setattr__(self, "fund_end", check_horizon("fund_end", self.fund_end))
-        object.__setattr__(self, "yield_rate", check_rate("yield_rate", self.yield_rate, positive=False))
-        object.__setattr__(self, "discount_rate", check_nonnegative("discount_rate", self.discount_rate,
-                                                                    maximum=MAX_RATE))
-        object.__setattr__(self, "liquidity_cost", check_nonnegative("liquidity_cost", self.liquidity_cost,
-                                                                     maximum=MAX_RATE))
-        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level,
-                                                                maximum=MAX_LEVEL))
-        object.__setattr__(self, "q4_drain", check_nonnegative("q4_drain", self.q4_drain, maximum=MAX_RATE))
-        object.__setattr__(self, "q4_cost", check_nonnegative("q4_cost", self.q4_cost, maximum=MAX_RATE))
+            set_checked(self, check_horizon, "fund_end")
         object.__setattr__(self, "initial", _check_initial(self.initial))
         if self.dynamics is not None:
             if not (callable(getattr(self.dynamics, "drift", None)) and callable(getattr(self.dynamics, "diffusion", None))):
@@ -330,20 +323,13 @@ class Market:
 
         object.__setattr__(self, "buyers", _buyers.check_buyers(self.buyers))
         object.__setattr__(self, "tax", _tax.check_tax(self.tax))
-        object.__setattr__(self, "horizon", check_horizon("horizon", self.horizon))
-        object.__setattr__(self, "nav", check_positive("nav", self.nav, maximum=MAX_LEVEL))
-        object.__setattr__(self, "base_discount", check_finite("base_discount", self.base_discount, maximum=MAX_RATE))
-        object.__setattr__(self, "discount_per_year", check_rate("discount_per_year", self.discount_per_year,
-                                                                 positive=False))
-        object.__setattr__(self, "distress_impact", check_nonnegative("distress_impact", self.distress_impact,
-                                                                      maximum=MAX_RATE))
-        object.__setattr__(self, "flow_impact", check_nonnegative("flow_impact", self.flow_impact, maximum=MAX_RATE))
-        object.__setattr__(self, "own_distress", check_nonnegative("own_distress", self.own_distress,
-                                                                   maximum=MAX_RATE))
-        object.__setattr__(self, "distress_level", check_finite("distress_level", self.distress_level,
-                                                                maximum=MAX_LEVEL))
-        object.__setattr__(self, "absorption_time", check_nonnegative("absorption_time", self.absorption_time,
-                                                                      maximum=MAX_HORIZON))
+        set_checked(self, check_horizon, "horizon")
+        set_checked(self, check_positive, "nav", maximum=MAX_LEVEL)
+        set_checked(self, check_finite, "base_discount", maximum=MAX_RATE)
+        set_checked(self, check_rate, "discount_per_year", positive=False)
+        set_checked(self, check_nonnegative, "distress_impact", "flow_impact", "own_distress", maximum=MAX_RATE)
+        set_checked(self, check_finite, "distress_level", maximum=MAX_LEVEL)
+        set_checked(self, check_nonnegative, "absorption_time", maximum=MAX_HORIZON)
         if self.coupling is not None and not callable(self.coupling):
             raise TypeError(f"`coupling` must be callable (t, L, stats) -> price, got {type(self.coupling).__name__}.")
 
@@ -373,18 +359,7 @@ class MFGModel:
     name: str = "mfg"
 
     def __post_init__(self) -> None:
-        ts = self.types
-        if isinstance(ts, LPType):
-            ts = (ts,)
-        if not isinstance(ts, (tuple, list)) or len(ts) == 0:
-            raise ValueError("`types` must be a non-empty sequence of LPType.")
-        for i, t in enumerate(ts):
-            if not isinstance(t, LPType):
-                raise TypeError(f"`types[{i}]` must be an LPType, got {type(t).__name__}.")
-        names = [t.name for t in ts]
-        if len(set(names)) != len(names):
-            raise ValueError(f"LP type names must be distinct, got {names}.")
-        object.__setattr__(self, "types", tuple(ts))
+        object.__setattr__(self, "types", check_named("types", self.types, LPType, article="an"))
         if not isinstance(self.market, Market):
             raise TypeError(f"`market` must be a Market, got {type(self.market).__name__}.")
 
@@ -558,6 +533,30 @@ class Numerics:
         return (*out, self.epsilon)
 
 
+def check_iteration_settings(options: Any) -> None:
+    """Check, in place, the settings every fixed-point iteration has (:class:`SolverOptions`,
+    :class:`~gelav.mfg.control.ControlOptions`): ``tol`` > 0, ``max_iter`` >= 1, ``damping``
+    in (0, 1], ``memory`` >= 1; errors name the field."""
+    object.__setattr__(options, "tol", check_positive("tol", options.tol))
+    object.__setattr__(options, "max_iter", check_int("max_iter", options.max_iter, minimum=1, maximum=MAX_CELLS))
+    d = check_positive("damping", options.damping)
+    if d > 1:
+        raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
+    object.__setattr__(options, "damping", d)
+    object.__setattr__(options, "memory", check_int("memory", options.memory, minimum=1, maximum=MAX_CELLS))
+
+
+def check_model(model: Any, numerics: Any = None) -> tuple[MFGModel, Numerics]:
+    """``(model, numerics)`` as the equilibrium solvers take them: an :class:`MFGModel` and a
+    :class:`Numerics` (default ``Numerics()``); a ``TypeError`` naming the argument otherwise."""
+    if not isinstance(model, MFGModel):
+        raise TypeError(f"`model` must be an MFGModel, got {type(model).__name__}.")
+    numerics = numerics or Numerics()
+    if not isinstance(numerics, Numerics):
+        raise TypeError(f"`numerics` must be a gelav.mfg.Numerics, got {type(numerics).__name__}.")
+    return model, numerics
+
+
 @dataclass(frozen=True)
 class SolverOptions:
     """Fixed-point settings.
@@ -605,12 +604,6 @@ class SolverOptions:
         from gelav.mfg.fixed_point import fixed_point_method
 
         fixed_point_method(self.method)  # ValueError listing the registered methods
-        object.__setattr__(self, "tol", check_positive("tol", self.tol))
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, minimum=1, maximum=MAX_CELLS))
-        d = check_positive("damping", self.damping)
-        if d > 1:
-            raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
-        object.__setattr__(self, "damping", d)
-        object.__setattr__(self, "memory", check_int("memory", self.memory, minimum=1, maximum=MAX_CELLS))
+        check_iteration_settings(self)
         object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol))
         object.__setattr__(self, "max_seconds", check_positive("max_seconds", self.max_seconds))

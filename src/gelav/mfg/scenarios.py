@@ -161,6 +161,21 @@ def _solve(model: MFGModel, numerics: Numerics | None, **kw: Any) -> Any:
     return solve(model, numerics=numerics or _FAST, **kw)
 
 
+def _against_reference(x: Any, y: Any, fmt: str, label: str, ref: Any, ref_label: str, xlabel: str, ylabel: str,
+                       title: str) -> Any:
+    """One figure: the equilibrium curve ``y`` (format ``fmt``) against the dashed reference ``ref``."""
+    from gelav.plot import new_axes
+
+    f, ax = new_axes()
+    ax.plot(x, y, fmt, label=label)
+    ax.plot(x, ref, "--", label=ref_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    return f
+
+
 def crisis_amplification(numerics: Numerics | None = None, means: tuple[float, ...] = (0.5, 0.0, -0.5, -1.0, -1.5, -2.0, -2.5)) -> Phenomenon:
     """Worst discount against the initial distress: it widens more than in proportion.
 
@@ -184,16 +199,9 @@ def crisis_amplification(numerics: Numerics | None = None, means: tuple[float, .
     lin = np.array([eq.model.market.distress_impact * d for d in dist])
 
     def fig() -> Any:
-        from gelav.plot import new_axes
-
-        f, ax = new_axes()
-        ax.plot(dist, excess, "o-", label="equilibrium excess discount")
-        ax.plot(dist, lin, "--", label="proportional to distress (β·D)")
-        ax.set_xlabel("distressed mass at the start D(0)")
-        ax.set_ylabel("worst discount beyond the base [NAV]")
-        ax.set_title("Crisis amplification")
-        ax.legend()
-        return f
+        return _against_reference(dist, excess, "o-", "equilibrium excess discount", lin,
+                                  "proportional to distress (β·D)", "distressed mass at the start D(0)",
+                                  "worst discount beyond the base [NAV]", "Crisis amplification")
 
     return Phenomenon("crisis-amplification", crisis_amplification.__doc__.splitlines()[0],  # type: ignore[union-attr]
                       {"rows": rows, "max_excess_over_proportional": float(np.max(excess - lin))}, fig)
@@ -224,16 +232,9 @@ def recovery(numerics: Numerics | None = None) -> Phenomenon:
     dev = float(np.max(np.abs(exc - ou)) / abs(e0)) if e0 != 0 else 0.0
 
     def fig() -> Any:
-        from gelav.plot import new_axes
-
-        f, ax = new_axes()
-        ax.plot(eq.t_mid, -exc, label="equilibrium excess discount")
-        ax.plot(eq.t_mid, -ou, "--", label="exponential (OU mean-reversion) recovery")
-        ax.set_xlabel("time t [years]")
-        ax.set_ylabel("discount beyond the base [NAV]")
-        ax.set_title("Non-linear recovery after a crisis")
-        ax.legend()
-        return f
+        return _against_reference(eq.t_mid, -exc, "-", "equilibrium excess discount", -ou,
+                                  "exponential (OU mean-reversion) recovery", "time t [years]",
+                                  "discount beyond the base [NAV]", "Non-linear recovery after a crisis")
 
     return Phenomenon("recovery", recovery.__doc__.splitlines()[0],  # type: ignore[union-attr]
                       {"initial_excess_discount": float(-e0), "half_recovery_years": half,

@@ -73,7 +73,7 @@ from gelav.mfg.fixed_point import (
     Stalled,
     fixed_point_method,
 )
-from gelav.mfg.model import MFGModel, Numerics, SolverOptions
+from gelav.mfg.model import MFGModel, Numerics, SolverOptions, check_model
 from gelav.mfg.result import Equilibrium
 
 __all__ = ["METHODS", "equilibrium", "find_equilibria", "solve"]
@@ -179,11 +179,7 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
     True
     """
     t_start = time.perf_counter()
-    if not isinstance(model, MFGModel):
-        raise TypeError(f"`model` must be an MFGModel, got {type(model).__name__}.")
-    numerics = numerics or Numerics()
-    if not isinstance(numerics, Numerics):
-        raise TypeError(f"`numerics` must be a gelav.mfg.Numerics, got {type(numerics).__name__}.")
+    model, numerics = check_model(model, numerics)
     opts = options or SolverOptions()
     if not isinstance(opts, SolverOptions):
         raise TypeError(f"`options` must be a gelav.mfg.SolverOptions, got {type(opts).__name__}.")

@@ -38,7 +38,7 @@ import math
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,14 +50,18 @@ from gelav._validation import (
     check_int,
     check_interval,
     check_positive,
+    saved_index,
 )
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
-from gelav.fd.step_control import signed_rate_substeps
+from gelav.fd.step_control import signed_rate_run
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "BOUNDARY_ALIASES",
@@ -209,16 +213,7 @@ class Value:
         return self.grid.nodes
 
     def _index(self, t: float | None) -> int:
-        if t is None:
-            return 0
-        t = float(t)
-        i = int(np.argmin(np.abs(self.times - t)))
-        if abs(self.times[i] - t) > 1e-9 * max(1.0, abs(self.times[-1])):
-            raise ValueError(
-                f"t = {t} was not saved; saved times run from {self.times[0]:g} to {self.times[-1]:g} "
-                f"({self.times.size} points). Pass `times=[...]` to save it, or use value(x, t) to interpolate."
-            )
-        return i
+        return saved_index(self.times, t, 0, "Pass `times=[...]` to save it, or use value(x, t) to interpolate.")
 
     def at(self, t: float | None = None) -> NDArray[np.float64]:
         """Nodal values at saved time ``t`` (default: the start time, i.e. today's value)."""
@@ -364,7 +359,7 @@ class BackwardProblem:
         self.upper.after_backward(u, -1, t, float(x[-1]), self.payoff)
 
 
-def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any, running: Any, lower: Any,
+def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, discount: Any, running: Any, lower: Any,
                      upper: Any, grid: Grid | None, domain: tuple[float, float] | None, x0: float | None,
                      n_cells: int, n_steps: int, times: Any, time_grid: TimeGrid | None, scheme: str,
                      damping_steps: int, start: float, tail: float = 1e-10, payoff_name: str = "payoff",
@@ -419,10 +414,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
                                         scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     # A negative rate: split the steps where θ Δt max(-r) > 1/4 (the step matrix stays an M-matrix).
-    refined, control = signed_rate_substeps(time_grid, gen)
-    if control is not None:
-        save_idx = refined.indices(time_grid.times[save_idx])
-        time_grid = refined
+    time_grid, save_idx, control = signed_rate_run(time_grid, save_idx, gen)
     g = _as_space_function(payoff_name, payoff, grid, allow_time=True)
     f = None if running is None else _as_space_function("running", running, grid, allow_time=True)
     terminal = _cell_average(g, grid, end) if smooth_payoff else g(end, grid.nodes)  # validates now
@@ -430,7 +422,7 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
 
 
 def backward(
-    process: Any,
+    process: ProcessLike,
     payoff: Callable[[NDArray[np.float64]], ArrayLike] | ArrayLike | float,
     horizon: float,
     *,

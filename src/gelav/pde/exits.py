@@ -36,7 +36,7 @@ import math
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -48,6 +48,9 @@ from gelav.fd.grid import Grid
 from gelav.fd.linalg import solve as tridiagonal_solve
 from gelav.pde.backward import Dirichlet, Reflecting, Value, backward
 from gelav.processes.protocol import domain_of, name_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "BoundaryClass",
@@ -152,7 +155,7 @@ def _singular(process: Any, x: float, t: float, inward: float) -> bool:
     return not (math.isfinite(v) and math.isfinite(d) and v > 0)
 
 
-def classify_boundary(process: Any, a: float, b: float, *, t: float = 0.0) -> tuple[BoundaryClass, BoundaryClass]:
+def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.0) -> tuple[BoundaryClass, BoundaryClass]:
     r"""Feller classification of the ends of :math:`(a, b)` for ``process`` (coefficients frozen at ``t``).
 
     Uses the scale function :math:`s` and speed density :math:`m` on points
@@ -346,6 +349,20 @@ def _interval_grid(a: float, b: float, grid: Grid | None, n_cells: int, x0: floa
     return Grid.uniform(a, b, n_cells)
 
 
+def _end(kind: str, value: float) -> Dirichlet | Reflecting:
+    """The boundary condition of an end of the interval: ``u = value`` where the process is
+    absorbed, a wall where it is not."""
+    return Dirichlet(value) if kind == "absorbing" else Reflecting()
+
+
+def _exit_result(g: Grid, values: NDArray[np.float64], what: str, process: ProcessLike,
+                 classes: tuple[BoundaryClass, BoundaryClass], lo_kind: str, hi_kind: str, t0: float) -> ExitResult:
+    """The :class:`ExitResult` of a stationary exit problem with its grid, ends and timing."""
+    return ExitResult(g, values, what, process, classes,
+                      {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
+                       "seconds": _time.perf_counter() - t0})
+
+
 def _check_interval(process: Any, a: float, b: float) -> tuple[float, float]:
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
@@ -410,7 +427,7 @@ def _hitting_probability(gen: Generator) -> NDArray[np.float64]:
 
 
 def exit_time(
-    process: Any,
+    process: ProcessLike,
     a: float,
     b: float,
     *,
@@ -477,8 +494,7 @@ def exit_time(
         horizon = check_horizon("horizon", horizon)
         g = _interval_grid(a, b, grid, n_cells, None)
         return backward(process, 0.0, horizon, running=1.0, grid=g, n_steps=n_steps, start=t,
-                        lower=Dirichlet(0.0) if lo_kind == "absorbing" else Reflecting(),
-                        upper=Dirichlet(0.0) if hi_kind == "absorbing" else Reflecting())
+                        lower=_end(lo_kind, 0.0), upper=_end(hi_kind, 0.0))
     if lo_kind == "reflecting" and hi_kind == "reflecting":
         raise DivergenceError(
             f"E[τ] = ∞: neither end of ({a:g}, {b:g}) can be reached ({classes[0].kind} lower end, "
@@ -506,13 +522,11 @@ def exit_time(
     if hi_kind == "absorbing":
         fixed[-1] = 0.0
     y = _stationary_solve(gen, -np.ones(g.n_nodes), fixed)
-    return ExitResult(g, y, "mean exit time [years]", process, classes,
-                      {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
-                       "seconds": _time.perf_counter() - t0})
+    return _exit_result(g, y, "mean exit time [years]", process, classes, lo_kind, hi_kind, t0)
 
 
 def exit_probability(
-    process: Any,
+    process: ProcessLike,
     a: float,
     b: float,
     *,
@@ -549,8 +563,7 @@ def exit_probability(
     if horizon is not None:
         horizon = check_horizon("horizon", horizon)
         return backward(process, 0.0, horizon, grid=g, n_steps=n_steps, start=t,
-                        lower=Dirichlet(0.0) if lo_kind == "absorbing" else Reflecting(),
-                        upper=Dirichlet(1.0) if hi_kind == "absorbing" else Reflecting())
+                        lower=_end(lo_kind, 0.0), upper=_end(hi_kind, 1.0))
     if hi_kind == "reflecting":
         vals = np.zeros(g.n_nodes)
     elif lo_kind == "reflecting":
@@ -558,13 +571,11 @@ def exit_probability(
     else:
         gen = Generator(process, g, lower=lo_kind, upper=hi_kind)
         vals = _hitting_probability(gen)
-    return ExitResult(g, vals, "P(hit upper before lower)", process, classes,
-                      {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
-                       "seconds": _time.perf_counter() - t0})
+    return _exit_result(g, vals, "P(hit upper before lower)", process, classes, lo_kind, hi_kind, t0)
 
 
 def exit_time_distribution(
-    process: Any,
+    process: ProcessLike,
     a: float,
     b: float,
     x0: float,

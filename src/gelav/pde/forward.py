@@ -19,7 +19,7 @@ import math
 import time as _time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -30,9 +30,12 @@ from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator, Rate
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
-from gelav.fd.step_control import positive_forward_step, signed_rate_substeps, with_implicit_halves
+from gelav.fd.step_control import positive_forward_step, signed_rate_run, with_implicit_halves
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["forward", "initial_masses"]
 
@@ -41,7 +44,7 @@ def _is_distribution(obj: Any) -> bool:
     return hasattr(obj, "cdf") and hasattr(obj, "ppf")
 
 
-def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.float64]:
+def initial_masses(initial: Any, grid: Grid, process: ProcessLike | None = None) -> NDArray[np.float64]:
     """Node masses of an initial condition on ``grid``.
 
     ``initial`` may be a number (unit point mass, split linearly between the two
@@ -52,7 +55,7 @@ def initial_masses(initial: Any, grid: Grid, process: Any = None) -> NDArray[np.
     if isinstance(initial, str):
         if initial != "stationary":
             raise ValueError(f"Unknown `initial` {initial!r}; use a number, 'stationary', a distribution or an array.")
-        law = process.stationary() if process is not None else None
+        law = cast(Any, process).stationary() if process is not None else None
         if law is None:
             raise ValueError(f"{name_of(process)} has no stationary law.")
         return grid.cell_masses(cdf=law.cdf)
@@ -94,7 +97,7 @@ def _cover_points(initial: Any, process: Any, tail: float) -> NDArray[np.float64
 
 
 def forward(
-    process: Any,
+    process: ProcessLike,
     initial: Any,
     horizon: float,
     *,
@@ -233,10 +236,7 @@ def forward(
                                         scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
     # A negative killing rate (mass created: the dual of a signed discount) keeps every step
     # matrix an M-matrix by the same sub-steps as gelav.backward.
-    refined, control = signed_rate_substeps(time_grid, gen)
-    if control is not None:
-        save_idx = refined.indices(time_grid.times[save_idx])
-        time_grid = refined
+    time_grid, save_idx, control = signed_rate_run(time_grid, save_idx, gen)
     tg = time_grid.times
 
     stepper = Stepper(gen)

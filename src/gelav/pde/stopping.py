@@ -32,7 +32,7 @@ import math
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,6 +45,9 @@ from gelav.fd.schemes import theta_schemes
 from gelav.fd.stepping import Stepper
 from gelav.pde.backward import Value, backward_problem
 from gelav.processes.protocol import is_time_homogeneous
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["LCP_METHODS", "StoppingValue", "optimal_stopping", "solve_lcp"]
 
@@ -135,7 +138,7 @@ class StoppingValue(Value):
 
 
 def optimal_stopping(
-    process: Any,
+    process: ProcessLike,
     reward: Callable[[NDArray[np.float64]], ArrayLike] | ArrayLike | float,
     horizon: float,
     *,

@@ -35,7 +35,20 @@ Coefficient = Callable[[float, NDArray[np.float64]], ArrayLike]
 Step = Callable[[float, NDArray[np.float64], Any, np.random.Generator], None]
 
 
-class Process:
+class Parametrised:
+    """A model named by its parameters: ``params()`` (empty unless a family says otherwise) and the
+    ``repr`` ``Name(k=v, ...)`` built from them (processes, McKean–Vlasov models)."""
+
+    def params(self) -> dict[str, float]:
+        """The model parameters as a dict (empty for a general model)."""
+        return {}
+
+    def __repr__(self) -> str:
+        p = ", ".join(f"{k}={v:g}" for k, v in self.params().items())
+        return f"{type(self).__name__}({p})"
+
+
+class Process(Parametrised):
     r"""A general diffusion :math:`dX = b(t,X)\,dt + \sigma(t,X)\,dW`.
 
     Parameters
@@ -170,10 +183,3 @@ class Process:
             raise ValueError(f"`x0` = {x0} lies outside the domain {self.domain} of {self.name}.")
         return x0
 
-    def params(self) -> dict[str, float]:
-        """The model parameters as a dict (empty for a general process)."""
-        return {}
-
-    def __repr__(self) -> str:
-        p = ", ".join(f"{k}={v:g}" for k, v in self.params().items())
-        return f"{type(self).__name__}({p})"

@@ -39,7 +39,22 @@ def _affine_step(a: float, c: float, s: float) -> Step:
     return step
 
 
-class BrownianMotion(Process):
+class _AdditiveNoise:
+    r"""A constant diffusion coefficient :math:`\sigma`: :math:`\partial_x\sigma = 0`, so the Milstein
+    correction vanishes and the Milstein step is the Euler step (Brownian motion, Ornstein–Uhlenbeck)."""
+
+    def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
+        return np.zeros_like(np.asarray(x, dtype=float))
+
+    def euler_step(self, dt: float) -> Step | None:  # pragma: no cover - defined by each family
+        raise NotImplementedError
+
+    def milstein_step(self, dt: float) -> Step | None:
+        """Additive noise: the Milstein step is the Euler step."""
+        return self.euler_step(dt)
+
+
+class BrownianMotion(_AdditiveNoise, Process):
     r"""Brownian motion with drift, :math:`dX = \mu\,dt + \sigma\,dW`.
 
     The law of :math:`X_t` given :math:`X_s = x` is
@@ -62,18 +77,11 @@ class BrownianMotion(Process):
             time_homogeneous=True, name="BrownianMotion",
         )
 
-    def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
-        return np.zeros_like(np.asarray(x, dtype=float))
-
     def euler_step(self, dt: float) -> Step | None:
         r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass: its coefficients may differ)."""
         if type(self) is not BrownianMotion:
             return None
         return self.exact_step(dt)
-
-    def milstein_step(self, dt: float) -> Step | None:
-        """Additive noise: the Milstein step is the Euler step."""
-        return self.euler_step(dt)
 
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = X + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z` (the Euler step is exact here)."""
@@ -96,7 +104,7 @@ class BrownianMotion(Process):
         return {"mu": self.mu, "sigma": self.sigma}
 
 
-class OrnsteinUhlenbeck(Process):
+class OrnsteinUhlenbeck(_AdditiveNoise, Process):
     r"""Ornstein–Uhlenbeck process :math:`dX = \kappa(\bar{x} - X)\,dt + \sigma\,dW`.
 
     The GE-LAV liquidity state (seed 000) with :math:`\kappa = 0.45`,
@@ -136,18 +144,11 @@ class OrnsteinUhlenbeck(Process):
             time_homogeneous=True, name="OrnsteinUhlenbeck",
         )
 
-    def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
-        return np.zeros_like(np.asarray(x, dtype=float))
-
     def euler_step(self, dt: float) -> Step | None:
         r""":math:`X' = (1 - \kappa\Delta t)X + \kappa\bar x\Delta t + \sigma\sqrt{\Delta t}\,Z` (None for a subclass)."""
         if type(self) is not OrnsteinUhlenbeck:
             return None
         return _affine_step(1.0 - self.kappa * dt, self.kappa * self.mean * dt, self.sigma * math.sqrt(dt))
-
-    def milstein_step(self, dt: float) -> Step | None:
-        """Additive noise: the Milstein step is the Euler step."""
-        return self.euler_step(dt)
 
     def exact_step(self, dt: float) -> Step:
         r""":math:`X' = \bar x + (X - \bar x)e^{-\kappa\Delta t} + \sqrt{\sigma^2(1-e^{-2\kappa\Delta t})/2\kappa}\,Z`."""

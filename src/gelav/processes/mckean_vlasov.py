@@ -50,7 +50,7 @@ from gelav._validation import (
     check_nonnegative,
     check_positive,
 )
-from gelav.processes.base import Process
+from gelav.processes.base import Parametrised, Process
 from gelav.processes.families import OrnsteinUhlenbeck
 
 __all__ = [
@@ -71,7 +71,7 @@ def mean_functional(x: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[n
     return np.sum(x * w, axis=-1)
 
 
-class McKeanVlasov:
+class McKeanVlasov(Parametrised):
     r"""A diffusion whose drift reads a functional of its own law.
 
     .. math::
@@ -149,12 +149,6 @@ class McKeanVlasov:
         """A process whose law covers this one's (for automatic domains), if known."""
         return None
 
-    def params(self) -> dict[str, float]:
-        return {}
-
-    def __repr__(self) -> str:
-        p = ", ".join(f"{k}={v:g}" for k, v in self.params().items())
-        return f"{type(self).__name__}({p})"
 
 
 def _initial_moments(initial: Any) -> tuple[float, float]:

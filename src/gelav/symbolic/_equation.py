@@ -30,8 +30,18 @@ def is_zero(expr: Any, *, simplify: bool = True) -> bool:
     return bool(sp.simplify(e) == 0)
 
 
+class LatexRepr:
+    """Jupyter shows a symbolic result as its :meth:`latex` in display math."""
+
+    def latex(self) -> str:  # pragma: no cover - defined by each result
+        raise NotImplementedError
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+
 @dataclass(frozen=True)
-class Equation:
+class Equation(LatexRepr):
     r"""An equation ``lhs = rhs`` between SymPy expressions.
 
     Parameters
@@ -81,9 +91,6 @@ class Equation:
         if self.conditions:
             s += r",\quad " + r",\quad ".join(c.latex() for c in self.conditions)
         return s
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         body = f"{sp.sstr(self.lhs)} = {sp.sstr(self.rhs)}"

@@ -18,12 +18,15 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
-from gelav.symbolic._equation import Equation, is_zero
+from gelav.symbolic._equation import Equation, LatexRepr, is_zero
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = [
     "ExitTime",
@@ -105,7 +108,7 @@ def ito_rule(mu: Any, sigma: Any, G: Any, t: sp.Symbol, x: sp.Symbol) -> tuple[s
 
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ItoProcess:
+class ItoProcess(LatexRepr):
     r"""A scalar Itô diffusion :math:`dX = b(t, X)\,dt + \sigma(t, X)\,dW` with symbolic coefficients.
 
     Parameters
@@ -229,7 +232,7 @@ class ItoProcess:
         return cls(kappa * (mean - x), sigma * sp.sqrt(x), t, x, domain=(0, sp.oo), transition=dens, x0=x0)
 
     @classmethod
-    def from_process(cls, process: Any) -> ItoProcess:
+    def from_process(cls, process: ProcessLike) -> ItoProcess:
         """The symbolic twin of a built-in :mod:`gelav.processes` process (numeric parameters).
 
         Supports :class:`~gelav.processes.BrownianMotion`, :class:`~gelav.processes.OrnsteinUhlenbeck`,
@@ -302,9 +305,6 @@ class ItoProcess:
         """LaTeX of the SDE."""
         n = self.name
         return rf"d{n}_t = \left({sp.latex(self.drift)}\right) dt + \left({sp.latex(self.diffusion)}\right) dW_t"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"d{self.name} = {sp.sstr(self.drift)} dt + {sp.sstr(self.diffusion)} dW"
@@ -618,7 +618,7 @@ def ito_lemma(process: ItoProcess, G: Any, *, name: str = "Y") -> ItoLemma:
 
 
 @dataclass(frozen=True)
-class ItoLemma:
+class ItoLemma(LatexRepr):
     r"""Result of Itô's lemma for :math:`Y = G(t, X)`: :math:`dY = \tilde b\,dt + \tilde\sigma\,dW`.
 
     ``drift`` and ``diffusion`` are expressed in the old variable ``x``; use
@@ -640,9 +640,6 @@ class ItoLemma:
     def latex(self) -> str:
         return (rf"d\left({sp.latex(self.G)}\right) = \left({sp.latex(self.drift)}\right) dt"
                 rf" + \left({sp.latex(self.diffusion)}\right) dW_t")
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"Itô's lemma: d({sp.sstr(self.G)}) = ({sp.sstr(self.drift)}) dt + ({sp.sstr(self.diffusion)}) dW"
@@ -696,7 +693,7 @@ class TransitionCheck:
         return self.symbolic or self.max_relative_residual < 1e-20
 
 
-class _ScaleSolution:
+class _ScaleSolution(LatexRepr):
     """Shared numerics, checks and printing of :class:`ExitTime` and :class:`HittingProbability`."""
 
     expression: Any
@@ -723,6 +720,11 @@ class _ScaleSolution:
     def is_closed_form(self) -> bool:
         """True when the expression holds no unevaluated :class:`sympy.Integral`."""
         return self.closed_form is not None
+
+    def _subs(self, *args: Any, **kw: Any) -> Any:
+        """A copy with ``subs`` applied to the expression and to the limits ``a``, ``b``."""
+        return replace(self, expression=self.expression.subs(*args, **kw),  # type: ignore[type-var]
+                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
 
     def _sympy_(self) -> Any:
         """SymPy sees the expression: ``sp.limit(et, a, 0)``, ``expr.subs(y, et)`` and ``sp.simplify(et)`` work."""
@@ -852,14 +854,10 @@ class ExitTime(_ScaleSolution):
 
     def subs(self, *args: Any, **kw: Any) -> ExitTime:
         """Substitute in the expression (and in the limits ``a``, ``b``)."""
-        return replace(self, expression=self.expression.subs(*args, **kw),
-                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+        return self._subs(*args, **kw)
 
     def latex(self) -> str:
         return rf"E[\tau] = {sp.latex(self.expression)}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"E[tau]({self.x}) = {sp.sstr(self.expression)}"
@@ -882,14 +880,10 @@ class HittingProbability(_ScaleSolution):
 
     def subs(self, *args: Any, **kw: Any) -> HittingProbability:
         """Substitute in the expression (and in the limits ``a``, ``b``)."""
-        return replace(self, expression=self.expression.subs(*args, **kw),
-                       a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+        return self._subs(*args, **kw)
 
     def latex(self) -> str:
         return rf"P_x(\tau_b < \tau_a) = {sp.latex(self.expression)}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"P(hit {self.b} before {self.a})({self.x}) = {sp.sstr(self.expression)}"
@@ -920,7 +914,7 @@ def time_reversal(equation: Equation, u: Any, v: Any = None, *, T: Any = None) -
 
 
 @dataclass(frozen=True)
-class PdepeForm:
+class PdepeForm(LatexRepr):
     r"""Coefficients of MATLAB's ``pdepe`` form :math:`c\,v_t = x^{-m}\partial_x(x^m f) + s`.
 
     ``c``, ``f``, ``s`` are expressions in ``t``, ``x``, ``V`` (the solution value) and ``dvdx``.
@@ -966,9 +960,6 @@ class PdepeForm:
 
     def latex(self) -> str:
         return (rf"c = {sp.latex(self.c)},\quad f = {sp.latex(self.f)},\quad s = {sp.latex(self.s)}")
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"pdepe form (m={self.m}): c = {sp.sstr(self.c)}, f = {sp.sstr(self.f)}, s = {sp.sstr(self.s)}"

@@ -17,13 +17,13 @@ from typing import Any
 
 import sympy as sp
 
-from gelav.symbolic._equation import Equation
+from gelav.symbolic._equation import Equation, LatexRepr
 
 __all__ = ["ItoLemmaND", "MultiItoProcess"]
 
 
 @dataclass(frozen=True)
-class ItoLemmaND:
+class ItoLemmaND(LatexRepr):
     r"""Itô's lemma for :math:`G(t, X_1, \dots, X_n)`: drift, loadings on each :math:`W_k`, variance rate."""
 
     G: Any
@@ -41,9 +41,6 @@ class ItoLemmaND:
 
     def latex(self) -> str:
         return rf"d\left({sp.latex(self.G)}\right) = " + sp.latex(self.equation.rhs)
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return f"Itô's lemma: d({sp.sstr(self.G)}) = {sp.sstr(self.equation.rhs)}"

@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy as sp
 
-from gelav.symbolic._equation import Equation, is_zero
+from gelav.symbolic._equation import Equation, LatexRepr, is_zero
 from gelav.symbolic._ito import ExitTime, ItoProcess, PdepeForm, ito_rule, pdepe_form, time_reversal
 
 __all__ = [
@@ -39,9 +39,15 @@ def _ou_symbols(kappa: Any, mean: Any, sigma: Any) -> tuple[Any, Any, Any]:
     )
 
 
+def _ou_process(kappa: Any, mean: Any, sigma: Any) -> tuple[Any, Any, Any, ItoProcess]:
+    """``(κ, L̄, σ, dX = κ(L̄ - x) dt + σ dW)``: the OU symbols and the symbolic process."""
+    k, m, s = _ou_symbols(kappa, mean, sigma)
+    return k, m, s, ItoProcess(k * (m - sp.Symbol("x", real=True)), s)
+
+
 # ---------------------------------------------------------------------------------- seed 000
 @dataclass(frozen=True)
-class FokkerPlanckTerms:
+class FokkerPlanckTerms(LatexRepr):
     r"""The OU Fokker–Planck equation with its right-hand side split into named terms."""
 
     equation: Equation
@@ -56,9 +62,6 @@ class FokkerPlanckTerms:
     def latex(self) -> str:
         parts = " + ".join(rf"\underbrace{{{sp.latex(e)}}}_{{\text{{{n}}}}}" for n, e in self.terms)
         return rf"{sp.latex(self.equation.lhs)} = {parts}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         lines = [f"{sp.sstr(self.equation.lhs)} ="]
@@ -80,8 +83,7 @@ def ou_fokker_planck_terms(kappa: Any = None, mean: Any = None, sigma: Any = Non
     >>> ou_fokker_planck_terms().check()
     True
     """
-    k, m, s = _ou_symbols(kappa, mean, sigma)
-    proc = ItoProcess(k * (m - sp.Symbol("x", real=True)), s)
+    k, m, s, proc = _ou_process(kappa, mean, sigma)
     p = sp.Function("p")(proc.t, proc.x)
     terms = (
         ("drift transport", -k * (m - proc.x) * sp.Derivative(p, proc.x)),
@@ -124,7 +126,7 @@ def _jet(expr: sp.Expr, w: Any, names: tuple[str, str]) -> sp.Expr:
 
 
 @dataclass(frozen=True)
-class HeatTransform:
+class HeatTransform(LatexRepr):
     r"""Change of variables :math:`p(t, x) = e^{\kappa t}\,w(\tau(t), \xi(t, x))` from OU Fokker–Planck to heat."""
 
     xi: Any
@@ -159,9 +161,6 @@ class HeatTransform:
         return (rf"p = {sp.latex(self.prefactor)}\,w(\tau, \xi),\quad \xi = {sp.latex(self.xi)},\quad "
                 rf"\tau = {sp.latex(self.tau)}\ \Longrightarrow\ {self.heat_equation.latex()}")
 
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
-
     def __str__(self) -> str:
         return (f"p(t, x) = {sp.sstr(self.prefactor)} * w(tau, xi), xi = {sp.sstr(self.xi)}, "
                 f"tau = {sp.sstr(self.tau)}  =>  {self.heat_equation}")
@@ -185,8 +184,7 @@ def ou_heat_transform(kappa: Any = None, mean: Any = None, sigma: Any = None) ->
     >>> ou_heat_transform().check()
     True
     """
-    k, m, s = _ou_symbols(kappa, mean, sigma)
-    proc = ItoProcess(k * (m - sp.Symbol("x", real=True)), s)
+    k, m, s, proc = _ou_process(kappa, mean, sigma)
     t, x = proc.t, proc.x
     xi = (x - m) * sp.exp(k * t)
     tau = s**2 * (sp.exp(2 * k * t) - 1) / (4 * k)
@@ -199,7 +197,7 @@ def ou_heat_transform(kappa: Any = None, mean: Any = None, sigma: Any = None) ->
 
 # ---------------------------------------------------------------------------------- seed 003
 @dataclass(frozen=True)
-class TrinomialDerivation:
+class TrinomialDerivation(LatexRepr):
     r"""Seed 003's derivation of :math:`\partial_t P = C^2 \partial_y^2 P` from the trinomial walk.
 
     Attributes hold each step: the master equation, its Taylor expansion by order in
@@ -244,9 +242,6 @@ class TrinomialDerivation:
 
     def latex(self) -> str:
         return rf"{self.master.latex()}\ \Longrightarrow\ {self.pde.latex()},\quad C^2 = {sp.latex(self.C2)}"
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.latex()}$"
 
     def __str__(self) -> str:
         return "\n".join([

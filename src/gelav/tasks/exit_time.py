@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings, source_of
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["FIELDS", "KINDS", "ExitTimeReport", "exit_time", "plot_exit_time", "read_exit_time_table",
            "run_exit_time"]
@@ -20,7 +23,7 @@ KINDS = ("brownian", "ornstein-uhlenbeck", "gbm", "cir")
 FIELDS = ("a", "b", "x0", "horizon", "n_cells", "n_steps")
 
 
-def run_exit_time(process: Any, a: float, b: float, x0: list[float], *, horizon: float | None = None,
+def run_exit_time(process: ProcessLike, a: float, b: float, x0: list[float], *, horizon: float | None = None,
                   n_cells: int = 400, n_steps: int = 200) -> dict[str, Any]:
     """Classification of the ends, P(hit b first), E[τ] (or why it is infinite), optional E[τ∧T] and P(τ > T)."""
     import numpy as np
@@ -181,7 +184,7 @@ class ExitTimeReport(TaskResult):
         return out
 
 
-def exit_time(scenario: ScenarioLike = None, *, process: Any = None, kind: str | None = None,
+def exit_time(scenario: ScenarioLike = None, *, process: ProcessLike | None = None, kind: str | None = None,
               x0: Any = None, **options: Any) -> ExitTimeReport:
     """Exit from (a, b): a scenario's ``[process]`` and ``[exit_time]`` tables, overridden by the options.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from gelav.tasks._base import (
     read_scenario,
     source_of,
 )
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_label",
            "plot_feynman_kac", "read_feynman_kac_table", "run_feynman_kac"]
@@ -84,7 +87,7 @@ SKIP_PDEPE = "the pdepe cross-check is written for the GBM price; a typed-in mod
 def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1.0, lower: float = 0.0,
                     upper: float = 1.0, n_cells: int = 100, n_steps: int = 200, n_times: int = 21,
                     payoff: str = "price", strike: float = 0.5, boundary: str = "sold", discount: float = 0.0,
-                    pdepe: bool = True, process: Any = None, mc_paths: int = 20_000, mc_steps: int = 1600,
+                    pdepe: bool = True, process: ProcessLike | None = None, mc_paths: int = 20_000, mc_steps: int = 1600,
                     seed: int = 0) -> dict[str, Any]:
     r"""Solve seed 002's problem with :func:`gelav.backward` (and :func:`gelav.pdepe`); return the numbers.
 
@@ -345,7 +348,7 @@ class FeynmanKacReport(TaskResult):
                            "ratio": np.asarray(d["ratio"], dtype=float).ravel()}}
 
 
-def feynman_kac(scenario: ScenarioLike = None, *, process: Any = None, **options: Any) -> FeynmanKacReport:
+def feynman_kac(scenario: ScenarioLike = None, *, process: ProcessLike | None = None, **options: Any) -> FeynmanKacReport:
     """Seed 002 from a scenario's ``[feynman_kac]`` table and keyword options (``None``: not given).
 
     ``process`` (or a ``[process]`` table with ``kind = "custom"``): a typed-in model of the price

@@ -389,20 +389,27 @@ def _exit_time_sections(
     return out
 
 
-class _ExitView:
+class _Delegate:
+    """A printable view of one symbolic object ``self.shown``: LaTeX, pretty text and ``str`` are its own."""
+
+    shown: Any
+
+    def latex(self) -> str:
+        return str(self.shown.latex())
+
+    def pretty(self) -> str:
+        return str(self.shown.pretty())
+
+    def __str__(self) -> str:
+        return str(self.shown)
+
+
+class _ExitView(_Delegate):
     """Printable exit-time expression (after a limit or substitution step)."""
 
     def __init__(self, et: Any, step: str) -> None:
         self.et, self.step = et, step
-
-    def latex(self) -> str:
-        return str(self.et.latex())
-
-    def pretty(self) -> str:
-        return str(self.et.pretty())
-
-    def __str__(self) -> str:
-        return str(self.et)
+        self.shown = et
 
     def to_dict(self) -> dict[str, Any]:
         import sympy as sp
@@ -416,20 +423,11 @@ class _ExitView:
         }
 
 
-class _PdepeView:
+class _PdepeView(_Delegate):
     """Printable pdepe (c, f, s)."""
 
     def __init__(self, form: Any) -> None:
-        self.form = form
-
-    def latex(self) -> str:
-        return str(self.form.latex())
-
-    def pretty(self) -> str:
-        return str(self.form.pretty())
-
-    def __str__(self) -> str:
-        return str(self.form)
+        self.form = self.shown = form
 
     def to_dict(self) -> dict[str, Any]:
         import sympy as sp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gelav.tasks._base import (
     ScenarioLike,
@@ -15,6 +15,9 @@ from gelav.tasks._base import (
     read_scenario,
     source_of,
 )
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["FIELDS", "StressReport", "read_stress_table", "stress"]
 
@@ -254,7 +257,7 @@ def _worked_example(process: Any, x0: float, horizon: float, c: float) -> dict[s
     return None
 
 
-def stress(scenario: ScenarioLike = None, *, process: Any = None, kappa: float | None = None,
+def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None, kappa: float | None = None,
            mean: float | None = None, sigma: float | None = None, **options: Any) -> StressReport:
     r"""Probability that the state ends beyond a threshold, by each method (seed 000).
 

@@ -18,13 +18,16 @@ import csv
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gelav._random import SeedLike, as_generator
 from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["Dataset", "fund_cashflows", "liquidity_history", "secondary_trades"]
 
@@ -109,7 +112,7 @@ def _ou(process: Any) -> Any:
     return process
 
 
-def liquidity_history(n_quarters: int = 80, *, seed: SeedLike = None, process: Any = None, L0: float | None = None,
+def liquidity_history(n_quarters: int = 80, *, seed: SeedLike = None, process: ProcessLike | None = None, L0: float | None = None,
                       start: str = "2005-03-31") -> Dataset:
     """Quarterly ``date, L_t``: exact OU transitions from ``L0`` (default a draw from the stationary law)."""
     n = check_int("n_quarters", n_quarters, minimum=2)
@@ -122,7 +125,7 @@ def liquidity_history(n_quarters: int = 80, *, seed: SeedLike = None, process: A
                    {"kappa": ou.kappa, "mean": ou.mean, "sigma": ou.sigma, "L0": x0, "seed": repr(seed)})
 
 
-def fund_cashflows(*, seed: SeedLike = None, model: Any = None, process: Any = None, L0: float | None = None,
+def fund_cashflows(*, seed: SeedLike = None, model: Any = None, process: ProcessLike | None = None, L0: float | None = None,
                    index_return: float = 0.07, index_vol: float = 0.15, excess_return: float = 0.03,
                    start: str = "2010-03-31") -> Dataset:
     r"""A quarterly fund file in the course's layout ``date, year, cashflow, L_t, benchmark_index``.
@@ -165,7 +168,7 @@ def fund_cashflows(*, seed: SeedLike = None, model: Any = None, process: Any = N
 
 
 def secondary_trades(n: int = 400, *, seed: SeedLike = None, premium: Any = None, noise: float = 0.01,
-                     process: Any = None, years: tuple[int, int] = (2005, 2024),
+                     process: ProcessLike | None = None, years: tuple[int, int] = (2005, 2024),
                      fund_types: tuple[str, ...] = ("buyout", "venture", "growth", "infrastructure", "real_estate"),
                      max_remaining: float = 12.0) -> Dataset:
     r"""Secondary trades ``trade_year, fund_type, L_t, T_remaining, pi_observed``.

@@ -50,7 +50,7 @@ import math
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -67,6 +67,9 @@ from gelav._validation import (
 )
 from gelav.results import Estimate
 from gelav.valuation.premium import IlliquidityPremium
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["SENSITIVITY_PARAMS", "ExitBoundary", "exit_boundary", "report_exit_boundary"]
 
@@ -424,7 +427,7 @@ class ExitBoundary:
 
 
 def exit_boundary(
-    process: Any = None,
+    process: ProcessLike | None = None,
     premium: IlliquidityPremium | None = None,
     fund_life: float = 10.0,
     *,

@@ -54,13 +54,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
 from gelav._validation import MAX_RATE, check_finite, check_int, check_nonnegative, check_positive
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["LAVResult", "TASchedule", "TakahashiAlexander", "liquidity_adjusted_value", "report_lav"]
 
@@ -333,7 +336,7 @@ def _accrual(level_fn: Any, term_fn: Any, x: NDArray[np.float64], end: float, t0
 
 def liquidity_adjusted_value(
     model: TakahashiAlexander | None = None,
-    process: Any = None,
+    process: ProcessLike | None = None,
     *,
     premium: Any = "default",
     rate: float = 0.08,

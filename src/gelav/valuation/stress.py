@@ -30,13 +30,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
+from gelav._validation import (
+    check_finite,
+    check_int,
+    check_named,
+    check_nonnegative,
+    check_positive,
+)
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["SCENARIOS", "Fund", "MarkDistribution", "PortfolioStress", "Scenario", "mark_distribution",
            "report_mark_distribution", "report_portfolio", "stress_portfolio"]
@@ -70,21 +79,7 @@ class Fund:
 
 
 def _funds(funds: Any) -> tuple[Fund, ...]:
-    if isinstance(funds, Fund):
-        return (funds,)
-    try:
-        out = tuple(funds)
-    except TypeError:
-        raise TypeError(f"`funds` must be a Fund or a sequence of Fund, got {type(funds).__name__}.") from None
-    if not out:
-        raise ValueError("`funds` is empty.")
-    for i, f in enumerate(out):
-        if not isinstance(f, Fund):
-            raise TypeError(f"`funds[{i}]` must be a Fund, got {type(f).__name__}.")
-    names = [f.name for f in out]
-    if len(set(names)) != len(names):
-        raise ValueError(f"`funds` has duplicate names: {sorted({n for n in names if names.count(n) > 1})}.")
-    return out
+    return check_named("funds", funds, Fund)
 
 
 # ---------------------------------------------------------------------------
@@ -166,7 +161,7 @@ class Scenario:
         return cls(name, m, Lv)
 
     @classmethod
-    def stochastic(cls, process: Any = None, *, months: int = 60, L0: float = 0.0, seed: SeedLike = None,
+    def stochastic(cls, process: ProcessLike | None = None, *, months: int = 60, L0: float = 0.0, seed: SeedLike = None,
                    name: str = "ou") -> Scenario:
         """One seeded monthly path of ``process`` (default the OU liquidity state) from ``L0``."""
         from gelav.montecarlo import simulate
@@ -463,7 +458,7 @@ def _var_es(loss: NDArray[np.float64], w: NDArray[np.float64], q: float) -> tupl
     return var, es
 
 
-def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: Any = None, L0: float = 0.0,
+def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: ProcessLike | None = None, L0: float = 0.0,
                       premium: Any = None, levels: Sequence[float] = (0.95, 0.99), n_cells: int = 400,
                       n_steps: int = 200, refine: int = 16, equilibrium: Any = None,
                       equilibrium_type: int | str = 0) -> MarkDistribution:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from gelav.errors import ConvergenceError
 from gelav.fd import linalg
@@ -66,11 +66,15 @@ class _ControlledDiffusion:
     def __init__(self, game: ControlGame, stats: Any, nodes: Array, alpha: Array) -> None:
         self.game, self.stats, self.nodes, self.alpha = game, stats, nodes, alpha
 
-    def drift(self, t: float, x: Array) -> Array:
+    def drift(self, t: float, x: ArrayLike) -> Array:
+        x = np.asarray(x, dtype=float)
         return self.game.drift(t, x, self.stats) + np.interp(x, self.nodes, self.alpha)
 
-    def variance_rate(self, t: float, x: Array) -> Array:
-        return self.game.volatility(t, x) ** 2
+    def diffusion(self, t: float, x: ArrayLike) -> Array:
+        return np.abs(self.game.volatility(t, np.asarray(x, dtype=float)))
+
+    def variance_rate(self, t: float, x: ArrayLike) -> Array:
+        return self.game.volatility(t, np.asarray(x, dtype=float)) ** 2
 
 
 @dataclass

@@ -31,7 +31,7 @@ from gelav.mfg.control.fixed_point import METHODS, iterate
 from gelav.mfg.control.game import ControlGame
 from gelav.mfg.control.hjb import Discretisation, Sweep
 from gelav.mfg.control.result import ControlEquilibrium
-from gelav.mfg.model import Numerics, SolverOptions
+from gelav.mfg.model import Numerics, SolverOptions, check_iteration_settings
 
 __all__ = ["ControlEquilibrium", "ControlOptions", "solve_control"]
 
@@ -78,23 +78,11 @@ class ControlOptions:
         if self.method not in METHODS:
             raise ValueError(f"Unknown `method` {self.method!r}; registered methods are "
                              + ", ".join(repr(m) for m in METHODS) + ".")
-        object.__setattr__(self, "tol", check_positive("tol", _real("tol", self.tol)))
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter))
-        d = check_positive("damping", _real("damping", self.damping))
-        if d > 1:
-            raise ValueError(f"`damping` must lie in (0, 1], got {d}.")
-        object.__setattr__(self, "damping", d)
-        object.__setattr__(self, "memory", check_int("memory", self.memory))
-        object.__setattr__(self, "howard_tol", check_positive("howard_tol", _real("howard_tol", self.howard_tol)))
+        check_iteration_settings(self)
+        object.__setattr__(self, "howard_tol", check_positive("howard_tol", self.howard_tol))
         object.__setattr__(self, "howard_max_iter", check_int("howard_max_iter", self.howard_max_iter))
         if not isinstance(self.exploitability, (bool, np.bool_)):
             raise TypeError("`exploitability` must be a bool.")
-
-
-def _real(name: str, v: Any) -> Any:
-    if isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a real number, got a bool.")
-    return v
 
 
 def _options(options: ControlOptions | SolverOptions | None) -> ControlOptions:
