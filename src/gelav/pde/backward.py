@@ -397,7 +397,8 @@ def backward_problem(process: Any, payoff: Any, horizon: float, *, discount: Any
         lo, hi = check_interval("domain", domain)
         if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
             raise ValueError(f"`x0` = {x0} lies outside the domain [{lo:g}, {hi:g}].")
-        grid = grid_for(x0, lo, hi, n_cells, process=process)  # graded at a singular end (issue 11)
+        # graded at a singular end, logarithmic at a GBM-like natural one (issue 11)
+        grid = grid_for(x0, lo, hi, n_cells, process=process, horizon=horizon, tail=tail, start=start)
     elif not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a gelav.Grid, got {type(grid).__name__}.")
     r = _discount_rate(discount)

@@ -29,7 +29,7 @@ from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator, Rate
-from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
+from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for, log_grid_lower
 from gelav.fd.step_control import positive_forward_step, signed_rate_substeps, with_implicit_halves
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
@@ -212,6 +212,7 @@ def forward(
     tail = check_positive("tail", tail)
     n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
+    log_origin = None  # a logarithmic default grid towards a GBM-like natural end: its origin
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
         if domain is None:
@@ -225,7 +226,10 @@ def forward(
             lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-        grid = grid_for(initial, lo, hi, n_cells, process=process)
+        grid = grid_for(initial, lo, hi, n_cells, process=process, horizon=horizon, tail=tail, start=start,
+                        include=include)
+        log_origin = lo if grid.lower > lo and log_grid_lower(process, [grid.lower], horizon, lo, hi) is not None \
+            else None
     gen = Generator(process, grid, lower=lower, upper=upper, killing=killing, signed_killing=True)
     m = initial_masses(initial, grid, process)
     end = start + horizon
@@ -293,7 +297,7 @@ def forward(
     lo_dom, hi_dom = domain_of(process)
     tol_dom = 1e-12 * max(1.0, width)
     boundary_mass = edge_mass(masses, grid, lower=natural["lower"] and grid.lower > lo_dom + tol_dom,
-                              upper=natural["upper"] and grid.upper < hi_dom - tol_dom)
+                              upper=natural["upper"] and grid.upper < hi_dom - tol_dom, log_origin=log_origin)
     if boundary_mass > max(1e-7, 1e3 * tail):
         warnings.warn(
             f"{boundary_mass:.3g} of the mass reached the outer 2% of the domain "
