@@ -215,6 +215,7 @@ def forward(
     log_origin = None  # a logarithmic default grid towards a GBM-like natural end: its origin
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
+        automatic = domain is None  # an automatic domain: logarithmic at a GBM-like natural end
         if domain is None:
             cover = _cover_points(initial, process, tail)
             if cover is None:
@@ -226,10 +227,10 @@ def forward(
             lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-        grid = grid_for(initial, lo, hi, n_cells, process=process, horizon=horizon, tail=tail, start=start,
-                        include=include)
-        log_origin = lo if grid.lower > lo and log_grid_lower(process, [grid.lower], horizon, lo, hi) is not None \
-            else None
+        grid = grid_for(initial, lo, hi, n_cells, process=process, horizon=horizon if automatic else None,
+                        tail=tail, start=start, include=include)
+        log_origin = lo if automatic and grid.lower > lo \
+            and log_grid_lower(process, [grid.lower], horizon, lo, hi) is not None else None
     gen = Generator(process, grid, lower=lower, upper=upper, killing=killing, signed_killing=True)
     m = initial_masses(initial, grid, process)
     end = start + horizon
