@@ -90,3 +90,15 @@ def test_rule_reads_coefficients_not_class():
     assert d.grid.lower > 0.0
     exact = GeometricBrownianMotion(0.1, 0.7).transition(1.0, 1.0).cdf(0.1)
     assert abs(d.prob(below=0.1) - exact) < 1e-3
+
+
+def test_a_uniform_grid_from_the_natural_end_says_it_is_unresolved():
+    """An explicit domain from 0 keeps its uniform grid; where the law piles into the end cell that is
+    said (the issue's 0.0026 for 0.309), and a resolved one (GBM(0, 0.3) on [0, 5]) stays silent."""
+    g = GeometricBrownianMotion(0.0, 2.0)
+    with pytest.warns(AccuracyWarning, match="first cell"):
+        forward(g, 1.0, 1.0, domain=(0.0, 57165.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        d = forward(GeometricBrownianMotion(0.0, 0.3), 1.0, 1.0, domain=(0.0, 5.0))
+    assert abs(d.prob(below=0.5) - GeometricBrownianMotion(0.0, 0.3).transition(1.0, 1.0).cdf(0.5)) < 1e-4

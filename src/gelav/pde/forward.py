@@ -312,6 +312,17 @@ def forward(
             f"The scheme produced negative masses down to {min_mass:.3g} (peak {peak:.3g}); "
             "use more time steps or scheme='euler'.", AccuracyWarning, stacklevel=2,
         )
+    # A grid that starts at a GBM-like natural end (σ² ~ (x - L)², the law spreads over decades towards it)
+    # without being logarithmic there: mass piled in the end cell means the law is not resolved
+    # (GBM(0, 2) on the uniform default grid of [0, 57165] put 0.0026 for 0.309 on P(X_1 < 0.05)).
+    if log_origin is None and abs(grid.lower - lo_dom) <= tol_dom and float(masses[-1, :2].sum()) > 1e-3 \
+            and log_grid_lower(process, [grid.nodes[1]], horizon, grid.lower, grid.upper) is not None:
+        warnings.warn(
+            f"{float(masses[-1, :2].sum()):.3g} of the final mass lies in the first cell [{grid.lower:g}, "
+            f"{grid.nodes[1]:.4g}] at the natural end {grid.lower:g}, where the law spreads over decades: it is not "
+            "resolved; use the automatic domain (a logarithmic grid) or `grid=Grid.logarithmic(...)`.",
+            AccuracyWarning, stacklevel=2,
+        )
     final = masses[-1]
     tot = final.sum()
     if tot > 0:
