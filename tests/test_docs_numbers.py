@@ -201,7 +201,17 @@ def branches_three() -> tuple[float, float, float, int]:
 
 
 slow = pytest.mark.slow
+def gbm_log_grid_issue_case() -> tuple[float, float]:
+    """Issue 11, class 1: GBM(0, 2) from 1, P(X_1 < 0.05) on forward's default (logarithmic) grid."""
+    from gelav import GeometricBrownianMotion, forward
+
+    g = GeometricBrownianMotion(0.0, 2.0)
+    p = forward(g, 1.0, 1.0).prob(below=0.05)
+    return p, p - float(g.transition(1.0, 1.0).cdf(0.05))
+
+
 QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
+    ("docs/validation.md", "The issue's case now gives {:.7f} (error {:.1e} on 400 cells)", gbm_log_grid_issue_case),
     ("README.md", "│ analytic │ {:.9f} │", seed000_exact),
     ("README.md", "v.value(-0.5), v.delta(-0.5)            # {:.6f} (exact 0.075745), {:.4f}", readme_call_value),
     ("README.md", "put.value(36.0)                         # {:.4f}", readme_american_put),

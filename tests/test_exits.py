@@ -87,11 +87,15 @@ def test_seed002_expected_exit_time_is_infinite():
 
 @pytest.mark.parametrize(
     "mu, kind, finite",
-    [(0.0, "natural", False), (0.2, "natural", False), (0.5, "natural", False), (1.0, "entrance", True),
-     (2.0, "entrance", True)],
+    [(0.0, "natural", False), (0.2, "natural", False), (0.5, "natural", False), (1.0, "natural", True),
+     (2.0, "natural", True)],
 )
 def test_feller_classification_gbm_at_zero(mu, kind, finite):
-    """s'(y) = y^{-2μ/σ²}: finite scale at 0 iff μ < σ²/2 (attracting, never reached)."""
+    """s'(y) = y^{-2μ/σ²}: finite scale at 0 iff μ < σ²/2 (attracting, never reached).
+
+    0 is natural for every μ (issue 11: μ ≥ σ²/2 was called "entrance"): with β = 2μ/σ², m ~ y^{β-2},
+    N = ∫ M ds ~ ∫ y^{β-1} y^{-β} dy = ∞, so the process cannot start from 0; but from y > 0 the
+    end's part of E[τ], M(0, y] ~ y^{β-1}, is finite for β > 1."""
     lo, _ = classify_boundary(GeometricBrownianMotion(mu, 1.0), 0.0, 1.0)
     assert lo.kind == kind and lo.exit_time_finite is finite
     assert lo.scale_finite is (mu < 0.5)

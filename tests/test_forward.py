@@ -274,6 +274,7 @@ def test_no_mass_warning_at_the_process_own_boundary():
     with warnings.catch_warnings():
         warnings.simplefilter("error", MassLossWarning)
         d = forward(g, 1.0, 1.5, n_cells=400, n_steps=200)
-    assert d.grid.lower == 0.0
     law = g.transition(1.0, 1.5)
+    # issue 11: the default grid is logarithmic towards the natural end 0 (it was uniform from 0)
+    assert 0.0 < d.grid.lower < law.ppf(5e-11)
     assert abs(float(d.cdf(0.5)) - law.cdf(0.5)) < 5e-4  # uniform grid: O(h²) with h = 0.04

@@ -213,6 +213,7 @@ def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points:
     Jacobi at 0 and 1: :meth:`gelav.fd.grid.Grid.graded`), or logarithmic towards a GBM-like natural end
     (:meth:`gelav.fd.grid.Grid.logarithmic`), with ``x0`` and ``points`` on nodes of each; ``None`` when
     ``domain`` reaches no such end (uniform grids serve). The scale–speed chain is second order on them."""
+    from gelav.fd.grid import log_grid_lower
     from gelav.fd.singular import log_scale_ends, singular_ends
     from gelav.grid import Grid
 
@@ -225,12 +226,10 @@ def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points:
         # GBM-like natural end: logarithmic grids from below the lower 1e-10 quantile of the path
         inside = [v for v in (x0, *points) if v > lo]
         low = min(inside) if inside else hi
-        if getattr(process, "has_transition", False):
-            for t in horizon * np.linspace(0.05, 1.0, 20):
-                low = min(low, float(cast(Any, process).transition(x0, float(t)).ppf(5e-11)))
+        if getattr(process, "has_transition", False):  # the default grid's lower end, and the points'
+            low = min(log_grid_lower(process, [x0], horizon, lo, hi) or hi, lo + 0.5 * (low - lo))
         else:
-            low = min(low, lo + 1e-6 * (hi - lo))
-        low = lo + 0.5 * (low - lo)
+            low = lo + 0.5 * (min(low, lo + 1e-6 * (hi - lo)) - lo)
         anchors = sorted({v for v in (x0, *points) if low < v < hi})
     else:
         anchors = sorted({v for v in (x0, *points) if lo < v < hi})

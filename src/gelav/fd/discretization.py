@@ -161,20 +161,25 @@ def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence
 
 
 def edge_mass(masses: NDArray[np.float64], grid: Grid, *, lower: bool = True, upper: bool = True,
-              fraction: float = 0.02) -> float:
-    """The largest mass in the outer ``fraction`` of the domain at the chosen ends.
+              fraction: float = 0.02, log_origin: float | None = None) -> float:
+    r"""The largest mass in the outer ``fraction`` of the domain at the chosen ends.
+
+    With ``log_origin`` (a logarithmic grid towards a GBM-like natural end, :func:`gelav.fd.grid.grid_for`)
+    the fraction is of the width in :math:`\ln(x - \text{log\_origin})`, the coordinate of the grid.
 
     ``masses`` has the nodes on the last axis and any leading axes (times,
     types); the maximum is over them. This is the measure of the mass-loss
     warnings: mass near a far boundary means the domain truncates the law.
     """
     x = grid.nodes
-    width = grid.upper - grid.lower
+    if log_origin is not None:
+        x = np.log(x - log_origin)
+    width = x[-1] - x[0]
     edge = np.zeros(x.size, dtype=bool)
     if lower:
-        edge |= x < grid.lower + fraction * width
+        edge |= x < x[0] + fraction * width
     if upper:
-        edge |= x > grid.upper - fraction * width
+        edge |= x > x[-1] - fraction * width
     if not edge.any():
         return 0.0
     return float(np.asarray(masses)[..., edge].sum(axis=-1).max())

@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._validation import check_finite, check_int, check_positive
 from gelav.processes.protocol import ProcessLike, domain_of, gaussian_law, has_exact_law
 
-__all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for"]
+__all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for", "log_grid_lower"]
 
 
 def _anchored(n: int, refine: int, nodes: Sequence[float], lower: float, upper: float,
@@ -498,7 +498,48 @@ class TimeGrid:
         return f"TimeGrid({self.n_steps} steps on [{self.start:g}, {self.end:g}])"
 
 
-def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, process: ProcessLike | None = None) -> Grid:
+def log_grid_lower(process: ProcessLike, x0s: Sequence[float], horizon: float, lower: float, upper: float, *,
+                   tail: float = 1e-10, start: float = 0.0) -> float | None:
+    r"""The lower end of a logarithmic grid towards a GBM-like natural end ``lower`` of the state space
+    (:func:`gelav.fd.singular.log_scale_ends`), or ``None`` when ``[lower, upper]`` does not reach one.
+
+    Half the lowest ``tail/2`` quantile over ``[start, start + horizon]`` of the path from the points
+    ``x0s``: from the exact law when the process has one, else from the linearised mean and variance of
+    :math:`Y = \ln(X - L)` (drift :math:`b/d - \sigma^2/(2d^2)`, variance rate :math:`\sigma^2/d^2`,
+    :math:`d = X - L`) widened by 1.5 as in :func:`auto_domain`.
+    """
+    from gelav.fd.singular import log_scale_ends, singular_ends
+
+    if not log_scale_ends(process, (lower, upper))[0] or singular_ends(process, (lower, upper))[1]:
+        return None
+    inside = [float(v) for v in x0s if lower < float(v) < upper]
+    if not inside:
+        return None
+    low = min(inside)
+    z = -NormalDist().inv_cdf(tail / 2)
+    times = start + horizon * np.linspace(0.05, 1.0, 20)
+    for xs in sorted({min(inside), max(inside)}):
+        if has_exact_law(process):
+            for t in times:
+                low = min(low, float(process.transition(xs, float(t), start).ppf(tail / 2)))  # type: ignore[attr-defined]
+            continue
+        m, v, n_sub = math.log(xs - lower), 0.0, 400
+        dt = horizon / n_sub
+        for k in range(n_sub):
+            t = start + k * dt
+            d = math.exp(m)
+            xm = np.array([lower + d])
+            a = float(np.asarray(process.variance_rate(t, xm)).ravel()[0])  # type: ignore[attr-defined]
+            b = float(np.asarray(process.drift(t, xm)).ravel()[0])  # type: ignore[attr-defined]
+            m, v = m + dt * (b / d - 0.5 * a / d**2), v + dt * a / d**2
+            low = min(low, lower + math.exp(m - 1.5 * z * math.sqrt(v)))
+    low = lower + 0.5 * (low - lower)
+    return low if low > lower else None
+
+
+def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, process: ProcessLike | None = None,
+             horizon: float | None = None, tail: float = 1e-10, start: float = 0.0,
+             include: Sequence[float] = ()) -> Grid:
     r"""Uniform grid on ``[lower, upper]``; a point start ``initial`` is put on a node.
 
     The ends stay where they are (they may be barriers), so the spacing next
@@ -507,8 +548,25 @@ def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, proce
     (:func:`gelav.fd.singular.graded_ends`: CIR with :math:`2\kappa\theta/\sigma^2 < 3`,
     Jacobi) gets a grid graded towards it (:meth:`Grid.graded`, power 2), on which the
     scale–speed chain there is second order.
+
+    With ``horizon`` as well, a ``lower`` that is a GBM-like natural end (:func:`log_grid_lower`:
+    :math:`\sigma^2 \sim (x - L)^2`, the law spreads over decades towards it) gives a grid uniform in
+    :math:`\ln(x - L)` (:meth:`Grid.logarithmic`) from below the law's ``tail/2`` quantile, with the
+    start and the ``include`` points on nodes (a uniform grid there put 0.0026 for 0.309 on
+    ``P(X_1 < 0.05)`` of a GBM with σ = 2).
     """
     point = isinstance(initial, (int, float, np.integer, np.floating)) and lower < float(initial) < upper
+    if process is not None and horizon is not None and point:
+        low = log_grid_lower(process, [float(initial)], horizon, lower, upper, tail=tail,  # type: ignore[arg-type]
+                             start=start)
+        if low is not None:
+            anchors = sorted({float(v) for v in (initial, *include) if low < float(v) < upper})  # type: ignore[arg-type]
+            n = n_cells
+            for _ in range(8):  # anchors close together need more cells to sit on distinct nodes
+                try:
+                    return Grid.logarithmic(low, upper, n, origin=lower, nodes=anchors)
+                except ValueError:
+                    n *= 2
     if process is not None:
         from gelav.fd.singular import graded_ends
 

@@ -91,7 +91,8 @@ def feller_kind(ex: EndExponents) -> str:
     """
     if ex.alpha >= 2.0 - 1e-9:
         return "natural"
-    if ex.beta < 1.0:
+    # beta is read at a distance 1e-10 of the width: CIR with 2κθ/σ² = 1 measures 1 - 1e-10 (entrance)
+    if ex.beta < 1.0 - 1e-7:
         return "regular" if ex.beta - ex.alpha > -1.0 else "exit"
     return "entrance"
 

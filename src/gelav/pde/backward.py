@@ -380,6 +380,7 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
     hi_b = as_boundary("upper", upper)
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
+        automatic = domain is None and x0 is not None  # an automatic domain: logarithmic at a GBM-like end
         if domain is None:
             if x0 is None:
                 lo_d, hi_d = domain_of(process)
@@ -392,7 +393,9 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
         lo, hi = check_interval("domain", domain)
         if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
             raise ValueError(f"`x0` = {x0} lies outside the domain [{lo:g}, {hi:g}].")
-        grid = grid_for(x0, lo, hi, n_cells, process=process)  # graded at a singular end (issue 11)
+        # graded at a singular end, logarithmic at a GBM-like natural one (issue 11)
+        grid = grid_for(x0, lo, hi, n_cells, process=process, horizon=horizon if automatic else None, tail=tail,
+                        start=start)
     elif not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a gelav.Grid, got {type(grid).__name__}.")
     r = _discount_rate(discount)

@@ -155,6 +155,16 @@ def _singular(process: Any, x: float, t: float, inward: float) -> bool:
     return not (math.isfinite(v) and math.isfinite(d) and v > 0)
 
 
+def _power_law_class(side: str, point: float, kind: str, ex: Any) -> BoundaryClass:
+    r"""The :class:`BoundaryClass` of a power-law end of Feller class ``kind`` (:func:`gelav.fd.singular.feller_kind`):
+    :math:`s' \sim d^{-\beta}` (:math:`S` finite iff :math:`\beta < 1`), :math:`m \sim d^{\beta - \alpha}`;
+    the end's part of :math:`E[\tau]` is :math:`\Sigma` (finite iff :math:`\alpha < 2`) when :math:`S` is finite,
+    else :math:`M` (finite iff :math:`\beta - \alpha > -1`)."""
+    scale_finite = ex.beta < 1.0
+    exit_finite = ex.alpha < 2.0 - 1e-9 if scale_finite else ex.beta - ex.alpha > -1.0
+    return BoundaryClass(side, point, True, scale_finite, kind in ("regular", "exit"), bool(exit_finite), kind)
+
+
 def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.0) -> tuple[BoundaryClass, BoundaryClass]:
     r"""Feller classification of the ends of :math:`(a, b)` for ``process`` (coefficients frozen at ``t``).
 
@@ -168,6 +178,16 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
     grows by a constant or increasing amount per decade, a convergent one by a
     geometrically shrinking amount). Regular ends (σ > 0, finite coefficients,
     inside the state space) are not integrated.
+
+    An end of the state space where the coefficients follow power laws
+    (:math:`\sigma^2 \sim d^\alpha`, :math:`2b/\sigma^2 \sim \beta/d`, :math:`d` the distance;
+    CIR, GBM, Jacobi, ...) is classified by the package's one Feller test,
+    :func:`gelav.fd.singular.end_kinds` (textbook: :math:`S(l, x]`, :math:`M(l, x]`,
+    :math:`\Sigma = \int S\,dm`, :math:`N = \int M\,ds` finite or not), so the exit solvers and
+    the Fokker–Planck / Feynman–Kac boundary rows agree: GBM's 0 is natural for every
+    :math:`\mu, \sigma`. Its end then contributes a finite amount to :math:`E[\tau]` iff
+    :math:`\Sigma < \infty` (when :math:`S` is finite) or :math:`M < \infty` (when it is not).
+    The decade test above serves ends whose exponents cannot be read.
 
     Returns
     -------
@@ -183,11 +203,17 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
     if not any(sing):
         return (BoundaryClass("lower", a, False, True, True, True, "regular"),
                 BoundaryClass("upper", b, False, True, True, True, "regular"))
+    from gelav.fd.singular import end_kinds
+
+    kinds = end_kinds(process, (a, b), t)
     y, s, m, ic, _ = _scale_speed(process, a, b, t)
     out = []
-    for side, point, is_sing in (("lower", a, sing[0]), ("upper", b, sing[1])):
+    for side, point, is_sing, power_law in (("lower", a, sing[0], kinds[0]), ("upper", b, sing[1], kinds[1])):
         if not is_sing:
             out.append(BoundaryClass(side, point, False, True, True, True, "regular"))
+            continue
+        if power_law is not None and math.isfinite(power_law[1].alpha) and math.isfinite(power_law[1].beta):
+            out.append(_power_law_class(side, point, power_law[0], power_law[1]))
             continue
         # truncation points at decades 1..12 of the half width, approaching the end
         dec = np.array([10.0 ** (-k) for k in range(1, 13)]) * 0.5 * (b - a)  # ε shrinking

@@ -29,8 +29,12 @@ from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator, Rate
-from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
-from gelav.fd.step_control import positive_forward_step, signed_rate_run, with_implicit_halves
+from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for, log_grid_lower
+from gelav.fd.step_control import (
+    positive_forward_step,
+    signed_rate_run,
+    with_implicit_halves,
+)
 from gelav.fd.stepping import Stepper
 from gelav.processes.protocol import domain_of, name_of
 
@@ -215,8 +219,10 @@ def forward(
     tail = check_positive("tail", tail)
     n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
     natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
+    log_origin = None  # a logarithmic default grid towards a GBM-like natural end: its origin
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
+        automatic = domain is None  # an automatic domain: logarithmic at a GBM-like natural end
         if domain is None:
             cover = _cover_points(initial, process, tail)
             if cover is None:
@@ -228,7 +234,10 @@ def forward(
             lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
             if not lo < hi:
                 raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
-        grid = grid_for(initial, lo, hi, n_cells, process=process)
+        grid = grid_for(initial, lo, hi, n_cells, process=process, horizon=horizon if automatic else None,
+                        tail=tail, start=start, include=include)
+        log_origin = lo if automatic and grid.lower > lo \
+            and log_grid_lower(process, [grid.lower], horizon, lo, hi) is not None else None
     gen = Generator(process, grid, lower=lower, upper=upper, killing=killing, signed_killing=True)
     m = initial_masses(initial, grid, process)
     end = start + horizon
@@ -293,7 +302,7 @@ def forward(
     lo_dom, hi_dom = domain_of(process)
     tol_dom = 1e-12 * max(1.0, width)
     boundary_mass = edge_mass(masses, grid, lower=natural["lower"] and grid.lower > lo_dom + tol_dom,
-                              upper=natural["upper"] and grid.upper < hi_dom - tol_dom)
+                              upper=natural["upper"] and grid.upper < hi_dom - tol_dom, log_origin=log_origin)
     if boundary_mass > max(1e-7, 1e3 * tail):
         warnings.warn(
             f"{boundary_mass:.3g} of the mass reached the outer 2% of the domain "
@@ -306,6 +315,17 @@ def forward(
         warnings.warn(
             f"The scheme produced negative masses down to {min_mass:.3g} (peak {peak:.3g}); "
             "use more time steps or scheme='euler'.", AccuracyWarning, stacklevel=2,
+        )
+    # A grid that starts at a GBM-like natural end (σ² ~ (x - L)², the law spreads over decades towards it)
+    # without being logarithmic there: mass piled in the end cell means the law is not resolved
+    # (GBM(0, 2) on the uniform default grid of [0, 57165] put 0.0026 for 0.309 on P(X_1 < 0.05)).
+    if log_origin is None and abs(grid.lower - lo_dom) <= tol_dom and float(masses[-1, :2].sum()) > 1e-3 \
+            and log_grid_lower(process, [grid.nodes[1]], horizon, grid.lower, grid.upper) is not None:
+        warnings.warn(
+            f"{float(masses[-1, :2].sum()):.3g} of the final mass lies in the first cell [{grid.lower:g}, "
+            f"{grid.nodes[1]:.4g}] at the natural end {grid.lower:g}, where the law spreads over decades: it is not "
+            "resolved; use the automatic domain (a logarithmic grid) or `grid=Grid.logarithmic(...)`.",
+            AccuracyWarning, stacklevel=2,
         )
     final = masses[-1]
     tot = final.sum()

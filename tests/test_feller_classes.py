@@ -1,0 +1,103 @@
+r"""Issue 11, class 1: one Feller classification in the package.
+
+``gelav.pde.exits.classify_boundary`` and ``gelav.fd.singular.end_kinds`` (which chooses the
+generator's boundary rows and grids) must agree with the textbook test: scale density
+:math:`s' = \exp(-\int 2b/\sigma^2)`, speed density :math:`m = 2/(\sigma^2 s')`,
+:math:`\Sigma = \int (s - s(l))\,m`, :math:`N = \int M\,ds`:
+regular (Σ, N finite), exit (Σ finite, N infinite), entrance (Σ infinite, N finite), natural
+(both infinite). With :math:`\sigma^2 \sim d^\alpha`, :math:`2b/\sigma^2 \sim \beta/d`:
+regular iff β < 1 and β − α > −1; exit iff β < 1, β − α ≤ −1, α < 2; entrance iff β ≥ 1, α < 2;
+natural iff α ≥ 2 (GBM: α = 2 for every μ, σ).
+
+Before: GBM(0.05, 0.4)'s 0 was "exit", Jacobi with 2ab/σ² = 0.95 at 0 "entrance" and with
+2a(1-b)/σ² = 0.05 at 1 "exit" (both regular), CIR with 2κθ/σ² = 1 was "regular" in end_kinds.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from gelav import CIR, GeometricBrownianMotion, Process
+from gelav.errors import FellerConditionWarning
+from gelav.fd.singular import end_kinds
+from gelav.pde.exits import classify_boundary
+
+
+def _both(proc, a, b):
+    """The classes of (a, b) by classify_boundary, checked equal to end_kinds' where it has one."""
+    cls = classify_boundary(proc, a, b)
+    for c, k in zip(cls, end_kinds(proc, (a, b)), strict=True):
+        if k is not None:
+            assert c.kind == k[0]
+    return cls[0].kind, cls[1].kind
+
+
+def jacobi(a: float, b: float, s: float) -> Process:
+    """dX = a(b - X)dt + s sqrt(X(1-X)) dW on [0, 1]: α = 1, β = 2ab/s² at 0, 2a(1-b)/s² at 1."""
+    return Process(lambda t, x: a * (b - x), lambda t, x: s * np.sqrt(np.clip(x * (1 - x), 0.0, None)),
+                   domain=(0.0, 1.0), time_homogeneous=True)
+
+
+def _textbook(beta: float, alpha: float) -> str:
+    if alpha >= 2:
+        return "natural"
+    if beta < 1:
+        return "regular" if beta - alpha > -1 else "exit"
+    return "entrance"
+
+
+@pytest.mark.parametrize("mu, sigma", [(0.05, 0.4), (0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (-0.3, 0.2), (2.0, 0.5)])
+def test_gbm_zero_is_natural_for_every_mu_sigma(mu, sigma):
+    assert _both(GeometricBrownianMotion(mu, sigma), 0.0, 5.0)[0] == "natural"
+
+
+@pytest.mark.parametrize("k, m, s", [(0.2, 0.1, 0.5), (1.0, 0.1, 1.0), (1.0, 0.5, 1.0), (1.0, 0.5, 0.5),
+                                     (2.0, 0.1, 0.3), (0.5, 0.3, 0.55)])
+def test_cir_zero_regular_below_one_entrance_from_one(k, m, s):
+    nu = 2 * k * m / s**2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        proc = CIR(k, m, s)
+    assert _both(proc, 0.0, 2.0)[0] == ("regular" if nu < 1 else "entrance")
+
+
+@pytest.mark.parametrize("a, b, s", [(1.0, 0.3, 1.0), (0.95, 0.5, 1.0), (1.05, 0.5, 1.0), (0.5, 0.95, 1.0),
+                                     (1.0, 0.3, 0.5), (3.0, 0.1, 1.0), (1.0, 0.9, 1.0)])
+def test_jacobi_ends_by_their_exponents(a, b, s):
+    lo, hi = _both(jacobi(a, b, s), 0.0, 1.0)
+    assert lo == _textbook(2 * a * b / s**2, 1.0)
+    assert hi == _textbook(2 * a * (1 - b) / s**2, 1.0)
+
+
+def test_a_user_process_with_an_exit_end():
+    r"""dX = -dt + sqrt(2X) dW on (0, ∞): σ² = 2x (α = 1), 2b/σ² = -1/x (β = -1).
+
+    s'(x) = exp(∫ 1/x) = x, so S(0, x] = x²/2 is finite; m = 2/(2x · x) = x⁻², so M(0, x] = ∞;
+    Σ = ∫ (y²/2) y⁻² dy < ∞: 0 is an exit (reached, never left), and the end's part of E[τ] is finite.
+    """
+    proc = Process(lambda t, x: -1.0 + 0 * x, lambda t, x: np.sqrt(2 * np.clip(x, 0.0, None)),
+                   domain=(0.0, math.inf), time_homogeneous=True)
+    assert _both(proc, 0.0, 1.0)[0] == "exit"
+    lo = classify_boundary(proc, 0.0, 1.0)[0]
+    assert lo.accessible and lo.scale_finite and lo.exit_time_finite
+
+
+def test_power_law_ends_of_a_general_exponent():
+    """σ² = x^α near 0 with the drift that gives β: the class follows the exponents (α = 0.5, 1.5)."""
+    for alpha, beta in ((0.5, 0.2), (1.5, 0.3), (1.5, -0.6), (1.5, 1.2), (2.5, 0.5)):
+        proc = Process(lambda t, x, b=beta, al=alpha: 0.5 * b * np.clip(x, 0, None) ** (al - 1.0),
+                       lambda t, x, al=alpha: np.clip(x, 0, None) ** (al / 2.0), domain=(0.0, math.inf),
+                       time_homogeneous=True)
+        assert _both(proc, 0.0, 1.0)[0] == _textbook(beta, alpha), (alpha, beta)
+
+
+def test_interior_ends_and_gaussian_processes_are_regular():
+    from gelav import BrownianMotion, OrnsteinUhlenbeck
+
+    for proc in (BrownianMotion(0.1, 1.0), OrnsteinUhlenbeck(1.0, 0.0, 1.0)):
+        assert _both(proc, -1.0, 1.0) == ("regular", "regular")
+        assert end_kinds(proc, (-1.0, 1.0)) == (None, None)
