@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from gelav import CIR, BrownianMotion, GeometricBrownianMotion, Grid, OrnsteinUhlenbeck, forward
@@ -189,3 +190,24 @@ def test_second_order_in_time_is_kept_when_the_check_fires():
     diffs = np.abs(np.diff(probs))
     orders = np.log2(diffs[:-1] / diffs[1:])
     assert np.all((orders > 1.85) & (orders < 2.2)), orders
+
+
+def test_mfg_says_when_crank_nicolson_leaves_negative_holder_masses():
+    # Issue 11 class 3 in the equilibrium engine: its forward step is the exact transpose of the
+    # backward step (duality), so it is not re-stepped; coarse CN steps against the exit intensity
+    # are reported, and backward Euler (an M-matrix step) keeps the masses non-negative.
+    import dataclasses
+    import warnings
+
+    from gelav.errors import AccuracyWarning
+    from gelav.mfg import solve
+    from gelav.mfg.io import load_scenario
+
+    sc = load_scenario("crisis")
+    coarse = dataclasses.replace(sc.numerics, n_cells=40, n_steps=10)
+    with pytest.warns(AccuracyWarning, match="holder masses go negative"):
+        solve(sc.model, numerics=coarse, options=sc.options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        e = solve(sc.model, numerics=dataclasses.replace(coarse, scheme="euler"), options=sc.options)
+    assert float(np.min(e.density)) >= 0.0

@@ -243,7 +243,26 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
         warnings.warn(f"{len(eqs)} distinct equilibria found (non-monotone coupling); returning the one from "
                       f"start {distinct[0][3]!r}, the others are in `.others`.", AccuracyWarning, stacklevel=2)
         main = replace(main, others=tuple(eqs[1:]))
+    _warn_negative_masses(main)
     return main
+
+
+#: holder masses below ``-NEGATIVE_MASS_TOLERANCE × (largest mass)`` are reported (issue 11, class 3)
+NEGATIVE_MASS_TOLERANCE = 1e-10
+
+
+def _warn_negative_masses(eq: Equilibrium) -> None:
+    """Say so when Crank–Nicolson steps left negative holder masses (coarse steps against the exit
+    intensity or a strong drift): the equilibrium's forward step is the exact transpose of its backward
+    step, so the engine does not re-step them; finer steps or ``Numerics(scheme="euler")`` avoid them."""
+    P = np.asarray(eq.density)
+    scale = float(np.max(np.abs(P))) if P.size else 0.0
+    low = float(np.min(P)) if P.size else 0.0
+    if scale > 0 and low < -NEGATIVE_MASS_TOLERANCE * scale:
+        k, n, _ = np.unravel_index(int(np.argmin(P)), P.shape)
+        warnings.warn(f"The equilibrium's holder masses go negative (down to {low:.3g}, type {int(k)}, time "
+                      f"{float(eq.times[n]):g}): Crank-Nicolson steps too coarse for the exit intensity or the "
+                      f"drift; use more `n_steps` or Numerics(scheme='euler').", AccuracyWarning, stacklevel=3)
 
 
 #: alias
