@@ -665,5 +665,7 @@ def test_symbolic_process_in_generator_lattice(proc, x0, c):
     assert np.max(np.abs(pa - pb)) < 1e-14
     sa = stress_probability(proc, x0, 2.0, c, method="generator")
     sb = stress_probability(sym, x0, 2.0, c, method="generator")
-    assert sb.sizes == sa.sizes and abs(sa.probability - sb.probability) < 1e-14
+    # the same chain by two code paths; the matrix exponentials' multithreaded BLAS sums round
+    # differently from run to run (1.4e-14 seen under pytest-xdist): agreement to rounding, 1e-13
+    assert sb.sizes == sa.sizes and abs(sa.probability - sb.probability) < 1e-13
     assert abs(sb.probability - proc.transition(x0, 2.0).cdf(c)) <= sb.error_estimate
