@@ -322,7 +322,8 @@ def test_multistart_planner_finds_one_optimum_above_the_equilibrium():
 
 
 @pytest.mark.parametrize("starts, match", [((), "non-empty"), ("0", "non-empty"), ((True,), "bool"),
-                                           ((np.zeros(3),), "shape"), ((math.nan,), "finite")])
+                                           ((np.zeros(3),), "shape"), ((math.nan,), "finite"),
+                                           ((0.0, 1e308), "out of range")])
 def test_planner_starts_are_validated(starts, match):
     with pytest.raises((TypeError, ValueError), match=match):
         solve_planner(_model(), numerics=NUM, starts=starts)

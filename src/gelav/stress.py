@@ -268,16 +268,27 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, ta
     grid would have to end at a regular boundary of the state space: the caller then
     uses the default grids. ``tail`` is the mass the domain may leave out.
     """
-    from gelav.grid import Grid, auto_domain
+    from gelav.grid import auto_domain
 
     lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail)
     graded = graded_nested_grids(process, x0, horizon, [c], n0, (lo, hi))
     if graded is not None:
         return graded
+    return uniform_nested_grids(process, x0, lo, hi, threshold_spacing(x0, c, (hi - lo) / n0))
+
+
+def threshold_spacing(x0: float, c: float, h: float) -> float:
+    """The spacing closest to ``h`` that puts ``c`` on a node of a uniform grid through ``x0``."""
+    return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
+
+
+def uniform_nested_grids(process: Any, x0: float, lo: float, hi: float, h: float) -> list[Any] | None:
+    """Three nested uniform grids through ``x0`` (spacing h, h/2, h/4) covering [lo, hi] up to a cell;
+    ``None`` when one would reach a boundary of the state space (CIR, at 0): the caller then uses the
+    default grids."""
+    from gelav.grid import Grid
+
     d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
-    h = (hi - lo) / n0
-    if c != x0:
-        h = abs(c - x0) / max(1, round(abs(c - x0) / h))
     out = []
     for j in range(3):
         hj = h / 2**j

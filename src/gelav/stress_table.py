@@ -43,6 +43,8 @@ from gelav.stress import (
     is_graded,
     refinement_estimate,
     threshold_resolution,
+    threshold_spacing,
+    uniform_nested_grids,
 )
 
 if TYPE_CHECKING:
@@ -52,30 +54,6 @@ __all__ = ["MethodTable", "StressTable", "scalar_tail", "stress_table"]
 
 
 # -- the pde method on nested grids shared by several thresholds and saved times ---------------------------
-def _spacing(x0: float, c: float, h: float) -> float:
-    """The spacing closest to ``h`` that puts ``c`` on a node of a uniform grid through ``x0``."""
-    return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
-
-
-def _nested_grids(process: Any, x0: float, lo: float, hi: float, h: float) -> list[Any] | None:
-    """Three nested uniform grids through ``x0`` (spacing h, h/2, h/4) covering [lo, hi] up to a cell, as
-    :func:`gelav.stress._nested_grids` builds them; ``None`` when one would reach a boundary of the state
-    space (CIR, at 0): the caller then uses the default grids."""
-    from gelav.grid import Grid
-
-    d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
-    out = []
-    for j in range(3):
-        hj = h / 2**j
-        nodes = x0 + hj * np.arange(
-            -math.ceil((x0 - lo) / hj - 1e-9), math.ceil((hi - x0) / hj - 1e-9) + 1
-        )
-        if not (nodes[0] > d_lo and nodes[-1] < d_hi):
-            return None
-        out.append(Grid(nodes))
-    return out
-
-
 def _nested_densities(
     process: Any,
     x0: float,
@@ -96,10 +74,10 @@ def _nested_densities(
     from gelav.grid import auto_domain
 
     lo, hi = auto_domain(process, x0, horizon, include=[c]) if domain is None else domain
-    h = _spacing(x0, c, (hi - lo) / max(cells // 4, 8)) if spacing is None else spacing
+    h = threshold_spacing(x0, c, (hi - lo) / max(cells // 4, 8)) if spacing is None else spacing
     grids = graded_nested_grids(process, x0, horizon, [c, *include], max(cells // 4, 8), (lo, hi))
     if grids is None:
-        grids = _nested_grids(process, x0, lo, hi, h)
+        grids = uniform_nested_grids(process, x0, lo, hi, h)
     lower = far_lower_end(process, grids) if grids is not None else "natural"
     out = []
     for j, k in enumerate((4, 2, 1)):
@@ -383,7 +361,7 @@ def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[tuple[f
     for g, idx in groups:
         moving = [i for i in idx if d[i] > 0]
         h = (
-            _spacing(x0, float(cs[moving[0]]), h0)
+            threshold_spacing(x0, float(cs[moving[0]]), h0)
             if len(moving) == 1
             else (h0 if not moving else g / math.ceil(g / h0 - 1e-9))
         )

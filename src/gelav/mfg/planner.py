@@ -547,6 +547,10 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
                            diagnostics)
 
 
+#: largest |initial tax| accepted by :func:`solve_planner` ``starts`` [NAV]
+MAX_START_TAX = 1e3
+
+
 def _starting_taxes(starts: Sequence[Any], shape: tuple[int, int, int]) -> list[Array]:
     """The initial taxes of :func:`solve_planner` as arrays of ``shape`` (finite)."""
     if isinstance(starts, (str, bytes)) or not isinstance(starts, Sequence) or len(starts) == 0:
@@ -562,5 +566,7 @@ def _starting_taxes(starts: Sequence[Any], shape: tuple[int, int, int]) -> list[
             raise ValueError(f"`starts[{i}]` must be a constant or an array of shape {shape}, got {a.shape}.")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"`starts[{i}]` must be finite.")
+        if np.any(np.abs(a) > MAX_START_TAX):  # a tax is a share of NAV: beyond this it is a typo, not a start
+            raise ValueError(f"`starts[{i}]` is out of range: |tax| must be <= {MAX_START_TAX:g} NAV.")
         out.append(a.copy())
     return out
