@@ -22,11 +22,13 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_cold_start import (
+    run_once,  # one timer for both start-up benchmarks (a new process per sample)
+)
 
 PORTFOLIO = """\
 [[funds]]
@@ -116,15 +118,6 @@ def commands(files: dict[str, Path], out: Path) -> dict[str, list[str]]:
         "gelav report (every section)": [*g, "report", "--config", str(files["report"]), "-o",
                                          str(out / "report.html"), "-q"],
     }
-
-
-def run_once(cmd: list[str]) -> float:
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    dt = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-800:]}")
-    return dt
 
 
 def target(name: str) -> float:
