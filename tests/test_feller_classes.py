@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gelav import CIR, GeometricBrownianMotion, Process
+from gelav import CIR, GeometricBrownianMotion, OrnsteinUhlenbeck, Process
 from gelav.errors import FellerConditionWarning
 from gelav.fd.singular import end_kinds
 from gelav.pde.exits import classify_boundary
@@ -101,3 +101,73 @@ def test_interior_ends_and_gaussian_processes_are_regular():
     for proc in (BrownianMotion(0.1, 1.0), OrnsteinUhlenbeck(1.0, 0.0, 1.0)):
         assert _both(proc, -1.0, 1.0) == ("regular", "regular")
         assert end_kinds(proc, (-1.0, 1.0)) == (None, None)
+
+
+# -- the integral test (gelav.fd.feller): infinite ends, and a second implementation for the finite ones --
+
+def _user(b, s, domain=(-math.inf, math.inf)):
+    return Process(b, s, domain=domain, time_homogeneous=True)
+
+
+@pytest.mark.parametrize(("name", "proc", "a", "b", "kinds"), [
+    # OU: s' = e^{κx²/σ²} (S = ∞), M finite, N = ∫ M(ξ, ∞) s'(ξ) dξ ~ ∫ dξ/ξ = ∞: natural at both ends
+    ("OU", lambda: OrnsteinUhlenbeck(1.0, 0.0, 0.5), -math.inf, math.inf, ("natural", "natural")),
+    ("OU, other parameters", lambda: OrnsteinUhlenbeck(0.2, 3.0, 2.0), -math.inf, math.inf, ("natural", "natural")),
+    # BM with drift 0.3: S finite towards +∞ but Σ = ∫ (e^{-0.6ξ}/0.6) 2e^{0.6ξ} dξ = ∞; towards -∞ N = ∞
+    ("BM with drift", lambda: _user(lambda t, x: 0.3 + 0 * x, lambda t, x: 1.0 + 0 * x), -math.inf, math.inf,
+     ("natural", "natural")),
+    # dX = X² dt + dW explodes to +∞ (Σ ~ ∫ ξ⁻² dξ < ∞) and comes down from -∞ (x' = x² from -∞)
+    ("x² drift", lambda: _user(lambda t, x: x**2, lambda t, x: 1.0 + 0 * x), -math.inf, math.inf,
+     ("entrance", "exit")),
+    # dX = -X³ dt + dW comes down from ±∞: S = ∞, N ~ ∫ ξ⁻³ dξ < ∞
+    ("-x³ drift", lambda: _user(lambda t, x: -(x**3), lambda t, x: 1.0 + 0 * x), -math.inf, math.inf,
+     ("entrance", "entrance")),
+    # GBM and CIR: +∞ natural
+    ("GBM", lambda: GeometricBrownianMotion(0.05, 0.4), 0.0, math.inf, ("natural", "natural")),
+    ("CIR", lambda: CIR(2.0, 0.1, 0.3), 0.0, math.inf, ("entrance", "natural")),
+    # dX = X² dt + X dW: 2b/σ² = 2, S finite, m = 2e^{2x}/x², Σ ~ ∫ ξ⁻² < ∞: explodes
+    ("X² dt + X dW", lambda: _user(lambda t, x: x**2, lambda t, x: x, (0.0, math.inf)), 1.0, math.inf,
+     ("regular", "exit")),
+    # CEV with σ² = x³ and drift x: scale ~ x, speed ~ x⁻³, ∫ x m < ∞: +∞ is an entrance
+    ("CEV 3/2", lambda: _user(lambda t, x: x, lambda t, x: np.abs(x) ** 1.5, (0.0, math.inf)), 1.0, math.inf,
+     ("regular", "entrance")),
+])
+def test_infinite_ends_are_classified_by_the_feller_integrals(name, proc, a, b, kinds):
+    lo, hi = classify_boundary(proc(), a, b)
+    assert (lo.kind, hi.kind) == kinds, name
+    for c in (lo, hi):
+        if not math.isfinite(c.point):
+            assert c.singular and c.accessible == (c.kind == "exit")
+
+
+def test_the_integral_test_agrees_with_the_exponent_test_on_power_law_ends():
+    """Two implementations of Feller's test: exponents (fd.singular.feller_kind) and integrals (fd.feller),
+    over a grid of σ² ~ x^α, 2b/σ² ~ β/x away from the class borders (where the per-decade test needs
+    more decades than it has)."""
+    from gelav.fd.feller import feller_integrals
+    from gelav.fd.singular import EndExponents, feller_kind
+
+    seen = set()
+    for alpha in (0.0, 0.5, 1.0, 1.5, 2.5, 3.0):
+        for beta in (-2.0, -0.8, -0.3, 0.2, 0.6, 1.4, 2.5):
+            if min(abs(beta - 1), abs(beta - alpha + 1), abs(alpha - 2)) < 0.15:
+                continue
+            proc = _user(lambda t, x, b=beta, al=alpha: 0.5 * b * np.clip(x, 0, None) ** (al - 1.0),
+                         lambda t, x, al=alpha: np.clip(x, 0, None) ** (al / 2.0), (0.0, math.inf))
+            kind = feller_kind(EndExponents((alpha, beta)))
+            assert feller_integrals(proc, 0.0, 1.0).kind == kind == _textbook(beta, alpha), (alpha, beta)
+            seen.add(kind)
+    assert seen == {"regular", "exit", "entrance", "natural"}
+
+
+def test_infinite_ends_outside_the_state_space_or_not_infinite_are_refused():
+    with pytest.raises(ValueError, match="`a`"):
+        classify_boundary(GeometricBrownianMotion(0.05, 0.4), -math.inf, 1.0)
+    with pytest.raises(ValueError, match="`a`"):
+        classify_boundary(OrnsteinUhlenbeck(1.0, 0.0, 0.5), math.nan, 1.0)
+    with pytest.raises(ValueError, match="`b`"):
+        classify_boundary(OrnsteinUhlenbeck(1.0, 0.0, 0.5), 0.0, -math.inf)
+    # coefficients that overflow on the way to infinity: said, not guessed
+    proc = _user(lambda t, x: np.exp(x), lambda t, x: 1.0 + 0 * x)
+    with pytest.raises(ValueError, match="Cannot classify the end at infinity"):
+        classify_boundary(proc, 0.0, math.inf)

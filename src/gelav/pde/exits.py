@@ -98,52 +98,6 @@ class BoundaryClass:
     kind: str
 
 
-def _limit_exists(seq: NDArray[np.float64], rel: float = 1e-9) -> bool:
-    """Does a monotone sequence computed on decades ε = 10^-k converge?
-
-    Divergent integrals grow by a constant or growing amount per decade (ratio of
-    successive increments >= ~1); convergent power-law tails shrink by 10^-p.
-    """
-    seq = np.asarray(seq, dtype=float)
-    if not np.all(np.isfinite(seq)):
-        return False
-    d = np.abs(np.diff(seq))
-    scale = max(float(np.max(np.abs(seq))), 1e-300)
-    if d[-1] <= rel * scale:
-        return True
-    ratio = d[-1] / max(d[-2], 1e-300)
-    ratio2 = d[-2] / max(d[-3], 1e-300)
-    return bool(max(ratio, ratio2) < 0.85)
-
-
-def _scale_speed(process: Any, a: float, b: float, t: float, n: int = 1200, decades: int = 13):
-    """Points clustered geometrically at both ends, log scale density and speed density there."""
-    w = 0.5 * (b - a)
-    c = a + w
-    k = np.linspace(decades, 0.0, n)
-    off = w * 10.0 ** (-k)  # from w*1e-13 to w
-    y = np.concatenate((a + off[:-1], [c], (b - off[::-1])[1:]))
-    y = np.unique(y)
-    with np.errstate(all="ignore"):
-        drift = np.asarray(process.drift(t, y), dtype=float)
-        var = np.asarray(process.variance_rate(t, y), dtype=float)
-        B = 2.0 * drift / var
-    B = np.where(np.isfinite(B), B, np.sign(B) * 1e300)
-    ic = int(np.argmin(np.abs(y - c)))
-    # ln s'(y) = -∫_c^y B dz  (trapezoid on the clustered points)
-    seg = 0.5 * (B[1:] + B[:-1]) * np.diff(y)
-    cum = np.concatenate(([0.0], np.cumsum(seg)))
-    ln_sp = -(cum - cum[ic])
-    ln_sp = np.clip(ln_sp, -700.0, 700.0)
-    sp = np.exp(ln_sp)
-    s = np.concatenate(([0.0], np.cumsum(0.5 * (sp[1:] + sp[:-1]) * np.diff(y))))
-    s = s - s[ic]
-    with np.errstate(all="ignore"):
-        m = 2.0 * np.exp(-ln_sp) / var
-    m = np.where(np.isfinite(m), m, 1e300)
-    return y, s, m, ic, off[:-1][::-1]  # offsets increasing
-
-
 def _singular(process: Any, x: float, t: float, inward: float) -> bool:
     lo, hi = domain_of(process)
     if x <= lo + 1e-14 * max(1.0, abs(lo)) or x >= hi - 1e-14 * max(1.0, abs(hi)):
@@ -168,16 +122,11 @@ def _power_law_class(side: str, point: float, kind: str, ex: Any) -> BoundaryCla
 def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.0) -> tuple[BoundaryClass, BoundaryClass]:
     r"""Feller classification of the ends of :math:`(a, b)` for ``process`` (coefficients frozen at ``t``).
 
-    Uses the scale function :math:`s` and speed density :math:`m` on points
-    clustered at the ends (down to :math:`10^{-13}` of the half width) and
-    decides convergence of
-
-    .. math:: s(a+), \qquad \int_a (s(y) - s(a))\,m(y)\,dy, \qquad \int_a m(y)\,dy
-
-    from their growth per decade of :math:`\varepsilon` (a divergent integral
-    grows by a constant or increasing amount per decade, a convergent one by a
-    geometrically shrinking amount). Regular ends (σ > 0, finite coefficients,
-    inside the state space) are not integrated.
+    ``a`` may be ``-inf`` and ``b`` ``+inf`` where the state space extends there: an
+    infinite end is natural (OU, Brownian motion, GBM, CIR), an exit (the process
+    explodes in finite time: :math:`dX = X^2dt + dW`) or an entrance (it comes down
+    from infinity: :math:`dX = -X^3dt + dW`). Regular ends (σ > 0, finite
+    coefficients, inside the state space) are not integrated.
 
     An end of the state space where the coefficients follow power laws
     (:math:`\sigma^2 \sim d^\alpha`, :math:`2b/\sigma^2 \sim \beta/d`, :math:`d` the distance;
@@ -187,7 +136,10 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
     the Fokker–Planck / Feynman–Kac boundary rows agree: GBM's 0 is natural for every
     :math:`\mu, \sigma`. Its end then contributes a finite amount to :math:`E[\tau]` iff
     :math:`\Sigma < \infty` (when :math:`S` is finite) or :math:`M < \infty` (when it is not).
-    The decade test above serves ends whose exponents cannot be read.
+    The other ends (infinite ones, or exponents that cannot be read) are classified by
+    the four Feller integrals themselves, :func:`gelav.fd.feller.feller_integrals`
+    (scale and speed integrals in logarithms on points geometric towards the end, each
+    integral finite when its contribution per decade shrinks geometrically).
 
     Returns
     -------
@@ -196,17 +148,24 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
     """
     if not all(hasattr(process, n) for n in ("drift", "diffusion", "variance_rate")):
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
-    a, b = check_finite("a", a), check_finite("b", b)
+    a, b = _end_point("a", a, -1.0), _end_point("b", b, 1.0)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")
-    sing = (_singular(process, a, t, 1.0), _singular(process, b, t, -1.0))
+    lo_dom, hi_dom = domain_of(process)
+    for name, x, ok in (("a", a, math.isfinite(a) or lo_dom == -math.inf),
+                        ("b", b, math.isfinite(b) or hi_dom == math.inf)):
+        if not ok:
+            raise ValueError(f"`{name}` = {x} is outside the process's state space ({lo_dom:g}, {hi_dom:g}).")
+    sing = (not math.isfinite(a) or _singular(process, a, t, 1.0),
+            not math.isfinite(b) or _singular(process, b, t, -1.0))
     if not any(sing):
         return (BoundaryClass("lower", a, False, True, True, True, "regular"),
                 BoundaryClass("upper", b, False, True, True, True, "regular"))
+    from gelav.fd.feller import feller_integrals
     from gelav.fd.singular import end_kinds
 
     kinds = end_kinds(process, (a, b), t)
-    y, s, m, ic, _ = _scale_speed(process, a, b, t)
+    start = _interior_point(a, b)
     out = []
     for side, point, is_sing, power_law in (("lower", a, sing[0], kinds[0]), ("upper", b, sing[1], kinds[1])):
         if not is_sing:
@@ -215,34 +174,30 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
         if power_law is not None and math.isfinite(power_law[1].alpha) and math.isfinite(power_law[1].beta):
             out.append(_power_law_class(side, point, power_law[0], power_law[1]))
             continue
-        # truncation points at decades 1..12 of the half width, approaching the end
-        dec = np.array([10.0 ** (-k) for k in range(1, 13)]) * 0.5 * (b - a)  # ε shrinking
-        tpts = point + dec if side == "lower" else point - dec
-        idx = np.array([int(np.argmin(np.abs(y - p))) for p in tpts])
-        s_end = s[idx]
-        scale_finite = _limit_exists(s_end)
-        # ∫ from the truncation point to the centre of (s(y) - s(end)) m and of m
-        I_sm, I_m = [], []
-        s_ref = s_end[-1] if scale_finite else 0.0  # deepest point approximates s(end)
-        for j in idx:
-            lo_i, hi_i = (j, ic) if side == "lower" else (ic, j)
-            ys, ss, ms = y[lo_i:hi_i + 1], s[lo_i:hi_i + 1], m[lo_i:hi_i + 1]
-            if scale_finite:
-                fval = np.abs(ss - s_ref) * ms
-                I_sm.append(float(np.sum(0.5 * (fval[1:] + fval[:-1]) * np.diff(ys))))
-            I_m.append(float(np.sum(0.5 * (ms[1:] + ms[:-1]) * np.diff(ys))))
-        m_finite = _limit_exists(np.array(I_m))
-        if scale_finite:
-            sm_finite = _limit_exists(np.array(I_sm))
-            accessible = sm_finite
-            kind = "regular" if (accessible and m_finite) else ("exit" if accessible else "natural")
-            exit_finite = sm_finite
-        else:
-            accessible = False
-            kind = "entrance" if m_finite else "natural"
-            exit_finite = m_finite
-        out.append(BoundaryClass(side, point, True, scale_finite, accessible, exit_finite, kind))
+        f = feller_integrals(process, point, start, t)
+        # E[τ] through this end: Σ when the end attracts (S finite), else M (the Green function is bounded)
+        exit_finite = f.sigma_finite if f.scale_finite else f.speed_finite
+        out.append(BoundaryClass(side, point, True, f.scale_finite, f.kind in ("regular", "exit"),
+                                 bool(exit_finite), f.kind))
     return out[0], out[1]
+
+
+def _end_point(name: str, x: Any, sign: float) -> float:
+    """A finite end, or the infinity on its own side (``a = -inf``, ``b = +inf``)."""
+    if isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) and x == sign * math.inf:
+        return float(x)
+    return check_finite(name, x)
+
+
+def _interior_point(a: float, b: float) -> float:
+    """The point the end tests start from: the midpoint, or one unit (of the finite end's size) inside."""
+    if math.isfinite(a) and math.isfinite(b):
+        return 0.5 * (a + b)
+    if math.isfinite(a):
+        return a + max(1.0, abs(a))
+    if math.isfinite(b):
+        return b - max(1.0, abs(b))
+    return 0.0
 
 
 # ---------------------------------------------------------------------------
