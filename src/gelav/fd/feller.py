@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from gelav.fd.singular import _coef, _int_B
+from gelav.fd.singular import coefficients, integral_of_2b_over_a
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -160,9 +160,9 @@ def feller_integrals(process: ProcessLike, end: float, start: float, t: float = 
     """
     scale = max(1.0, abs(start))
     y, dec = _path(float(end), float(start), scale)
-    a, _ = _coef(process, t, y)
+    a, _ = coefficients(process, t, y)
     with np.errstate(all="ignore"):  # overflow on the way to infinity is found below, not warned
-        delta = _int_B(process, t, y[:-1], y[1:])  # ∫_{y_i}^{y_{i+1}} 2b/σ² (signed: along increasing x)
+        delta = integral_of_2b_over_a(process, t, y[:-1], y[1:])  # ∫_{y_i}^{y_{i+1}} 2b/σ² (signed: along increasing x)
     good = np.isfinite(a) & (a > 0)
     good[1:] &= np.isfinite(delta)
     stop = int(np.argmin(good)) if not np.all(good) else y.size  # the first point the test can't use

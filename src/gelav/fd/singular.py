@@ -49,10 +49,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EndExponents",
+    "coefficients",
     "end_exponents",
     "end_kinds",
     "feller_kind",
     "graded_ends",
+    "integral_of_2b_over_a",
     "log_scale_ends",
     "scale_speed_rates",
     "singular_ends",
@@ -73,9 +75,10 @@ class EndExponents(tuple):  # type: ignore[type-arg]
         return float(self[1])
 
 
-def _coef(
+def coefficients(
     process: Any, t: float, y: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(σ², b)`` at the points ``y`` (broadcast to their shape; non-finite values left for the caller)."""
     with np.errstate(all="ignore"):
         a = np.asarray(process.variance_rate(t, y), dtype=float) * np.ones_like(y)
         b = np.asarray(process.drift(t, y), dtype=float) * np.ones_like(y)
@@ -112,7 +115,7 @@ def end_kinds(
         if not (math.isfinite(end) and abs(x - end) <= 1e-12 * max(1.0, abs(end))):
             out.append(None)
             continue
-        a, b = _coef(process, t, np.array([x]))
+        a, b = coefficients(process, t, np.array([x]))
         if np.isfinite(a[0]) and np.isfinite(b[0]) and a[0] > 0.0:
             out.append(None)
             continue
@@ -184,7 +187,7 @@ def end_exponents(
     ``width`` (exact for the power laws of CIR, Jacobi and GBM).
     """
     d = width * np.array([1e-9, 1e-10])
-    a, b = _coef(process, t, end + inward * d)
+    a, b = coefficients(process, t, end + inward * d)
     alpha = float(np.log(a[0] / a[1]) / np.log(d[0] / d[1]))
     beta = float(inward * 2.0 * b[1] * d[1] / a[1])
     if not (math.isfinite(alpha) and math.isfinite(beta)):
@@ -195,11 +198,11 @@ def end_exponents(
 
 
 def _B(process: Any, t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
-    a, b = _coef(process, t, y)
+    a, b = coefficients(process, t, y)
     return 2.0 * b / a
 
 
-def _int_B(
+def integral_of_2b_over_a(
     process: Any, t: float, lo: NDArray[np.float64], hi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """:math:`\\int_{lo}^{hi} 2b/\\sigma^2` by 8-point Gauss–Legendre (elementwise, regular integrands)."""
@@ -234,11 +237,11 @@ def _regular_integrals(
         cum = np.cumsum(pieces, axis=-1)
         inner = cum[..., :-1] - np.where(at_lo, 0.0, cum[..., -1])[..., None]
     else:  # a reference inside the interval: nested Gauss-Legendre
-        inner = _int_B(process, t, np.broadcast_to(r[..., None], y.shape), y)
+        inner = integral_of_2b_over_a(process, t, np.broadcast_to(r[..., None], y.shape), y)
     if sign < 0:
         lf = -inner
     else:
-        a, _ = _coef(process, t, y)
+        a, _ = coefficients(process, t, y)
         with np.errstate(divide="ignore"):
             lf = np.log(2.0 / a) + inner
     return np.log(half) + _logsumexp(lf + np.log(w))
@@ -291,7 +294,7 @@ def _end_integral(
     if sign < 0:  # e^{-I} = (dr/u)^beta e^{int_R}; weight u^{-beta}
         ln_smooth = beta * math.log(dr) + int_R
     else:  # (2/a) e^{I}: a = u^alpha A; e^{I} = (u/dr)^beta e^{-int_R}; weight u^{beta-alpha}
-        a, _ = _coef(process, t, y)
+        a, _ = coefficients(process, t, y)
         ln_smooth = np.log(2.0 * u**alpha / a) - beta * math.log(dr) - int_R
     return float((gamma + 1.0) * math.log(0.5 * w_len) + _logsumexp(ln_smooth + np.log(wj)))
 
@@ -349,8 +352,8 @@ def scale_speed_rates(
         dS[-1] = _end_integral(process, t, x[-1], -1.0, x[-2], x[-2], ex, -1.0)
         M[-1] = _end_integral(process, t, x[-1], -1.0, x[-2], f[-2], ex, 1.0)
     # q_{i,i+1} = s'(ref_node_i)/(s'(ref_cell_i) dS_i M_i); q_{i+1,i} = s'(ref_node_{i+1})/(s'(ref_cell_i) dS_i M_{i+1})
-    shift_up = -_int_B(process, t, ref_cell, ref_node[:-1])  # ln s'(ref_node_i) - ln s'(ref_cell_i)
-    shift_dn = -_int_B(process, t, ref_cell, ref_node[1:])
+    shift_up = -integral_of_2b_over_a(process, t, ref_cell, ref_node[:-1])  # ln s'(ref_node_i) - ln s'(ref_cell_i)
+    shift_dn = -integral_of_2b_over_a(process, t, ref_cell, ref_node[1:])
     sup = np.zeros(n)
     sub = np.zeros(n)
     with np.errstate(invalid="ignore"):  # an infinite ΔS or M (entrance / exit end): rate 0
