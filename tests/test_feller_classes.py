@@ -171,3 +171,25 @@ def test_infinite_ends_outside_the_state_space_or_not_infinite_are_refused():
     proc = _user(lambda t, x: np.exp(x), lambda t, x: 1.0 + 0 * x)
     with pytest.raises(ValueError, match="Cannot classify the end at infinity"):
         classify_boundary(proc, 0.0, math.inf)
+
+
+def test_backward_says_when_an_automatic_domain_truncates_an_explosion():
+    """dX = X² dt + dW explodes: E[1{no explosion by 2}] ≈ 0.69 (an absorbing end at R = 5, 10, 20, 40 gives
+    0.644, 0.666, 0.677, 0.683: the O(1/R) of the time to explode from R), while the reflecting end of an
+    automatic domain returns 1 — said with a MassLossWarning naming the end. Natural ends stay silent."""
+    import warnings
+
+    from gelav import backward
+    from gelav.errors import MassLossWarning
+
+    explosive = _user(lambda t, x: x**2, lambda t, x: 1.0 + 0 * x)
+    with pytest.warns(MassLossWarning, match="explodes towards \\+inf.*upper end"):
+        backward(explosive, 1.0, 2.0, x0=0.0, n_cells=100, n_steps=50)
+    killed = [backward(explosive, 1.0, 2.0, domain=(-R, R), upper=0.0, n_cells=40 * R, n_steps=200).value(0.0)
+              for R in (10, 20, 40)]
+    assert killed[0] < killed[1] < killed[2] < 0.7  # converging from below to P(no explosion) < 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MassLossWarning)
+        for proc in (_user(lambda t, x: -x, lambda t, x: 1.0 + 0 * x), OrnsteinUhlenbeck(1.0, 0.0, 0.5),
+                     _user(lambda t, x: -(x**3), lambda t, x: 1.0 + 0 * x)):
+            backward(proc, 1.0, 1.0, x0=0.0, n_cells=100, n_steps=50)

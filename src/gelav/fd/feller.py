@@ -49,7 +49,7 @@ from gelav.fd.singular import coefficients, integral_of_2b_over_a
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
 
-__all__ = ["FellerIntegrals", "feller_integrals"]
+__all__ = ["FellerIntegrals", "explosive_ends", "feller_integrals"]
 
 #: decades of the distance to a finite end, and of the distance from the start towards an infinite one
 DECADES_FINITE = 13
@@ -136,6 +136,19 @@ def _finite(per_decade: NDArray[np.float64]) -> bool:
     return bool(np.max(steps) < math.log(SHRINK))
 
 
+def _recursion(cell: NDArray[np.float64], shift: NDArray[np.float64]) -> NDArray[np.float64]:
+    r"""Logs of :math:`X_i = e^{c_i} + e^{g_i} X_{i+1}`, :math:`X_n = 0`, from the end back to the start
+    (``cell`` :math:`= c`, ``shift`` :math:`= g`; scalar floats: the loop is short and exact in logs)."""
+    out = [-math.inf] * (cell.size + 1)
+    x = -math.inf
+    for i, (c, g) in enumerate(zip(cell.tolist()[::-1], shift.tolist()[::-1], strict=True)):
+        v = g + x
+        hi, lo = (c, v) if c >= v else (v, c)
+        x = hi if lo == -math.inf else hi + math.log1p(math.exp(lo - hi))
+        out[cell.size - 1 - i] = x
+    return np.array(out)
+
+
 def _path(end: float, start: float, scale: float) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Points from ``start`` towards ``end`` and the decade of each cell."""
     if math.isfinite(end):
@@ -179,21 +192,39 @@ def feller_integrals(process: ProcessLike, end: float, start: float, t: float = 
     M = _finite(_by_decade(_log_cells(ln_2a - ln_sp, h), dec))
     if S and M:
         return FellerIntegrals((True, True, True, True))
-    n = y.size
     if S:
         # T_i = S(l, y_i]/s'(y_i): T_i = ∫_cell s'/s'(y_i) + e^{-Δ_i} T_{i+1}
-        cell = np.log(h) + _log_phi(-delta)
-        lT = np.full(n, -np.inf)
-        for i in range(n - 2, -1, -1):
-            lT[i] = np.logaddexp(cell[i], -delta[i] + lT[i + 1])
+        lT = _recursion(np.log(h) + _log_phi(-delta), -delta)
         sigma = _finite(_by_decade(_log_cells(ln_2a + lT, h), dec))
         return FellerIntegrals((True, False, sigma, False))
     if not M:
         return FellerIntegrals((False, False, False, False))
     # R_i = M(l, y_i] s'(y_i): R_i = ∫_cell (2/σ²) s'(y_i)/s' + e^{Δ_i} R_{i+1}
-    lR = np.full(n, -np.inf)
-    for i in range(n - 2, -1, -1):
-        cell_i = _log_cells(np.array([ln_2a[i], ln_2a[i + 1] + delta[i]]), h[i:i + 1])[0]
-        lR[i] = np.logaddexp(cell_i, delta[i] + lR[i + 1])
+    cell = np.log(h) + ln_2a[:-1] + _log_phi(ln_2a[1:] + delta - ln_2a[:-1])
+    lR = _recursion(cell, delta)
     n_finite = _finite(_by_decade(_log_cells(lR, h), dec))
     return FellerIntegrals((False, True, False, n_finite))
+
+
+def explosive_ends(process: ProcessLike, x0: float, t: float = 0.0) -> tuple[bool, bool]:
+    r"""Which infinite ends of the state space the process reaches in finite time (Feller: an *exit* at
+    :math:`\pm\infty`, an explosion), seen from ``x0``.
+
+    A process with an exact transition law keeps its mass (its law is a probability law at every time),
+    so it is not tested; an end the integrals cannot classify is reported as not explosive (the solvers'
+    mass checks still apply).
+    """
+    from gelav.processes.protocol import domain_of, has_exact_law
+
+    if has_exact_law(process):
+        return False, False
+    out = []
+    for end in domain_of(process):
+        if math.isfinite(end):
+            out.append(False)
+            continue
+        try:
+            out.append(feller_integrals(process, end, x0, t).kind == "exit")
+        except ValueError:
+            out.append(False)
+    return out[0], out[1]

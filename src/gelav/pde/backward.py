@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time as _time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ from gelav._validation import (
     check_positive,
     saved_index,
 )
+from gelav.errors import MassLossWarning
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.generator import Generator
@@ -359,6 +361,27 @@ class BackwardProblem:
         self.upper.after_backward(u, -1, t, float(x[-1]), self.payoff)
 
 
+def _warn_explosion(process: ProcessLike, x0: float, domain: tuple[float, float], t: float,
+                    ends: tuple[Boundary, Boundary]) -> None:
+    """Say so when an automatic domain truncates an infinite end the process reaches in finite time.
+
+    Paths that explode are killed (the Feynman–Kac value is that of the process up to its explosion
+    time); a reflecting end at the truncation turns them back, which changes the value, and an
+    absorbing one converges only like the time to explode from the truncation point (about 1/R for
+    a drift x²)."""
+    from gelav.fd.feller import explosive_ends
+
+    for side, explodes, x, end in zip(("lower", "upper"), explosive_ends(process, x0, t), domain, ends,
+                                      strict=True):
+        if explodes:
+            what = "turns them back, which changes the value" if not end.absorbing else (
+                "kills them, but the value converges only slowly as the end moves out")
+            warnings.warn(f"The process explodes towards {'-' if side == 'lower' else '+'}inf in finite time "
+                          f"(Feller: an exit end); the automatic domain's {side} end at x={x:.4g} {what}. "
+                          f"Give `domain=` and the `{side}=` condition you mean, or a bounded model.",
+                          MassLossWarning, stacklevel=4)
+
+
 def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, discount: Any, running: Any, lower: Any,
                      upper: Any, grid: Grid | None, domain: tuple[float, float] | None, x0: float | None,
                      n_cells: int, n_steps: int, times: Any, time_grid: TimeGrid | None, scheme: str,
@@ -390,6 +413,7 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
                     raise ValueError("Give `domain=(lo, hi)`, `grid=` or `x0=` (for an automatic domain around x0).")
             else:
                 domain = auto_domain(process, check_finite("x0", x0), horizon, tail=tail, start=start)
+                _warn_explosion(process, float(x0), domain, start, (lo_b, hi_b))
         lo, hi = check_interval("domain", domain)
         if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
             raise ValueError(f"`x0` = {x0} lies outside the domain [{lo:g}, {hi:g}].")
