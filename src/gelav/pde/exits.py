@@ -47,7 +47,7 @@ from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import solve as tridiagonal_solve
 from gelav.pde.backward import Dirichlet, Reflecting, Value, backward
-from gelav.processes.protocol import domain_of, name_of
+from gelav.processes.protocol import check_process, domain_of, name_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -116,7 +116,7 @@ def _limit_exists(seq: NDArray[np.float64], rel: float = 1e-9) -> bool:
     return bool(max(ratio, ratio2) < 0.85)
 
 
-def _scale_speed(process: Any, a: float, b: float, t: float, n: int = 1200, decades: int = 13):
+def _scale_speed(process: ProcessLike, a: float, b: float, t: float, n: int = 1200, decades: int = 13):
     """Points clustered geometrically at both ends, log scale density and speed density there."""
     w = 0.5 * (b - a)
     c = a + w
@@ -144,7 +144,7 @@ def _scale_speed(process: Any, a: float, b: float, t: float, n: int = 1200, deca
     return y, s, m, ic, off[:-1][::-1]  # offsets increasing
 
 
-def _singular(process: Any, x: float, t: float, inward: float) -> bool:
+def _singular(process: ProcessLike, x: float, t: float, inward: float) -> bool:
     lo, hi = domain_of(process)
     if x <= lo + 1e-14 * max(1.0, abs(lo)) or x >= hi - 1e-14 * max(1.0, abs(hi)):
         return True
@@ -194,8 +194,7 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
     (BoundaryClass, BoundaryClass)
         Lower and upper end.
     """
-    if not all(hasattr(process, n) for n in ("drift", "diffusion", "variance_rate")):
-        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
+    check_process(process)
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")
@@ -268,7 +267,7 @@ class ExitResult:
     grid: Grid
     values: NDArray[np.float64]
     quantity: str
-    process: Any = None
+    process: ProcessLike | None = None
     boundaries: tuple[Any, Any] | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
@@ -321,7 +320,7 @@ class ExitTimeDistribution:
     x0: float
     a: float
     b: float
-    process: Any = None
+    process: ProcessLike | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def cdf(self, t: ArrayLike) -> NDArray[np.float64] | float:
@@ -389,7 +388,7 @@ def _exit_result(g: Grid, values: NDArray[np.float64], what: str, process: Proce
                        "seconds": _time.perf_counter() - t0})
 
 
-def _check_interval(process: Any, a: float, b: float) -> tuple[float, float]:
+def _check_interval(process: ProcessLike, a: float, b: float) -> tuple[float, float]:
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")

@@ -47,7 +47,9 @@ class ExitBoundaryReport(TaskResult):
     def key_numbers(self) -> dict[str, Any]:
         res = self.result
         T = res.fund_life
-        L_bar = min(max(float(getattr(res.process, "mean", 0.0)), float(res.nodes[0])), float(res.nodes[-1]))
+        from gelav.processes.protocol import params_of
+
+        L_bar = min(max(float(params_of(res.process).get("mean", 0.0)), float(res.nodes[0])), float(res.nodes[-1]))
         out: dict[str, Any] = {"remaining fund life T [y]": T}
         for t in (0.0, T / 2):
             b = res.boundary(t)

@@ -149,7 +149,7 @@ class ExitTimeReport(TaskResult):
     """Numbers of :func:`run_exit_time` (``data``: the JSON of ``gelav exit-time``)."""
 
     data: Any = None
-    process: Any = None
+    process: ProcessLike | None = None
 
     name = "exit_time"
 

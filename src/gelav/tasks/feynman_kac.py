@@ -159,7 +159,7 @@ def _add_limits(out: dict[str, Any], val: Any, payoff: str, strike: float, lower
         out[label] = {"price": y0, "expected_selling_price": row, "ratio": ratio(row, y0)}
 
 
-def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
+def _run_typed(process: ProcessLike, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
                n_times: int, payoff: str, strike: float, boundary: str, discount: float, mc_paths: int,
                mc_steps: int, seed: int) -> dict[str, Any]:
     """:func:`run_feynman_kac` for a typed-in process: the PDE, and Monte Carlo at the table's prices."""
@@ -167,12 +167,13 @@ def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_ce
 
     from gelav.backward import Dirichlet, Reflecting, backward
     from gelav.mc.montecarlo import simulate
+    from gelav.processes.protocol import domain_of, name_of
 
     if payoff not in PAYOFFS:
         raise ValueError(f"`payoff` must be one of {', '.join(PAYOFFS)}, got {payoff!r}.")
     if boundary not in BOUNDARIES:
         raise ValueError(f"`boundary` must be one of {', '.join(BOUNDARIES)}, got {boundary!r}.")
-    dom = getattr(process, "domain", None) or (-math.inf, math.inf)
+    dom = domain_of(process)
     if not (dom[0] <= lower < upper <= dom[1]):
         raise ValueError(f"The price grid needs lower < upper inside the model's domain {list(dom)}, got "
                          f"lower={lower}, upper={upper}.")
@@ -185,7 +186,7 @@ def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_ce
     surface = np.array([val.at(horizon - t) for t in tau])
     nan = np.full_like(surface, np.nan)
     out: dict[str, Any] = {
-        "process": {"kind": "custom", "name": str(getattr(process, "name", "typed-in"))},
+        "process": {"kind": "custom", "name": name_of(process)},
         "payoff": payoff, "boundary": boundary, "discount": discount, "horizon": horizon,
         "price_grid": [lower, upper, n_cells], "n_steps": n_steps, "time_left": tau, "price": y,
         "expected_selling_price": surface, "ratio": nan, "seconds_backward": val.diagnostics["seconds"],

@@ -105,7 +105,7 @@ class StressReport(TaskResult):
     """
 
     result: Any = None
-    process: Any = None
+    process: ProcessLike | None = None
     worked_example: dict[str, float] | None = None
     grid: Any = None
 
@@ -124,7 +124,9 @@ class StressReport(TaskResult):
     @property
     def skipped(self) -> dict[str, str]:
         """Methods not run for this process, with the reason (a typed-in model has no exact law)."""
-        if getattr(self.process, "has_transition", False):
+        from gelav.processes.protocol import has_exact_law
+
+        if self.process is not None and has_exact_law(self.process):
             return {}
         out = {}
         if "analytic" not in self.result.results:
@@ -246,12 +248,14 @@ def _band_numbers(b: Any, where: str) -> dict[str, Any]:
             f"sd of the probability{where} (delta method)": b.delta_stderr}
 
 
-def _worked_example(process: Any, x0: float, horizon: float, c: float) -> dict[str, float] | None:
-    normal = process.normal_law(x0, horizon) if hasattr(process, "normal_law") else None
+def _worked_example(process: ProcessLike, x0: float, horizon: float, c: float) -> dict[str, float] | None:
+    from gelav.processes.protocol import gaussian_law, has_exact_law
+
+    normal = gaussian_law(process, x0, horizon)
     if normal is not None:
         m, s = float(normal[0]), float(normal[1])
         return {"mean": m, "sd": s, "z": (c - m) / s if s > 0 else math.copysign(math.inf, c - m)}
-    if getattr(process, "has_transition", False):
+    if has_exact_law(process):
         law = process.transition(x0, horizon)
         return {"mean": float(law.mean()), "sd": float(law.std())}
     return None
