@@ -25,7 +25,7 @@ from gelav.tasks._base import (
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
 
-__all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_label",
+__all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_function", "payoff_label",
            "plot_feynman_kac", "read_feynman_kac_table", "run_feynman_kac"]
 
 PAYOFFS = ("price", "call", "put")
@@ -46,7 +46,8 @@ def payoff_label(payoff: str, strike: float) -> dict[str, str]:
             "title": f"Value of the {payoff}, strike {strike:g}, with limits"}
 
 
-def _payoff(kind: str, strike: float) -> Any:
+def payoff_function(kind: str, strike: float) -> Any:
+    """The terminal value :math:`g(y)` of a :data:`PAYOFFS` kind: ``y``, :math:`(y - K)^+` or :math:`(K - y)^+`."""
     if kind == "price":
         return lambda y: y
     if kind == "call":
@@ -111,7 +112,7 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         raise ValueError(f"The price grid needs 0 <= lower < upper, got lower={lower}, upper={upper}.")
     mu = mu0 + 0.5 * sigma0**2  # Itô: Y = exp(mu0 t + sigma0 W) has dY = (mu0 + sigma0²/2) Y dt + sigma0 Y dW
     proc = GeometricBrownianMotion(mu, sigma0)
-    g = _payoff(payoff, strike)
+    g = payoff_function(payoff, strike)
     side = {"sold": Dirichlet("payoff"), "knockout": Dirichlet(0.0), "reflecting": Reflecting()}[boundary]
     tau = np.linspace(0.0, horizon, n_times)  # time left, as in the seed's tgrid
     val = backward(proc, g, horizon, discount=discount or None, lower=side, upper=side,
@@ -177,7 +178,7 @@ def _run_typed(process: ProcessLike, *, horizon: float, lower: float, upper: flo
     if not (dom[0] <= lower < upper <= dom[1]):
         raise ValueError(f"The price grid needs lower < upper inside the model's domain {list(dom)}, got "
                          f"lower={lower}, upper={upper}.")
-    g = _payoff(payoff, strike)
+    g = payoff_function(payoff, strike)
     side = {"sold": Dirichlet("payoff"), "knockout": Dirichlet(0.0), "reflecting": Reflecting()}[boundary]
     tau = np.linspace(0.0, horizon, n_times)
     val = backward(process, g, horizon, discount=discount or None, lower=side, upper=side,

@@ -18,7 +18,7 @@ import numpy as np
 from gelav.tasks._base import DEFAULTS, ScenarioLike, TaskResult, read_scenario, source_of
 
 __all__ = ["ContinuationReport", "MFGReport", "equilibrium_paths", "mass_states", "mfg", "mfg_continuation",
-           "preset_table", "presets"]
+           "mfg_scenario", "preset_table", "presets"]
 
 
 def presets() -> dict[str, str]:
@@ -169,7 +169,9 @@ def mass_states(eq: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> tuple[
     return tuple(out)
 
 
-def _scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
+def mfg_scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
+    """The :class:`gelav.mfg.Scenario` to solve: the ``preset``, else the parsed scenario ``sc``'s ``[mfg]``
+    tables (the model's defaults without them), else (an empty ``sc``) the default preset."""
     from gelav.mfg import SCENARIOS, load_scenario
 
     if preset is not None:
@@ -201,7 +203,7 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
 
         if scenario in SCENARIOS:
             preset, scenario = scenario, None
-    sc = _scenario(read_scenario(scenario) if preset is None else {}, preset)
+    sc = mfg_scenario(read_scenario(scenario) if preset is None else {}, preset)
     if at is not None:
         Ls = tuple(float(v) for v in at)
         if not Ls or not all(math.isfinite(v) for v in Ls):
@@ -301,7 +303,7 @@ def mfg_continuation(scenario: ScenarioLike = None, *, preset: str | None = None
 
         if scenario in SCENARIOS:
             preset, scenario = scenario, None
-    sc = _scenario(read_scenario(scenario) if preset is None else {}, preset)
+    sc = mfg_scenario(read_scenario(scenario) if preset is None else {}, preset)
     nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
     numerics = dataclasses.replace(sc.numerics, **nkw)
     with warnings.catch_warnings(record=True) as caught:

@@ -62,10 +62,10 @@ class NPlayerReport(TaskResult):
 def solve_for(task: str, scenario: ScenarioLike, preset: str | None, opts: dict[str, Any]) -> tuple[Any, Any]:
     """The scenario (a preset, else the file's ``[mfg]`` tables) with the task's numerics applied, and the
     parsed file."""
-    from gelav.tasks.mfg import _scenario
+    from gelav.tasks.mfg import mfg_scenario
 
     data = read_scenario(scenario)
-    sc = _scenario(data if preset is None else {}, preset)
+    sc = mfg_scenario(data if preset is None else {}, preset)
     nkw = {k: opts[k] for k in ("n_cells", "n_steps", "scheme") if opts.get(k) is not None}
     return dataclasses.replace(sc, numerics=dataclasses.replace(sc.numerics, **nkw)), data
 

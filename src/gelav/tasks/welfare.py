@@ -82,12 +82,12 @@ class WelfareReport(TaskResult):
 def welfare_model(scenario: ScenarioLike = None, preset: str | None = None) -> Any:
     """The :class:`gelav.mfg.Scenario` to solve: ``preset``, else ``[welfare] preset``, else the scenario's
     ``[mfg]`` tables (an empty scenario: the ``stress`` preset), with ``[welfare]`` numerics applied."""
-    from gelav.tasks.mfg import _scenario
+    from gelav.tasks.mfg import mfg_scenario
 
     sc = read_scenario(scenario)
     table = read_table(sc, "welfare", FIELDS)
     name = preset or table.get("preset")
-    model = _scenario({} if name is not None else sc, name)
+    model = mfg_scenario({} if name is not None else sc, name)
     nkw = {k: table[k] for k in ("n_cells", "n_steps", "epsilon") if k in table}
     return dataclasses.replace(model, numerics=dataclasses.replace(model.numerics, **nkw)) if nkw else model
 
