@@ -8,19 +8,11 @@ Solves :math:`u_t + \mu y u_y + \tfrac12\sigma_0^2 y^2 u_{yy} - r u = 0`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, settings, source_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -275,16 +267,13 @@ def read_feynman_kac_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-@dataclass(frozen=True)
 class FeynmanKacReport(TaskResult):
     """Numbers of :func:`run_feynman_kac` (``data``, the JSON of ``gelav feynman-kac``)."""
 
     data: Any = None
 
     name = "feynman_kac"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.data)
+    json = "data"
 
     @property
     def labels(self) -> dict[str, str]:
@@ -358,11 +347,9 @@ def feynman_kac(scenario: ScenarioLike = None, *, process: ProcessLike | None = 
     from gelav._validation import check_finite, check_horizon, check_rate
     from gelav.tasks._models import build_process, is_custom
 
-    check_options("feynman_kac", options, FIELDS)
-    sc = read_scenario(scenario)
+    sc, s = settings("feynman_kac", scenario, options, FIELDS, read_feynman_kac_table)
     if process is None and is_custom(sc.get("process")):
         process = build_process(sc["process"], source=source_of(sc))
-    s = merge("feynman_kac", read_feynman_kac_table(sc), options)
     if process is not None:
         if s["horizon"] <= 0:
             raise ValueError(f"`horizon` must be > 0, got {s['horizon']}.")

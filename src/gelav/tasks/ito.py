@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import (
@@ -124,7 +123,6 @@ def resolve_fields(scenario: ScenarioLike = None, **options: Any) -> dict[str, A
     return {k: s.get(k) for k in FIELDS}
 
 
-@dataclass(frozen=True)
 class ItoReport(TaskResult):
     """The equations, by name (``equations``: name -> ``{"text", "latex", ...}``, the JSON of ``gelav ito``).
 

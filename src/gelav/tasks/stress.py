@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, settings, source_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -90,7 +82,6 @@ def _process(scenario: Mapping[str, Any], kappa: float | None, mean: float | Non
     return process
 
 
-@dataclass(frozen=True)
 class StressReport(TaskResult):
     """The stress question answered by each method (``result``: a :class:`gelav.stress.StressResult`).
 
@@ -293,9 +284,8 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
     """
     from gelav.stress import stress_table, stress_test
 
-    check_options("stress", options, FIELDS)
-    sc = read_scenario(scenario)
-    s = {**MORE_DEFAULTS, **merge("stress", read_stress_table(sc), options)}
+    sc, s = settings("stress", scenario, options, FIELDS, read_stress_table)
+    s = {**MORE_DEFAULTS, **s}
     fit = s["fit"]
     if fit is not None:
         given = [n for n, v in (("process", process), ("kappa", kappa), ("mean", mean), ("sigma", sigma)) if v is not None]
