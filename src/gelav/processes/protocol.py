@@ -21,7 +21,7 @@ parameters                 ``params()``                                    resul
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol, TypeGuard, runtime_checkable
+from typing import Any, Protocol, TypeGuard, cast, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -73,11 +73,11 @@ def is_process(obj: Any) -> bool:
     return all(callable(getattr(obj, a, None)) for a in ("drift", "diffusion", "variance_rate"))
 
 
-def check_process(process: Any) -> ProcessLike:
+def check_process(process: object) -> ProcessLike:
     """``process`` when it has the coefficients a solver needs (:func:`is_process`), else a ``TypeError``."""
     if not is_process(process):
         raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
-    return process
+    return cast(ProcessLike, process)
 
 
 def domain_of(process: ProcessLike) -> tuple[float, float]:
