@@ -50,7 +50,9 @@ def exact_tail(process: ProcessLike, x0: float, t: float, level: float, side: st
     """
     from scipy import stats
 
-    normal = process.normal_law(x0, t) if hasattr(process, "normal_law") else None
+    from gelav.processes.protocol import gaussian_law
+
+    normal = gaussian_law(process, x0, t)
     tail = 1.0 - level
     if normal is not None:
         m, s = float(normal[0]), float(normal[1])

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import saved_index
 from gelav.grid import Grid
+
+if TYPE_CHECKING:
+    from gelav.processes.mckean_vlasov import McKeanVlasov
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["Density"]
 
@@ -62,7 +66,7 @@ class Density:
     absorbed_lower: NDArray[np.float64]
     absorbed_upper: NDArray[np.float64]
     killed: NDArray[np.float64]
-    process: Any = None
+    process: ProcessLike | McKeanVlasov | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     time_grid: Any = None

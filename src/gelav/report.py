@@ -40,11 +40,14 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gelav._display import Probability, fmt_probability
 from gelav.scenario import ScenarioError
 from gelav.scenario import Section as _Table
+
+if TYPE_CHECKING:
+    from gelav.processes import Process
 
 __all__ = [
     "SECTIONS",
@@ -198,7 +201,7 @@ PARAMETER_LABELS = {"kappa": "κ mean reversion [1/y]", "mean": "long-run level"
                     "mu": "μ drift [1/y]"}
 
 
-def _process_equation(process: Any) -> str:
+def _process_equation(process: Process) -> str:
     name = type(process).__name__
     p = process.params()
     if name == "OrnsteinUhlenbeck":

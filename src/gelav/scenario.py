@@ -265,7 +265,9 @@ def process_to_config(process: ProcessLike) -> dict[str, Any]:
     """The ``[process]`` table of a built-in process (inverse of :func:`process_from_config`)."""
     for kind, (cls_name, names) in PROCESS_KINDS.items():
         if type(process).__name__ == cls_name:
-            return {"kind": kind, **{n: float(getattr(process, n)) for n in names}}
+            from gelav.processes.protocol import params_of
+
+            return {"kind": kind, **{n: float(params_of(process)[n]) for n in names}}
     raise ScenarioError(f"Only built-in processes can be written to a scenario file, got {type(process).__name__}.")
 
 

@@ -32,15 +32,17 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from gelav._random import SeedLike
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
+from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law, name_of, params_of
 
 if TYPE_CHECKING:  # the table names live in gelav.stress_table (loaded on first use)
     from gelav.processes.protocol import ProcessLike
+    from gelav.stress_band import FitParameters
     from gelav.stress_table import MethodTable, StressTable, stress_table
 
 __all__ = [
@@ -151,7 +153,7 @@ class StressResult:
         y = d.at()
         a1.plot(x, y, label="Fokker–Planck (PDE)")
         proc = d.process
-        exact = getattr(proc, "has_transition", False)
+        exact = proc is not None and has_exact_law(proc)
         if exact:
             law = proc.transition(self.inputs["x0"], self.inputs["horizon"])
             a1.plot(x, law.pdf(x), "--", lw=1, label="exact law")
@@ -191,10 +193,10 @@ class StressResult:
         return r.probability
 
 
-def _analytic(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
-    if not getattr(process, "has_transition", False):
-        raise ValueError(f"{process.name} has no closed-form law; the 'analytic' method is unavailable.")
-    normal = process.normal_law(x0, horizon) if hasattr(process, "normal_law") else None
+def _analytic(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+    if not has_exact_law(process):
+        raise ValueError(f"{name_of(process)} has no closed-form law; the 'analytic' method is unavailable.")
+    normal = gaussian_law(process, x0, horizon)
     if normal is None:  # warm SciPy's import (~1 s on a first call): the time column is the formula's cost
         import scipy.stats  # noqa: F401
     t0 = time.perf_counter()
@@ -226,7 +228,7 @@ def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points:
         # GBM-like natural end: logarithmic grids from below the lower 1e-10 quantile of the path
         inside = [v for v in (x0, *points) if v > lo]
         low = min(inside) if inside else hi
-        if getattr(process, "has_transition", False):  # the default grid's lower end, and the points'
+        if has_exact_law(process):  # the default grid's lower end, and the points'
             low = min(log_grid_lower(process, [x0], horizon, lo, hi) or hi, lo + 0.5 * (low - lo))
         else:
             low = lo + 0.5 * (min(low, lo + 1e-6 * (hi - lo)) - lo)
@@ -248,13 +250,12 @@ def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points:
 def far_lower_end(process: ProcessLike, grids: list[Any]) -> str:
     """The lower boundary condition on :func:`graded_nested_grids`: a logarithmic grid's lower end lies
     below the exact law's 5e-11 quantile, inside the state space, an intended far end (reflecting)."""
-    if is_graded(grids) and getattr(process, "has_transition", False) \
-            and grids[0].lower > getattr(process, "domain", (-math.inf,))[0]:
+    if is_graded(grids) and has_exact_law(process) and grids[0].lower > domain_of(process)[0]:
         return "reflecting"
     return "natural"
 
 
-def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10
+def _nested_grids(process: ProcessLike, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10
                   ) -> list[Any] | None:
     """Three nested grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
 
@@ -282,13 +283,13 @@ def threshold_spacing(x0: float, c: float, h: float) -> float:
     return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
 
 
-def uniform_nested_grids(process: Any, x0: float, lo: float, hi: float, h: float) -> list[Any] | None:
+def uniform_nested_grids(process: ProcessLike, x0: float, lo: float, hi: float, h: float) -> list[Any] | None:
     """Three nested uniform grids through ``x0`` (spacing h, h/2, h/4) covering [lo, hi] up to a cell;
     ``None`` when one would reach a boundary of the state space (CIR, at 0): the caller then uses the
     default grids."""
     from gelav.grid import Grid
 
-    d_lo, d_hi = getattr(process, "domain", (-math.inf, math.inf))
+    d_lo, d_hi = domain_of(process)
     out = []
     for j in range(3):
         hj = h / 2**j
@@ -397,7 +398,7 @@ def threshold_resolution(masses: Any, grid: Any, c: float) -> float:
     return float(sd / max(1.0, abs(c - mean) / sd if sd > 0 else math.inf) / (4.0 * grid.max_spacing))
 
 
-def _pde_answers(process: Any, x0: float, horizon: float, c: float, q: dict[str, float], n: int, m: int,
+def _pde_answers(process: ProcessLike, x0: float, horizon: float, c: float, q: dict[str, float], n: int, m: int,
                  tail: float) -> tuple[list[float], Any, bool, bool]:
     """P on the three nested grids (N/4, N/2, N cells and steps), the finest density, whether
     the grids were nested with ``x0`` and ``c`` on nodes (else the default grids of each size), and
@@ -418,7 +419,7 @@ def _pde_answers(process: Any, x0: float, horizon: float, c: float, q: dict[str,
     return ps, fine, grids is not None, graded
 
 
-def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+def _pde(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.fd.schemes import get_scheme
 
     t0 = time.perf_counter()
@@ -486,10 +487,9 @@ def _pde(process: Any, x0: float, horizon: float, c: float, below: bool, opts: d
 def check_mc_trust(process: ProcessLike) -> None:
     """Raise :class:`MethodOmitted` where Euler Monte Carlo cannot be trusted: no exact sampler and an
     attainable (regular or exit) end of the state space where σ² vanishes, which Euler steps overshoot."""
-    if getattr(process, "has_transition", False):
+    if has_exact_law(process):
         return
     from gelav.fd.singular import end_kinds
-    from gelav.processes.protocol import domain_of
 
     kinds = [k for k in end_kinds(process, domain_of(process)) if k is not None and k[0] in ("regular", "exit")]
     if kinds:
@@ -498,14 +498,14 @@ def check_mc_trust(process: ProcessLike) -> None:
             f"{kinds[0][0]} end where σ² vanishes, which Euler steps overshoot (no exact sampler)")
 
 
-def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+def _mc(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.montecarlo import stress_probability
 
     check_mc_trust(process)
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
     e = stress_probability(process, x0, horizon, c, below=below, n_paths=n, seed=opts.get("seed"))
-    scheme = "exact" if getattr(process, "has_transition", False) else "euler"
+    scheme = "exact" if has_exact_law(process) else "euler"
     details: dict[str, Any] = {"paths": n, "scheme": scheme}
     if e.kind == "bound":  # no path hit: the error is the one-sided 95 % upper bound
         details["upper_bound_95"] = float(e.stderr)
@@ -513,7 +513,7 @@ def _mc(process: Any, x0: float, horizon: float, c: float, below: bool, opts: di
                         time.perf_counter() - t0, details)
 
 
-def _lattice(process: Any, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
+def _lattice(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.lattice import stress_probability
 
     t0 = time.perf_counter()
@@ -538,8 +538,8 @@ def default_methods(process: ProcessLike, methods: Sequence[str] | None) -> list
     """The methods to run: ``methods`` checked against :data:`METHODS`, or every one that applies
     (``analytic`` and ``mc`` need the exact law)."""
     if methods is None:
-        methods = [m for m in METHODS if m != "analytic" or getattr(process, "has_transition", False)]
-        if not getattr(process, "has_transition", False):
+        methods = [m for m in METHODS if m != "analytic" or has_exact_law(process)]
+        if not has_exact_law(process):
             methods = [m for m in methods if m != "mc"]
     methods = list(methods)
     unknown = [m for m in methods if m not in METHODS]
@@ -550,7 +550,7 @@ def default_methods(process: ProcessLike, methods: Sequence[str] | None) -> list
     return methods
 
 
-def resolve_fit(process: Any, fit: Any) -> tuple[Any, Any]:
+def resolve_fit(process: ProcessLike | None, fit: Any) -> tuple[ProcessLike, FitParameters | None]:
     """``(process, FitParameters or None)``: the fitted process when ``process`` is None; a ``ValueError``
     when both are given and disagree (the band is about the fit's parameters)."""
     if fit is None:
@@ -564,8 +564,8 @@ def resolve_fit(process: Any, fit: Any) -> tuple[Any, Any]:
     if process is None:
         return fitted, fp
     same = type(process) is type(fitted) and all(
-        math.isclose(float(v), float(fitted.params()[k]), rel_tol=1e-12, abs_tol=0.0)
-        for k, v in process.params().items())
+        math.isclose(float(v), float(params_of(fitted)[k]), rel_tol=1e-12, abs_tol=0.0)
+        for k, v in params_of(process).items())
     if not same:
         raise ValueError(f"`process` {process!r} is not the fitted {fitted!r}: the band is about the fit's "
                          "parameters; pass process=None to use the fitted process.")
@@ -677,7 +677,7 @@ def stress_test(
         from gelav.stress_table import scalar_tail
 
         tail = scalar_tail(process, x0, horizon, threshold, below, opts, methods)
-    inputs = {"process": type(process).__name__, **cast(Any, process).params(), "x0": x0, "horizon": horizon,
+    inputs = {"process": type(process).__name__, **params_of(process), "x0": x0, "horizon": horizon,
               "threshold": threshold, "direction": direction}
     band = None
     if fp is not None:

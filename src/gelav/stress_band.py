@@ -337,7 +337,9 @@ def stress_bands(
         raise ValueError(f"`band_level` must lie in (0, 1), got {level!r}.")
     proc = fp.process()
     if method is None:
-        method = "analytic" if getattr(proc, "has_transition", False) else "pde"
+        from gelav.processes.protocol import has_exact_law
+
+        method = "analytic" if has_exact_law(proc) else "pde"
     if method not in ("analytic", "pde"):
         raise ValueError(f"`band_method` must be 'analytic' or 'pde', got {method!r}.")
     below = direction == "below"

@@ -55,7 +55,7 @@ __all__ = ["MethodTable", "StressTable", "scalar_tail", "stress_table"]
 
 # -- the pde method on nested grids shared by several thresholds and saved times ---------------------------
 def _nested_densities(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     horizon: float,
     c: float,
@@ -110,7 +110,7 @@ def _nested_densities(
 
 
 def _exact_tails(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     hs: Sequence[float] | NDArray[np.float64],
     levels: Sequence[float],
@@ -301,7 +301,7 @@ class StressTable:
 
 def _per_cell(
     name: str,
-    process: Any,
+    process: ProcessLike,
     x0: float,
     hs: NDArray[np.float64],
     cs: NDArray[np.float64],
@@ -370,7 +370,7 @@ def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[tuple[f
 
 
 def _pde_table(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     hs: NDArray[np.float64],
     cs: NDArray[np.float64],
@@ -455,7 +455,7 @@ def _pde_table(
 
 
 def _mc_table(
-    process: Any,
+    process: ProcessLike,
     x0: float,
     hs: NDArray[np.float64],
     cs: NDArray[np.float64],

@@ -49,6 +49,8 @@ class FitChecks:
     loglik: float
     level: float
     notes: tuple[str, ...]
+    #: parameter names in ``cov`` order (their number is the k of the information criteria)
+    parameters: ClassVar[tuple[str, ...]] = ()
 
     @property
     def n_obs(self) -> int:
@@ -65,12 +67,14 @@ class FitChecks:
         return all(v["pvalue"] >= 0.01 for v in self.goodness_of_fit.values())
 
     @property
-    def aic(self) -> float:  # pragma: no cover - defined by each fit
-        raise NotImplementedError
+    def aic(self) -> float:
+        """Akaike information criterion :math:`2k - 2\\hat\\ell`."""
+        return 2.0 * len(self.parameters) - 2.0 * self.loglik
 
     @property
-    def bic(self) -> float:  # pragma: no cover - defined by each fit
-        raise NotImplementedError
+    def bic(self) -> float:
+        """Bayesian information criterion :math:`k\\log n - 2\\hat\\ell` (n transitions)."""
+        return len(self.parameters) * math.log(self.n_obs - 1) - 2.0 * self.loglik
 
     def _fit_table(self, title: str, rows: list[tuple[Any, ...]]) -> Any:
         """``rows`` (label, estimate, std. error, interval) then log-likelihood, AIC, BIC and the
@@ -151,17 +155,7 @@ class ParametricFit(FitChecks):
     equation: ClassVar[str] = ""
     labels: ClassVar[dict[str, str]] = {}
 
-    # -- derived (n_obs, span, adequate from FitChecks) --------------------------
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion :math:`2k - 2\\hat\\ell`."""
-        return 2.0 * len(self.parameters) - 2.0 * self.loglik
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion :math:`k\\log n - 2\\hat\\ell` (n transitions)."""
-        return len(self.parameters) * math.log(self.n_obs - 1) - 2.0 * self.loglik
-
+    # -- derived (n_obs, span, adequate, aic, bic from FitChecks) ---------------
     @property
     def process(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -197,17 +197,7 @@ class OUFit(FitChecks):
     model: ClassVar[str] = "ou"
     parameters: ClassVar[tuple[str, ...]] = ("kappa", "mean", "sigma")
 
-    # -- derived quantities ---------------------------------------------------
-    @property
-    def aic(self) -> float:
-        r"""Akaike information criterion :math:`2k - 2\hat\ell` (k = 3)."""
-        return 6.0 - 2.0 * self.loglik
-
-    @property
-    def bic(self) -> float:
-        r"""Bayesian information criterion :math:`k\log n - 2\hat\ell` (n transitions)."""
-        return 3.0 * math.log(self.n_obs - 1) - 2.0 * self.loglik
-
+    # -- derived quantities (n_obs, span, adequate, aic, bic from FitChecks) ---
     @property
     def process(self) -> Any:
         """The fitted :class:`~gelav.processes.OrnsteinUhlenbeck`."""

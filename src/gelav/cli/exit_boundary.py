@@ -7,7 +7,7 @@ import math
 import click
 
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
-from gelav.cli._valuation import renamed_errors
+from gelav.cli._valuation import premium_options, renamed_errors
 
 _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "--nav-growth",
            "distribution_rate": "--distribution-rate", "holding_cost": "--holding-cost", "n_cells": "--cells",
@@ -25,10 +25,7 @@ _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "
 @click.option("--distribution-rate", type=float, default=None, help="Distributions δ per year, fraction of NAV [0].")
 @click.option("--holding-cost", type=float, default=None,
               help="Stress liquidity cost c0: c(L) = c0·max(−L, 0) per year [0.5].")
-@click.option("--alpha", type=float, default=None, help="Premium α [0.045].")
-@click.option("--beta", type=float, default=None, help="Premium β [−0.025].")
-@click.option("--gamma", type=float, default=None, help="Premium γ [0.021].")
-@click.option("--scaling", type=click.Choice(["sqrt", "linear", "none"]), default=None, help="Premium f(T) [sqrt].")
+@premium_options
 @click.option("--cells", type=int, default=None, help="Grid cells in L on [−3, 3] [300].")
 @click.option("--steps", type=int, default=None, help="Time steps [400].")
 @click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")

@@ -14,7 +14,7 @@ from gelav.tasks.feynman_kac import (  # noqa: F401  (the old names stay importa
     BOUNDARIES,
     FIELDS,
     PAYOFFS,
-    _payoff,
+    payoff_function,
     plot_feynman_kac,
     run_feynman_kac,
 )

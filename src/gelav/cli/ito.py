@@ -57,7 +57,7 @@ def ito(drift: str | None, diffusion: str | None, var: str | None, transform: st
     if as_latex and as_plain:
         raise click.UsageError("Give at most one of '--latex' and '--plain'.")
     from gelav import tasks
-    from gelav.tasks.ito import ItoInputError, _plain
+    from gelav.tasks.ito import ItoInputError, plain_text
 
     try:
         rep = tasks.ito(config, drift=drift, diffusion=diffusion, var=var, transform=transform, rate=rate,
@@ -84,7 +84,7 @@ def ito(drift: str | None, diffusion: str | None, var: str | None, transform: st
         if as_latex:
             body = obj.latex()
         elif as_plain or not hasattr(obj, "pretty"):
-            body = _plain(obj)
+            body = plain_text(obj)
         else:
             body = obj.pretty()
         click.echo("\n".join("  " + line for line in body.splitlines()))

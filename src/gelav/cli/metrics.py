@@ -7,28 +7,7 @@ from typing import Any
 import click
 
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
-
-
-def premium_options(func: Any) -> Any:
-    """The ``--alpha/--beta/--gamma/--scaling`` options of π(L, T) = (α + βL + γL²) f(T)."""
-    for opt in reversed((
-        click.option("--alpha", type=float, default=None, help="Premium α [default 0.045]."),
-        click.option("--beta", type=float, default=None, help="Premium β [default -0.025]."),
-        click.option("--gamma", type=float, default=None, help="Premium γ [default 0.021]."),
-        click.option("--scaling", type=click.Choice(["sqrt", "linear", "none"]), default=None,
-                     help="Term scaling f(T) [default sqrt]."),
-    )):
-        func = opt(func)
-    return func
-
-
-def resolve_premium(data: dict[str, Any] | None, alpha: float | None, beta: float | None, gamma: float | None,
-                    scaling: str | None) -> Any:
-    """An IlliquidityPremium from the options, over a ``[premium]`` TOML table, over the defaults
-    (:func:`gelav.tasks.premium.premium_model`)."""
-    from gelav.tasks.premium import premium_model
-
-    return premium_model(data, alpha=alpha, beta=beta, gamma=gamma, scaling=scaling)
+from gelav.cli._valuation import premium_options, resolve_premium  # noqa: F401  (resolve_premium: its old home)
 
 
 def _pct(v: float | None) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
-from gelav.cli._valuation import renamed_errors
-from gelav.cli.metrics import premium_options, resolve_premium
+from gelav.cli._valuation import premium_options, renamed_errors, resolve_premium
 
 _OPTION = {"scenario": "--scenario", "horizon": "--horizon", "levels": "--levels", "L0": "--L0",
            "exit_level": "--exit-level", "seed": "--seed", "equilibrium": "--equilibrium"}

@@ -207,6 +207,11 @@ class Generator:
         """Number of states (grid nodes)."""
         return self.grid.n_nodes
 
+    @property
+    def has_killing(self) -> bool:
+        """Whether the generator has a killing (or signed discount) rate."""
+        return self._killing is not None
+
     def killing_rate(self, t: float) -> NDArray[np.float64]:
         """:math:`k(t, x_i)` at the nodes (zeros when there is no killing)."""
         k = self._killing

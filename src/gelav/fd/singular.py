@@ -36,7 +36,7 @@ absorbing, an entrance end (:math:`\Delta S_0 = \infty`) is never entered.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,7 +76,7 @@ class EndExponents(tuple):  # type: ignore[type-arg]
 
 
 def coefficients(
-    process: Any, t: float, y: NDArray[np.float64]
+    process: ProcessLike, t: float, y: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``(σ², b)`` at the points ``y`` (broadcast to their shape; non-finite values left for the caller)."""
     with np.errstate(all="ignore"):
@@ -197,13 +197,13 @@ def end_exponents(
     return EndExponents((round(alpha, 6), beta))
 
 
-def _B(process: Any, t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
+def _B(process: ProcessLike, t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
     a, b = coefficients(process, t, y)
     return 2.0 * b / a
 
 
 def integral_of_2b_over_a(
-    process: Any, t: float, lo: NDArray[np.float64], hi: NDArray[np.float64]
+    process: ProcessLike, t: float, lo: NDArray[np.float64], hi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """:math:`\\int_{lo}^{hi} 2b/\\sigma^2` by 8-point Gauss–Legendre (elementwise, regular integrands)."""
     z, w = _GL
@@ -213,7 +213,7 @@ def integral_of_2b_over_a(
 
 
 def _regular_integrals(
-    process: Any,
+    process: ProcessLike,
     t: float,
     r: NDArray[np.float64],
     lo: NDArray[np.float64],
@@ -256,7 +256,7 @@ def _logsumexp(v: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _end_integral(
-    process: Any,
+    process: ProcessLike,
     t: float,
     L: float,
     inward: float,

@@ -96,7 +96,7 @@ def signed_rate_substeps(
         record ``{"condition", "steps_split", "substeps_added", "max_theta_dt_r_minus"}``
         (``None`` when nothing was done).
     """
-    if getattr(generator, "_killing", None) is None:
+    if not generator.has_killing:
         return time_grid, None
     t, th = time_grid.times, time_grid.theta
     names = time_grid.schemes

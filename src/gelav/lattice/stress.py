@@ -67,7 +67,7 @@ class StressEstimate:
         return iter((self.probability, self.error_estimate))
 
 
-def _generator_grid(process: Any, x0: float, threshold: float, n_cells: int, domain: tuple[float, float],
+def _generator_grid(process: ProcessLike, x0: float, threshold: float, n_cells: int, domain: tuple[float, float],
                     refine: int = 0) -> Grid:
     """The generator lattice's grid: uniform with ``x0`` on a node, or, at a singular end of the state space,
     graded towards it with ``x0`` and the threshold on nodes (refined ``refine`` times, nested)."""
@@ -85,7 +85,7 @@ def _generator_grid(process: Any, x0: float, threshold: float, n_cells: int, dom
     return grid
 
 
-def _generator_prob(process: Any, x0: float, horizon: float, threshold: float, below: bool, grid: Grid) -> float:
+def _generator_prob(process: ProcessLike, x0: float, horizon: float, threshold: float, below: bool, grid: Grid) -> float:
     lat = GeneratorLattice(process, grid, method="exact")
     p = lat.forward(grid.point_mass(x0), horizon)
     if grid.spacing.max() > 1.5 * grid.spacing.min():

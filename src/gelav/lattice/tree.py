@@ -9,13 +9,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
 from gelav.lattice.counting import lattice_cdf
+from gelav.processes.protocol import params_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -123,7 +124,7 @@ class TrinomialTree:
     (41, True)
     """
 
-    def __init__(self, process: Any, x0: float, horizon: float, n_steps: int, *, j_max: int | None = None) -> None:
+    def __init__(self, process: ProcessLike, x0: float, horizon: float, n_steps: int, *, j_max: int | None = None) -> None:
         family = tree_family(process)
         kind = TREE_KINDS.get(family) if family is not None else None
         if kind is None:
@@ -132,6 +133,7 @@ class TrinomialTree:
                 + ", ".join(TREE_KINDS) + ". Use GeneratorLattice for any other process."
             )
         self.process = process
+        self._params = params_of(process)  # the family's parameters: mu, sigma (BM, GBM); kappa, mean, sigma (OU)
         self.kind = kind
         self.family = family
         self.x0 = check_finite("x0", x0)
@@ -141,8 +143,8 @@ class TrinomialTree:
         self.n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)
         dt = self.horizon / self.n_steps
         self.dt = dt
-        sigma = float(process.sigma)
-        kappa = float(process.kappa) if family == "OrnsteinUhlenbeck" else 0.0
+        sigma = float(self._params["sigma"])
+        kappa = float(self._params["kappa"]) if family == "OrnsteinUhlenbeck" else 0.0
         self.kappa = kappa
         if kappa > 0:
             self.M = math.expm1(-kappa * dt)
@@ -202,12 +204,12 @@ class TrinomialTree:
         return self._mean_path(t)
 
     def _mean_path(self, t: float) -> float:
-        p = self.process
+        p = self._params
         if self.kind == "log":
-            return math.log(self.x0) + (p.mu - 0.5 * p.sigma**2) * t
+            return math.log(self.x0) + (p["mu"] - 0.5 * p["sigma"]**2) * t
         if self.family == "OrnsteinUhlenbeck":
-            return p.mean + (self.x0 - p.mean) * math.exp(-p.kappa * t)
-        return self.x0 + p.mu * t
+            return p["mean"] + (self.x0 - p["mean"]) * math.exp(-p["kappa"] * t)
+        return self.x0 + p["mu"] * t
 
     def offsets(self, i: int) -> NDArray[np.float64]:
         """Transformed node positions :math:`m(t_i) + j\\,\\delta x` at level ``i`` (all 2J+1 columns)."""
@@ -228,8 +230,8 @@ class TrinomialTree:
         """Exact standard deviation of the (transformed) state at the horizon."""
         T = self.horizon
         if self.kappa > 0:
-            return math.sqrt(self.process.sigma**2 / (2 * self.kappa) * -math.expm1(-2 * self.kappa * T))
-        return float(self.process.sigma) * math.sqrt(T)
+            return math.sqrt(self._params["sigma"]**2 / (2 * self.kappa) * -math.expm1(-2 * self.kappa * T))
+        return float(self._params["sigma"]) * math.sqrt(T)
 
     def covers(self, level: float, *, n_std: float = 2.0) -> bool:
         """Whether ``level`` (transformed coordinate) lies at least ``n_std`` terminal

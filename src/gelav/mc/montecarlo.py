@@ -144,7 +144,7 @@ class Paths:
 
     times: NDArray[np.float64]
     values: NDArray[np.float64]
-    process: Any
+    process: ProcessLike
     x0: float
     scheme: str
     antithetic: bool
@@ -336,7 +336,7 @@ def _block_seed(root: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
 
 @dataclass(frozen=True)
 class _Problem:
-    process: Any
+    process: ProcessLike
     scheme: Scheme
     x0: float
     start: float

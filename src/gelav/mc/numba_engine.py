@@ -26,10 +26,13 @@ motion; schemes ``exact``, ``euler``, ``milstein``), without barriers.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from gelav.processes.protocol import ProcessLike
 
 __all__ = ["available", "kernel_coefficients", "run_paths"]
 
@@ -188,22 +191,24 @@ def _build() -> Any:
     return _KERNEL
 
 
-def kernel_coefficients(process: Any, scheme: str, dt: float) -> tuple[int, float, float, float, float]:
+def kernel_coefficients(process: ProcessLike, scheme: str, dt: float) -> tuple[int, float, float, float, float]:
     """``(kind, c0, c1, c2, c3)`` of the closed-form step, or raise ValueError."""
     from gelav.processes import BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck
+    from gelav.processes.protocol import name_of, params_of
 
     sq = math.sqrt(dt)
     t = type(process)
+    p = params_of(process)  # a built-in family's own parameters (exact types: a subclass may change the law)
     if t is OrnsteinUhlenbeck:
-        k, m, s = process.kappa, process.mean, process.sigma
+        k, m, s = p["kappa"], p["mean"], p["sigma"]
         if scheme == "exact":
             e = math.exp(-k * dt)
             return 0, e, m * (1 - e), s * math.sqrt(-math.expm1(-2 * k * dt) / (2 * k)), 0.0
         return 0, 1 - k * dt, k * m * dt, s * sq, 0.0
     if t is BrownianMotion:
-        return 0, 1.0, process.mu * dt, process.sigma * sq, 0.0
+        return 0, 1.0, p["mu"] * dt, p["sigma"] * sq, 0.0
     if t is GeometricBrownianMotion:
-        mu, s = process.mu, process.sigma
+        mu, s = p["mu"], p["sigma"]
         if scheme == "exact":
             return 1, 0.0, (mu - 0.5 * s * s) * dt, s * sq, 0.0
         if scheme == "euler":
@@ -212,11 +217,11 @@ def kernel_coefficients(process: Any, scheme: str, dt: float) -> tuple[int, floa
         return 2, 1 + mu * dt - h, 0.0, s * sq, h
     raise ValueError(
         f"`engine='numba'` supports OrnsteinUhlenbeck, BrownianMotion and GeometricBrownianMotion, "
-        f"got {getattr(process, 'name', t.__name__)}; use engine='numpy'."
+        f"got {name_of(process)}; use engine='numpy'."
     )
 
 
-def run_paths(process: Any, scheme: str, x0: float, dt: float, n_steps: int, save_idx: tuple[int, ...],
+def run_paths(process: ProcessLike, scheme: str, x0: float, dt: float, n_steps: int, save_idx: tuple[int, ...],
               first: int, n: int, key: int, antithetic: bool, threads: int | None = None) -> NDArray[np.float64]:
     """Simulate paths ``first .. first + n - 1``; returns values at the saved step indices, shape (n_save, n)."""
     kind, c0, c1, c2, c3 = kernel_coefficients(process, scheme, dt)

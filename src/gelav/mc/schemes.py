@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck
-from gelav.processes.protocol import has_exact_step, name_of
+from gelav.processes.protocol import exact_uses_normals, has_exact_step, name_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -90,7 +90,7 @@ class Scheme:
         return f"{type(self).__name__}(strong_order={self.strong_order}, weak_order={self.weak_order})"
 
 
-def _capability_step(process: Any, capability: str, dt: float) -> Step | None:
+def _capability_step(process: ProcessLike, capability: str, dt: float) -> Step | None:
     """The process's fused step for coefficients in closed form (``process.<capability>(dt)``), or None."""
     fast = getattr(process, capability, None)
     return fast(dt) if fast is not None else None  # type: ignore[no-any-return]
@@ -164,7 +164,7 @@ class Exact(Scheme):
             )
 
     def uses_normals_for(self, process: ProcessLike) -> bool:
-        return bool(getattr(process, "exact_uses_normals", True))
+        return exact_uses_normals(process)
 
     def stepper(self, process: ProcessLike, dt: float) -> Step:
         self.check(process)

@@ -312,7 +312,7 @@ def sensitivity(
     price = resp["market"][0].T.copy()
     exits = resp["exits"][:, 0].sum(axis=0)
     # error: the value response to the residual r of the linear solve (δV of δZ = r)
-    dpf, _, dops = tan._env_columns(resp["residual_Z"])
+    dpf, _, dops = tan.environment_columns(resp["residual_Z"])
     err = np.abs(tan.backward(dpf, dops)[0]).max(axis=0)
     return Sensitivity(
         R,

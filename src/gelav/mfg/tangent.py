@@ -226,7 +226,8 @@ class Tangent:
         return np.stack((mid[:, 0], dF, dm, mid[:, 1]))
 
     # -- the linearised map --------------------------------------------------------------------
-    def _env_columns(self, dZ: Array) -> tuple[Array, Array, list[Any] | None]:
+    def environment_columns(self, dZ: Array) -> tuple[Array, Array, list[Any] | None]:
+        """:meth:`environment` for each column of ``dZ`` (4, M, C): δπ (M, KN, C), δmarket (K, M, C), the δops (None if static)."""
         C = dZ.shape[2]
         dpf = np.empty((self.pb.M, self.KN, C))
         dmk = np.empty((self.pb.K, self.pb.M, C))
@@ -242,7 +243,7 @@ class Tangent:
         Keys ``image`` (:math:`\partial_Z\Phi\,\delta Z + \partial_{p_0}\Phi\,\delta p_0`, (4, M, C)),
         ``V`` (δV, (M+1, KN, C)), ``price`` (δπ, (M, KN, C)), ``market`` ((K, M, C)), ``P``, ``exits``.
         """
-        dpf, dmk, dops = self._env_columns(dZ)
+        dpf, dmk, dops = self.environment_columns(dZ)
         dV = self.backward(dpf, dops)
         dP, dE = self.forward(dV, dpf, dp0, dops)
         return {

@@ -60,7 +60,7 @@ from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
 from gelav.fd.stepping import Stepper
-from gelav.processes.protocol import domain_of, name_of
+from gelav.processes.protocol import check_process, domain_of, name_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -205,7 +205,7 @@ class Value:
     time_grid: TimeGrid
     lower: Any = None
     upper: Any = None
-    process: Any = None
+    process: ProcessLike | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     killing: Any = None
@@ -394,8 +394,7 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
     TypeError, ValueError
         As documented by :func:`backward`.
     """
-    if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
-        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
+    check_process(process)
     horizon = check_positive("horizon", horizon)
     start = check_finite("start", start, maximum=MAX_HORIZON)
     n_steps = check_int("n_steps", n_steps, minimum=1, maximum=MAX_CELLS)

@@ -47,7 +47,7 @@ from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid
 from gelav.fd.linalg import solve as tridiagonal_solve
 from gelav.pde.backward import Dirichlet, Reflecting, Value, backward
-from gelav.processes.protocol import domain_of, name_of
+from gelav.processes.protocol import check_process, domain_of, name_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -98,7 +98,7 @@ class BoundaryClass:
     kind: str
 
 
-def _singular(process: Any, x: float, t: float, inward: float) -> bool:
+def _singular(process: ProcessLike, x: float, t: float, inward: float) -> bool:
     lo, hi = domain_of(process)
     if x <= lo + 1e-14 * max(1.0, abs(lo)) or x >= hi - 1e-14 * max(1.0, abs(hi)):
         return True
@@ -146,8 +146,7 @@ def classify_boundary(process: ProcessLike, a: float, b: float, *, t: float = 0.
     (BoundaryClass, BoundaryClass)
         Lower and upper end.
     """
-    if not all(hasattr(process, n) for n in ("drift", "diffusion", "variance_rate")):
-        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
+    check_process(process)
     a, b = _end_point("a", a, -1.0), _end_point("b", b, 1.0)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")
@@ -223,7 +222,7 @@ class ExitResult:
     grid: Grid
     values: NDArray[np.float64]
     quantity: str
-    process: Any = None
+    process: ProcessLike | None = None
     boundaries: tuple[Any, Any] | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
@@ -276,7 +275,7 @@ class ExitTimeDistribution:
     x0: float
     a: float
     b: float
-    process: Any = None
+    process: ProcessLike | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def cdf(self, t: ArrayLike) -> NDArray[np.float64] | float:
@@ -344,7 +343,7 @@ def _exit_result(g: Grid, values: NDArray[np.float64], what: str, process: Proce
                        "seconds": _time.perf_counter() - t0})
 
 
-def _check_interval(process: Any, a: float, b: float) -> tuple[float, float]:
+def _check_interval(process: ProcessLike, a: float, b: float) -> tuple[float, float]:
     a, b = check_finite("a", a), check_finite("b", b)
     if not a < b:
         raise ValueError(f"`a` must be < `b`, got a={a}, b={b}.")

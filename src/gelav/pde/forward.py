@@ -19,7 +19,7 @@ import math
 import time as _time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -36,7 +36,7 @@ from gelav.fd.step_control import (
     with_implicit_halves,
 )
 from gelav.fd.stepping import Stepper
-from gelav.processes.protocol import domain_of, name_of
+from gelav.processes.protocol import check_process, domain_of, name_of, stationary_law
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -59,7 +59,7 @@ def initial_masses(initial: Any, grid: Grid, process: ProcessLike | None = None)
     if isinstance(initial, str):
         if initial != "stationary":
             raise ValueError(f"Unknown `initial` {initial!r}; use a number, 'stationary', a distribution or an array.")
-        law = cast(Any, process).stationary() if process is not None else None
+        law = stationary_law(process) if process is not None else None
         if law is None:
             raise ValueError(f"{name_of(process)} has no stationary law.")
         return grid.cell_masses(cdf=law.cdf)
@@ -83,14 +83,14 @@ def initial_masses(initial: Any, grid: Grid, process: ProcessLike | None = None)
     return m
 
 
-def _cover_points(initial: Any, process: Any, tail: float) -> NDArray[np.float64] | None:
+def _cover_points(initial: Any, process: ProcessLike, tail: float) -> NDArray[np.float64] | None:
     if isinstance(initial, str) and initial != "stationary":
         raise ValueError(f"Unknown `initial` {initial!r}; use a number, 'stationary', a distribution or an array.")
     if isinstance(initial, (int, float, np.integer, np.floating)):
         return np.array([check_finite("initial", initial)])
     law = None
     if isinstance(initial, str) and initial == "stationary":
-        law = process.stationary()
+        law = stationary_law(process)
         if law is None:
             raise ValueError(f"{name_of(process)} has no stationary law.")
     elif _is_distribution(initial):
@@ -207,8 +207,7 @@ def forward(
     0.00194
     """
     t_start = _time.perf_counter()
-    if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
-        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
+    check_process(process)
     # also validates `domain` and `damping_steps` without a `discretization`
     kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
                                 time_grid=time_grid, scheme=scheme, damping_steps=damping_steps, tail=tail)

@@ -302,7 +302,7 @@ def optimal_stopping(
                          killing=s.killing, stop=stops, obstacle=obstacles)
 
 
-def _perpetual(process: Any, reward: Any, *, running: Any, discount: Any, lower: Any, upper: Any,
+def _perpetual(process: ProcessLike, reward: Any, *, running: Any, discount: Any, lower: Any, upper: Any,
                grid: Grid | None, domain: Any, x0: Any, n_cells: int, max_iter: int, t_start: float) -> StoppingValue:
     """Stationary obstacle problem :math:`\\min((r - Q)u - f, u - g) = 0` by policy iteration."""
     s = backward_problem(process, reward, 1.0, discount=discount, running=running, lower=lower, upper=upper,
@@ -342,7 +342,7 @@ def _perpetual(process: Any, reward: Any, *, running: Any, discount: Any, lower:
 FAR_FIELD_TOL = 1e-4
 
 
-def _perpetual_far_field(process: Any, reward: Any, *, grid: Grid | None, domain: Any, x0: Any,
+def _perpetual_far_field(process: ProcessLike, reward: Any, *, grid: Grid | None, domain: Any, x0: Any,
                          **kw: Any) -> StoppingValue:
     r"""The perpetual problem with its far-field error measured (and, on an automatic domain, removed).
 

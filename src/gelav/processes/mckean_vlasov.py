@@ -250,7 +250,7 @@ class ParticleSystem:
     mean: NDArray[np.float64]
     var: NDArray[np.float64]
     final: NDArray[np.float64]
-    process: Any
+    process: McKeanVlasov
     scheme: str
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
@@ -276,7 +276,7 @@ class ParticleSystem:
         return fig
 
 
-def _check_mv(process: Any) -> McKeanVlasov:
+def _check_mv(process: McKeanVlasov) -> McKeanVlasov:
     if not isinstance(process, McKeanVlasov):
         raise TypeError(f"`process` must be a McKeanVlasov process, got {type(process).__name__}.")
     return process

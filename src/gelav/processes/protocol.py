@@ -14,26 +14,32 @@ exact step                 ``exact_step(dt)`` (and ``exact_uses_normals``)  Mont
 Gaussian law               ``normal_law(x0, t, s)``                        automatic domains
 stationary law             ``stationary()``                                ``initial="stationary"``
 time homogeneity           ``time_homogeneous``                            factor-once stepping
+parameters                 ``params()``                                    result inputs, reports
 =========================  ==============================================  ========================
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, cast, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "ExactLawProcess",
     "ProcessLike",
+    "check_process",
     "domain_of",
+    "exact_uses_normals",
     "gaussian_law",
     "has_exact_law",
     "has_exact_step",
     "is_process",
     "is_time_homogeneous",
     "name_of",
+    "params_of",
+    "stationary_law",
 ]
 
 
@@ -51,39 +57,75 @@ class ProcessLike(Protocol):
     def variance_rate(self, t: float, x: ArrayLike) -> NDArray[np.float64]: ...
 
 
+@runtime_checkable
+class ExactLawProcess(ProcessLike, Protocol):
+    """A process with the exact-law capability: ``transition(x0, t, s)`` is the law of :math:`X_t`
+    given :math:`X_s = x_0` (a frozen SciPy distribution) and ``has_transition`` is true."""
+
+    @property
+    def has_transition(self) -> bool: ...
+
+    def transition(self, x0: float, t: float, s: float = 0.0) -> Any: ...
+
+
 def is_process(obj: Any) -> bool:
     """True when ``obj`` has the coefficients a solver needs (drift, diffusion, variance rate)."""
     return all(callable(getattr(obj, a, None)) for a in ("drift", "diffusion", "variance_rate"))
 
 
-def domain_of(process: Any) -> tuple[float, float]:
+def check_process(process: object) -> ProcessLike:
+    """``process`` when it has the coefficients a solver needs (:func:`is_process`), else a ``TypeError``."""
+    if not is_process(process):
+        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
+    return cast(ProcessLike, process)
+
+
+def domain_of(process: ProcessLike) -> tuple[float, float]:
     """The state space of ``process`` (the real line when it does not say)."""
     lo, hi = getattr(process, "domain", (-math.inf, math.inf))
     return float(lo), float(hi)
 
 
-def name_of(process: Any) -> str:
+def name_of(process: object) -> str:
     """A display name for ``process``."""
     return str(getattr(process, "name", type(process).__name__))
 
 
-def has_exact_law(process: Any) -> bool:
+def params_of(process: object) -> dict[str, float]:
+    """The parameters ``process.params()`` names (empty for a general model, or one without ``params``)."""
+    params = getattr(process, "params", None)
+    return dict(params()) if callable(params) else {}
+
+
+def has_exact_law(process: ProcessLike) -> TypeGuard[ExactLawProcess]:
     """True when ``process.transition`` gives the exact law of :math:`X_t` given :math:`X_s`."""
     return bool(getattr(process, "has_transition", False))
 
 
-def has_exact_step(process: Any) -> bool:
+def has_exact_step(process: ProcessLike) -> bool:
     """True when ``process.exact_step(dt)`` samples the exact transition (Monte Carlo ``scheme="exact"``)."""
     step = getattr(process, "exact_step", None)
     return callable(step) and step(1.0) is not None
 
 
-def is_time_homogeneous(process: Any) -> bool:
+def stationary_law(process: ProcessLike) -> Any:
+    """The stationary law (a frozen SciPy distribution) of ``process``, or None when it has none or does not say."""
+    law = getattr(process, "stationary", None)
+    return law() if callable(law) else None
+
+
+def exact_uses_normals(process: ProcessLike) -> bool:
+    """Whether ``process.exact_step`` consumes one standard normal per path (else it draws from ``rng``;
+    default true)."""
+    return bool(getattr(process, "exact_uses_normals", True))
+
+
+def is_time_homogeneous(process: ProcessLike) -> bool:
     """True when ``process`` declares coefficients that do not depend on time."""
     return bool(getattr(process, "time_homogeneous", False))
 
 
-def gaussian_law(process: Any, x0: float, t: float, s: float = 0.0) -> tuple[float, float] | None:
+def gaussian_law(process: ProcessLike, x0: float, t: float, s: float = 0.0) -> tuple[float, float] | None:
     """``(mean, std)`` of :math:`X_t` given :math:`X_s = x_0` when ``process`` knows it is Gaussian, else None."""
     law = getattr(process, "normal_law", None)
     return None if law is None else law(x0, t, s)

@@ -23,6 +23,7 @@ the seeds (:func:`ou_fokker_planck_terms`, :func:`ou_heat_transform`,
 
 from __future__ import annotations
 
+from gelav.symbolic._assume import Bound, parse_assumptions
 from gelav.symbolic._equation import Equation, is_zero
 from gelav.symbolic._ito import (
     ExitTime,
@@ -52,6 +53,7 @@ from gelav.symbolic._teaching import (
 from gelav.symbolic.parsing import parse_expression
 
 __all__ = [
+    "Bound",
     "Equation",
     "ExitTime",
     "FokkerPlanckTerms",
@@ -72,6 +74,7 @@ __all__ = [
     "ito_rule",
     "ou_fokker_planck_terms",
     "ou_heat_transform",
+    "parse_assumptions",
     "parse_expression",
     "pdepe_form",
     "seed002_walkthrough",

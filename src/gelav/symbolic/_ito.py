@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import sympy as sp
@@ -693,6 +693,9 @@ class TransitionCheck:
         return self.symbolic or self.max_relative_residual < 1e-20
 
 
+_S = TypeVar("_S", bound="_ScaleSolution")
+
+
 class _ScaleSolution(LatexRepr):
     """Shared numerics, checks and printing of :class:`ExitTime` and :class:`HittingProbability`."""
 
@@ -701,9 +704,10 @@ class _ScaleSolution(LatexRepr):
     x: Any
     a: Any
     b: Any
-    process: Any
+    process: ItoProcess | None
     _boundary: tuple[int, int] = (0, 0)
     _label: str = "y"
+    _latex_label: str = "y(x)"
 
     assumptions: tuple[Any, ...] = ()
 
@@ -721,10 +725,13 @@ class _ScaleSolution(LatexRepr):
         """True when the expression holds no unevaluated :class:`sympy.Integral`."""
         return self.closed_form is not None
 
-    def _subs(self, *args: Any, **kw: Any) -> Any:
-        """A copy with ``subs`` applied to the expression and to the limits ``a``, ``b``."""
+    def subs(self: _S, *args: Any, **kw: Any) -> _S:
+        """Substitute in the expression (and in the limits ``a``, ``b``)."""
         return replace(self, expression=self.expression.subs(*args, **kw),  # type: ignore[type-var]
                        a=sp.sympify(self.a).subs(*args, **kw), b=sp.sympify(self.b).subs(*args, **kw))
+
+    def latex(self) -> str:
+        return rf"{self._latex_label} = {sp.latex(self.expression)}"
 
     def _sympy_(self) -> Any:
         """SymPy sees the expression: ``sp.limit(et, a, 0)``, ``expr.subs(y, et)`` and ``sp.simplify(et)`` work."""
@@ -818,6 +825,8 @@ class _ScaleSolution(LatexRepr):
 
         expr = sp.sympify(self.expression)
         if expr.has(sp.Integral):
+            if self.process is None:  # the integrals are checked against the generator
+                raise ValueError("check(): the expression has unevaluated integrals and no `process` to check them.")
             ok = solves_exit_ode(self.process, expr, self.ode.rhs)
         else:
             funcs = self.ode.lhs.atoms(sp.Function)
@@ -846,21 +855,12 @@ class ExitTime(_ScaleSolution):
     a: Any
     b: Any
     method: str = "dsolve"
-    process: Any = field(default=None, compare=False, repr=False)
+    process: ItoProcess | None = field(default=None, compare=False, repr=False)
     assumptions: tuple[Any, ...] = field(default=(), compare=False)
 
     _label = "E[tau]"
     _pretty_label = "E[τ]"
-
-    def subs(self, *args: Any, **kw: Any) -> ExitTime:
-        """Substitute in the expression (and in the limits ``a``, ``b``)."""
-        return self._subs(*args, **kw)
-
-    def latex(self) -> str:
-        return rf"E[\tau] = {sp.latex(self.expression)}"
-
-    def __str__(self) -> str:
-        return f"E[tau]({self.x}) = {sp.sstr(self.expression)}"
+    _latex_label = r"E[\tau]"
 
 
 @dataclass(frozen=True)
@@ -872,18 +872,12 @@ class HittingProbability(_ScaleSolution):
     x: Any
     a: Any
     b: Any
-    process: Any = field(default=None, compare=False, repr=False)
+    process: ItoProcess | None = field(default=None, compare=False, repr=False)
     assumptions: tuple[Any, ...] = field(default=(), compare=False)
 
     _boundary = (0, 1)
     _label = "P(hit b first)"
-
-    def subs(self, *args: Any, **kw: Any) -> HittingProbability:
-        """Substitute in the expression (and in the limits ``a``, ``b``)."""
-        return self._subs(*args, **kw)
-
-    def latex(self) -> str:
-        return rf"P_x(\tau_b < \tau_a) = {sp.latex(self.expression)}"
+    _latex_label = r"P_x(\tau_b < \tau_a)"
 
     def __str__(self) -> str:
         return f"P(hit {self.b} before {self.a})({self.x}) = {sp.sstr(self.expression)}"

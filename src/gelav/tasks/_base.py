@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # pragma: no cover - Python 3.10: the base still makes every subclass a frozen dataclass
+    def dataclass_transform(**_: Any) -> Callable[[type], type]:
+        return lambda cls: cls
 
 import numpy as np
 
 from gelav.results import Diagnostics
 
 __all__ = ["DEFAULTS", "ScenarioLike", "TaskResult", "check_options", "export_tables", "merge", "read_scenario",
-           "read_table", "settings", "source_of"]
+           "read_table", "recorded_warnings", "settings", "source_of", "warning_texts"]
 
 ScenarioLike = Mapping[str, Any] | str | Path | None
 
@@ -135,29 +144,60 @@ def settings(task: str, scenario: ScenarioLike, options: Mapping[str, Any], fiel
     return sc, merge(table or task, read(sc), options)
 
 
+@contextmanager
+def recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Record the warnings of the block (for the result's ``Diagnostics``) and show them again after it, to
+    the caller, who decides how to print them (not again when the block raises)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def warning_texts(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    """The messages of :func:`recorded_warnings`, for ``Diagnostics(warnings=...)``."""
+    return tuple(str(w.message) for w in caught)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 @dataclass(frozen=True)
 class TaskResult:
-    """Base of every task's result.
+    """Base of every task's result: each subclass is a frozen dataclass of its fields.
 
     Subclasses fill :meth:`to_dict` (the JSON of ``gelav <command> --json``),
     :meth:`key_numbers` (readable label -> number: the tables of the CLI and
     the report), :meth:`figures` (name -> Matplotlib figure, drawn on request)
-    and :meth:`tables` (name -> columns of equal length, for ``--export``).
+    and :meth:`tables` (name -> columns of equal length, for ``--export``), or
+    declare them: ``json`` names the field whose mapping is the JSON, ``plotted``
+    the field whose ``plot()`` is the one figure (``{name: <field>.plot()}``).
     """
 
     inputs: dict[str, Any]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
     #: the command (and figure file) name
-    name = "task"
+    name: ClassVar[str] = "task"
+    #: the field holding the JSON as a mapping (:meth:`to_dict`), or None
+    json: ClassVar[str | None] = None
+    #: the field whose ``plot()`` draws the task's one figure (:meth:`figures`), or None
+    plotted: ClassVar[str | None] = None
 
-    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every task overrides it
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True)(cls)  # in place: the subclass's annotations become its fields
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.json is not None:
+            return dict(getattr(self, self.json))
         return {"inputs": self.inputs, "diagnostics": self.diagnostics.to_dict()}
 
     def key_numbers(self) -> dict[str, Any]:
         return {}
 
     def figures(self) -> dict[str, Any]:
+        if self.plotted is not None:
+            return {self.name: getattr(self, self.plotted).plot()}
         return {}
 
     def tables(self) -> dict[str, dict[str, Any]]:

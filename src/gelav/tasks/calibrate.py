@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,6 @@ def data_path(scenario: Mapping[str, Any], data: Any) -> Path | None:
     return p
 
 
-@dataclass(frozen=True)
 class CalibrationReport(TaskResult):
     """The fit (:class:`gelav.calibrate.OUFit`, or the CIR/GBM fit asked for, or the best of several) and
     the series it was fitted to; with several models, ``comparison`` (a
@@ -81,6 +79,7 @@ class CalibrationReport(TaskResult):
     comparison: Any = None
 
     name = "calibrate"
+    plotted = "fit"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.fit.summary() if self.comparison is None else self.comparison.summary())
@@ -102,9 +101,6 @@ class CalibrationReport(TaskResult):
             out.update({f.labels.get(k, k): v for k, v in f.estimates.items()})
         out["observations"] = f.n_obs
         return out
-
-    def figures(self) -> dict[str, Any]:
-        return {"calibrate": self.fit.plot()}
 
     def tables(self) -> dict[str, dict[str, Any]]:
         return fit_tables(self.fit)

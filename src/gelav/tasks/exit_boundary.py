@@ -8,7 +8,6 @@ scaling) < ``[exit_boundary]`` < keyword options; solved by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, check_options, read_scenario, read_table
@@ -28,7 +27,6 @@ DEFAULTS = {"fund_life": 10.0, "discount": 0.08, "nav_growth": 0.08, "distributi
 _SENSITIVITY = (("kappa", "κ"), ("sigma", "σ"), ("r", "r"))
 
 
-@dataclass(frozen=True)
 class ExitBoundaryReport(TaskResult):
     """The solved boundary (``result``, an :class:`~gelav.valuation.exit_boundary.ExitBoundary`) and
     ``sensitivity`` (``dL*(0)/dκ``, ``/dσ``, ``/dr`` when asked)."""
@@ -37,6 +35,7 @@ class ExitBoundaryReport(TaskResult):
     sensitivity: dict[str, float] | None = None
 
     name = "exit-boundary"
+    plotted = "result"
 
     def to_dict(self) -> dict[str, Any]:
         out = self.result.summary()
@@ -47,7 +46,9 @@ class ExitBoundaryReport(TaskResult):
     def key_numbers(self) -> dict[str, Any]:
         res = self.result
         T = res.fund_life
-        L_bar = min(max(float(getattr(res.process, "mean", 0.0)), float(res.nodes[0])), float(res.nodes[-1]))
+        from gelav.processes.protocol import params_of
+
+        L_bar = min(max(float(params_of(res.process).get("mean", 0.0)), float(res.nodes[0])), float(res.nodes[-1]))
         out: dict[str, Any] = {"remaining fund life T [y]": T}
         for t in (0.0, T / 2):
             b = res.boundary(t)
@@ -64,10 +65,6 @@ class ExitBoundaryReport(TaskResult):
             if self.sensitivity and key in self.sensitivity:
                 out[f"dL*(0)/d{sym}"] = self.sensitivity[key]
         return out
-
-    def figures(self) -> dict[str, Any]:
-        return {"exit-boundary": self.result.plot()}
-
 
 def exit_boundary(scenario: ScenarioLike = None, **options: Any) -> ExitBoundaryReport:
     """Solve the exit boundary of the scenario's stake (options: the fields of ``[exit_boundary]`` and

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings, source_of
@@ -144,12 +143,11 @@ def read_exit_time_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     return read_table(scenario, "exit_time", FIELDS, read)
 
 
-@dataclass(frozen=True)
 class ExitTimeReport(TaskResult):
     """Numbers of :func:`run_exit_time` (``data``: the JSON of ``gelav exit-time``)."""
 
     data: Any = None
-    process: Any = None
+    process: ProcessLike | None = None
 
     name = "exit_time"
 

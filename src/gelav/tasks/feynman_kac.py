@@ -8,24 +8,16 @@ Solves :math:`u_t + \mu y u_y + \tfrac12\sigma_0^2 y^2 u_{yy} - r u = 0`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, settings, source_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
 
-__all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_label",
+__all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "FeynmanKacReport", "feynman_kac", "free_value", "payoff_function", "payoff_label",
            "plot_feynman_kac", "read_feynman_kac_table", "run_feynman_kac"]
 
 PAYOFFS = ("price", "call", "put")
@@ -46,7 +38,8 @@ def payoff_label(payoff: str, strike: float) -> dict[str, str]:
             "title": f"Value of the {payoff}, strike {strike:g}, with limits"}
 
 
-def _payoff(kind: str, strike: float) -> Any:
+def payoff_function(kind: str, strike: float) -> Any:
+    """The terminal value :math:`g(y)` of a :data:`PAYOFFS` kind: ``y``, :math:`(y - K)^+` or :math:`(K - y)^+`."""
     if kind == "price":
         return lambda y: y
     if kind == "call":
@@ -111,7 +104,7 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         raise ValueError(f"The price grid needs 0 <= lower < upper, got lower={lower}, upper={upper}.")
     mu = mu0 + 0.5 * sigma0**2  # Itô: Y = exp(mu0 t + sigma0 W) has dY = (mu0 + sigma0²/2) Y dt + sigma0 Y dW
     proc = GeometricBrownianMotion(mu, sigma0)
-    g = _payoff(payoff, strike)
+    g = payoff_function(payoff, strike)
     side = {"sold": Dirichlet("payoff"), "knockout": Dirichlet(0.0), "reflecting": Reflecting()}[boundary]
     tau = np.linspace(0.0, horizon, n_times)  # time left, as in the seed's tgrid
     val = backward(proc, g, horizon, discount=discount or None, lower=side, upper=side,
@@ -159,7 +152,7 @@ def _add_limits(out: dict[str, Any], val: Any, payoff: str, strike: float, lower
         out[label] = {"price": y0, "expected_selling_price": row, "ratio": ratio(row, y0)}
 
 
-def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
+def _run_typed(process: ProcessLike, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
                n_times: int, payoff: str, strike: float, boundary: str, discount: float, mc_paths: int,
                mc_steps: int, seed: int) -> dict[str, Any]:
     """:func:`run_feynman_kac` for a typed-in process: the PDE, and Monte Carlo at the table's prices."""
@@ -167,16 +160,17 @@ def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_ce
 
     from gelav.backward import Dirichlet, Reflecting, backward
     from gelav.mc.montecarlo import simulate
+    from gelav.processes.protocol import domain_of, name_of
 
     if payoff not in PAYOFFS:
         raise ValueError(f"`payoff` must be one of {', '.join(PAYOFFS)}, got {payoff!r}.")
     if boundary not in BOUNDARIES:
         raise ValueError(f"`boundary` must be one of {', '.join(BOUNDARIES)}, got {boundary!r}.")
-    dom = getattr(process, "domain", None) or (-math.inf, math.inf)
+    dom = domain_of(process)
     if not (dom[0] <= lower < upper <= dom[1]):
         raise ValueError(f"The price grid needs lower < upper inside the model's domain {list(dom)}, got "
                          f"lower={lower}, upper={upper}.")
-    g = _payoff(payoff, strike)
+    g = payoff_function(payoff, strike)
     side = {"sold": Dirichlet("payoff"), "knockout": Dirichlet(0.0), "reflecting": Reflecting()}[boundary]
     tau = np.linspace(0.0, horizon, n_times)
     val = backward(process, g, horizon, discount=discount or None, lower=side, upper=side,
@@ -185,7 +179,7 @@ def _run_typed(process: Any, *, horizon: float, lower: float, upper: float, n_ce
     surface = np.array([val.at(horizon - t) for t in tau])
     nan = np.full_like(surface, np.nan)
     out: dict[str, Any] = {
-        "process": {"kind": "custom", "name": str(getattr(process, "name", "typed-in"))},
+        "process": {"kind": "custom", "name": name_of(process)},
         "payoff": payoff, "boundary": boundary, "discount": discount, "horizon": horizon,
         "price_grid": [lower, upper, n_cells], "n_steps": n_steps, "time_left": tau, "price": y,
         "expected_selling_price": surface, "ratio": nan, "seconds_backward": val.diagnostics["seconds"],
@@ -273,16 +267,13 @@ def read_feynman_kac_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-@dataclass(frozen=True)
 class FeynmanKacReport(TaskResult):
     """Numbers of :func:`run_feynman_kac` (``data``, the JSON of ``gelav feynman-kac``)."""
 
     data: Any = None
 
     name = "feynman_kac"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.data)
+    json = "data"
 
     @property
     def labels(self) -> dict[str, str]:
@@ -356,11 +347,9 @@ def feynman_kac(scenario: ScenarioLike = None, *, process: ProcessLike | None = 
     from gelav._validation import check_finite, check_horizon, check_rate
     from gelav.tasks._models import build_process, is_custom
 
-    check_options("feynman_kac", options, FIELDS)
-    sc = read_scenario(scenario)
+    sc, s = settings("feynman_kac", scenario, options, FIELDS, read_feynman_kac_table)
     if process is None and is_custom(sc.get("process")):
         process = build_process(sc["process"], source=source_of(sc))
-    s = merge("feynman_kac", read_feynman_kac_table(sc), options)
     if process is not None:
         if s["horizon"] <= 0:
             raise ValueError(f"`horizon` must be > 0, got {s['horizon']}.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import (
@@ -22,6 +21,7 @@ __all__ = [
     "ItoInputError",
     "ItoReport",
     "ito",
+    "plain_text",
     "read_ito_table",
     "resolve",
     "resolve_fields",
@@ -123,7 +123,6 @@ def resolve_fields(scenario: ScenarioLike = None, **options: Any) -> dict[str, A
     return {k: s.get(k) for k in FIELDS}
 
 
-@dataclass(frozen=True)
 class ItoReport(TaskResult):
     """The equations, by name (``equations``: name -> ``{"text", "latex", ...}``, the JSON of ``gelav ito``).
 
@@ -152,13 +151,13 @@ class ItoReport(TaskResult):
 
     def texts(self) -> dict[str, str]:
         """Title -> the equation as plain text."""
-        out = {title: _plain(view) for _key, title, view in self.sections}
+        out = {title: plain_text(view) for _key, title, view in self.sections}
         if self.note:
             out[TITLES["transformed_process"]] = f"(none: {self.note})"
         return out
 
 
-def _plain(obj: Any) -> str:
+def plain_text(obj: Any) -> str:
     """One-line SymPy text of a view (without the ``name: `` prefix some equations carry)."""
     text = str(obj)
     return text.split(": ", 1)[1] if ": " in text and not text.startswith("d") else text
@@ -182,9 +181,13 @@ def ito(scenario: ScenarioLike = None, **options: Any) -> ItoReport:
     """
     import sympy as sp
 
-    from gelav.symbolic import ItoProcess, parse_expression
-    from gelav.symbolic._assume import parse_assumptions
-    from gelav.symbolic._ito import pdepe_form, time_reversal
+    from gelav.symbolic import (
+        ItoProcess,
+        parse_assumptions,
+        parse_expression,
+        pdepe_form,
+        time_reversal,
+    )
     from gelav.symbolic.parsing import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS
 
     check_options("ito", options, FIELDS)
@@ -368,7 +371,7 @@ def _exit_time_sections(
     elif et.is_closed_form:
         import warnings
 
-        from gelav.symbolic._assume import Bound
+        from gelav.symbolic import Bound
 
         lo = state_bound.lo if state_bound is not None else proc.domain[0]
         hi = state_bound.hi if state_bound is not None else proc.domain[1]

@@ -8,7 +8,6 @@ course's asset-class table (:func:`gelav.valuation.jensen.jensen_table`); with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, check_options, read_scenario, read_table
@@ -23,7 +22,6 @@ FIELDS = {"horizon": "positive", "mu": "number", "sigma_r": "number", "model": "
 _PROCESS_ONLY = ("sigma_r", "kappa", "sigma", "r0", "theta", "L0")
 
 
-@dataclass(frozen=True)
 class JensenReport(TaskResult):
     """The asset-class table (``table``) or one bias (``result``, a :class:`~gelav.valuation.jensen.JensenBias`)."""
 

@@ -14,7 +14,6 @@ Tables: ``[lav]`` (``rate``, ``L0``, ``age``, ``nav``, ``unfunded``, ``dcf_level
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import (
@@ -41,7 +40,6 @@ FUND_FIELDS = {"commitment": "positive", "call_rates": "any", "growth": "number"
 _DEFAULTS = {"cells": 200, "steps": 16, "monte_carlo": 0}
 
 
-@dataclass(frozen=True)
 class LAVReport(TaskResult):
     """The valuation (``result``, a :class:`~gelav.valuation.lav.LAVResult`) and the fund model (``model``)."""
 
@@ -49,6 +47,7 @@ class LAVReport(TaskResult):
     model: Any = None
 
     name = "lav"
+    plotted = "result"
 
     def to_dict(self) -> dict[str, Any]:
         return self.result.as_dict()
@@ -68,10 +67,6 @@ class LAVReport(TaskResult):
             out["Monte Carlo standard error"] = mc.stderr
             out["LAV − Monte Carlo [standard errors]"] = (r.value - mc.value) / mc.stderr if mc.stderr > 0 else "–"
         return out
-
-    def figures(self) -> dict[str, Any]:
-        return {"lav": self.result.plot()}
-
 
 def lav(scenario: ScenarioLike = None, **options: Any) -> LAVReport:
     """Value the ``[lav.fund]`` stake under ``[process]`` and ``[premium]`` (options: the ``[lav]`` fields)."""

@@ -8,19 +8,17 @@ from the ``[master_field]`` table; the model from a preset or the file's ``[mfg]
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from gelav.tasks._base import ScenarioLike, TaskResult, check_options, merge, read_scenario
+from gelav.tasks._base import ScenarioLike, TaskResult, recorded_warnings, warning_texts
 
 __all__ = ["MasterFieldReport", "master_field"]
 
 FIELDS = ("preset", "means", "spreads", "t0", "at", "n_cells", "n_steps", "scheme", "workers")
 
 
-@dataclass(frozen=True)
 class MasterFieldReport(TaskResult):
     """The tabulated master field (``field``: :class:`gelav.mfg.MasterField`) at the states ``at``."""
 
@@ -77,34 +75,23 @@ def master_field(scenario: ScenarioLike = None, *, preset: str | None = None, me
                  workers: int | None = None, **options: Any) -> MasterFieldReport:
     """Tabulate the master field of a preset (default ``stress``) or the file's ``[mfg]`` model."""
     import math
-    import warnings
 
     from gelav.mfg import master_field as tabulate
     from gelav.results import Diagnostics
-    from gelav.tasks.n_player import solve_for
+    from gelav.tasks.n_player import game_settings
 
-    check_options("master_field", options, FIELDS)
-    data = read_scenario(scenario)
-    table = dict(data.get("master_field") or {})
-    check_options("[master_field]", table, FIELDS)
-    opts = merge("master_field", table, {"preset": preset, "means": means, "spreads": spreads, "t0": t0, "at": at,
-                                         "n_cells": n_cells, "n_steps": n_steps, "scheme": scheme,
-                                         "workers": workers})
+    sc, opts, inputs = game_settings("master_field", scenario, FIELDS, {
+        "preset": preset, "means": means, "spreads": spreads, "t0": t0, "at": at, "n_cells": n_cells,
+        "n_steps": n_steps, "scheme": scheme, "workers": workers}, options)
     Ls = tuple(float(v) for v in opts["at"])
     if not Ls or not all(math.isfinite(v) for v in Ls):
         raise ValueError(f"`at` must be finite numbers, got {opts['at']!r}.")
-    use_preset = opts["preset"] if (preset is not None or not data.get("mfg")) else None
-    sc, _ = solve_for("master_field", data or None, use_preset, opts)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as caught:
         f = tabulate(sc.model, means=[float(m) for m in opts["means"]], spreads=[float(s) for s in opts["spreads"]],
                      t0=float(opts["t0"]), numerics=sc.numerics, options=sc.options, workers=int(opts["workers"]))
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     lo, hi = float(f.grid.nodes[0]), float(f.grid.nodes[-1])
     bad = [v for v in Ls if not lo <= v <= hi]
     if bad:
         raise ValueError(f"`at` = {bad[0]:g} must be a liquidity state on the grid [{lo:g}, {hi:g}].")
-    diag = Diagnostics(warnings=tuple(str(w.message) for w in caught))
-    inputs = {"scenario": sc.name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()}}
+    diag = Diagnostics(warnings=warning_texts(caught))
     return MasterFieldReport(inputs=inputs, diagnostics=diag, scenario=sc, field=f, at=Ls)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings
@@ -32,7 +31,6 @@ def read_mckean_vlasov_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     })
 
 
-@dataclass(frozen=True)
 class McKeanVlasovReport(TaskResult):
     """Exact law, particles and PDE at T/4, T/2, 3T/4, T (``data``: the JSON of ``gelav mckean-vlasov``)."""
 
@@ -43,9 +41,7 @@ class McKeanVlasovReport(TaskResult):
     chaos: Any = None
 
     name = "mckean_vlasov"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.data)
+    json = "data"
 
     def key_numbers(self) -> dict[str, Any]:
         d = self.data

@@ -7,7 +7,6 @@ adjustment comes from the ``[premium]`` table (:func:`gelav.tasks.premium.premiu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ def _irr_text(r: Any) -> Any:
     return "none" if r.status == "none" else "several: " + ", ".join(f"{x:.2%}" for x in r.roots)
 
 
-@dataclass(frozen=True)
 class MetricsReport(TaskResult):
     """The cash flows (``cashflows``), their metrics (``metrics``) and the premium used (``premium``)."""
 
@@ -38,6 +36,7 @@ class MetricsReport(TaskResult):
     premium: Any = None
 
     name = "metrics"
+    plotted = "cashflows"
 
     def to_dict(self) -> dict[str, Any]:
         fc = self.cashflows
@@ -55,10 +54,6 @@ class MetricsReport(TaskResult):
         out["LA-IRR [per year]"] = _irr_text(m.la_irr) if m.la_irr is not None else "no liquidity column"
         out["LA-PME"] = "needs a benchmark index and a liquidity column" if m.la_pme is None else m.la_pme
         return out
-
-    def figures(self) -> dict[str, Any]:
-        return {"metrics": self.cashflows.plot()}
-
 
 def metrics(scenario: ScenarioLike = None, *, data: str | Path | None = None, nav: float | None = None,
             time_column: str | None = None, flow_column: str | None = None, liquidity_column: str | None = None,

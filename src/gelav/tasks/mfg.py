@@ -10,15 +10,22 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from gelav.tasks._base import DEFAULTS, ScenarioLike, TaskResult, read_scenario, source_of
+from gelav.tasks._base import (
+    DEFAULTS,
+    ScenarioLike,
+    TaskResult,
+    read_scenario,
+    recorded_warnings,
+    source_of,
+    warning_texts,
+)
 
 __all__ = ["ContinuationReport", "MFGReport", "equilibrium_paths", "mass_states", "mfg", "mfg_continuation",
-           "preset_table", "presets"]
+           "mfg_scenario", "preset_or_file", "preset_table", "presets", "with_given"]
 
 
 def presets() -> dict[str, str]:
@@ -33,7 +40,6 @@ def preset_table() -> str:
     return "| preset | what it is |\n|---|---|\n" + "".join(f"| `{k}` | {v} |\n" for k, v in presets().items())
 
 
-@dataclass(frozen=True)
 class MFGReport(TaskResult):
     """The equilibrium (``equilibrium``), its summary at the states ``at`` and the warnings raised."""
 
@@ -169,7 +175,9 @@ def mass_states(eq: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> tuple[
     return tuple(out)
 
 
-def _scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
+def mfg_scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
+    """The :class:`gelav.mfg.Scenario` to solve: the ``preset``, else the parsed scenario ``sc``'s ``[mfg]``
+    tables (the model's defaults without them), else (an empty ``sc``) the default preset."""
     from gelav.mfg import SCENARIOS, load_scenario
 
     if preset is not None:
@@ -179,6 +187,24 @@ def _scenario(sc: Mapping[str, Any], preset: str | None) -> Any:
 
         return scenario_from_dict(sc, source=source_of(sc))
     return SCENARIOS[DEFAULTS["mfg"]["preset"]]
+
+
+def preset_or_file(scenario: ScenarioLike, preset: str | None) -> Any:
+    """:func:`mfg_scenario` of ``preset``, else of the scenario (a preset's name given as the scenario is
+    that preset)."""
+    if preset is None and isinstance(scenario, str) and not scenario.endswith(".toml"):
+        from gelav.mfg import SCENARIOS
+
+        if scenario in SCENARIOS:
+            preset, scenario = scenario, None
+    return mfg_scenario(read_scenario(scenario) if preset is None else {}, preset)
+
+
+def with_given(settings: Any, **given: Any) -> tuple[Any, dict[str, Any]]:
+    """``settings`` (a dataclass: the numerics, the solver options) with the fields given (not None)
+    replaced, and those fields."""
+    nkw = {k: v for k, v in given.items() if v is not None}
+    return dataclasses.replace(settings, **nkw), nkw
 
 
 def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str | None = None,
@@ -191,17 +217,10 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
     liquidity states of the value table (default :func:`mass_states`, where the starting mass is);
     ``densities``: put the holder densities in the JSON; ``dynamics``: every type's own liquidity dynamics
     (a process, e.g. typed in; see :class:`gelav.mfg.LPType`)."""
-    import warnings
-
     from gelav.mfg import solve
     from gelav.results import Diagnostics
 
-    if preset is None and isinstance(scenario, str) and not scenario.endswith(".toml"):
-        from gelav.mfg import SCENARIOS
-
-        if scenario in SCENARIOS:
-            preset, scenario = scenario, None
-    sc = _scenario(read_scenario(scenario) if preset is None else {}, preset)
+    sc = preset_or_file(scenario, preset)
     if at is not None:
         Ls = tuple(float(v) for v in at)
         if not Ls or not all(math.isfinite(v) for v in Ls):
@@ -212,25 +231,18 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
                 dataclasses.replace(t, dynamics=dynamics) for t in sc.model.types)))
         except ValueError as exc:
             raise ValueError(f"`drift`/`diffusion`: {exc}") from None
-    nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
-    numerics = dataclasses.replace(sc.numerics, **nkw)
-    okw = {k: v for k, v in (("method", method), ("tol", tol)) if v is not None}
-    options = dataclasses.replace(sc.options, **okw)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    numerics, nkw = with_given(sc.numerics, n_cells=n_cells, n_steps=n_steps, epsilon=epsilon)
+    options, okw = with_given(sc.options, method=method, tol=tol)
+    with recorded_warnings() as caught:
         eq = solve(sc.model, numerics=numerics, options=options, callback=callback)
-    for w in caught:  # shown again to the caller, who decides how to print them
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if at is None:
         Ls = mass_states(eq)
     summary = eq.summary(list(Ls))
-    diag = Diagnostics(timings=dict(eq.timings), iterations=eq.iterations,
-                       warnings=tuple(str(w.message) for w in caught))
+    diag = Diagnostics(timings=dict(eq.timings), iterations=eq.iterations, warnings=warning_texts(caught))
     return MFGReport(inputs={"scenario": sc.name, "at": Ls, **nkw, **okw}, diagnostics=diag, scenario=sc,
                      equilibrium=eq, at=Ls, summary=summary, densities=bool(densities))
 
 
-@dataclass(frozen=True)
 class ContinuationReport(TaskResult):
     """The branches of equilibria over a parameter range (:func:`gelav.mfg.continuation`)."""
 
@@ -291,26 +303,15 @@ def mfg_continuation(scenario: ScenarioLike = None, *, preset: str | None = None
                      stability: bool = True) -> ContinuationReport:
     """Follow the equilibria of a preset or scenario as ``parameter`` runs from ``start`` to ``stop``
     (first arclength step ``(stop - start)/(n - 1)``; see :func:`gelav.mfg.continuation`)."""
-    import warnings
-
     from gelav.mfg import continuation
     from gelav.results import Diagnostics
 
-    if preset is None and isinstance(scenario, str) and not scenario.endswith(".toml"):
-        from gelav.mfg import SCENARIOS
-
-        if scenario in SCENARIOS:
-            preset, scenario = scenario, None
-    sc = _scenario(read_scenario(scenario) if preset is None else {}, preset)
-    nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
-    numerics = dataclasses.replace(sc.numerics, **nkw)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    sc = preset_or_file(scenario, preset)
+    numerics, nkw = with_given(sc.numerics, n_cells=n_cells, n_steps=n_steps, epsilon=epsilon)
+    with recorded_warnings() as caught:
         br = continuation(sc.model, parameter, np.linspace(start, stop, max(int(n), 2)), numerics=numerics,
                           tol=tol if tol is not None else sc.options.tol, stability=stability)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     diag = Diagnostics(timings={"total": br.diagnostics["seconds"]}, iterations=br.diagnostics["evaluations"],
-                       warnings=tuple(str(w.message) for w in caught))
+                       warnings=warning_texts(caught))
     return ContinuationReport(inputs={"scenario": sc.name, "parameter": parameter, "start": start, "stop": stop,
                                       "n": n, **nkw}, diagnostics=diag, scenario=sc, branches=br)

@@ -9,20 +9,26 @@ default, so that every step is a Markov transition), then :func:`gelav.mfg.n_pla
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from gelav.tasks._base import ScenarioLike, TaskResult, check_options, merge, read_scenario
+from gelav.tasks._base import (
+    ScenarioLike,
+    TaskResult,
+    check_options,
+    merge,
+    read_scenario,
+    recorded_warnings,
+    warning_texts,
+)
 
 __all__ = ["NPlayerReport", "n_player"]
 
 FIELDS = ("preset", "n_players", "replications", "gain_replications", "seed", "n_cells", "n_steps", "scheme")
 
 
-@dataclass(frozen=True)
 class NPlayerReport(TaskResult):
     """The N-player comparison (``result``: :class:`gelav.mfg.NPlayerResult`) and its equilibrium."""
 
@@ -31,6 +37,7 @@ class NPlayerReport(TaskResult):
     result: Any = None
 
     name = "n_player"
+    plotted = "result"
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
@@ -49,9 +56,6 @@ class NPlayerReport(TaskResult):
             out["rate of the ε-Nash gain in N"] = r.rate_gain
         return out
 
-    def figures(self) -> dict[str, Any]:
-        return {"n_player": self.result.plot()}
-
     def tables(self) -> dict[str, dict[str, Any]]:
         r = self.result
         return {"n_player": {"N": r.n_players, "price_gap": r.price_gap, "price_gap_se": r.price_gap_se,
@@ -62,12 +66,30 @@ class NPlayerReport(TaskResult):
 def solve_for(task: str, scenario: ScenarioLike, preset: str | None, opts: dict[str, Any]) -> tuple[Any, Any]:
     """The scenario (a preset, else the file's ``[mfg]`` tables) with the task's numerics applied, and the
     parsed file."""
-    from gelav.tasks.mfg import _scenario
+    from gelav.tasks.mfg import mfg_scenario, with_given
 
     data = read_scenario(scenario)
-    sc = _scenario(data if preset is None else {}, preset)
-    nkw = {k: opts[k] for k in ("n_cells", "n_steps", "scheme") if opts.get(k) is not None}
-    return dataclasses.replace(sc, numerics=dataclasses.replace(sc.numerics, **nkw)), data
+    sc = mfg_scenario(data if preset is None else {}, preset)
+    numerics, _ = with_given(sc.numerics, **{k: opts.get(k) for k in ("n_cells", "n_steps", "scheme")})
+    return dataclasses.replace(sc, numerics=numerics), data
+
+
+def game_settings(task: str, scenario: ScenarioLike, fields: tuple[str, ...], given: Mapping[str, Any],
+                  options: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """What the games of a solved equilibrium (``n_player``, ``master_field``) start with:
+    ``(scenario, settings, inputs)``. The keyword ``options`` and the ``[task]`` table are checked against
+    ``fields``; the settings are the defaults < the table < ``given`` (``None``: not given); the scenario
+    is the preset given, else the file's ``[mfg]`` tables, else the settings' preset, with their numerics;
+    ``inputs`` the settings as JSON (lists for tuples), with the scenario's name."""
+    check_options(task, options, fields)
+    data = read_scenario(scenario)
+    table = dict(data.get(task) or {})
+    check_options(f"[{task}]", table, fields)
+    opts = merge(task, table, given)
+    use_preset = opts["preset"] if (given.get("preset") is not None or not data.get("mfg")) else None
+    sc, _ = solve_for(task, data or None, use_preset, opts)
+    inputs = {"scenario": sc.name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()}}
+    return sc, opts, inputs
 
 
 def n_player(scenario: ScenarioLike = None, *, preset: str | None = None, n_players: Sequence[int] | None = None,
@@ -75,29 +97,18 @@ def n_player(scenario: ScenarioLike = None, *, preset: str | None = None, n_play
              n_cells: int | None = None, n_steps: int | None = None, scheme: str | None = None,
              **options: Any) -> NPlayerReport:
     """Solve the equilibrium (default preset ``crisis``, Euler steps) and simulate the N-player game."""
-    import warnings
-
     from gelav.mfg import n_player as simulate
     from gelav.results import Diagnostics
 
-    check_options("n_player", options, FIELDS)
-    data = read_scenario(scenario)
-    table = dict(data.get("n_player") or {})
-    check_options("[n_player]", table, FIELDS)
-    opts = merge("n_player", table, {"preset": preset, "n_players": n_players, "replications": replications,
-                                     "gain_replications": gain_replications, "seed": seed, "n_cells": n_cells,
-                                     "n_steps": n_steps, "scheme": scheme})
-    use_preset = opts["preset"] if (preset is not None or not data.get("mfg")) else None
-    sc, _ = solve_for("n_player", data or None, use_preset, opts)
+    sc, opts, inputs = game_settings("n_player", scenario, FIELDS, {
+        "preset": preset, "n_players": n_players, "replications": replications,
+        "gain_replications": gain_replications, "seed": seed, "n_cells": n_cells, "n_steps": n_steps,
+        "scheme": scheme}, options)
     ns = tuple(int(n) for n in opts["n_players"])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as caught:
         eq = sc.solve(no_feedback=False)
         res = simulate(eq, ns, replications=int(opts["replications"]),
                        gain_replications=int(opts["gain_replications"]), seed=opts["seed"])
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     diag = Diagnostics(timings=dict(res.diagnostics.get("timings", {})) if isinstance(
-        res.diagnostics.get("timings"), dict) else {}, warnings=tuple(str(w.message) for w in caught))
-    inputs = {"scenario": sc.name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()}}
+        res.diagnostics.get("timings"), dict) else {}, warnings=warning_texts(caught))
     return NPlayerReport(inputs=inputs, diagnostics=diag, scenario=sc, equilibrium=eq, result=res)

@@ -14,7 +14,6 @@ with the crowding discount of the scenario's ``[mfg]`` equilibrium).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, read_scenario, read_table, source_of
@@ -105,7 +104,6 @@ def _levels(scenario: Mapping[str, Any]) -> tuple[float, ...] | None:
     return tuple(float(q) for q in v)
 
 
-@dataclass(frozen=True)
 class PortfolioReport(TaskResult):
     """The stress run (``stress``), the law of the mark at a horizon (``distribution``, or None) and what they used."""
 

@@ -8,7 +8,6 @@ One ``[premium]`` table serves every command: ``alpha``, ``beta``, ``gamma`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ def premium_model(scenario: ScenarioLike = None, *, alpha: float | None = None, 
     return IlliquidityPremium(**vals)
 
 
-@dataclass(frozen=True)
 class PremiumReport(TaskResult):
     """The premium of the scenario (``premium``) and, with trades, its fit (``fit``, a ``PremiumFit``)."""
 

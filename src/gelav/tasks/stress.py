@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gelav.tasks._base import (
-    ScenarioLike,
-    TaskResult,
-    check_options,
-    merge,
-    read_scenario,
-    source_of,
-)
+from gelav.tasks._base import ScenarioLike, TaskResult, settings, source_of
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -90,7 +82,6 @@ def _process(scenario: Mapping[str, Any], kappa: float | None, mean: float | Non
     return process
 
 
-@dataclass(frozen=True)
 class StressReport(TaskResult):
     """The stress question answered by each method (``result``: a :class:`gelav.stress.StressResult`).
 
@@ -105,7 +96,7 @@ class StressReport(TaskResult):
     """
 
     result: Any = None
-    process: Any = None
+    process: ProcessLike | None = None
     worked_example: dict[str, float] | None = None
     grid: Any = None
 
@@ -124,7 +115,9 @@ class StressReport(TaskResult):
     @property
     def skipped(self) -> dict[str, str]:
         """Methods not run for this process, with the reason (a typed-in model has no exact law)."""
-        if getattr(self.process, "has_transition", False):
+        from gelav.processes.protocol import has_exact_law
+
+        if self.process is not None and has_exact_law(self.process):
             return {}
         out = {}
         if "analytic" not in self.result.results:
@@ -246,12 +239,14 @@ def _band_numbers(b: Any, where: str) -> dict[str, Any]:
             f"sd of the probability{where} (delta method)": b.delta_stderr}
 
 
-def _worked_example(process: Any, x0: float, horizon: float, c: float) -> dict[str, float] | None:
-    normal = process.normal_law(x0, horizon) if hasattr(process, "normal_law") else None
+def _worked_example(process: ProcessLike, x0: float, horizon: float, c: float) -> dict[str, float] | None:
+    from gelav.processes.protocol import gaussian_law, has_exact_law
+
+    normal = gaussian_law(process, x0, horizon)
     if normal is not None:
         m, s = float(normal[0]), float(normal[1])
         return {"mean": m, "sd": s, "z": (c - m) / s if s > 0 else math.copysign(math.inf, c - m)}
-    if getattr(process, "has_transition", False):
+    if has_exact_law(process):
         law = process.transition(x0, horizon)
         return {"mean": float(law.mean()), "sd": float(law.std())}
     return None
@@ -289,9 +284,8 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
     """
     from gelav.stress import stress_table, stress_test
 
-    check_options("stress", options, FIELDS)
-    sc = read_scenario(scenario)
-    s = {**MORE_DEFAULTS, **merge("stress", read_stress_table(sc), options)}
+    sc, s = settings("stress", scenario, options, FIELDS, read_stress_table)
+    s = {**MORE_DEFAULTS, **s}
     fit = s["fit"]
     if fit is not None:
         given = [n for n, v in (("process", process), ("kappa", kappa), ("mean", mean), ("sigma", sigma)) if v is not None]

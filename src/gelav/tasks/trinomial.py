@@ -7,7 +7,6 @@ law solves :math:`\partial_t P = C^2 \partial_y^2 P`, :math:`C^2 = \alpha\,\delt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, read_table, settings
@@ -26,7 +25,6 @@ def read_trinomial_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
         "x0": sec.number("x0")})
 
 
-@dataclass(frozen=True)
 class TrinomialReport(TaskResult):
     """The walk (``walk``), the sample (``sample``) and its summary (``summary``, the JSON)."""
 
@@ -35,9 +33,8 @@ class TrinomialReport(TaskResult):
     summary: Any = None
 
     name = "trinomial"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.summary)
+    json = "summary"
+    plotted = "sample"
 
     def key_numbers(self) -> dict[str, Any]:
         mo = self.summary["moments"]
@@ -51,9 +48,6 @@ class TrinomialReport(TaskResult):
         out["KS distance to the lattice law"] = self.summary["ks_lattice"]["statistic"]
         out["KS distance to the Gaussian limit"] = self.summary["ks_gaussian"]["statistic"]
         return out
-
-    def figures(self) -> dict[str, Any]:
-        return {"trinomial": self.sample.plot()}
 
     def tables(self) -> dict[str, dict[str, Any]]:
         import numpy as np

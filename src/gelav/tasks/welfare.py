@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, read_scenario, read_table
@@ -30,7 +29,6 @@ def _r(x: float) -> float:
     return round(float(x) / RESOLUTION) * RESOLUTION + 0.0
 
 
-@dataclass(frozen=True)
 class WelfareReport(TaskResult):
     """The planner's solution (``planner``, a :class:`~gelav.mfg.PlannerSolution`), its accounts (``welfare``)
     and the scenario solved."""
@@ -82,14 +80,14 @@ class WelfareReport(TaskResult):
 def welfare_model(scenario: ScenarioLike = None, preset: str | None = None) -> Any:
     """The :class:`gelav.mfg.Scenario` to solve: ``preset``, else ``[welfare] preset``, else the scenario's
     ``[mfg]`` tables (an empty scenario: the ``stress`` preset), with ``[welfare]`` numerics applied."""
-    from gelav.tasks.mfg import _scenario
+    from gelav.tasks.mfg import mfg_scenario, with_given
 
     sc = read_scenario(scenario)
     table = read_table(sc, "welfare", FIELDS)
     name = preset or table.get("preset")
-    model = _scenario({} if name is not None else sc, name)
-    nkw = {k: table[k] for k in ("n_cells", "n_steps", "epsilon") if k in table}
-    return dataclasses.replace(model, numerics=dataclasses.replace(model.numerics, **nkw)) if nkw else model
+    model = mfg_scenario({} if name is not None else sc, name)
+    numerics, nkw = with_given(model.numerics, **{k: table.get(k) for k in ("n_cells", "n_steps", "epsilon")})
+    return dataclasses.replace(model, numerics=numerics) if nkw else model
 
 
 def welfare(scenario: ScenarioLike = None, *, preset: str | None = None, n_cells: int | None = None,
@@ -99,10 +97,10 @@ def welfare(scenario: ScenarioLike = None, *, preset: str | None = None, n_cells
     for welfare."""
     from gelav.mfg.accounts import welfare as account
     from gelav.mfg.planner import solve_planner
+    from gelav.tasks.mfg import with_given
 
     model = welfare_model(scenario, preset)
-    nkw = {k: v for k, v in (("n_cells", n_cells), ("n_steps", n_steps), ("epsilon", epsilon)) if v is not None}
-    numerics = dataclasses.replace(model.numerics, **nkw)
+    numerics, _ = with_given(model.numerics, n_cells=n_cells, n_steps=n_steps, epsilon=epsilon)
     if starts is None:
         starts = read_table(read_scenario(scenario), "welfare", FIELDS).get("starts", (0.0,))
     if isinstance(starts, list):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gelav import _Package
+from gelav._package import Package as _Package
 from gelav.valuation.premium import SCALINGS, IlliquidityPremium
 
 _LAZY: dict[str, str] = {

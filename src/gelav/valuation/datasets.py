@@ -27,6 +27,7 @@ from gelav._random import SeedLike, as_generator
 from gelav._validation import check_finite, check_int, check_nonnegative, check_positive
 
 if TYPE_CHECKING:
+    from gelav.processes import OrnsteinUhlenbeck
     from gelav.processes.protocol import ProcessLike
 
 __all__ = ["Dataset", "fund_cashflows", "liquidity_history", "secondary_trades"]
@@ -89,7 +90,7 @@ def _quarter_ends(start: str, n: int) -> list[str]:
     return out
 
 
-def _ou_path(process: Any, L0: float, dt: float, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def _ou_path(process: OrnsteinUhlenbeck, L0: float, dt: float, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """n + 1 states of an OU process by exact transitions."""
     k, m, s = float(process.kappa), float(process.mean), float(process.sigma)
     e = np.exp(-k * dt)
@@ -102,7 +103,7 @@ def _ou_path(process: Any, L0: float, dt: float, n: int, rng: np.random.Generato
     return L
 
 
-def _ou(process: Any) -> Any:
+def _ou(process: ProcessLike | None) -> OrnsteinUhlenbeck:
     from gelav.processes import OrnsteinUhlenbeck
 
     if process is None:

@@ -65,6 +65,7 @@ from gelav._validation import (
     check_positive,
     check_size,
 )
+from gelav.processes.protocol import has_exact_law, params_of
 from gelav.results import Estimate
 from gelav.valuation.premium import IlliquidityPremium
 
@@ -133,10 +134,15 @@ class ExitBoundary:
     sale: NDArray[np.float64]
     stop: NDArray[np.bool_]
     premium: IlliquidityPremium
-    process: Any
+    process: ProcessLike
     fund_life: float
     settings: dict[str, Any] = field(repr=False)
     diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def _params(self) -> dict[str, float]:
+        """The process's parameters (``kappa``, ``mean``, ``sigma`` of an OU; empty for a general process)."""
+        return params_of(self.process)
 
     # -- look-ups ----------------------------------------------------------------------------
     def _k(self, t: float | None) -> int:
@@ -283,10 +289,10 @@ class ExitBoundary:
                              "(or 'r').")
         rel_bump = check_positive("rel_bump", rel_bump)
         if name in ("kappa", "sigma", "mean"):
-            if not all(hasattr(self.process, a) for a in ("kappa", "mean", "sigma")):
+            if not all(a in self._params for a in ("kappa", "mean", "sigma")):
                 raise ValueError(f"`param` {param!r} needs a process with `kappa`, `mean` and `sigma` "
                                  f"(an Ornstein–Uhlenbeck), got {type(self.process).__name__}.")
-            theta = float(getattr(self.process, name))
+            theta = float(self._params[name])
         else:
             theta = self.settings[name]
             if callable(theta):
@@ -296,7 +302,7 @@ class ExitBoundary:
 
         def bumped(v: float) -> ExitBoundary:
             if name in ("kappa", "sigma", "mean"):
-                kw = {a: float(getattr(self.process, a)) for a in ("kappa", "mean", "sigma")}
+                kw = {a: float(self._params[a]) for a in ("kappa", "mean", "sigma")}
                 kw[name] = v
                 return self.resolve(process=type(self.process)(**kw))
             return self.resolve(**{name: v})
@@ -325,7 +331,7 @@ class ExitBoundary:
         if not np.allclose(dts, dts[0], rtol=1e-9):
             raise ValueError("Monte Carlo of the rule needs uniformly saved times.")
         M = dts.size
-        scheme = "exact" if hasattr(self.process, "transition") else "euler"
+        scheme = "exact" if has_exact_law(self.process) else "euler"
         paths = simulate(self.process, L0, self.fund_life, M, n_paths, scheme=scheme, antithetic=antithetic,
                          seed=seed, save="all")
         X = np.asarray(paths.values, dtype=float)  # (M + 1, n)
@@ -387,8 +393,7 @@ class ExitBoundary:
         s = {k: v for k, v in self.settings.items() if not k.startswith("_")}
         return {
             "fund_life": self.fund_life, "premium": self.premium.to_dict(),
-            "process": {a: float(getattr(self.process, a)) for a in ("kappa", "mean", "sigma")
-                        if hasattr(self.process, a)},
+            "process": {a: float(v) for a, v in self._params.items() if a in ("kappa", "mean", "sigma")},
             "settings": {k: (v if isinstance(v, (int, float, str, type(None), tuple, list)) else "callable")
                          for k, v in s.items()},
             "boundary_t0": None if math.isnan(b[0]) else float(b[0]),
@@ -396,7 +401,7 @@ class ExitBoundary:
                          for t, v in zip(self.times[:: max(1, self.times.size // 10)],
                                          b[:: max(1, self.times.size // 10)], strict=True)},
             "stopping_region_t0": self.stopping_region(0.0),
-            "value_at_mean": self.value(0.0, float(getattr(self.process, "mean", 0.0))),
+            "value_at_mean": self.value(0.0, float(self._params.get("mean", 0.0))),
             "smooth_pasting_t0": sp,
             "diagnostics": {k: v for k, v in self.diagnostics.items() if isinstance(v, (int, float, str))},
         }
@@ -406,7 +411,7 @@ class ExitBoundary:
         ok = b[np.isfinite(b)]
         rng = f"L*(t) in [{ok.min():.3f}, {ok.max():.3f}]" if ok.size else "no exit region"
         return (f"ExitBoundary(fund_life={self.fund_life:g}, {rng}, V(0, L̄)="
-                f"{self.value(0.0, float(np.clip(getattr(self.process, 'mean', 0.0), self.nodes[0], self.nodes[-1]))):.4f}, "
+                f"{self.value(0.0, float(np.clip(self._params.get('mean', 0.0), self.nodes[0], self.nodes[-1]))):.4f}, "
                 f"grid={self.nodes.size}×{self.times.size})")
 
     def plot(self, *, ax: Any = None) -> Any:
@@ -482,12 +487,12 @@ def exit_boundary(
     True
     """
     from gelav.processes import OrnsteinUhlenbeck
+    from gelav.processes.protocol import check_process
     from gelav.stopping import optimal_stopping
 
     t0 = _time.perf_counter()
     process = OrnsteinUhlenbeck(0.45, 1.0, 0.32) if process is None else process
-    if not all(hasattr(process, a) for a in ("drift", "diffusion", "variance_rate")):
-        raise TypeError(f"`process` must be a gelav Process, got {type(process).__name__}.")
+    check_process(process)
     premium = IlliquidityPremium() if premium is None else premium
     if not isinstance(premium, IlliquidityPremium):
         raise TypeError(f"`premium` must be an IlliquidityPremium, got {type(premium).__name__}.")

@@ -238,7 +238,7 @@ def jensen_bias(
                 raise ValueError(f"`{name}` does not apply to `model='liquidity'`: the rate is r̄ + θ(L − L̄); "
                                  "set the liquidity process, `theta` and `L0`.")
         proc = OrnsteinUhlenbeck(0.45, 1.0, 0.32) if liquidity is None else liquidity
-        if not all(hasattr(proc, a) for a in ("kappa", "mean", "sigma")) or not isinstance(proc, OrnsteinUhlenbeck):
+        if not isinstance(proc, OrnsteinUhlenbeck):
             raise TypeError(f"`liquidity` must be an OrnsteinUhlenbeck process, got {type(proc).__name__}.")
         k_L, Lbar, s_L = float(proc.kappa), float(proc.mean), float(proc.sigma)
         sd_L = s_L / math.sqrt(2 * k_L)
@@ -249,7 +249,7 @@ def jensen_bias(
         closed = vasicek_bond(T, rate0, k, mu, vol)
         w = 8.0 * sd_L + abs(x0 - Lbar)
         domain = (Lbar - w, Lbar + w)
-        process: Any = proc
+        process: OrnsteinUhlenbeck | CIR = proc
 
         def rate(x: Any) -> Any:
             return mu + th * (np.asarray(x, dtype=float) - Lbar)

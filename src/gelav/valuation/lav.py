@@ -420,7 +420,9 @@ def liquidity_adjusted_value(
         premium = IlliquidityPremium()
     level_fn, term_fn = _premium_parts(premium)
     r = check_nonnegative("rate", rate, maximum=MAX_RATE)
-    mean = getattr(process, "mean", None)
+    from gelav.processes.protocol import params_of
+
+    mean = params_of(process).get("mean")
     if L0 is None:
         if mean is None:
             raise ValueError("Give `L0`: the process has no long-run mean attribute.")
@@ -512,7 +514,7 @@ def liquidity_adjusted_value(
                      diagnostics=diagnostics)
 
 
-def _monte_carlo(model: TakahashiAlexander, process: Any, level_fn: Any, term_fn: Any, r: float, L0: float,
+def _monte_carlo(model: TakahashiAlexander, process: ProcessLike, level_fn: Any, term_fn: Any, r: float, L0: float,
                  age: float, N0: float, U0: float, n_paths: int, m: int, seed: SeedLike) -> Any:
     from gelav.montecarlo import simulate
     from gelav.results import Estimate
@@ -524,7 +526,7 @@ def _monte_carlo(model: TakahashiAlexander, process: Any, level_fn: Any, term_fn
     # (exactly on a step when `age` is itself a date, e.g. 0)
     horizon = end - age
     n_steps = max(1, math.ceil(horizon * model.periods_per_year * m - 1e-9))
-    sch = "exact" if hasattr(process, "sample_transition") or type(process).__name__ == "OrnsteinUhlenbeck" else "euler"
+    sch = "exact" if type(process).__name__ == "OrnsteinUhlenbeck" else "euler"
     paths = simulate(process, L0, horizon, n_steps, n_paths, scheme=sch, seed=seed, save="all", start=age)
     t = paths.times
     Lp = paths.values  # (n_t, n_paths)
