@@ -39,7 +39,7 @@ others, and the two agree where both apply (``tests/test_feller_classes.py``).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,27 +60,17 @@ PER_DECADE = 60
 SHRINK = 0.85
 
 
-class FellerIntegrals(tuple):  # type: ignore[type-arg]
-    """``(S, M, Sigma, N)``: which of the four Feller integrals are finite, and the end's ``kind``."""
+class FellerIntegrals(NamedTuple):
+    """Which of the four Feller integrals of an end are finite, and the end's ``kind``."""
 
-    @property
-    def scale_finite(self) -> bool:
-        return bool(self[0])
-
-    @property
-    def speed_finite(self) -> bool:
-        return bool(self[1])
-
-    @property
-    def sigma_finite(self) -> bool:
-        return bool(self[2])
-
-    @property
-    def n_finite(self) -> bool:
-        return bool(self[3])
+    scale_finite: bool
+    speed_finite: bool
+    sigma_finite: bool
+    n_finite: bool
 
     @property
     def kind(self) -> str:
+        """``"regular"``, ``"exit"``, ``"entrance"`` or ``"natural"``."""
         if self.scale_finite and self.speed_finite:
             return "regular"
         if self.sigma_finite:
@@ -191,19 +181,19 @@ def feller_integrals(process: ProcessLike, end: float, start: float, t: float = 
     S = _finite(_by_decade(_log_cells(ln_sp, h), dec))
     M = _finite(_by_decade(_log_cells(ln_2a - ln_sp, h), dec))
     if S and M:
-        return FellerIntegrals((True, True, True, True))
+        return FellerIntegrals(True, True, True, True)
     if S:
         # T_i = S(l, y_i]/s'(y_i): T_i = ∫_cell s'/s'(y_i) + e^{-Δ_i} T_{i+1}
         lT = _recursion(np.log(h) + _log_phi(-delta), -delta)
         sigma = _finite(_by_decade(_log_cells(ln_2a + lT, h), dec))
-        return FellerIntegrals((True, False, sigma, False))
+        return FellerIntegrals(True, False, sigma, False)
     if not M:
-        return FellerIntegrals((False, False, False, False))
+        return FellerIntegrals(False, False, False, False)
     # R_i = M(l, y_i] s'(y_i): R_i = ∫_cell (2/σ²) s'(y_i)/s' + e^{Δ_i} R_{i+1}
     cell = np.log(h) + ln_2a[:-1] + _log_phi(ln_2a[1:] + delta - ln_2a[:-1])
     lR = _recursion(cell, delta)
     n_finite = _finite(_by_decade(_log_cells(lR, h), dec))
-    return FellerIntegrals((False, True, False, n_finite))
+    return FellerIntegrals(False, True, False, n_finite)
 
 
 def explosive_ends(process: ProcessLike, x0: float, t: float = 0.0) -> tuple[bool, bool]:
