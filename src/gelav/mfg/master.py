@@ -27,8 +27,12 @@ Solves run in parallel over *chains*: the laws along the first parameter axis,
 for each value of the others, in the table's order; with ``warm_start`` each law
 of a chain starts the fixed point from its predecessor's equilibrium path
 (``"neighbour"``), or from that path moved by the tangent response to the change
-of law (``"tangent"``). A chain always runs on one worker in the same order, so
-the table is the same (bit for bit) serial, on local processes or on Dask.
+of law (``"tangent"``); ``"newton"`` starts each chain at its calmest law, evaluates
+each further law's map at its neighbour's path by a population sweep alone (the
+neighbour's best response to that path serves: it does not depend on the law) and
+corrects by Newton's method with the exact tangent. A chain always runs on one
+worker in the same order, so the table is the same (bit for bit) serial, on local
+processes or on Dask.
 
 Time consistency (the defining property of the master field): restarting the
 game at :math:`t_0` from the equilibrium law :math:`\mu(t_0)` (and the selling
@@ -79,8 +83,12 @@ class MasterField:
         Total exits per type.
     iterations, residuals : ndarray (*shape)
     diagnostics : dict
-        ``seconds``, ``mode``, ``n_solves``, ``warm_start``, ``chains``, ``evaluations``
-        (fixed-point evaluations summed over the table), ``evaluations_per_law``.
+        ``seconds``, ``mode``, ``n_solves``, ``warm_start``, ``chains``, ``chain_starts`` (table
+        indices of the laws each chain starts from, cold), ``evaluations`` (evaluations of the
+        fixed-point map, each a best response and a population sweep, summed over the table),
+        ``sweeps`` (population sweeps alone, from a neighbour's best response), and
+        ``tangent_products`` (linear backward + forward sweep pairs of the tangent's linear
+        solves), each also ``..._per_law``.
     axes, axis_names : tuple
         The family's parameter axes and their names (Gaussian: ``("mean", "spread")``).
     laws : ndarray (*shape, N)
@@ -366,8 +374,8 @@ def _masses(
     return Problem(one.with_initial(law), numerics, start=t0, grid=grid, time_grid=tg).p0[0]  # type: ignore[no-any-return]
 
 
-def _record(eq: Any, sweeps: int = 0, products: int = 0) -> tuple[Any, ...]:
-    """What the table keeps of one law's equilibrium (and what its solve cost)."""
+def _record(eq: Any, sweeps: int = 0, products: int = 0, start: bool = False) -> tuple[Any, ...]:
+    """What the table keeps of one law's equilibrium (what its solve cost; whether it starts its chain)."""
     return (
         eq.value0,
         eq.price[:, 0],
@@ -377,6 +385,7 @@ def _record(eq: Any, sweeps: int = 0, products: int = 0) -> tuple[Any, ...]:
         int(eq.diagnostics.get("evaluations", 0)),
         sweeps,
         products,
+        start,
     )
 
 
@@ -413,7 +422,7 @@ def _solve_chain(args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
             no_feedback=False,
             initial_guess=guess,
         )
-        out.append(_record(eq, 0, products))
+        out.append(_record(eq, 0, products, prev is None))
         prev = eq
     return out
 
@@ -461,7 +470,7 @@ def _newton_chain(
         if model.decoupled or (j is None and not model.monotone):
             eq = solve(mdl, numerics=numerics, options=options, start=t0, grid=grid, time_grid=tg,
                        no_feedback=False)
-            out[i] = _record(eq)
+            out[i] = _record(eq, start=j is None)
             state[i] = (eq.path, None)
             continue
         if j is None:
@@ -470,7 +479,7 @@ def _newton_chain(
                                                  cold=True)
         else:
             eq, bw, sweeps, products = _continue(mdl, numerics, options, t0, grid, tg, *state[j])
-        out[i] = _record(eq, sweeps, products)
+        out[i] = _record(eq, sweeps, products, j is None)
         state[i] = (eq.path, bw)
     return out  # type: ignore[return-value]
 
@@ -614,11 +623,18 @@ def master_field(
     numerics, options :
         As in :func:`gelav.mfg.solve`; one common grid covers the whole family (for ``family`` and
         ``laws`` give ``numerics.domain`` or the model's default domain is used).
-    warm_start : {"neighbour", "tangent", "off"}
+    warm_start : {"neighbour", "tangent", "newton", "off"}
         How each law of a chain (the first parameter axis) starts its fixed point: from the
         previous law's equilibrium path, from that path plus its tangent response to the change of
-        law (:func:`gelav.mfg.sensitivity`'s linear solve), or from the calm start. For a game with
-        several equilibria a warm start follows the neighbour's branch.
+        law (:func:`gelav.mfg.sensitivity`'s linear solve), or from the calm start (``"off"``); the
+        solver's method (``options.method``) corrects. ``"newton"``: the chain starts at its calmest
+        law (least mass below the distress level) and runs outward; each further law evaluates its
+        map at the neighbour's equilibrium path :math:`Z_n` by one population sweep (the best
+        response to a path does not depend on the starting law), steps to :math:`\Phi(Z_n)` and
+        corrects by Newton's method with the exact tangent (:func:`gelav.mfg.tangent.newton`; the
+        solver's method takes over where Newton gives up, and with ``control="lagged"``). It halves
+        the evaluations of the map, at the price of tangent products (see ``diagnostics``). For a
+        game with several equilibria a warm start follows the neighbour's branch.
     workers : int, optional
         Local processes (default: all cores, serial for one chain or one core).
     client : dask.distributed.Client, optional
@@ -759,11 +775,14 @@ def master_field(
     evals = np.empty(shape, dtype=int)
     sweeps = np.empty(shape, dtype=int)
     products = np.empty(shape, dtype=int)
+    starts = []
     for r, chain in zip(rest, out, strict=True):
         for i, o in enumerate(chain):
             idx = (i, *r)
             (values[idx], price0[idx], exits[idx], its[idx], res[idx], evals[idx], sweeps[idx],
-             products[idx]) = o
+             products[idx], head) = o
+            if head:
+                starts.append(idx)
     if kind == "normal":
         means_out, spreads_out = axes
     else:
@@ -783,6 +802,7 @@ def master_field(
         "sweeps_per_law": float(sweeps.sum()) / n_laws,
         "tangent_products": int(products.sum()),
         "tangent_products_per_law": float(products.sum()) / n_laws,
+        "chain_starts": starts,
     }
     return MasterField(
         float(t0),

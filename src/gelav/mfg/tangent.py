@@ -172,10 +172,11 @@ class Tangent:
         M = pb.M
         C = dpf.shape[2]
         dV = np.zeros((M + 1, self.KN, C))
+        src = self.j[:, :, None] * dpf  # the price terms of every step at once (0 where nobody exits)
         for n in range(M - 1, -1, -1):
             r = linalg.matvec(ops.rbl[n], ops.rbd[n], ops.rbu[n], dV[n + 1])
             if self.exits[n]:
-                r += self.j[n][:, None] * dpf[n]
+                r += src[n]
             if dops is not None:
                 for c, d in enumerate(dops):
                     if d is None:
@@ -193,36 +194,41 @@ class Tangent:
         K, M, N = pb.K, pb.M, pb.N
         C = dpf.shape[2]
         dP = np.empty((M + 1, self.KN, C))
-        dE = np.zeros((M, K, C))
+        dQ = np.zeros((M, self.KN, C))
         dp = dp0.copy()
         for kk in range(K):
             if pb.end_idx[kk] <= 0:
                 dp[kk * N : (kk + 1) * N] = 0.0
         dP[0] = dp
+        h = pb.dt[:, None, None]
+        # everything that does not depend on the recursion, for every step at once: the intensity
+        # change δk (0 where nobody exits) and its killing of the mass, Δt δk q
+        dk = self.dk_dgap[:, :, None] * (dpf - dV[:-1])
+        kill = h * dk * fw.q[:, :, None]
+        end_at = {int(e): kk for kk, e in enumerate(pb.end_idx)}
         for n in range(M):
-            q = fw.q[n]
-            h = float(pb.dt[n])
-            dk = self.dk_dgap[n][:, None] * (dpf[n] - dV[n]) if self.exits[n] else None
-            r = dp - h * dk * q[:, None] if dk is not None else dp
+            r = dp - kill[n] if self.exits[n] else dp
             if dops is not None:
+                q = fw.q[n]
                 for c, d in enumerate(dops):
                     if d is not None:
                         r[:, c] -= linalg.rmatvec(d["al"][n], d["ad"][n], d["au"][n], q)
             dq = self.lu_forward[n].solve(r, transpose=True)
+            dQ[n] = dq
             # p = rfd*q, p[:-1] += rfl*q[1:], p[1:] += rfu*q[:-1]: the transpose of the backward R_n bands
             dp = linalg.matvec(ops.rfu[n], ops.rfd[n], ops.rfl[n], dq)
             if dops is not None:
                 for c, d in enumerate(dops):
                     if d is not None:
-                        dp[:, c] += linalg.matvec(d["rfu"][n], d["rfd"][n], d["rfl"][n], q)
-            if dk is not None:
-                dE[n] = (h * (dk * q[:, None] + bw.k[n][:, None] * dq)).reshape(K, N, C).sum(axis=1)
-            elif bw.exiting[n]:
-                dE[n] = (h * bw.k[n][:, None] * dq).reshape(K, N, C).sum(axis=1)
+                        dp[:, c] += linalg.matvec(d["rfu"][n], d["rfd"][n], d["rfl"][n], fw.q[n])
             dP[n + 1] = dp
-            for kk in range(K):
-                if pb.end_idx[kk] == n + 1:
-                    dp[kk * N : (kk + 1) * N] = 0.0
+            if n + 1 in end_at:
+                for kk in range(K):
+                    if pb.end_idx[kk] == n + 1:
+                        dp[kk * N : (kk + 1) * N] = 0.0
+        # exits Δt (δk q + k δq), summed over the nodes of each type (0 on steps nobody exits)
+        dE = (kill + h * bw.k[:, :, None] * dQ).reshape(M, K, N, C).sum(axis=2)
+        dE[~(np.asarray(bw.exiting, dtype=bool) | self.exits)] = 0.0
         return dP.reshape(M + 1, K, N, C), dE
 
     def aggregates(self, dP: Array, dE: Array) -> Array:
