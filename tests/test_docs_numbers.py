@@ -200,6 +200,21 @@ def branches_three() -> tuple[float, float, float, int]:
     return (*ex, br.diagnostics["evaluations"])
 
 
+def branches_fd() -> tuple[int]:
+    from gelav.mfg import SCENARIOS, Numerics, continuation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        br = continuation(SCENARIOS["thin-market"].model, "thin_discount", [0.2, 0.3],
+                          numerics=Numerics(n_cells=40, n_steps=40, epsilon=0.05), step=0.02, jacobian="fd")
+    ref = _thin_market_branches()
+    # the same fold and the same equilibria at 0.25 as with the exact tangent
+    assert br.folds[0].parameter == pytest.approx(ref.folds[0].parameter, abs=1e-4)
+    exits = [sorted(b._family.scalars(x, 0.25)[0]["exits"] for x in b.paths_at(0.25)) for b in (br, ref)]
+    np.testing.assert_allclose(exits[0], exits[1], atol=1e-6)
+    return (br.diagnostics["evaluations"],)
+
+
 slow = pytest.mark.slow
 def gbm_log_grid_issue_case() -> tuple[float, float]:
     """Issue 11, class 1: GBM(0, 2) from 1, P(X_1 < 0.05) on forward's default (logarithmic) grid."""
@@ -234,6 +249,8 @@ QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
                  "with the tangent predictor ({:.2f}× and {:.2f}× fewer)", research_warm_starts, marks=slow),
     pytest.param("docs/research.md", "$d_\\text{{thin}} \\approx {:.4f}$ (total exits {:.2f} %)", branches_fold,
                  marks=slow),
+    pytest.param("docs/research.md", "(`jacobian=\"fd\"`) the same branches, fold and equilibria take {} evaluations "
+                 "of $\\Phi$", branches_fd, marks=slow),
     pytest.param("docs/research.md", "hold three equilibria, with total exits {:.2f} %, {:.2f} % (unstable) and "
                  "{:.2f} %; multi-start\nfinds the same ones to $10^{{-6}}$, and one equilibrium above the fold\n"
                  "(`tests/test_mfg_branches.py`; {} evaluations of $\\Phi$)", branches_three, marks=slow),
