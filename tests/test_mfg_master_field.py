@@ -199,3 +199,17 @@ def test_chain_order_starts_at_the_calmest_law_and_runs_outward() -> None:
     assert chain_order([0.2, 0.05, 0.1, 0.3]) == [(1, None), (2, 1), (3, 2), (0, 1)]
     assert chain_order([0.0, 0.0]) == [(0, None), (1, 0)]  # ties: the first
     assert chain_order([0.4]) == [(0, None)]
+
+
+@pytest.mark.slow
+def test_newton_warm_start_same_numbers_on_dask() -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    kw = dict(means=(-1.5, -1.0, -0.5), spreads=(0.3, 0.5), numerics=NUM, warm_start="newton")
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+    ) as client:
+        dk = master_field(MODEL, client=client, **kw)
+    ser = master_field(MODEL, workers=1, **kw)
+    assert dk.diagnostics["mode"] == "dask"
+    np.testing.assert_array_equal(dk.values, ser.values)
+    np.testing.assert_array_equal(dk.evaluations, ser.evaluations)

@@ -393,15 +393,23 @@ def newton(ev: Any, Z: Array, tol: float, *, max_steps: int = NEWTON_MAX_STEPS) 
         if r < tol:
             return Z, products, True
         last = ev.last
-        tan = Tangent.at(ev.pb, Z, last.backward, last.forward, ev.eps, ev.delta)
-        dZ, _, k = tan.solve(image - Z, rtol=min(0.1, max(0.1 * tol / r, r * r)), restart=60, maxiter=2)
+        try:
+            tan = Tangent.at(ev.pb, Z, last.backward, last.forward, ev.eps, ev.delta)
+            dZ, _, k = tan.solve(image - Z, rtol=min(0.1, max(0.1 * tol / r, r * r)), restart=60, maxiter=2)
+        except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+            return Z, products, False  # a singular step matrix or a non-finite product
         products += k
+        if not np.all(np.isfinite(dZ)):
+            return Z, products, False
         lam = 1.0
         for _ in range(NEWTON_HALVINGS + 1):
             if used >= max_steps:
                 return Z, products, False
             Zt = Z + lam * dZ
-            image_t = ev(Zt, "newton")
+            try:
+                image_t = ev(Zt, "newton")
+            except FloatingPointError:  # the trial path left the map's domain
+                return Z, products, False
             used += 1
             rt = ev.residual
             if rt < tol or rt <= (1.0 - 0.1 * lam) * r:
