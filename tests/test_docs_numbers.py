@@ -178,6 +178,17 @@ def research_warm_starts() -> tuple[float, ...]:
     return per[0], per[1], per[2], per[0] / per[1], per[0] / per[2]
 
 
+def research_warm_starts_newton() -> tuple[float, ...]:
+    from gelav.mfg import Numerics
+    from gelav.mfg.master import master_field
+
+    kw = {"means": (-1.5, -1.0, -0.5, 0.0), "spreads": (0.3, 0.5), "workers": 1,
+          "numerics": Numerics(n_cells=40, n_steps=40, domain=(-4.0, 3.5))}
+    cold, nw = (master_field(_research_model(), warm_start=w, **kw).diagnostics for w in ("off", "newton"))
+    return (nw["evaluations_per_law"], cold["evaluations_per_law"] / nw["evaluations_per_law"],
+            nw["sweeps_per_law"], nw["tangent_products_per_law"])
+
+
 # ---------------------------------------------------------------------------------- the table
 @functools.cache
 def _thin_market_branches():  # type: ignore[no-untyped-def]
@@ -198,6 +209,21 @@ def branches_three() -> tuple[float, float, float, int]:
     br = _thin_market_branches()
     ex = sorted(100 * br._family.scalars(x, 0.25)[0]["exits"] for x in br.paths_at(0.25))
     return (*ex, br.diagnostics["evaluations"])
+
+
+def branches_fd() -> tuple[int]:
+    from gelav.mfg import SCENARIOS, Numerics, continuation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        br = continuation(SCENARIOS["thin-market"].model, "thin_discount", [0.2, 0.3],
+                          numerics=Numerics(n_cells=40, n_steps=40, epsilon=0.05), step=0.02, jacobian="fd")
+    ref = _thin_market_branches()
+    # the same fold and the same equilibria at 0.25 as with the exact tangent
+    assert br.folds[0].parameter == pytest.approx(ref.folds[0].parameter, abs=1e-4)
+    exits = [sorted(b._family.scalars(x, 0.25)[0]["exits"] for x in b.paths_at(0.25)) for b in (br, ref)]
+    np.testing.assert_allclose(exits[0], exits[1], atol=1e-6)
+    return (br.diagnostics["evaluations"],)
 
 
 slow = pytest.mark.slow
@@ -232,8 +258,13 @@ QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
                  "and 80 cells and steps (observed orders {:.1f} and {:.1f})", research_master_residual, marks=slow),
     pytest.param("docs/research.md", "evaluations per law: {:.2f} cold, {:.2f} warm from the neighbour, {:.2f} "
                  "with the tangent predictor ({:.2f}× and {:.2f}× fewer)", research_warm_starts, marks=slow),
+    pytest.param("docs/research.md", "With `\"newton\"`: {:.2f} evaluations per law ({:.2f}× fewer than cold), plus "
+                 "{:.2f} population sweeps and {:.1f} tangent products per law", research_warm_starts_newton,
+                 marks=slow),
     pytest.param("docs/research.md", "$d_\\text{{thin}} \\approx {:.4f}$ (total exits {:.2f} %)", branches_fold,
                  marks=slow),
+    pytest.param("docs/research.md", "(`jacobian=\"fd\"`) the same branches, fold and equilibria take {} evaluations "
+                 "of $\\Phi$", branches_fd, marks=slow),
     pytest.param("docs/research.md", "hold three equilibria, with total exits {:.2f} %, {:.2f} % (unstable) and "
                  "{:.2f} %; multi-start\nfinds the same ones to $10^{{-6}}$, and one equilibrium above the fold\n"
                  "(`tests/test_mfg_branches.py`; {} evaluations of $\\Phi$)", branches_three, marks=slow),

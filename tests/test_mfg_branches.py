@@ -131,3 +131,22 @@ def test_budget_ends_in_convergence_error_with_history() -> None:
                      max_points=3)
     hist = exc.value.history
     assert hist and all({"branch", "step", "accepted", "residual"} <= set(h) for h in hist)
+
+
+def test_exact_tangent_products_same_branch_fewer_evaluations() -> None:
+    """The corrector's, the tangent's and the eigenvalue's products DΦ v by the exact tangent (no
+    evaluation of Φ each) against forward differences of Φ (one each): the same branch to the
+    corrector's tolerance, under a third of the evaluations (measured 104 against 334)."""
+    model = SCENARIOS["fire-sale"].model
+    num = Numerics(n_cells=30, n_steps=30)
+    kw = dict(numerics=num, stability=False)
+    tan = continuation(model, "feedback", [0.0, 0.6], **kw)
+    fd = continuation(model, "feedback", [0.0, 0.6], jacobian="fd", **kw)
+    assert tan.diagnostics["jacobian"] == "tangent" and tan.diagnostics["tangent_products"] > 0
+    assert fd.diagnostics["tangent_products"] == 0
+    for value in (0.15, 0.3, 0.45):
+        a, b = tan.paths_at(value), fd.paths_at(value)
+        assert len(a) == len(b) == 1 and np.max(np.abs(a[0] - b[0])) < 1e-6
+    assert 3 * tan.diagnostics["evaluations"] < fd.diagnostics["evaluations"]
+    with pytest.raises(ValueError, match="`jacobian`"):
+        continuation(model, "feedback", [0.0, 0.6], numerics=num, jacobian="exact")

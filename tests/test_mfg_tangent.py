@@ -121,3 +121,52 @@ def test_tangent_errors() -> None:
     with pytest.raises(ValueError, match="method='fd'"):
         sensitivity(lagged)
     assert sensitivity(lagged, _directions(lagged)[:1], method="fd").diagnostics["method"] == "fd"
+
+
+def test_sweep_from_another_laws_best_response_is_the_map_bit_for_bit() -> None:
+    """The best response to a path does not depend on the starting law: Φ of one law at a path,
+    from another law's best response to that path, is its own Φ there (master-field chains)."""
+    from gelav.mfg import SolverOptions
+    from gelav.mfg.engine import Problem
+    from gelav.mfg.fixed_point import Evaluator
+
+    model = MODELS["herding+feedback"]
+    eq = _eq("herding+feedback")
+    pa = Problem(model.with_initial(START), NUM, grid=eq.grid, time_grid=eq.time_grid)
+    pb = Problem(model.with_initial(("normal", -1.4, 0.4)), NUM, grid=eq.grid, time_grid=eq.time_grid)
+    eps, delta = NUM.epsilon, NUM.delta
+    ev = Evaluator(pb, SolverOptions(), [], None, "x")
+    ev.set_relaxation(eps)
+    image = ev.sweep(eq.path, pa.backward(eq.path, eps, delta), "sweep")
+    np.testing.assert_array_equal(image, pb.phi(eq.path, eps, delta)[0])
+    assert (ev.n_sweep, ev.n_eval) == (1, 0) and ev.history[-1]["sweep"]
+    assert ev.residual == pytest.approx(float(np.abs(image - eq.path).max()), abs=0)
+
+
+@pytest.mark.parametrize("name", ["default", "herding+feedback"])
+def test_newton_with_the_exact_tangent_converges_quadratically(name: str) -> None:
+    """Newton on Φ(Z) = Z for a neighbouring law, from the first law's path: the same fixed point
+    as Anderson (to 1e-11), in at most 8 evaluations (measured 6 and 5; Anderson from the calm
+    start: 13 and 29), and the observed order of convergence reaches 2."""
+    from gelav.mfg import SolverOptions
+    from gelav.mfg.engine import Problem
+    from gelav.mfg.fixed_point import Evaluator
+    from gelav.mfg.tangent import newton
+
+    num = replace(NUM, n_cells=80, n_steps=80)
+    model = MODELS[name]
+    a = solve(model.with_initial(START), numerics=num, no_feedback=False)
+    law = model.with_initial(("normal", -1.3, 0.5))
+    pb = Problem(law, num, grid=a.grid, time_grid=a.time_grid)
+    ev = Evaluator(pb, SolverOptions(), [], None, "x")
+    ev.set_relaxation(num.epsilon)
+    Z, products, ok = newton(ev, a.path, 1e-12)
+    assert ok and products > 0 and ev.n_eval <= 8
+    b = solve(law, numerics=num, grid=a.grid, time_grid=a.time_grid, no_feedback=False, tol=1e-12)
+    np.testing.assert_allclose(Z, b.path, atol=1e-11)
+    r = np.array([h["residual"] for h in ev.history])
+    ok_r = r > 1e-10  # above the inner solves' rounding
+    orders = [np.log(r[i + 1] / r[i]) / np.log(r[i] / r[i - 1]) for i in range(1, r.size - 1)
+              if ok_r[i + 1] and r[i] < r[i - 1]]
+    # measured 1.9 (default) and 3.0 (herding + feedback)
+    assert max(orders) > 1.8, (r, orders)

@@ -19,9 +19,12 @@ with :math:`x` the aggregate path (the flattened :math:`Z`, see :mod:`gelav.mfg.
        = -\begin{pmatrix} G(x, p) \\ \langle \tau_i, u - u^{(0)} \rangle \end{pmatrix},
 
    solved by GMRES (:func:`scipy.sparse.linalg.gmres`) on a
-   :class:`~scipy.sparse.linalg.LinearOperator` whose products are finite-difference
-   Jacobian–vector products :math:`G_x v \approx v - (\Phi(x + hv) - \Phi(x))/h` (one evaluation
-   of :math:`\Phi` each); :math:`W = I/n` weighs the path against the parameter;
+   :class:`~scipy.sparse.linalg.LinearOperator` whose products :math:`G_x v = v - D\Phi\,v` use
+   the exact tangent of the discrete map at the latest evaluation of :math:`\Phi`
+   (:class:`gelav.mfg.tangent.Tangent`: a linear backward and a linear forward sweep, no
+   evaluation of :math:`\Phi`), or with ``jacobian="fd"`` forward differences
+   :math:`(\Phi(x + hv) - \Phi(x))/h` (one evaluation each); :math:`W = I/n` weighs the path
+   against the parameter;
 3. adapts :math:`\Delta s` (longer after an easy correction, shorter after a hard one, halved
    after a failure, down to ``min_step``).
 
@@ -200,7 +203,8 @@ class Branches:
     history : list of dict
         One record per corrector step (branch, step, arclength step, Newton iterations, residual).
     diagnostics : dict
-        Evaluations of Φ, seconds, notes.
+        ``evaluations`` of Φ, ``tangent_products`` (products :math:`D\\Phi\\,v` by the exact tangent),
+        ``jacobian``, ``seconds``, ``notes``, ...
     """
 
     parameter_name: str
@@ -327,12 +331,18 @@ class _Family:
     """Φ(x; p) on one grid, with finite-difference Jacobian–vector products and Newton–Krylov."""
 
     def __init__(self, model: MFGModel, parameter: Any, numerics: Numerics, tol: float, max_evaluations: int,
-                 grid: Any, tg: Any) -> None:
+                 grid: Any, tg: Any, jacobian: str = "tangent") -> None:
         self.base, self.parameter, self.numerics, self.tol = model, parameter, numerics, tol
         self.grid, self.tg = grid, tg
         self.eps, self.delta = numerics.epsilon, numerics.delta
         self._problems: dict[float, Any] = {}
         self.n_eval = 0
+        #: DΦ products: "tangent" (the exact tangent at the latest evaluations, no evaluation of Φ
+        #: each) or "fd" (a forward difference, one evaluation each); "fd" where there is no tangent
+        self.jacobian = jacobian if numerics.control == "newton" else "fd"
+        self.n_products = 0
+        self._evaluated: dict[tuple[float, bytes], tuple[Any, Any]] = {}
+        self._tangents: dict[tuple[float, bytes], Any] = {}
         self.max_evaluations = max_evaluations
         self.history: list[dict[str, Any]] = []
         pb = self.problem(None)
@@ -365,6 +375,10 @@ class _Family:
         self.n_eval += 1
         pb = self.problem(p)
         Zn, bw, fw = pb.phi(x.reshape(self.shape), self.eps, self.delta, newton_tol=_INNER_TOL)
+        if self.jacobian == "tangent":  # the latest evaluations, to linearise at (x, p) without another one
+            if len(self._evaluated) >= 4:
+                self._evaluated.pop(next(iter(self._evaluated)))
+            self._evaluated[(float(p), x.tobytes())] = (bw, fw)
         return Zn.ravel(), bw, fw
 
     def G(self, x: Array, p: float) -> Array:
@@ -375,7 +389,21 @@ class _Family:
         return 0.0 if nv == 0 else 1e-6 * max(1.0, float(np.max(np.abs(x)))) / nv
 
     def jvp_phi(self, x: Array, p: float, phix: Array, v: Array) -> Array:
-        """:math:`D\\Phi(x)\\,v` by a forward difference (one evaluation)."""
+        """:math:`D\\Phi(x)\\,v`: the exact tangent at an evaluation of Φ at ``(x, p)`` (a linear backward
+        and forward sweep, :class:`gelav.mfg.tangent.Tangent`), or a forward difference (one evaluation)."""
+        key = (float(p), x.tobytes())
+        tan = self._tangents.get(key) if self.jacobian == "tangent" else None
+        if tan is None and key in self._evaluated:
+            from gelav.mfg.tangent import Tangent
+
+            bw, fw = self._evaluated[key]
+            tan = Tangent.at(self.problem(p), x.reshape(self.shape), bw, fw, self.eps, self.delta)
+            if len(self._tangents) >= 2:
+                self._tangents.pop(next(iter(self._tangents)))
+            self._tangents[key] = tan
+        if tan is not None:
+            self.n_products += 1
+            return tan.jvp(v.reshape(*self.shape, 1))[..., 0].ravel()  # type: ignore[no-any-return]
         h = self._h(x, v)
         if h == 0:
             return np.zeros_like(v)
@@ -610,7 +638,7 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
                  values: Sequence[float], *, numerics: Numerics | None = None, tol: float = 1e-8,
                  step: float | None = None, min_step: float | None = None, max_step: float | None = None,
                  max_points: int = 200, max_newton: int = 8, max_evaluations: int = 100_000,
-                 stability: bool = True) -> Branches:
+                 stability: bool = True, jacobian: str = "tangent") -> Branches:
     r"""Follow the equilibria of ``model`` as ``parameter`` runs over ``values`` (pseudo-arclength).
 
     Parameters
@@ -633,7 +661,14 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     max_points, max_newton, max_evaluations : int
         Budget: points per branch, Newton steps per correction, evaluations of :math:`\Phi` in all.
     stability : bool
-        Compute the leading eigenvalue of :math:`D\Phi` at every point (about twenty evaluations each).
+        Compute the leading eigenvalue of :math:`D\Phi` at every point (about twenty products each).
+    jacobian : {"tangent", "fd"}
+        The products :math:`D\Phi\,v` of the corrector, the tangent and the eigenvalue: the exact
+        tangent of the discrete map at the latest evaluation of :math:`\Phi`
+        (:class:`gelav.mfg.tangent.Tangent`: one linear backward and one linear forward sweep, no
+        evaluation of :math:`\Phi`), or a forward difference of :math:`\Phi` (one evaluation each;
+        always with ``control="lagged"``, which has no tangent). :math:`G_p` is a forward
+        difference either way.
 
     Returns
     -------
@@ -667,6 +702,8 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     if vals.size < 2 or not np.all(np.isfinite(vals)) or vals[0] == vals[-1]:
         raise ValueError(f"`values` must be at least two finite numbers with different ends, got {values!r}.")
     tol = check_positive("tol", tol)
+    if jacobian not in ("tangent", "fd"):
+        raise ValueError(f"Unknown `jacobian` {jacobian!r}; use 'tangent' or 'fd'.")
     max_points = check_int("max_points", max_points, minimum=2)
     max_newton = check_int("max_newton", max_newton, minimum=1)
     max_evaluations = check_int("max_evaluations", max_evaluations, minimum=10)
@@ -679,7 +716,7 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     max_step = check_positive("max_step", max_step) if max_step is not None else width / 5
     m_a, m_b = set_parameter(model, parameter, a), set_parameter(model, parameter, b)  # errors name the parameter
     pb = Problem(m_a, numerics)
-    fam = _Family(model, parameter, numerics, tol, max_evaluations, pb.grid, pb.tg)
+    fam = _Family(model, parameter, numerics, tol, max_evaluations, pb.grid, pb.tg, jacobian)
     name = parameter if isinstance(parameter, str) else getattr(parameter, "__name__", "parameter")
 
     starts: list[tuple[Array, float, float, str]] = []
@@ -709,7 +746,8 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
         branches.append(br)
         notes += nn
     folds = tuple(f for i, br in enumerate(branches) for f in _folds(br, i))
-    diag = {"evaluations": fam.n_eval, "seconds": time.perf_counter() - t0, "notes": notes,
+    diag = {"evaluations": fam.n_eval, "tangent_products": fam.n_products, "jacobian": fam.jacobian,
+            "seconds": time.perf_counter() - t0, "notes": notes,
             "starts": [s[3] for s in starts], "n_cells": numerics.n_cells, "n_steps": int(fam.tg.n_steps),
             "epsilon": numerics.epsilon, "tol": tol}
     return Branches(str(name), (lo, hi), tuple(branches), folds, fam.history, diag, fam)

@@ -120,6 +120,7 @@ class Evaluator:
         self.prev_eps = math.nan
         self.last: Evaluation | None = None
         self.n_eval = 0
+        self.n_sweep = 0  # evaluations from a known best response (:meth:`sweep`)
         self.last_res = math.nan
         self.inexact = INEXACT_FACTOR > 0
         self.inexact_factor = INEXACT_FACTOR
@@ -187,6 +188,28 @@ class Evaluator:
             if self.callback is not None:
                 self.callback(rec)
         return Zn
+
+    def sweep(self, Z: Array, backward: Backward, method: str) -> Array:
+        """Φ(Z) when the best response to ``Z`` is already known: the population sweep alone.
+
+        The best response to a path depends on the path, not on the starting law, so the last
+        best response of a neighbouring law's solve (same grids and relaxation) evaluates this
+        law's map at the neighbour's path (master-field chains). Counted in ``n_sweep``, not in
+        ``n_eval``; recorded in ``history`` like an evaluation (``"sweep": True``).
+        """
+        fw = self.pb.forward(backward)
+        self.n_sweep += 1
+        res = float(np.max(np.abs(fw.Z - Z)))
+        self.last_res = res
+        self.prev, self.prev_eps = (backward, fw), self.eps
+        self.last = Evaluation(Z.copy(), fw.Z, backward, fw, res)
+        rec = {"iteration": len(self.history) + 1, "method": method, "epsilon": self.eps, "residual": res,
+               "exploitability": math.nan, "seconds": time.perf_counter() - self.t0, "start": self.label,
+               "sweep": True}
+        self.history.append(rec)
+        if self.callback is not None:
+            self.callback(rec)
+        return fw.Z
 
 
 class MapEvaluator:

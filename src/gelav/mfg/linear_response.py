@@ -195,32 +195,16 @@ def tangent_response(
     n_jvp = 0
     X = np.empty_like(b)
     if linear_solver == "gmres":
-        from scipy.sparse.linalg import LinearOperator, gmres
-
-        count = [0]
-
-        def mv(v: Array) -> Array:
-            count[0] += 1
-            return v - tan.jvp(v.reshape(*shape, 1))[..., 0].ravel()  # type: ignore[no-any-return]
-
-        A = LinearOperator((n, n), matvec=mv)
         for c in range(D):
-            x, info = gmres(
-                A,
-                b[..., c].ravel(),
-                rtol=rtol,
-                atol=0.0,
-                restart=min(n, 200),
-                maxiter=max(1, n // 200 + 1),
-            )
+            x, info, k = tan.solve(b[..., c], rtol=rtol)
+            n_jvp += k
             if info != 0:
                 raise ConvergenceError(
                     f"GMRES on the tangent system did not reach rtol={rtol:g} "
-                    f"(direction {c}, {count[0]} products).",
+                    f"(direction {c}, {n_jvp} products).",
                     [],
                 )
-            X[..., c] = x.reshape(shape)
-        n_jvp = count[0]
+            X[..., c] = x
     else:
         rows = _active_rows(tan)
         M = shape[1]

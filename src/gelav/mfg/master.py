@@ -27,8 +27,12 @@ Solves run in parallel over *chains*: the laws along the first parameter axis,
 for each value of the others, in the table's order; with ``warm_start`` each law
 of a chain starts the fixed point from its predecessor's equilibrium path
 (``"neighbour"``), or from that path moved by the tangent response to the change
-of law (``"tangent"``). A chain always runs on one worker in the same order, so
-the table is the same (bit for bit) serial, on local processes or on Dask.
+of law (``"tangent"``); ``"newton"`` starts each chain at its calmest law, evaluates
+each further law's map at its neighbour's path by a population sweep alone (the
+neighbour's best response to that path serves: it does not depend on the law) and
+corrects by Newton's method with the exact tangent. A chain always runs on one
+worker in the same order, so the table is the same (bit for bit) serial, on local
+processes or on Dask.
 
 Time consistency (the defining property of the master field): restarting the
 game at :math:`t_0` from the equilibrium law :math:`\mu(t_0)` (and the selling
@@ -51,12 +55,12 @@ from gelav._progress import track
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
 
-__all__ = ["WARM_STARTS", "MasterField", "master_field", "restart", "restart_from"]
+__all__ = ["WARM_STARTS", "MasterField", "chain_order", "master_field", "restart", "restart_from"]
 
 Array = NDArray[np.float64]
 
 #: how a law of a chain starts its fixed point
-WARM_STARTS = ("off", "neighbour", "tangent")
+WARM_STARTS = ("off", "neighbour", "tangent", "newton")
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +83,12 @@ class MasterField:
         Total exits per type.
     iterations, residuals : ndarray (*shape)
     diagnostics : dict
-        ``seconds``, ``mode``, ``n_solves``, ``warm_start``, ``chains``, ``evaluations``
-        (fixed-point evaluations summed over the table), ``evaluations_per_law``.
+        ``seconds``, ``mode``, ``n_solves``, ``warm_start``, ``chains``, ``chain_starts`` (table
+        indices of the laws each chain starts from, cold), ``evaluations`` (evaluations of the
+        fixed-point map, each a best response and a population sweep, summed over the table),
+        ``sweeps`` (population sweeps alone, from a neighbour's best response), and
+        ``tangent_products`` (linear backward + forward sweep pairs of the tangent's linear
+        solves), each also ``..._per_law``.
     axes, axis_names : tuple
         The family's parameter axes and their names (Gaussian: ``("mean", "spread")``).
     laws : ndarray (*shape, N)
@@ -366,25 +374,44 @@ def _masses(
     return Problem(one.with_initial(law), numerics, start=t0, grid=grid, time_grid=tg).p0[0]  # type: ignore[no-any-return]
 
 
+def _record(eq: Any, sweeps: int = 0, products: int = 0, start: bool = False) -> tuple[Any, ...]:
+    """What the table keeps of one law's equilibrium (what its solve cost; whether it starts its chain)."""
+    return (
+        eq.value0,
+        eq.price[:, 0],
+        eq.cumulative_exits.max(axis=1),
+        eq.iterations,
+        eq.residual,
+        int(eq.diagnostics.get("evaluations", 0)),
+        sweeps,
+        products,
+        start,
+    )
+
+
 def _solve_chain(args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Solve the laws of one chain in order, each warm-started from its predecessor (``warm``)."""
     from gelav.mfg.solver import solve
 
     model, numerics, options, t0, grid_nodes, tg, laws, warm = args
     grid = Grid(grid_nodes)
+    if warm == "newton":
+        return _newton_chain(model, numerics, options, t0, grid, tg, laws)
     out = []
     prev = None
     for mu in laws:
         guess = None
+        products = 0
         if prev is not None and warm == "neighbour":
             guess = prev.path
         elif prev is not None and warm == "tangent":
             from gelav.mfg.linear_response import tangent_response
 
-            resp, _ = tangent_response(
+            resp, info = tangent_response(
                 prev, (mu - prev.density[0, 0])[:, None], linear_solver="gmres"
             )
             guess = prev.path + resp["Z"][..., 0]
+            products = int(info["n_jvp"])
         eq = solve(
             model.with_initial(mu.copy()),
             numerics=numerics,
@@ -395,18 +422,130 @@ def _solve_chain(args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
             no_feedback=False,
             initial_guess=guess,
         )
-        out.append(
-            (
-                eq.value0,
-                eq.price[:, 0],
-                eq.cumulative_exits.max(axis=1),
-                eq.iterations,
-                eq.residual,
-                int(eq.diagnostics.get("evaluations", 0)),
-            )
-        )
+        out.append(_record(eq, 0, products, prev is None))
         prev = eq
     return out
+
+
+def chain_order(distressed: Sequence[float]) -> list[tuple[int, int | None]]:
+    """The solve order of a chain with ``warm_start="newton"``: ``(law, neighbour)`` pairs.
+
+    The chain starts from its calmest law (the least mass ``distressed`` below the distress
+    level: the calm starting path, nobody distressed, is closest to its equilibrium; the first
+    such law on ties) and runs outward on both sides, each law from its neighbour towards the
+    start (``None`` for the start).
+    """
+    n = len(distressed)
+    h = int(np.argmin(np.asarray(distressed, dtype=float)))
+    order: list[tuple[int, int | None]] = [(h, None)]
+    order += [(i, i - 1) for i in range(h + 1, n)]
+    order += [(i, i + 1) for i in range(h - 1, -1, -1)]
+    return order
+
+
+def _newton_chain(
+    model: MFGModel,
+    numerics: Numerics,
+    options: SolverOptions,
+    t0: float,
+    grid: Grid,
+    tg: TimeGrid,
+    laws: Sequence[Array],
+) -> list[tuple[Any, ...]]:
+    """``warm_start="newton"``: the calmest law cold, then each neighbour by :func:`_continue`.
+
+    The calmest law of a monotone game is solved like :func:`gelav.mfg.solve` solves it (its
+    method from the calm path, the only start solve tries), keeping its last best response for
+    its neighbours; a non-monotone game's by :func:`gelav.mfg.solve` itself (every start, the
+    first equilibrium), a decoupled game's laws all by :func:`gelav.mfg.solve` (one best response).
+    """
+    from gelav.mfg.engine import Problem
+    from gelav.mfg.solver import solve
+
+    out: list[tuple[Any, ...] | None] = [None] * len(laws)
+    state: dict[int, tuple[Array, Any]] = {}
+    pb = Problem(model.with_initial(laws[0].copy()), numerics, start=t0, grid=grid, time_grid=tg)
+    for i, j in chain_order([float(pb.dist_w @ mu) for mu in laws]):
+        mdl = model.with_initial(laws[i].copy())
+        if model.decoupled or (j is None and not model.monotone):
+            eq = solve(mdl, numerics=numerics, options=options, start=t0, grid=grid, time_grid=tg,
+                       no_feedback=False)
+            out[i] = _record(eq, start=j is None)
+            state[i] = (eq.path, None)
+            continue
+        if j is None:
+            calm = Problem(mdl, numerics, start=t0, grid=grid, time_grid=tg).zero_path()
+            eq, bw, sweeps, products = _continue(mdl, numerics, options, t0, grid, tg, calm, None,
+                                                 cold=True)
+        else:
+            eq, bw, sweeps, products = _continue(mdl, numerics, options, t0, grid, tg, *state[j])
+        out[i] = _record(eq, sweeps, products, j is None)
+        state[i] = (eq.path, bw)
+    return out  # type: ignore[return-value]
+
+
+def _continue(
+    model: MFGModel,
+    numerics: Numerics,
+    options: SolverOptions,
+    t0: float,
+    grid: Grid,
+    tg: TimeGrid,
+    Zn: Array,
+    bw_n: Any,
+    *,
+    cold: bool = False,
+) -> tuple[Any, Any, int, int]:
+    r"""The equilibrium of ``model`` from its neighbour's path ``Zn`` (best response ``bw_n`` or None).
+
+    :math:`\Phi(Z_n)` is one population sweep when the neighbour's best response to :math:`Z_n` is
+    known (:meth:`~gelav.mfg.fixed_point.Evaluator.sweep`: it does not depend on the starting
+    law); that Picard step predicts the path, and Newton's method with the exact tangent
+    (:func:`gelav.mfg.tangent.newton`) corrects it. Where Newton gives up, or with
+    ``control="lagged"`` (no tangent), the solver's own method (``options.method``) continues from
+    its best iterate. ``cold``: ``Zn`` is the calm path and the solver's method runs from it as in
+    :func:`gelav.mfg.solve`. Returns the equilibrium, the best response to its path, and the
+    population sweeps and tangent products used.
+    """
+    from gelav.mfg.assemble import build_equilibrium
+    from gelav.mfg.engine import Problem
+    from gelav.mfg.fixed_point import Evaluator, fixed_point_method
+    from gelav.mfg.solver import _warn_negative_masses
+    from gelav.mfg.tangent import NEWTON_MAX_STEPS, newton
+
+    t_start = time.perf_counter()
+    label = "calm" if cold else "neighbour"
+    pb = Problem(model, numerics, start=t0, grid=grid, time_grid=tg)
+    history: list[dict[str, Any]] = []
+    ev = Evaluator(pb, options, history, None, label, deadline=t_start + options.max_seconds)
+    notes: list[str] = []
+    timings = {"setup": time.perf_counter() - t_start}
+    t1 = time.perf_counter()
+    products = 0
+    method = fixed_point_method(options.method)
+    if cold:
+        Z = method.solve(ev, Zn, options, notes, label)
+    else:
+        ev.set_relaxation(numerics.epsilon)
+        Z = ev.sweep(Zn, bw_n, "neighbour's best response") if bw_n is not None else ev(Zn, label)
+        if ev.residual < options.tol:
+            Z = Zn
+        else:
+            done = False
+            if numerics.control == "newton":
+                Z, products, done = newton(ev, Z, options.tol,
+                                           max_steps=min(NEWTON_MAX_STEPS, options.max_iter))
+                if not done:
+                    notes.append(f"Newton gave up after {ev.n_eval} evaluations (best residual "
+                                 f"{min(h['residual'] for h in history):.3g}); continued with "
+                                 f"method {options.method!r} from its best iterate")
+            if not done:
+                Z = method.solve(ev, Z, options, notes, label)
+    timings["fixed_point"] = time.perf_counter() - t1
+    eq = build_equilibrium(pb, ev, Z, notes, label, options, None, timings, time.perf_counter() - t_start)
+    _warn_negative_masses(eq)
+    assert ev.last is not None
+    return eq, ev.last.backward, ev.n_sweep, products
 
 
 def _as_completed(futures: Any) -> Any:
@@ -484,11 +623,18 @@ def master_field(
     numerics, options :
         As in :func:`gelav.mfg.solve`; one common grid covers the whole family (for ``family`` and
         ``laws`` give ``numerics.domain`` or the model's default domain is used).
-    warm_start : {"neighbour", "tangent", "off"}
+    warm_start : {"neighbour", "tangent", "newton", "off"}
         How each law of a chain (the first parameter axis) starts its fixed point: from the
         previous law's equilibrium path, from that path plus its tangent response to the change of
-        law (:func:`gelav.mfg.sensitivity`'s linear solve), or from the calm start. For a game with
-        several equilibria a warm start follows the neighbour's branch.
+        law (:func:`gelav.mfg.sensitivity`'s linear solve), or from the calm start (``"off"``); the
+        solver's method (``options.method``) corrects. ``"newton"``: the chain starts at its calmest
+        law (least mass below the distress level) and runs outward; each further law evaluates its
+        map at the neighbour's equilibrium path :math:`Z_n` by one population sweep (the best
+        response to a path does not depend on the starting law), steps to :math:`\Phi(Z_n)` and
+        corrects by Newton's method with the exact tangent (:func:`gelav.mfg.tangent.newton`; the
+        solver's method takes over where Newton gives up, and with ``control="lagged"``). It halves
+        the evaluations of the map, at the price of tangent products (see ``diagnostics``). For a
+        game with several equilibria a warm start follows the neighbour's branch.
     workers : int, optional
         Local processes (default: all cores, serial for one chain or one core).
     client : dask.distributed.Client, optional
@@ -627,10 +773,16 @@ def master_field(
     its = np.empty(shape)
     res = np.empty(shape)
     evals = np.empty(shape, dtype=int)
+    sweeps = np.empty(shape, dtype=int)
+    products = np.empty(shape, dtype=int)
+    starts = []
     for r, chain in zip(rest, out, strict=True):
         for i, o in enumerate(chain):
             idx = (i, *r)
-            values[idx], price0[idx], exits[idx], its[idx], res[idx], evals[idx] = o
+            (values[idx], price0[idx], exits[idx], its[idx], res[idx], evals[idx], sweeps[idx],
+             products[idx], head) = o
+            if head:
+                starts.append(idx)
     if kind == "normal":
         means_out, spreads_out = axes
     else:
@@ -646,6 +798,11 @@ def master_field(
         "chains": len(tasks),
         "evaluations": int(evals.sum()),
         "evaluations_per_law": float(evals.sum()) / n_laws,
+        "sweeps": int(sweeps.sum()),
+        "sweeps_per_law": float(sweeps.sum()) / n_laws,
+        "tangent_products": int(products.sum()),
+        "tangent_products_per_law": float(products.sum()) / n_laws,
+        "chain_starts": starts,
     }
     return MasterField(
         float(t0),
