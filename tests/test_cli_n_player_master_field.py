@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -58,3 +59,26 @@ def test_bad_input_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def
     cfg.write_text("[n_player]\nreplicates = 3\n")
     r = runner.invoke(main, ["n-player", "--config", str(cfg)])
     assert r.exit_code == 2 and "replicates" in r.output
+
+
+def test_master_field_warm_start_option(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--warm-start newton` (fewest fixed-point evaluations) tabulates the same field as the default to the
+    fixed-point tolerance, and counts fewer evaluations; a bad value in the file is a usage error."""
+    args = ["master-field", "--means", "-1,0,1", "--spreads", "0.3", "--n-cells", "30", "--n-steps", "30",
+            "--json"]
+    runs = {}
+    for ws in ("neighbour", "newton"):
+        r = CliRunner().invoke(main, [*args, "--warm-start", ws])
+        assert r.exit_code == 0, r.output
+        runs[ws] = json.loads(r.output)
+    for a, b in zip(runs["neighbour"]["rows"], runs["newton"]["rows"], strict=True):
+        assert abs(a["value_at_0"] - b["value_at_0"]) < 1e-7 and abs(a["price0"] - b["price0"]) < 1e-7
+    mf = master_field(SCENARIOS["stress"].model, means=[-1.0, 0.0, 1.0], spreads=[0.3],
+                      numerics=dataclasses.replace(SCENARIOS["stress"].numerics, n_cells=30, n_steps=30), warm_start="newton")
+    cold = master_field(SCENARIOS["stress"].model, means=[-1.0, 0.0, 1.0], spreads=[0.3],
+                        numerics=dataclasses.replace(SCENARIOS["stress"].numerics, n_cells=30, n_steps=30), warm_start="off")
+    assert mf.diagnostics["evaluations"] < cold.diagnostics["evaluations"]
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[master_field]\nwarm_start = "sideways"\n')
+    r = CliRunner().invoke(main, ["master-field", "--config", str(cfg)])
+    assert r.exit_code == 2 and "warm_start" in r.output

@@ -22,10 +22,14 @@ __all__ = ["master_field"]
 @click.option("--n-cells", type=int, default=None, help="Liquidity cells (default from the scenario).")
 @click.option("--n-steps", type=int, default=None, help="Time steps (default from the scenario).")
 @click.option("--workers", type=int, default=None, help="Local processes [default 1].")
+@click.option("--warm-start", "warm_start", type=click.Choice(["neighbour", "tangent", "newton", "off"]), default=None,
+              help="How each law starts from its neighbour's equilibrium; 'newton' needs the fewest fixed-point "
+                   "evaluations [default neighbour].")
 @shared_options("master-field", config_help="Scenario TOML with [mfg] tables and a [master_field] table.",
                 plot_help="Folder for the figures (master_field.png, master_field_heatmap.png), or a FILE.")
 def master_field(scenario_name: str | None, means: str | None, spreads: str | None, t0: float | None,
-                 at: str | None, n_cells: int | None, n_steps: int | None, workers: int | None, out: Output) -> None:
+                 at: str | None, n_cells: int | None, n_steps: int | None, workers: int | None, warm_start: str | None,
+                 out: Output) -> None:
     """The master field U(t0, L; N(m, s²)): the equilibrium value of the same LP state when the crowd
     starts from different Gaussian laws, with the price at t0 and the total exits.
 
@@ -37,7 +41,7 @@ def master_field(scenario_name: str | None, means: str | None, spreads: str | No
         raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
     rep = tasks.master_field(out.config, preset=scenario_name, means=float_list("means", means),
                              spreads=float_list("spreads", spreads), t0=t0, at=float_list("at", at), n_cells=n_cells,
-                             n_steps=n_steps, workers=workers)
+                             n_steps=n_steps, workers=workers, warm_start=warm_start)
     out.emit(rep, lambda: _table(rep))
 
 

@@ -44,7 +44,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "n_player": {"preset": "crisis", "n_players": (10, 100, 1000, 10_000), "replications": 100,
                  "gain_replications": 8, "seed": 0, "n_cells": None, "n_steps": None, "scheme": "euler"},
     "master_field": {"preset": "stress", "means": (-2.0, -1.0, 0.0, 1.0), "spreads": (0.2, 0.5), "t0": 0.0,
-                     "at": (0.0,), "n_cells": None, "n_steps": None, "scheme": None, "workers": 1},
+                     "at": (0.0,), "n_cells": None, "n_steps": None, "scheme": None, "workers": 1,
+                     "warm_start": "neighbour"},
     "ito": {"transform": None, "rate": "r", "source": "0"},
     "calibration": {"level": 0.95, "date_column": None, "value_column": None, "model": "ou", "criterion": "aic"},
 }

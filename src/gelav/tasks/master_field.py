@@ -16,7 +16,7 @@ from gelav.tasks._base import ScenarioLike, TaskResult, recorded_warnings, warni
 
 __all__ = ["MasterFieldReport", "master_field"]
 
-FIELDS = ("preset", "means", "spreads", "t0", "at", "n_cells", "n_steps", "scheme", "workers")
+FIELDS = ("preset", "means", "spreads", "t0", "at", "n_cells", "n_steps", "scheme", "workers", "warm_start")
 
 
 class MasterFieldReport(TaskResult):
@@ -72,8 +72,12 @@ class MasterFieldReport(TaskResult):
 def master_field(scenario: ScenarioLike = None, *, preset: str | None = None, means: Sequence[float] | None = None,
                  spreads: Sequence[float] | None = None, t0: float | None = None, at: Sequence[float] | None = None,
                  n_cells: int | None = None, n_steps: int | None = None, scheme: str | None = None,
-                 workers: int | None = None, **options: Any) -> MasterFieldReport:
-    """Tabulate the master field of a preset (default ``stress``) or the file's ``[mfg]`` model."""
+                 workers: int | None = None, warm_start: str | None = None, **options: Any) -> MasterFieldReport:
+    """Tabulate the master field of a preset (default ``stress``) or the file's ``[mfg]`` model.
+
+    ``warm_start``: how each law starts from its neighbour's equilibrium (:func:`gelav.mfg.master_field`:
+    ``"neighbour"`` by default, ``"tangent"``, ``"newton"`` — fewest fixed-point evaluations — or ``"off"``).
+    """
     import math
 
     from gelav.mfg import master_field as tabulate
@@ -82,13 +86,14 @@ def master_field(scenario: ScenarioLike = None, *, preset: str | None = None, me
 
     sc, opts, inputs = game_settings("master_field", scenario, FIELDS, {
         "preset": preset, "means": means, "spreads": spreads, "t0": t0, "at": at, "n_cells": n_cells,
-        "n_steps": n_steps, "scheme": scheme, "workers": workers}, options)
+        "n_steps": n_steps, "scheme": scheme, "workers": workers, "warm_start": warm_start}, options)
     Ls = tuple(float(v) for v in opts["at"])
     if not Ls or not all(math.isfinite(v) for v in Ls):
         raise ValueError(f"`at` must be finite numbers, got {opts['at']!r}.")
     with recorded_warnings() as caught:
         f = tabulate(sc.model, means=[float(m) for m in opts["means"]], spreads=[float(s) for s in opts["spreads"]],
-                     t0=float(opts["t0"]), numerics=sc.numerics, options=sc.options, workers=int(opts["workers"]))
+                     t0=float(opts["t0"]), numerics=sc.numerics, options=sc.options, workers=int(opts["workers"]),
+                     warm_start=str(opts["warm_start"]))
     lo, hi = float(f.grid.nodes[0]), float(f.grid.nodes[-1])
     bad = [v for v in Ls if not lo <= v <= hi]
     if bad:
