@@ -105,6 +105,39 @@ def test_default_mfg_command_does_not_import_scipy_stats():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+@pytest.mark.parametrize("command", [["mckean-vlasov", "-q", "--particles", "200", "--steps", "8", "--cells", "40"]])
+def test_default_commands_do_not_import_scipy_stats(command):
+    # scipy.stats costs about 1.4x a bare `import scipy.linalg` of start-up (issue 16): the exact
+    # McKean-Vlasov law is gelav.processes.laws.Normal on the command's path
+    code = (
+        "import sys\n"
+        "from gelav.cli import main\n"
+        "try:\n"
+        f"    main({command!r}, standalone_mode=False)\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "heavy = [m for m in ('scipy.stats', 'matplotlib', 'sympy', 'pandas') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_tasks_load_their_modules_on_first_use():
+    # every command would otherwise import all the task modules (issue 16: start-up latency)
+    code = (
+        "import sys, types\n"
+        "from gelav import tasks\n"
+        "from gelav.tasks.feynman_kac import FIELDS\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('gelav.tasks.'))\n"
+        "assert loaded == ['gelav.tasks._base', 'gelav.tasks.feynman_kac'], loaded\n"
+        "assert callable(tasks.feynman_kac) and not isinstance(tasks.feynman_kac, types.ModuleType)\n"
+        "assert tasks.TASKS['feynman_kac'] is tasks.feynman_kac and tasks.TASKS['calibration'] is tasks.calibrate\n"
+        "from gelav.tasks import *\n"
+        "assert callable(lav) and not isinstance(lav, types.ModuleType)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_light_normal_is_scipy_norm_to_the_last_bit():
     import numpy as np
     from scipy import stats
