@@ -105,10 +105,28 @@ def test_default_mfg_command_does_not_import_scipy_stats():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-@pytest.mark.parametrize("command", [["mckean-vlasov", "-q", "--particles", "200", "--steps", "8", "--cells", "40"]])
-def test_default_commands_do_not_import_scipy_stats(command):
-    # scipy.stats costs about 1.4x a bare `import scipy.linalg` of start-up (issue 16): the exact
-    # McKean-Vlasov law is gelav.processes.laws.Normal on the command's path
+def test_import_gelav_loads_no_numerics():
+    # every command imports the package first (issue 16: start-up latency): NumPy and SciPy load with
+    # the first name that needs them
+    code = (
+        "import sys, gelav\n"
+        "heavy = [m for m in ('numpy', 'scipy', 'sympy', 'matplotlib', 'click') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert gelav.Density.__module__ == 'gelav.density' and 'numpy' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("command", "heavy"), [
+    # scipy.stats costs about 1.4x a bare `import scipy.linalg` of start-up: the exact McKean-Vlasov
+    # law is gelav.processes.laws.Normal on the command's path
+    (["mckean-vlasov", "-q", "--particles", "200", "--steps", "8", "--cells", "40"],
+     ("scipy.stats", "matplotlib", "sympy", "pandas")),
+    # SymPy alone costs about 1x; the symbolic commands and the closed-form ones need no SciPy at all
+    (["ito", "--drift", "mu*X", "--diffusion", "sigma*X", "-q"], ("scipy", "matplotlib", "pandas")),
+    (["jensen", "-q"], ("scipy", "sympy", "matplotlib", "pandas")),
+])
+def test_default_commands_import_only_what_they_use(command, heavy):
     code = (
         "import sys\n"
         "from gelav.cli import main\n"
@@ -116,7 +134,7 @@ def test_default_commands_do_not_import_scipy_stats(command):
         f"    main({command!r}, standalone_mode=False)\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
-        "heavy = [m for m in ('scipy.stats', 'matplotlib', 'sympy', 'pandas') if m in sys.modules]\n"
+        f"heavy = [m for m in {heavy!r} if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

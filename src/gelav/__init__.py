@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import TYPE_CHECKING
 
-from gelav.density import Density
 from gelav.errors import (
     AccuracyWarning,
     ConvergenceError,
@@ -19,16 +19,38 @@ from gelav.errors import (
     GelavWarning,
     MassLossWarning,
 )
-from gelav.fd.generator import Generator
-from gelav.fd.grid import Grid, TimeGrid, auto_domain
-from gelav.pde.forward import forward
-from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck, Process
+
+if TYPE_CHECKING:
+    from gelav.density import Density
+    from gelav.fd.generator import Generator
+    from gelav.fd.grid import Grid, TimeGrid, auto_domain
+    from gelav.pde.forward import forward
+    from gelav.processes import (
+        CIR,
+        BrownianMotion,
+        GeometricBrownianMotion,
+        OrnsteinUhlenbeck,
+        Process,
+    )
 
 __version__ = "0.1.0"
 
-# Heavier parts load on first use, so `import gelav` stays light (no SymPy, Dask,
-# Matplotlib). Each name maps to the module that defines it.
+# Everything but the exceptions loads on first use, so `import gelav` (and every command, which imports
+# the package first) stays light: not even NumPy or SciPy until a name needs them. Each name maps to the
+# module that defines it.
 _LAZY: dict[str, str] = {
+    # processes, grids, the generator, the Fokker–Planck solver and its result
+    "Process": "gelav.processes",
+    "BrownianMotion": "gelav.processes",
+    "OrnsteinUhlenbeck": "gelav.processes",
+    "GeometricBrownianMotion": "gelav.processes",
+    "CIR": "gelav.processes",
+    "Grid": "gelav.fd.grid",
+    "TimeGrid": "gelav.fd.grid",
+    "auto_domain": "gelav.fd.grid",
+    "Generator": "gelav.fd.generator",
+    "forward": "gelav.pde.forward",
+    "Density": "gelav.density",
     # Feynman–Kac, exit problems, optimal stopping, MATLAB-compatible pdepe
     "backward": "gelav.pde.backward",
     "Value": "gelav.pde.backward",
@@ -129,7 +151,7 @@ _MODULES: tuple[str, ...] = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
     "calibrate", "plot", "report", "scenario", "stress",
     "funds", "portfolio", "datasets", "valuation",
-    "fd", "pde",
+    "fd", "pde", "processes", "density", "grid", "generator", "errors",
 )
 # the task layer (issue 10): one function per job under the CLI and the report
 _MODULES += ("tasks",)
@@ -192,4 +214,4 @@ __all__ = [
     "forward",
 ]
 # Star imports get the lazy names too (which loads their modules).
-__all__ += sorted(_LAZY)
+__all__ += sorted(set(_LAZY) - set(__all__))
