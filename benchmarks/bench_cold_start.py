@@ -66,13 +66,26 @@ def commands() -> dict[str, list[str]]:
     return cmds
 
 
-def run_once(cmd: list[str]) -> float:
+#: the children's environment: as a user's shell, with .pyc caching on (PYTHONDONTWRITEBYTECODE, set in some
+#: sandboxes and CI, would make every sample compile gelav's sources again: 0.05-0.2 s a command here, which no user pays)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run_once(cmd: list[str], *, clock: str = "wall") -> float:
+    """Seconds of one new process running ``cmd``: elapsed (``clock="wall"``) or its user + system CPU time
+    (``"cpu"``: what the process itself costs, much less inflated than the wall clock when other jobs
+    share the cores)."""
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
+    assert p.stderr is not None
+    err = p.stderr.read()
+    p.stderr.close()
+    _, status, usage = os.wait4(p.pid, 0)  # wait4: the child's resource usage with its exit status
     dt = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-500:]}")
-    return dt
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err[-500:]}")
+    return usage.ru_utime + usage.ru_stime if clock == "cpu" else dt
 
 
 WATCH = ("gelav", "gelav.cli", "scipy.stats", "scipy.linalg", "scipy.sparse", "scipy.special", "scipy.optimize",

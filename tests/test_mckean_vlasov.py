@@ -41,6 +41,19 @@ def test_exact_law_solves_the_moment_odes():
     assert MeanFieldOU(0.45, 1.0, 0.32, lam=0.0).law(2.0, -0.5).var() == pytest.approx(ou.conditional_var(-0.5, 2.0))
 
 
+def test_light_normal_law_is_the_scipy_law_to_the_last_bit():
+    # normal_law (no scipy.stats import, the command's path) gives law's numbers exactly
+    x = np.linspace(-2.0, 3.0, 501)
+    q = np.r_[np.linspace(0.001, 0.999, 99), 0.5e-10]
+    for t, initial in ((0.5, -0.5), (2.0, -0.5), (2.0, stats.norm(0.3, 0.2)), (0.0, stats.norm(1.0, 0.5))):
+        ref, light = MV.law(t, initial), MV.normal_law(t, initial)
+        assert (light.mean(), light.std(), light.var()) == (ref.mean(), ref.std(), ref.var())
+        for name, arg in (("pdf", x), ("cdf", x), ("ppf", q)):
+            assert np.array_equal(getattr(light, name)(arg), getattr(ref, name)(arg)), (name, t)
+    with pytest.raises(ValueError, match="scale"):  # a point mass has no normal density
+        MV.normal_law(0.0, -0.5)
+
+
 @pytest.mark.parametrize("scheme", ["exact", "euler"])
 def test_particles_match_exact_law_within_4_stderr(scheme):
     n_steps = 4 if scheme == "exact" else 200

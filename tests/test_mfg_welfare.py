@@ -139,6 +139,15 @@ def test_no_coupling_no_tax_no_gap():
     assert w.gap == 0.0 and w.price_of_anarchy == 1.0
 
 
+def test_a_planner_that_keeps_the_equilibrium_is_accounted_once():
+    # welfare() reuses the allocation's accounts for the baseline when they are the same equilibrium
+    # (the default `gelav welfare` case): the same number as accounting a copy of it separately
+    P = solve_planner(_model(distress_impact=0.0, flow_impact=0.0), numerics=NUM)
+    assert P.allocation is P.equilibrium
+    w, w_copy = welfare(P), welfare(P, baseline=replace(P.equilibrium))
+    assert w.equilibrium_welfare == w_copy.equilibrium_welfare == w.lp_welfare
+
+
 def test_planner_beats_equilibrium_and_gap_grows_with_impact(planner):
     w0 = welfare(planner)
     assert w0.gap > 1e-4 and w0.price_of_anarchy > 1

@@ -105,6 +105,57 @@ def test_default_mfg_command_does_not_import_scipy_stats():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+def test_import_gelav_loads_no_numerics():
+    # every command imports the package first (issue 16: start-up latency): NumPy and SciPy load with
+    # the first name that needs them
+    code = (
+        "import sys, gelav\n"
+        "heavy = [m for m in ('numpy', 'scipy', 'sympy', 'matplotlib', 'click') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert gelav.Density.__module__ == 'gelav.density' and 'numpy' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("command", "heavy"), [
+    # scipy.stats costs about 1.4x a bare `import scipy.linalg` of start-up: the exact McKean-Vlasov
+    # law is gelav.processes.laws.Normal on the command's path
+    (["mckean-vlasov", "-q", "--particles", "200", "--steps", "8", "--cells", "40"],
+     ("scipy.stats", "matplotlib", "sympy", "pandas")),
+    # SymPy alone costs about 1x; the symbolic commands and the closed-form ones need no SciPy at all
+    (["ito", "--drift", "mu*X", "--diffusion", "sigma*X", "-q"], ("scipy", "matplotlib", "pandas")),
+    (["jensen", "-q"], ("scipy", "sympy", "matplotlib", "pandas")),
+])
+def test_default_commands_import_only_what_they_use(command, heavy):
+    code = (
+        "import sys\n"
+        "from gelav.cli import main\n"
+        "try:\n"
+        f"    main({command!r}, standalone_mode=False)\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        f"heavy = [m for m in {heavy!r} if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_tasks_load_their_modules_on_first_use():
+    # every command would otherwise import all the task modules (issue 16: start-up latency)
+    code = (
+        "import sys, types\n"
+        "from gelav import tasks\n"
+        "from gelav.tasks.feynman_kac import FIELDS\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('gelav.tasks.'))\n"
+        "assert loaded == ['gelav.tasks._base', 'gelav.tasks.feynman_kac'], loaded\n"
+        "assert callable(tasks.feynman_kac) and not isinstance(tasks.feynman_kac, types.ModuleType)\n"
+        "assert tasks.TASKS['feynman_kac'] is tasks.feynman_kac and tasks.TASKS['calibration'] is tasks.calibrate\n"
+        "from gelav.tasks import *\n"
+        "assert callable(lav) and not isinstance(lav, types.ModuleType)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_light_normal_is_scipy_norm_to_the_last_bit():
     import numpy as np
     from scipy import stats
@@ -136,3 +187,26 @@ def test_reading_a_series_does_not_import_the_estimators():
         "assert callable(fit_ou) and MODELS\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_submodules_resolve_by_attribute_after_a_bare_import():
+    """`import gelav` loads no submodule eagerly any more (issue 16); what it used to load as a side effect
+    stays reachable by attribute (`gelav.fd.linalg`, `gelav.pde.forward`, ...), imported on first access."""
+    import subprocess
+    import sys
+
+    code = ("import gelav, types\n"
+            "for path in ['fd.linalg', 'fd.grid', 'fd.generator', 'fd.stepping', 'pde.forward', 'processes.base',\n"
+            "             'processes.families', 'processes.protocol', 'mc.schemes', 'grid', 'density']:\n"
+            "    obj = gelav\n"
+            "    for part in path.split('.'):\n"
+            "        obj = getattr(obj, part)\n"
+            "    assert isinstance(obj, types.ModuleType), path\n"
+            "try:\n"
+            "    gelav.fd.no_such_module\n"
+            "except AttributeError:\n"
+            "    pass\n"
+            "else:\n"
+            "    raise SystemExit('no AttributeError')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

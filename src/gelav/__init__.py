@@ -8,9 +8,10 @@ stopping, trinomial lattices, Monte Carlo and the mean-field game of LP exits.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from gelav._package import Package as _Package
-from gelav.density import Density
+from gelav._package import submodule_getattr as _submodule_getattr
 from gelav.errors import (
     AccuracyWarning,
     ConvergenceError,
@@ -19,16 +20,38 @@ from gelav.errors import (
     GelavWarning,
     MassLossWarning,
 )
-from gelav.fd.generator import Generator
-from gelav.fd.grid import Grid, TimeGrid, auto_domain
-from gelav.pde.forward import forward
-from gelav.processes import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck, Process
+
+if TYPE_CHECKING:
+    from gelav.density import Density
+    from gelav.fd.generator import Generator
+    from gelav.fd.grid import Grid, TimeGrid, auto_domain
+    from gelav.pde.forward import forward
+    from gelav.processes import (
+        CIR,
+        BrownianMotion,
+        GeometricBrownianMotion,
+        OrnsteinUhlenbeck,
+        Process,
+    )
 
 __version__ = "0.1.0"
 
-# Heavier parts load on first use, so `import gelav` stays light (no SymPy, Dask,
-# Matplotlib). Each name maps to the module that defines it.
+# Everything but the exceptions loads on first use, so `import gelav` (and every command, which imports
+# the package first) stays light: not even NumPy or SciPy until a name needs them. Each name maps to the
+# module that defines it.
 _LAZY: dict[str, str] = {
+    # processes, grids, the generator, the Fokker–Planck solver and its result
+    "Process": "gelav.processes",
+    "BrownianMotion": "gelav.processes",
+    "OrnsteinUhlenbeck": "gelav.processes",
+    "GeometricBrownianMotion": "gelav.processes",
+    "CIR": "gelav.processes",
+    "Grid": "gelav.fd.grid",
+    "TimeGrid": "gelav.fd.grid",
+    "auto_domain": "gelav.fd.grid",
+    "Generator": "gelav.fd.generator",
+    "forward": "gelav.pde.forward",
+    "Density": "gelav.density",
     # Feynman–Kac, exit problems, optimal stopping, MATLAB-compatible pdepe
     "backward": "gelav.pde.backward",
     "Value": "gelav.pde.backward",
@@ -129,13 +152,14 @@ _MODULES: tuple[str, ...] = (
     "symbolic", "mfg", "lattice", "montecarlo", "mckean_vlasov", "backward", "exits", "stopping", "pdepe",
     "calibrate", "plot", "report", "scenario", "stress",
     "funds", "portfolio", "datasets", "valuation",
-    "fd", "pde",
+    "fd", "pde", "processes", "density", "grid", "generator", "errors",
 )
 # the task layer (issue 10): one function per job under the CLI and the report
 _MODULES += ("tasks",)
 
 
 sys.modules[__name__].__class__ = _Package
+_submodule = _submodule_getattr(__name__)
 
 
 def __dir__() -> list[str]:
@@ -151,7 +175,7 @@ def __getattr__(name: str) -> object:
         return value
     if name in _MODULES:
         return importlib.import_module(f"gelav.{name}")
-    raise AttributeError(f"module 'gelav' has no attribute {name!r}")
+    return _submodule(name)  # any other subpackage (gelav.mc, gelav.fd, ...), else AttributeError
 
 __all__ = [
     "CIR",
@@ -174,4 +198,4 @@ __all__ = [
     "forward",
 ]
 # Star imports get the lazy names too (which loads their modules).
-__all__ += sorted(_LAZY)
+__all__ += sorted(set(_LAZY) - set(__all__))

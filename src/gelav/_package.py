@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 
-__all__ = ["Package"]
+__all__ = ["Package", "submodule_getattr"]
 
 
 class Package(types.ModuleType):
@@ -23,3 +24,18 @@ class Package(types.ModuleType):
                 name in self.__dict__.get("_LAZY", ()) or isinstance(self.__dict__.get(name), types.FunctionType)):
             return
         super().__setattr__(name, value)
+
+
+def submodule_getattr(package: str) -> Callable[[str], types.ModuleType]:
+    """A module ``__getattr__`` that imports ``package.<name>`` on first access (``gelav.fd.linalg`` after a
+    bare ``import gelav``, which loads no submodule eagerly any more)."""
+
+    def __getattr__(name: str) -> types.ModuleType:
+        import importlib
+        import importlib.util
+
+        if not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}") is not None:
+            return importlib.import_module(f"{package}.{name}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -12,3 +12,7 @@ Modules (each imports only the ones listed before it):
 - :mod:`gelav.fd.conditions` — step conditions (early exercise; hooks for exit intensities and controls);
 - :mod:`gelav.fd.discretization` — the ``Discretization`` settings and the set-up shared by the solvers.
 """
+
+from gelav._package import submodule_getattr as _submodule_getattr
+
+__getattr__ = _submodule_getattr(__name__)

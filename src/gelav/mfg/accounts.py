@@ -137,7 +137,7 @@ def welfare(result: Any, *, planner: Any = None, baseline: Any = None) -> Welfar
                                 time_grid=eq.time_grid, initial_pressure=eq.initial_pressure)
     if baseline is None:
         baseline = planner.equilibrium
-    WE = _accounts(baseline)[0]
+    WE = lp if baseline is eq else _accounts(baseline)[0]  # the planner kept the equilibrium: the same accounts
     WP = float(planner.welfare)
     gap = WP - WE
     a = _annuity(eq.model)

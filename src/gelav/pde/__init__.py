@@ -8,3 +8,7 @@
 
 The functions are exported from :mod:`gelav` itself; this package holds the modules.
 """
+
+from gelav._package import submodule_getattr as _submodule_getattr
+
+__getattr__ = _submodule_getattr(__name__)

@@ -108,7 +108,7 @@ class _Model:
         for o in out:
             a = np.asarray(o, dtype=float)
             if n == 1:
-                a = np.broadcast_to(a, x.shape)[None, :]
+                a = (a if a.shape == x.shape else np.broadcast_to(a, x.shape))[None, :]
             else:
                 if a.ndim == 1 and a.size == n:
                     a = a[:, None]
@@ -134,6 +134,12 @@ class _Model:
         if self.vectorized:
             return self._vector(x, t, U, D)
         return self._pointwise(x, t, U, D)
+
+
+def _bc_row(o: Any, npde: int) -> NDArray[np.float64]:
+    """One of ``bcfun``'s four outputs as a new float array of length ``npde`` (a scalar is repeated)."""
+    a = np.array(o, dtype=float).ravel()  # a copy: bcfun may hand back arrays it mutates later
+    return a if a.size == npde else np.broadcast_to(a, (npde,)).copy()
 
 
 def _flux_points(x: NDArray[np.float64], m: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -300,7 +306,7 @@ def pdepe(
                     ur.copy() if npde > 1 else float(ur[0]), t)
         if not isinstance(out, (tuple, list)) or len(out) != 4:
             raise ValueError("`bcfun` must return four values (pl, ql, pr, qr).")
-        return tuple(np.broadcast_to(np.asarray(o, dtype=float).ravel(), (npde,)).copy() for o in out)
+        return tuple(_bc_row(o, npde) for o in out)
 
     _, ql, _, qr = bc(t0, U0)
     dir_l = (ql == 0.0) & (not symmetric)
@@ -309,20 +315,25 @@ def pdepe(
     free[dir_l, 0] = False
     free[dir_r, -1] = False
     free_flat = free.T.ravel()  # node-major ordering
+    fixed_flat = ~free_flat
     n_free = int(free_flat.sum())
+    sides = [(side, np.flatnonzero(mask), col) for side, mask, col in (("l", dir_l, 0), ("r", dir_r, -1))
+             if mask.any()]
 
-    def fill(t: float, y: NDArray[np.float64], guess: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Nodal values from the free unknowns, solving p = 0 for the algebraic boundary values."""
+    def fill(t: float, y: NDArray[np.float64], guess: NDArray[np.float64]
+             ) -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], ...] | None]:
+        """Nodal values from the free unknowns, solving p = 0 for the algebraic boundary values; and
+        ``bc(t, U)`` at the returned ``U`` when it was evaluated (else None), so callers need not repeat it."""
         Ut = np.empty(npde * N)
         Ut[free_flat] = y
-        Ut[~free_flat] = guess[~free_flat]
+        Ut[fixed_flat] = guess[fixed_flat]
         U = Ut.reshape(N, npde).T.copy()
-        for side, mask, col in (("l", dir_l, 0), ("r", dir_r, -1)):
-            if not mask.any():
-                continue
-            idx = np.flatnonzero(mask)
+        at_U = None  # bc(t, U) for the current U: one call serves both sides while U is unchanged
+        for side, idx, col in sides:
             for _ in range(20):
-                p = bc(t, U)[0 if side == "l" else 2][idx]
+                if at_U is None:
+                    at_U = bc(t, U)
+                p = at_U[0 if side == "l" else 2][idx]
                 if np.all(np.abs(p) <= 1e-13 * (1.0 + np.abs(U[idx, col]))):
                     break
                 J = np.empty((idx.size, idx.size))
@@ -337,14 +348,15 @@ def pdepe(
                     raise ValueError(f"The {'left' if side == 'l' else 'right'} boundary condition with q = 0 "
                                      "does not determine u there (∂p/∂u is singular).") from None
                 U[idx, col] -= step
+                at_U = None
                 if np.all(np.abs(step) <= 1e-14 * (1.0 + np.abs(U[idx, col]))):
                     break
-        return U
+        return U, at_U
 
     last = {"U": U0.T.ravel().copy()}
 
     def rhs(t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        U = fill(t, y, last["U"])
+        U, at_U = fill(t, y, last["U"])
         last["U"] = U.T.ravel().copy()
         dU = np.diff(U, axis=1)
         Uxi = U[:, :-1] + wphi * dU
@@ -357,7 +369,7 @@ def pdepe(
         M[:, 1:] += wl[1:] * c
         F[:, :-1] += flux + wr[:-1] * s
         F[:, 1:] += -flux + wl[1:] * s
-        pl_, ql_, pr_, qr_ = bc(t, U)
+        pl_, ql_, pr_, qr_ = at_U if at_U is not None else bc(t, U)
         if not symmetric:
             with np.errstate(divide="ignore", invalid="ignore"):
                 fl = np.where(ql_ != 0, -pl_ / np.where(ql_ != 0, ql_, 1.0), 0.0)
@@ -392,7 +404,7 @@ def pdepe(
     sol = np.empty((tout.size, N, npde))
     guess = U0.T.ravel().copy()
     for j in range(tout.size):
-        sol[j] = fill(float(tout[j]), res.y[:, j], guess).T
+        sol[j] = fill(float(tout[j]), res.y[:, j], guess)[0].T
     stats = {"nfev": int(res.nfev), "njev": int(res.njev), "nlu": int(res.nlu), "pdefun_calls": model.calls,
              "vectorized": bool(model.vectorized), "message": res.message,
              "seconds": _time.perf_counter() - t_start, "method": method, **opts}

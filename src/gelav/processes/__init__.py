@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gelav._package import submodule_getattr as _submodule_getattr
 from gelav.processes.base import Coefficient, Process, Step
 from gelav.processes.families import CIR, BrownianMotion, GeometricBrownianMotion, OrnsteinUhlenbeck
 from gelav.processes.protocol import (
@@ -65,3 +66,6 @@ def make_process(kind: str, **params: Any) -> Process:
         raise ValueError(f"Unknown process `kind` {kind!r}; registered kinds are "
                          + ", ".join(repr(k) for k in PROCESSES) + ".")
     return cls(**params)
+
+
+__getattr__ = _submodule_getattr(__name__)  # submodules on first access (gelav.processes.laws)

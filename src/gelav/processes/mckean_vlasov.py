@@ -52,6 +52,7 @@ from gelav._validation import (
 )
 from gelav.processes.base import Parametrised, Process
 from gelav.processes.families import OrnsteinUhlenbeck
+from gelav.processes.laws import Normal
 
 __all__ = [
     "ChaosResult",
@@ -212,11 +213,21 @@ class MeanFieldOU(McKeanVlasov):
 
     def law(self, t: float, initial: Any = 0.0) -> Any:
         """Frozen normal law of :math:`L_t` for ``initial`` a point or a normal distribution."""
-        t = check_nonnegative("t", t)
-        m0, v0 = _initial_moments(initial)
+        loc, scale = self._law_moments(t, initial)
         from scipy import stats  # lazy: keeps `import gelav` light
 
-        return stats.norm(loc=self.exact_mean(t, m0), scale=math.sqrt(self.exact_var(t, v0)))
+        return stats.norm(loc=loc, scale=scale)
+
+    def normal_law(self, t: float, initial: Any = 0.0) -> Normal:
+        """:meth:`law` as a light :class:`~gelav.processes.laws.Normal` (the same numbers, no ``scipy.stats``
+        import: start-up cost); needs a positive variance (``t > 0`` or a spread-out ``initial``)."""
+        return Normal(*self._law_moments(t, initial))
+
+    def _law_moments(self, t: float, initial: Any) -> tuple[float, float]:
+        """Mean and standard deviation of :math:`L_t`."""
+        t = check_nonnegative("t", t)
+        m0, v0 = _initial_moments(initial)
+        return self.exact_mean(t, m0), math.sqrt(self.exact_var(t, v0))
 
     def cover_process(self) -> Process:
         # Same mean path, larger variance: its quantiles cover the McKean–Vlasov law.

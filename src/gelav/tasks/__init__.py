@@ -15,26 +15,98 @@ labels), ``figures()`` (drawn on request) and ``tables()`` (for ``--export``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from gelav import _Package
 from gelav.tasks._base import DEFAULTS, TaskResult, export_tables, read_scenario
-from gelav.tasks.calibrate import CalibrationReport, calibrate
-from gelav.tasks.exit_boundary import ExitBoundaryReport, exit_boundary
-from gelav.tasks.exit_time import ExitTimeReport, exit_time
-from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
-from gelav.tasks.ito import ItoReport, ito
-from gelav.tasks.jensen import JensenReport, jensen
-from gelav.tasks.lav import LAVReport, lav
-from gelav.tasks.master_field import MasterFieldReport, master_field
-from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
-from gelav.tasks.metrics import MetricsReport, metrics
-from gelav.tasks.mfg import ContinuationReport, MFGReport, mfg, mfg_continuation
-from gelav.tasks.n_player import NPlayerReport, n_player
-from gelav.tasks.portfolio import PortfolioReport, portfolio
-from gelav.tasks.premium import PremiumReport, premium
-from gelav.tasks.stress import StressReport, stress
-from gelav.tasks.trinomial import TrinomialReport, trinomial
-from gelav.tasks.welfare import WelfareReport, welfare
+
+if TYPE_CHECKING:  # the names, as functions (the submodules of the same names do not hide them: _Package)
+    from gelav.tasks.calibrate import CalibrationReport, calibrate
+    from gelav.tasks.exit_boundary import ExitBoundaryReport, exit_boundary
+    from gelav.tasks.exit_time import ExitTimeReport, exit_time
+    from gelav.tasks.feynman_kac import FeynmanKacReport, feynman_kac
+    from gelav.tasks.ito import ItoReport, ito
+    from gelav.tasks.jensen import JensenReport, jensen
+    from gelav.tasks.lav import LAVReport, lav
+    from gelav.tasks.master_field import MasterFieldReport, master_field
+    from gelav.tasks.mckean_vlasov import McKeanVlasovReport, mckean_vlasov
+    from gelav.tasks.metrics import MetricsReport, metrics
+    from gelav.tasks.mfg import ContinuationReport, MFGReport, mfg, mfg_continuation
+    from gelav.tasks.n_player import NPlayerReport, n_player
+    from gelav.tasks.portfolio import PortfolioReport, portfolio
+    from gelav.tasks.premium import PremiumReport, premium
+    from gelav.tasks.stress import StressReport, stress
+    from gelav.tasks.trinomial import TrinomialReport, trinomial
+    from gelav.tasks.welfare import WelfareReport, welfare
+
+    TASKS: dict[str, Callable[..., TaskResult]]
+
+# Each task's module loads on first use (every command would otherwise pay for all of them).
+#: module -> the names it gives the package
+_MODULES: dict[str, tuple[str, ...]] = {
+    "calibrate": ("CalibrationReport", "calibrate"),
+    "exit_boundary": ("ExitBoundaryReport", "exit_boundary"),
+    "exit_time": ("ExitTimeReport", "exit_time"),
+    "feynman_kac": ("FeynmanKacReport", "feynman_kac"),
+    "ito": ("ItoReport", "ito"),
+    "jensen": ("JensenReport", "jensen"),
+    "lav": ("LAVReport", "lav"),
+    "master_field": ("MasterFieldReport", "master_field"),
+    "mckean_vlasov": ("McKeanVlasovReport", "mckean_vlasov"),
+    "metrics": ("MetricsReport", "metrics"),
+    "mfg": ("ContinuationReport", "MFGReport", "mfg", "mfg_continuation"),
+    "n_player": ("NPlayerReport", "n_player"),
+    "portfolio": ("PortfolioReport", "portfolio"),
+    "premium": ("PremiumReport", "premium"),
+    "stress": ("StressReport", "stress"),
+    "trinomial": ("TrinomialReport", "trinomial"),
+    "welfare": ("WelfareReport", "welfare"),
+}
+#: lazy name -> module that defines it
+_LAZY: dict[str, str] = {n: f"gelav.tasks.{m}" for m, names in _MODULES.items() for n in names}
+
+#: scenario table name -> name of its task function (:data:`TASKS` maps it to the function)
+_TASKS: dict[str, str] = {
+    "calibration": "calibrate",
+    "stress": "stress",
+    "feynman_kac": "feynman_kac",
+    "exit_time": "exit_time",
+    "trinomial": "trinomial",
+    "mckean_vlasov": "mckean_vlasov",
+    "ito": "ito",
+    "mfg": "mfg",
+    "premium": "premium",
+    "metrics": "metrics",
+    "portfolio": "portfolio",
+    "exit_boundary": "exit_boundary",
+    "jensen": "jensen",
+    "welfare": "welfare",
+    "lav": "lav",
+}
+
+# the function feynman_kac keeps its name once the submodule gelav.tasks.feynman_kac is imported
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # cache: later look-ups skip __getattr__
+        return value
+    if name == "TASKS":  # scenario table name -> task function (loads every task's module)
+        tasks: dict[str, Callable[..., TaskResult]] = {k: __getattr__(v) for k, v in _TASKS.items()}
+        globals()["TASKS"] = tasks
+        return tasks
+    raise AttributeError(f"module 'gelav.tasks' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"TASKS"})
+
 
 __all__ = [
     "DEFAULTS",
@@ -79,22 +151,3 @@ __all__ = [
     "trinomial",
     "welfare",
 ]
-
-#: scenario table name -> task function
-TASKS: dict[str, Callable[..., TaskResult]] = {
-    "calibration": calibrate,
-    "stress": stress,
-    "feynman_kac": feynman_kac,
-    "exit_time": exit_time,
-    "trinomial": trinomial,
-    "mckean_vlasov": mckean_vlasov,
-    "ito": ito,
-    "mfg": mfg,
-    "premium": premium,
-    "metrics": metrics,
-    "portfolio": portfolio,
-    "exit_boundary": exit_boundary,
-    "jensen": jensen,
-    "welfare": welfare,
-    "lav": lav,
-}

@@ -102,7 +102,7 @@ def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, *
     for j in (1, 2, 3, 4):
         t = T * j / 4
         k = n_steps * j // 4
-        law = mv.law(t, X0)
+        law = mv.normal_law(t, X0)  # mv.law's numbers without importing scipy.stats
         pm, pv = ps.mean[k], ps.var[k]
         nsys = pm.size
         se_m = float(pm.std(ddof=1) / math.sqrt(nsys)) if nsys > 1 else math.nan
@@ -148,7 +148,7 @@ def _figure(mv: Any, x0: float, T: float, ps: Any, pde: Any, chaos: Any) -> Any:
     x = ps.final[0]
     ax.hist(x, bins=60, density=True, alpha=0.45, color="C0", label=f"{x.size:,} particles")
     g = np.linspace(x.min(), x.max(), 300)
-    ax.plot(g, mv.law(T, x0).pdf(g), color="C3", lw=1.5, label="exact law")
+    ax.plot(g, mv.normal_law(T, x0).pdf(g), color="C3", lw=1.5, label="exact law")
     ax.plot(g, pde.pdf(g), color="k", ls="--", lw=1, label="nonlinear Fokker–Planck")
     ax.set_xlabel("liquidity state L")
     ax.set_ylabel("density [1/unit of L]")
