@@ -309,3 +309,18 @@ def test_stress_tol_arguments_and_budget() -> None:
         stress_test(OU, -0.5, 2.0, -0.5, methods=["pde"], tol=1e-12, cells=128)
     history = info.value.history
     assert isinstance(history, list) and history and "cells" in history[-1]
+
+
+def test_stress_tol_screening_and_its_fallback() -> None:
+    """Both fluxes run on the two coarsest grids; the smaller screening estimate is refined first. On the
+    seed's OU that is SqRA, validated on the third grid; on the drift-dominated BM SqRA's answers agree
+    (all the mass at the far end) but never validate, so Scharfetter–Gummel joins and is chosen."""
+    seed = stress_test(OU, -0.5, 2.0, -0.5, methods=["pde"], tol=1e-6).results["pde"].details["flux_choice"]
+    assert set(seed["rounds"][0]["screening_estimates"]) == set(FLUXES)
+    assert seed["rounds"][0]["decision"].startswith("sqra") and seed["chosen"] == "sqra"
+    assert "sg" not in seed["rounds"][-1]  # SG never ran on the finest grid
+    proc, x0, T, c, _ = MODELS["BM drift-dominated"]
+    bm = stress_test(proc, x0, T, c, methods=["pde"], tol=1e-6, cells=4096).results["pde"].details["flux_choice"]
+    assert bm["rounds"][0]["decision"].startswith("sqra")
+    assert any("join" in r.get("decision", "") for r in bm["rounds"])
+    assert bm["chosen"] == "sg"

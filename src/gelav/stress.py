@@ -255,7 +255,7 @@ def far_lower_end(process: ProcessLike, grids: list[Any]) -> str:
 
 
 def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10,
-                  levels: int = 3, clip: bool = False) -> list[Any] | None:
+                  levels: int = 3, clip: bool = False, domain: tuple[float, float] | None = None) -> list[Any] | None:
     """Three (``levels``) nested grids (spacing h, h/2, h/4, ...) with both ``x0`` and ``c`` on nodes.
 
     With ``c`` at a varying position inside its cell the h² error constant of
@@ -266,11 +266,12 @@ def _nested_grids(process: Any, x0: float, horizon: float, c: float, n0: int, ta
     grids graded towards it (:meth:`gelav.fd.grid.Grid.graded`, one map refined:
     the scale–speed chain there is second order on them). ``None`` when a uniform
     grid would have to end at a regular boundary of the state space: the caller then
-    uses the default grids. ``tail`` is the mass the domain may leave out.
+    uses the default grids. ``tail`` is the mass the domain may leave out; ``domain`` the automatic
+    domain when the caller has it already.
     """
     from gelav.grid import auto_domain
 
-    lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail)
+    lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail) if domain is None else domain
     graded = graded_nested_grids(process, x0, horizon, [c], n0, (lo, hi), levels)
     if graded is not None:
         return graded
@@ -520,12 +521,16 @@ def _pde_to_tolerance(process: Any, x0: float, horizon: float, c: float, below: 
     Nested grids of :data:`TOL_START_CELLS`, twice, four times ... as many cells (``x0`` and the
     threshold on nodes, graded or logarithmic where :func:`_nested_grids` says; the steps, half the
     coarsest grid's cells, double exactly with each level: the time error is extrapolated too).
-    Every flux of ``fluxes`` (default :data:`gelav.fd.generator.FLUXES`) is run on the first three;
-    each is then assessed exactly as the fixed-grid method assesses its three answers
+    A flux (of ``fluxes``, default :data:`gelav.fd.generator.FLUXES`) with three answers is assessed
+    exactly as the fixed-grid method assesses its three answers
     (:func:`refinement_estimate`, the observed-order and resolution checks of :func:`_assess`); from
     four answers on, the last three pair extrapolations are assessed the same way (nominal order 3)
     and their estimate is taken when larger (the remainder converging slower than the third order
     the three-answer estimate assumes).
+
+    Every flux of ``fluxes`` first runs on the two coarsest grids; the one whose answer moved least
+    (:math:`|P_1 - P_0|/3`) is refined first, and the others join it only if its three-grid estimate
+    is not validated. Each round then assesses the fluxes in the running:
 
     - a validated estimate ≤ ``tol``: done, with the smallest such estimate;
     - else, if some estimates are validated, the flux expected to reach ``tol`` in the fewest
@@ -552,13 +557,25 @@ def _pde_to_tolerance(process: Any, x0: float, horizon: float, c: float, below: 
     tail = min(1e-10, 0.01 * tol)  # the mass the domain may leave out: a small part of the tolerance
     n0 = TOL_START_CELLS
     n_levels = max(3, math.floor(math.log2(max(budget, n0) / n0)) + 1)
-    grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=n_levels, clip=True)
+    from gelav.grid import auto_domain
+
+    domain = auto_domain(process, x0, horizon, include=[c], tail=tail)
+    grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=3, clip=True, domain=domain)
     nested = grids is not None
     graded = nested and is_graded(grids)  # type: ignore[arg-type]
     far_lower = far_lower_end(process, grids) if grids is not None else "natural"
 
+    def level(j: int) -> Any:
+        """The nested grid of level ``j`` (the finer levels are built when they are needed)."""
+        nonlocal grids
+        assert grids is not None
+        if j >= len(grids):
+            grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=j + 1, clip=True, domain=domain)
+            assert grids is not None and len(grids) == j + 1
+        return grids[j]
+
     def cells(j: int) -> int:
-        return grids[j].n_nodes - 1 if grids is not None else n0 * 2**j
+        return level(j).n_nodes - 1 if grids is not None else n0 * 2**j
 
     def steps(j: int) -> int:  # exactly doubling with the level (the time error is extrapolated too)
         return max(cells(0) // 2, 2) * 2**j
@@ -576,25 +593,44 @@ def _pde_to_tolerance(process: Any, x0: float, horizon: float, c: float, below: 
             if grids is None:
                 d = forward(process, x0, horizon, n_cells=cells(j), n_steps=steps(j), include=[c], tail=tail, flux=f)
             else:
-                d = forward(process, x0, horizon, grid=grids[j], n_steps=steps(j), lower=far_lower, flux=f)
+                d = forward(process, x0, horizon, grid=level(j), n_steps=steps(j), lower=far_lower, flux=f)
         ps[f].append(d.prob(**q))
         runs[f], caught[f] = d, list(w)
 
-    alive: list[str] = []
+    ran: list[str] = []
     failed: dict[str, str] = {}
     for f in fluxes:
         try:
-            for j in range(3):
+            for j in range(2):
                 solve(f, j)
-            alive.append(f)
+            ran.append(f)
         except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. SqRA rates overflowing at a huge Péclet number
             failed[f] = str(exc)
-    if not alive:
+    if not ran:
         raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
                             + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    # screening on the two coarsest grids: the flux whose answer moved least (|P_1 - P_0| / 3, the second-order
+    # estimate of the error on the finer one) is refined first; the others wait until its estimate fails
+    screen = {f: abs(ps[f][1] - ps[f][0]) / (2**nominal - 1) for f in ran}
+    first = min(ran, key=lambda f: (screen[f], fluxes.index(f)))
+    alive, waiting = [first], [f for f in ran if f != first]
+    history: list[dict[str, Any]] = [{"cells": [cells(0), cells(1)], "screening_estimates": screen,
+                                      "decision": f"{first} is refined first (smallest screening estimate)"}]
     top = 2
-    history: list[dict[str, Any]] = []
     while True:
+        for f in list(alive):  # every flux in the running has its answers up to the current level
+            try:
+                for j in range(len(ps[f]), top + 1):
+                    solve(f, j)
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                failed[f] = str(exc)
+                alive.remove(f)
+        if not alive:
+            if not waiting:
+                raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
+                                    + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+            alive, waiting = waiting, []
+            continue
         rnd: dict[str, Any] = {"cells": [cells(top - 2), cells(top - 1), cells(top)]}
         assessed: dict[str, tuple[float, float, float, float, bool, str, float]] = {}
         for f in alive:
@@ -628,10 +664,15 @@ def _pde_to_tolerance(process: Any, x0: float, horizon: float, c: float, below: 
         done = [f for f in alive if assessed[f][4] and assessed[f][1] <= tol]
         if done:
             chosen = min(done, key=lambda f: (assessed[f][1], fluxes.index(f)))
-            reason = (f"error estimate {assessed[chosen][1]:.3g} <= tol on {cells(top)} cells"
+            reason = (f"validated error estimate {assessed[chosen][1]:.3g} <= tol on {cells(top)} cells"
                       + (f" (smallest of {', '.join(done)})" if len(done) > 1 else ""))
             break
         valid = [f for f in alive if assessed[f][4]]
+        if not valid and waiting:  # the screening's pick has no validated estimate: the others join it
+            rnd["decision"] = f"no validated estimate for {', '.join(alive)}: {', '.join(waiting)} join(s)"
+            alive, waiting = alive + waiting, []
+            continue
+        waiting = []  # a validated estimate exists: the waiting fluxes are not needed
         if valid and len(alive) > 1:
             need = {f: max(1, math.ceil(math.log(assessed[f][1] / tol) / math.log(8.0))) for f in valid}
             best = min(valid, key=lambda f: (need[f], assessed[f][1], fluxes.index(f)))
