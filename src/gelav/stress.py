@@ -15,7 +15,9 @@ own error estimate:
   domain leaves out at most :data:`TAIL_FRACTION` of the answer (widened for
   deep tails), so the estimate is relative: ``relative_error_estimate``. The
   plain finest-grid answer and its estimate :math:`|P_N - P_{N/2}|/3` are
-  kept in the details.
+  kept in the details. With ``tol=``, the grids and the flux (Scharfetter–Gummel
+  or the square-root approximation) are chosen instead, refining from 16 cells
+  until a validated estimate is at most ``tol`` (:func:`_pde_to_tolerance`).
 - ``mc``: Monte Carlo; value ± standard error; with no path in the event the
   exact one-sided 95 % upper bound :math:`1 - 0.05^{1/n}` (``error_kind = "bound"``).
 - ``lattice``: a trinomial lattice (Hull–White tree for OU/BM/GBM, the exact

@@ -135,6 +135,9 @@ def fitted_rates(
 def check_flux(flux: object, *, allow_auto: bool = False) -> str:
     """The flux name checked against :data:`FLUXES` (plus ``"auto"`` where a solver chooses)."""
     names = (*FLUXES, "auto") if allow_auto else FLUXES
+    if isinstance(flux, str) and flux.lower() == "auto" and not allow_auto:
+        raise ValueError("`flux`='auto' is a choice gelav.forward makes; here give 'sg' or 'sqra' (for duality, "
+                         "the forward run's diagnostics['flux']).")
     if not isinstance(flux, str) or flux.lower() not in names:
         raise ValueError(f"Unknown `flux` {flux!r}; use one of {', '.join(map(repr, names))}.")
     return flux.lower()
@@ -147,8 +150,7 @@ def sqra_rates(
 
     :math:`z = ch/D` is the potential difference :math:`\ln(\pi_{i+1}/\pi_i)` of the stationary
     density across the face (the same as in :func:`fitted_rates`, so both fluxes have the same
-    detailed balance). Evaluated as :math:`\exp(\ln(D/h) \pm z/2)`; a face with :math:`D = 0`
-    takes the upwind coefficients :math:`c^\pm`.
+    detailed balance). A face with :math:`D = 0` takes the upwind coefficients :math:`c^\pm`.
 
     Raises
     ------
@@ -158,11 +160,15 @@ def sqra_rates(
     s = D / h
     pos = s > 0
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ls = np.log(np.where(pos, s, 1.0))
-        half = np.where(pos, 0.5 * c / np.where(pos, s, 1.0), 0.0)
-        up = np.where(pos, np.exp(ls + half), np.maximum(c, 0.0))
-        down = np.where(pos, np.exp(ls - half), np.maximum(-c, 0.0))
-    if not (np.all(np.isfinite(up)) and np.all(np.isfinite(down))):
+        if pos.all():  # the usual case: diffusion on every face
+            e = np.exp(0.5 * c / s)
+            up, down = s * e, s / e
+        else:
+            ss = np.where(pos, s, 1.0)
+            e = np.exp(np.where(pos, 0.5 * c / ss, 0.0))
+            up = np.where(pos, ss * e, np.maximum(c, 0.0))
+            down = np.where(pos, ss / e, np.maximum(-c, 0.0))
+    if not (np.isfinite(up).all() and np.isfinite(down).all()):
         raise ValueError("The square-root-approximation rates overflow (cell Péclet number |c h / D| too large); "
                          "refine the grid or use flux='sg'.")
     return up, down
