@@ -167,18 +167,23 @@ def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence
     if time_grid is None:
         # the default grids of recent runs (TimeGrid is immutable): a Richardson ladder, a flux choice or a
         # table of runs over the same horizon builds each once
-        key = (float(horizon), float(start), n_steps, None if times is None else tuple(np.ravel(times).tolist()),
-               scheme, int(damping_steps))
-        hit = _TIME_GRIDS.get(key)
+        key: tuple[Any, ...] | None = (float(horizon), float(start), n_steps,
+                                       None if times is None else tuple(np.ravel(times).tolist()), scheme,
+                                       damping_steps)
+        try:
+            hit = _TIME_GRIDS.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable argument (a bad `scheme`): no memo, TimeGrid names it
+            key, hit = None, None
         if hit is not None:
             return hit
         time_grid, save_t = TimeGrid.for_run(horizon, n_steps, start=start, times=times, scheme=scheme,
                                              damping_steps=damping_steps)
         idx = time_grid.indices(save_t)
         idx.setflags(write=False)
-        if len(_TIME_GRIDS) >= 64:
-            _TIME_GRIDS.pop(next(iter(_TIME_GRIDS)))
-        _TIME_GRIDS[key] = (time_grid, idx)
+        if key is not None:
+            if len(_TIME_GRIDS) >= 64:
+                _TIME_GRIDS.pop(next(iter(_TIME_GRIDS)))
+            _TIME_GRIDS[key] = (time_grid, idx)
         return time_grid, idx
     else:
         if not isinstance(time_grid, TimeGrid):
