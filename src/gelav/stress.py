@@ -15,7 +15,9 @@ own error estimate:
   domain leaves out at most :data:`TAIL_FRACTION` of the answer (widened for
   deep tails), so the estimate is relative: ``relative_error_estimate``. The
   plain finest-grid answer and its estimate :math:`|P_N - P_{N/2}|/3` are
-  kept in the details.
+  kept in the details. With ``tol=``, the grids and the flux (Scharfetter–Gummel
+  or the square-root approximation) are chosen instead, refining from 16 cells
+  until a validated estimate is at most ``tol`` (:func:`_pde_to_tolerance`).
 - ``mc``: Monte Carlo; value ± standard error; with no path in the event the
   exact one-sided 95 % upper bound :math:`1 - 0.05^{1/n}` (``error_kind = "bound"``).
 - ``lattice``: a trinomial lattice (Hull–White tree for OU/BM/GBM, the exact
@@ -210,8 +212,8 @@ def _analytic(process: ProcessLike, x0: float, horizon: float, c: float, below: 
 
 
 def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points: Sequence[float], n0: int,
-                        domain: tuple[float, float]) -> list[Any] | None:
-    """Three nested grids graded towards a singular end of the state space inside ``domain`` (CIR at 0,
+                        domain: tuple[float, float], levels: int = 3) -> list[Any] | None:
+    """Three (``levels``) nested grids graded towards a singular end of the state space inside ``domain`` (CIR at 0,
     Jacobi at 0 and 1: :meth:`gelav.fd.grid.Grid.graded`), or logarithmic towards a GBM-like natural end
     (:meth:`gelav.fd.grid.Grid.logarithmic`), with ``x0`` and ``points`` on nodes of each; ``None`` when
     ``domain`` reaches no such end (uniform grids serve). The scale–speed chain is second order on them."""
@@ -239,9 +241,9 @@ def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points:
     for _ in range(8):  # anchors close together need more cells to sit on distinct nodes
         try:
             if log_end:
-                return [Grid.logarithmic(low, hi, n_base, origin=lo, nodes=anchors, refine=j) for j in range(3)]
+                return [Grid.logarithmic(low, hi, n_base, origin=lo, nodes=anchors, refine=j) for j in range(levels)]
             ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
-            return [Grid.graded(lo, hi, n_base, ends=ends, nodes=anchors, refine=j) for j in range(3)]
+            return [Grid.graded(lo, hi, n_base, ends=ends, nodes=anchors, refine=j) for j in range(levels)]
         except ValueError:
             n_base *= 2
     return None
@@ -255,9 +257,9 @@ def far_lower_end(process: ProcessLike, grids: list[Any]) -> str:
     return "natural"
 
 
-def _nested_grids(process: ProcessLike, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10
-                  ) -> list[Any] | None:
-    """Three nested grids (spacing h, h/2, h/4) with both ``x0`` and ``c`` on nodes.
+def _nested_grids(process: ProcessLike, x0: float, horizon: float, c: float, n0: int, tail: float = 1e-10,
+                  levels: int = 3, clip: bool = False, domain: tuple[float, float] | None = None) -> list[Any] | None:
+    """Three (``levels``) nested grids (spacing h, h/2, h/4, ...) with both ``x0`` and ``c`` on nodes.
 
     With ``c`` at a varying position inside its cell the h² error constant of
     P(X_T < c) changes from grid to grid and Richardson extrapolation fails (a
@@ -267,15 +269,16 @@ def _nested_grids(process: ProcessLike, x0: float, horizon: float, c: float, n0:
     grids graded towards it (:meth:`gelav.fd.grid.Grid.graded`, one map refined:
     the scale–speed chain there is second order on them). ``None`` when a uniform
     grid would have to end at a regular boundary of the state space: the caller then
-    uses the default grids. ``tail`` is the mass the domain may leave out.
+    uses the default grids. ``tail`` is the mass the domain may leave out; ``domain`` the automatic
+    domain when the caller has it already.
     """
     from gelav.grid import auto_domain
 
-    lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail)
-    graded = graded_nested_grids(process, x0, horizon, [c], n0, (lo, hi))
+    lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail) if domain is None else domain
+    graded = graded_nested_grids(process, x0, horizon, [c], n0, (lo, hi), levels)
     if graded is not None:
         return graded
-    return uniform_nested_grids(process, x0, lo, hi, threshold_spacing(x0, c, (hi - lo) / n0))
+    return uniform_nested_grids(process, x0, lo, hi, threshold_spacing(x0, c, (hi - lo) / n0), levels, clip)
 
 
 def threshold_spacing(x0: float, c: float, h: float) -> float:
@@ -283,21 +286,30 @@ def threshold_spacing(x0: float, c: float, h: float) -> float:
     return h if c == x0 else abs(c - x0) / max(1, round(abs(c - x0) / h))
 
 
-def uniform_nested_grids(process: ProcessLike, x0: float, lo: float, hi: float, h: float) -> list[Any] | None:
-    """Three nested uniform grids through ``x0`` (spacing h, h/2, h/4) covering [lo, hi] up to a cell;
+def uniform_nested_grids(process: ProcessLike, x0: float, lo: float, hi: float, h: float, levels: int = 3,
+                         clip: bool = False) -> list[Any] | None:
+    """Three (``levels``) nested uniform grids through ``x0`` (spacing h, h/2, h/4, ...) covering [lo, hi] up to a cell;
     ``None`` when one would reach a boundary of the state space (CIR, at 0): the caller then uses the
-    default grids."""
+    default grids. With ``clip``, such a grid ends at ``lo`` (``hi``) instead, the same end node on
+    every level, after the last lattice node at least half a cell inside (the end cell, where the
+    domain leaves out ``tail`` of the mass, is then not halved exactly; ``None`` if that end is the
+    boundary itself)."""
     from gelav.grid import Grid
 
     d_lo, d_hi = domain_of(process)
     out = []
-    for j in range(3):
+    for j in range(levels):
         hj = h / 2**j
         k_lo = math.ceil((x0 - lo) / hj - 1e-9)
         k_hi = math.ceil((hi - x0) / hj - 1e-9)
         nodes = x0 + hj * np.arange(-k_lo, k_hi + 1)
         if not (nodes[0] > d_lo and nodes[-1] < d_hi):
-            return None
+            if not clip or not (d_lo < lo and hi < d_hi):
+                return None
+            if nodes[0] <= d_lo:
+                nodes = np.concatenate(([lo], nodes[nodes > lo + 0.5 * hj]))
+            if nodes[-1] >= d_hi:
+                nodes = np.concatenate((nodes[nodes < hi - 0.5 * hj], [hi]))
         out.append(Grid(nodes))
     return out
 
@@ -419,8 +431,48 @@ def _pde_answers(process: ProcessLike, x0: float, horizon: float, c: float, q: d
     return ps, fine, grids is not None, graded
 
 
+def _assess(ps: Sequence[float], ref: Refinement, fine: Any, nested: bool, graded: bool, tail: float, c: float
+            ) -> tuple[float, float, float, float, bool, str, float]:
+    """The PDE method's answer from three nested answers ``ps`` and their :func:`refinement_estimate`:
+    ``(value, error, unextrapolated error, observed order, validated, why not, resolution)``.
+
+    On grids graded towards a singular end the answers must converge (:func:`check_graded_refinement`,
+    :class:`MethodOmitted` otherwise) and the bound is the last extrapolation difference; the coarsest
+    grid must resolve the law at the threshold (:data:`MIN_RESOLUTION`); an estimate that is not
+    validated is at least the last refinement correction; plus the mass the domain leaves out
+    (``tail / 2``) and the rounding of a sum of positive masses."""
+    r_fine, err, unextrapolated_err, order, why = ref.value, ref.error, ref.unextrapolated_error, ref.order, ref.why
+    if graded:
+        check_graded_refinement(ps)
+        # Grids graded towards a singular end: the answers are second order (the h² term is
+        # removed), but the remainder converges at a rate between h^2 and h^3 (not faster), so the
+        # extrapolated value's error is bounded by the last extrapolation difference itself.
+        err = max(err, ref.extrapolation_error * (7.0 if nested else 1.0))
+    d2 = ps[2] - ps[1]
+    validated = not why
+    # The observed order can match by chance before the asymptotic range: the coarsest grid must
+    # resolve the law near the threshold, whose decay length there is about sd/max(1, |z|).
+    # (on grids graded towards a singular end the largest cell is far from the law: the resolution is
+    # not that of a uniform grid, and check_graded_refinement checks convergence instead)
+    resolution = math.nan if graded else threshold_resolution(fine.masses[-1], fine.grid, c)
+    if not math.isnan(resolution):
+        if validated and not resolution >= MIN_RESOLUTION:
+            validated = False
+            why = (f"the coarsest grid has {resolution:.2f} cells per decay length of the law at the threshold "
+                   f"(needs {MIN_RESOLUTION:g}); increase `cells`")
+    if not validated:  # (also after the resolution check below)
+        err = max(err, abs(d2))
+    # plus the mass the domain leaves out on the threshold's side; rounding: the probability is a
+    # sum of positive masses, each computed to a few ulps per step
+    err = max(err + 0.5 * tail, 1e-13 * abs(r_fine))
+    return r_fine, err, unextrapolated_err, order, validated, why, resolution
+
+
 def _pde(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.fd.schemes import get_scheme
+
+    if opts.get("tol") is not None:
+        return _pde_to_tolerance(process, x0, horizon, c, below, opts)
 
     t0 = time.perf_counter()
     n = int(opts.get("cells", 800))
@@ -446,31 +498,8 @@ def _pde(process: ProcessLike, x0: float, horizon: float, c: float, below: bool,
         ps, fine, nested, graded = _pde_answers(process, x0, horizon, c, q, n, m, tail)
         ref = refinement_estimate(ps, nested, nominal)
         widened = True
-    r_fine, err, unextrapolated_err, order, why = ref.value, ref.error, ref.unextrapolated_error, ref.order, ref.why
-    if graded:
-        check_graded_refinement(ps)
-        # Grids graded towards a singular end: the answers are second order (the h² term is
-        # removed), but the remainder converges at a rate between h^2 and h^3 (not faster), so the
-        # extrapolated value's error is bounded by the last extrapolation difference itself.
-        err = max(err, ref.extrapolation_error * (7.0 if nested else 1.0))
-    assert fine is not None
-    d2 = ps[2] - ps[1]
-    validated = not why
-    # The observed order can match by chance before the asymptotic range: the coarsest grid must
-    # resolve the law near the threshold, whose decay length there is about sd/max(1, |z|).
-    # (on grids graded towards a singular end the largest cell is far from the law: the resolution is
-    # not that of a uniform grid, and check_graded_refinement checks convergence instead)
-    resolution = math.nan if graded else threshold_resolution(fine.masses[-1], fine.grid, c)
-    if not math.isnan(resolution):
-        if validated and not resolution >= MIN_RESOLUTION:
-            validated = False
-            why = (f"the coarsest grid has {resolution:.2f} cells per decay length of the law at the threshold "
-                   f"(needs {MIN_RESOLUTION:g}); increase `cells`")
-    if not validated:  # (also after the resolution check below)
-        err = max(err, abs(d2))
-    # plus the mass the domain leaves out on the threshold's side; rounding: the probability is a
-    # sum of positive masses, each computed to a few ulps per step
-    err = max(err + 0.5 * tail, 1e-13 * abs(r_fine))
+    r_fine, err, unextrapolated_err, order, validated, why, resolution = _assess(ps, ref, fine, nested, graded,
+                                                                                  tail, c)
     details = {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
                "mass_balance_error": fine.diagnostics["mass_balance_error"],
                "relative_error_estimate": err / abs(r_fine) if r_fine else math.inf,
@@ -482,6 +511,204 @@ def _pde(process: ProcessLike, x0: float, horizon: float, c: float, below: bool,
     if widened:
         details["domain_tail"] = tail  # the domain was widened for a deep tail
     return MethodResult("pde", r_fine, err, "error_estimate", time.perf_counter() - t0, details)
+
+
+#: the coarsest grid (cells) of the search to a tolerance; each level doubles the cells and the steps
+TOL_START_CELLS = 16
+
+
+def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any],
+                      fluxes: Sequence[str] | None = None) -> MethodResult:
+    r"""The PDE method to an absolute tolerance ``opts["tol"]``, choosing the flux and the grid.
+
+    Nested grids of :data:`TOL_START_CELLS`, twice, four times ... as many cells (``x0`` and the
+    threshold on nodes, graded or logarithmic where :func:`_nested_grids` says; the steps, half the
+    coarsest grid's cells, double exactly with each level: the time error is extrapolated too).
+    A flux (of ``fluxes``, default :data:`gelav.fd.generator.FLUXES`) with three answers is assessed
+    exactly as the fixed-grid method assesses its three answers
+    (:func:`refinement_estimate`, the observed-order and resolution checks of :func:`_assess`); from
+    four answers on, the last three pair extrapolations are assessed the same way (nominal order 3)
+    and their estimate is taken when larger (the remainder converging slower than the third order
+    the three-answer estimate assumes).
+
+    Every flux of ``fluxes`` first runs on the two coarsest grids; the one whose answer moved least
+    (:math:`|P_1 - P_0|/3`) is refined first, and the others join it only if its three-grid estimate
+    is not validated. Each round then assesses the fluxes in the running:
+
+    - a validated estimate ≤ ``tol``: done, with the smallest such estimate;
+    - else, if some estimates are validated, the flux expected to reach ``tol`` in the fewest
+      refinements (the extrapolated error taken to fall 8-fold per level, the third-order
+      remainder :func:`refinement_estimate` assumes) goes on alone;
+    - else every flux is refined once more (the coarse grids are not in the asymptotic range).
+
+    The finest grid may have at most ``opts["cells"]`` cells; beyond it a
+    :class:`~gelav.errors.ConvergenceError` carries the history. The choice never looks at the
+    process, only at the estimates; ``details["flux_choice"]`` records them, round by round.
+    """
+    import warnings
+
+    from gelav.errors import ConvergenceError
+    from gelav.fd.generator import FLUXES
+    from gelav.forward import forward
+
+    t0 = time.perf_counter()
+    tol = float(opts["tol"])
+    budget = int(opts["cells"])
+    fluxes = list(FLUXES if fluxes is None else fluxes)
+    q = {"below": c} if below else {"above": c}
+    nominal = 2.0  # Crank–Nicolson with Rannacher damping, space and time refined together
+    tail = min(1e-10, 0.01 * tol)  # the mass the domain may leave out: a small part of the tolerance
+    n0 = TOL_START_CELLS
+    n_levels = max(3, math.floor(math.log2(max(budget, n0) / n0)) + 1)
+    from gelav.grid import auto_domain
+
+    domain = auto_domain(process, x0, horizon, include=[c], tail=tail)
+    grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=3, clip=True, domain=domain)
+    nested = grids is not None
+    graded = nested and is_graded(grids)  # type: ignore[arg-type]
+    far_lower = far_lower_end(process, grids) if grids is not None else "natural"
+
+    def level(j: int) -> Any:
+        """The nested grid of level ``j`` (the finer levels are built when they are needed)."""
+        nonlocal grids
+        assert grids is not None
+        if j >= len(grids):
+            grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=j + 1, clip=True, domain=domain)
+            assert grids is not None and len(grids) == j + 1
+        return grids[j]
+
+    def cells(j: int) -> int:
+        return level(j).n_nodes - 1 if grids is not None else n0 * 2**j
+
+    def steps(j: int) -> int:  # exactly doubling with the level (the time error is extrapolated too)
+        return max(cells(0) // 2, 2) * 2**j
+
+    if cells(2) > budget:
+        raise ValueError(f"`cells` = {budget} is below the three coarsest grids of the search to `tol` "
+                         f"({cells(0)}, {cells(1)}, {cells(2)} cells).")
+    ps: dict[str, list[float]] = {f: [] for f in fluxes}
+    runs: dict[str, Any] = {}
+    caught: dict[str, list[Any]] = {}
+
+    def solve(f: str, j: int) -> None:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            if grids is None:
+                d = forward(process, x0, horizon, n_cells=cells(j), n_steps=steps(j), include=[c], tail=tail, flux=f)
+            else:
+                d = forward(process, x0, horizon, grid=level(j), n_steps=steps(j), lower=far_lower, flux=f)
+        ps[f].append(d.prob(**q))
+        runs[f], caught[f] = d, list(w)
+
+    ran: list[str] = []
+    failed: dict[str, str] = {}
+    for f in fluxes:
+        try:
+            for j in range(2):
+                solve(f, j)
+            ran.append(f)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. SqRA rates overflowing at a huge Péclet number
+            failed[f] = str(exc)
+    if not ran:
+        raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
+                            + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    # screening on the two coarsest grids: the flux whose answer moved least (|P_1 - P_0| / 3, the second-order
+    # estimate of the error on the finer one) is refined first; the others wait until its estimate fails
+    screen = {f: abs(ps[f][1] - ps[f][0]) / (2**nominal - 1) for f in ran}
+    first = min(ran, key=lambda f: (screen[f], fluxes.index(f)))
+    alive, waiting = [first], [f for f in ran if f != first]
+    history: list[dict[str, Any]] = [{"cells": [cells(0), cells(1)], "screening_estimates": screen,
+                                      "decision": f"{first} is refined first (smallest screening estimate)"}]
+    top = 2
+    while True:
+        for f in list(alive):  # every flux in the running has its answers up to the current level
+            try:
+                for j in range(len(ps[f]), top + 1):
+                    solve(f, j)
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                failed[f] = str(exc)
+                alive.remove(f)
+        if not alive:
+            if not waiting:
+                raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
+                                    + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+            alive, waiting = waiting, []
+            continue
+        rnd: dict[str, Any] = {"cells": [cells(top - 2), cells(top - 1), cells(top)]}
+        assessed: dict[str, tuple[float, float, float, float, bool, str, float]] = {}
+        for f in alive:
+            three = ps[f][top - 2:top + 1]
+            ref = refinement_estimate(three, nested, nominal)
+            try:
+                assessed[f] = _assess(three, ref, runs[f], nested, graded, tail, c)
+            except MethodOmitted as omitted:  # graded grids on which the answers do not converge (yet)
+                err = max(abs(three[2] - three[1]), ref.error) + 0.5 * tail
+                assessed[f] = (ref.value, err, ref.unextrapolated_error, ref.order, False, str(omitted), math.nan)
+            value, err, unext, order, validated, why, res = assessed[f]
+            remainder = math.nan
+            if len(ps[f]) >= top + 1 >= 4:
+                # four answers: three pair extrapolations, whose own observed order checks the third-order
+                # remainder the estimate assumes (a time-dependent OU's converged like h^2.3: /7 was 2x optimistic)
+                pairs = [ps[f][j] + (ps[f][j] - ps[f][j - 1]) / (2**nominal - 1) for j in (top - 2, top - 1, top)]
+                rem = refinement_estimate(pairs, nested, nominal + 1.0)
+                remainder = rem.order
+                if rem.unextrapolated_error > err:
+                    err = rem.unextrapolated_error
+                    assessed[f] = (value, err, unext, order, validated, why, res)
+            rnd[f] = {"probabilities": list(three), "value": value, "error_estimate": err, "observed_order": order,
+                      "validated": validated}
+            if not math.isnan(remainder):
+                rnd[f]["remainder_order"] = remainder
+            if why:
+                rnd[f]["not_validated"] = why
+        history.append(rnd)
+        # only a validated estimate may end the search: an unvalidated one can be small by accident (SqRA at
+        # a cell Péclet number of 7 sent all the mass to the far end on every grid: answers agreeing to 1e-9, all 0)
+        done = [f for f in alive if assessed[f][4] and assessed[f][1] <= tol]
+        if done:
+            chosen = min(done, key=lambda f: (assessed[f][1], fluxes.index(f)))
+            reason = (f"validated error estimate {assessed[chosen][1]:.3g} <= tol on {cells(top)} cells"
+                      + (f" (smallest of {', '.join(done)})" if len(done) > 1 else ""))
+            break
+        valid = [f for f in alive if assessed[f][4]]
+        if not valid and waiting:  # the screening's pick has no validated estimate: the others join it
+            rnd["decision"] = f"no validated estimate for {', '.join(alive)}: {', '.join(waiting)} join(s)"
+            alive, waiting = alive + waiting, []
+            continue
+        waiting = []  # a validated estimate exists: the waiting fluxes are not needed
+        if valid and len(alive) > 1:
+            need = {f: max(1, math.ceil(math.log(assessed[f][1] / tol) / math.log(8.0))) for f in valid}
+            best = min(valid, key=lambda f: (need[f], assessed[f][1], fluxes.index(f)))
+            rnd["decision"] = (f"{best} goes on alone: validated estimate {assessed[best][1]:.3g}, about "
+                               f"{need[best]} more refinement(s) to tol")
+            alive = [best]
+        if top + 1 >= n_levels or cells(top + 1) > budget:
+            raise ConvergenceError(
+                f"The PDE estimate did not reach tol={tol:g} within cells={budget} (last: "
+                + ", ".join(f"{f}: {assessed[f][1]:.3g} on {cells(top)} cells" for f in assessed)
+                + "); raise `cells` or `tol`.", history)
+        top += 1
+        for f in alive:
+            solve(f, top)
+    value, err, unextrapolated_err, order, validated, why, resolution = assessed[chosen]
+    fine = runs[chosen]
+    for w in caught[chosen]:  # the finest run's own warnings (mass loss ...), for the caller
+        warnings.warn(w.message, w.category, stacklevel=4)
+    details: dict[str, Any] = {
+        "cells": cells(top), "steps": steps(top), "tol": tol, "flux": chosen,
+        "unextrapolated": ps[chosen][top], "unextrapolated_error_estimate": unextrapolated_err,
+        "mass_balance_error": fine.diagnostics["mass_balance_error"],
+        "relative_error_estimate": err / abs(value) if value else math.inf,
+        "observed_order": order, "nominal_order": nominal, "validated": validated, "nested_grids": nested,
+        "resolution": resolution,
+        "flux_choice": {"chosen": chosen, "reason": reason, "rounds": history, **({"failed": failed} if failed else {})},
+        "_density": fine,
+    }
+    if why:
+        details["not_validated"] = why
+    if tail < 1e-10:
+        details["domain_tail"] = tail
+    return MethodResult("pde", value, err, "error_estimate", time.perf_counter() - t0, details)
 
 
 def check_mc_trust(process: ProcessLike) -> None:
@@ -608,6 +835,7 @@ def stress_test(
     fit: Any = None,
     draws: int = 1000,
     band_level: float | None = None,
+    tol: float | None = None,
 ) -> StressResult:
     r"""Probability that :math:`X_T` ends below (or above) ``threshold``, by several methods.
 
@@ -642,6 +870,13 @@ def stress_test(
     draws, band_level : int, float
         Bootstrap draws (default 1000) and the band's level (default the fit's, 0.95);
         the draws are seeded from ``seed``.
+    tol : float, optional
+        An absolute tolerance for the ``pde`` method: instead of three fixed grids, nested
+        grids from 16 cells are refined, and the flux (Scharfetter–Gummel or the square-root
+        approximation, :data:`gelav.fd.generator.FLUXES`) chosen, until the error estimate is
+        at most ``tol`` (:func:`_pde_to_tolerance`); ``cells`` is then the largest grid allowed
+        (:class:`~gelav.errors.ConvergenceError` beyond it) and ``steps`` must not be given.
+        ``results["pde"].details["flux_choice"]`` explains the choice.
 
     Returns
     -------
@@ -659,6 +894,13 @@ def stress_test(
     horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
     methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels)
+    if tol is not None:
+        tol = check_finite("tol", tol)
+        if not 0.0 < tol < 1.0:
+            raise ValueError(f"`tol` must lie in (0, 1) (an absolute error of a probability), got {tol!r}.")
+        if steps is not None:
+            raise ValueError("Give `steps` or `tol`, not both: with `tol` the steps follow the grids (cells / 2).")
+        opts["tol"] = tol
     below = direction == "below"
     results: dict[str, MethodResult] = {}
     density = None

@@ -47,6 +47,10 @@ class Discretization:
         Rannacher backward-Euler half steps at each end (default 4).
     tail : float
         Probability allowed outside an automatic domain (default 1e-10).
+    flux : str
+        The face flux of the generator: ``"sg"`` (Scharfetter–Gummel, default), ``"sqra"``
+        (square-root approximation, :data:`gelav.fd.generator.FLUXES`) or, for
+        :func:`gelav.forward`, ``"auto"`` (chosen by an error estimate).
     """
 
     grid: Grid | None = None
@@ -57,6 +61,7 @@ class Discretization:
     scheme: str = "cn"
     damping_steps: int = 4
     tail: float = 1e-10
+    flux: str = "sg"
 
     def __post_init__(self) -> None:
         if self.grid is not None and not isinstance(self.grid, Grid):
@@ -70,6 +75,9 @@ class Discretization:
         if isinstance(self.damping_steps, bool) or not isinstance(self.damping_steps, (int, np.integer)):
             raise TypeError(f"`damping_steps` must be an int, got {self.damping_steps!r}.")
         get_scheme(self.scheme)
+        from gelav.fd.generator import check_flux
+
+        check_flux(self.flux, allow_auto=True)
         if self.domain is not None:
             if len(self.domain) != 2:
                 raise ValueError(f"`domain` must be a pair (lo, hi), got {self.domain!r}.")
@@ -87,12 +95,14 @@ def resolve_discretization(discretization: Discretization | None, **keywords: An
     Without ``discretization`` the keywords are returned as given (each solver
     validates them where it always did). With one, its fields are used; a
     keyword that was also given with a non-default value raises, since the
-    two would disagree.
+    two would disagree, and so does a non-default ``flux`` for a solver that
+    does not take one (it would be ignored).
 
     Raises
     ------
     TypeError
-        ``discretization`` of the wrong type, or given together with a conflicting keyword.
+        ``discretization`` of the wrong type, given together with a conflicting keyword, or
+        with a setting the solver does not use.
     """
     if discretization is None:
         return _checked(keywords)
@@ -106,6 +116,9 @@ def resolve_discretization(discretization: Discretization | None, **keywords: An
         if value is not default and not (isinstance(value, (int, float, str)) and value == default):
             raise TypeError(f"Give `{name}` either as a keyword or in `discretization`, not both.")
         out[name] = getattr(discretization, name)
+    # a flux the solver would not use (added later than the other fields, which solvers ignore as they always did)
+    if "flux" not in keywords and discretization.flux != _DEFAULTS["flux"]:
+        raise TypeError(f"`discretization.flux` = {discretization.flux!r} is not used by this solver.")
     return _checked(out)
 
 
@@ -118,6 +131,10 @@ def _checked(kw: dict[str, Any]) -> dict[str, Any]:
     if "damping_steps" in kw:
         kw["damping_steps"] = check_int("damping_steps", kw["damping_steps"], minimum=0, maximum=MAX_CELLS)
     return kw
+
+
+#: (horizon, start, n_steps, times, scheme, damping_steps) -> (TimeGrid, saved indices) of recent default runs
+_TIME_GRIDS: dict[tuple[Any, ...], tuple[TimeGrid, NDArray[np.int64]]] = {}
 
 
 def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence[float] | ArrayLike | None,
@@ -148,8 +165,26 @@ def run_time_grid(horizon: float, *, start: float, n_steps: int, times: Sequence
 
         times = check_times("times", times, start, end)
     if time_grid is None:
+        # the default grids of recent runs (TimeGrid is immutable): a Richardson ladder, a flux choice or a
+        # table of runs over the same horizon builds each once
+        key: tuple[Any, ...] | None = (float(horizon), float(start), n_steps,
+                                       None if times is None else tuple(np.ravel(times).tolist()), scheme,
+                                       damping_steps)
+        try:
+            hit = _TIME_GRIDS.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable argument (a bad `scheme`): no memo, TimeGrid names it
+            key, hit = None, None
+        if hit is not None:
+            return hit
         time_grid, save_t = TimeGrid.for_run(horizon, n_steps, start=start, times=times, scheme=scheme,
                                              damping_steps=damping_steps)
+        idx = time_grid.indices(save_t)
+        idx.setflags(write=False)
+        if key is not None:
+            if len(_TIME_GRIDS) >= 64:
+                _TIME_GRIDS.pop(next(iter(_TIME_GRIDS)))
+            _TIME_GRIDS[key] = (time_grid, idx)
+        return time_grid, idx
     else:
         if not isinstance(time_grid, TimeGrid):
             raise TypeError(f"`time_grid` must be a gelav.TimeGrid, got {type(time_grid).__name__}.")

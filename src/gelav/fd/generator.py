@@ -34,6 +34,39 @@ vanishes (CIR at 0, Jacobi, GBM at 0), the rates are instead those of the
 scale–speed chain of :mod:`gelav.fd.singular` (exact speed masses; the end
 behaves as its Feller class says).
 
+A second flux, the *square-root approximation* (SqRA; Lie, Fackeldey & Weber,
+SIAM J. Matrix Anal. Appl. 34 (2013); Donati, Heida, Keller & Weber, J. Chem.
+Phys. 149 (2018); convergence: Heida, M3AS 28 (2018)), takes the rates from the
+ratio of the stationary (Boltzmann) weights of the two nodes,
+
+.. math::
+
+    q_{i,i+1} = \frac{D}{h V_i}\sqrt{\frac{\pi_{i+1}}{\pi_i}}, \qquad
+    q_{i+1,i} = \frac{D}{h V_{i+1}}\sqrt{\frac{\pi_i}{\pi_{i+1}}}, \qquad
+    \ln\frac{\pi_{i+1}}{\pi_i} = \int_{x_i}^{x_{i+1}} \frac{c}{D}\,dx \approx z ,
+
+where :math:`\pi \propto \exp\int c/D = \exp(\int 2b/\sigma^2)/\sigma^2` is the
+zero-flux (stationary, speed) density of the diffusion; with the same :math:`z`
+as above, the face coefficients are :math:`\frac{D}{h}e^{\pm z/2}`
+(:func:`sqra_rates`). Both fluxes satisfy detailed balance with the same weights
+(:math:`B(-z)/B(z) = e^z`), so they have the *same* stationary chain and differ
+only in the dynamics: the SqRA conductance :math:`\frac{D}{h}\sqrt{\pi_i\pi_{i+1}}`
+is the geometric mean of the nodal weights, Scharfetter–Gummel's their
+logarithmic mean, larger by :math:`\sinh(z/2)/(z/2)`. SqRA is second order too;
+on moderately advective problems (the seed's OU) its error constant is an order
+of magnitude smaller, but its rates grow like :math:`e^{|z|/2}` at large cell
+Péclet numbers (drift-dominated problems), where Scharfetter–Gummel tends to
+upwinding. Where the diffusion vanishes on a face (:math:`D = 0`), SqRA is
+undefined and the face takes the upwind rates (Scharfetter–Gummel's limit).
+:data:`FLUXES` names the two; the solvers take ``flux=``, and
+:func:`gelav.forward` with ``flux="auto"`` chooses by an error estimate.
+
+On the scale–speed chain of a singular end, ``flux="sqra"`` rescales the rates
+of every face but the end cell by the same factor :math:`\sinh(z_i/2)/(z_i/2)`,
+:math:`z_i = \ln\big(q_{i,i+1}V_i/(q_{i+1,i}V_{i+1})\big)` (:func:`sqra_from_fitted`,
+which maps the Scharfetter–Gummel rates exactly onto :func:`sqra_rates`); the end
+cell keeps its exact integrals, which decide the end's Feller class.
+
 Boundaries, per side: ``"reflecting"`` (zero flux through the end face: the
 end node only jumps inwards) or ``"absorbing"`` (the end node is an absorbing
 state; the solvers move what arrives there to an absorbed-mass counter and pay
@@ -57,9 +90,14 @@ from gelav.processes.protocol import ProcessLike, domain_of, is_time_homogeneous
 if TYPE_CHECKING:  # scipy.sparse costs a third of `import gelav`: imported where a matrix is built
     from scipy import sparse
 
-__all__ = ["BOUNDARY_KINDS", "Bands", "Generator", "fitted_bands", "fitted_rates"]
+__all__ = ["BOUNDARY_KINDS", "FLUXES", "Bands", "Generator", "check_flux", "fitted_bands", "fitted_rates", "sqra_from_fitted",
+           "sqra_rates"]
 
 BOUNDARY_KINDS = ("reflecting", "absorbing")
+
+#: the face fluxes of the generator: Scharfetter–Gummel (exponentially fitted, the default) and the
+#: square-root approximation
+FLUXES = ("sg", "sqra")
 
 Rate = Callable[[float, NDArray[np.float64]], ArrayLike]
 
@@ -94,7 +132,86 @@ def fitted_rates(
     return up, down
 
 
-def fitted_bands(D: NDArray[np.float64], c: NDArray[np.float64], grid: Grid
+def check_flux(flux: object, *, allow_auto: bool = False) -> str:
+    """The flux name checked against :data:`FLUXES` (plus ``"auto"`` where a solver chooses)."""
+    names = (*FLUXES, "auto") if allow_auto else FLUXES
+    if isinstance(flux, str) and flux.lower() == "auto" and not allow_auto:
+        raise ValueError("`flux`='auto' is a choice gelav.forward makes; here give 'sg' or 'sqra' (for duality, "
+                         "the forward run's diagnostics['flux']).")
+    if not isinstance(flux, str) or flux.lower() not in names:
+        raise ValueError(f"Unknown `flux` {flux!r}; use one of {', '.join(map(repr, names))}.")
+    return flux.lower()
+
+
+def sqra_rates(
+    D: NDArray[np.float64], c: NDArray[np.float64], h: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Square-root-approximation face coefficients :math:`\frac{D}{h}e^{z/2}` (up) and :math:`\frac{D}{h}e^{-z/2}` (down).
+
+    :math:`z = ch/D` is the potential difference :math:`\ln(\pi_{i+1}/\pi_i)` of the stationary
+    density across the face (the same as in :func:`fitted_rates`, so both fluxes have the same
+    detailed balance). A face with :math:`D = 0` takes the upwind coefficients :math:`c^\pm`.
+
+    Raises
+    ------
+    ValueError
+        When a coefficient overflows (cell Péclet number :math:`|z| \gtrsim 1400`).
+    """
+    s = D / h
+    pos = s > 0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if pos.all():  # the usual case: diffusion on every face
+            e = np.exp(0.5 * c / s)
+            up, down = s * e, s / e
+        else:
+            ss = np.where(pos, s, 1.0)
+            e = np.exp(np.where(pos, 0.5 * c / ss, 0.0))
+            up = np.where(pos, ss * e, np.maximum(c, 0.0))
+            down = np.where(pos, ss / e, np.maximum(-c, 0.0))
+    if not (np.isfinite(up).all() and np.isfinite(down).all()):
+        raise ValueError("The square-root-approximation rates overflow (cell Péclet number |c h / D| too large); "
+                         "refine the grid or use flux='sg'.")
+    return up, down
+
+
+_RATES = {"sg": fitted_rates, "sqra": sqra_rates}
+
+
+def sqra_from_fitted(sub: NDArray[np.float64], sup: NDArray[np.float64], volumes: NDArray[np.float64],
+                     keep: tuple[bool, bool] = (False, False)) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""The SqRA chain from an exponentially fitted one (padded bands ``sub``, ``sup``, reflecting).
+
+    Per face, :math:`z_i = \ln\big(q_{i,i+1}V_i/(q_{i+1,i}V_{i+1})\big)` (the potential difference the
+    fitted chain's detailed balance encodes) and both rates are multiplied by
+    :math:`\sinh(z_i/2)/(z_i/2)`, turning the logarithmic-mean conductance into the geometric mean:
+    on the Scharfetter–Gummel bands this gives :func:`sqra_rates` to rounding; on the scale–speed
+    chain of :mod:`gelav.fd.singular` its SqRA analogue. ``keep`` leaves the first / last face as
+    it is (the end cell at a singular end, whose exact integrals carry the Feller class); a face
+    with a zero rate is left as it is.
+    """
+    up = sup[:-1] * volumes[:-1]
+    down = sub[1:] * volumes[1:]
+    ok = (up > 0) & (down > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = np.where(ok, np.log(np.where(ok, up, 1.0) / np.where(ok, down, 1.0)), 0.0)
+        hz = 0.5 * np.abs(z)
+        # sinh(w)/w = (1 - e^{-2w}) e^{w} / (2w), without overflow of sinh for large w
+        f = np.where(hz > 1e-8, -np.expm1(-2.0 * hz) * np.exp(hz) / (2.0 * np.where(hz > 0, hz, 1.0)),
+                     1.0 + hz * hz / 6.0)
+    if keep[0]:
+        f[0] = 1.0
+    if keep[1]:
+        f[-1] = 1.0
+    if not np.all(np.isfinite(f)):
+        raise ValueError("The square-root-approximation rates overflow (cell Péclet number too large); "
+                         "refine the grid or use flux='sg'.")
+    out_sub, out_sup = sub.copy(), sup.copy()
+    out_sup[:-1] *= f
+    out_sub[1:] *= f
+    return out_sub, out_sup
+
+
+def fitted_bands(D: NDArray[np.float64], c: NDArray[np.float64], grid: Grid, *, flux: str = "sg"
                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     r"""Padded bands ``(sub, diag, sup)`` of the reflecting chain with face coefficients ``D`` and ``c``.
 
@@ -102,11 +219,15 @@ def fitted_bands(D: NDArray[np.float64], c: NDArray[np.float64], grid: Grid
     at the ``n - 1`` faces of ``grid``, with any leading batch axes (several LP types,
     several times): the result has the same leading axes and ``n`` on the last.
     Rates :math:`q_{i,i+1} = \frac{D}{h}B(-z)/V_i`, :math:`q_{i+1,i} = \frac{D}{h}B(z)/V_{i+1}`
-    (:func:`fitted_rates`), ``diag = -(sub + sup)``. This is the one place that
-    computes the flux rates: :class:`Generator` and the mean-field game build on it.
+    (:func:`fitted_rates`), ``diag = -(sub + sup)``; ``flux="sqra"``: the face coefficients of
+    :func:`sqra_rates` instead. This is the one place that computes the flux rates:
+    :class:`Generator` and the mean-field game build on it.
     """
-    D, c = np.broadcast_arrays(np.asarray(D, dtype=float), np.asarray(c, dtype=float))
-    up, down = fitted_rates(D, c, np.broadcast_to(grid.spacing, c.shape))
+    D, c = np.asarray(D, dtype=float), np.asarray(c, dtype=float)
+    if D.shape != c.shape:
+        D, c = np.broadcast_arrays(D, c)
+    h = grid.spacing if c.shape == grid.spacing.shape else np.broadcast_to(grid.spacing, c.shape)
+    up, down = _RATES[flux](D, c, h)
     shape = (*c.shape[:-1], grid.n_nodes)
     sup = np.zeros(shape)
     sub = np.zeros(shape)
@@ -137,6 +258,9 @@ class Generator:
         an M-matrix is then met by :mod:`gelav.fd.step_control`. Default False.
     killing_name : str
         The argument named in error messages (``"discount"`` for the backward solvers).
+    flux : {"sg", "sqra"}
+        The face flux (:data:`FLUXES`): Scharfetter–Gummel (default) or the square-root
+        approximation; see the module notes.
 
     Notes
     -----
@@ -163,11 +287,14 @@ class Generator:
         killing: float | ArrayLike | Rate | None = None,
         signed_killing: bool = False,
         killing_name: str = "killing",
+        flux: str = "sg",
     ) -> None:
         if not isinstance(grid, Grid):
             raise TypeError(f"`grid` must be a gelav.Grid, got {type(grid).__name__}.")
         self.process = process
         self.grid = grid
+        #: the face flux, a name in :data:`FLUXES`
+        self.flux = check_flux(flux)
         self.boundaries = (_check_boundary("lower", lower), _check_boundary("upper", upper))
         #: "absorbing" or "reflecting": the kind of the chain's end node at each side
         self.lower = "absorbing" if self.boundaries[0].absorbing else "reflecting"
@@ -241,9 +368,10 @@ class Generator:
         a_face = proc.variance_rate(t, xm)  # type: ignore[attr-defined]
         b_face = proc.drift(t, xm)  # type: ignore[attr-defined]
         a_node = proc.variance_rate(t, x)  # type: ignore[attr-defined]
-        if not (np.all(np.isfinite(a_face)) and np.all(np.isfinite(b_face)) and np.all(np.isfinite(a_node))):
+        a_face, b_face, a_node = (np.asarray(v, dtype=float) for v in (a_face, b_face, a_node))
+        if not (np.isfinite(a_face).all() and np.isfinite(b_face).all() and np.isfinite(a_node).all()):
             raise ValueError(f"The process coefficients are not finite on the grid at t={t}.")
-        if np.any(a_face < 0):
+        if (a_face < 0).any():
             raise ValueError("The variance rate σ² must be >= 0.")
         if any(self.singular_ends):  # σ² vanishes at an end of the state space: scale–speed rates
             t_key = 0.0 if is_time_homogeneous(proc) else float(t)  # cached apart from a callable killing
@@ -251,10 +379,12 @@ class Generator:
                 self._rates = scale_speed_rates(proc, g, t, self.singular_ends)
                 self._rates_key = t_key
             sub, sup = (r.copy() for r in self._rates)
+            if self.flux == "sqra":  # the end cells keep their exact integrals (the Feller class)
+                sub, sup = sqra_from_fitted(sub, sup, g.volumes, keep=self.singular_ends)
         else:
             D = 0.5 * a_face
             c = b_face - 0.5 * np.diff(a_node) / h
-            sub, _, sup = fitted_bands(D, c, g)
+            sub, _, sup = fitted_bands(D, c, g, flux=self.flux)
         k = self.killing_rate(t).copy() if (killing and self._killing is not None) else None
         lo_bc, hi_bc = self.boundaries
         lo_bc.rows(sub, sup, k, 0)
@@ -282,7 +412,8 @@ class Generator:
     def with_killing(self, killing: float | ArrayLike | Rate | None) -> Generator:
         """The same chain with another killing (discount) rate."""
         return Generator(self.process, self.grid, lower=self.boundaries[0], upper=self.boundaries[1], killing=killing,
-                         signed_killing=self.signed_killing, killing_name=self.killing_name)
+                         signed_killing=self.signed_killing, killing_name=self.killing_name, flux=self.flux)
 
     def __repr__(self) -> str:
-        return f"Generator({name_of(self.process)!s}, {self.grid!r}, lower={self.lower!r}, upper={self.upper!r})"
+        flux = "" if self.flux == "sg" else f", flux={self.flux!r}"
+        return f"Generator({name_of(self.process)!s}, {self.grid!r}, lower={self.lower!r}, upper={self.upper!r}{flux})"

@@ -51,6 +51,7 @@ from gelav.fd.grid import TimeGrid
 __all__ = [
     "M_MATRIX_LIMIT",
     "positive_forward_step",
+    "positive_step",
     "signed_rate_run",
     "signed_rate_substeps",
     "with_implicit_halves",
@@ -153,7 +154,7 @@ def signed_rate_substeps(
 
 
 def positive_forward_step(
-    stepper: Any, time_grid: TimeGrid, n: int, p: NDArray[np.float64]
+    stepper: Any, time_grid: TimeGrid, n: int, p: NDArray[np.float64], *, op: Any = None
 ) -> tuple[NDArray[np.float64], bool]:
     r"""Step ``n`` of ``time_grid`` on the masses ``p``, never returning a negative mass.
 
@@ -161,16 +162,27 @@ def positive_forward_step(
     result has a negative entry, the step is taken again as two backward-Euler
     half steps (each :math:`p \mapsto L^{-\top}p`, non-negative for the
     M-matrix :math:`L`). Returns the masses and whether the step was replaced.
+    ``op`` is the step's operator when the caller has it (``stepper.at(time_grid, n)``).
     """
-    out = stepper.at(time_grid, n).forward(p)
+    out, replaced, _ = positive_step(stepper, time_grid, n, p, op)
+    return out, replaced
+
+
+def positive_step(
+    stepper: Any, time_grid: TimeGrid, n: int, p: NDArray[np.float64], op: Any = None
+) -> tuple[NDArray[np.float64], bool, float]:
+    """:func:`positive_forward_step` that also returns the smallest mass of the result."""
+    out = (stepper.at(time_grid, n) if op is None else op).forward(p)
+    low = float(out.min())
+    if not low < 0.0:
+        return out, False, low
     name = time_grid.step_scheme(n)
-    implicit = name == "euler" or (name is None and time_grid.theta[n] == 1.0)
-    if implicit or not out.min() < 0.0:
-        return out, False
+    if name == "euler" or (name is None and time_grid.theta[n] == 1.0):
+        return out, False, low
     t0, t1 = float(time_grid.times[n]), float(time_grid.times[n + 1])
     tm = 0.5 * (t0 + t1)
     out = stepper.step(tm, t1, 1.0).forward(stepper.step(t0, tm, 1.0).forward(p))
-    return out, True
+    return out, True, float(out.min())
 
 
 def with_implicit_halves(time_grid: TimeGrid, steps: Sequence[int]) -> TimeGrid:

@@ -27,10 +27,10 @@ from numpy.typing import NDArray
 
 from gelav.fd.generator import Generator
 from gelav.fd.grid import TimeGrid
-from gelav.fd.linalg import Bands, TridiagonalLU, factor
+from gelav.fd.linalg import Bands, TridiagonalLU, _dgttrs, factor
 from gelav.fd.schemes import SCHEMES, ThetaScheme, TimeScheme
 
-__all__ = ["StepOperator", "Stepper", "ThetaStepper", "theta_step"]
+__all__ = ["StepOperator", "Stepper", "ThetaStepper", "step_operators", "theta_step"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +40,15 @@ class StepOperator:
     lu: TridiagonalLU
     rhs: Bands
     dt: float
+
+    def __post_init__(self) -> None:
+        # the forward step's LAPACK factors and right-hand-side bands, looked up once (the step is
+        # taken hundreds of times per run; the same operations as solve + Bands.rmatvec)
+        fast = None
+        lu = self.lu
+        if lu.backend == "lapack" and not lu.batched and not lu._pad:
+            fast = (lu._lu, self.rhs.diag, self.rhs.sub[1:], self.rhs.sup[:-1])
+        object.__setattr__(self, "_fast", fast)
 
     def solve(self, b: NDArray[np.float64], *, transpose: bool = False) -> NDArray[np.float64]:
         r""":math:`L^{-1} b` (or :math:`L^{-\top} b`), ``b`` of shape ``(n,)`` or ``(n, k)``."""
@@ -54,7 +63,17 @@ class StepOperator:
 
     def forward(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
         r"""The transposed step :math:`p_{next} = R^\top L^{-\top} p`."""
-        return self.rhs.rmatvec(self.solve(p, transpose=True))
+        fast = self._fast  # type: ignore[attr-defined]
+        if fast is None or p.ndim != 1:
+            return self.rhs.rmatvec(self.solve(p, transpose=True))
+        factors, d, sub1, sup0 = fast
+        y, info = _dgttrs(*factors, p, trans="T")
+        if info != 0:  # pragma: no cover - LAPACK argument error
+            raise RuntimeError(f"LAPACK dgttrs failed (info={info}).")
+        out = d * y
+        out[:-1] += sub1 * y[1:]
+        out[1:] += sup0 * y[:-1]
+        return out  # type: ignore[no-any-return]
 
     def source_weights(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
         r""":math:`\Delta t\,L^{-\top} p`: pairs with a running reward ``f`` as the forward dual of ``Δt f``."""
@@ -120,3 +139,26 @@ class Stepper:
 
 #: the historical name (θ-steps only then); the same class
 ThetaStepper = Stepper
+
+
+def step_operators(stepper: Stepper, time_grid: TimeGrid) -> list[Any]:
+    """The operator of every step of ``time_grid`` (``stepper.at(time_grid, n)`` for each ``n``).
+
+    For a time-homogeneous chain, steps of the same length, θ and scheme share one operator, looked
+    up here once per distinct step instead of once per step (the same objects ``at`` returns).
+    """
+    m = time_grid.n_steps
+    if not stepper.generator.time_homogeneous:
+        return [stepper.at(time_grid, n) for n in range(m)]
+    dts = np.diff(time_grid.times).tolist()
+    thetas = time_grid.theta.tolist()
+    names = time_grid.schemes
+    memo: dict[tuple[float, float, Any], Any] = {}
+    ops = []
+    for n in range(m):
+        key = (dts[n], thetas[n], None if names is None else names[n])
+        op = memo.get(key)
+        if op is None:
+            op = memo[key] = stepper.at(time_grid, n)
+        ops.append(op)
+    return ops

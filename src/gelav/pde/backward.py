@@ -386,7 +386,7 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
                      upper: Any, grid: Grid | None, domain: tuple[float, float] | None, x0: float | None,
                      n_cells: int, n_steps: int, times: Any, time_grid: TimeGrid | None, scheme: str,
                      damping_steps: int, start: float, tail: float = 1e-10, payoff_name: str = "payoff",
-                     smooth_payoff: bool = False) -> BackwardProblem:
+                     smooth_payoff: bool = False, flux: str = "sg") -> BackwardProblem:
     """Validate the inputs of a backward problem and set it up on the grid (the one copy of this set-up).
 
     Raises
@@ -435,7 +435,8 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
             r = lambda t, x: np.asarray(r_fun(t, x), dtype=float) * mask  # noqa: E731
         else:
             r = np.broadcast_to(np.asarray(r, dtype=float), grid.nodes.shape) * mask
-    gen = Generator(process, grid, lower=lo_b, upper=hi_b, killing=r, signed_killing=True, killing_name="discount")
+    gen = Generator(process, grid, lower=lo_b, upper=hi_b, killing=r, signed_killing=True, killing_name="discount",
+                    flux=flux)
     end = start + horizon
     time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
                                         scheme=scheme, damping_steps=damping_steps, n_nodes=grid.n_nodes)
@@ -468,6 +469,7 @@ def backward(
     start: float = 0.0,
     smooth_payoff: bool = False,
     discretization: Discretization | None = None,
+    flux: str = "sg",
 ) -> Value:
     r"""Solve the Feynman–Kac equation backwards from the payoff.
 
@@ -515,7 +517,11 @@ def backward(
         the jump falls). Default False: nodal values.
     discretization : Discretization, optional
         ``grid``, ``domain``, ``n_cells``, ``n_steps``, ``time_grid``, ``scheme``,
-        ``damping_steps`` in one object (instead of the keywords).
+        ``damping_steps``, ``flux`` in one object (instead of the keywords).
+    flux : {"sg", "sqra"}
+        The generator's face flux (:data:`gelav.fd.generator.FLUXES`): Scharfetter–Gummel
+        (default) or the square-root approximation. Use the flux of the forward run
+        (``density.diagnostics["flux"]``) for duality.
 
     Returns
     -------
@@ -539,7 +545,7 @@ def backward(
     """
     t_start = _time.perf_counter()
     kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
-                                time_grid=time_grid, scheme=scheme, damping_steps=damping_steps)
+                                time_grid=time_grid, scheme=scheme, damping_steps=damping_steps, flux=flux)
     scheme = kw["scheme"]
     s = backward_problem(process, payoff, horizon, discount=discount, running=running, lower=lower, upper=upper,
                          x0=x0, times=times, start=start, smooth_payoff=smooth_payoff, **kw)
@@ -570,6 +576,7 @@ def backward(
         "n_steps": M,
         "max_spacing": s.grid.max_spacing,
         "scheme": scheme,
+        "flux": s.generator.flux,
         "lower": s.generator.lower,
         "upper": s.generator.upper,
         "seconds": _time.perf_counter() - t_start,
