@@ -157,3 +157,33 @@ def test_pde_is_accurate_when_cir_violates_feller():
         r = stress_test(cir, 0.02, 1.0, 0.01, methods=["analytic", "pde"], cells=200)
     exact, pde = r.results["analytic"].probability, r.results["pde"]
     assert abs(pde.probability - exact) < pde.error
+
+
+def test_stress_tol_option_matches_the_python_api(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`gelav stress --tol` (and `[stress] tol`) is `stress_test(..., tol=)`: the same PDE number, within its
+    validated estimate of the exact law; a table or an out-of-range tolerance is a usage error (exit 2)."""
+    from gelav import OrnsteinUhlenbeck, stress_test
+
+    r = CliRunner().invoke(main, ["stress", "--tol", "1e-6", "--method", "analytic,pde", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    ref = stress_test(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, 2.0, -0.5, methods=["analytic", "pde"], tol=1e-6)
+    pde = ref.results["pde"]
+    got = out["results"]["pde"] if "results" in out else out["methods"]["pde"]
+    assert got["probability"] == pde.probability and pde.error <= 1e-6
+    assert abs(pde.probability - ref.results["analytic"].probability) <= pde.error
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[stress]\ntol = 1e-6\nmethods = ["pde"]\n')
+    r = CliRunner().invoke(main, ["stress", "--config", str(cfg), "--json"])
+    assert r.exit_code == 0, r.output
+    for bad in (["--tol", "2"], ["--tol", "1e-6", "--horizon", "1,2"], ["--tol", "nan"]):
+        r = CliRunner().invoke(main, ["stress", *bad])
+        assert r.exit_code == 2 and "tol" in r.output, (bad, r.output)
+
+
+@pytest.mark.parametrize("bad", [["--draws", "-1"], ["--draws", "5"], ["--band-level", "1.5"],
+                                 ["--band-level", "0", "--horizon", "1,2"]])
+def test_band_settings_are_checked_without_a_fit(bad) -> None:  # type: ignore[no-untyped-def]
+    """`--draws`/`--band-level` are read only with `--fit`; a bad value was silently ignored (exit 0)."""
+    r = CliRunner().invoke(main, ["stress", *bad])
+    assert r.exit_code == 2 and bad[0] in r.output, r.output

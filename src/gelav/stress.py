@@ -800,11 +800,17 @@ def resolve_fit(process: ProcessLike | None, fit: Any) -> tuple[ProcessLike, Fit
 
 
 def stress_options(process: ProcessLike, direction: str, methods: Sequence[str] | None, paths: Any, seed: SeedLike,
-                   cells: Any, steps: Any, levels: Sequence[float] | None) -> tuple[list[str], dict[str, Any]]:
+                   cells: Any, steps: Any, levels: Sequence[float] | None, *, draws: Any = 1000,
+                   band_level: Any = None) -> tuple[list[str], dict[str, Any]]:
     """The checked settings :func:`stress_test` and :func:`~gelav.stress_table.stress_table` share:
     ``(methods, opts)`` with ``opts`` the ``paths``, ``seed``, ``cells``, ``levels`` (and ``steps``)
-    every method reads; errors name the argument."""
+    every method reads; errors name the argument. ``draws`` and ``band_level`` (read only with a fit) are
+    checked too, so that a bad value is an error with or without one."""
     from gelav._tail import check_levels
+
+    check_int("draws", draws, minimum=20, maximum=MAX_CELLS)
+    if band_level is not None and not 0.0 < check_finite("band_level", band_level) < 1.0:
+        raise ValueError(f"`band_level` must lie in (0, 1), got {band_level!r}.")
 
     paths = check_int("paths", paths, minimum=100, maximum=MAX_CELLS)
     cells = check_int("cells", cells, minimum=16, maximum=MAX_CELLS)
@@ -893,7 +899,8 @@ def stress_test(
     x0 = check_finite("x0", x0)
     horizon = check_horizon("horizon", horizon)
     threshold = check_finite("threshold", threshold)
-    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels)
+    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels, draws=draws,
+                                   band_level=band_level)
     if tol is not None:
         tol = check_finite("tol", tol)
         if not 0.0 < tol < 1.0:

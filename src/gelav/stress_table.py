@@ -569,7 +569,8 @@ def stress_table(
     x0 = check_finite("x0", x0)
     hs = _values("horizons", horizons, check_horizon)
     cs = _values("thresholds", thresholds, check_finite)
-    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels)
+    methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels, draws=draws,
+                                   band_level=band_level)
     below = direction == "below"
     results: dict[str, MethodTable] = {}
     density = None

@@ -40,13 +40,16 @@ _D = _DEFAULTS
 @click.option("--draws", type=int, default=None, help="Bootstrap draws of the parameters for --fit [default 1000].")
 @click.option("--band-level", "band_level", type=float, default=None,
               help="Confidence level of the --fit band [default the fit's, 0.95].")
+@click.option("--tol", type=float, default=None,
+              help="Solve the PDE to this absolute error: nested grids refined and the flux chosen by their "
+                   "validated error estimates (one horizon and threshold).")
 @model_options(var=False)
 @shared_options("stress", config_help="Scenario TOML file: [process] and [stress] tables (options override).",
                 plot_help="Write the density at the horizon and the fan chart to FILE (or FOLDER/stress.png).")
 def stress(kappa: float | None, mean: float | None, sigma: float | None, x0: float | None, horizon: str | None,
            threshold: str | None, below: bool | None, methods: str | None, paths: int | None, seed: int | None,
            cells: int | None, out: Output, var: tuple[str, ...] = (), fit: str | None = None,
-           draws: int | None = None, band_level: float | None = None, drift: str | None = None,
+           draws: int | None = None, band_level: float | None = None, tol: float | None = None, drift: str | None = None,
            diffusion: str | None = None, params: tuple[str, ...] = (), domain: str | None = None) -> None:
     """Probability that the liquidity state ends beyond a threshold (seed 000).
 
@@ -70,7 +73,7 @@ def stress(kappa: float | None, mean: float | None, sigma: float | None, x0: flo
     rep = tasks.stress(out.config, process=typed, kappa=kappa, mean=mean, sigma=sigma, x0=x0,
                        horizon=_floats(horizon, "--horizon"), threshold=_floats(threshold, "--threshold"),
                        direction=direction, methods=method_list, paths=paths, seed=seed, cells=cells, var=levels,
-                       fit=fit, draws=draws, band_level=band_level)
+                       fit=fit, draws=draws, band_level=band_level, tol=tol)
     out.emit(rep, lambda: _grid_table(rep) if rep.grid is not None else _table(rep, out))
 
 

@@ -16,9 +16,9 @@ __all__ = ["FIELDS", "StressReport", "read_stress_table", "stress"]
 #: the fields of a scenario's ``[stress]`` table (``horizon`` and ``threshold`` may be lists: a table of
 #: probabilities; ``var``: VaR/ES levels; ``fit``: a FIT.toml for a confidence band, with ``draws``, ``band_level``)
 FIELDS = ("x0", "horizon", "threshold", "direction", "methods", "paths", "seed", "cells", "var", "fit", "draws",
-          "band_level")
+          "band_level", "tol")
 #: defaults of the fields :data:`gelav.tasks.DEFAULTS` ``["stress"]`` does not list
-MORE_DEFAULTS: dict[str, Any] = {"var": None, "fit": None, "draws": 1000, "band_level": None}
+MORE_DEFAULTS: dict[str, Any] = {"var": None, "fit": None, "draws": 1000, "band_level": None, "tol": None}
 
 
 def _numbers(sec: Any, key: str, *, positive: bool = False, unit: bool = False) -> float | list[float] | None:
@@ -55,6 +55,7 @@ def read_stress_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
         vals["fit"] = str(fp if fp.is_absolute() or "_path" not in scenario else Path(scenario["_path"]).parent / fp)
     vals["draws"] = sec.integer("draws", minimum=20)
     vals["band_level"] = sec.number("band_level", check=lambda x: 0 < x < 1, expected="a number in (0, 1)")
+    vals["tol"] = sec.number("tol", check=lambda x: 0 < x < 1, expected="a tolerance in (0, 1)")
     vals["direction"] = sec.choice("direction", ("below", "above"))
     vals["methods"] = sec.string_list("methods", options=tuple(METHODS))
     vals["paths"] = sec.integer("paths", minimum=100)
@@ -269,14 +270,15 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
         Override an OU's parameters (or build an OU from the defaults).
     **options
         ``x0, horizon, threshold, direction, methods, paths, seed, cells, var, fit,
-        draws, band_level`` (``None`` means "not given"); they override the
+        draws, band_level, tol`` (``None`` means "not given"); they override the
         ``[stress]`` table, which overrides :data:`gelav.tasks.DEFAULTS` ``["stress"]``.
         ``horizon`` and ``threshold`` may be lists: every pair is answered in one run
         (:func:`gelav.stress.stress_table`, ``StressReport.grid``). ``var``: levels of
         the VaR and ES of :math:`X_T` (e.g. ``[0.95, 0.99]``). ``fit``: a calibration
         (the ``gelav calibrate --save`` file, or a fit object) whose process is stressed,
         with a confidence band from its covariance (``draws`` bootstrap draws, level
-        ``band_level``, default the fit's).
+        ``band_level``, default the fit's). ``tol``: the PDE to that absolute error, its
+        flux and grids chosen by validated error estimates (:func:`gelav.stress.stress_test`).
 
     Returns
     -------
@@ -300,8 +302,10 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
     from gelav.results import Diagnostics
 
     grid = None
+    if s["tol"] is not None and not (len(hs) == 1 and len(cs) == 1):
+        raise ValueError("`tol` (the PDE to a tolerance) takes one horizon and one threshold, not a table.")
     if len(hs) == 1 and len(cs) == 1:
-        res = stress_test(proc, s["x0"], hs[0], cs[0], **common)
+        res = stress_test(proc, s["x0"], hs[0], cs[0], **common, **({"tol": s["tol"]} if s["tol"] is not None else {}))
         timings = {name: r.seconds for name, r in res.results.items()}
     else:
         grid = stress_table(proc, s["x0"], hs, cs, **common)
