@@ -154,15 +154,48 @@ def dict_table(d: Mapping[str, Any], *, caption: str | None = None, key: str = "
 
 
 def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
-    """PNG bytes of a Matplotlib figure (the figure is closed)."""
+    """PNG bytes of a Matplotlib figure cropped to its drawn content (the figure is closed).
+
+    The same bytes as ``fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")``
+    in one drawing pass instead of two (see :func:`tight_bbox`).
+    """
     if isinstance(fig, (bytes, bytearray)):
         return bytes(fig)
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=tight_bbox(fig, dpi))
+    finally:
+        plt.close(fig)
     return buf.getvalue()
+
+
+def tight_bbox(fig: Any, dpi: float) -> Any:
+    """The padded bounding box [inches] that ``savefig(bbox_inches="tight")`` crops to, or ``"tight"``.
+
+    ``bbox_inches="tight"`` lays the whole figure out in a draw pass that renders
+    nothing, then draws it again to the cropped canvas; asking the artists for
+    their extents (:meth:`matplotlib.figure.Figure.get_tightbbox`, which places
+    ticks, titles, legends and fixed-aspect axes as a draw would) gives the same
+    box without that pass, and an explicit box makes ``savefig`` draw once: about a
+    third less time per figure, the same PNG bytes (a test compares them). A figure
+    with a layout engine (constrained layout) is only laid out by a draw, so it
+    keeps ``"tight"``.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    pad = matplotlib.rcParams["savefig.pad_inches"]
+    if fig.get_layout_engine() is not None or not isinstance(pad, (int, float)):
+        return "tight"
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    old = fig.dpi
+    fig.dpi = dpi  # text extents are measured at the resolution of the PNG
+    try:
+        return fig.get_tightbbox(canvas.get_renderer()).padded(pad)
+    finally:
+        fig.dpi = old
 
 
 def figure_html(caption: str, png: bytes) -> str:
