@@ -1,13 +1,18 @@
-"""How reports draw their figures: the one-pass tight crop gives savefig's bytes."""
+"""How reports draw their figures: the one-pass tight crop gives savefig's bytes, and figures drawn in
+forked workers give the same page as figures drawn in the report's process."""
 
 from __future__ import annotations
 
 import io
+import os
+import re
+import time
 
 import numpy as np
 import pytest
 
-from gelav.report import SECTIONS, figure_png, tight_bbox
+from gelav import _forked
+from gelav.report import SECTIONS, ReportSection, build_report, figure_png, tight_bbox
 
 matplotlib = pytest.importorskip("matplotlib")
 
@@ -83,9 +88,9 @@ def test_figure_png_is_savefig_tight(kind, dpi):
 @pytest.mark.parametrize("name", ["stress", "trinomial", "mfg", "exit_time"])
 def test_section_figures_are_savefig_tight(name):
     """Every figure of these sections: the same bytes as savefig(bbox_inches="tight")."""
-    a, b = SECTIONS[name](SCENARIO), SECTIONS[name](SCENARIO)
-    assert a.figures and len(a.figures) == len(b.figures)
-    for (cap, fa), (_, fb) in zip(a.figures, b.figures, strict=True):
+    a, b = SECTIONS[name](SCENARIO).figures(), SECTIONS[name](SCENARIO).figures()  # built when drawn
+    assert a and len(a) == len(b)
+    for (cap, fa), (_, fb) in zip(a, b, strict=True):
         assert figure_png(fa) == _savefig_tight(fb), cap
 
 
@@ -97,3 +102,149 @@ def test_figure_png_closes_the_figure_and_passes_bytes_through():
     png = figure_png(fig)
     assert png.startswith(b"\x89PNG") and len(plt.get_fignums()) == n - 1
     assert figure_png(png) == png
+
+
+# ---------------------------------------------------------------------------
+# figures drawn in forked workers
+# ---------------------------------------------------------------------------
+needs_fork = pytest.mark.skipif(not _forked.fork_safe(), reason="workers fork: Linux, one Python thread")
+
+#: what differs from run to run: run times, the date
+_VARYING = (r"Section run time [0-9.]+ s", r"Total run time [0-9.]+ s", r" on \d{4}-\d\d-\d\d \d\d:\d\d UTC",
+            r"<td>[0-9.]+ ms</td>", r"<td>solver time \[s\]</td><td>[0-9.e+-]+</td>")
+
+
+def _page(rep):
+    html = rep.html
+    for pattern in _VARYING:
+        html = re.sub(pattern, "", html)
+    return html
+
+
+@needs_fork
+@pytest.mark.slow
+def test_workers_draw_the_same_page():
+    """Every section of the scenario, figures drawn here and by 1 or 2 workers: the same page, byte for
+    byte but for run times and the date (numbers, figures, notes)."""
+    pages = {w: build_report(SCENARIO, workers=w) for w in (0, 1, 2)}
+    assert pages[0].failed == [] and sum(len(s.figures) for s in pages[0].sections.values()) >= 5
+    for w in (1, 2):
+        assert _page(pages[w]) == _page(pages[0])
+        for name, sec in pages[w].sections.items():
+            assert sec.figures == pages[0].sections[name].figures, name
+            assert sec.notes == pages[0].sections[name].notes, name
+
+
+def _drawn_by(pid_box):
+    """A section whose figure caption says which process drew it."""
+    def section(scenario):
+        def figures():
+            return (("drawn by " + ("this process" if os.getpid() == pid_box[0] else "a worker"), b"\x89PNG"),)
+
+        return ReportSection(title="Where", figures=figures, numbers={"n": 1})
+
+    return section
+
+
+def _with_sections(extra, **kwargs):
+    SECTIONS.update(extra)
+    try:
+        return build_report({name: {} for name in extra}, **kwargs)
+    finally:
+        for name in extra:
+            del SECTIONS[name]
+
+
+@needs_fork
+def test_figures_are_drawn_in_a_worker_and_fall_back_here():
+    """Deferred figures go to a worker (workers >= 1), are drawn here with workers=0, and when a worker
+    dies or hangs past the timeout the figures are drawn here: the page never misses them."""
+    me = [os.getpid()]
+
+    def dies(scenario):
+        def figures():
+            if os.getpid() != me[0]:
+                os._exit(3)
+            return (("survived", b"\x89PNG"),)
+        return ReportSection(title="Dies", figures=figures)
+
+    def hangs(scenario):
+        def figures():
+            if os.getpid() != me[0]:
+                time.sleep(60)
+            return (("waited", b"\x89PNG"),)
+        return ReportSection(title="Hangs", figures=figures)
+
+    def caption(rep, name):
+        return [c for c, _ in rep.sections[name].figures]
+
+    assert caption(_with_sections({"where": _drawn_by(me)}, workers=1), "where") == ["drawn by a worker"]
+    assert caption(_with_sections({"where": _drawn_by(me)}, workers=0), "where") == ["drawn by this process"]
+    old = _forked.TIMEOUT
+    _forked.TIMEOUT = 1.0
+    try:
+        t0 = time.monotonic()
+        rep = _with_sections({"dies": dies, "hangs": hangs}, workers=2)
+        assert time.monotonic() - t0 < 30
+    finally:
+        _forked.TIMEOUT = old
+    assert rep.failed == [] and caption(rep, "dies") == ["survived"] and caption(rep, "hangs") == ["waited"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_figure_that_raises_is_the_section_error(workers):
+    """Building figures that raises makes the section an error (the page says why), drawn here or in
+    a worker; its warnings become notes either way."""
+    import warnings
+
+    def broken(scenario):
+        def figures():
+            warnings.warn("about to fail", UserWarning, stacklevel=1)
+            raise RuntimeError("no figure today")
+        return ReportSection(title="Broken", figures=figures, numbers={"x": 1.0})
+
+    def warns(scenario):
+        def figures():
+            warnings.warn("figure note", UserWarning, stacklevel=1)
+            return (("fine", b"\x89PNG"),)
+        return ReportSection(title="Warns", figures=figures, notes=("own note",))
+
+    rep = _with_sections({"broken": broken, "warns": warns}, workers=workers)
+    assert rep.failed == ["broken"] and "RuntimeError: no figure today" in rep.sections["broken"].html
+    assert rep.sections["warns"].notes == ("own note", "UserWarning: figure note")
+
+
+def test_workers_argument_is_checked():
+    with pytest.raises(ValueError, match="workers"):
+        build_report({}, workers=-1)
+
+
+@needs_fork
+@pytest.mark.parametrize("workers", [1, 3])
+def test_fork_pool_results_in_order_and_failures_run_here(workers):
+    """Results come back from the children in any number at once; a function that raises, or whose
+    result cannot be pickled, is run again here (so its exception is raised here)."""
+    me = os.getpid()
+
+    def boom():
+        raise KeyError("here" if os.getpid() == me else "child")
+
+    with _forked.ForkPool(workers) as pool:
+        tickets = [pool.submit(lambda i=i: (i, os.getpid() != me)) for i in range(5)]
+        bad = pool.submit(boom)
+        unpicklable = pool.submit(lambda: (lambda: os.getpid()))
+        assert [pool.result(t) for t in tickets] == [(i, True) for i in range(5)]
+        with pytest.raises(KeyError, match="here"):
+            pool.result(bad)
+        assert pool.result(unpicklable)() == me
+
+
+@needs_fork
+def test_fork_pool_close_ends_running_children():
+    pool = _forked.ForkPool(2, timeout=60)
+    pool.submit(lambda: time.sleep(60))
+    pids = [j.pid for j in pool._jobs.values()]
+    pool.close()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more

@@ -35,6 +35,7 @@ import html as _html
 import io
 import math
 import platform
+import sys
 import time as _time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -73,8 +74,12 @@ class ReportSection:
         Heading.
     html : str
         Body (trusted HTML built with :func:`html_table` and escaped text).
-    figures : tuple of (caption, figure)
-        Matplotlib figures or PNG bytes; embedded as base64 images.
+    figures : tuple of (caption, figure), or a function returning one
+        Matplotlib figures or PNG bytes; embedded as base64 images. A function
+        (no arguments) is called after the section ran, where :func:`build_report`
+        draws figures: possibly in a worker process while the next section runs
+        (build the figures in it, not in the section). In a built :class:`Report`
+        the figures are PNG bytes.
     numbers : dict
         Key results (name -> number or short text), shown as a table and
         returned by ``gelav report --json``.
@@ -90,7 +95,7 @@ class ReportSection:
 
     title: str
     html: str = ""
-    figures: tuple[tuple[str, Any], ...] = ()
+    figures: tuple[tuple[str, Any], ...] | Callable[[], Sequence[tuple[str, Any]]] = ()
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
@@ -322,8 +327,10 @@ def section_stress(scenario: Mapping[str, Any]) -> ReportSection:
     if diag:
         keep = {label: diag[k] for k, label in _DIAGNOSTIC_LABELS.items() if k in diag}
         html.append(dict_table(keep, caption="Fokker–Planck solver diagnostics", key="diagnostic", digits=3))
-    figures = tuple(("Density at the horizon (PDE, exact law dashed; threshold region shaded), its tail on a log "
-                     "scale, and the fan chart", f) for f in rep.figures().values())
+    def figures() -> tuple[tuple[str, Any], ...]:
+        return tuple(("Density at the horizon (PDE, exact law dashed; threshold region shaded), its tail on a "
+                      "log scale, and the fan chart", f) for f in rep.figures().values())
+
     return ReportSection(title="Stress test (Fokker–Planck)", html="".join(html), figures=figures,
                          numbers=numbers, table=rep.key_numbers())
 
@@ -389,8 +396,10 @@ def section_calibration(scenario: Mapping[str, Any]) -> ReportSection:
     if comparison is not None:
         fitted["best_model"] = comparison.best
         fitted["models"] = {r["model"]: {k: r[k] for k in ("loglik", "aic", "bic")} for r in comparison.rows}
-    figures = tuple((f"{fit.model.upper()} fit: data with fitted level and stationary band; residuals; QQ plot; "
-                     "residual autocorrelation", f) for f in rep.figures().values())
+    def figures() -> tuple[tuple[str, Any], ...]:
+        return tuple((f"{fit.model.upper()} fit: data with fitted level and stationary band; residuals; QQ plot; "
+                      "residual autocorrelation", f) for f in rep.figures().values())
+
     title = (f"Calibration of the {fit.model.upper()} model" if comparison is None else
              "Calibration: " + ", ".join(r["model"].upper() for r in comparison.rows) + " compared")
     notes = tuple(fit.notes) if comparison is None else (
@@ -466,7 +475,9 @@ class TaskSection:
         rep = TASKS[self.table](scenario)
         key = rep.key_numbers()
         title = getattr(rep, "title", None) or self.title  # e.g. a put is not the seed's selling price
-        figures = tuple((_caption(title, n), f) for n, f in rep.figures().items())
+        def figures() -> tuple[tuple[str, Any], ...]:
+            return tuple((_caption(title, n), f) for n, f in rep.figures().items())
+
         body = f"<p>{self.description}</p>" + equation(self.equation)
         return ReportSection(title=title, html=body, figures=figures, numbers=dict(key), table=key)
 
@@ -699,6 +710,23 @@ def _scenario_text(scenario: Mapping[str, Any]) -> str:
         return repr({k: v for k, v in scenario.items() if not k.startswith("_")})
 
 
+def _notes(caught: Sequence[Any]) -> tuple[str, ...]:
+    """The warnings a section raised, as notes (deprecations are for developers, not readers)."""
+    return tuple(f"{w.category.__name__}: {w.message}" for w in caught
+                 if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)))
+
+
+def _failed(name: str, exc: Exception, seconds: float) -> ReportSection:
+    """The section that replaces one that raised: skipped (a module not installed) or an error."""
+    title = name.replace("_", " ").capitalize()
+    if isinstance(exc, (SectionUnavailable, ImportError)):
+        return ReportSection(title=title, status="skipped", html=f'<p class="skipped">Not run: {esc(exc)}</p>',
+                             seconds=seconds)
+    tb = traceback.format_exception_only(type(exc), exc)
+    return ReportSection(title=title, status="error", html=f'<div class="error">{esc("".join(tb).strip())}</div>',
+                         seconds=seconds)
+
+
 def _run_section(name: str, func: SectionFunc, scenario: Mapping[str, Any]) -> ReportSection:
     import dataclasses
     import warnings
@@ -708,23 +736,71 @@ def _run_section(name: str, func: SectionFunc, scenario: Mapping[str, Any]) -> R
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             s = func(scenario)
-        extra = tuple(f"{w.category.__name__}: {w.message}" for w in caught
-                      if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)))
-        return dataclasses.replace(s, seconds=_time.perf_counter() - t0, notes=tuple(s.notes) + extra)
-    except (SectionUnavailable, ImportError, ModuleNotFoundError) as exc:
-        return ReportSection(title=name.replace("_", " ").capitalize(), status="skipped",
-                             html=f'<p class="skipped">Not run: {esc(exc)}</p>', seconds=_time.perf_counter() - t0)
+        return dataclasses.replace(s, seconds=_time.perf_counter() - t0, notes=tuple(s.notes) + _notes(caught))
     except ScenarioError:
         raise
     except Exception as exc:
-        tb = traceback.format_exception_only(type(exc), exc)
-        return ReportSection(title=name.replace("_", " ").capitalize(), status="error",
-                             html=f'<div class="error">{esc("".join(tb).strip())}</div>',
-                             seconds=_time.perf_counter() - t0)
+        return _failed(name, exc, _time.perf_counter() - t0)
+
+
+def _draw(name: str, figures: Any, dpi: int) -> tuple[Any, ...]:
+    """Build a section's figures (when deferred) and draw them to PNG.
+
+    Returns ``("ok", ((caption, PNG bytes), ...), notes, seconds)``, the notes being the warnings
+    raised while building, or ``("failed", section)`` when building or drawing raised (the section
+    :func:`_run_section` makes of an error). The same in a worker process as here: what travels back
+    is bytes and text."""
+    import warnings
+
+    t0 = _time.perf_counter()
+    figs: tuple[tuple[str, Any], ...] = ()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            figs = tuple(figures() if callable(figures) else figures)
+        pngs = tuple((cap, figure_png(fig, dpi=dpi)) for cap, fig in figs)
+        return "ok", pngs, _notes(caught), _time.perf_counter() - t0
+    except ScenarioError:
+        raise
+    except Exception as exc:
+        return "failed", _failed(name, exc, _time.perf_counter() - t0)
+    finally:  # figures an error left undrawn (drawn ones are closed already)
+        if figs and "matplotlib.pyplot" in sys.modules:
+            for _, fig in figs:
+                if not isinstance(fig, (bytes, bytearray)):
+                    sys.modules["matplotlib.pyplot"].close(fig)
+
+
+def _with_figures(sec: ReportSection, drawn: tuple[Any, ...]) -> ReportSection:
+    """``sec`` with the outcome of :func:`_draw`: its PNG figures and notes, or the failure."""
+    import dataclasses
+
+    if drawn[0] == "failed":
+        return dataclasses.replace(drawn[1], seconds=sec.seconds + drawn[1].seconds)
+    _, pngs, notes, seconds = drawn
+    return dataclasses.replace(sec, figures=pngs, notes=tuple(sec.notes) + notes, seconds=sec.seconds + seconds)
+
+
+def _figure_pool(workers: int | None) -> Any:
+    """A :class:`gelav._forked.ForkPool` drawing figures in ``workers`` processes, or None to draw them here
+    (one CPU, ``workers=0``, not Linux, other Python threads, or a Matplotlib backend other than Agg:
+    an interactive backend's figures must not be made in a forked child)."""
+    from gelav import _forked
+
+    n = max(0, _forked.usable_cpus() - 1) if workers is None else workers
+    if n < 1 or not _forked.fork_safe():
+        return None
+    try:
+        import matplotlib.pyplot  # noqa: F401 - imported once here, not in every worker
+
+        from gelav.plot import headless_backend
+    except ImportError:  # the sections report it
+        return None
+    return _forked.ForkPool(n) if headless_backend() == "agg" else None
 
 
 def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence[str] | None = None,
-                 dpi: int = 110, title: str | None = None) -> Report:
+                 dpi: int = 110, title: str | None = None, workers: int | None = None) -> Report:
     """Run the sections a scenario asks for and render the HTML page.
 
     Parameters
@@ -738,6 +814,10 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
         Resolution of the embedded figures.
     title : str, optional
         Page title (default the scenario's ``title``).
+    workers : int, optional
+        Processes that draw the figures while the next sections run (forked on
+        Linux with Matplotlib's Agg backend); default one fewer than the CPUs
+        this process may use; 0 draws them here. The page is the same either way.
 
     Returns
     -------
@@ -768,6 +848,8 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
 
     dpi = check_int("dpi", dpi, minimum=30)  # the argument too, not only the file's [report] dpi
     rep.check_unknown(("sections", "title", "dpi"))
+    if workers is not None:
+        workers = check_int("workers", workers, minimum=0)
     registry = {**_BUILTIN, **SECTIONS}
     if wanted is None:
         wanted = [n for n in SECTIONS if any(t in scenario for t in TRIGGERS.get(n, (n,)))]
@@ -777,13 +859,28 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
                             f"registered sections are {', '.join(map(repr, registry))}.")
     order = [n for n in ALWAYS if n not in wanted] + list(wanted)
     done: dict[str, ReportSection] = {}
-    import dataclasses
+    pool: Any = None
+    tickets: dict[str, int] = {}
+    try:
+        for name in order:
+            sec = _run_section(name, registry[name], scenario)
+            if callable(sec.figures) and pool is None and not tickets:
+                pool = _figure_pool(workers)
+            if callable(sec.figures) and pool is not None:
+                # a forked worker builds and draws them while the next section runs
+                import functools
 
-    for name in order:
-        sec = _run_section(name, registry[name], scenario)
-        # drawn to PNG (and closed) at once: a report with many sections never holds more than one
-        # section's figures open (Matplotlib warns past 20, and the warning landed in a section's notes)
-        done[name] = dataclasses.replace(sec, figures=tuple((cap, figure_png(fig, dpi=dpi)) for cap, fig in sec.figures))
+                tickets[name] = pool.submit(functools.partial(_draw, name, sec.figures, dpi))
+                done[name] = sec
+            else:
+                # drawn to PNG (and closed) at once: a report with many sections never holds more than one
+                # section's figures open (Matplotlib warns past 20, and the warning landed in a section's notes)
+                done[name] = _with_figures(sec, _draw(name, sec.figures, dpi))
+        for name, ticket in tickets.items():
+            done[name] = _with_figures(done[name], pool.result(ticket))
+    finally:
+        if pool is not None:
+            pool.close()
 
     # -- render ------------------------------------------------------------------
     versions = _versions()
@@ -793,8 +890,8 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     body = []
     for name, s in done.items():
         parts = [f'<section id="s-{esc(name)}" data-status="{esc(s.status)}"><h2>{esc(s.title)}</h2>', s.html]
-        for cap, fig in s.figures:
-            parts.append(figure_html(cap, figure_png(fig, dpi=dpi)))
+        for cap, png in s.figures:  # type: ignore[union-attr]  # drawn above: PNG bytes
+            parts.append(figure_html(cap, png))
         key_numbers = s.table or s.numbers
         if key_numbers and s.status == "ok":
             parts.append(dict_table(key_numbers, caption="Key numbers", key="quantity", digits=5))
