@@ -99,7 +99,7 @@ class ForkPool:
                 os.close(r)
                 import gc
 
-                gc.freeze()  # the parent's objects stay put: fewer copied pages, shorter collections
+                gc.disable()  # short-lived: its garbage goes with it, and no pass touches the parent's pages
                 payload = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
                 view = memoryview(payload)
                 while view:

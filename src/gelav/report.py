@@ -896,14 +896,19 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
                             f"registered sections are {', '.join(map(repr, registry))}.")
     order = [n for n in ALWAYS if n not in wanted] + list(wanted)
     done: dict[str, ReportSection] = {}
-    pool: Any = None
+    pool: Any = False  # False: not asked for yet; None: figures are drawn here
     tickets: dict[str, int] = {}
+    import gc
+
+    freeze = gc.get_freeze_count() == 0  # (a caller's own frozen objects are left alone)
     try:
         for name in order:
+            if freeze:  # what earlier sections imported and made (SciPy, SymPy, Matplotlib: ~200,000 objects)
+                gc.freeze()  # stays out of the collector's full passes, each of which would walk it all again
             sec = _run_section(name, registry[name], scenario)
-            if callable(sec.figures) and pool is None and not tickets:
+            if callable(sec.figures) and pool is False:
                 pool = _figure_pool(workers)
-            if callable(sec.figures) and pool is not None:
+            if callable(sec.figures) and pool:
                 # a forked worker builds and draws them while the next section runs
                 import functools
 
@@ -916,8 +921,10 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
         for name, ticket in tickets.items():
             done[name] = _with_figures(done[name], pool.result(ticket))
     finally:
-        if pool is not None:
+        if pool:
             pool.close()
+        if freeze:
+            gc.unfreeze()
 
     # -- render ------------------------------------------------------------------
     versions = _versions()
