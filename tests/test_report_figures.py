@@ -166,10 +166,19 @@ def _page(rep):
 
 @needs_fork
 @pytest.mark.slow
-def test_workers_draw_the_same_page():
-    """Every section of the scenario, figures drawn here and by 1 or 2 workers: the same page, byte for
-    byte but for run times and the date (numbers, figures, notes)."""
+def test_workers_draw_the_same_page(monkeypatch):
+    """Every section of the scenario run here or by 1 or 2 workers (sections and figures): the same page,
+    byte for byte but for run times and the date (numbers, figures, notes)."""
+    pools = []
+
+    class Pool(_forked.ForkPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(_forked, "ForkPool", Pool)
     pages = {w: build_report(SCENARIO, workers=w) for w in (0, 1, 2)}
+    assert len(pools) == 2 and [p.fallbacks for p in pools] == [0, 0]  # every section came from a worker
     assert pages[0].failed == [] and sum(len(s.figures) for s in pages[0].sections.values()) >= 5
     for w in (1, 2):
         assert _page(pages[w]) == _page(pages[0])
@@ -291,3 +300,28 @@ def test_fork_pool_close_ends_running_children():
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
+
+
+@needs_fork
+@pytest.mark.slow
+def test_every_registered_section_comes_back_from_a_worker(tmp_path, monkeypatch):
+    """The every-section scenario of test_report: each section's result pickles back from its worker
+    (none is run again here), and the page is the one drawn without workers."""
+    from gelav.datasets import fund_cashflows, secondary_trades
+    from test_report import ALL_SECTIONS, _series_csv
+
+    _series_csv(tmp_path / "series.csv")
+    secondary_trades(200, seed=2).to_csv(tmp_path / "trades.csv")
+    fund_cashflows(seed=3).to_csv(tmp_path / "fund.csv")
+    (tmp_path / "all.toml").write_text(ALL_SECTIONS)
+    pools = []
+
+    class Pool(_forked.ForkPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    par = build_report(tmp_path / "all.toml", workers=2)
+    assert len(pools) == 1 and pools[0].fallbacks == 0 and par.failed == []
+    assert _page(par) == _page(build_report(tmp_path / "all.toml", workers=0))

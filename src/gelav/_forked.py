@@ -74,6 +74,7 @@ class ForkPool:
         self.timeout = TIMEOUT if timeout is None else float(timeout)
         self._jobs: dict[int, _Job] = {}
         self._next = 0
+        self.fallbacks = 0  #: functions run here because their child failed
 
     def submit(self, fn: Callable[[], Any]) -> int:
         """Fork a child that runs ``fn()``; returns a ticket for :meth:`result`."""
@@ -122,6 +123,7 @@ class ForkPool:
                 return pickle.loads(bytes(job.data))
             except Exception:  # a truncated or odd payload: run it here
                 pass
+        self.fallbacks += 1
         return job.fn()
 
     def close(self) -> None:

@@ -643,8 +643,12 @@ SECTIONS: dict[str, SectionFunc] = {
 TRIGGERS: dict[str, tuple[str, ...]] = {"portfolio": ("portfolio", "funds")}
 
 
-#: sections always included (first)
+#: sections always included (first); run in the report's process (they import what most others use)
 ALWAYS: tuple[str, ...] = ("model",)
+
+#: sections that draw no figure and import nothing the others share (SciPy's statistics, Matplotlib):
+#: with workers, one runs them from the start, while the report's process imports those for the rest
+EARLY: tuple[str, ...] = ("ito",)
 _BUILTIN: dict[str, SectionFunc] = {"model": section_model}
 
 
@@ -818,22 +822,43 @@ def _with_figures(sec: ReportSection, drawn: tuple[Any, ...]) -> ReportSection:
     return dataclasses.replace(sec, figures=pngs, notes=tuple(sec.notes) + notes, seconds=sec.seconds + seconds)
 
 
-def _figure_pool(workers: int | None) -> Any:
-    """A :class:`gelav._forked.ForkPool` drawing figures in ``workers`` processes, or None to draw them here
-    (one CPU, ``workers=0``, not Linux, other Python threads, or a Matplotlib backend other than Agg:
-    an interactive backend's figures must not be made in a forked child)."""
+def _section(name: str, func: SectionFunc, scenario: Mapping[str, Any], dpi: int, *, draw: bool = True
+             ) -> ReportSection:
+    """Run one section and (with ``draw``) draw its figures: what the page shows of it. The same in a
+    worker process as here (a worker sends back the section: text, numbers and PNG bytes)."""
+    sec = _run_section(name, func, scenario)
+    return _with_figures(sec, _draw(name, sec.figures, dpi)) if draw else sec
+
+
+def _workers(workers: int | None) -> Any:
+    """A :class:`gelav._forked.ForkPool` of ``workers`` processes (default: one per CPU where there are
+    several), or None to run every section here: one CPU, ``workers=0``, not Linux, other Python threads."""
     from gelav import _forked
 
-    n = max(0, _forked.usable_cpus() - 1) if workers is None else workers
-    if n < 1 or not _forked.fork_safe():
-        return None
+    n = (_forked.usable_cpus() if _forked.usable_cpus() > 1 else 0) if workers is None else workers
+    return _forked.ForkPool(n) if n >= 1 and _forked.fork_safe() else None
+
+
+def _prepare_workers() -> bool:
+    """Import here, once, what every worker would otherwise import again (the tasks, pyplot, the PNG
+    encoder, mathtext and the fonts: a tiny figure is drawn), and say whether workers may draw figures:
+    with Matplotlib's Agg backend only (an interactive backend's figures must not be made in a forked
+    child)."""
+    import gelav.tasks  # noqa: F401 - every task section's module
+
     try:
-        import matplotlib.pyplot  # noqa: F401 - imported once here, not in every worker
+        import matplotlib.pyplot  # noqa: F401
+        from matplotlib.figure import Figure
 
         from gelav.plot import headless_backend
     except ImportError:  # the sections report it
-        return None
-    return _forked.ForkPool(n) if headless_backend() == "agg" else None
+        return False
+    if headless_backend() != "agg":
+        return False
+    warm = Figure(figsize=(1.0, 1.0))
+    warm.text(0.1, 0.5, "x $x^2$")
+    figure_png(warm, dpi=30)
+    return True
 
 
 def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence[str] | None = None,
@@ -895,33 +920,41 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
         raise ScenarioError(f"{src}: unknown report section(s) {', '.join(map(repr, unknown))}; "
                             f"registered sections are {', '.join(map(repr, registry))}.")
     order = [n for n in ALWAYS if n not in wanted] + list(wanted)
-    done: dict[str, ReportSection] = {}
-    pool: Any = False  # False: not asked for yet; None: figures are drawn here
-    tickets: dict[str, int] = {}
+    # Sections run in worker processes where they can (workers=): each is forked when its turn comes and
+    # inherits what the report's process has imported and computed, so workers share the imports (SciPy,
+    # Matplotlib, done once here) and only text, numbers and PNG bytes come back; the page is the same.
+    done: dict[str, Any] = {}  # name -> section, or a worker's ticket
+    pool = _workers(workers) if any(n not in ALWAYS for n in order) else None
+    drawing = False  # whether workers may draw figures (asked once, when the first needs it)
+    import functools
     import gc
 
     freeze = gc.get_freeze_count() == 0  # (a caller's own frozen objects are left alone)
     try:
+        if pool is not None:
+            for name in (n for n in order if n in EARLY and n not in ALWAYS):
+                done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi, draw=False))
         for name in order:
+            if name in done:
+                continue
+            if pool is not None and name not in ALWAYS and (drawing or (drawing := _prepare_workers())):
+                done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi))
+                continue
             if freeze:  # what earlier sections imported and made (SciPy, SymPy, Matplotlib: ~200,000 objects)
                 gc.freeze()  # stays out of the collector's full passes, each of which would walk it all again
-            sec = _run_section(name, registry[name], scenario)
-            if callable(sec.figures) and pool is False:
-                pool = _figure_pool(workers)
-            if callable(sec.figures) and pool:
-                # a forked worker builds and draws them while the next section runs
-                import functools
-
-                tickets[name] = pool.submit(functools.partial(_draw, name, sec.figures, dpi))
+            # drawn to PNG (and closed) at once: a report with many sections never holds more than one
+            # section's figures open (Matplotlib warns past 20, and the warning landed in a section's notes)
+            done[name] = _section(name, registry[name], scenario, dpi)
+        for name, got in done.items():
+            if isinstance(got, int):  # a ticket: only handed out by a pool
+                assert pool is not None
+                sec = pool.result(got)
+                if name in EARLY:  # run but not drawn there (they draw nothing)
+                    sec = _with_figures(sec, _draw(name, sec.figures, dpi))
                 done[name] = sec
-            else:
-                # drawn to PNG (and closed) at once: a report with many sections never holds more than one
-                # section's figures open (Matplotlib warns past 20, and the warning landed in a section's notes)
-                done[name] = _with_figures(sec, _draw(name, sec.figures, dpi))
-        for name, ticket in tickets.items():
-            done[name] = _with_figures(done[name], pool.result(ticket))
+        done = {name: done[name] for name in order}  # the page's order
     finally:
-        if pool:
+        if pool is not None:
             pool.close()
         if freeze:
             gc.unfreeze()
