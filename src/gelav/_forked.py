@@ -78,9 +78,8 @@ class ForkPool:
 
     def submit(self, fn: Callable[[], Any]) -> int:
         """Fork a child that runs ``fn()``; returns a ticket for :meth:`result`."""
-        while sum(not j.done for j in self._jobs.values()) >= self.workers:
-            oldest = min((j for j in self._jobs.values() if not j.done), key=lambda j: j.started)
-            self._read(oldest, block=True)
+        while len(running := [j for j in self._jobs.values() if not j.done]) >= self.workers:
+            self._wait_any(running)
         ticket, self._next = self._next, self._next + 1
         r, w = os.pipe()
         for stream in (sys.stdout, sys.stderr):  # nothing buffered in the parent is written twice
@@ -139,6 +138,14 @@ class ForkPool:
         self.close()
 
     # -- internals ---------------------------------------------------------------
+    def _wait_any(self, running: list[_Job]) -> None:
+        """Read from whichever children send, until one of them ends (or is killed: its time is up)."""
+        left = min(j.started for j in running) + self.timeout - time.monotonic()
+        ready, _, _ = select.select([j.fd for j in running], [], [], max(left, 0.0))
+        for job in running:
+            if job.fd in ready or time.monotonic() > job.started + self.timeout:
+                self._read(job, block=False)
+
     def _read(self, job: _Job, *, block: bool) -> bool:
         """Read what the child sent; with ``block`` until the pipe ends. False when it timed out."""
         while not job.done:
