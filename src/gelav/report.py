@@ -25,6 +25,11 @@ section is one small function::
 Sections whose module is not installed (e.g. a solver still being written)
 render as a short note instead of failing the report; a section that raises
 renders its error message, and :attr:`Report.failed` lists it.
+
+Sections after the model run in forked worker processes where that is safe
+(``build_report(workers=)``, :mod:`gelav._forked`), several at once; each sends
+back its text, numbers and PNG figures, and the page is the one drawn in a
+single process.
 """
 
 from __future__ import annotations
@@ -877,9 +882,10 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     title : str, optional
         Page title (default the scenario's ``title``).
     workers : int, optional
-        Processes that draw the figures while the next sections run (forked on
-        Linux with Matplotlib's Agg backend); default one fewer than the CPUs
-        this process may use; 0 draws them here. The page is the same either way.
+        Worker processes running sections (and drawing their figures) at once,
+        forked on Linux with Matplotlib's Agg backend; default one per CPU this
+        process may use when there are several; 0 runs everything here. The page
+        is the same either way (but for run times).
 
     Returns
     -------
