@@ -282,6 +282,11 @@ def test_fork_pool_results_in_order_and_failures_run_here(workers):
         raise KeyError("here" if os.getpid() == me else "child")
 
     with _forked.ForkPool(workers) as pool:
+        assert pool.idle() == workers
+        sleeper = pool.submit(lambda: time.sleep(1.0))
+        assert pool.idle() == workers - 1  # busy until the child ends
+        pool.result(sleeper)
+        assert pool.idle() == workers
         tickets = [pool.submit(lambda i=i: (i, os.getpid() != me)) for i in range(5)]
         bad = pool.submit(boom)
         unpicklable = pool.submit(lambda: (lambda: os.getpid()))

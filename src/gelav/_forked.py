@@ -114,6 +114,13 @@ class ForkPool:
         self._jobs[ticket] = _Job(fn, pid, r, bytearray(), time.monotonic())
         return ticket
 
+    def idle(self) -> int:
+        """Workers free now (children that ended are noticed without waiting)."""
+        running = [j for j in self._jobs.values() if not j.done]
+        for job in running:
+            self._read(job, block=False)
+        return self.workers - sum(not j.done for j in running)
+
     def result(self, ticket: int) -> Any:
         """The child's result for ``ticket``, or ``fn()`` run here when the child failed."""
         job = self._jobs.pop(ticket)

@@ -651,9 +651,14 @@ TRIGGERS: dict[str, tuple[str, ...]] = {"portfolio": ("portfolio", "funds")}
 #: sections always included (first); run in the report's process (they import what most others use)
 ALWAYS: tuple[str, ...] = ("model",)
 
-#: sections that draw no figure and import nothing the others share (SciPy's statistics, Matplotlib):
-#: with workers, one runs them from the start, while the report's process imports those for the rest
-EARLY: tuple[str, ...] = ("ito",)
+#: What a section uses of the modules the report's process imports once for all its workers:
+#: "matplotlib" (figures: pyplot, the PNG encoder, fonts) and "scipy.stats" (imported by the model
+#: section). Default: both. Only a hint for when a worker may start it: sections that need neither
+#: start at once, those that need Matplotlib only while SciPy's statistics are being imported (into a
+#: free worker). A section that imports more imports it itself: slower, the same page.
+NEEDS: dict[str, tuple[str, ...]] = {"ito": (), "feynman_kac": ("matplotlib",), "exit_time": ("matplotlib",),
+                                     "mfg": ("matplotlib",)}
+_BOTH = ("matplotlib", "scipy.stats")
 _BUILTIN: dict[str, SectionFunc] = {"model": section_model}
 
 
@@ -944,19 +949,27 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     # Matplotlib, done once here) and only text, numbers and PNG bytes come back; the page is the same.
     done: dict[str, Any] = {}  # name -> section, or a worker's ticket
     pool = _workers(workers) if any(n not in ALWAYS for n in order) else None
-    drawing = False  # whether workers may draw figures (asked once, when the first needs it)
+    drawing: bool | None = None  # whether workers may draw figures (asked once, when the first needs it)
     import functools
     import gc
 
     freeze = gc.get_freeze_count() == 0  # (a caller's own frozen objects are left alone)
     try:
         if pool is not None:
-            for name in (n for n in order if n in EARLY and n not in ALWAYS):
+            for name in (n for n in order if n not in ALWAYS and not NEEDS.get(n, _BOTH)):  # SymPy only, say
                 done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi, draw=False))
+            if any(NEEDS.get(n, _BOTH) == ("matplotlib",) for n in order if n not in done and n not in ALWAYS):
+                drawing = _prepare_workers()
+                for name in (n for n in order if NEEDS.get(n, _BOTH) == ("matplotlib",) and n not in ALWAYS):
+                    if not drawing or pool.idle() < 1:  # never wait here: the model section is next
+                        break
+                    done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi))
         for name in order:
             if name in done:
                 continue
-            if pool is not None and name not in ALWAYS and (drawing or (drawing := _prepare_workers())):
+            if drawing is None and pool is not None and name not in ALWAYS:
+                drawing = _prepare_workers()
+            if pool is not None and name not in ALWAYS and drawing:
                 done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi))
                 continue
             if freeze:  # what earlier sections imported and made (SciPy, SymPy, Matplotlib: ~200,000 objects)
@@ -968,7 +981,7 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
             if isinstance(got, int):  # a ticket: only handed out by a pool
                 assert pool is not None
                 sec = pool.result(got)
-                if name in EARLY:  # run but not drawn there (they draw nothing)
+                if not NEEDS.get(name, _BOTH):  # run but not drawn there (they draw nothing)
                     sec = _with_figures(sec, _draw(name, sec.figures, dpi))
                 done[name] = sec
         done = {name: done[name] for name in order}  # the page's order
