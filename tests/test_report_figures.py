@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -150,7 +152,22 @@ def test_figure_png_closes_the_figure_and_passes_bytes_through():
 # ---------------------------------------------------------------------------
 # figures drawn in forked workers
 # ---------------------------------------------------------------------------
-needs_fork = pytest.mark.skipif(not _forked.fork_safe(), reason="workers fork: Linux, one Python thread")
+needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux only")
+
+
+def _ran_elsewhere(request):
+    """Tests of forking need a process with one Python thread, as the report does (else it runs every
+    section in its own process): where an earlier test left threads behind (a Dask client), the test is
+    run in a new pytest process, whose result is this test's (True: the caller returns)."""
+    if _forked.fork_safe():
+        return False
+    assert not os.environ.get("GELAV_TEST_ONE_THREAD"), "threads running in a new pytest process"
+    env = {**os.environ, "GELAV_TEST_ONE_THREAD": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+                           f"{request.node.nodeid}"], env=env, capture_output=True, text=True,
+                          cwd=request.config.rootpath)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return True
 
 #: what differs from run to run: run times, the date
 _VARYING = (r"Section run time [0-9.]+ s", r"Total run time [0-9.]+ s", r" on \d{4}-\d\d-\d\d \d\d:\d\d UTC",
@@ -166,9 +183,11 @@ def _page(rep):
 
 @needs_fork
 @pytest.mark.slow
-def test_workers_draw_the_same_page(monkeypatch):
+def test_workers_draw_the_same_page(request, monkeypatch):
     """Every section of the scenario run here or by 1 or 2 workers (sections and figures): the same page,
     byte for byte but for run times and the date (numbers, figures, notes)."""
+    if _ran_elsewhere(request):
+        return
     pools = []
 
     class Pool(_forked.ForkPool):
@@ -208,9 +227,11 @@ def _with_sections(extra, **kwargs):
 
 
 @needs_fork
-def test_figures_are_drawn_in_a_worker_and_fall_back_here():
+def test_figures_are_drawn_in_a_worker_and_fall_back_here(request):
     """Deferred figures go to a worker (workers >= 1), are drawn here with workers=0, and when a worker
     dies or hangs past the timeout the figures are drawn here: the page never misses them."""
+    if _ran_elsewhere(request):
+        return
     me = [os.getpid()]
 
     def dies(scenario):
@@ -273,9 +294,11 @@ def test_workers_argument_is_checked():
 
 @needs_fork
 @pytest.mark.parametrize("workers", [1, 3])
-def test_fork_pool_results_in_order_and_failures_run_here(workers):
+def test_fork_pool_results_in_order_and_failures_run_here(request, workers):
     """Results come back from the children in any number at once; a function that raises, or whose
     result cannot be pickled, is run again here (so its exception is raised here)."""
+    if _ran_elsewhere(request):
+        return
     me = os.getpid()
 
     def boom():
@@ -297,7 +320,9 @@ def test_fork_pool_results_in_order_and_failures_run_here(workers):
 
 
 @needs_fork
-def test_fork_pool_close_ends_running_children():
+def test_fork_pool_close_ends_running_children(request):
+    if _ran_elsewhere(request):
+        return
     pool = _forked.ForkPool(2, timeout=60)
     pool.submit(lambda: time.sleep(60))
     pids = [j.pid for j in pool._jobs.values()]
@@ -309,9 +334,11 @@ def test_fork_pool_close_ends_running_children():
 
 @needs_fork
 @pytest.mark.slow
-def test_every_registered_section_comes_back_from_a_worker(tmp_path, monkeypatch):
+def test_every_registered_section_comes_back_from_a_worker(request, tmp_path, monkeypatch):
     """The every-section scenario of test_report: each section's result pickles back from its worker
     (none is run again here), and the page is the one drawn without workers."""
+    if _ran_elsewhere(request):
+        return
     from gelav.datasets import fund_cashflows, secondary_trades
     from test_report import ALL_SECTIONS, _series_csv
 
