@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["STYLE", "legend_below", "new_axes", "plot_density", "plot_fan"]
+__all__ = ["STYLE", "headless_backend", "legend_below", "new_axes", "plot_density", "plot_fan"]
 
 #: rc settings applied to every gelav figure
 STYLE: dict[str, Any] = {
@@ -25,17 +25,26 @@ STYLE: dict[str, Any] = {
 }
 
 
-def new_axes(ax: Any = None, *, projection: str | None = None) -> tuple[Any, Any]:
-    """Return ``(fig, ax)``: the given axes' figure, or a new figure in gelav's style."""
+def headless_backend() -> str:
+    """Select Matplotlib's Agg backend where no display is available (unless the backend is already
+    Agg or Jupyter's inline one); returns the backend's name, lower case."""
     import matplotlib
 
-    if ax is not None:
-        return ax.figure, ax
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+    backend = matplotlib.get_backend().lower()
+    if backend not in ("agg", "module://matplotlib_inline.backend_inline"):
         import os
 
         if not os.environ.get("DISPLAY") and os.name != "nt":
             matplotlib.use("Agg")
+            backend = "agg"
+    return backend
+
+
+def new_axes(ax: Any = None, *, projection: str | None = None) -> tuple[Any, Any]:
+    """Return ``(fig, ax)``: the given axes' figure, or a new figure in gelav's style."""
+    if ax is not None:
+        return ax.figure, ax
+    headless_backend()
     import matplotlib.pyplot as plt
 
     with plt.rc_context(STYLE):  # type: ignore[arg-type]
