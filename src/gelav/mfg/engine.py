@@ -27,6 +27,14 @@ so holders plus cumulative exits stay equal to 1 to rounding
 (L_n^{-\top}p_n)\cdot s_n + D_M \langle p_M, \mathrm{NAV}\rangle` with
 :math:`D_n = \prod_{j<n}\rho_j` (duality, exact to rounding).
 
+Positivity. :math:`L_n` is an M-matrix, so the step keeps masses non-negative when
+:math:`R_n \ge 0`; Crank–Nicolson breaks that on almost every grid and is positive
+anyway unless a coarse step meets rough data (the exit front). The steps that make a
+negative mass are found on the result (:meth:`Problem.negative_steps`) and taken with
+:math:`\theta_n = 1` (:math:`R_n = I`) in both sweeps (:meth:`Problem.with_implicit_steps`:
+the time grid's ``theta``, same times); :func:`gelav.mfg.solve` then solves the fixed
+point again.
+
 Cost. The step operators without exits (bands of :math:`L^0_n = I - \theta\Delta t\,Q_n`
 and of :math:`\rho_n R_n`, :math:`R_n^\top`) are built for all steps at once; when the
 dynamics do not depend on the population they are built and factorised once per
@@ -60,9 +68,16 @@ from gelav.mfg.buyers import wrap_coupling
 from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
-__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity", "volume_fraction_below"]
+__all__ = ["NEGATIVE_MASS_TOLERANCE", "Backward", "Forward", "Problem", "StepOps", "exit_intensity",
+           "volume_fraction_below"]
 
 Array = NDArray[np.float64]
+
+#: holder masses below ``-NEGATIVE_MASS_TOLERANCE ×`` (the largest mass of their time level) are negative
+#: (issue 11, class 3): the steps making them are taken as backward Euler (:meth:`Problem.negative_steps`).
+#: Far above rounding (a step's rounding is ~1e-16 Δt|q_ii| of the largest mass), so both engines agree on
+#: the steps; Crank–Nicolson's far tails (~1e-20 of the largest mass on ordinary grids) stay untouched.
+NEGATIVE_MASS_TOLERANCE = 1e-10
 
 
 def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
@@ -359,12 +374,16 @@ class Problem:
         return price, market, base, Q  # type: ignore[return-value]
 
     # -- step operators ----------------------------------------------------------
-    def step_ops(self, Q: tuple[Array, Array, Array], *, factorise: bool = False) -> StepOps:
-        """Bands of :math:`L^0_n` and :math:`R_n` for all steps at once (vectorised); optionally the LU of :math:`L^0_n`."""
+    def step_ops(self, Q: tuple[Array, Array, Array], *, factorise: bool = False,
+                 theta: Array | None = None) -> StepOps:
+        """Bands of :math:`L^0_n` and :math:`R_n` for all steps at once (vectorised); optionally the LU of :math:`L^0_n`.
+
+        ``theta`` (M,): the implicitness per step (default: the time grid's)."""
         sub, dg, sup = Q
+        th = self.theta if theta is None else np.asarray(theta, dtype=float)
         h = self.dt[:, None]
-        a = self.theta[:, None] * h
-        c = (1.0 - self.theta)[:, None] * h
+        a = th[:, None] * h
+        c = (1.0 - th)[:, None] * h
         rho = self.rho_f
         al = np.ascontiguousarray(-a * sub[:, 1:])
         au = np.ascontiguousarray(-a * sup[:, :-1])
@@ -414,6 +433,53 @@ class Problem:
             self._sweep_forward(ops, None, np.zeros(self.M, dtype=bool), 0, P, qs, np.zeros((self.M, self.K)))
             self._P_lin = (P, qs)
         return self._P_lin
+
+    # -- positivity (issue 11, class 3) -------------------------------------------
+    def negative_steps(self, bw: Backward, fw: Forward, tol: float | None = None) -> NDArray[np.int64]:
+        r"""Steps whose forward step makes a negative holder mass, to be taken as backward-Euler steps.
+
+        A mass is negative when it lies below ``-tol`` (default :data:`NEGATIVE_MASS_TOLERANCE`)
+        times the largest mass of its time level. The forward step
+        :math:`p_{n+1} = R_n^\top L_n^{-\top} p_n` is non-negative when :math:`R_n = I + (1-\theta_n)
+        \Delta t_n Q_n \ge 0`, which Crank–Nicolson breaks on almost every grid
+        (:math:`\Delta t|q_{ii}| \gg 2`) and is positive anyway unless the data are rough for the step
+        (a coarse step against the exit front). So the check is on the result: one pass with the
+        policy of ``bw`` frozen, in which every offending step (θ < 1) is recorded and taken
+        instead with θ = 1 (:math:`R_n = I`, positive for the M-matrix :math:`L_n`), so that the steps after
+        it are judged on non-negative data. Returns the steps (empty when ``fw`` has no negative mass).
+        """
+        tol = NEGATIVE_MASS_TOLERANCE if tol is None else float(tol)
+        M, K, N = self.M, self.K, self.N
+        P = fw.P.reshape(M + 1, K * N)
+        if np.all(P.min(axis=1) >= -tol * np.abs(P).max(axis=1)):
+            return np.zeros(0, dtype=np.int64)
+        ops, k, dt = bw.ops, bw.k, self.dt
+        one = self.step_ops(bw.Q, theta=np.ones(M))
+        out: list[int] = []
+        p = P[0].copy()
+        pn = np.empty(K * N)
+        for n in range(M):
+            q = linalg.solve(ops.al[n], ops.ad[n] + dt[n] * k[n], ops.au[n], p, transpose=True)
+            kernels._apply_t(ops.rfd[n], ops.rfl[n], ops.rfu[n], q, pn)
+            if self.theta[n] < 1.0 and pn.min() < -tol * np.abs(pn).max():
+                out.append(n)
+                pn[:] = linalg.solve(one.al[n], one.ad[n] + dt[n] * k[n], one.au[n], p, transpose=True)  # R = I
+            p, pn = pn, p
+            for j in range(K):
+                if self.end_idx[j] == n + 1:
+                    p[j * N:(j + 1) * N] = 0.0
+        return np.asarray(out, dtype=np.int64)
+
+    def with_implicit_steps(self, steps: Any) -> Problem:
+        """The same problem with the steps ``steps`` taken as backward Euler (θ = 1) in both sweeps
+        (:func:`gelav.fd.step_control.with_implicit_steps`: same times, so the same path shapes)."""
+        from gelav.fd.step_control import with_implicit_steps
+
+        tg = with_implicit_steps(self.tg, steps)
+        if tg is self.tg:
+            return self
+        return Problem(self.model, self.numerics, start=float(self.times[0]), grid=self.grid, time_grid=tg,
+                       initial_pressure=self.initial_pressure)
 
     # -- the two sweeps --------------------------------------------------------
     def backward(self, Z: Array | None, eps: float, delta: float, *, policy: Array | None = None,
