@@ -9,7 +9,8 @@ exact here because every matrix solved — :math:`L_n = I - \theta\Delta t\,Q_n 
 diagonal) and their transposes — is a nonsingular M-matrix. Only the per-step
 Python and LAPACK call overhead goes away; results agree with the NumPy engine
 to rounding. Needs the optional extra ``numba`` (``pip install gelav[fast]``);
-the kernels are compiled on first use (a few seconds per process).
+the kernels are compiled on first use (a few seconds per process) and cached on
+disk under names carrying :func:`sources_digest` (a changed primitive is recompiled).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-__all__ = ["available", "kernels"]
+__all__ = ["available", "kernels", "sources_digest"]
 
 _KERNELS: Any = None
 
@@ -160,6 +161,36 @@ PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_positive_p
               "_apply_t", "_newton_system")
 
 
+def sources_digest(paths: Any = None) -> str:
+    """A digest of the sources the compiled kernels are built from (``paths``: default this module,
+    :mod:`gelav.mfg.kernels` and :mod:`gelav.fd._numba`, the Thomas kernel the primitives call).
+
+    Numba's disk cache watches only the file that defines a function: a kernel of
+    :mod:`gelav.mfg.kernels` compiled against the primitives here would be loaded stale
+    after a primitive (or the Thomas kernel) changed. Every compiled function's name carries
+    this digest, so a changed source is a new cache entry.
+    """
+    import hashlib
+    from pathlib import Path
+
+    if paths is None:
+        from gelav.fd import _numba as fd_numba
+        from gelav.mfg import kernels as src
+
+        paths = (__file__, src.__file__, fd_numba.__file__)
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _named(f: Any, ns: dict[str, Any], name: str, tag: str) -> Any:
+    """``f`` with globals ``ns`` under the name ``<name>_<tag>`` (the disk-cache key of numba)."""
+    clone = types.FunctionType(f.__code__, ns, name, f.__defaults__, f.__closure__)
+    clone.__qualname__ = f"{name}_{tag}"
+    return clone
+
+
 def _build() -> Any:
     from numba import njit
 
@@ -168,13 +199,12 @@ def _build() -> Any:
 
     g = globals()
     g["_thomas"] = linalg.numba_kernels().thomas
-    prims = {name: njit(cache=True)(g[name + "_nb"]) for name in PRIMITIVES}
+    tag = sources_digest()
+    prims = {name: njit(cache=True)(_named(g[name + "_nb"], g, name + "_nb", tag)) for name in PRIMITIVES}
     # the kernels' own module namespace, with the primitives bound to the compiled ones
     ns: dict[str, Any] = dict(vars(src))
     ns.update(prims)
     out = {}
     for name in src.KERNELS:
-        f = getattr(src, name)
-        clone = types.FunctionType(f.__code__, ns, name, f.__defaults__, f.__closure__)
-        ns[name] = out[name] = njit(cache=True)(clone)
+        ns[name] = out[name] = njit(cache=True)(_named(getattr(src, name), ns, name, tag))
     return types.SimpleNamespace(**out)
