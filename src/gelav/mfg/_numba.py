@@ -61,11 +61,26 @@ def _solve0_t_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
     return out
 
 
-def _dot_nb(a: Any, b: Any) -> float:  # pragma: no cover - jitted
+def _descend_nb(W: Any, dW: Any) -> float:  # pragma: no cover - jitted
     s = 0.0
-    for i in range(a.shape[0]):
-        s += a[i] * b[i]
+    for i in range(W.shape[0]):
+        W[i] -= dW[i]
+        s += dW[i] * dW[i]
     return s
+
+
+def _shift_nb(gn: Any, gn1: Any, V: Any, out: Any) -> float:  # pragma: no cover - jitted
+    m = 0.0
+    for i in range(V.shape[0]):
+        out[i] = gn[i] + (V[i] - gn1[i])
+        m = max(m, abs(V[i]))
+    return m
+
+
+def _diag_add_nb(ad: Any, k: Any, h: float, out: Any) -> Any:  # pragma: no cover - jitted
+    for i in range(ad.shape[0]):
+        out[i] = ad[i] + k[i] * h
+    return out
 
 
 def _positive_part_nb(x: Any) -> Any:  # pragma: no cover - jitted
@@ -101,6 +116,21 @@ def _exit_rate_nb(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) ->
     return out
 
 
+def _exit_rate_system_nb(pi: Any, W: Any, inv_d: float, ae: Any, h: float, b: Any, ad: Any, kk: Any, J: Any, G: Any,
+                         tmp: Any) -> bool:  # pragma: no cover - jitted
+    active = False
+    for i in range(W.shape[0]):
+        z = max(pi[i] - W[i], 0.0) * inv_d
+        k = z * z / (1.0 + z) * ae[i]
+        kk[i] = k
+        if k != 0.0:
+            active = True
+        hk = k * h
+        G[i] = hk * pi[i] + b[i]
+        J[i] = ad[i] + hk
+    return active
+
+
 def _exit_system_nb(kk: Any, h: float, pi: Any, b: Any, ad: Any, J: Any, G: Any) -> None:  # pragma: no cover
     for i in range(kk.shape[0]):
         hk = kk[i] * h
@@ -117,6 +147,18 @@ def _apply_nb(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:  # pragma: no 
         if i < n - 1:
             s += up[i] * x[i + 1]
         out[i] = s
+    return out
+
+
+def _apply_add_nb(d: Any, lo: Any, up: Any, x: Any, add: Any, out: Any) -> Any:  # pragma: no cover - jitted
+    n = x.shape[0]
+    for i in range(n):
+        s = d[i] * x[i]
+        if i > 0:
+            s += lo[i - 1] * x[i - 1]
+        if i < n - 1:
+            s += up[i] * x[i + 1]
+        out[i] = s + add[i]
     return out
 
 
@@ -156,9 +198,10 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
 _thomas: Any = None
 
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
-PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_positive_part", "_absmax", "_exceeds", "_gap_start", "_exit_rate",
-              "_exit_system", "_apply",
-              "_apply_t", "_newton_system")
+PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_positive_part",
+              "_absmax", "_exceeds", "_gap_start", "_exit_rate", "_exit_rate_system",
+              "_exit_system", "_apply", "_apply_add", "_apply_t",
+              "_newton_system")
 
 
 def sources_digest(paths: Any = None) -> str:

@@ -345,16 +345,24 @@ class Problem:
         K, M, N = self.K, self.M, self.N
         xm = 0.5 * (g.nodes[1:] + g.nodes[:-1])
         slope = (self.kappa + self.lam)[:, None, None]
+        alive = self.alive
+        rows = None
+        if self._own_drift is None and M > 1:
+            # the bands of a step depend on (alpha[:, n], alive[:, n]) only: compute each distinct one once
+            # (the same numbers: the same elementwise formulas on the same inputs)
+            key, rows = np.unique(np.vstack((alpha, alive)), axis=1, return_inverse=True)
+            alpha, alive = np.asarray(key[:K], dtype=float), np.asarray(key[K:], dtype=float) > 0
         c = alpha[:, :, None] - slope * xm[None, None, :]
         if self._own_drift is not None:
             c = c + self._own_drift
         Dd = (np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], c.shape) if self._own_half_var is None
               else self._own_half_var)
-        al = self.alive[:, :, None]
+        al = alive[:, :, None]
         sub, diag, sup = (band * al for band in fitted_bands(Dd, c, g))  # (K, M, N), batched over types and steps
 
         def flat(a: Array) -> Array:
-            return np.ascontiguousarray(a.transpose(1, 0, 2).reshape(M, K * N))
+            out = a.transpose(1, 0, 2).reshape(-1, K * N)
+            return np.ascontiguousarray(out if rows is None else out[np.ravel(rows)])
 
         return flat(sub), flat(diag), flat(sup)
 
