@@ -280,11 +280,13 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
     return count
 
 
-def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc: Any, pf: Any, pc: Any,
+def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
                    newton_tol: float, lu0: Any, work: Any) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
+
+    Step ``n`` uses row ``rows[n]`` of the bands (and of the cached factorisations ``lu0``).
 
     ``mode`` 0: the implicit intensity by Newton's method per step, 1: lagged
     (from :math:`V_{n+1}`), 2: the fixed ``policy`` (M, KN). ``pf``/``pc``: prices
@@ -304,7 +306,9 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
     V = Vs[n_top]
     for n in range(n_top - 1, -1, -1):
         h = float(dt[n])
-        b = rhs(rbd[n], rbl[n], rbu[n], hsrc[n], V, bw)
+        r = rows[n]
+        sl, sd, su = al[r], ad[r], au[r]
+        b = rhs(rbd[r], rbl[r], rbu[r], hsrc[n], V, bw)
         pi = pf[n]
         accepted = False
         exits = False
@@ -329,7 +333,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
                 _gap_start(pf[n + 1], V, pi, V, W)
                 have_w = True
             elif (not has_guess) or g_exit[n] == 0 or (g_exit[n] < 0 and not _exceeds(pc[n], gV[n])):
-                Vz = _solve0(lu0, n, al[n], ad[n], au[n], b, Vn, cw)
+                Vz = _solve0(lu0, r, sl, sd, su, b, Vn, cw)
                 if not _exceeds(pc[n], Vz):
                     accepted = True  # nobody exits at this step: the exit intensity is exactly zero
                 elif not has_guess:
@@ -347,38 +351,40 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
                     vmax = _shift(gV[n], gV[n + 1], V, W)
                 smax2 = (1.0 + vmax) ** 2 * tol2
                 np.multiply(ae[n], h, tmp)  # Δt/ε where alive
-                n_newton += newton_step(al[n], ad[n], au[n], b, pi, W, tmp, inv_d, smax2, G, J, cw)
-                exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, ad[n], kk, J, G, tmp)
+                n_newton += newton_step(sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
+                exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, sd, kk, J, G, tmp)
         if not accepted:
             if mode != 0:
                 exits = bool(kk.any())
                 if exits:
-                    _exit_system(kk, h, pi, b, ad[n], J, G)
+                    _exit_system(kk, h, pi, b, sd, J, G)
             if exits:
-                _solve(al[n], J, au[n], G, Vn, cw)
+                _solve(sl, J, su, G, Vn, cw)
                 if mode == 2:
                     ks[n] = kk
                 exiting[n] = True
             else:
-                _solve0(lu0, n, al[n], ad[n], au[n], b, Vn, cw)
+                _solve0(lu0, r, sl, sd, su, b, Vn, cw)
         V = Vn
     return n_newton
 
 
-def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, k: Any, exiting: Any, dt: Any,
+def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows: Any, k: Any, exiting: Any, dt: Any,
                   p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, lu0: Any, work: Any) -> None:
     r"""Forward steps ``n0 .. M-1`` in place from the holders ``p`` at ``n0``: :math:`q_n = L_n^{-\top}p_n`,
     :math:`p_{n+1} = R_n^\top q_n` (``P``: (M+1, KN) holders, pre-payout at a fund end; a type's block is
-    emptied after its fund end ``end_idx``); ``work``: a scratch block (:func:`work`)."""
+    emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``lu0``;
+    ``work``: a scratch block (:func:`work`)."""
     M = qs.shape[0]
     d, pw, cw = work[0], work[1], work[2]
     for n in range(n0, M):
+        r = rows[n]
         if exiting[n]:
-            _diag_add(ad[n], k[n], dt[n], d)
-            q = _solve_t(al[n], d, au[n], p, qs[n], cw)  # into ``qs[n]``
+            _diag_add(ad[r], k[n], dt[n], d)
+            q = _solve_t(al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
         else:
-            q = _solve0_t(lu0, n, al[n], ad[n], au[n], p, qs[n], cw)
-        p = _apply_t(rfd[n], rfl[n], rfu[n], q, pw)
+            q = _solve0_t(lu0, r, al[r], ad[r], au[r], p, qs[n], cw)
+        p = _apply_t(rfd[r], rfl[r], rfu[r], q, pw)
         P[n + 1] = p
         for j in range(end_idx.shape[0]):
             if end_idx[j] == n + 1:
