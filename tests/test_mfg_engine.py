@@ -10,6 +10,8 @@ scheme to 1e-10.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -273,6 +275,43 @@ def test_compiled_engine_is_the_same_kernels() -> None:
     fa, fb = pb.forward(ref), pbn.forward(pbn.backward(Z, EPS, EPS, newton_tol=TIGHT))
     _close(fa.P, fb.P, 1e-12)
     _close(fa.exits, fb.exits, 1e-12)
+
+
+def test_changed_primitive_is_recompiled_not_loaded_stale(tmp_path) -> None:
+    """Numba's disk cache watches only the file defining a function: a kernel of gelav.mfg.kernels
+    compiled against the primitives of gelav.mfg._numba was loaded stale after a primitive changed
+    (measured: the old result until the cache was deleted). The compiled names carry a digest of
+    the sources (_numba.sources_digest), so an edited primitive is a new cache entry."""
+    pytest.importorskip("numba")
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "src" / "gelav"
+    shutil.copytree(src, tmp_path / "gelav", ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import numpy as np; from gelav.mfg import _numba; k = _numba.kernels(); o = np.empty(2); "
+              "print(k.exit_rate(np.array([1.0, 2.0]), np.zeros(2), 1.0, np.ones(2), o, np.empty(2)).tolist())")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> list[float]:
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        import json
+
+        return json.loads(out.stdout.strip().splitlines()[-1])  # the printed list
+
+    first = run()
+    assert run() == first  # from the disk cache
+    prim = tmp_path / "gelav" / "mfg" / "_numba.py"
+    text = prim.read_text(encoding="utf-8")
+    old = "out[i] = z * z / (1.0 + z) * ae[i]"
+    assert old in text
+    prim.write_text(text.replace(old, "out[i] = 2.0 * z * z / (1.0 + z) * ae[i]"), encoding="utf-8")
+    assert run() == [2.0 * v for v in first]  # the edited primitive, not the cached kernel
+    from gelav.mfg import _numba
+
+    d0 = _numba.sources_digest()
+    assert _numba.kernels().backward_sweep.py_func.__qualname__ == f"backward_sweep_{d0}"
 
 
 def test_auto_engine_takes_numba_on_large_grids_only(monkeypatch) -> None:

@@ -175,14 +175,18 @@ def test_tax_transferred_across_grids_converges_with_an_order():
     ref = solve_planner(_model(), numerics=Numerics(n_cells=64, n_steps=steps, epsilon=1e-2))
     errs = []
     for n in (8, 16, 32):
-        P = solve_planner(_model(), numerics=Numerics(n_cells=n, n_steps=steps, epsilon=1e-2))
+        # on the reference's steps: the finer space grid takes its stiffest Crank-Nicolson steps as
+        # backward Euler (no negative masses, issue 11), and this measures the space transfer alone
+        P = solve_planner(_model(), numerics=Numerics(n_cells=n, n_steps=steps, epsilon=1e-2),
+                          time_grid=ref.equilibrium.time_grid)
         assert isinstance(P.tax, PigouvianTax)
         eq = _taxed(ref.model, P.tax, ref.allocation)  # τ* of the coarse grid, interpolated
         errs.append(float(abs(eq.cumulative_exits[0, -1] - ref.cumulative_exits[0, -1])))
     order = np.polyfit(np.log([8, 16, 32]), np.log(errs), 1)[0]
     print(f"exits error {errs}, observed order {-order:.2f}")
     assert errs[2] < errs[1] < errs[0]
-    assert -order > 0.8
+    # 0.65 (0.94 before issue 11's fix, against a reference carrying holder masses down to -0.0025)
+    assert -order > 0.5
 
 
 def test_adjoint_gradient_with_feedback_herding_and_buyers():

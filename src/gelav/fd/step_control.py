@@ -35,6 +35,13 @@ negative mass is taken again as two backward-Euler half steps (θ = 1,
 at the offending time. Steps where nothing is negative are untouched, so
 ordinary answers are the same numbers. :func:`with_implicit_halves` is the
 time grid actually walked (for duality with :func:`gelav.backward`).
+
+The mean-field game cannot re-step its forward sweep alone (it is the exact
+transpose of the best response, and the exit intensity is a fixed point), so
+it takes the offending steps as whole backward-Euler steps in *both* sweeps
+and solves again: :func:`with_implicit_steps` keeps the times and sets
+:math:`\theta_n = 1` there (:math:`R_n = I`, the step is positive for any
+generator and exit intensity).
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ __all__ = [
     "signed_rate_run",
     "signed_rate_substeps",
     "with_implicit_halves",
+    "with_implicit_steps",
 ]
 
 #: the margin in condition (1): every step has θ Δt max(r⁻) ≤ M_MATRIX_LIMIT (< 1); at 1/4 the
@@ -205,3 +213,24 @@ def with_implicit_halves(time_grid: TimeGrid, steps: Sequence[int]) -> TimeGrid:
     return TimeGrid(
         np.asarray(new_t), np.asarray(new_th), tuple(new_names) if names is not None else None
     )
+
+
+def with_implicit_steps(time_grid: TimeGrid, steps: Sequence[int]) -> TimeGrid:
+    r"""``time_grid`` with the same times and :math:`\theta_n = 1` (backward Euler) at each step in ``steps``.
+
+    The step :math:`p_{n+1} = R_n^\top L_n^{-\top} p_n` then has :math:`R_n = I` and is
+    non-negative whatever the generator (:math:`L_n` an M-matrix). ``time_grid`` itself
+    is returned when no step changes.
+    """
+    th = np.array(time_grid.theta, dtype=float)
+    idx = np.asarray(sorted(set(int(s) for s in steps)), dtype=np.int64)
+    if idx.size and (idx[0] < 0 or idx[-1] >= th.size):
+        raise ValueError(f"`steps` must lie in [0, {th.size - 1}], got {idx.tolist()}.")
+    if not idx.size or np.all(th[idx] == 1.0):
+        return time_grid
+    th[idx] = 1.0
+    names = time_grid.schemes
+    if names is not None:
+        chosen = set(idx.tolist())
+        names = tuple("euler" if n in chosen else names[n] for n in range(th.size))
+    return TimeGrid(np.asarray(time_grid.times), th, names)

@@ -9,7 +9,8 @@ exact here because every matrix solved — :math:`L_n = I - \theta\Delta t\,Q_n 
 diagonal) and their transposes — is a nonsingular M-matrix. Only the per-step
 Python and LAPACK call overhead goes away; results agree with the NumPy engine
 to rounding. Needs the optional extra ``numba`` (``pip install gelav[fast]``);
-the kernels are compiled on first use (a few seconds per process).
+the kernels are compiled on first use (a few seconds per process) and cached on
+disk under names carrying :func:`sources_digest` (a changed primitive is recompiled).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-__all__ = ["available", "kernels"]
+__all__ = ["available", "kernels", "sources_digest"]
 
 _KERNELS: Any = None
 
@@ -60,11 +61,26 @@ def _solve0_t_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
     return out
 
 
-def _dot_nb(a: Any, b: Any) -> float:  # pragma: no cover - jitted
+def _descend_nb(W: Any, dW: Any) -> float:  # pragma: no cover - jitted
     s = 0.0
-    for i in range(a.shape[0]):
-        s += a[i] * b[i]
+    for i in range(W.shape[0]):
+        W[i] -= dW[i]
+        s += dW[i] * dW[i]
     return s
+
+
+def _shift_nb(gn: Any, gn1: Any, V: Any, out: Any) -> float:  # pragma: no cover - jitted
+    m = 0.0
+    for i in range(V.shape[0]):
+        out[i] = gn[i] + (V[i] - gn1[i])
+        m = max(m, abs(V[i]))
+    return m
+
+
+def _diag_add_nb(ad: Any, k: Any, h: float, out: Any) -> Any:  # pragma: no cover - jitted
+    for i in range(ad.shape[0]):
+        out[i] = ad[i] + k[i] * h
+    return out
 
 
 def _positive_part_nb(x: Any) -> Any:  # pragma: no cover - jitted
@@ -100,6 +116,21 @@ def _exit_rate_nb(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) ->
     return out
 
 
+def _exit_rate_system_nb(pi: Any, W: Any, inv_d: float, ae: Any, h: float, b: Any, ad: Any, kk: Any, J: Any, G: Any,
+                         tmp: Any) -> bool:  # pragma: no cover - jitted
+    active = False
+    for i in range(W.shape[0]):
+        z = max(pi[i] - W[i], 0.0) * inv_d
+        k = z * z / (1.0 + z) * ae[i]
+        kk[i] = k
+        if k != 0.0:
+            active = True
+        hk = k * h
+        G[i] = hk * pi[i] + b[i]
+        J[i] = ad[i] + hk
+    return active
+
+
 def _exit_system_nb(kk: Any, h: float, pi: Any, b: Any, ad: Any, J: Any, G: Any) -> None:  # pragma: no cover
     for i in range(kk.shape[0]):
         hk = kk[i] * h
@@ -116,6 +147,18 @@ def _apply_nb(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:  # pragma: no 
         if i < n - 1:
             s += up[i] * x[i + 1]
         out[i] = s
+    return out
+
+
+def _apply_add_nb(d: Any, lo: Any, up: Any, x: Any, add: Any, out: Any) -> Any:  # pragma: no cover - jitted
+    n = x.shape[0]
+    for i in range(n):
+        s = d[i] * x[i]
+        if i > 0:
+            s += lo[i - 1] * x[i - 1]
+        if i < n - 1:
+            s += up[i] * x[i + 1]
+        out[i] = s + add[i]
     return out
 
 
@@ -155,9 +198,40 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
 _thomas: Any = None
 
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
-PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_dot", "_positive_part", "_absmax", "_exceeds", "_gap_start", "_exit_rate",
-              "_exit_system", "_apply",
-              "_apply_t", "_newton_system")
+PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_positive_part",
+              "_absmax", "_exceeds", "_gap_start", "_exit_rate", "_exit_rate_system",
+              "_exit_system", "_apply", "_apply_add", "_apply_t",
+              "_newton_system")
+
+
+def sources_digest(paths: Any = None) -> str:
+    """A digest of the sources the compiled kernels are built from (``paths``: default this module,
+    :mod:`gelav.mfg.kernels` and :mod:`gelav.fd._numba`, the Thomas kernel the primitives call).
+
+    Numba's disk cache watches only the file that defines a function: a kernel of
+    :mod:`gelav.mfg.kernels` compiled against the primitives here would be loaded stale
+    after a primitive (or the Thomas kernel) changed. Every compiled function's name carries
+    this digest, so a changed source is a new cache entry.
+    """
+    import hashlib
+    from pathlib import Path
+
+    if paths is None:
+        from gelav.fd import _numba as fd_numba
+        from gelav.mfg import kernels as src
+
+        paths = (__file__, src.__file__, fd_numba.__file__)
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _named(f: Any, ns: dict[str, Any], name: str, tag: str) -> Any:
+    """``f`` with globals ``ns`` under the name ``<name>_<tag>`` (the disk-cache key of numba)."""
+    clone = types.FunctionType(f.__code__, ns, name, f.__defaults__, f.__closure__)
+    clone.__qualname__ = f"{name}_{tag}"
+    return clone
 
 
 def _build() -> Any:
@@ -168,13 +242,12 @@ def _build() -> Any:
 
     g = globals()
     g["_thomas"] = linalg.numba_kernels().thomas
-    prims = {name: njit(cache=True)(g[name + "_nb"]) for name in PRIMITIVES}
+    tag = sources_digest()
+    prims = {name: njit(cache=True)(_named(g[name + "_nb"], g, name + "_nb", tag)) for name in PRIMITIVES}
     # the kernels' own module namespace, with the primitives bound to the compiled ones
     ns: dict[str, Any] = dict(vars(src))
     ns.update(prims)
     out = {}
     for name in src.KERNELS:
-        f = getattr(src, name)
-        clone = types.FunctionType(f.__code__, ns, name, f.__defaults__, f.__closure__)
-        ns[name] = out[name] = njit(cache=True)(clone)
+        ns[name] = out[name] = njit(cache=True)(_named(getattr(src, name), ns, name, tag))
     return types.SimpleNamespace(**out)

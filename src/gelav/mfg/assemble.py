@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,10 +66,12 @@ def exit_boundary(x: Array, gap: Array) -> Array:
 
 def build_equilibrium(problem: Problem, ev: Evaluator, Z: Array, notes: list[str], label: str,
                       opts: SolverOptions, nf: NoFeedback | None, timings: dict[str, float],
-                      total: float) -> Equilibrium:
+                      total: float, positivity: dict[str, Any] | None = None) -> Equilibrium:
     """Assemble the result from the last evaluation of Φ at the fixed point ``Z``.
 
-    ``nf``: the no-feedback reference (its problem, best response and population), or None.
+    ``nf``: the no-feedback reference (its problem, best response and population), or None;
+    ``positivity``: the record of the steps taken as backward Euler against negative masses
+    (``diagnostics["positivity"]``), or None.
     """
     if ev.last is None:
         raise ValueError("`ev` has not evaluated the fixed-point map yet.")
@@ -155,6 +157,8 @@ def build_equilibrium(problem: Problem, ev: Evaluator, Z: Array, notes: list[str
         "newton_iterations_last": bw.newton_iterations,
         "monotone": pb.model.monotone,
     }
+    if positivity is not None:
+        extra["positivity"] = positivity
     diagnostics = Diagnostics(timings=dict(timings), iterations=len(own_hist),
                               residuals=tuple(float(h["residual"]) for h in own_hist), extra=extra)
     return Equilibrium(

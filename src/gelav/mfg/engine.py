@@ -27,6 +27,14 @@ so holders plus cumulative exits stay equal to 1 to rounding
 (L_n^{-\top}p_n)\cdot s_n + D_M \langle p_M, \mathrm{NAV}\rangle` with
 :math:`D_n = \prod_{j<n}\rho_j` (duality, exact to rounding).
 
+Positivity. :math:`L_n` is an M-matrix, so the step keeps masses non-negative when
+:math:`R_n \ge 0`; Crank–Nicolson breaks that on almost every grid and is positive
+anyway unless a coarse step meets rough data (the exit front). The steps that make a
+negative mass are found on the result (:meth:`Problem.negative_steps`) and taken with
+:math:`\theta_n = 1` (:math:`R_n = I`) in both sweeps (:meth:`Problem.with_implicit_steps`:
+the time grid's ``theta``, same times); :func:`gelav.mfg.solve` then solves the fixed
+point again.
+
 Cost. The step operators without exits (bands of :math:`L^0_n = I - \theta\Delta t\,Q_n`
 and of :math:`\rho_n R_n`, :math:`R_n^\top`) are built for all steps at once; when the
 dynamics do not depend on the population they are built and factorised once per
@@ -60,9 +68,16 @@ from gelav.mfg.buyers import wrap_coupling
 from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
-__all__ = ["Backward", "Forward", "Problem", "StepOps", "exit_intensity", "volume_fraction_below"]
+__all__ = ["NEGATIVE_MASS_TOLERANCE", "Backward", "Forward", "Problem", "StepOps", "exit_intensity",
+           "volume_fraction_below"]
 
 Array = NDArray[np.float64]
+
+#: holder masses below ``-NEGATIVE_MASS_TOLERANCE ×`` (the largest mass of their time level) are negative
+#: (issue 11, class 3): the steps making them are taken as backward Euler (:meth:`Problem.negative_steps`).
+#: Far above rounding (a step's rounding is ~1e-16 Δt|q_ii| of the largest mass), so both engines agree on
+#: the steps; Crank–Nicolson's far tails (~1e-20 of the largest mass on ordinary grids) stay untouched.
+NEGATIVE_MASS_TOLERANCE = 1e-10
 
 
 def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
@@ -71,7 +86,6 @@ def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
     return z * z / (1.0 + z) / eps
 
 
-@dataclass(eq=False)
 class StepOps:
     r"""The step operators without exits, stacked over the steps (arrays (M, KN) or (M, KN-1)).
 
@@ -82,8 +96,14 @@ class StepOps:
     (``rfd, rfl, rfu``: ``p = rfd*q``, ``p[:-1] += rfl*q[1:]``, ``p[1:] += rfu*q[:-1]``).
     ``lu0`` caches the factorisations of :math:`L^0_n` (a batch of
     :class:`gelav.fd.linalg.TridiagonalLU`, static dynamics only).
+
+    With ``rows`` (M,) the bands given are *distinct* operators (R rows) and step ``n``
+    uses row ``rows[n]`` (population-independent dynamics: a uniform grid has a handful);
+    ``bands`` and ``rows`` are what the sweeps read, and the attributes ``al``, ...,
+    ``rfu`` are the per-step arrays, built on first use. ``lu0`` then factorises the rows.
     """
 
+    BANDS = ("al", "ad", "au", "rbd", "rbl", "rbu", "rfd", "rfl", "rfu")
     al: Array
     ad: Array
     au: Array
@@ -93,7 +113,26 @@ class StepOps:
     rfd: Array
     rfl: Array
     rfu: Array
-    lu0: linalg.TridiagonalLU | None = None
+
+    def __init__(self, al: Array, ad: Array, au: Array, rbd: Array, rbl: Array, rbu: Array, rfd: Array,
+                 rfl: Array, rfu: Array, lu0: linalg.TridiagonalLU | None = None,
+                 rows: NDArray[np.int64] | None = None) -> None:
+        self.bands = (al, ad, au, rbd, rbl, rbu, rfd, rfl, rfu)
+        self.lu0 = lu0
+        self.compact = rows is not None
+        self.rows = (np.arange(ad.shape[0], dtype=np.int64) if rows is None
+                     else np.ascontiguousarray(rows, dtype=np.int64))
+        if rows is None:
+            for name, band in zip(self.BANDS, self.bands, strict=True):
+                setattr(self, name, band)
+
+    def __getattr__(self, name: str) -> Any:
+        bands = self.__dict__.get("bands")
+        if bands is None or name not in StepOps.BANDS:
+            raise AttributeError(name)
+        full = np.ascontiguousarray(bands[StepOps.BANDS.index(name)][self.rows])  # per step, on first use
+        setattr(self, name, full)
+        return full
 
 
 @dataclass(eq=False)
@@ -241,7 +280,13 @@ class Problem:
 
         q4 = np.array([t.q4_drain for t in types])
         self.alpha0 = (self.kappa * self.lbar)[:, None] - q4[:, None] * q4_profile(self.t_mid)[None, :]  # (K, M)
-        self._Q_static = self._bands(self.alpha0) if self.static_Q else None
+        self._Q_rows: tuple[tuple[Array, Array, Array], NDArray[np.int64]] | None = None
+        if self.static_Q:
+            compact, rows = self._bands(self.alpha0, compact=True)
+            self._Q_rows = (compact, rows)
+            self._Q_static: tuple[Array, Array, Array] | None = tuple(np.ascontiguousarray(q[rows]) for q in compact)  # type: ignore[assignment]
+        else:
+            self._Q_static = None
         self.hsrc = self.dt[:, None] * self.srcf
         self._all_alive = bool(self.alive.all())
         self._ops_static: StepOps | None = None
@@ -324,24 +369,37 @@ class Problem:
         m = initial_masses(law, g)  # a point mass split between its two nodes, or a law's cell masses
         return m if isinstance(law, float) else m / m.sum()
 
-    def _bands(self, alpha: Array) -> tuple[Array, Array, Array]:
-        """Generator bands for drift ``alpha[k, n] - (kappa+lambda)_k x``, stacked to (M, KN); dead blocks zero."""
+    def _bands(self, alpha: Array, compact: bool = False) -> Any:
+        """Generator bands for drift ``alpha[k, n] - (kappa+lambda)_k x``, stacked to (M, KN); dead blocks zero.
+
+        ``compact``: ``((sub, diag, sup), rows)`` with one row per distinct step (step ``n`` is row ``rows[n]``)."""
         g = self.grid
         K, M, N = self.K, self.M, self.N
         xm = 0.5 * (g.nodes[1:] + g.nodes[:-1])
         slope = (self.kappa + self.lam)[:, None, None]
+        alive = self.alive
+        rows = None
+        if self._own_drift is None and M > 1:
+            # the bands of a step depend on (alpha[:, n], alive[:, n]) only: compute each distinct one once
+            # (the same numbers: the same elementwise formulas on the same inputs)
+            key, rows = np.unique(np.vstack((alpha, alive)), axis=1, return_inverse=True)
+            alpha, alive = np.asarray(key[:K], dtype=float), np.asarray(key[K:], dtype=float) > 0
         c = alpha[:, :, None] - slope * xm[None, None, :]
         if self._own_drift is not None:
             c = c + self._own_drift
         Dd = (np.broadcast_to((0.5 * self.sig ** 2)[:, None, None], c.shape) if self._own_half_var is None
               else self._own_half_var)
-        al = self.alive[:, :, None]
+        al = alive[:, :, None]
         sub, diag, sup = (band * al for band in fitted_bands(Dd, c, g))  # (K, M, N), batched over types and steps
 
         def flat(a: Array) -> Array:
-            return np.ascontiguousarray(a.transpose(1, 0, 2).reshape(M, K * N))
+            out = a.transpose(1, 0, 2).reshape(-1, K * N)
+            return np.ascontiguousarray(out if rows is None or compact else out[np.ravel(rows)])
 
-        return flat(sub), flat(diag), flat(sup)
+        bands = (flat(sub), flat(diag), flat(sup))
+        if compact:
+            return bands, (np.arange(M, dtype=np.int64) if rows is None else np.ravel(rows).astype(np.int64))
+        return bands
 
     # -- the two sweeps --------------------------------------------------------
     def stats_dict(self, Z: Array) -> dict[str, Array]:
@@ -359,20 +417,35 @@ class Problem:
         return price, market, base, Q  # type: ignore[return-value]
 
     # -- step operators ----------------------------------------------------------
-    def step_ops(self, Q: tuple[Array, Array, Array], *, factorise: bool = False) -> StepOps:
-        """Bands of :math:`L^0_n` and :math:`R_n` for all steps at once (vectorised); optionally the LU of :math:`L^0_n`."""
+    def step_ops(self, Q: tuple[Array, Array, Array], *, factorise: bool = False,
+                 theta: Array | None = None) -> StepOps:
+        """Bands of :math:`L^0_n` and :math:`R_n` for all steps at once (vectorised); optionally the LU of :math:`L^0_n`.
+
+        ``theta`` (M,): the implicitness per step (default: the time grid's)."""
         sub, dg, sup = Q
-        h = self.dt[:, None]
-        a = self.theta[:, None] * h
-        c = (1.0 - self.theta)[:, None] * h
-        rho = self.rho_f
-        al = np.ascontiguousarray(-a * sub[:, 1:])
-        au = np.ascontiguousarray(-a * sup[:, :-1])
-        ad = 1.0 - a * dg
-        rfd = 1.0 + c * dg
-        rfl = np.ascontiguousarray(c * sub[:, 1:])
-        rfu = np.ascontiguousarray(c * sup[:, :-1])
-        ops = StepOps(al, ad, au, rho * rfd, rho[:, 1:] * rfl, rho[:, :-1] * rfu, rfd, rfl, rfu)
+        th = self.theta if theta is None else np.asarray(theta, dtype=float)
+        dt, rho, rows = self.dt, self.rho_f, None
+        if self._Q_rows is not None and Q is self._Q_static:
+            # population-independent dynamics: one operator per distinct (Q row, Δt, θ, ρ) (the same numbers)
+            (sub, dg, sup), qrows = self._Q_rows
+            key = np.column_stack((qrows, dt, th, self.rho.T))
+            _, first, rows = np.unique(key, axis=0, return_index=True, return_inverse=True)
+            rows = np.ravel(rows)
+            sub, dg, sup = sub[qrows[first]], dg[qrows[first]], sup[qrows[first]]
+            dt, th, rho = dt[first], th[first], rho[first]
+        h = dt[:, None]
+        a = th[:, None] * h
+        c = (1.0 - th)[:, None] * h
+        # one pass per band (in place; the same products as -a*sub, 1 - a*dg, ...: the same numbers)
+        al = (-a) * sub[:, 1:]
+        au = (-a) * sup[:, :-1]
+        ad = np.multiply(a, dg)
+        np.subtract(1.0, ad, out=ad)
+        rfd = np.multiply(c, dg)
+        np.add(1.0, rfd, out=rfd)
+        rfl = c * sub[:, 1:]
+        rfu = c * sup[:, :-1]
+        ops = StepOps(al, ad, au, rho * rfd, rho[:, 1:] * rfl, rho[:, :-1] * rfu, rfd, rfl, rfu, rows=rows)
         if factorise:
             ops.lu0 = linalg.factor(al, ad, au)
         return ops
@@ -414,6 +487,57 @@ class Problem:
             self._sweep_forward(ops, None, np.zeros(self.M, dtype=bool), 0, P, qs, np.zeros((self.M, self.K)))
             self._P_lin = (P, qs)
         return self._P_lin
+
+    # -- positivity (issue 11, class 3) -------------------------------------------
+    def negative_steps(self, bw: Backward, fw: Forward, tol: float | None = None) -> NDArray[np.int64]:
+        r"""Steps whose forward step makes a negative holder mass, to be taken as backward-Euler steps.
+
+        A mass is negative when it lies below ``-tol`` (default :data:`NEGATIVE_MASS_TOLERANCE`)
+        times the largest mass of its time level. The forward step
+        :math:`p_{n+1} = R_n^\top L_n^{-\top} p_n` is non-negative when :math:`R_n = I + (1-\theta_n)
+        \Delta t_n Q_n \ge 0`, which Crank–Nicolson breaks on almost every grid
+        (:math:`\Delta t|q_{ii}| \gg 2`) and is positive anyway unless the data are rough for the step
+        (a coarse step against the exit front). So the check is on the result: one pass with the
+        policy of ``bw`` frozen, in which every offending step (θ < 1) is recorded and taken
+        instead with θ = 1 (:math:`R_n = I`, positive for the M-matrix :math:`L_n`), so that the steps after
+        it are judged on non-negative data. Returns the steps (empty when ``fw`` has no negative mass).
+        """
+        tol = NEGATIVE_MASS_TOLERANCE if tol is None else float(tol)
+        M, K, N = self.M, self.K, self.N
+        P = fw.P.reshape(M + 1, K * N)
+        if np.all(P.min(axis=1) >= -tol * np.abs(P).max(axis=1)):
+            return np.zeros(0, dtype=np.int64)
+        ops, k, dt = bw.ops, bw.k, self.dt
+        one = self.step_ops(bw.Q, theta=np.ones(M))
+        al, ad, au, _, _, _, rfd, rfl, rfu = ops.bands
+        one_l, one_d, one_u = one.bands[:3]
+        out: list[int] = []
+        p = P[0].copy()
+        pn = np.empty(K * N)
+        for n in range(M):
+            r = ops.rows[n]
+            q = linalg.solve(al[r], ad[r] + dt[n] * k[n], au[r], p, transpose=True)
+            kernels._apply_t(rfd[r], rfl[r], rfu[r], q, pn)
+            if self.theta[n] < 1.0 and pn.min() < -tol * np.abs(pn).max():
+                out.append(n)
+                r = one.rows[n]
+                pn[:] = linalg.solve(one_l[r], one_d[r] + dt[n] * k[n], one_u[r], p, transpose=True)  # R = I
+            p, pn = pn, p
+            for j in range(K):
+                if self.end_idx[j] == n + 1:
+                    p[j * N:(j + 1) * N] = 0.0
+        return np.asarray(out, dtype=np.int64)
+
+    def with_implicit_steps(self, steps: Any) -> Problem:
+        """The same problem with the steps ``steps`` taken as backward Euler (θ = 1) in both sweeps
+        (:func:`gelav.fd.step_control.with_implicit_steps`: same times, so the same path shapes)."""
+        from gelav.fd.step_control import with_implicit_steps
+
+        tg = with_implicit_steps(self.tg, steps)
+        if tg is self.tg:
+            return self
+        return Problem(self.model, self.numerics, start=float(self.times[0]), grid=self.grid, time_grid=tg,
+                       initial_pressure=self.initial_pressure)
 
     # -- the two sweeps --------------------------------------------------------
     def backward(self, Z: Array | None, eps: float, delta: float, *, policy: Array | None = None,
@@ -501,7 +625,7 @@ class Problem:
         else:
             sweep = kernels.backward_sweep
             lu0 = ops.lu0
-        return int(sweep(ops.al, ops.ad, ops.au, ops.rbd, ops.rbl, ops.rbu, self.hsrc, pf, pc, self.alive_f, ae,
+        return int(sweep(*ops.bands[:6], ops.rows, self.hsrc, pf, pc, self.alive_f, ae,
                          float(eps), float(delta), self.dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
                          policy, float(newton_tol), lu0, kernels.work(Vs.shape[1])))
 
@@ -553,7 +677,7 @@ class Problem:
                 if act[n] or lu0 is None:
                     d = linalg.solve(al[n], Jd[n], au[n], r, overwrite=True)
                 else:
-                    d = lu0[n].solve(r)
+                    d = lu0[ops.rows[n]].solve(r)
                 D[n] = d
             sweeps += 1
             W[:n_top] += D
@@ -592,7 +716,7 @@ class Problem:
             sweep, lu0 = _numba.kernels().forward_sweep, None
         else:
             sweep, lu0 = kernels.forward_sweep, ops.lu0
-        sweep(ops.al, ops.ad, ops.au, ops.rfd, ops.rfl, ops.rfu, k, exiting, self.dt, p, n0,
+        sweep(*ops.bands[:3], *ops.bands[6:], ops.rows, k, exiting, self.dt, p, n0,
               P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0, kernels.work(K * N))
         if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)
             exits[n0:] = np.einsum("mkn,mkn->mk", k[n0:].reshape(-1, K, N), qs[n0:].reshape(-1, K, N))
@@ -651,15 +775,19 @@ class Problem:
         if tau == 0:
             S[1:] = rate
             return rate, S
-        avg = np.empty(self.M)
         a = np.exp(-self.dt / tau)
         frac = tau * (1.0 - a) / self.dt
-        s = S[0]
+        # the recurrence on Python floats (the same IEEE operations, ~3x faster than on NumPy scalars)
+        rl, fl, al = rate.tolist(), frac.tolist(), a.tolist()
+        s = float(S[0])
+        avg = [0.0] * self.M
+        out = [s]
         for n in range(self.M):
-            avg[n] = rate[n] + (s - rate[n]) * frac[n]
-            s = a[n] * s + rate[n] * (1.0 - a[n])
-            S[n + 1] = s
-        return avg, S
+            r = rl[n]
+            avg[n] = r + (s - r) * fl[n]
+            s = al[n] * s + r * (1.0 - al[n])
+            out.append(s)
+        return np.array(avg), np.array(out)
 
     def phi(self, Z: Array, eps: float, delta: float, guess: Backward | Array | None = None,
             newton_tol: float = 1e-7, newton: str = "step") -> tuple[Array, Backward, Forward]:

@@ -55,8 +55,12 @@ KERNELS = ("rhs", "newton_terms", "exit_rate", "newton_step", "backward_sweep", 
 
 # -- backend primitives (replaced by compiled loops in the compiled engine) -------------------------
 def _solve(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve a freshly built tridiagonal system (``d`` and ``b`` may be overwritten; ``cw``: scratch)."""
-    return linalg.solve(dl, d, du, b, overwrite=True)
+    """Solve a freshly built tridiagonal system into ``out`` (may be ``b``; ``d`` and ``b`` may be
+    overwritten; ``cw``: scratch)."""
+    x = linalg.solve(dl, d, du, b, overwrite=True)
+    if x is not out:
+        out[...] = x
+    return out
 
 
 def _solve_t(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
@@ -66,12 +70,10 @@ def _solve_t(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
 
 
 def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve with the no-exit step matrix :math:`L^0_n` (its cached factorisation ``lu0[n]`` when given).
-
-    Keeps ``d`` and ``b`` (both are used again)."""
-    if lu0 is None:
-        return linalg.solve(dl, d, du, b)
-    return lu0[n].solve(b)
+    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``lu0[n]``
+    when given). Keeps ``d`` and ``b`` (both are used again)."""
+    out[...] = linalg.solve(dl, d, du, b) if lu0 is None else lu0[n].solve(b)
+    return out
 
 
 def _solve0_t(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
@@ -88,8 +90,10 @@ def _positive_part(x: Any) -> Any:
     return np.maximum(x, 0.0, out=x)
 
 
-def _dot(a: Any, b: Any) -> float:
-    return float(a @ b)
+def _descend(W: Any, dW: Any) -> float:
+    r"""A Newton correction: ``W -= dW`` in place; returns :math:`\|dW\|_2^2`."""
+    W -= dW
+    return float(dW @ dW)
 
 
 def _absmax(x: Any) -> float:
@@ -99,6 +103,21 @@ def _absmax(x: Any) -> float:
 def _exceeds(a: Any, b: Any) -> bool:
     """Whether ``a > b`` anywhere."""
     return bool((a > b).any())
+
+
+def _shift(gn: Any, gn1: Any, V: Any, out: Any) -> float:
+    r"""Warm start ``gn + (V - gn1)`` (a previous best response shifted by the change of the next level)
+    into ``out``; returns :math:`\max|V|`."""
+    np.subtract(V, gn1, out)
+    np.add(gn, out, out)
+    return float(np.abs(V).max())
+
+
+def _diag_add(ad: Any, k: Any, h: float, out: Any) -> Any:
+    r"""Main diagonal :math:`\mathrm{ad} + \Delta t\,k` of :math:`L_n` into ``out``."""
+    np.multiply(k, h, out)
+    np.add(ad, out, out)
+    return out
 
 
 def _gap_start(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:
@@ -120,6 +139,26 @@ def _exit_rate(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) -> An
     return out
 
 
+def _exit_rate_system(pi: Any, W: Any, inv_d: float, ae: Any, h: float, b: Any, ad: Any, kk: Any, J: Any, G: Any,
+                      tmp: Any) -> bool:
+    """:func:`_exit_rate` at ``W`` into ``kk`` and, when anybody exits, :func:`_exit_system` into ``J``, ``G``;
+    returns whether anybody exits (the compiled engine fuses the three into one loop)."""
+    np.subtract(pi, W, kk)  # _exit_rate, inline
+    np.maximum(kk, 0.0, out=kk)
+    np.multiply(kk, inv_d, kk)
+    np.add(kk, 1.0, tmp)
+    np.multiply(kk, kk, kk)
+    np.divide(kk, tmp, kk)
+    np.multiply(kk, ae, kk)
+    if not kk.any():
+        return False
+    np.multiply(kk, h, J)  # _exit_system, inline
+    np.multiply(J, pi, G)
+    np.add(G, b, G)
+    np.add(ad, J, J)
+    return True
+
+
 def _exit_system(kk: Any, h: float, pi: Any, b: Any, ad: Any, J: Any, G: Any) -> None:
     r"""The step with the exit intensity ``kk`` frozen: diagonal ``J`` = :math:`\mathrm{ad} + \Delta t\,k` and
     right-hand side ``G`` = :math:`b + \Delta t\,k\pi` (written into the given rows)."""
@@ -135,6 +174,15 @@ def _apply(d: Any, lo: Any, up: Any, x: Any, out: Any) -> Any:
     np.multiply(d, x, out=out)
     out[1:] += lo * x[:-1]
     out[:-1] += up * x[1:]
+    return out
+
+
+def _apply_add(d: Any, lo: Any, up: Any, x: Any, add: Any, out: Any) -> Any:
+    """:func:`_apply`, then ``+ add``, into ``out``."""
+    np.multiply(d, x, out=out)
+    out[1:] += lo * x[:-1]
+    out[:-1] += up * x[1:]
+    out += add
     return out
 
 
@@ -187,9 +235,7 @@ def work(n: int) -> Any:
 
 def rhs(rbd: Any, rbl: Any, rbu: Any, hsrc: Any, V: Any, out: Any) -> Any:
     r"""Right-hand side :math:`b_n = \rho_n R_n V_{n+1} + \Delta t_n s^0_n` of one step, into ``out``."""
-    b = _apply(rbd, rbl, rbu, V, out)
-    b += hsrc
-    return b
+    return _apply_add(rbd, rbl, rbu, V, hsrc, out)
 
 
 def newton_terms(pi: Any, W: Any, inv_d: float, hae: Any, zp: Any, u: Any, hk: Any) -> tuple[Any, Any, Any]:
@@ -229,17 +275,18 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
             break
         dW = _solve(al, J, au, G, G, cw)
         count += 1
-        W -= dW
-        if _dot(dW, dW) <= smax2:
+        if _descend(W, dW) <= smax2:
             break
     return count
 
 
-def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc: Any, pf: Any, pc: Any,
+def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
                    newton_tol: float, lu0: Any, work: Any) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
+
+    Step ``n`` uses row ``rows[n]`` of the bands (and of the cached factorisations ``lu0``).
 
     ``mode`` 0: the implicit intensity by Newton's method per step, 1: lagged
     (from :math:`V_{n+1}`), 2: the fixed ``policy`` (M, KN). ``pf``/``pc``: prices
@@ -255,15 +302,18 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
     inv_d = 1.0 / delta
     tol2 = newton_tol * newton_tol
     n_newton = 0
-    bw, W, G, J, V0, cw, kr, tmp = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
+    bw, W, G, J, cw, tmp = work[0], work[1], work[2], work[3], work[5], work[7]
     V = Vs[n_top]
     for n in range(n_top - 1, -1, -1):
         h = float(dt[n])
-        b = rhs(rbd[n], rbl[n], rbu[n], hsrc[n], V, bw)
+        r = rows[n]
+        sl, sd, su = al[r], ad[r], au[r]
+        b = rhs(rbd[r], rbl[r], rbu[r], hsrc[n], V, bw)
         pi = pf[n]
         accepted = False
-        Vn = V
-        kk = kr
+        exits = False
+        Vn = Vs[n]  # every branch solves into its level
+        kk = ks[n]  # the intensity is written in place (a fixed policy is copied below)
         if mode == 2:
             kk = policy[n]
         elif mode == 1:
@@ -283,10 +333,9 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
                 _gap_start(pf[n + 1], V, pi, V, W)
                 have_w = True
             elif (not has_guess) or g_exit[n] == 0 or (g_exit[n] < 0 and not _exceeds(pc[n], gV[n])):
-                Vz = _solve0(lu0, n, al[n], ad[n], au[n], b, V0, cw)
+                Vz = _solve0(lu0, r, sl, sd, su, b, Vn, cw)
                 if not _exceeds(pc[n], Vz):
-                    Vn = Vz  # nobody exits at this step: the exit intensity is exactly zero
-                    accepted = True
+                    accepted = True  # nobody exits at this step: the exit intensity is exactly zero
                 elif not has_guess:
                     # cold start: keep the next level's value gap where it exited
                     if have_prev:
@@ -295,42 +344,47 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, hsrc
                         W[:] = Vz
                     have_w = True
             if not accepted:
-                if not have_w:
+                if have_w:
+                    vmax = _absmax(V)
+                else:
                     # warm start: the previous best response, shifted by the change of the next level
-                    np.subtract(V, gV[n + 1], W)
-                    np.add(gV[n], W, W)
-                smax2 = (1.0 + _absmax(V)) ** 2 * tol2
+                    vmax = _shift(gV[n], gV[n + 1], V, W)
+                smax2 = (1.0 + vmax) ** 2 * tol2
                 np.multiply(ae[n], h, tmp)  # Δt/ε where alive
-                n_newton += newton_step(al[n], ad[n], au[n], b, pi, W, tmp, inv_d, smax2, G, J, cw)
-                kk = _exit_rate(pi, W, inv_d, ae[n], kr, tmp)
+                n_newton += newton_step(sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
+                exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, sd, kk, J, G, tmp)
         if not accepted:
-            if kk.any():
-                _exit_system(kk, h, pi, b, ad[n], J, G)
-                Vn = _solve(al[n], J, au[n], G, G, cw)
-                ks[n] = kk
+            if mode != 0:
+                exits = bool(kk.any())
+                if exits:
+                    _exit_system(kk, h, pi, b, sd, J, G)
+            if exits:
+                _solve(sl, J, su, G, Vn, cw)
+                if mode == 2:
+                    ks[n] = kk
                 exiting[n] = True
             else:
-                Vn = _solve0(lu0, n, al[n], ad[n], au[n], b, V0, cw)
-        Vs[n] = Vn
-        V = Vs[n]
+                _solve0(lu0, r, sl, sd, su, b, Vn, cw)
+        V = Vn
     return n_newton
 
 
-def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, k: Any, exiting: Any, dt: Any,
+def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows: Any, k: Any, exiting: Any, dt: Any,
                   p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, lu0: Any, work: Any) -> None:
     r"""Forward steps ``n0 .. M-1`` in place from the holders ``p`` at ``n0``: :math:`q_n = L_n^{-\top}p_n`,
     :math:`p_{n+1} = R_n^\top q_n` (``P``: (M+1, KN) holders, pre-payout at a fund end; a type's block is
-    emptied after its fund end ``end_idx``); ``work``: a scratch block (:func:`work`)."""
+    emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``lu0``;
+    ``work``: a scratch block (:func:`work`)."""
     M = qs.shape[0]
     d, pw, cw = work[0], work[1], work[2]
     for n in range(n0, M):
+        r = rows[n]
         if exiting[n]:
-            np.multiply(k[n], dt[n], d)
-            np.add(ad[n], d, d)
-            q = _solve_t(al[n], d, au[n], p, qs[n], cw)  # into ``qs[n]``
+            _diag_add(ad[r], k[n], dt[n], d)
+            q = _solve_t(al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
         else:
-            q = _solve0_t(lu0, n, al[n], ad[n], au[n], p, qs[n], cw)
-        p = _apply_t(rfd[n], rfl[n], rfu[n], q, pw)
+            q = _solve0_t(lu0, r, al[r], ad[r], au[r], p, qs[n], cw)
+        p = _apply_t(rfd[r], rfl[r], rfu[r], q, pw)
         P[n + 1] = p
         for j in range(end_idx.shape[0]):
             if end_idx[j] == n + 1:

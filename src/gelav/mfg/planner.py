@@ -492,11 +492,17 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
         state: dict[str, Any] = {"Z0": None, "social": None, "eq": None}
 
         def update(tau: Array, it: int) -> tuple[Array, dict[str, Any]]:
-            nonlocal base
+            nonlocal base, pb, adj
             tab = _tax_table(pb, tau, state["social"])
             mt = replace(model, market=replace(model.market, tax=None if untaxed_first and it == 1 else tab))
             eq = solve(mt, numerics=numerics, options=options, start=start, grid=pb.grid, time_grid=pb.tg,
                        initial_guess=state["Z0"], initial_pressure=initial_pressure, no_feedback=False)
+            if eq.time_grid is not pb.tg:
+                # the solve took steps as backward Euler against negative masses (same times): the adjoint
+                # and every later game use those steps too, so the set only grows and the map settles
+                pb = Problem(model, numerics, start=start, grid=pb.grid, time_grid=eq.time_grid,
+                             initial_pressure=initial_pressure)
+                adj = _Adjoint(pb)
             pt = Problem(mt, numerics, start=start, grid=pb.grid, time_grid=pb.tg, initial_pressure=initial_pressure)
             bw = pt.backward(eq.path, eps, delta)
             social = adj.state(eq.path, bw, pt.forward(bw), eps, delta)

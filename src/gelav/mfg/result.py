@@ -60,13 +60,15 @@ class Equilibrium:
     diagnostics : gelav.results.Diagnostics
         ``timings``, ``iterations``, ``residuals`` (the residual history of this start) and, read
         as a mapping, ``converged``, ``iterations``, ``residual``, ``exploitability``,
-        ``mass_balance_error``, ``duality_error``, ``epsilon``, ``notes``, ``start``, grid sizes.
+        ``mass_balance_error``, ``duality_error``, ``epsilon``, ``notes``, ``start``, grid sizes, and
+        ``positivity`` (the steps taken as backward Euler against negative masses) when there are any.
     timings : dict
         Seconds spent in set-up, the no-feedback reference, the fixed point, in total.
     others : tuple of Equilibrium
         Further distinct equilibria (non-monotone games).
     time_grid, numerics, initial_pressure :
-        The exact discretisation (for restarts, the N-player game and the master field).
+        The exact discretisation (for restarts, the N-player game and the master field); the
+        time grid's ``theta`` includes the steps taken as backward Euler.
     """
 
     model: Any

@@ -64,7 +64,7 @@ import numpy as np
 from gelav.errors import AccuracyWarning, ConvergenceError
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.assemble import NoFeedback, build_equilibrium
-from gelav.mfg.engine import Problem
+from gelav.mfg.engine import NEGATIVE_MASS_TOLERANCE, Problem
 from gelav.mfg.fixed_point import (
     Cycling,
     Evaluation,
@@ -96,6 +96,67 @@ def _iterate(problem: Problem, Z0: np.ndarray, opts: SolverOptions, history: lis
         return Zf, ev, notes
     Z = fixed_point_method(opts.method).solve(ev, Z0, opts, notes, label)
     return Z, ev, notes
+
+
+#: re-solves with more backward-Euler steps before negative holder masses are only reported
+MAX_POSITIVITY_ROUNDS = 8
+
+
+def _iterate_positive(problem: Problem, Z0: np.ndarray, opts: SolverOptions, history: list[dict[str, Any]],
+                      callback: Callable[[dict[str, Any]], None] | None, label: str, deadline: float | None
+                      ) -> tuple[np.ndarray, Evaluator, list[str], Problem, dict[str, Any] | None]:
+    r"""The fixed point, with every step that leaves a negative holder mass taken as backward Euler.
+
+    Issue 11, class 3: a coarse Crank–Nicolson step can make negative masses
+    (:meth:`gelav.mfg.engine.Problem.negative_steps`). Those steps get θ = 1 in both sweeps (the forward
+    stays the exact transpose of the backward: duality to rounding) and the fixed point is solved again
+    from the equilibrium found; θ is fixed during each fixed-point solve (the map Φ does not change
+    between iterations) and the set of implicit steps only grows, so this ends. Returns
+    ``(Z, evaluator, notes, problem, record)``; ``record`` (None when no step changed) goes to the
+    equilibrium's diagnostics under ``"positivity"``.
+    """
+    Z, ev, notes = _iterate(problem, Z0, opts, history, callback, label, deadline)
+    damped: list[int] = []
+    rounds = evaluations = 0
+    first = ev.n_eval
+    for _ in range(MAX_POSITIVITY_ROUNDS):
+        assert ev.last is not None
+        steps = problem.negative_steps(ev.last.backward, ev.last.forward)
+        if not steps.size:
+            break
+        damped += steps.tolist()
+        problem = problem.with_implicit_steps(steps)
+        Z, ev, more = _iterate(problem, Z, opts, history, callback, label, deadline)  # warm: the last equilibrium
+        notes = [*notes, *(m for m in more if m not in notes)]
+        rounds += 1
+        evaluations += ev.n_eval
+    if not damped:
+        return Z, ev, notes, problem, None
+    ev.n_eval += first  # the equilibrium's "evaluations" count every round (as its history does)
+    damped.sort()
+    times = problem.times
+    record = {
+        "check": f"a forward step made a holder mass below -{NEGATIVE_MASS_TOLERANCE:g} x the largest of its level",
+        "action": "those steps taken as backward Euler (theta = 1) in the backward and forward sweeps; "
+                  "the fixed point solved again (time_grid.theta)",
+        "steps_damped": len(damped),
+        "steps": damped,
+        "first_time": float(times[damped[0]]),
+        "last_time": float(times[damped[-1] + 1]),
+        "rounds": rounds,
+        "evaluations": evaluations,
+    }
+    notes = [*notes, f"{len(damped)} Crank-Nicolson step(s) made negative holder masses: taken as backward "
+                     f"Euler (t = {record['first_time']:g} .. {record['last_time']:g})"]
+    return Z, ev, notes, problem, record
+
+
+def _no_feedback(model: MFGModel, numerics: Numerics, problem: Problem) -> tuple[NoFeedback, np.ndarray]:
+    """The no-feedback reference on the grids of ``problem`` and its aggregate path."""
+    pnf = _make_problem(model.without_feedback(), numerics, float(problem.times[0]), problem.grid, problem.tg,
+                        problem.initial_pressure)
+    Znf, bnf, fnf = pnf.phi(pnf.zero_path(), numerics.epsilon, numerics.delta)
+    return NoFeedback(pnf, bnf, fnf), Znf
 
 
 def _make_problem(model: MFGModel, numerics: Numerics, start: float, grid: Grid | None,
@@ -163,6 +224,9 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
     Returns
     -------
     Equilibrium
+        Its ``time_grid`` is the steps taken: a Crank–Nicolson step that made a negative holder
+        mass is taken as backward Euler (θ = 1, same times) in both sweeps and the fixed point
+        solved again (``diagnostics["positivity"]`` lists those steps; issue 11, class 3).
 
     Raises
     ------
@@ -194,9 +258,7 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
     nf_Z = None
     if no_feedback:
         t0 = time.perf_counter()
-        pnf = _make_problem(model.without_feedback(), numerics, start, problem.grid, problem.tg, initial_pressure)
-        Znf, bnf, fnf = pnf.phi(pnf.zero_path(), numerics.epsilon, numerics.delta)
-        nf = NoFeedback(pnf, bnf, fnf)
+        nf, Znf = _no_feedback(model, numerics, problem)
         timings["no_feedback"] = time.perf_counter() - t0
         if model.types == model.without_feedback().types:
             nf_Z = Znf
@@ -212,32 +274,36 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
         starts = _starts(problem, nf_Z)
         if model.monotone:
             starts = starts[:1]
-    found: list[tuple[np.ndarray, Evaluator, list[str], str]] = []
+    found: list[tuple[np.ndarray, Evaluator, list[str], str, Problem, dict[str, Any] | None]] = []
     failures: list[str] = []
     for label, Z0 in starts:
         try:
-            Z, ev, notes = _iterate(problem, Z0, opts, history, callback, label, deadline=t_start + opts.max_seconds)
+            Z, ev, notes, pb, record = _iterate_positive(problem, Z0, opts, history, callback, label,
+                                                         deadline=t_start + opts.max_seconds)
         except (ConvergenceError, Cycling, Stalled, FloatingPointError) as exc:
             failures.append(f"start {label!r}: {exc}")
             continue
-        found.append((Z, ev, notes, label))
+        found.append((Z, ev, notes, label, pb, record))
     timings["fixed_point"] = time.perf_counter() - t0
     if not found:
         raise ConvergenceError(
             "No equilibrium found (" + "; ".join(failures) + "). Try method='picard' with a smaller "
             "damping, a larger `epsilon`, or more iterations.", history)
     # distinct equilibria (by the market price path)
-    distinct: list[tuple[np.ndarray, Evaluator, list[str], str]] = []
+    distinct: list[tuple[np.ndarray, Evaluator, list[str], str, Problem, dict[str, Any] | None]] = []
     for item in found:
         pr = _last(item[1]).backward.market
         if all(np.max(np.abs(pr - _last(d[1]).backward.market)) > 1e3 * opts.tol + 1e-6 for d in distinct):
             distinct.append(item)
     eqs = []
-    for Z, ev, notes, label in distinct:
+    for Z, ev, notes, label, pb, record in distinct:
         if failures:
             notes = [*notes, *failures]
-        eqs.append(build_equilibrium(problem, ev, Z, notes, label, opts, nf, dict(timings),
-                                     time.perf_counter() - t_start))
+        nf_pb = nf
+        if nf is not None and pb.tg is not nf.problem.tg:  # the reference on the steps the equilibrium took
+            nf_pb = _no_feedback(model, numerics, pb)[0]
+        eqs.append(build_equilibrium(pb, ev, Z, notes, label, opts, nf_pb, dict(timings),
+                                     time.perf_counter() - t_start, positivity=record))
     main = eqs[0]
     if len(eqs) > 1:
         warnings.warn(f"{len(eqs)} distinct equilibria found (non-monotone coupling); returning the one from "
@@ -247,19 +313,18 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
     return main
 
 
-#: holder masses below ``-NEGATIVE_MASS_TOLERANCE × (largest mass)`` are reported (issue 11, class 3)
-NEGATIVE_MASS_TOLERANCE = 1e-10
-
-
 def _warn_negative_masses(eq: Equilibrium) -> None:
-    """Say so when Crank–Nicolson steps left negative holder masses (coarse steps against the exit
-    intensity or a strong drift): the equilibrium's forward step is the exact transpose of its backward
-    step, so the engine does not re-step them; finer steps or ``Numerics(scheme="euler")`` avoid them."""
-    P = np.asarray(eq.density)
-    scale = float(np.max(np.abs(P))) if P.size else 0.0
-    low = float(np.min(P)) if P.size else 0.0
-    if scale > 0 and low < -NEGATIVE_MASS_TOLERANCE * scale:
-        k, n, _ = np.unravel_index(int(np.argmin(P)), P.shape)
+    """Say so when negative holder masses are left: only when :data:`MAX_POSITIVITY_ROUNDS` re-solves
+    with more backward-Euler steps did not remove them (:func:`_iterate_positive`); finer steps or
+    ``Numerics(scheme="euler")`` avoid them."""
+    P = np.asarray(eq.density)  # (K, M+1, N)
+    if not P.size:
+        return
+    level = np.abs(P).max(axis=(0, 2))[None, :, None]  # the largest mass of each time level (as negative_steps)
+    rel = P / np.where(level > 0, level, 1.0)
+    if float(rel.min()) < -NEGATIVE_MASS_TOLERANCE:
+        k, n, i = np.unravel_index(int(np.argmin(rel)), P.shape)
+        low = float(P[k, n, i])
         warnings.warn(f"The equilibrium's holder masses go negative (down to {low:.3g}, type {int(k)}, time "
                       f"{float(eq.times[n]):g}): Crank-Nicolson steps too coarse for the exit intensity or the "
                       f"drift; use more `n_steps` or Numerics(scheme='euler').", AccuracyWarning, stacklevel=3)
