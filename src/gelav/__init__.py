@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gelav._package import Package as _Package
+from gelav._package import lazy_getattr as _lazy_getattr
 from gelav._package import submodule_getattr as _submodule_getattr
 from gelav.errors import (
     AccuracyWarning,
@@ -159,23 +160,15 @@ _MODULES += ("tasks",)
 
 
 sys.modules[__name__].__class__ = _Package
-_submodule = _submodule_getattr(__name__)
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | set(_MODULES))
 
 
-def __getattr__(name: str) -> object:
-    import importlib
+# lazy exports; any subpackage (gelav.mc, gelav.fd, ...) is imported on first access
+__getattr__ = _lazy_getattr(__name__, globals(), _LAZY, fallback=_submodule_getattr(__name__))
 
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # cache: later look-ups skip __getattr__
-        return value
-    if name in _MODULES:
-        return importlib.import_module(f"gelav.{name}")
-    return _submodule(name)  # any other subpackage (gelav.mc, gelav.fd, ...), else AttributeError
 
 __all__ = [
     "CIR",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["Package", "submodule_getattr"]
+__all__ = ["Package", "lazy_getattr", "submodule_getattr"]
 
 
 class Package(types.ModuleType):
@@ -36,6 +37,31 @@ def submodule_getattr(package: str) -> Callable[[str], types.ModuleType]:
 
         if not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}") is not None:
             return importlib.import_module(f"{package}.{name}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+def lazy_getattr(package: str, namespace: dict[str, Any], lazy: Mapping[str, str],
+                 fallback: Callable[[str], Any] | None = None) -> Callable[[str], Any]:
+    """The module ``__getattr__`` of a package with lazy exports (``gelav``, ``gelav.tasks``, ...).
+
+    ``lazy`` maps an exported name to the module defining it (a full ``gelav.…`` path, or a submodule of
+    ``package``); the value is imported on first access and cached in ``namespace`` (the package's
+    ``globals()``), so later look-ups skip ``__getattr__``. Other names go to ``fallback`` (else
+    :class:`AttributeError`)."""
+
+    def __getattr__(name: str) -> Any:
+        import importlib
+
+        if name in lazy:
+            where = lazy[name]
+            value = getattr(importlib.import_module(where if where.startswith("gelav") else f"{package}.{where}"),
+                            name)
+            namespace[name] = value
+            return value
+        if fallback is not None:
+            return fallback(name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__

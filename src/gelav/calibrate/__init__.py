@@ -19,8 +19,9 @@ diagnostics and ``to_config()`` for scenario files. Times are in years.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gelav._package import lazy_getattr
 
 if TYPE_CHECKING:
     from gelav.calibrate._common import MIN_OBSERVATIONS
@@ -42,12 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"gelav.calibrate.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gelav.calibrate' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY)
 
 
 def __dir__() -> list[str]:

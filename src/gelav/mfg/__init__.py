@@ -15,8 +15,7 @@ Public API: model classes (:class:`LPType`, :class:`Market`, :class:`MFGModel`,
 
 from __future__ import annotations
 
-from typing import Any
-
+from gelav._package import lazy_getattr
 from gelav.mfg.coupling import CallableCoupling, LinearCoupling
 from gelav.mfg.model import FIXED_POINT_METHODS, LPType, Market, MFGModel, Numerics, SolverOptions
 from gelav.mfg.result import Equilibrium
@@ -114,9 +113,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'gelav.mfg' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY)

@@ -263,7 +263,8 @@ class Problem:
         # initial masses
         self.p0 = np.stack([self._initial(t) for t in types])
         self.dist_w = volume_fraction_below(grid, model.market.distress_level)
-        self._moment_weights = np.stack((self.dist_w, np.ones(N), x), axis=1)  # (N, 3)
+        #: (N, 3) weights of the distress mass, the total mass and the mean (the tangent reads them too)
+        self.moment_weights = np.stack((self.dist_w, np.ones(N), x), axis=1)
         remaining = np.maximum(ends[:, None] - self.t_mid[None, :], 0.0)
         self.ctx = CouplingContext(self.t_mid, remaining, x, np.array([t.mean for t in types]))
         self.coupling = wrap_coupling(make_coupling(model.market), model.market, self.dt)  # buyers, tax
@@ -750,7 +751,7 @@ class Problem:
         # (einsum, not a BLAS product: a multithreaded BLAS call leaves worker threads spinning
         # against the sequential sweeps that follow)
         flat = P.reshape(-1, self.N)
-        mom = np.stack([np.einsum("mn,n->m", flat, self._moment_weights[:, j]) for j in range(3)],
+        mom = np.stack([np.einsum("mn,n->m", flat, self.moment_weights[:, j]) for j in range(3)],
                        axis=1).reshape(P.shape[0], K, 3)  # (M+1, K, 3)
         post = mom[:-1].copy()
         for k in range(K):

@@ -236,7 +236,7 @@ class Tangent:
         pb, fw = self.pb, self.fw
         K = pb.K
         C = dP.shape[3]
-        mw = pb._moment_weights
+        mw = pb.moment_weights
         mom = np.einsum("mknc,nj->mkjc", dP, mw)  # (M+1, K, 3, C)
         post = mom[:-1].copy()
         for k in range(K):

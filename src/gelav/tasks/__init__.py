@@ -19,7 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gelav import _Package
+from gelav._package import Package as _Package
+from gelav._package import lazy_getattr
 from gelav.tasks._base import DEFAULTS, TaskResult, export_tables, read_scenario
 
 if TYPE_CHECKING:  # the names, as functions (the submodules of the same names do not hide them: _Package)
@@ -90,18 +91,15 @@ _TASKS: dict[str, str] = {
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # cache: later look-ups skip __getattr__
-        return value
+def _tasks(name: str) -> Any:
     if name == "TASKS":  # scenario table name -> task function (loads every task's module)
         tasks: dict[str, Callable[..., TaskResult]] = {k: __getattr__(v) for k, v in _TASKS.items()}
         globals()["TASKS"] = tasks
         return tasks
     raise AttributeError(f"module 'gelav.tasks' has no attribute {name!r}")
+
+
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY, fallback=_tasks)
 
 
 def __dir__() -> list[str]:

@@ -6,9 +6,9 @@ Each name loads its module on first use, so ``import gelav.valuation`` stays lig
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from gelav._package import Package as _Package
+from gelav._package import lazy_getattr
 from gelav.valuation.premium import SCALINGS, IlliquidityPremium
 
 _LAZY: dict[str, str] = {
@@ -32,14 +32,7 @@ _LAZY: dict[str, str] = {
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gelav.valuation' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY)
 
 
 def __dir__() -> list[str]:
