@@ -150,3 +150,33 @@ def test_exact_tangent_products_same_branch_fewer_evaluations() -> None:
     assert 3 * tan.diagnostics["evaluations"] < fd.diagnostics["evaluations"]
     with pytest.raises(ValueError, match="`jacobian`"):
         continuation(model, "feedback", [0.0, 0.6], numerics=num, jacobian="exact")
+
+
+def test_branch_points_with_negative_holder_masses_are_said(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The branch's own fixed point keeps the grid's θ (issue 11, class 3): when its forward sweeps carry
+    a negative holder mass (coarse Crank–Nicolson steps), the result says so in its diagnostics and warns;
+    the same run without one stays silent."""
+    import dataclasses
+
+    from gelav.mfg import branches
+
+    model = SCENARIOS["fire-sale"].model
+    num = Numerics(n_cells=30, n_steps=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        clean = continuation(model, "feedback", [0.0, 0.3], numerics=num, stability=False)
+    assert "negative_masses" not in clean.diagnostics
+    phi = branches._Family.phi
+
+    def dented(self, x, p):  # type: ignore[no-untyped-def]
+        z, bw, fw = phi(self, x, p)
+        P = fw.P.copy()
+        P[-1, 0, 3] = -1e-6 * np.abs(P[-1]).max()  # a negative mass at the last time level
+        return z, bw, dataclasses.replace(fw, P=P)
+
+    monkeypatch.setattr(branches._Family, "phi", dented)
+    with pytest.warns(AccuracyWarning, match="negative holder masses"):
+        br = continuation(model, "feedback", [0.0, 0.3], numerics=num, stability=False)
+    low = br.diagnostics["negative_masses"]["lowest_relative"]
+    assert -1.1e-6 < low < -0.9e-6
+

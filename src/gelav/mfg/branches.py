@@ -341,6 +341,8 @@ class _Family:
         #: each) or "fd" (a forward difference, one evaluation each); "fd" where there is no tangent
         self.jacobian = jacobian if numerics.control == "newton" else "fd"
         self.n_products = 0
+        #: the lowest holder mass relative to its time level at the accepted points, and where
+        self.lowest_mass: tuple[float, float] = (0.0, math.nan)
         self._evaluated: dict[tuple[float, bytes], tuple[Any, Any]] = {}
         self._tangents: dict[tuple[float, bytes], Any] = {}
         self.max_evaluations = max_evaluations
@@ -416,6 +418,10 @@ class _Family:
     def scalars(self, x: Array, p: float) -> tuple[dict[str, float], float]:
         phix, bw, fw = self.phi(x, p)
         pb = self.problem(p)
+        level = np.abs(fw.P).max(axis=(1, 2))[:, None, None]  # the largest mass of each time level
+        low = float((fw.P / np.where(level > 0, level, 1.0)).min()) if fw.P.size else 0.0
+        if low < self.lowest_mass[0]:
+            self.lowest_mass = (low, float(p))
         return {k: f(pb, bw, fw) for k, (_, f) in SCALARS.items()}, float(np.max(np.abs(x - phix)))
 
     def newton(self, x: Array, p: float, *, max_iter: int = 12) -> Array | None:
@@ -750,4 +756,14 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
             "seconds": time.perf_counter() - t0, "notes": notes,
             "starts": [s[3] for s in starts], "n_cells": numerics.n_cells, "n_steps": int(fam.tg.n_steps),
             "epsilon": numerics.epsilon, "tol": tol}
+    from gelav.mfg.engine import NEGATIVE_MASS_TOLERANCE
+
+    low, at = fam.lowest_mass
+    if low < -NEGATIVE_MASS_TOLERANCE:
+        # the branch's own fixed point keeps the grid's θ (its paths must stay comparable along the
+        # branch); full equilibria from Branches.at() are re-stepped by mfg.solve
+        diag["negative_masses"] = {"lowest_relative": low, "at": at}
+        warnings.warn(f"Branch points carry negative holder masses (down to {low:.3g} of their time level, at "
+                      f"{name} = {at:g}): Crank-Nicolson steps too coarse for the exit intensity; use more "
+                      f"`n_steps` or Numerics(scheme='euler').", AccuracyWarning, stacklevel=2)
     return Branches(str(name), (lo, hi), tuple(branches), folds, fam.history, diag, fam)
