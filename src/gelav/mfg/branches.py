@@ -55,6 +55,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav.errors import AccuracyWarning, ConvergenceError
+from gelav.mfg.engine import NEGATIVE_MASS_TOLERANCE, lowest_relative_mass
 from gelav.mfg.model import LPType, Market, MFGModel, Numerics, check_model
 
 __all__ = ["SCALARS", "Branch", "Branches", "Fold", "continuation", "set_parameter"]
@@ -418,8 +419,7 @@ class _Family:
     def scalars(self, x: Array, p: float) -> tuple[dict[str, float], float]:
         phix, bw, fw = self.phi(x, p)
         pb = self.problem(p)
-        level = np.abs(fw.P).max(axis=(1, 2))[:, None, None]  # the largest mass of each time level
-        low = float((fw.P / np.where(level > 0, level, 1.0)).min()) if fw.P.size else 0.0
+        low = lowest_relative_mass(fw.P)[0]
         if low < self.lowest_mass[0]:
             self.lowest_mass = (low, float(p))
         return {k: f(pb, bw, fw) for k, (_, f) in SCALARS.items()}, float(np.max(np.abs(x - phix)))
@@ -756,8 +756,6 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
             "seconds": time.perf_counter() - t0, "notes": notes,
             "starts": [s[3] for s in starts], "n_cells": numerics.n_cells, "n_steps": int(fam.tg.n_steps),
             "epsilon": numerics.epsilon, "tol": tol}
-    from gelav.mfg.engine import NEGATIVE_MASS_TOLERANCE
-
     low, at = fam.lowest_mass
     if low < -NEGATIVE_MASS_TOLERANCE:
         # the branch's own fixed point keeps the grid's θ (its paths must stay comparable along the

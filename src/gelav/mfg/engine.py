@@ -69,6 +69,7 @@ from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
 __all__ = ["NEGATIVE_MASS_TOLERANCE", "Backward", "Forward", "Problem", "StepOps", "exit_intensity",
+           "lowest_relative_mass",
            "volume_fraction_below"]
 
 Array = NDArray[np.float64]
@@ -170,6 +171,17 @@ class Forward:
     q: Array  # (M, KN) L^{-T} p_n
     exits: Array  # (M, K) exit mass per step
     Z: Array  # (n_aggregates, M)
+
+
+def lowest_relative_mass(P: Array) -> tuple[float, tuple[int, ...]]:
+    """The lowest holder mass relative to the largest mass of its time level (``P``: time levels first),
+    and its index: below ``-NEGATIVE_MASS_TOLERANCE`` a mass counts as negative."""
+    if not P.size:
+        return 0.0, ()
+    level = np.abs(P).reshape(P.shape[0], -1).max(axis=1).reshape((-1,) + (1,) * (P.ndim - 1))
+    rel = P / np.where(level > 0, level, 1.0)
+    i = int(np.argmin(rel))
+    return float(rel.flat[i]), tuple(int(v) for v in np.unravel_index(i, P.shape))
 
 
 def volume_fraction_below(grid: Grid, level: float) -> Array:
@@ -505,9 +517,9 @@ class Problem:
         """
         tol = NEGATIVE_MASS_TOLERANCE if tol is None else float(tol)
         M, K, N = self.M, self.K, self.N
-        P = fw.P.reshape(M + 1, K * N)
-        if np.all(P.min(axis=1) >= -tol * np.abs(P).max(axis=1)):
+        if lowest_relative_mass(fw.P)[0] >= -tol:
             return np.zeros(0, dtype=np.int64)
+        P = fw.P.reshape(M + 1, K * N)
         ops, k, dt = bw.ops, bw.k, self.dt
         one = self.step_ops(bw.Q, theta=np.ones(M))
         al, ad, au, _, _, _, rfd, rfl, rfu = ops.bands

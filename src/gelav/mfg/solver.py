@@ -64,7 +64,7 @@ import numpy as np
 from gelav.errors import AccuracyWarning, ConvergenceError
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.assemble import NoFeedback, build_equilibrium
-from gelav.mfg.engine import NEGATIVE_MASS_TOLERANCE, Problem
+from gelav.mfg.engine import NEGATIVE_MASS_TOLERANCE, Problem, lowest_relative_mass
 from gelav.mfg.fixed_point import (
     Cycling,
     Evaluation,
@@ -318,12 +318,9 @@ def _warn_negative_masses(eq: Equilibrium) -> None:
     with more backward-Euler steps did not remove them (:func:`_iterate_positive`); finer steps or
     ``Numerics(scheme="euler")`` avoid them."""
     P = np.asarray(eq.density)  # (K, M+1, N)
-    if not P.size:
-        return
-    level = np.abs(P).max(axis=(0, 2))[None, :, None]  # the largest mass of each time level (as negative_steps)
-    rel = P / np.where(level > 0, level, 1.0)
-    if float(rel.min()) < -NEGATIVE_MASS_TOLERANCE:
-        k, n, i = np.unravel_index(int(np.argmin(rel)), P.shape)
+    rel, where = lowest_relative_mass(np.moveaxis(P, 1, 0))
+    if rel < -NEGATIVE_MASS_TOLERANCE:
+        n, k, i = where
         low = float(P[k, n, i])
         warnings.warn(f"The equilibrium's holder masses go negative (down to {low:.3g}, type {int(k)}, time "
                       f"{float(eq.times[n]):g}): Crank-Nicolson steps too coarse for the exit intensity or the "
