@@ -102,13 +102,8 @@ def _log_cells(f: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.flo
 
 def _by_decade(cells: NDArray[np.float64], decade: NDArray[np.int64]) -> NDArray[np.float64]:
     """Log of the sum of the cells in each decade (in order of approach to the end)."""
-    out = np.full(int(decade.max()) + 1, -np.inf)
-    for j in range(out.size):
-        v = cells[decade == j]
-        if v.size:
-            m = float(np.max(v))
-            out[j] = m if not math.isfinite(m) else m + math.log(float(np.sum(np.exp(v - m))))
-    return out
+    return np.array([np.logaddexp.reduce(cells[decade == j]) if np.any(decade == j) else -np.inf
+                     for j in range(int(decade.max()) + 1)])
 
 
 def _finite(per_decade: NDArray[np.float64]) -> bool:
