@@ -147,7 +147,7 @@ def test_the_integral_test_agrees_with_the_exponent_test_on_power_law_ends():
     from gelav.fd.feller import feller_integrals
     from gelav.fd.singular import EndExponents, feller_kind
 
-    seen = set()
+    seen, n = set(), 0
     for alpha in (0.0, 0.5, 1.0, 1.5, 2.5, 3.0):
         for beta in (-2.0, -0.8, -0.3, 0.2, 0.6, 1.4, 2.5):
             if min(abs(beta - 1), abs(beta - alpha + 1), abs(alpha - 2)) < 0.15:
@@ -157,7 +157,8 @@ def test_the_integral_test_agrees_with_the_exponent_test_on_power_law_ends():
             kind = feller_kind(EndExponents((alpha, beta)))
             assert feller_integrals(proc, 0.0, 1.0).kind == kind == _textbook(beta, alpha), (alpha, beta)
             seen.add(kind)
-    assert seen == {"regular", "exit", "entrance", "natural"}
+            n += 1
+    assert seen == {"regular", "exit", "entrance", "natural"} and n == 40  # docs/validation.md: 40 pairs
 
 
 def test_infinite_ends_outside_the_state_space_or_not_infinite_are_refused():
