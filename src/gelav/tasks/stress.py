@@ -305,7 +305,7 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
     if s["tol"] is not None and not (len(hs) == 1 and len(cs) == 1):
         raise ValueError("`tol` (the PDE to a tolerance) takes one horizon and one threshold, not a table.")
     if len(hs) == 1 and len(cs) == 1:
-        res = stress_test(proc, s["x0"], hs[0], cs[0], **common, **({"tol": s["tol"]} if s["tol"] is not None else {}))
+        res = stress_test(proc, s["x0"], hs[0], cs[0], **common, tol=s["tol"])
         timings = {name: r.seconds for name, r in res.results.items()}
     else:
         grid = stress_table(proc, s["x0"], hs, cs, **common)
