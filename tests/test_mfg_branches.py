@@ -180,3 +180,22 @@ def test_branch_points_with_negative_holder_masses_are_said(monkeypatch) -> None
     low = br.diagnostics["negative_masses"]["lowest_relative"]
     assert -1.1e-6 < low < -0.9e-6
 
+
+
+@pytest.mark.slow
+def test_range_end_at_the_parameter_bound_and_starts_on_the_grids_steps() -> None:
+    """Two defects of a coarse crisis run from feedback = 0 (session 5): the predictor stepped below the
+    range's end, where a negative feedback does not exist ("`feedback` must be >= 0" instead of a branch);
+    and a start found by ``solve`` on re-stepped times (backward-Euler steps for positivity) was put on the
+    branch although it is no fixed point of the branch's map (residual 0.038). Now the branch lands on 0,
+    and every point of every branch is a fixed point of the one map to the tolerance."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AccuracyWarning)
+        br = continuation(SCENARIOS["crisis"].model, "feedback", [0.0, 1.0], numerics=Numerics(n_cells=40, n_steps=10),
+                          stability=False)
+    assert br.branches
+    ends = sorted(float(p) for b in br.branches for p in (b.parameter[0], b.parameter[-1]))
+    assert ends[0] == pytest.approx(0.0, abs=1e-12) and ends[-1] == pytest.approx(1.0, abs=1e-12)
+    for b in br.branches:
+        assert np.all(b.parameter >= 0.0)
+        assert np.max(b.residual) < 1e-8

@@ -356,6 +356,15 @@ class _Family:
     def model_at(self, p: float | None) -> MFGModel:
         return self.base if p is None else set_parameter(self.base, self.parameter, p)
 
+    def admissible(self, p: float) -> bool:
+        """Whether the model exists at ``p`` (a predictor may step past a range end that is also the
+        parameter's bound, e.g. a feedback of 0)."""
+        try:
+            self.model_at(p)
+        except ValueError:
+            return False
+        return True
+
     def problem(self, p: float | None) -> Any:
         from gelav.mfg.engine import Problem
 
@@ -414,6 +423,8 @@ class _Family:
 
     def dG_dp(self, x: Array, p: float, gx: Array) -> Array:
         h = 1e-6 * max(1.0, abs(p))
+        if not self.admissible(p + h):  # at an upper bound of the parameter: difference backwards
+            h = -h
         return (self.G(x, p + h) - gx) / h
 
     def scalars(self, x: Array, p: float) -> tuple[dict[str, float], float]:
@@ -543,10 +554,16 @@ def _correct(fam: _Family, u0: Array, tau: Array, max_newton: int) -> tuple[Arra
         for _ in range(5):
             un = u + lam * d
             xn, pn = un[:-1], float(un[-1])
+            if not fam.admissible(pn):  # Newton stepped out of the parameter's range: shorter
+                lam *= 0.5
+                continue
             phin = fam.phi(xn, pn)[0]
             if float(np.max(np.abs(xn - phin))) < max(res, fam.tol) or lam < 0.1:
                 break
             lam *= 0.5
+        else:
+            if not fam.admissible(pn):
+                return None
         u, x, p, phix = un, xn, pn, phin
     res = float(np.max(np.abs(x - phix)))
     return (u, max_newton, res) if res < fam.tol else None
@@ -567,6 +584,9 @@ def _trace(fam: _Family, x0: Array, p0: float, direction: float, lo: float, hi: 
         u = np.append(cur.x, cur.p)
         while True:
             pred = u + ds * cur.tau
+            if not (lo - 1e-12 <= pred[-1] <= hi + 1e-12 or fam.admissible(float(pred[-1]))):
+                got = None  # past an end where the model stops existing: land on the end from the prediction
+                break
             got = _correct(fam, pred, cur.tau, max_newton)
             ok = got is not None and math.sqrt(_dot(fam, got[0] - pred, got[0] - pred)) < 0.5 * ds + 1e-12
             fam.history.append({"branch": index, "point": len(pts), "step": ds, "accepted": bool(ok),
@@ -581,8 +601,7 @@ def _trace(fam: _Family, x0: Array, p0: float, direction: float, lo: float, hi: 
                                        "is steepest where an exit region is born: try a larger `epsilon` (the "
                                        "relaxation, e.g. 0.05) or a smaller `min_step`.",
                                        fam.history)
-        assert got is not None
-        un, its, _ = got
+        un, its = (pred, 0) if got is None else got[:2]
         xn, pn = un[:-1], float(un[-1])
         if not lo - 1e-12 <= pn <= hi + 1e-12:  # left the range: land on its end by Newton at fixed p
             edge = hi if pn > hi else lo
@@ -726,6 +745,7 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     name = parameter if isinstance(parameter, str) else getattr(parameter, "__name__", "parameter")
 
     starts: list[tuple[Array, float, float, str]] = []
+    notes: list[str] = []
     for val, mdl, direction in ((a, m_a, 1.0 if b > a else -1.0), (b, m_b, 1.0 if a > b else -1.0)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AccuracyWarning)
@@ -736,13 +756,21 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
             x = eq.path.ravel() if eq.path.size == fam.n else None
             if x is None:
                 continue
+            if eq.diagnostics.get("positivity"):
+                # solve took some steps as backward Euler; the branch keeps the grid's steps, so its
+                # start is the fixed point of that map, found by Newton from the re-stepped one
+                x = fam.newton(x, val)
+                if x is None:
+                    note = (f"no start at {name} = {val:g} from an equilibrium found on re-stepped times: no fixed "
+                            "point on the grid's steps near it")
+                    notes += [] if note in notes else [note]
+                    continue
             if all(np.max(np.abs(x - y)) > fam.same for y in seen):
                 seen.append(x)
                 how = eq.diagnostics.get("start", "")
                 starts.append((x, val, direction, f"{name} = {val:g}" + (f", {how} start" if how not in ("", "given")
                                                                           else "")))
     branches: list[Branch] = []
-    notes: list[str] = []
     for x, val, direction, label in starts:
         if _on_branches(fam, branches, x, val):
             continue
