@@ -226,3 +226,31 @@ def test_fit_examples_run_on_the_exact_simulator(module):
 
     res = doctest.testmod(importlib.import_module(module))
     assert res.attempted >= 5 and res.failed == 0
+
+
+def test_a_field_states_its_role_and_the_old_class_attributes_still_work():
+    from typing import Any
+
+    from gelav.tasks._base import TaskResult
+
+    class Drawn:
+        def plot(self):
+            return "figure"
+
+    class ByField(TaskResult):
+        data: Any = TaskResult.json_field()
+        drawn: Any = TaskResult.plotted_field()
+        name = "by_field"
+
+    class ByName(TaskResult):  # the spelling before the roles moved to the fields
+        data: Any = None
+        drawn: Any = None
+        name = "by_name"
+        json = "data"
+        plotted = "drawn"
+
+    for cls in (ByField, ByName):
+        r = cls({}, data={"a": 1}, drawn=Drawn())
+        assert (cls.json, cls.plotted) == ("data", "drawn")
+        assert r.to_dict() == {"a": 1} and r.figures() == {cls.name: "figure"}
+    assert TaskResult.json is None and TaskResult.plotted is None  # the base keeps no role
