@@ -254,3 +254,10 @@ def test_a_field_states_its_role_and_the_old_class_attributes_still_work():
         assert (cls.json, cls.plotted) == ("data", "drawn")
         assert r.to_dict() == {"a": 1} and r.figures() == {cls.name: "figure"}
     assert TaskResult.json is None and TaskResult.plotted is None  # the base keeps no role
+
+
+def test_every_task_module_gives_its_result_class_and_its_task():
+    assert {k: list(v) for k, v in tasks._MODULES.items()} == {'calibrate': ['CalibrationReport', 'calibrate'], 'exit_boundary': ['ExitBoundaryReport', 'exit_boundary'], 'exit_time': ['ExitTimeReport', 'exit_time'], 'feynman_kac': ['FeynmanKacReport', 'feynman_kac'], 'ito': ['ItoReport', 'ito'], 'jensen': ['JensenReport', 'jensen'], 'lav': ['LAVReport', 'lav'], 'master_field': ['MasterFieldReport', 'master_field'], 'mckean_vlasov': ['McKeanVlasovReport', 'mckean_vlasov'], 'metrics': ['MetricsReport', 'metrics'], 'mfg': ['ContinuationReport', 'MFGReport', 'mfg', 'mfg_continuation'], 'n_player': ['NPlayerReport', 'n_player'], 'portfolio': ['PortfolioReport', 'portfolio'], 'premium': ['PremiumReport', 'premium'], 'stress': ['StressReport', 'stress'], 'trinomial': ['TrinomialReport', 'trinomial'], 'welfare': ['WelfareReport', 'welfare']}
+    assert set(tasks.__all__) == {"DEFAULTS", "TASKS", "TaskResult", "export_tables", "read_scenario", *tasks._LAZY}
+    for name, module in tasks._LAZY.items():
+        assert getattr(tasks, name).__module__ == module
