@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -299,17 +299,23 @@ class StressTable:
         return out
 
 
-def _per_cell(
-    name: str,
-    process: ProcessLike,
-    x0: float,
-    hs: NDArray[np.float64],
-    cs: NDArray[np.float64],
-    below: bool,
-    opts: dict[str, Any],
-) -> MethodTable:
+class _Question(NamedTuple):
+    """What every method of :func:`stress_table` answers: from ``x0``, ``P(X_T < c)`` (``below``) or
+    ``P(X_T > c)`` for each horizon of ``hs`` and threshold of ``cs`` (checked, distinct), with the
+    methods' options ``opts`` (:func:`gelav.stress.stress_options`)."""
+
+    process: ProcessLike
+    x0: float
+    hs: NDArray[np.float64]
+    cs: NDArray[np.float64]
+    below: bool
+    opts: dict[str, Any]
+
+
+def _per_cell(name: str, question: _Question) -> MethodTable:
     """Any registered method, cell by cell (the time is the sum of the method's own timings; the exact
     law's VaR/ES with ``levels``)."""
+    process, x0, hs, cs, below, opts = question
     seconds = 0.0
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
     kind, details = "error_estimate", {}
@@ -369,17 +375,11 @@ def _commensurate(x0: float, cs: NDArray[np.float64], h0: float) -> list[tuple[f
     return out
 
 
-def _pde_table(
-    process: ProcessLike,
-    x0: float,
-    hs: NDArray[np.float64],
-    cs: NDArray[np.float64],
-    below: bool,
-    opts: dict[str, Any],
-) -> tuple[MethodTable, Any]:
+def _pde_table(question: _Question) -> tuple[MethodTable, Any]:
     from gelav._tail import density_tail
     from gelav.grid import auto_domain
 
+    process, x0, hs, cs, below, opts = question
     t0 = time.perf_counter()
     n = int(opts.get("cells", 800))
     m = int(opts.get("steps", max(n // 2, 50)))
@@ -454,18 +454,12 @@ def _pde_table(
     return MethodTable("pde", p, e, "error_estimate", time.perf_counter() - t0, tail, details), fine
 
 
-def _mc_table(
-    process: ProcessLike,
-    x0: float,
-    hs: NDArray[np.float64],
-    cs: NDArray[np.float64],
-    below: bool,
-    opts: dict[str, Any],
-) -> MethodTable:
+def _mc_table(question: _Question) -> MethodTable:
     """One set of paths per horizon, drawn exactly as :func:`gelav.montecarlo.stress_probability` draws them."""
     from gelav.mc.montecarlo import simulate
     from gelav.mc.schemes import get_scheme
 
+    process, x0, hs, cs, below, opts = question
     check_mc_trust(process)
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
@@ -571,18 +565,18 @@ def stress_table(
     cs = _values("thresholds", thresholds, check_finite)
     methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels, draws=draws,
                                    band_level=band_level)
-    below = direction == "below"
+    question = _Question(process, x0, hs, cs, direction == "below", opts)
     results: dict[str, MethodTable] = {}
     density = None
     omitted: dict[str, str] = {}
     for name in methods:
         try:
             if name == "pde":
-                results[name], density = _pde_table(process, x0, hs, cs, below, opts)
+                results[name], density = _pde_table(question)
             elif name == "mc":
-                results[name] = _mc_table(process, x0, hs, cs, below, opts)
+                results[name] = _mc_table(question)
             else:
-                results[name] = _per_cell(name, process, x0, hs, cs, below, opts)
+                results[name] = _per_cell(name, question)
         except MethodOmitted as why:  # as stress_test: the reason, never a number
             omitted[name] = str(why)
     if not results:

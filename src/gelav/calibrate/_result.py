@@ -38,17 +38,59 @@ class Named:
         return self if obj is None else obj.estimates[self.name]
 
 
+@dataclass(frozen=True, eq=False)
 class FitChecks:
-    """What every time-series fit (OU, CIR, GBM) derives the same way from its data and
-    residual tests: ``n_obs``, ``span``, ``adequate`` and the estimate table with the
-    likelihood, information criteria and test p-values appended."""
+    """The record every time-series fit (OU, CIR, GBM) holds after its estimates, and what each derives
+    from it the same way: ``n_obs``, ``span``, ``adequate``, the information criteria and the estimate
+    table with the likelihood, information criteria and test p-values appended.
 
+    A fit is a dataclass whose bases are this record and, before it, its estimates
+    (``ParametricFit(estimates, stderr, ...)``, ``OUFit(kappa, mean, sigma, stderr, ...)``): the
+    estimates' fields come first.
+
+    Attributes
+    ----------
+    stderr : dict
+        Standard errors (observed information; delta method for derived quantities).
+    conf_int : dict
+        ``name -> (low, high)`` at ``level``.
+    cov : ndarray, shape (k, k)
+        Inverse observed information of the parameters, in ``parameters`` order.
+    level : float
+        Confidence level of the intervals.
+    loglik : float
+        Maximised log-likelihood of :math:`x_1, \\dots, x_n` given :math:`x_0` (a density in
+        the data's units, comparable across models).
+    times, values : ndarray
+        The data (times in years since the first observation).
+    dates : ndarray of datetime64 or None
+        Calendar dates when given.
+    residuals : ndarray
+        One-step residuals, iid N(0, 1) under the model.
+    goodness_of_fit : dict
+        Ljung–Box, Kolmogorov–Smirnov and Jarque–Bera statistics and p-values of ``residuals``.
+    notes : tuple of str
+        Data handling and warnings.
+    diagnostics : dict
+        Optimiser, evaluations, timings.
+    source : dict
+        Where the data came from (file, columns).
+    """
+
+    stderr: dict[str, float]
+    conf_int: dict[str, tuple[float, float]]
+    cov: NDArray[np.float64]
+    level: float
+    loglik: float
     times: NDArray[np.float64]
     values: NDArray[np.float64]
+    dates: NDArray[Any] | None
+    residuals: NDArray[np.float64]
     goodness_of_fit: dict[str, dict[str, float]]
-    loglik: float
-    level: float
-    notes: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+
     #: parameter names in ``cov`` order (their number is the k of the information criteria)
     parameters: ClassVar[tuple[str, ...]] = ()
 
@@ -89,6 +131,11 @@ class FitChecks:
         return KeyTable(f"{title} ({self.n_obs} observations, {self.span:.3g} years)", rows,
                         columns=("", "estimate", "std. error", f"{self.level:.0%} interval"), notes=self.notes)
 
+    def _checks(self) -> dict[str, Any]:
+        """The end of every fit's ``summary()``: residual tests, verdict, notes, source and diagnostics."""
+        return {"goodness_of_fit": self.goodness_of_fit, "adequate": self.adequate, "notes": list(self.notes),
+                "source": dict(self.source), "diagnostics": dict(self.diagnostics)}
+
     def _display(self) -> Any:  # pragma: no cover - defined by each fit
         raise NotImplementedError
 
@@ -100,54 +147,24 @@ class FitChecks:
 
 
 @dataclass(frozen=True, eq=False)
-class ParametricFit(FitChecks):
+class _Estimates:
+    """The first field of a :class:`ParametricFit` (before the :class:`FitChecks` record)."""
+
+    estimates: dict[str, float]
+
+
+@dataclass(frozen=True, eq=False)
+class ParametricFit(FitChecks, _Estimates):
     """Exact maximum-likelihood fit of a diffusion with named parameters.
 
     Attributes
     ----------
     estimates : dict
         ``name -> value`` of the parameters (``parameters`` order) and derived quantities.
-    stderr : dict
-        Standard errors (observed information; delta method for derived quantities).
-    conf_int : dict
-        ``name -> (low, high)`` at ``level``.
-    cov : ndarray, shape (k, k)
-        Inverse observed information of the parameters, in ``parameters`` order.
-    level : float
-        Confidence level of the intervals.
-    loglik : float
-        Maximised log-likelihood of :math:`x_1, \\dots, x_n` given :math:`x_0` (a density in
-        the data's units, comparable across models).
-    times, values : ndarray
-        The data (times in years since the first observation).
-    dates : ndarray of datetime64 or None
-        Calendar dates when given.
-    residuals : ndarray
-        Probability-integral-transform residuals, iid N(0, 1) under the model.
-    goodness_of_fit : dict
-        Ljung–Box, Kolmogorov–Smirnov and Jarque–Bera statistics and p-values of ``residuals``.
-    notes : tuple of str
-        Data handling and warnings.
-    diagnostics : dict
-        Optimiser, evaluations, timings.
-    source : dict
-        Where the data came from (file, columns).
+    stderr, conf_int, cov, level, loglik, times, values, dates, residuals, goodness_of_fit, notes, diagnostics, source
+        The record of every fit (:class:`FitChecks`); ``residuals`` are the probability-integral-transform
+        residuals :math:`\\Phi^{-1}(F(x_{i+1} \\mid x_i))`.
     """
-
-    estimates: dict[str, float]
-    stderr: dict[str, float]
-    conf_int: dict[str, tuple[float, float]]
-    cov: NDArray[np.float64]
-    level: float
-    loglik: float
-    times: NDArray[np.float64]
-    values: NDArray[np.float64]
-    dates: NDArray[Any] | None
-    residuals: NDArray[np.float64]
-    goodness_of_fit: dict[str, dict[str, float]]
-    notes: tuple[str, ...] = ()
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-    source: dict[str, Any] = field(default_factory=dict)
 
     #: model key (``"cir"``, ``"gbm"``), parameter names in ``cov`` order, SDE as text
     model: ClassVar[str] = ""
@@ -177,11 +194,7 @@ class ParametricFit(FitChecks):
             "loglik": self.loglik,
             "aic": self.aic,
             "bic": self.bic,
-            "goodness_of_fit": self.goodness_of_fit,
-            "adequate": self.adequate,
-            "notes": list(self.notes),
-            "source": dict(self.source),
-            "diagnostics": dict(self.diagnostics),
+            **self._checks(),
         }
 
     def to_config(self, *, title: str | None = None) -> dict[str, Any]:
@@ -255,6 +268,13 @@ def fit_config(fit: Any, *, title: str | None = None) -> dict[str, Any]:
 
 def plot_fit(fit: Any, *, fig: Any = None) -> Any:
     """The four goodness-of-fit panels of a :class:`ParametricFit`."""
+    return fit_panels(fit, fig=fig)[0]
+
+
+def fit_panels(fit: Any, *, fig: Any = None, residual_label: str = "PIT residual",
+               suptitle: str | None = None) -> tuple[Any, Any]:
+    """The figure of :func:`plot_fit` and its 2 × 2 axes (data, residuals over time, normal QQ plot,
+    residual autocorrelation), for any fit (OU, CIR, GBM); a fit adds its own marks to the data panel."""
     from scipy import stats
 
     from gelav.calibrate._common import acf
@@ -280,7 +300,7 @@ def plot_fit(fit: Any, *, fig: Any = None) -> Any:
     ax.legend(loc="best", fontsize=8)
     ax = axs[0, 1]
     z = fit.residuals
-    ax.plot(x_t[1:], z, ".", ms=2, color="C0", label="PIT residual")
+    ax.plot(x_t[1:], z, ".", ms=2, color="C0", label=residual_label)
     ax.axhline(0, color="k", lw=0.6)
     for k in (-2, 2):
         ax.axhline(k, color="C3", lw=0.8, ls="--", label="±2" if k > 0 else None)
@@ -309,5 +329,5 @@ def plot_fit(fit: Any, *, fig: Any = None) -> Any:
     ax.set_ylabel("autocorrelation [–]")
     ax.set_title("Residual autocorrelation")
     ax.legend(loc="best", fontsize=8)
-    fig.suptitle(f"{fit.model.upper()} calibration: goodness of fit")
-    return fig
+    fig.suptitle(suptitle or f"{fit.model.upper()} calibration: goodness of fit")
+    return fig, axs

@@ -100,12 +100,12 @@ def fit_gbm(
 
     Examples
     --------
-    >>> import numpy as np
+    Five years of weekly observations drawn from the exact (log-normal) transition law:
+
+    >>> from gelav import GeometricBrownianMotion, simulate
     >>> from gelav.calibrate import fit_gbm
-    >>> rng = np.random.default_rng(0)
-    >>> t = np.arange(261) / 52
-    >>> x = np.exp(np.concatenate(([0.0], np.cumsum(0.03 / 52 + 0.2 * np.sqrt(1 / 52) * rng.standard_normal(260)))))
-    >>> fit = fit_gbm(t, x)
+    >>> weekly = simulate(GeometricBrownianMotion(mu=0.03, sigma=0.2), 1.0, 5.0, 260, 2, scheme="exact", save="all", seed=0)
+    >>> fit = fit_gbm(weekly.times, weekly.values[:, 0])
     >>> bool(fit.conf_int["sigma"][0] < 0.2 < fit.conf_int["sigma"][1])
     True
     """

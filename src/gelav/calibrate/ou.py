@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 import time as _time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -137,7 +137,16 @@ class _Likelihood:
 # the result
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class OUFit(FitChecks):
+class _OUEstimates:
+    """The first fields of an :class:`OUFit` (before the :class:`~gelav.calibrate._result.FitChecks` record)."""
+
+    kappa: float
+    mean: float
+    sigma: float
+
+
+@dataclass(frozen=True, eq=False)
+class OUFit(FitChecks, _OUEstimates):
     r"""Exact maximum-likelihood fit of :math:`dL = \kappa(\bar L - L)\,dt + \sigma\,dW`.
 
     Attributes
@@ -176,23 +185,6 @@ class OUFit(FitChecks):
         Where the data came from (file, columns), for scenario files.
     """
 
-    kappa: float
-    mean: float
-    sigma: float
-    stderr: dict[str, float]
-    conf_int: dict[str, tuple[float, float]]
-    cov: NDArray[np.float64]
-    level: float
-    loglik: float
-    times: NDArray[np.float64]
-    values: NDArray[np.float64]
-    dates: NDArray[Any] | None
-    residuals: NDArray[np.float64]
-    goodness_of_fit: dict[str, dict[str, float]]
-    notes: tuple[str, ...] = ()
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-    source: dict[str, Any] = field(default_factory=dict)
-
     #: model key and parameter names in ``cov`` order (shared with CIRFit, GBMFit)
     model: ClassVar[str] = "ou"
     parameters: ClassVar[tuple[str, ...]] = ("kappa", "mean", "sigma")
@@ -230,11 +222,7 @@ class OUFit(FitChecks):
             "span_years": self.span,
             "mean_step_years": self.span / max(self.n_obs - 1, 1),
             "loglik": self.loglik,
-            "goodness_of_fit": self.goodness_of_fit,
-            "adequate": self.adequate,
-            "notes": list(self.notes),
-            "source": dict(self.source),
-            "diagnostics": dict(self.diagnostics),
+            **self._checks(),
         }
 
     def to_config(self, *, title: str | None = None) -> dict[str, Any]:
@@ -260,66 +248,16 @@ class OUFit(FitChecks):
 
     def plot(self, *, fig: Any = None) -> Any:
         """Four panels: data with fitted mean and stationary band, residuals, QQ plot, residual ACF."""
-        from gelav.plot import STYLE, new_axes
+        from gelav.calibrate._result import fit_panels
 
-        new_axes  # noqa: B018 - selects a headless backend when needed
-        import matplotlib.pyplot as plt
-
-        if fig is None:
-            _f, _a = new_axes()
-            plt.close(_f)
-            with plt.rc_context(STYLE):  # type: ignore[arg-type]
-                fig, axs = plt.subplots(2, 2, figsize=(10, 6.6), layout="constrained")
-        else:
-            axs = np.array(fig.subplots(2, 2))
+        fig, axs = fit_panels(self, fig=fig, residual_label="standardised residual",
+                              suptitle="Ornstein–Uhlenbeck calibration: goodness of fit")
         ax = axs[0, 0]
-        x_t: Any = self.dates.astype("datetime64[D]").astype(object) if self.dates is not None else self.times
-        ax.plot(x_t, self.values, lw=0.8, color="C0", label="observed")
         s = self.stationary_sd
         ax.axhline(self.mean, color="C1", lw=1.2, label=f"L̄ = {self.mean:.3g}")
         ax.axhspan(self.mean - 2 * s, self.mean + 2 * s, color="C1", alpha=0.12, label="L̄ ± 2 stationary sd")
-        ax.set_xlabel("date" if self.dates is not None else "time t [years]")
-        ax.set_ylabel("value [units of the data]")
         ax.set_title(f"Data and fit: κ = {self.kappa:.3g}/y, σ = {self.sigma:.3g}, half-life {self.half_life:.2g} y")
         ax.legend(loc="best", fontsize=8)
-
-        ax = axs[0, 1]
-        z = self.residuals
-        x_r = x_t[1:] if self.dates is not None else self.times[1:]
-        ax.plot(x_r, z, ".", ms=2, color="C0", label="standardised residual")
-        ax.axhline(0, color="k", lw=0.6)
-        for k in (-2, 2):
-            ax.axhline(k, color="C3", lw=0.8, ls="--", label="±2" if k > 0 else None)
-        ax.set_xlabel("date" if self.dates is not None else "time t [years]")
-        ax.set_ylabel("residual [standard deviations]")
-        lb = self.goodness_of_fit["ljung_box"]
-        ax.set_title(f"Residuals (Ljung–Box p = {lb['pvalue']:.2g})")
-        ax.legend(loc="best", fontsize=8)
-
-        ax = axs[1, 0]
-        zs = np.sort(z)
-        q = stats.norm.ppf((np.arange(1, zs.size + 1) - 0.5) / zs.size)
-        ax.plot(q, zs, ".", ms=3, color="C0", label="residual quantiles")
-        lim = [min(q[0], zs[0]), max(q[-1], zs[-1])]
-        ax.plot(lim, lim, color="C3", lw=1, label="N(0, 1)")
-        ax.set_xlabel("normal quantile [sd]")
-        ax.set_ylabel("residual quantile [sd]")
-        ks = self.goodness_of_fit["ks"]
-        ax.set_title(f"Normal QQ plot (KS p = {ks['pvalue']:.2g})")
-        ax.legend(loc="best", fontsize=8)
-
-        ax = axs[1, 1]
-        nl = int(self.goodness_of_fit["ljung_box"]["lags"])
-        rho = acf(z, nl)
-        ax.bar(np.arange(1, nl + 1), rho, color="C0", width=0.6, label="autocorrelation")
-        band = 1.96 / math.sqrt(z.size)
-        ax.axhline(band, color="C3", ls="--", lw=0.8, label="±1.96/√n")
-        ax.axhline(-band, color="C3", ls="--", lw=0.8)
-        ax.set_xlabel("lag [observations]")
-        ax.set_ylabel("autocorrelation [–]")
-        ax.set_title("Residual autocorrelation")
-        ax.legend(loc="best", fontsize=8)
-        fig.suptitle("Ornstein–Uhlenbeck calibration: goodness of fit")
         return fig
 
     def __repr__(self) -> str:
@@ -390,14 +328,13 @@ def fit_ou(
 
     Examples
     --------
-    >>> import numpy as np
+    20 years of weekly observations drawn from the exact transition law:
+
+    >>> from gelav import OrnsteinUhlenbeck, simulate
     >>> from gelav.calibrate import fit_ou
-    >>> rng = np.random.default_rng(0)
-    >>> t = np.arange(1041) / 52
-    >>> x = np.empty(t.size); x[0] = 1.0
-    >>> phi, sd = np.exp(-0.45 / 52), 0.32 * np.sqrt((1 - np.exp(-0.9 / 52)) / 0.9)
-    >>> for i in range(1040): x[i + 1] = 1.0 + (x[i] - 1.0) * phi + sd * rng.standard_normal()
-    >>> fit = fit_ou(t, x)
+    >>> ou = OrnsteinUhlenbeck(kappa=0.45, mean=1.0, sigma=0.32)
+    >>> weekly = simulate(ou, 1.0, 20.0, 1040, 2, scheme="exact", save="all", seed=0)
+    >>> fit = fit_ou(weekly.times, weekly.values[:, 0])
     >>> bool(fit.conf_int["sigma"][0] < 0.32 < fit.conf_int["sigma"][1])
     True
     """

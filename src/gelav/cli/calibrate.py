@@ -118,12 +118,7 @@ def calibrate(file, date_column, value_column, level, config, save, as_json, plo
         exported = [str(f) for f in export_tables(fit_tables(fit), export_path)]
     if as_json:
         out = fit.summary() if comparison is None else comparison.summary()
-        if save:
-            out["saved"] = save
-        if plot:
-            out["plot"] = plot
-        if exported:
-            out["exported"] = exported
+        out.update({k: v for k, v in (("saved", save), ("plot", plot), ("exported", exported)) if v})
         dump_json(out)
         return
     if quiet:

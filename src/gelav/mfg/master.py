@@ -46,7 +46,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -396,7 +396,7 @@ def _solve_chain(args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     model, numerics, options, t0, grid_nodes, tg, laws, warm = args
     grid = Grid(grid_nodes)
     if warm == "newton":
-        return _newton_chain(model, numerics, options, t0, grid, tg, laws)
+        return _newton_chain(model, _Chain(numerics, options, t0, grid, tg), laws)
     out = []
     prev = None
     for mu in laws:
@@ -443,15 +443,23 @@ def chain_order(distressed: Sequence[float]) -> list[tuple[int, int | None]]:
     return order
 
 
-def _newton_chain(
-    model: MFGModel,
-    numerics: Numerics,
-    options: SolverOptions,
-    t0: float,
-    grid: Grid,
-    tg: TimeGrid,
-    laws: Sequence[Array],
-) -> list[tuple[Any, ...]]:
+class _Chain(NamedTuple):
+    """What every law of a ``warm_start="newton"`` chain is solved with."""
+
+    numerics: Numerics
+    options: SolverOptions
+    t0: float
+    grid: Grid
+    tg: TimeGrid
+
+    def problem(self, model: MFGModel) -> Any:
+        """The :class:`~gelav.mfg.engine.Problem` of ``model`` on the chain's grids from ``t0``."""
+        from gelav.mfg.engine import Problem
+
+        return Problem(model, self.numerics, start=self.t0, grid=self.grid, time_grid=self.tg)
+
+
+def _newton_chain(model: MFGModel, chain: _Chain, laws: Sequence[Array]) -> list[tuple[Any, ...]]:
     """``warm_start="newton"``: the calmest law cold, then each neighbour by :func:`_continue`.
 
     The calmest law of a monotone game is solved like :func:`gelav.mfg.solve` solves it (its
@@ -459,63 +467,47 @@ def _newton_chain(
     its neighbours; a non-monotone game's by :func:`gelav.mfg.solve` itself (every start, the
     first equilibrium), a decoupled game's laws all by :func:`gelav.mfg.solve` (one best response).
     """
-    from gelav.mfg.engine import Problem
     from gelav.mfg.solver import solve
 
     out: list[tuple[Any, ...] | None] = [None] * len(laws)
     state: dict[int, tuple[Array, Any]] = {}
-    pb = Problem(model.with_initial(laws[0].copy()), numerics, start=t0, grid=grid, time_grid=tg)
+    pb = chain.problem(model.with_initial(laws[0].copy()))
     for i, j in chain_order([float(pb.dist_w @ mu) for mu in laws]):
         mdl = model.with_initial(laws[i].copy())
         if model.decoupled or (j is None and not model.monotone):
-            eq = solve(mdl, numerics=numerics, options=options, start=t0, grid=grid, time_grid=tg,
-                       no_feedback=False)
+            eq = solve(mdl, numerics=chain.numerics, options=chain.options, start=chain.t0, grid=chain.grid,
+                       time_grid=chain.tg, no_feedback=False)
             out[i] = _record(eq, start=j is None)
             state[i] = (eq.path, None)
             continue
-        if j is None:
-            calm = Problem(mdl, numerics, start=t0, grid=grid, time_grid=tg).zero_path()
-            eq, bw, sweeps, products = _continue(mdl, numerics, options, t0, grid, tg, calm, None,
-                                                 cold=True)
-        else:
-            eq, bw, sweeps, products = _continue(mdl, numerics, options, t0, grid, tg, *state[j])
+        Zn, bw_n = (None, None) if j is None else state[j]  # the calmest law cold
+        eq, bw, sweeps, products = _continue(mdl, chain, Zn, bw_n)
         out[i] = _record(eq, sweeps, products, j is None)
         state[i] = (eq.path, bw)
     return out  # type: ignore[return-value]
 
 
-def _continue(
-    model: MFGModel,
-    numerics: Numerics,
-    options: SolverOptions,
-    t0: float,
-    grid: Grid,
-    tg: TimeGrid,
-    Zn: Array,
-    bw_n: Any,
-    *,
-    cold: bool = False,
-) -> tuple[Any, Any, int, int]:
-    r"""The equilibrium of ``model`` from its neighbour's path ``Zn`` (best response ``bw_n`` or None).
+def _continue(model: MFGModel, chain: _Chain, Zn: Array | None, bw_n: Any) -> tuple[Any, Any, int, int]:
+    r"""The equilibrium of ``model`` from its neighbour's path ``Zn`` (best response ``bw_n`` or None), or
+    cold from the calm path (``Zn`` None).
 
     :math:`\Phi(Z_n)` is one population sweep when the neighbour's best response to :math:`Z_n` is
     known (:meth:`~gelav.mfg.fixed_point.Evaluator.sweep`: it does not depend on the starting
     law); that Picard step predicts the path, and Newton's method with the exact tangent
     (:func:`gelav.mfg.tangent.newton`) corrects it. Where Newton gives up, or with
     ``control="lagged"`` (no tangent), the solver's own method (``options.method``) continues from
-    its best iterate. ``cold``: ``Zn`` is the calm path and the solver's method runs from it as in
-    :func:`gelav.mfg.solve`. Returns the equilibrium, the best response to its path, and the
+    its best iterate. Cold, the solver's method runs from the calm path as in :func:`gelav.mfg.solve`. Returns the equilibrium, the best response to its path, and the
     population sweeps and tangent products used.
     """
     from gelav.mfg.assemble import build_equilibrium
-    from gelav.mfg.engine import Problem
     from gelav.mfg.fixed_point import Evaluator, fixed_point_method
     from gelav.mfg.solver import _warn_negative_masses
     from gelav.mfg.tangent import NEWTON_MAX_STEPS, newton
 
     t_start = time.perf_counter()
-    label = "calm" if cold else "neighbour"
-    pb = Problem(model, numerics, start=t0, grid=grid, time_grid=tg)
+    numerics, options = chain.numerics, chain.options
+    label = "calm" if Zn is None else "neighbour"
+    pb = chain.problem(model)
     history: list[dict[str, Any]] = []
     ev = Evaluator(pb, options, history, None, label, deadline=t_start + options.max_seconds)
     notes: list[str] = []
@@ -523,8 +515,8 @@ def _continue(
     t1 = time.perf_counter()
     products = 0
     method = fixed_point_method(options.method)
-    if cold:
-        Z = method.solve(ev, Zn, options, notes, label)
+    if Zn is None:
+        Z = method.solve(ev, pb.zero_path(), options, notes, label)
     else:
         ev.set_relaxation(numerics.epsilon)
         Z = ev.sweep(Zn, bw_n, "neighbour's best response") if bw_n is not None else ev(Zn, label)

@@ -45,47 +45,25 @@ if TYPE_CHECKING:  # the names, as functions (the submodules of the same names d
     TASKS: dict[str, Callable[..., TaskResult]]
 
 # Each task's module loads on first use (every command would otherwise pay for all of them).
-#: module -> the names it gives the package
-_MODULES: dict[str, tuple[str, ...]] = {
-    "calibrate": ("CalibrationReport", "calibrate"),
-    "exit_boundary": ("ExitBoundaryReport", "exit_boundary"),
-    "exit_time": ("ExitTimeReport", "exit_time"),
-    "feynman_kac": ("FeynmanKacReport", "feynman_kac"),
-    "ito": ("ItoReport", "ito"),
-    "jensen": ("JensenReport", "jensen"),
-    "lav": ("LAVReport", "lav"),
-    "master_field": ("MasterFieldReport", "master_field"),
-    "mckean_vlasov": ("McKeanVlasovReport", "mckean_vlasov"),
-    "metrics": ("MetricsReport", "metrics"),
-    "mfg": ("ContinuationReport", "MFGReport", "mfg", "mfg_continuation"),
-    "n_player": ("NPlayerReport", "n_player"),
-    "portfolio": ("PortfolioReport", "portfolio"),
-    "premium": ("PremiumReport", "premium"),
-    "stress": ("StressReport", "stress"),
-    "trinomial": ("TrinomialReport", "trinomial"),
-    "welfare": ("WelfareReport", "welfare"),
+#: module -> the class of its task's result (each module also gives its task, named like the module)
+_REPORTS: dict[str, str] = {
+    "calibrate": "CalibrationReport", "exit_boundary": "ExitBoundaryReport", "exit_time": "ExitTimeReport",
+    "feynman_kac": "FeynmanKacReport", "ito": "ItoReport", "jensen": "JensenReport", "lav": "LAVReport",
+    "master_field": "MasterFieldReport", "mckean_vlasov": "McKeanVlasovReport", "metrics": "MetricsReport",
+    "mfg": "MFGReport", "n_player": "NPlayerReport", "portfolio": "PortfolioReport", "premium": "PremiumReport",
+    "stress": "StressReport", "trinomial": "TrinomialReport", "welfare": "WelfareReport",
 }
+#: module -> the names it gives the package (``mfg`` also its continuation task and result)
+_MODULES: dict[str, tuple[str, ...]] = {m: (r, m) for m, r in _REPORTS.items()}
+_MODULES["mfg"] = ("ContinuationReport", "MFGReport", "mfg", "mfg_continuation")
 #: lazy name -> module that defines it
 _LAZY: dict[str, str] = {n: f"gelav.tasks.{m}" for m, names in _MODULES.items() for n in names}
 
-#: scenario table name -> name of its task function (:data:`TASKS` maps it to the function)
-_TASKS: dict[str, str] = {
-    "calibration": "calibrate",
-    "stress": "stress",
-    "feynman_kac": "feynman_kac",
-    "exit_time": "exit_time",
-    "trinomial": "trinomial",
-    "mckean_vlasov": "mckean_vlasov",
-    "ito": "ito",
-    "mfg": "mfg",
-    "premium": "premium",
-    "metrics": "metrics",
-    "portfolio": "portfolio",
-    "exit_boundary": "exit_boundary",
-    "jensen": "jensen",
-    "welfare": "welfare",
-    "lav": "lav",
-}
+#: scenario table name -> name of its task function (:data:`TASKS` maps it to the function): each table
+#: is named like its task but ``[calibration]``
+_TASKS: dict[str, str] = {"calibration": "calibrate", **{t: t for t in (
+    "stress", "feynman_kac", "exit_time", "trinomial", "mckean_vlasov", "ito", "mfg", "premium", "metrics",
+    "portfolio", "exit_boundary", "jensen", "welfare", "lav")}}
 
 # the function feynman_kac keeps its name once the submodule gelav.tasks.feynman_kac is imported
 sys.modules[__name__].__class__ = _Package

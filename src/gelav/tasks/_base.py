@@ -7,7 +7,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -170,8 +170,9 @@ class TaskResult:
     :meth:`key_numbers` (readable label -> number: the tables of the CLI and
     the report), :meth:`figures` (name -> Matplotlib figure, drawn on request)
     and :meth:`tables` (name -> columns of equal length, for ``--export``), or
-    declare them: ``json`` names the field whose mapping is the JSON, ``plotted``
-    the field whose ``plot()`` is the one figure (``{name: <field>.plot()}``).
+    declare them at a field: ``data: Any = TaskResult.json_field()`` (its mapping is
+    the JSON; ``json`` then names it), ``result: Any = TaskResult.plotted_field()`` (its
+    ``plot()`` is the one figure, ``{name: <field>.plot()}``; ``plotted`` names it).
     """
 
     inputs: dict[str, Any]
@@ -187,6 +188,20 @@ class TaskResult:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         dataclass(frozen=True)(cls)  # in place: the subclass's annotations become its fields
+        for f in fields(cls):
+            if "role" in f.metadata:
+                setattr(cls, f.metadata["role"], f.name)
+
+    @staticmethod
+    def json_field() -> Any:
+        """A field (default None) whose mapping is the task's JSON (:meth:`to_dict`); ``json`` names it."""
+        return field(default=None, metadata={"role": "json"})
+
+    @staticmethod
+    def plotted_field() -> Any:
+        """A field (default None) whose ``plot()`` is the task's one figure (:meth:`figures`); ``plotted``
+        names it."""
+        return field(default=None, metadata={"role": "plotted"})
 
     def to_dict(self) -> dict[str, Any]:
         if self.json is not None:

@@ -73,13 +73,12 @@ class CalibrationReport(TaskResult):
     the series it was fitted to; with several models, ``comparison`` (a
     :class:`gelav.calibrate.ModelComparison`), else None."""
 
-    fit: Any = None
+    fit: Any = TaskResult.plotted_field()
     series: Any = None
     path: Any = None
     comparison: Any = None
 
     name = "calibrate"
-    plotted = "fit"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.fit.summary() if self.comparison is None else self.comparison.summary())

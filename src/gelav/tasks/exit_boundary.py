@@ -31,11 +31,10 @@ class ExitBoundaryReport(TaskResult):
     """The solved boundary (``result``, an :class:`~gelav.valuation.exit_boundary.ExitBoundary`) and
     ``sensitivity`` (``dL*(0)/dκ``, ``/dσ``, ``/dr`` when asked)."""
 
-    result: Any = None
+    result: Any = TaskResult.plotted_field()
     sensitivity: dict[str, float] | None = None
 
     name = "exit-boundary"
-    plotted = "result"
 
     def to_dict(self) -> dict[str, Any]:
         out = self.result.summary()

@@ -270,10 +270,9 @@ def read_feynman_kac_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
 class FeynmanKacReport(TaskResult):
     """Numbers of :func:`run_feynman_kac` (``data``, the JSON of ``gelav feynman-kac``)."""
 
-    data: Any = None
+    data: Any = TaskResult.json_field()
 
     name = "feynman_kac"
-    json = "data"
 
     @property
     def labels(self) -> dict[str, str]:

@@ -43,11 +43,10 @@ _DEFAULTS = {"cells": 200, "steps": 16, "monte_carlo": 0}
 class LAVReport(TaskResult):
     """The valuation (``result``, a :class:`~gelav.valuation.lav.LAVResult`) and the fund model (``model``)."""
 
-    result: Any = None
+    result: Any = TaskResult.plotted_field()
     model: Any = None
 
     name = "lav"
-    plotted = "result"
 
     def to_dict(self) -> dict[str, Any]:
         return self.result.as_dict()

@@ -34,14 +34,13 @@ def read_mckean_vlasov_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
 class McKeanVlasovReport(TaskResult):
     """Exact law, particles and PDE at T/4, T/2, 3T/4, T (``data``: the JSON of ``gelav mckean-vlasov``)."""
 
-    data: Any = None
+    data: Any = TaskResult.json_field()
     model: Any = None
     particles: Any = None
     pde: Any = None
     chaos: Any = None
 
     name = "mckean_vlasov"
-    json = "data"
 
     def key_numbers(self) -> dict[str, Any]:
         d = self.data

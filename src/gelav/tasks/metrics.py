@@ -31,12 +31,11 @@ def _irr_text(r: Any) -> Any:
 class MetricsReport(TaskResult):
     """The cash flows (``cashflows``), their metrics (``metrics``) and the premium used (``premium``)."""
 
-    cashflows: Any = None
+    cashflows: Any = TaskResult.plotted_field()
     metrics: Any = None
     premium: Any = None
 
     name = "metrics"
-    plotted = "cashflows"
 
     def to_dict(self) -> dict[str, Any]:
         fc = self.cashflows

@@ -34,10 +34,9 @@ class NPlayerReport(TaskResult):
 
     scenario: Any = None
     equilibrium: Any = None
-    result: Any = None
+    result: Any = TaskResult.plotted_field()
 
     name = "n_player"
-    plotted = "result"
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result

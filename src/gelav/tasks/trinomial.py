@@ -29,12 +29,10 @@ class TrinomialReport(TaskResult):
     """The walk (``walk``), the sample (``sample``) and its summary (``summary``, the JSON)."""
 
     walk: Any = None
-    sample: Any = None
-    summary: Any = None
+    sample: Any = TaskResult.plotted_field()
+    summary: Any = TaskResult.json_field()
 
     name = "trinomial"
-    json = "summary"
-    plotted = "sample"
 
     def key_numbers(self) -> dict[str, Any]:
         mo = self.summary["moments"]

@@ -280,12 +280,7 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
     notes = list(first.notes)
     cols: dict[str, str] = {"time": tcol, **({"flow": fcol} if fcol else {"contributions": str(ccol),
                                                                           "distributions": str(dcol)})}
-    if lcol:
-        cols["L"] = lcol
-    if icol:
-        cols["index"] = icol
-    if ncol:
-        cols["nav"] = ncol
+    cols.update({k: c for k, c in (("L", lcol), ("index", icol), ("nav", ncol)) if c})
     return FundCashflows(times=first.times, flows=flows, L=None if lcol is None else series[lcol].values,
                          index=index, nav=resid, dates=first.dates, source=str(p), notes=tuple(notes),
                          columns=cols)
