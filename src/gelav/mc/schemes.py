@@ -109,14 +109,19 @@ class Euler(Scheme):
         sq = math.sqrt(dt)
 
         def step4(t: float, x: NDArray[np.float64], z: Any, rng: Any) -> None:
-            b = process.drift(t, x)
-            sig = process.diffusion(t, x)
-            z *= sig
-            z *= sq
-            b *= dt
-            x += b
-            x += z
+            euler_update(x, process.drift(t, x), process.diffusion(t, x), z, dt, sq)
         return step4
+
+
+def euler_update(x: NDArray[np.float64], b: NDArray[np.float64], sig: NDArray[np.float64], z: Any, dt: float,
+                 sq: float) -> None:
+    r""":math:`x \leftarrow x + b\,\Delta t + \sigma\sqrt{\Delta t}\,z` in place (``b`` and ``z`` are
+    overwritten: no temporaries in the hot loop); ``sq`` is :math:`\sqrt{\Delta t}`."""
+    z *= sig
+    z *= sq
+    b *= dt
+    x += b
+    x += z
 
 
 class Milstein(Scheme):
@@ -136,9 +141,8 @@ class Milstein(Scheme):
             sig = process.diffusion(t, x)
             dsig = cast(Any, process).diffusion_derivative(t, x)  # checked by Milstein.check
             corr = 0.5 * dt * sig * dsig * (z * z - 1.0)
-            z *= sig
-            z *= sq
-            x += b * dt + z + corr
+            euler_update(x, b, sig, z, dt, sq)
+            x += corr
         return step6
 
 
