@@ -134,9 +134,28 @@ def _durbin_cdf(n: int, d: float) -> float:
         rest >>= 1
         if not rest:
             break
-        power, power_exp = _rescaled(power @ power, 2 * power_exp)
+        power, power_exp = _rescaled(_square(power), 2 * power_exp)
     mant, exp = _factorial_over_power(n)
     return math.ldexp(float(col[k - 1]) * mant, col_exp + exp)
+
+
+#: OpenBLAS (NumPy's and SciPy's wheels) multiplies on one thread when m·n·k ≤ 2^18, on every core above;
+#: for products this small the second thread gains little on a quiet machine and, spinning between calls,
+#: costs 30× the CPU when the cores are shared (0.2 ms → 6.7 ms for 181 rows at load 4)
+_ONE_THREAD_PRODUCT = 1 << 18
+
+
+def _square(a: np.ndarray) -> np.ndarray:
+    """``a @ a`` for a square ``a``, in column blocks of at most :data:`_ONE_THREAD_PRODUCT` multiplications
+    each when there are at most 512 rows (the same sums, each on one thread)."""
+    m = a.shape[0]
+    width = _ONE_THREAD_PRODUCT // (m * m)
+    if width < 1 or width >= m:
+        return a @ a
+    out = np.empty_like(a)
+    for j in range(0, m, width):
+        out[:, j:j + width] = a @ a[:, j:j + width]
+    return out
 
 
 def _rescaled(a: np.ndarray, exp: int) -> tuple[np.ndarray, int]:
