@@ -15,9 +15,9 @@ about 30 lines. ``scipy.stats.kstwo`` (Simard & L'Ecuyer 2011) evaluates the sam
 matrix, or Pomeranz's exact recursion, where it is cheap (n ≤ 140, or
 :math:`n d^{3/2} \le 1.4`) and approximations elsewhere (Pelz–Good,
 :math:`2P(D_n^+ \ge d)`): tests/test_stats.py checks :func:`ks_sf` against it to
-1e-10 where it is exact, against a 40-digit evaluation everywhere, and measures the
-approximations' error (Pelz–Good: 3.7e-10 at n = 10⁴ and d ≈ 0.009, 1.5e-7 at
-n = 500), which the exact value removes.
+1e-10 where it is exact, against a 40-digit evaluation (and an extended-precision one
+at n = 10⁴) where it approximates, and measures the approximations' error (Pelz–Good:
+3.7e-10 at n = 10⁴ and d ≈ 0.009, 1.5e-7 at n = 500), which the exact value removes.
 """
 
 from __future__ import annotations
