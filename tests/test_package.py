@@ -210,3 +210,44 @@ def test_submodules_resolve_by_attribute_after_a_bare_import():
             "    raise SystemExit('no AttributeError')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_commands_leave_the_interpreter_s_exit_collections_out():
+    # issue 16: the shutdown collections walk every object still alive (~50-65 ms of a 0.5 s command);
+    # every command freezes them at exit (atexit, once per process), as `gelav report` does
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f'frozen={gc.get_freeze_count()}'))  # runs after gelav's\n"
+        "from gelav.cli import main\n"
+        "for _ in range(3):\n"
+        "    try:\n"
+        "        main(['jensen', '-q'])\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "assert gc.get_freeze_count() == 0  # not during the run\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    frozen = int(r.stderr.rsplit("frozen=", 1)[1])
+    assert frozen > 10_000, r.stderr
+
+
+def test_commands_collect_young_objects_less_often_and_restore_the_threshold(monkeypatch):
+    # issue 16: while a command runs, the collector's youngest generation is collected every
+    # COLLECT_EVERY allocations (not Python's 700), and the caller's thresholds come back after it
+    import gc
+
+    from gelav.cli import COLLECT_EVERY, main
+    from gelav.cli.jensen import jensen
+
+    seen = []
+    run = jensen.callback
+
+    def spy(*args, **kwargs):
+        seen.append(gc.get_threshold()[0])
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(jensen, "callback", spy)
+    before = gc.get_threshold()
+    main(["jensen", "-q"], standalone_mode=False)
+    assert seen == [max(before[0], COLLECT_EVERY)] and COLLECT_EVERY > 700
+    assert gc.get_threshold() == before

@@ -65,9 +65,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special  # not scipy.stats: its import costs ~0.4 s of start-up (gelav._stats)
 
-from gelav.calibrate._common import acf, hessian, interval_side, maximise, prepare, step_diagnostics
+from gelav.calibrate._common import (
+    hessian,
+    interval_side,
+    maximise,
+    prepare,
+    residual_tests,
+    step_diagnostics,
+)
 from gelav.calibrate._result import FitChecks
 from gelav.calibrate.io import TimeSeries
 from gelav.errors import AccuracyWarning
@@ -409,7 +416,7 @@ def fit_ou(
     }
 
     # -- profile-likelihood intervals ---------------------------------------------
-    crit = float(stats.chi2.ppf(level, 1))
+    crit = float(2.0 * special.gammaincinv(0.5, level))  # the χ²₁ quantile, as scipy.stats.chi2.ppf(level, 1)
 
     def dev_kappa(u: float) -> float:
         return 2.0 * (ll_hat - L.profile_kappa(math.exp(u))[0]) - crit
@@ -451,14 +458,14 @@ def fit_ou(
     # Student t with the effective sample size of a mean-reverting path, N_eff = κ̃T/2, as degrees of
     # freedom: the spread of L̂ scales with 1/κ̂, itself known only to ±√(2/κT) relative.
     n_eff = max(kappa_bc * span / 2.0, 1.0)
-    tq = float(stats.t.ppf(0.5 + level / 2, n_eff))
+    tq = float(special.stdtrit(n_eff, 0.5 + level / 2))  # Student-t quantile (= scipy.stats.t.ppf)
     mci = (min(mci[0], m_bc - tq * se_m_bc), max(mci[1], m_bc + tq * se_m_bc))
     if kappa_bc * span / 2.0 < 2.0:
         notes.append(
             f"the series spans only {kappa_bc * span / 2.0:.2g} effective independent observations of the level "
             f"(κ̃T/2 with T = {span:.3g} y): L̄ is poorly determined; a longer series would pin it down"
         )
-    zq = float(stats.norm.ppf(0.5 + level / 2))
+    zq = float(special.ndtri(0.5 + level / 2))
     sci = (0.0 if math.isnan(s_ci[0]) else math.exp(s_ci[0]), math.inf if math.isnan(s_ci[1]) else math.exp(s_ci[1]))
     ssd = sigma / math.sqrt(2 * kappa)
     r_sd = stderr["stationary_sd"] / ssd if ok else float("nan")
@@ -478,16 +485,7 @@ def fit_ou(
     nl = int(lags) if lags is not None else max(1, min(20, n // 5))
     if nl < 1 or nl >= n:
         raise ValueError(f"`lags` must be between 1 and {n - 1}, got {lags}.")
-    rho = acf(z, nl)
-    q_lb = float(n * (n + 2) * np.sum(rho**2 / (n - np.arange(1, nl + 1))))
-    df_lb = max(nl - 1, 1)  # one autoregressive parameter fitted
-    ks = stats.kstest(z, "norm")
-    jb = stats.jarque_bera(z)
-    gof = {
-        "ljung_box": {"statistic": q_lb, "pvalue": float(stats.chi2.sf(q_lb, df_lb)), "lags": float(nl), "df": float(df_lb)},
-        "ks": {"statistic": float(ks.statistic), "pvalue": float(ks.pvalue)},
-        "jarque_bera": {"statistic": float(jb.statistic), "pvalue": float(jb.pvalue)},
-    }
+    gof = residual_tests(z, nl, n_ar=1)  # one autoregressive parameter fitted
     diagnostics = {
         "method": "exact maximum likelihood (profile in kappa, Brent), profile-likelihood intervals",
         "likelihood_evaluations": L.evals,

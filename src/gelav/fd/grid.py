@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -516,6 +515,8 @@ def log_grid_lower(process: ProcessLike, x0s: Sequence[float], horizon: float, l
     if not inside:
         return None
     low = min(inside)
+    from statistics import NormalDist  # lazy: it imports fractions and decimal (~2 ms of start-up)
+
     z = -NormalDist().inv_cdf(tail / 2)
     times = start + horizon * np.linspace(0.05, 1.0, 20)
     for xs in sorted({min(inside), max(inside)}):
@@ -624,6 +625,8 @@ def auto_domain(
         raise ValueError("`x0` must be finite.")
     # stdlib: keeps SciPy's special functions off the import path; below 1e-12 the lower quantile
     # (1 - tail/2 rounds to 1 for tail < 2e-16: deep-tail questions need such tails)
+    from statistics import NormalDist  # lazy: it imports fractions and decimal (~2 ms of start-up)
+
     z = NormalDist().inv_cdf(1.0 - tail / 2) if tail > 1e-12 else -NormalDist().inv_cdf(tail / 2)
     lo_dom, hi_dom = domain_of(process)
     lo, hi = float(np.min(x0s)), float(np.max(x0s))

@@ -14,8 +14,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike, as_generator
+from gelav._stats import ks_sf
 from gelav._validation import MAX_HORIZON, MAX_STATE, check_finite, check_int, check_positive
 from gelav.lattice.counting import KSResult, lattice_cdf
+from gelav.processes.laws import Normal
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,15 +131,15 @@ class WalkSample:
         r"""KS distance between the empirical law and the exact lattice law.
 
         Both CDFs are steps on the same lattice, so the supremum is taken on
-        the lattice points. The p-value uses the continuous KS distribution,
+        the lattice points. The p-value uses the exact continuous KS distribution
+        (:func:`gelav._stats.ks_sf`),
         which is conservative for a discrete law (the true level is below the
         nominal one).
         """
         law = self.exact_law()
         emp = np.searchsorted(np.sort(self.final), law.positions, side="right") / self.n_paths
         d = float(np.max(np.abs(emp - np.cumsum(law.probabilities))))
-        from scipy import stats  # lazy: keeps `import gelav` light
-        return KSResult(d, float(stats.kstwo(self.n_paths).sf(d)), "exact lattice law", self.n_paths)
+        return KSResult(d, ks_sf(self.n_paths, d), "exact lattice law", self.n_paths)
 
     def ks_gaussian(self) -> KSResult:
         r"""KS distance to the Gaussian limit :math:`N(y_0, 2C^2t)` with continuity correction.
@@ -151,15 +153,14 @@ class WalkSample:
         """
         law, h = self.reachable_law()  # parity: on the reachable sub-lattice (spacing 2δy for α = 1/2)
         emp = np.searchsorted(np.sort(self.final), law.positions, side="right") / self.n_paths
-        g = self.walk.limit(self.horizon, x0=self.x0)
+        g = self.walk.normal_limit(self.horizon, x0=self.x0)
         d = float(np.max(np.abs(emp - g.cdf(law.positions + 0.5 * h))))
-        from scipy import stats  # lazy: keeps `import gelav` light
-        return KSResult(d, float(stats.kstwo(self.n_paths).sf(d)), "Gaussian limit (continuity-corrected)", self.n_paths)
+        return KSResult(d, ks_sf(self.n_paths, d), "Gaussian limit (continuity-corrected)", self.n_paths)
 
     def lattice_gap(self) -> float:
         """Exact sup-distance between the lattice law and its Gaussian limit at the faces (reachable sites)."""
         law, h = self.reachable_law()
-        g = self.walk.limit(self.horizon, x0=self.x0)
+        g = self.walk.normal_limit(self.horizon, x0=self.x0)
         return float(np.max(np.abs(np.cumsum(law.probabilities) - g.cdf(law.positions + 0.5 * h))))
 
     def moments(self) -> dict[str, dict[str, float]]:
@@ -316,9 +317,13 @@ class TrinomialWalk:
 
     def limit(self, t: float, *, x0: float = 0.0) -> Any:
         r"""The Gaussian limit law :math:`N(x_0, 2C^2t)` (frozen SciPy distribution)."""
+        return self.normal_limit(t, x0=x0).scipy()
+
+    def normal_limit(self, t: float, *, x0: float = 0.0) -> Normal:
+        """:meth:`limit` as a light :class:`~gelav.processes.laws.Normal` (the same numbers, no ``scipy.stats``
+        import: start-up cost)."""
         t = check_positive("t", t)
-        from scipy import stats  # lazy: keeps `import gelav` light
-        return stats.norm(loc=x0, scale=math.sqrt(2.0 * self.c2 * t))
+        return Normal(x0, math.sqrt(2.0 * self.c2 * t))
 
     def law(self, n_steps: int, *, x0: float = 0.0) -> LatticeLaw:
         r"""Exact law after ``n_steps`` steps: the master equation solved by repeated convolution.
