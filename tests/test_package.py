@@ -251,3 +251,14 @@ def test_commands_collect_young_objects_less_often_and_restore_the_threshold(mon
     main(["jensen", "-q"], standalone_mode=False)
     assert seen == [max(before[0], COLLECT_EVERY)] and COLLECT_EVERY > 700
     assert gc.get_threshold() == before
+
+
+def test_python_dash_m_gelav_is_the_command_line() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "gelav", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("Usage: gelav ")
+    bad = subprocess.run([sys.executable, "-m", "gelav", "stress", "--paths", "-5"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "--paths" in bad.stderr
