@@ -397,7 +397,8 @@ class TimeGrid:
         scheme : str
             A name in :data:`gelav.fd.schemes.SCHEMES`: ``"cn"``: Crank–Nicolson
             with Rannacher damping at both ends (order 2); ``"euler"``: backward
-            Euler throughout (order 1, unconditionally positive); or a registered one.
+            Euler throughout (order 1, unconditionally positive); ``"expm"``: exact in time (the
+            steps are then ``include`` alone, :class:`gelav.fd.schemes.Exponential`); or a registered one.
         damping_steps : int
             Number of backward-Euler half steps replacing the first and last
             ``damping_steps // 2`` steps of the Crank–Nicolson scheme (default 4, i.e.
@@ -407,11 +408,12 @@ class TimeGrid:
         horizon = check_positive("horizon", horizon)
         start = check_finite("start", start)
         n = check_int("n_steps", n_steps, minimum=1)
-        from gelav.fd.schemes import get_scheme
+        from gelav.fd.schemes import get_scheme, is_exact
 
         sch = get_scheme(scheme)
         end = start + horizon
-        base = np.linspace(start, end, n + 1)
+        # a scheme exact in time needs no steps between the times it must land on
+        base = np.array([start, end]) if is_exact(sch) else np.linspace(start, end, n + 1)
         dt = horizon / n
         extra = np.asarray(list(np.atleast_1d(np.asarray(include, dtype=float))), dtype=float)
         if not np.all(np.isfinite(extra)):  # NaN was silently dropped
