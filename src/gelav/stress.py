@@ -545,20 +545,24 @@ def _unit_mass(grid: Any, x0: float) -> Any:
 
 
 def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float) -> list[float]:
-    r""":meth:`gelav.density.Density.cdf` at ``c`` of each chain's masses in ``y`` (laid end to end), the same
-    numbers: the piecewise-linear interpolant of the running sums at the faces, the running sums taken
-    row by row of a padded array (a sequential sum, as ``np.cumsum`` of each chain) and interpolated as
-    ``np.interp`` does (:math:`(F_{k+1} - F_k)/(f_{k+1} - f_k)\,(c - f_k) + F_k`)."""
-    k = len(faces)
+    r""":meth:`gelav.density.Density.cdf` at ``c`` of each chain's masses in ``y`` (laid end to end; the chains
+    cycle through the grids of ``faces``), the same numbers: the piecewise-linear interpolant of the
+    running sums at the faces, the running sums taken row by row of a padded array (a sequential sum, as
+    ``np.cumsum`` of each chain) and interpolated as ``np.interp`` does
+    (:math:`(F_{k+1} - F_k)/(f_{k+1} - f_k)\,(c - f_k) + F_k`)."""
+    k = sizes.size
     rows = np.repeat(np.arange(k), sizes)
     cols = np.arange(y.size) - np.repeat(starts, sizes)
     padded = np.zeros((k, int(sizes.max())))
     padded[rows, cols] = y
     F = np.cumsum(padded, axis=1)
+    js = [int(np.searchsorted(f, c, side="right")) - 1 for f in faces]  # f[j] <= c < f[j + 1]
+    inside = [0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)]
+    n_g = len(faces)
     out = []
-    for i, f in enumerate(faces):
-        j = int(np.searchsorted(f, c, side="right")) - 1  # f[j] <= c < f[j + 1]
-        if 0 < j < f.size - 1 and f[j] < c:
+    for i in range(k):
+        j, f = js[i % n_g], faces[i % n_g]
+        if inside[i % n_g]:
             lo, hi = F[i, j - 1], F[i, j]
             out.append(float((hi - lo) / (f[j + 1] - f[j]) * (c - f[j]) + lo))
         else:  # an end or a face: np.interp itself
@@ -568,10 +572,12 @@ def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float) -> li
 
 
 class _Final(NamedTuple):
-    """The final masses of an exact-time answer on its grid (what :func:`_assess` reads of a run)."""
+    """The final masses of an exact-time answer on its grid (what :func:`_assess` reads of a run) and the
+    start's."""
 
     masses: Any
     grid: Any
+    start: Any
 
 
 def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any],
@@ -682,7 +688,7 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
 
             gs = [level(j) for j in js]
             try:
-                joined, sizes = chained_bands(process, gs, names, lower=far_lower, upper="natural")
+                (sub, diag, sup), sizes = chained_bands(process, gs, names, lower=far_lower, upper="natural")
             except (ValueError, np.linalg.LinAlgError):
                 if len(names) == 1:
                     raise
@@ -695,20 +701,17 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
                         lost.append(f)
                 return lost
             n_g = len(gs)
-            start = np.zeros(int(sizes.sum()) * len(names))  # the point mass on each grid, for each flux
-            at = 0
+            start = np.zeros(diag.size)  # the point mass on each grid, for each flux
+            at, m0 = 0, []
             for g in gs:
-                start[at:at + g.n_nodes] = _unit_mass(g, x0)
+                m0.append(_unit_mass(g, x0))
+                start[at:at + g.n_nodes] = m0[-1]
                 at += g.n_nodes
             if len(names) > 1:
-                sub, diag, sup = (np.concatenate([joined[f][i] for f in names]) for i in range(3))
-                ch = _Chains(sub, diag, sup, np.tile(sizes, len(names)))
-                start[at:] = np.tile(start[:at], len(names) - 1)
-            else:
-                sub, diag, sup = joined[names[0]]
-                ch = _Chains(sub, diag, sup, sizes)
+                start[at:] = np.concatenate([start[:at]] * (len(names) - 1))
+            ch = _Chains(sub, diag, sup, sizes)
             y, bnd = expm_chains(ch, start, horizon)
-            cdf = _cdfs(y, ch.starts, ch.sizes, [g.faces for g in gs] * len(names), c)
+            cdf = _cdfs(y, ch.starts, ch.sizes, [g.faces for g in gs], c)
             lost = []
             for i, (a, b) in enumerate(zip(ch.starts.tolist(), ch.ends.tolist(), strict=True)):
                 f, j = names[i // n_g], i % n_g
@@ -722,7 +725,7 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
                 pT = y[a:b]
                 ps[f].append(max(cdf[i], 0.0) if below else max(float(pT.sum()) - cdf[i], 0.0))  # as Density.prob
                 bounds[f].append(bnd[i])
-                runs[f, js[j]] = _Final(pT[None, :], gs[j])  # every level's (the next one may be solved ahead)
+                runs[f, js[j]] = _Final(pT[None, :], gs[j], m0[j])  # every level's (the next one may be solved ahead)
             return lost
 
         ran: list[str] = []
@@ -879,7 +882,7 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             fine = run.exact_result(level(top), chosen, runs[chosen, top].masses[-1], state["bounds"][chosen][top],
-                                    time.perf_counter())
+                                    time.perf_counter(), runs[chosen, top].start)
         caught[chosen] = list(w)
     else:
         fine = runs[chosen]

@@ -249,22 +249,19 @@ def batch_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[st
     one by :class:`Generator`.
     """
     names = [check_flux(f) for f in fluxes]
-    joined, sizes = chained_bands(process, grids, names, t=t, lower=lower, upper=upper)
+    (sub, diag, sup), sizes = chained_bands(process, grids, names, t=t, lower=lower, upper=upper)
     ends = np.cumsum(sizes)
-    out: dict[tuple[int, str], Bands] = {}
-    for f in names:
-        sub, diag, sup = joined[f]
-        for j, (a, b) in enumerate(zip((ends - sizes).tolist(), ends.tolist(), strict=True)):
-            out[j, f] = Bands(sub[a:b], diag[a:b], sup[a:b])
-    return out
+    keys = [(j, f) for f in names for j in range(len(grids))]
+    return {k: Bands(sub[a:b], diag[a:b], sup[a:b])
+            for k, a, b in zip(keys, (ends - sizes).tolist(), ends.tolist(), strict=True)}
 
 
 def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[str], *, t: float = 0.0,
                   lower: str | Boundary = "reflecting", upper: str | Boundary = "reflecting"
-                  ) -> tuple[dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]],
-                             NDArray[np.int64]]:
-    """The bands of :func:`batch_bands` laid end to end: flux -> ``(sub, diag, sup)`` over the nodes of all
-    ``grids`` in order (``sub`` zero at each grid's first node, ``sup`` at its last), and the grids' sizes."""
+                  ) -> tuple[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], NDArray[np.int64]]:
+    """The bands of :func:`batch_bands` laid end to end, ``(sub, diag, sup)``: the chains of every grid for the
+    first flux, then for the next ... (``sub`` zero at each chain's first node, ``sup`` at its last), and the
+    chains' sizes."""
     lo_bc, hi_bc = _check_boundary("lower", lower), _check_boundary("upper", upper)
     sizes = np.array([g.n_nodes for g in grids])
     lo_dom, hi_dom = domain_of(process)
@@ -272,17 +269,16 @@ def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[
     def at_end(v: float, end: float) -> bool:  # where singular_ends can answer True (an end of the state space)
         return math.isfinite(end) and abs(v - end) <= 1e-12 * max(1.0, abs(end))
 
+    n_f = len(fluxes)
     if any(g.lower < lo_dom - 1e-12 or g.upper > hi_dom + 1e-12 or (
             (at_end(g.lower, lo_dom) or at_end(g.upper, hi_dom)) and any(singular_ends(process, g))) for g in grids):
-        gens = {f: [Generator(process, g, lower=lo_bc, upper=hi_bc, flux=f).bands(t) for g in grids] for f in fluxes}
-        joined = {}
-        for f, bs in gens.items():
-            sub, diag, sup = (np.concatenate([getattr(b, k) for b in bs]) for k in ("sub", "diag", "sup"))
-            ends = np.cumsum(sizes)
-            sub[ends - sizes] = 0.0
-            sup[ends - 1] = 0.0
-            joined[f] = (sub, diag, sup)
-        return joined, sizes
+        bs = [Generator(process, g, lower=lo_bc, upper=hi_bc, flux=f).bands(t) for f in fluxes for g in grids]
+        sub, diag, sup = (np.concatenate([getattr(b, k) for b in bs]) for k in ("sub", "diag", "sup"))
+        all_sizes = np.concatenate([sizes] * n_f)
+        ends = np.cumsum(all_sizes)
+        sub[ends - all_sizes] = 0.0
+        sup[ends - 1] = 0.0
+        return (sub, diag, sup), all_sizes
     ends = np.cumsum(sizes)
     first = ends - sizes
     if len(grids) == 1:
@@ -300,29 +296,30 @@ def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[
         below = np.flatnonzero(is_face)  # the node below each face (the node above is below + 1)
         above = below + 1
     proc = process
-    a_face = np.asarray(proc.variance_rate(t, xm), dtype=float)  # type: ignore[attr-defined]
+    # σ² at the faces and the nodes in one call (the coefficients are pointwise: the same numbers)
+    a_all = np.asarray(proc.variance_rate(t, np.concatenate((xm, x))), dtype=float)  # type: ignore[attr-defined]
+    a_face, a_node = a_all[:xm.size], a_all[xm.size:]
     b_face = np.asarray(proc.drift(t, xm), dtype=float)  # type: ignore[attr-defined]
-    a_node = np.asarray(proc.variance_rate(t, x), dtype=float)  # type: ignore[attr-defined]
-    if not (np.isfinite(a_face).all() and np.isfinite(b_face).all() and np.isfinite(a_node).all()):
+    if not (np.isfinite(a_all).all() and np.isfinite(b_face).all()):
         raise ValueError(f"The process coefficients are not finite on the grid at t={t}.")
     if (a_face < 0).any():
         raise ValueError("The variance rate σ² must be >= 0.")
     D = 0.5 * a_face
     c = b_face - 0.5 * (a_node[above] - a_node[below]) / h
     vol_lo, vol_hi = vol[below], vol[above]
-    joined = {}
+    m = x.size
+    sub = np.zeros(n_f * m)
+    sup = np.zeros(n_f * m)
     rows = [(bc, i) for bc, i in ((lo_bc, 0), (hi_bc, -1)) if type(bc).rows is not Boundary.rows or bc.absorbing]
-    for f in fluxes:
+    for k, f in enumerate(fluxes):
         up, down = _RATES[f](D, c, h)
-        sup = np.zeros(x.size)
-        sub = np.zeros(x.size)
-        sup[below] = up / vol_lo
-        sub[above] = down / vol_hi
+        sub_f, sup_f = sub[k * m:(k + 1) * m], sup[k * m:(k + 1) * m]
+        sup_f[below] = up / vol_lo
+        sub_f[above] = down / vol_hi
         for bc, i in rows:  # the boundary rows of each chain, as Generator.bands sets them
             for a, b in zip(first.tolist(), ends.tolist(), strict=True):
-                bc.rows(sub[a:b], sup[a:b], None, i)
-        joined[f] = (sub, -(sub + sup), sup)
-    return joined, sizes
+                bc.rows(sub_f[a:b], sup_f[a:b], None, i)
+    return (sub, -(sub + sup), sup), (np.concatenate([sizes] * n_f) if n_f > 1 else sizes)
 
 
 class Generator:

@@ -514,12 +514,15 @@ class _Run:
                             with_implicit_halves(time_grid, implicit), time_grid.n_steps, t_start, extra)
 
     def exact_result(self, grid: Grid, flux: str, final: NDArray[np.float64], time_bound: float,
-                     t_start: float) -> Density:
-        """The Density of one exact step over the whole horizon from the start masses to ``final``
-        (computed elsewhere, e.g. by :func:`gelav.fd.expm.expm_apply` in a batch), with the diagnostics
-        and warnings of :meth:`solve` (no absorbing or killing: reflecting or natural ends)."""
-        m0 = initial_masses(self.initial, grid, self.process)
-        masses = np.stack((m0, final))
+                     t_start: float, m0: NDArray[np.float64] | None = None) -> Density:
+        """The Density of one exact step over the whole horizon from the start masses ``m0`` (default:
+        ``initial_masses``) to ``final`` (computed elsewhere, e.g. by :func:`gelav.fd.expm.expm_apply` in a
+        batch), with the diagnostics and warnings of :meth:`solve` (no absorbing or killing: reflecting
+        or natural ends)."""
+        masses = np.empty((2, grid.n_nodes))
+        masses[0] = initial_masses(self.initial, grid, self.process) if m0 is None else m0
+        masses[1] = final
+        m0 = masses[0]
         zeros = np.zeros(2)
         end = self.start + self.horizon
         tg = TimeGrid(np.array([self.start, end]), np.array([0.5]), ("expm",))
@@ -571,9 +574,9 @@ class _Run:
         final = masses[-1]
         tot = final.sum()
         if tot > 0:
-            sd = math.sqrt(max(float(final @ (grid.nodes - final @ grid.nodes / tot) ** 2 / tot), 0.0))
-            h_near = float(np.interp(final @ grid.nodes / tot, 0.5 * (grid.nodes[1:] + grid.nodes[:-1]),
-                                     grid.spacing))
+            mean = final @ grid.nodes / tot
+            sd = math.sqrt(max(float(final @ (grid.nodes - mean) ** 2 / tot), 0.0))
+            h_near = float(np.interp(mean, grid.faces[1:-1], grid.spacing))  # (the faces are the node midpoints)
             if sd < 4 * h_near:
                 warnings.warn(
                     f"The distribution at t={end:g} has standard deviation {sd:.3g}, only {sd / h_near:.1f} "
