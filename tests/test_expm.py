@@ -288,6 +288,21 @@ def test_stress_tol_is_exact_in_time_for_a_time_homogeneous_process() -> None:
     assert fan_density(fan) is fan
 
 
+def test_stress_tol_above_a_threshold_off_the_start() -> None:
+    """P(X_T > c) with c away from the start: the answer within its estimate of the exact law, and the
+    unextrapolated answer forward's own on that grid (Density.prob(above=), the same numbers)."""
+    from gelav.stress import _nested_grids
+
+    m, s = _ou_law(0.45, 1.0, 0.32, -0.5, 2.0)
+    r = stress_test(OU, -0.5, 2.0, 0.3, direction="above", methods=["pde"], tol=1e-6).results["pde"]
+    assert r.details["scheme"] == "expm" and abs(r.probability - norm.sf((0.3 - m) / s)) <= r.error <= 1e-6
+    grids = _nested_grids(OU, -0.5, 2.0, 0.3, 16, 1e-10, levels=8, clip=True)
+    assert grids is not None
+    g = next(g for g in grids if g.n_nodes - 1 == r.details["cells"])
+    d = forward(OU, -0.5, 2.0, grid=g, n_steps=1, scheme="expm", flux=r.details["flux"])
+    assert d.prob(above=0.3) == r.details["unextrapolated"]
+
+
 def _same_process_declared_time_dependent(proc):  # type: ignore[no-untyped-def]
     """The same model (law, domain) declared time-dependent: no exponential, Crank–Nicolson throughout."""
     import copy

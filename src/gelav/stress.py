@@ -557,17 +557,18 @@ def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float) -> li
     padded[rows, cols] = y
     F = np.cumsum(padded, axis=1)
     js = [int(np.searchsorted(f, c, side="right")) - 1 for f in faces]  # f[j] <= c < f[j + 1]
-    inside = [0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)]
     n_g = len(faces)
+    if all(0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)):  # c inside: vectorised
+        jj = np.array(js * (k // n_g))
+        f_lo = np.array([f[j] for j, f in zip(js, faces, strict=True)] * (k // n_g))
+        f_hi = np.array([f[j + 1] for j, f in zip(js, faces, strict=True)] * (k // n_g))
+        rows_k = np.arange(k)
+        lo, hi = F[rows_k, jj - 1], F[rows_k, jj]
+        return ((hi - lo) / (f_hi - f_lo) * (c - f_lo) + lo).tolist()  # type: ignore[no-any-return]
     out = []
-    for i in range(k):
-        j, f = js[i % n_g], faces[i % n_g]
-        if inside[i % n_g]:
-            lo, hi = F[i, j - 1], F[i, j]
-            out.append(float((hi - lo) / (f[j + 1] - f[j]) * (c - f[j]) + lo))
-        else:  # an end or a face: np.interp itself
-            Fi = np.concatenate(([0.0], F[i, :sizes[i]]))
-            out.append(float(np.interp(c, f, Fi, left=0.0, right=Fi[-1])))
+    for i in range(k):  # an end or a face: np.interp itself
+        Fi = np.concatenate(([0.0], F[i, :sizes[i]]))
+        out.append(float(np.interp(c, faces[i % n_g], Fi, left=0.0, right=Fi[-1])))
     return out
 
 
