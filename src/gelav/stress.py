@@ -15,8 +15,10 @@ own error estimate:
   domain leaves out at most :data:`TAIL_FRACTION` of the answer (widened for
   deep tails), so the estimate is relative: ``relative_error_estimate``. The
   plain finest-grid answer and its estimate :math:`|P_N - P_{N/2}|/3` are
-  kept in the details. With ``tol=``, the grids and the flux (Scharfetter–Gummel
-  or the square-root approximation) are chosen instead, refining from 16 cells
+  kept in the details. With ``tol=``, the grids, the flux (Scharfetter–Gummel
+  or the square-root approximation) and the time steps (exact, ``scheme="expm"``,
+  for a time-homogeneous process whose chains the exponential's error bound
+  certifies; Crank–Nicolson otherwise) are chosen instead, refining from 16 cells
   until a validated estimate is at most ``tol`` (:func:`_pde_to_tolerance`).
 - ``mc``: Monte Carlo; value ± standard error; with no path in the event the
   exact one-sided 95 % upper bound :math:`1 - 0.05^{1/n}` (``error_kind = "bound"``).
@@ -1079,9 +1081,11 @@ def stress_test(
         An absolute tolerance for the ``pde`` method: instead of three fixed grids, nested
         grids from 16 cells are refined, and the flux (Scharfetter–Gummel or the square-root
         approximation, :data:`gelav.fd.generator.FLUXES`) chosen, until the error estimate is
-        at most ``tol`` (:func:`_pde_to_tolerance`); ``cells`` is then the largest grid allowed
-        (:class:`~gelav.errors.ConvergenceError` beyond it) and ``steps`` must not be given.
-        ``results["pde"].details["flux_choice"]`` explains the choice.
+        at most ``tol`` (:func:`_pde_to_tolerance`); the answers are exact in time
+        (:mod:`gelav.fd.expm`) for a time-homogeneous process where the exponential's error
+        bound allows, Crank–Nicolson steps otherwise (``details["scheme"]``). ``cells`` is then
+        the largest grid allowed (:class:`~gelav.errors.ConvergenceError` beyond it) and
+        ``steps`` must not be given. ``results["pde"].details["flux_choice"]`` explains the choice.
 
     Returns
     -------
