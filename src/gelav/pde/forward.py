@@ -151,7 +151,10 @@ def forward(
         Times at which to save the distribution (always including start and end).
     scheme : str
         Crank–Nicolson with Rannacher damping (``"cn"``, order 2), backward Euler
-        (``"euler"``, order 1) or another scheme of :data:`gelav.fd.schemes.SCHEMES`.
+        (``"euler"``, order 1), exact in time for a time-homogeneous process (``"expm"``:
+        the steps are the saved times, each :math:`e^{\Delta t Q^\top}` with an error bound,
+        ``diagnostics["time_error_bound"]``; :mod:`gelav.fd.expm`) or another scheme of
+        :data:`gelav.fd.schemes.SCHEMES`.
     lower, upper : {"natural", "reflecting", "absorbing"}
         Boundary conditions. ``"natural"`` (default) is a far boundary the
         mass should never feel: it is treated as reflecting and a
