@@ -19,6 +19,11 @@ Solvers:
 * gelav ``forward`` (Crank–Nicolson + Rannacher, Scharfetter–Gummel fluxes,
   O(N) per step), plus two library-level variants: Richardson extrapolation of
   two nested grids, and a sinh-stretched grid around the threshold;
+* gelav's automatic mode, ``stress_test(..., methods=["pde"], tol=1e-6)``: flux, nested
+  grids and time steps chosen by validated Richardson estimates — exact in time
+  (``scheme="expm"``, :mod:`gelav.fd.expm`) for a time-homogeneous process whose
+  chains the exponential's error bound certifies, Crank–Nicolson otherwise (the
+  ``steps`` column says which);
 * an *experimental* variant (not in gelav): the same solver with
   square-root-approximation (SqRA) fluxes, patched in for this run only;
 * fplanck (``propagate``: ``scipy.sparse.linalg.expm_multiply``, exact in time;
@@ -213,7 +218,8 @@ def gelav_auto(process: Any, x0: float, horizon: float, c: float, exact: float, 
 
     r, sec = best_time(run, repeats, cold=True)
     d = r.details
-    return {"N": d["cells"], "steps": d["steps"], "seconds": sec, "P": r.probability, "dP": r.probability - exact,
+    steps = "exact (expm)" if d.get("scheme") == "expm" else f"{d['steps']} (cn)"
+    return {"N": d["cells"], "steps": steps, "seconds": sec, "P": r.probability, "dP": r.probability - exact,
             "absdP": abs(r.probability - exact), "estimate": r.error, "flux": d["flux"],
             "reason": d["flux_choice"]["reason"],
             "rounds": [{"cells": rd["cells"], **{f: {"error_estimate": v["error_estimate"], "validated": v["validated"]}

@@ -236,7 +236,29 @@ def gbm_log_grid_issue_case() -> tuple[float, float]:
     return p, p - float(g.transition(1.0, 1.0).cdf(0.05))
 
 
+def expm_sup_error() -> tuple[float]:
+    """sup_{x <= 0} |r(x) - e^x| of gelav.fd.expm's rational rule (tests/test_expm.py asserts the bound)."""
+    from gelav.fd.expm import POLES, WEIGHTS
+
+    x = -np.concatenate(([0.0], np.logspace(-10, 16, 60001), np.linspace(0.0, 50.0, 20001)))
+    r = (WEIGHTS[None, :] / (POLES[None, :] - x[:, None])).imag.sum(axis=1)
+    return (float(np.abs(r - np.exp(x)).max()),)
+
+
+def stress_tol_seed() -> tuple[Any, ...]:
+    """The automatic mode on the seed's OU: cells, |dP| against the exact law, the estimate, the time bound."""
+    from gelav import stress_test
+
+    r = stress_test(_seed_ou(), -0.5, 2.0, -0.5, methods=["analytic", "pde"], tol=1e-6)
+    pde = r.results["pde"]
+    return (pde.details["cells"], abs(pde.probability - r.results["analytic"].probability), pde.error,
+            pde.details["time_error_bound"])
+
+
 QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
+    ("docs/validation.md", "the sup error of $r$ on the negative axis, {:.1e} as measured by", expm_sup_error),
+    ("docs/methods.md", "SqRA on {} cells, $|\\Delta P|$ = {:.1e} against an estimate of {:.1e} (time-error bound {:.0e}).",
+     stress_tol_seed),
     ("docs/validation.md", "The issue's case now gives {:.7f} (error {:.1e} on 400 cells)", gbm_log_grid_issue_case),
     ("README.md", "│ analytic │ {:.9f} │", seed000_exact),
     ("README.md", "v.value(-0.5), v.delta(-0.5)            # {:.6f} (exact 0.075745), {:.4f}", readme_call_value),

@@ -104,7 +104,7 @@ def test_new_scheme_forward_is_second_order_and_the_transpose():
 
 
 def test_unknown_scheme_lists_the_registry():
-    with pytest.raises(ValueError, match="registered schemes are 'cn', 'euler', 'tr-bdf2'"):
+    with pytest.raises(ValueError, match="registered schemes are 'cn', 'euler', 'expm', 'tr-bdf2'"):
         forward(OU, 0.3, 1.0, grid=GRID, scheme="rk4")
 
 

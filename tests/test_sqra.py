@@ -284,7 +284,8 @@ def test_stress_tol_answer_is_forward_on_the_nested_grids() -> None:
     grids = _nested_grids(OU, -0.5, 2.0, -0.5, 16, 1e-10, levels=8, clip=True)
     assert grids is not None
     j = next(i for i, g in enumerate(grids) if g.n_nodes - 1 == cells)
-    p = forward(OU, -0.5, 2.0, grid=grids[j], n_steps=r.details["steps"], flux=flux).prob(below=-0.5)
+    p = forward(OU, -0.5, 2.0, grid=grids[j], n_steps=r.details["steps"], flux=flux,
+                scheme=r.details["scheme"]).prob(below=-0.5)
     assert p == r.details["unextrapolated"]
 
 

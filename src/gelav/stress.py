@@ -15,8 +15,10 @@ own error estimate:
   domain leaves out at most :data:`TAIL_FRACTION` of the answer (widened for
   deep tails), so the estimate is relative: ``relative_error_estimate``. The
   plain finest-grid answer and its estimate :math:`|P_N - P_{N/2}|/3` are
-  kept in the details. With ``tol=``, the grids and the flux (Scharfetter–Gummel
-  or the square-root approximation) are chosen instead, refining from 16 cells
+  kept in the details. With ``tol=``, the grids, the flux (Scharfetter–Gummel
+  or the square-root approximation) and the time steps (exact, ``scheme="expm"``,
+  for a time-homogeneous process whose chains the exponential's error bound
+  certifies; Crank–Nicolson otherwise) are chosen instead, refining from 16 cells
   until a validated estimate is at most ``tol`` (:func:`_pde_to_tolerance`).
 - ``mc``: Monte Carlo; value ± standard error; with no path in the event the
   exact one-sided 95 % upper bound :math:`1 - 0.05^{1/n}` (``error_kind = "bound"``).
@@ -178,7 +180,7 @@ class StressResult:
         a3.set_title("Tail (log scale)")
         a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8)
         a2.axhline(c, color="C3", lw=0.8, label=f"threshold {c:g}")
-        d.plot_fan(ax=a2)
+        fan_density(d).plot_fan(ax=a2)
         a2.set_title("Spread of the distribution over time")
         a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8)
         fig.tight_layout()
@@ -193,6 +195,21 @@ class StressResult:
         r = min(self.results.values(), key=lambda m: (m.method != "analytic", m.error_kind == "bound",
                                                       m.details.get("validated") is False, m.error))
         return r.probability
+
+
+def fan_density(density: Any, n_times: int = 40) -> Any:
+    """``density`` itself when it saved the law at several times; else (the automatic mode's exact step,
+    which saves the start and the horizon only) the same run on the same grid, flux and scheme, saved at
+    ``n_times`` equal steps: the fan chart and its export over time."""
+    if density.times.size >= 3:
+        return density
+    from gelav.forward import forward
+
+    inp, diag = density.inputs, density.diagnostics
+    t0, T = float(inp["start"]), float(inp["horizon"])
+    return forward(density.process, inp["initial"], T, grid=density.grid, start=t0, n_steps=n_times,
+                   times=np.linspace(t0, t0 + T, n_times + 1), flux=diag["flux"], scheme=diag["scheme"],
+                   lower=inp["lower"], upper=inp["upper"])
 
 
 def _analytic(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
@@ -515,25 +532,83 @@ def _pde(process: ProcessLike, x0: float, horizon: float, c: float, below: bool,
 
 #: the coarsest grid (cells) of the search to a tolerance; each level doubles the cells and the steps
 TOL_START_CELLS = 16
+#: with exact time steps, every answer's time-error bound must be at most this fraction of ``tol``
+TIME_ERROR_FRACTION = 0.01
+
+
+def _unit_mass(grid: Any, x0: float) -> Any:
+    """``grid.point_mass(x0)`` (the same numbers), without its checks when ``x0`` is a node (nested grids)."""
+    j = int(np.searchsorted(grid.nodes, x0))
+    if j < grid.n_nodes and grid.nodes[j] == x0:
+        m = np.zeros(grid.n_nodes)
+        m[j] = 1.0
+        return m
+    return grid.point_mass(x0)
+
+
+def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float) -> list[float]:
+    r""":meth:`gelav.density.Density.cdf` at ``c`` of each chain's masses in ``y`` (laid end to end; the chains
+    cycle through the grids of ``faces``), the same numbers: the piecewise-linear interpolant of the
+    running sums at the faces, the running sums taken row by row of a padded array (a sequential sum, as
+    ``np.cumsum`` of each chain) and interpolated as ``np.interp`` does
+    (:math:`(F_{k+1} - F_k)/(f_{k+1} - f_k)\,(c - f_k) + F_k`)."""
+    k = sizes.size
+    rows = np.repeat(np.arange(k), sizes)
+    cols = np.arange(y.size) - np.repeat(starts, sizes)
+    padded = np.zeros((k, int(sizes.max())))
+    padded[rows, cols] = y
+    F = np.cumsum(padded, axis=1)
+    js = [int(np.searchsorted(f, c, side="right")) - 1 for f in faces]  # f[j] <= c < f[j + 1]
+    n_g = len(faces)
+    if all(0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)):  # c inside: vectorised
+        jj = np.array(js * (k // n_g))
+        f_lo = np.array([f[j] for j, f in zip(js, faces, strict=True)] * (k // n_g))
+        f_hi = np.array([f[j + 1] for j, f in zip(js, faces, strict=True)] * (k // n_g))
+        rows_k = np.arange(k)
+        lo, hi = F[rows_k, jj - 1], F[rows_k, jj]
+        return ((hi - lo) / (f_hi - f_lo) * (c - f_lo) + lo).tolist()  # type: ignore[no-any-return]
+    out = []
+    for i in range(k):  # an end or a face: np.interp itself
+        Fi = np.concatenate(([0.0], F[i, :sizes[i]]))
+        out.append(float(np.interp(c, faces[i % n_g], Fi, left=0.0, right=Fi[-1])))
+    return out
+
+
+class _Final(NamedTuple):
+    """The final masses of an exact-time answer on its grid (what :func:`_assess` reads of a run) and the
+    start's."""
+
+    masses: Any
+    grid: Any
+    start: Any
 
 
 def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any],
                       fluxes: Sequence[str] | None = None) -> MethodResult:
-    r"""The PDE method to an absolute tolerance ``opts["tol"]``, choosing the flux and the grid.
+    r"""The PDE method to an absolute tolerance ``opts["tol"]``, choosing the flux, the grid and the time steps.
 
     Nested grids of :data:`TOL_START_CELLS`, twice, four times ... as many cells (``x0`` and the
-    threshold on nodes, graded or logarithmic where :func:`_nested_grids` says; the steps, half the
-    coarsest grid's cells, double exactly with each level: the time error is extrapolated too).
-    A flux (of ``fluxes``, default :data:`gelav.fd.generator.FLUXES`) with three answers is assessed
-    exactly as the fixed-grid method assesses its three answers
-    (:func:`refinement_estimate`, the observed-order and resolution checks of :func:`_assess`); from
-    four answers on, the last three pair extrapolations are assessed the same way (nominal order 3)
-    and their estimate is taken when larger (the remainder converging slower than the third order
-    the three-answer estimate assumes).
+    threshold on nodes, graded or logarithmic where :func:`_nested_grids` says). A flux (of ``fluxes``,
+    default :data:`gelav.fd.generator.FLUXES`) with three answers is assessed exactly as the fixed-grid
+    method assesses its three answers (:func:`refinement_estimate`, the observed-order and resolution
+    checks of :func:`_assess`); from four answers on, the last three pair extrapolations are assessed the
+    same way (nominal order 3) and their estimate is taken when larger (the remainder converging slower
+    than the third order the three-answer estimate assumes).
 
-    Every flux of ``fluxes`` first runs on the two coarsest grids; the one whose answer moved least
+    Time: for a time-homogeneous process the answers are exact in time (:mod:`gelav.fd.expm`, one
+    exponential per grid; only the space error is left and extrapolated), every answer certified by its
+    time-error bound, which must be at most :data:`TIME_ERROR_FRACTION` of ``tol`` (a flux whose bound is
+    larger drops out: a chain far from detailed balance, e.g. drift-dominated) and is added, twice, to
+    the estimate. Otherwise, or when no flux is left or none reaches ``tol`` that way, Crank–Nicolson
+    steps (half the coarsest grid's cells, doubling exactly with each level: the time error is
+    extrapolated too); ``details["flux_choice"]["exact_time"]`` then says why.
+
+    Every flux first runs on the two coarsest grids; the one whose answer moved least
     (:math:`|P_1 - P_0|/3`) is refined first, and the others join it only if its three-grid estimate
-    is not validated. Each round then assesses the fluxes in the running:
+    is not validated (with exact time steps: on two levels in a row, the coarsest grids being often
+    short of the asymptotic range in space alone; the four coarsest levels of every flux are then solved
+    in one batch, which costs less than solving them as they are needed).
+    Each round then assesses the fluxes in the running:
 
     - a validated estimate ≤ ``tol``: done, with the smallest such estimate;
     - else, if some estimates are validated, the flux expected to reach ``tol`` in the fewest
@@ -550,20 +625,23 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
     from gelav.errors import ConvergenceError
     from gelav.fd.generator import FLUXES
     from gelav.forward import forward
+    from gelav.processes.protocol import is_time_homogeneous
 
     t0 = time.perf_counter()
     tol = float(opts["tol"])
     budget = int(opts["cells"])
     fluxes = list(FLUXES if fluxes is None else fluxes)
     q = {"below": c} if below else {"above": c}
-    nominal = 2.0  # Crank–Nicolson with Rannacher damping, space and time refined together
+    nominal = 2.0  # Crank–Nicolson with Rannacher damping, space and time refined together; or space alone
     tail = min(1e-10, 0.01 * tol)  # the mass the domain may leave out: a small part of the tolerance
     n0 = TOL_START_CELLS
     n_levels = max(3, math.floor(math.log2(max(budget, n0) / n0)) + 1)
     from gelav.grid import auto_domain
 
     domain = auto_domain(process, x0, horizon, include=[c], tail=tail)
-    grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=3, clip=True, domain=domain)
+    exact_first = is_time_homogeneous(process)
+    grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=4 if exact_first else 3, clip=True,
+                          domain=domain)
     nested = grids is not None
     graded = nested and is_graded(grids)  # type: ignore[arg-type]
     far_lower = far_lower_end(process, grids) if grids is not None else "natural"
@@ -586,124 +664,247 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
     if cells(2) > budget:
         raise ValueError(f"`cells` = {budget} is below the three coarsest grids of the search to `tol` "
                          f"({cells(0)}, {cells(1)}, {cells(2)} cells).")
-    ps: dict[str, list[float]] = {f: [] for f in fluxes}
-    runs: dict[str, Any] = {}
-    caught: dict[str, list[Any]] = {}
 
-    def solve(f: str, j: int) -> None:
+    def search(exact: bool) -> tuple[str, str, int, dict[str, Any], Any]:
+        """One search (exact time steps or Crank–Nicolson): ``(chosen, reason, top, state, history)``."""
+        ps: dict[str, list[float]] = {f: [] for f in fluxes}
+        runs: dict[Any, Any] = {}  # flux -> the latest run (stepping), (flux, level) -> its final masses (exact)
+        caught: dict[str, list[Any]] = {}
+        bounds: dict[str, list[float]] = {f: [] for f in fluxes}
+        failed: dict[str, str] = {}
+
+        def solve(f: str, j: int) -> None:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                if grids is None:
+                    d = forward(process, x0, horizon, n_cells=cells(j), n_steps=steps(j), include=[c], tail=tail,
+                                flux=f)
+                else:
+                    d = forward(process, x0, horizon, grid=level(j), n_steps=steps(j), lower=far_lower, flux=f)
+            ps[f].append(d.prob(**q))
+            runs[f], caught[f] = d, list(w)
+
+        def solve_exact(names: Sequence[str], js: Sequence[int]) -> list[str]:
+            """The exact answers of the fluxes ``names`` on the levels ``js`` (one batch); the fluxes that fail."""
+            from gelav.fd.expm import _Chains, expm_chains
+            from gelav.fd.generator import chained_bands
+
+            gs = [level(j) for j in js]
+            try:
+                (sub, diag, sup), sizes = chained_bands(process, gs, names, lower=far_lower, upper="natural")
+            except (ValueError, np.linalg.LinAlgError):
+                if len(names) == 1:
+                    raise
+                lost = []
+                for f in names:  # find the flux that cannot be built (SqRA rates overflowing ...)
+                    try:
+                        lost += solve_exact([f], js)
+                    except (ValueError, np.linalg.LinAlgError) as exc:
+                        failed[f] = str(exc)
+                        lost.append(f)
+                return lost
+            n_g = len(gs)
+            start = np.zeros(diag.size)  # the point mass on each grid, for each flux
+            at, m0 = 0, []
+            for g in gs:
+                m0.append(_unit_mass(g, x0))
+                start[at:at + g.n_nodes] = m0[-1]
+                at += g.n_nodes
+            if len(names) > 1:
+                start[at:] = np.concatenate([start[:at]] * (len(names) - 1))
+            ch = _Chains(sub, diag, sup, sizes)
+            y, bnd = expm_chains(ch, start, horizon)
+            cdf = _cdfs(y, ch.starts, ch.sizes, [g.faces for g in gs], c)
+            lost = []
+            for i, (a, b) in enumerate(zip(ch.starts.tolist(), ch.ends.tolist(), strict=True)):
+                f, j = names[i // n_g], i % n_g
+                if f in lost:
+                    continue
+                if not bnd[i] <= TIME_ERROR_FRACTION * tol:
+                    failed[f] = (f"time-error bound {bnd[i]:.3g} of the exponential on {gs[j].n_nodes - 1} cells "
+                                 f"exceeds {TIME_ERROR_FRACTION:g} × tol (a chain far from detailed balance)")
+                    lost.append(f)
+                    continue
+                pT = y[a:b]
+                ps[f].append(max(cdf[i], 0.0) if below else max(float(pT.sum()) - cdf[i], 0.0))  # as Density.prob
+                bounds[f].append(bnd[i])
+                runs[f, js[j]] = _Final(pT[None, :], gs[j], m0[j])  # every level's (the next one may be solved ahead)
+            return lost
+
+        ran: list[str] = []
+        if exact:  # the four coarsest levels of every flux in one batch: one LAPACK call costs less than two
+            lost = solve_exact(fluxes, list(range(4 if n_levels > 3 and cells(3) <= budget else 3)))
+            ran = [f for f in fluxes if f not in lost and f not in failed]
+        else:
+            for f in fluxes:
+                try:
+                    for j in range(2):
+                        solve(f, j)
+                    ran.append(f)
+                except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. SqRA rates overflowing at a huge Péclet number
+                    failed[f] = str(exc)
+        if not ran:
+            raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
+                                + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        # screening on the two coarsest grids: the flux whose answer moved least (|P_1 - P_0| / 3, the second-order
+        # estimate of the error on the finer one) is refined first; the others wait until its estimate fails
+        screen = {f: abs(ps[f][1] - ps[f][0]) / (2**nominal - 1) for f in ran}
+        first = min(ran, key=lambda f: (screen[f], fluxes.index(f)))
+        alive, waiting = [first], [f for f in ran if f != first]
+        history: list[dict[str, Any]] = [{"cells": [cells(0), cells(1)], "screening_estimates": screen,
+                                          "decision": f"{first} is refined first (smallest screening estimate)"}]
+        misses = 0  # rounds in a row without a validated estimate while fluxes wait
+        top = 2
+
+        def advance(names: list[str], upto: int) -> None:
+            """Bring every flux of ``names`` to level ``upto`` (those that fail are dropped)."""
+            if exact:
+                need = {f: list(range(len(ps[f]), upto + 1)) for f in names}
+                for js in {tuple(v) for v in need.values() if v}:
+                    for f in solve_exact([f for f in names if tuple(need[f]) == js], list(js)):
+                        names.remove(f)
+                return
+            for f in list(names):  # every flux in the running has its answers up to the current level
+                try:
+                    for j in range(len(ps[f]), upto + 1):
+                        solve(f, j)
+                except (ValueError, np.linalg.LinAlgError) as exc:
+                    failed[f] = str(exc)
+                    names.remove(f)
+
+        while True:
+            advance(alive, top)
+            if not alive:
+                if not waiting:
+                    raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
+                                        + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+                alive, waiting = waiting, []
+                continue
+            rnd: dict[str, Any] = {"cells": [cells(top - 2), cells(top - 1), cells(top)]}
+            assessed: dict[str, tuple[float, float, float, float, bool, str, float]] = {}
+            for f in alive:
+                three = ps[f][top - 2:top + 1]
+                ref = refinement_estimate(three, nested, nominal)
+                try:
+                    assessed[f] = _assess(three, ref, runs[f, top] if exact else runs[f], nested, graded, tail, c)
+                except MethodOmitted as omitted:  # graded grids on which the answers do not converge (yet)
+                    err = max(abs(three[2] - three[1]), ref.error) + 0.5 * tail
+                    assessed[f] = (ref.value, err, ref.unextrapolated_error, ref.order, False, str(omitted), math.nan)
+                value, err, unext, order, validated, why, res = assessed[f]
+                remainder = math.nan
+                if len(ps[f]) >= top + 1 >= 4:
+                    # four answers: three pair extrapolations, whose own observed order checks the third-order
+                    # remainder the estimate assumes (a time-dependent OU's converged like h^2.3: /7 was 2x optimistic)
+                    pairs = [ps[f][j] + (ps[f][j] - ps[f][j - 1]) / (2**nominal - 1) for j in (top - 2, top - 1, top)]
+                    rem = refinement_estimate(pairs, nested, nominal + 1.0)
+                    remainder = rem.order
+                    if rem.unextrapolated_error > err:
+                        err = rem.unextrapolated_error
+                if exact:  # the answers' time errors, at most their bounds, enter the extrapolation and its estimate
+                    time_bound = max(bounds[f][top - 2:top + 1])
+                    err += 2.0 * time_bound
+                assessed[f] = (value, err, unext, order, validated, why, res)
+                rnd[f] = {"probabilities": list(three), "value": value, "error_estimate": err,
+                          "observed_order": order, "validated": validated}
+                if exact:
+                    rnd[f]["time_error_bound"] = time_bound
+                if not math.isnan(remainder):
+                    rnd[f]["remainder_order"] = remainder
+                if why:
+                    rnd[f]["not_validated"] = why
+            history.append(rnd)
+            # only a validated estimate may end the search: an unvalidated one can be small by accident (SqRA at
+            # a cell Péclet number of 7 sent all the mass to the far end on every grid: answers agreeing to 1e-9, all 0)
+            done = [f for f in alive if assessed[f][4] and assessed[f][1] <= tol]
+            if done:
+                chosen = min(done, key=lambda f: (assessed[f][1], fluxes.index(f)))
+                reason = (f"validated error estimate {assessed[chosen][1]:.3g} <= tol on {cells(top)} cells"
+                          + (f" (smallest of {', '.join(done)})" if len(done) > 1 else ""))
+                return chosen, reason, top, {"assessed": assessed, "ps": ps, "runs": runs, "caught": caught,
+                                             "failed": failed, "bounds": bounds}, history
+            valid = [f for f in alive if assessed[f][4]]
+            if not valid and waiting:  # the screening's pick has no validated estimate: the others join it
+                misses += 1
+                if not exact or misses >= 2:
+                    rnd["decision"] = f"no validated estimate for {', '.join(alive)}: {', '.join(waiting)} join(s)"
+                    alive, waiting = alive + waiting, []
+                    continue
+                rnd["decision"] = (f"no validated estimate for {', '.join(alive)} yet: refined once more before "
+                                   f"{', '.join(waiting)} join(s)")
+            else:
+                waiting = []  # a validated estimate exists: the waiting fluxes are not needed
+            if valid and len(alive) > 1:
+                need = {f: max(1, math.ceil(math.log(assessed[f][1] / tol) / math.log(8.0))) for f in valid}
+                best = min(valid, key=lambda f: (need[f], assessed[f][1], fluxes.index(f)))
+                rnd["decision"] = (f"{best} goes on alone: validated estimate {assessed[best][1]:.3g}, about "
+                                   f"{need[best]} more refinement(s) to tol")
+                alive = [best]
+            if top + 1 >= n_levels or cells(top + 1) > budget:
+                raise ConvergenceError(
+                    f"The PDE estimate did not reach tol={tol:g} within cells={budget} (last: "
+                    + ", ".join(f"{f}: {assessed[f][1]:.3g} on {cells(top)} cells" for f in assessed)
+                    + "); raise `cells` or `tol`.", history)
+            top += 1
+            if not exact:
+                for f in alive:
+                    solve(f, top)
+
+    exact_note: dict[str, Any] | None = None
+    exact_history: list[dict[str, Any]] = []
+    result = None
+    if exact_first and nested:
+        try:
+            result = search(True)
+        except (MethodOmitted, ConvergenceError) as given_up:
+            exact_history = list(getattr(given_up, "history", None) or [])
+            exact_note = {"used": False, "reason": str(given_up), "rounds": exact_history}
+    elif exact_first:
+        exact_note = {"used": False, "reason": "no nested grids through x0 and the threshold"}
+    else:
+        exact_note = {"used": False, "reason": "the process is not time-homogeneous"}
+    if result is None:
+        try:
+            result = search(False)
+        except ConvergenceError as failure:
+            if exact_note is not None and "rounds" in exact_note:  # the exponential was tried first
+                cn_rounds: list[dict[str, Any]] = list(failure.history or [])  # type: ignore[call-overload]
+                raise ConvergenceError(f"{failure} (with exact time steps first: {exact_note['reason']})",
+                                       [{**r, "time_scheme": "expm"} for r in exact_history]
+                                       + [{**r, "time_scheme": "cn"} for r in cn_rounds]) from None
+            raise
+        scheme = "cn"
+    else:
+        scheme = "expm"
+    chosen, reason, top, state, history = result
+    assessed, ps, runs, caught, failed = (state[k] for k in ("assessed", "ps", "runs", "caught", "failed"))
+    value, err, unextrapolated_err, order, validated, why, resolution = assessed[chosen]
+    if scheme == "expm":  # the Density of the chosen answer, with the diagnostics and warnings of a forward run
+        from gelav.pde.forward import _Run
+
+        run = _Run(process, x0, horizon, far_lower, "natural", None, 1e-10, 0.0, "expm", 0, None)
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
-            if grids is None:
-                d = forward(process, x0, horizon, n_cells=cells(j), n_steps=steps(j), include=[c], tail=tail, flux=f)
-            else:
-                d = forward(process, x0, horizon, grid=level(j), n_steps=steps(j), lower=far_lower, flux=f)
-        ps[f].append(d.prob(**q))
-        runs[f], caught[f] = d, list(w)
-
-    ran: list[str] = []
-    failed: dict[str, str] = {}
-    for f in fluxes:
-        try:
-            for j in range(2):
-                solve(f, j)
-            ran.append(f)
-        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. SqRA rates overflowing at a huge Péclet number
-            failed[f] = str(exc)
-    if not ran:
-        raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
-                            + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-    # screening on the two coarsest grids: the flux whose answer moved least (|P_1 - P_0| / 3, the second-order
-    # estimate of the error on the finer one) is refined first; the others wait until its estimate fails
-    screen = {f: abs(ps[f][1] - ps[f][0]) / (2**nominal - 1) for f in ran}
-    first = min(ran, key=lambda f: (screen[f], fluxes.index(f)))
-    alive, waiting = [first], [f for f in ran if f != first]
-    history: list[dict[str, Any]] = [{"cells": [cells(0), cells(1)], "screening_estimates": screen,
-                                      "decision": f"{first} is refined first (smallest screening estimate)"}]
-    top = 2
-    while True:
-        for f in list(alive):  # every flux in the running has its answers up to the current level
-            try:
-                for j in range(len(ps[f]), top + 1):
-                    solve(f, j)
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                failed[f] = str(exc)
-                alive.remove(f)
-        if not alive:
-            if not waiting:
-                raise MethodOmitted("no flux could be run on the grids of the search to `tol`: "
-                                    + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-            alive, waiting = waiting, []
-            continue
-        rnd: dict[str, Any] = {"cells": [cells(top - 2), cells(top - 1), cells(top)]}
-        assessed: dict[str, tuple[float, float, float, float, bool, str, float]] = {}
-        for f in alive:
-            three = ps[f][top - 2:top + 1]
-            ref = refinement_estimate(three, nested, nominal)
-            try:
-                assessed[f] = _assess(three, ref, runs[f], nested, graded, tail, c)
-            except MethodOmitted as omitted:  # graded grids on which the answers do not converge (yet)
-                err = max(abs(three[2] - three[1]), ref.error) + 0.5 * tail
-                assessed[f] = (ref.value, err, ref.unextrapolated_error, ref.order, False, str(omitted), math.nan)
-            value, err, unext, order, validated, why, res = assessed[f]
-            remainder = math.nan
-            if len(ps[f]) >= top + 1 >= 4:
-                # four answers: three pair extrapolations, whose own observed order checks the third-order
-                # remainder the estimate assumes (a time-dependent OU's converged like h^2.3: /7 was 2x optimistic)
-                pairs = [ps[f][j] + (ps[f][j] - ps[f][j - 1]) / (2**nominal - 1) for j in (top - 2, top - 1, top)]
-                rem = refinement_estimate(pairs, nested, nominal + 1.0)
-                remainder = rem.order
-                if rem.unextrapolated_error > err:
-                    err = rem.unextrapolated_error
-                    assessed[f] = (value, err, unext, order, validated, why, res)
-            rnd[f] = {"probabilities": list(three), "value": value, "error_estimate": err, "observed_order": order,
-                      "validated": validated}
-            if not math.isnan(remainder):
-                rnd[f]["remainder_order"] = remainder
-            if why:
-                rnd[f]["not_validated"] = why
-        history.append(rnd)
-        # only a validated estimate may end the search: an unvalidated one can be small by accident (SqRA at
-        # a cell Péclet number of 7 sent all the mass to the far end on every grid: answers agreeing to 1e-9, all 0)
-        done = [f for f in alive if assessed[f][4] and assessed[f][1] <= tol]
-        if done:
-            chosen = min(done, key=lambda f: (assessed[f][1], fluxes.index(f)))
-            reason = (f"validated error estimate {assessed[chosen][1]:.3g} <= tol on {cells(top)} cells"
-                      + (f" (smallest of {', '.join(done)})" if len(done) > 1 else ""))
-            break
-        valid = [f for f in alive if assessed[f][4]]
-        if not valid and waiting:  # the screening's pick has no validated estimate: the others join it
-            rnd["decision"] = f"no validated estimate for {', '.join(alive)}: {', '.join(waiting)} join(s)"
-            alive, waiting = alive + waiting, []
-            continue
-        waiting = []  # a validated estimate exists: the waiting fluxes are not needed
-        if valid and len(alive) > 1:
-            need = {f: max(1, math.ceil(math.log(assessed[f][1] / tol) / math.log(8.0))) for f in valid}
-            best = min(valid, key=lambda f: (need[f], assessed[f][1], fluxes.index(f)))
-            rnd["decision"] = (f"{best} goes on alone: validated estimate {assessed[best][1]:.3g}, about "
-                               f"{need[best]} more refinement(s) to tol")
-            alive = [best]
-        if top + 1 >= n_levels or cells(top + 1) > budget:
-            raise ConvergenceError(
-                f"The PDE estimate did not reach tol={tol:g} within cells={budget} (last: "
-                + ", ".join(f"{f}: {assessed[f][1]:.3g} on {cells(top)} cells" for f in assessed)
-                + "); raise `cells` or `tol`.", history)
-        top += 1
-        for f in alive:
-            solve(f, top)
-    value, err, unextrapolated_err, order, validated, why, resolution = assessed[chosen]
-    fine = runs[chosen]
+            fine = run.exact_result(level(top), chosen, runs[chosen, top].masses[-1], state["bounds"][chosen][top],
+                                    time.perf_counter(), runs[chosen, top].start)
+        caught[chosen] = list(w)
+    else:
+        fine = runs[chosen]
     for w in caught[chosen]:  # the finest run's own warnings (mass loss ...), for the caller
         warnings.warn(w.message, w.category, stacklevel=4)
     details: dict[str, Any] = {
-        "cells": cells(top), "steps": steps(top), "tol": tol, "flux": chosen,
+        "cells": cells(top), "steps": 1 if scheme == "expm" else steps(top), "scheme": scheme, "tol": tol,
+        "flux": chosen,
         "unextrapolated": ps[chosen][top], "unextrapolated_error_estimate": unextrapolated_err,
         "mass_balance_error": fine.diagnostics["mass_balance_error"],
         "relative_error_estimate": err / abs(value) if value else math.inf,
         "observed_order": order, "nominal_order": nominal, "validated": validated, "nested_grids": nested,
         "resolution": resolution,
-        "flux_choice": {"chosen": chosen, "reason": reason, "rounds": history, **({"failed": failed} if failed else {})},
+        "flux_choice": {"chosen": chosen, "reason": reason, "rounds": history, **({"failed": failed} if failed else {}),
+                        **({"exact_time": exact_note} if exact_note is not None else {})},
         "_density": fine,
     }
+    if scheme == "expm":
+        details["time_error_bound"] = state["bounds"][chosen][top]
     if why:
         details["not_validated"] = why
     if tail < 1e-10:
@@ -880,9 +1081,11 @@ def stress_test(
         An absolute tolerance for the ``pde`` method: instead of three fixed grids, nested
         grids from 16 cells are refined, and the flux (Scharfetter–Gummel or the square-root
         approximation, :data:`gelav.fd.generator.FLUXES`) chosen, until the error estimate is
-        at most ``tol`` (:func:`_pde_to_tolerance`); ``cells`` is then the largest grid allowed
-        (:class:`~gelav.errors.ConvergenceError` beyond it) and ``steps`` must not be given.
-        ``results["pde"].details["flux_choice"]`` explains the choice.
+        at most ``tol`` (:func:`_pde_to_tolerance`); the answers are exact in time
+        (:mod:`gelav.fd.expm`) for a time-homogeneous process where the exponential's error
+        bound allows, Crank–Nicolson steps otherwise (``details["scheme"]``). ``cells`` is then
+        the largest grid allowed (:class:`~gelav.errors.ConvergenceError` beyond it) and
+        ``steps`` must not be given. ``results["pde"].details["flux_choice"]`` explains the choice.
 
     Returns
     -------

@@ -75,8 +75,9 @@ a boundary value in the backward direction).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -90,7 +91,7 @@ from gelav.processes.protocol import ProcessLike, domain_of, is_time_homogeneous
 if TYPE_CHECKING:  # scipy.sparse costs a third of `import gelav`: imported where a matrix is built
     from scipy import sparse
 
-__all__ = ["BOUNDARY_KINDS", "FLUXES", "Bands", "Generator", "check_flux", "fitted_bands", "fitted_rates", "sqra_from_fitted",
+__all__ = ["BOUNDARY_KINDS", "FLUXES", "Bands", "Generator", "batch_bands", "chained_bands", "check_flux", "fitted_bands", "fitted_rates", "sqra_from_fitted",
            "sqra_rates"]
 
 BOUNDARY_KINDS = ("reflecting", "absorbing")
@@ -234,6 +235,91 @@ def fitted_bands(D: NDArray[np.float64], c: NDArray[np.float64], grid: Grid, *, 
     sup[..., :-1] = up / grid.volumes[:-1]
     sub[..., 1:] = down / grid.volumes[1:]
     return sub, -(sub + sup), sup
+
+
+def batch_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[str], *, t: float = 0.0,
+                lower: str | Boundary = "reflecting", upper: str | Boundary = "reflecting"
+                ) -> dict[tuple[int, str], Bands]:
+    """``Generator(process, grids[j], flux=f, lower=lower, upper=upper).bands(t)`` for every grid ``j`` and flux ``f``.
+
+    The same numbers (the rates are computed face by face), with the coefficients evaluated once on all
+    the grids together and the rates of each flux in one pass: a ladder of nested grids (the automatic
+    mode of :func:`gelav.stress_test`) builds all its chains for the cost of about one. Grids that reach
+    a singular end of the state space (the scale–speed chain of :mod:`gelav.fd.singular`) are built one by
+    one by :class:`Generator`.
+    """
+    names = [check_flux(f) for f in fluxes]
+    (sub, diag, sup), sizes = chained_bands(process, grids, names, t=t, lower=lower, upper=upper)
+    ends = np.cumsum(sizes)
+    keys = [(j, f) for f in names for j in range(len(grids))]
+    return {k: Bands(sub[a:b], diag[a:b], sup[a:b])
+            for k, a, b in zip(keys, (ends - sizes).tolist(), ends.tolist(), strict=True)}
+
+
+def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[str], *, t: float = 0.0,
+                  lower: str | Boundary = "reflecting", upper: str | Boundary = "reflecting"
+                  ) -> tuple[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], NDArray[np.int64]]:
+    """The bands of :func:`batch_bands` laid end to end, ``(sub, diag, sup)``: the chains of every grid for the
+    first flux, then for the next ... (``sub`` zero at each chain's first node, ``sup`` at its last), and the
+    chains' sizes."""
+    lo_bc, hi_bc = _check_boundary("lower", lower), _check_boundary("upper", upper)
+    sizes = np.array([g.n_nodes for g in grids])
+    lo_dom, hi_dom = domain_of(process)
+
+    def at_end(v: float, end: float) -> bool:  # where singular_ends can answer True (an end of the state space)
+        return math.isfinite(end) and abs(v - end) <= 1e-12 * max(1.0, abs(end))
+
+    n_f = len(fluxes)
+    if any(g.lower < lo_dom - 1e-12 or g.upper > hi_dom + 1e-12 or (
+            (at_end(g.lower, lo_dom) or at_end(g.upper, hi_dom)) and any(singular_ends(process, g))) for g in grids):
+        bs = [Generator(process, g, lower=lo_bc, upper=hi_bc, flux=f).bands(t) for f in fluxes for g in grids]
+        sub, diag, sup = (np.concatenate([getattr(b, k) for b in bs]) for k in ("sub", "diag", "sup"))
+        all_sizes = np.concatenate([sizes] * n_f)
+        ends = np.cumsum(all_sizes)
+        sub[ends - all_sizes] = 0.0
+        sup[ends - 1] = 0.0
+        return (sub, diag, sup), all_sizes
+    ends = np.cumsum(sizes)
+    first = ends - sizes
+    if len(grids) == 1:
+        g = grids[0]
+        x, h, vol, xm = g.nodes, g.spacing, g.volumes, g.faces[1:-1]  # the faces are the midpoints of the nodes
+        below: Any = slice(0, x.size - 1)
+        above: Any = slice(1, x.size)
+    else:
+        x = np.concatenate([g.nodes for g in grids])
+        h = np.concatenate([g.spacing for g in grids])
+        vol = np.concatenate([g.volumes for g in grids])
+        xm = np.concatenate([g.faces[1:-1] for g in grids])
+        is_face = np.ones(x.size - 1, dtype=bool)
+        is_face[ends[:-1] - 1] = False  # the pairs of nodes that straddle two grids are no faces
+        below = np.flatnonzero(is_face)  # the node below each face (the node above is below + 1)
+        above = below + 1
+    proc = process
+    # σ² at the faces and the nodes in one call (the coefficients are pointwise: the same numbers)
+    a_all = np.asarray(proc.variance_rate(t, np.concatenate((xm, x))), dtype=float)  # type: ignore[attr-defined]
+    a_face, a_node = a_all[:xm.size], a_all[xm.size:]
+    b_face = np.asarray(proc.drift(t, xm), dtype=float)  # type: ignore[attr-defined]
+    if not (np.isfinite(a_all).all() and np.isfinite(b_face).all()):
+        raise ValueError(f"The process coefficients are not finite on the grid at t={t}.")
+    if (a_face < 0).any():
+        raise ValueError("The variance rate σ² must be >= 0.")
+    D = 0.5 * a_face
+    c = b_face - 0.5 * (a_node[above] - a_node[below]) / h
+    vol_lo, vol_hi = vol[below], vol[above]
+    m = x.size
+    sub = np.zeros(n_f * m)
+    sup = np.zeros(n_f * m)
+    rows = [(bc, i) for bc, i in ((lo_bc, 0), (hi_bc, -1)) if type(bc).rows is not Boundary.rows or bc.absorbing]
+    for k, f in enumerate(fluxes):
+        up, down = _RATES[f](D, c, h)
+        sub_f, sup_f = sub[k * m:(k + 1) * m], sup[k * m:(k + 1) * m]
+        sup_f[below] = up / vol_lo
+        sub_f[above] = down / vol_hi
+        for bc, i in rows:  # the boundary rows of each chain, as Generator.bands sets them
+            for a, b in zip(first.tolist(), ends.tolist(), strict=True):
+                bc.rows(sub_f[a:b], sup_f[a:b], None, i)
+    return (sub, -(sub + sup), sup), (np.concatenate([sizes] * n_f) if n_f > 1 else sizes)
 
 
 class Generator:

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import check_finite, check_int, check_positive
-from gelav.processes.protocol import ProcessLike, domain_of, gaussian_law, has_exact_law
+from gelav.processes.protocol import ProcessLike, domain_of, gaussian_laws, has_exact_law
 
 __all__ = ["Grid", "TimeGrid", "auto_domain", "grid_for", "log_grid_lower"]
 
@@ -85,15 +85,18 @@ class Grid:
         x = np.asarray(self.nodes, dtype=float)
         if x.ndim != 1 or x.size < 3:
             raise ValueError(f"`nodes` must be a 1-D array of at least 3 points, got shape {x.shape}.")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("`nodes` must be finite.")
-        h = np.diff(x)
-        if np.any(h <= 0):
+        h = x[1:] - x[:-1]
+        # finite ends and positive steps make every node finite (NaN and inf fail one of the two)
+        if not (math.isfinite(x[0]) and math.isfinite(x[-1]) and (h > 0).all()):
+            if not np.all(np.isfinite(x)):
+                raise ValueError("`nodes` must be finite.")
             i = int(np.argmin(h))
             raise ValueError(f"`nodes` must be strictly increasing; nodes[{i}]={x[i]} >= nodes[{i + 1}]={x[i + 1]}.")
         x.setflags(write=False)
-        faces = np.concatenate(([x[0]], 0.5 * (x[1:] + x[:-1]), [x[-1]]))
-        vol = np.diff(faces)
+        faces = np.empty(x.size + 1)
+        faces[0], faces[-1] = x[0], x[-1]
+        np.multiply(x[1:] + x[:-1], 0.5, out=faces[1:-1])
+        vol = faces[1:] - faces[:-1]
         for a in (faces, vol, h):
             a.setflags(write=False)
         object.__setattr__(self, "nodes", x)
@@ -393,7 +396,8 @@ class TimeGrid:
         scheme : str
             A name in :data:`gelav.fd.schemes.SCHEMES`: ``"cn"``: Crank–Nicolson
             with Rannacher damping at both ends (order 2); ``"euler"``: backward
-            Euler throughout (order 1, unconditionally positive); or a registered one.
+            Euler throughout (order 1, unconditionally positive); ``"expm"``: exact in time (the
+            steps are then ``include`` alone, :class:`gelav.fd.schemes.Exponential`); or a registered one.
         damping_steps : int
             Number of backward-Euler half steps replacing the first and last
             ``damping_steps // 2`` steps of the Crank–Nicolson scheme (default 4, i.e.
@@ -403,11 +407,12 @@ class TimeGrid:
         horizon = check_positive("horizon", horizon)
         start = check_finite("start", start)
         n = check_int("n_steps", n_steps, minimum=1)
-        from gelav.fd.schemes import get_scheme
+        from gelav.fd.schemes import get_scheme, is_exact
 
         sch = get_scheme(scheme)
         end = start + horizon
-        base = np.linspace(start, end, n + 1)
+        # a scheme exact in time needs no steps between the times it must land on
+        base = np.array([start, end]) if is_exact(sch) else np.linspace(start, end, n + 1)
         dt = horizon / n
         extra = np.asarray(list(np.atleast_1d(np.asarray(include, dtype=float))), dtype=float)
         if not np.all(np.isfinite(extra)):  # NaN was silently dropped
@@ -583,6 +588,11 @@ def grid_for(initial: object, lower: float, upper: float, n_cells: int, *, proce
     return Grid.uniform(lower, upper, n_cells)
 
 
+#: the 40 sampled times of :func:`auto_domain`, as fractions of the horizon
+_FRACTIONS = np.linspace(0.0, 1.0, 41)[1:]
+_FRACTIONS.setflags(write=False)
+
+
 def auto_domain(
     process: ProcessLike,
     x0: float | ArrayLike,
@@ -620,25 +630,32 @@ def auto_domain(
     tail = check_positive("tail", tail)
     if tail >= 0.5:
         raise ValueError(f"`tail` must be < 0.5, got {tail}.")
-    x0s = np.atleast_1d(np.asarray(x0, dtype=float))
-    if not np.all(np.isfinite(x0s)):
-        raise ValueError("`x0` must be finite.")
+    if isinstance(x0, (float, int)) and not isinstance(x0, bool):  # one start (the usual case: no arrays)
+        if not math.isfinite(x0):
+            raise ValueError("`x0` must be finite.")
+        lo = hi = float(x0)
+        starts = [lo]
+    else:
+        x0s = np.atleast_1d(np.asarray(x0, dtype=float))
+        if not np.all(np.isfinite(x0s)):
+            raise ValueError("`x0` must be finite.")
+        lo, hi = float(np.min(x0s)), float(np.max(x0s))
+        starts = sorted({lo, hi})
     # stdlib: keeps SciPy's special functions off the import path; below 1e-12 the lower quantile
     # (1 - tail/2 rounds to 1 for tail < 2e-16: deep-tail questions need such tails)
     from statistics import NormalDist  # lazy: it imports fractions and decimal (~2 ms of start-up)
 
     z = NormalDist().inv_cdf(1.0 - tail / 2) if tail > 1e-12 else -NormalDist().inv_cdf(tail / 2)
     lo_dom, hi_dom = domain_of(process)
-    lo, hi = float(np.min(x0s)), float(np.max(x0s))
-    times = start + horizon * np.linspace(0.0, 1.0, 41)[1:]
+    times = start + horizon * _FRACTIONS
     has_law = has_exact_law(process)
-    for xs in np.unique((x0s.min(), x0s.max())):
+    for xs in starts:
         if has_law:
-            normal = [gaussian_law(process, float(xs), float(t), start) for t in times]
-            if all(n is not None for n in normal):
+            normal = gaussian_laws(process, float(xs), times, start)
+            if normal is not None:
                 # Gaussian laws: quantiles from the moments, without freezing 40
                 # SciPy distributions (about 0.5 ms each).
-                loc, scale = np.array(normal).T
+                loc, scale = normal
                 lo = min(lo, float(np.min(loc - z * scale)))
                 hi = max(hi, float(np.max(loc + z * scale)))
                 continue

@@ -20,12 +20,13 @@ line ``SCHEMES[name] = MyScheme()``; ``scheme=name`` then works in
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from gelav.fd.linalg import Bands
 
-__all__ = ["SCHEMES", "BackwardEuler", "CrankNicolson", "ThetaScheme", "TimeScheme", "get_scheme", "get_theta_scheme",
-           "theta_schemes"]
+__all__ = ["SCHEMES", "BackwardEuler", "CrankNicolson", "Exponential", "ThetaScheme", "TimeScheme", "get_scheme",
+           "get_theta_scheme", "is_exact", "theta_schemes"]
 
 
 class TimeScheme:
@@ -33,7 +34,8 @@ class TimeScheme:
 
     A subclass defines
 
-    1. ``name`` (the registry key) and ``order`` (the global order in time, read by tests);
+    1. ``name`` (the registry key) and ``order`` (the global order in time, read by tests;
+       ``math.inf`` for a scheme exact in time, whose steps need only be the saved times);
     2. ``damped``: True to start and end with Rannacher's backward-Euler half steps;
     3. ``operator(A, dt)``: the step operator for the generator bands ``A`` and step ``dt``.
 
@@ -41,7 +43,7 @@ class TimeScheme:
     """
 
     name: ClassVar[str] = ""
-    order: ClassVar[int] = 0
+    order: ClassVar[float] = 0
     damped: ClassVar[bool] = False
     theta: ClassVar[float | None] = None
 
@@ -84,8 +86,31 @@ class BackwardEuler(ThetaScheme):
     theta = 1.0
 
 
+class Exponential(TimeScheme):
+    r"""Exact in time for a time-homogeneous generator: :math:`p_{n+1} = e^{\Delta t A^\top}p_n`,
+    :math:`u_n = e^{\Delta t A}u_{n+1} + \Delta t\,\varphi_1(\Delta t A)f` (:mod:`gelav.fd.expm`).
+
+    Only the space grid is left: the steps are the saved times (``n_steps`` only sets how many are saved
+    by default). A generator that depends on time (or a callable killing rate) is refused; a running
+    reward or a boundary value that depends on time is frozen over each step (at its midpoint and end).
+    """
+
+    name = "expm"
+    order = math.inf
+
+    def operator(self, A: Bands, dt: float) -> Any:
+        from gelav.fd.expm import ExpmStep
+
+        return ExpmStep(A, dt)
+
+
+def is_exact(scheme: TimeScheme) -> bool:
+    """Whether ``scheme`` is exact in time (order ``inf``): its time grid is the saved times alone."""
+    return math.isinf(scheme.order)
+
+
 #: name -> scheme (register a new scheme with one line: ``SCHEMES["name"] = MyScheme()``)
-SCHEMES: dict[str, TimeScheme] = {"cn": CrankNicolson(), "euler": BackwardEuler()}
+SCHEMES: dict[str, TimeScheme] = {"cn": CrankNicolson(), "euler": BackwardEuler(), "expm": Exponential()}
 
 
 def get_scheme(scheme: str | TimeScheme) -> TimeScheme:

@@ -114,9 +114,16 @@ def signed_rate_substeps(
     new_names: list[str] = []
     split = added = 0
     worst = 0.0
+    exact = _exact_steps(names)
     for n in range(time_grid.n_steps):
         t0, t1, theta = float(t[n]), float(t[n + 1]), float(th[n])
         pieces = [(t0, t1)]
+        if n in exact:  # an exact step (e^{dt A}) needs no M-matrix condition: it is not split
+            new_t.append(t1)
+            new_th.append(theta)
+            if names is not None:
+                new_names.append(names[n])
+            continue
         for _ in range(60):  # a time-dependent rate: check each piece at its own midpoint
             bad = False
             out = []
@@ -159,6 +166,16 @@ def signed_rate_substeps(
         np.asarray(new_t), np.asarray(new_th), tuple(new_names) if names is not None else None
     )
     return tg, record
+
+
+def _exact_steps(names: Sequence[str] | None) -> set[int]:
+    """The steps of a time grid taken by a scheme exact in time (:func:`gelav.fd.schemes.is_exact`)."""
+    if names is None:
+        return set()
+    from gelav.fd.schemes import SCHEMES, is_exact
+
+    exact = {k for k, v in SCHEMES.items() if is_exact(v)}
+    return {n for n, name in enumerate(names) if name in exact}
 
 
 def positive_forward_step(

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from gelav.fd.generator import Generator
 from gelav.fd.grid import TimeGrid
 from gelav.fd.linalg import Bands, TridiagonalLU, _dgttrs, factor
-from gelav.fd.schemes import SCHEMES, ThetaScheme, TimeScheme
+from gelav.fd.schemes import SCHEMES, ThetaScheme, TimeScheme, is_exact
 
 __all__ = ["StepOperator", "Stepper", "ThetaStepper", "step_operators", "theta_step"]
 
@@ -120,6 +120,9 @@ class Stepper:
             theta, scheme = scheme.theta, None
         key = (round(dt, 14), float(theta) if scheme is None else 0.0, "" if scheme is None else scheme.name)
         homog = self.generator.time_homogeneous
+        if scheme is not None and not homog and is_exact(scheme):
+            raise ValueError(f"scheme={scheme.name!r} is exact for a generator that does not depend on time; this one "
+                             "does (time-dependent coefficients or a callable killing rate): use scheme='cn'.")
         if homog and key in self._cache:
             return self._cache[key]
         A = self.generator.bands(0.5 * (t0 + t1))

@@ -483,7 +483,10 @@ def backward(
     :math:`(I - \theta\Delta t A)u_n = (I + (1-\theta)\Delta t A)u_{n+1} + \Delta t f`
     with :math:`A = Q - r` of :class:`~gelav.generator.Generator` at the step
     midpoint: second order in space and time (Crank–Nicolson with Rannacher
-    damping at both ends), first order with ``scheme="euler"``.
+    damping at both ends), first order with ``scheme="euler"``; with ``scheme="expm"``
+    exact in time for a time-homogeneous chain, :math:`u_n = e^{\Delta t A}u_{n+1} +
+    \Delta t\,\varphi_1(\Delta t A) f` (:mod:`gelav.fd.expm`; a running reward or boundary
+    value that depends on time is frozen over each step).
 
     Parameters
     ----------

@@ -151,7 +151,10 @@ def forward(
         Times at which to save the distribution (always including start and end).
     scheme : str
         Crank–Nicolson with Rannacher damping (``"cn"``, order 2), backward Euler
-        (``"euler"``, order 1) or another scheme of :data:`gelav.fd.schemes.SCHEMES`.
+        (``"euler"``, order 1), exact in time for a time-homogeneous process (``"expm"``:
+        the steps are the saved times, each :math:`e^{\Delta t Q^\top}` with an error bound,
+        ``diagnostics["time_error_bound"]``; :mod:`gelav.fd.expm`) or another scheme of
+        :data:`gelav.fd.schemes.SCHEMES`.
     lower, upper : {"natural", "reflecting", "absorbing"}
         Boundary conditions. ``"natural"`` (default) is a far boundary the
         mass should never feel: it is treated as reflecting and a
@@ -422,12 +425,9 @@ class _Run:
         if t_start is None:
             t_start = _time.perf_counter()
         process, initial, horizon, start = self.process, self.initial, self.horizon, self.start
-        lower, upper, killing, tail, log_origin = self.lower, self.upper, self.killing, self.tail, self.log_origin
-        scheme = self.scheme
-        natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
+        lower, upper, killing, scheme = self.lower, self.upper, self.killing, self.scheme
         gen = Generator(process, grid, lower=lower, upper=upper, killing=killing, signed_killing=True, flux=flux)
         m = initial_masses(initial, grid, process)
-        end = start + horizon
         time_grid, save_idx = run_time_grid(horizon, start=start, n_steps=n_steps, times=times, time_grid=time_grid,
                                             scheme=scheme, damping_steps=self.damping_steps, n_nodes=grid.n_nodes)
         # A negative killing rate (mass created: the dual of a signed discount) keeps every step
@@ -469,11 +469,19 @@ class _Run:
         kills = killing is not None  # without killing the total changes only by rounding: skip the sums
         implicit: list[int] = []  # steps the positivity check took again as two backward-Euler half steps
         ops = step_operators(stepper, time_grid)
+        time_bound = 0.0  # the error bound of the exact steps (scheme "expm"), summed
+        exact = any(hasattr(op, "forward_bounded") for op in ops)
         for n in range(time_grid.n_steps):
             before = float(m.sum()) if kills else 0.0
-            m, replaced, low = positive_step(stepper, time_grid, n, m, ops[n])
-            if replaced:
-                implicit.append(n)
+            op = ops[n]
+            if exact and hasattr(op, "forward_bounded"):  # certified and non-negative: no positivity re-step
+                m, bound = op.forward_bounded(m)
+                time_bound += bound
+                low = float(m.min())
+            else:
+                m, replaced, low = positive_step(stepper, time_grid, n, m, op)
+                if replaced:
+                    implicit.append(n)
             if kills:
                 acc_k += before - float(m.sum())
             if hooks:
@@ -494,7 +502,46 @@ class _Run:
             mass_error = abs(float(m.sum()) + acc_lo + acc_hi - m0_total)
         else:
             mass_error = abs(float(m.sum()) + acc_lo + acc_hi + acc_k - m0_total)
+        extra: dict[str, Any] = {"time_error_bound": time_bound} if exact else {}
+        if control is not None:
+            extra["step_control"] = control
+        if implicit:
+            extra["positivity"] = {
+                "check": "a step returned a negative mass",
+                "action": "taken again as two backward-Euler half steps",
+                "steps_replaced": len(implicit),
+                "first_time": float(tg[implicit[0]]),
+                "last_time": float(tg[implicit[-1] + 1]),
+            }
+        return self._result(grid, flux, tg[save_idx].copy(), masses, ab_lo, ab_hi, killed, min_mass, mass_error,
+                            with_implicit_halves(time_grid, implicit), time_grid.n_steps, t_start, extra)
 
+    def exact_result(self, grid: Grid, flux: str, final: NDArray[np.float64], time_bound: float,
+                     t_start: float, m0: NDArray[np.float64] | None = None) -> Density:
+        """The Density of one exact step over the whole horizon from the start masses ``m0`` (default:
+        ``initial_masses``) to ``final`` (computed elsewhere, e.g. by :func:`gelav.fd.expm.expm_apply` in a
+        batch), with the diagnostics and warnings of :meth:`solve` (no absorbing or killing: reflecting
+        or natural ends)."""
+        masses = np.empty((2, grid.n_nodes))
+        masses[0] = initial_masses(self.initial, grid, self.process) if m0 is None else m0
+        masses[1] = final
+        m0 = masses[0]
+        zeros = np.zeros(2)
+        end = self.start + self.horizon
+        tg = TimeGrid(np.array([self.start, end]), np.array([0.5]), ("expm",))
+        return self._result(grid, flux, tg.times.copy(), masses, zeros, zeros.copy(), zeros.copy(),
+                            float(masses.min()), abs(float(final.sum()) - float(m0.sum())), tg, 1, t_start,
+                            {"time_error_bound": time_bound}, scheme="expm")
+
+    def _result(self, grid: Grid, flux: str, times: NDArray[np.float64], masses: NDArray[np.float64],
+                ab_lo: NDArray[np.float64], ab_hi: NDArray[np.float64], killed: NDArray[np.float64],
+                min_mass: float, mass_error: float, time_grid: TimeGrid, n_steps: int, t_start: float,
+                extra: dict[str, Any], scheme: str | None = None) -> Density:
+        """The Density of a run with its diagnostics, and the warnings its masses call for."""
+        process, initial, horizon, start = self.process, self.initial, self.horizon, self.start
+        lower, upper, tail, log_origin = self.lower, self.upper, self.tail, self.log_origin
+        natural = {side: str(kind).lower() == "natural" for side, kind in (("lower", lower), ("upper", upper))}
+        end = start + horizon
         # Diagnostics and warnings -------------------------------------------------
         width = grid.upper - grid.lower
         # An end that is the process's own state-space boundary (0 for GBM and CIR) is
@@ -508,13 +555,13 @@ class _Run:
                 f"{boundary_mass:.3g} of the mass reached the outer 2% of the domain "
                 f"[{grid.lower:.4g}, {grid.upper:.4g}] at a 'natural' boundary; widen the domain "
                 "(`domain=`, `grid=` or a smaller `tail`) or declare the boundary 'reflecting'.",
-                MassLossWarning, stacklevel=3,
+                MassLossWarning, stacklevel=4,
             )
         peak = float(np.max(masses))
         if min_mass < -1e-9 * peak:
             warnings.warn(
                 f"The scheme produced negative masses down to {min_mass:.3g} (peak {peak:.3g}); "
-                "use more time steps or scheme='euler'.", AccuracyWarning, stacklevel=3,
+                "use more time steps or scheme='euler'.", AccuracyWarning, stacklevel=4,
             )
         # A grid that starts at a GBM-like natural end (σ² ~ (x - L)², the law spreads over decades towards it)
         # without being logarithmic there: mass piled in the end cell means the law is not resolved
@@ -525,40 +572,31 @@ class _Run:
                 f"{float(masses[-1, :2].sum()):.3g} of the final mass lies in the first cell [{grid.lower:g}, "
                 f"{grid.nodes[1]:.4g}] at the natural end {grid.lower:g}, where the law spreads over decades: it is "
                 "not resolved; use the automatic domain (a logarithmic grid) or `grid=Grid.logarithmic(...)`.",
-                AccuracyWarning, stacklevel=3,
+                AccuracyWarning, stacklevel=4,
             )
         final = masses[-1]
         tot = final.sum()
         if tot > 0:
-            sd = math.sqrt(max(float(final @ (grid.nodes - final @ grid.nodes / tot) ** 2 / tot), 0.0))
-            h_near = float(np.interp(final @ grid.nodes / tot, 0.5 * (grid.nodes[1:] + grid.nodes[:-1]),
-                                     grid.spacing))
+            mean = final @ grid.nodes / tot
+            sd = math.sqrt(max(float(final @ (grid.nodes - mean) ** 2 / tot), 0.0))
+            h_near = float(np.interp(mean, grid.faces[1:-1], grid.spacing))  # (the faces are the node midpoints)
             if sd < 4 * h_near:
                 warnings.warn(
                     f"The distribution at t={end:g} has standard deviation {sd:.3g}, only {sd / h_near:.1f} "
-                    f"cells of width {h_near:.3g}; refine the grid.", AccuracyWarning, stacklevel=3,
+                    f"cells of width {h_near:.3g}; refine the grid.", AccuracyWarning, stacklevel=4,
                 )
         diagnostics: dict[str, Any] = {
             "n_nodes": grid.n_nodes,
-            "n_steps": time_grid.n_steps,
+            "n_steps": n_steps,
             "max_spacing": grid.max_spacing,
-            "scheme": scheme,
+            "scheme": self.scheme if scheme is None else scheme,
             "flux": flux,
             "mass_balance_error": mass_error,
             "min_mass": min_mass,
             "boundary_mass": boundary_mass,
             "seconds": _time.perf_counter() - t_start,
+            **extra,
         }
-        if control is not None:
-            diagnostics["step_control"] = control
-        if implicit:
-            diagnostics["positivity"] = {
-                "check": "a step returned a negative mass",
-                "action": "taken again as two backward-Euler half steps",
-                "steps_replaced": len(implicit),
-                "first_time": float(tg[implicit[0]]),
-                "last_time": float(tg[implicit[-1] + 1]),
-            }
         inputs = {
             "initial": initial if isinstance(initial, (int, float, str)) else type(initial).__name__,
             "horizon": horizon,
@@ -569,7 +607,7 @@ class _Run:
         }
         return Density(
             grid=grid,
-            times=tg[save_idx].copy(),
+            times=times,
             masses=masses,
             absorbed_lower=ab_lo,
             absorbed_upper=ab_hi,
@@ -577,5 +615,5 @@ class _Run:
             process=process,
             diagnostics=diagnostics,
             inputs=inputs,
-            time_grid=with_implicit_halves(time_grid, implicit),
+            time_grid=time_grid,
         )

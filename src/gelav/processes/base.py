@@ -176,6 +176,20 @@ class Process(Parametrised):
             raise ValueError(f"`t` - `s` = {t - s:g} years is out of range: the horizon must be <= {MAX_HORIZON:g}.")
         return t - s
 
+    def _check_times(self, t: ArrayLike, s: float) -> NDArray[np.float64]:
+        """:meth:`_check_time` for an array of times: the elapsed times ``t - s``."""
+        ts = np.asarray(t, dtype=float)
+        s = check_finite("s", s)
+        if not np.all(np.isfinite(ts)):
+            raise ValueError(f"`t` must be finite, got {ts[~np.isfinite(ts)][0]!r}.")
+        if np.any(ts < s):
+            raise ValueError(f"`t` must be >= `s`, got t={float(ts.min())}, s={s}.")
+        tau = ts - s
+        if np.any(tau > MAX_HORIZON):
+            raise ValueError(f"`t` - `s` = {float(tau.max()):g} years is out of range: the horizon must be <= "
+                             f"{MAX_HORIZON:g}.")
+        return tau
+
     def _check_state(self, x0: float) -> float:
         x0 = check_finite("x0", x0)
         lo, hi = self.domain

@@ -95,6 +95,11 @@ class BrownianMotion(_AdditiveNoise, Process):
         tau = self._check_time(t, s)
         return self._check_state(x0) + self.mu * tau, self.sigma * math.sqrt(tau)
 
+    def normal_laws(self, x0: float, t: ArrayLike, s: float = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """:meth:`normal_law` at several times ``t`` at once (arrays of means and standard deviations)."""
+        tau = self._check_times(t, s)
+        return self._check_state(x0) + self.mu * tau, self.sigma * np.sqrt(tau)
+
     def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
         from scipy import stats
 
@@ -171,6 +176,12 @@ class OrnsteinUhlenbeck(_AdditiveNoise, Process):
 
     def normal_law(self, x0: float, t: float, s: float = 0.0) -> tuple[float, float]:
         return self.conditional_mean(x0, t, s), math.sqrt(self.conditional_var(x0, t, s))
+
+    def normal_laws(self, x0: float, t: ArrayLike, s: float = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """:meth:`normal_law` at several times ``t`` at once (arrays of means and standard deviations)."""
+        tau = self._check_times(t, s)
+        mean = self.mean + (self._check_state(x0) - self.mean) * np.exp(-self.kappa * tau)
+        return mean, np.sqrt(self.sigma**2 / (2 * self.kappa) * -np.expm1(-2 * self.kappa * tau))
 
     def transition(self, x0: float, t: float, s: float = 0.0) -> Any:
         from scipy import stats

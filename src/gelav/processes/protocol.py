@@ -129,3 +129,22 @@ def gaussian_law(process: ProcessLike, x0: float, t: float, s: float = 0.0) -> t
     """``(mean, std)`` of :math:`X_t` given :math:`X_s = x_0` when ``process`` knows it is Gaussian, else None."""
     law = getattr(process, "normal_law", None)
     return None if law is None else law(x0, t, s)
+
+
+def _owner(cls: type, name: str) -> type | None:
+    return next((k for k in cls.__mro__ if name in vars(k)), None)
+
+
+def gaussian_laws(process: ProcessLike, x0: float, times: Any, s: float = 0.0) -> tuple[Any, Any] | None:
+    """:func:`gaussian_law` at several times: arrays ``(means, stds)``, or None when the law is not Gaussian.
+
+    Vectorised by ``process.normal_laws`` where the class that defines ``normal_law`` defines it too
+    (a subclass that overrides only ``normal_law`` is asked time by time)."""
+    laws = getattr(process, "normal_laws", None)
+    if laws is not None and _owner(type(process), "normal_laws") is _owner(type(process), "normal_law"):
+        return laws(x0, times, s)  # type: ignore[no-any-return]
+    normal = [gaussian_law(process, x0, float(t), s) for t in times]
+    if any(n is None for n in normal):
+        return None
+    loc, scale = np.array(normal).T
+    return loc, scale

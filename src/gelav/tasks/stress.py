@@ -228,8 +228,11 @@ class StressReport(TaskResult):
         if d is not None:
             out["density"] = {"x": d.grid.nodes, "density": d.at()}
             qs = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-            fan = np.array([np.atleast_1d(d.quantile(qs, t)) for t in d.times])
-            out["fan"] = {"t": d.times, **{f"q{round(100 * q):02d}": fan[:, i] for i, q in enumerate(qs)}}
+            from gelav.stress import fan_density
+
+            f = fan_density(d)  # (the automatic mode's exact step saves the horizon only)
+            fan = np.array([np.atleast_1d(f.quantile(qs, t)) for t in f.times])
+            out["fan"] = {"t": f.times, **{f"q{round(100 * q):02d}": fan[:, i] for i, q in enumerate(qs)}}
         return out
 
 
