@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -81,6 +81,8 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+#: real bands (every solver) or complex ones (the shifted systems of :mod:`gelav.fd.expm`)
+Scalar = TypeVar("Scalar", np.float64, np.complex128)
 
 #: the registered backends (``"auto"`` resolves to one of them)
 BACKENDS = ("lapack", "numba")
@@ -88,6 +90,7 @@ BACKENDS = ("lapack", "numba")
 _dgttrf = lapack.dgttrf
 _dgttrs = lapack.dgttrs
 _dgtsv = lapack.dgtsv
+_zgtsv = lapack.zgtsv
 
 
 def resolve_backend(backend: str) -> str:
@@ -314,12 +317,12 @@ def _check_bands(dl: Array, d: Array, du: Array) -> None:
 
 
 # -- one-shot solve -----------------------------------------------------------------------------
-def solve(dl: Array, d: Array, du: Array, b: Array, *, transpose: bool = False, overwrite: bool = False,
-          backend: str = "lapack") -> Array:
+def solve(dl: NDArray[Scalar], d: NDArray[Scalar], du: NDArray[Scalar], b: NDArray[Scalar], *,
+          transpose: bool = False, overwrite: bool = False, backend: str = "lapack") -> NDArray[Scalar]:
     r"""Solve :math:`A x = b` (or :math:`A^\top x = b`) for a freshly built tridiagonal :math:`A`.
 
-    One LAPACK ``?gtsv`` call (LU with partial pivoting) or one Thomas sweep
-    (numba). ``overwrite=True`` lets the LAPACK backend reuse the storage of
+    One LAPACK ``?gtsv`` call (LU with partial pivoting; ``zgtsv`` for complex
+    bands) or one Thomas sweep (numba, real bands). ``overwrite=True`` lets the LAPACK backend reuse the storage of
     ``d`` and ``b`` (the caller must not need them afterwards). A leading batch
     axis on the bands and on ``b`` solves each system of the batch.
 
@@ -334,11 +337,12 @@ def solve(dl: Array, d: Array, du: Array, b: Array, *, transpose: bool = False, 
         return np.stack([solve(dl[i], d[i], du[i], b[i], overwrite=overwrite, backend=backend)
                          for i in range(d.shape[0])])
     if backend == "lapack":
-        x, info = _dgtsv(dl, d, du, b, overwrite_d=overwrite, overwrite_b=overwrite)[3:]
+        gtsv, name = (_zgtsv, "zgtsv") if np.iscomplexobj(d) else (_dgtsv, "dgtsv")  # complex: fd.expm's shifts
+        x, info = gtsv(dl, d, du, b, overwrite_d=overwrite, overwrite_b=overwrite)[3:]
         if info != 0:
             if info > 0:
-                raise np.linalg.LinAlgError(f"The tridiagonal matrix is singular (LAPACK dgtsv info={info}).")
-            raise RuntimeError(f"LAPACK dgtsv failed (info={info}).")  # pragma: no cover
+                raise np.linalg.LinAlgError(f"The tridiagonal matrix is singular (LAPACK {name} info={info}).")
+            raise RuntimeError(f"LAPACK {name} failed (info={info}).")  # pragma: no cover
         return x  # type: ignore[no-any-return]
     from gelav.fd import _numba
 
