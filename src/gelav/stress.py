@@ -686,7 +686,7 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
 
         def solve_exact(names: Sequence[str], js: Sequence[int]) -> list[str]:
             """The exact answers of the fluxes ``names`` on the levels ``js`` (one batch); the fluxes that fail."""
-            from gelav.fd.expm import _Chains, expm_chains
+            from gelav.fd.expm import Chains, expm_chains
             from gelav.fd.generator import chained_bands
 
             gs = [level(j) for j in js]
@@ -712,7 +712,7 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
                 at += g.n_nodes
             if len(names) > 1:
                 start[at:] = np.concatenate([start[:at]] * (len(names) - 1))
-            ch = _Chains(sub, diag, sup, sizes)
+            ch = Chains(sub, diag, sup, sizes)
             y, bnd = expm_chains(ch, start, horizon)
             cdf = _cdfs(y, ch.starts, ch.sizes, [g.faces for g in gs], c)
             lost = []
@@ -879,9 +879,9 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
     assessed, ps, runs, caught, failed = (state[k] for k in ("assessed", "ps", "runs", "caught", "failed"))
     value, err, unextrapolated_err, order, validated, why, resolution = assessed[chosen]
     if scheme == "expm":  # the Density of the chosen answer, with the diagnostics and warnings of a forward run
-        from gelav.pde.forward import _Run
+        from gelav.pde.forward import ForwardRun
 
-        run = _Run(process, x0, horizon, far_lower, "natural", None, 1e-10, 0.0, "expm", 0, None)
+        run = ForwardRun(process, x0, horizon, far_lower, "natural", None, 1e-10, 0.0, "expm", 0, None)
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             fine = run.exact_result(level(top), chosen, runs[chosen, top].masses[-1], state["bounds"][chosen][top],

@@ -47,7 +47,7 @@ forward step is :math:`\Pi^{1/2}(r - \exp)(\Delta t S)\,\Pi^{-1/2}p` and, :math:
           \le \varepsilon \sum_i \sqrt{\pi_i}\;\Big(\sum_j p_j^2/\pi_j\Big)^{1/2}
           \quad(\text{per block of two-way faces; twice that with absorbing nodes}),
 
-with :math:`\varepsilon` = :data:`SUP_ERROR` plus a model of the rounding (:meth:`_Chains.epsilons`; the
+with :math:`\varepsilon` = :data:`SUP_ERROR` plus a model of the rounding (:meth:`Chains.epsilons`; the
 factor is :func:`amplification`). It is moderate for a chain near detailed balance over the domain (an
 Ornstein–Uhlenbeck law: a few thousand from the seed's start) and astronomically large for a strongly
 drift-dominated one (:math:`\pi` growing like :math:`e^{2\mu x/\sigma^2}`), whose generator is far from
@@ -69,8 +69,8 @@ from numpy.typing import NDArray
 from gelav.fd import linalg
 from gelav.fd.linalg import Bands
 
-__all__ = ["MAX_TIME_ERROR", "PHI_WEIGHTS", "POLES", "SUP_ERROR", "WEIGHTS", "ExpmStep", "amplification", "expm_apply",
-           "expm_chains", "rational_rule"]
+__all__ = ["MAX_TIME_ERROR", "PHI_WEIGHTS", "POLES", "SUP_ERROR", "WEIGHTS", "Chains", "ExpmStep", "amplification",
+           "expm_apply", "expm_chains", "rational_rule"]
 
 Array = NDArray[np.float64]
 
@@ -203,7 +203,7 @@ def amplification(A: Bands, v: Array, *, transpose: bool = True) -> float:
     return math.exp(total) if total < 700.0 else math.inf
 
 
-class _Chains:
+class Chains:
     """Several chains' bands laid end to end (padding entries zero), with what every step needs of each:
     the spectral shift :math:`s^+`, the row-sum norm and, for the bound, the weights of a one-block chain."""
 
@@ -231,7 +231,7 @@ class _Chains:
             self.logpi = lp - np.repeat(lp[starts], sizes)
 
     @classmethod
-    def of(cls, bands: Sequence[Bands]) -> _Chains:
+    def of(cls, bands: Sequence[Bands]) -> Chains:
         """The chains of a list of bands (copied end to end)."""
         if len(bands) == 1:
             A = bands[0]
@@ -297,7 +297,7 @@ class _Chains:
 
 @lru_cache(maxsize=1)
 def _error_constants() -> tuple[float, float]:
-    r""":data:`SUP_ERROR` + :math:`8u\sum_k|w_k|/d_k` and :math:`u\sum_k|w_k|/d_k^2` (see :meth:`_Chains.epsilons`),
+    r""":data:`SUP_ERROR` + :math:`8u\sum_k|w_k|/d_k` and :math:`u\sum_k|w_k|/d_k^2` (see :meth:`Chains.epsilons`),
     :math:`d_k` the distance of the pole :math:`z_k` from :math:`(-\infty, 0]` (the norm of the resolvent of a
     symmetric matrix with its spectrum there is at most :math:`1/d_k`)."""
     z, w = rational_rule()
@@ -359,7 +359,7 @@ class ExpmStep:
     Every application is one ``zgtsv`` on the twelve stacked shifted systems (of :math:`A^\top` forward,
     of :math:`A` backward: the two are dual to rounding), the same numbers as :func:`expm_apply` gives
     for the chain in a batch. ``forward_bounded(p)`` also
-    returns the error bound of the step (:func:`amplification`, :meth:`_Chains.epsilons`).
+    returns the error bound of the step (:func:`amplification`, :meth:`Chains.epsilons`).
 
     Raises
     ------
@@ -377,7 +377,7 @@ class ExpmStep:
             raise ValueError("scheme='expm' needs a reversible chain (rates both ways across every face but "
                              "one into an absorbing end); this generator has a one-way face (σ = 0 inside the "
                              "domain?). Use scheme='cn'.")
-        ch = _Chains.of([A])
+        ch = Chains.of([A])
         s = float(ch.shift[0])
         self._growth = _growth(self.dt, s)
         e_amp, e_stiff = ch.epsilons(np.array([self.dt]))
@@ -438,14 +438,14 @@ def expm_apply(bands: Sequence[Bands], vectors: Sequence[Array], dt: float | Seq
     bound exceeds :data:`MAX_TIME_ERROR` of its mass, gets ``inf`` (its result is not certified: a caller
     must not use it).
     """
-    ch = _Chains.of(bands)
+    ch = Chains.of(bands)
     v = np.concatenate([np.asarray(p, dtype=float) for p in vectors]) if len(vectors) > 1 \
         else np.asarray(vectors[0], dtype=float)
     y, bounds = expm_chains(ch, v, dt)
     return [y[a:b] for a, b in zip(ch.starts.tolist(), ch.ends.tolist(), strict=True)], bounds
 
 
-def expm_chains(ch: _Chains, v: Array, dt: float | Sequence[float]) -> tuple[Array, list[float]]:
+def expm_chains(ch: Chains, v: Array, dt: float | Sequence[float]) -> tuple[Array, list[float]]:
     """:func:`expm_apply` on chains already laid end to end (``v`` the masses of all, in order): the
     results end to end and the bounds."""
     k_chains = ch.sizes.size

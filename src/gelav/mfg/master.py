@@ -501,7 +501,7 @@ def _continue(model: MFGModel, chain: _Chain, Zn: Array | None, bw_n: Any) -> tu
     """
     from gelav.mfg.assemble import build_equilibrium
     from gelav.mfg.fixed_point import Evaluator, fixed_point_method
-    from gelav.mfg.solver import _warn_negative_masses
+    from gelav.mfg.solver import warn_negative_masses
     from gelav.mfg.tangent import NEWTON_MAX_STEPS, newton
 
     t_start = time.perf_counter()
@@ -535,7 +535,7 @@ def _continue(model: MFGModel, chain: _Chain, Zn: Array | None, bw_n: Any) -> tu
                 Z = method.solve(ev, Z, options, notes, label)
     timings["fixed_point"] = time.perf_counter() - t1
     eq = build_equilibrium(pb, ev, Z, notes, label, options, None, timings, time.perf_counter() - t_start)
-    _warn_negative_masses(eq)
+    warn_negative_masses(eq)
     assert ev.last is not None
     return eq, ev.last.backward, ev.n_sweep, products
 

@@ -76,7 +76,7 @@ from gelav.mfg.fixed_point import (
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions, check_model
 from gelav.mfg.result import Equilibrium
 
-__all__ = ["METHODS", "equilibrium", "find_equilibria", "solve"]
+__all__ = ["METHODS", "equilibrium", "find_equilibria", "solve", "warn_negative_masses"]
 
 
 def _iterate(problem: Problem, Z0: np.ndarray, opts: SolverOptions, history: list[dict[str, Any]],
@@ -309,11 +309,11 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
         warnings.warn(f"{len(eqs)} distinct equilibria found (non-monotone coupling); returning the one from "
                       f"start {distinct[0][3]!r}, the others are in `.others`.", AccuracyWarning, stacklevel=2)
         main = replace(main, others=tuple(eqs[1:]))
-    _warn_negative_masses(main)
+    warn_negative_masses(main)
     return main
 
 
-def _warn_negative_masses(eq: Equilibrium) -> None:
+def warn_negative_masses(eq: Equilibrium) -> None:
     """Say so when negative holder masses are left: only when :data:`MAX_POSITIVITY_ROUNDS` re-solves
     with more backward-Euler steps did not remove them (:func:`_iterate_positive`); finer steps or
     ``Numerics(scheme="euler")`` avoid them."""

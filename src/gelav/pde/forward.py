@@ -42,7 +42,7 @@ from gelav.processes.protocol import check_process, domain_of, name_of, params_o
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
 
-__all__ = ["forward", "initial_masses"]
+__all__ = ["ForwardRun", "forward", "initial_masses"]
 
 
 def _is_distribution(obj: Any) -> bool:
@@ -240,7 +240,7 @@ def forward(
     if grid is None:
         n_cells = check_int("n_cells", n_cells, minimum=4, maximum=MAX_CELLS)
         grid, log_origin = _default_grid(process, initial, horizon, n_cells, domain, tail, start, include)
-    run = _Run(process, initial, horizon, lower, upper, killing, tail, start, scheme, damping_steps, log_origin)
+    run = ForwardRun(process, initial, horizon, lower, upper, killing, tail, start, scheme, damping_steps, log_origin)
     if flux == "auto":
         run.callback = callback
         return _choose_flux(run, grid, n_steps=n_steps, times=times, time_grid=time_grid, include=include,
@@ -324,7 +324,7 @@ def _coarsened(grid: Grid, keep: int | None) -> tuple[Grid, int | None]:
     return Grid(grid.nodes[idx]), new_keep
 
 
-def _choose_flux(run: _Run, grid: Grid, *, n_steps: int, times: Any, time_grid: TimeGrid | None,
+def _choose_flux(run: ForwardRun, grid: Grid, *, n_steps: int, times: Any, time_grid: TimeGrid | None,
                  include: Sequence[float], t_start: float) -> Density:
     r"""The run on ``grid`` with the flux an error estimate prefers (``flux="auto"`` of :func:`forward`).
 
@@ -408,7 +408,7 @@ def _choose_flux(run: _Run, grid: Grid, *, n_steps: int, times: Any, time_grid: 
     return d
 
 
-class _Run:
+class ForwardRun:
     """The settings of one forward problem, solved on any grid with any flux (:meth:`solve`)."""
 
     def __init__(self, process: ProcessLike, initial: Any, horizon: float, lower: str, upper: str, killing: Any,
