@@ -36,6 +36,8 @@ axis of length ``B`` on all three (``dl`` of shape ``(B, n-1)`` …) is a
 ``lu.solve(B)`` (batched)              all systems at once, ``B`` of shape ``(batch, n[, k])``
 ``solve(dl, d, du, b)``                one-shot solve of a freshly built system (Newton steps);
                                        ``transpose=True``, ``overwrite=True`` (may reuse ``d``, ``b``)
+``solve_inplace(dl, d, du, x)``,       the same in place, one bare LAPACK call (sequential sweeps);
+``lu_solve_inplace(lu, x)``            with the raw factors ``lu.lapack_factors``
 ``Bands(sub, diag, sup)``              padded bands of a generator (``sub[0]``, ``sup[-1]``
                                        unused) with ``matvec``, ``rmatvec``, ``lapack()``
 ``matvec(dl, d, du, x)``, ``rmatvec``  :math:`A x`, :math:`A^\top x` on LAPACK-convention bands
@@ -70,6 +72,7 @@ __all__ = [
     "TridiagonalLU",
     "brennan_schwartz",
     "factor",
+    "lu_solve_inplace",
     "matvec",
     "numba_available",
     "numba_kernels",
@@ -77,6 +80,7 @@ __all__ = [
     "resolve_backend",
     "rmatvec",
     "solve",
+    "solve_inplace",
     "solve_lcp",
 ]
 
@@ -336,9 +340,7 @@ def solve(dl: Array, d: Array, du: Array, b: Array, *, transpose: bool = False, 
     if backend == "lapack":
         x, info = _dgtsv(dl, d, du, b, overwrite_d=overwrite, overwrite_b=overwrite)[3:]
         if info != 0:
-            if info > 0:
-                raise np.linalg.LinAlgError(f"The tridiagonal matrix is singular (LAPACK dgtsv info={info}).")
-            raise RuntimeError(f"LAPACK dgtsv failed (info={info}).")  # pragma: no cover
+            _gtsv_failed(info)
         return x  # type: ignore[no-any-return]
     from gelav.fd import _numba
 
@@ -350,6 +352,42 @@ def solve(dl: Array, d: Array, du: Array, b: Array, *, transpose: bool = False, 
         k.thomas(c[0], c[1], c[2], c[3], out, np.empty_like(c[3]))
         return out
     return k.lu_solve_columns(*k.factor(c[0], c[1], c[2]), c[3])  # type: ignore[no-any-return]
+
+
+# -- in place, for hot loops ------------------------------------------------------------------------
+def solve_inplace(dl: Array, d: Array, du: Array, x: Array) -> Array:
+    r"""``x`` :math:`\leftarrow A^{-1} x` for a freshly built tridiagonal :math:`A`: one LAPACK ``?gtsv`` call.
+
+    The per-step primitive of sequential sweeps (the mean-field game's NumPy engine): no
+    checks of shapes or backend, no copies of ``d`` or ``x``. ``d`` is overwritten (by the
+    factor's diagonal) and ``x`` must be a C-contiguous float64 vector (a row of a C array):
+    LAPACK then writes the solution into it. For the transpose pass ``du, d, dl``. Returns ``x``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the matrix is singular.
+    """
+    info = _dgtsv(dl, d, du, x, 0, 1, 0, 1)[4]
+    if info != 0:
+        _gtsv_failed(info)
+    return x
+
+
+def lu_solve_inplace(lu: tuple[Array, ...], x: Array, transpose: bool = False) -> Array:
+    r"""``x`` :math:`\leftarrow A^{-1} x` (or :math:`A^{-\top} x`) with the raw ``?gttrf`` factors ``lu``
+    (:attr:`TridiagonalLU.lapack_factors`): one LAPACK ``?gttrs`` call, into the C-contiguous float64
+    vector ``x``. Returns ``x``."""
+    info = _dgttrs(*lu, x, "T" if transpose else "N", 1)[1]
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"LAPACK dgttrs failed (info={info}).")
+    return x
+
+
+def _gtsv_failed(info: int) -> None:
+    if info > 0:
+        raise np.linalg.LinAlgError(f"The tridiagonal matrix is singular (LAPACK dgtsv info={info}).")
+    raise RuntimeError(f"LAPACK dgtsv failed (info={info}).")  # pragma: no cover
 
 
 # -- linear complementarity ---------------------------------------------------------------------------

@@ -83,6 +83,13 @@ def _diag_add_nb(ad: Any, k: Any, h: float, out: Any) -> Any:  # pragma: no cove
     return out
 
 
+def _nonzero_nb(x: Any) -> bool:  # pragma: no cover - jitted
+    for i in range(x.shape[0]):
+        if x[i] != 0.0:
+            return True
+    return False
+
+
 def _positive_part_nb(x: Any) -> Any:  # pragma: no cover - jitted
     for i in range(x.shape[0]):
         x[i] = max(x[i], 0.0)
@@ -198,7 +205,7 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
 _thomas: Any = None
 
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
-PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_positive_part",
+PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero", "_positive_part",
               "_absmax", "_exceeds", "_gap_start", "_exit_rate", "_exit_rate_system",
               "_exit_system", "_apply", "_apply_add", "_apply_t",
               "_newton_system")

@@ -127,6 +127,20 @@ class StepOps:
             for name, band in zip(self.BANDS, self.bands, strict=True):
                 setattr(self, name, band)
 
+    @property
+    def lu0_factors(self) -> list[tuple[Array, ...]] | None:
+        """The raw LAPACK factors of ``lu0``, one tuple per row (what the NumPy kernels pass to ``?gttrs``);
+        None without factorisations (or for systems under 3 unknowns, which the kernels solve from the bands)."""
+        lu0 = self.lu0
+        cached = self.__dict__.get("_lu0_factors")
+        if cached is not None and cached[0] is lu0:
+            return cached[1]  # type: ignore[no-any-return]
+        raw = None
+        if lu0 is not None and lu0.backend == "lapack" and lu0.n >= 3:
+            raw = [lu0[i].lapack_factors for i in range(len(lu0))]
+        self.__dict__["_lu0_factors"] = (lu0, raw)
+        return raw
+
     def __getattr__(self, name: str) -> Any:
         bands = self.__dict__.get("bands")
         if bands is None or name not in StepOps.BANDS:
@@ -637,7 +651,7 @@ class Problem:
             gV = np.ascontiguousarray(gV) if has_guess else Vs
         else:
             sweep = kernels.backward_sweep
-            lu0 = ops.lu0
+            lu0 = ops.lu0_factors
         return int(sweep(*ops.bands[:6], ops.rows, self.hsrc, pf, pc, self.alive_f, ae,
                          float(eps), float(delta), self.dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
                          policy, float(newton_tol), lu0, kernels.work(Vs.shape[1])))
@@ -728,7 +742,7 @@ class Problem:
 
             sweep, lu0 = _numba.kernels().forward_sweep, None
         else:
-            sweep, lu0 = kernels.forward_sweep, ops.lu0
+            sweep, lu0 = kernels.forward_sweep, ops.lu0_factors
         sweep(*ops.bands[:3], *ops.bands[6:], ops.rows, k, exiting, self.dt, p, n0,
               P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0, kernels.work(K * N))
         if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)

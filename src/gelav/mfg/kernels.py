@@ -56,33 +56,40 @@ KERNELS = ("rhs", "newton_terms", "exit_rate", "newton_step", "backward_sweep", 
 # -- backend primitives (replaced by compiled loops in the compiled engine) -------------------------
 def _solve(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
     """Solve a freshly built tridiagonal system into ``out`` (may be ``b``; ``d`` and ``b`` may be
-    overwritten; ``cw``: scratch)."""
-    x = linalg.solve(dl, d, du, b, overwrite=True)
-    if x is not out:
-        out[...] = x
-    return out
+    overwritten; ``cw``: scratch). One bare LAPACK call in place (:func:`gelav.fd.linalg.solve_inplace`)."""
+    if out is not b:
+        np.copyto(out, b)
+    return linalg.solve_inplace(dl, d, du, out)
 
 
 def _solve_t(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Transposed solve of a freshly built system into ``out`` (``d`` and ``b`` may be overwritten)."""
-    out[...] = linalg.solve(dl, d, du, b, transpose=True, overwrite=True)
-    return out
+    """Transposed solve of a freshly built system into ``out`` (``d`` may be overwritten, ``b`` is kept)."""
+    np.copyto(out, b)
+    return linalg.solve_inplace(du, d, dl, out)
 
 
 def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``lu0[n]``
-    when given). Keeps ``d`` and ``b`` (both are used again)."""
-    out[...] = linalg.solve(dl, d, du, b) if lu0 is None else lu0[n].solve(b)
-    return out
+    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``lu0[n]``,
+    raw LAPACK factors, when given). Keeps ``d`` and ``b`` (both are used again)."""
+    np.copyto(out, b)
+    if lu0 is None:
+        np.copyto(cw, d)
+        return linalg.solve_inplace(dl, cw, du, out)
+    return linalg.lu_solve_inplace(lu0[n], out)
 
 
 def _solve0_t(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
     r""":math:`(L^0_n)^{-\top} b` into ``out`` (keeps ``d``: it is the stored operator)."""
+    np.copyto(out, b)
     if lu0 is None:
-        out[...] = linalg.solve(dl, d, du, b, transpose=True)
-    else:
-        out[...] = lu0[n].solve(b, transpose=True)
-    return out
+        np.copyto(cw, d)
+        return linalg.solve_inplace(du, cw, dl, out)
+    return linalg.lu_solve_inplace(lu0[n], out, True)
+
+
+def _nonzero(x: Any) -> bool:
+    """Whether ``x`` has a nonzero (or NaN) entry."""
+    return bool(np.count_nonzero(x))
 
 
 def _positive_part(x: Any) -> Any:
@@ -150,7 +157,7 @@ def _exit_rate_system(pi: Any, W: Any, inv_d: float, ae: Any, h: float, b: Any, 
     np.multiply(kk, kk, kk)
     np.divide(kk, tmp, kk)
     np.multiply(kk, ae, kk)
-    if not kk.any():
+    if not _nonzero(kk):
         return False
     np.multiply(kk, h, J)  # _exit_system, inline
     np.multiply(J, pi, G)
@@ -220,7 +227,7 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
     t += 3.0
     J *= t
     J += ad
-    return bool(zp.any()) if check else True
+    return _nonzero(zp) if check else True
 
 
 # -- the kernels ---------------------------------------------------------------------------------
@@ -355,7 +362,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                 exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, sd, kk, J, G, tmp)
         if not accepted:
             if mode != 0:
-                exits = bool(kk.any())
+                exits = _nonzero(kk)
                 if exits:
                     _exit_system(kk, h, pi, b, sd, J, G)
             if exits:
@@ -384,8 +391,14 @@ def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows:
             q = _solve_t(al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
         else:
             q = _solve0_t(lu0, r, al[r], ad[r], au[r], p, qs[n], cw)
-        p = _apply_t(rfd[r], rfl[r], rfu[r], q, pw)
-        P[n + 1] = p
+        p = _apply_t(rfd[r], rfl[r], rfu[r], q, P[n + 1])  # straight into the holders' level
+        ends = False
         for j in range(end_idx.shape[0]):
             if end_idx[j] == n + 1:
-                p[j * N:(j + 1) * N] = 0.0
+                ends = True
+        if ends:  # a fund end: the pre-payout masses stay in P, the sweep goes on without the block
+            pw[:] = p
+            for j in range(end_idx.shape[0]):
+                if end_idx[j] == n + 1:
+                    pw[j * N:(j + 1) * N] = 0.0
+            p = pw
