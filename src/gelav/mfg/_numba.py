@@ -39,24 +39,26 @@ def kernels() -> Any:
 
 
 # -- the primitives of the kernels, on the numba backend of gelav.fd.linalg (no allocation) ---------
-def _solve_nb(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover - jitted
+def _row_nb(aux: Any, r: int) -> Any:  # pragma: no cover - jitted
+    return 0  # no per-row solver data: every solve is one elimination
+
+
+def _solve_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(dl, d, du, b, out, cw)  # ``out`` may be ``b``: the elimination runs in place
     return out
 
 
-def _solve_t_nb(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover - jitted
+def _solve_t_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(du, d, dl, b, out, cw)  # the transpose: sub- and super-diagonal swapped
     return out
 
 
-def _solve0_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
-               cw: Any) -> Any:  # pragma: no cover - jitted
+def _solve0_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(dl, d, du, b, out, cw)  # no cached factorisation here: one elimination (cheaper than LAPACK's call)
     return out
 
 
-def _solve0_t_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
-                 cw: Any) -> Any:  # pragma: no cover - jitted
+def _solve0_t_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(du, d, dl, b, out, cw)
     return out
 
@@ -205,7 +207,8 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
 _thomas: Any = None
 
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
-PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero", "_positive_part",
+PRIMITIVES = ("_row", "_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero",
+              "_positive_part",
               "_absmax", "_exceeds", "_gap_start", "_exit_rate", "_exit_rate_system",
               "_exit_system", "_apply", "_apply_add", "_apply_t",
               "_newton_system")

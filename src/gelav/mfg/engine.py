@@ -128,18 +128,37 @@ class StepOps:
                 setattr(self, name, band)
 
     @property
-    def lu0_factors(self) -> list[tuple[Array, ...]] | None:
-        """The raw LAPACK factors of ``lu0``, one tuple per row (what the NumPy kernels pass to ``?gttrs``);
-        None without factorisations (or for systems under 3 unknowns, which the kernels solve from the bands)."""
+    def aux(self) -> list[tuple[tuple[Array, ...] | None, tuple[Array, Array, Array] | None]]:
+        r"""Per row, what the NumPy kernels solve with (:func:`gelav.mfg.kernels._solve`): the raw LAPACK
+        factors of ``lu0`` (None without factorisations, or under 3 unknowns) and the symmetrizer
+        ``(D, 1/D, e)`` of :math:`L^0` (:func:`gelav.fd.linalg.symmetrizer`; None if it has none). Every matrix
+        a sweep solves differs from its row's :math:`L^0` only on the diagonal, so one :math:`D` per row serves
+        the Newton Jacobians, the frozen-intensity steps and their transposes. Computed on first use."""
         lu0 = self.lu0
-        cached = self.__dict__.get("_lu0_factors")
+        cached = self.__dict__.get("_aux")
         if cached is not None and cached[0] is lu0:
             return cached[1]  # type: ignore[no-any-return]
-        raw = None
+        al, au = self.bands[0], self.bands[2]
+        R = self.bands[1].shape[0]
+        lus: list[tuple[Array, ...] | None] = [None] * R
         if lu0 is not None and lu0.backend == "lapack" and lu0.n >= 3:
-            raw = [lu0[i].lapack_factors for i in range(len(lu0))]
-        self.__dict__["_lu0_factors"] = (lu0, raw)
-        return raw
+            lus = [lu0[i].lapack_factors for i in range(len(lu0))]
+        syms: list[tuple[Array, Array, Array] | None] = [None] * R
+        if al.shape[1] > 0:
+            both = linalg.symmetrizer(al, au)
+            for i in range(R):
+                one = (both[0][i], both[1][i]) if both is not None else linalg.symmetrizer(al[i], au[i])
+                if one is not None:
+                    syms[i] = (one[0], 1.0 / one[0], one[1])
+        aux = list(zip(lus, syms, strict=True))
+        self.__dict__["_aux"] = (lu0, aux)
+        return aux
+
+    @cached_property
+    def row_lists(self) -> tuple[list[Any], list[int]]:
+        """The bands as lists of row views and ``rows`` as a list of ints: what the NumPy kernels index step
+        by step (a list item is cheaper than a new view of a 2-D array, the same numbers)."""
+        return [list(band) for band in self.bands], self.rows.tolist()
 
     def __getattr__(self, name: str) -> Any:
         bands = self.__dict__.get("bands")
@@ -315,6 +334,7 @@ class Problem:
         else:
             self._Q_static = None
         self.hsrc = self.dt[:, None] * self.srcf
+        self._dt_list = self.dt.tolist()  # the NumPy kernels' step lengths (Python floats, the same values)
         self._all_alive = bool(self.alive.all())
         self._ops_static: StepOps | None = None
         self._V_lin: Array | None = None
@@ -642,6 +662,9 @@ class Problem:
         """Run :func:`gelav.mfg.kernels.backward_sweep` on the NumPy/LAPACK or the compiled backend."""
         ae = self._alive_over(eps)
         has_guess = gV is not None
+        bands: Any
+        rows: Any
+        dt: Any
         if engine == "numba":
             from gelav.mfg import _numba
 
@@ -649,11 +672,13 @@ class Problem:
             lu0 = None  # the compiled engine solves every step by elimination (no cached LAPACK factors)
             pc = np.ascontiguousarray(pc)
             gV = np.ascontiguousarray(gV) if has_guess else Vs
+            bands, rows, dt = ops.bands, ops.rows, self.dt
         else:
             sweep = kernels.backward_sweep
-            lu0 = ops.lu0_factors
-        return int(sweep(*ops.bands[:6], ops.rows, self.hsrc, pf, pc, self.alive_f, ae,
-                         float(eps), float(delta), self.dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
+            lu0 = ops.aux
+            (bands, rows), dt = ops.row_lists, self._dt_list
+        return int(sweep(*bands[:6], rows, self.hsrc, pf, pc, self.alive_f, ae,
+                         float(eps), float(delta), dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
                          policy, float(newton_tol), lu0, kernels.work(Vs.shape[1])))
 
     def _global_newton(self, ops: StepOps, pf: Array, pc: Array, ae: Array, eps: float, delta: float, Vs: Array,
@@ -671,7 +696,7 @@ class Problem:
         or None if Newton did not converge (the caller then falls back to the step-by-step iteration).
         """
         M, KN = self.M, self.K * self.N
-        al, ad, au, lu0 = ops.al[:n_top], ops.ad[:n_top], ops.au[:n_top], ops.lu0
+        al, ad, au = ops.al[:n_top], ops.ad[:n_top], ops.au[:n_top]
         rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc[:n_top]
         h = self.dt[:n_top, None]
         hae = h * ae[:n_top]
@@ -681,6 +706,8 @@ class Problem:
         W[:n_top] = gV[:n_top]
         W[n_top] = Vs[n_top]
         D = np.empty((n_top, KN))
+        aux, ((b_al, b_ad, b_au, b_rbd, b_rbl, b_rbu, *_), rows) = ops.aux, ops.row_lists
+        r, cw = np.empty(KN), np.empty(KN)
         sweeps = 0
         for _ in range(max_sweeps):
             Wn, Wn1 = W[:n_top], W[1:]
@@ -696,16 +723,14 @@ class Problem:
             Jd = ad + hk * u * (3.0 + 2.0 * zp)
             act: NDArray[np.bool_] = np.asarray((zp > 0.0).any(axis=1))
             d = np.zeros(KN)
-            for n in range(n_top - 1, -1, -1):
-                r = rbd[n] * d
-                r[1:] += rbl[n] * d[:-1]
-                r[:-1] += rbu[n] * d[1:]
+            for n in range(n_top - 1, -1, -1):  # the kernels' primitives: bare in-place LAPACK calls
+                row = rows[n]
+                kernels._apply(b_rbd[row], b_rbl[row], b_rbu[row], d, r)
                 r -= F[n]
-                if act[n] or lu0 is None:
-                    d = linalg.solve(al[n], Jd[n], au[n], r, overwrite=True)
+                if act[n]:
+                    d = kernels._solve(aux[row], b_al[row], Jd[n], b_au[row], r, D[n], cw)
                 else:
-                    d = lu0[ops.rows[n]].solve(r)
-                D[n] = d
+                    d = kernels._solve0(aux[row], b_al[row], b_ad[row], b_au[row], r, D[n], cw)
             sweeps += 1
             W[:n_top] += D
             if not np.all(np.isfinite(D)):
@@ -737,13 +762,18 @@ class Problem:
                 p[kk * N:(kk + 1) * N] = 0.0
         if k is None:
             k = np.zeros((M, K * N))
+        bands: Any
+        rows: Any
+        dt: Any
         if engine == "numba":
             from gelav.mfg import _numba
 
             sweep, lu0 = _numba.kernels().forward_sweep, None
+            bands, rows, dt = ops.bands, ops.rows, self.dt
         else:
-            sweep, lu0 = kernels.forward_sweep, ops.lu0_factors
-        sweep(*ops.bands[:3], *ops.bands[6:], ops.rows, k, exiting, self.dt, p, n0,
+            sweep, lu0 = kernels.forward_sweep, ops.aux
+            (bands, rows), dt = ops.row_lists, self._dt_list
+        sweep(*bands[:3], *bands[6:], rows, k, exiting, dt, p, n0,
               P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0, kernels.work(K * N))
         if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)
             exits[n0:] = np.einsum("mkn,mkn->mk", k[n0:].reshape(-1, K, N), qs[n0:].reshape(-1, K, N))

@@ -54,37 +54,60 @@ KERNELS = ("rhs", "newton_terms", "exit_rate", "newton_step", "backward_sweep", 
 
 
 # -- backend primitives (replaced by compiled loops in the compiled engine) -------------------------
-def _solve(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve a freshly built tridiagonal system into ``out`` (may be ``b``; ``d`` and ``b`` may be
-    overwritten; ``cw``: scratch). One bare LAPACK call in place (:func:`gelav.fd.linalg.solve_inplace`)."""
-    if out is not b:
+def _row(aux: Any, r: int) -> Any:
+    """The solver data of operator row ``r`` (``aux[r]``; None without any: every solve is then ``?gtsv``)."""
+    return None if aux is None else aux[r]
+
+
+def _solve(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    r"""Solve a freshly built tridiagonal system (bands of the row whose data is ``fac``, diagonal ``d``) into
+    ``out`` (may be ``b``; ``d`` and ``b`` may be overwritten; ``cw``: scratch).
+
+    One bare LAPACK call in place: ``?ptsv`` on the symmetrised system :math:`D^{-1}S^{-1}(Db)` when the
+    row has a symmetrizer (``fac[1]``, :func:`gelav.fd.linalg.symmetrizer`: the step matrices differ from
+    the row's :math:`L^0` only on the diagonal, which the similarity keeps), else ``?gtsv``.
+    """
+    sym = None if fac is None else fac[1]
+    if sym is None:
+        if out is not b:
+            np.copyto(out, b)
+        return linalg.solve_inplace(dl, d, du, out)
+    np.multiply(b, sym[0], out)
+    linalg.ptsv_inplace(d, sym[2], out)
+    return np.multiply(out, sym[1], out)
+
+
+def _solve_t(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    r"""Transposed solve of a freshly built system into ``out`` (``d`` may be overwritten, ``b`` is kept):
+    :math:`D S^{-1}(D^{-1}b)` with the row's symmetrizer, else ``?gtsv`` on the swapped bands."""
+    sym = None if fac is None else fac[1]
+    if sym is None:
         np.copyto(out, b)
-    return linalg.solve_inplace(dl, d, du, out)
+        return linalg.solve_inplace(du, d, dl, out)
+    np.multiply(b, sym[1], out)
+    linalg.ptsv_inplace(d, sym[2], out)
+    return np.multiply(out, sym[0], out)
 
 
-def _solve_t(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Transposed solve of a freshly built system into ``out`` (``d`` may be overwritten, ``b`` is kept)."""
-    np.copyto(out, b)
-    return linalg.solve_inplace(du, d, dl, out)
-
-
-def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``lu0[n]``,
+def _solve0(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``fac[0]``,
     raw LAPACK factors, when given). Keeps ``d`` and ``b`` (both are used again)."""
-    np.copyto(out, b)
-    if lu0 is None:
+    lu = None if fac is None else fac[0]
+    if lu is None:
         np.copyto(cw, d)
-        return linalg.solve_inplace(dl, cw, du, out)
-    return linalg.lu_solve_inplace(lu0[n], out)
+        return _solve(fac, dl, cw, du, b, out, cw)
+    np.copyto(out, b)
+    return linalg.lu_solve_inplace(lu, out)
 
 
-def _solve0_t(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+def _solve0_t(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
     r""":math:`(L^0_n)^{-\top} b` into ``out`` (keeps ``d``: it is the stored operator)."""
-    np.copyto(out, b)
-    if lu0 is None:
+    lu = None if fac is None else fac[0]
+    if lu is None:
         np.copyto(cw, d)
-        return linalg.solve_inplace(du, cw, dl, out)
-    return linalg.lu_solve_inplace(lu0[n], out, True)
+        return _solve_t(fac, dl, cw, du, b, out, cw)
+    np.copyto(out, b)
+    return linalg.lu_solve_inplace(lu, out, True)
 
 
 def _nonzero(x: Any) -> bool:
@@ -209,8 +232,8 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
     The exit terms are :func:`newton_terms`; the compiled engine fuses the same
     expressions, in the same order, into one loop.
     """
-    zp = pi - W  # newton_terms, inline (no calls or allocations beyond its three rows)
-    np.maximum(zp, 0.0, out=zp)
+    s = pi - W  # newton_terms, inline
+    zp = np.maximum(s, 0.0)
     zp *= inv_d
     u = zp + 1.0
     np.divide(1.0, u, out=u)
@@ -218,9 +241,8 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
     hk *= u
     hk *= hae
     _apply(ad, al, au, W, G)
-    t = W - pi
-    t *= hk
-    G += t
+    t = s * hk  # G + (W - pi) hk == G - (pi - W) hk to the bit: one subtraction less
+    G -= t
     G -= b
     np.multiply(hk, u, out=J)
     np.multiply(zp, 2.0, out=t)
@@ -266,10 +288,10 @@ def exit_rate(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) -> Any
     return _exit_rate(pi, W, inv_d, ae, out, tmp)
 
 
-def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, inv_d: float,
+def newton_step(fac: Any, al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, inv_d: float,
                 smax2: float, G: Any, J: Any, cw: Any) -> int:
     r"""Newton's method for :math:`L^0 W + \Delta t\,k(W)(W - \pi) = b` from ``W`` (updated in place);
-    returns the number of corrections (``G``, ``J``, ``cw``: scratch rows).
+    returns the number of corrections (``G``, ``J``, ``cw``: scratch rows; ``fac``: the row's solver data).
 
     The Jacobian is tridiagonal with diagonal :math:`\mathrm{ad} + \Delta t\,(\varphi + z\varphi')/\varepsilon`,
     :math:`\varphi + z\varphi' = \varphi(3 + 2z)/(1 + z)`. Stops when the squared correction is below
@@ -280,7 +302,7 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
         active = _newton_system(ad, al, au, W, pi, b, inv_d, hae, it > 0, G, J)
         if it > 0 and not active:
             break
-        dW = _solve(al, J, au, G, G, cw)
+        dW = _solve(fac, al, J, au, G, G, cw)
         count += 1
         if _descend(W, dW) <= smax2:
             break
@@ -290,10 +312,11 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
 def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
-                   newton_tol: float, lu0: Any, work: Any) -> int:
+                   newton_tol: float, aux: Any, work: Any) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
 
-    Step ``n`` uses row ``rows[n]`` of the bands (and of the cached factorisations ``lu0``).
+    Step ``n`` uses row ``rows[n]`` of the bands and of the backend's solver data ``aux`` (NumPy: per row
+    the cached factorisation of :math:`L^0` and the symmetrizer, see :func:`_solve`; None: none).
 
     ``mode`` 0: the implicit intensity by Newton's method per step, 1: lagged
     (from :math:`V_{n+1}`), 2: the fixed ``policy`` (M, KN). ``pf``/``pc``: prices
@@ -315,6 +338,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
         h = float(dt[n])
         r = rows[n]
         sl, sd, su = al[r], ad[r], au[r]
+        fac = _row(aux, r)
         b = rhs(rbd[r], rbl[r], rbu[r], hsrc[n], V, bw)
         pi = pf[n]
         accepted = False
@@ -340,7 +364,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                 _gap_start(pf[n + 1], V, pi, V, W)
                 have_w = True
             elif (not has_guess) or g_exit[n] == 0 or (g_exit[n] < 0 and not _exceeds(pc[n], gV[n])):
-                Vz = _solve0(lu0, r, sl, sd, su, b, Vn, cw)
+                Vz = _solve0(fac, sl, sd, su, b, Vn, cw)
                 if not _exceeds(pc[n], Vz):
                     accepted = True  # nobody exits at this step: the exit intensity is exactly zero
                 elif not has_guess:
@@ -358,7 +382,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                     vmax = _shift(gV[n], gV[n + 1], V, W)
                 smax2 = (1.0 + vmax) ** 2 * tol2
                 np.multiply(ae[n], h, tmp)  # Δt/ε where alive
-                n_newton += newton_step(sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
+                n_newton += newton_step(fac, sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
                 exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, sd, kk, J, G, tmp)
         if not accepted:
             if mode != 0:
@@ -366,31 +390,32 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                 if exits:
                     _exit_system(kk, h, pi, b, sd, J, G)
             if exits:
-                _solve(sl, J, su, G, Vn, cw)
+                _solve(fac, sl, J, su, G, Vn, cw)
                 if mode == 2:
                     ks[n] = kk
                 exiting[n] = True
             else:
-                _solve0(lu0, r, sl, sd, su, b, Vn, cw)
+                _solve0(fac, sl, sd, su, b, Vn, cw)
         V = Vn
     return n_newton
 
 
 def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows: Any, k: Any, exiting: Any, dt: Any,
-                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, lu0: Any, work: Any) -> None:
+                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, aux: Any, work: Any) -> None:
     r"""Forward steps ``n0 .. M-1`` in place from the holders ``p`` at ``n0``: :math:`q_n = L_n^{-\top}p_n`,
     :math:`p_{n+1} = R_n^\top q_n` (``P``: (M+1, KN) holders, pre-payout at a fund end; a type's block is
-    emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``lu0``;
+    emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``aux``;
     ``work``: a scratch block (:func:`work`)."""
     M = qs.shape[0]
     d, pw, cw = work[0], work[1], work[2]
     for n in range(n0, M):
         r = rows[n]
+        fac = _row(aux, r)
         if exiting[n]:
             _diag_add(ad[r], k[n], dt[n], d)
-            q = _solve_t(al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
+            q = _solve_t(fac, al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
         else:
-            q = _solve0_t(lu0, r, al[r], ad[r], au[r], p, qs[n], cw)
+            q = _solve0_t(fac, al[r], ad[r], au[r], p, qs[n], cw)
         p = _apply_t(rfd[r], rfl[r], rfu[r], q, P[n + 1])  # straight into the holders' level
         ends = False
         for j in range(end_idx.shape[0]):
