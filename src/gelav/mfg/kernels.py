@@ -19,8 +19,13 @@ operations: they are the module-level primitives ``_solve`` (a freshly built
 system, may overwrite its right-hand side), ``_solve0`` (the no-exit system
 :math:`L^0_n`, from its cached factorisation when there is one), their
 transposes, the tridiagonal products and the Newton residual, which call
-:mod:`gelav.fd.linalg` (LAPACK) here, and the Thomas kernels of
-:func:`gelav.fd.linalg.numba_kernels` in the compiled engine
+:mod:`gelav.fd.linalg` (bare in-place LAPACK calls) here, and the Thomas kernels of
+:func:`gelav.fd.linalg.numba_kernels` in the compiled engine. Each operator row
+carries backend data (``aux``, read by ``_row``): for the NumPy engine the cached
+``?gttrf`` factors of :math:`L^0` and the symmetrizer :math:`D` with which every
+matrix of the row (Newton Jacobian, frozen-intensity step, transposes: they differ
+from :math:`L^0` on the diagonal only) is solved as a symmetric positive definite
+system by ``?ptsv``; nothing for the compiled engine
 (:mod:`gelav.mfg._numba` compiles these same functions with those
 primitives). The NumPy engine, the compiled engine and Newton on all steps at
 once (:func:`newton_terms`, :func:`exit_rate`, then :func:`backward_sweep`
