@@ -773,8 +773,9 @@ class Problem:
         else:
             sweep, lu0 = kernels.forward_sweep, ops.aux
             (bands, rows), dt = ops.row_lists, self._dt_list
+        ends = self.end_idx.astype(np.int64) if engine == "numba" else self.end_idx.tolist()
         sweep(*bands[:3], *bands[6:], rows, k, exiting, dt, p, n0,
-              P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0, kernels.work(K * N))
+              P.reshape(M + 1, K * N), qs, ends, N, lu0, kernels.work(K * N))
         if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)
             exits[n0:] = np.einsum("mkn,mkn->mk", k[n0:].reshape(-1, K, N), qs[n0:].reshape(-1, K, N))
             exits[n0:] *= self.dt[n0:, None]

@@ -423,12 +423,12 @@ def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows:
             q = _solve0_t(fac, al[r], ad[r], au[r], p, qs[n], cw)
         p = _apply_t(rfd[r], rfl[r], rfu[r], q, P[n + 1])  # straight into the holders' level
         ends = False
-        for j in range(end_idx.shape[0]):
+        for j in range(len(end_idx)):
             if end_idx[j] == n + 1:
                 ends = True
         if ends:  # a fund end: the pre-payout masses stay in P, the sweep goes on without the block
             pw[:] = p
-            for j in range(end_idx.shape[0]):
+            for j in range(len(end_idx)):
                 if end_idx[j] == n + 1:
                     pw[j * N:(j + 1) * N] = 0.0
             p = pw
