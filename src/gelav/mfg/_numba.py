@@ -79,6 +79,16 @@ def _shift_nb(gn: Any, gn1: Any, V: Any, out: Any) -> float:  # pragma: no cover
     return m
 
 
+def _shift3_nb(gn: Any, gn1: Any, gn2: Any, gn3: Any, V: Any, V2: Any, V3: Any, w: Any, out: Any,
+               tmp: Any) -> float:  # pragma: no cover - jitted
+    m = 0.0
+    w0, w1, w2 = w[0], w[1], w[2]
+    for i in range(V.shape[0]):
+        out[i] = gn[i] + (((V[i] - gn1[i]) * w0 + (V2[i] - gn2[i]) * w1) + (V3[i] - gn3[i]) * w2)
+        m = max(m, abs(V[i]))
+    return m
+
+
 def _diag_add_nb(ad: Any, k: Any, h: float, out: Any) -> Any:  # pragma: no cover - jitted
     for i in range(ad.shape[0]):
         out[i] = ad[i] + k[i] * h
@@ -115,6 +125,17 @@ def _exceeds_nb(a: Any, b: Any) -> bool:  # pragma: no cover - jitted
 def _gap_start_nb(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:  # pragma: no cover - jitted
     for i in range(V.shape[0]):
         out[i] = V[i] + (pi[i] - pf1[i]) if pf1[i] > V[i] else other[i]
+    return out
+
+
+def _gap_start3_nb(pf1: Any, pf2: Any, pf3: Any, V: Any, V2: Any, V3: Any, pi: Any, w: Any, out: Any,
+                   tmp: Any) -> Any:  # pragma: no cover - jitted
+    w0, w1, w2 = w[0], w[1], w[2]
+    for i in range(V.shape[0]):
+        if pf1[i] > V[i]:
+            out[i] = pi[i] - (((pf1[i] - V[i]) * w0 + (pf2[i] - V2[i]) * w1) + (pf3[i] - V3[i]) * w2)
+        else:
+            out[i] = (V[i] * w0 + V2[i] * w1) + V3[i] * w2
     return out
 
 
@@ -209,7 +230,7 @@ _thomas: Any = None
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
 PRIMITIVES = ("_row", "_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero",
               "_positive_part",
-              "_absmax", "_exceeds", "_gap_start", "_exit_rate", "_exit_rate_system",
+              "_absmax", "_exceeds", "_gap_start", "_gap_start3", "_shift3", "_exit_rate", "_exit_rate_system",
               "_exit_system", "_apply", "_apply_add", "_apply_t",
               "_newton_system")
 

@@ -148,6 +148,24 @@ def _shift(gn: Any, gn1: Any, V: Any, out: Any) -> float:
     return float(np.abs(V).max())
 
 
+def _shift3(gn: Any, gn1: Any, gn2: Any, gn3: Any, V: Any, V2: Any, V3: Any, w: Any, out: Any,
+            tmp: Any) -> float:
+    r"""Warm start: the previous best response ``gn`` plus its change at the next three levels
+    (:math:`d_j = V_{n+j} - g_{n+j}`) extrapolated to this level, ``gn + ((w0 d1 + w1 d2) + w2 d3)``
+    with the weights ``w`` of :meth:`gelav.mfg.engine.Problem` (Lagrange, quadratic in time), into
+    ``out`` (``tmp``: scratch); returns :math:`\max|V|`."""
+    np.subtract(V, gn1, out)
+    np.multiply(out, w[0], out)
+    np.subtract(V2, gn2, tmp)
+    np.multiply(tmp, w[1], tmp)
+    np.add(out, tmp, out)
+    np.subtract(V3, gn3, tmp)
+    np.multiply(tmp, w[2], tmp)
+    np.add(out, tmp, out)
+    np.add(gn, out, out)
+    return float(np.abs(V).max())
+
+
 def _diag_add(ad: Any, k: Any, h: float, out: Any) -> Any:
     r"""Main diagonal :math:`\mathrm{ad} + \Delta t\,k` of :math:`L_n` into ``out``."""
     np.multiply(k, h, out)
@@ -159,6 +177,23 @@ def _gap_start(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:
     r"""Predictor keeping the next level's value gap where it exited: ``V + (pi - pf1)`` where
     ``pf1 > V``, else ``other``."""
     out[...] = np.where(pf1 > V, V + (pi - pf1), other)
+    return out
+
+
+def _gap_start3(pf1: Any, pf2: Any, pf3: Any, V: Any, V2: Any, V3: Any, pi: Any, w: Any, out: Any,
+                tmp: Any) -> Any:
+    r"""Cold predictor from the next three levels extrapolated to this one (Lagrange weights ``w``): where
+    the next level exited (``pf1 > V``) its value gap :math:`g_j = \pi_{n+j} - V_{n+j}`,
+    ``pi - ((w0 g1 + w1 g2) + w2 g3)``, elsewhere the value, ``(w0 V + w1 V2) + w2 V3``; into ``out``
+    (``tmp``: scratch)."""
+    np.multiply(V, w[0], tmp)
+    tmp += V2 * w[1]
+    tmp += V3 * w[2]  # the value, extrapolated
+    g = (pf1 - V) * w[0]
+    g += (pf2 - V2) * w[1]
+    g += (pf3 - V3) * w[2]
+    np.subtract(pi, g, g)  # the gap, extrapolated
+    out[...] = np.where(pf1 > V, g, tmp)
     return out
 
 
@@ -317,7 +352,7 @@ def newton_step(fac: Any, al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, ha
 def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
-                   newton_tol: float, aux: Any, work: Any) -> int:
+                   newton_tol: float, aux: Any, xw: Any, work: Any) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
 
     Step ``n`` uses row ``rows[n]`` of the bands and of the backend's solver data ``aux`` (NumPy: per row
@@ -328,12 +363,14 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
     (``pc`` is ``-inf`` where a type is dead); ``gV`` (with ``has_guess``): a
     previous best response to warm-start Newton (steps where it exits skip the
     trial no-exit solve), ``g_exit[n]`` (int8): 1 if it exits at step ``n``, 0 if
-    not, -1 to test it here; ``work``: a scratch block (:func:`work`). Fills ``Vs``, ``ks``
+    not, -1 to test it here; ``xw`` (M, 3): the weights extrapolating levels ``n+1 .. n+3`` to level
+    ``n`` (the Newton predictors); ``work``: a scratch block (:func:`work`). Fills ``Vs``, ``ks``
     (intensities) and ``exiting`` (steps with exits).
 
     A step where nobody exits is one solve with :math:`L^0_n`, accepted when
     :math:`\pi_n \le V_n` everywhere (then the intensity is exactly zero).
     """
+    M = Vs.shape[0] - 1
     inv_d = 1.0 / delta
     tol2 = newton_tol * newton_tol
     n_newton = 0
@@ -365,8 +402,12 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
             have_prev = n + 1 < n_top  # the next level was solved here: keep its value gap where it exited
             have_w = False
             if (not has_guess) and have_prev and exiting[n + 1]:
-                # cold start inside an exit episode: keep the next level's value gap where it exited
-                _gap_start(pf[n + 1], V, pi, V, W)
+                # cold start inside an exit episode: extrapolate the next two levels (their value gap where
+                # the next one exited); keep the next level's gap when there is one level only
+                if n + 3 < pf.shape[0]:
+                    _gap_start3(pf[n + 1], pf[n + 2], pf[n + 3], V, Vs[n + 2], Vs[n + 3], pi, xw[n], W, G)
+                else:
+                    _gap_start(pf[n + 1], V, pi, V, W)
                 have_w = True
             elif (not has_guess) or g_exit[n] == 0 or (g_exit[n] < 0 and not _exceeds(pc[n], gV[n])):
                 Vz = _solve0(fac, sl, sd, su, b, Vn, cw)
@@ -383,8 +424,10 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                 if have_w:
                     vmax = _absmax(V)
                 else:
-                    # warm start: the previous best response, shifted by the change of the next level
-                    vmax = _shift(gV[n], gV[n + 1], V, W)
+                    # warm start: the previous best response shifted by its change at the next levels,
+                    # extrapolated in time (levels past the last one have weight 0)
+                    i2, i3 = min(n + 2, M), min(n + 3, M)
+                    vmax = _shift3(gV[n], gV[n + 1], gV[i2], gV[i3], V, Vs[i2], Vs[i3], xw[n], W, G)
                 smax2 = (1.0 + vmax) ** 2 * tol2
                 np.multiply(ae[n], h, tmp)  # Δt/ε where alive
                 n_newton += newton_step(fac, sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
