@@ -82,6 +82,9 @@ Array = NDArray[np.float64]
 #: the steps; Crank–Nicolson's far tails (~1e-20 of the largest mass on ordinary grids) stay untouched.
 NEGATIVE_MASS_TOLERANCE = 1e-10
 
+#: entries per block of steps in the vectorised parts of Newton on all steps at once (they stay in cache)
+GLOBAL_BLOCK = 32768
+
 
 def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
     r"""Relaxed exit intensity :math:`\varepsilon^{-1}\varphi(\text{gap}/\delta)`, :math:`\varphi(z) = z_+^2/(1+z_+)` [1/year]."""
@@ -725,32 +728,51 @@ class Problem:
         or None if Newton did not converge (the caller then falls back to the step-by-step iteration).
         """
         M, KN = self.M, self.K * self.N
-        al, ad, au = ops.al[:n_top], ops.ad[:n_top], ops.au[:n_top]
-        rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc[:n_top]
-        h = self.dt[:n_top, None]
-        hae = h * ae[:n_top]
+        al, ad, au = ops.al, ops.ad, ops.au
+        rbd, rbl, rbu, hsrc, dt = ops.rbd, ops.rbl, ops.rbu, self.hsrc, self.dt
         inv_d = 1.0 / delta
-        pi = pf[:n_top]
         W = np.empty((n_top + 1, KN))
         W[:n_top] = gV[:n_top]
         W[n_top] = Vs[n_top]
         D = np.empty((n_top, KN))
+        F = np.empty((n_top, KN))
+        Jd = np.empty((n_top, KN))
+        act = np.empty(n_top, dtype=bool)
         aux, ((b_al, b_ad, b_au, b_rbd, b_rbl, b_rbu, *_), rows) = ops.aux, ops.row_lists
         r, cw = np.empty(KN), np.empty(KN)
+        # the residual and the Jacobian over blocks of steps that stay in cache (per entry the same
+        # operations, in the same order, as over all steps at once: the same numbers)
+        B = max(1, GLOBAL_BLOCK // KN)
+        zp, u, hk, t = np.empty((4, B, KN))
         sweeps = 0
         for _ in range(max_sweeps):
-            Wn, Wn1 = W[:n_top], W[1:]
-            F = ad * Wn
-            F[:, 1:] += al * Wn[:, :-1]
-            F[:, :-1] += au * Wn[:, 1:]
-            F -= rbd[:n_top] * Wn1
-            F[:, 1:] -= rbl[:n_top] * Wn1[:, :-1]
-            F[:, :-1] -= rbu[:n_top] * Wn1[:, 1:]
-            F -= hsrc
-            zp, u, hk = kernels.newton_terms(pi, Wn, inv_d, hae, *np.empty((3, *Wn.shape)))
-            F += hk * (Wn - pi)
-            Jd = ad + hk * u * (3.0 + 2.0 * zp)
-            act: NDArray[np.bool_] = np.asarray((zp > 0.0).any(axis=1))
+            for s0 in range(0, n_top, B):
+                s1 = min(n_top, s0 + B)
+                m = s1 - s0
+                Wn, Wn1, Fb, Jb, tb = W[s0:s1], W[s0 + 1:s1 + 1], F[s0:s1], Jd[s0:s1], t[:m]
+                np.multiply(ad[s0:s1], Wn, Fb)
+                np.multiply(al[s0:s1], Wn[:, :-1], tb[:, 1:])
+                Fb[:, 1:] += tb[:, 1:]
+                np.multiply(au[s0:s1], Wn[:, 1:], tb[:, :-1])
+                Fb[:, :-1] += tb[:, :-1]
+                np.multiply(rbd[s0:s1], Wn1, tb)
+                Fb -= tb
+                np.multiply(rbl[s0:s1], Wn1[:, :-1], tb[:, 1:])
+                Fb[:, 1:] -= tb[:, 1:]
+                np.multiply(rbu[s0:s1], Wn1[:, 1:], tb[:, :-1])
+                Fb[:, :-1] -= tb[:, :-1]
+                Fb -= hsrc[s0:s1]
+                np.multiply(dt[s0:s1, None], ae[s0:s1], tb)  # Δt/ε where alive
+                kernels.newton_terms(pf[s0:s1], Wn, inv_d, tb, zp[:m], u[:m], hk[:m])
+                np.subtract(Wn, pf[s0:s1], tb)
+                tb *= hk[:m]
+                Fb += tb
+                np.multiply(hk[:m], u[:m], Jb)
+                np.multiply(zp[:m], 2.0, tb)
+                tb += 3.0
+                Jb *= tb
+                np.add(ad[s0:s1], Jb, Jb)
+                np.any(zp[:m] > 0.0, axis=1, out=act[s0:s1])
             d = np.zeros(KN)
             for n in range(n_top - 1, -1, -1):  # the kernels' primitives: bare in-place LAPACK calls
                 row = rows[n]
@@ -762,16 +784,18 @@ class Problem:
                     d = kernels._solve0(aux[row], b_al[row], b_ad[row], b_au[row], r, D[n], cw)
             sweeps += 1
             W[:n_top] += D
-            if not np.all(np.isfinite(D)):
+            dmax = max(float(D.max()), -float(D.min()))  # NaN propagates: not finite
+            if not math.isfinite(dmax):
                 return None
-            scale = 1.0 + float(np.abs(W).max())
-            if float(np.abs(D).max()) <= newton_tol * scale:
+            if dmax <= newton_tol * (1.0 + max(float(W.max()), -float(W.min()))):
                 break
         else:
             return None
         # the values: the backward kernel with the solution's exit intensity frozen (exact duality)
         kk = np.zeros((M, KN))
-        kernels.exit_rate(pi, W[:n_top], inv_d, ae[:n_top], kk[:n_top], np.empty((n_top, KN)))
+        for s0 in range(0, n_top, B):
+            s1 = min(n_top, s0 + B)
+            kernels.exit_rate(pf[s0:s1], W[s0:s1], inv_d, ae[s0:s1], kk[s0:s1], t[:s1 - s0])
         ks = np.zeros((M, KN))
         exiting = np.zeros(M, dtype=bool)
         self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, np.zeros(M, dtype=np.int8), kk, newton_tol,
