@@ -38,7 +38,8 @@ axis of length ``B`` on all three (``dl`` of shape ``(B, n-1)`` …) is a
                                        ``transpose=True``, ``overwrite=True`` (may reuse ``d``, ``b``)
 ``solve_inplace(dl, d, du, x)``,       the same in place, one bare LAPACK call (sequential sweeps);
 ``lu_solve_inplace(lu, x)``            with the raw factors ``lu.lapack_factors``
-``symmetrizer(dl, du)``, ``ptsv_inplace`` :math:`D` with :math:`DAD^{-1}` symmetric; its ``?ptsv`` solve
+``symmetrizer(dl, du)``,               :math:`D` with :math:`DAD^{-1}` symmetric (M-matrices: positive
+``ptsv_inplace(d, e, x)``              definite) and its bare ``?ptsv`` solve
 ``Bands(sub, diag, sup)``              padded bands of a generator (``sub[0]``, ``sup[-1]``
                                        unused) with ``matvec``, ``rmatvec``, ``lapack()``
 ``matvec(dl, d, du, x)``, ``rmatvec``  :math:`A x`, :math:`A^\top x` on LAPACK-convention bands
