@@ -138,3 +138,75 @@ def test_bands_round_trip():
     u = rng.random(6)
     np.testing.assert_allclose(B.matvec(u), A @ u, atol=1e-15)
     np.testing.assert_allclose(B.rmatvec(u), A.T @ u, atol=1e-15)
+
+
+def test_in_place_solves_are_the_one_shot_solves_to_the_bit():
+    """solve_inplace / lu_solve_inplace (the bare LAPACK calls of the sweeps) write into x the numbers of
+    solve / TridiagonalLU.solve."""
+    rng = np.random.default_rng(7)
+    dl, d, du = _m_matrix(rng, 40)
+    b = rng.normal(size=40)
+    for transpose in (False, True):
+        x = b.copy()
+        bands = (du, d.copy(), dl) if transpose else (dl, d.copy(), du)
+        out = la.solve_inplace(*bands, x)
+        assert out is x
+        assert np.array_equal(x, la.solve(dl, d, du, b, transpose=transpose))
+        lu = la.factor(dl, d, du)
+        y = b.copy()
+        assert la.lu_solve_inplace(lu.lapack_factors, y, transpose) is y
+        assert np.array_equal(y, lu.solve(b, transpose=transpose))
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        la.solve_inplace(np.zeros(2), np.zeros(3), np.zeros(2), np.ones(3))
+
+
+def test_symmetrized_solve_matches_dense_and_keeps_componentwise_accuracy():
+    r"""D A D^{-1} is symmetric (the ptsv solve of an M-matrix): A^{-1}b = D^{-1} S^{-1} D b and
+    A^{-T} b = D S^{-1} D^{-1} b to rounding, also in the entries where D is tiny; batched D per system."""
+    rng = np.random.default_rng(3)
+    dl, d, du = _m_matrix(rng, 80)
+    dl[:40] *= 1e-3  # strong drift: D spans many decades
+    D, e = la.symmetrizer(dl, du)
+    assert D.min() < 1e-20 * D.max()
+    A = _dense(dl, d, du)
+    S = np.diag(D) @ A @ np.diag(1.0 / D)
+    assert np.allclose(S, S.T, rtol=1e-13, atol=0.0)
+    assert np.allclose(np.diag(S, 1), e, rtol=1e-14, atol=0.0)
+    b = rng.normal(size=80)
+    x = D * b
+    la.ptsv_inplace(d.copy(), e, x)
+    x /= D
+    ref = np.linalg.solve(A, b)
+    assert np.max(np.abs(x - ref) / np.abs(ref)) < 1e-12  # componentwise, not only relative to max |x|
+    y = b / D
+    la.ptsv_inplace(d.copy(), e, y)
+    y *= D
+    ref_t = np.linalg.solve(A.T, b)
+    assert np.max(np.abs(y - ref_t) / np.abs(ref_t)) < 1e-12
+    # a batch: one D per system
+    bl, _, bu = _m_matrix(rng, 30, batch=3)
+    Db, eb = la.symmetrizer(bl, bu)
+    for i in range(3):
+        Di, ei = la.symmetrizer(bl[i], bu[i])
+        assert np.array_equal(Db[i], Di) and np.array_equal(eb[i], ei)
+
+
+def test_symmetrizer_refuses_what_it_cannot_symmetrize():
+    dl, du = -np.ones(4), -np.ones(4)
+    one = dl.copy()
+    one[2] = 0.0  # one band zero, the other not
+    assert la.symmetrizer(one, du) is None
+    flip = dl.copy()
+    flip[1] = 1.0  # opposite signs
+    assert la.symmetrizer(flip, du) is None
+    both = dl.copy()
+    both[1] = 0.0
+    split = du.copy()
+    split[1] = 0.0  # both zero: the matrix splits into two blocks
+    D, e = la.symmetrizer(both, split)
+    assert np.all(D == 1.0) and e[1] == 0.0
+    steep = np.full(400, -1.0)
+    assert la.symmetrizer(steep * 1e-3, steep) is None  # D would span 1e600
+    assert la.symmetrizer(steep * 1e-3, steep, max_range=1e700) is None  # overflow: never returned
+    with pytest.raises(np.linalg.LinAlgError, match="positive definite"):
+        la.ptsv_inplace(np.array([1.0, -1.0, 1.0]), np.zeros(2), np.ones(3))

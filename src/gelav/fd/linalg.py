@@ -36,6 +36,10 @@ axis of length ``B`` on all three (``dl`` of shape ``(B, n-1)`` …) is a
 ``lu.solve(B)`` (batched)              all systems at once, ``B`` of shape ``(batch, n[, k])``
 ``solve(dl, d, du, b)``                one-shot solve of a freshly built system (Newton steps);
                                        ``transpose=True``, ``overwrite=True`` (may reuse ``d``, ``b``)
+``solve_inplace(dl, d, du, x)``,       the same in place, one bare LAPACK call (sequential sweeps);
+``lu_solve_inplace(lu, x)``            with the raw factors ``lu.lapack_factors``
+``symmetrizer(dl, du)``,               :math:`D` with :math:`DAD^{-1}` symmetric (M-matrices: positive
+``ptsv_inplace(d, e, x)``              definite) and its bare ``?ptsv`` solve
 ``Bands(sub, diag, sup)``              padded bands of a generator (``sub[0]``, ``sup[-1]``
                                        unused) with ``matvec``, ``rmatvec``, ``lapack()``
 ``matvec(dl, d, du, x)``, ``rmatvec``  :math:`A x`, :math:`A^\top x` on LAPACK-convention bands
@@ -70,14 +74,18 @@ __all__ = [
     "TridiagonalLU",
     "brennan_schwartz",
     "factor",
+    "lu_solve_inplace",
     "matvec",
     "numba_available",
     "numba_kernels",
     "policy_iteration",
+    "ptsv_inplace",
     "resolve_backend",
     "rmatvec",
     "solve",
+    "solve_inplace",
     "solve_lcp",
+    "symmetrizer",
 ]
 
 Array = NDArray[np.float64]
@@ -91,6 +99,7 @@ _dgttrf = lapack.dgttrf
 _dgttrs = lapack.dgttrs
 _dgtsv = lapack.dgtsv
 _zgtsv = lapack.zgtsv
+_dptsv = lapack.dptsv
 
 
 def resolve_backend(backend: str) -> str:
@@ -340,9 +349,7 @@ def solve(dl: NDArray[Scalar], d: NDArray[Scalar], du: NDArray[Scalar], b: NDArr
         gtsv, name = (_zgtsv, "zgtsv") if np.iscomplexobj(d) else (_dgtsv, "dgtsv")  # complex: fd.expm's shifts
         x, info = gtsv(dl, d, du, b, overwrite_d=overwrite, overwrite_b=overwrite)[3:]
         if info != 0:
-            if info > 0:
-                raise np.linalg.LinAlgError(f"The tridiagonal matrix is singular (LAPACK {name} info={info}).")
-            raise RuntimeError(f"LAPACK {name} failed (info={info}).")  # pragma: no cover
+            _gtsv_failed(info, name)
         return x  # type: ignore[no-any-return]
     from gelav.fd import _numba
 
@@ -354,6 +361,91 @@ def solve(dl: NDArray[Scalar], d: NDArray[Scalar], du: NDArray[Scalar], b: NDArr
         k.thomas(c[0], c[1], c[2], c[3], out, np.empty_like(c[3]))
         return out
     return k.lu_solve_columns(*k.factor(c[0], c[1], c[2]), c[3])  # type: ignore[no-any-return]
+
+
+# -- in place, for hot loops ------------------------------------------------------------------------
+def solve_inplace(dl: Array, d: Array, du: Array, x: Array) -> Array:
+    r"""``x`` :math:`\leftarrow A^{-1} x` for a freshly built tridiagonal :math:`A`: one LAPACK ``?gtsv`` call.
+
+    The per-step primitive of sequential sweeps (the mean-field game's NumPy engine): no
+    checks of shapes or backend, no copies of ``d`` or ``x``. ``d`` is overwritten (by the
+    factor's diagonal) and ``x`` must be a C-contiguous float64 vector (a row of a C array):
+    LAPACK then writes the solution into it. For the transpose pass ``du, d, dl``. Returns ``x``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the matrix is singular.
+    """
+    info = _dgtsv(dl, d, du, x, 0, 1, 0, 1)[4]
+    if info != 0:
+        _gtsv_failed(info)
+    return x
+
+
+def lu_solve_inplace(lu: tuple[Array, ...], x: Array, transpose: bool = False) -> Array:
+    r"""``x`` :math:`\leftarrow A^{-1} x` (or :math:`A^{-\top} x`) with the raw ``?gttrf`` factors ``lu``
+    (:attr:`TridiagonalLU.lapack_factors`): one LAPACK ``?gttrs`` call, into the C-contiguous float64
+    vector ``x``. Returns ``x``."""
+    info = _dgttrs(*lu, x, "T" if transpose else "N", 1)[1]
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"LAPACK dgttrs failed (info={info}).")
+    return x
+
+
+def symmetrizer(dl: Array, du: Array, max_range: float = 1e100) -> tuple[Array, Array] | None:
+    r"""A positive diagonal :math:`D` with :math:`S = D A D^{-1}` symmetric, and the off-diagonal of :math:`S`.
+
+    For bands with :math:`\mathrm{dl}_i\,\mathrm{du}_i > 0` (or both zero: the matrix splits
+    there), :math:`D_{i+1} = D_i\sqrt{\mathrm{du}_i/\mathrm{dl}_i}` (a running product: each ratio
+    :math:`D_{i+1}/D_i` is then exact to an ulp) and :math:`e_i = \pm\sqrt{\mathrm{dl}_i\mathrm{du}_i}`
+    (the sign of the bands); the diagonal is unchanged. The step matrices of gelav are M-matrices,
+    so :math:`S` is a symmetric M-matrix, i.e. positive definite: solved by ``?ptsv`` (LDLᵀ, no
+    pivoting) as :math:`A^{-1}b = D^{-1}S^{-1}(Db)` and :math:`A^{-\top}b = D S^{-1}(D^{-1}b)`, with a
+    componentwise backward error of a few ulps of :math:`|A|`. A leading batch axis gives one
+    :math:`D` per system. Returns ``(D, e)``, or None when a pair of bands has opposite signs or one
+    zero, or :math:`D` spans more than ``max_range`` (its products would lose digits to under- or overflow).
+    """
+    dl = np.asarray(dl, dtype=float)
+    du = np.asarray(du, dtype=float)
+    prod = dl * du
+    zero = (dl == 0.0) & (du == 0.0)
+    if not np.all((prod > 0.0) | zero) or not np.all(np.isfinite(prod)):
+        return None
+    ratio = np.sqrt(np.where(zero, 1.0, du) / np.where(zero, 1.0, dl))
+    D = np.ones((*dl.shape[:-1], dl.shape[-1] + 1))
+    with np.errstate(over="ignore", under="ignore"):  # a steep chain: refused below
+        np.cumprod(ratio, axis=-1, out=D[..., 1:])
+    lo, hi = D.min(axis=-1), D.max(axis=-1)
+    if not (np.all(np.isfinite(hi)) and np.all(lo > 0.0) and np.all(hi <= max_range * lo)):
+        return None
+    e = np.copysign(np.sqrt(prod), du)
+    return D, e
+
+
+def ptsv_inplace(d: Array, e: Array, x: Array) -> Array:
+    r"""``x`` :math:`\leftarrow S^{-1} x` for a symmetric positive definite tridiagonal :math:`S`
+    (diagonal ``d``, off-diagonal ``e``): one LAPACK ``?ptsv`` call (LDLᵀ without pivoting). ``d`` is
+    overwritten, ``e`` kept; ``x`` a C-contiguous float64 vector. Returns ``x``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When :math:`S` is not positive definite.
+    """
+    info = _dptsv(d, e, x, 1, 0, 1)[3]
+    if info != 0:
+        if info > 0:
+            raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
+                                        f"(LAPACK dptsv info={info}): not an M-matrix.")
+        raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
+    return x
+
+
+def _gtsv_failed(info: int, name: str = "dgtsv") -> None:
+    if info > 0:
+        raise np.linalg.LinAlgError(f"The tridiagonal matrix is singular (LAPACK {name} info={info}).")
+    raise RuntimeError(f"LAPACK {name} failed (info={info}).")  # pragma: no cover
 
 
 # -- linear complementarity ---------------------------------------------------------------------------

@@ -39,24 +39,26 @@ def kernels() -> Any:
 
 
 # -- the primitives of the kernels, on the numba backend of gelav.fd.linalg (no allocation) ---------
-def _solve_nb(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover - jitted
+def _row_nb(aux: Any, r: int) -> Any:  # pragma: no cover - jitted
+    return 0  # no per-row solver data: every solve is one elimination
+
+
+def _solve_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(dl, d, du, b, out, cw)  # ``out`` may be ``b``: the elimination runs in place
     return out
 
 
-def _solve_t_nb(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover - jitted
+def _solve_t_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(du, d, dl, b, out, cw)  # the transpose: sub- and super-diagonal swapped
     return out
 
 
-def _solve0_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
-               cw: Any) -> Any:  # pragma: no cover - jitted
+def _solve0_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(dl, d, du, b, out, cw)  # no cached factorisation here: one elimination (cheaper than LAPACK's call)
     return out
 
 
-def _solve0_t_nb(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any,
-                 cw: Any) -> Any:  # pragma: no cover - jitted
+def _solve0_t_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(du, d, dl, b, out, cw)
     return out
 
@@ -77,10 +79,27 @@ def _shift_nb(gn: Any, gn1: Any, V: Any, out: Any) -> float:  # pragma: no cover
     return m
 
 
+def _shift3_nb(gn: Any, gn1: Any, gn2: Any, gn3: Any, V: Any, V2: Any, V3: Any, w: Any, out: Any,
+               tmp: Any) -> float:  # pragma: no cover - jitted
+    m = 0.0
+    w0, w1, w2 = w[0], w[1], w[2]
+    for i in range(V.shape[0]):
+        out[i] = gn[i] + (((V[i] - gn1[i]) * w0 + (V2[i] - gn2[i]) * w1) + (V3[i] - gn3[i]) * w2)
+        m = max(m, abs(V[i]))
+    return m
+
+
 def _diag_add_nb(ad: Any, k: Any, h: float, out: Any) -> Any:  # pragma: no cover - jitted
     for i in range(ad.shape[0]):
         out[i] = ad[i] + k[i] * h
     return out
+
+
+def _nonzero_nb(x: Any) -> bool:  # pragma: no cover - jitted
+    for i in range(x.shape[0]):
+        if x[i] != 0.0:
+            return True
+    return False
 
 
 def _positive_part_nb(x: Any) -> Any:  # pragma: no cover - jitted
@@ -106,6 +125,17 @@ def _exceeds_nb(a: Any, b: Any) -> bool:  # pragma: no cover - jitted
 def _gap_start_nb(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:  # pragma: no cover - jitted
     for i in range(V.shape[0]):
         out[i] = V[i] + (pi[i] - pf1[i]) if pf1[i] > V[i] else other[i]
+    return out
+
+
+def _gap_start3_nb(pf1: Any, pf2: Any, pf3: Any, V: Any, V2: Any, V3: Any, pi: Any, w: Any, out: Any,
+                   tmp: Any) -> Any:  # pragma: no cover - jitted
+    w0, w1, w2 = w[0], w[1], w[2]
+    for i in range(V.shape[0]):
+        if pf1[i] > V[i]:
+            out[i] = pi[i] - (((pf1[i] - V[i]) * w0 + (pf2[i] - V2[i]) * w1) + (pf3[i] - V3[i]) * w2)
+        else:
+            out[i] = (V[i] * w0 + V2[i] * w1) + V3[i] * w2
     return out
 
 
@@ -198,8 +228,9 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
 _thomas: Any = None
 
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
-PRIMITIVES = ("_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_positive_part",
-              "_absmax", "_exceeds", "_gap_start", "_exit_rate", "_exit_rate_system",
+PRIMITIVES = ("_row", "_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero",
+              "_positive_part",
+              "_absmax", "_exceeds", "_gap_start", "_gap_start3", "_shift3", "_exit_rate", "_exit_rate_system",
               "_exit_system", "_apply", "_apply_add", "_apply_t",
               "_newton_system")
 

@@ -43,8 +43,9 @@ population independent: the trailing steps whose no-exit values lie above every
 price, and the population before the first exit, are taken from them. A step where
 nobody exits is a solve with the cached factorisation (accepted when
 :math:`\pi_n \le V_n` everywhere, where the exit intensity is exactly zero); a step
-with exits runs Newton's method (warm-started from the previous fixed-point iterate
-when given) and a frozen-intensity solve; the forward sweep reuses the stored
+with exits runs Newton's method, predicted from the next three levels extrapolated
+in time (:func:`extrapolation_weights`; warm: the previous fixed-point iterate plus
+its extrapolated change, when given), and a frozen-intensity solve; the forward sweep reuses the stored
 intensities (a one-shot solve on the transposed bands). Every solve goes through
 :mod:`gelav.fd.linalg`; the sweeps are the kernels of :mod:`gelav.mfg.kernels`. With a close warm start Newton can
 run on all steps at once (``newton="global"``).
@@ -69,6 +70,7 @@ from gelav.mfg.coupling import AGGREGATES, CouplingContext, make_coupling
 from gelav.mfg.model import MFGModel, Numerics
 
 __all__ = ["NEGATIVE_MASS_TOLERANCE", "Backward", "Forward", "Problem", "StepOps", "exit_intensity",
+           "extrapolation_weights",
            "lowest_relative_mass",
            "volume_fraction_below"]
 
@@ -79,6 +81,9 @@ Array = NDArray[np.float64]
 #: Far above rounding (a step's rounding is ~1e-16 Δt|q_ii| of the largest mass), so both engines agree on
 #: the steps; Crank–Nicolson's far tails (~1e-20 of the largest mass on ordinary grids) stay untouched.
 NEGATIVE_MASS_TOLERANCE = 1e-10
+
+#: entries per block of steps in the vectorised parts of Newton on all steps at once (they stay in cache)
+GLOBAL_BLOCK = 32768
 
 
 def exit_intensity(gap: Array, eps: float, delta: float) -> Array:
@@ -127,6 +132,39 @@ class StepOps:
             for name, band in zip(self.BANDS, self.bands, strict=True):
                 setattr(self, name, band)
 
+    @property
+    def aux(self) -> list[tuple[tuple[Array, ...] | None, tuple[Array, Array, Array] | None]]:
+        r"""Per row, what the NumPy kernels solve with (:func:`gelav.mfg.kernels._solve`): the raw LAPACK
+        factors of ``lu0`` (None without factorisations, or under 3 unknowns) and the symmetrizer
+        ``(D, 1/D, e)`` of :math:`L^0` (:func:`gelav.fd.linalg.symmetrizer`; None if it has none). Every matrix
+        a sweep solves differs from its row's :math:`L^0` only on the diagonal, so one :math:`D` per row serves
+        the Newton Jacobians, the frozen-intensity steps and their transposes. Computed on first use."""
+        lu0 = self.lu0
+        cached = self.__dict__.get("_aux")
+        if cached is not None and cached[0] is lu0:
+            return cached[1]  # type: ignore[no-any-return]
+        al, au = self.bands[0], self.bands[2]
+        R = self.bands[1].shape[0]
+        lus: list[tuple[Array, ...] | None] = [None] * R
+        if lu0 is not None and lu0.backend == "lapack" and lu0.n >= 3:
+            lus = [lu0[i].lapack_factors for i in range(len(lu0))]
+        syms: list[tuple[Array, Array, Array] | None] = [None] * R
+        if al.shape[1] > 0:
+            both = linalg.symmetrizer(al, au)
+            for i in range(R):
+                one = (both[0][i], both[1][i]) if both is not None else linalg.symmetrizer(al[i], au[i])
+                if one is not None:
+                    syms[i] = (one[0], 1.0 / one[0], one[1])
+        aux = list(zip(lus, syms, strict=True))
+        self.__dict__["_aux"] = (lu0, aux)
+        return aux
+
+    @cached_property
+    def row_lists(self) -> tuple[list[Any], list[int]]:
+        """The bands as lists of row views and ``rows`` as a list of ints: what the NumPy kernels index step
+        by step (a list item is cheaper than a new view of a 2-D array, the same numbers)."""
+        return [list(band) for band in self.bands], self.rows.tolist()
+
     def __getattr__(self, name: str) -> Any:
         bands = self.__dict__.get("bands")
         if bands is None or name not in StepOps.BANDS:
@@ -171,6 +209,32 @@ class Forward:
     q: Array  # (M, KN) L^{-T} p_n
     exits: Array  # (M, K) exit mass per step
     Z: Array  # (n_aggregates, M)
+
+
+def extrapolation_weights(times: Array) -> Array:
+    r"""Weights (M, 3) extrapolating a function of time from the levels :math:`t_{n+1}, t_{n+2}, t_{n+3}` to
+    :math:`t_n`: the quadratic Lagrange weights :math:`w_j = \prod_{k \ne j}(t_n - t_k)/(t_j - t_k)`
+    ((3, -3, 1) on uniform steps), linear where only two levels follow, (1, 0, 0) at the last step.
+
+    The backward sweep's Newton predictors extrapolate the values (cold) or their change against the
+    previous best response (warm) with them: an error of :math:`O(\Delta t^3)` instead of the
+    :math:`O(\Delta t)` of the next level alone, hence fewer Newton corrections (the scheme, solved
+    to the same tolerance, is unchanged).
+    """
+    t = np.asarray(times, dtype=float)
+    M = t.size - 1
+    w = np.zeros((M, 3))
+    if M >= 1:
+        w[M - 1, 0] = 1.0
+    if M >= 2:
+        x, a, b = t[M - 2], t[M - 1], t[M]
+        w[M - 2, :2] = (x - b) / (a - b), (x - a) / (b - a)
+    if M >= 3:
+        x, a, b, c = t[:-3], t[1:-2], t[2:-1], t[3:]
+        w[:M - 2, 0] = (x - b) * (x - c) / ((a - b) * (a - c))
+        w[:M - 2, 1] = (x - a) * (x - c) / ((b - a) * (b - c))
+        w[:M - 2, 2] = (x - a) * (x - b) / ((c - a) * (c - b))
+    return w
 
 
 def lowest_relative_mass(P: Array) -> tuple[float, tuple[int, ...]]:
@@ -301,6 +365,8 @@ class Problem:
         else:
             self._Q_static = None
         self.hsrc = self.dt[:, None] * self.srcf
+        self._dt_list = self.dt.tolist()  # the NumPy kernels' step lengths (Python floats, the same values)
+        self.xw = extrapolation_weights(self.times)
         self._all_alive = bool(self.alive.all())
         self._ops_static: StepOps | None = None
         self._V_lin: Array | None = None
@@ -628,6 +694,9 @@ class Problem:
         """Run :func:`gelav.mfg.kernels.backward_sweep` on the NumPy/LAPACK or the compiled backend."""
         ae = self._alive_over(eps)
         has_guess = gV is not None
+        bands: Any
+        rows: Any
+        dt: Any
         if engine == "numba":
             from gelav.mfg import _numba
 
@@ -635,12 +704,14 @@ class Problem:
             lu0 = None  # the compiled engine solves every step by elimination (no cached LAPACK factors)
             pc = np.ascontiguousarray(pc)
             gV = np.ascontiguousarray(gV) if has_guess else Vs
+            bands, rows, dt = ops.bands, ops.rows, self.dt
         else:
             sweep = kernels.backward_sweep
-            lu0 = ops.lu0
-        return int(sweep(*ops.bands[:6], ops.rows, self.hsrc, pf, pc, self.alive_f, ae,
-                         float(eps), float(delta), self.dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
-                         policy, float(newton_tol), lu0, kernels.work(Vs.shape[1])))
+            lu0 = ops.aux
+            (bands, rows), dt = ops.row_lists, self._dt_list
+        return int(sweep(*bands[:6], rows, self.hsrc, pf, pc, self.alive_f, ae,
+                         float(eps), float(delta), dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
+                         policy, float(newton_tol), lu0, self.xw, kernels.work(Vs.shape[1])))
 
     def _global_newton(self, ops: StepOps, pf: Array, pc: Array, ae: Array, eps: float, delta: float, Vs: Array,
                        n_top: int, gV: Array, newton_tol: float, max_sweeps: int = 3
@@ -657,53 +728,74 @@ class Problem:
         or None if Newton did not converge (the caller then falls back to the step-by-step iteration).
         """
         M, KN = self.M, self.K * self.N
-        al, ad, au, lu0 = ops.al[:n_top], ops.ad[:n_top], ops.au[:n_top], ops.lu0
-        rbd, rbl, rbu, hsrc = ops.rbd, ops.rbl, ops.rbu, self.hsrc[:n_top]
-        h = self.dt[:n_top, None]
-        hae = h * ae[:n_top]
+        al, ad, au = ops.al, ops.ad, ops.au
+        rbd, rbl, rbu, hsrc, dt = ops.rbd, ops.rbl, ops.rbu, self.hsrc, self.dt
         inv_d = 1.0 / delta
-        pi = pf[:n_top]
         W = np.empty((n_top + 1, KN))
         W[:n_top] = gV[:n_top]
         W[n_top] = Vs[n_top]
         D = np.empty((n_top, KN))
+        F = np.empty((n_top, KN))
+        Jd = np.empty((n_top, KN))
+        act = np.empty(n_top, dtype=bool)
+        aux, ((b_al, b_ad, b_au, b_rbd, b_rbl, b_rbu, *_), rows) = ops.aux, ops.row_lists
+        r, cw = np.empty(KN), np.empty(KN)
+        # the residual and the Jacobian over blocks of steps that stay in cache (per entry the same
+        # operations, in the same order, as over all steps at once: the same numbers)
+        B = max(1, GLOBAL_BLOCK // KN)
+        zp, u, hk, t = np.empty((4, B, KN))
         sweeps = 0
         for _ in range(max_sweeps):
-            Wn, Wn1 = W[:n_top], W[1:]
-            F = ad * Wn
-            F[:, 1:] += al * Wn[:, :-1]
-            F[:, :-1] += au * Wn[:, 1:]
-            F -= rbd[:n_top] * Wn1
-            F[:, 1:] -= rbl[:n_top] * Wn1[:, :-1]
-            F[:, :-1] -= rbu[:n_top] * Wn1[:, 1:]
-            F -= hsrc
-            zp, u, hk = kernels.newton_terms(pi, Wn, inv_d, hae, *np.empty((3, *Wn.shape)))
-            F += hk * (Wn - pi)
-            Jd = ad + hk * u * (3.0 + 2.0 * zp)
-            act: NDArray[np.bool_] = np.asarray((zp > 0.0).any(axis=1))
+            for s0 in range(0, n_top, B):
+                s1 = min(n_top, s0 + B)
+                m = s1 - s0
+                Wn, Wn1, Fb, Jb, tb = W[s0:s1], W[s0 + 1:s1 + 1], F[s0:s1], Jd[s0:s1], t[:m]
+                np.multiply(ad[s0:s1], Wn, Fb)
+                np.multiply(al[s0:s1], Wn[:, :-1], tb[:, 1:])
+                Fb[:, 1:] += tb[:, 1:]
+                np.multiply(au[s0:s1], Wn[:, 1:], tb[:, :-1])
+                Fb[:, :-1] += tb[:, :-1]
+                np.multiply(rbd[s0:s1], Wn1, tb)
+                Fb -= tb
+                np.multiply(rbl[s0:s1], Wn1[:, :-1], tb[:, 1:])
+                Fb[:, 1:] -= tb[:, 1:]
+                np.multiply(rbu[s0:s1], Wn1[:, 1:], tb[:, :-1])
+                Fb[:, :-1] -= tb[:, :-1]
+                Fb -= hsrc[s0:s1]
+                np.multiply(dt[s0:s1, None], ae[s0:s1], tb)  # Δt/ε where alive
+                kernels.newton_terms(pf[s0:s1], Wn, inv_d, tb, zp[:m], u[:m], hk[:m])
+                np.subtract(Wn, pf[s0:s1], tb)
+                tb *= hk[:m]
+                Fb += tb
+                np.multiply(hk[:m], u[:m], Jb)
+                np.multiply(zp[:m], 2.0, tb)
+                tb += 3.0
+                Jb *= tb
+                np.add(ad[s0:s1], Jb, Jb)
+                np.any(zp[:m] > 0.0, axis=1, out=act[s0:s1])
             d = np.zeros(KN)
-            for n in range(n_top - 1, -1, -1):
-                r = rbd[n] * d
-                r[1:] += rbl[n] * d[:-1]
-                r[:-1] += rbu[n] * d[1:]
+            for n in range(n_top - 1, -1, -1):  # the kernels' primitives: bare in-place LAPACK calls
+                row = rows[n]
+                kernels._apply(b_rbd[row], b_rbl[row], b_rbu[row], d, r)
                 r -= F[n]
-                if act[n] or lu0 is None:
-                    d = linalg.solve(al[n], Jd[n], au[n], r, overwrite=True)
+                if act[n]:
+                    d = kernels._solve(aux[row], b_al[row], Jd[n], b_au[row], r, D[n], cw)
                 else:
-                    d = lu0[ops.rows[n]].solve(r)
-                D[n] = d
+                    d = kernels._solve0(aux[row], b_al[row], b_ad[row], b_au[row], r, D[n], cw)
             sweeps += 1
             W[:n_top] += D
-            if not np.all(np.isfinite(D)):
+            dmax = max(float(D.max()), -float(D.min()))  # NaN propagates: not finite
+            if not math.isfinite(dmax):
                 return None
-            scale = 1.0 + float(np.abs(W).max())
-            if float(np.abs(D).max()) <= newton_tol * scale:
+            if dmax <= newton_tol * (1.0 + max(float(W.max()), -float(W.min()))):
                 break
         else:
             return None
         # the values: the backward kernel with the solution's exit intensity frozen (exact duality)
         kk = np.zeros((M, KN))
-        kernels.exit_rate(pi, W[:n_top], inv_d, ae[:n_top], kk[:n_top], np.empty((n_top, KN)))
+        for s0 in range(0, n_top, B):
+            s1 = min(n_top, s0 + B)
+            kernels.exit_rate(pf[s0:s1], W[s0:s1], inv_d, ae[s0:s1], kk[s0:s1], t[:s1 - s0])
         ks = np.zeros((M, KN))
         exiting = np.zeros(M, dtype=bool)
         self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, np.zeros(M, dtype=np.int8), kk, newton_tol,
@@ -723,14 +815,20 @@ class Problem:
                 p[kk * N:(kk + 1) * N] = 0.0
         if k is None:
             k = np.zeros((M, K * N))
+        bands: Any
+        rows: Any
+        dt: Any
         if engine == "numba":
             from gelav.mfg import _numba
 
             sweep, lu0 = _numba.kernels().forward_sweep, None
+            bands, rows, dt = ops.bands, ops.rows, self.dt
         else:
-            sweep, lu0 = kernels.forward_sweep, ops.lu0
-        sweep(*ops.bands[:3], *ops.bands[6:], ops.rows, k, exiting, self.dt, p, n0,
-              P.reshape(M + 1, K * N), qs, self.end_idx.astype(np.int64), N, lu0, kernels.work(K * N))
+            sweep, lu0 = kernels.forward_sweep, ops.aux
+            (bands, rows), dt = ops.row_lists, self._dt_list
+        ends = self.end_idx.astype(np.int64) if engine == "numba" else self.end_idx.tolist()
+        sweep(*bands[:3], *bands[6:], rows, k, exiting, dt, p, n0,
+              P.reshape(M + 1, K * N), qs, ends, N, lu0, kernels.work(K * N))
         if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)
             exits[n0:] = np.einsum("mkn,mkn->mk", k[n0:].reshape(-1, K, N), qs[n0:].reshape(-1, K, N))
             exits[n0:] *= self.dt[n0:, None]

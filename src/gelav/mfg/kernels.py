@@ -19,8 +19,13 @@ operations: they are the module-level primitives ``_solve`` (a freshly built
 system, may overwrite its right-hand side), ``_solve0`` (the no-exit system
 :math:`L^0_n`, from its cached factorisation when there is one), their
 transposes, the tridiagonal products and the Newton residual, which call
-:mod:`gelav.fd.linalg` (LAPACK) here, and the Thomas kernels of
-:func:`gelav.fd.linalg.numba_kernels` in the compiled engine
+:mod:`gelav.fd.linalg` (bare in-place LAPACK calls) here, and the Thomas kernels of
+:func:`gelav.fd.linalg.numba_kernels` in the compiled engine. Each operator row
+carries backend data (``aux``, read by ``_row``): for the NumPy engine the cached
+``?gttrf`` factors of :math:`L^0` and the symmetrizer :math:`D` with which every
+matrix of the row (Newton Jacobian, frozen-intensity step, transposes: they differ
+from :math:`L^0` on the diagonal only) is solved as a symmetric positive definite
+system by ``?ptsv``; nothing for the compiled engine
 (:mod:`gelav.mfg._numba` compiles these same functions with those
 primitives). The NumPy engine, the compiled engine and Newton on all steps at
 once (:func:`newton_terms`, :func:`exit_rate`, then :func:`backward_sweep`
@@ -54,35 +59,65 @@ KERNELS = ("rhs", "newton_terms", "exit_rate", "newton_step", "backward_sweep", 
 
 
 # -- backend primitives (replaced by compiled loops in the compiled engine) -------------------------
-def _solve(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve a freshly built tridiagonal system into ``out`` (may be ``b``; ``d`` and ``b`` may be
-    overwritten; ``cw``: scratch)."""
-    x = linalg.solve(dl, d, du, b, overwrite=True)
-    if x is not out:
-        out[...] = x
-    return out
+def _row(aux: Any, r: int) -> Any:
+    """The solver data of operator row ``r`` (``aux[r]``; None without any: every solve is then ``?gtsv``)."""
+    return None if aux is None else aux[r]
 
 
-def _solve_t(dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Transposed solve of a freshly built system into ``out`` (``d`` and ``b`` may be overwritten)."""
-    out[...] = linalg.solve(dl, d, du, b, transpose=True, overwrite=True)
-    return out
+def _solve(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    r"""Solve a freshly built tridiagonal system (bands of the row whose data is ``fac``, diagonal ``d``) into
+    ``out`` (may be ``b``; ``d`` and ``b`` may be overwritten; ``cw``: scratch).
+
+    One bare LAPACK call in place: ``?ptsv`` on the symmetrised system :math:`D^{-1}S^{-1}(Db)` when the
+    row has a symmetrizer (``fac[1]``, :func:`gelav.fd.linalg.symmetrizer`: the step matrices differ from
+    the row's :math:`L^0` only on the diagonal, which the similarity keeps), else ``?gtsv``.
+    """
+    sym = None if fac is None else fac[1]
+    if sym is None:
+        if out is not b:
+            np.copyto(out, b)
+        return linalg.solve_inplace(dl, d, du, out)
+    np.multiply(b, sym[0], out)
+    linalg.ptsv_inplace(d, sym[2], out)
+    return np.multiply(out, sym[1], out)
 
 
-def _solve0(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
-    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``lu0[n]``
-    when given). Keeps ``d`` and ``b`` (both are used again)."""
-    out[...] = linalg.solve(dl, d, du, b) if lu0 is None else lu0[n].solve(b)
-    return out
+def _solve_t(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    r"""Transposed solve of a freshly built system into ``out`` (``d`` may be overwritten, ``b`` is kept):
+    :math:`D S^{-1}(D^{-1}b)` with the row's symmetrizer, else ``?gtsv`` on the swapped bands."""
+    sym = None if fac is None else fac[1]
+    if sym is None:
+        np.copyto(out, b)
+        return linalg.solve_inplace(du, d, dl, out)
+    np.multiply(b, sym[1], out)
+    linalg.ptsv_inplace(d, sym[2], out)
+    return np.multiply(out, sym[0], out)
 
 
-def _solve0_t(lu0: Any, n: int, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+def _solve0(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
+    """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``fac[0]``,
+    raw LAPACK factors, when given). Keeps ``d`` and ``b`` (both are used again)."""
+    lu = None if fac is None else fac[0]
+    if lu is None:
+        np.copyto(cw, d)
+        return _solve(fac, dl, cw, du, b, out, cw)
+    np.copyto(out, b)
+    return linalg.lu_solve_inplace(lu, out)
+
+
+def _solve0_t(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
     r""":math:`(L^0_n)^{-\top} b` into ``out`` (keeps ``d``: it is the stored operator)."""
-    if lu0 is None:
-        out[...] = linalg.solve(dl, d, du, b, transpose=True)
-    else:
-        out[...] = lu0[n].solve(b, transpose=True)
-    return out
+    lu = None if fac is None else fac[0]
+    if lu is None:
+        np.copyto(cw, d)
+        return _solve_t(fac, dl, cw, du, b, out, cw)
+    np.copyto(out, b)
+    return linalg.lu_solve_inplace(lu, out, True)
+
+
+def _nonzero(x: Any) -> bool:
+    """Whether ``x`` has a nonzero (or NaN) entry."""
+    return bool(np.count_nonzero(x))
 
 
 def _positive_part(x: Any) -> Any:
@@ -113,6 +148,24 @@ def _shift(gn: Any, gn1: Any, V: Any, out: Any) -> float:
     return float(np.abs(V).max())
 
 
+def _shift3(gn: Any, gn1: Any, gn2: Any, gn3: Any, V: Any, V2: Any, V3: Any, w: Any, out: Any,
+            tmp: Any) -> float:
+    r"""Warm start: the previous best response ``gn`` plus its change at the next three levels
+    (:math:`d_j = V_{n+j} - g_{n+j}`) extrapolated to this level, ``gn + ((w0 d1 + w1 d2) + w2 d3)``
+    with the weights ``w`` of :meth:`gelav.mfg.engine.Problem` (Lagrange, quadratic in time), into
+    ``out`` (``tmp``: scratch); returns :math:`\max|V|`."""
+    np.subtract(V, gn1, out)
+    np.multiply(out, w[0], out)
+    np.subtract(V2, gn2, tmp)
+    np.multiply(tmp, w[1], tmp)
+    np.add(out, tmp, out)
+    np.subtract(V3, gn3, tmp)
+    np.multiply(tmp, w[2], tmp)
+    np.add(out, tmp, out)
+    np.add(gn, out, out)
+    return float(np.abs(V).max())
+
+
 def _diag_add(ad: Any, k: Any, h: float, out: Any) -> Any:
     r"""Main diagonal :math:`\mathrm{ad} + \Delta t\,k` of :math:`L_n` into ``out``."""
     np.multiply(k, h, out)
@@ -124,6 +177,23 @@ def _gap_start(pf1: Any, V: Any, pi: Any, other: Any, out: Any) -> Any:
     r"""Predictor keeping the next level's value gap where it exited: ``V + (pi - pf1)`` where
     ``pf1 > V``, else ``other``."""
     out[...] = np.where(pf1 > V, V + (pi - pf1), other)
+    return out
+
+
+def _gap_start3(pf1: Any, pf2: Any, pf3: Any, V: Any, V2: Any, V3: Any, pi: Any, w: Any, out: Any,
+                tmp: Any) -> Any:
+    r"""Cold predictor from the next three levels extrapolated to this one (Lagrange weights ``w``): where
+    the next level exited (``pf1 > V``) its value gap :math:`g_j = \pi_{n+j} - V_{n+j}`,
+    ``pi - ((w0 g1 + w1 g2) + w2 g3)``, elsewhere the value, ``(w0 V + w1 V2) + w2 V3``; into ``out``
+    (``tmp``: scratch)."""
+    np.multiply(V, w[0], tmp)
+    tmp += V2 * w[1]
+    tmp += V3 * w[2]  # the value, extrapolated
+    g = (pf1 - V) * w[0]
+    g += (pf2 - V2) * w[1]
+    g += (pf3 - V3) * w[2]
+    np.subtract(pi, g, g)  # the gap, extrapolated
+    out[...] = np.where(pf1 > V, g, tmp)
     return out
 
 
@@ -150,7 +220,7 @@ def _exit_rate_system(pi: Any, W: Any, inv_d: float, ae: Any, h: float, b: Any, 
     np.multiply(kk, kk, kk)
     np.divide(kk, tmp, kk)
     np.multiply(kk, ae, kk)
-    if not kk.any():
+    if not _nonzero(kk):
         return False
     np.multiply(kk, h, J)  # _exit_system, inline
     np.multiply(J, pi, G)
@@ -202,8 +272,8 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
     The exit terms are :func:`newton_terms`; the compiled engine fuses the same
     expressions, in the same order, into one loop.
     """
-    zp = pi - W  # newton_terms, inline (no calls or allocations beyond its three rows)
-    np.maximum(zp, 0.0, out=zp)
+    s = pi - W  # newton_terms, inline
+    zp = np.maximum(s, 0.0)
     zp *= inv_d
     u = zp + 1.0
     np.divide(1.0, u, out=u)
@@ -211,16 +281,15 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
     hk *= u
     hk *= hae
     _apply(ad, al, au, W, G)
-    t = W - pi
-    t *= hk
-    G += t
+    t = s * hk  # G + (W - pi) hk == G - (pi - W) hk to the bit: one subtraction less
+    G -= t
     G -= b
     np.multiply(hk, u, out=J)
     np.multiply(zp, 2.0, out=t)
     t += 3.0
     J *= t
     J += ad
-    return bool(zp.any()) if check else True
+    return _nonzero(zp) if check else True
 
 
 # -- the kernels ---------------------------------------------------------------------------------
@@ -259,10 +328,10 @@ def exit_rate(pi: Any, W: Any, inv_d: float, ae: Any, out: Any, tmp: Any) -> Any
     return _exit_rate(pi, W, inv_d, ae, out, tmp)
 
 
-def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, inv_d: float,
+def newton_step(fac: Any, al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, inv_d: float,
                 smax2: float, G: Any, J: Any, cw: Any) -> int:
     r"""Newton's method for :math:`L^0 W + \Delta t\,k(W)(W - \pi) = b` from ``W`` (updated in place);
-    returns the number of corrections (``G``, ``J``, ``cw``: scratch rows).
+    returns the number of corrections (``G``, ``J``, ``cw``: scratch rows; ``fac``: the row's solver data).
 
     The Jacobian is tridiagonal with diagonal :math:`\mathrm{ad} + \Delta t\,(\varphi + z\varphi')/\varepsilon`,
     :math:`\varphi + z\varphi' = \varphi(3 + 2z)/(1 + z)`. Stops when the squared correction is below
@@ -273,7 +342,7 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
         active = _newton_system(ad, al, au, W, pi, b, inv_d, hae, it > 0, G, J)
         if it > 0 and not active:
             break
-        dW = _solve(al, J, au, G, G, cw)
+        dW = _solve(fac, al, J, au, G, G, cw)
         count += 1
         if _descend(W, dW) <= smax2:
             break
@@ -283,22 +352,25 @@ def newton_step(al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, hae: Any, in
 def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
-                   newton_tol: float, lu0: Any, work: Any) -> int:
+                   newton_tol: float, aux: Any, xw: Any, work: Any) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
 
-    Step ``n`` uses row ``rows[n]`` of the bands (and of the cached factorisations ``lu0``).
+    Step ``n`` uses row ``rows[n]`` of the bands and of the backend's solver data ``aux`` (NumPy: per row
+    the cached factorisation of :math:`L^0` and the symmetrizer, see :func:`_solve`; None: none).
 
     ``mode`` 0: the implicit intensity by Newton's method per step, 1: lagged
     (from :math:`V_{n+1}`), 2: the fixed ``policy`` (M, KN). ``pf``/``pc``: prices
     (``pc`` is ``-inf`` where a type is dead); ``gV`` (with ``has_guess``): a
     previous best response to warm-start Newton (steps where it exits skip the
     trial no-exit solve), ``g_exit[n]`` (int8): 1 if it exits at step ``n``, 0 if
-    not, -1 to test it here; ``work``: a scratch block (:func:`work`). Fills ``Vs``, ``ks``
+    not, -1 to test it here; ``xw`` (M, 3): the weights extrapolating levels ``n+1 .. n+3`` to level
+    ``n`` (the Newton predictors); ``work``: a scratch block (:func:`work`). Fills ``Vs``, ``ks``
     (intensities) and ``exiting`` (steps with exits).
 
     A step where nobody exits is one solve with :math:`L^0_n`, accepted when
     :math:`\pi_n \le V_n` everywhere (then the intensity is exactly zero).
     """
+    M = Vs.shape[0] - 1
     inv_d = 1.0 / delta
     tol2 = newton_tol * newton_tol
     n_newton = 0
@@ -308,6 +380,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
         h = float(dt[n])
         r = rows[n]
         sl, sd, su = al[r], ad[r], au[r]
+        fac = _row(aux, r)
         b = rhs(rbd[r], rbl[r], rbu[r], hsrc[n], V, bw)
         pi = pf[n]
         accepted = False
@@ -329,11 +402,15 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
             have_prev = n + 1 < n_top  # the next level was solved here: keep its value gap where it exited
             have_w = False
             if (not has_guess) and have_prev and exiting[n + 1]:
-                # cold start inside an exit episode: keep the next level's value gap where it exited
-                _gap_start(pf[n + 1], V, pi, V, W)
+                # cold start inside an exit episode: extrapolate the next two levels (their value gap where
+                # the next one exited); keep the next level's gap when there is one level only
+                if n + 3 < pf.shape[0]:
+                    _gap_start3(pf[n + 1], pf[n + 2], pf[n + 3], V, Vs[n + 2], Vs[n + 3], pi, xw[n], W, G)
+                else:
+                    _gap_start(pf[n + 1], V, pi, V, W)
                 have_w = True
             elif (not has_guess) or g_exit[n] == 0 or (g_exit[n] < 0 and not _exceeds(pc[n], gV[n])):
-                Vz = _solve0(lu0, r, sl, sd, su, b, Vn, cw)
+                Vz = _solve0(fac, sl, sd, su, b, Vn, cw)
                 if not _exceeds(pc[n], Vz):
                     accepted = True  # nobody exits at this step: the exit intensity is exactly zero
                 elif not has_guess:
@@ -347,45 +424,54 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                 if have_w:
                     vmax = _absmax(V)
                 else:
-                    # warm start: the previous best response, shifted by the change of the next level
-                    vmax = _shift(gV[n], gV[n + 1], V, W)
+                    # warm start: the previous best response shifted by its change at the next levels,
+                    # extrapolated in time (levels past the last one have weight 0)
+                    i2, i3 = min(n + 2, M), min(n + 3, M)
+                    vmax = _shift3(gV[n], gV[n + 1], gV[i2], gV[i3], V, Vs[i2], Vs[i3], xw[n], W, G)
                 smax2 = (1.0 + vmax) ** 2 * tol2
                 np.multiply(ae[n], h, tmp)  # Δt/ε where alive
-                n_newton += newton_step(sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
+                n_newton += newton_step(fac, sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
                 exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, sd, kk, J, G, tmp)
         if not accepted:
             if mode != 0:
-                exits = bool(kk.any())
+                exits = _nonzero(kk)
                 if exits:
                     _exit_system(kk, h, pi, b, sd, J, G)
             if exits:
-                _solve(sl, J, su, G, Vn, cw)
+                _solve(fac, sl, J, su, G, Vn, cw)
                 if mode == 2:
                     ks[n] = kk
                 exiting[n] = True
             else:
-                _solve0(lu0, r, sl, sd, su, b, Vn, cw)
+                _solve0(fac, sl, sd, su, b, Vn, cw)
         V = Vn
     return n_newton
 
 
 def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows: Any, k: Any, exiting: Any, dt: Any,
-                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, lu0: Any, work: Any) -> None:
+                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, aux: Any, work: Any) -> None:
     r"""Forward steps ``n0 .. M-1`` in place from the holders ``p`` at ``n0``: :math:`q_n = L_n^{-\top}p_n`,
     :math:`p_{n+1} = R_n^\top q_n` (``P``: (M+1, KN) holders, pre-payout at a fund end; a type's block is
-    emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``lu0``;
+    emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``aux``;
     ``work``: a scratch block (:func:`work`)."""
     M = qs.shape[0]
     d, pw, cw = work[0], work[1], work[2]
     for n in range(n0, M):
         r = rows[n]
+        fac = _row(aux, r)
         if exiting[n]:
             _diag_add(ad[r], k[n], dt[n], d)
-            q = _solve_t(al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
+            q = _solve_t(fac, al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
         else:
-            q = _solve0_t(lu0, r, al[r], ad[r], au[r], p, qs[n], cw)
-        p = _apply_t(rfd[r], rfl[r], rfu[r], q, pw)
-        P[n + 1] = p
-        for j in range(end_idx.shape[0]):
+            q = _solve0_t(fac, al[r], ad[r], au[r], p, qs[n], cw)
+        p = _apply_t(rfd[r], rfl[r], rfu[r], q, P[n + 1])  # straight into the holders' level
+        ends = False
+        for j in range(len(end_idx)):
             if end_idx[j] == n + 1:
-                p[j * N:(j + 1) * N] = 0.0
+                ends = True
+        if ends:  # a fund end: the pre-payout masses stay in P, the sweep goes on without the block
+            pw[:] = p
+            for j in range(len(end_idx)):
+                if end_idx[j] == n + 1:
+                    pw[j * N:(j + 1) * N] = 0.0
+            p = pw

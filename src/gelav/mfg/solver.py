@@ -32,8 +32,9 @@ equilibrium is a path with :math:`\Phi(Z) = Z`. Methods (registry
 Cost of one evaluation (the discretisation is the same in every case; see
 :meth:`gelav.mfg.engine.Problem.backward`): far from the fixed point
 (residual above 0.3) the best response starts cold, each step's Newton
-iteration predicted from the next time level; closer, it is warm-started from
-the previous best response, and once that needed a single Newton correction
+iteration predicted from the next three time levels (extrapolated, quadratic in
+time); closer, it is warm-started from the previous best response plus its
+extrapolated change at those levels, and once that needed a single Newton correction
 per step, Newton runs on all steps at once (residuals vectorised over the
 steps, one sweep of tridiagonal solves). Every evaluation solves the inner
 Newton iterations to the exact scheme's tolerance (inexact early inner solves
