@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from gelav.fd.generator import Generator
 from gelav.fd.grid import TimeGrid
-from gelav.fd.linalg import Bands, TridiagonalLU, _dgttrs, factor
+from gelav.fd.linalg import Bands, TridiagonalLU, factor, lu_solve_inplace
 from gelav.fd.schemes import SCHEMES, ThetaScheme, TimeScheme, is_exact
 
 __all__ = ["StepOperator", "Stepper", "ThetaStepper", "step_operators", "theta_step"]
@@ -67,9 +67,7 @@ class StepOperator:
         if fast is None or p.ndim != 1:
             return self.rhs.rmatvec(self.solve(p, transpose=True))
         factors, d, sub1, sup0 = fast
-        y, info = _dgttrs(*factors, p, trans="T")
-        if info != 0:  # pragma: no cover - LAPACK argument error
-            raise RuntimeError(f"LAPACK dgttrs failed (info={info}).")
+        y = lu_solve_inplace(factors, np.array(p, dtype=float), transpose=True)  # a copy: p stays the caller's
         out = d * y
         out[:-1] += sub1 * y[1:]
         out[1:] += sup0 * y[:-1]
