@@ -125,8 +125,15 @@ def test_import_gelav_loads_no_numerics():
     # SymPy alone costs about 1x; the symbolic commands and the closed-form ones need no SciPy at all
     (["ito", "--drift", "mu*X", "--diffusion", "sigma*X", "-q"], ("scipy", "matplotlib", "pandas")),
     (["jensen", "-q"], ("scipy", "sympy", "matplotlib", "pandas")),
+    # the exact finite-n KS p-values are gelav._stats's (Durbin's matrix), not scipy.stats.kstwo's
+    (["trinomial", "-q", "--paths", "2000", "--steps", "40"], ("scipy.stats",)),
+    (["calibrate", "FILE", "-q"], ("scipy.stats",)),
 ])
-def test_default_commands_import_only_what_they_use(command, heavy):
+def test_default_commands_import_only_what_they_use(command, heavy, tmp_path):
+    if "FILE" in command:
+        from gelav.datasets import liquidity_history
+
+        command[command.index("FILE")] = str(liquidity_history(seed=3).to_csv(tmp_path / "liquidity.csv"))
     code = (
         "import sys\n"
         "from gelav.cli import main\n"

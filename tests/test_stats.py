@@ -9,8 +9,6 @@ scipy.stats approximates (Pelz–Good, or 2 P(D⁺ ≥ d) below d = 1/2).
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import mpmath
 import numpy as np
@@ -220,25 +218,3 @@ def test_residual_tests_and_ou_quantiles_are_those_of_scipy_stats():
     assert gof["ks"]["pvalue"] == pytest.approx(ks.pvalue, abs=1e-15)  # n = 79: both exact (Durbin's matrix)
     jb = stats.jarque_bera(fit.residuals)
     assert (gof["jarque_bera"]["statistic"], gof["jarque_bera"]["pvalue"]) == (jb.statistic, jb.pvalue)
-
-
-@pytest.mark.parametrize("command", [
-    ["trinomial", "-q", "--paths", "2000", "--steps", "40"],
-    ["calibrate", "FILE", "-q"],
-])
-def test_default_commands_do_not_import_scipy_stats(command, tmp_path):
-    # scipy.stats costs about 1.7x a bare `import scipy.linalg` of start-up (issue 16)
-    from gelav.datasets import liquidity_history
-
-    if "FILE" in command:
-        command[command.index("FILE")] = str(liquidity_history(seed=3).to_csv(tmp_path / "liquidity.csv"))
-    code = (
-        "import sys\n"
-        "from gelav.cli import main\n"
-        "try:\n"
-        f"    main({command!r}, standalone_mode=False)\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "assert 'scipy.stats' not in sys.modules\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
