@@ -333,6 +333,39 @@ def test_fork_pool_close_ends_running_children(request):
 
 
 @needs_fork
+def test_beside_runs_fn_in_a_child_or_here(request, monkeypatch):
+    """``beside`` returns what ``fn`` returns, from a child (here with ``fork=False``); a failure in the child
+    runs ``fn`` here (its exception is raised here); leaving the block ends a child still running."""
+    if _ran_elsewhere(request):
+        return
+    me = os.getpid()
+    with _forked.beside(lambda: (os.getpid(), [1.5, "x"])) as got:
+        pid, value = got()
+    assert pid != me and value == [1.5, "x"]
+    with _forked.beside(lambda: os.getpid(), fork=False) as got:
+        assert got() == me
+
+    def boom():
+        raise KeyError("here" if os.getpid() == me else "child")
+
+    with _forked.beside(boom) as got, pytest.raises(KeyError, match="here"):
+        got()
+    pools = []
+
+    class Pool(_forked.ForkPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    with _forked.beside(lambda: time.sleep(60)):
+        pids = [j.pid for j in pools[0]._jobs.values()]
+    assert len(pids) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pids[0], os.WNOHANG)  # killed and reaped
+
+
+@needs_fork
 @pytest.mark.slow
 def test_every_registered_section_comes_back_from_a_worker(request, tmp_path, monkeypatch):
     """The every-section scenario of test_report: each section's result pickles back from its worker
