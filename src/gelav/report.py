@@ -670,8 +670,8 @@ _BOTH = ("matplotlib", "scipy.stats")
 #: defaults on the 2-core development machine. Workers start sections longest first, so that the last
 #: to end are short ones: the report ends about when its CPUs have done all the work. Only a hint for
 #: the order sections start in (a section not listed counts as :data:`_COST`); the page is the same.
-COST: dict[str, float] = {"mckean_vlasov": 0.5, "mfg": 0.5, "welfare": 0.45, "stress": 0.4, "feynman_kac": 0.4,
-                          "trinomial": 0.5, "calibration": 0.3, "exit_boundary": 0.3, "lav": 0.3, "ito": 0.25,
+COST: dict[str, float] = {"mckean_vlasov": 0.65, "welfare": 0.5, "mfg": 0.45, "trinomial": 0.45, "stress": 0.4,
+                          "feynman_kac": 0.35, "calibration": 0.3, "exit_boundary": 0.3, "lav": 0.3, "ito": 0.2,
                           "portfolio": 0.2, "exit_time": 0.15, "jensen": 0.1, "premium": 0.1, "metrics": 0.1}
 _COST = 0.2
 _BUILTIN: dict[str, SectionFunc] = {"model": section_model}
