@@ -84,6 +84,103 @@ def test_general_functional_matches_mean_field_ou():
     np.testing.assert_allclose(a.final, b.final, rtol=1e-12, atol=1e-12)
 
 
+def test_mean_field_ou_euler_step_is_the_generic_step_to_the_last_bit():
+    # MeanFieldOU's in-place Euler step against the generic one (drift() and diffusion() arrays) on the
+    # same coefficients and draws: the same operations in the same order, so the same bits
+    gen = McKeanVlasov(lambda t, x, mu: 0.45 * (1.0 - x) + 0.5 * (mu - x), lambda t, x: np.full_like(x, 0.32))
+    for n_systems, start in ((4, -0.5), (1, stats.norm(0.2, 0.3))):
+        a = simulate_particles(gen, start, 2.0, 40, 3000, n_systems=n_systems, seed=9)
+        b = simulate_particles(MV, start, 2.0, 40, 3000, n_systems=n_systems, seed=9)
+        for name in ("m", "mean", "var", "final"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        # the recorded moments are NumPy's mean and variance of the particles, to the last bit
+        assert np.array_equal(b.mean[-1], b.final.mean(axis=1))
+        assert np.array_equal(b.var[-1], b.final.var(axis=1, ddof=1))
+        assert np.array_equal(b.m[-1], np.sum(b.final * np.full(3000, 1 / 3000), axis=-1))
+
+    class Pushed(MeanFieldOU):  # a subclass with its own drift keeps it (the in-place step is not used)
+        def drift(self, t, x, m):
+            return super().drift(t, x, m) + 1.0
+
+    pushed = McKeanVlasov(lambda t, x, mu: 0.45 * (1.0 - x) + 0.5 * (mu - x) + 1.0, lambda t, x: np.full_like(x, 0.32))
+    c = simulate_particles(Pushed(0.45, 1.0, 0.32, lam=0.5), -0.5, 1.0, 20, 500, n_systems=2, seed=4)
+    d = simulate_particles(pushed, -0.5, 1.0, 20, 500, n_systems=2, seed=4)
+    assert np.array_equal(c.final, d.final)
+
+
+def test_normal_draws_ahead_are_the_draws_step_by_step(monkeypatch):
+    """Drawn ahead in a thread (blocks of several steps, the last one short) or step by step: the same
+    normals and the same generator state after the last; closing early ends the thread."""
+    import threading
+
+    import gelav.processes.mckean_vlasov as mod
+
+    shape, n_steps = (3, 40_000), 23  # 2**18 // 120000 = 2 steps a block: 11 full blocks and one of 1
+    seq = np.random.default_rng(5)
+    expected = [seq.standard_normal(shape) for _ in range(n_steps)]
+    after = seq.standard_normal(4)
+    monkeypatch.setattr(mod, "_usable_cpus", lambda: 2)
+    threads = threading.active_count()
+    for ahead in (1, 10**12):  # in a thread, and in the loop
+        monkeypatch.setattr(mod, "DRAW_AHEAD", ahead)
+        rng = np.random.default_rng(5)
+        got = [z.copy() for z in mod._normal_draws(rng, shape, n_steps)]
+        assert len(got) == n_steps and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+        assert np.array_equal(rng.standard_normal(4), after)  # the generator where the draws left it
+        assert threading.active_count() == threads
+    monkeypatch.setattr(mod, "DRAW_AHEAD", 1)
+    draws = mod._normal_draws(np.random.default_rng(5), shape, n_steps)
+    assert np.array_equal(next(draws), expected[0])
+    assert threading.active_count() == threads + 1
+    draws.close()
+    assert threading.active_count() == threads
+
+
+def test_task_forks_the_fokker_planck_solve_with_the_same_numbers(request, monkeypatch):
+    """The task's nonlinear Fokker–Planck solve, in a forked child beside the particles or here: the
+    same table, the same masses, the model attached."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("forks on Linux only")
+    from test_report_figures import _ran_elsewhere
+
+    if _ran_elsewhere(request):
+        return
+    import importlib
+
+    import gelav.mckean_vlasov as mod
+    from gelav import tasks
+
+    task = importlib.import_module("gelav.tasks.mckean_vlasov")  # the module (the package exports the function)
+
+    solve, rule = mod.solve_fokker_planck, task._fork_fokker_planck
+
+    def solve_and_say_where(*args, **kwargs):
+        d = solve(*args, **kwargs)
+        d.diagnostics["pid"] = os.getpid()
+        return d
+
+    monkeypatch.setattr(mod, "solve_fokker_planck", solve_and_say_where)
+    opts = {"particles": 2000, "systems": 3, "steps": 40, "cells": 120, "seed": 2}
+    runs = {}
+    for fork in (False, True):
+        monkeypatch.setattr(task, "_fork_fokker_planck", lambda cells, n_steps, fork=fork: fork)
+        runs[fork] = tasks.mckean_vlasov(**opts)
+    here, child = runs[False], runs[True]
+    assert here.pde.diagnostics["pid"] == os.getpid() != child.pde.diagnostics["pid"]
+    assert child.pde.process is child.model and here.pde.process is here.model
+    assert np.array_equal(here.pde.masses, child.pde.masses)
+    strip = lambda d: {k: strip(v) for k, v in d.items() if k != "seconds"} if isinstance(d, dict) else d  # noqa: E731
+    assert strip(here.data) == strip(child.data)
+    # the rule: fork a short solve when SciPy's LAPACK is still to be imported
+    monkeypatch.delitem(sys.modules, "scipy.linalg")
+    assert rule(400, 200) and not rule(4000, 2000)
+    monkeypatch.undo()
+    assert "scipy.linalg" in sys.modules and not rule(400, 200)
+
+
 def test_nonlinear_fokker_planck_second_order():
     law = MV.law(2.0, -0.5)
     errs = []

@@ -50,6 +50,22 @@ def test_ou_stationary_law():
     assert ou.half_life == pytest.approx(math.log(2) / 0.45)
 
 
+def test_light_normal_laws_are_the_scipy_laws_to_the_last_bit():
+    # what the report's model section and the stress figure use instead of scipy.stats (start-up cost)
+    from gelav import BrownianMotion
+    from gelav.processes.laws import Normal
+
+    x = np.linspace(-3.0, 4.0, 701)
+    for kappa, mean, sigma in ((0.45, 1.0, 0.32), (2.5, -0.3, 1.7), (0.01, 0.0, 0.05)):
+        ou = OrnsteinUhlenbeck(kappa, mean, sigma)
+        light, ref = ou.stationary_normal(), ou.stationary()
+        assert (light.mean(), light.std(), light.var()) == (ref.mean(), ref.std(), ref.var())
+        assert np.array_equal(light.pdf(x), ref.pdf(x)) and np.array_equal(light.cdf(x), ref.cdf(x))
+    for proc in (OrnsteinUhlenbeck(0.45, 1.0, 0.32), BrownianMotion(0.1, 0.4)):
+        for x0, t in ((-0.5, 2.0), (1.0, 0.25)):
+            assert np.array_equal(Normal(*proc.normal_law(x0, t)).pdf(x), proc.transition(x0, t).pdf(x))
+
+
 def test_gbm_moments_match_lognormal_integrals():
     g = GeometricBrownianMotion(mu=0.5, sigma=1.0)  # seed 002: Y = e^X, X standard BM
     law = g.transition(0.3, 1.0)

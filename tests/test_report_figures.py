@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,6 +207,50 @@ def test_workers_draw_the_same_page(request, monkeypatch):
             assert sec.notes == pages[0].sections[name].notes, name
 
 
+@needs_fork
+def test_workers_start_the_longest_sections_first(request, monkeypatch):
+    """With workers, sections start longest first (report.COST) among those that may start at the same
+    point; the page keeps its order and is the page drawn here."""
+    if _ran_elsewhere(request):
+        return
+    from gelav import report
+
+    started = []
+
+    class Pool(_forked.ForkPool):
+        def submit(self, fn):
+            started.append(fn.args[0])
+            return super().submit(fn)
+
+    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    # costs against the page's order (stress, exit_time, trinomial, mfg): the two workers start the
+    # longest sections that need Matplotlib only before the model section, then the longest of the rest
+    monkeypatch.setattr(report, "COST", {**report.COST, "exit_time": 0.1, "mfg": 0.9, "trinomial": 0.8,
+                                          "stress": 0.2})
+    par = build_report(SCENARIO, workers=2)
+    assert list(par.sections) == ["model", "stress", "exit_time", "trinomial", "mfg"]
+    assert started == ["mfg", "stress", "trinomial", "exit_time"]
+    assert _page(par) == _page(build_report(SCENARIO, workers=0))
+
+
+@needs_fork
+@pytest.mark.slow
+def test_report_imports_scipy_stats_only_for_the_sections_that_need_it(tmp_path):
+    """A new process: the model section and the stress figure take the OU's laws without scipy.stats
+    (0.35 s), so a report of sections that do not need it never imports it, with workers or without."""
+    code = ("import sys; from gelav.report import build_report; "
+            "from test_report_figures import SCENARIO; "
+            "sc = {k: v for k, v in SCENARIO.items() if k != 'trinomial'}; "
+            "r = build_report(sc, workers=int(sys.argv[1])); "
+            "assert r.failed == [] and len(r.sections) == 4, r.summary(); "
+            "print('scipy.stats' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    for workers in (0, 2):
+        done = subprocess.run([sys.executable, "-c", code, str(workers)], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "False", workers
+
+
 def _drawn_by(pid_box):
     """A section whose figure caption says which process drew it."""
     def section(scenario):
@@ -330,6 +375,46 @@ def test_fork_pool_close_ends_running_children(request):
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
+
+
+@needs_fork
+def test_beside_runs_fn_in_a_child_or_here(request, monkeypatch):
+    """``beside`` returns what ``fn`` returns, from a child (here with ``fork=False``); a failure in the child
+    runs ``fn`` here (its exception is raised here); leaving the block ends a child still running."""
+    if _ran_elsewhere(request):
+        return
+    me = os.getpid()
+    with _forked.beside(lambda: (os.getpid(), [1.5, "x"])) as got:
+        pid, value = got()
+    assert pid != me and value == [1.5, "x"]
+    with _forked.beside(lambda: os.getpid(), fork=False) as got:
+        assert got() == me
+
+    def boom():
+        raise KeyError("here" if os.getpid() == me else "child")
+
+    with _forked.beside(boom) as got, pytest.raises(KeyError, match="here"):
+        got()
+
+    def nested():  # in a pool's child: run there, not in a child more (the pool has the other CPUs)
+        with _forked.beside(os.getpid) as got:
+            return got() == os.getpid() != me
+
+    with _forked.ForkPool(1) as pool:
+        assert pool.result(pool.submit(nested)) is True
+    pools = []
+
+    class Pool(_forked.ForkPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    with _forked.beside(lambda: time.sleep(60)):
+        pids = [j.pid for j in pools[0]._jobs.values()]
+    assert len(pids) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pids[0], os.WNOHANG)  # killed and reaped
 
 
 @needs_fork

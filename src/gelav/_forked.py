@@ -22,14 +22,19 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["ForkPool", "fork_safe", "usable_cpus"]
+__all__ = ["ForkPool", "beside", "fork_safe", "usable_cpus"]
+
+T = TypeVar("T")
 
 #: seconds a child may take before it is killed and its function run in the parent
 TIMEOUT = 120.0
+
+_in_pool_child = False  # True in a child of a ForkPool
 
 
 def usable_cpus() -> int:
@@ -45,6 +50,24 @@ def fork_safe() -> bool:
     other Python thread (it could hold a lock the child needs). Native thread pools (OpenBLAS) re-create
     their threads in the child."""
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+@contextmanager
+def beside(fn: Callable[[], T], *, fork: bool = True) -> Iterator[Callable[[], T]]:
+    """Start ``fn()`` in a forked child, to run beside the caller's own work; yields the function that
+    returns its result.
+
+    With one usable CPU, where forking is unsafe (:func:`fork_safe`), in a child of a :class:`ForkPool`
+    (its siblings have the other CPUs: a child more would only share them) or with ``fork=False``,
+    ``fn`` runs here when its result is asked for; a child that fails is replaced by ``fn()`` run here
+    (:meth:`ForkPool.result`). Leaving the block kills a child still running.
+    """
+    if not (fork and not _in_pool_child and usable_cpus() > 1 and fork_safe()):
+        yield fn
+        return
+    with ForkPool(1) as pool:
+        ticket = pool.submit(fn)
+        yield lambda: pool.result(ticket)
 
 
 @dataclass
@@ -95,6 +118,8 @@ class ForkPool:
             pid = os.fork()
         if pid == 0:  # the child: run, send, leave without running the parent's exit handlers
             code = 1
+            global _in_pool_child
+            _in_pool_child = True
             try:
                 os.close(r)
                 import gc

@@ -308,7 +308,8 @@ def section_model(scenario: Mapping[str, Any]) -> ReportSection:
         equation("∂<sub>t</sub>ρ = −∂<sub>x</sub>[b(x)ρ] + ½∂<sub>x</sub><sup>2</sup>[σ<sup>2</sup>(x)ρ]"),
     ]
     numbers: dict[str, Any] = {**proc.params()}
-    stat = proc.stationary()
+    light = getattr(proc, "stationary_normal", None)  # the same numbers without importing scipy.stats
+    stat = light() if light is not None else proc.stationary()
     if stat is not None:
         numbers["stationary mean"] = float(stat.mean())
         numbers["stationary sd"] = float(stat.std())
@@ -651,17 +652,28 @@ SECTIONS: dict[str, SectionFunc] = {
 TRIGGERS: dict[str, tuple[str, ...]] = {"portfolio": ("portfolio", "funds")}
 
 
-#: sections always included (first); run in the report's process (they import what most others use)
+#: sections always included (first); run in the report's process
 ALWAYS: tuple[str, ...] = ("model",)
 
 #: What a section uses of the modules the report's process imports once for all its workers:
-#: "matplotlib" (figures: pyplot, the PNG encoder, fonts) and "scipy.stats" (imported by the model
-#: section). Default: both. Only a hint for when a worker may start it: sections that need neither
-#: start at once, those that need Matplotlib only while SciPy's statistics are being imported (into a
-#: free worker). A section that imports more imports it itself: slower, the same page.
-NEEDS: dict[str, tuple[str, ...]] = {"ito": (), "feynman_kac": ("matplotlib",), "exit_time": ("matplotlib",),
-                                     "mfg": ("matplotlib",)}
+#: "matplotlib" (figures: pyplot, the PNG encoder, fonts) and "scipy.stats" (0.35 s: imported here when
+#: two or more sections need it, else by the one that does). Default: both. Only a hint for when a worker
+#: may start it: sections that need neither start at once, those that need Matplotlib only before the
+#: model section runs (into a free worker). A section that imports more imports it itself: slower, the
+#: same page.
+NEEDS: dict[str, tuple[str, ...]] = {"ito": (), **dict.fromkeys(
+    ("stress", "feynman_kac", "exit_time", "mfg", "mckean_vlasov", "exit_boundary", "jensen", "portfolio", "lav",
+     "welfare"), ("matplotlib",))}
 _BOTH = ("matplotlib", "scipy.stats")
+
+#: Typical seconds [s] of a section in a worker (its run, what it imports, its figures) with its table's
+#: defaults on the 2-core development machine. Workers start sections longest first, so that the last
+#: to end are short ones: the report ends about when its CPUs have done all the work. Only a hint for
+#: the order sections start in (a section not listed counts as :data:`_COST`); the page is the same.
+COST: dict[str, float] = {"mckean_vlasov": 0.65, "welfare": 0.5, "mfg": 0.45, "trinomial": 0.45, "stress": 0.4,
+                          "feynman_kac": 0.35, "calibration": 0.3, "exit_boundary": 0.3, "lav": 0.3, "ito": 0.2,
+                          "portfolio": 0.2, "exit_time": 0.15, "jensen": 0.1, "premium": 0.1, "metrics": 0.1}
+_COST = 0.2
 _BUILTIN: dict[str, SectionFunc] = {"model": section_model}
 
 
@@ -865,6 +877,27 @@ def _workers(workers: int | None) -> Any:
     return _forked.ForkPool(n) if n >= 1 and _forked.fork_safe() else None
 
 
+def _gc_paused(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` run with the cyclic garbage collector off: imports make many objects and hardly any
+    garbage, and the collector's passes over them took a fifth of the report process's imports
+    (Matplotlib and the FD core: 0.49 s with it, 0.40 s without)."""
+    import functools
+    import gc
+
+    @functools.wraps(fn)
+    def run() -> Any:
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return fn()
+        finally:
+            if was:
+                gc.enable()
+
+    return run
+
+
+@_gc_paused
 def _prepare_workers() -> bool:
     """Import here, once, what every worker would otherwise import again (the tasks, pyplot, the PNG
     encoder, mathtext and the fonts: a tiny figure is drawn), and say whether workers may draw figures:
@@ -884,6 +917,20 @@ def _prepare_workers() -> bool:
     warm = Figure(figsize=(1.0, 1.0))
     warm.text(0.1, 0.5, "x $x^2$")
     figure_png(warm, dpi=30)
+    return True
+
+
+@_gc_paused
+def _prepare_solvers() -> bool:
+    """Import here, once, the finite-difference core the PDE sections share (SciPy's LAPACK and special
+    functions, the generator, the θ-steps, the forward equation: 0.2 s a process), so that the workers
+    forked after it do not import it again each."""
+    import scipy.special  # noqa: F401
+
+    import gelav.fd.generator
+    import gelav.fd.stepping
+    import gelav.pde.forward  # noqa: F401
+
     return True
 
 
@@ -955,24 +1002,34 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     drawing: bool | None = None  # whether workers may draw figures (asked once, when the first needs it)
     import functools
     import gc
+    import importlib
 
     freeze = gc.get_freeze_count() == 0  # (a caller's own frozen objects are left alone)
+    # with workers, the sections start longest first (COST); the page keeps `order`
+    starts = order if pool is None else [*(n for n in order if n in ALWAYS), *sorted(
+        (n for n in order if n not in ALWAYS), key=lambda n: -COST.get(n, _COST))]
     try:
         if pool is not None:
-            for name in (n for n in order if n not in ALWAYS and not NEEDS.get(n, _BOTH)):  # SymPy only, say
+            for name in (n for n in starts if n not in ALWAYS and not NEEDS.get(n, _BOTH)):  # SymPy only, say
                 done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi, draw=False))
-            if any(NEEDS.get(n, _BOTH) == ("matplotlib",) for n in order if n not in done and n not in ALWAYS):
+            if any(NEEDS.get(n, _BOTH) == ("matplotlib",) for n in starts if n not in done and n not in ALWAYS):
                 drawing = _prepare_workers()
-                for name in (n for n in order if NEEDS.get(n, _BOTH) == ("matplotlib",) and n not in ALWAYS):
+                solvers = False
+                for name in (n for n in starts if NEEDS.get(n, _BOTH) == ("matplotlib",) and n not in ALWAYS):
                     if not drawing or pool.idle() < 1:  # never wait here: the model section is next
                         break
                     done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi))
-        for name in order:
+                    if not solvers:  # while the first runs: what the next ones share
+                        solvers = _prepare_solvers()
+        statistics = [n for n in starts if n not in done and n not in ALWAYS and "scipy.stats" in NEEDS.get(n, _BOTH)]
+        for name in starts:
             if name in done:
                 continue
             if drawing is None and pool is not None and name not in ALWAYS:
                 drawing = _prepare_workers()
             if pool is not None and name not in ALWAYS and drawing:
+                if name in statistics and len(statistics) > 1:  # once here rather than in each of them
+                    _gc_paused(lambda: importlib.import_module("scipy.stats"))()
                 done[name] = pool.submit(functools.partial(_section, name, registry[name], scenario, dpi))
                 continue
             if freeze:  # what earlier sections imported and made (SciPy, SymPy, Matplotlib: ~200,000 objects)

@@ -189,9 +189,14 @@ class OrnsteinUhlenbeck(_AdditiveNoise, Process):
         return stats.norm(*self.normal_law(x0, t, s))
 
     def stationary(self) -> Any:
-        from scipy import stats
+        return self.stationary_normal().scipy()
 
-        return stats.norm(loc=self.mean, scale=self.sigma / math.sqrt(2 * self.kappa))
+    def stationary_normal(self) -> Any:
+        r""":meth:`stationary`, :math:`N(\bar L, \sigma^2/(2\kappa))`, as a light
+        :class:`~gelav.processes.laws.Normal` (the same numbers without importing ``scipy.stats``)."""
+        from gelav.processes.laws import Normal
+
+        return Normal(self.mean, self.sigma / math.sqrt(2 * self.kappa))
 
     @property
     def half_life(self) -> float:

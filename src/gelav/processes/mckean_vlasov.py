@@ -33,9 +33,10 @@ approaches the McKean–Vlasov law, :math:`O(1/\sqrt N)`, and fits the slope.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,16 @@ class McKeanVlasov(Parametrised):
         """Exact law of :math:`X_t` when known (None otherwise)."""
         return None
 
+    def _euler_step(self, t: float, x: NDArray[np.float64], m: Any, dt: float, z: NDArray[np.float64],
+                    work: NDArray[np.float64]) -> None:
+        r"""One Euler step of the particles in place: :math:`x \mathrel{+}= b(t, x, m)\Delta t + \sigma(t, x)\sqrt{\Delta t}\,z`.
+
+        ``m`` is the functional's value shaped to broadcast against ``x`` and
+        ``work`` two scratch arrays shaped like ``x`` (a model may compute in them)."""
+        b = self.drift(t, x, m)
+        s = self.diffusion(t, x)
+        x += b * dt + s * math.sqrt(dt) * z
+
     def cover_process(self) -> Process | None:
         """A process whose law covers this one's (for automatic domains), if known."""
         return None
@@ -203,6 +214,26 @@ class MeanFieldOU(McKeanVlasov):
         k, m, s, lm = self.kappa, self.mean, self.sigma, self.lam
         super().__init__(lambda t, x, mu: k * (m - x) + lm * (mu - x), lambda t, x: np.full_like(x, s),
                          name="MeanFieldOU")
+        self._coefficients = (k, m, s, lm)  # what the drift and diffusion above read
+
+    def _euler_step(self, t: float, x: NDArray[np.float64], m: Any, dt: float, z: NDArray[np.float64],
+                    work: NDArray[np.float64]) -> None:
+        if type(self).drift is not McKeanVlasov.drift or type(self).diffusion is not McKeanVlasov.diffusion:
+            return super()._euler_step(t, x, m, dt, z, work)  # a subclass with its own coefficients
+        # The operations of the generic step, in the same order (the same bits), in two scratch arrays
+        # instead of eight new ones: 9 passes over the particles instead of 17 (half the time of a step
+        # but for the normal draws).
+        k, mean, s, lm = self._coefficients
+        b, c = work
+        np.subtract(mean, x, out=b)
+        b *= k  # κ(L̄ − x)
+        np.subtract(m, x, out=c)
+        c *= lm  # λ(m − x)
+        b += c
+        b *= dt
+        np.multiply(z, s * math.sqrt(dt), out=c)  # σ√Δt z, as (σ√Δt)·z elementwise
+        b += c
+        x += b
 
     def exact_mean(self, t: float, m0: float) -> float:
         return self.mean + (m0 - self.mean) * math.exp(-self.kappa * t)
@@ -301,6 +332,67 @@ def _sample_initial(initial: Any, shape: tuple[int, ...], rng: np.random.Generat
     raise TypeError(f"`initial` must be a number or a frozen SciPy distribution, got {type(initial).__name__}.")
 
 
+#: normal draws from which :func:`_normal_draws` draws ahead in a thread
+DRAW_AHEAD = 2**20
+
+
+def _normal_draws(rng: np.random.Generator, shape: tuple[int, ...], n_steps: int
+                  ) -> Generator[NDArray[np.float64], None, None]:
+    """``n_steps`` arrays of standard normals of ``shape``: ``rng.standard_normal`` step after step (the same
+    numbers), each valid until the next is asked for.
+
+    From :data:`DRAW_AHEAD` draws on, with two CPUs, a thread draws a few steps ahead while the caller
+    computes: the draws are most of a particle step's time (2·10⁷ of the default run: 0.2 s of its 0.28 s)
+    and NumPy draws without the interpreter lock. The generator is only drawn from in that thread until
+    the last draw; closing early stops it (the generator is then some blocks further on)."""
+    size = math.prod(shape)
+    if size * n_steps < DRAW_AHEAD or _usable_cpus() < 2:
+        z = np.empty(shape)
+        for _ in range(n_steps):
+            rng.standard_normal(out=z)
+            yield z
+        return
+    import queue
+    import threading
+
+    per = max(1, 2**18 // size)  # steps per block: blocks of ~2 MB, three of them
+    blocks = [np.empty((per, *shape)) for _ in range(3)]
+    free, stop = threading.Semaphore(len(blocks)), threading.Event()
+    ready: queue.SimpleQueue[NDArray[np.float64] | BaseException] = queue.SimpleQueue()
+
+    def fill() -> None:
+        try:
+            for i, start in enumerate(range(0, n_steps, per)):
+                free.acquire()
+                if stop.is_set():
+                    return
+                block = blocks[i % len(blocks)][:min(per, n_steps - start)]
+                rng.standard_normal(out=block)
+                ready.put(block)
+        except BaseException as exc:  # raised in the caller
+            ready.put(exc)
+
+    thread = threading.Thread(target=fill, name="gelav-normal-draws", daemon=True)
+    thread.start()
+    try:
+        for _ in range(0, n_steps, per):
+            block = ready.get()
+            if isinstance(block, BaseException):
+                raise block
+            yield from block
+            free.release()  # the caller asked for the next draws: it is done with this block
+    finally:
+        stop.set()
+        free.release()
+        thread.join()
+
+
+def _usable_cpus() -> int:
+    from gelav._forked import usable_cpus
+
+    return usable_cpus()
+
+
 def simulate_particles(
     process: McKeanVlasov,
     initial: Any,
@@ -349,7 +441,6 @@ def simulate_particles(
         raise ValueError("`scheme='exact'` is available for MeanFieldOU only; use scheme='euler'.")
     rng = as_generator(seed)
     dt = horizon / n_steps
-    sq = math.sqrt(dt)
     shape = (n_systems, n_particles)
     x = _sample_initial(initial, shape, rng)
     w = np.full(n_particles, 1.0 / n_particles)
@@ -357,12 +448,16 @@ def simulate_particles(
     M = np.empty((n_steps + 1, n_systems))
     mean = np.empty((n_steps + 1, n_systems))
     var = np.empty((n_steps + 1, n_systems))
-    z = np.empty(shape)
+    work = np.empty((2, *shape))
 
     def record(n: int, m: NDArray[np.float64]) -> None:
         M[n] = np.broadcast_to(m, (n_systems,))
-        mean[n] = x.mean(axis=1)
-        var[n] = x.var(axis=1, ddof=1)
+        # x.mean(axis=1) and x.var(axis=1, ddof=1) as NumPy computes them (the same bits), sharing the sum
+        total = np.add.reduce(x, axis=1)
+        np.true_divide(total, n_particles, out=mean[n])
+        dev = np.subtract(x, mean[n][:, None], out=work[0])
+        np.multiply(dev, dev, out=dev)
+        np.true_divide(np.add.reduce(dev, axis=1), n_particles - 1, out=var[n])
 
     if scheme == "exact":
         assert isinstance(mv, MeanFieldOU)
@@ -371,19 +466,17 @@ def simulate_particles(
         ek, er = math.exp(-k * dt), math.exp(-r * dt)
         sk = mv.sigma * math.sqrt(-math.expm1(-2 * k * dt) / (2 * k))
         sr = mv.sigma * math.sqrt(-math.expm1(-2 * r * dt) / (2 * r))
-    for n in range(n_steps):
-        m = np.asarray(mv.functional(x, w), dtype=float)
-        record(n, m)
-        rng.standard_normal(out=z)
-        if scheme == "euler":
-            b = mv.drift(times[n], x, m[..., None] if m.ndim else m)
-            s = mv.diffusion(times[n], x)
-            x += b * dt + s * sq * z
-        else:
-            xbar = x.mean(axis=1, keepdims=True)
-            zbar = z.mean(axis=1, keepdims=True)
-            new_bar = ou_mv.mean + (xbar - ou_mv.mean) * ek + sk * zbar
-            x = new_bar + (x - xbar) * er + sr * (z - zbar)
+    with contextlib.closing(_normal_draws(rng, shape, n_steps)) as draws:
+        for n, z in enumerate(draws):
+            m = np.asarray(mv.functional(x, w), dtype=float)
+            record(n, m)
+            if scheme == "euler":
+                mv._euler_step(times[n], x, m[..., None] if m.ndim else m, dt, z, work)
+            else:
+                xbar = x.mean(axis=1, keepdims=True)
+                zbar = z.mean(axis=1, keepdims=True)
+                new_bar = ou_mv.mean + (xbar - ou_mv.mean) * ek + sk * zbar
+                x = new_bar + (x - xbar) * er + sr * (z - zbar)
     record(n_steps, np.asarray(mv.functional(x, w), dtype=float))
     return ParticleSystem(times=times, m=M, mean=mean, var=var, final=x, process=mv, scheme=scheme,
                           diagnostics={"n_particles": n_particles, "n_systems": n_systems, "n_steps": n_steps,
