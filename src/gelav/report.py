@@ -663,7 +663,7 @@ ALWAYS: tuple[str, ...] = ("model",)
 #: same page.
 NEEDS: dict[str, tuple[str, ...]] = {"ito": (), **dict.fromkeys(
     ("stress", "feynman_kac", "exit_time", "mfg", "mckean_vlasov", "exit_boundary", "jensen", "portfolio", "lav",
-     "welfare"), ("matplotlib",))}
+     "welfare", "trinomial"), ("matplotlib",))}
 _BOTH = ("matplotlib", "scipy.stats")
 
 #: Typical seconds [s] of a section in a worker (its run, what it imports, its figures) with its table's

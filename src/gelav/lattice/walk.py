@@ -230,8 +230,7 @@ class WalkSample:
         keep = law.probabilities > 1e-7
         ax1.plot(law.positions[keep], law.probabilities[keep] / dy, ".", color="k", ms=3, zorder=4,
                  label="exact lattice law (master equation)")
-        from scipy import stats  # lazy: keeps `import gelav` light
-        ax1.plot(xs, stats.norm(self.x0, s).pdf(xs), color="C3",
+        ax1.plot(xs, Normal(self.x0, s).pdf(xs), color="C3",  # the light law: no scipy.stats import
                  label=rf"limit $N(0, 2C^2t)$, $2C^2t$ = {s * s:.4g}")
         ax1.set_xlim(xs[0], xs[-1])
         ax1.set_xlabel(f"position y after {self.n_steps} steps [units of y]")
