@@ -87,7 +87,22 @@ def test_no_module_imports_another_modules_private_names(path: Path) -> None:
                              or SRC.joinpath(*target.split(".")[1:], "__init__.py").exists())
                 if not is_module:
                     bad.append(target)
-    assert not bad, f"{_name(path)} imports private names of other modules: {bad}"
+    # and ``module._y`` on a gelav module imported by name (``from gelav.mfg import kernels``)
+    tree = _tree(path)
+    modules = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module and n.module.split(".")[0] == "gelav":
+            for a in n.names:
+                target = f"{n.module}.{a.name}".split(".")[1:]
+                if SRC.joinpath(*target).with_suffix(".py").exists() or SRC.joinpath(*target, "__init__.py").exists():
+                    modules[a.asname or a.name] = f"{n.module}.{a.name}"
+    for n in ast.walk(tree):
+        if (isinstance(n, ast.Attribute) and _private(n.attr) and isinstance(n.value, ast.Name)
+                and n.value.id in modules and modules[n.value.id] != _name(path)):
+            target = f"{modules[n.value.id]}.{n.attr}".split(".")[1:]
+            if not (SRC.joinpath(*target).with_suffix(".py").exists() or SRC.joinpath(*target, "__init__.py").exists()):
+                bad.append(f"{modules[n.value.id]}.{n.attr}")
+    assert not bad, f"{_name(path)} uses private names of other modules: {bad}"
 
 
 def test_the_report_does_not_run_the_command_line() -> None:

@@ -596,7 +596,7 @@ class Problem:
         for n in range(M):
             r = ops.rows[n]
             q = linalg.solve(al[r], ad[r] + dt[n] * k[n], au[r], p, transpose=True)
-            kernels._apply_t(rfd[r], rfl[r], rfu[r], q, pn)
+            pn[:] = linalg.rmatvec(rfl[r], rfd[r], rfu[r], q)  # R^T q (a sign check: the sum's order is free)
             if self.theta[n] < 1.0 and pn.min() < -tol * np.abs(pn).max():
                 out.append(n)
                 r = one.rows[n]
@@ -773,15 +773,7 @@ class Problem:
                 Jb *= tb
                 np.add(ad[s0:s1], Jb, Jb)
                 np.any(zp[:m] > 0.0, axis=1, out=act[s0:s1])
-            d = np.zeros(KN)
-            for n in range(n_top - 1, -1, -1):  # the kernels' primitives: bare in-place LAPACK calls
-                row = rows[n]
-                kernels._apply(b_rbd[row], b_rbl[row], b_rbu[row], d, r)
-                r -= F[n]
-                if act[n]:
-                    d = kernels._solve(aux[row], b_al[row], Jd[n], b_au[row], r, D[n], cw)
-                else:
-                    d = kernels._solve0(aux[row], b_al[row], b_ad[row], b_au[row], r, D[n], cw)
+            kernels.correction_sweep(rows, b_al, b_ad, b_au, b_rbd, b_rbl, b_rbu, aux, F, Jd, act, D, r, cw)
             sweeps += 1
             W[:n_top] += D
             dmax = max(float(D.max()), -float(D.min()))  # NaN propagates: not finite

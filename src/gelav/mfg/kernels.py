@@ -297,6 +297,26 @@ def _newton_system(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d: fl
 N_WORK = 8
 
 
+def correction_sweep(rows: Any, al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, aux: Any, F: Any,
+                     Jd: Any, active: Any, D: Any, r: Any, cw: Any) -> None:
+    r"""The correction of Newton's method on all steps at once: :math:`J_n\delta_n - R_n\delta_{n+1} = -F_n`,
+    :math:`\delta_{n_{top}} = 0`, solved backwards in time into ``D`` (one row per step).
+
+    ``F`` the residuals, ``Jd`` the Jacobian's diagonals (its off-diagonals are the operator row's ``al``,
+    ``au``), ``active`` whether anybody exits at a step (else the no-exit matrix :math:`L^0_n` with diagonal
+    ``ad``, from its cached factors); ``r`` and ``cw`` work vectors. The NumPy engine's loop of primitives
+    (bare in-place LAPACK calls); :meth:`gelav.mfg.engine.Problem` calls it."""
+    d = np.zeros(r.size)
+    for n in range(len(active) - 1, -1, -1):
+        row = rows[n]
+        _apply(rbd[row], rbl[row], rbu[row], d, r)
+        r -= F[n]
+        if active[n]:
+            d = _solve(aux[row], al[row], Jd[n], au[row], r, D[n], cw)
+        else:
+            d = _solve0(aux[row], al[row], ad[row], au[row], r, D[n], cw)
+
+
 def work(n: int) -> Any:
     """A scratch block for :func:`backward_sweep` and :func:`forward_sweep` on states of length ``n``."""
     return np.empty((N_WORK, n))
