@@ -175,6 +175,19 @@ _VARYING = (r"Section run time [0-9.]+ s", r"Total run time [0-9.]+ s", r" on \d
             r"<td>[0-9.]+ ms</td>", r"<td>solver time \[s\]</td><td>[0-9.e+-]+</td>")
 
 
+def _record_pools(monkeypatch):
+    """The worker pools made from here on (``_forked.ForkPool`` patched to record each)."""
+    pools = []
+
+    class Pool(_forked.ForkPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    return pools
+
+
 def _page(rep):
     html = rep.html
     for pattern in _VARYING:
@@ -189,14 +202,7 @@ def test_workers_draw_the_same_page(request, monkeypatch):
     byte for byte but for run times and the date (numbers, figures, notes)."""
     if _ran_elsewhere(request):
         return
-    pools = []
-
-    class Pool(_forked.ForkPool):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            pools.append(self)
-
-    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    pools = _record_pools(monkeypatch)
     pages = {w: build_report(SCENARIO, workers=w) for w in (0, 1, 2)}
     assert len(pools) == 2 and [p.fallbacks for p in pools] == [0, 0]  # every section came from a worker
     assert pages[0].failed == [] and sum(len(s.figures) for s in pages[0].sections.values()) >= 5
@@ -402,14 +408,7 @@ def test_beside_runs_fn_in_a_child_or_here(request, monkeypatch):
 
     with _forked.ForkPool(1) as pool:
         assert pool.result(pool.submit(nested)) is True
-    pools = []
-
-    class Pool(_forked.ForkPool):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            pools.append(self)
-
-    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    pools = _record_pools(monkeypatch)
     with _forked.beside(lambda: time.sleep(60)):
         pids = [j.pid for j in pools[0]._jobs.values()]
     assert len(pids) == 1
@@ -431,14 +430,7 @@ def test_every_registered_section_comes_back_from_a_worker(request, tmp_path, mo
     secondary_trades(200, seed=2).to_csv(tmp_path / "trades.csv")
     fund_cashflows(seed=3).to_csv(tmp_path / "fund.csv")
     (tmp_path / "all.toml").write_text(ALL_SECTIONS)
-    pools = []
-
-    class Pool(_forked.ForkPool):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            pools.append(self)
-
-    monkeypatch.setattr(_forked, "ForkPool", Pool)
+    pools = _record_pools(monkeypatch)
     par = build_report(tmp_path / "all.toml", workers=2)
     assert len(pools) == 1 and pools[0].fallbacks == 0 and par.failed == []
     assert _page(par) == _page(build_report(tmp_path / "all.toml", workers=0))
