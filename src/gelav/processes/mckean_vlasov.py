@@ -625,8 +625,12 @@ class ChaosResult:
         Mean Kolmogorov–Smirnov distance between the empirical law and the exact law.
     ks_stderr : ndarray
         Standard error of ``ks`` over the systems.
-    slope, slope_mean : float
-        Fitted log–log slopes of ``ks`` and ``mean_error`` against N (theory −1/2).
+    slope, slope_mean, slope_var : float
+        Fitted log–log slopes of ``ks``, ``mean_error`` and ``var_error`` against N (theory −1/2).
+    n_systems : int
+        Independent systems per size (the root-mean-squares and standard errors are over them).
+    diagnostics : dict
+        The scheme, the time steps and the run time (``seconds``).
     """
 
     n_particles: NDArray[np.int64]
