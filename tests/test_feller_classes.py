@@ -201,3 +201,25 @@ def test_backward_says_when_an_automatic_domain_truncates_an_explosion():
         for proc in (_user(lambda t, x: -x, lambda t, x: 1.0 + 0 * x), OrnsteinUhlenbeck(1.0, 0.0, 0.5),
                      _user(lambda t, x: -(x**3), lambda t, x: 1.0 + 0 * x)):
             backward(proc, 1.0, 1.0, x0=0.0, n_cells=100, n_steps=50)
+
+
+def test_cir_without_feller_automatic_mode_is_silent_and_within_its_estimate() -> None:
+    """An empty interval in the singular end's integrals (lo = hi) gave log(0) = -inf correctly but with a
+    RuntimeWarning on every CIR grid (session 5); the answer is the exact noncentral-χ² law's."""
+    import math
+    import warnings
+
+    from scipy import stats as sps
+
+    from gelav import stress_test
+    from gelav.errors import FellerConditionWarning
+    from gelav.processes import CIR
+
+    k, th, s, x0, T, c0 = 0.5, 0.04, 0.3, 0.04, 1.0, 0.02
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        r = stress_test(CIR(k, th, s), x0, T, c0, methods=["pde"], tol=1e-6).results["pde"]
+    c = 2 * k / (s * s * (1 - math.exp(-k * T)))
+    exact = float(sps.ncx2.cdf(2 * c * c0, 4 * k * th / s**2, 2 * c * x0 * math.exp(-k * T)))
+    assert abs(r.probability - exact) <= r.error <= 1e-6

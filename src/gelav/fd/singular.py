@@ -244,7 +244,8 @@ def _regular_integrals(
         a, _ = coefficients(process, t, y)
         with np.errstate(divide="ignore"):
             lf = np.log(2.0 / a) + inner
-    return np.log(half) + _logsumexp(lf + np.log(w))
+    with np.errstate(divide="ignore"):  # an empty interval (lo = hi): the integral is 0, its logarithm -inf
+        return np.log(half) + _logsumexp(lf + np.log(w))
 
 
 def _logsumexp(v: NDArray[np.float64]) -> NDArray[np.float64]:
