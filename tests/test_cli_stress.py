@@ -187,3 +187,12 @@ def test_band_settings_are_checked_without_a_fit(bad) -> None:  # type: ignore[n
     """`--draws`/`--band-level` are read only with `--fit`; a bad value was silently ignored (exit 0)."""
     r = CliRunner().invoke(main, ["stress", *bad])
     assert r.exit_code == 2 and bad[0] in r.output, r.output
+
+
+@pytest.mark.parametrize("option", ["--threshold", "--x0"])
+def test_levels_beyond_1e12_are_refused_naming_the_option(option):
+    # the coefficients' squares overflow there: the error named no option before (session 5)
+    from gelav.cli import main
+
+    r = CliRunner().invoke(main, ["stress", option, "-1e308", "-q"])
+    assert r.exit_code == 2 and option in r.output and "1e+12" in r.output

@@ -218,3 +218,20 @@ def test_residual_tests_and_ou_quantiles_are_those_of_scipy_stats():
     assert gof["ks"]["pvalue"] == pytest.approx(ks.pvalue, abs=1e-15)  # n = 79: both exact (Durbin's matrix)
     jb = stats.jarque_bera(fit.residuals)
     assert (gof["jarque_bera"]["statistic"], gof["jarque_bera"]["pvalue"]) == (jb.statistic, jb.pvalue)
+
+
+@pytest.mark.parametrize("z, match", [
+    (np.array([0.1, np.nan, 2.0]), "finite"),
+    (np.array([1.0, np.inf]), "finite"),
+])
+def test_sample_tests_refuse_non_finite_data(z, match):
+    for test in (ks_normal, jarque_bera):
+        with pytest.raises(ValueError, match=match):
+            test(z)
+
+
+def test_jarque_bera_refuses_a_sample_without_spread_or_with_an_overflowing_variance():
+    with pytest.raises(ValueError, match="no spread"):
+        jarque_bera(np.ones(7))
+    with pytest.raises(ValueError, match="overflows"):
+        jarque_bera(np.array([1e308, -1e308, 0.0]))

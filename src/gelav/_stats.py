@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["jarque_bera", "ks_normal", "ks_sf"]
 
@@ -175,6 +175,17 @@ def _factorial_over_power(n: int) -> tuple[float, int]:
     return float(mant[0]), exp
 
 
+def _sample(z: ArrayLike, test: str) -> NDArray[np.float64]:
+    """``z`` as a flat float array: at least one value, all finite (a NaN would give a NaN p-value)."""
+    x = np.asarray(z, dtype=float).ravel()
+    if x.size == 0:
+        raise ValueError(f"`z` is empty: {test} needs at least one value.")
+    if not np.all(np.isfinite(x)):
+        i = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise ValueError(f"`z` must be finite for {test}, got {x[i]} at index {i}.")
+    return x
+
+
 def ks_normal(z: ArrayLike) -> tuple[float, float]:
     r"""Kolmogorov–Smirnov test of a sample against :math:`N(0, 1)`: ``(statistic, p-value)``.
 
@@ -186,10 +197,8 @@ def ks_normal(z: ArrayLike) -> tuple[float, float]:
     """
     from scipy.special import ndtr
 
-    x = np.sort(np.asarray(z, dtype=float).ravel())
+    x = np.sort(_sample(z, "the Kolmogorov–Smirnov test"))
     n = x.size
-    if n == 0:
-        raise ValueError("`z` is empty: the Kolmogorov–Smirnov test needs at least one value.")
     cdf = ndtr(x)
     d_plus = float(np.max(np.arange(1.0, n + 1.0) / n - cdf))
     d_minus = float(np.max(cdf - np.arange(0.0, n) / n))
@@ -207,14 +216,16 @@ def jarque_bera(z: ArrayLike) -> tuple[float, float]:
     """
     from scipy.special import chdtrc
 
-    x = np.asarray(z, dtype=float).ravel()
+    x = _sample(z, "the Jarque–Bera test")
     n = x.size
-    if n == 0:
-        raise ValueError("`z` is empty: the Jarque–Bera test needs at least one value.")
     dev = x - x.mean()
     dev = dev - dev.mean()  # a second pass removes the first mean's rounding (as scipy.stats does: the same bits)
-    sq = dev**2
-    m2 = float(np.mean(sq))
+    with np.errstate(over="ignore"):  # an overflowing variance is refused just below
+        sq = dev**2
+        m2 = float(np.mean(sq))
+    if not 0.0 < m2 < math.inf:
+        raise ValueError(f"`z` has {'no spread' if m2 == 0.0 else 'a variance that overflows'}: the Jarque–Bera "
+                         "test needs a sample with a finite, positive variance.")
     skew = float(np.mean(sq * dev)) / m2**1.5
     kurt = float(np.mean(sq**2)) / m2**2 - 3.0
     jb = n / 6.0 * (skew**2 + kurt**2 / 4.0)

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from gelav._random import SeedLike
-from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int
+from gelav._validation import MAX_CELLS, MAX_STATE, check_finite, check_horizon, check_int
 from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law, name_of, params_of
 
 if TYPE_CHECKING:  # the table names live in gelav.stress_table (loaded on first use)
@@ -1105,9 +1105,9 @@ def stress_test(
     True
     """
     process, fp = resolve_fit(process, fit)
-    x0 = check_finite("x0", x0)
+    x0 = check_finite("x0", x0, maximum=MAX_STATE)  # levels beyond 1e12 overflow the coefficients' squares
     horizon = check_horizon("horizon", horizon)
-    threshold = check_finite("threshold", threshold)
+    threshold = check_finite("threshold", threshold, maximum=MAX_STATE)
     methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels, draws=draws,
                                    band_level=band_level)
     if tol is not None:

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav._random import SeedLike
-from gelav._validation import check_finite, check_horizon
+from gelav._validation import MAX_STATE, check_finite, check_horizon
 from gelav.errors import AccuracyWarning
 from gelav.stress import (
     METHODS,
@@ -560,9 +560,9 @@ def stress_table(
     from gelav.stress import resolve_fit, stress_options
 
     process, fp = resolve_fit(process, fit)
-    x0 = check_finite("x0", x0)
+    x0 = check_finite("x0", x0, maximum=MAX_STATE)
     hs = _values("horizons", horizons, check_horizon)
-    cs = _values("thresholds", thresholds, check_finite)
+    cs = _values("thresholds", thresholds, lambda n, v: check_finite(n, v, maximum=MAX_STATE))
     methods, opts = stress_options(process, direction, methods, paths, seed, cells, steps, levels, draws=draws,
                                    band_level=band_level)
     question = _Question(process, x0, hs, cs, direction == "below", opts)
