@@ -89,22 +89,6 @@ def test_readme_python_example():
     assert put.value(36.0) == pytest.approx(4.48667, abs=2e-3)  # converged FD value (tests/test_optimal_stopping.py)
 
 
-def test_default_mfg_command_does_not_import_scipy_stats():
-    # `scipy.stats` costs seconds of start-up; the mean-field game's normal starting laws
-    # go through gelav.processes.laws.Normal (scipy.special only).
-    code = (
-        "import sys\n"
-        "from gelav.cli import main\n"
-        "try:\n"
-        "    main(['mfg', '-q'], standalone_mode=False)\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "heavy = [m for m in ('scipy.stats', 'matplotlib', 'sympy', 'pandas') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-
-
 def test_import_gelav_loads_no_numerics():
     # every command imports the package first (issue 16: start-up latency): NumPy and SciPy load with
     # the first name that needs them
@@ -125,6 +109,8 @@ def test_import_gelav_loads_no_numerics():
     # SymPy alone costs about 1x; the symbolic commands and the closed-form ones need no SciPy at all
     (["ito", "--drift", "mu*X", "--diffusion", "sigma*X", "-q"], ("scipy", "matplotlib", "pandas")),
     (["jensen", "-q"], ("scipy", "sympy", "matplotlib", "pandas")),
+    # the mean-field game's normal starting laws go through gelav.processes.laws.Normal (scipy.special only)
+    (["mfg", "-q"], ("scipy.stats", "matplotlib", "sympy", "pandas")),
     # the exact finite-n KS p-values are gelav._stats's (Durbin's matrix), not scipy.stats.kstwo's
     (["trinomial", "-q", "--paths", "2000", "--steps", "40"], ("scipy.stats",)),
     (["calibrate", "FILE", "-q"], ("scipy.stats",)),
