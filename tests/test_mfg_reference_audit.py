@@ -1,0 +1,73 @@
+"""Independent reference cases for the researcher's toolkit (session 6 audit).
+
+Closed forms re-derived here, independent integrators, re-solved equilibria and brute-force
+scans, at parameters the other test files do not use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from gelav.mfg import systemic_risk
+
+
+def _riccati_reference(cf, ts):
+    """η and ∫_t^T η by DOP853 in τ = T - t from η(τ=0) = c: dη/dτ = -(η² + 2Aη - (ε - q²))."""
+    A = cf.a + cf.kappa + cf.q
+    d = cf.epsilon - cf.q**2
+
+    def rhs(tau, y):
+        return [-(y[0] ** 2 + 2 * A * y[0] - d), y[0]]
+
+    taus = cf.horizon - np.asarray(ts, dtype=float)
+    sol = solve_ivp(rhs, (0.0, float(taus.max())), [cf.c, 0.0], t_eval=np.sort(taus), rtol=1e-13,
+                    atol=1e-16, method="DOP853")
+    order = np.argsort(taus)
+    eta, integral = np.empty_like(taus), np.empty_like(taus)
+    eta[order], integral[order] = sol.y[0], sol.y[1]
+    return eta, integral
+
+
+@pytest.mark.parametrize("p", [
+    dict(a=0.0, q=0.0, epsilon=1e-24),  # √R = 1e-12: the old form lost 3e-6 relative
+    dict(a=1e-10, q=0.0, epsilon=0.0),
+    dict(a=0.0, q=1e-7, epsilon=1e-14),  # q² = ε with a tiny incentive
+    dict(a=1e-13, q=0.0, epsilon=1e-26, kappa=1e-13),
+])
+def test_riccati_closed_form_near_the_degenerate_root(p):
+    """For R = A² + ε - q² → 0 the closed form stays at rounding against an independent integrator.
+
+    The ODE is benign there (η ≈ c/(1 + cτ)); DOP853 at rtol 1e-13 is the reference.
+    """
+    cf = systemic_risk(**p, c=0.8, horizon=3.0).closed_form
+    ts = np.linspace(0.0, 3.0, 7)
+    eta, integral = _riccati_reference(cf, ts)
+    np.testing.assert_allclose(cf.eta(ts), eta, rtol=1e-11, atol=0)
+    np.testing.assert_allclose(cf.eta_integral(ts[:-1]), integral[:-1], rtol=1e-11, atol=0)
+    assert cf.eta_integral(3.0) == 0.0
+
+
+@pytest.mark.parametrize("p", [
+    dict(a=0.3, q=0.8, epsilon=0.64, c=0.0),  # q² = ε: the running cost is a perfect square
+    dict(a=0.1, q=0.2, epsilon=3.0, c=5.0),  # c above the stationary root δ+
+    dict(a=0.0, q=1.5, epsilon=2.25, c=0.4),  # q² = ε, no herding
+])
+def test_riccati_large_horizon_and_stationary_root(p):
+    """T = 200: η_0 is the stationary root δ+ = -A + √R and ∫_0^T η = δ+ T + log h_∞ (re-derived here)."""
+    cf = systemic_risk(**p, horizon=200.0).closed_form
+    A = cf.a + cf.q
+    sr = math.sqrt(A * A + cf.epsilon - cf.q**2)
+    dp, dm = -A + sr, -A - sr
+    assert float(cf.eta(0.0)) == pytest.approx(dp, rel=1e-13, abs=1e-15)
+    # far from the horizon η - δ+ decays like e^{-2√R τ}: log h -> log((c - δ-)/(2√R))
+    lim = dp * 200.0 + math.log((cf.c - dm) / (2 * sr))
+    assert float(cf.eta_integral(0.0)) == pytest.approx(lim, rel=1e-13)
+    ts = np.array([0.0, 150.0, 199.0, 199.9, 200.0])
+    eta, integral = _riccati_reference(cf, ts)
+    np.testing.assert_allclose(cf.eta(ts), eta, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(cf.eta_integral(ts), integral, rtol=1e-10, atol=1e-12)
+
