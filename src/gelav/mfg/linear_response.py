@@ -81,8 +81,10 @@ def _responses(eq: Any, rho: Array, h: float) -> tuple[Array, Array, float]:
         e = solve(
             eq.model.with_initial([m0 + s * rho]),
             numerics=eq.numerics,
+            start=float(eq.times[0]),
             grid=eq.grid,
             time_grid=eq.time_grid,
+            initial_pressure=eq.initial_pressure,  # a restarted game keeps its selling pressure
             no_feedback=False,
         )
         out.append((e.value0[0], e.price[0], float(e.cumulative_exits[0, -1])))
