@@ -106,3 +106,33 @@ def test_fd_sensitivity_of_a_restarted_game_matches_the_tangent_at_second_order(
     ratio = gaps[0] / gaps[1]
     assert np.all((ratio > 3.5) & (ratio < 4.5)), ratio
     assert np.all(gaps[1] < 1e-3 * np.abs(tan.value).max(axis=1))
+
+
+# -- hostile parameters of the systemic-risk game and the `gelav mfg --game` command ----------------
+
+CTL = ["mfg", "--game", "systemic-risk", "--n-cells", "30", "--n-steps", "10"]
+
+
+@pytest.mark.parametrize("option", ["a", "q", "c", "sigma", "horizon", "kappa", "epsilon"])
+def test_control_game_parameters_beyond_range_exit_2_naming_the_option(option):
+    """1e300 made the closed form NaN (A² overflows; printed with exit 0 for --a/--kappa), blamed
+    `running_cost`/`minimizer` (--c, --epsilon, --horizon) or was an OverflowError (exit 1, --sigma)."""
+    from click.testing import CliRunner
+
+    from gelav.cli import main as cli
+
+    r = CliRunner().invoke(cli, [*CTL, f"--{option}", "1e300"])
+    assert r.exit_code == 2, r.output
+    assert f"`--{option}`" in r.output and "out of range" in r.output
+    assert "nan" not in r.output.lower() and "Traceback" not in r.output
+    with pytest.raises(ValueError, match=f"`{option}`"):
+        systemic_risk(**{option: 1e300})
+
+
+def test_control_game_closed_form_finite_at_the_parameter_bounds():
+    """At the largest accepted rates, penalties and horizon the closed form stays finite and >= 0."""
+    cf = systemic_risk(a=1e6, q=1e6, epsilon=1e12, c=1e12, sigma=1e6, horizon=1e6, kappa=1e6).closed_form
+    ts = np.array([0.0, 0.5e6, 1e6])
+    for f in (cf.eta(ts), cf.eta_integral(ts), cf.value(0.0, [-1.0, 3.0]), cf.control(0.0, [-1.0, 3.0])):
+        assert np.all(np.isfinite(f))
+    assert np.all(cf.eta(ts) >= 0) and cf.population_cost() >= 0

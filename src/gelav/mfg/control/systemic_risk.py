@@ -66,7 +66,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_finite, check_nonnegative, check_positive
+from gelav._validation import (
+    MAX_HORIZON,
+    MAX_RATE,
+    MAX_STATE,
+    check_finite,
+    check_nonnegative,
+    check_positive,
+)
 from gelav.mfg.control.game import ControlGame
 
 __all__ = ["SystemicRiskClosedForm", "SystemicRiskGame", "systemic_risk"]
@@ -154,10 +161,12 @@ class SystemicRiskGame(ControlGame):
     closed_form: SystemicRiskClosedForm
 
 
-def _param(name: str, v: Any) -> float:
+def _param(name: str, v: Any, maximum: float = MAX_RATE) -> float:
+    # rates and volatilities <= 1e6 per year, penalties and levels <= 1e12, T <= 1e6 years: the
+    # Riccati coefficients A², ε and σ²T stay far from overflow (1e300 made the closed form NaN)
     if isinstance(v, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a real number, got a bool.")
-    return check_finite(name, v)
+    return check_finite(name, v, maximum=maximum)
 
 
 def systemic_risk(
@@ -184,23 +193,23 @@ def systemic_risk(
     Parameters
     ----------
     a : float
-        Herding pull towards the population mean, per year, >= 0 (seed 001's λ = 0.5).
+        Herding pull towards the population mean, per year, in [0, 1e6] (seed 001's λ = 0.5).
     q : float
-        Incentive to borrow when below the mean, >= 0, with :math:`q^2 \le \varepsilon`.
+        Incentive to borrow when below the mean, in [0, 1e6], with :math:`q^2 \le \varepsilon`.
     epsilon : float
-        Running penalty on the distance to the mean, >= q².
+        Running penalty on the distance to the mean, >= q², <= 1e12.
     c : float
-        Terminal penalty, >= 0.
+        Terminal penalty, in [0, 1e12].
     sigma : float
-        Volatility per square-root year, > 0 (seed 001: 0.32).
+        Volatility per square-root year, in (0, 1e6] (seed 001: 0.32).
     horizon : float
-        :math:`T` [years], > 0.
+        :math:`T` [years], in (0, 1e6].
     initial : float or frozen SciPy distribution, optional
         Law of :math:`X_0`; default :math:`N(-0.5, 0.2^2)` (seed 001's stressed start L₀ = −0.5).
     kappa : float
-        Optional pull to the long-run level (default 0: the CFS game, constant mean).
+        Optional pull to the long-run level, in [0, 1e6] per year (default 0: the CFS game, constant mean).
     level : float
-        :math:`\bar L` (seed 001: 1.0).
+        :math:`\bar L`, :math:`|\bar L| \le 10^{12}` (seed 001: 1.0).
     domain : (float, float), optional
         Grid interval; default seven standard deviations :math:`\sqrt{v_0 + \sigma^2 T}` (a bound on
         the spread) beyond the mean path on each side.
@@ -218,14 +227,14 @@ def systemic_risk(
     """
     a = check_nonnegative("a", _param("a", a))
     q = check_nonnegative("q", _param("q", q))
-    epsilon = check_nonnegative("epsilon", _param("epsilon", epsilon))
+    epsilon = check_nonnegative("epsilon", _param("epsilon", epsilon, MAX_STATE))
     if q * q > epsilon * (1 + 1e-12):
         raise ValueError(f"`q`² must not exceed `epsilon` (q² = {q * q:g} > epsilon = {epsilon:g}).")
-    c = check_nonnegative("c", _param("c", c))
+    c = check_nonnegative("c", _param("c", c, MAX_STATE))
     sigma = check_positive("sigma", _param("sigma", sigma))
-    horizon = check_positive("horizon", _param("horizon", horizon))
+    horizon = check_positive("horizon", _param("horizon", horizon, MAX_HORIZON))
     kappa = check_nonnegative("kappa", _param("kappa", kappa))
-    level = _param("level", level)
+    level = _param("level", level, MAX_STATE)
     if initial is None:
         from scipy import stats
 
@@ -233,11 +242,12 @@ def systemic_risk(
     if isinstance(initial, (bool, np.bool_)):
         raise TypeError("`initial` must be a number or a frozen SciPy distribution, got a bool.")
     if isinstance(initial, (int, float, np.integer, np.floating)):
-        m0, v0 = check_finite("initial", initial), 0.0
+        m0, v0 = check_finite("initial", initial, maximum=MAX_STATE), 0.0
     elif hasattr(initial, "mean") and hasattr(initial, "var") and hasattr(initial, "cdf"):
         m0, v0 = float(initial.mean()), float(initial.var())
-        if not (math.isfinite(m0) and math.isfinite(v0)):
-            raise ValueError("`initial` must have a finite mean and variance.")
+        if not (math.isfinite(m0) and math.isfinite(v0)) or abs(m0) > MAX_STATE or v0 > MAX_STATE**2:
+            raise ValueError(f"`initial` must have a finite mean and variance, |mean| and sd <= {MAX_STATE:g} "
+                             f"(got mean {m0:g}, variance {v0:g}).")
     else:
         raise TypeError(f"`initial` must be a number or a frozen SciPy distribution, got {type(initial).__name__}.")
 
