@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from gelav.mfg import Numerics, systemic_risk
+from gelav.mfg import ControlOptions, Numerics, solve_control, systemic_risk
 
 
 def _riccati_reference(cf, ts):
@@ -136,3 +136,14 @@ def test_control_game_closed_form_finite_at_the_parameter_bounds():
     for f in (cf.eta(ts), cf.eta_integral(ts), cf.value(0.0, [-1.0, 3.0]), cf.control(0.0, [-1.0, 3.0])):
         assert np.all(np.isfinite(f))
     assert np.all(cf.eta(ts) >= 0) and cf.population_cost() >= 0
+
+
+def test_runaway_policy_iteration_is_a_convergence_error():
+    """c = 1e6 on 10 steps: the policy iterates run away (changes 8.7e5 -> 2.9e18 -> ... 1e167)
+    until α² overflowed, and the solve raised ValueError('`running_cost` returned non-finite
+    values') - the CLI's exit 2 for bad input. It is a numerical failure: ConvergenceError."""
+    from gelav.errors import ConvergenceError
+
+    with pytest.raises(ConvergenceError, match="diverged") as info:
+        solve_control(systemic_risk(c=1e6), Numerics(n_cells=30, n_steps=10), ControlOptions(method="picard"))
+    assert info.value.history["change"] > 1e6 * 8e5

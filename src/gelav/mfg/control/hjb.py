@@ -55,6 +55,9 @@ from gelav.mfg.control.game import ControlGame
 
 Array = NDArray[np.float64]
 
+#: a policy iteration whose change grows to this many times its smallest in the step has diverged
+DIVERGED = 1e6
+
 
 class _ControlledDiffusion:
     """The diffusion with drift ``b(t, x, s) + α(x)`` (α linear between the nodes), frozen at one step."""
@@ -153,12 +156,20 @@ class Discretisation:
             # start from the previous step's policy and a linear extrapolation of the values
             v0 = v1 if n == tg.n_steps - 1 else v1 + (v1 - value[n + 2]) * dt / float(tg.times[n + 2] - t1)
             alpha = g.best_control(tm, x, self.gradient(th * v0 + (1.0 - th) * v1), s, start=alpha)
-            prev_change = math.inf
+            prev_change = least = math.inf
             for k in range(1, self.howard_max_iter + 1):
                 bands = self._bands(tm, s, alpha)
                 f = g.cost(tm, x, alpha, s)
                 v_new = self._step(bands, v1, f, dt, th)
                 change = float(np.max(np.abs(v_new - v0)))
+                least = min(least, change)
+                if not change <= DIVERGED * max(least, 1e-8 * max(1.0, float(np.max(np.abs(v1))))):
+                    # the improvement step (centred gradient) is not Howard's exact one: for a stiff step
+                    # it can run away; stop before the controls overflow the user's cost
+                    raise ConvergenceError(
+                        f"Policy iteration diverged at t={t0:g} (iteration {k}: change {change:.3g}, "
+                        f"{DIVERGED:g} times its smallest {least:.3g}); use more time steps.",
+                        {"step": n, "time": t0, "change": change, "iteration": k})
                 v0 = v_new
                 # the iteration contracts (rate r measured from the last two changes): stop when the
                 # remaining error r/(1-r) * change is below the tolerance
