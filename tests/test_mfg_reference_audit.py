@@ -147,3 +147,25 @@ def test_runaway_policy_iteration_is_a_convergence_error():
     with pytest.raises(ConvergenceError, match="diverged") as info:
         solve_control(systemic_risk(c=1e6), Numerics(n_cells=30, n_steps=10), ControlOptions(method="picard"))
     assert info.value.history["change"] > 1e6 * 8e5
+
+
+@pytest.mark.parametrize("extra", [["--at", "nan"], ["--at", "0.3"], ["--densities"], ["--continue", "feedback=0:1"],
+                                   ["--drift", "-x"], ["--export", "out.csv"]])
+def test_exit_game_options_with_a_control_game_exit_2(extra, tmp_path):
+    """They were silently ignored with --game (`--at nan` printed the default table, exit 0)."""
+    from click.testing import CliRunner
+
+    from gelav.cli import main as cli
+
+    r = CliRunner().invoke(cli, [*CTL, *extra])
+    assert r.exit_code == 2, r.output
+    assert extra[0] in r.output and "control game" in r.output
+
+
+def test_quiet_control_game_prints_nothing():
+    from click.testing import CliRunner
+
+    from gelav.cli import main as cli
+
+    r = CliRunner().invoke(cli, [*CTL, "-q"])
+    assert r.exit_code == 0 and r.output == "", r.output

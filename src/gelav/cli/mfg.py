@@ -74,6 +74,12 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
     With --drift/--diffusion every LP type's own liquidity dynamics are typed in (replacing the OU part).
     """
     if game is not None:  # continuous-control games: gelav.cli.mfg_control
+        unused = [opt for opt, v in (("--at", at), ("--densities", densities), ("--continue", continue_),
+                                     ("--no-stability", no_stability), ("--drift", drift),
+                                     ("--diffusion", diffusion), ("--var", var), ("--param", params),
+                                     ("--domain", domain), ("--export", out.export)) if v]
+        if unused:  # they were silently ignored (`--at nan` printed the default table)
+            raise click.UsageError(", ".join(unused) + " do not apply to a control game (--game).")
         return run_control(game=game, config=out.config, scenario=scenario_name, method=method, tol=tol,
                            n_cells=n_cells, n_steps=n_steps, epsilon=epsilon, as_json=out.as_json, plot=out.plot,
                            quiet=out.quiet, **game_params)

@@ -122,6 +122,8 @@ def run_control(*, game: str, config: str | None, scenario: str | None, method: 
     if as_json:
         dump_json(out)
         return
+    if quiet:
+        return
     print_table("Systemic-risk game (Carmona–Fouque–Sun): V and α* at t = 0",
                 ["x", "V numerical", "V closed form", "α* numerical", "α* closed form"], rows)
     print_table("Equilibrium", ["quantity", "value"], [
