@@ -169,3 +169,26 @@ def test_quiet_control_game_prints_nothing():
 
     r = CliRunner().invoke(cli, [*CTL, "-q"])
     assert r.exit_code == 0 and r.output == "", r.output
+
+
+def _euler_equilibrium():
+    from gelav.mfg import LPType, Market, MFGModel, solve
+
+    return solve(MFGModel((LPType(initial=("normal", -1.5, 0.3)),), Market()),
+                 numerics=Numerics(n_cells=30, n_steps=20, scheme="euler"))
+
+
+def test_n_player_gain_replications_checked_and_reported_as_used():
+    """A negative count skipped the gain silently (the CLI exited 0); a count above `replications`
+    computed the gain on `replications` populations but reported the larger count."""
+    from gelav.mfg import n_player
+
+    eq = _euler_equilibrium()
+    with pytest.raises(ValueError, match="`gain_replications`"):
+        n_player(eq, (10, 20), replications=4, gain_replications=-1)
+    with pytest.raises(ValueError, match="`replications`"):
+        n_player(eq, (10, 20), replications=2.5)
+    a = n_player(eq, (10, 20), replications=3, gain_replications=50, seed=3)
+    b = n_player(eq, (10, 20), replications=3, gain_replications=3, seed=3)
+    assert a.gain_replications == 3
+    np.testing.assert_array_equal(a.gain, b.gain)

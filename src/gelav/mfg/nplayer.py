@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gelav._random import SeedLike, as_seed_sequence
+from gelav._validation import MAX_CELLS, check_int
 
 __all__ = ["NPlayerResult", "n_player"]
 
@@ -147,7 +148,9 @@ def n_player(eq: Any, n_players: tuple[int, ...] | list[int] = (10, 100, 1000, 1
     replications : int
         Independent populations per N for the price gap.
     gain_replications : int
-        Populations per N for the deviation gain (two backward solves each); 0 skips it.
+        Populations per N for the deviation gain (two backward solves each), >= 0: the first
+        ones of the price-gap sample, so at most ``replications`` are used (the result's
+        ``gain_replications`` is the number used); 0 skips it.
     seed : int, SeedSequence, Generator or None
 
     Returns
@@ -178,9 +181,10 @@ def n_player(eq: Any, n_players: tuple[int, ...] | list[int] = (10, 100, 1000, 1
     K = len(model.types)
     if ns.size < 2 or ns[0] < K:
         raise ValueError(f"`n_players` needs at least two sizes, each >= the number of types ({K}); got {list(n_players)}.")
-    replications = int(replications)
-    if replications < 2:
-        raise ValueError(f"`replications` must be >= 2, got {replications}.")
+    replications = check_int("replications", replications, minimum=2, maximum=MAX_CELLS)
+    # a negative count skipped the gain silently; one above `replications` used only `replications`
+    # populations while the result reported the larger count (now it reports the count used)
+    gain_replications = min(check_int("gain_replications", gain_replications, minimum=0), replications)
     pb = Problem(model, eq.numerics, start=float(eq.times[0]), grid=eq.grid, time_grid=eq.time_grid,
                  initial_pressure=eq.initial_pressure)
     eps, delta = eq.diagnostics["epsilon"], eq.diagnostics["temperature"]
