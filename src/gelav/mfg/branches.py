@@ -634,17 +634,26 @@ def fam_name(fam: _Family) -> str:
     return fam.parameter if isinstance(fam.parameter, str) else "the parameter"
 
 
-def _folds(br: Branch, index: int) -> list[Fold]:
-    """Sign changes of the tangent's parameter component; the turning point from a quadratic in arclength."""
+def _folds(br: Branch, index: int, n: int) -> list[Fold]:
+    r"""Sign changes of the tangent's parameter component; the turning point from a quadratic in arclength.
+
+    With :math:`dp/ds = \tau_p` linear in :math:`s` between the two points (distance
+    :math:`\Delta s = \sqrt{\|\delta x\|^2/n + \delta p^2}`), :math:`\tau_p` vanishes at
+    :math:`s^* = w\,\Delta s`, :math:`w = \tau_{p,j}/(\tau_{p,j} - \tau_{p,j+1})`, and
+    :math:`p_{fold} = p_j + \tfrac12\tau_{p,j}\,w\,\Delta s` (exact for a parabola :math:`p(s)`).
+    """
     out = []
     t = br.tangent_p
     for j in range(len(br) - 1):
         if t[j] * t[j + 1] < 0:
-            w = t[j] / (t[j] - t[j + 1])  # where tau_p vanishes, linearly between the two points
-            p_fold = float(br.parameter[j] + w * (br.parameter[j + 1] - br.parameter[j]))
+            w = t[j] / (t[j] - t[j + 1])  # where tau_p vanishes, linearly in arclength
+            dx = (br.paths[j + 1] - br.paths[j]).ravel()
+            ds = math.sqrt(float(dx @ dx) / n + float(br.parameter[j + 1] - br.parameter[j]) ** 2)
+            p_fold = float(br.parameter[j] + 0.5 * t[j] * w * ds)
             lo, hi = sorted((float(br.parameter[j]), float(br.parameter[j + 1])))
-            ext = max if t[j] > 0 else min  # p rises to a maximum (tau_p > 0 before) or falls to a minimum
-            p_fold = ext(p_fold, hi if ext is max else lo)
+            # the turning point lies beyond both points: p rises to a maximum (tau_p > 0 before) or falls to a
+            # minimum (the interpolation between the two points used to be replaced by the nearer one)
+            p_fold = max(p_fold, hi) if t[j] > 0 else min(p_fold, lo)
             scal = {k: float(v[j] + w * (v[j + 1] - v[j])) for k, v in br.scalars.items()}
             out.append(Fold(index, p_fold, scal, j))
     return out
@@ -779,7 +788,7 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
                         start=label)
         branches.append(br)
         notes += nn
-    folds = tuple(f for i, br in enumerate(branches) for f in _folds(br, i))
+    folds = tuple(f for i, br in enumerate(branches) for f in _folds(br, i, fam.n))
     diag = {"evaluations": fam.n_eval, "tangent_products": fam.n_products, "jacobian": fam.jacobian,
             "seconds": time.perf_counter() - t0, "notes": notes,
             "starts": [s[3] for s in starts], "n_cells": numerics.n_cells, "n_steps": int(fam.tg.n_steps),
