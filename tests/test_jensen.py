@@ -100,3 +100,52 @@ def test_long_horizon_growth_is_linear_for_mean_reverting_and_quadratic_for_stat
 def test_bad_input_names_the_argument(kwargs: dict, name: str) -> None:
     with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
         jensen_bias(**kwargs)
+
+
+# -- out of the floating-point range (hostile input) ----------------------------------------------
+@pytest.mark.parametrize("args, names", [
+    ((1000.0, 1.0, 0.01), "`mu` or `horizon`"),       # e^-1000: relative bias was a ZeroDivisionError
+    ((1000.0, -1.0, 0.01), "`mu` or `horizon`"),      # e^+1000: OverflowError
+    ((100.0, 0.08, 1.0), "`sigma_r` or `horizon`"),   # e^(σ²T²/2) = e^5000: OverflowError
+])
+def test_static_out_of_float_range_names_the_arguments(args, names) -> None:
+    with pytest.raises(ValueError, match=names):
+        jensen_bias(*args)
+
+
+def test_cli_out_of_float_range_exits_2_naming_the_options() -> None:
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    r = CliRunner().invoke(main, ["jensen", "--horizon", "1000", "--mu", "1"])
+    assert r.exit_code == 2 and "`--mu` or `--horizon`" in r.output and "Traceback" not in r.output
+
+
+def test_long_horizon_process_bias_is_not_lost_to_the_static_diagnostic() -> None:
+    # T = 1000: the static comparison e^(σ_r²T²/2) = e^1250 overflows; the Vasicek answer does not
+    # (it raised OverflowError). Independent: ln E = -μT - (r0 - μ)B + Var(∫r)/2 with
+    # Var = σ²/(2κ³)(2κT - 3 + 4e^{-κT} - e^{-2κT}) (r0 = μ here).
+    T, mu, s, k = 1000.0, 0.08, 0.05, 0.45
+    b = jensen_bias(T, mu, s, model="vasicek")
+    vol = s * math.sqrt(2 * k)
+    var = vol**2 / (2 * k**3) * (2 * k * T - 3 + 4 * math.exp(-k * T) - math.exp(-2 * k * T))
+    assert b.expected_discount == pytest.approx(math.exp(-mu * T + 0.5 * var), rel=1e-10)
+    assert b.annualised == pytest.approx(0.5 * var / T, rel=1e-10)
+    assert "static_bias" not in b.diagnostics
+
+
+def test_cir_bond_long_horizon_against_40_digits() -> None:
+    # γT > 709: e^{γT} overflowed (OverflowError); the formula in 40-digit arithmetic is the reference
+    import mpmath
+
+    mpmath.mp.dps = 40
+    k, m, s, r0 = 0.45, 0.08, 0.168, 0.05
+    for T in (10.0, 1500.0):
+        kk, mm, ss, rr, TT = (mpmath.mpf(v) for v in (k, m, s, r0, T))
+        g = mpmath.sqrt(kk**2 + 2 * ss**2)
+        den = (g + kk) * (mpmath.exp(g * TT) - 1) + 2 * g
+        A = (2 * g * mpmath.exp((kk + g) * TT / 2) / den) ** (2 * kk * mm / ss**2)
+        B = 2 * (mpmath.exp(g * TT) - 1) / den
+        ref = float(mpmath.log(A * mpmath.exp(-B * rr)))
+        assert math.log(cir_bond(T, r0, k, m, s)) == pytest.approx(ref, rel=1e-13)

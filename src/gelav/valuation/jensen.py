@@ -141,9 +141,23 @@ class JensenBias:
                 "diagnostics": {k: v for k, v in self.diagnostics.items() if isinstance(v, (int, float, str))}}
 
 
+#: largest |ln| of a discount factor (or of its Jensen ratio) gelav reports: e^±700 is still a float
+_MAX_LOG = 700.0
+
+
+def _exp_in_range(log_value: float, what: str, names: str) -> float:
+    """``exp(log_value)``, or a ValueError naming ``names`` when it over- or underflows a float."""
+    if not abs(log_value) <= _MAX_LOG:
+        raise ValueError(f"{what} = e^{log_value:.6g} is beyond the floating-point range (|ln| > {_MAX_LOG:g}): "
+                         f"reduce {names}.")
+    return math.exp(log_value)
+
+
 def _static(T: float, mu: float, s: float) -> JensenBias:
-    dcf = math.exp(-mu * T)
-    bias = dcf * math.expm1(0.5 * s * s * T * T)
+    dcf = _exp_in_range(-mu * T, "The discount factor e^(−μT)", "`mu` or `horizon`")
+    half_var = 0.5 * s * s * T * T
+    _exp_in_range(half_var, "The Jensen ratio e^(σ_r²T²/2)", "`sigma_r` or `horizon`")
+    bias = dcf * math.expm1(half_var)
     return JensenBias("static", T, dcf + bias, dcf, bias, 0.5 * T * s * s, 0.5 * T * T * s * s * dcf,
                       params={"mu": mu, "sigma_r": s})
 
@@ -152,17 +166,18 @@ def vasicek_bond(T: float, r0: float, kappa: float, mean: float, sigma: float) -
     r"""Vasicek zero-coupon bond :math:`E[e^{-\int_0^T r}]`, :math:`dr = \kappa(\bar r - r)dt + \sigma dW`."""
     B = -math.expm1(-kappa * T) / kappa
     lnA = (mean - sigma * sigma / (2 * kappa * kappa)) * (B - T) - sigma * sigma * B * B / (4 * kappa)
-    return math.exp(lnA - B * r0)
+    return _exp_in_range(lnA - B * r0, "The Vasicek discount factor", "`horizon`, the rates or the volatility")
 
 
 def cir_bond(T: float, r0: float, kappa: float, mean: float, sigma: float) -> float:
     r"""CIR zero-coupon bond :math:`E[e^{-\int_0^T r}]`, :math:`dr = \kappa(\bar r - r)dt + \sigma\sqrt r dW`."""
     g = math.sqrt(kappa * kappa + 2 * sigma * sigma)
-    e = math.expm1(g * T)
-    den = (g + kappa) * e + 2 * g
-    B = 2 * e / den
-    lnA = (2 * kappa * mean / (sigma * sigma)) * (math.log(2 * g) + 0.5 * (kappa + g) * T - math.log(den))
-    return math.exp(lnA - B * r0)
+    # Δ = (γ + κ)(e^{γT} − 1) + 2γ written as e^{γT}·d: no overflow of e^{γT} for long horizons
+    q = -math.expm1(-g * T)
+    d = (g + kappa) * q + 2 * g * math.exp(-g * T)
+    B = 2 * q / d
+    lnA = (2 * kappa * mean / (sigma * sigma)) * (math.log(2 * g) + 0.5 * (kappa - g) * T - math.log(d))
+    return _exp_in_range(lnA - B * r0, "The CIR discount factor", "`horizon`, the rates or the volatility")
 
 
 def jensen_bias(
@@ -289,7 +304,8 @@ def jensen_bias(
 
         params = {"mu": mu, "kappa": k, "sigma": vol, "r0": rate0}
     B = -math.expm1(-k * T) / k
-    dcf = math.exp(-(mu * T + (rate0 - mu) * B))
+    dcf = _exp_in_range(-(mu * T + (rate0 - mu) * B), "The discount factor at the expected rate",
+                        "`mu`, the starting rate or `horizon`")
     # Feynman–Kac: the solver's killing rate must be >= 0, so discount at r + c and multiply back e^{cT}
     nodes = np.linspace(domain[0], domain[1], n_cells + 1)
     c = max(0.0, -float(np.min(rate(nodes))))
@@ -301,12 +317,20 @@ def jensen_bias(
         warnings.simplefilter("ignore", FellerConditionWarning)  # the closed form is exact either way
         v = backward(process, 1.0, T, discount=lambda t, x: rate(x) + c, domain=domain, x0=x0,
                      n_cells=n_cells, n_steps=n_steps)
-    fk = float(v.value(x0)) * math.exp(c * T)
+    u = float(v.value(x0))
+    # e^{cT} multiplied back in logs; a grid value that underflowed carries no Feynman–Kac number
+    fk = math.exp(math.log(u) + c * T) if u > 0 and math.log(u) + c * T <= _MAX_LOG else None
     bias = closed - dcf
+    diagnostics: dict[str, Any] = {"n_cells": n_cells, "n_steps": n_steps, "shift": c, "domain_lo": domain[0],
+                                   "domain_hi": domain[1], "static_annualised": 0.5 * T * s * s}
+    if fk is not None:
+        diagnostics["fk_minus_closed_form"] = fk - closed
+    try:  # the static comparison overflows first (it grows like T²): then it is left out, not the answer
+        diagnostics["static_bias"] = _static(T, mu, s).bias
+    except ValueError:
+        pass
     return JensenBias(model, T, closed, dcf, bias, math.log(closed / dcf) / T, None, fk, params=params,
-                      diagnostics={"n_cells": n_cells, "n_steps": n_steps, "shift": c, "domain_lo": domain[0],
-                                   "domain_hi": domain[1], "fk_minus_closed_form": fk - closed,
-                                   "static_bias": _static(T, mu, s).bias, "static_annualised": 0.5 * T * s * s})
+                      diagnostics=diagnostics)
 
 
 @dataclass(frozen=True)
