@@ -162,3 +162,20 @@ def test_feynman_kac_value_that_cannot_resolve_the_bias_is_not_reported() -> Non
     ok = jensen_bias(10.0, model="vasicek")
     assert ok.feynman_kac is not None and "feynman_kac_unresolved" not in ok.diagnostics
     assert abs(ok.feynman_kac - ok.expected_discount) <= 0.1 * ok.bias
+
+
+@pytest.mark.parametrize("kappa", [1e-9, 1e-7, 1e-4, 0.45, 50.0])
+def test_vasicek_small_mean_reversion_against_50_digits(kappa: float) -> None:
+    # the textbook ln A cancels σ²T²/4κ-sized terms: κ = 1e-9 gave a bias of -7.8e-10 (the wrong sign)
+    # against +3.744e-10; reference: the same formula in 50-digit arithmetic
+    import mpmath
+
+    mpmath.mp.dps = 50
+    T, mu = 10.0, 0.08
+    b = jensen_bias(T, mu, 0.05, model="vasicek", kappa=kappa)
+    k, v, TT, m = (mpmath.mpf(x) for x in (kappa, b.params["sigma"], T, mu))
+    B = -mpmath.expm1(-k * TT) / k
+    E = mpmath.exp((m - v**2 / (2 * k**2)) * (B - TT) - v**2 * B**2 / (4 * k) - B * m)
+    ref_bias = E - mpmath.exp(-m * TT)
+    assert b.expected_discount == pytest.approx(float(E), rel=1e-14)
+    assert b.bias > 0 and b.bias == pytest.approx(float(ref_bias), rel=1e-15 / float(ref_bias / E) + 1e-12)

@@ -167,8 +167,24 @@ def _static(T: float, mu: float, s: float) -> JensenBias:
 def vasicek_bond(T: float, r0: float, kappa: float, mean: float, sigma: float) -> float:
     r"""Vasicek zero-coupon bond :math:`E[e^{-\int_0^T r}]`, :math:`dr = \kappa(\bar r - r)dt + \sigma dW`."""
     B = -math.expm1(-kappa * T) / kappa
-    lnA = (mean - sigma * sigma / (2 * kappa * kappa)) * (B - T) - sigma * sigma * B * B / (4 * kappa)
-    return _exp_in_range(lnA - B * r0, "The Vasicek discount factor", "`horizon`, the rates or the volatility")
+    # ln A - B r0 = -r̄T - (r0 - r̄)B + Var(∫r)/2, Var = σ²/(2κ³)·h(κT), h(y) = 2y - 3 + 4e^{-y} - e^{-2y}.
+    # The textbook lnA cancels two terms of size σ²T²/4κ down to σ²T³/6: for κT = 1e-8 its "bias" had the
+    # wrong sign; h is summed as its series Σ_{n≥3} (4 - 2ⁿ)(-y)ⁿ/n! for small y.
+    y = kappa * T
+    if y < 0.5:
+        h, term, n = 0.0, -(y**3) / 6.0, 3
+        while True:
+            add = (4.0 - 2.0**n) * term
+            h += add
+            if abs(add) <= 1e-17 * abs(h):
+                break
+            n += 1
+            term *= -y / n
+    else:
+        h = 2 * y - 3 + 4 * math.exp(-y) - math.exp(-2 * y)
+    half_var = sigma * sigma / (4 * kappa**3) * h
+    return _exp_in_range(-mean * T - (r0 - mean) * B + half_var, "The Vasicek discount factor",
+                         "`horizon`, the rates or the volatility")
 
 
 def cir_bond(T: float, r0: float, kappa: float, mean: float, sigma: float) -> float:
