@@ -270,3 +270,26 @@ def test_generalised_pme_closed_forms():
     assert generalised_pme(cf, t, np.full(4, 0.2), premium=sq, rate=0.05) == pytest.approx(expect, rel=1e-13)
     with pytest.raises(TypeError, match="exactly one of `index`"):
         generalised_pme(cf, t, L, premium=sq)
+
+
+def test_hostile_index_and_rate_are_errors_not_inf_or_nan():
+    from gelav.funds import generalised_pme
+
+    # index levels 1e300 and 1e-300: PME = 2e600 printed as inf
+    with pytest.raises(ValueError, match="`index`"):
+        pme([-1.0, 2.0], [1e300, 1e-300])
+    # a rate λ(L) that is NaN made the generalised PME NaN
+    with pytest.raises(ValueError, match="`premium`"):
+        generalised_pme([-1.0, 2.0], [0.0, 1.0], [0.0, 0.0], premium=lambda L: L * math.nan, rate=0.05)
+    # and a constant rate λ with r = 0: GPME = 2 e^{-λ} (trapezoid exact for a constant)
+    assert generalised_pme([-1.0, 2.0], [0.0, 1.0], [0.0, 0.0], premium=lambda L: 0.03 + 0 * L,
+                           rate=0.0) == pytest.approx(2 * math.exp(-0.03), rel=1e-15)
+
+
+def test_premium_of_an_absurd_state_is_an_error_not_inf():
+    # L = 1e200: γL² overflowed to π = inf, price -inf, with only a RuntimeWarning
+    p = IlliquidityPremium()
+    for f in (p.premium, p.price):
+        with pytest.raises(ValueError, match="`L`"):
+            f(1e200, 1.0)
+    assert p(1e6, 4.0) == pytest.approx((0.045 - 0.025e6 + 0.021e12) * 2.0, rel=1e-15)

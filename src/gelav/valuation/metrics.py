@@ -352,7 +352,17 @@ def pme(flows: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> float:
     c = float((np.where(cf < 0, -cf, 0.0) / R).sum())
     if c <= 0.0:
         raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
-    return float(d / c)
+    return _finite_pme(d, c)
+
+
+def _finite_pme(d: float, c: float) -> float:
+    """``d / c``, or a ValueError when the ratio leaves the float range (index levels spanning > 600 decades)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = float(np.divide(d, c))
+    if not math.isfinite(v):
+        raise ValueError(f"The PME {d:.3g}/{c:.3g} is beyond the floating-point range: check `index` (its levels "
+                         "span too many orders of magnitude) and `flows`.")
+    return v
 
 
 def direct_alpha(flows: ArrayLike, times: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> IRRResult:
@@ -485,6 +495,8 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
         inc = 0.5 * (a[1:] + a[:-1]) * (f[:-1] - f[1:])
     elif callable(premium):
         lam = np.broadcast_to(np.asarray(premium(Lv), dtype=float), Lv.shape)
+        if not np.all(np.isfinite(lam)):  # a NaN rate made the GPME NaN, silently
+            raise ValueError("`premium` (the rate λ(L)) is not finite at some cash-flow date.")
         inc = 0.5 * (lam[1:] + lam[:-1]) * np.diff(t)
     else:
         raise TypeError(f"`premium` must be an IlliquidityPremium or a callable λ(L), got {type(premium).__name__}.")
@@ -494,4 +506,4 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
     c = float((np.where(cf < 0, -cf, 0.0) * xi).sum())
     if c <= 0.0:
         raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
-    return d / c
+    return _finite_pme(d, c)
