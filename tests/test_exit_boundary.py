@@ -137,7 +137,19 @@ def test_l_dependent_carry_callables() -> None:
     ({"holding_cost": -0.1}, "holding_cost"), ({"distribution_rate": lambda L: -0.1 + 0 * L}, "distribution_rate"),
     ({"nav_growth": float("nan")}, "nav_growth"), ({"domain": (1.0, -1.0)}, "domain"),
     ({"n_cells": 2}, "n_cells"), ({"premium": 0.1}, "premium"), ({"process": "ou"}, "process"),
+    # out of the float range: V was inf (nav_growth 75 or 1e300: e^{(g - r)T} = e^749) or the error named `reward`
+    ({"nav_growth": 75.0}, "nav_growth"), ({"nav_growth": 1e300}, "nav_growth"),
+    ({"nav_growth": lambda L: 1e300 + 0 * L}, "nav_growth"), ({"discount": 1e300}, "discount"),
+    ({"holding_cost": 1e300}, "holding_cost"), ({"domain": (-1e300, 1e300)}, "domain"),
 ])
 def test_bad_input_names_the_argument(kwargs: dict, name: str) -> None:
-    with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+    with pytest.raises((ValueError, TypeError), match=f"`{name}"):
         exit_boundary(**kwargs)
+
+
+def test_growth_just_inside_the_float_range_is_the_closed_form() -> None:
+    # g - r = 59.92 a year, no cost, no distributions: the LP holds (a sale forfeits e^{(g-r)(T-t)} > 1)
+    # and V(0, L) = e^{(g - r)T} = e^599.2 exactly (the limit above is e^700)
+    e = exit_boundary(nav_growth=60.0, holding_cost=0.0, n_cells=20, n_steps=8)
+    assert not e.stop[:-1].any()
+    np.testing.assert_allclose(e.values[0], math.exp(59.92 * 10.0), rtol=1e-9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -40,6 +41,44 @@ def test_irr_two_roots_reported():
     assert res.roots == pytest.approx((0.1, 0.2), abs=1e-10)
     with pytest.raises(ValueError, match="No single IRR"):
         float(res)
+
+
+def test_irr_a_second_root_beyond_the_scan_is_not_dropped():
+    # NPV = -(y - y1)(y - y2), y = 1/(1 + r): roots r = 10 % and r = 1/y2 - 1 (49 900 %, 10^8 - 1), the second
+    # beyond the 40 000 % scan: the stream has no single IRR (it was reported "unique" at 10 %)
+    y1 = 1 / 1.1
+    for r2 in (499.0, 1e8 - 1):
+        y2 = 1 / (1 + r2)
+        res = irr([-y1 * y2, y1 + y2, -1.0])
+        assert res.status == "multiple" and res.rate is None
+        assert res.roots == pytest.approx((0.1, r2), rel=1e-9)
+
+
+def test_irr_root_beyond_the_scan_is_found():
+    # a 1 % gain in 0.01 y: r = 1.1^100 - 1 = 1 377 961 % a year (was status "none");
+    # a near-total loss: r = 1e-8 - 1 (below the scan's -99.99 %)
+    res = irr([-100.0, 110.0], [0.0, 0.01])
+    assert res.unique and res.rate == pytest.approx(1.1**100 - 1, rel=1e-10)
+    assert irr([-100.0, 1e-6], [0.0, 1.0]).rate == pytest.approx(1e-8 - 1, abs=1e-15)
+    # beyond the floating-point range: no number, and says so
+    res = irr([-1.0, 1e300], [0.0, 1e-3])
+    assert res.rate is None and "beyond the floating-point range" in res.message
+
+
+def test_irr_very_long_horizon_has_no_overflow():
+    # 2000 years: the NPV weights (1 + r)^(-t) overflow a naive scan at the ends (NaN, RuntimeWarning)
+    t = np.arange(2001.0)
+    cf = np.zeros(2001)
+    cf[0], cf[-1] = -1.0, math.exp(2000 * math.log1p(0.05))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = irr(cf, t)
+    assert res.unique and res.rate == pytest.approx(0.05, rel=1e-12)
+
+
+def test_irr_flows_netting_to_zero_on_every_date():
+    res = irr([-1.0, 1.0, -2.0, 2.0], [0.0, 0.0, 3.0, 3.0])
+    assert res.rate is None and "every rate" in res.message
 
 
 def test_irr_no_root():
@@ -231,3 +270,26 @@ def test_generalised_pme_closed_forms():
     assert generalised_pme(cf, t, np.full(4, 0.2), premium=sq, rate=0.05) == pytest.approx(expect, rel=1e-13)
     with pytest.raises(TypeError, match="exactly one of `index`"):
         generalised_pme(cf, t, L, premium=sq)
+
+
+def test_hostile_index_and_rate_are_errors_not_inf_or_nan():
+    from gelav.funds import generalised_pme
+
+    # index levels 1e300 and 1e-300: PME = 2e600 printed as inf
+    with pytest.raises(ValueError, match="`index`"):
+        pme([-1.0, 2.0], [1e300, 1e-300])
+    # a rate λ(L) that is NaN made the generalised PME NaN
+    with pytest.raises(ValueError, match="`premium`"):
+        generalised_pme([-1.0, 2.0], [0.0, 1.0], [0.0, 0.0], premium=lambda L: L * math.nan, rate=0.05)
+    # and a constant rate λ with r = 0: GPME = 2 e^{-λ} (trapezoid exact for a constant)
+    assert generalised_pme([-1.0, 2.0], [0.0, 1.0], [0.0, 0.0], premium=lambda L: 0.03 + 0 * L,
+                           rate=0.0) == pytest.approx(2 * math.exp(-0.03), rel=1e-15)
+
+
+def test_premium_of_an_absurd_state_is_an_error_not_inf():
+    # L = 1e200: γL² overflowed to π = inf, price -inf, with only a RuntimeWarning
+    p = IlliquidityPremium()
+    for f in (p.premium, p.price):
+        with pytest.raises(ValueError, match="`L`"):
+            f(1e200, 1.0)
+    assert p(1e6, 4.0) == pytest.approx((0.045 - 0.025e6 + 0.021e12) * 2.0, rel=1e-15)

@@ -98,6 +98,12 @@ def test_bad_inputs():
         Scenario.custom([0.0, 1.0], months=[1.0, 2.0])
     with pytest.raises(TypeError, match="`boundary`"):
         stress_portfolio([Fund("A", 1.0, 2.0)], "mild", boundary="low")
+    # two funds of NAV 1e308: the total mark (2e308) printed as inf, drawdowns NaN
+    big = [Fund("A", 1e308, 6.0), Fund("B", 1e308, 6.0)]
+    with pytest.raises(ValueError, match="`nav`"):
+        stress_portfolio(big, "mild")
+    with pytest.raises(ValueError, match="`nav`"):
+        mark_distribution(big, 1.0, n_cells=200, n_steps=20)
 
 
 # ---------------------------------------------------------------------------

@@ -62,6 +62,9 @@ def jensen(horizon, mu, sigma_r, model, kappa, sigma, r0, theta, L0, cells, step
     if res.feynman_kac is not None:
         rows.append(["Feynman–Kac E[exp(−∫r)]", f"{res.feynman_kac:.6f}"])
         rows.append(["  minus closed form", f"{res.diagnostics['fk_minus_closed_form']:.2e}"])
+    elif "feynman_kac_unresolved" in res.diagnostics:
+        rows.append(["Feynman–Kac E[exp(−∫r)]", "not resolved on this grid (see --json diagnostics)"])
+    if "static_bias" in res.diagnostics:
         rows.append(["static bias, same T, σ_r", f"{res.diagnostics['static_bias']:.6f}"])
     params = ", ".join(f"{k} = {x:g}" for k, x in res.params.items())
     print_table(f"Jensen bias, model {mdl}, T = {res.horizon:g} y ({params})", ["quantity", "value"], rows,

@@ -58,6 +58,8 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._random import SeedLike
 from gelav._validation import (
     MAX_CELLS,
+    MAX_RATE,
+    MAX_STATE,
     check_finite,
     check_horizon,
     check_int,
@@ -96,11 +98,15 @@ def _rate(name: str, value: Any, nodes: NDArray[np.float64], *, nonnegative: boo
             raise ValueError(f"`{name}` could not be evaluated on the grid: {exc}") from exc
         if not np.all(np.isfinite(vals)):
             raise ValueError(f"`{name}` returned non-finite values on the grid.")
+        if np.any(np.abs(vals) > MAX_RATE):
+            i = int(np.argmax(np.abs(vals)))
+            raise ValueError(f"`{name}` is out of range: |{name}| must be <= {MAX_RATE:g} a year; it is "
+                             f"{vals[i]:.4g} at L = {nodes[i]:.4g}.")
         if nonnegative and np.any(vals < 0):
             i = int(np.argmin(vals))
             raise ValueError(f"`{name}` must be >= 0; it is {vals[i]:.4g} at L = {nodes[i]:.4g}.")
         return rate, "callable"
-    v = check_nonnegative(name, value) if nonnegative else check_finite(name, value)
+    v = check_nonnegative(name, value, maximum=MAX_RATE) if nonnegative else check_finite(name, value, maximum=MAX_RATE)
     if stress_cost:
         return (lambda x: v * np.maximum(-np.asarray(x, dtype=float), 0.0)), v
     return (lambda x: np.full(np.shape(x), v)), v
@@ -501,12 +507,13 @@ def exit_boundary(
     T = check_horizon("fund_life", fund_life)
     if isinstance(discount, bool):
         raise TypeError("`discount` must be a number >= 0, got a bool.")
-    r = check_nonnegative("discount", discount)
+    r = check_nonnegative("discount", discount, maximum=MAX_RATE)
     try:
         lo, hi = domain
     except (TypeError, ValueError):
         raise ValueError(f"`domain` must be a pair (lo, hi), got {domain!r}.") from None
-    lo, hi = check_finite("domain[0]", lo), check_finite("domain[1]", hi)
+    # |L| bounded so that π(L, T) = (α + βL + γL²) f(T) stays finite on the grid
+    lo, hi = check_finite("domain[0]", lo, maximum=MAX_STATE), check_finite("domain[1]", hi, maximum=MAX_STATE)
     if not lo < hi:
         raise ValueError(f"`domain` must satisfy lo < hi, got {domain!r}.")
     n_cells = check_int("n_cells", n_cells, minimum=8, maximum=MAX_CELLS)
@@ -518,6 +525,10 @@ def exit_boundary(
     c, c_in = _rate("holding_cost", holding_cost, nodes, nonnegative=True, stress_cost=True)
     reff_nodes = r - g(nodes) + d(nodes)
     shift = max(0.0, -float(np.min(reff_nodes)))  # V~ = exp(-shift (T - t)) V keeps the killing rate >= 0
+    if shift * T > 700.0:  # V ~ e^{(g - r - δ)T} per unit NAV: past e^700 it is no longer a float (was inf)
+        raise ValueError(f"`nav_growth` exceeds `discount` + `distribution_rate` by {shift:.4g} a year: over "
+                         f"`fund_life` = {T:g} years a unit of NAV grows to e^{shift * T:.4g}, beyond the "
+                         "floating-point range.")
 
     def sale(t: float, x: NDArray[np.float64]) -> NDArray[np.float64]:
         tau = T - t

@@ -163,10 +163,36 @@ class IRRResult:
 
 
 def _npv_scaled(cf: NDArray[np.float64], t: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """:math:`e^{x\\bar t}\\sum CF_i e^{-x t_i}` with :math:`x = \\ln(1+r)`: same sign and roots as the NPV, no overflow."""
-    tc = t - 0.5 * (t.min() + t.max())
-    with np.errstate(over="ignore"):
-        return np.exp(-np.outer(x, tc)) @ cf
+    """:math:`\\sum CF_i e^{-x t_i}` over its largest weight, :math:`\\max_i e^{-x t_i}`.
+
+    Same sign and roots as the NPV (:math:`x = \\ln(1+r)`), continuous in :math:`x`, and no
+    weight exceeds 1, so it never overflows, whatever the horizon (a stream over 2000 years
+    with :math:`|x| = 6` would need :math:`e^{6000}`).
+    """
+    E = -np.outer(x, t)
+    E -= E.max(axis=1, keepdims=True)
+    return np.exp(E) @ cf
+
+
+#: |ln(1 + r)| beyond which a rate is not a float (expm1 overflows; 1 + r underflows to 0 below)
+_X_LIMIT = 700.0
+
+
+def _outer_root(g: Callable[[float], float], edge: float, step: float, limit_sign: float, xtol: float) -> float | None:
+    """A root of ``g`` beyond the scan's ``edge`` (``step`` > 0 outwards, < 0 inwards), or None if none is representable.
+
+    Called when ``g(edge)`` has the sign opposite to the NPV's limit ``limit_sign`` on that side,
+    so a root lies beyond: the bracket is doubled outwards until ``g`` takes the limit's sign.
+    """
+    from scipy.optimize import brentq
+
+    a = edge
+    while abs(a) < _X_LIMIT:
+        b = float(np.clip(a + step, -_X_LIMIT, _X_LIMIT))
+        if np.sign(g(b)) == limit_sign:
+            return float(brentq(g, min(a, b), max(a, b), xtol=xtol, rtol=4 * np.finfo(float).eps))
+        a, step = b, 2 * step
+    return None
 
 
 def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14) -> IRRResult:
@@ -176,9 +202,13 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
     :math:`\sum_i CF_i e^{-x t_i}`; it is scanned on 3001 points of
     :math:`x \in [-9.2, 6]` (rates from −99.99 % to 40 000 % a year), every
     sign change is refined by Brent's method to ``xtol``, and local extrema
-    that touch zero (double roots) are reported too. By Descartes' rule of
-    signs for exponential sums, at most as many roots exist as there are sign
-    changes in the (time-ordered) flows.
+    that touch zero (double roots) are reported too. Beyond the scan the NPV
+    tends to the sign of the earliest date's net flow (:math:`r \to \infty`)
+    and of the latest date's (:math:`r \to -1`): an end of the scan with the
+    other sign has a root beyond it, which is bracketed outwards and refined
+    (so a second, extreme root is never dropped to call the IRR unique). By
+    Descartes' rule of signs for exponential sums, at most as many roots exist
+    as there are sign changes in the (time-ordered) flows.
 
     Parameters
     ----------
@@ -198,8 +228,8 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
 
     Examples
     --------
-    >>> irr([-100.0, 121.0], [0.0, 2.0]).rate  # doctest: +ELLIPSIS
-    0.1000...
+    >>> round(irr([-100.0, 121.0], [0.0, 2.0]).rate, 12)
+    0.1
     >>> [round(r, 6) for r in irr([-1.0, 2.3, -1.32]).roots]
     [0.1, 0.2]
     """
@@ -223,18 +253,41 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
     for i in np.flatnonzero(sgn[:-1] * sgn[1:] < 0):
         roots.append(brentq(g, x[i], x[i + 1], xtol=xtol, rtol=4 * np.finfo(float).eps))
     roots.extend(float(x[i]) for i in np.flatnonzero(f == 0.0))
-    # double roots: |f| has a local minimum where f does not change sign
+    # double roots: |f| has a local minimum where f does not change sign (the weights are <= 1, so
+    # the terms are at most `scale`)
     af = np.abs(f)
     for i in np.flatnonzero((af[1:-1] < af[:-2]) & (af[1:-1] < af[2:]) & (sgn[:-2] == sgn[2:]) & (sgn[1:-1] != 0)) + 1:
         m = minimize_scalar(lambda z: abs(g(z)), bounds=(x[i - 1], x[i + 1]), method="bounded",
                             options={"xatol": 1e-12})
-        if abs(m.fun) <= 1e-10 * scale * math.exp(abs(m.x) * float(t.max() - t.min()) / 2):
+        if abs(m.fun) <= 1e-10 * scale:
             roots.append(float(m.x))
+    # Roots outside the scan: for x -> +inf (r -> inf) the NPV takes the sign of the earliest date's net
+    # flow, for x -> -inf (r -> -100 %) that of the latest date's. An end of the scan with the other sign
+    # has a root beyond it (one that a scan-only search would drop, calling the stream's IRR unique).
+    _, inv = np.unique(t, return_inverse=True)
+    net = np.bincount(inv, weights=cf)
+    net = net[net != 0.0]
+    beyond: list[str] = []
+    if net.size:
+        for edge, fe, step, limit in ((x[-1], f[-1], 6.0, np.sign(net[0])), (x[0], f[0], -9.2, np.sign(net[-1]))):
+            if fe != 0.0 and np.sign(fe) != limit:
+                z = _outer_root(g, float(edge), step, float(limit), xtol)
+                if z is None:
+                    beyond.append("above 1e300 % a year" if step > 0 else "within 1e-300 of -100 %")
+                else:
+                    roots.append(z)
     rates = sorted({round(math.expm1(z), 12) for z in roots})
     diag = {"sign_changes_in_flows": n_changes, "scan": (math.expm1(_X_RANGE[0]), math.expm1(_X_RANGE[1]))}
-    if not rates:
-        return IRRResult((), "none", "the NPV has no root for annual rates between -99.99 % and 40 000 %",
+    if not net.size:
+        return IRRResult((), "multiple", "the flows net to zero on every date: the NPV vanishes at every rate",
                          diag)
+    if beyond:
+        found = f" besides {', '.join(f'{r:.4%}' for r in rates)}" if rates else ""
+        return IRRResult(tuple(rates), "multiple" if rates else "none",
+                         f"the NPV has a root at a rate {' and '.join(beyond)}{found}, beyond the "
+                         "floating-point range: no IRR can be given", diag)
+    if not rates:
+        return IRRResult((), "none", "the NPV has no root for annual rates above -100 %", diag)
     if len(rates) > 1:
         return IRRResult(tuple(rates), "multiple",
                          f"the NPV vanishes at {len(rates)} rates ({', '.join(f'{r:.4%}' for r in rates)}): "
@@ -299,7 +352,17 @@ def pme(flows: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> float:
     c = float((np.where(cf < 0, -cf, 0.0) / R).sum())
     if c <= 0.0:
         raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
-    return float(d / c)
+    return _finite_pme(d, c)
+
+
+def _finite_pme(d: float, c: float) -> float:
+    """``d / c``, or a ValueError when the ratio leaves the float range (index levels spanning > 600 decades)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = float(np.divide(d, c))
+    if not math.isfinite(v):
+        raise ValueError(f"The PME {d:.3g}/{c:.3g} is beyond the floating-point range: check `index` (its levels "
+                         "span too many orders of magnitude) and `flows`.")
+    return v
 
 
 def direct_alpha(flows: ArrayLike, times: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> IRRResult:
@@ -432,6 +495,8 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
         inc = 0.5 * (a[1:] + a[:-1]) * (f[:-1] - f[1:])
     elif callable(premium):
         lam = np.broadcast_to(np.asarray(premium(Lv), dtype=float), Lv.shape)
+        if not np.all(np.isfinite(lam)):  # a NaN rate made the GPME NaN, silently
+            raise ValueError("`premium` (the rate λ(L)) is not finite at some cash-flow date.")
         inc = 0.5 * (lam[1:] + lam[:-1]) * np.diff(t)
     else:
         raise TypeError(f"`premium` must be an IlliquidityPremium or a callable λ(L), got {type(premium).__name__}.")
@@ -441,4 +506,4 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
     c = float((np.where(cf < 0, -cf, 0.0) * xi).sum())
     if c <= 0.0:
         raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
-    return d / c
+    return _finite_pme(d, c)

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import MAX_HORIZON, MAX_RATE, check_finite
+from gelav._validation import MAX_HORIZON, MAX_RATE, MAX_STATE, check_finite
 from gelav.errors import PremiumWarning
 
 __all__ = ["SCALINGS", "IlliquidityPremium", "as_array"]
@@ -187,7 +187,7 @@ class IlliquidityPremium:
     # -- the formula -------------------------------------------------------------------------
     def level(self, L: ArrayLike) -> Any:
         r""":math:`a(L) = \alpha + \beta L + \gamma L^2` (the premium per unit of :math:`f(T)`)."""
-        x = as_array("L", L)
+        x = as_array("L", L, maximum=MAX_STATE)
         return _scalar_or_array(self.alpha + self.beta * x + self.gamma * x * x)
 
     def term(self, T: ArrayLike) -> Any:
@@ -197,7 +197,7 @@ class IlliquidityPremium:
 
     def premium(self, L: ArrayLike, T: ArrayLike) -> Any:
         r""":math:`\pi(L, T)` (fraction of NAV), broadcast over ``L`` and ``T`` (``T`` ≥ 0 in years)."""
-        x = as_array("L", L)
+        x = as_array("L", L, maximum=MAX_STATE)
         t = as_array("T", T, nonnegative=True, maximum=MAX_HORIZON)
         a = self.alpha + self.beta * x + self.gamma * x * x
         return _scalar_or_array(a * SCALINGS[self.scaling][0](t))

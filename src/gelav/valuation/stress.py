@@ -360,7 +360,11 @@ def stress_portfolio(funds: Fund | Sequence[Fund], scenario: Scenario | str, *, 
                     mk[j:] = mk[j]
                     break
         marks[:, i] = mk
-    total = marks.sum(axis=1)
+    with np.errstate(over="ignore"):
+        total = marks.sum(axis=1)
+    if not np.all(np.isfinite(total)) or not math.isfinite(sum(f.nav for f in fs)):
+        raise ValueError("The portfolio's total mark overflows a float: the funds' `nav` values are too large "
+                         "(express them in larger units).")
     if total[0] <= 0:
         raise ValueError(f"The starting portfolio mark is {total[0]:g} <= 0 (π ≥ 1 at t = 0): drawdowns from it "
                          "are undefined; check the premium and the remaining lives.")
@@ -552,8 +556,12 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
             out = out + f.nav * (1.0 - pi - crowding(t))
         return out
 
-    start = float(total(np.array(L0), 0.0))
-    loss = start - np.asarray(total(xs, h), dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        start = float(total(np.array(L0), 0.0))
+        loss = start - np.asarray(total(xs, h), dtype=float)
+    if not (math.isfinite(start) and np.all(np.isfinite(loss))):
+        raise ValueError("The portfolio's mark overflows a float: the funds' `nav` values are too large "
+                         "(express them in larger units).")
     w = w / mass
     var, es = {}, {}
     for q in qs:
