@@ -56,6 +56,7 @@ from gelav._validation import (
 from gelav.errors import MassLossWarning
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
+from gelav.fd.expm import MAX_TIME_ERROR, BackwardBound, ExpmStep
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUNDARY_ALIASES",
+    "MAX_TIME_ERROR",
     "BackwardProblem",
     "Dirichlet",
     "Reflecting",
@@ -564,13 +566,21 @@ def backward(
     if s.save_idx[k] == M:
         values[k] = u
         k -= 1
+    bound: BackwardBound | None = None  # the error bound of the exponential steps (scheme "expm")
+    scale = float(np.abs(u).max())  # the largest value of the run: the bound is relative to it
     for n in range(M - 1, -1, -1):
         op = stepper.at(s.time_grid, n)
         lo_b.before_step(u, 0, float(tg[n + 1]))
         hi_b.before_step(u, -1, float(tg[n + 1]))
         src = None if s.running is None else s.running(0.5 * (tg[n] + tg[n + 1]), x) * s.mask
+        if isinstance(op, ExpmStep):
+            if bound is None:
+                bound = BackwardBound(op.bands)
+            bound.add(op, u, src)
         u = op.backward(u, src)
         s.apply_boundaries(u, float(tg[n]))
+        if bound is not None:
+            scale = max(scale, float(np.abs(u).max()))
         if k >= 0 and s.save_idx[k] == n:
             values[k] = u
             k -= 1
@@ -584,6 +594,8 @@ def backward(
         "upper": s.generator.upper,
         "seconds": _time.perf_counter() - t_start,
     }
+    if bound is not None:
+        diagnostics.update(_certified_values(bound.profile(), s.grid, x0, scale))
     if s.step_control is not None:
         diagnostics["step_control"] = s.step_control
     inputs = {"horizon": horizon, "start": start, "domain": (s.grid.lower, s.grid.upper),
@@ -592,6 +604,42 @@ def backward(
     return Value(grid=s.grid, times=tg[s.save_idx].copy(), values=values, time_grid=s.time_grid,
                  lower=s.lower, upper=s.upper, process=process, diagnostics=diagnostics, inputs=inputs,
                  killing=s.killing)
+
+
+def _certified_values(profile: NDArray[np.float64], grid: Grid, x0: float | None, scale: float) -> dict[str, float]:
+    """The time-error diagnostics of a run of exponential steps from its bound at each node, or the refusal.
+
+    The bound reported is that of the value at ``x0`` (the interpolation weights of
+    :meth:`Grid.point_mass` on the bound at its two nodes) when ``x0`` is given, else the largest over the
+    nodes; it must be at most :data:`MAX_TIME_ERROR` times ``scale``, the largest value of the run.
+
+    Raises
+    ------
+    ValueError
+        Naming ``scheme='expm'``, when the bound exceeds that.
+    """
+    worst = int(np.argmax(profile))
+    top = float(profile[worst])
+    if x0 is None:
+        out = {"time_error_bound": top}
+        where = f"at x = {float(grid.nodes[worst]):.4g} (the largest over the nodes; no `x0` given)"
+    else:
+        out = {"time_error_bound": float(grid.point_mass(float(x0)) @ profile), "time_error_bound_max": top}
+        where = f"at x0 = {float(x0):g}"
+    b = out["time_error_bound"]
+    if not b <= MAX_TIME_ERROR * max(scale, 1e-300):  # NaN too
+        if not math.isfinite(scale):
+            why = "the values overflow"
+        elif x0 is None:
+            why = ("the bound is largest where the chain's detailed-balance weights are smallest: a far tail of the "
+                   "grid or a strongly drift-dominated chain, where the rational approximation loses its accuracy; "
+                   "pass `x0=` to bound the value at x0 alone")
+        else:
+            why = ("the chain is far from detailed balance over the grid, e.g. strongly drift-dominated, or x0 lies "
+                   "in a far tail, where the rational approximation loses its accuracy")
+        raise ValueError(f"scheme='expm' cannot certify the backward values: the time-error bound {b:.3g} {where} "
+                         f"exceeds {MAX_TIME_ERROR:g} of the largest value {scale:.3g} ({why}); use scheme='cn'.")
+    return out
 
 
 def duality_gap(value: Value, density: Any, x0: float) -> dict[str, float]:
