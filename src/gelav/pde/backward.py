@@ -54,9 +54,10 @@ from gelav._validation import (
     saved_index,
 )
 from gelav.errors import MassLossWarning
+from gelav.fd import expm as _expm
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
-from gelav.fd.expm import MAX_TIME_ERROR, BackwardBound, ExpmStep
+from gelav.fd.expm import BackwardBound, ExpmStep
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
@@ -82,6 +83,9 @@ __all__ = [
 # Boundary specifications live in gelav.fd.boundaries (one registry for every solver).
 #: string -> boundary object (the registry :data:`gelav.fd.boundaries.BOUNDARIES`, the same dict)
 BOUNDARY_ALIASES = BOUNDARIES
+#: ``scheme="expm"``: a run whose time-error bound exceeds this fraction of its largest value is refused
+#: (:data:`gelav.fd.expm.MAX_TIME_ERROR`, the same number as the forward's fraction of the mass)
+MAX_TIME_ERROR = _expm.MAX_TIME_ERROR
 
 
 def _as_space_function(name: str, g: Any, grid: Grid, *, allow_time: bool = False) -> Callable[[float, NDArray[np.float64]], NDArray[np.float64]]:
@@ -194,7 +198,11 @@ class Value:
         The boundary conditions.
     process : Process
     diagnostics : dict
-        Nodes, steps, scheme, run time (and LCP iterations for optimal stopping).
+        Nodes, steps, scheme, run time (and LCP iterations for optimal stopping). With
+        ``scheme="expm"`` also ``"time_error_bound"``: a bound on the error of the exponential
+        steps (the rational approximation of :math:`e^{\Delta t A}` and its rounding, summed over the
+        steps), of the value at ``x0`` when ``x0`` was given (then ``"time_error_bound_max"`` is the
+        largest over the nodes), else the largest over the nodes (:class:`gelav.fd.expm.BackwardBound`).
     inputs : dict
     killing : float, array, callable or None
         The discount rate as given to the generator (zero on Dirichlet nodes);
@@ -488,7 +496,16 @@ def backward(
     damping at both ends), first order with ``scheme="euler"``; with ``scheme="expm"``
     exact in time for a time-homogeneous chain, :math:`u_n = e^{\Delta t A}u_{n+1} +
     \Delta t\,\varphi_1(\Delta t A) f` (:mod:`gelav.fd.expm`; a running reward or boundary
-    value that depends on time is frozen over each step).
+    value that depends on time is frozen over each step). The exponential is a rational
+    approximation with a certified error: ``diagnostics["time_error_bound"]`` bounds the error of
+    the value at ``x0`` (the largest over the nodes without ``x0``). The bound at a node :math:`i` is
+    :math:`\varepsilon\,\pi_i^{-1/2}\lVert\Pi^{1/2}w\rVert_2` per step plus terms of the size
+    :math:`\varepsilon\lVert u\rVert_\infty` (:math:`\pi` the chain's detailed-balance weights,
+    :math:`w` the values less their extension from the Dirichlet nodes, :math:`\varepsilon \approx 6\cdot10^{-14}`
+    and :data:`gelav.fd.expm.PHI_SUP_ERROR` for the running reward; :class:`gelav.fd.expm.BackwardBound`):
+    small in the bulk of a chain near detailed balance, large where :math:`\pi_i` is tiny (a far
+    tail of the grid) and everywhere on a strongly drift-dominated chain. A run whose bound exceeds
+    :data:`MAX_TIME_ERROR` (1e-6) times its largest :math:`|u|` is refused.
 
     Parameters
     ----------
@@ -515,7 +532,8 @@ def backward(
         when given), or an automatic domain around ``x0``.
     n_steps, times, time_grid, scheme, damping_steps, start :
         Time stepping as in :func:`gelav.forward` (same defaults, so the two
-        solvers walk the same :class:`~gelav.grid.TimeGrid`).
+        solvers walk the same :class:`~gelav.grid.TimeGrid`). With ``scheme="expm"``,
+        ``x0`` (also with ``grid=``/``domain=``) is where the time-error bound is checked.
     smooth_payoff : bool
         Use control-volume averages of ``payoff`` as terminal values (recommended
         for discontinuous payoffs such as digitals: O(h²) instead of O(h) wherever
@@ -535,7 +553,11 @@ def backward(
     Raises
     ------
     ValueError
-        Bad horizon, domain, boundary, payoff (non-finite on the grid) or discount.
+        Bad horizon, domain, boundary, payoff (non-finite on the grid) or discount. With
+        ``scheme="expm"``: a chain the exponential does not apply to (time-dependent, one-way
+        faces, an overflowing growth factor), or a time-error bound above :data:`MAX_TIME_ERROR`
+        of the largest value (a strongly drift-dominated chain, or the far tail of the grid
+        without ``x0``); the message names ``scheme='expm'``, says why and suggests ``scheme='cn'``.
     TypeError
         A payoff or boundary of the wrong type.
 
