@@ -533,6 +533,8 @@ class BackwardWeights:
         self.sinks = np.flatnonzero(block < 0)
         self.interior = np.flatnonzero(block >= 0)
         self._A = A
+        sq = np.exp(0.5 * lp[self.interior])  # <= 1 (the largest weight of each block is 1)
+        self._sqrt_pi = sq if self.n_blocks == 1 and bool(np.all(sq > 1e-150)) else None
         if self.sinks.size and self.interior.size:
             i = self.interior
             n = A.diag.size
@@ -588,6 +590,11 @@ class BackwardWeights:
     def norms(self, w: Array) -> Array:
         r""":math:`\ln\lVert\Pi_b^{1/2}w_b\rVert_2` for each block ``b`` (``w`` on the interior nodes)."""
         lp = self.logpi[self.interior]
+        if self._sqrt_pi is not None:  # one block, no weight below the float range: directly
+            with np.errstate(over="ignore", under="ignore", divide="ignore"):
+                out = np.log(np.array([np.linalg.norm(self._sqrt_pi * w)]))
+            if np.isfinite(out[0]):  # else (overflow, underflow or w = 0) in the log domain
+                return out  # type: ignore[no-any-return]
         blk = self.block[self.interior]
         with np.errstate(divide="ignore"):
             terms = lp + 2.0 * np.log(np.abs(w))
