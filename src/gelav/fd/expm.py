@@ -701,3 +701,7 @@ def backward_step_bound(op: ExpmStep, v: Array, source: Array | None = None) -> 
     b = BackwardBound(op.bands)
     b.add(op, v, source)
     return b.profile()
+
+
+__all__ += ["PHI_SUP_ERROR", "BackwardBound", "BackwardWeights", "backward_step_bound", "backward_weights",
+            "phi_sup_error"]
