@@ -466,3 +466,242 @@ def expm_chains(ch: Chains, v: Array, dt: float | Sequence[float]) -> tuple[Arra
         certified &= -low <= bounds + 1e-15 * peak
         np.maximum(y, 0.0, out=y)
     return y, np.where(certified, bounds, math.inf).tolist()
+
+
+# ------------------------------------------------------------------------------------ the backward bound
+#: :math:`\sup_{x \le 0}|r_\varphi(x) - \varphi_1(x)|` of the weights :data:`PHI_WEIGHTS` (measured 6.0e-13 by
+#: tests/test_expm.py): the error of the running-reward term :math:`\Delta t\,\varphi_1(\Delta t A) f`
+PHI_SUP_ERROR = 1e-12
+
+
+@lru_cache(maxsize=16)
+def phi_sup_error(shift: float = 0.0) -> float:
+    r""":math:`\sup_{x \le 0}|r_{\varphi,c}(x) - \varphi_1(x + c)|` for the weights :func:`rational_rule` (``shift``) = c.
+
+    :data:`PHI_SUP_ERROR` for :math:`c = 0`; for a shifted rule (a negative killing rate) twice the largest
+    error measured on :math:`4\cdot10^4` points from 0 to :math:`-10^{16}` (at least :data:`PHI_SUP_ERROR`).
+    """
+    c = float(shift)
+    if c == 0.0:
+        return PHI_SUP_ERROR
+    z, w = rational_rule(c)
+    x = -np.concatenate(([0.0], np.logspace(-10, 16, 20001), np.linspace(0.0, 50.0, 20001)))
+    y = x + c
+    target = np.where(y != 0.0, np.expm1(y) / np.where(y != 0.0, y, 1.0), 1.0)
+    r = (w[None, :] / (z[None, :] - x[:, None])).imag.sum(axis=1)
+    return max(PHI_SUP_ERROR, 2.0 * float(np.abs(r - target).max()))
+
+
+@lru_cache(maxsize=16)
+def _phi_error_constants(shift: float) -> tuple[float, float]:
+    r"""As :func:`_error_constants` for the :math:`\varphi_1` weights of ``shift``: :func:`phi_sup_error` +
+    :math:`8u\sum_k|w_k|/d_k` and :math:`u\sum_k|w_k|/d_k^2`."""
+    z, w = rational_rule(shift)
+    u = float(np.finfo(float).eps)
+    d = np.where(z.real > 0.0, np.abs(z), np.abs(z.imag))
+    aw = np.abs(w)
+    return phi_sup_error(shift) + 8.0 * u * float((aw / d).sum()), u * float((aw / d**2).sum())
+
+
+class BackwardWeights:
+    r"""What the bound of backward steps needs of a reversible chain (made by :func:`backward_weights`).
+
+    Attributes
+    ----------
+    logpi : ndarray
+        :math:`\ln\pi` at each node, largest 0 in each block of two-way faces (0 at an absorbing node).
+    block : ndarray of int
+        The block of each node, -1 at an absorbing node.
+    n_blocks : int
+    interior, sinks : ndarray of int
+        The nodes that are not absorbing, and those that are.
+    """
+
+    def __init__(self, A: Bands, logpi: Array, block: NDArray[np.int64]) -> None:
+        inner = block >= 0
+        ids, compact = np.unique(block[inner], return_inverse=True)  # the blocks numbered 0, 1, ...
+        block = np.full(block.size, -1, dtype=np.int64)
+        block[inner] = compact
+        self.block = block
+        self.n_blocks = int(ids.size)
+        lp = logpi.copy()
+        for b in range(self.n_blocks):
+            idx = block == b
+            lp[idx] -= lp[idx].max()
+        lp[block < 0] = 0.0
+        self.logpi = lp
+        self.sinks = np.flatnonzero(block < 0)
+        self.interior = np.flatnonzero(block >= 0)
+        self._A = A
+        sq = np.exp(0.5 * lp[self.interior])  # <= 1 (the largest weight of each block is 1)
+        self._sqrt_pi = sq if self.n_blocks == 1 and bool(np.all(sq > 1e-150)) else None
+        if self.sinks.size and self.interior.size:
+            i = self.interior
+            n = A.diag.size
+            # the interior matrix M (no couplings across a removed absorbing node)
+            self._m_diag = A.diag[i].copy()
+            nxt = i[1:] == i[:-1] + 1
+            self._m_up = np.where(nxt, A.sup[i[:-1]], 0.0)
+            self._m_lo = np.where(nxt, A.sub[i[1:]], 0.0)
+            # C: the rates from interior nodes into absorbing ones: (row in the interior, absorbing node, rate)
+            pos = np.full(n, -1)
+            pos[i] = np.arange(i.size)
+            rows, cols, rates = [], [], []
+            for s in self.sinks.tolist():
+                if s > 0 and pos[s - 1] >= 0 and A.sup[s - 1] > 0.0:
+                    rows.append(int(pos[s - 1]))
+                    cols.append(s)
+                    rates.append(float(A.sup[s - 1]))
+                if s < n - 1 and pos[s + 1] >= 0 and A.sub[s + 1] > 0.0:
+                    rows.append(int(pos[s + 1]))
+                    cols.append(s)
+                    rates.append(float(A.sub[s + 1]))
+            self._c = (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(rates))
+
+    def harmonic(self, v: Array) -> Array | None:
+        r"""The extension :math:`Hv_B` into the interior of the values at the absorbing nodes: the sum over
+        them of :math:`v_b h_b`, :math:`(M - a_{bb})h_b = -Ce_b` (:math:`[h_b; e_b]` an eigenvector of
+        :math:`A`, the discounted probability of ending at :math:`b`). Zeros without absorbing nodes; None
+        when a system is singular (the bound does not apply)."""
+        out = np.zeros(self.interior.size)
+        if not self.sinks.size or not self.interior.size:
+            return out
+        rows, cols, rates = self._c
+        vb = v[cols]
+        if not np.any(vb != 0.0):
+            return out
+        a = self._A.diag[cols]
+        for level in np.unique(a).tolist():  # one solve per distinct diagonal entry (usually one: 0)
+            sel = (a == level) & (vb != 0.0)
+            if not sel.any():
+                continue
+            rhs = np.zeros(self.interior.size)
+            np.add.at(rhs, rows[sel], -rates[sel] * vb[sel])
+            try:
+                with np.errstate(all="ignore"):
+                    h = linalg.solve(self._m_lo.copy(), self._m_diag - level, self._m_up.copy(), rhs)
+            except np.linalg.LinAlgError:
+                return None
+            if not np.all(np.isfinite(h)):
+                return None
+            out += h
+        return out
+
+    def norms(self, w: Array) -> Array:
+        r""":math:`\ln\lVert\Pi_b^{1/2}w_b\rVert_2` for each block ``b`` (``w`` on the interior nodes)."""
+        lp = self.logpi[self.interior]
+        if self._sqrt_pi is not None:  # one block, no weight below the float range: directly
+            with np.errstate(over="ignore", under="ignore", divide="ignore"):
+                out = np.log(np.array([np.linalg.norm(self._sqrt_pi * w)]))
+            if np.isfinite(out[0]):  # else (overflow, underflow or w = 0) in the log domain
+                return out  # type: ignore[no-any-return]
+        blk = self.block[self.interior]
+        with np.errstate(divide="ignore"):
+            terms = lp + 2.0 * np.log(np.abs(w))
+        return np.array([0.5 * _logsumexp(terms[blk == b]) for b in range(self.n_blocks)])
+
+
+def backward_weights(A: Bands) -> BackwardWeights | None:
+    """The :class:`BackwardWeights` of the chain ``A``; None when it is not reversible (a one-way face into a
+    node that is not absorbing)."""
+    lw = _log_weights(A)
+    if lw is None:
+        return None
+    logpi, block, _ = lw
+    if block is None:
+        block = np.zeros(A.diag.size, dtype=np.int64)
+    return BackwardWeights(A, logpi, block)
+
+
+class BackwardBound:
+    r"""The error bound of a run of backward exponential steps (:meth:`ExpmStep.backward`), step by step.
+
+    One step maps the computed values :math:`v` to :math:`r(\Delta t A')v\,e^{\Delta t s^+} + \Delta t\,
+    r_\varphi(\Delta t A')f` (:math:`A' = A - s^+ I`). Write :math:`v = [w; 0] + \sum_b v_b[h_b; e_b]` with the
+    absorbing nodes :math:`b` (:meth:`BackwardWeights.harmonic`): :math:`[h_b; e_b]` is an eigenvector of
+    :math:`A`, and :math:`A` restricted to the other nodes, :math:`M`, satisfies detailed balance with the
+    weights :math:`\pi`, so :math:`M = \Pi^{-1/2}S\,\Pi^{1/2}` with :math:`S` symmetric. The step's error is then
+
+    .. math:: e^{\Delta t s^+}\big(\Pi^{-1/2}F(\Delta t S)\Pi^{1/2}w + \textstyle\sum_b v_b F(\lambda_b)[h_b; e_b]\big),
+              \qquad |F| \le \varepsilon \text{ on } (-\infty, 0],
+
+    at most :math:`\varepsilon\,\pi_i^{-1/2}\lVert\Pi^{1/2}w\rVert_2` at the node :math:`i` plus
+    :math:`\varepsilon\max(|Hv_B|, |v_B|)` everywhere (and the same for the running reward with
+    :func:`phi_sup_error`, times :math:`\Delta t`); the rounding is modelled as forward
+    (:meth:`Chains.epsilons`, the sup norm of the vector). Later steps carry an earlier step's error with the
+    exact exponential, of norm at most :math:`e^{\Delta t s^+}` both in :math:`\lVert\Pi^{1/2}\cdot\rVert_2`
+    (on the interior) and in the sup norm: the errors add in those two parts, and the bound at node
+    :math:`i` is :math:`\pi_i^{-1/2}` times the first plus the second (:meth:`profile`). Resetting the values at
+    absorbing nodes (Dirichlet boundaries) only removes error. It is small where :math:`\pi_i` is not: near the
+    bulk of a chain near detailed balance, not in the far tails (where :math:`\pi` is tiny) nor anywhere on a
+    strongly drift-dominated chain (:math:`\pi` growing like :math:`e^{2\mu x/\sigma^2}`).
+
+    Raises
+    ------
+    ValueError
+        For a chain that is not reversible.
+    """
+
+    def __init__(self, A: Bands) -> None:
+        w = backward_weights(A)
+        if w is None:
+            raise ValueError("scheme='expm' needs a reversible chain for its error bound; use scheme='cn'.")
+        self.weights = w
+        self._log_amp = np.full(w.n_blocks, -math.inf)  # ln of the accumulated Pi-norm part, per block
+        self._uniform = 0.0  # the accumulated sup-norm part
+        self.n_steps = 0
+
+    def add(self, op: ExpmStep, v: Array, source: Array | None = None) -> None:
+        """Account for one step ``op.backward(v, source)`` (``v`` the values it is applied to)."""
+        wts = self.weights
+        g = op._growth
+        if g != 1.0:  # what earlier steps left is carried by this step's exact exponential
+            self._log_amp = self._log_amp + math.log(g)
+            self._uniform *= g
+        e_amp, e_stiff = op._eps  # times the growth already
+        parts = [(e_amp, e_stiff, np.asarray(v, dtype=float))]
+        if source is not None:
+            c = op.dt * float(op._chains.shift[0])
+            p_amp, p_stiff = _phi_error_constants(c)
+            parts.append((op.dt * p_amp, op.dt * p_stiff * op.dt * float(op._chains.norm[0]),
+                          np.asarray(source, dtype=float)))
+        for amp, stiff, vec in parts:
+            if not np.all(np.isfinite(vec)):
+                self._uniform = math.inf
+                return
+            top = float(np.abs(vec).max()) if vec.size else 0.0
+            if top == 0.0:
+                continue
+            hv = wts.harmonic(vec)
+            if hv is None:
+                self._uniform = math.inf
+                return
+            w = vec[wts.interior] - hv
+            if wts.n_blocks:
+                self._log_amp = np.logaddexp(self._log_amp, math.log(amp) + wts.norms(w))
+            far = max(float(np.abs(hv).max()) if hv.size else 0.0,
+                      float(np.abs(vec[wts.sinks]).max()) if wts.sinks.size else 0.0)
+            self._uniform += amp * far + stiff * top
+        self.n_steps += 1
+
+    def profile(self) -> Array:
+        """The bound at each node of the error of the values after the steps added so far."""
+        wts = self.weights
+        out = np.full(wts.block.size, self._uniform)
+        i = wts.interior
+        if i.size:
+            with np.errstate(over="ignore"):
+                out[i] += np.exp(np.minimum(-0.5 * wts.logpi[i] + self._log_amp[wts.block[i]], 710.0))
+        return out
+
+
+def backward_step_bound(op: ExpmStep, v: Array, source: Array | None = None) -> Array:
+    r"""The bound at each node of the error of one backward step ``op.backward(v, source)``
+    (:math:`e^{\Delta t A}v + \Delta t\,\varphi_1(\Delta t A)f` by the rational approximation; :class:`BackwardBound`)."""
+    b = BackwardBound(op.bands)
+    b.add(op, v, source)
+    return b.profile()
+
+
+__all__ += ["PHI_SUP_ERROR", "BackwardBound", "BackwardWeights", "backward_step_bound", "backward_weights",
+            "phi_sup_error"]

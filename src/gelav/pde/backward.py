@@ -54,8 +54,10 @@ from gelav._validation import (
     saved_index,
 )
 from gelav.errors import MassLossWarning
+from gelav.fd import expm as _expm
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
+from gelav.fd.expm import BackwardBound, ExpmStep
 from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUNDARY_ALIASES",
+    "MAX_TIME_ERROR",
     "BackwardProblem",
     "Dirichlet",
     "Reflecting",
@@ -80,6 +83,9 @@ __all__ = [
 # Boundary specifications live in gelav.fd.boundaries (one registry for every solver).
 #: string -> boundary object (the registry :data:`gelav.fd.boundaries.BOUNDARIES`, the same dict)
 BOUNDARY_ALIASES = BOUNDARIES
+#: ``scheme="expm"``: a run whose time-error bound exceeds this fraction of its largest value is refused
+#: (:data:`gelav.fd.expm.MAX_TIME_ERROR`, the same number as the forward's fraction of the mass)
+MAX_TIME_ERROR = _expm.MAX_TIME_ERROR
 
 
 def _as_space_function(name: str, g: Any, grid: Grid, *, allow_time: bool = False) -> Callable[[float, NDArray[np.float64]], NDArray[np.float64]]:
@@ -192,7 +198,11 @@ class Value:
         The boundary conditions.
     process : Process
     diagnostics : dict
-        Nodes, steps, scheme, run time (and LCP iterations for optimal stopping).
+        Nodes, steps, scheme, run time (and LCP iterations for optimal stopping). With
+        ``scheme="expm"`` also ``"time_error_bound"``: a bound on the error of the exponential
+        steps (the rational approximation of :math:`e^{\Delta t A}` and its rounding, summed over the
+        steps), of the value at ``x0`` when ``x0`` was given (then ``"time_error_bound_max"`` is the
+        largest over the nodes), else the largest over the nodes (:class:`gelav.fd.expm.BackwardBound`).
     inputs : dict
     killing : float, array, callable or None
         The discount rate as given to the generator (zero on Dirichlet nodes);
@@ -486,7 +496,16 @@ def backward(
     damping at both ends), first order with ``scheme="euler"``; with ``scheme="expm"``
     exact in time for a time-homogeneous chain, :math:`u_n = e^{\Delta t A}u_{n+1} +
     \Delta t\,\varphi_1(\Delta t A) f` (:mod:`gelav.fd.expm`; a running reward or boundary
-    value that depends on time is frozen over each step).
+    value that depends on time is frozen over each step). The exponential is a rational
+    approximation with a certified error: ``diagnostics["time_error_bound"]`` bounds the error of
+    the value at ``x0`` (the largest over the nodes without ``x0``). The bound at a node :math:`i` is
+    :math:`\varepsilon\,\pi_i^{-1/2}\lVert\Pi^{1/2}w\rVert_2` per step plus terms of the size
+    :math:`\varepsilon\lVert u\rVert_\infty` (:math:`\pi` the chain's detailed-balance weights,
+    :math:`w` the values less their extension from the Dirichlet nodes, :math:`\varepsilon \approx 6\cdot10^{-14}`
+    and :data:`gelav.fd.expm.PHI_SUP_ERROR` for the running reward; :class:`gelav.fd.expm.BackwardBound`):
+    small in the bulk of a chain near detailed balance, large where :math:`\pi_i` is tiny (a far
+    tail of the grid) and everywhere on a strongly drift-dominated chain. A run whose bound exceeds
+    :data:`MAX_TIME_ERROR` (1e-6) times its largest :math:`|u|` is refused.
 
     Parameters
     ----------
@@ -513,7 +532,8 @@ def backward(
         when given), or an automatic domain around ``x0``.
     n_steps, times, time_grid, scheme, damping_steps, start :
         Time stepping as in :func:`gelav.forward` (same defaults, so the two
-        solvers walk the same :class:`~gelav.grid.TimeGrid`).
+        solvers walk the same :class:`~gelav.grid.TimeGrid`). With ``scheme="expm"``,
+        ``x0`` (also with ``grid=``/``domain=``) is where the time-error bound is checked.
     smooth_payoff : bool
         Use control-volume averages of ``payoff`` as terminal values (recommended
         for discontinuous payoffs such as digitals: O(h²) instead of O(h) wherever
@@ -533,7 +553,11 @@ def backward(
     Raises
     ------
     ValueError
-        Bad horizon, domain, boundary, payoff (non-finite on the grid) or discount.
+        Bad horizon, domain, boundary, payoff (non-finite on the grid) or discount. With
+        ``scheme="expm"``: a chain the exponential does not apply to (time-dependent, one-way
+        faces, an overflowing growth factor), or a time-error bound above :data:`MAX_TIME_ERROR`
+        of the largest value (a strongly drift-dominated chain, or the far tail of the grid
+        without ``x0``); the message names ``scheme='expm'``, says why and suggests ``scheme='cn'``.
     TypeError
         A payoff or boundary of the wrong type.
 
@@ -564,13 +588,21 @@ def backward(
     if s.save_idx[k] == M:
         values[k] = u
         k -= 1
+    bound: BackwardBound | None = None  # the error bound of the exponential steps (scheme "expm")
+    scale = float(np.abs(u).max())  # the largest value of the run: the bound is relative to it
     for n in range(M - 1, -1, -1):
         op = stepper.at(s.time_grid, n)
         lo_b.before_step(u, 0, float(tg[n + 1]))
         hi_b.before_step(u, -1, float(tg[n + 1]))
         src = None if s.running is None else s.running(0.5 * (tg[n] + tg[n + 1]), x) * s.mask
+        if isinstance(op, ExpmStep):
+            if bound is None:
+                bound = BackwardBound(op.bands)
+            bound.add(op, u, src)
         u = op.backward(u, src)
         s.apply_boundaries(u, float(tg[n]))
+        if bound is not None:
+            scale = max(scale, float(np.abs(u).max()))
         if k >= 0 and s.save_idx[k] == n:
             values[k] = u
             k -= 1
@@ -584,6 +616,8 @@ def backward(
         "upper": s.generator.upper,
         "seconds": _time.perf_counter() - t_start,
     }
+    if bound is not None:
+        diagnostics.update(_certified_values(bound.profile(), s.grid, x0, scale))
     if s.step_control is not None:
         diagnostics["step_control"] = s.step_control
     inputs = {"horizon": horizon, "start": start, "domain": (s.grid.lower, s.grid.upper),
@@ -592,6 +626,42 @@ def backward(
     return Value(grid=s.grid, times=tg[s.save_idx].copy(), values=values, time_grid=s.time_grid,
                  lower=s.lower, upper=s.upper, process=process, diagnostics=diagnostics, inputs=inputs,
                  killing=s.killing)
+
+
+def _certified_values(profile: NDArray[np.float64], grid: Grid, x0: float | None, scale: float) -> dict[str, float]:
+    """The time-error diagnostics of a run of exponential steps from its bound at each node, or the refusal.
+
+    The bound reported is that of the value at ``x0`` (the interpolation weights of
+    :meth:`Grid.point_mass` on the bound at its two nodes) when ``x0`` is given, else the largest over the
+    nodes; it must be at most :data:`MAX_TIME_ERROR` times ``scale``, the largest value of the run.
+
+    Raises
+    ------
+    ValueError
+        Naming ``scheme='expm'``, when the bound exceeds that.
+    """
+    worst = int(np.argmax(profile))
+    top = float(profile[worst])
+    if x0 is None:
+        out = {"time_error_bound": top}
+        where = f"at x = {float(grid.nodes[worst]):.4g} (the largest over the nodes; no `x0` given)"
+    else:
+        out = {"time_error_bound": float(grid.point_mass(float(x0)) @ profile), "time_error_bound_max": top}
+        where = f"at x0 = {float(x0):g}"
+    b = out["time_error_bound"]
+    if not b <= MAX_TIME_ERROR * max(scale, 1e-300):  # NaN too
+        if not math.isfinite(scale):
+            why = "the values overflow"
+        elif x0 is None:
+            why = ("the bound is largest where the chain's detailed-balance weights are smallest: a far tail of the "
+                   "grid or a strongly drift-dominated chain, where the rational approximation loses its accuracy; "
+                   "pass `x0=` to bound the value at x0 alone")
+        else:
+            why = ("the chain is far from detailed balance over the grid, e.g. strongly drift-dominated, or x0 lies "
+                   "in a far tail, where the rational approximation loses its accuracy")
+        raise ValueError(f"scheme='expm' cannot certify the backward values: the time-error bound {b:.3g} {where} "
+                         f"exceeds {MAX_TIME_ERROR:g} of the largest value {scale:.3g} ({why}); use scheme='cn'.")
+    return out
 
 
 def duality_gap(value: Value, density: Any, x0: float) -> dict[str, float]:
