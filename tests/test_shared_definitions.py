@@ -64,7 +64,7 @@ REPORTS = {'CalibrationReport': ([('inputs', 'required'), ('diagnostics', 'facto
                       ('summary', 'None')],
                      'trinomial', 'summary', 'sample'),
  'WelfareReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('scenario', 'None'),
-                    ('planner', 'None'), ('welfare', 'None')],
+                    ('planner', 'None'), ('welfare', 'None'), ('check', 'None')],
                    'welfare', None, None)}
 
 #: the signatures of the public callables
@@ -156,7 +156,7 @@ SIGNATURES = {'gelav.calibrate._result.plot_fit': "(fit: 'Any', *, fig: 'Any' = 
  'gelav.tasks.welfare.welfare': "(scenario: 'ScenarioLike' = None, *, preset: 'str | None' = None, n_cells: "
                                 "'int | None' = None, n_steps: 'int | None' = None, epsilon: 'float | None' "
                                 "= None, starts: 'Any' = None, callback: 'Callable[[dict[str, Any]], None] | "
-                                "None' = None) -> 'WelfareReport'"}
+                                "None' = None, check: 'bool' = True) -> 'WelfareReport'"}
 
 
 @pytest.mark.parametrize("name", ["OUFit", "CIRFit", "GBMFit"])

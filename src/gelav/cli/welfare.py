@@ -26,13 +26,17 @@ def _pct(x: float) -> str:
 @click.option("--starts", default=None, metavar="TAX,TAX,...",
               help="Initial taxes of the planner's iteration [NAV], e.g. 0,-0.1,0.05 (a negative one is a subsidy); "
                    "the best stationary point is kept (default 0, or [welfare] starts).")
+@click.option("--check/--no-check", "check", default=True, show_default=True,
+              help="Solve again at ε/2 and on half the grid and show how far the gap moves; an unresolved gap "
+                   "is not printed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
               help="Figure file: τ*(t, L), the exit policies and the price paths side by side.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @handle_errors
 def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps: int | None,
-            epsilon: float | None, starts: str | None, as_json: bool, plot: str | None, quiet: bool) -> None:
+            epsilon: float | None, starts: str | None, check: bool, as_json: bool, plot: str | None,
+            quiet: bool) -> None:
     """Planner vs equilibrium: the Pigouvian tax τ*(L), the welfare gap and the price of anarchy.
 
     Welfare is the LPs' expected discounted payoff; tax revenue is rebated lump-sum.
@@ -76,7 +80,7 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
         progress.start()
     try:
         rep = tasks.welfare(data, preset=preset, n_cells=n_cells, n_steps=n_steps, epsilon=epsilon,
-                            starts=start_taxes, callback=callback)
+                            starts=start_taxes, callback=callback, check=check)
     finally:
         if progress is not None:
             progress.stop()
@@ -90,12 +94,19 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
             out["plot"] = plot
         dump_json(out)
         return
+    gc = rep.check
+    unresolved = gc is not None and not gc.resolved
+    gap, per_year, poa = f"{w.gap:.6f}", _pct(w.gap_per_year), f"{w.price_of_anarchy:.6f}"
+    if gc is not None and math.isfinite(gc.error) and gc.error > 0:
+        gap += f" ± {gc.error:.6f}"
+    if unresolved:
+        gap = per_year = poa = "not resolved"
     print_table(f"Welfare: {sc.name} (NAV per unit of LP population)", ["quantity", "value"], [
         ["LP welfare, planner", f"{w.planner_welfare:.6f}"],
         ["LP welfare, equilibrium", f"{w.equilibrium_welfare:.6f}"],
-        ["welfare gap", f"{w.gap:.6f}"],
-        ["gap per year, fraction of NAV", _pct(w.gap_per_year)],
-        ["price of anarchy", f"{w.price_of_anarchy:.6f}"],
+        ["welfare gap", gap],
+        ["gap per year, fraction of NAV", per_year],
+        ["price of anarchy", poa],
         ["tax revenue under τ* (rebated lump-sum)", f"{w.tax_revenue:.6f}"],
         ["buyers' surplus under τ*", f"{w.buyers_surplus:.6f}"],
         ["total exits, equilibrium / planner", f"{_pct(exits_eq)} / {_pct(exits_pl)}"],
@@ -113,3 +124,9 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
         ["outer iterations", d["iterations"]], ["last tax change", f"{d['tax_change']:.2e}"],
         ["mass balance error", f"{d['mass_balance_error']:.1e}"], ["duality error", f"{d['duality_error']:.1e}"],
         ["seconds", f"{d['seconds']:.2f}"]])
+    if unresolved:
+        assert gc is not None
+        moved = (f"it is {gc.gap:.2e} here, {gc.half_epsilon_gap:.2e} at ε/2 and {gc.coarse_gap:.2e} on half the "
+                 "grid" if gc.error < math.inf else gc.reason)
+        click.echo(f"Note: the welfare gap is not resolved at these numerics ({moved}); lower --epsilon and "
+                   "refine --n-cells/--n-steps.", err=True)
