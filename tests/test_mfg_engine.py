@@ -294,6 +294,29 @@ def test_numpy_engine_without_symmetrizer_is_the_same_scheme(monkeypatch: pytest
         _rel(a, b, 1e-12)
 
 
+@pytest.mark.parametrize("name", ["crisis", "vintages", "herding"])
+def test_forward_from_kept_factorisations_is_bitwise_the_same(name: str) -> None:
+    """The NumPy forward sweep solves each exiting step with the factorisation the backward sweep kept
+    (?pttrs on the ?ptsv factors of the same matrix): bitwise the numbers of refactorising it, for the
+    step-by-step, all-steps-at-once, lagged and fixed-policy backward sweeps (three types, fund ends,
+    population-dependent dynamics)."""
+    from dataclasses import replace
+
+    pb = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30))
+    Z = _crowded(pb)
+    _, bw1, _ = pb.phi(Z, EPS, EPS, newton_tol=TIGHT)
+    lagged = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30, control="lagged"))
+    cases = [pb.backward(Z, EPS, EPS), pb.backward(Z, EPS, EPS, guess=bw1, newton="global"),
+             pb.backward(Z, EPS, EPS, policy=bw1.k)]
+    assert cases[1].newton == "global"
+    for p, bw in [(pb, b) for b in cases] + [(lagged, lagged.backward(Z, EPS, EPS))]:
+        kept = [n for n, f in enumerate(bw.factors) if f is not None]
+        assert kept and set(kept) <= set(np.flatnonzero(bw.exiting))  # factors of exiting steps only
+        a, b = p.forward(bw), p.forward(replace(bw, factors=None))
+        for x, y in ((a.P, b.P), (a.q, b.q), (a.exits, b.exits), (a.Z, b.Z)):
+            assert np.array_equal(x, y)
+
+
 def test_extrapolation_weights_are_exact_for_quadratics_in_time() -> None:
     """The predictors' weights reproduce any quadratic in time on the steps taken (half steps, fund ends,
     quarter boundaries: unequal steps), linear functions on the last-but-one step, constants on the last."""
