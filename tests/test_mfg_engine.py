@@ -306,15 +306,24 @@ def test_forward_from_kept_factorisations_is_bitwise_the_same(name: str) -> None
     Z = _crowded(pb)
     _, bw1, _ = pb.phi(Z, EPS, EPS, newton_tol=TIGHT)
     lagged = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30, control="lagged"))
-    cases = [pb.backward(Z, EPS, EPS), pb.backward(Z, EPS, EPS, guess=bw1, newton="global"),
-             pb.backward(Z, EPS, EPS, policy=bw1.k)]
-    assert cases[1].newton == "global"
-    for p, bw in [(pb, b) for b in cases] + [(lagged, lagged.backward(Z, EPS, EPS))]:
-        kept = [n for n, f in enumerate(bw.factors) if f is not None]
-        assert kept and set(kept) <= set(np.flatnonzero(bw.exiting))  # factors of exiting steps only
+    cases = [(pb, {}), (pb, {"guess": bw1, "newton": "global"}), (pb, {"policy": bw1.k}), (lagged, {})]
+    for p, kw in cases:
+        bw = p.backward(Z, EPS, EPS, **kw)
+        assert bw.newton == kw.get("newton", "step")
+        kept = p._kept(bw)
+        assert kept is not None and kept[2].any()
+        assert set(np.flatnonzero(kept[2])) <= set(np.flatnonzero(bw.exiting))  # factors of exiting steps only
         a, b = p.forward(bw), p.forward(replace(bw, factors=None))
         for x, y in ((a.P, b.P), (a.q, b.q), (a.exits, b.exits), (a.Z, b.Z)):
             assert np.array_equal(x, y)
+    # two sweeps later the buffer holds another sweep's factors: the forward sweep refactorises (same numbers)
+    bw = pb.backward(Z, EPS, EPS)
+    ref = pb.forward(bw)
+    pb.backward(Z, EPS, EPS, policy=bw1.k)
+    assert pb._kept(bw) is not None
+    pb.backward(2.0 * Z, EPS, EPS)
+    assert pb._kept(bw) is None
+    assert np.array_equal(pb.forward(bw).P, ref.P)
 
 
 def test_extrapolation_weights_are_exact_for_quadratics_in_time() -> None:

@@ -446,24 +446,23 @@ def ptsv_inplace(d: Array, e: Array, x: Array) -> Array:
 
 
 def ptsv_factor_inplace(d: Array, e: Array, x: Array) -> Array:
-    r""":func:`ptsv_inplace`, keeping the factorisation :math:`S = LDL^\top`: ``d`` is overwritten with
-    :math:`D`, and the subdiagonal of :math:`L` is returned (a new array; ``e`` is kept). With them
-    :func:`pttrs_inplace` solves :math:`S` again without refactorising (the same numbers as ``?ptsv``,
-    which is ``?pttrf`` followed by ``?pttrs``).
+    r""":func:`ptsv_inplace`, keeping the factorisation :math:`S = LDL^\top` in place of the bands: ``d``
+    is overwritten with :math:`D` and ``e`` with the subdiagonal of :math:`L` (both C-contiguous float64
+    vectors). With them :func:`pttrs_inplace` solves :math:`S` again without refactorising (the same
+    numbers as ``?ptsv``, which is ``?pttrf`` followed by ``?pttrs``). Returns ``x``.
 
     Raises
     ------
     numpy.linalg.LinAlgError
         When :math:`S` is not positive definite.
     """
-    out = _dptsv(d, e, x, 1, 0, 1)
-    info = out[3]
+    info = _dptsv(d, e, x, 1, 1, 1)[3]
     if info != 0:
         if info > 0:
             raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
                                         f"(LAPACK dptsv info={info}): not an M-matrix.")
         raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
-    return out[1]  # type: ignore[no-any-return]
+    return x
 
 
 def pttrs_inplace(d: Array, e: Array, x: Array) -> Array:

@@ -95,34 +95,37 @@ def _solve_t(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> A
 
 
 def _solve_keep(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any, keep: Any, n: int) -> Any:
-    r""":func:`_solve` of step ``n``'s frozen-intensity system, keeping its factorisation in ``keep[n]`` when
-    ``keep`` is a list (the symmetrised ``?ptsv`` rows: the diagonal and subdiagonal of :math:`LDL^\top`,
-    :func:`gelav.fd.linalg.ptsv_factor_inplace`; None for a ``?gtsv`` row), for the transposed solve of
-    the forward sweep (:func:`_solve_t_kept`)."""
+    r""":func:`_solve` of step ``n``'s frozen-intensity system, keeping its factorisation when ``keep`` is
+    given: ``(Df, Ef, kept)``, rows ``Df[n]``, ``Ef[n]`` for the diagonal and subdiagonal of
+    :math:`LDL^\top` (:func:`gelav.fd.linalg.ptsv_factor_inplace`) and ``kept[n]`` whether they hold it
+    (the symmetrised ``?ptsv`` rows; a ``?gtsv`` row keeps nothing), for the transposed solve of the
+    forward sweep (:func:`_solve_t_kept`)."""
     sym = None if fac is None else fac[1]
     if keep is None or sym is None:
         if keep is not None:
-            keep[n] = None
+            keep[2][n] = False
         return _solve(fac, dl, d, du, b, out, cw)
+    df, ef = keep[0][n], keep[1][n]
+    np.copyto(df, d)
+    np.copyto(ef, sym[2])
     np.multiply(b, sym[0], out)
-    e = linalg.ptsv_factor_inplace(d, sym[2], out)
-    keep[n] = (d.copy(), e)
+    linalg.ptsv_factor_inplace(df, ef, out)
+    keep[2][n] = True
     return np.multiply(out, sym[1], out)
 
 
 def _solve_t_kept(fac: Any, dl: Any, ad: Any, du: Any, k: Any, h: float, b: Any, out: Any, d: Any, cw: Any,
                   kept: Any, n: int) -> Any:
     r"""Transposed solve of step ``n`` with diagonal ``ad + h k`` into ``out`` (``d``: scratch for the
-    diagonal): from the factorisation the backward sweep kept (``kept[n]``, :func:`_solve_keep`: the same
-    matrix, so the same numbers without refactorising, :math:`D\,S^{-1}(D^{-1}b)`), else
+    diagonal): from the factorisation the backward sweep kept (``kept`` as ``keep`` of :func:`_solve_keep`:
+    the same matrix, so the same numbers without refactorising, :math:`D\,S^{-1}(D^{-1}b)`), else
     :func:`_diag_add` and :func:`_solve_t`."""
-    f = None if kept is None else kept[n]
-    if f is None:
+    if kept is None or not kept[2][n]:
         _diag_add(ad, k, h, d)
         return _solve_t(fac, dl, d, du, b, out, cw)
     sym = fac[1]
     np.multiply(b, sym[1], out)
-    linalg.pttrs_inplace(f[0], f[1], out)
+    linalg.pttrs_inplace(kept[0][n], kept[1][n], out)
     return np.multiply(out, sym[0], out)
 
 
@@ -416,9 +419,9 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
     previous best response to warm-start Newton (steps where it exits skip the
     trial no-exit solve), ``g_exit[n]`` (int8): 1 if it exits at step ``n``, 0 if
     not, -1 to test it here; ``xw`` (M, 3): the weights extrapolating levels ``n+1 .. n+3`` to level
-    ``n`` (the Newton predictors); ``work``: a scratch block (:func:`work`); ``keep``: None, or a
-    list (M) in which the NumPy engine keeps the factorisation of every frozen-intensity step for the
-    forward sweep (:func:`_solve_keep`). Fills ``Vs``, ``ks`` (intensities) and ``exiting`` (steps with
+    ``n`` (the Newton predictors); ``work``: a scratch block (:func:`work`); ``keep``: None, or where
+    the NumPy engine keeps the factorisation of every frozen-intensity step for the forward sweep
+    (:func:`_solve_keep`). Fills ``Vs``, ``ks`` (intensities) and ``exiting`` (steps with
     exits).
 
     A step where nobody exits is one solve with :math:`L^0_n`, accepted when
