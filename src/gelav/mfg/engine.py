@@ -46,7 +46,8 @@ nobody exits is a solve with the cached factorisation (accepted when
 with exits runs Newton's method, predicted from the next three levels extrapolated
 in time (:func:`extrapolation_weights`; warm: the previous fixed-point iterate plus
 its extrapolated change, when given), and a frozen-intensity solve; the forward sweep reuses the stored
-intensities (a one-shot solve on the transposed bands). Every solve goes through
+intensities (NumPy engine: the transposed solve from the factorisation the frozen-intensity solve kept,
+:meth:`Problem._factor_store`; compiled engine: one elimination on the transposed bands). Every solve goes through
 :mod:`gelav.fd.linalg`; the sweeps are the kernels of :mod:`gelav.mfg.kernels`. With a close warm start Newton can
 run on all steps at once (``newton="global"``).
 """
