@@ -191,6 +191,27 @@ def test_symmetrized_solve_matches_dense_and_keeps_componentwise_accuracy():
         assert np.array_equal(Db[i], Di) and np.array_equal(eb[i], ei)
 
 
+def test_kept_ptsv_factors_solve_again_bitwise():
+    """?ptsv's factors kept in place (ptsv_factor_inplace) and ?pttrs on them (pttrs_inplace): the same numbers
+    as ptsv_inplace, for the matrix and (through the symmetrizer) its transpose; a matrix that is not positive
+    definite is refused like ptsv_inplace."""
+    rng = np.random.default_rng(5)
+    dl, d, du = _m_matrix(rng, 60)
+    D, e = la.symmetrizer(dl, du)
+    b = rng.normal(size=60)
+    ref = la.ptsv_inplace(d.copy(), e, D * b) / D
+    df, ef = d.copy(), e.copy()
+    x = la.ptsv_factor_inplace(df, ef, D * b) / D
+    assert np.array_equal(x, ref)
+    assert not np.array_equal(df, d) and not np.array_equal(ef, e)  # the factors replaced the bands
+    for c in (b, rng.normal(size=60)):
+        assert np.array_equal(la.pttrs_inplace(df, ef, D * c) / D, la.ptsv_inplace(d.copy(), e, D * c) / D)
+        assert np.array_equal(la.pttrs_inplace(df, ef, c / D) * D, la.ptsv_inplace(d.copy(), e, c / D) * D)
+    assert np.max(np.abs(_dense(dl, d, du).T @ (la.pttrs_inplace(df, ef, b / D) * D) - b)) < 1e-12
+    with pytest.raises(np.linalg.LinAlgError, match="positive definite"):
+        la.ptsv_factor_inplace(np.array([1.0, -1.0, 1.0]), np.zeros(2), np.ones(3))
+
+
 def test_symmetrizer_refuses_what_it_cannot_symmetrize():
     dl, du = -np.ones(4), -np.ones(4)
     one = dl.copy()

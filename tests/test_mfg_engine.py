@@ -294,6 +294,38 @@ def test_numpy_engine_without_symmetrizer_is_the_same_scheme(monkeypatch: pytest
         _rel(a, b, 1e-12)
 
 
+@pytest.mark.parametrize("name", ["crisis", "vintages", "herding"])
+def test_forward_from_kept_factorisations_is_bitwise_the_same(name: str) -> None:
+    """The NumPy forward sweep solves each exiting step with the factorisation the backward sweep kept
+    (?pttrs on the ?ptsv factors of the same matrix): bitwise the numbers of refactorising it, for the
+    step-by-step, all-steps-at-once, lagged and fixed-policy backward sweeps (three types, fund ends,
+    population-dependent dynamics)."""
+    from dataclasses import replace
+
+    pb = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30))
+    Z = _crowded(pb)
+    _, bw1, _ = pb.phi(Z, EPS, EPS, newton_tol=TIGHT)
+    lagged = Problem(MODELS[name], Numerics(n_cells=24, n_steps=30, control="lagged"))
+    cases = [(pb, {}), (pb, {"guess": bw1, "newton": "global"}), (pb, {"policy": bw1.k}), (lagged, {})]
+    for p, kw in cases:
+        bw = p.backward(Z, EPS, EPS, **kw)
+        assert bw.newton == kw.get("newton", "step")
+        kept = p._kept(bw)
+        assert kept is not None and kept[2].any()
+        assert set(np.flatnonzero(kept[2])) <= set(np.flatnonzero(bw.exiting))  # factors of exiting steps only
+        a, b = p.forward(bw), p.forward(replace(bw, factors=None))
+        for x, y in ((a.P, b.P), (a.q, b.q), (a.exits, b.exits), (a.Z, b.Z)):
+            assert np.array_equal(x, y)
+    # two sweeps later the buffer holds another sweep's factors: the forward sweep refactorises (same numbers)
+    bw = pb.backward(Z, EPS, EPS)
+    ref = pb.forward(bw)
+    pb.backward(Z, EPS, EPS, policy=bw1.k)
+    assert pb._kept(bw) is not None
+    pb.backward(2.0 * Z, EPS, EPS)
+    assert pb._kept(bw) is None
+    assert np.array_equal(pb.forward(bw).P, ref.P)
+
+
 def test_extrapolation_weights_are_exact_for_quadratics_in_time() -> None:
     """The predictors' weights reproduce any quadratic in time on the steps taken (half steps, fund ends,
     quarter boundaries: unequal steps), linear functions on the last-but-one step, constants on the last."""

@@ -79,7 +79,9 @@ __all__ = [
     "numba_available",
     "numba_kernels",
     "policy_iteration",
+    "ptsv_factor_inplace",
     "ptsv_inplace",
+    "pttrs_inplace",
     "resolve_backend",
     "rmatvec",
     "solve",
@@ -100,6 +102,7 @@ _dgttrs = lapack.dgttrs
 _dgtsv = lapack.dgtsv
 _zgtsv = lapack.zgtsv
 _dptsv = lapack.dptsv
+_dpttrs = lapack.dpttrs
 
 
 def resolve_backend(backend: str) -> str:
@@ -439,6 +442,35 @@ def ptsv_inplace(d: Array, e: Array, x: Array) -> Array:
             raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
                                         f"(LAPACK dptsv info={info}): not an M-matrix.")
         raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
+    return x
+
+
+def ptsv_factor_inplace(d: Array, e: Array, x: Array) -> Array:
+    r""":func:`ptsv_inplace`, keeping the factorisation :math:`S = LDL^\top` in place of the bands: ``d``
+    is overwritten with :math:`D` and ``e`` with the subdiagonal of :math:`L` (both C-contiguous float64
+    vectors). With them :func:`pttrs_inplace` solves :math:`S` again without refactorising (the same
+    numbers as ``?ptsv``, which is ``?pttrf`` followed by ``?pttrs``). Returns ``x``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When :math:`S` is not positive definite.
+    """
+    info = _dptsv(d, e, x, 1, 1, 1)[3]
+    if info != 0:
+        if info > 0:
+            raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
+                                        f"(LAPACK dptsv info={info}): not an M-matrix.")
+        raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
+    return x
+
+
+def pttrs_inplace(d: Array, e: Array, x: Array) -> Array:
+    """``x`` ← :math:`S^{-1}x` from the factors ``(d, e)`` of :func:`ptsv_factor_inplace` (one LAPACK
+    ``?pttrs`` call in place; ``x`` a C-contiguous float64 vector). Returns ``x``."""
+    info = _dpttrs(d, e, x, 1)[1]
+    if info != 0:  # pragma: no cover - only for invalid arguments
+        raise RuntimeError(f"LAPACK dpttrs failed (info={info}).")
     return x
 
 

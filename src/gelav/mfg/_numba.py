@@ -53,6 +53,20 @@ def _solve_t_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -
     return out
 
 
+def _solve_keep_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any, keep: Any,
+                   n: int) -> Any:  # pragma: no cover - jitted
+    _thomas(dl, d, du, b, out, cw)  # nothing kept: the compiled forward sweep eliminates again (cheaper)
+    return out
+
+
+def _solve_t_kept_nb(fac: Any, dl: Any, ad: Any, du: Any, k: Any, h: float, b: Any, out: Any, d: Any, cw: Any,
+                     kept: Any, n: int) -> Any:  # pragma: no cover - jitted
+    for i in range(ad.shape[0]):  # _diag_add
+        d[i] = ad[i] + k[i] * h
+    _thomas(du, d, dl, b, out, cw)
+    return out
+
+
 def _solve0_nb(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:  # pragma: no cover
     _thomas(dl, d, du, b, out, cw)  # no cached factorisation here: one elimination (cheaper than LAPACK's call)
     return out
@@ -228,7 +242,7 @@ def _newton_system_nb(ad: Any, al: Any, au: Any, W: Any, pi: Any, b: Any, inv_d:
 _thomas: Any = None
 
 #: the backend-specific primitives of :mod:`gelav.mfg.kernels` (each ``<name>_nb`` here)
-PRIMITIVES = ("_row", "_solve", "_solve_t", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero",
+PRIMITIVES = ("_row", "_solve", "_solve_keep", "_solve_t", "_solve_t_kept", "_solve0", "_solve0_t", "_descend", "_shift", "_diag_add", "_nonzero",
               "_positive_part",
               "_absmax", "_exceeds", "_gap_start", "_gap_start3", "_shift3", "_exit_rate", "_exit_rate_system",
               "_exit_system", "_apply", "_apply_add", "_apply_t",

@@ -46,7 +46,8 @@ nobody exits is a solve with the cached factorisation (accepted when
 with exits runs Newton's method, predicted from the next three levels extrapolated
 in time (:func:`extrapolation_weights`; warm: the previous fixed-point iterate plus
 its extrapolated change, when given), and a frozen-intensity solve; the forward sweep reuses the stored
-intensities (a one-shot solve on the transposed bands). Every solve goes through
+intensities (NumPy engine: the transposed solve from the factorisation the frozen-intensity solve kept,
+:meth:`Problem._factor_store`; compiled engine: one elimination on the transposed bands). Every solve goes through
 :mod:`gelav.fd.linalg`; the sweeps are the kernels of :mod:`gelav.mfg.kernels`. With a close warm start Newton can
 run on all steps at once (``newton="global"``).
 """
@@ -189,6 +190,10 @@ class Backward:
     exiting: Array  # (M,) bool: steps with a nonzero exit intensity
     dt: Array  # (M,)
     newton: str = "step"  # how the exit intensity was solved: "step" (per step), "global" (all steps), "numba"
+    #: ``(problem, buffer, generation)``: where the NumPy sweep kept the factorisations of its frozen-intensity
+    #: steps (``Problem._factor_store``); the forward sweep solves their transposes with them
+    #: (:func:`gelav.mfg.kernels._solve_keep`) while the buffer still holds them. None: nothing kept
+    factors: tuple[Any, int, int] | None = None
 
     @property
     def diag(self) -> Array:
@@ -372,6 +377,11 @@ class Problem:
         self._V_lin: Array | None = None
         self._P_lin: tuple[Array, Array] | None = None
         self._ae: tuple[float, Array] | None = None
+        # where the NumPy backward sweeps keep their frozen-step factorisations (_factor_store): two
+        # buffers used in turn, each with a generation count that a new sweep into it increments
+        self._factor_bufs: list[tuple[Array, Array, NDArray[np.bool_]] | None] = [None, None]
+        self._factor_gen = [0, 0]
+        self._factor_next = 0
 
     # -- set-up helpers ------------------------------------------------------
     def _own_coefficients(self) -> tuple[Array | None, Array | None]:
@@ -538,6 +548,33 @@ class Problem:
             return self._ops_static
         return self.step_ops(Q)
 
+    def _factor_store(self) -> tuple[tuple[Array, Array, NDArray[np.bool_]], tuple[int, int]]:
+        """Storage for the factorisations of one backward sweep's frozen-intensity steps (``keep`` of
+        :func:`gelav.mfg.kernels._solve_keep`) and its ticket ``(buffer, generation)``.
+
+        Two buffers are used in turn (preallocated, so a sweep writes into memory already mapped: fresh
+        arrays per step cost as much in page faults as the forward sweep saves), so the best response of
+        the previous evaluation keeps its factors while the next one is solved; :meth:`_kept` hands a
+        :class:`Backward`'s factors to the forward sweep only while its buffer still holds them.
+        """
+        i = self._factor_next
+        self._factor_next = 1 - i
+        buf = self._factor_bufs[i]
+        if buf is None:
+            KN = self.K * self.N
+            buf = (np.empty((self.M, KN)), np.empty((self.M, max(KN - 1, 0))), np.zeros(self.M, dtype=bool))
+            self._factor_bufs[i] = buf
+        buf[2][:] = False
+        self._factor_gen[i] += 1
+        return buf, (i, self._factor_gen[i])
+
+    def _kept(self, bw: Backward) -> tuple[Array, Array, NDArray[np.bool_]] | None:
+        """The factorisations ``bw``'s backward sweep kept, if its buffer still holds them (else None)."""
+        t = bw.factors
+        if t is None or t[0] is not self or self._factor_gen[t[1]] != t[2]:
+            return None
+        return self._factor_bufs[t[1]]
+
     def _alive_over(self, eps: float) -> Array:
         """:math:`1/\varepsilon` where a type is alive, else 0 (M, KN); kept for the last ``eps``."""
         if self._ae is None or self._ae[0] != eps:
@@ -672,8 +709,8 @@ class Problem:
                 and engine == "numpy":
             out = self._global_newton(ops, pf, pc, ae, eps, delta, Vs, n_top, gV, newton_tol)
             if out is not None:
-                ks, exiting, n_sweeps = out
-                return Backward(Vs, ks, ops, price, market, base, Q, n_sweeps, exiting, self.dt, "global")
+                ks, exiting, n_sweeps, kept = out
+                return Backward(Vs, ks, ops, price, market, base, Q, n_sweeps, exiting, self.dt, "global", kept)
         mode = 2 if policy is not None else (1 if control == "lagged" else 0)
         warm = gV if mode == 0 else None
         pol = np.ascontiguousarray(policy, dtype=float) if policy is not None else ks
@@ -683,15 +720,17 @@ class Problem:
             g_exit = np.full(M, -1, dtype=np.int8)  # tested step by step, when needed
         else:  # where the guess exits, vectorised over the steps
             g_exit = np.asarray((pc > warm[:M]).any(axis=1), dtype=np.int8)
+        keep, ticket = self._factor_store() if engine != "numba" else (None, None)
         n_newton = self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, mode, warm, g_exit, pol,
-                                        newton_tol, engine)
+                                        newton_tol, engine, keep)
         return Backward(Vs, ks, ops, price, market, base, Q, n_newton, exiting, self.dt,
-                        "numba" if engine == "numba" else "step")
+                        "numba" if engine == "numba" else "step", None if ticket is None else (self, *ticket))
 
     def _sweep_backward(self, ops: StepOps, pf: Array, pc: Array, eps: float, delta: float, Vs: Array, ks: Array,
                         exiting: Array, n_top: int, mode: int, gV: Array | None, g_exit: NDArray[np.int8],
-                        policy: Array, newton_tol: float, engine: str) -> int:
-        """Run :func:`gelav.mfg.kernels.backward_sweep` on the NumPy/LAPACK or the compiled backend."""
+                        policy: Array, newton_tol: float, engine: str, keep: Any = None) -> int:
+        """Run :func:`gelav.mfg.kernels.backward_sweep` on the NumPy/LAPACK or the compiled backend (``keep``:
+        where to keep the factorisations of the frozen-intensity steps, :meth:`_factor_store`; NumPy only)."""
         ae = self._alive_over(eps)
         has_guess = gV is not None
         bands: Any
@@ -711,11 +750,12 @@ class Problem:
             (bands, rows), dt = ops.row_lists, self._dt_list
         return int(sweep(*bands[:6], rows, self.hsrc, pf, pc, self.alive_f, ae,
                          float(eps), float(delta), dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
-                         policy, float(newton_tol), lu0, self.xw, kernels.work(Vs.shape[1])))
+                         policy, float(newton_tol), lu0, self.xw, kernels.work(Vs.shape[1]),
+                         None if engine == "numba" else keep))
 
     def _global_newton(self, ops: StepOps, pf: Array, pc: Array, ae: Array, eps: float, delta: float, Vs: Array,
                        n_top: int, gV: Array, newton_tol: float, max_sweeps: int = 3
-                       ) -> tuple[Array, Array, int] | None:
+                       ) -> tuple[Array, Array, int, tuple[Any, int, int]] | None:
         r"""Newton's method on all steps at once (warm start), then one sweep with the exit intensity frozen.
 
         The residual :math:`F_n(W) = L_n(W_n)W_n - \rho_n R_n W_{n+1} - \Delta t_n s_n(W_n)` and the
@@ -724,7 +764,7 @@ class Problem:
         block-bidiagonal system :math:`J_n\delta_n - \rho_n R_n\delta_{n+1} = -F_n` in one backward sweep
         of tridiagonal solves. The values are then the backward kernel's sweep with the intensity frozen
         (:func:`gelav.mfg.kernels.exit_rate` of the solution), so the scheme solved is the same as step by
-        step; only the order of the work changes. Fills ``Vs[:n_top]`` and returns ``(k, exiting, sweeps)``,
+        step; only the order of the work changes. Fills ``Vs[:n_top]`` and returns ``(k, exiting, sweeps, ticket)``,
         or None if Newton did not converge (the caller then falls back to the step-by-step iteration).
         """
         M, KN = self.M, self.K * self.N
@@ -790,12 +830,13 @@ class Problem:
             kernels.exit_rate(pf[s0:s1], W[s0:s1], inv_d, ae[s0:s1], kk[s0:s1], t[:s1 - s0])
         ks = np.zeros((M, KN))
         exiting = np.zeros(M, dtype=bool)
-        self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, np.zeros(M, dtype=np.int8), kk, newton_tol,
-                             "numpy")
-        return ks, exiting, sweeps
+        keep, ticket = self._factor_store()
+        self._sweep_backward(ops, pf, pc, eps, delta, Vs, ks, exiting, n_top, 2, None, np.zeros(M, dtype=np.int8), kk,
+                             newton_tol, "numpy", keep)
+        return ks, exiting, sweeps, (self, *ticket)
 
     def _sweep_forward(self, ops: StepOps, k: Array | None, exiting: Array, n0: int, P: Array, qs: Array,
-                       exits: Array, engine: str = "numpy") -> None:
+                       exits: Array, engine: str = "numpy", kept: Any = None) -> None:
         """Forward steps ``n0 .. M-1`` (in place, :func:`gelav.mfg.kernels.forward_sweep`), starting from the
         holders ``P[n0]`` (pre-payout masses); fills the exit masses ``exits`` (M, K) of those steps."""
         K, N, M = self.K, self.N, self.M
@@ -820,7 +861,7 @@ class Problem:
             (bands, rows), dt = ops.row_lists, self._dt_list
         ends = self.end_idx.astype(np.int64) if engine == "numba" else self.end_idx.tolist()
         sweep(*bands[:3], *bands[6:], rows, k, exiting, dt, p, n0,
-              P.reshape(M + 1, K * N), qs, ends, N, lu0, kernels.work(K * N))
+              P.reshape(M + 1, K * N), qs, ends, N, lu0, kernels.work(K * N), None if engine == "numba" else kept)
         if exiting[n0:].any():  # exit masses Δt Σ k q per type (one pass over the steps, no copies)
             exits[n0:] = np.einsum("mkn,mkn->mk", k[n0:].reshape(-1, K, N), qs[n0:].reshape(-1, K, N))
             exits[n0:] *= self.dt[n0:, None]
@@ -841,7 +882,8 @@ class Problem:
                 qs[:n0] = ql[:n0]
         exits = np.zeros((M, K))
         if n0 < M:
-            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, exits, self.numerics.resolved_engine)
+            self._sweep_forward(bw.ops, bw.k, bw.exiting, n0, P, qs, exits, self.numerics.resolved_engine,
+                                self._kept(bw))
         Z = self.aggregates(P, exits)
         return Forward(P, qs, exits, Z)
 

@@ -94,6 +94,41 @@ def _solve_t(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> A
     return np.multiply(out, sym[0], out)
 
 
+def _solve_keep(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any, keep: Any, n: int) -> Any:
+    r""":func:`_solve` of step ``n``'s frozen-intensity system, keeping its factorisation when ``keep`` is
+    given: ``(Df, Ef, kept)``, rows ``Df[n]``, ``Ef[n]`` for the diagonal and subdiagonal of
+    :math:`LDL^\top` (:func:`gelav.fd.linalg.ptsv_factor_inplace`) and ``kept[n]`` whether they hold it
+    (the symmetrised ``?ptsv`` rows; a ``?gtsv`` row keeps nothing), for the transposed solve of the
+    forward sweep (:func:`_solve_t_kept`)."""
+    sym = None if fac is None else fac[1]
+    if keep is None or sym is None:
+        if keep is not None:
+            keep[2][n] = False
+        return _solve(fac, dl, d, du, b, out, cw)
+    df, ef = keep[0][n], keep[1][n]
+    np.copyto(df, d)
+    np.copyto(ef, sym[2])
+    np.multiply(b, sym[0], out)
+    linalg.ptsv_factor_inplace(df, ef, out)
+    keep[2][n] = True
+    return np.multiply(out, sym[1], out)
+
+
+def _solve_t_kept(fac: Any, dl: Any, ad: Any, du: Any, k: Any, h: float, b: Any, out: Any, d: Any, cw: Any,
+                  kept: Any, n: int) -> Any:
+    r"""Transposed solve of step ``n`` with diagonal ``ad + h k`` into ``out`` (``d``: scratch for the
+    diagonal): from the factorisation the backward sweep kept (``kept`` as ``keep`` of :func:`_solve_keep`:
+    the same matrix, so the same numbers without refactorising, :math:`D\,S^{-1}(D^{-1}b)`), else
+    :func:`_diag_add` and :func:`_solve_t`."""
+    if kept is None or not kept[2][n]:
+        _diag_add(ad, k, h, d)
+        return _solve_t(fac, dl, d, du, b, out, cw)
+    sym = fac[1]
+    np.multiply(b, sym[1], out)
+    linalg.pttrs_inplace(kept[0][n], kept[1][n], out)
+    return np.multiply(out, sym[0], out)
+
+
 def _solve0(fac: Any, dl: Any, d: Any, du: Any, b: Any, out: Any, cw: Any) -> Any:
     """Solve with the no-exit step matrix :math:`L^0_n` into ``out`` (its cached factorisation ``fac[0]``,
     raw LAPACK factors, when given). Keeps ``d`` and ``b`` (both are used again)."""
@@ -372,7 +407,7 @@ def newton_step(fac: Any, al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, ha
 def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
-                   newton_tol: float, aux: Any, xw: Any, work: Any) -> int:
+                   newton_tol: float, aux: Any, xw: Any, work: Any, keep: Any = None) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
 
     Step ``n`` uses row ``rows[n]`` of the bands and of the backend's solver data ``aux`` (NumPy: per row
@@ -384,8 +419,10 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
     previous best response to warm-start Newton (steps where it exits skip the
     trial no-exit solve), ``g_exit[n]`` (int8): 1 if it exits at step ``n``, 0 if
     not, -1 to test it here; ``xw`` (M, 3): the weights extrapolating levels ``n+1 .. n+3`` to level
-    ``n`` (the Newton predictors); ``work``: a scratch block (:func:`work`). Fills ``Vs``, ``ks``
-    (intensities) and ``exiting`` (steps with exits).
+    ``n`` (the Newton predictors); ``work``: a scratch block (:func:`work`); ``keep``: None, or where
+    the NumPy engine keeps the factorisation of every frozen-intensity step for the forward sweep
+    (:func:`_solve_keep`). Fills ``Vs``, ``ks`` (intensities) and ``exiting`` (steps with
+    exits).
 
     A step where nobody exits is one solve with :math:`L^0_n`, accepted when
     :math:`\pi_n \le V_n` everywhere (then the intensity is exactly zero).
@@ -458,7 +495,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                 if exits:
                     _exit_system(kk, h, pi, b, sd, J, G)
             if exits:
-                _solve(fac, sl, J, su, G, Vn, cw)
+                _solve_keep(fac, sl, J, su, G, Vn, cw, keep, n)
                 if mode == 2:
                     ks[n] = kk
                 exiting[n] = True
@@ -469,19 +506,20 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
 
 
 def forward_sweep(al: Any, ad: Any, au: Any, rfd: Any, rfl: Any, rfu: Any, rows: Any, k: Any, exiting: Any, dt: Any,
-                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, aux: Any, work: Any) -> None:
+                  p: Any, n0: int, P: Any, qs: Any, end_idx: Any, N: int, aux: Any, work: Any,
+                  kept: Any = None) -> None:
     r"""Forward steps ``n0 .. M-1`` in place from the holders ``p`` at ``n0``: :math:`q_n = L_n^{-\top}p_n`,
     :math:`p_{n+1} = R_n^\top q_n` (``P``: (M+1, KN) holders, pre-payout at a fund end; a type's block is
     emptied after its fund end ``end_idx``); step ``n`` uses row ``rows[n]`` of the bands and of ``aux``;
-    ``work``: a scratch block (:func:`work`)."""
+    ``work``: a scratch block (:func:`work`); ``kept``: None, or the factorisations the backward sweep
+    kept (:func:`_solve_keep`; the forward solves are their transposes)."""
     M = qs.shape[0]
     d, pw, cw = work[0], work[1], work[2]
     for n in range(n0, M):
         r = rows[n]
         fac = _row(aux, r)
         if exiting[n]:
-            _diag_add(ad[r], k[n], dt[n], d)
-            q = _solve_t(fac, al[r], d, au[r], p, qs[n], cw)  # into ``qs[n]``
+            q = _solve_t_kept(fac, al[r], ad[r], au[r], k[n], dt[n], p, qs[n], d, cw, kept, n)  # into ``qs[n]``
         else:
             q = _solve0_t(fac, al[r], ad[r], au[r], p, qs[n], cw)
         p = _apply_t(rfd[r], rfl[r], rfu[r], q, P[n + 1])  # straight into the holders' level
