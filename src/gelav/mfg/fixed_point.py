@@ -585,11 +585,11 @@ def refine_continuation(ev: Evaluator, solved: tuple[float, Array], failed: floa
     by Newton with the exact tangent (:func:`gelav.mfg.tangent.newton`; Anderson without it); a
     failed stage halves the step in :math:`\log\varepsilon` (:math:`\rho \to \sqrt\rho`) and starts
     again from the last solved stage; a stage solved in at most :data:`REFINE_EASY` evaluations
-    doubles it (:math:`\rho \to \rho^2`, at most a decade). Once two stages are solved, a stage that fails
-    from :math:`Z_j` is tried again from the secant predictor :math:`Z_j + (Z_j - Z_{j-1})
-    \log(\varepsilon_{j+1}/\varepsilon_j)/\log(\varepsilon_j/\varepsilon_{j-1})` before the step is halved. The first step is half
-    the failed one (``failed``: the ε whose stage failed). Intermediate
-    stages are solved to ``stage_tol``, the last to ``tol``.
+    doubles it (:math:`\rho \to \rho^2`, at most a decade). Once two stages are solved, a stage
+    that fails from :math:`Z_j` is tried again from the secant predictor
+    :math:`Z_j + (Z_j - Z_{j-1})\log(\varepsilon_{j+1}/\varepsilon_j)/\log(\varepsilon_j/\varepsilon_{j-1})`
+    before the step is halved. The first step is half the failed one (``failed``: the ε whose
+    ladder stage failed). Intermediate stages are solved to ``stage_tol``, the last to ``tol``.
 
     Raises
     ------
