@@ -56,6 +56,7 @@ __all__ = [
     "MapEvaluator",
     "NewtonKrylov",
     "Picard",
+    "StageFailed",
     "Stalled",
     "fixed_point_method",
     "refine_continuation",
@@ -86,6 +87,11 @@ class Cycling(Exception):
 
 class Stalled(Exception):
     """No progress in the residual for many iterations."""
+
+
+class StageFailed(ConvergenceError):
+    """A relaxation stage of ``auto`` where Anderson and damped Picard (damping halved to 1/32) stalled or
+    cycled, within their budgets: the map is too steep for them there (:func:`refine_continuation`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -501,7 +507,7 @@ class Auto(FixedPointMethod):
                 except Stalled:
                     notes.append(f"damped Picard stalled with damping {damping:g}; halving it")
                     damping /= 2.0
-            raise ConvergenceError(
+            raise StageFailed(
                 f"Anderson and damped Picard (damping down to {damping:g}) both failed: {reached(ev, tol)}. "
                 "The map may be too steep (a large "
                 "`flow_impact` with a short `absorption_time` makes block exits self-defeating): try a larger "
@@ -530,10 +536,11 @@ class Auto(FixedPointMethod):
             tol = options.tol if last else max(options.stage_tol, options.tol)
             try:
                 Z = self.iterate(ev, Z, tol, options, notes)
-            except (ConvergenceError, FloatingPointError) as exc:
+            except (StageFailed, FloatingPointError) as exc:
                 if solved is None or ev.spent():
                     raise
-                # the ladder's step was too long for the map at this ε: shorter, safeguarded steps
+                # the ladder's step was too long for the map at this ε: shorter, safeguarded steps (a stage
+                # that spent its `max_iter` raises as before: the budget asked for is kept)
                 return refine_continuation(ev, solved, eps, options, notes, exc)
             solved = (eps, Z)
         return Z
@@ -556,12 +563,12 @@ def _stage(ev: Evaluator, Z: Array, tol: float, options: SolverOptions) -> tuple
     """One stage of :func:`refine_continuation` at the evaluator's relaxation: Newton with the exact
     tangent (``control="newton"``), else Anderson; ``(path, converged)``, never raising on a stall."""
     if ev.pb.numerics.control == "newton":
-        from gelav.mfg.tangent import newton
+        from gelav.mfg.tangent import NEWTON_MAX_STEPS, newton
 
-        Zn, _, ok = newton(ev, Z, tol)
+        Zn, _, ok = newton(ev, Z, tol, max_steps=min(NEWTON_MAX_STEPS, options.max_iter))
         return Zn, ok
     try:
-        return anderson(ev, Z, tol, REFINE_STAGE_EVALUATIONS, options.memory), True
+        return anderson(ev, Z, tol, min(REFINE_STAGE_EVALUATIONS, options.max_iter), options.memory), True
     except (Stalled, FloatingPointError, np.linalg.LinAlgError):
         return Z, False
     except ConvergenceError:
@@ -619,7 +626,7 @@ def refine_continuation(ev: Evaluator, solved: tuple[float, Array], failed: floa
         stages.append(f"{eps:.3g}" + ("" if ok else " (failed)"))
         if ok:
             if last:
-                notes.append(f"{cause.__class__.__name__} at epsilon={failed:g}; continuation in epsilon from "
+                notes.append(f"the ladder's stage epsilon={failed:g} failed; continuation in epsilon from "
                              f"{solved[0]:g} with safeguarded steps and "
                              + ("Newton (exact tangent)" if ev.pb.numerics.control == "newton" else "Anderson")
                              + f" per stage: {', '.join(stages)} ({ev.n_eval - n0} evaluations)")
