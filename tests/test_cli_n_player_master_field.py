@@ -82,3 +82,29 @@ def test_master_field_warm_start_option(tmp_path) -> None:  # type: ignore[no-un
     cfg.write_text('[master_field]\nwarm_start = "sideways"\n')
     r = CliRunner().invoke(main, ["master-field", "--config", str(cfg)])
     assert r.exit_code == 2 and "warm_start" in r.output
+
+
+def test_master_field_bad_options_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every master-field option out of its range is exit 2 naming it, before any solve: `--workers -1`
+    and `--t0 -1` used to run (exit 0); NaN `--t0` named the internal `start`. `--workers 0` solves here
+    (as `build_report(workers=0)`)."""
+    runner = CliRunner()
+    small = ["master-field", "--means", "0", "--spreads", "0.4", "--n-cells", "20", "--n-steps", "20"]
+    cases = {("--workers", "-1"): "`workers`", ("--t0", "-1"): "`t0`", ("--t0", "nan"): "`t0`",
+             ("--t0", "inf"): "`t0`", ("--t0", "5"): "`t0`", ("--means", "nan"): "`--means`",
+             ("--means", ","): "`--means`", ("--spreads", "inf"): "`--spreads`", ("--spreads", "-0.1"): "`spreads`",
+             ("--at", "nan"): "`--at`", ("--at", ""): "`--at`", ("--n-cells", "0"): "`n_cells`",
+             ("--n-cells", "-3"): "`n_cells`", ("--n-steps", "0"): "`n_steps`", ("--n-steps", "-1"): "`n_steps`"}
+    for (opt, val), name in cases.items():
+        r = runner.invoke(main, [*small, opt, val])
+        assert r.exit_code == 2 and name in r.output, (opt, val, r.output)
+    cfg = tmp_path / "s.toml"
+    for line, name in (("workers = -2", "`workers`"), ("t0 = -0.5", "`t0`"), ("means = []", "`means`"),
+                       ('t0 = "soon"', "`t0`")):
+        cfg.write_text(f"[master_field]\n{line}\n")
+        r = runner.invoke(main, ["master-field", "--config", str(cfg)])
+        assert r.exit_code == 2 and name in r.output, (line, r.output)
+    r = runner.invoke(main, [*small, "--workers", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    one = runner.invoke(main, [*small, "--workers", "1", "--json"])
+    assert json.loads(r.output)["values"] == json.loads(one.output)["values"]

@@ -255,6 +255,26 @@ def stress_tol_seed() -> tuple[Any, ...]:
             pde.details["time_error_bound"])
 
 
+def steep_stress_repro() -> tuple[Any, ...]:
+    """The stress preset at discount_rate 0.12 (200 x 200, eps = 1e-3): solved by the safeguarded
+    continuation after the ladder failed (tests/test_mfg_refine_continuation.py on a coarse grid)."""
+    import dataclasses
+    import re
+
+    from gelav.mfg import solve
+    from gelav.mfg.scenarios import SCENARIOS
+
+    sc = SCENARIOS["stress"]
+    m = dataclasses.replace(sc.model, types=tuple(dataclasses.replace(t, discount_rate=0.12) for t in sc.model.types))
+    eq = solve(m, numerics=sc.numerics, options=sc.options, no_feedback=False)
+    note = next(n for n in eq.diagnostics["notes"] if "safeguarded" in n)
+    stages = note.split("per stage: ")[1].split(" (")[0]
+    refined = int(re.search(r"\((\d+) evaluations\)", note).group(1))  # type: ignore[union-attr]
+    n = eq.diagnostics["evaluations"]
+    expl = "below 1e-13" if abs(eq.exploitability) < 1e-13 else f"{eq.exploitability:.1e}"
+    return n, n - refined, refined, stages, eq.residual, expl
+
+
 QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
     ("docs/validation.md", "the sup error of $r$ on the negative axis, {:.1e} as measured by", expm_sup_error),
     ("docs/methods.md", "SqRA on {} cells, $|\\Delta P|$ = {:.1e} against an estimate of {:.1e} (time-error bound {:.0e}).",
@@ -290,6 +310,8 @@ QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
     pytest.param("docs/research.md", "hold three equilibria, with total exits {:.2f} %, {:.2f} % (unstable) and "
                  "{:.2f} %; multi-start\nfinds the same ones to $10^{{-6}}$, and one equilibrium above the fold\n"
                  "(`tests/test_mfg_branches.py`; {} evaluations of $\\Phi$)", branches_three, marks=slow),
+    pytest.param("docs/model.md", "solves in {} evaluations ({} of them the ladder's failed attempt; {} in the stages {}), "
+                 "residual {:.1e}, exploitability {};", steep_stress_repro, marks=slow),
 ]
 
 

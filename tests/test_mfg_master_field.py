@@ -6,6 +6,8 @@ and issue 16 target 4 (warm starts from neighbouring laws, same numbers on any n
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -142,6 +144,22 @@ def test_master_field_family_errors() -> None:
         master_field(MODEL, family=_bump, params={"w": [0.5, 0.0]}, numerics=NUM)
     with pytest.raises(ValueError, match="density values"):
         master_field(MODEL, family=lambda x, w: -x, params={"w": [0.0]}, numerics=NUM)
+
+
+def test_master_field_bad_t0_workers_and_family_values() -> None:
+    """``t0`` must lie in [0, T) and ``workers`` be >= 0 (0, like 1, solves here): a negative
+    ``workers`` or ``t0`` used to run (and print a field "at t0 = -1"); NaN named the internal `start`."""
+    for t0 in (-1.0, math.nan, math.inf, 5.0, 7.5, "1"):
+        with pytest.raises(ValueError, match="`t0` must lie in \\[0, 5\\)" if t0 != "1" else "`t0` must be a number"):
+            master_field(MODEL, means=(0.0,), spreads=(0.4,), t0=t0, numerics=NUM)  # type: ignore[arg-type]
+    for w in (-1, -8, 1.5):
+        with pytest.raises(ValueError, match="`workers` must be"):
+            master_field(MODEL, means=(0.0,), spreads=(0.4,), workers=w, numerics=NUM)  # type: ignore[arg-type]
+    for ms, ss in (((), (0.4,)), ((0.0,), ()), ((math.nan,), (0.4,)), ((0.0,), (math.inf,))):
+        with pytest.raises(ValueError, match="`means` and `spreads` must be non-empty lists of finite numbers"):
+            master_field(MODEL, means=ms, spreads=ss, numerics=NUM)
+    with pytest.raises(ValueError, match="`spreads` must be > 0"):
+        master_field(MODEL, means=(0.0,), spreads=(0.0,), numerics=NUM)
 
 
 def test_newton_warm_start_halves_the_evaluations_same_numbers_any_number_of_workers() -> None:

@@ -17,11 +17,11 @@ __all__ = ["master_field"]
 @click.option("--scenario", "scenario_name", default=None, help="MFG preset [default stress].")
 @click.option("--means", default=None, help="Crowd means m of the laws N(m, s²), comma separated [default -2,-1,0,1].")
 @click.option("--spreads", default=None, help="Crowd spreads s, comma separated [default 0.2,0.5].")
-@click.option("--t0", type=float, default=None, help="Start time [years] [default 0].")
+@click.option("--t0", type=float, default=None, help="Start time [years], in [0, earliest fund end) [default 0].")
 @click.option("--at", default=None, help="Liquidity states L of the table, comma separated [default 0].")
 @click.option("--n-cells", type=int, default=None, help="Liquidity cells (default from the scenario).")
 @click.option("--n-steps", type=int, default=None, help="Time steps (default from the scenario).")
-@click.option("--workers", type=int, default=None, help="Local processes [default 1].")
+@click.option("--workers", type=int, default=None, help="Local processes, >= 0; 0 or 1 solves here [default 1].")
 @click.option("--warm-start", "warm_start", type=click.Choice(["neighbour", "tangent", "newton", "off"]), default=None,
               help="How each law starts from its neighbour's equilibrium; 'newton' needs the fewest fixed-point "
                    "evaluations [default neighbour].")

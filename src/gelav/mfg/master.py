@@ -52,6 +52,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._progress import track
+from gelav._validation import check_int
 from gelav.grid import Grid, TimeGrid
 from gelav.mfg.model import MFGModel, Numerics, SolverOptions
 
@@ -628,7 +629,8 @@ def master_field(
         the evaluations of the map, at the price of tangent products (see ``diagnostics``). For a
         game with several equilibria a warm start follows the neighbour's branch.
     workers : int, optional
-        Local processes (default: all cores, serial for one chain or one core).
+        Local processes (default: all cores, serial for one chain or one core); 0 or 1 solves the
+        chains here, one after the other (as ``build_report(workers=0)`` runs its sections here).
     client : dask.distributed.Client, optional
         Run the chains on a Dask cluster instead.
     progress : bool
@@ -641,7 +643,8 @@ def master_field(
     Raises
     ------
     ValueError
-        Empty family, a spread <= 0, bad laws or ``warm_start``, or ``t0`` after a fund end.
+        Empty family, a spread <= 0, bad laws or ``warm_start``, ``t0`` outside ``[0, T)`` (``T`` the
+        earliest fund end), or ``workers`` < 0.
     """
     t_start = time.perf_counter()
     if warm_start not in WARM_STARTS:
@@ -650,6 +653,9 @@ def master_field(
         )
     if family is not None and laws is not None:
         raise ValueError("Give `family` (with `params`) or `laws`, not both.")
+    t0 = _check_t0(model, t0)
+    if workers is not None:
+        workers = check_int("workers", workers, minimum=0)
     numerics = numerics or Numerics()
     options = options or SolverOptions()
     from gelav.mfg.engine import Problem
@@ -819,6 +825,17 @@ def master_field(
         time_grid=tg,
         law_of=law_of,
     )
+
+
+def _check_t0(model: MFGModel, t0: Any) -> float:
+    """``t0`` as a float in ``[0, T_min)``, ``T_min`` the earliest fund end, or a ValueError naming `t0`."""
+    if isinstance(t0, (bool, np.bool_)) or not isinstance(t0, (int, float, np.integer, np.floating)):
+        raise ValueError(f"`t0` must be a number of years, got {t0!r}.")
+    t = float(t0)
+    end = min(model.fund_end(k) for k in range(len(model.types)))
+    if not (math.isfinite(t) and 0.0 <= t < end - 1e-12):
+        raise ValueError(f"`t0` must lie in [0, {end:g}) (now up to the earliest fund end), got {t0!r}.")
+    return t
 
 
 def restart(eq: Any, t0: float, **kwargs: Any) -> Any:

@@ -27,7 +27,12 @@ equilibrium is a path with :math:`\Phi(Z) = Z`. Methods (registry
     the relaxation :math:`\varepsilon` (0.1, 0.01, ... with warm starts),
     Anderson at each stage, and damped Picard (adaptive damping, from the best
     iterate) when Anderson stalls, so the default converges wherever damped
-    Picard does.
+    Picard does. Where a stage still fails (a map too steep for both: many LPs
+    at the exit margin, :math:`|\lambda(\partial_Z\Phi)|` in the hundreds), the
+    continuation goes on from the last solved stage in shorter steps, halved on
+    failure, Newton with the exact tangent at each
+    (:func:`gelav.mfg.fixed_point.refine_continuation`); cases the ladder solves
+    never take that path.
 
 Cost of one evaluation (the discretisation is the same in every case; see
 :meth:`gelav.mfg.engine.Problem.backward`): far from the fixed point
@@ -81,10 +86,21 @@ __all__ = ["METHODS", "equilibrium", "find_equilibria", "solve", "warn_negative_
 
 
 def _iterate(problem: Problem, Z0: np.ndarray, opts: SolverOptions, history: list[dict[str, Any]],
-             callback: Callable[[dict[str, Any]], None] | None, label: str = "", deadline: float | None = None
-             ) -> tuple[np.ndarray, Evaluator, list[str]]:
+             callback: Callable[[dict[str, Any]], None] | None, label: str = "", deadline: float | None = None,
+             newton_first: bool = False) -> tuple[np.ndarray, Evaluator, list[str]]:
+    """The fixed point from ``Z0`` by the method of ``opts``; ``newton_first``: first Newton with the exact
+    tangent at the target relaxation from ``Z0`` (a re-solve from the equilibrium of a neighbouring map
+    that needed :func:`gelav.mfg.fixed_point.refine_continuation`), the method where it gives up."""
     ev = Evaluator(problem, opts, history, callback, label, deadline=deadline)
     notes: list[str] = []
+    if newton_first and not problem.model.decoupled and problem.numerics.control == "newton":
+        from gelav.mfg.tangent import newton
+
+        ev.set_relaxation(problem.numerics.epsilon)
+        Z, _, ok = newton(ev, Z0, opts.tol)
+        if ok:
+            return Z, ev, ["Newton (exact tangent) from the previous round's equilibrium"]
+        ev.prev = None
     if problem.model.decoupled:
         ev.set_relaxation(problem.numerics.epsilon)
         ev(Z0, "single best response")
@@ -120,6 +136,7 @@ def _iterate_positive(problem: Problem, Z0: np.ndarray, opts: SolverOptions, his
     damped: list[int] = []
     rounds = evaluations = 0
     first = ev.n_eval
+    refined = False
     for _ in range(MAX_POSITIVITY_ROUNDS):
         assert ev.last is not None
         steps = problem.negative_steps(ev.last.backward, ev.last.forward)
@@ -127,7 +144,9 @@ def _iterate_positive(problem: Problem, Z0: np.ndarray, opts: SolverOptions, his
             break
         damped += steps.tolist()
         problem = problem.with_implicit_steps(steps)
-        Z, ev, more = _iterate(problem, Z, opts, history, callback, label, deadline)  # warm: the last equilibrium
+        # warm: the last equilibrium; where that needed the safeguarded continuation, Newton from it first
+        refined = refined or ev.refined
+        Z, ev, more = _iterate(problem, Z, opts, history, callback, label, deadline, newton_first=refined)
         notes = [*notes, *(m for m in more if m not in notes)]
         rounds += 1
         evaluations += ev.n_eval

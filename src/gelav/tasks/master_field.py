@@ -92,7 +92,7 @@ def master_field(scenario: ScenarioLike = None, *, preset: str | None = None, me
         raise ValueError(f"`at` must be finite numbers, got {opts['at']!r}.")
     with recorded_warnings() as caught:
         f = tabulate(sc.model, means=[float(m) for m in opts["means"]], spreads=[float(s) for s in opts["spreads"]],
-                     t0=float(opts["t0"]), numerics=sc.numerics, options=sc.options, workers=int(opts["workers"]),
+                     t0=opts["t0"], numerics=sc.numerics, options=sc.options, workers=opts["workers"],
                      warm_start=str(opts["warm_start"]))
     lo, hi = float(f.grid.nodes[0]), float(f.grid.nodes[-1])
     bad = [v for v in Ls if not lo <= v <= hi]
