@@ -566,7 +566,10 @@ class SolverOptions:
     method : {"auto", "picard", "fictitious", "anderson", "newton-krylov"}
         Iteration on the aggregate path. "auto" (default): Anderson at the
         target relaxation; on failure continuation in the relaxation with
-        Anderson at each stage, falling back to damped Picard.
+        Anderson at each stage, falling back to damped Picard; where a stage
+        still stalls, shorter safeguarded steps in ε from the last solved
+        stage with Newton on the exact tangent
+        (:func:`gelav.mfg.fixed_point.refine_continuation`).
     tol : float
         Stop when :math:`\\|\\Phi(Z) - Z\\|_\\infty <` tol. Default 1e-8.
     max_iter : int
