@@ -219,15 +219,14 @@ class Chains:
         self.shift = np.maximum(np.maximum.reduceat(diag + off, starts), 0.0)
         self.norm = np.maximum.reduceat(off - diag, starts)  # the diagonal is <= 0
         up, down = sup[:-1], sub[1:]
-        inner = np.ones(up.size, dtype=bool)
-        inner[ends[:-1] - 1] = False  # the pairs of nodes that straddle two chains are no faces
+        two = (up > 0.0) & (down > 0.0)  # never across the pairs of nodes that straddle two chains (sup = 0 there)
         self.logpi: Array | None = None
         #: every chain one block of two-way faces: the fast bound (else chain by chain)
-        self.simple = bool((((up > 0.0) & (down > 0.0)) | ~inner).all())
-        if self.simple:
+        self.simple = int(two.sum()) == up.size - (sizes.size - 1)
+        if self.simple:  # (then the two-way faces are exactly the faces)
             lp = np.empty(diag.size)
             lp[0] = 0.0
-            np.cumsum(np.log(np.divide(up, down, out=np.ones(up.size), where=inner)), out=lp[1:])
+            np.cumsum(np.log(np.divide(up, down, out=np.ones(up.size), where=two)), out=lp[1:])
             self.logpi = lp - lp[starts].repeat(sizes)
 
     @classmethod
@@ -252,8 +251,11 @@ class Chains:
         lp = self.logpi
         top = np.maximum.reduceat(lp, self.starts).repeat(sizes)
         sq = np.exp(0.5 * (lp - top))  # sqrt(pi / max pi) in (0, 1]: the bound is scale-free in pi
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ratio = np.where(v != 0.0, v / sq, 0.0)
+        if (sq > 0.0).all():
+            ratio = v / sq
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ratio = np.where(v != 0.0, v / sq, 0.0)
         out = np.add.reduceat(sq, self.starts) * np.sqrt(np.add.reduceat(ratio * ratio, self.starts))
         bad = ~np.isfinite(out)  # sqrt(pi) underflowed where there is mass: the log-domain formula
         for j in bad.nonzero()[0].tolist():
@@ -451,13 +453,15 @@ def expm_chains(ch: Chains, v: Array, dt: float | Sequence[float]) -> tuple[Arra
     dts = np.full(k_chains, float(dt)) if isinstance(dt, (int, float)) else np.asarray(dt, dtype=float)
     z, w = rational_rule()
     y = _combine(w, _solve_stacked(ch.stacked(dts, z, transpose=True), v, z.size, overwrite=True))
-    growth = np.ones(k_chains)
+    growth = None
     if ch.shift.any():  # a negative killing rate: the spectrum was shifted left by s+, multiply e^{dt s+} back
         growth = np.array([_growth(h, s) for h, s in zip(dts.tolist(), ch.shift.tolist(), strict=True)])
         y *= growth.repeat(ch.sizes)
     e_amp, e_stiff = ch.epsilons(dts)
     mass = np.add.reduceat(np.abs(v), ch.starts)
-    bounds = growth * (e_amp * ch.amplifications(v) + e_stiff * mass)
+    bounds = e_amp * ch.amplifications(v) + e_stiff * mass
+    if growth is not None:
+        bounds *= growth
     low = np.minimum.reduceat(y, ch.starts)
     certified = bounds <= MAX_TIME_ERROR * np.maximum(mass, 1e-300)
     if (low < 0.0).any():  # below zero within the bound: 0 (the exact exponential of a generator is >= 0)
