@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -42,6 +43,7 @@ import numpy as np
 
 from gelav._random import SeedLike
 from gelav._validation import MAX_CELLS, MAX_STATE, check_finite, check_horizon, check_int
+from gelav.fd.grid import Grid, auto_domain, log_grid_lower
 from gelav.processes.protocol import domain_of, gaussian_law, has_exact_law, name_of, params_of
 
 if TYPE_CHECKING:  # the table names live in gelav.stress_table (loaded on first use)
@@ -240,9 +242,7 @@ def graded_nested_grids(process: ProcessLike, x0: float, horizon: float, points:
     Jacobi at 0 and 1: :meth:`gelav.fd.grid.Grid.graded`), or logarithmic towards a GBM-like natural end
     (:meth:`gelav.fd.grid.Grid.logarithmic`), with ``x0`` and ``points`` on nodes of each; ``None`` when
     ``domain`` reaches no such end (uniform grids serve). The scale–speed chain is second order on them."""
-    from gelav.fd.grid import log_grid_lower
     from gelav.fd.singular import log_scale_ends, singular_ends
-    from gelav.grid import Grid
 
     lo, hi = domain
     sing = singular_ends(process, (lo, hi))
@@ -295,8 +295,6 @@ def _nested_grids(process: ProcessLike, x0: float, horizon: float, c: float, n0:
     uses the default grids. ``tail`` is the mass the domain may leave out; ``domain`` the automatic
     domain when the caller has it already.
     """
-    from gelav.grid import auto_domain
-
     lo, hi = auto_domain(process, x0, horizon, include=[c], tail=tail) if domain is None else domain
     graded = graded_nested_grids(process, x0, horizon, [c], n0, (lo, hi), levels)
     if graded is not None:
@@ -317,8 +315,6 @@ def uniform_nested_grids(process: ProcessLike, x0: float, lo: float, hi: float, 
     every level, after the last lattice node at least half a cell inside (the end cell, where the
     domain leaves out ``tail`` of the mass, is then not halved exactly; ``None`` if that end is the
     boundary itself)."""
-    from gelav.grid import Grid
-
     d_lo, d_hi = domain_of(process)
     out = []
     for j in range(levels):
@@ -544,9 +540,10 @@ TIME_ERROR_FRACTION = 0.01
 
 def _unit_mass(grid: Any, x0: float) -> Any:
     """``grid.point_mass(x0)`` (the same numbers), without its checks when ``x0`` is a node (nested grids)."""
-    j = int(np.searchsorted(grid.nodes, x0))
-    if j < grid.n_nodes and grid.nodes[j] == x0:
-        m = np.zeros(grid.n_nodes)
+    nodes = grid.nodes
+    j = int(nodes.searchsorted(x0))
+    if j < nodes.size and nodes[j] == x0:
+        m = np.zeros(nodes.size)
         m[j] = 1.0
         return m
     return grid.point_mass(x0)
@@ -555,27 +552,22 @@ def _unit_mass(grid: Any, x0: float) -> Any:
 def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float) -> list[float]:
     r""":meth:`gelav.density.Density.cdf` at ``c`` of each chain's masses in ``y`` (laid end to end; the chains
     cycle through the grids of ``faces``), the same numbers: the piecewise-linear interpolant of the
-    running sums at the faces, the running sums taken row by row of a padded array (a sequential sum, as
-    ``np.cumsum`` of each chain) and interpolated as ``np.interp`` does
+    running sums at the faces, the running sums taken chain by chain (a sequential sum, as ``np.cumsum``
+    of each chain) and interpolated as ``np.interp`` does
     (:math:`(F_{k+1} - F_k)/(f_{k+1} - f_k)\,(c - f_k) + F_k`)."""
-    k = sizes.size
-    rows = np.repeat(np.arange(k), sizes)
-    cols = np.arange(y.size) - np.repeat(starts, sizes)
-    padded = np.zeros((k, int(sizes.max())))
-    padded[rows, cols] = y
-    F = np.cumsum(padded, axis=1)
-    js = [int(np.searchsorted(f, c, side="right")) - 1 for f in faces]  # f[j] <= c < f[j + 1]
     n_g = len(faces)
-    if all(0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)):  # c inside: vectorised
-        jj = np.array(js * (k // n_g))
-        f_lo = np.array([f[j] for j, f in zip(js, faces, strict=True)] * (k // n_g))
-        f_hi = np.array([f[j + 1] for j, f in zip(js, faces, strict=True)] * (k // n_g))
-        rows_k = np.arange(k)
-        lo, hi = F[rows_k, jj - 1], F[rows_k, jj]
-        return ((hi - lo) / (f_hi - f_lo) * (c - f_lo) + lo).tolist()  # type: ignore[no-any-return]
+    js = [int(f.searchsorted(c, side="right")) - 1 for f in faces]  # f[j] <= c < f[j + 1]
+    if all(0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)):  # c inside a cell
+        out = []
+        for i, a in enumerate(starts.tolist()):
+            j, f = js[i % n_g], faces[i % n_g]
+            run = y[a:a + j + 1].cumsum()  # the running sums up to the faces f[j] and f[j + 1]
+            lo, hi, f_lo = float(run[-2]), float(run[-1]), float(f[j])
+            out.append((hi - lo) / (float(f[j + 1]) - f_lo) * (c - f_lo) + lo)
+        return out
     out = []
-    for i in range(k):  # an end or a face: np.interp itself
-        Fi = np.concatenate(([0.0], F[i, :sizes[i]]))
+    for i, (a, m) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):  # an end or a face: np.interp
+        Fi = np.concatenate(([0.0], np.cumsum(y[a:a + m])))
         out.append(float(np.interp(c, faces[i % n_g], Fi, left=0.0, right=Fi[-1])))
     return out
 
@@ -626,8 +618,6 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
     :class:`~gelav.errors.ConvergenceError` carries the history. The choice never looks at the
     process, only at the estimates; ``details["flux_choice"]`` records them, round by round.
     """
-    import warnings
-
     from gelav.errors import ConvergenceError
     from gelav.fd.generator import FLUXES
     from gelav.forward import forward
@@ -642,8 +632,6 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
     tail = min(1e-10, 0.01 * tol)  # the mass the domain may leave out: a small part of the tolerance
     n0 = TOL_START_CELLS
     n_levels = max(3, math.floor(math.log2(max(budget, n0) / n0)) + 1)
-    from gelav.grid import auto_domain
-
     domain = auto_domain(process, x0, horizon, include=[c], tail=tail)
     exact_first = is_time_homogeneous(process)
     grids = _nested_grids(process, x0, horizon, c, n0, tail, levels=4 if exact_first else 3, clip=True,

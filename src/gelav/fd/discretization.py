@@ -210,11 +210,12 @@ def edge_mass(masses: NDArray[np.float64], grid: Grid, *, lower: bool = True, up
     if log_origin is not None:
         x = np.log(x - log_origin)
     width = x[-1] - x[0]
-    edge = np.zeros(x.size, dtype=bool)
-    if lower:
-        edge |= x < x[0] + fraction * width
-    if upper:
-        edge |= x > x[-1] - fraction * width
+    if not (lower or upper):
+        return 0.0
+    if lower and upper:
+        edge = (x < x[0] + fraction * width) | (x > x[-1] - fraction * width)
+    else:
+        edge = x < x[0] + fraction * width if lower else x > x[-1] - fraction * width
     if not edge.any():
         return 0.0
     return float(np.asarray(masses)[..., edge].sum(axis=-1).max())

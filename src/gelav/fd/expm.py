@@ -208,7 +208,7 @@ class Chains:
     the spectral shift :math:`s^+`, the row-sum norm and, for the bound, the weights of a one-block chain."""
 
     def __init__(self, sub: Array, diag: Array, sup: Array, sizes: NDArray[np.int64]) -> None:
-        self.ends = ends = np.cumsum(sizes)
+        self.ends = ends = sizes.cumsum()
         self.starts = starts = ends - sizes
         self.sizes = sizes
         sub[starts] = 0.0  # the entries outside each matrix (callers pass copies or fresh arrays)
@@ -219,16 +219,15 @@ class Chains:
         self.shift = np.maximum(np.maximum.reduceat(diag + off, starts), 0.0)
         self.norm = np.maximum.reduceat(off - diag, starts)  # the diagonal is <= 0
         up, down = sup[:-1], sub[1:]
-        inner = np.ones(up.size, dtype=bool)
-        inner[ends[:-1] - 1] = False  # the pairs of nodes that straddle two chains are no faces
+        two = (up > 0.0) & (down > 0.0)  # never across the pairs of nodes that straddle two chains (sup = 0 there)
         self.logpi: Array | None = None
         #: every chain one block of two-way faces: the fast bound (else chain by chain)
-        self.simple = bool((((up > 0.0) & (down > 0.0)) | ~inner).all())
-        if self.simple:
+        self.simple = int(two.sum()) == up.size - (sizes.size - 1)
+        if self.simple:  # (then the two-way faces are exactly the faces)
             lp = np.empty(diag.size)
             lp[0] = 0.0
-            np.cumsum(np.log(np.divide(up, down, out=np.ones(up.size), where=inner)), out=lp[1:])
-            self.logpi = lp - np.repeat(lp[starts], sizes)
+            np.cumsum(np.log(np.divide(up, down, out=np.ones(up.size), where=two)), out=lp[1:])
+            self.logpi = lp - lp[starts].repeat(sizes)
 
     @classmethod
     def of(cls, bands: Sequence[Bands]) -> Chains:
@@ -250,13 +249,16 @@ class Chains:
                              for j in range(self.sizes.size)])
         sizes = self.sizes
         lp = self.logpi
-        top = np.repeat(np.maximum.reduceat(lp, self.starts), sizes)
+        top = np.maximum.reduceat(lp, self.starts).repeat(sizes)
         sq = np.exp(0.5 * (lp - top))  # sqrt(pi / max pi) in (0, 1]: the bound is scale-free in pi
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ratio = np.where(v != 0.0, v / sq, 0.0)
+        if (sq > 0.0).all():
+            ratio = v / sq
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ratio = np.where(v != 0.0, v / sq, 0.0)
         out = np.add.reduceat(sq, self.starts) * np.sqrt(np.add.reduceat(ratio * ratio, self.starts))
         bad = ~np.isfinite(out)  # sqrt(pi) underflowed where there is mass: the log-domain formula
-        for j in np.flatnonzero(bad).tolist():
+        for j in bad.nonzero()[0].tolist():
             out[j] = amplification(self.chain(j), v[self.starts[j]:self.ends[j]])
         return out  # type: ignore[no-any-return]
 
@@ -277,22 +279,20 @@ class Chains:
         r"""LAPACK bands of the systems :math:`z_k I - \Delta t_j(A_j - s_j^+ I)` (or with :math:`A_j^\top`) for every
         contour node ``k`` (outer) and chain ``j`` (inner), stacked with zero couplings between them."""
         sizes = self.sizes
-        h = dts[0] if dts.size == 1 else np.repeat(dts, sizes)
-        s = self.shift[0] if dts.size == 1 else np.repeat(self.shift, sizes)
+        h = dts[0] if dts.size == 1 else dts.repeat(sizes)
+        s = self.shift[0] if dts.size == 1 else self.shift.repeat(sizes)
         d = h * (self.diag - s)
         lo, up = self.sub[1:], self.sup[:-1]  # A[i+1, i], A[i, i+1]
         if transpose:
             lo, up = up, lo
         hl = h if dts.size == 1 else h[1:]
         k, m = z.size, d.size
-        dl = np.zeros(m, dtype=complex)
-        du = np.zeros(m, dtype=complex)
-        dl[:-1] = -hl * lo
-        du[:-1] = -hl * up
+        DL = np.zeros((k, m), dtype=complex)  # the same bands for every node k (zero past each block's end)
+        DU = np.zeros((k, m), dtype=complex)
+        DL[:, :-1] = -hl * lo
+        DU[:, :-1] = -hl * up
         D = (z[:, None] - d[None, :]).ravel()
-        DL = np.broadcast_to(dl, (k, m)).ravel()[:-1]
-        DU = np.broadcast_to(du, (k, m)).ravel()[:-1]
-        return DL, D, DU
+        return DL.ravel()[:-1], D, DU.ravel()[:-1]
 
 
 @lru_cache(maxsize=1)
@@ -314,12 +314,13 @@ def _solve_stacked(system: tuple[NDArray[np.complex128], ...], v: Array, k: int,
     each block's solution is the same to the last bit whatever else is stacked with it (a chain solved alone
     or in a batch gives the same numbers)."""
     dl, d, du = system
-    m = v.size
-    B = np.broadcast_to(v.astype(complex), (k, m)).reshape(k * m, 1)
+    B = np.empty((k, v.size), dtype=complex)
+    B[:] = v
+    B = B.reshape(-1, 1)
     # the shifted systems are nonsingular off the spectrum (LinAlgError otherwise); the right-hand side is a
     # fresh array, always free to overwrite
     x = linalg.solve(dl, d, du, B, overwrite=overwrite)
-    return x.reshape(k, m)
+    return x.reshape(k, v.size)
 
 
 def _combine(w: NDArray[np.complex128], x: NDArray[np.complex128]) -> Array:
@@ -452,13 +453,15 @@ def expm_chains(ch: Chains, v: Array, dt: float | Sequence[float]) -> tuple[Arra
     dts = np.full(k_chains, float(dt)) if isinstance(dt, (int, float)) else np.asarray(dt, dtype=float)
     z, w = rational_rule()
     y = _combine(w, _solve_stacked(ch.stacked(dts, z, transpose=True), v, z.size, overwrite=True))
-    growth = np.ones(k_chains)
+    growth = None
     if ch.shift.any():  # a negative killing rate: the spectrum was shifted left by s+, multiply e^{dt s+} back
         growth = np.array([_growth(h, s) for h, s in zip(dts.tolist(), ch.shift.tolist(), strict=True)])
-        y *= np.repeat(growth, ch.sizes)
+        y *= growth.repeat(ch.sizes)
     e_amp, e_stiff = ch.epsilons(dts)
     mass = np.add.reduceat(np.abs(v), ch.starts)
-    bounds = growth * (e_amp * ch.amplifications(v) + e_stiff * mass)
+    bounds = e_amp * ch.amplifications(v) + e_stiff * mass
+    if growth is not None:
+        bounds *= growth
     low = np.minimum.reduceat(y, ch.starts)
     certified = bounds <= MAX_TIME_ERROR * np.maximum(mass, 1e-300)
     if (low < 0.0).any():  # below zero within the bound: 0 (the exact exponential of a generator is >= 0)

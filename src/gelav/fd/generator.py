@@ -125,9 +125,13 @@ def fitted_rates(
     absc = np.abs(c)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         z = absc / s
-        common = np.where(z > 1e-12, absc / np.expm1(z), s * (1.0 - 0.5 * z))
-    common = np.where(s > 0, common, 0.0)
-    common = np.where(np.isfinite(common), common, 0.0)
+        if (z > 1e-12).all() and (s > 0).all():  # the usual case (the same numbers, fewer passes)
+            common = absc / np.expm1(z)
+        else:
+            common = np.where(z > 1e-12, absc / np.expm1(z), s * (1.0 - 0.5 * z))
+            common = np.where(s > 0, common, 0.0)
+    if not np.isfinite(common).all():
+        common = np.where(np.isfinite(common), common, 0.0)
     up = np.maximum(c, 0.0) + common
     down = np.maximum(-c, 0.0) + common
     return up, down
@@ -270,7 +274,8 @@ def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[
         return math.isfinite(end) and abs(v - end) <= 1e-12 * max(1.0, abs(end))
 
     n_f = len(fluxes)
-    if any(g.lower < lo_dom - 1e-12 or g.upper > hi_dom + 1e-12 or (
+    bounded = math.isfinite(lo_dom) or math.isfinite(hi_dom)  # (on the real line no grid leaves or reaches an end)
+    if bounded and any(g.lower < lo_dom - 1e-12 or g.upper > hi_dom + 1e-12 or (
             (at_end(g.lower, lo_dom) or at_end(g.upper, hi_dom)) and any(singular_ends(process, g))) for g in grids):
         bs = [Generator(process, g, lower=lo_bc, upper=hi_bc, flux=f).bands(t) for f in fluxes for g in grids]
         sub, diag, sup = (np.concatenate([getattr(b, k) for b in bs]) for k in ("sub", "diag", "sup"))
@@ -279,7 +284,7 @@ def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[
         sub[ends - all_sizes] = 0.0
         sup[ends - 1] = 0.0
         return (sub, diag, sup), all_sizes
-    ends = np.cumsum(sizes)
+    ends = sizes.cumsum()
     first = ends - sizes
     if len(grids) == 1:
         g = grids[0]
@@ -293,7 +298,7 @@ def chained_bands(process: ProcessLike, grids: Sequence[Grid], fluxes: Sequence[
         xm = np.concatenate([g.faces[1:-1] for g in grids])
         is_face = np.ones(x.size - 1, dtype=bool)
         is_face[ends[:-1] - 1] = False  # the pairs of nodes that straddle two grids are no faces
-        below = np.flatnonzero(is_face)  # the node below each face (the node above is below + 1)
+        below = is_face.nonzero()[0]  # the node below each face (the node above is below + 1)
         above = below + 1
     proc = process
     # σ² at the faces and the nodes in one call (the coefficients are pointwise: the same numbers)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -352,11 +353,11 @@ class TimeGrid:
         th = np.asarray(self.theta, dtype=float)
         if t.ndim != 1 or t.size < 2:
             raise ValueError("`times` must hold at least two points.")
-        if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        if not (np.isfinite(t).all() and (t[1:] > t[:-1]).all()):
             raise ValueError("`times` must be finite and strictly increasing.")
         if th.shape != (t.size - 1,):
             raise ValueError(f"`theta` must have one entry per step ({t.size - 1}), got shape {th.shape}.")
-        if np.any((th < 0.5) | (th > 1.0)):
+        if ((th < 0.5) | (th > 1.0)).any():
             raise ValueError("`theta` must lie in [0.5, 1] (A-stable θ-schemes only).")
         if self.schemes is not None:
             sch = tuple(str(v) for v in self.schemes)
@@ -593,6 +594,17 @@ _FRACTIONS = np.linspace(0.0, 1.0, 41)[1:]
 _FRACTIONS.setflags(write=False)
 
 
+@lru_cache(maxsize=16)
+def _tail_quantile(tail: float) -> float:
+    """The standard normal quantile :math:`z` with P(|Z| > z) = ``tail`` (a pure function of it: cached).
+
+    stdlib: keeps SciPy's special functions off the import path; below 1e-12 the lower quantile
+    (1 - tail/2 rounds to 1 for tail < 2e-16: deep-tail questions need such tails)."""
+    from statistics import NormalDist  # lazy: it imports fractions and decimal (~2 ms of start-up)
+
+    return NormalDist().inv_cdf(1.0 - tail / 2) if tail > 1e-12 else -NormalDist().inv_cdf(tail / 2)
+
+
 def auto_domain(
     process: ProcessLike,
     x0: float | ArrayLike,
@@ -641,11 +653,7 @@ def auto_domain(
             raise ValueError("`x0` must be finite.")
         lo, hi = float(np.min(x0s)), float(np.max(x0s))
         starts = sorted({lo, hi})
-    # stdlib: keeps SciPy's special functions off the import path; below 1e-12 the lower quantile
-    # (1 - tail/2 rounds to 1 for tail < 2e-16: deep-tail questions need such tails)
-    from statistics import NormalDist  # lazy: it imports fractions and decimal (~2 ms of start-up)
-
-    z = NormalDist().inv_cdf(1.0 - tail / 2) if tail > 1e-12 else -NormalDist().inv_cdf(tail / 2)
+    z = _tail_quantile(tail)
     lo_dom, hi_dom = domain_of(process)
     times = start + horizon * _FRACTIONS
     has_law = has_exact_law(process)
@@ -656,8 +664,8 @@ def auto_domain(
                 # Gaussian laws: quantiles from the moments, without freezing 40
                 # SciPy distributions (about 0.5 ms each).
                 loc, scale = normal
-                lo = min(lo, float(np.min(loc - z * scale)))
-                hi = max(hi, float(np.max(loc + z * scale)))
+                lo = min(lo, float((loc - z * scale).min()))
+                hi = max(hi, float((loc + z * scale).max()))
                 continue
             for t in times:
                 d = process.transition(float(xs), float(t), start)  # type: ignore[attr-defined]

@@ -557,7 +557,7 @@ class ForwardRun:
                 "(`domain=`, `grid=` or a smaller `tail`) or declare the boundary 'reflecting'.",
                 MassLossWarning, stacklevel=4,
             )
-        peak = float(np.max(masses))
+        peak = float(masses.max())
         if min_mass < -1e-9 * peak:
             warnings.warn(
                 f"The scheme produced negative masses down to {min_mass:.3g} (peak {peak:.3g}); "
