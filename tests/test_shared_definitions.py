@@ -37,7 +37,8 @@ REPORTS = {'CalibrationReport': ([('inputs', 'required'), ('diagnostics', 'facto
  'LAVReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('result', 'None'), ('model', 'None')],
                'lav', None, 'result'),
  'MFGReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('scenario', 'None'),
-                ('equilibrium', 'None'), ('at', '()'), ('summary', 'None'), ('densities', 'False')],
+                ('equilibrium', 'None'), ('at', '()'), ('summary', 'None'), ('densities', 'False'),
+                ('check', 'None')],
                'mfg', None, None),
  'MasterFieldReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('scenario', 'None'),
                         ('field', 'None'), ('at', '()')],
@@ -128,7 +129,7 @@ SIGNATURES = {'gelav.calibrate._result.plot_fit': "(fit: 'Any', *, fig: 'Any' = 
                         "None' = None, tol: 'float | None' = None, n_cells: 'int | None' = None, n_steps: "
                         "'int | None' = None, epsilon: 'float | None' = None, at: 'Sequence[float] | None' = "
                         "None, callback: 'Callable[[dict[str, Any]], None] | None' = None, densities: 'bool' "
-                        "= False, dynamics: 'Any' = None) -> 'MFGReport'",
+                        "= False, dynamics: 'Any' = None, check: 'bool' = False) -> 'MFGReport'",
  'gelav.tasks.mfg.mfg_continuation': "(scenario: 'ScenarioLike' = None, *, preset: 'str | None' = None, "
                                      "parameter: 'str' = 'feedback', start: 'float' = 0.0, stop: 'float' = "
                                      "1.0, n: 'int' = 21, n_cells: 'int | None' = None, n_steps: 'int | "

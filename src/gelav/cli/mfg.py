@@ -54,6 +54,8 @@ def _preset_help() -> str:
                    "(STOP-START)/(N-1), default N = 21): branches, folds, stability; e.g. feedback=0:1.")
 @click.option("--no-stability", is_flag=True, help="With --continue: skip the leading eigenvalue at each point.")
 @click.option("--no-progress", is_flag=True, help="No progress display (the tables are still printed).")
+@click.option("--check", is_flag=True,
+              help="Solve again at ε/2 and on half the grid and show how far the key numbers move (2-3× the time).")
 @control_options
 @model_options
 @shared_options("mfg", config_help="Scenario TOML file with an [mfg] table.",
@@ -61,7 +63,7 @@ def _preset_help() -> str:
                           "_values_<type>), or an image FILE.")
 def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cells: int | None,
         n_steps: int | None, epsilon: float | None, at: str | None, densities: bool, continue_: str | None,
-        no_stability: bool, no_progress: bool, out: Output, game: str | None = None, drift: str | None = None,
+        no_stability: bool, no_progress: bool, check: bool, out: Output, game: str | None = None, drift: str | None = None,
         diffusion: str | None = None, var: str | None = None, params: tuple[str, ...] = (),
         domain: str | None = None, **game_params: float | None) -> None:
     """Equilibrium of the GE-LAV mean-field game of LP exits.
@@ -75,6 +77,7 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
     """
     if game is not None:  # continuous-control games: gelav.cli.mfg_control
         unused = [opt for opt, v in (("--at", at), ("--densities", densities), ("--continue", continue_),
+                                     ("--check", check),
                                      ("--no-stability", no_stability), ("--drift", drift),
                                      ("--diffusion", diffusion), ("--var", var), ("--param", params),
                                      ("--domain", domain), ("--export", out.export)) if v]
@@ -95,6 +98,8 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
     if dynamics is not None and (game is not None or continue_ is not None):
         raise click.UsageError("--drift/--diffusion apply to the equilibrium of LP exits, not with --game or "
                                "--continue.")
+    if continue_ is not None and check:
+        raise click.UsageError("--check applies to one equilibrium, not with --continue.")
     if continue_ is not None:
         return _continuation(continue_, scenario_name, n_cells, n_steps, epsilon, tol, not no_stability, out)
     Ls = float_list("at", at)
@@ -114,7 +119,8 @@ def mfg(scenario_name: str | None, method: str | None, tol: float | None, n_cell
         progress.start()
     try:
         rep = tasks.mfg(out.config, preset=scenario_name, method=method, tol=tol, n_cells=n_cells, n_steps=n_steps,
-                        epsilon=epsilon, at=Ls, callback=callback, densities=densities, dynamics=dynamics)
+                        epsilon=epsilon, at=Ls, callback=callback, densities=densities, dynamics=dynamics,
+                        check=check)
     finally:
         if progress is not None:
             progress.stop()
@@ -157,6 +163,22 @@ def _tables(rep: Any) -> None:
         ["grid", f"{eq.grid.n_nodes} nodes × {eq.times.size - 1} steps"],
         ["time", f"{eq.timings['total']:.2f} s"],
     ], caption="; ".join([*eq.diagnostics.get("notes", []), *rep.diagnostics.warnings]) or None)
+    if rep.check is not None:
+        c = rep.check
+
+        def num(v: float | None, share: bool) -> str:
+            return "failed" if v is None else _pct(v) if share else f"{v:.4f}"
+
+        def ind(v: float, share: bool) -> str:
+            return "n/a" if v == float("inf") else f"{100 * v:.2g} pp" if share else f"{v:.2g}"
+
+        print_table(f"Refinement check (ε/2 = {c['epsilon']:g}; half grid {c['coarse'][0]} cells × "
+                    f"{c['coarse'][1]} steps)", ["quantity", "value", "at ε/2", "half grid", "error indicator"],
+                    [[k, num(v["value"], "NAV" not in k), num(v["half_epsilon"], "NAV" not in k),
+                      num(v["coarse"], "NAV" not in k), ind(v["indicator"], "NAV" not in k)]
+                     for k, v in c["numbers"].items()],
+                    caption=("2|g(ε/2) − g| + |g(half grid) − g|: the error if first order in ε and the grid"
+                             + (f"; {c['failed']}" if c["failed"] else "")))
 
 
 def _continuation(spec: str, scenario_name: str | None, n_cells: int | None, n_steps: int | None,

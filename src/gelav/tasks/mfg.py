@@ -25,7 +25,7 @@ from gelav.tasks._base import (
 )
 
 __all__ = ["ContinuationReport", "MFGReport", "equilibrium_paths", "mass_states", "mfg", "mfg_continuation",
-           "mfg_scenario", "preset_or_file", "preset_table", "presets", "with_given"]
+           "mfg_scenario", "preset_or_file", "preset_table", "presets", "refinement_check", "with_given"]
 
 
 def presets() -> dict[str, str]:
@@ -48,6 +48,7 @@ class MFGReport(TaskResult):
     at: tuple[float, ...] = ()
     summary: Any = None
     densities: bool = False
+    check: dict[str, Any] | None = None
 
     name = "mfg"
 
@@ -63,6 +64,8 @@ class MFGReport(TaskResult):
                "n_steps": eq.times.size - 1, "at": list(self.at)}
         if eq.others:
             out["other_equilibria"] = [o.summary(list(self.at)) for o in eq.others]
+        if self.check is not None:
+            out["check"] = self.check
         out["where_the_mass_is"] = self.mass_values()
         out.update(equilibrium_paths(eq, densities=self.densities))
         out["equilibria"] = [{"index": i + 1, "start": e.diagnostics.get("start"), **e.summary(list(self.at)),
@@ -211,12 +214,13 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
         tol: float | None = None, n_cells: int | None = None, n_steps: int | None = None,
         epsilon: float | None = None, at: Sequence[float] | None = None,
         callback: Callable[[dict[str, Any]], None] | None = None, densities: bool = False,
-        dynamics: Any = None) -> MFGReport:
+        dynamics: Any = None, check: bool = False) -> MFGReport:
     """Solve the equilibrium of a preset (``preset``) or a scenario's ``[mfg]`` tables (default: the
     ``stress`` preset); options override the scenario's numerics and solver settings. ``at``: the
     liquidity states of the value table (default :func:`mass_states`, where the starting mass is);
     ``densities``: put the holder densities in the JSON; ``dynamics``: every type's own liquidity dynamics
-    (a process, e.g. typed in; see :class:`gelav.mfg.LPType`)."""
+    (a process, e.g. typed in; see :class:`gelav.mfg.LPType`); ``check``: solve again at ε/2 and on half
+    the grid and report how far the key numbers move (:func:`refinement_check`, ``report.check``)."""
     from gelav.mfg import solve
     from gelav.results import Diagnostics
 
@@ -239,8 +243,69 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
         Ls = mass_states(eq)
     summary = eq.summary(list(Ls))
     diag = Diagnostics(timings=dict(eq.timings), iterations=eq.iterations, warnings=warning_texts(caught))
+    checked = refinement_check(sc, numerics, options, summary, Ls) if check else None
     return MFGReport(inputs={"scenario": sc.name, "at": Ls, **nkw, **okw}, diagnostics=diag, scenario=sc,
-                     equilibrium=eq, at=Ls, summary=summary, densities=bool(densities))
+                     equilibrium=eq, at=Ls, summary=summary, densities=bool(densities), check=checked)
+
+
+def _checked_numbers(summary: dict[str, Any]) -> dict[str, float]:
+    """The key numbers :func:`refinement_check` follows: per type the discount now, at its worst, the total
+    exits and the equilibrium value at each state of the table."""
+    multi = len(summary["types"]) > 1
+    out: dict[str, float] = {}
+    for t in summary["types"]:
+        who = f" ({t['type']})" if multi else ""
+        out[f"discount now{who}"] = t["discount_now"]
+        out[f"worst discount{who}"] = t["discount_worst"]
+        out[f"total exits{who}"] = t["total_exits"]
+        for L, v in t["values"].items():
+            out[f"value at L = {L}{who} [NAV]"] = v["equilibrium"]
+    return out
+
+
+def refinement_check(scenario: Any, numerics: Any, options: Any, summary: dict[str, Any],
+                     at: Sequence[float]) -> dict[str, Any]:
+    r"""How far the equilibrium's key numbers move when the numerics are refined: an error indicator.
+
+    The equilibrium is solved again at :math:`\varepsilon/2` on the same grid and at :math:`\varepsilon`
+    on half the cells and half the steps. For each key number :math:`g` (discount now and at its worst,
+    total exits, values at ``at``) the indicator is :math:`2|g(\varepsilon/2) - g| + |g(h_2) - g|`: the
+    error of :math:`g` if it converges at first order in :math:`\varepsilon` (as the relaxed stopping
+    does) and in the grid. Not a bound: pre-asymptotic runs can move by more.
+
+    Returns
+    -------
+    dict
+        ``{"epsilon": ε/2, "coarse": (n_cells, n_steps), "numbers": {label: {"value", "half_epsilon",
+        "coarse", "indicator"}}, "failed": reason or ""}``; a refinement without an equilibrium leaves its
+        column None and the indicator ``inf``.
+    """
+    from gelav.errors import ConvergenceError
+    from gelav.mfg import solve
+
+    base = _checked_numbers(summary)
+    runs: list[dict[str, float] | None] = []
+    failed = []
+    refined = (dataclasses.replace(numerics, epsilon=numerics.epsilon / 2),
+               dataclasses.replace(numerics, n_cells=max(numerics.n_cells // 2, 4),
+                                   n_steps=max(numerics.n_steps // 2, 2)))
+    for nm in refined:
+        try:
+            with recorded_warnings():
+                eq = solve(scenario.model, numerics=nm, options=options)
+            runs.append(_checked_numbers(eq.summary(list(at))))
+        except (ConvergenceError, ValueError) as exc:
+            runs.append(None)
+            failed.append(f"n_cells={nm.n_cells}, n_steps={nm.n_steps}, epsilon={nm.epsilon:g}: {exc}")
+    half, coarse = runs
+    numbers = {}
+    for label, g in base.items():
+        h = None if half is None else half.get(label)
+        c = None if coarse is None else coarse.get(label)
+        ind = math.inf if h is None or c is None else 2.0 * abs(h - g) + abs(c - g)
+        numbers[label] = {"value": g, "half_epsilon": h, "coarse": c, "indicator": ind}
+    return {"epsilon": refined[0].epsilon, "coarse": (refined[1].n_cells, refined[1].n_steps),
+            "numbers": numbers, "failed": "; ".join(failed)}
 
 
 class ContinuationReport(TaskResult):
