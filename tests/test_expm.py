@@ -135,6 +135,21 @@ def test_backward_step_is_the_transpose() -> None:
         assert abs(p0 @ op.backward(g) - op.forward(p0) @ g) <= 1e-13 * (p0.sum() * np.abs(g).max())
 
 
+def test_one_step_backward_error_bound_is_the_backward_bound() -> None:
+    """``ExpmStep.error_bound(v, transpose=False)`` is the largest node bound of :func:`backward_step_bound`
+    (one way to bound a backward step), and it holds against dense expm."""
+    from gelav.fd.expm import backward_step_bound
+
+    _, gen = _cases()[2]
+    A = gen.bands(0.0)
+    op = ExpmStep(A, 1.5)
+    g = np.random.default_rng(5).random(A.diag.size)
+    b = op.error_bound(g, transpose=False)
+    assert b == float(backward_step_bound(op, g).max())
+    exact = scipy.linalg.expm(1.5 * A.to_sparse().toarray()) @ g
+    assert float(np.abs(op.backward(g) - exact).max()) <= b
+
+
 def test_negative_masses_are_rounding_within_the_bound_and_are_cleared() -> None:
     """Deep in the tails the rational approximation leaves negative masses of rounding size; the step
     sets them to 0 only when they lie within its error bound (the exact exponential is >= 0)."""

@@ -174,7 +174,9 @@ def amplification(A: Bands, v: Array, *, transpose: bool = True) -> float:
     has absorbing nodes (what leaves a block arrives there). Backward (:math:`M \propto A`, ``v`` values,
     the largest error at a node): the largest over blocks of :math:`\max_i \pi_i^{-1/2}\,(\sum_j \pi_j v_j^2)^{1/2}`
     (the far tails, where :math:`\pi` is smallest, dominate it; the error of the value at a node
-    :math:`i` alone is bounded with :math:`\pi_i`). ``inf`` when the chain is not reversible.
+    :math:`i` alone is bounded with :math:`\pi_i`). ``inf`` when the chain is not reversible. The backward
+    factor leaves out what the absorbing nodes' values feed into the interior: the bound of a backward
+    step is :func:`backward_step_bound` (:class:`BackwardBound`), which :meth:`ExpmStep.error_bound` uses.
     """
     lw = _log_weights(A)
     if lw is None:
@@ -397,9 +399,11 @@ class ExpmStep:
         return _solve_stacked(system, np.asarray(v, dtype=float), self._z.size)
 
     def error_bound(self, v: Array, *, transpose: bool = True) -> float:
-        """The bound of one application to ``v`` (the 1-norm forward; the largest error at a node backward)."""
-        norm = float(np.abs(v).sum()) if transpose else float(np.abs(v).max())
-        return self._eps[0] * amplification(self.bands, v, transpose=transpose) + self._eps[1] * norm
+        """The bound of one application to ``v``: the 1-norm of the error forward; backward the largest error
+        at a node, that of :func:`backward_step_bound` (the one ``backward(scheme="expm")`` reports)."""
+        if not transpose:
+            return float(backward_step_bound(self, v).max())
+        return self._eps[0] * amplification(self.bands, v, transpose=True) + self._eps[1] * float(np.abs(v).sum())
 
     def forward_bounded(self, p: Array) -> tuple[Array, float]:
         r""":math:`e^{\Delta t A^\top}p` (non-negative) and its error bound in the 1-norm.
