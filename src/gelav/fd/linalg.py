@@ -426,6 +426,14 @@ def symmetrizer(dl: Array, du: Array, max_range: float = 1e100) -> tuple[Array, 
     return D, e
 
 
+def _ptsv_failed(info: int) -> None:
+    """Raise for a ``?ptsv`` that returned ``info`` != 0 (checked by the caller: the solves are a hot path)."""
+    if info > 0:
+        raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
+                                    f"(LAPACK dptsv info={info}): not an M-matrix.")
+    raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
+
+
 def ptsv_inplace(d: Array, e: Array, x: Array) -> Array:
     r"""``x`` :math:`\leftarrow S^{-1} x` for a symmetric positive definite tridiagonal :math:`S`
     (diagonal ``d``, off-diagonal ``e``): one LAPACK ``?ptsv`` call (LDLᵀ without pivoting). ``d`` is
@@ -438,10 +446,7 @@ def ptsv_inplace(d: Array, e: Array, x: Array) -> Array:
     """
     info = _dptsv(d, e, x, 1, 0, 1)[3]
     if info != 0:
-        if info > 0:
-            raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
-                                        f"(LAPACK dptsv info={info}): not an M-matrix.")
-        raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
+        _ptsv_failed(info)
     return x
 
 
@@ -458,10 +463,7 @@ def ptsv_factor_inplace(d: Array, e: Array, x: Array) -> Array:
     """
     info = _dptsv(d, e, x, 1, 1, 1)[3]
     if info != 0:
-        if info > 0:
-            raise np.linalg.LinAlgError(f"The symmetrised tridiagonal matrix is not positive definite "
-                                        f"(LAPACK dptsv info={info}): not an M-matrix.")
-        raise RuntimeError(f"LAPACK dptsv failed (info={info}).")  # pragma: no cover
+        _ptsv_failed(info)
     return x
 
 
