@@ -281,6 +281,14 @@ def test_validation_errors_name_the_argument() -> None:
         SolverOptions(damping=1.5)
     with pytest.raises(ValueError, match="`scheme`"):
         Numerics(scheme="rk4")
+    # regression: epsilon = 1e-300 leaked RuntimeWarnings (inf * 0 in the sweeps) and ran the continuation
+    # down to 1e-156 before its ConvergenceError
+    for name in ("epsilon", "temperature"):
+        with pytest.raises(ValueError, match=f"`{name}` must be at least 1e-12"):
+            Numerics(**{name: 1e-300})
+    with pytest.raises(ValueError, match="`continuation` must be at least 1e-12"):
+        Numerics(continuation=(0.1, 1e-13))
+    assert Numerics(epsilon=1e-12, temperature=1e-12).epsilon == 1e-12
     with pytest.raises(TypeError, match="`initial`"):
         LPType(initial=object())
     with pytest.raises(ValueError, match="distinct"):

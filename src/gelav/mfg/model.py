@@ -420,6 +420,20 @@ class MFGModel:
         return replace(self, types=tuple(replace(t, initial=i) for t, i in zip(self.types, initial, strict=True)))
 
 
+#: smallest relaxation ε [years] (and temperature δ [NAV]) accepted: the exit intensity is of order
+#: 1/(εδ), which below this is a hard stop to rounding and overflows the sweeps' products near 1e-150
+MIN_RELAXATION = 1e-12
+
+
+def _relaxation(name: str, value: Any) -> float:
+    """``value`` as a relaxation in [:data:`MIN_RELAXATION`, ``MAX_HORIZON``], or ValueError naming ``name``."""
+    v = check_positive(name, value, maximum=MAX_HORIZON)
+    if v < MIN_RELAXATION:
+        raise ValueError(f"`{name}` must be at least {MIN_RELAXATION:g}, got {v:g}: below it the relaxed exit is "
+                         "a hard stop to rounding (and the exit intensity overflows).")
+    return v
+
+
 ENGINES = ("auto", "numpy", "numba")
 #: Cell-steps (``n_cells × n_steps``) from which ``engine="auto"`` takes Numba. Measured on the
 #: ``stress`` preset (2 cores): the compiled sweeps save about 3 µs per cell-step of a whole
@@ -488,11 +502,11 @@ class Numerics:
         from gelav.fd.schemes import get_theta_scheme
 
         get_theta_scheme(self.scheme, why=" (the equilibrium sweeps are θ-steps)")
-        object.__setattr__(self, "epsilon", check_positive("epsilon", self.epsilon, maximum=MAX_HORIZON))
+        object.__setattr__(self, "epsilon", _relaxation("epsilon", self.epsilon))
         if self.temperature is not None:
-            object.__setattr__(self, "temperature", check_positive("temperature", self.temperature))
+            object.__setattr__(self, "temperature", _relaxation("temperature", self.temperature))
         if self.continuation is not None:
-            c = tuple(check_positive("continuation", e) for e in self.continuation)
+            c = tuple(_relaxation("continuation", e) for e in self.continuation)
             object.__setattr__(self, "continuation", c)
         if self.control not in ("newton", "lagged"):
             raise ValueError(f"Unknown `control` {self.control!r}; use 'newton' or 'lagged'.")
