@@ -58,6 +58,7 @@ def test_mfg_bad_input_exit_codes(tmp_path) -> None:  # type: ignore[no-untyped-
         assert r.exit_code == 2 and "`--at` must be finite numbers" in r.output
     r = runner.invoke(main, ["mfg", "--scenario", "crisis", "--n-cells", "40", "--n-steps", "40", "--at", "1e9"])
     assert r.exit_code == 2 and "`L` = 1e+09 must be a finite liquidity state on the grid" in r.output
+    assert "`at`: " in r.output  # the option is named (the grid is known only after the solve)
 
 
 

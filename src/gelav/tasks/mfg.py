@@ -241,7 +241,10 @@ def mfg(scenario: ScenarioLike = None, *, preset: str | None = None, method: str
         eq = solve(sc.model, numerics=numerics, options=options, callback=callback)
     if at is None:
         Ls = mass_states(eq)
-    summary = eq.summary(list(Ls))
+    try:
+        summary = eq.summary(list(Ls))
+    except ValueError as exc:  # a state off the grid, known only once the grid is built: name the option
+        raise ValueError(f"`at`: {exc}") from None
     diag = Diagnostics(timings=dict(eq.timings), iterations=eq.iterations, warnings=warning_texts(caught))
     checked = refinement_check(sc, numerics, options, summary, Ls) if check else None
     return MFGReport(inputs={"scenario": sc.name, "at": Ls, **nkw, **okw}, diagnostics=diag, scenario=sc,
