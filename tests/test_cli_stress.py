@@ -196,3 +196,22 @@ def test_levels_beyond_1e12_are_refused_naming_the_option(option):
 
     r = CliRunner().invoke(main, ["stress", option, "-1e308", "-q"])
     assert r.exit_code == 2 and option in r.output and "1e+12" in r.output
+
+
+def test_a_spread_below_rounding_leaves_paths_and_lattice_out():
+    """T = 1e-300 with x0 = c: P = 1/2 (analytic and PDE), but every path and lattice node ends at x0 to
+    the bit, so Monte Carlo and the lattice said 0 ("< 3e-6, 95 % bound"); now they are left out with
+    the reason. At T = 1e-20 (spread 3.2e-11) they run and agree with 1/2."""
+    from gelav import OrnsteinUhlenbeck, stress_test
+
+    p = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    r = stress_test(p, -0.5, 1e-300, -0.5, methods=["analytic", "mc", "lattice"], paths=10_000)
+    assert r.results["analytic"].probability == 0.5
+    assert set(r.omitted) == {"mc", "lattice"} and "below 1e-12 of the states" in r.omitted["mc"]
+    r = stress_test(p, -0.5, 1e-20, -0.5, methods=["mc", "lattice"], paths=100_000)
+    assert not r.omitted
+    assert abs(r.results["mc"].probability - 0.5) <= 4 * r.results["mc"].error
+    assert abs(r.results["lattice"].probability - 0.5) <= 1e-5
+    # far from the threshold a tiny spread answers 0 correctly: nothing left out
+    r = stress_test(p, -0.5, 1e-300, -0.6, methods=["mc", "lattice"], paths=10_000)
+    assert not r.omitted and r.results["mc"].probability == 0.0

@@ -920,10 +920,34 @@ def check_mc_trust(process: ProcessLike) -> None:
             f"{kinds[0][0]} end where σ² vanishes, which Euler steps overshoot (no exact sampler)")
 
 
+#: a spread σ(x0)√T below this fraction of max(|x0|, |c|) is within a few thousand ulps of the states: paths
+#: and lattice nodes cannot resolve the threshold there (:func:`check_spread_resolved`)
+SPREAD_RESOLUTION = 1e-12
+
+
+def check_spread_resolved(process: ProcessLike, x0: float, horizon: float, c: float, method: str) -> None:
+    """Raise :class:`MethodOmitted` where the law at ``horizon`` straddles the threshold with a spread
+    below floating-point resolution at the states: e.g. T = 1e-300, x0 = c, where P = 1/2 but every path
+    ends at x0 to the bit (X_T < c false: Monte Carlo and the lattice said 0). The PDE and the analytic
+    law work with the spread itself and are unaffected."""
+    scale = max(abs(x0), abs(c))
+    if scale == 0.0:
+        return
+    sd = abs(float(np.asarray(process.diffusion(0.0, np.array([x0])), dtype=float).ravel()[0])) * math.sqrt(horizon)
+    if not math.isfinite(sd) or sd >= SPREAD_RESOLUTION * scale:
+        return
+    if abs(x0 - c) <= 40.0 * sd + SPREAD_RESOLUTION * scale:
+        raise MethodOmitted(
+            f"{method} cannot resolve this question: the spread at T, σ(x0)√T = {sd:.2g}, is below "
+            f"{SPREAD_RESOLUTION:g} of the states (|x0|, |c| up to {scale:.3g}), where the states are rounded; "
+            "the threshold lies within it")
+
+
 def _mc(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.montecarlo import stress_probability
 
     check_mc_trust(process)
+    check_spread_resolved(process, x0, horizon, c, "Monte Carlo")
     t0 = time.perf_counter()
     n = int(opts.get("paths", 1_000_000))
     e = stress_probability(process, x0, horizon, c, below=below, n_paths=n, seed=opts.get("seed"))
@@ -938,6 +962,7 @@ def _mc(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, 
 def _lattice(process: ProcessLike, x0: float, horizon: float, c: float, below: bool, opts: dict[str, Any]) -> MethodResult:
     from gelav.lattice import stress_probability
 
+    check_spread_resolved(process, x0, horizon, c, "the lattice")
     t0 = time.perf_counter()
     est = stress_probability(process, x0, horizon, c, below=below, n_steps=int(opts.get("lattice_steps", 800)))
     p, err = est
