@@ -70,3 +70,19 @@ def test_check_command():
     assert r.exit_code == 2 and "--check" in r.output
     r = CliRunner().invoke(main, ["mfg", "--scenario", "crisis", "--n-cells", "40", "--n-steps", "40", "--json"])
     assert r.exit_code == 0 and '"check"' not in r.output
+
+
+def test_a_refinement_below_the_smallest_relaxation_is_reported_not_raised():
+    """At ε = MIN_RELAXATION (1e-12) the ε/2 refinement is not a valid setting: the check says so (the
+    number is unverified, indicator inf) instead of failing the whole run with an error about ε = 5e-13."""
+    from gelav.mfg.model import MIN_RELAXATION
+    from gelav.tasks.welfare import welfare
+
+    rep = mfg(preset="stress", n_cells=20, n_steps=20, epsilon=MIN_RELAXATION, check=True)
+    c = rep.check
+    assert c["failed"].startswith("epsilon=5e-13: `epsilon` must be at least 1e-12")
+    assert all(v["half_epsilon"] is None and v["coarse"] is not None and v["indicator"] == math.inf
+               for v in c["numbers"].values())
+    w = welfare(preset="stress", n_cells=20, n_steps=20, epsilon=MIN_RELAXATION)
+    assert w.check.half_epsilon_gap is None and w.check.coarse_gap is not None
+    assert w.check.error == math.inf and not w.check.resolved and "epsilon=5e-13" in w.check.reason

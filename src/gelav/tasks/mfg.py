@@ -283,31 +283,23 @@ def refinement_check(scenario: Any, numerics: Any, options: Any, summary: dict[s
         "coarse", "indicator"}}, "failed": reason or ""}``; a refinement without an equilibrium leaves its
         column None and the indicator ``inf``.
     """
-    from gelav.errors import ConvergenceError
     from gelav.mfg import solve
+    from gelav.tasks._refine import first_order_error, refine, refinements
+
+    def numbers_at(nm: Any) -> dict[str, float]:
+        with recorded_warnings():
+            eq = solve(scenario.model, numerics=nm, options=options)
+        return _checked_numbers(eq.summary(list(at)))
 
     base = _checked_numbers(summary)
-    runs: list[dict[str, float] | None] = []
-    failed = []
-    refined = (dataclasses.replace(numerics, epsilon=numerics.epsilon / 2),
-               dataclasses.replace(numerics, n_cells=max(numerics.n_cells // 2, 4),
-                                   n_steps=max(numerics.n_steps // 2, 2)))
-    for nm in refined:
-        try:
-            with recorded_warnings():
-                eq = solve(scenario.model, numerics=nm, options=options)
-            runs.append(_checked_numbers(eq.summary(list(at))))
-        except (ConvergenceError, ValueError) as exc:
-            runs.append(None)
-            failed.append(f"n_cells={nm.n_cells}, n_steps={nm.n_steps}, epsilon={nm.epsilon:g}: {exc}")
-    half, coarse = runs
+    (half, coarse), failed = refine(numerics, numbers_at)
     numbers = {}
     for label, g in base.items():
         h = None if half is None else half.get(label)
         c = None if coarse is None else coarse.get(label)
-        ind = math.inf if h is None or c is None else 2.0 * abs(h - g) + abs(c - g)
-        numbers[label] = {"value": g, "half_epsilon": h, "coarse": c, "indicator": ind}
-    return {"epsilon": refined[0].epsilon, "coarse": (refined[1].n_cells, refined[1].n_steps),
+        numbers[label] = {"value": g, "half_epsilon": h, "coarse": c, "indicator": first_order_error(g, h, c)}
+    half_eps, coarse_grid = refinements(numerics)
+    return {"epsilon": half_eps["epsilon"], "coarse": (coarse_grid["n_cells"], coarse_grid["n_steps"]),
             "numbers": numbers, "failed": "; ".join(failed)}
 
 

@@ -66,33 +66,26 @@ class GapCheck:
 
 def _gap_check(model: Any, numerics: Any, starts: Any, sol: Any,
                callback: Callable[[dict[str, Any]], None] | None = None) -> GapCheck:
-    """Solve the planner again at ε/2 and on the halved grid (same starts) and compare the gaps."""
+    """Solve the planner again at ε/2 and on the halved grid (same starts) and compare the gaps
+    (:mod:`gelav.tasks._refine`)."""
     import numpy as np
 
-    from gelav.errors import ConvergenceError
     from gelav.mfg.planner import solve_planner
+    from gelav.tasks._refine import first_order_error, refine
 
     gap = float(sol.welfare - sol.equilibrium_welfare)
     if sol.diagnostics.get("iterations") == 1 and float(np.max(np.abs(sol.tax.values))) < RESOLUTION:
         # the planner stopped at the untaxed equilibrium, whose externality is nil to RESOLUTION: gap = 0
         return GapCheck(gap, None, None, 0.0, True,
                         f"skipped: |τ*| < {RESOLUTION:g} NAV at the equilibrium allocation (no externality)")
-    gaps: list[float | None] = []
-    reasons = []
-    for nm in (dataclasses.replace(numerics, epsilon=numerics.epsilon / 2),
-               dataclasses.replace(numerics, n_cells=max(numerics.n_cells // 2, 4),
-                                   n_steps=max(numerics.n_steps // 2, 2))):
-        try:
-            p = solve_planner(model.model, numerics=nm, options=model.options, starts=starts, callback=callback)
-            gaps.append(float(p.welfare - p.equilibrium_welfare))
-        except ConvergenceError as e:
-            gaps.append(None)
-            reasons.append(f"n_cells={nm.n_cells}, n_steps={nm.n_steps}, epsilon={nm.epsilon:g}: {e}")
-    half, coarse = gaps
-    if half is None or coarse is None:
-        return GapCheck(gap, half, coarse, math.inf, False, "; ".join(reasons))
-    error = 2.0 * abs(half - gap) + abs(coarse - gap)
-    return GapCheck(gap, half, coarse, error, error < max(0.5 * abs(gap), RESOLUTION))
+
+    def gap_at(nm: Any) -> float:
+        p = solve_planner(model.model, numerics=nm, options=model.options, starts=starts, callback=callback)
+        return float(p.welfare - p.equilibrium_welfare)
+
+    (half, coarse), reasons = refine(numerics, gap_at)
+    error = first_order_error(gap, half, coarse)
+    return GapCheck(gap, half, coarse, error, error < max(0.5 * abs(gap), RESOLUTION), "; ".join(reasons))
 
 
 def _r(x: float) -> float:
