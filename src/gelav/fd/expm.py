@@ -69,8 +69,9 @@ from numpy.typing import NDArray
 from gelav.fd import linalg
 from gelav.fd.linalg import Bands
 
-__all__ = ["MAX_TIME_ERROR", "PHI_WEIGHTS", "POLES", "SUP_ERROR", "WEIGHTS", "Chains", "ExpmStep", "amplification",
-           "expm_apply", "expm_chains", "rational_rule"]
+__all__ = ["MAX_TIME_ERROR", "PHI_SUP_ERROR", "PHI_WEIGHTS", "POLES", "SUP_ERROR", "WEIGHTS", "BackwardBound",
+           "BackwardWeights", "Chains", "ExpmStep", "amplification", "backward_step_bound", "backward_weights",
+           "expm_apply", "expm_chains", "phi_sup_error", "rational_rule"]
 
 Array = NDArray[np.float64]
 
@@ -709,6 +710,3 @@ def backward_step_bound(op: ExpmStep, v: Array, source: Array | None = None) -> 
     b.add(op, v, source)
     return b.profile()
 
-
-__all__ += ["PHI_SUP_ERROR", "BackwardBound", "BackwardWeights", "backward_step_bound", "backward_weights",
-            "phi_sup_error"]
