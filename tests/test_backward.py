@@ -255,6 +255,9 @@ def test_bad_inputs_raise_clear_errors():
         backward("bm", call, 1.0, domain=(-1, 1))
     with pytest.raises(ValueError, match="`times` must be finite"):
         backward(P, call, 1.0, domain=(-1, 1), times=[math.nan])
+    # regression: x0 = 1e308 said "the process coefficients are not finite on the grid" (the automatic domain)
+    with pytest.raises(ValueError, match=r"`x0` = 1e\+308 is out of range"):
+        backward(P, call, 1.0, x0=1e308)
     with pytest.raises(ValueError, match=r"`x` must lie in the grid"):
         backward(P, call, 1.0, domain=(-1, 1), n_cells=10, n_steps=4).value(math.nan)
 

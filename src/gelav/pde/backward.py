@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._validation import (
     MAX_CELLS,
     MAX_HORIZON,
+    MAX_STATE,
     check_finite,
     check_int,
     check_interval,
@@ -421,7 +422,7 @@ def backward_problem(process: ProcessLike, payoff: Any, horizon: float, *, disco
                 else:
                     raise ValueError("Give `domain=(lo, hi)`, `grid=` or `x0=` (for an automatic domain around x0).")
             else:
-                domain = auto_domain(process, check_finite("x0", x0), horizon, tail=tail, start=start)
+                domain = auto_domain(process, check_finite("x0", x0, maximum=MAX_STATE), horizon, tail=tail, start=start)
                 _warn_explosion(process, float(x0), domain, start, (lo_b, hi_b))
         lo, hi = check_interval("domain", domain)
         if x0 is not None and not lo <= check_finite("x0", x0) <= hi:  # was silently ignored
