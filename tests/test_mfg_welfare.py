@@ -381,11 +381,15 @@ def test_gap_check_flags_a_gap_that_refinement_overturns():
     assert c.gap == pytest.approx(rep.welfare.gap, abs=0)
     assert c.error == pytest.approx(2 * abs(c.half_epsilon_gap - c.gap) + abs(c.coarse_gap - c.gap), rel=1e-15)
     assert c.error > 0.5 * abs(c.gap)
+    # the figures docs/welfare.md quotes, to their digits
+    assert c.gap == pytest.approx(1.27e-4, abs=5e-7) and c.half_epsilon_gap == pytest.approx(7.9e-5, abs=5e-7)
+    assert c.coarse_gap == pytest.approx(1.2e-3, abs=5e-5)
     key = rep.key_numbers()
     assert key["welfare gap [NAV]"] == "not resolved" and key["price of anarchy"] == "not resolved"
     assert rep.to_dict()["gap_check"]["resolved"] is False
     finer = task(preset="crisis", n_cells=96, n_steps=96, epsilon=1e-3, check=False)
     assert abs(finer.welfare.gap - c.gap) > 0.5 * abs(c.gap)
+    assert finer.welfare.gap == pytest.approx(-1.3e-5, abs=5e-7)
 
 
 def test_gap_check_is_skipped_without_an_externality():
