@@ -2,6 +2,7 @@
 
 - :mod:`gelav.pde.forward` — Fokker–Planck (:func:`gelav.forward`);
 - :mod:`gelav.pde.backward` — Feynman–Kac (:func:`gelav.backward`);
+- :mod:`gelav.pde.refinement` — a backward or stopping value to a tolerance (``tol=``);
 - :mod:`gelav.pde.stopping` — optimal stopping = backward + an early-exercise step condition;
 - :mod:`gelav.pde.exits` — exit times and probabilities, boundary classification;
 - :mod:`gelav.pde.pdepe` — MATLAB-compatible ``pdepe``.

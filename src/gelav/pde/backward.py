@@ -63,6 +63,7 @@ from gelav.fd.generator import Generator
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
 from gelav.fd.stepping import Stepper
+from gelav.pde.refinement import MAX_CELLS_DEFAULT, backward_to_tolerance
 from gelav.processes.protocol import check_process, domain_of, name_of
 
 if TYPE_CHECKING:
@@ -481,6 +482,8 @@ def backward(
     smooth_payoff: bool = False,
     discretization: Discretization | None = None,
     flux: str = "sg",
+    tol: float | None = None,
+    max_cells: int = MAX_CELLS_DEFAULT,
 ) -> Value:
     r"""Solve the Feynman–Kac equation backwards from the payoff.
 
@@ -546,6 +549,16 @@ def backward(
         The generator's face flux (:data:`gelav.fd.generator.FLUXES`): Scharfetter–Gummel
         (default) or the square-root approximation. Use the flux of the forward run
         (``density.diagnostics["flux"]``) for duality.
+    tol : float, optional
+        Refine until the value at ``x0`` has a validated error estimate at most ``tol`` (absolute,
+        the payoff's units): ``n_cells``, ``n_steps`` and their doubles
+        (:mod:`gelav.pde.refinement`). The finest run is returned, with
+        ``diagnostics["error_estimate"]``, ``["observed_order"]``, ``["order"]`` (the order the
+        estimate assumes: 2, or 1 where a drift-dominated problem converges like :math:`h`) and
+        ``["refinement"]`` (every level's cells, steps and value). Needs ``x0``; not with ``grid``
+        or ``time_grid``.
+    max_cells : int
+        With ``tol``: the finest grid may have at most this many cells (default 12,800).
 
     Returns
     -------
@@ -559,6 +572,11 @@ def backward(
         faces, an overflowing growth factor), or a time-error bound above :data:`MAX_TIME_ERROR`
         of the largest value (a strongly drift-dominated chain, or the far tail of the grid
         without ``x0``); the message names ``scheme='expm'``, says why and suggests ``scheme='cn'``.
+        With ``tol``: no ``x0``, a ``grid``/``time_grid``, or ``max_cells`` below the four grids
+        the estimate needs.
+    gelav.errors.ConvergenceError
+        With ``tol``: no validated estimate at most ``tol`` within ``max_cells`` (``history``: every
+        level's answer and observed order).
     TypeError
         A payoff or boundary of the wrong type.
 
@@ -574,6 +592,15 @@ def backward(
     t_start = _time.perf_counter()
     kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
                                 time_grid=time_grid, scheme=scheme, damping_steps=damping_steps, flux=flux)
+    if tol is not None:
+        fixed = {k: v for k, v in kw.items() if k not in ("n_cells", "n_steps")}
+
+        def solve(n_cells: int, n_steps: int) -> Value:
+            return backward(process, payoff, horizon, discount=discount, running=running, lower=lower, upper=upper,
+                            x0=x0, times=times, start=start, smooth_payoff=smooth_payoff, n_cells=n_cells,
+                            n_steps=n_steps, **fixed)
+
+        return backward_to_tolerance(solve, x0, tol, max_cells, kw)
     scheme = kw["scheme"]
     s = backward_problem(process, payoff, horizon, discount=discount, running=running, lower=lower, upper=upper,
                          x0=x0, times=times, start=start, smooth_payoff=smooth_payoff, **kw)

@@ -44,6 +44,7 @@ from gelav.fd.linalg import LCP_METHODS, policy_iteration, solve_lcp
 from gelav.fd.schemes import theta_schemes
 from gelav.fd.stepping import Stepper
 from gelav.pde.backward import Value, backward_problem
+from gelav.pde.refinement import FIRST_ORDER, MAX_CELLS_DEFAULT, backward_to_tolerance
 from gelav.processes.protocol import is_time_homogeneous
 
 if TYPE_CHECKING:
@@ -160,6 +161,8 @@ def optimal_stopping(
     side: str | None = None,
     max_iter: int = 100,
     discretization: Discretization | None = None,
+    tol: float | None = None,
+    max_cells: int = MAX_CELLS_DEFAULT,
 ) -> StoppingValue:
     r"""Value, stopping region and free boundary of an optimal stopping problem.
 
@@ -193,6 +196,11 @@ def optimal_stopping(
         Policy-iteration cap per step (raises :class:`~gelav.errors.ConvergenceError`).
     discretization : Discretization, optional
         The discretisation keywords in one object, as in :func:`gelav.backward`.
+    tol, max_cells : optional
+        Refine until the value at ``x0`` has a validated error estimate at most ``tol``, as in
+        :func:`gelav.backward` (:mod:`gelav.pde.refinement`), the estimate taken as first order: the
+        free boundary brings the value's order below 2 (an American put: 2.0 on 800–1,600 cells,
+        1.7 beyond, where the second-order estimate was 1.3 times too small).
 
     Returns
     -------
@@ -219,6 +227,16 @@ def optimal_stopping(
     max_iter = check_int("max_iter", max_iter, minimum=1, maximum=MAX_CELLS)  # 0 used to raise ConvergenceError
     kw = resolve_discretization(discretization, grid=grid, domain=domain, n_cells=n_cells, n_steps=n_steps,
                                 time_grid=time_grid, scheme=scheme, damping_steps=damping_steps)
+    if tol is not None:
+        fixed = {k: v for k, v in kw.items() if k not in ("n_cells", "n_steps")}
+
+        def solve(n_cells: int, n_steps: int) -> StoppingValue:
+            return optimal_stopping(process, reward, horizon, running=running, discount=discount, lower=lower,
+                                    upper=upper, x0=x0, times=times, start=start, method=method, side=side,
+                                    max_iter=max_iter, n_cells=n_cells, n_steps=n_steps, **fixed)
+
+        # the free boundary: orders 1.7-2.05 observed (American put) with 1.7 in the end; /3 was 1.3x optimistic
+        return backward_to_tolerance(solve, x0, tol, max_cells, kw, most=FIRST_ORDER)
     grid, domain, n_cells, scheme = kw["grid"], kw["domain"], kw["n_cells"], kw["scheme"]
     if horizon is not None and isinstance(horizon, (int, float)) and math.isinf(horizon) and horizon > 0:
         return _perpetual_far_field(process, reward, running=running, discount=discount, lower=lower,
