@@ -4,7 +4,8 @@
    the premium's minimum L = −β/2γ ≈ 0.595 — every typical LP "should" sell now.
 2. With the carry (NAV earning r = 8 %, a stress cost c(L) = 0.5·max(−L, 0)): exit
    only in stress, below L*(t) < 0; its value, smooth pasting, convergence order.
-3. Monte Carlo of the exit rule from L₀ = 0 against the PDE value.
+3. Monte Carlo of the exit rule from L₀ = 0 against the PDE value; the grid indicator of L*(t)
+   against a run on 2,400 cells.
 4. Sensitivities of L*(0) to κ, σ and r.
 
 Every number docs/valuation.md quotes comes from ``compute()`` (tests/test_valuation_docs.py).
@@ -27,6 +28,8 @@ def compute() -> dict[str, Any]:
     return {
         "no_carry": no_carry, "eb": eb,
         "conv": eb.convergence(0.0),
+        "check": eb.grid_check(),  # the grid indicator gelav exit-boundary prints
+        "fine": gelav.exit_boundary(n_cells=2400, n_steps=3200),  # what it is measured against
         "mc": eb.monte_carlo(0.0, 40_000, seed=2026),
         "sens": {p: eb.sensitivity(p)["derivative"][0] for p in ("kappa", "sigma", "r")},
     }
@@ -47,6 +50,11 @@ def quoted(res: dict[str, Any]) -> dict[str, str]:
         "order": f"{res['conv']['order']:.2f}",
         "mc": f"{res['mc'].value:.5f} ± {res['mc'].stderr:.5f}",
         "sp": f"{eb.smooth_pasting(0.0)['relative_jump']:.3f}",
+        "indicator": f"± {res['check']['indicator']:.3f}",
+        "fine L*0": f"{res['fine'].boundary(0.0):.4f}",
+        "fine L*5": f"{res['fine'].boundary(5.0):.4f}",
+        "fine L*9": f"{res['fine'].boundary(9.0):.4f}",
+        "largest error": f"{max(abs(eb.boundary(t) - res['fine'].boundary(t)) for t in range(10)):.4f}",
     }
     for p, v in res["sens"].items():
         out[f"d_{p}"] = f"{v:.3f}"

@@ -22,7 +22,7 @@ REPORTS = {'CalibrationReport': ([('inputs', 'required'), ('diagnostics', 'facto
                          ('branches', 'None')],
                         'mfg_continuation', None, None),
  'ExitBoundaryReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('result', 'None'),
-                         ('sensitivity', 'None')],
+                         ('sensitivity', 'None'), ('check', 'None')],
                         'exit-boundary', None, 'result'),
  'ExitTimeReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('data', 'None'),
                      ('process', 'None')],

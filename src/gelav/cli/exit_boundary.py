@@ -29,11 +29,13 @@ _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "
 @click.option("--cells", type=int, default=None, help="Grid cells in L on [−3, 3] [300].")
 @click.option("--steps", type=int, default=None, help="Time steps [400].")
 @click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")
+@click.option("--check/--no-check", default=None,
+              help="The grid indicator of L*(t): the same problem on half the cells and steps [on].")
 @output_options(config_help="Scenario TOML file: [process], [premium] and [exit_boundary] tables (options override).",
                 plot_help="Write the exit region and L*(t) to this image file.")
 @handle_errors
 def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribution_rate, holding_cost, alpha, beta,
-                  gamma, scaling, cells, steps, sensitivity, config, as_json, plot, quiet):
+                  gamma, scaling, cells, steps, sensitivity, check, config, as_json, plot, quiet):
     """Exit boundary L*(t) of a fund stake: sell when L ≤ L*(t).
 
     Solves min(−V_t − 𝓛V + (r − g + δ)V − (δ − c(L)), V − (1 − π(L, T − t))) = 0,
@@ -45,7 +47,7 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
     given = {"kappa": kappa, "mean": mean, "sigma": sigma, "discount": discount, "fund_life": fund_life,
              "nav_growth": nav_growth, "distribution_rate": distribution_rate, "holding_cost": holding_cost,
              "alpha": alpha, "beta": beta, "gamma": gamma, "scaling": scaling, "cells": cells, "steps": steps,
-             "sensitivity": sensitivity}
+             "sensitivity": sensitivity, "check": check}
     rep = renamed_errors(lambda: tasks.exit_boundary(config, **given), _OPTION)
     res, v, sens = rep.result, rep.inputs, rep.sensitivity or {}
     process = res.process
@@ -56,11 +58,20 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
     for t in [T * k / 10 for k in range(10)]:
         b = res.boundary(t)
         reg = res.stopping_region(t)
-        rows.append([f"{t:g}", f"{T - t:g}", "—" if math.isnan(b) else f"{b:.4f}",
+        rows.append([f"{t:g}", f"{T - t:g}",
+                     "not resolved" if not rep.resolved(t) else "—" if math.isnan(b) else f"{b:.4f}",
                      "; ".join(f"[{a:.2f}, {c:.2f}]" for a, c in reg) or "never"])
     sp = res.smooth_pasting(0.0)
-    cap = (f"V(0, L̄ = {process.mean:g}) = {res.value(0.0, min(max(process.mean, -3.0), 3.0)):.5f} per unit NAV; "
-           f"smooth pasting at L*(0): relative slope jump {sp['relative_jump']:.3g}")
+    cap = f"V(0, L̄ = {process.mean:g}) = {res.value(0.0, min(max(process.mean, -3.0), 3.0)):.5f} per unit NAV"
+    if math.isfinite(sp["relative_jump"]):  # no boundary at t = 0: nothing to check
+        cap += f"; smooth pasting at L*(0): relative slope jump {sp['relative_jump']:.3g}"
+    chk = rep.check
+    if chk is not None:
+        n, n2 = chk["n_cells"]
+        cap += (f"; L*(t) grid indicator ± {chk['indicator']:.2g} (largest |L*({n} cells) − L*({n2})| over the "
+                "rows; an indicator, not a bound)" if math.isfinite(chk["indicator"]) else
+                f"; L*(t) not resolved: the exit region differs between {n} and {n2} cells at t = "
+                + ", ".join(f"{t:g}" for t in chk["unresolved"]) + " (raise --cells)")
     if sens:
         cap += "; dL*(0)/dκ = {kappa:.3f}, dL*(0)/dσ = {sigma:.3f}, dL*(0)/dr = {r:.3f}".format(**sens)
     if plot:

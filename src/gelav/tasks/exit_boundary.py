@@ -17,22 +17,31 @@ __all__ = ["DEFAULTS", "FIELDS", "ExitBoundaryReport", "exit_boundary"]
 #: the fields of the ``[exit_boundary]`` table and their kinds
 FIELDS = {"fund_life": "positive", "discount": "number", "nav_growth": "number", "distribution_rate": "number",
           "holding_cost": "number", "alpha": "number", "beta": "number", "gamma": "number", "scaling": "string",
-          "cells": "integer", "steps": "integer", "sensitivity": "bool"}
+          "cells": "integer", "steps": "integer", "sensitivity": "bool", "check": "bool"}
 
 #: the defaults of ``gelav exit-boundary``
 DEFAULTS = {"fund_life": 10.0, "discount": 0.08, "nav_growth": 0.08, "distribution_rate": 0.0, "holding_cost": 0.5,
             "alpha": 0.045, "beta": -0.025, "gamma": 0.021, "scaling": "sqrt", "cells": 300, "steps": 400,
-            "kappa": 0.45, "mean": 1.0, "sigma": 0.32, "sensitivity": False}
+            "kappa": 0.45, "mean": 1.0, "sigma": 0.32, "sensitivity": False, "check": True}
 
 _SENSITIVITY = (("kappa", "κ"), ("sigma", "σ"), ("r", "r"))
 
 
 class ExitBoundaryReport(TaskResult):
-    """The solved boundary (``result``, an :class:`~gelav.valuation.exit_boundary.ExitBoundary`) and
-    ``sensitivity`` (``dL*(0)/dκ``, ``/dσ``, ``/dr`` when asked)."""
+    """The solved boundary (``result``, an :class:`~gelav.valuation.exit_boundary.ExitBoundary`),
+    ``sensitivity`` (``dL*(0)/dκ``, ``/dσ``, ``/dr`` when asked) and ``check``
+    (:meth:`~gelav.valuation.exit_boundary.ExitBoundary.grid_check`: the grid indicator of L*(t), unless
+    ``check=False``)."""
 
     result: Any = TaskResult.plotted_field()
     sensitivity: dict[str, float] | None = None
+    check: dict[str, Any] | None = None
+
+    def resolved(self, t: float) -> bool:
+        """Whether the grid check found the exit region at ``t`` on both grids or on neither (True without a
+        check)."""
+        return self.check is None or all(abs(u - t) > 1e-9 * max(1.0, self.result.fund_life)
+                                         for u in self.check["unresolved"])
 
     name = "exit-boundary"
 
@@ -40,6 +49,8 @@ class ExitBoundaryReport(TaskResult):
         out = self.result.summary()
         if self.sensitivity:
             out["sensitivity_t0"] = dict(self.sensitivity)
+        if self.check is not None:
+            out["boundary_check"] = dict(self.check)
         return out
 
     def key_numbers(self) -> dict[str, Any]:
@@ -51,7 +62,12 @@ class ExitBoundaryReport(TaskResult):
         out: dict[str, Any] = {"remaining fund life T [y]": T}
         for t in (0.0, T / 2):
             b = res.boundary(t)
-            out[f"exit boundary L*({t:g}): sell when L ≤ L*"] = "no exit region" if math.isnan(b) else b
+            out[f"exit boundary L*({t:g}): sell when L ≤ L*"] = ("not resolved" if not self.resolved(t) else
+                                                                "no exit region" if math.isnan(b) else b)
+        if self.check is not None:
+            ind = self.check["indicator"]
+            out[f"grid indicator of L*(t): largest |L*({self.check['n_cells'][0]} cells) − "
+                f"L*({self.check['n_cells'][1]})|"] = ind if math.isfinite(ind) else "not resolved"
         region = res.stopping_region(0.0)
         out["exit region in L now"] = "; ".join(f"[{a:.2f}, {c:.2f}]" for a, c in region) or "never"
         out[f"value of holding V(0, L̄ = {L_bar:g}) [per unit NAV]"] = res.value(0.0, L_bar)
@@ -94,4 +110,5 @@ def exit_boundary(scenario: ScenarioLike = None, **options: Any) -> ExitBoundary
     sens = None
     if v.get("sensitivity"):
         sens = {p: float(res.sensitivity(p)["derivative"][0]) for p, _ in _SENSITIVITY}
-    return ExitBoundaryReport(inputs=v, result=res, sensitivity=sens)
+    check = res.grid_check() if v.get("check") else None
+    return ExitBoundaryReport(inputs=v, result=res, sensitivity=sens, check=check)

@@ -392,6 +392,38 @@ class ExitBoundary:
                 "values": vals, "differences": [vals[k] - vals[k + 1] for k in range(levels - 1)],
                 "order": order, "error_estimate": err}
 
+    def grid_check(self, times: ArrayLike | None = None) -> dict[str, Any]:
+        r"""The grid indicator of :math:`L^*(t)`: the same problem on half the cells and half the steps.
+
+        ``indicator`` is the largest :math:`|L^*_h(t) - L^*_{2h}(t)|` over ``times`` (default the ten
+        times :math:`kT/10`, :math:`k = 0 \dots 9`, that ``gelav exit-boundary`` prints). The largest over
+        the times, not each time's own difference: the located boundary converges unevenly (the smooth fit
+        falls back to a node near a kink of the carry), and two grids can agree at one time by chance
+        while both are a cell off. Against 2,400 cells, the largest error of :math:`L^*` at 300 cells is
+        0.37 of this indicator at the defaults, 0.99 with ``nav_growth=0.05`` and 0.88 with
+        ``discount=0.12``; each time's own difference was as low as 0 of its error. An indicator, not a
+        bound.
+
+        Returns
+        -------
+        dict
+            ``times``, ``boundary`` (this grid), ``boundary_coarse``, ``difference`` (per time; NaN where
+            both grids have no region), ``indicator`` (``inf`` when the exit region exists on one grid and
+            not on the other at some time: ``unresolved`` lists those times), ``n_cells``, ``n_steps``.
+        """
+        n, m = int(self.settings["n_cells"]), int(self.settings["n_steps"])
+        coarse = self.resolve(n_cells=max(n // 2, 4), n_steps=max(m // 2, 1))
+        ts = (np.array([self.fund_life * k / 10 for k in range(10)]) if times is None
+              else np.atleast_1d(np.asarray(times, dtype=float)))
+        b, bc = np.asarray(self.boundary(ts), dtype=float), np.asarray(coarse.boundary(ts), dtype=float)
+        unresolved = [float(t) for t, x, y in zip(ts, b, bc, strict=True) if np.isnan(x) != np.isnan(y)]
+        diff = np.abs(b - bc)
+        both = np.isfinite(diff)
+        indicator = math.inf if unresolved else (float(diff[both].max()) if both.any() else 0.0)
+        return {"times": ts.tolist(), "boundary": b.tolist(), "boundary_coarse": bc.tolist(),
+                "difference": diff.tolist(), "indicator": indicator, "unresolved": unresolved,
+                "n_cells": [n, max(n // 2, 4)], "n_steps": [m, max(m // 2, 1)]}
+
     def summary(self) -> dict[str, Any]:
         """Key numbers (JSON-ready)."""
         b = self.boundary()
