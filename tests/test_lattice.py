@@ -141,6 +141,24 @@ def test_walk_simulation_reproducible_and_chunk_independent() -> None:
     assert not np.array_equal(a.final, c.final)
 
 
+def test_walk_far_from_zero_keeps_its_moments() -> None:
+    """The same walks started at 1e12: every moment and its z-score as from 0. The lattice mean Σ p·y was
+    0.01 off there (the probabilities sum to 1 only to rounding), a z-score of 0.08; beyond MAX_STATE the
+    start is an error naming `x0` (1e308 printed inf and nan)."""
+    w = TrinomialWalk(0.3)
+    m0 = w.simulate(252, 10_000, seed=0, keep_paths=False).moments()
+    m1 = w.simulate(252, 10_000, seed=0, keep_paths=False, x0=1e12).moments()
+    for key in ("mean", "variance", "skewness", "excess_kurtosis"):
+        z0 = (m0[key]["sample"] - m0[key]["lattice"]) / m0[key]["stderr"]
+        z1 = (m1[key]["sample"] - m1[key]["lattice"]) / m1[key]["stderr"]
+        assert z1 == pytest.approx(z0, abs=1e-3), key
+    assert w.law(252, x0=1e12).mean() - 1e12 == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(ValueError, match="`x0`"):
+        w.simulate(10, 10, x0=1e308)
+    with pytest.raises(ValueError, match="`x0`"):
+        w.law(10, x0=-1e13)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 
@@ -11,6 +12,8 @@ from click.testing import CliRunner
 from scipy import integrate as sint
 from scipy import stats
 
+from gelav import tasks
+from gelav.errors import ConvergenceError
 from gelav.mckean_vlasov import (
     McKeanVlasov,
     MeanFieldOU,
@@ -298,3 +301,82 @@ def test_cli_config_and_errors(tmp_path):
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["mckean-vlasov", "--particles", "500", "--seed", "1"])
     assert r.exit_code == 0 and "exact" in r.output
+
+
+def test_strong_herding_keeps_the_mean_on_the_ou_path():
+    """λ = 100 on 200 steps (λΔt = 1): the corrector's value at the step's θ-point solves its own fixed point,
+    so the interaction drops out of the mean's update. One midpoint pass left the mean 20 % off (-0.2365 for
+    -0.1978 at t = 0.5): the damping steps slowed it by 1/(1 + λΔt/2). Now the error is the grid's, order 2
+    in space (the domain from the exact law: 1.2 wide, not the 5.6 of the plain OU)."""
+    mv = MeanFieldOU(0.45, 1.0, 0.32, lam=100.0)
+    law = mv.law(2.0, -0.5)
+    errs = []
+    for n in (400, 800, 1600):
+        d = solve_fokker_planck(mv, -0.5, 2.0, n_cells=n, n_steps=200)
+        errs.append(abs(d.mean() - law.mean()))
+        assert d.mean(0.5) == pytest.approx(mv.exact_mean(0.5, -0.5), abs=2e-3)
+    assert d.grid.upper - d.grid.lower < 1.25
+    assert errs[0] < 2e-3 and abs(slope([400, 800, 1600], errs) + 2.0) < 0.15, errs
+    m = d.diagnostics["m"]  # the law's value at every step is the PDE's mean, on the OU path
+    assert np.max(np.abs(m - np.array([mv.exact_mean(t, -0.5) for t in d.times]))) < 2e-4
+
+
+def test_corrector_budget_ends_in_convergence_error(monkeypatch):
+    mod = importlib.import_module("gelav.processes.mckean_vlasov")
+    monkeypatch.setattr(mod, "CORRECTOR_ITERATIONS", 1)
+    with pytest.raises(ConvergenceError, match="corrector") as info:
+        solve_fokker_planck(MV, -0.5, 2.0, n_cells=50, n_steps=20)
+    assert info.value.history["change"] > 0  # type: ignore[index]
+
+
+def test_euler_moments_are_the_particles_law():
+    """The Euler particles estimate their discrete law, not the exact one: at (κ+λ)Δt = 0.5 the variance is
+    1/3 too large, and the particles agree with euler_moments, not with exact_var."""
+    mv = MeanFieldOU(0.45, 1.0, 0.32, lam=9.55)  # κ + λ = 10
+    T, n = 2.0, 40
+    em, ev = mv.euler_moments(T, n, -0.5)
+    ps = simulate_particles(mv, -0.5, T, n, 4000, n_systems=20, seed=5)
+    m, v = ps.mean[-1], ps.var[-1]
+    se_m, se_v = m.std(ddof=1) / math.sqrt(m.size), v.std(ddof=1) / math.sqrt(v.size)
+    assert abs(m.mean() - em[-1]) < 4 * se_m and abs(v.mean() - ev[-1]) < 4 * se_v
+    assert ev[-1] / mv.exact_var(T) == pytest.approx(1 / (1 - 0.5 * 10 * T / n), rel=1e-6)  # σ²/(2a − a²Δt)
+    assert abs(v.mean() - mv.exact_var(T)) > 20 * se_v
+    em2, ev2 = mv.euler_moments(T, 4000, -0.5)  # first order in Δt towards the exact law
+    assert ev2[-1] / mv.exact_var(T) == pytest.approx(1 / (1 - 0.5 * 10 * T / 4000), rel=1e-6)
+    bias = [e[-1] - mv.exact_mean(T, -0.5) for e in (em, em2)]
+    assert 95 < bias[0] / bias[1] < 105  # first order: 100 times the steps, 1/100 of the bias
+
+
+def test_euler_steps_beyond_the_limit_are_refused():
+    """λ = 3e9 on 200 steps overflowed to NaN particles; (κ+λ)Δt ≥ 1 is an error naming the steps."""
+    mv = MeanFieldOU(0.45, 1.0, 0.32, lam=99.55)  # 1/(κ+λ) = 0.01 = Δt on 200 steps of 2 years
+    assert mv.euler_step_limit() == pytest.approx(0.01)
+    with pytest.raises(ValueError, match=r"`n_steps` = 200 is too few .* n_steps > 200"):
+        simulate_particles(mv, -0.5, 2.0, 200, 100, seed=1)
+    simulate_particles(mv, -0.5, 2.0, 201, 100, seed=1)
+    simulate_particles(mv, -0.5, 2.0, 200, 100, seed=1, scheme="exact")
+    with pytest.raises(ValueError, match="`lam`"):
+        MeanFieldOU(lam=3e9)
+    with pytest.raises(ValueError, match="`sigma`"):
+        MeanFieldOU(sigma=1e308)
+
+
+def test_task_leaves_out_what_it_cannot_vouch_for():
+    from gelav.cli import main
+
+    rep = tasks.mckean_vlasov(lam=1000.0, scheme="exact", particles=2000, systems=4)
+    assert rep.data["pde"]["cells_per_sd"] < 4 and "not resolved" in rep.data["pde"]["omitted"]
+    assert all(r["pde_mean"] is None for r in rep.data["table"])
+    assert rep.key_numbers()["mean at T = 2: Fokker–Planck"] == "not resolved"
+    assert "euler_bias" not in rep.data["particles"]
+    rep = tasks.mckean_vlasov(particles=2000, systems=4)  # the defaults: resolved, with the Euler bias
+    assert rep.data["pde"]["cells_per_sd"] > 20 and "omitted" not in rep.data["pde"]
+    bias = rep.data["particles"]["euler_bias"]
+    assert bias["mean"] == pytest.approx(1.2e-3, rel=0.05) and bias["var"] == pytest.approx(2.7e-4, rel=0.05)
+    out = " ".join(CliRunner().invoke(main, ["mckean-vlasov", "--lam", "1000", "--scheme", "exact", "--particles",
+                                             "2000", "--systems", "4"]).output.split())
+    assert "PDE left out: the law is not resolved by the PDE grid: 2.7 cells per standard deviation" in out
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--lam", "100"])
+    assert r.exit_code == 2 and "--steps" in r.output and "--scheme exact" in r.output
+    out = " ".join(CliRunner().invoke(main, ["mckean-vlasov"]).output.split())
+    assert "time-step bias at T is +1.2e-03 in the mean and +2.7e-04 in the variance" in out
