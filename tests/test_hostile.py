@@ -129,3 +129,24 @@ def test_mfg_wall_time_budget_ends_in_convergence_error_with_history():
     assert isinstance(info.value.history, list)
     with pytest.raises(ValueError, match="`max_seconds`"):
         SolverOptions(max_seconds=0.0)
+
+
+def test_mfg_tol_below_the_rounding_of_the_path_is_refused_at_once():
+    """tol = 1e-308 ran 52 s down the ε-continuation ladder before failing with advice about a steep map; a tol
+    below one ulp of the aggregate path's largest entry is unreachable and is refused at the first evaluation."""
+    import time
+
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+    from gelav.mfg import LPType, Market, MFGModel, Numerics, SolverOptions, solve
+
+    model = MFGModel((LPType(),), Market())
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"`tol` = 1e-300 is below the rounding of the aggregate path"):
+        solve(model, numerics=Numerics(n_cells=40, n_steps=40), options=SolverOptions(tol=1e-300))
+    assert time.perf_counter() - t0 < 5.0  # one evaluation, not the continuation ladder (generous: no timing test)
+    eq = solve(model, numerics=Numerics(n_cells=40, n_steps=40), options=SolverOptions(tol=1e-14))
+    assert eq.residual < 1e-14
+    r = CliRunner().invoke(main, ["mfg", "--tol", "1e-308"])
+    assert r.exit_code == 2 and "(option --tol)" in r.output

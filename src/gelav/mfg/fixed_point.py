@@ -105,6 +105,10 @@ class Evaluation:
     residual: float  # ‖Φ(Z) − Z‖∞
 
 
+#: ``tol`` may not be below one unit in the last place of the aggregate path's largest entry
+ROUNDING = float(np.finfo(float).eps)
+
+
 class Evaluator:
     """Φ with bookkeeping: history, exploitability, warm starts, the last :class:`Evaluation`.
 
@@ -182,6 +186,11 @@ class Evaluator:
             Zn, bw, fw = pb.phi(Z, self.eps, self.delta, guess=bw, newton_tol=NEWTON_TOL)
             self.n_eval += 1
             res = float(np.max(np.abs(Zn - Z)))
+        scale = max(float(np.max(np.abs(Zn))), float(np.max(np.abs(Z))))
+        if not self.opts.tol >= ROUNDING * scale:  # (an O(1) path: tol = 1e-308 ran 52 s down the ε ladder)
+            raise ValueError(f"`tol` = {self.opts.tol:g} is below the rounding of the aggregate path: its largest "
+                             f"entry is {scale:.3g}, whose last bit is {ROUNDING * scale:.2g}; give tol >= "
+                             f"{ROUNDING * scale:.2g} (the default is 1e-8).")
         n_exit = int(bw.exiting.sum())
         self.one_correction = bool(bw.newton_iterations <= (1 if bw.newton == "global" else GLOBAL_RATIO * n_exit))
         self.last_res = res

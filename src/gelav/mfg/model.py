@@ -585,7 +585,9 @@ class SolverOptions:
         stage with Newton on the exact tangent
         (:func:`gelav.mfg.fixed_point.refine_continuation`).
     tol : float
-        Stop when :math:`\\|\\Phi(Z) - Z\\|_\\infty <` tol. Default 1e-8.
+        Stop when :math:`\\|\\Phi(Z) - Z\\|_\\infty <` tol. Default 1e-8. At least one unit in the last
+        place of the path's largest entry (about 2.2e-16 for an O(1) path): a smaller one is unreachable,
+        a ValueError at the first evaluation.
     max_iter : int
         Iterations per relaxation stage before :class:`ConvergenceError`. Default 400.
     damping : float
