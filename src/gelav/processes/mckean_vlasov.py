@@ -34,6 +34,7 @@ approaches the McKean–Vlasov law, :math:`O(1/\sqrt N)`, and fits the slope.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time as _time
 from collections.abc import Callable, Generator, Sequence
@@ -684,42 +685,63 @@ def solve_fokker_planck(
         gen = Generator(mv.frozen(m), grid)  # fresh chain: the law's value changes every step
         return Stepper(gen).step(t0, t1, theta).forward(p0)
 
+    def corrected(p0: NDArray[np.float64], t0: float, t1: float, theta: float, m0: NDArray[np.float64],
+                  y: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The step from ``p0`` with the θ-point value of the law's end value ``y``, and its Φ."""
+        mid = (1.0 - theta) * m0 + theta * y
+        q = step(p0, t0, t1, theta, mid if np.ndim(mid) else float(mid))
+        return q, np.asarray(phi(q), dtype=float)
+
     masses = np.empty((tg.n_steps + 1, grid.n_nodes))
     ms = [phi(p)]
     masses[0] = p
+    slope: Any = None  # dΦ(p_{n+1})/dy of the last step, and the (θ, Δt) it was measured at
+    slope_at: tuple[float, float] | None = None
     for n in range(tg.n_steps):
         t0, t1, th = float(tg.times[n]), float(tg.times[n + 1]), float(tg.theta[n])
-        m0 = ms[-1]
-        pred = step(p, t0, t1, th, m0)
-        if corrector:
+        m0 = np.asarray(ms[-1], dtype=float)
+        taken = functools.partial(corrected, p, t0, t1, th, m0)
+        if not corrector:
+            p = step(p, t0, t1, th, m0 if np.ndim(m0) else float(m0))
+        else:
             # The law's value at the step's end, y, solves y = Φ(step with the θ-point value (1 − θ)m₀ + θy):
-            # then the interaction term of the mean's own update vanishes, as in the exact dynamics (the plain
-            # midpoint corrector slowed the mean by 1/(1 + λΔt/2) in the damping steps: λ = 100, 20 % off).
-            # Secant steps (Picard contracts by only ~1 - 1/(λΔt) at a large λΔt; the map is linear in y for a
-            # drift linear in the mean, where the secant is exact after one step).
-            # The predictor is the map at y = m₀ (its θ-point value is m₀): the secant starts from that pair.
-            y_prev = np.asarray(m0, dtype=float)
-            y = np.asarray(phi(pred), dtype=float)
-            g_prev = y - y_prev
+            # then the interaction term of the mean's own update vanishes, as in the exact dynamics (one midpoint
+            # pass slowed the mean by 1/(1 + λΔt/2) in the damping steps: λ = 100, 20 % off). Secant steps
+            # (Picard contracts by only ~1 - 1/(λΔt) at a large λΔt). From the second step on, they start from
+            # the extrapolated value and a Newton step with the last step's slope (the map is nearly linear in
+            # y: two solves a step, as the plain corrector took); else from the predictor, Φ at y = m₀.
+            if slope is not None and slope_at == (th, t1 - t0):
+                y_prev = 2.0 * m0 - np.asarray(ms[-2], dtype=float)
+                new, fx = taken(y_prev)
+                g_prev = fx - y_prev
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    y = np.where(slope != 1.0, y_prev - g_prev / (slope - 1.0), fx)
+            else:
+                new = step(p, t0, t1, th, m0 if np.ndim(m0) else float(m0))
+                y_prev, y = m0, np.asarray(phi(new), dtype=float)
+                g_prev = y - y_prev
             for _ in range(CORRECTOR_ITERATIONS):
-                mid = (1.0 - th) * np.asarray(m0) + th * y
-                new = step(p, t0, t1, th, mid if np.ndim(mid) else float(mid))
-                fx = np.asarray(phi(new), dtype=float)
+                if not np.any(np.abs(g_prev) > CORRECTOR_TOL * max(1.0, float(np.max(np.abs(y_prev + g_prev))))):
+                    y = y_prev  # the starting value reproduced itself
+                    break
+                new, fx = taken(y)
                 g = fx - y
                 change = float(np.max(np.abs(g)))
+                dy = y - y_prev
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    slope = np.where(dy != 0.0, 1.0 + (g - g_prev) / dy, 0.0)
+                slope_at = (th, t1 - t0)
                 if change <= CORRECTOR_TOL * max(1.0, float(np.max(np.abs(fx)))):
                     break
                 dg = g - g_prev
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    y_next = np.where(dg != 0.0, y - g * (y - y_prev) / dg, fx)
+                    y_next = np.where(dg != 0.0, y - g * dy / dg, fx)
                 y_prev, g_prev, y = y, g, y_next
             else:
                 raise ConvergenceError(f"The corrector for the law's value did not settle in {CORRECTOR_ITERATIONS} "
                                        f"passes at t = {t1:g} (last change {change:.3g}); raise `n_steps`.",
                                        {"t": t1, "change": change})
             p = new
-        else:
-            p = pred
         masses[n + 1] = p
         ms.append(phi(p))
     zeros = np.zeros(tg.n_steps + 1)
