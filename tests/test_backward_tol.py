@@ -98,6 +98,30 @@ def test_drift_dominated_is_first_order_or_refused() -> None:
     assert all("value" in lv for lv in history)  # type: ignore[union-attr]
 
 
+def test_a_large_cell_peclet_number_at_x0_is_said() -> None:
+    """The plain runs from x0 = 1000 warn (cell Péclet number 8,300: the flux upwinds there); the search to a
+    tolerance does not (its estimate says how far off), nor do the seed's problems."""
+    import warnings
+
+    from gelav import AccuracyWarning, forward
+    from gelav.fd.generator import PECLET_WARNING, cell_peclet
+
+    p = OrnsteinUhlenbeck()
+    with pytest.warns(AccuracyWarning, match=r"cell Péclet number \|b\|h/D at x0 = 1000 is 8.3e\+03"):
+        v = backward(p, lambda x: x, 1.0, x0=1e3)
+    assert cell_peclet(p, v.grid, 0.0, 1e3) == pytest.approx(449.55 * 0.94559 / 0.0512, rel=1e-3)
+    with pytest.warns(AccuracyWarning, match="cell Péclet number"):
+        d = forward(p, 1e3, 1.0)
+    # what it warns of (docs/backward.md): the density's variance 223 for the law's 0.068
+    assert round(d.var()) == 223 and round(float(p.transition(1e3, 1.0).var()), 3) == 0.068
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="The cell Péclet number", category=AccuracyWarning)
+        backward(p, lambda x: x, 1.0, x0=1e3, tol=1.0)
+        v = backward(p, lambda x: x, 1.0, x0=1.3)
+        forward(p, -0.5, 2.0)
+    assert cell_peclet(p, v.grid, 0.0, 1.3) < PECLET_WARNING / 100
+
+
 def test_american_put_first_order() -> None:
     """The American put of Longstaff–Schwartz (S = 36, K = 40, σ = 0.2, r = 0.06, T = 1) on (0, 160):
     4.48667 (the answers on up to 6,400 cells, converging at order 1.7, extrapolated; ± 1e-5)."""

@@ -76,6 +76,7 @@ a boundary value in the backward direction).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +92,8 @@ from gelav.processes.protocol import ProcessLike, domain_of, is_time_homogeneous
 if TYPE_CHECKING:  # scipy.sparse costs a third of `import gelav`: imported where a matrix is built
     from scipy import sparse
 
-__all__ = ["BOUNDARY_KINDS", "FLUXES", "Bands", "Generator", "batch_bands", "chained_bands", "check_flux", "fitted_bands", "fitted_rates", "sqra_from_fitted",
-           "sqra_rates"]
+__all__ = ["BOUNDARY_KINDS", "FLUXES", "PECLET_WARNING", "Bands", "Generator", "batch_bands", "cell_peclet", "chained_bands",
+           "check_flux", "fitted_bands", "fitted_rates", "sqra_from_fitted", "sqra_rates", "warn_peclet"]
 
 BOUNDARY_KINDS = ("reflecting", "absorbing")
 
@@ -135,6 +136,42 @@ def fitted_rates(
     up = np.maximum(c, 0.0) + common
     down = np.maximum(-c, 0.0) + common
     return up, down
+
+
+#: above this cell Péclet number at the start, :func:`warn_peclet` warns (numerical diffusion 5x the process's)
+PECLET_WARNING = 10.0
+
+
+def cell_peclet(process: ProcessLike, grid: Grid, t: float, x: float) -> float:
+    r"""The cell Péclet number :math:`|b|h/D` at the node nearest ``x`` (:math:`D = \sigma^2/2`, :math:`h` the
+    mean of the spacings beside the node); ``inf`` where :math:`\sigma = 0` there.
+
+    Above a few units the fitted flux upwinds: its chain diffuses like :math:`D\,\frac{z}{2}\coth\frac{z}{2}`,
+    about :math:`z/2` times the process's, and the answers are first order in :math:`h`."""
+    nodes = grid.nodes
+    i = int(np.argmin(np.abs(nodes - x)))
+    h = float(np.mean(grid.spacing[max(i - 1, 0):i + 1]))
+    xi = nodes[i:i + 1]
+    b = float(np.asarray(process.drift(t, xi), dtype=float).reshape(-1)[0])  # type: ignore[attr-defined]
+    a = float(np.asarray(process.variance_rate(t, xi), dtype=float).reshape(-1)[0])  # type: ignore[attr-defined]
+    return abs(b) * h / (0.5 * a) if a > 0 else math.inf
+
+
+def warn_peclet(process: ProcessLike, grid: Grid, t: float, x: float, *, stacklevel: int = 3) -> float:
+    """:func:`cell_peclet` at ``x``; an :class:`~gelav.errors.AccuracyWarning` when it exceeds
+    :data:`PECLET_WARNING` (finite: a degenerate diffusion is the singular ends' business). An OU from
+    x0 = 1000 (κ = 0.45, σ = 0.32) has 8,300 on the default 400 cells: the value of the payoff x was 0.42 %
+    off and the density's variance 222 for 0.068, with no other sign of it."""
+    z = cell_peclet(process, grid, t, x)
+    if PECLET_WARNING < z < math.inf:
+        from gelav.errors import AccuracyWarning
+
+        warnings.warn(f"The cell Péclet number |b|h/D at x0 = {x:g} is {z:.3g}: the fitted flux upwinds there, with "
+                      f"a numerical diffusion about {z / 2:.3g} times the process's, so the answer is first order "
+                      "in h and may be far off. Refine the grid where the law goes (`n_cells`, `grid`), or ask "
+                      "for a tolerance (backward(..., tol=), stress_test(..., tol=)).", AccuracyWarning,
+                      stacklevel=stacklevel)
+    return z
 
 
 def check_flux(flux: object, *, allow_auto: bool = False) -> str:

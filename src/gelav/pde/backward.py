@@ -59,7 +59,7 @@ from gelav.fd import expm as _expm
 from gelav.fd.boundaries import BOUNDARIES, Boundary, Dirichlet, Reflecting, as_boundary
 from gelav.fd.discretization import Discretization, resolve_discretization, run_time_grid
 from gelav.fd.expm import BackwardBound, ExpmStep
-from gelav.fd.generator import Generator
+from gelav.fd.generator import Generator, warn_peclet
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for
 from gelav.fd.step_control import signed_rate_run
 from gelav.fd.stepping import Stepper
@@ -606,6 +606,8 @@ def backward(
                          x0=x0, times=times, start=start, smooth_payoff=smooth_payoff, **kw)
     tg = s.time_grid.times
     x = s.grid.nodes
+    if x0 is not None:  # is the flux first order where the value is read?
+        warn_peclet(process, s.grid, float(s.time_grid.times[0]), float(x0))
     stepper = Stepper(s.generator)
     M = s.time_grid.n_steps
     u = s.terminal.copy()

@@ -29,7 +29,7 @@ from gelav.density import Density
 from gelav.errors import AccuracyWarning, MassLossWarning
 from gelav.fd.boundaries import Boundary
 from gelav.fd.discretization import Discretization, edge_mass, resolve_discretization, run_time_grid
-from gelav.fd.generator import FLUXES, Generator, Rate, check_flux
+from gelav.fd.generator import FLUXES, Generator, Rate, check_flux, warn_peclet
 from gelav.fd.grid import Grid, TimeGrid, auto_domain, grid_for, log_grid_lower
 from gelav.fd.step_control import (
     positive_step,
@@ -557,6 +557,8 @@ class ForwardRun:
                 "(`domain=`, `grid=` or a smaller `tail`) or declare the boundary 'reflecting'.",
                 MassLossWarning, stacklevel=4,
             )
+        if isinstance(initial, (int, float, np.integer, np.floating)):  # a point start: is the flux first order there?
+            warn_peclet(process, grid, start, float(initial), stacklevel=5)
         peak = float(masses.max())
         if min_mass < -1e-9 * peak:
             warnings.warn(
