@@ -111,6 +111,8 @@ def test_a_large_cell_peclet_number_at_x0_is_said() -> None:
         v = backward(p, lambda x: x, 1.0, x0=1e3)
     assert cell_peclet(p, v.grid, 0.0, 1e3) == pytest.approx(449.55 * 0.94559 / 0.0512, rel=1e-3)
     with pytest.warns(AccuracyWarning, match="cell Péclet number"):
+        optimal_stopping(p, lambda x: np.maximum(700.0 - x, 0.0), 1.0, x0=1e3)
+    with pytest.warns(AccuracyWarning, match="cell Péclet number"):
         d = forward(p, 1e3, 1.0)
     # what it warns of (docs/backward.md): the density's variance 223 for the law's 0.068
     assert round(d.var()) == 223 and round(float(p.transition(1e3, 1.0).var()), 3) == 0.068

@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gelav.fd.conditions import EarlyExercise
 from gelav.fd.discretization import Discretization, resolve_discretization
+from gelav.fd.generator import warn_peclet
 from gelav.fd.grid import Grid, TimeGrid
 from gelav.fd.linalg import LCP_METHODS, policy_iteration, solve_lcp
 from gelav.fd.schemes import theta_schemes
@@ -247,6 +248,8 @@ def optimal_stopping(
     if s.time_grid.schemes is not None:
         raise ValueError(f"`scheme` = {scheme!r}: optimal stopping solves an LCP per θ-step; use a θ-scheme "
                          "(" + ", ".join(map(repr, theta_schemes())) + ").")
+    if x0 is not None:  # as in backward: is the flux first order where the value is read?
+        warn_peclet(process, s.grid, float(s.time_grid.times[0]), float(x0))
     tg = s.time_grid.times
     x = s.grid.nodes
     n = x.size
