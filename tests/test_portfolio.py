@@ -102,8 +102,13 @@ def test_bad_inputs():
     big = [Fund("A", 1e308, 6.0), Fund("B", 1e308, 6.0)]
     with pytest.raises(ValueError, match="`nav`"):
         stress_portfolio(big, "mild")
-    with pytest.raises(ValueError, match="`nav`"):
-        mark_distribution(big, 1.0, n_cells=200, n_steps=20)
+    # the loss law is summed without the marks (their differences stay finite), and the start mark is 1.78e308
+    m = mark_distribution(big, 1.0, n_cells=200, n_steps=20)
+    assert math.isfinite(m.start_mark) and all(math.isfinite(v) for v in (*m.var.values(), *m.es.values()))
+    small = mark_distribution([Fund("A", 1.0, 6.0), Fund("B", 1.0, 6.0)], 1.0, n_cells=200, n_steps=20)
+    assert m.es[0.99] == pytest.approx(1e308 * small.es[0.99], rel=1e-12)
+    with pytest.raises(ValueError, match="`nav`"):  # three of them: the start mark itself overflows
+        mark_distribution([*big, Fund("C", 1e308, 6.0)], 1.0, n_cells=200, n_steps=20)
 
 
 # ---------------------------------------------------------------------------
@@ -229,3 +234,20 @@ def test_equilibrium_marks_bad_arguments(stress_equilibria):
         mark_distribution(funds, 1.0, equilibrium=eq, equilibrium_type=3, n_cells=50)
     with pytest.raises(TypeError, match="`equilibrium` must be a solved"):
         mark_distribution(funds, 1.0, equilibrium=0.5, n_cells=50)
+
+
+def test_mark_distribution_at_vanishing_horizons():
+    """h = 1e-308 gave ES = NaN (the Fokker–Planck steps overflowed) and h = 1e-30 an ES of 1.3e-23, the
+    marks' rounding. Below a spread σ(L0)√h of 1e-12 the loss is the one atom of the marks' change at L0; above
+    it the loss is summed without cancelling the marks, so VaR and ES scale like √h down to h = 1e-22."""
+    from gelav.valuation.stress import Fund, mark_distribution
+
+    fs = [Fund("A", 100.0, 6.0), Fund("B", 40.0, 8.0, "venture")]
+    for h in (1e-308, 1e-30):
+        m = mark_distribution(fs, h)
+        assert m.density is None and "deterministic" in m.diagnostics
+        assert all(v == 0.0 for v in (*m.var.values(), *m.es.values()))
+    a, b = mark_distribution(fs, 1e-22), mark_distribution(fs, 1e-20)
+    for q in (0.95, 0.99):
+        assert b.var[q] / a.var[q] == pytest.approx(10.0, rel=1e-4)
+        assert b.es[q] / a.es[q] == pytest.approx(10.0, rel=1e-4)

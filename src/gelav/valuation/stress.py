@@ -398,8 +398,10 @@ class MarkDistribution:
     start_mark : float
     loss, weights : ndarray
         The quadrature atoms (loss values and their probabilities) behind the law.
-    density : Density
-        The Fokker–Planck density of :math:`L_h`.
+    density : Density or None
+        The Fokker–Planck density of :math:`L_h`; None where :math:`\\sigma(L_0)\\sqrt h` is below
+        floating-point resolution of the state (``diagnostics["deterministic"]``: the loss is then the one
+        atom of the marks' change at :math:`L_0`).
     mass_lost : float
         Probability mass not on the grid at the horizon.
     """
@@ -537,6 +539,46 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
         raise ValueError(f"`levels` must lie in (0, 1), got {list(qs)}.")
     refine = check_int("refine", refine, minimum=1)
     crowding = _crowding_discount(equilibrium, equilibrium_type, h)
+
+    def total(Lv: Any, t: float) -> Any:
+        out: Any = 0.0
+        for f in fs:
+            rem = max(f.remaining_life - t, 0.0)
+            pi = np.asarray(prem(Lv, rem), dtype=float) if rem > 0 else 0.0
+            out = out + f.nav * (1.0 - pi - crowding(t))
+        return out
+
+    def loss_at(Lv: Any) -> Any:
+        """Π(0) − Π(h, L) as Σ N_i (π_i(h, L) − π_i(0, L0) + c(h) − c(0)): the same number as
+        ``total(L0, 0) - total(L, h)`` without cancelling the marks (h = 1e-22: 1e-4 of the VaR)."""
+        out: Any = 0.0
+        dc = crowding(h) - crowding(0.0)
+        for f in fs:
+            pi0 = float(np.asarray(prem(np.array(L0), f.remaining_life), dtype=float)) if f.remaining_life > 0 else 0.0
+            rem = max(f.remaining_life - h, 0.0)
+            pih = np.asarray(prem(Lv, rem), dtype=float) if rem > 0 else 0.0
+            out = out + f.nav * ((pih - pi0) + dc)
+        return out
+
+    from gelav.stress import SPREAD_RESOLUTION
+
+    sd = abs(float(np.asarray(process.diffusion(0.0, np.array([L0])), dtype=float).ravel()[0])) * math.sqrt(h)
+    if sd < SPREAD_RESOLUTION * max(1.0, abs(L0)):
+        # L_h is L0 to the bit: the loss is the marks' own change, known exactly (h = 1e-308: the Fokker–Planck
+        # steps overflowed, ES NaN; h = 1e-30: the loss atoms were the marks' rounding, ES 1.3e-23)
+        with np.errstate(over="ignore", invalid="ignore"):
+            start = float(total(np.array(L0), 0.0))
+            point = float(loss_at(np.array(L0)))
+        if not (math.isfinite(start) and math.isfinite(point)):
+            raise ValueError("The portfolio's mark overflows a float: the funds' `nav` values are too large "
+                             "(express them in larger units).")
+        diag_point: dict[str, Any] = {
+            "deterministic": f"σ(L0)√h = {sd:.2g} is below {SPREAD_RESOLUTION:g} of the state: L_h = L0 to "
+                             "floating-point precision, and the loss is the marks' change at L0"}
+        if equilibrium is not None:
+            diag_point["crowding_discount"] = (crowding(0.0), crowding(h))
+        return MarkDistribution(h, qs, dict.fromkeys(qs, point), dict.fromkeys(qs, point), start, np.array([point]),
+                                np.array([1.0]), None, 0.0, diag_point)
     dom = auto_domain(process, L0, h, tail=1e-12)
     dens = forward(process, L0, h, domain=dom, n_cells=check_int("n_cells", n_cells, minimum=8),
                    n_steps=check_int("n_steps", n_steps, minimum=1), times=[h])
@@ -548,17 +590,9 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
     w = pdf * dx
     mass = float(w.sum())
 
-    def total(Lv: Any, t: float) -> Any:
-        out: Any = 0.0
-        for f in fs:
-            rem = max(f.remaining_life - t, 0.0)
-            pi = np.asarray(prem(Lv, rem), dtype=float) if rem > 0 else 0.0
-            out = out + f.nav * (1.0 - pi - crowding(t))
-        return out
-
     with np.errstate(over="ignore", invalid="ignore"):
         start = float(total(np.array(L0), 0.0))
-        loss = start - np.asarray(total(xs, h), dtype=float)
+        loss = np.asarray(loss_at(xs), dtype=float)
     if not (math.isfinite(start) and np.all(np.isfinite(loss))):
         raise ValueError("The portfolio's mark overflows a float: the funds' `nav` values are too large "
                          "(express them in larger units).")
