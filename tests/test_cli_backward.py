@@ -49,6 +49,30 @@ def test_feynman_kac_table_plots_and_config(tmp_path):
         assert r.exit_code == 2 and f"`{opt[2:]}` must be finite" in r.output
 
 
+def test_feynman_kac_to_a_tolerance(tmp_path):
+    """--tol: the table's values by backward(..., tol=) at each price, each within its estimate of a run to a
+    100 times smaller tol; the surface stays on --n-cells (the 100-cell value at 0.25 is 3.0e-6 off)."""
+    d = json.loads(run("feynman-kac", "--tol", "1e-7", "--json").output)
+    fine = json.loads(run("feynman-kac", "--tol", "1e-9", "--json").output)["to_tolerance"]["rows"]
+    rows = d["to_tolerance"]["rows"]
+    assert [r["price"] for r in rows] == [0.25, 0.5, 0.75] and d["to_tolerance"]["tol"] == 1e-7
+    for r, f in zip(rows, fine, strict=True):
+        assert r["error_estimate"] <= 1e-7 and r["order"] == 2.0
+        assert abs(r["value"] - f["value"]) <= r["error_estimate"] + f["error_estimate"]
+    coarse = float(np.interp(0.25, d["price"], d["expected_selling_price"][-1]))
+    assert abs(coarse - fine[0]["value"]) > 2.9e-6  # what the 6 decimals of the plain table could not say
+    text = " ".join(run("feynman-kac", "--tol", "1e-7").output.split())
+    assert "│ 0.25 │ 0.377603276 ± 4.7e-08 │" in text
+    assert "values to tol 1e-07 by refinement (validated estimates; up to 800 cells)" in text
+    cfg = tmp_path / "fk.toml"
+    cfg.write_text("[feynman_kac]\ntol = 1e-6\n")
+    assert json.loads(run("feynman-kac", "--config", str(cfg), "--json").output)["to_tolerance"]["tol"] == 1e-6
+    r = CliRunner().invoke(main, ["feynman-kac", "--tol", "0"])
+    assert r.exit_code == 2 and "--tol" in r.output
+    r = CliRunner().invoke(main, ["feynman-kac", "--tol", "1e-15"])
+    assert r.exit_code == 1 and "did not reach --tol 1e-15" in r.output
+
+
 def test_exit_time_seed_reports_divergence():
     r = run("exit-time", "--json")
     assert r.exit_code == 0, r.output

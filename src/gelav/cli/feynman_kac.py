@@ -37,6 +37,9 @@ _D = DEFAULTS["feynman_kac"]
               help="At the limits: sold (u = g, seed), knockout (u = 0) or reflecting.")
 @click.option("--discount", type=float, default=None, help=f"Discount rate r >= 0 (seed: {_D['discount']:g}).")
 @click.option("--no-pdepe", is_flag=True, help="Skip the pdepe cross-check.")
+@click.option("--tol", type=float, default=None,
+              help="The table's values to this absolute error: backward(..., tol=) at each price, with its "
+                   "validated refinement estimate (the surface and figures stay on --n-cells).")
 @model_options
 @shared_options("feynman-kac", config_help="Scenario TOML file with a [feynman_kac] table.",
                 plot_help="Write the figures into FOLDER (expected_selling_price.png, ratio_surface.png, "
@@ -44,7 +47,7 @@ _D = DEFAULTS["feynman_kac"]
 def feynman_kac(mu0: float | None, sigma0: float | None, horizon: float | None, lower: float | None,
                 upper: float | None, n_cells: int | None, n_steps: int | None, payoff: str | None,
                 strike: float | None, boundary: str | None, discount: float | None, no_pdepe: bool,
-                out: Output, drift: str | None = None, diffusion: str | None = None, var: str | None = None,
+                tol: float | None, out: Output, drift: str | None = None, diffusion: str | None = None, var: str | None = None,
                 params: tuple[str, ...] = (), domain: str | None = None) -> None:
     """Seed 002: expected selling price of Y = e^X, dX = mu0 dt + sigma0 dW, sold at the limits.
 
@@ -59,7 +62,7 @@ def feynman_kac(mu0: float | None, sigma0: float | None, horizon: float | None, 
     typed = typed_process(drift, diffusion, var, params, domain)
     rep = tasks.feynman_kac(out.config, process=typed, mu0=mu0, sigma0=sigma0, horizon=horizon, lower=lower, upper=upper,
                             n_cells=n_cells, n_steps=n_steps, payoff=payoff, strike=strike, boundary=boundary,
-                            discount=discount, pdepe=False if no_pdepe else None)
+                            discount=discount, pdepe=False if no_pdepe else None, tol=tol)
     out.emit(rep, lambda: _table(rep), json_extra=lambda files: {"plots": files} if files else {})
 
 
@@ -68,15 +71,37 @@ def _table(rep: Any) -> None:
     if d["process"]["kind"] == "custom":
         return _typed_table(rep)
     lab = rep.labels
-    rows = [[f"{y0:.3g}", f"{u:.6f}", f"{e:.6f}", f"{r:.4f}" if r == r else "-"] for y0, u, e, r in rep.rows()]
+    rows = [[f"{y0:.3g}", _value(rep, y0, u), f"{e:.6f}", f"{r:.4f}" if r == r else "-"] for y0, u, e, r in rep.rows()]
     head = (f"{lab['Value']} at T = {d['horizon']:g} (GBM mu = {d['process']['mu']:g}, sigma = "
             f"{d['process']['sigma']:g}, {d['boundary']} at [{d['price_grid'][0]:g}, {d['price_grid'][1]:g}])")
     cols = (["price now", "E(selling price)", "E(Y_T), no order", "ratio"] if d["payoff"] == "price"
             else ["price now", lab["value"], lab["free"], "ratio with / without limits"])
-    print_table(head, cols, rows, caption=(f"pdepe cross-check: max |diff| = {d['pdepe_max_abs_diff']:.2e}"
-                                           if "pdepe_max_abs_diff" in d else None))
+    notes = [f"pdepe cross-check: max |diff| = {d['pdepe_max_abs_diff']:.2e}"] if "pdepe_max_abs_diff" in d else []
+    notes += _tol_note(rep)
+    print_table(head, cols, rows, caption="; ".join(notes) or None)
     if d["payoff"] != "price":
         click.echo(f"Note: this values the {d['payoff']} payoff; the seed's Expected selling price is --payoff price.")
+
+
+def _value(rep: Any, y0: float, u: float) -> str:
+    """The table's value: 6 decimals, or to ``--tol`` with its error estimate (decimals to the estimate)."""
+    rows = {r["price"]: r for r in rep.data.get("to_tolerance", {}).get("rows", [])}
+    r = rows.get(y0)
+    if r is None:
+        return f"{u:.6f}"
+    import math
+
+    digits = max(6, min(15, 1 - math.floor(math.log10(max(r["error_estimate"], 1e-300)))))
+    return f"{u:.{digits}f} ± {r['error_estimate']:.1e}"
+
+
+def _tol_note(rep: Any) -> list[str]:
+    t = rep.data.get("to_tolerance")
+    if t is None:
+        return []
+    cells = sorted({r["cells"] for r in t["rows"]})
+    return [f"values to tol {t['tol']:g} by refinement (validated estimates; up to {cells[-1]} cells); the "
+            f"surface and the figures are on {rep.data['price_grid'][2]} cells"]
 
 
 def _typed_table(rep: Any) -> None:
@@ -86,8 +111,9 @@ def _typed_table(rep: Any) -> None:
     rows = []
     for y0, u, _, _ in rep.rows():
         m = mc.get(y0)
-        rows.append([f"{y0:.3g}", f"{u:.6f}", "skipped" if m is None else f"{m['value']:.6f} ± {m['stderr']:.1e}"])
-    skipped = "; ".join(f"{k.replace('_', ' ')} skipped: {v}" for k, v in d["skipped"].items())
+        rows.append([f"{y0:.3g}", _value(rep, y0, u),
+                     "skipped" if m is None else f"{m['value']:.6f} ± {m['stderr']:.1e}"])
+    skipped = "; ".join([*(f"{k.replace('_', ' ')} skipped: {v}" for k, v in d["skipped"].items()), *_tol_note(rep)])
     print_table(f"{lab['Value']} at T = {d['horizon']:g} ({d['process']['name']}, {d['boundary']} at "
                 f"[{d['price_grid'][0]:g}, {d['price_grid'][1]:g}])",
                 ["price now", f"{lab['value']} (PDE)", "Monte Carlo (± s.e.)"], rows, caption=skipped)

@@ -23,7 +23,9 @@ __all__ = ["BOUNDARIES", "FIELDS", "PAYOFFS", "SKIP_EXACT", "SKIP_PDEPE", "Feynm
 PAYOFFS = ("price", "call", "put")
 BOUNDARIES = ("sold", "knockout", "reflecting")
 FIELDS = ("mu0", "sigma0", "horizon", "lower", "upper", "n_cells", "n_steps", "n_times", "payoff", "strike",
-          "boundary", "discount", "pdepe", "mc_paths", "mc_steps", "seed")
+          "boundary", "discount", "pdepe", "mc_paths", "mc_steps", "seed", "tol")
+#: the table's prices, as fractions of the price grid
+TABLE_FRACTIONS = (0.25, 0.5, 0.75)
 
 
 def payoff_label(payoff: str, strike: float) -> dict[str, str]:
@@ -81,21 +83,25 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
                     upper: float = 1.0, n_cells: int = 100, n_steps: int = 200, n_times: int = 21,
                     payoff: str = "price", strike: float = 0.5, boundary: str = "sold", discount: float = 0.0,
                     pdepe: bool = True, process: ProcessLike | None = None, mc_paths: int = 20_000, mc_steps: int = 1600,
-                    seed: int = 0) -> dict[str, Any]:
+                    seed: int = 0, tol: float | None = None) -> dict[str, Any]:
     r"""Solve seed 002's problem with :func:`gelav.backward` (and :func:`gelav.pdepe`); return the numbers.
 
     With ``process`` (a typed-in model for the price :math:`Y`, see :mod:`gelav.tasks._models`) the
     same PDE is solved with its generator; the GBM-only methods (the value without limits, pdepe) are
     listed under ``skipped`` with the reason, and a Monte Carlo estimate of
     :math:`E[e^{-r(\tau\wedge T)} g(Y_{\tau\wedge T})]` (Euler, ``mc_paths`` paths, ``mc_steps``
-    steps, absorbing limits with the Brownian-bridge correction) is given at the table's prices."""
+    steps, absorbing limits with the Brownian-bridge correction) is given at the table's prices.
+
+    With ``tol`` the table's values come from :func:`gelav.backward` with ``tol=`` at each price
+    (``out["to_tolerance"]``: value, validated error estimate, cells, order); the surface, the figures and
+    the cross-checks stay on ``n_cells``."""
     from gelav.backward import Dirichlet, Reflecting, backward
     from gelav.processes import GeometricBrownianMotion
 
     if process is not None:
         return _run_typed(process, horizon=horizon, lower=lower, upper=upper, n_cells=n_cells, n_steps=n_steps,
                           n_times=n_times, payoff=payoff, strike=strike, boundary=boundary, discount=discount,
-                          mc_paths=mc_paths, mc_steps=mc_steps, seed=seed)
+                          mc_paths=mc_paths, mc_steps=mc_steps, seed=seed, tol=tol)
     if payoff not in PAYOFFS:
         raise ValueError(f"`payoff` must be one of {', '.join(PAYOFFS)}, got {payoff!r}.")
     if boundary not in BOUNDARIES:
@@ -125,6 +131,8 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         "seconds_backward": val.diagnostics["seconds"],
     }
     _add_limits(out, val, payoff, strike, lower, upper, horizon, tau, ratio_to_free)
+    if tol is not None:
+        out["to_tolerance"] = _to_tolerance(proc, g, horizon, discount, side, lower, upper, n_cells, n_steps, tol)
     if pdepe and payoff == "price" and boundary == "sold" and discount == 0.0:
         import time
 
@@ -138,6 +146,24 @@ def run_feynman_kac(*, mu0: float = 0.0, sigma0: float = 1.0, horizon: float = 1
         out["pdepe_max_abs_diff"] = float(np.abs(sol - surface).max())
         out["seconds_pdepe"] = time.perf_counter() - t0
     return out
+
+
+def _to_tolerance(process: ProcessLike, g: Any, horizon: float, discount: float, side: Any, lower: float, upper: float,
+                  n_cells: int, n_steps: int, tol: float) -> dict[str, Any]:
+    """The value at each of the table's prices by :func:`gelav.backward` with ``tol`` (its validated refinement
+    estimate, from ``n_cells`` and ``n_steps`` up)."""
+    from gelav.backward import backward
+
+    rows = []
+    for frac in TABLE_FRACTIONS:
+        y0 = lower + frac * (upper - lower)
+        v = backward(process, g, horizon, discount=discount or None, lower=side, upper=side, domain=(lower, upper),
+                     x0=y0, n_cells=n_cells, n_steps=n_steps, tol=tol)
+        d = v.diagnostics
+        rows.append({"price": y0, "value": float(v.value(y0)), "error_estimate": d["error_estimate"],
+                     "cells": d["refinement"][-1]["cells"], "steps": d["refinement"][-1]["steps"],
+                     "order": d["order"]})
+    return {"tol": tol, "rows": rows}
 
 
 def _add_limits(out: dict[str, Any], val: Any, payoff: str, strike: float, lower: float, upper: float,
@@ -154,7 +180,7 @@ def _add_limits(out: dict[str, Any], val: Any, payoff: str, strike: float, lower
 
 def _run_typed(process: ProcessLike, *, horizon: float, lower: float, upper: float, n_cells: int, n_steps: int,
                n_times: int, payoff: str, strike: float, boundary: str, discount: float, mc_paths: int,
-               mc_steps: int, seed: int) -> dict[str, Any]:
+               mc_steps: int, seed: int, tol: float | None = None) -> dict[str, Any]:
     """:func:`run_feynman_kac` for a typed-in process: the PDE, and Monte Carlo at the table's prices."""
     import math
 
@@ -186,11 +212,13 @@ def _run_typed(process: ProcessLike, *, horizon: float, lower: float, upper: flo
         "skipped": {"exact_law": SKIP_EXACT, "pdepe": SKIP_PDEPE},
     }
     _add_limits(out, val, payoff, strike, lower, upper, horizon, tau, lambda row, y0: np.full_like(row, np.nan))
+    if tol is not None:
+        out["to_tolerance"] = _to_tolerance(process, g, horizon, discount, side, lower, upper, n_cells, n_steps, tol)
     if boundary == "reflecting":
         out["skipped"]["monte_carlo"] = "the Monte Carlo engine has absorbing limits only"
         return out
     mc = []
-    for k, frac in enumerate((0.25, 0.5, 0.75)):
+    for k, frac in enumerate(TABLE_FRACTIONS):
         y0 = lower + frac * (upper - lower)
         paths = simulate(process, y0, horizon, mc_steps, mc_paths, lower=lower, upper=upper, workers=1,
                          seed=np.random.SeedSequence([seed, k]))
@@ -263,6 +291,7 @@ def read_feynman_kac_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
     out["boundary"] = sec.choice("boundary", BOUNDARIES)
     p = sec.get("pdepe")
     out["pdepe"] = None if p is None else bool(p)
+    out["tol"] = sec.positive("tol")
     sec.check_unknown(FIELDS)
     return {k: v for k, v in out.items() if v is not None}
 
@@ -286,14 +315,16 @@ class FeynmanKacReport(TaskResult):
         return f"Feynman–Kac: {self.labels['value']} with limits"
 
     def rows(self) -> list[list[float]]:
-        """At a quarter, half and three quarters of the price grid: price, value, value without limits, ratio."""
+        """At a quarter, half and three quarters of the price grid: price, value, value without limits, ratio (the
+        value to ``tol`` where it was asked for)."""
         d = self.data
         lo, hi = d["price_grid"][0], d["price_grid"][1]
         T = d["horizon"]
+        refined = {r["price"]: r["value"] for r in d.get("to_tolerance", {}).get("rows", [])}
         out = []
-        for frac in (0.25, 0.5, 0.75):
+        for frac in TABLE_FRACTIONS:
             y0 = lo + frac * (hi - lo)
-            u = float(np.interp(y0, d["price"], d["expected_selling_price"][-1]))
+            u = refined.get(y0, float(np.interp(y0, d["price"], d["expected_selling_price"][-1])))
             if d["process"]["kind"] == "custom":  # no value without limits (no exact law): skipped
                 out.append([y0, u, float("nan"), float("nan")])
                 continue
@@ -310,6 +341,9 @@ class FeynmanKacReport(TaskResult):
             if e == e:  # a typed-in model has no value without limits (skipped)
                 out[f"{lab['free']} from y = {y0:.3g}"] = e
                 out[f"ratio from y = {y0:.3g}"] = r
+        for row in self.data.get("to_tolerance", {}).get("rows", []):
+            out[f"error estimate from y = {row['price']:.3g} (tol {self.data['to_tolerance']['tol']:g})"] = \
+                row["error_estimate"]
         for row in self.data.get("monte_carlo", {}).get("rows", []):
             out[f"Monte Carlo from y = {row['price']:.3g}"] = row["value"]
         if "pdepe_max_abs_diff" in self.data:
