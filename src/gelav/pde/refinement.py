@@ -34,9 +34,10 @@ show an order in the band from first order to the scheme's:
 The search ends at the first validated estimate :math:`\le` ``tol`` (absolute, currency units of
 the payoff). Added to the estimate: with exact time steps twice the certified time-error bound;
 on the automatic domain :data:`DOMAIN_TAIL` times the largest value (the mass it leaves out); at
-least :data:`ROUNDING` times the largest value. Refinement stops before a grid of more than ``max_cells`` cells (or one whose nodes ×
-steps exceed :data:`gelav._validation.MAX_CELLS`, the memory limit of one run), with a
-:class:`~gelav.errors.ConvergenceError` carrying every level's answer.
+least :data:`ROUNDING` times the largest value. Refinement stops before a grid of more than
+``max_cells`` cells (or one whose nodes × steps exceed :data:`gelav._validation.MAX_CELLS`, the
+memory limit of one run), with a :class:`~gelav.errors.ConvergenceError` carrying every level's
+answer.
 """
 
 from __future__ import annotations
