@@ -244,3 +244,14 @@ def test_cli_exit_time_prints_tiny_probabilities():
     res = CliRunner().invoke(main, [*args, "--x0", "0.5", "-T", "0.05"])
     assert res.exit_code == 0, res.output
     assert "2.320e-16" in res.output and "-0.000000" not in res.output
+
+
+def test_unvalidated_pde_where_the_flux_upwinds_is_left_out():
+    """An OU from 1000 (cell Péclet number 4,160 at x0 on the 800-cell grids): the fixed-grid PDE gave 0.4949
+    "~ 5.5e-3 (not validated)" for 0.5145, the error 3.5 times the estimate. It is now left out, with the reason;
+    the analytic law and the lattice answer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = stress_test(SEED_OU, 1e3, 1.0, 638.0, methods=["analytic", "pde", "lattice"])
+    assert "pde" not in r.results and "Péclet" in r.omitted["pde"] and "not validated" in r.omitted["pde"]
+    assert abs(r.results["lattice"].probability - r.results["analytic"].probability) <= r.results["lattice"].error
