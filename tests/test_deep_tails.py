@@ -255,3 +255,9 @@ def test_unvalidated_pde_where_the_flux_upwinds_is_left_out():
         r = stress_test(SEED_OU, 1e3, 1.0, 638.0, methods=["analytic", "pde", "lattice"])
     assert "pde" not in r.results and "Péclet" in r.omitted["pde"] and "not validated" in r.omitted["pde"]
     assert abs(r.results["lattice"].probability - r.results["analytic"].probability) <= r.results["lattice"].error
+    from gelav.stress_table import stress_table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = stress_table(SEED_OU, 1e3, [0.5, 1.0], [637.0, 638.0], methods=["analytic", "pde"])
+    assert "Péclet" in t.omitted["pde"]  # the table's PDE the same way
