@@ -520,15 +520,7 @@ def _pde(process: ProcessLike, x0: float, horizon: float, c: float, below: bool,
     r_fine, err, unextrapolated_err, order, validated, why, resolution = _assess(ps, ref, fine, nested, graded,
                                                                                   tail, c)
     if not validated:
-        # an unvalidated estimate where the flux upwinds at the start is no estimate (an OU from 1000: 0.4949
-        # "~ 5.5e-3" for 0.5145, the error 3.5x the estimate): left out, not printed with a "~"
-        from gelav.fd.generator import PECLET_WARNING, cell_peclet
-
-        z = cell_peclet(process, fine.grid, 0.0, x0)
-        if PECLET_WARNING < z < math.inf:
-            raise MethodOmitted(f"the grids do not resolve this drift-dominated problem: the cell Péclet number at "
-                                f"x0 is {z:.3g} (the flux upwinds there) and the refinement estimate is not "
-                                f"validated ({why}); ask for a tolerance (tol=, --tol)")
+        check_unvalidated_upwinding(process, fine.grid, x0, f"the refinement estimate is not validated ({why})")
     details = {"cells": n, "steps": m, "unextrapolated": ps[2], "unextrapolated_error_estimate": unextrapolated_err,
                "mass_balance_error": fine.diagnostics["mass_balance_error"],
                "relative_error_estimate": err / abs(r_fine) if r_fine else math.inf,
@@ -933,6 +925,18 @@ def check_mc_trust(process: ProcessLike) -> None:
 #: a spread σ(x0)√T below this fraction of max(|x0|, |c|) is within a few thousand ulps of the states: paths
 #: and lattice nodes cannot resolve the threshold there (:func:`check_spread_resolved`)
 SPREAD_RESOLUTION = 1e-12
+
+
+def check_unvalidated_upwinding(process: ProcessLike, grid: Any, x0: float, what: str) -> None:
+    """Raise :class:`MethodOmitted` for an unvalidated PDE estimate where the flux upwinds at the start (cell
+    Péclet number above :data:`gelav.fd.generator.PECLET_WARNING`): there it is no estimate (an OU from 1000:
+    0.4949 "~ 5.5e-3" for 0.5145, the error 3.5 times the estimate). ``what`` says what is not validated."""
+    from gelav.fd.generator import PECLET_WARNING, cell_peclet
+
+    z = cell_peclet(process, grid, 0.0, x0)
+    if PECLET_WARNING < z < math.inf:
+        raise MethodOmitted(f"the grids do not resolve this drift-dominated problem: the cell Péclet number at x0 "
+                            f"is {z:.3g} (the flux upwinds there) and {what}; ask for a tolerance (tol=, --tol)")
 
 
 def check_spread_resolved(process: ProcessLike, x0: float, horizon: float, c: float, method: str) -> None:

@@ -38,6 +38,7 @@ from gelav.stress import (
     StressResult,
     check_graded_refinement,
     check_mc_trust,
+    check_unvalidated_upwinding,
     far_lower_end,
     graded_nested_grids,
     is_graded,
@@ -425,14 +426,9 @@ def _pde_table(question: _Question) -> tuple[MethodTable, Any]:
             break
         pilot = float(np.min(np.where(deep, np.abs(unext), np.inf)))  # the smallest answer it matters for
         tail_mass = min(tail_mass, max(TAIL_FRACTION * pilot, 1e-300))
-    if not_validated:  # as the scalar method: unvalidated where the flux upwinds at the start is left out
-        from gelav.fd.generator import PECLET_WARNING, cell_peclet
-
-        z = cell_peclet(process, first[-1].grid, 0.0, x0)
-        if PECLET_WARNING < z < math.inf:
-            raise MethodOmitted(f"the grids do not resolve this drift-dominated problem: the cell Péclet number at "
-                                f"x0 is {z:.3g} (the flux upwinds there) and {len(not_validated)} cell(s) of the "
-                                f"table are not validated; ask for a tolerance (tol=, --tol)")
+    if not_validated:  # as the scalar method
+        check_unvalidated_upwinding(process, first[-1].grid, x0,
+                                    f"{len(not_validated)} cell(s) of the table are not validated")
     e = np.maximum(e + 0.5 * tail_mass, 1e-13 * np.abs(p))  # plus the mass the domain leaves out; rounding
     if getattr(process, "feller", True) is False:  # as the scalar method warns
         warnings.warn(

@@ -148,9 +148,12 @@ def cell_peclet(process: ProcessLike, grid: Grid, t: float, x: float) -> float:
 
     Above a few units the fitted flux upwinds: its chain diffuses like :math:`D\,\frac{z}{2}\coth\frac{z}{2}`,
     about :math:`z/2` times the process's, and the answers are first order in :math:`h`."""
-    nodes = grid.nodes
-    i = int(np.argmin(np.abs(nodes - x)))
-    h = float(np.mean(grid.spacing[max(i - 1, 0):i + 1]))
+    nodes, spacing = grid.nodes, grid.spacing
+    i = min(int(nodes.searchsorted(x)), nodes.size - 1)  # the nearest node (scalar work: forward calls this per run)
+    if i > 0 and x - nodes[i - 1] <= nodes[i] - x:
+        i -= 1
+    h = float(spacing[0]) if i == 0 else float(spacing[-1]) if i == nodes.size - 1 else \
+        0.5 * (float(spacing[i - 1]) + float(spacing[i]))
     xi = nodes[i:i + 1]
     b = float(np.asarray(process.drift(t, xi), dtype=float).reshape(-1)[0])  # type: ignore[attr-defined]
     a = float(np.asarray(process.variance_rate(t, xi), dtype=float).reshape(-1)[0])  # type: ignore[attr-defined]

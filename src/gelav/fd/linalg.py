@@ -454,12 +454,8 @@ def ptsv_factor_inplace(d: Array, e: Array, x: Array) -> Array:
     r""":func:`ptsv_inplace`, keeping the factorisation :math:`S = LDL^\top` in place of the bands: ``d``
     is overwritten with :math:`D` and ``e`` with the subdiagonal of :math:`L` (both C-contiguous float64
     vectors). With them :func:`pttrs_inplace` solves :math:`S` again without refactorising (the same
-    numbers as ``?ptsv``, which is ``?pttrf`` followed by ``?pttrs``). Returns ``x``.
-
-    Raises
-    ------
-    numpy.linalg.LinAlgError
-        When :math:`S` is not positive definite.
+    numbers as ``?ptsv``, which is ``?pttrf`` followed by ``?pttrs``). Returns ``x``; raises as
+    :func:`ptsv_inplace` does (both bodies kept inline: the MFG sweeps call them once per time step).
     """
     info = _dptsv(d, e, x, 1, 1, 1)[3]
     if info != 0:
