@@ -113,7 +113,7 @@ def build_equilibrium(problem: Problem, ev: Evaluator, Z: Array, notes: list[str
     T = np.array([pb.model.fund_end(k) for k in range(K)]) - pb.times[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         ann = np.where(r > 0, (1 - np.exp(-r * T)) / np.where(r > 0, r, 1.0), T)
-    dcf = y * ann + np.exp(-r * T) * pb.model.market.nav
+    dcf = (y * ann + np.exp(-r * T)) * pb.model.market.nav
     if nf is not None:
         bnf, fnf = nf.backward, nf.forward
         nf_price = bnf.market

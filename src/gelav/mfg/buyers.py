@@ -218,7 +218,7 @@ class MarketHooks:
             price = price - nav * lam[None, :, None]
             market = market - nav * lam[None, :]
         if self.tax is not None:
-            price = price - self.tax.charge(ctx.t_mid, ctx.x, price.shape[0])
+            price = price - nav * self.tax.charge(ctx.t_mid, ctx.x, price.shape[0])  # the charge [NAV]
         return price, market, base
 
 

@@ -334,8 +334,10 @@ class Problem:
         r = np.array([t.discount_rate for t in types])
         self.rho = np.where(self.alive, np.exp(-r[:, None] * self.dt[None, :]), 1.0)  # (K, M)
         src = np.where(self.alive, np.exp(-0.5 * r[:, None] * self.dt[None, :]), 0.0)
+        nav = model.market.nav  # the unit of value: rewards [NAV/year], prices, the temperature scale with it
+        self.nav = nav
         f = np.stack([t.running_reward(self.t_mid[:, None], x[None, :]) for t in types])  # (K, M, N)
-        self.f = f * al[:, :, None]
+        self.f = nav * f * al[:, :, None]
         # flattened (M, KN) per-step arrays
         self.srcf = (src[:, :, None] * self.f).transpose(1, 0, 2).reshape(M, K * N)
         self.rho_f = np.repeat(self.rho.T, N, axis=1)  # (M, KN)
@@ -354,7 +356,8 @@ class Problem:
         self.kappa = np.array([0.0 if t.dynamics is not None else t.kappa for t in types])
         self.lbar = np.array([t.mean for t in types])
         self.lam = np.array([t.herding for t in types])
-        self.eta = np.array([t.feedback for t in types])
+        # fire-sale feedback per unit of the NAV discount (a fraction): the price gap divided by NAV
+        self.eta = np.array([t.feedback for t in types]) / nav
         self.sig = np.array([t.sigma for t in types])
         self.static_Q = bool(np.all(self.lam == 0) and np.all(self.eta == 0))
         self._own_drift, self._own_half_var = self._own_coefficients()
@@ -433,7 +436,7 @@ class Problem:
                 lo, hi = min(lo, float(law.ppf(0.5e-10))), max(hi, float(law.isf(0.5e-10)))
             lo = min(lo, t.distress_level)
             if t.feedback > 0 and t.kappa > 0:
-                lo -= t.feedback / (t.kappa + t.herding) * 0.5 * self.model.market.nav
+                lo -= t.feedback / (t.kappa + t.herding) * 0.5  # a discount of half the NAV
         lo = min(lo, self.model.market.distress_level)
         w = hi - lo
         lo, hi = lo - 0.1 * w, hi + 0.1 * w
@@ -682,6 +685,7 @@ class Problem:
         taken from one cached no-exit sweep.
         """
         price, market, base, Q = self.environment(Z) if env is None else env  # type: ignore[arg-type]
+        delta = delta * self.nav  # the temperature [NAV] in the units of the prices
         control = control or self.numerics.control
         K, M, N = self.K, self.M, self.N
         KN = K * N

@@ -163,10 +163,11 @@ class Evaluator:
         if not np.all(np.isfinite(Z)):
             raise FloatingPointError("non-finite aggregate path")
         if self.spent():
-            best = min((h["residual"] for h in self.history), default=math.nan)
+            residuals = [h["residual"] for h in self.history]
+            best = f"best residual {min(residuals):.3g}" if residuals else "no residual yet"
             raise ConvergenceError(
                 f"the wall-time budget `max_seconds`={self.opts.max_seconds:g} s is spent after "
-                f"{len(self.history)} evaluations (best residual {best:.3g}, tol={self.opts.tol:g})", self.history)
+                f"{len(self.history)} evaluations ({best}, tol={self.opts.tol:g})", self.history)
         same = self.prev is not None and self.prev_eps == self.eps
         # warm start from the previous best response once the iterates are close; far from the
         # fixed point the step-to-step predictor of a cold start is better

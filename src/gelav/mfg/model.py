@@ -271,11 +271,15 @@ class Market:
     horizon : float
         Default fund end :math:`T` [years] for types without ``fund_end``. Default 5.
     nav : float
-        Net asset value of a stake (the unit of value). Default 1.
+        Net asset value of a stake: the unit of value. Every input in NAV (``yield_rate``,
+        ``liquidity_cost``, the temperature δ, a ``tax``) is a multiple of it and the feedback
+        ``η`` reads the discount as a share of it, so values, prices and welfare scale with
+        ``nav`` while exits, discounts and τ* [share of NAV] do not. The buyers' ``capital``
+        and ``inflow`` are money and do not scale. Default 1.
     base_discount : float
         :math:`d_0`, discount to NAV at the fund's end. Default 0.08.
     discount_per_year : float
-        :math:`d_1`, extra discount per year of remaining life. Default 0.01.
+        :math:`d_1`, extra discount per year of remaining life. Default 0.02.
     distress_impact : float
         :math:`\beta`, discount per unit of distressed mass. Default 0.15.
     flow_impact : float
@@ -547,11 +551,17 @@ class Numerics:
         return (*out, self.epsilon)
 
 
+#: largest ``tol`` (and ``stage_tol``) of a fixed-point iteration: the aggregates are shares of the population
+#: (distressed mass, selling pressure per year) and a mean liquidity, so a residual above 0.1 is no equilibrium
+#: (``tol = 1e308`` printed the first best response as one)
+MAX_TOL = 0.1
+
+
 def check_iteration_settings(options: Any) -> None:
     """Check, in place, the settings every fixed-point iteration has (:class:`SolverOptions`,
-    :class:`~gelav.mfg.control.ControlOptions`): ``tol`` > 0, ``max_iter`` >= 1, ``damping``
-    in (0, 1], ``memory`` >= 1; errors name the field."""
-    object.__setattr__(options, "tol", check_positive("tol", options.tol))
+    :class:`~gelav.mfg.control.ControlOptions`): ``tol`` in (0, :data:`MAX_TOL`], ``max_iter`` >= 1,
+    ``damping`` in (0, 1], ``memory`` >= 1; errors name the field."""
+    object.__setattr__(options, "tol", check_positive("tol", options.tol, maximum=MAX_TOL))
     object.__setattr__(options, "max_iter", check_int("max_iter", options.max_iter, minimum=1, maximum=MAX_CELLS))
     d = check_positive("damping", options.damping)
     if d > 1:
@@ -624,5 +634,5 @@ class SolverOptions:
 
         fixed_point_method(self.method)  # ValueError listing the registered methods
         check_iteration_settings(self)
-        object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol))
+        object.__setattr__(self, "stage_tol", check_positive("stage_tol", self.stage_tol, maximum=MAX_TOL))
         object.__setattr__(self, "max_seconds", check_positive("max_seconds", self.max_seconds))

@@ -87,7 +87,7 @@ class Social:
     zeta: Array  # (4, M) dW/dZ
     flow_reward: Array  # (M,) g = G^T zeta_F: welfare effect of a unit of aggregate exit mass at step m
     holder_value: Array  # (M+1, KN) y: value to the others of a holder (no exits), per unit of type mass x w_k
-    tax: Array  # (K, M, N) tau* in current-value NAV units
+    tax: Array  # (K, M, N) tau* as a share of the NAV (current value)
     welfare: float  # LP welfare (untaxed values of the policy; tax rebated)
     per_type: Array  # (K,) per-type population values (untaxed)
     adjoint_iterations: int
@@ -272,7 +272,7 @@ class _Adjoint:
         lev = self.level_sources(zeta, fw.P, Z)
         y = self.sweep(bw, lev, None, kill=False)
         yk = y[:-1].reshape(M, K, N).transpose(1, 0, 2)  # (K, M, N)
-        tax = (yk / w[:, None, None] - g[None, :, None]) / Dd[:, :, None]
+        tax = (yk / w[:, None, None] - g[None, :, None]) / (Dd[:, :, None] * pb.nav)  # [NAV]: a share of the NAV
         tax *= pb.alive[:, :, None]
         return Social(zeta, g, y, tax, W, per_type, iterations)
 
@@ -368,7 +368,7 @@ class PlannerSolution:
 def _tax_table(problem: Problem, values: Array, social: Social | None) -> PigouvianTax:
     K, M = problem.K, problem.M
     flow: Array = np.zeros((K, M)) if social is None else np.asarray(
-        -social.flow_reward[None, :] / problem.D[:, :-1], dtype=float)
+        -social.flow_reward[None, :] / (problem.D[:, :-1] * problem.nav), dtype=float)
     holder: Array = np.asarray(values - flow[:, :, None], dtype=float)
     return PigouvianTax(times=problem.t_mid.copy(), nodes=problem.x.copy(), values=values.copy(),
                         flow_part=flow, holder_part=holder)

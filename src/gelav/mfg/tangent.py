@@ -118,7 +118,7 @@ class Tangent:
     def _setup(self, pb: Any, Z: Array, bw: Any, fw: Any, eps: float, delta: float) -> None:
         self.pb = pb
         self.eps = eps
-        self.delta = delta
+        self.delta = delta * pb.nav  # the temperature [NAV] in the units of the prices, as in Problem.backward
         self.Z = Z
         self.bw, self.fw = bw, fw
         K, M, N = pb.K, pb.M, pb.N

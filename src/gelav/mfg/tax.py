@@ -1,7 +1,8 @@
 r"""Taxes on secondary sales and the Pigouvian tax :math:`\tau^*(t, L)`.
 
-A tax schedule :math:`\tau(t, L)` [NAV] is charged on every sale: a seller of
-type :math:`k` at :math:`(t, L)` receives :math:`\pi_k(t, L; \mu) - \tau(t, L)`,
+A tax schedule :math:`\tau(t, L)` [NAV: a share of ``Market.nav``, the charge being
+:math:`\mathrm{NAV}\,\tau`] is charged on every sale: a seller of
+type :math:`k` at :math:`(t, L)` receives :math:`\pi_k(t, L; \mu) - \mathrm{NAV}\,\tau(t, L)`,
 while the market price (what the other sellers see, and what the fire-sale
 feedback responds to) stays :math:`\pi_k`. The revenue is rebated to the LPs
 lump-sum (it does not depend on anyone's decision), so the LPs' welfare is
