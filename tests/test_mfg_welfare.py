@@ -442,3 +442,16 @@ def test_welfare_command_hides_an_unresolved_gap(tmp_path):
     res = CliRunner().invoke(main, ["welfare", "--preset", "crisis", "--n-cells", "48", "--n-steps", "48",
                                     "--epsilon", "1e-3", "-q", "--no-check"])
     assert res.exit_code == 0 and "not resolved" not in res.output
+
+
+def test_weak_externality_below_the_relaxation_error_is_refused_with_advice():
+    """docs/welfare.md: a weak externality's O(β²) gain is below the relaxation's O(ε) error, so the
+    best stationary point lies 2.8e-4 under the equilibrium at ε = 1e-2 and the error asks for a smaller ε."""
+    import re
+
+    m = MFGModel((LPType(initial=("normal", -1.5, 0.4), liquidity_cost=0.3),),
+                 Market(horizon=3.0, distress_impact=0.01, flow_impact=0.004))
+    with pytest.raises(ConvergenceError, match="smaller `epsilon`") as info:
+        solve_planner(m, numerics=Numerics(n_cells=30, n_steps=30, epsilon=1e-2))
+    shortfall = float(re.search(r"equilibrium's \([^)]*\) by ([0-9.e-]+);", str(info.value)).group(1))
+    assert f"{shortfall:.2g}" == "0.00028"

@@ -537,7 +537,9 @@ def solve_planner(model: MFGModel, *, numerics: Numerics | None = None, options:
     if social.welfare < base[1] - slack:
         raise ConvergenceError(
             f"solve_planner: the best stationary point found (welfare {social.welfare:.6g}) is below the "
-            f"equilibrium's ({base[1]:.6g}); try other `starts`.", history=history)
+            f"equilibrium's ({base[1]:.6g}) by {base[1] - social.welfare:.3g}; try other `starts`, or a smaller "
+            f"`epsilon` (now {eps:g}): the relaxed exits meet the planner's first-order condition only to O(epsilon), "
+            f"which can exceed the gain from a weak externality.", history=history)
     change = history[-1]["tax_change"]
     tab = _tax_table(pb, tau, social)
     d = eq.diagnostics
