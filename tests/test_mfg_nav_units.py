@@ -8,7 +8,9 @@ fell from 62 % to 19.5 % and the DCF scaled only its terminal NAV.
 
 Tolerance: the two solves run the same iteration on the same numbers times a (exact for a power of two),
 so they agree to rounding; for a = 100 the rounding of the products can move the stopping test by one
-iteration, whose change is below the solver's ``tol`` (1e-8) — hence 10 × tol, relative.
+iteration, whose change is below the solver's ``tol`` (1e-8) — hence 10 × tol, relative. Every absolute
+threshold on values (the Newton stop, the test for distinct equilibria, the share of the gap closed) is
+relative to one NAV, so nav = 1e-6 solves as nav = 1 (it took 58 iterations and found two equilibria).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _model(nav: float, **lp: float) -> MFGModel:
                     Market(nav=nav, horizon=3.0))
 
 
-@pytest.mark.parametrize("nav", [2.0, 100.0])
+@pytest.mark.parametrize("nav", [2.0, 100.0, 1e6, 1e-6])
 @pytest.mark.parametrize("lp", [{}, {"feedback": 0.5, "herding": 0.3}], ids=["plain", "feedback"])
 def test_equilibrium_scales_with_nav(nav: float, lp: dict[str, float]) -> None:
     one, a = solve(_model(1.0, **lp), numerics=NUM), solve(_model(nav, **lp), numerics=NUM)
@@ -49,6 +51,20 @@ def test_equilibrium_scales_with_nav(nav: float, lp: dict[str, float]) -> None:
     np.testing.assert_allclose(a.cumulative_exits, one.cumulative_exits, rtol=REL, atol=REL)
     np.testing.assert_allclose(a.discount, one.discount, rtol=REL, atol=REL)
     assert one.cumulative_exits[0, -1] > 0.3  # a case with exits, so the comparison can fail
+
+
+def test_numba_engine_scales_with_nav() -> None:
+    pytest.importorskip("numba")
+    num = replace(NUM, engine="numba")
+    one, a = solve(_model(1.0, feedback=0.5), numerics=num), solve(_model(1e-6, feedback=0.5), numerics=num)
+    np.testing.assert_allclose(a.value / 1e-6, one.value, rtol=REL, atol=REL)
+    np.testing.assert_allclose(a.cumulative_exits, one.cumulative_exits, rtol=REL, atol=REL)
+
+
+def test_nav_below_a_millionth_is_refused() -> None:
+    """Values of order ``nav`` × the temperature would leave the normal floats (nav = 1e-308 gave NaN)."""
+    with pytest.raises(ValueError, match="`nav` must be at least 1e-06"):
+        Market(nav=1e-7)
 
 
 def test_dcf_is_the_hold_to_maturity_value() -> None:

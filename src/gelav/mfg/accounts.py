@@ -142,7 +142,7 @@ def welfare(result: Any, *, planner: Any = None, baseline: Any = None) -> Welfar
     gap = WP - WE
     a = _annuity(eq.model)
     nav = eq.model.market.nav
-    share = (lp - WE) / gap if gap > 1e-12 else (1.0 if abs(lp - WE) <= 1e-12 else math.nan)
+    share = (lp - WE) / gap if gap > 1e-12 * nav else (1.0 if abs(lp - WE) <= 1e-12 * nav else math.nan)
     bs = _buyers_surplus(eq, pb)
     tax = planner.tax
     at = {f"{L:g}": float(tax(float(tax.times[0]), L)) for L in (0.0, -0.5, -1.0, -1.5, -2.0)

@@ -754,7 +754,7 @@ class Problem:
             (bands, rows), dt = ops.row_lists, self._dt_list
         return int(sweep(*bands[:6], rows, self.hsrc, pf, pc, self.alive_f, ae,
                          float(eps), float(delta), dt, Vs, ks, exiting, n_top, mode, gV, has_guess, g_exit,
-                         policy, float(newton_tol), lu0, self.xw, kernels.work(Vs.shape[1]),
+                         policy, float(newton_tol), float(self.nav), lu0, self.xw, kernels.work(Vs.shape[1]),
                          None if engine == "numba" else keep))
 
     def _global_newton(self, ops: StepOps, pf: Array, pc: Array, ae: Array, eps: float, delta: float, Vs: Array,
@@ -823,7 +823,7 @@ class Problem:
             dmax = max(float(D.max()), -float(D.min()))  # NaN propagates: not finite
             if not math.isfinite(dmax):
                 return None
-            if dmax <= newton_tol * (1.0 + max(float(W.max()), -float(W.min()))):
+            if dmax <= newton_tol * (self.nav + max(float(W.max()), -float(W.min()))):
                 break
         else:
             return None

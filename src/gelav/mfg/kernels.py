@@ -407,7 +407,7 @@ def newton_step(fac: Any, al: Any, ad: Any, au: Any, b: Any, pi: Any, W: Any, ha
 def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows: Any, hsrc: Any, pf: Any, pc: Any,
                    alive: Any, ae: Any, eps: float, delta: float, dt: Any, Vs: Any, ks: Any, exiting: Any,
                    n_top: int, mode: int, gV: Any, has_guess: bool, g_exit: Any, policy: Any,
-                   newton_tol: float, aux: Any, xw: Any, work: Any, keep: Any = None) -> int:
+                   newton_tol: float, unit: float, aux: Any, xw: Any, work: Any, keep: Any = None) -> int:
     r"""Backward steps ``n_top-1 .. 0`` in place (``Vs[n_top]`` given); returns the Newton corrections.
 
     Step ``n`` uses row ``rows[n]`` of the bands and of the backend's solver data ``aux`` (NumPy: per row
@@ -485,7 +485,7 @@ def backward_sweep(al: Any, ad: Any, au: Any, rbd: Any, rbl: Any, rbu: Any, rows
                     # extrapolated in time (levels past the last one have weight 0)
                     i2, i3 = min(n + 2, M), min(n + 3, M)
                     vmax = _shift3(gV[n], gV[n + 1], gV[i2], gV[i3], V, Vs[i2], Vs[i3], xw[n], W, G)
-                smax2 = (1.0 + vmax) ** 2 * tol2
+                smax2 = (unit + vmax) ** 2 * tol2  # relative to the values, or to one NAV (``unit``) near 0
                 np.multiply(ae[n], h, tmp)  # Δt/ε where alive
                 n_newton += newton_step(fac, sl, sd, su, b, pi, W, tmp, inv_d, smax2, G, J, cw)
                 exits = _exit_rate_system(pi, W, inv_d, ae[n], h, b, sd, kk, J, G, tmp)

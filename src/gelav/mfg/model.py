@@ -329,6 +329,8 @@ class Market:
         object.__setattr__(self, "tax", _tax.check_tax(self.tax))
         set_checked(self, check_horizon, "horizon")
         set_checked(self, check_positive, "nav", maximum=MAX_LEVEL)
+        if self.nav < 1.0 / MAX_LEVEL:  # values of order nav: keep them (and nav × temperature) normal floats
+            raise ValueError(f"`nav` must be at least {1.0 / MAX_LEVEL:g} (a change of unit), got {self.nav:g}.")
         set_checked(self, check_finite, "base_discount", maximum=MAX_RATE)
         set_checked(self, check_rate, "discount_per_year", positive=False)
         set_checked(self, check_nonnegative, "distress_impact", "flow_impact", "own_distress", maximum=MAX_RATE)

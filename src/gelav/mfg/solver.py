@@ -309,11 +309,12 @@ def solve(model: MFGModel, *, numerics: Numerics | None = None, options: SolverO
         raise ConvergenceError(
             "No equilibrium found (" + "; ".join(failures) + "). Try method='picard' with a smaller "
             "damping, a larger `epsilon`, or more iterations.", history)
-    # distinct equilibria (by the market price path)
+    # distinct equilibria (by the market price path, as a share of NAV)
     distinct: list[tuple[np.ndarray, Evaluator, list[str], str, Problem, dict[str, Any] | None]] = []
+    nav = model.market.nav
     for item in found:
         pr = _last(item[1]).backward.market
-        if all(np.max(np.abs(pr - _last(d[1]).backward.market)) > 1e3 * opts.tol + 1e-6 for d in distinct):
+        if all(np.max(np.abs(pr - _last(d[1]).backward.market)) > (1e3 * opts.tol + 1e-6) * nav for d in distinct):
             distinct.append(item)
     eqs = []
     for Z, ev, notes, label, pb, record in distinct:
