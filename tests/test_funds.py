@@ -65,6 +65,55 @@ def test_irr_root_beyond_the_scan_is_found():
     assert res.rate is None and "beyond the floating-point range" in res.message
 
 
+@pytest.mark.parametrize("rates", [
+    (0.1, 1.1**100 - 1, 1.2**100 - 1),       # two roots beyond the top of the scan (40 000 %)
+    (1.1**1000 - 1, 1.2**1000 - 1),          # only two, both beyond it: was status "none"
+    (0.1, 1e-5 - 1, 1e-6 - 1),               # two below its bottom (-99.99 %)
+])
+def test_irr_an_even_number_of_roots_beyond_the_scan_is_found(rates):
+    # NPV = prod (y - y_k) in y = v^h, v = 1/(1 + r), flows on dates 0, h, 2h, ...: each root r_k is known.
+    # Two roots beyond one end leave that end's sign unchanged: a sign test alone called the first case's
+    # IRR unique (10 %); Laguerre's rule of signs keeps the scan going until no root can lie further out.
+    from numpy.polynomial import polynomial as P
+
+    h = 0.01 if max(rates) < 1e40 else 1e-3
+    h = 1.0 if min(rates) < -0.999 else h
+    ys = [(1 + r) ** (-h) for r in rates]
+    cf = P.polyfromroots(ys)
+    res = irr(cf, h * np.arange(cf.size))
+    assert res.status == "multiple" and res.rate is None
+    # rel 1e-9: the roots of the rounded coefficients move by ~1e-12 relative (conditioning, not the search)
+    assert res.roots == pytest.approx(sorted(rates), rel=1e-9, abs=1e-13)
+
+
+def test_irr_roots_match_a_dense_independent_scan():
+    # every root on a 3.3e-3 grid of ln(1 + r) over [-1500, 800] (brute force; dates 0.01-0.19 years apart, so the
+    # NPV varies on scales >> the grid) is found, and those that are not float rates are reported as such
+    from gelav.valuation.metrics import _npv_scaled
+
+    rng = np.random.default_rng(1)
+    x = np.linspace(-1500.0, 800.0, 690_001)
+    for _ in range(15):
+        n = int(rng.integers(3, 9))
+        t = np.sort(rng.choice(np.arange(20) * 0.01, n, replace=False))
+        cf = rng.normal(size=n)
+        f = np.concatenate([_npv_scaled(cf, t, xx) for xx in np.array_split(x, 10)])
+        z = x[np.flatnonzero(np.sign(f[:-1]) * np.sign(f[1:]) < 0)]
+        floats = [v for v in z if v <= 700 and math.expm1(v) > -1.0]
+        res = irr(cf, t)
+        assert len(res.roots) == len(floats)
+        # to the grid in ln(1 + r), or to a float's spacing near -1 (where 1 + r ~ 1e-16 has no digits left)
+        r = np.array(res.roots)
+        assert np.all((np.abs(np.log1p(r) - floats) <= 3.4e-3) | (np.abs(r - np.expm1(floats)) <= 2.3e-16))
+        assert ("floating-point range" in res.message) == (len(z) > len(floats))
+        assert res.unique == (len(z) == 1 and len(floats) == 1)
+
+
+def test_irr_huge_rates_print_in_scientific_notation():
+    res = irr([-100.0, 230.0, -132.0], [0.0, 1e-3, 2e-3])   # roots 1.1^1000 - 1 and 1.2^1000 - 1
+    assert res.status == "multiple" and "2.470e+43 %" in res.message and "1.518e+81 %" in res.message
+
+
 def test_irr_very_long_horizon_has_no_overflow():
     # 2000 years: the NPV weights (1 + r)^(-t) overflow a naive scan at the ends (NaN, RuntimeWarning)
     t = np.arange(2001.0)
@@ -206,6 +255,27 @@ def test_read_cashflows_other_layout_numeric_time_and_split_flows(tmp_path):
     fc = read_cashflows(p)
     assert fc.flows == pytest.approx([-100.0, 30.0, 50.0]) and fc.nav == 60.0
     assert fc.metrics().tvpi == pytest.approx(1.4)
+
+
+def test_read_cashflows_keeps_a_row_s_contribution_and_distribution_gross(tmp_path):
+    # a row with both was netted (D - C): paid-in 150 read as 110 and distributions 190 as 150
+    p = tmp_path / "f.csv"
+    p.write_text("t,contributions,distributions,L_t,index\n0,100,0,0.0,100\n1,50,40,-1.0,105\n2,0,150,0.5,112\n")
+    fc = read_cashflows(p)
+    assert fc.flows.tolist() == [-100.0, -50.0, 40.0, 150.0] and fc.times.tolist() == [0.0, 1.0, 1.0, 2.0]
+    assert fc.L.tolist() == [0.0, -1.0, -1.0, 0.5] and fc.index.tolist() == [100.0, 105.0, 105.0, 112.0]
+    assert any("not netted" in n for n in fc.notes)
+    prem = IlliquidityPremium()
+    m = fc.metrics(prem)
+    assert m.tvpi == pytest.approx(190 / 150, rel=1e-14)
+    assert m.pme == pytest.approx((40 / 105 + 150 / 112) / (100 / 100 + 50 / 105), rel=1e-14)
+    # LA-PME by hand: D(1 - pi), C(1 + pi) with pi = pi(L_t, 2 - t)
+    pi = [prem(L, 2.0 - t) for L, t in ((0.0, 0.0), (-1.0, 1.0), (0.5, 2.0))]
+    la = ((40 * (1 - pi[1]) / 105 + 150 * (1 - pi[2]) / 112)
+          / (100 * (1 + pi[0]) / 100 + 50 * (1 + pi[1]) / 105))
+    assert m.la_pme == pytest.approx(la, rel=1e-14)
+    # the IRR sees the net flow on each date and is unchanged
+    assert m.irr.rate == pytest.approx(irr([-100.0, -10.0, 150.0], [0.0, 1.0, 2.0]).rate, rel=1e-12)
 
 
 def test_read_cashflows_parquet(tmp_path):

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SMALL_PROBABILITY", "KeyTable", "Probability", "fmt_number", "fmt_probability", "short_repr"]
+__all__ = ["SMALL_PROBABILITY", "KeyTable", "Probability", "fmt_number", "fmt_probability", "fmt_rate", "short_repr"]
 
 #: below this a probability is printed in scientific notation
 SMALL_PROBABILITY = 1e-3
@@ -66,6 +66,18 @@ def fmt_probability(p: Any, decimals: int = 9, *, percent: bool = False, digits:
     if abs(f) < SMALL_PROBABILITY:
         return f"{100 * f:.{digits - 1}e} %" if percent else f"{f:.{digits - 1}e}"
     return f"{f:.4%}" if percent else f"{f:.{decimals}f}"
+
+
+def fmt_rate(r: float, decimals: int = 4) -> str:
+    """An annual rate as a percentage with ``decimals`` decimals, or in scientific notation beyond
+    1 000 000 % (an IRR of 2.47e41 would otherwise print 42 digits).
+
+    >>> fmt_rate(0.1), fmt_rate(-0.99999), fmt_rate(2.4699e41), fmt_rate(2.4699e41, 2)
+    ('10.0000%', '-99.9990%', '2.470e+43 %', '2.5e+43 %')
+    """
+    if abs(r) < 1e4:
+        return f"{r:.{decimals}%}"
+    return f"{100 * r:.{max(decimals - 1, 1)}e} %"
 
 
 def fmt_number(v: Any, digits: int = 4, *, scale: float | None = None) -> str:

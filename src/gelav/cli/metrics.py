@@ -6,12 +6,13 @@ from typing import Any
 
 import click
 
+from gelav._display import fmt_rate
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import premium_options, resolve_premium  # noqa: F401  (resolve_premium: its old home)
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.2%}"
+    return "—" if v is None else fmt_rate(v, 2)
 
 
 def _x(v: float | None) -> str:
@@ -66,10 +67,9 @@ def metrics(file, nav, time_column, flow_column, liquidity_column, index_column,
     rows = [["IRR", irr_text(m.irr)], ["TVPI", _x(m.tvpi)], ["DPI", _x(m.dpi)], ["RVPI", _x(m.rvpi)],
             ["PME (Kaplan–Schoar)", _x(m.pme)], ["Direct Alpha (continuous)", irr_text(m.direct_alpha)],
             ["LA-IRR", irr_text(m.la_irr)], ["LA-PME", _x(m.la_pme)]]
-    p = premium.to_dict()
     print_table(f"Fund metrics of {file} ({len(fc)} flows over {fc.times[-1]:.3g} years, residual NAV {fc.nav:g})",
                 ["metric", "value"], rows,
-                caption=f"π(L,T) = ({p['alpha']:g} + {p['beta']:g}L + {p['gamma']:g}L²)·f(T), f = {p['scaling']}")
+                caption=str(premium))
     for r in (m.irr, m.la_irr):
         if r is not None and not r.unique:
             click.echo(f"note: {r.message}")

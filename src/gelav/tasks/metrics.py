@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gelav._display import fmt_rate
 from gelav.tasks._base import ScenarioLike, TaskResult, read_scenario, read_table
 
 __all__ = ["FIELDS", "MetricsReport", "metrics"]
@@ -25,7 +26,7 @@ def _irr_text(r: Any) -> Any:
         return "not defined"
     if r.unique:
         return r.rate
-    return "none" if r.status == "none" else "several: " + ", ".join(f"{x:.2%}" for x in r.roots)
+    return "none" if r.status == "none" else "several: " + ", ".join(fmt_rate(x, 2) for x in r.roots)
 
 
 class MetricsReport(TaskResult):

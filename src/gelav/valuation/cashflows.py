@@ -196,7 +196,9 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
     - time: ``date`` (calendar dates; times are years since the first date) or a
       numeric ``year``/``t``/``time`` column (years);
     - flows: ``cashflow``/``cash_flow``/``cf``/``flow``/``amount`` (signed), or
-      a pair ``contributions`` + ``distributions`` (both ≥ 0; flow = D − C);
+      a pair ``contributions`` + ``distributions`` (both ≥ 0; kept gross: a row
+      with both is two flows, −C and +D, on its date, so TVPI, PME and the
+      liquidity-adjusted metrics see the paid-in capital and distributions as given);
     - optional: ``L_t``/``liquidity`` (liquidity state), ``benchmark_index``/
       ``index`` (total-return level), ``nav`` (the last value is the residual NAV).
 
@@ -255,6 +257,7 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
         if missing.size:
             raise ValueError(f"{p}: row {int(missing[0])}, column {c!r}: missing value.")
     # read_series returns every column on the same sorted rows
+    rows = np.arange(first.times.size)
     if fcol is not None:
         flows = series[fcol].values
     else:
@@ -264,7 +267,11 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
                 i = int(np.flatnonzero(v < 0)[0])
                 raise ValueError(f"{p}: row {int(first.rows[i])}, column {c!r}: {v[i]:g} < 0 (contributions and "  # type: ignore[index]
                                  "distributions are given as non-negative amounts in this layout).")
-        flows = D - C
+        # gross: a row with both is two flows on its date, the contribution first (netting them would
+        # shrink paid-in capital and distributions alike, changing TVPI, PME and the LA metrics)
+        keep = np.column_stack(((C > 0) | (D == 0), D > 0)).ravel()
+        flows = np.column_stack((0.0 - C, D)).ravel()[keep]
+        rows = np.repeat(np.arange(C.size), 2)[keep]
     index = None
     if icol is not None:
         index = series[icol].values
@@ -278,12 +285,17 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
         if resid < 0:
             raise ValueError(f"{p}: row {int(first.rows[-1])}, column {ncol!r}: residual NAV {resid:g} < 0.")  # type: ignore[index]
     notes = list(first.notes)
+    if rows.size > first.times.size:
+        notes.append(f"{rows.size - first.times.size} row(s) with both a contribution and a distribution: "
+                     "kept as two flows on the date (not netted)")
     cols: dict[str, str] = {"time": tcol, **({"flow": fcol} if fcol else {"contributions": str(ccol),
                                                                           "distributions": str(dcol)})}
     cols.update({k: c for k, c in (("L", lcol), ("index", icol), ("nav", ncol)) if c})
-    return FundCashflows(times=first.times, flows=flows, L=None if lcol is None else series[lcol].values,
-                         index=index, nav=resid, dates=first.dates, source=str(p), notes=tuple(notes),
-                         columns=cols)
+    return FundCashflows(times=first.times[rows], flows=flows,
+                         L=None if lcol is None else series[lcol].values[rows],
+                         index=None if index is None else index[rows], nav=resid,
+                         dates=None if first.dates is None else first.dates[rows], source=str(p),
+                         notes=tuple(notes), columns=cols)
 
 
 def report_metrics(cashflows: FundCashflows | str | Path, premium: Any = None) -> tuple[dict[str, Any], Any]:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gelav._display import fmt_rate
 from gelav._validation import check_nonnegative
 
 __all__ = [
@@ -174,25 +175,55 @@ def _npv_scaled(cf: NDArray[np.float64], t: NDArray[np.float64], x: NDArray[np.f
     return np.exp(E) @ cf
 
 
-#: |ln(1 + r)| beyond which a rate is not a float (expm1 overflows; 1 + r underflows to 0 below)
+#: ln(1 + r) above which a rate is not a float (expm1 overflows)
 _X_LIMIT = 700.0
+#: beyond the scan's ends the grid is geometric, x_{k+1} = (1 + _GROWTH) x_k (12 times the scan's step at
+#: its top end, and finer than the NPV's variation, which slows as |x| grows)
+_GROWTH = 2e-3
+_BATCH = 512
+#: |ln(1 + r)| past which the scan gives up excluding roots (flows 1e-13 years apart)
+_X_CAP = 1e15
 
 
-def _outer_root(g: Callable[[float], float], edge: float, step: float, limit_sign: float, xtol: float) -> float | None:
-    """A root of ``g`` beyond the scan's ``edge`` (``step`` > 0 outwards, < 0 inwards), or None if none is representable.
+def _partial_sum_sign_changes(cf: NDArray[np.float64], t: NDArray[np.float64], x: NDArray[np.float64],
+                              outwards: float) -> NDArray[np.int64]:
+    r"""Laguerre's bound on the number of NPV roots beyond each ``x`` (above if ``outwards`` > 0, below if < 0).
 
-    Called when ``g(edge)`` has the sign opposite to the NPV's limit ``limit_sign`` on that side,
-    so a root lies beyond: the bracket is doubled outwards until ``g`` takes the limit's sign.
+    With :math:`v = e^{-x}` the NPV is :math:`\sum_i CF_i v^{t_i}` with distinct increasing :math:`t_i`
+    (one net flow per date). Laguerre's rule of signs: its zeros in :math:`0 < v < v_0` number at most
+    the sign changes of the partial sums of :math:`CF_i v_0^{t_i}` in time order; its zeros in
+    :math:`v > v_0` at most those of the partial sums in reverse time order (:math:`v = v_0/u`). Far
+    enough out the earliest (latest) date's term outweighs the rest and the bound is 0.
     """
-    from scipy.optimize import brentq
+    E = -np.outer(x, t)
+    E -= E.max(axis=1, keepdims=True)
+    w = np.exp(E) * cf
+    P = np.cumsum(w if outwards > 0 else w[:, ::-1], axis=1)
+    s = np.sign(P)
+    # zeros carry no sign: fill each with the last nonzero sign before it
+    idx = np.where(s != 0, np.arange(s.shape[1]), 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    s = np.take_along_axis(s, idx, axis=1)
+    return np.sum(s[:, 1:] * s[:, :-1] < 0, axis=1)
 
-    a = edge
-    while abs(a) < _X_LIMIT:
-        b = float(np.clip(a + step, -_X_LIMIT, _X_LIMIT))
-        if np.sign(g(b)) == limit_sign:
-            return float(brentq(g, min(a, b), max(a, b), xtol=xtol, rtol=4 * np.finfo(float).eps))
-        a, step = b, 2 * step
-    return None
+
+def _grid_beyond(cf: NDArray[np.float64], t: NDArray[np.float64], edge: float) -> tuple[NDArray[np.float64], bool]:
+    """Scan points beyond the scan's ``edge`` (away from 0), geometric by ``1 + _GROWTH``, up to where
+    Laguerre's bound says no root lies further out (none if it says so at ``edge``), and whether that
+    point was reached before :math:`|x|` = ``_X_CAP``."""
+    if _partial_sum_sign_changes(cf, t, np.array([edge]), edge)[0] == 0:
+        return np.empty(0), True
+    ratios = (1.0 + _GROWTH) ** np.arange(1, _BATCH + 1)
+    pieces, a = [], edge
+    while abs(a) < _X_CAP:
+        pts = a * ratios
+        done = np.flatnonzero(_partial_sum_sign_changes(cf, t, pts, edge) == 0)
+        if done.size:
+            pieces.append(pts[: done[0] + 1])
+            return np.concatenate(pieces), True
+        pieces.append(pts)
+        a = float(pts[-1])
+    return np.concatenate(pieces), False
 
 
 def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14) -> IRRResult:
@@ -202,13 +233,16 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
     :math:`\sum_i CF_i e^{-x t_i}`; it is scanned on 3001 points of
     :math:`x \in [-9.2, 6]` (rates from −99.99 % to 40 000 % a year), every
     sign change is refined by Brent's method to ``xtol``, and local extrema
-    that touch zero (double roots) are reported too. Beyond the scan the NPV
-    tends to the sign of the earliest date's net flow (:math:`r \to \infty`)
-    and of the latest date's (:math:`r \to -1`): an end of the scan with the
-    other sign has a root beyond it, which is bracketed outwards and refined
-    (so a second, extreme root is never dropped to call the IRR unique). By
-    Descartes' rule of signs for exponential sums, at most as many roots exist
-    as there are sign changes in the (time-ordered) flows.
+    that touch zero (double roots) are reported too. Beyond each end the scan
+    goes on, on a geometric grid, for as long as Laguerre's rule of signs (the
+    sign changes of the partial sums of the discounted net flows, in time
+    order above the end and in reverse below it) leaves room for a root
+    further out; so extreme roots, in any number, are found and never dropped
+    to call the IRR unique. Roots at :math:`\ln(1 + r) > 700` or
+    :math:`1 + r < 2^{-54}` are not float rates: the result says so and
+    gives no IRR. By Descartes' rule of signs for exponential sums, at most
+    as many roots exist as there are sign changes in the (time-ordered)
+    flows.
 
     Parameters
     ----------
@@ -241,13 +275,28 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
                          "distributions)")
     signs = np.sign(cf[cf != 0])
     n_changes = int(np.sum(signs[1:] != signs[:-1]))
-    x = np.linspace(*_X_RANGE, _N_SCAN)
-    f = _npv_scaled(cf, t, x)
-    scale = float(np.abs(cf).sum())
+    diag: dict[str, Any] = {"sign_changes_in_flows": n_changes,
+                            "scan": (math.expm1(_X_RANGE[0]), math.expm1(_X_RANGE[1]))}
+    # one net flow per date: Laguerre's rule needs distinct exponents
+    tn, inv = np.unique(t, return_inverse=True)
+    net = np.bincount(inv, weights=cf)
+    tn, net = tn[net != 0.0], net[net != 0.0]
+    if not net.size:
+        return IRRResult((), "multiple", "the flows net to zero on every date: the NPV vanishes at every rate",
+                         diag)
+    # The scan, extended beyond its ends (r -> inf, r -> -100 %) for as long as Laguerre's rule of signs
+    # leaves room for a root further out: roots beyond an end come in any number (two beyond the top
+    # leave the end's sign unchanged, so a sign test alone would call the stream's IRR unique).
+    core = np.linspace(*_X_RANGE, _N_SCAN)
+    above, certain_above = _grid_beyond(net, tn, float(core[-1]))
+    below, certain_below = _grid_beyond(net, tn, float(core[0]))
+    x = np.concatenate((below[::-1], core, above))
+    f = _npv_scaled(net, tn, x)
+    scale = float(np.abs(net).sum())
     roots: list[float] = []
 
     def g(z: float) -> float:
-        return float(_npv_scaled(cf, t, np.array([z]))[0])
+        return float(_npv_scaled(net, tn, np.array([z]))[0])
 
     sgn = np.sign(f)
     for i in np.flatnonzero(sgn[:-1] * sgn[1:] < 0):
@@ -261,28 +310,23 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
                             options={"xatol": 1e-12})
         if abs(m.fun) <= 1e-10 * scale:
             roots.append(float(m.x))
-    # Roots outside the scan: for x -> +inf (r -> inf) the NPV takes the sign of the earliest date's net
-    # flow, for x -> -inf (r -> -100 %) that of the latest date's. An end of the scan with the other sign
-    # has a root beyond it (one that a scan-only search would drop, calling the stream's IRR unique).
-    _, inv = np.unique(t, return_inverse=True)
-    net = np.bincount(inv, weights=cf)
-    net = net[net != 0.0]
+    # one root per cluster of refinements (a root on a grid point is also a zero of both brackets)
+    zs = sorted(roots)
+    zs = [z for k, z in enumerate(zs) if k == 0 or z - zs[k - 1] > 1e-12 * max(1.0, abs(z))]
     beyond: list[str] = []
-    if net.size:
-        for edge, fe, step, limit in ((x[-1], f[-1], 6.0, np.sign(net[0])), (x[0], f[0], -9.2, np.sign(net[-1]))):
-            if fe != 0.0 and np.sign(fe) != limit:
-                z = _outer_root(g, float(edge), step, float(limit), xtol)
-                if z is None:
-                    beyond.append("above 1e300 % a year" if step > 0 else "within 1e-300 of -100 %")
-                else:
-                    roots.append(z)
-    rates = sorted({round(math.expm1(z), 12) for z in roots})
-    diag = {"sign_changes_in_flows": n_changes, "scan": (math.expm1(_X_RANGE[0]), math.expm1(_X_RANGE[1]))}
-    if not net.size:
-        return IRRResult((), "multiple", "the flows net to zero on every date: the NPV vanishes at every rate",
-                         diag)
+    if any(z > _X_LIMIT for z in zs):
+        beyond.append("above 1e300 % a year")
+    # 1 + r below 5.6e-17 is not a float rate: r rounds to -1, where the NPV is undefined
+    if any(z < 0 and math.expm1(z) == -1.0 for z in zs):
+        beyond.append("within 1e-16 of -100 %")
+    rates = [math.expm1(z) for z in zs if z <= _X_LIMIT and math.expm1(z) > -1.0]
+    if not (certain_above and certain_below):
+        where = " and ".join(w for w, ok in (("above", certain_above), ("below", certain_below)) if not ok)
+        return IRRResult(tuple(rates), "multiple" if len(rates) > 1 else "none",
+                         f"roots at |ln(1 + r)| beyond {_X_CAP:.0e} ({where}) cannot be excluded (flows on "
+                         "dates less than about 1e-13 years apart): no IRR can be given", diag)
     if beyond:
-        found = f" besides {', '.join(f'{r:.4%}' for r in rates)}" if rates else ""
+        found = f" besides {', '.join(fmt_rate(r) for r in rates)}" if rates else ""
         return IRRResult(tuple(rates), "multiple" if rates else "none",
                          f"the NPV has a root at a rate {' and '.join(beyond)}{found}, beyond the "
                          "floating-point range: no IRR can be given", diag)
@@ -290,7 +334,7 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
         return IRRResult((), "none", "the NPV has no root for annual rates above -100 %", diag)
     if len(rates) > 1:
         return IRRResult(tuple(rates), "multiple",
-                         f"the NPV vanishes at {len(rates)} rates ({', '.join(f'{r:.4%}' for r in rates)}): "
+                         f"the NPV vanishes at {len(rates)} rates ({', '.join(fmt_rate(r) for r in rates)}): "
                          "the flows change sign more than once; use PME or Direct Alpha", diag)
     return IRRResult(tuple(rates), "unique", "", diag)
 

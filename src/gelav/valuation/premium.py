@@ -170,6 +170,8 @@ class IlliquidityPremium:
     0.5952
     >>> round(p.price(-1.0, 9.0, nav=100.0), 3)
     72.7
+    >>> str(p)
+    'π(L, T) = (0.045 − 0.025L + 0.021L²)·√T'
     """
 
     alpha: float = 0.045
@@ -183,6 +185,14 @@ class IlliquidityPremium:
         if not isinstance(self.scaling, str) or self.scaling not in SCALINGS:
             raise ValueError(f"Unknown `scaling` {self.scaling!r}; the scalings are "
                              f"{', '.join(map(repr, SCALINGS))}.")
+
+    def __str__(self) -> str:
+        """The formula with its numbers, e.g. ``π(L, T) = (0.045 − 0.025L + 0.021L²)·√T``."""
+        def term(c: float, x: str) -> str:
+            return f" {'−' if c < 0 else '+'} {abs(c):g}{x}"
+
+        f = {"sqrt": "·√T", "linear": "·T", "none": ""}[self.scaling]
+        return f"π(L, T) = ({self.alpha:g}{term(self.beta, 'L')}{term(self.gamma, 'L²')}){f}"
 
     # -- the formula -------------------------------------------------------------------------
     def level(self, L: ArrayLike) -> Any:
