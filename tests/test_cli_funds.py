@@ -133,3 +133,13 @@ def test_report_hooks_return_numbers_and_a_figure(fund_file):
     assert nums["max_drawdown"] == 0.0 and fig is not None
     nums, fig = report_mark_distribution(funds=funds, horizon=1.0)
     assert set(nums["var"]) == {"0.95", "0.99"} and fig is not None
+
+
+def test_portfolio_horizon_past_every_fund_s_life_prints_the_certain_loss(tmp_path):
+    # was an IndexError (exit 1); the number is the one quoted in docs/funds.md
+    p = tmp_path / "p.toml"
+    p.write_text('[[funds]]\nname = "A"\nnav = 100.0\nremaining_life = 5.87\n'
+                 '[[funds]]\nname = "B"\nnav = 50.0\nremaining_life = 3.0\n')
+    r = CliRunner().invoke(main, ["portfolio", str(p), "--horizon", "6"])
+    assert r.exit_code == 0, r.output
+    assert "(certain)" in r.output and "-14.8 " in r.output and "remaining life is at most" in r.output

@@ -109,6 +109,13 @@ def test_irr_roots_match_a_dense_independent_scan():
         assert res.unique == (len(z) == 1 and len(floats) == 1)
 
 
+def test_irr_docs_example_two_roots_past_the_top():
+    # docs/funds.md: the stream printed a unique 10 % before the scan went on past 40 000 %
+    res = irr([-4.973963882966274, 55.25224064055793, -150.2262076667265, 100.0], [0.0, 0.01, 0.02, 0.03])
+    assert res.status == "multiple"
+    assert res.roots == pytest.approx((0.1, 2.688e43, 7.226e86), rel=5e-4)
+
+
 def test_irr_huge_rates_print_in_scientific_notation():
     res = irr([-100.0, 230.0, -132.0], [0.0, 1e-3, 2e-3])   # roots 1.1^1000 - 1 and 1.2^1000 - 1
     assert res.status == "multiple" and "2.470e+43 %" in res.message and "1.518e+81 %" in res.message

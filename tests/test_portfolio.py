@@ -251,3 +251,31 @@ def test_mark_distribution_at_vanishing_horizons():
     for q in (0.95, 0.99):
         assert b.var[q] / a.var[q] == pytest.approx(10.0, rel=1e-4)
         assert b.es[q] / a.es[q] == pytest.approx(10.0, rel=1e-4)
+
+
+def test_mark_distribution_past_every_fund_s_life_is_the_certain_loss():
+    """A horizon at or past every fund's remaining life was an IndexError (the loss a 0-d array). The marks
+    at h are then the NAVs whatever L_h: the loss is minus today's premium, -Σ N_i π(L0, T_i), with
+    probability 1; one fund still alive keeps the law random."""
+    prem = IlliquidityPremium()
+    fs = [Fund("A", 100.0, 5.87), Fund("B", 50.0, 3.0)]
+    certain = -(100.0 * prem(0.3, 5.87) + 50.0 * prem(0.3, 3.0))
+    for h in (5.87, 6.0, 30.0):
+        m = mark_distribution(fs, h, L0=0.3)
+        assert m.density is None and "remaining life" in m.diagnostics["deterministic"]
+        for q in m.levels:
+            assert m.var[q] == pytest.approx(certain, rel=1e-14) and m.es[q] == pytest.approx(certain, rel=1e-14)
+    m = mark_distribution(fs, 4.0, L0=0.3)
+    assert m.density is not None and m.var[0.99] > m.var[0.95]
+
+
+def test_boundary_object_shorter_than_a_fund_s_life_is_refused():
+    # a 14-year stake under a 10-year boundary silently used L*(0), the boundary of a fund with 10 years left
+    class Boundary:
+        fund_life = 10.0
+
+        def boundary(self, t):
+            return -0.4
+
+    with pytest.raises(ValueError, match=r"fund 'long'.*fund life of 10 y.*remaining life of 14 y"):
+        stress_portfolio([Fund("ok", 10.0, 10.0), Fund("long", 10.0, 14.0)], "recession", boundary=Boundary())

@@ -78,9 +78,12 @@ def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed
                          f"(includes the starting discount {res.starting_discount:.2%})"))
     if dist is not None:
         crowd = dist.diagnostics.get("crowding_discount")
-        print_table(f"Loss from the t = 0 mark at h = {horizon:g} y (Fokker–Planck)", ["level", "VaR", "ES"],
+        how = "Fokker–Planck" if dist.density is not None else "certain"
+        print_table(f"Loss from the t = 0 mark at h = {horizon:g} y ({how})", ["level", "VaR", "ES"],
                     [[f"{q:g}", f"{dist.var[q]:.4g}", f"{dist.es[q]:.4g}"] for q in dist.levels],
                     caption=None if crowd is None else (f"marks carry the equilibrium's crowding discount "
                                                         f"{crowd[0]:.2%} now, {crowd[1]:.2%} at h"))
+        if "deterministic" in dist.diagnostics:
+            click.echo(f"note: {dist.diagnostics['deterministic']}")
     if plot:
         click.echo(f"figure written to {plot}")

@@ -213,10 +213,10 @@ def _grid_beyond(cf: NDArray[np.float64], t: NDArray[np.float64], edge: float) -
     point was reached before :math:`|x|` = ``_X_CAP``."""
     if _partial_sum_sign_changes(cf, t, np.array([edge]), edge)[0] == 0:
         return np.empty(0), True
-    ratios = (1.0 + _GROWTH) ** np.arange(1, _BATCH + 1)
+    ratios = (1.0 + _GROWTH) ** np.arange(1.0, _BATCH + 1.0)
     pieces, a = [], edge
     while abs(a) < _X_CAP:
-        pts = a * ratios
+        pts: NDArray[np.float64] = a * ratios
         done = np.flatnonzero(_partial_sum_sign_changes(cf, t, pts, edge) == 0)
         if done.size:
             pieces.append(pts[: done[0] + 1])

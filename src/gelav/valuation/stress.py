@@ -205,8 +205,12 @@ def _boundary_fn(boundary: Any) -> Callable[[float, float], float] | None:
         life = float(life)
 
         def from_object(remaining: float, t: float) -> float:
-            tau = min(max(life - remaining, 0.0), life)
-            return float(boundary.boundary(tau))
+            if remaining > life * (1.0 + 1e-12):
+                # clamping to L*(0) would use a shorter fund's boundary for this one
+                raise ValueError(f"`boundary` was solved for a fund life of {life:g} y, shorter than a remaining "
+                                 f"life of {remaining:g} y: L* is not known there; solve the ExitBoundary with "
+                                 f"fund_life >= {remaining:g}.")
+            return float(boundary.boundary(max(life - remaining, 0.0)))
 
         return from_object
     if callable(boundary):
@@ -321,7 +325,8 @@ def stress_portfolio(funds: Fund | Sequence[Fund], scenario: Scenario | str, *, 
         Default ``gelav.IlliquidityPremium()``.
     boundary : ExitBoundary, callable, number or None
         Exit rule: an object with ``.boundary(t)`` and ``fund_life`` (the
-        boundary's time t corresponds to remaining life ``fund_life − t``), a
+        boundary's time t corresponds to remaining life ``fund_life − t``; a
+        fund with a longer remaining life is an error), a
         callable ``L*(remaining_life)``, or a constant level. A fund is sold at
         the first month with :math:`L_t < L^*`, at its mark; None: no exits.
     L0 : float
@@ -338,6 +343,12 @@ def stress_portfolio(funds: Fund | Sequence[Fund], scenario: Scenario | str, *, 
         raise TypeError(f"`scenario` must be a Scenario or a scenario name, got {type(scenario).__name__}.")
     prem = _premium(premium)
     bfn = _boundary_fn(boundary)
+    if bfn is not None:
+        for f in fs:
+            try:
+                bfn(f.remaining_life, 0.0)
+            except ValueError as exc:
+                raise ValueError(f"fund {f.name!r}: {exc}") from exc
     t = scenario.times
     L = scenario.L
     marks = np.zeros((t.size, len(fs)))
@@ -563,18 +574,23 @@ def mark_distribution(funds: Fund | Sequence[Fund], horizon: float, *, process: 
     from gelav.stress import SPREAD_RESOLUTION
 
     sd = abs(float(np.asarray(process.diffusion(0.0, np.array([L0])), dtype=float).ravel()[0])) * math.sqrt(h)
-    if sd < SPREAD_RESOLUTION * max(1.0, abs(L0)):
-        # L_h is L0 to the bit: the loss is the marks' own change, known exactly (h = 1e-308: the Fokker–Planck
-        # steps overflowed, ES NaN; h = 1e-30: the loss atoms were the marks' rounding, ES 1.3e-23)
+    matured = all(f.remaining_life <= h for f in fs)
+    if matured or sd < SPREAD_RESOLUTION * max(1.0, abs(L0)):
+        # L_h is L0 to the bit, or no mark at h depends on it (every fund has matured: marked at NAV): the
+        # loss is the marks' own change, known exactly (h = 1e-308: the Fokker–Planck steps overflowed, ES
+        # NaN; h = 1e-30: the loss atoms were the marks' rounding, ES 1.3e-23; a horizon past every fund's
+        # life: an IndexError, the loss a 0-d array)
         with np.errstate(over="ignore", invalid="ignore"):
             start = float(total(np.array(L0), 0.0))
             point = float(loss_at(np.array(L0)))
         if not (math.isfinite(start) and math.isfinite(point)):
             raise ValueError("The portfolio's mark overflows a float: the funds' `nav` values are too large "
                              "(express them in larger units).")
-        diag_point: dict[str, Any] = {
-            "deterministic": f"σ(L0)√h = {sd:.2g} is below {SPREAD_RESOLUTION:g} of the state: L_h = L0 to "
-                             "floating-point precision, and the loss is the marks' change at L0"}
+        diag_point: dict[str, Any] = {"deterministic": (
+            f"every fund's remaining life is at most the horizon {h:g} y: the marks at h are the NAVs, whatever "
+            "L_h, and the loss is certain (minus the premium of today's marks)" if matured else
+            f"σ(L0)√h = {sd:.2g} is below {SPREAD_RESOLUTION:g} of the state: L_h = L0 to "
+            "floating-point precision, and the loss is the marks' change at L0")}
         if equilibrium is not None:
             diag_point["crowding_discount"] = (crowding(0.0), crowding(h))
         return MarkDistribution(h, qs, dict.fromkeys(qs, point), dict.fromkeys(qs, point), start, np.array([point]),
