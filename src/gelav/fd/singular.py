@@ -300,17 +300,9 @@ def _end_integral(
     return float((gamma + 1.0) * math.log(0.5 * w_len) + _logsumexp(ln_smooth + np.log(wj)))
 
 
-def scale_speed_rates(
-    process: ProcessLike, grid: Grid, t: float = 0.0, ends: tuple[bool, bool] | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    r"""Padded rate bands ``(sub, sup)`` of the scale–speed chain on ``grid`` (reflecting; see the module).
-
-    ``sub[i] = q_{i,i-1}``, ``sup[i] = q_{i,i+1}``. ``ends`` marks singular ends
-    (default :func:`singular_ends`); their end cells are integrated with the
-    measured exponents, and an infinite integral gives a zero rate.
-    """
-    if ends is None:
-        ends = singular_ends(process, grid, t)
+def _log_rates(process: ProcessLike, grid: Grid, t: float,
+               ends: tuple[bool, bool]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Logs of the rates ``q_{i,i+1}`` and ``q_{i+1,i}`` of :func:`scale_speed_rates`."""
     x, f = grid.nodes, grid.faces
     n = x.size
     width = grid.upper - grid.lower
@@ -355,11 +347,28 @@ def scale_speed_rates(
     # q_{i,i+1} = s'(ref_node_i)/(s'(ref_cell_i) dS_i M_i); q_{i+1,i} = s'(ref_node_{i+1})/(s'(ref_cell_i) dS_i M_{i+1})
     shift_up = -integral_of_2b_over_a(process, t, ref_cell, ref_node[:-1])  # ln s'(ref_node_i) - ln s'(ref_cell_i)
     shift_dn = -integral_of_2b_over_a(process, t, ref_cell, ref_node[1:])
+    # an infinite ΔS or M (entrance / exit end): rate 0
+    return shift_up - dS - M[:-1], shift_dn - dS - M[1:]
+
+
+def scale_speed_rates(
+    process: ProcessLike, grid: Grid, t: float = 0.0, ends: tuple[bool, bool] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Padded rate bands ``(sub, sup)`` of the scale–speed chain on ``grid`` (reflecting; see the module).
+
+    ``sub[i] = q_{i,i-1}``, ``sup[i] = q_{i,i+1}``. ``ends`` marks singular ends
+    (default :func:`singular_ends`); their end cells are integrated with the
+    measured exponents, and an infinite integral gives a zero rate.
+    """
+    if ends is None:
+        ends = singular_ends(process, grid, t)
+    # over/underflow on the way (coefficients of the size of subnormals: CIR with κ = 1e-308) ends as a
+    # NaN or huge log rate, refused below with its reason, not as a RuntimeWarning
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ln_up, ln_dn = _log_rates(process, grid, t, ends)
+    n = grid.nodes.size
     sup = np.zeros(n)
     sub = np.zeros(n)
-    with np.errstate(invalid="ignore"):  # an infinite ΔS or M (entrance / exit end): rate 0
-        ln_up = shift_up - dS - M[:-1]
-        ln_dn = shift_dn - dS - M[1:]
     if (
         np.any(np.isnan(ln_up))
         or np.any(np.isnan(ln_dn))
