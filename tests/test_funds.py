@@ -370,3 +370,26 @@ def test_premium_of_an_absurd_state_is_an_error_not_inf():
         with pytest.raises(ValueError, match="`L`"):
             f(1e200, 1.0)
     assert p(1e6, 4.0) == pytest.approx((0.045 - 0.025e6 + 0.021e12) * 2.0, rel=1e-15)
+
+
+def test_flows_near_the_float_limit_keep_their_multiples_and_roots():
+    # the sums overflowed: TVPI printed inf (or 0) and the IRR of -1, -1, +1 (x 1e308) gained a spurious 25.36 %
+    big = 1e308
+    assert tvpi([-big, big, big]) == pytest.approx(2.0) and dpi([-big, big, big]) == pytest.approx(2.0)
+    assert tvpi([-big, -big, big], nav=big) == pytest.approx(1.0) and rvpi([-big, -big, big], nav=big) == 0.5
+    assert pme([-big, big, big], [1.0, 1.0, 1.0]) == pytest.approx(2.0)
+    assert irr([-big, big, big]).rate == pytest.approx((1 + 5**0.5) / 2 - 1, rel=1e-12)
+    res = irr([-big, -big, big])
+    assert res.unique and res.rate == pytest.approx(2 / (1 + 5**0.5) - 1, rel=1e-12)
+
+
+@pytest.mark.parametrize("alpha, kind", [(0.5, "distribution"), (-1e5, "contribution")])
+def test_a_premium_that_flips_a_flow_is_refused(alpha, kind):
+    # alpha = 0.5 (π up to 1.6: D(1 - π) < 0) printed an LA-IRR of -23.78 %; alpha = -1e5 said "no contributions"
+    t = np.array([0.0, 1.0, 4.0, 9.0])
+    cf = np.array([-50.0, -50.0, 60.0, 90.0])
+    prem = IlliquidityPremium(alpha=alpha)
+    with pytest.raises(ValueError, match=rf"`premium` gives π = .* turns a {kind} into its opposite"):
+        la_irr(cf, t, np.zeros(4), premium=prem)
+    with pytest.raises(ValueError, match="turns a"):
+        la_pme(cf, t, np.zeros(4), np.ones(4), premium=prem)

@@ -279,3 +279,10 @@ def test_boundary_object_shorter_than_a_fund_s_life_is_refused():
 
     with pytest.raises(ValueError, match=r"fund 'long'.*fund life of 10 y.*remaining life of 14 y"):
         stress_portfolio([Fund("ok", 10.0, 10.0), Fund("long", 10.0, 14.0)], "recession", boundary=Boundary())
+
+
+def test_stochastic_scenario_months_are_bounded_naming_months():
+    # months = 1e9 blamed `horizon` (the simulation's, 8.3e7 years) and would have simulated the whole path
+    with pytest.raises(ValueError, match=r"`months` = 1000000000 is more than 12000"):
+        Scenario.stochastic(months=1_000_000_000, seed=1)
+    assert Scenario.stochastic(months=12_000, seed=1).months[-1] == 12_000

@@ -158,3 +158,56 @@ def test_read_trades_layout_and_errors(tmp_path) -> None:
         read_trades(p)
     with pytest.raises(ValueError, match="does not exist"):
         read_trades(tmp_path / "none.csv")
+
+
+def test_discounts_outside_minus_one_to_one_are_refused_naming_the_column(tmp_path) -> None:
+    # pi_observed = 1e308 leaked RuntimeWarnings and blamed `alpha`; a percentage (12 for 12 %) is the usual
+    # slip. Above 1 (a negative price: large unfunded commitments) is accepted up to MAX_DISCOUNT = 10
+    rng = np.random.default_rng(0)
+    L, T = rng.normal(0.5, 0.5, 40), rng.uniform(1, 10, 40)
+    y = np.full(40, 0.1)
+    y[7] = 12.0   # 12 % typed as a percentage
+    with pytest.raises(ValueError, match=r"`observed`.*at most 10 in size, but trade 7 has 12"):
+        fit_premium(L, T, y)
+    p = tmp_path / "t.csv"
+    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y)))
+    with pytest.raises(ValueError, match=r"column 'pi_observed', row 8: 12"):
+        read_trades(p)
+    y[7] = 1.5
+    assert fit_premium(L, T, y).n == 40
+
+
+def test_constant_discounts_have_no_r_squared_and_the_cli_says_so(tmp_path) -> None:
+    # R² = 1 - SSE/SST with SST = 0 is undefined: the table printed "nan"
+    import json
+
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    rng = np.random.default_rng(1)
+    L, T = rng.normal(0.5, 0.5, 60), rng.uniform(1, 10, 60)
+    fit = fit_premium(L, T, np.full(60, 0.1))
+    assert np.isnan(fit.r_squared) and fit.summary()["r_squared"] is None
+    p = tmp_path / "t.csv"
+    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},0.1\n" for a, b in zip(L, T)))
+    r = CliRunner().invoke(main, ["premium", str(p)])
+    assert r.exit_code == 0 and "nan" not in r.output and "R² is undefined" in r.output
+    assert "maximum of π" in r.output or "minimum of π" in r.output or "linear in L" in r.output
+    r = CliRunner().invoke(main, ["premium", str(p), "--json"])
+    assert json.loads(r.output)["r_squared"] is None
+
+
+def test_cli_notes_a_negative_price_on_the_trades_range(tmp_path) -> None:
+    # check() knew that π ≥ 1 on part of the data's range (a non-positive price); the command did not say it
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    rng = np.random.default_rng(2)
+    L, T = rng.uniform(-3, 3, 200), rng.uniform(1, 12, 200)
+    y = np.clip((0.05 - 0.02 * L + 0.03 * L**2) * np.sqrt(T) + rng.normal(0, 0.01, 200), -1, 1)
+    p = tmp_path / "t.csv"
+    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y)))
+    r = CliRunner().invoke(main, ["premium", str(p)])
+    assert r.exit_code == 0 and "note: on the trades' range, π reaches" in r.output and "non-positive" in r.output

@@ -8,7 +8,7 @@ import click
 
 from gelav._display import fmt_rate
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
-from gelav.cli._valuation import premium_options, resolve_premium  # noqa: F401  (resolve_premium: its old home)
+from gelav.cli._valuation import premium_options, renamed_errors, resolve_premium  # noqa: F401  (resolve_premium: its old home)
 
 
 def _pct(v: float | None) -> str:
@@ -49,9 +49,11 @@ def metrics(file, nav, time_column, flow_column, liquidity_column, index_column,
         raise click.UsageError("Give the cash-flow FILE (or a --config whose [metrics] table names `data`).")
     if nav is not None and nav < 0:
         raise click.BadParameter(f"must be >= 0, got {nav}.", param_hint="'--nav'")
-    rep = tasks.metrics(data, data=file, nav=nav, time_column=time_column, flow_column=flow_column,
-                        liquidity_column=liquidity_column, index_column=index_column, alpha=alpha, beta=beta,
-                        gamma=gamma, scaling=scaling)
+    rep = renamed_errors(lambda: tasks.metrics(data, data=file, nav=nav, time_column=time_column,
+                                               flow_column=flow_column, liquidity_column=liquidity_column,
+                                               index_column=index_column, alpha=alpha, beta=beta, gamma=gamma,
+                                               scaling=scaling),
+                         {"premium": "--alpha`/`--beta`/`--gamma`/`--scaling", "nav": "--nav"})
     fc, m, premium = rep.cashflows, rep.metrics, rep.premium
     file = rep.inputs["data"]
     if not figure_and_json(fc.plot, plot, as_json, quiet, rep.to_dict):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust"}
+
+
+def _r2(r2: float) -> str:
+    return f"{r2:.4f}" if math.isfinite(r2) else "–"
 
 
 @click.command()
@@ -40,12 +46,22 @@ def premium(file, by, robust, scaling, config, as_json, plot, quiet):
         ci = f.conf_int(0.95)
         for i, k in enumerate(("alpha", "beta", "gamma")):
             rows.append([label if i == 0 else "", k, f"{f.params[k]:.5f}", f"{f.stderr[k]:.5f}",
-                         f"[{ci[k][0]:.5f}, {ci[k][1]:.5f}]", f"{f.r_squared:.4f}" if i == 0 else "",
+                         f"[{ci[k][0]:.5f}, {ci[k][1]:.5f}]", _r2(f.r_squared) if i == 0 else "",
                          str(f.n) if i == 0 else ""])
     se = "HC3" if fit.method == "ols-hc3" else "Huber sandwich"
-    amin = fit.premium.argmin
+    p = fit.premium
+    turn = (f"minimum of π at L = {p.argmin:.3f}" if p.gamma > 0 else
+            f"maximum of π at L = {-p.beta / (2 * p.gamma):.3f} (γ < 0: π is largest there)" if p.gamma < 0 else
+            "π is linear in L (γ = 0): no turning point")
     print_table(f"Illiquidity premium π(L, T) = (α + βL + γL²)·f(T), f = {scaling} — {fit.method}",
                 ["group", "parameter", "estimate", f"s.e. ({se})", "95 % interval", "R²", "trades"], rows,
-                caption=(f"minimum of π at L = {amin:.3f}" if amin is not None else "π has no interior minimum")
-                + (f"; figure written to {plot}" if plot else ""))
+                caption=turn + (f"; figure written to {plot}" if plot else ""))
+    if any(not math.isfinite(f.r_squared) for f in [fit, *fit.groups.values()]):
+        click.echo("note: R² is undefined where every observed discount is the same (no variation to explain).")
+    # the fitted premium on the data's own ranges: a non-positive price (π ≥ 1) or a price above NAV (π < 0);
+    # the turning point is the caption
+    L, T = fit.data["L"], fit.data["T"]
+    chk = p.check((float(L.min()), float(L.max())), (float(T.min()), float(T.max())), warn=False)
+    for m in chk["messages"][0 if chk["monotone"] else 1:]:
+        click.echo(f"note: on the trades' range, {m}")
 

@@ -65,7 +65,8 @@ class PremiumFit:
     cov : ndarray (3, 3)
         Their covariance.
     r_squared : float
-        Centred :math:`R^2`.
+        Centred :math:`R^2`; NaN when every observed discount is the same (there is
+        no variation to explain; ``summary()`` gives None, the CLI "–").
     residuals, fitted : ndarray
         :math:`\pi_i - \hat\pi_i` and :math:`\hat\pi_i` in the order of the data.
     n : int
@@ -126,7 +127,7 @@ class PremiumFit:
             "method": self.method, "scaling": self.premium.scaling, "n": self.n,
             "params": dict(self.params), "stderr": dict(self.stderr),
             "conf_int_95": {k: list(v) for k, v in ci.items()},
-            "r_squared": self.r_squared,
+            "r_squared": self.r_squared if math.isfinite(self.r_squared) else None,
             "argmin_L": self.premium.argmin,
         }
         if self.groups:
@@ -151,7 +152,8 @@ class PremiumFit:
             ax.scatter(L[ok], y[ok] / f[ok], s=6, alpha=0.35, color=f"C{i}")
             x = np.linspace(float(L.min()), float(L.max()), 200)
             ax.plot(x, fit.premium.level(x), color=f"C{i}",
-                    label=f"{fit.label or 'fit'}: R² = {fit.r_squared:.3f}")
+                    label=f"{fit.label or 'fit'}: R² = {fit.r_squared:.3f}" if math.isfinite(fit.r_squared)
+                    else f"{fit.label or 'fit'}")
         ax.set_xlabel("liquidity state L")
         ax.set_ylabel("π / f(T)  [fraction of NAV per unit f]")
         ax.set_title(f"Illiquidity premium fit ({self.method}, scaling {self.premium.scaling!r})")
@@ -197,6 +199,11 @@ def _ols(X: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.flo
 
 def _mad_scale(e: NDArray[np.float64]) -> float:
     return float(np.median(np.abs(e - np.median(e)))) / 0.6744897501960817
+
+
+#: the largest |observed discount| accepted, as a fraction of NAV: 1e308 overflowed the fit's sums, and a
+#: discount typed in percent (12 for 12 %) is the usual slip; a stake can trade below zero, not at -9 NAV
+MAX_DISCOUNT = 10.0
 
 
 def _huber(X: NDArray[np.float64], y: NDArray[np.float64], c: float, max_iter: int,
@@ -252,7 +259,9 @@ def _fit_one(L: NDArray[np.float64], T: NDArray[np.float64], y: NDArray[np.float
     fitted = X @ theta
     e = y - fitted
     sst = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(e @ e) / sst if sst > 0 else math.nan
+    # discounts that are all the same (to rounding: their mean is not exact) leave nothing to explain
+    flat = sst <= y.size * (64 * np.finfo(float).eps * float(np.max(np.abs(y)))) ** 2
+    r2 = math.nan if flat else 1.0 - float(e @ e) / sst
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     prem = IlliquidityPremium(float(theta[0]), float(theta[1]), float(theta[2]), scaling=scaling)
     return PremiumFit(premium=prem, params=dict(zip(_NAMES, map(float, theta), strict=True)),
@@ -270,7 +279,9 @@ def fit_premium(L: ArrayLike, T: ArrayLike, observed: ArrayLike, *, scaling: str
     ----------
     L, T, observed : array_like, same length
         Liquidity state at the trade, remaining fund life [years, ≥ 0] and the
-        observed discount to NAV (fraction; a 12 % discount is 0.12).
+        observed discount to NAV (fraction; a 12 % discount is 0.12; above 1 a
+        negative price, as for stakes with large unfunded commitments; at most
+        ``MAX_DISCOUNT`` = 10 in size).
     scaling : {"sqrt", "linear", "none"}
         :math:`f(T)`.
     robust : bool
@@ -288,8 +299,9 @@ def fit_premium(L: ArrayLike, T: ArrayLike, observed: ArrayLike, *, scaling: str
     Raises
     ------
     ValueError
-        Arrays of different lengths, non-finite entries, negative ``T``, fewer
-        than 4 trades, or a degenerate design (fewer than three distinct ``L``).
+        Arrays of different lengths, non-finite entries, negative ``T``, an
+        observed discount beyond ±``MAX_DISCOUNT`` (a percentage typed for a fraction),
+        fewer than 4 trades, or a degenerate design (fewer than three distinct ``L``).
     ConvergenceError
         The Huber IRLS did not converge within ``max_iter``.
 
@@ -308,6 +320,11 @@ def fit_premium(L: ArrayLike, T: ArrayLike, observed: ArrayLike, *, scaling: str
     y = as_array("observed", observed).ravel()
     if not (x.size == t.size == y.size):
         raise ValueError(f"`L`, `T` and `observed` must have the same length, got {x.size}, {t.size}, {y.size}.")
+    out_of_range = np.flatnonzero(np.abs(y) > MAX_DISCOUNT)
+    if out_of_range.size:
+        i = int(out_of_range[0])
+        raise ValueError(f"`observed` is a discount as a fraction of NAV (a 12 % discount is 0.12; above 1 a negative "
+                         f"price), at most {MAX_DISCOUNT:g} in size, but trade {i} has {y[i]:g}.")
     if not isinstance(scaling, str) or scaling not in SCALINGS:
         raise ValueError(f"Unknown `scaling` {scaling!r}; the scalings are {', '.join(map(repr, SCALINGS))}.")
     if not isinstance(robust, (bool, np.bool_)):
@@ -361,6 +378,10 @@ def read_trades(path: str | Path) -> dict[str, NDArray[Any] | None]:
         return out
 
     L, T, y = numeric("L_t"), numeric("T_remaining"), numeric("pi_observed")
+    if np.any(np.abs(y) > MAX_DISCOUNT):
+        i = int(np.flatnonzero(np.abs(y) > MAX_DISCOUNT)[0]) + 1
+        raise ValueError(f"{p}: column 'pi_observed', row {i}: {y[i - 1]:g} is not a discount as a fraction of NAV "
+                         f"(a 12 % discount is 0.12; at most {MAX_DISCOUNT:g} in size).")
     if np.any(T < 0):
         i = int(np.flatnonzero(T < 0)[0]) + 1
         raise ValueError(f"{p}: column 'T_remaining', row {i}: {T[i - 1]} is negative (a remaining life in years).")

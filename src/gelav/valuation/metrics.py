@@ -105,11 +105,23 @@ def with_residual_nav(cf: NDArray[np.float64], t: NDArray[np.float64], nav: floa
     return np.append(cf, nav), np.append(t, t[-1])
 
 
-def _paid_in(cf: NDArray[np.float64]) -> float:
-    c = float(-cf[cf < 0].sum())
-    if c <= 0.0:
-        raise ValueError("`flows` has no contributions (negative flows): the multiples are undefined.")
-    return c
+def _ratio(num: NDArray[np.float64], den: NDArray[np.float64], name: str, hint: str = "") -> float:
+    """``Σ num / Σ den`` (non-negative terms), both summed over the largest term: flows near 1e308 overflowed
+    the sums (TVPI printed inf, or 0). A ValueError when ``den`` sums to 0 (no contributions) or the ratio
+    itself leaves the float range."""
+    if not np.any(den > 0):
+        raise ValueError(f"`flows` has no contributions (negative flows): the {name} is undefined.")
+    s = float(max(np.max(num, initial=0.0), np.max(den)))
+    c = float(np.sum(den / s))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        v = float(np.divide(np.sum(num / s), c))
+    if not math.isfinite(v):  # also a denominator that underflowed against the numerator
+        raise ValueError(f"The {name} is beyond the floating-point range{hint}.")
+    return v
+
+
+def _contributions(cf: NDArray[np.float64]) -> NDArray[np.float64]:
+    return -cf[cf < 0]
 
 
 # ---------------------------------------------------------------------------
@@ -277,9 +289,10 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
     n_changes = int(np.sum(signs[1:] != signs[:-1]))
     diag: dict[str, Any] = {"sign_changes_in_flows": n_changes,
                             "scan": (math.expm1(_X_RANGE[0]), math.expm1(_X_RANGE[1]))}
-    # one net flow per date: Laguerre's rule needs distinct exponents
+    # one net flow per date: Laguerre's rule needs distinct exponents; over the largest flow (the roots do
+    # not change), so that no sum overflows (flows of 1e308 gave a second, spurious root)
     tn, inv = np.unique(t, return_inverse=True)
-    net = np.bincount(inv, weights=cf)
+    net = np.bincount(inv, weights=cf / np.max(np.abs(cf)))
     tn, net = tn[net != 0.0], net[net != 0.0]
     if not net.size:
         return IRRResult((), "multiple", "the flows net to zero on every date: the NPV vanishes at every rate",
@@ -345,13 +358,13 @@ def irr(flows: ArrayLike, times: ArrayLike | None = None, *, xtol: float = 1e-14
 def dpi(flows: ArrayLike) -> float:
     r"""Distributed to paid-in, :math:`\sum D / \sum C` (contributions are the negative flows)."""
     cf = as_vector("flows", flows)
-    return float(cf[cf > 0].sum()) / _paid_in(cf)
+    return _ratio(cf[cf > 0], _contributions(cf), "DPI")
 
 
 def rvpi(flows: ArrayLike, nav: float = 0.0) -> float:
     r"""Residual value to paid-in, :math:`\mathrm{NAV} / \sum C`."""
     cf = as_vector("flows", flows)
-    return residual_nav(nav) / _paid_in(cf)
+    return _ratio(np.array([residual_nav(nav)]), _contributions(cf), "RVPI")
 
 
 def tvpi(flows: ArrayLike, nav: float = 0.0) -> float:
@@ -363,7 +376,7 @@ def tvpi(flows: ArrayLike, nav: float = 0.0) -> float:
     1.5
     """
     cf = as_vector("flows", flows)
-    return (float(cf[cf > 0].sum()) + residual_nav(nav)) / _paid_in(cf)
+    return _ratio(np.append(cf[cf > 0], residual_nav(nav)), _contributions(cf), "TVPI")
 
 
 # ---------------------------------------------------------------------------
@@ -392,21 +405,13 @@ def pme(flows: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> float:
     cf = as_vector("flows", flows)
     R = index_levels(index, cf.size)
     n = residual_nav(nav)
-    d = float((np.where(cf > 0, cf, 0.0) / R).sum()) + n / R[-1]
-    c = float((np.where(cf < 0, -cf, 0.0) / R).sum())
-    if c <= 0.0:
-        raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
-    return _finite_pme(d, c)
+    with np.errstate(over="ignore"):  # an overflow is refused by _ratio
+        return _ratio(np.append(np.where(cf > 0, cf, 0.0) / R, n / R[-1]), np.where(cf < 0, -cf, 0.0) / R, "PME",
+                      _INDEX_HINT)
 
 
-def _finite_pme(d: float, c: float) -> float:
-    """``d / c``, or a ValueError when the ratio leaves the float range (index levels spanning > 600 decades)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        v = float(np.divide(d, c))
-    if not math.isfinite(v):
-        raise ValueError(f"The PME {d:.3g}/{c:.3g} is beyond the floating-point range: check `index` (its levels "
-                         "span too many orders of magnitude) and `flows`.")
-    return v
+#: why a PME leaves the float range
+_INDEX_HINT = ": check `index` (its levels span too many orders of magnitude) and `flows`"
 
 
 def direct_alpha(flows: ArrayLike, times: ArrayLike, index: ArrayLike, *, nav: float = 0.0) -> IRRResult:
@@ -455,6 +460,8 @@ def liquidity_adjusted_flows(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *
 
     Returns ``(adjusted_flows, times, pi)``, the residual ``nav`` (if > 0)
     appended as a distribution at :math:`T_N` with :math:`\pi(L_{T_N}, 0)`.
+    A ValueError names ``premium`` where :math:`\pi \ge 1` on a distribution
+    or :math:`\pi \le -1` on a contribution (the flow would change sign).
     """
     cf, t = flows_and_times(flows, times)
     Lv = as_vector("L", L, cf.size)
@@ -462,6 +469,15 @@ def liquidity_adjusted_flows(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *
     cf2, t2 = with_residual_nav(cf, t, n)
     L2 = Lv if n == 0.0 else np.append(Lv, Lv[-1])
     pi = _premium_values(premium, L2, t2[-1] - t2)
+    # D(1 − π) with π ≥ 1 is a non-positive price, C(1 + π) with π ≤ −1 a contribution paid to the LP: either
+    # turns a flow into its opposite (alpha = 0.5 printed an LA-IRR of −23.78 %, alpha = −1e5 "no contributions")
+    flipped = np.flatnonzero(((cf2 > 0) & (pi >= 1.0)) | ((cf2 < 0) & (pi <= -1.0)))
+    if flipped.size:
+        i = int(flipped[0])
+        kind = "distribution" if cf2[i] > 0 else "contribution"
+        raise ValueError(f"`premium` gives π = {pi[i]:.4g} at t = {t2[i]:g} (L = {L2[i]:g}, T = {t2[-1] - t2[i]:g}): "
+                         f"it turns a {kind} into its opposite. The liquidity adjustment needs −1 < π < 1 on the "
+                         "fund's dates (π ≥ 1 is a non-positive price).")
     adj = np.where(cf2 > 0, cf2 * (1.0 - pi), cf2 * (1.0 + pi))
     return adj, t2, pi
 
@@ -546,8 +562,6 @@ def generalised_pme(flows: ArrayLike, times: ArrayLike, L: ArrayLike, *, premium
         raise TypeError(f"`premium` must be an IlliquidityPremium or a callable λ(L), got {type(premium).__name__}.")
     xi = base * np.exp(-np.concatenate(([0.0], np.cumsum(inc))))
     n = residual_nav(nav)
-    d = float((np.where(cf > 0, cf, 0.0) * xi).sum()) + n * xi[-1]
-    c = float((np.where(cf < 0, -cf, 0.0) * xi).sum())
-    if c <= 0.0:
-        raise ValueError("`flows` has no contributions (negative flows): the PME is undefined.")
-    return _finite_pme(d, c)
+    with np.errstate(over="ignore"):
+        return _ratio(np.append(np.where(cf > 0, cf, 0.0) * xi, n * xi[-1]), np.where(cf < 0, -cf, 0.0) * xi,
+                      "PME", _INDEX_HINT)

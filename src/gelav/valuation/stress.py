@@ -78,6 +78,10 @@ class Fund:
             raise TypeError(f"`type` of fund {self.name!r} must be a string, got {type(self.type).__name__}.")
 
 
+#: the longest stochastic scenario, in months (1 000 years)
+MAX_SCENARIO_MONTHS = 12_000
+
+
 def _funds(funds: Any) -> tuple[Fund, ...]:
     return check_named("funds", funds, Fund)
 
@@ -169,6 +173,9 @@ class Scenario:
 
         process = OrnsteinUhlenbeck(0.45, 1.0, 0.32) if process is None else process
         n = check_int("months", months, minimum=1)
+        if n > MAX_SCENARIO_MONTHS:  # the path would be simulated in full (1e9 months blamed `horizon`)
+            raise ValueError(f"`months` = {n} is more than {MAX_SCENARIO_MONTHS} ({MAX_SCENARIO_MONTHS // 12} years): "
+                             "a portfolio scenario spans the funds' lives.")
         sch = "exact" if type(process).__name__ == "OrnsteinUhlenbeck" else "euler"
         p = simulate(process, check_finite("L0", L0), n / 12.0, n, 2, scheme=sch, seed=seed, save="all")
         return cls(name, np.arange(n + 1, dtype=float), p.values[:, 0])
