@@ -170,7 +170,7 @@ def test_discounts_outside_minus_one_to_one_are_refused_naming_the_column(tmp_pa
     with pytest.raises(ValueError, match=r"`observed`.*at most 10 in size, but trade 7 has 12"):
         fit_premium(L, T, y)
     p = tmp_path / "t.csv"
-    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y)))
+    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y, strict=True)))
     with pytest.raises(ValueError, match=r"column 'pi_observed', row 8: 12"):
         read_trades(p)
     y[7] = 1.5
@@ -190,7 +190,7 @@ def test_constant_discounts_have_no_r_squared_and_the_cli_says_so(tmp_path) -> N
     fit = fit_premium(L, T, np.full(60, 0.1))
     assert np.isnan(fit.r_squared) and fit.summary()["r_squared"] is None
     p = tmp_path / "t.csv"
-    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},0.1\n" for a, b in zip(L, T)))
+    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},0.1\n" for a, b in zip(L, T, strict=True)))
     r = CliRunner().invoke(main, ["premium", str(p)])
     assert r.exit_code == 0 and "nan" not in r.output and "R² is undefined" in r.output
     assert "maximum of π" in r.output or "minimum of π" in r.output or "linear in L" in r.output
@@ -208,6 +208,6 @@ def test_cli_notes_a_negative_price_on_the_trades_range(tmp_path) -> None:
     L, T = rng.uniform(-3, 3, 200), rng.uniform(1, 12, 200)
     y = np.clip((0.05 - 0.02 * L + 0.03 * L**2) * np.sqrt(T) + rng.normal(0, 0.01, 200), -1, 1)
     p = tmp_path / "t.csv"
-    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y)))
+    p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y, strict=True)))
     r = CliRunner().invoke(main, ["premium", str(p)])
     assert r.exit_code == 0 and "note: on the trades' range, π reaches" in r.output and "non-positive" in r.output
