@@ -143,3 +143,34 @@ def test_portfolio_horizon_past_every_fund_s_life_prints_the_certain_loss(tmp_pa
     r = CliRunner().invoke(main, ["portfolio", str(p), "--horizon", "6"])
     assert r.exit_code == 0, r.output
     assert "(certain)" in r.output and "-14.8 " in r.output and "remaining life is at most" in r.output
+
+
+def test_portfolio_exit_boundary_sells_below_each_stake_s_boundary(tmp_path):
+    # --exit-boundary solves L*(t) over the longest remaining life (every stake is covered: the problem depends
+    # on the remaining life only) and sells each fund the first month L_t < L*(life − (T_i − t))
+    import numpy as np
+
+    from gelav import tasks
+
+    text = ('[[funds]]\nname = "A"\nnav = 100.0\nremaining_life = 5.87\n'
+            '[[funds]]\nname = "B"\nnav = 50.0\nremaining_life = 3.0\n'
+            '[exit_boundary]\ncells = 150\nsteps = 200\n')
+    p = tmp_path / "p.toml"
+    p.write_text(text)
+    from gelav.scenario import load
+
+    rep = tasks.portfolio(load(p), exit_boundary=True)
+    b = rep.boundary.result
+    assert b.fund_life == 5.87
+    L, t = rep.scenario.L, rep.scenario.times
+    for f in rep.funds:
+        rem = f.remaining_life - t
+        below = np.flatnonzero((rem > 0) & (L < np.array([b.boundary(b.fund_life - r) for r in rem])))
+        expected = None if below.size == 0 else float(rep.scenario.months[below[0]])
+        assert rep.stress.exit_month[f.name] == expected
+    assert any(v is not None for v in rep.stress.exit_month.values())
+    assert "exit rule: L_t < L*(T − t)" in " ".join(rep.key_numbers())
+    r = CliRunner().invoke(main, ["portfolio", str(p), "--exit-boundary"])
+    assert r.exit_code == 0 and "exit rule: sell when L_t < L*(T − t)" in r.output
+    r = CliRunner().invoke(main, ["portfolio", str(p), "--exit-boundary", "--exit-level", "-1"])
+    assert r.exit_code == 2 and "`--exit-level` or `--exit-boundary`" in r.output

@@ -8,7 +8,8 @@ from gelav.cli._common import figure_and_json, handle_errors, output_options, pr
 from gelav.cli._valuation import premium_options, renamed_errors, resolve_premium
 
 _OPTION = {"scenario": "--scenario", "horizon": "--horizon", "levels": "--levels", "L0": "--L0",
-           "exit_level": "--exit-level", "seed": "--seed", "equilibrium": "--equilibrium"}
+           "exit_level": "--exit-level", "exit_boundary": "--exit-boundary", "seed": "--seed",
+           "equilibrium": "--equilibrium"}
 
 
 @click.command()
@@ -19,6 +20,9 @@ _OPTION = {"scenario": "--scenario", "horizon": "--horizon", "levels": "--levels
 @click.option("--L0", "L0", type=float, default=None, help="Starting liquidity state of a standard scenario [0].")
 @click.option("--exit-level", type=float, default=None,
               help="Sell a fund the first month L_t falls below this level [default: no exits].")
+@click.option("--exit-boundary/--no-exit-boundary", "exit_boundary", default=None,
+              help="Sell a fund the first month L_t falls below its stake's exit boundary L*(T − t), solved with "
+                   "FILE's [process], [premium] and [exit_boundary] settings over the longest remaining life.")
 @click.option("--horizon", type=float, default=None,
               help="Also give VaR/ES of the loss at this horizon (years) from the Fokker–Planck density.")
 @click.option("--levels", default=None, help="VaR/ES levels (with --horizon) [default 0.95,0.99].")
@@ -30,15 +34,15 @@ _OPTION = {"scenario": "--scenario", "horizon": "--horizon", "levels": "--levels
                 plot_help="Write the path and drawdown figure to this image file.",
                 json_help="Print one JSON object instead of tables.")
 @handle_errors
-def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed, alpha, beta, gamma, scaling, config,
-              as_json, plot, quiet):
+def portfolio(file, scenario, L0, exit_level, exit_boundary, horizon, levels, equilibrium, seed, alpha, beta, gamma,
+              scaling, config, as_json, plot, quiet):
     """Mark the funds of FILE.toml along a liquidity scenario: NAV·(1 − π(L_t, T − t)), exits, drawdown.
 
     FILE is TOML with a [[funds]] list (`name`, `nav`, `remaining_life`, `type`),
     an optional [premium] table (alpha, beta, gamma, scaling) and optional
     [scenarios.NAME] tables (`L = [...]` monthly levels, or `kind = "ou"` with
     `months`, `seed`, `L0`) and an optional [portfolio] table (scenario, L0,
-    exit_level, horizon, levels, seed, cells, steps, equilibrium). The drawdown is measured from the t = 0 mark; the
+    exit_level or exit_boundary, horizon, levels, seed, cells, steps, equilibrium). The drawdown is measured from the t = 0 mark; the
     course's measure from book NAV (which includes the starting discount) is
     printed beside it.
     """
@@ -60,7 +64,8 @@ def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed
     extra = load(config) if config is not None else None
     premium = resolve_premium(extra if extra is not None and "premium" in extra else data, alpha, beta, gamma, scaling)
     rep = renamed_errors(lambda: tasks.portfolio(data, name=scenario, L0=L0, exit_level=exit_level, horizon=horizon,
-                                                 levels=qs, seed=seed, equilibrium=equilibrium, premium=premium),
+                                                 levels=qs, seed=seed, equilibrium=equilibrium, premium=premium,
+                                                 exit_boundary=exit_boundary),
                          _OPTION)
     funds, sc, res, dist = rep.funds, rep.scenario, rep.stress, rep.distribution
     horizon = None if dist is None else dist.horizon
@@ -76,6 +81,12 @@ def portfolio(file, scenario, L0, exit_level, horizon, levels, equilibrium, seed
                 caption=(f"max drawdown from the t = 0 mark {res.max_drawdown:.2%} (month {res.trough_month:g}), "
                          f"recovery {rec}; from book NAV {res.drawdown_from_book.min():.2%} "
                          f"(includes the starting discount {res.starting_discount:.2%})"))
+    if rep.boundary is not None:
+        b = rep.boundary.result
+        chk = rep.boundary.check
+        ind = f", grid indicator ± {chk['indicator']:.2g}" if chk is not None and chk["indicator"] == chk["indicator"] else ""
+        click.echo(f"exit rule: sell when L_t < L*(T − t), the boundary of a {b.fund_life:g}-year stake "
+                   f"(L*(0) = {b.boundary(0.0):.4g}{ind})")
     if dist is not None:
         crowd = dist.diagnostics.get("crowding_discount")
         how = "Fokker–Planck" if dist.density is not None else "certain"

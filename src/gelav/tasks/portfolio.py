@@ -5,7 +5,10 @@ Tables read: ``[[funds]]`` (``name``, ``nav``, ``remaining_life``, ``type``),
 ``[scenarios.NAME]`` (``L = [...]`` monthly levels with optional ``months``, or
 ``kind = "ou"`` with ``months``, ``seed``, ``L0``, ``process``) and ``[portfolio]``:
 ``scenario`` (a standard name or a ``[scenarios.NAME]``, default ``"gfc"``),
-``L0``, ``exit_level``, ``seed``, and for the law of the mark at a horizon
+``L0``, ``exit_level`` (sell below a level) or ``exit_boundary = true`` (sell below the stake's
+exit boundary :math:`L^*(T - t)`, solved by :func:`gelav.tasks.exit_boundary.exit_boundary` with the
+file's ``[process]``, ``[premium]`` and ``[exit_boundary]`` settings and ``fund_life`` the longest
+remaining life), ``seed``, and for the law of the mark at a horizon
 (Fokker–Planck, :func:`gelav.portfolio.mark_distribution`) ``horizon``,
 ``levels``, ``cells``, ``steps`` and ``equilibrium = true`` (price the marks
 with the crowding discount of the scenario's ``[mfg]`` equilibrium).
@@ -13,6 +16,7 @@ with the crowding discount of the scenario's ``[mfg]`` equilibrium).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +25,8 @@ from gelav.tasks._base import ScenarioLike, TaskResult, read_scenario, read_tabl
 __all__ = ["FIELDS", "PortfolioReport", "portfolio", "read_funds", "read_liquidity_scenario"]
 
 #: the fields of the ``[portfolio]`` table and their kinds (``levels`` is a list of numbers)
-FIELDS = {"scenario": "string", "L0": "number", "exit_level": "number", "seed": "natural", "horizon": "positive",
-          "cells": "integer", "steps": "integer", "equilibrium": "bool"}
+FIELDS = {"scenario": "string", "L0": "number", "exit_level": "number", "exit_boundary": "bool", "seed": "natural",
+          "horizon": "positive", "cells": "integer", "steps": "integer", "equilibrium": "bool"}
 
 _DEFAULTS = {"scenario": "gfc", "levels": (0.95, 0.99), "cells": 400, "steps": 200}
 
@@ -113,6 +117,7 @@ class PortfolioReport(TaskResult):
     stress: Any = None
     distribution: Any = None
     equilibrium: Any = None
+    boundary: Any = None
 
     name = "portfolio"
 
@@ -132,6 +137,14 @@ class PortfolioReport(TaskResult):
             "trough month": r.trough_month, "recovery month": rec,
             "max drawdown from book NAV (the course's measure)": float(r.drawdown_from_book.min()),
         }
+        if self.boundary is not None:
+            b = self.boundary.result
+            out[f"exit rule: L_t < L*(T − t) of a {b.fund_life:g}-year stake, L*(0)"] = b.boundary(0.0)
+            chk = self.boundary.check
+            if chk is not None and math.isfinite(chk["indicator"]):
+                out["exit boundary grid indicator"] = chk["indicator"]
+        elif self.inputs.get("exit_level") is not None:
+            out["exit rule: L_t below"] = self.inputs["exit_level"]
         exits = [f"{f.name} (month {r.exit_month[f.name]:g})" for f in self.funds if r.exit_month[f.name] is not None]
         out["funds sold"] = ", ".join(exits) if exits else "none"
         d = self.distribution
@@ -160,17 +173,21 @@ class PortfolioReport(TaskResult):
 
 def portfolio(scenario: ScenarioLike = None, *, name: str | None = None, L0: float | None = None,
               exit_level: float | None = None, horizon: float | None = None, levels: Sequence[float] | None = None,
-              seed: int | None = None, equilibrium: bool | None = None, premium: Any = None) -> PortfolioReport:
+              seed: int | None = None, equilibrium: bool | None = None, premium: Any = None,
+              exit_boundary: bool | None = None) -> PortfolioReport:
     """Stress the ``[[funds]]`` of a scenario along the liquidity scenario ``name`` (default ``[portfolio]
     scenario``, else ``"gfc"``); with ``horizon``, also VaR/ES of the loss from the Fokker–Planck density.
-    ``premium`` (an IlliquidityPremium) replaces the ``[premium]`` table's."""
+    ``premium`` (an IlliquidityPremium) replaces the ``[premium]`` table's. ``exit_boundary``: sell each
+    fund the first month :math:`L_t < L^*(T - t)` (the report's ``boundary`` is the solved
+    :class:`~gelav.tasks.exit_boundary.ExitBoundaryReport`); it excludes ``exit_level``."""
     from gelav.portfolio import mark_distribution, stress_portfolio
     from gelav.tasks.premium import premium_model
 
     sc = read_scenario(scenario)
     table = read_table(sc, "portfolio", {**FIELDS, "levels": "any"})
     given = {"scenario": name, "L0": L0, "exit_level": exit_level, "horizon": horizon, "seed": seed,
-             "equilibrium": equilibrium, "levels": tuple(levels) if levels is not None else None}
+             "equilibrium": equilibrium, "exit_boundary": exit_boundary,
+             "levels": tuple(levels) if levels is not None else None}
     v = {**_DEFAULTS, **{k: x for k, x in table.items() if k != "levels"}}
     lv = _levels(sc)
     if lv is not None:
@@ -184,7 +201,14 @@ def portfolio(scenario: ScenarioLike = None, *, name: str | None = None, L0: flo
     prem = premium if premium is not None else premium_model(sc)
     funds = read_funds(sc)
     path = read_liquidity_scenario(sc, str(v["scenario"]), L0=v.get("L0"), seed=v.get("seed"))
-    res = stress_portfolio(funds, path, premium=prem, boundary=v.get("exit_level"))
+    rule: Any = v.get("exit_level")
+    boundary = None
+    if v.get("exit_boundary"):
+        if rule is not None:
+            raise ValueError("give `exit_level` or `exit_boundary`, not both: each is an exit rule.")
+        boundary = _exit_boundary(sc, funds, prem)
+        rule = None if boundary is None else boundary.result
+    res = stress_portfolio(funds, path, premium=prem, boundary=rule)
     dist, eq = None, None
     if v.get("horizon") is not None:
         if v.get("equilibrium"):
@@ -197,4 +221,19 @@ def portfolio(scenario: ScenarioLike = None, *, name: str | None = None, L0: flo
         raise ValueError("`equilibrium` prices the law of the mark at a horizon: give `horizon` too.")
     inputs = {"file": sc.get("_path"), **{k: x for k, x in v.items() if x is not None}, "levels": qs}
     return PortfolioReport(inputs=inputs, funds=tuple(funds), scenario=path, premium=prem, stress=res,
-                           distribution=dist, equilibrium=eq)
+                           distribution=dist, equilibrium=eq, boundary=boundary)
+
+
+def _exit_boundary(sc: Mapping[str, Any], funds: Sequence[Any], prem: Any) -> Any:
+    """The exit boundary of the file's stake over the longest remaining life, with the portfolio's premium
+    (None when every fund has matured: nothing is left to sell)."""
+    from gelav.tasks.exit_boundary import exit_boundary as solve_boundary
+    from gelav.valuation.premium import IlliquidityPremium
+
+    life = max(f.remaining_life for f in funds)
+    if life <= 0:
+        return None
+    if not isinstance(prem, IlliquidityPremium):
+        raise TypeError("`exit_boundary` needs an IlliquidityPremium (the boundary's obstacle is its sale price).")
+    return solve_boundary(sc, fund_life=life, alpha=prem.alpha, beta=prem.beta, gamma=prem.gamma,
+                          scaling=prem.scaling)
