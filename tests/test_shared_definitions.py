@@ -54,7 +54,7 @@ REPORTS = {'CalibrationReport': ([('inputs', 'required'), ('diagnostics', 'facto
                    'n_player', None, 'result'),
  'PortfolioReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('funds', '()'),
                       ('scenario', 'None'), ('premium', 'None'), ('stress', 'None'), ('distribution', 'None'),
-                      ('equilibrium', 'None')],
+                      ('equilibrium', 'None'), ('boundary', 'None')],
                      'portfolio', None, None),
  'PremiumReport': ([('inputs', 'required'), ('diagnostics', 'factory'), ('premium', 'None'), ('fit', 'None')],
                    'premium', None, None),
@@ -144,7 +144,7 @@ SIGNATURES = {'gelav.calibrate._result.plot_fit': "(fit: 'Any', *, fig: 'Any' = 
                                     "'float | None' = None, exit_level: 'float | None' = None, horizon: "
                                     "'float | None' = None, levels: 'Sequence[float] | None' = None, seed: "
                                     "'int | None' = None, equilibrium: 'bool | None' = None, premium: 'Any' "
-                                    "= None) -> 'PortfolioReport'",
+                                    "= None, exit_boundary: 'bool | None' = None) -> 'PortfolioReport'",
  'gelav.tasks.premium.premium': "(scenario: 'ScenarioLike' = None, *, data: 'str | Path | None' = None, "
                                 "scaling: 'str | None' = None, robust: 'bool | None' = None, by: 'str | "
                                 "None' = None, alpha: 'float | None' = None, beta: 'float | None' = None, "
