@@ -185,6 +185,31 @@ def test_brownian_bridge_exit_probability():
     assert np.nanmin(p.values) > L
 
 
+@pytest.mark.parametrize("sigma, side, level, steps", [(0.8, "lower", 0.5, 4), (0.8, "upper", 2.0, 4),
+                                                    (0.3, "lower", 0.8, 4)])
+def test_gbm_bridge_exit_is_exact_in_lamperti_units(sigma, side, level, steps):
+    # ln X is a BM with drift nu = mu - sigma²/2: the reflection formula is exact. The bridge with sigma frozen at
+    # x_n gave 0.596 ± 0.0008 against 0.5036 (z = +120) at 4 steps, and z = -46 for the upper barrier.
+    mu, T, x0 = 0.05, 1.0, 1.0
+    nu, a, sT = mu - sigma**2 / 2, math.log(level / x0), sigma * math.sqrt(T)
+    sgn = 1.0 if side == "upper" else -1.0
+    exact = (stats.norm.cdf(sgn * (nu * T - a) / sT)
+             + math.exp(2 * nu * a / sigma**2) * stats.norm.cdf(sgn * (-a - nu * T) / sT))
+    p = simulate(GeometricBrownianMotion(mu, sigma), x0, T, steps, 200_000, scheme="exact", seed=2,
+                 **{side: level})
+    assert abs(p.exit_probability().zscore(exact)) < 4
+
+
+def test_lamperti_closed_forms_match_the_quadrature():
+    # the families' closed forms against the base class's Gauss–Legendre on the same coefficients
+    x = np.array([0.55, 0.9, 1.7, 3.0])
+    for proc, ref in ((GeometricBrownianMotion(0.05, 0.8), 0.5), (CIR(0.8, 0.5, 0.3), 0.5),
+                      (OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5), (BrownianMotion(0.1, 2.0), 1.0)):
+        np.testing.assert_allclose(proc.lamperti(0.0, x, ref), Process.lamperti(proc, 0.0, x, ref), rtol=1e-5)
+    g = Process(lambda t, x: 0.05 * x, lambda t, x: 0.8 * x, domain=(0.0, math.inf), time_homogeneous=True)
+    np.testing.assert_allclose(g.lamperti(0.0, x, 0.5), np.log(x / 0.5) / 0.8, rtol=1e-5)
+
+
 def test_mean_exit_time_brownian_interval():
     # E[τ] = (1 - x²)/σ² = 1 for standard BM from 0 on (-1, 1); P(τ > 6) ≈ 1.4e-3 so E[τ ∧ 6] ≈ 1 - 1.1e-3.
     p = simulate(BrownianMotion(0.0, 1.0), 0.0, 6.0, 300, 20_000, seed=4, lower=-1.0, upper=1.0)

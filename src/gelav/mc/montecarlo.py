@@ -29,11 +29,17 @@ Barriers
 --------
 With ``lower=`` / ``upper=`` barriers, a path is stopped at its first
 crossing. Crossings *between* steps are caught with the Brownian-bridge
-correction: given :math:`X_n = x, X_{n+1} = y` on the same side of a barrier
-:math:`\ell`, the bridge crosses it with probability
-:math:`\exp(-2(x-\ell)(y-\ell)/(\sigma^2(t_n,x)\Delta t))`, and a uniform draw
-decides. This removes the :math:`O(\sqrt{\Delta t})` bias of discrete
-monitoring (exact for Brownian motion with drift).
+correction in Lamperti units :math:`F(x) = \int_\ell^x du/\sigma(t_n, u)`
+(:meth:`Process.lamperti`), in which the noise is a standard Brownian motion:
+given :math:`X_n = x, X_{n+1} = y` on the same side of a barrier :math:`\ell`,
+the bridge crosses it with probability :math:`\exp(-2F(x)F(y)/\Delta t)`, and a
+uniform draw decides. This removes the :math:`O(\sqrt{\Delta t})` bias of
+discrete monitoring. It is exact (with the exact scheme) where :math:`F(X)` is a
+Brownian motion with drift: BM, and GBM (:math:`F = \ln(x/\ell)/\sigma`). For
+other processes (OU, CIR, general) the drift's variation within a step leaves
+an :math:`O(\Delta t)` bias that the standard error does not show: refine
+``n_steps`` and compare. (The volatility frozen at :math:`x`, the textbook form,
+had GBM's exit probability 46 standard errors off at 4 steps.)
 """
 
 from __future__ import annotations
@@ -374,6 +380,10 @@ def _run_block(prob: _Problem, k: int) -> dict[str, NDArray[Any]]:
     barriers = prob.lower is not None or prob.upper is not None
     exit_time = np.full(b, np.inf)
     if barriers:
+        from gelav.processes.base import Process
+
+        # a process-like object without the method gets the quadrature (it reads only `diffusion`)
+        lamperti = getattr(proc, "lamperti", None) or (lambda t, x, ref: Process.lamperti(proc, t, x, ref))  # type: ignore[arg-type]
         exit_side = np.zeros(b, dtype=np.int8)
         alive = np.ones(b, dtype=bool)
         xprev = np.empty(b)
@@ -396,13 +406,14 @@ def _run_block(prob: _Problem, k: int) -> dict[str, NDArray[Any]]:
         if barriers:
             t1 = t + dt
             with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-                a2 = proc.variance_rate(t, xprev) * dt
                 for lvl, side in ((prob.lower, -1), (prob.upper, 1)):
                     if lvl is None:
                         continue
                     rng.random(out=u)
                     crossed = (x <= lvl) if side < 0 else (x >= lvl)
-                    pb = np.exp(-2.0 * (xprev - lvl) * (x - lvl) / a2)
+                    # the bridge in Lamperti units, where the noise is a standard BM: exact for a BM with
+                    # drift in those units (BM, GBM); σ frozen at x_n had GBM's exits 46 s.e. off at 4 steps
+                    pb = np.exp(-2.0 * lamperti(t, xprev, lvl) * lamperti(t, x, lvl) / dt)
                     crossed |= u < np.where(crossed, 0.0, np.nan_to_num(pb, nan=0.0))
                     new = alive & crossed
                     exit_time[new] = t1

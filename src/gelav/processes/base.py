@@ -31,6 +31,7 @@ from gelav._validation import MAX_HORIZON, check_callable, check_finite
 __all__ = ["Coefficient", "Process", "Step"]
 
 Coefficient = Callable[[float, NDArray[np.float64]], ArrayLike]
+_GAUSS_LEGENDRE = np.polynomial.legendre.leggauss(8)
 #: an in-place Monte Carlo step ``step(t, x, z, rng)`` (``z``: standard normals, may be overwritten)
 Step = Callable[[float, NDArray[np.float64], Any, np.random.Generator], None]
 
@@ -113,6 +114,22 @@ class Process(Parametrised):
         x = np.asarray(x, dtype=float)
         h = 1e-6 * np.maximum(1.0, np.abs(x))
         return (self.diffusion(t, x + h) - self.diffusion(t, x - h)) / (2 * h)
+
+    def lamperti(self, t: float, x: ArrayLike, ref: float) -> NDArray[np.float64]:
+        r"""The Lamperti distance :math:`\int_{\mathrm{ref}}^{x} du/\sigma(t, u)`: the state in units in which
+        the noise is a standard Brownian motion (Monte Carlo's bridge test across a barrier ``ref``).
+
+        By 8-point Gauss–Legendre at time ``t``; the families override it with the closed form
+        (:math:`(x - r)/\sigma`, :math:`\ln(x/r)/\sigma`, :math:`2(\sqrt x - \sqrt r)/\sigma`). A zero
+        volatility on the way gives an infinite distance.
+        """
+        x = np.asarray(x, dtype=float)
+        z, w = _GAUSS_LEGENDRE
+        half = 0.5 * (x - ref)
+        u = (ref + half)[..., None] + half[..., None] * z
+        with np.errstate(divide="ignore"):
+            inv = 1.0 / self.diffusion(t, u.ravel()).reshape(u.shape)
+        return np.asarray(half * (inv @ w))
 
     # -- exact laws (overridden where known) ----------------------------------
     #: whether :meth:`exact_step` consumes one standard normal per path (else it draws from ``rng``)

@@ -46,6 +46,12 @@ class _AdditiveNoise:
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.zeros_like(np.asarray(x, dtype=float))
 
+    def lamperti(self, t: float, x: ArrayLike, ref: float) -> NDArray[np.float64]:
+        r""":math:`(x - \mathrm{ref})/\sigma`."""
+        if type(self) not in (BrownianMotion, OrnsteinUhlenbeck):
+            return super().lamperti(t, x, ref)  # type: ignore[misc]
+        return (np.asarray(x, dtype=float) - ref) / self.sigma  # type: ignore[attr-defined]
+
     def euler_step(self, dt: float) -> Step | None:  # pragma: no cover - defined by each family
         raise NotImplementedError
 
@@ -234,6 +240,14 @@ class GeometricBrownianMotion(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         return np.full_like(np.asarray(x, dtype=float), self.sigma)
 
+    def lamperti(self, t: float, x: ArrayLike, ref: float) -> NDArray[np.float64]:
+        r""":math:`\ln(x/\mathrm{ref})/\sigma` (NaN unless both are > 0)."""
+        if type(self) is not GeometricBrownianMotion:
+            return super().lamperti(t, x, ref)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray((np.log(np.asarray(x, dtype=float)) - math.log(ref) if ref > 0 else
+                               np.full_like(np.asarray(x, dtype=float), np.nan)) / self.sigma)
+
     def euler_step(self, dt: float) -> Step | None:
         r""":math:`X' = X(1 + \mu\Delta t + \sigma\sqrt{\Delta t}\,Z)` (None for a subclass)."""
         if type(self) is not GeometricBrownianMotion:
@@ -350,6 +364,14 @@ class CIR(Process):
     def diffusion_derivative(self, t: float, x: ArrayLike) -> NDArray[np.float64]:
         x = np.maximum(np.asarray(x, dtype=float), 1e-300)
         return 0.5 * self.sigma / np.sqrt(x)
+
+    def lamperti(self, t: float, x: ArrayLike, ref: float) -> NDArray[np.float64]:
+        r""":math:`2(\sqrt x - \sqrt{\mathrm{ref}})/\sigma` (NaN below 0)."""
+        if type(self) is not CIR:
+            return super().lamperti(t, x, ref)
+        with np.errstate(invalid="ignore"):
+            return np.asarray(2.0 * (np.sqrt(np.asarray(x, dtype=float)) - math.sqrt(ref) if ref >= 0 else
+                                     np.full_like(np.asarray(x, dtype=float), np.nan)) / self.sigma)
 
     exact_uses_normals: ClassVar[bool] = False
 
