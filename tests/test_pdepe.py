@@ -64,6 +64,33 @@ def test_radial_symmetry_order(m):
     assert 1.95 < slope(ns, errs) < 2.1
 
 
+@pytest.mark.parametrize("m, first, last", [(1, 8.1e-5, 3.2e-7), (2, 1.8e-4, 7.2e-7)])
+def test_radial_symmetry_order_before_the_initial_layer_decays(m, first, last):
+    """At t = 0.01 the error sits at r = 0: with the regular formulas on [0, x_1] (a midpoint flux point) it was
+    first order there (1.3-1.7, 100x the slab's error); Skeel–Berzins' singular case is second order. The
+    numbers are those quoted in docs/backward.md (21 -> 321 nodes)."""
+    z = jn_zeros(0, 1)[0]
+    ic = (lambda x: j0(z * x)) if m == 1 else (lambda x: np.sinc(x))
+    rate = z * z if m == 1 else math.pi**2
+    ns = np.array([20, 40, 80, 160, 320])
+    errs = []
+    for n in ns:
+        x = np.linspace(0, 1, n + 1)
+        sol = pdepe(m, lambda x, t, u, d: (1.0, d, 0.0), ic, lambda xl, ul, xr, ur, t: (0.0, 1.0, ur, 0.0),
+                    x, np.array([0.0, 0.01, 0.02]), RelTol=1e-10, AbsTol=1e-12)[:, :, 0]
+        errs.append(np.abs(sol[1] - math.exp(-rate * 0.01) * ic(x)).max())
+    assert 1.95 < slope(ns, errs) < 2.05
+    assert errs[0] == pytest.approx(first, rel=0.05) and errs[-1] == pytest.approx(last, rel=0.05)
+
+
+def test_pdeval_uses_the_x_squared_basis_from_a_symmetry_point():
+    # pdepe's singular case interpolates in x² on every interval: u = 1 + x² is reproduced exactly
+    x = np.linspace(0, 1, 11)
+    u, du = pdeval(1, x, 1 + x**2, [0.0, 0.33, 0.95])
+    np.testing.assert_allclose(u, 1 + np.array([0.0, 0.33, 0.95]) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(du, 2 * np.array([0.0, 0.33, 0.95]), rtol=1e-13, atol=1e-15)
+
+
 @pytest.mark.slow
 def test_system_matlab_pdex4_self_convergence():
     """MATLAB's pdex4 (two coupled nonlinear components): order 2 under mesh refinement."""
