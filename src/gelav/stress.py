@@ -228,7 +228,9 @@ def _analytic(process: ProcessLike, x0: float, horizon: float, c: float, below: 
         import scipy.stats  # noqa: F401
     t0 = time.perf_counter()
     if normal is not None:  # Gaussian law: Φ(z) = erfc(-z/√2)/2, without building a SciPy distribution
-        z = (c - normal[0]) / normal[1]
+        # a spread that underflowed to 0 (σ = 1e-308) is a step at the mean, 1/2 on it
+        z = (c - normal[0]) / normal[1] if normal[1] > 0 else (0.0 if c == normal[0] else
+                                                                 math.copysign(math.inf, c - normal[0]))
         p = 0.5 * math.erfc((z if below else -z) / -math.sqrt(2.0))
     else:
         law = process.transition(x0, horizon)
@@ -995,6 +997,21 @@ METHODS: dict[str, Callable[..., MethodResult]] = {
 }
 
 
+def run_method(name: str, process: ProcessLike, x0: float, horizon: float, c: float, below: bool,
+               opts: dict[str, Any]) -> MethodResult:
+    """``METHODS[name](...)``, its probability kept in [0, 1]: an estimate outside by less than its error is
+    the end point (σ = 1e-308 printed P = −1.1e-157 "~ 2.1e-80"), by more a :class:`MethodOmitted`."""
+    r = METHODS[name](process, x0, horizon, c, below, opts)
+    p = r.probability
+    if 0.0 <= p <= 1.0 or not math.isfinite(p):
+        return r
+    end = 0.0 if p < 0.0 else 1.0
+    if abs(p - end) > r.error:
+        raise MethodOmitted(f"its estimate {p:.4g} lies outside [0, 1] by more than its error {r.error:.2g}")
+    r.details["outside_unit_interval"] = p
+    return MethodResult(r.method, end, r.error, r.error_kind, r.seconds, r.details)
+
+
 def default_methods(process: ProcessLike, methods: Sequence[str] | None) -> list[str]:
     """The methods to run: ``methods`` checked against :data:`METHODS`, or every one that applies
     (``analytic`` and ``mc`` need the exact law)."""
@@ -1150,7 +1167,7 @@ def stress_test(
     omitted: dict[str, str] = {}
     for name in methods:
         try:
-            r = METHODS[name](process, x0, horizon, threshold, below, opts)
+            r = run_method(name, process, x0, horizon, threshold, below, opts)
         except MethodOmitted as why:
             omitted[name] = str(why)
             continue

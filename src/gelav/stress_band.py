@@ -328,7 +328,7 @@ def stress_bands(
     cells: int = 800,
 ) -> list[list[StressBand]]:
     """:func:`stress_band` for every horizon (rows) and threshold (columns), from one set of draws."""
-    from gelav.stress import METHODS
+    from gelav.stress import run_method
 
     fp = read_fit(fit)
     draws = check_int("draws", draws, minimum=20)
@@ -349,7 +349,7 @@ def stress_bands(
     def probs(theta: NDArray[np.float64]) -> NDArray[np.float64]:
         p = fp.process(theta)
         return np.array(
-            [[METHODS[method](p, x0, t, c, below, opts).probability for c in cs] for t in hs]
+            [[run_method(method, p, x0, t, c, below, opts).probability for c in cs] for t in hs]
         )
 
     import warnings

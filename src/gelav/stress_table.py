@@ -30,7 +30,6 @@ from gelav._random import SeedLike
 from gelav._validation import MAX_STATE, check_finite, check_horizon
 from gelav.errors import AccuracyWarning
 from gelav.stress import (
-    METHODS,
     MIN_RESOLUTION,
     TAIL_FRACTION,
     MethodOmitted,
@@ -43,6 +42,7 @@ from gelav.stress import (
     graded_nested_grids,
     is_graded,
     refinement_estimate,
+    run_method,
     threshold_resolution,
     threshold_spacing,
     uniform_nested_grids,
@@ -322,7 +322,7 @@ def _per_cell(name: str, question: _Question) -> MethodTable:
     kind, details = "error_estimate", {}
     for i, t in enumerate(hs):
         for j, c in enumerate(cs):
-            r = METHODS[name](process, x0, float(t), float(c), below, opts)
+            r = run_method(name, process, x0, float(t), float(c), below, opts)
             r.details.pop("_density", None)
             p[i, j], e[i, j], kind = r.probability, r.error, r.error_kind
             seconds += r.seconds

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -15,8 +16,12 @@ __all__ = ["trinomial"]
 DEFAULTS: dict[str, Any] = _ALL["trinomial"]  # kept importable under its old name
 
 
-def _fmt(x: float, digits: int = 5) -> str:
-    return "0" if abs(x) < 1e-12 else f"{x:.{digits}g}"
+def _fmt(x: float, digits: int = 5, scale: float = 1.0) -> str:
+    """``digits`` significant figures; "0" only for rounding noise below 1e-12 of the moment's own ``scale``
+    (an absolute 1e-12 printed δy = 1e-8's variance 1.5e-14 as 0), "–" where it is undefined."""
+    if x != x:
+        return "–"
+    return "0" if abs(x) < 1e-12 * scale else f"{x:.{digits}g}"
 
 
 @click.command("trinomial")
@@ -50,12 +55,16 @@ def _table(rep: Any) -> None:
     summary, walk, sample = rep.summary, rep.walk, rep.sample
     mo = summary["moments"]
     rows = []
+    var = float(summary["limit_variance"])
+    # each moment's own scale: the spread (about the start), the variance, 1 for the shape moments
+    scales = {"mean": math.sqrt(var) + abs(float(mo["mean"]["lattice"])), "variance": var}
     for key, label in (("mean", "mean"), ("variance", "variance"), ("skewness", "skewness"),
                        ("excess_kurtosis", "excess kurtosis")):
         m = mo[key]
+        sc = scales.get(key, 1.0)
         z = (m["sample"] - m["lattice"]) / m["stderr"] if m["stderr"] > 0 else float("nan")
-        rows.append([label, f"{_fmt(m['sample'])} ± {_fmt(m['stderr'], 2)}", _fmt(m["lattice"]),
-                     _fmt(m["gaussian"]), f"{z:+.2f}"])
+        rows.append([label, f"{_fmt(m['sample'], scale=sc)} ± {_fmt(m['stderr'], 2, sc)}", _fmt(m["lattice"], scale=sc),
+                     _fmt(m["gaussian"], scale=sc), "–" if z != z else f"{z:+.2f}"])
     print_table(
         f"Trinomial walk: α = {walk.alpha:g}, δy = {walk.dy:g}, δt = {walk.dt:g}, C² = {walk.c2:.4g}, "
         f"{sample.n_steps} steps (t = {sample.horizon:g}), {sample.n_paths:,} walks",

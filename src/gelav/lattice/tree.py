@@ -154,7 +154,9 @@ class TrinomialTree:
             self.V = sigma**2 * dt
         self.dx = math.sqrt(3.0 * self.V)
         if j_max is None:
-            jm = math.ceil(0.184 / -self.M) if self.M < 0 else self.n_steps
+            # a reversion so slow that 0.184/|M| passes the step count needs no truncation: the tree never
+            # reaches j_max (κ = 1e-308 overflowed the ceiling)
+            jm = math.ceil(0.184 / -self.M) if -self.M * self.n_steps > 0.184 else self.n_steps + 1
         else:
             jm = check_int("j_max", j_max, minimum=1)
         self.j_max = int(min(jm, self.n_steps)) if (j_max is None and self.M == 0) else int(jm)
