@@ -47,3 +47,40 @@ def test_trinomial_prints_small_moments_relative_to_their_scale():
     assert r.exit_code == 0 and "1.512e-14" in r.output
     r = CliRunner().invoke(main, ["trinomial", "--alpha", "1e-308"])
     assert r.exit_code == 0 and "nan" not in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("upper", ["1e-100", "1e100"])
+def test_feynman_kac_is_scale_free_where_floats_allow(upper):
+    # GBM is scale-invariant: the ratio at U/2 is 0.7909 for any U; tiny and huge prices print in scientific
+    # notation (they printed 0.000000, or 100-digit integers)
+    r = CliRunner().invoke(main, ["feynman-kac", "--no-pdepe", "--upper", upper])
+    assert r.exit_code == 0 and "0.7909" in r.output and "0.000000 " not in r.output
+    assert "e-101" in r.output or "e+99" in r.output
+
+
+@pytest.mark.parametrize("upper", ["1e-170", "1e-160"])
+def test_feynman_kac_refuses_a_scale_where_sigma_squared_underflows(upper):
+    # U = 1e-170 printed the ratio 1.0033 for 0.7909 (σ²x² subnormal near 0), exit 0 and no warning
+    r = CliRunner().invoke(main, ["feynman-kac", "--no-pdepe", "--upper", upper])
+    assert r.exit_code == 2 and "underflows" in r.output and "larger units" in r.output
+
+
+@pytest.mark.parametrize("args", [["exit-time", "--b", "1e308"], ["feynman-kac", "--upper", "1e308"]])
+def test_overflowing_states_are_refused_without_runtime_warnings(args):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and "RuntimeWarning" not in r.output and "Traceback" not in r.output
+
+
+def test_grid_faces_are_the_midpoints_to_the_bit_and_do_not_overflow():
+    import numpy as np
+
+    from gelav.fd.grid import Grid
+
+    x = np.sort(np.random.default_rng(0).uniform(-5, 7, 50))
+    np.testing.assert_array_equal(Grid(x).faces[1:-1], (x[1:] + x[:-1]) * 0.5)
+    g = Grid(np.array([1e308, 1.5e308, 1.7e308]))
+    assert np.all(np.isfinite(g.faces))

@@ -158,8 +158,8 @@ def feller_integrals(process: ProcessLike, end: float, start: float, t: float = 
     """
     scale = max(1.0, abs(start))
     y, dec = _path(float(end), float(start), scale)
-    a, _ = coefficients(process, t, y)
     with np.errstate(all="ignore"):  # overflow on the way to infinity is found below, not warned
+        a, _ = coefficients(process, t, y)
         delta = integral_of_2b_over_a(process, t, y[:-1], y[1:])  # ∫_{y_i}^{y_{i+1}} 2b/σ² (signed: along increasing x)
     good = np.isfinite(a) & (a > 0)
     good[1:] &= np.isfinite(delta)

@@ -121,6 +121,8 @@ def end_kinds(
             continue
         try:
             ex = end_exponents(process, x, inward, width, t)
+        except CoefficientUnderflow:
+            raise
         except ValueError:
             ex = EndExponents((math.nan, math.nan))
         out.append((feller_kind(ex) if math.isfinite(ex.alpha) else "natural", ex))
@@ -177,6 +179,10 @@ def graded_ends(
     return out[0], out[1]
 
 
+class CoefficientUnderflow(ValueError):
+    """The coefficients underflow near a singular end: the state's units are too small for floats."""
+
+
 def end_exponents(
     process: ProcessLike, end: float, inward: float, width: float, t: float = 0.0
 ) -> EndExponents:
@@ -184,12 +190,24 @@ def end_exponents(
 
     ``inward`` is +1 at a lower end, -1 at an upper end; ``width`` a length scale
     of the grid. Measured at distances :math:`10^{-9}` and :math:`10^{-10}` of
-    ``width`` (exact for the power laws of CIR, Jacobi and GBM).
+    ``width`` (exact for the power laws of CIR, Jacobi and GBM), or at
+    :math:`10^{-6}`, :math:`10^{-3}` where :math:`\sigma^2` underflows closer in;
+    :class:`CoefficientUnderflow` where it underflows there too.
     """
-    d = width * np.array([1e-9, 1e-10])
-    a, b = coefficients(process, t, end + inward * d)
-    alpha = float(np.log(a[0] / a[1]) / np.log(d[0] / d[1]))
-    beta = float(inward * 2.0 * b[1] * d[1] / a[1])
+    for rel in (1e-9, 1e-6, 1e-3):
+        d = width * np.array([rel, 0.1 * rel])
+        a, b = coefficients(process, t, end + inward * d)
+        if not (np.all(np.isfinite(a)) and np.all(a >= 0) and not np.all(a >= np.finfo(float).tiny)):
+            break
+    else:
+        # σ² underflows even at 1e-4 of the width from the end (GBM on a width of 1e-170): its power law
+        # cannot be read, and calling the end natural would be a guess
+        raise CoefficientUnderflow(
+            f"σ² underflows near the singular end x={end:g} (at {d[1]:.3g} from it, within the grid's width "
+            f"{width:.3g}): express the state in larger units (rescale it).")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        alpha = float(np.log(a[0] / a[1]) / np.log(d[0] / d[1]))
+        beta = float(inward * 2.0 * b[1] * d[1] / a[1])
     if not (math.isfinite(alpha) and math.isfinite(beta)):
         raise ValueError(
             f"Cannot read the local behaviour of the coefficients at the singular end x={end:g}."
