@@ -280,3 +280,40 @@ def test_cli_compares_models_and_names_bad_options(tmp_path):
     assert res.exit_code == 2 and "--model" in res.output and "heston" in res.output
     res = CliRunner().invoke(main, ["calibrate", str(data), "--model", "cir"])
     assert res.exit_code == 2 and "values > 0" in res.output and "row" in res.output
+
+
+@pytest.mark.parametrize("scale", [1e-99, 1e-30, 1e-13, 1e20, 1e99])
+def test_fits_are_unit_free_with_their_standard_errors(scale):
+    # OU: (κ, c·L̄, c·σ); CIR: (κ, c·θ, √c·σ). Before: 1e-13 was "constant" (an absolute 1e-12 test), 1e-30 had
+    # no standard errors (a 1e-12 floor on the mean's step), CIR at 1e20 none either (positive definiteness read
+    # on the unscaled information: a κ of 0.8 beside a mean of 5e19), 1e200 a SciPy NaN message
+    import warnings
+
+    from gelav import CIR, OrnsteinUhlenbeck, simulate
+    from gelav.calibrate import fit_cir, fit_ou
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = simulate(OrnsteinUhlenbeck(0.45, 1.0, 0.32), 1.0, 20.0, 1040, 2, scheme="exact", save="all", seed=0)
+        t, x = p.times, p.values[:, 0]
+        f0, f = fit_ou(t, x), fit_ou(t, scale * x)
+        assert f.kappa == pytest.approx(f0.kappa, rel=1e-6)
+        assert f.mean == pytest.approx(scale * f0.mean, rel=1e-6)
+        for k, power in (("kappa", 0), ("mean", 1), ("sigma", 1)):
+            assert f.stderr[k] == pytest.approx(scale**power * f0.stderr[k], rel=1e-3)
+        p = simulate(CIR(0.8, 0.5, 0.3), 0.5, 20.0, 1040, 2, scheme="exact", save="all", seed=0)
+        t, x = p.times, p.values[:, 0]
+        g0, g = fit_cir(t, x), fit_cir(t, scale * x)
+        assert g.sigma == pytest.approx(scale**0.5 * g0.sigma, rel=1e-6)
+        for k, power in (("kappa", 0), ("mean", 1), ("sigma", 0.5)):
+            assert g.stderr[k] == pytest.approx(scale**power * g0.stderr[k], rel=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e200])
+def test_series_beyond_the_float_safe_sizes_are_refused_by_name(scale):
+    from gelav import OrnsteinUhlenbeck, simulate
+    from gelav.calibrate import fit_ou
+
+    p = simulate(OrnsteinUhlenbeck(0.45, 1.0, 0.32), 1.0, 5.0, 260, 2, scheme="exact", save="all", seed=0)
+    with pytest.raises(ValueError, match="express the series in other units"):
+        fit_ou(p.times, scale * p.values[:, 0])

@@ -11,6 +11,9 @@ from numpy.typing import NDArray
 MIN_OBSERVATIONS = 10
 
 
+#: the size range of a series' values a fit accepts (its sums of squares stay floats)
+MIN_SCALE, MAX_SCALE = 1e-100, 1e100
+
 def maximise(f: Any, lo: float, hi: float) -> tuple[float, float]:
     """Maximise f on [lo, hi] (Brent, bounded); returns (argmax, max)."""
     from scipy import optimize  # lazy: start-up cost
@@ -117,8 +120,16 @@ def prepare(times_or_dates: Any, values: Any, *, model: str, positive: bool = Fa
         raise ValueError(
             f"`times_or_dates` must be strictly increasing: entry {i + 1} ({t[i + 1]:.6g} y) does not come after "
             f"entry {i} ({t[i]:.6g} y); sort the data and keep one observation per date.")
-    if float(np.ptp(x)) <= 1e-12 * max(1.0, float(np.max(np.abs(x)))):
-        raise ValueError(f"The series is constant (every value is {x[0]:g}); the {model} model cannot be fitted.")
+    size = float(np.max(np.abs(x)))
+    if not MIN_SCALE <= size <= MAX_SCALE:
+        # the likelihood's sums of squares leave the float range (1e200: SciPy's "function value is NaN";
+        # 1e-200: a math domain error)
+        raise ValueError(f"The series' values reach {size:.3g}: fits need values within {MIN_SCALE:g} to "
+                         f"{MAX_SCALE:g} in size; express the series in other units.")
+    # relative to the series' own size (an absolute 1e-12 called a series of range 1.1e-13 constant)
+    if float(np.ptp(x)) <= 1e-12 * float(np.max(np.abs(x))):
+        raise ValueError(f"The series is constant (every value is {x[0]:g} to 12 digits); the {model} model "
+                         "cannot be fitted.")
     if positive:
         bad = np.flatnonzero(x <= 0)
         if bad.size:
@@ -152,19 +163,25 @@ def residual_tests(z: NDArray[np.float64], lags: int | None, n_ar: int = 1) -> d
     }
 
 
-def observed_information(f: Any, theta: NDArray[np.float64], rel: float = 1e-4
-                         ) -> tuple[NDArray[np.float64], bool]:
+def observed_information(f: Any, theta: NDArray[np.float64], rel: float = 1e-4,
+                         steps: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], bool]:
     """Inverse of minus the central-difference Hessian of the log-likelihood ``f`` at ``theta``.
 
-    Returns ``(cov, ok)``; ``ok`` is False (and ``cov`` all NaN) when the information is not
-    positive definite.
+    ``steps`` (default ``rel`` times each parameter; an exact zero steps by ``rel``) are also the
+    parameters' scales: positive definiteness is tested and the inverse taken on the information in those
+    scaled units, so parameters of very different sizes (a κ of 0.8 beside a CIR mean of 5e19) do not turn
+    rounding into a negative eigenvalue. Returns ``(cov, ok)``; ``ok`` is False (and ``cov`` all NaN) when
+    the information is not positive definite.
     """
-    h = rel * np.maximum(np.abs(theta), 1e-8)
+    # steps relative to each parameter (an absolute floor of 1e-8 swamped a CIR mean of 1e-30)
+    h = rel * np.where(theta != 0, np.abs(theta), 1.0) if steps is None else np.asarray(steps, dtype=float)
     H = hessian(f, theta, h)
     info = -0.5 * (H + H.T)
+    d = h / rel
+    scaled = info * np.outer(d, d)
     try:
-        ok = bool(np.all(np.isfinite(info)) and np.all(np.linalg.eigvalsh(info) > 0))
-        cov = np.linalg.inv(info) if ok else np.full(info.shape, np.nan)
+        ok = bool(np.all(np.isfinite(scaled)) and np.all(np.linalg.eigvalsh(scaled) > 0))
+        cov = np.linalg.inv(scaled) * np.outer(d, d) if ok else np.full(info.shape, np.nan)
         cov = 0.5 * (cov + cov.T)
     except np.linalg.LinAlgError:  # pragma: no cover - eigvalsh of a finite symmetric matrix
         ok, cov = False, np.full(info.shape, np.nan)

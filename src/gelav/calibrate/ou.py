@@ -68,9 +68,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special  # not scipy.stats: its import costs ~0.4 s of start-up (gelav._stats)
 
 from gelav.calibrate._common import (
-    hessian,
     interval_side,
     maximise,
+    observed_information,
     prepare,
     residual_tests,
     step_diagnostics,
@@ -394,15 +394,11 @@ def fit_ou(
 
     # -- observed information ---------------------------------------------------
     theta = np.array([kappa, mean, sigma])
-    h = 1e-4 * np.array([kappa, max(float(np.std(x)), 1e-12), sigma])
-    H = hessian(lambda p: L.full(float(p[0]), float(p[1]), float(p[2])), theta, h)
-    try:
-        cov = np.linalg.inv(-H)
-        ok = bool(np.all(np.linalg.eigvalsh(-H) > 0))
-    except np.linalg.LinAlgError:
-        cov, ok = np.full((3, 3), np.nan), False  # pragma: no cover - inv of a 3x3 with pivoting
+    # the mean steps by the series' spread (> 0: a constant series is refused), in the data's own units
+    # (a floor of 1e-12 made the information indefinite for values of 1e-30)
+    h = 1e-4 * np.array([kappa, float(np.std(x)), sigma])
+    cov, ok = observed_information(lambda p: L.full(float(p[0]), float(p[1]), float(p[2])), theta, steps=h)
     if not ok:
-        cov = np.full((3, 3), np.nan)
         msg = "The observed information is not positive definite at the estimate; standard errors are not available."
         warnings.warn(msg, AccuracyWarning, stacklevel=2)
         notes.append(msg)
