@@ -231,12 +231,44 @@ class ExitResult:
         return self.grid.nodes
 
     def value(self, x: ArrayLike) -> NDArray[np.float64] | float:
-        """Linear interpolation at ``x`` (in ``[a, b]``)."""
+        r"""The value at ``x`` (in ``[a, b]``): the nodal value at a node; between two nodes the solution of
+        the cell's own equation :math:`\tfrac12\sigma^2 u'' + b u' = -f` (``f`` = 1 for the mean exit time,
+        0 for the probability) with the coefficients frozen at the cell's midpoint and the two nodal values
+        as boundary data. Exact for constant coefficients (like the nodal values), :math:`O(h^3)` locally
+        otherwise; linear interpolation (error :math:`h^2 u''/8`) was 1.3e-3 off for a BM with drift −2.
+        """
         xa = np.asarray(x, dtype=float)
         if not (np.all(xa >= self.grid.lower - 1e-12) and np.all(xa <= self.grid.upper + 1e-12)):  # NaN too
             raise ValueError(f"`x` must lie in [{self.grid.lower:g}, {self.grid.upper:g}].")
         out = np.interp(xa, self.grid.nodes, self.values)
+        running = self.diagnostics.get("running")
+        if self.process is not None and running is not None:
+            out = self._cell_solution(np.clip(xa, self.grid.lower, self.grid.upper), out, float(running))
         return float(out) if out.ndim == 0 else out
+
+    def _cell_solution(self, x: NDArray[np.float64], linear: NDArray[np.float64], f: float) -> NDArray[np.float64]:
+        """:meth:`value` between nodes; ``linear`` where a cell's coefficients give no local solution."""
+        nodes, u = self.grid.nodes, self.values
+        k = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, nodes.size - 2)
+        xl, H = nodes[k], nodes[k + 1] - nodes[k]
+        s = x - xl
+        mid = xl + 0.5 * H
+        t = float(self.diagnostics.get("start", 0.0))
+        with np.errstate(all="ignore"):
+            a2 = np.asarray(self.process.variance_rate(t, mid), dtype=float)  # type: ignore[union-attr]
+            gam = 2.0 * np.asarray(self.process.drift(t, mid), dtype=float) / a2  # type: ignore[union-attr]
+            g = 2.0 * f / a2
+            gh = gam * H
+            # φ = (1 − e^{−γs})/(1 − e^{−γH}), written so that no exponent is positive
+            phi = np.where(gam >= 0, np.expm1(-gam * s) / np.expm1(-gh),
+                           np.exp(gam * (H - s)) * np.expm1(gam * s) / np.expm1(gh))
+            small = np.abs(gh) < 1e-6
+            phi = np.where(small, s / H, phi)
+            # u = u_k + (Δu + gH/γ)φ − (g/γ)s = u_k + Δu·φ + g(Hφ − s)/γ, and (Hφ − s)/γ → s(H − s)/2 as γ → 0
+            psi = np.where(small, 0.5 * s * (H - s), (H * phi - s) / np.where(small, 1.0, gam))
+            local = u[k] + (u[k + 1] - u[k]) * phi + g * psi
+        good = np.isfinite(local) & (a2 > 0)
+        return np.where(good, local, linear)
 
     __call__ = value
 
@@ -336,11 +368,13 @@ def _end(kind: str, value: float) -> Dirichlet | Reflecting:
 
 
 def _exit_result(g: Grid, values: NDArray[np.float64], what: str, process: ProcessLike,
-                 classes: tuple[BoundaryClass, BoundaryClass], lo_kind: str, hi_kind: str, t0: float) -> ExitResult:
-    """The :class:`ExitResult` of a stationary exit problem with its grid, ends and timing."""
+                 classes: tuple[BoundaryClass, BoundaryClass], lo_kind: str, hi_kind: str, t0: float,
+                 running: float, t: float) -> ExitResult:
+    """The :class:`ExitResult` of a stationary exit problem with its grid, ends and timing; ``running`` (the
+    equation's right-hand side) and the time ``t`` of the coefficients serve :meth:`ExitResult.value`."""
     return ExitResult(g, values, what, process, classes,
                       {"n_nodes": g.n_nodes, "lower": lo_kind, "upper": hi_kind,
-                       "seconds": _time.perf_counter() - t0})
+                       "seconds": _time.perf_counter() - t0, "running": running, "start": t})
 
 
 def _check_interval(process: ProcessLike, a: float, b: float) -> tuple[float, float]:
@@ -502,7 +536,7 @@ def exit_time(
     if hi_kind == "absorbing":
         fixed[-1] = 0.0
     y = _stationary_solve(gen, -np.ones(g.n_nodes), fixed)
-    return _exit_result(g, y, "mean exit time [years]", process, classes, lo_kind, hi_kind, t0)
+    return _exit_result(g, y, "mean exit time [years]", process, classes, lo_kind, hi_kind, t0, 1.0, t)
 
 
 def exit_probability(
@@ -551,7 +585,7 @@ def exit_probability(
     else:
         gen = Generator(process, g, lower=lo_kind, upper=hi_kind)
         vals = _hitting_probability(gen)
-    return _exit_result(g, vals, "P(hit upper before lower)", process, classes, lo_kind, hi_kind, t0)
+    return _exit_result(g, vals, "P(hit upper before lower)", process, classes, lo_kind, hi_kind, t0, 0.0, t)
 
 
 def exit_time_distribution(
