@@ -183,3 +183,26 @@ def test_stopping_region_plot():
     # regression: the value surface of a stopping problem was titled "Feynman–Kac value"
     fig = american(200).plot()
     assert fig.axes[0].get_title().startswith("Optimal stopping value of GeometricBrownianMotion")
+
+
+def test_perpetual_put_with_a_slowly_decaying_value_converges_in_the_default_budget():
+    # GBM(0.02, 0.4): from the in-the-money set Howard's algorithm moved the boundary one node per iteration
+    # (109 on 2180 nodes) and raised ConvergenceError with the default max_iter = 100. Brennan–Schwartz's set,
+    # verified against the LCP, is the first policy: one iteration. Closed form (K - x*)(x/x*)^(-2r/σ²),
+    # x* = 2rK/(2r + σ²); the automatic domain's truncation is stated (AccuracyWarning) and bounds the error.
+    import warnings
+
+    from gelav.errors import AccuracyWarning
+
+    r, s, K = 0.02, 0.4, 100.0
+    beta = 2 * r / s**2
+    xs = beta * K / (1 + beta)
+    exact = (K - xs) * (100 / xs) ** (-beta)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        v = optimal_stopping(GeometricBrownianMotion(r, s), lambda x: np.clip(K - x, 0, None), math.inf,
+                             discount=r, x0=100.0)
+    assert v.diagnostics["lcp_iterations_total"] <= 3
+    far = v.diagnostics["far_field"]
+    stated = any(issubclass(x.category, AccuracyWarning) for x in w)
+    assert abs(v.value(100.0) - exact) <= (2 * far["change"] if stated else 1e-3 * exact)

@@ -511,7 +511,9 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
         if np.array_equal(new, stop):
             return u, stop, it
         stop = new
-    raise ConvergenceError(f"Policy iteration did not converge in {max_iter} iterations.", history)
+    raise ConvergenceError(f"Policy iteration did not converge in `max_iter` = {max_iter} iterations (the last "
+                           f"changed {history[-1]} row(s) each; the history has them all): raise `max_iter`.",
+                           history)
 
 
 def brennan_schwartz(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, side: str = "lower", *,

@@ -323,6 +323,36 @@ def optimal_stopping(
                          killing=s.killing, stop=stops, obstacle=obstacles)
 
 
+def _perpetual_start(sub: NDArray[np.float64], diag: NDArray[np.float64], sup: NDArray[np.float64],
+                     rhs: NDArray[np.float64], obstacle: NDArray[np.float64], g: NDArray[np.float64]
+                     ) -> NDArray[np.bool_]:
+    """The first policy of the perpetual LCP: Brennan–Schwartz's stopping set towards either end when its
+    answer satisfies the LCP (one interval of stopping: a put, a call), else where the reward is positive.
+
+    From the in-the-money set Howard's algorithm moves the boundary one node per iteration (each stopped
+    row's continuation test stays positive but the boundary's): the perpetual put on GBM(0.02, 0.4) needed
+    109 iterations on 2180 nodes and ran out of the default budget of 100.
+    """
+    from gelav.fd.linalg import brennan_schwartz
+
+    finite = np.isfinite(obstacle)
+    scale = float(np.max(np.abs(np.where(finite, obstacle, 0.0)), initial=0.0)) + float(np.max(np.abs(rhs)))
+    for side in ("lower", "upper"):
+        try:
+            with np.errstate(all="ignore"):
+                u = brennan_schwartz(sub, diag, sup, rhs, np.where(finite, obstacle, -np.inf), side)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+            continue
+        Lu = diag * u
+        Lu[1:] += sub[1:] * u[:-1]
+        Lu[:-1] += sup[:-1] * u[1:]
+        with np.errstate(invalid="ignore"):
+            resid = np.where(finite, np.minimum(Lu - rhs, u - obstacle), Lu - rhs)
+        if np.all(np.isfinite(resid)) and float(np.max(np.abs(resid))) <= 1e-9 * max(scale, 1e-300) * diag.size:
+            return finite & (u - obstacle <= 1e-12 * max(scale, 1e-300))
+    return finite & (g > 0)
+
+
 def _perpetual(process: ProcessLike, reward: Any, *, running: Any, discount: Any, lower: Any, upper: Any,
                grid: Grid | None, domain: Any, x0: Any, n_cells: int, max_iter: int, t_start: float) -> StoppingValue:
     """Stationary obstacle problem :math:`\\min((r - Q)u - f, u - g) = 0` by policy iteration."""
@@ -348,7 +378,8 @@ def _perpetual(process: ProcessLike, reward: Any, *, running: Any, discount: Any
         if b.absorbing:
             sub[i], diag[i], sup[i], rhs[i] = 0.0, 1.0, 0.0, bv[i]
             obstacle[i] = -np.inf
-    u, stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, np.isfinite(obstacle) & (g > 0), max_iter)
+    u, stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, _perpetual_start(sub, diag, sup, rhs, obstacle, g),
+                                   max_iter)
     times = np.array([0.0, math.inf])
     tgrid = TimeGrid(np.array([0.0, 1.0]), np.array([1.0]))
     return StoppingValue(grid=s.grid, times=times[:1], values=u[None, :], time_grid=tgrid, lower=s.lower,
