@@ -512,8 +512,8 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
             return u, stop, it
         stop = new
     raise ConvergenceError(f"Policy iteration did not converge in `max_iter` = {max_iter} iterations (the last "
-                           f"changed {history[-1]} row(s) each; the history has them all): raise `max_iter`.",
-                           history)
+                           f"one changed {history[-1]} row(s); the history has the count of every one): raise "
+                           "`max_iter`, or refine the grid if the counts cycle.", history)
 
 
 def brennan_schwartz(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, side: str = "lower", *,
