@@ -84,3 +84,9 @@ def test_grid_faces_are_the_midpoints_to_the_bit_and_do_not_overflow():
     np.testing.assert_array_equal(Grid(x).faces[1:-1], (x[1:] + x[:-1]) * 0.5)
     g = Grid(np.array([1e308, 1.5e308, 1.7e308]))
     assert np.all(np.isfinite(g.faces))
+
+
+def test_tolerance_failure_says_when_a_small_estimate_is_not_validated():
+    # a deep tail (P = 3.4e-21) at --tol 1e-12: "did not reach tol (last: sqra: 5e-15 ...)" read as if it had
+    r = CliRunner().invoke(main, ["stress", "--threshold", "-2.5", "--tol", "1e-12", "--method", "pde"])
+    assert r.exit_code == 1 and "not validated: observed order" in r.output

@@ -840,7 +840,9 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
             if top + 1 >= n_levels or cells(top + 1) > budget:
                 raise ConvergenceError(
                     f"The PDE estimate did not reach tol={tol:g} within cells={budget} (last: "
-                    + ", ".join(f"{f}: {assessed[f][1]:.3g} on {cells(top)} cells" for f in assessed)
+                    + "; ".join(f"{f}: {assessed[f][1]:.3g} on {cells(top)} cells"
+                                + ("" if assessed[f][4] else f" (not validated: {assessed[f][5] or 'observed order off'})")
+                                for f in assessed)
                     + "); raise `cells` or `tol`.", history)
             top += 1
             if not exact:
