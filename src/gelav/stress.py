@@ -95,7 +95,10 @@ class MethodResult:
         """The error as printed (CLI table and report): ``± s.e.``, the zero-hit bound, ``exact``,
         or the estimate with a note when its observed order did not validate it."""
         if self.error_kind == "stderr":
-            return f"± {self.error:.2e} ({'standard error' if long else 's.e.'})"
+            # Euler steps (no exact sampler): the time-discretization bias is not in the standard error
+            euler = self.details.get("scheme") == "euler"
+            return (f"± {self.error:.2e} ({'standard error' if long else 's.e.'}"
+                    + ("; plus the Euler steps' O(Δt) bias, not estimated" if long else ", Euler: + bias") * euler + ")")
         if self.error_kind == "bound":
             return f"< {self.error:.2e} " + ("(95 % upper bound, no hit)" if long else "(95% bound)")
         if self.method == "analytic":
