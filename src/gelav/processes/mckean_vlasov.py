@@ -228,6 +228,8 @@ class MeanFieldOU(McKeanVlasov):
         self.kappa = check_rate("kappa", kappa)
         self.mean = check_finite("mean", mean, maximum=MAX_STATE)
         self.sigma = check_rate("sigma", sigma)
+        if self.sigma**2 < np.finfo(float).tiny:  # the laws' variances underflow (1e-308: "scale=0.0")
+            raise ValueError(f"`sigma` = {self.sigma:g} is too small: σ² underflows (use σ >= 1.5e-154).")
         self.lam = check_nonnegative("lam", lam)
         if self.lam > MAX_RATE:
             raise ValueError(f"`lam` = {self.lam:g} is out of range: it must be <= {MAX_RATE:g}.")

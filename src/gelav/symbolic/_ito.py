@@ -1006,6 +1006,24 @@ def pdepe_form(equation: Equation, v: Any, *, V: Any = None, dvdx: Any = None) -
 from gelav.processes import Process  # noqa: E402
 
 
+def _real_on_domain(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A lambdified real function whose SymPy form has negative bases with fractional powers, read in complex
+    arithmetic where the real one fails: Jacobi's Beta density printed as (-1)**(2/5)·x**(7/5)·(x-1)**(23/5) was
+    NaN on (0, 1), and the law 'did not integrate to a positive finite mass'."""
+
+    def g(v: Any) -> Any:
+        x = np.asarray(v, dtype=float)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = np.asarray(f(x))
+            if np.iscomplexobj(out) or not np.all(np.isfinite(out)):
+                z = np.broadcast_to(np.asarray(f(x.astype(complex)), dtype=complex), x.shape)
+                out = np.where(np.abs(z.imag) <= 1e-9 * np.abs(z.real), z.real, np.nan)
+        return np.asarray(out, dtype=float)
+
+    return g
+
+
 class SymbolicProcess(Process):
     r"""A :class:`~gelav.processes.Process` whose coefficients are lambdified SymPy expressions.
 
@@ -1168,7 +1186,7 @@ class SymbolicProcess(Process):
                 if dens is not None and not (dens.free_symbols - {self.ito.x}):
                     from gelav.symbolic._laws import density_distribution
 
-                    f = sp.lambdify(self.ito.x, dens, modules=["numpy", "scipy"])
+                    f = _real_on_domain(sp.lambdify(self.ito.x, dens, modules=["numpy", "scipy"]))
                     self._stationary = density_distribution(f, *self.domain, name="symbolic stationary")
         return self._stationary
 

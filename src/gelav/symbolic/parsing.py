@@ -35,6 +35,10 @@ ALLOWED_CONSTANTS: dict[str, object] = {"pi": sp.pi, "E": sp.E}
 _MAX_LENGTH = 500
 _MAX_DEPTH = 40
 _MAX_CONSTANT = 1e12
+#: the largest constant exponent accepted
+_MAX_EXPONENT = 1e4
+#: names SymPy or Python read as numbers: refused rather than taken as real parameters
+_RESERVED = frozenset({"nan", "NaN", "inf", "Inf", "infinity", "oo", "zoo", "I"})
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _CHARS = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]*$")
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
@@ -94,6 +98,8 @@ def _check_tree(tree: ast.AST, text: str, name: str, variables: Iterable[str]) -
             ident = node.id
             if ident.startswith("_") or "__" in ident or not _NAME.match(ident) or keyword.iskeyword(ident):
                 raise _reject(f"the name {ident!r} is not allowed", text, name)
+            if ident in _RESERVED:  # read as a real parameter called "nan", "inf", ... they printed y(nan) = 0
+                raise _reject(f"the name {ident!r} is reserved (not a number or a parameter here)", text, name)
             if ident in ALLOWED_FUNCTIONS and ident not in reserved:
                 raise _reject(f"the function {ident!r} must be called with an argument", text, name)
         elif isinstance(node, ast.BinOp):
@@ -102,6 +108,10 @@ def _check_tree(tree: ast.AST, text: str, name: str, variables: Iterable[str]) -
             v = _const_value(node)
             if v is not None and not (math.isfinite(v) and abs(v) <= _MAX_CONSTANT**2):
                 raise _reject("a constant sub-expression overflows", text, name)
+            if isinstance(node.op, ast.Pow):
+                e = _const_value(node.right)
+                if e is not None and not abs(e) <= _MAX_EXPONENT:  # x^(9^9): SymPy's inversions did not return
+                    raise _reject(f"the exponent {e:g} is too large (at most {_MAX_EXPONENT:g} in size)", text, name)
             visit(node.left, depth + 1)
             visit(node.right, depth + 1)
         elif isinstance(node, ast.UnaryOp):
@@ -210,4 +220,25 @@ def parse_expression(
         raise ValueError(f"`{name}` is not a scalar expression: {text!r}.")
     if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan):
         raise ValueError(f"`{name}` evaluates to a complex or undefined value: {text!r} -> {expr}.")
+    _check_constants(expr, text, name)
     return expr
+
+
+def _check_constants(expr: sp.Expr, text: str, name: str) -> None:
+    """Every constant sub-expression is a finite real of at most ``_MAX_CONSTANT²`` in size: acos(2) and
+    (-8)^(1/3) (complex principal values) passed as drifts, exp(exp(exp(1000))) failed later as 'int too large'."""
+    seen: set[sp.Expr] = set()
+    for sub in sp.preorder_traversal(expr):
+        if not isinstance(sub, sp.Expr) or not sub.is_number or isinstance(sub, (sp.Integer, sp.Rational, sp.Float)):
+            continue
+        if sub in seen:
+            continue
+        seen.add(sub)
+        try:
+            z = complex(sp.N(sub, 17))
+        except (OverflowError, TypeError, ValueError):
+            raise _reject(f"the constant {sub} is not a finite number", text, name) from None
+        if not (math.isfinite(z.real) and math.isfinite(z.imag)) or abs(z) > _MAX_CONSTANT**2:
+            raise _reject(f"the constant {sub} overflows", text, name)
+        if abs(z.imag) > 1e-12 * max(abs(z.real), 1e-300):
+            raise _reject(f"the constant {sub} is complex ({z.real:.6g}{z.imag:+.6g}i)", text, name)

@@ -361,7 +361,17 @@ def _exit_time_sections(
                     f"are {', '.join(sorted(syms))}).",
                 )
             sym = syms[name]
-            cur = cur.subs(sym, value) if kind == "subs" else cur.limit(sym, value, direction)
+            try:
+                nxt = cur.subs(sym, value) if kind == "subs" else cur.limit(sym, value, direction)
+                if kind == "subs" and sp.sympify(nxt.expression).has(sp.nan, sp.zoo):
+                    # 0/0 at a removable singularity (mu = 0 in a drift's exit time): the value is the limit
+                    nxt = cur.limit(sym, value, "+-")
+            except (NotImplementedError, ValueError, TypeError) as exc:  # SymPy gives up (a → -oo with mu's sign)
+                raise ItoInputError("limit", f"{limits[i]!r}: SymPy could not compute it ({exc}); give the "
+                                             "symbols' signs with --assume, or another order of steps.") from None
+            if sp.sympify(nxt.expression).has(sp.nan, sp.zoo, sp.I):
+                raise ItoInputError("limit", f"{limits[i]!r} gives an undefined exit time ({nxt.expression}).")
+            cur = nxt
             label = (
                 f"{name} = {value}"
                 if kind == "subs"
@@ -371,6 +381,7 @@ def _exit_time_sections(
     elif et.is_closed_form:
         import warnings
 
+        from gelav.errors import GelavWarning
         from gelav.symbolic import Bound
 
         lo = state_bound.lo if state_bound is not None else proc.domain[0]
@@ -385,7 +396,7 @@ def _exit_time_sections(
                     NotImplementedError,
                     ValueError,
                 ) as exc:  # pragma: no cover - SymPy gives up
-                    warnings.warn(f"the limit {end} → {target} was not found ({exc})", stacklevel=2)
+                    warnings.warn(f"the limit {end} → {target} was not found ({exc})", GelavWarning, stacklevel=2)
                     continue
                 label = f"{end} → {target}{sup}"
                 out.append((f"exit_time_limit_{end}", f"  limit {label}", _ExitView(lim, label)))

@@ -90,12 +90,14 @@ def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, *
         lo = 0 if key == "seed" else 2
         if int(o[key]) < lo:
             raise ValueError(f"`--{key}` must be >= {lo}, got {o[key]}.")
-    from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_size
+    from gelav._validation import MAX_CELLS, MAX_STATE, check_finite, check_horizon, check_size
 
     for key in ("particles", "systems", "steps", "cells"):  # sizes that fit in memory (was out of memory)
         check_size({f"--{key}": int(o[key])}, maximum=MAX_CELLS)
     check_size({"--particles": int(o["particles"]), "--systems": int(o["systems"])})
-    check_finite("x0", o["x0"])  # named as given, not as the solver's `initial`
+    # named as given, not as the solver's `initial`; as large as the model's mean may be (1e308 overflowed the
+    # particles' sums with RuntimeWarnings before an error that did not name it)
+    check_finite("x0", o["x0"], maximum=MAX_STATE)
     check_horizon("horizon", o["horizon"])
     mv = MeanFieldOU(o["kappa"], o["mean"], o["sigma"], lam=o["lam"])
     T, X0 = float(o["horizon"]), float(o["x0"])
