@@ -193,3 +193,24 @@ def test_bad_inputs():
         pdepe(0, lambda x, t, u, d: (1.0, d), pdex1ic, pdex1bc, x, t)
     with pytest.raises(ValueError, match="mesh must start at x >= 0"):
         pdepe(1, pdex1pde, pdex1ic, pdex1bc, np.linspace(-1, 1, 5), t)
+
+
+@pytest.mark.parametrize("m", [1, 2])
+def test_singular_case_source_and_nonlinear_flux(m):
+    # a constant source: the steady state (1 - r²)/(2(m + 1)) lies in the x² trial space and is reproduced to the
+    # solver's tolerance; a nonlinear flux (1 + u)u_r with c = 1 + r and s = e^{-u} converges at order 2
+    x = np.linspace(0, 1, 11)
+    sol = pdepe(m, lambda x, t, u, d: (1.0, d, 1.0), lambda x: 0.0, lambda xl, ul, xr, ur, t: (0.0, 1.0, ur, 0.0),
+                x, np.array([0.0, 2.5, 5.0]), RelTol=1e-10, AbsTol=1e-12)[:, :, 0]
+    assert np.abs(sol[-1] - (1 - x**2) / (2 * (m + 1))).max() < 1e-10
+    diffs, prev = [], None
+    for n in (20, 40, 80, 160):
+        x = np.linspace(0, 1, n + 1)
+        v = pdepe(m, lambda x, t, u, d: (1.0 + x, (1 + u) * d, np.exp(-u)), lambda x: np.cos(np.pi * x / 2),
+                  lambda xl, ul, xr, ur, t: (0.0, 1.0, ur, 0.0), x, np.array([0.0, 0.05, 0.1]),
+                  RelTol=1e-11, AbsTol=1e-13)[-1, :, 0]
+        if prev is not None:
+            diffs.append(np.abs(v[::2] - prev).max())
+        prev = v
+    orders = np.log2(np.array(diffs[:-1]) / np.array(diffs[1:]))
+    assert np.all((orders > 1.9) & (orders < 2.1))
