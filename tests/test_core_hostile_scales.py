@@ -118,3 +118,14 @@ def test_euler_monte_carlo_says_its_bias_is_not_in_the_error():
                                   "--param", "a=0.1", "--x0", "0", "--threshold", "-0.5", "--paths", "10000"])
     flat = " ".join(r.output.replace("│", " ").split())
     assert r.exit_code == 0 and "Euler: +" in flat and "bias)" in flat
+
+
+def test_tiny_and_huge_values_keep_their_digits_in_the_tables():
+    # fixed 6 decimals printed an expected discount of 4.6e-33 (T = 1000) as 0.000000; fmt_fixed switches to
+    # scientific notation below 1e-3 and from 1e7
+    from gelav._display import fmt_fixed
+
+    assert [fmt_fixed(v) for v in (0.449329, 3.7e-11, 0.0, 2.5e99, float("nan"))] == [
+        "0.449329", "3.70000e-11", "0.000000", "2.50000e+99", "–"]
+    r = CliRunner().invoke(main, ["jensen", "--horizon", "1000", "--model", "vasicek"])
+    assert r.exit_code == 0 and "0.000000" not in r.output and "e-33" in r.output

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SMALL_PROBABILITY", "KeyTable", "Probability", "fmt_number", "fmt_probability", "fmt_rate", "short_repr"]
+__all__ = ["SMALL_PROBABILITY", "KeyTable", "Probability", "fmt_fixed", "fmt_number", "fmt_probability", "fmt_rate", "short_repr"]
 
 #: below this a probability is printed in scientific notation
 SMALL_PROBABILITY = 1e-3
@@ -66,6 +66,24 @@ def fmt_probability(p: Any, decimals: int = 9, *, percent: bool = False, digits:
     if abs(f) < SMALL_PROBABILITY:
         return f"{100 * f:.{digits - 1}e} %" if percent else f"{f:.{digits - 1}e}"
     return f"{f:.4%}" if percent else f"{f:.{decimals}f}"
+
+
+def fmt_fixed(v: float, decimals: int = 6) -> str:
+    """``decimals`` fixed decimals, or scientific notation with ``decimals`` significant figures where the fixed
+    form would show fewer than four of them or more than seven integer digits (an expected discount of 1.8e-35
+    printed 0.000000, a price of 1e99 as 100 digits); "–" for NaN.
+
+    >>> fmt_fixed(0.449329), fmt_fixed(3.7e-11), fmt_fixed(0.0), fmt_fixed(2.5e99)
+    ('0.449329', '3.70000e-11', '0.000000', '2.50000e+99')
+    """
+    f = float(v)
+    if f != f:
+        return "–"
+    if math.isinf(f):
+        return "∞" if f > 0 else "−∞"
+    if f == 0 or 10.0 ** (3 - decimals) <= abs(f) < 1e7:
+        return f"{f:.{decimals}f}"
+    return f"{f:.{decimals - 1}e}"
 
 
 def fmt_rate(r: float, decimals: int = 4) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gelav._display import fmt_probability
+from gelav._display import fmt_fixed, fmt_probability
 from gelav.cli._common import Output, print_table, shared_options
 from gelav.cli._model import model_options, typed_process
 from gelav.tasks.exit_time import FIELDS, KINDS, plot_exit_time, run_exit_time  # noqa: F401  (old names)
@@ -55,9 +55,9 @@ def _table(res: dict[str, Any]) -> None:
     rows = []
     for i, x in enumerate(res["x0"]):
         r = [f"{x:g}", fmt_probability(res["p_upper_first"][i], 6),
-             "inf" if math.isinf(res["mean_exit_time"][i]) else f"{res['mean_exit_time'][i]:.6f}"]
+             "inf" if math.isinf(res["mean_exit_time"][i]) else fmt_fixed(res["mean_exit_time"][i])]
         if "horizon" in res:
-            r += [f"{res['mean_exit_time_bounded'][i]:.6f}", fmt_probability(res["survival_at_horizon"][i], 6)]
+            r += [fmt_fixed(res["mean_exit_time_bounded"][i]), fmt_probability(res["survival_at_horizon"][i], 6)]
         rows.append(r)
     bd = res["boundaries"]
     print_table(f"Exit from ({res['a']:g}, {res['b']:g}) of {res['process']}", cols, rows,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gelav._display import fmt_fixed
 from gelav.cli._common import Output, print_table, shared_options
 from gelav.cli._model import model_options, typed_process
 from gelav.tasks._base import DEFAULTS
@@ -71,7 +72,7 @@ def _table(rep: Any) -> None:
     if d["process"]["kind"] == "custom":
         return _typed_table(rep)
     lab = rep.labels
-    rows = [[f"{y0:.3g}", _value(rep, y0, u), _num(e), f"{r:.4f}" if r == r else "-"] for y0, u, e, r in rep.rows()]
+    rows = [[f"{y0:.3g}", _value(rep, y0, u), fmt_fixed(e), f"{r:.4f}" if r == r else "-"] for y0, u, e, r in rep.rows()]
     head = (f"{lab['Value']} at T = {d['horizon']:g} (GBM mu = {d['process']['mu']:g}, sigma = "
             f"{d['process']['sigma']:g}, {d['boundary']} at [{d['price_grid'][0]:g}, {d['price_grid'][1]:g}])")
     cols = (["price now", "E(selling price)", "E(Y_T), no order", "ratio"] if d["payoff"] == "price"
@@ -83,22 +84,16 @@ def _table(rep: Any) -> None:
         click.echo(f"Note: this values the {d['payoff']} payoff; the seed's Expected selling price is --payoff price.")
 
 
-def _num(u: float) -> str:
-    """6 decimals, or 7 significant figures in scientific notation outside [1e-3, 1e7) (prices of 1e-101
-    printed 0.000000, of 1e99 as 100-digit integers)."""
-    return f"{u:.6f}" if u == 0 or 1e-3 <= abs(u) < 1e7 or u != u else f"{u:.6e}"
-
-
 def _value(rep: Any, y0: float, u: float) -> str:
-    """The table's value: :func:`_num`, or to ``--tol`` with its error estimate (decimals to the estimate)."""
+    """The table's value: :func:`gelav._display.fmt_fixed`, or to ``--tol`` with its error estimate (decimals to the estimate)."""
     rows = {r["price"]: r for r in rep.data.get("to_tolerance", {}).get("rows", [])}
     r = rows.get(y0)
     if r is None:
-        return _num(u)
+        return fmt_fixed(u)
     import math
 
     if not (u == 0 or 1e-3 <= abs(u) < 1e7):
-        return f"{u:.6e} ± {r['error_estimate']:.1e}"
+        return f"{fmt_fixed(u)} ± {r['error_estimate']:.1e}"
     digits = max(6, min(15, 1 - math.floor(math.log10(max(r["error_estimate"], 1e-300)))))
     return f"{u:.{digits}f} ± {r['error_estimate']:.1e}"
 
@@ -120,7 +115,7 @@ def _typed_table(rep: Any) -> None:
     for y0, u, _, _ in rep.rows():
         m = mc.get(y0)
         rows.append([f"{y0:.3g}", _value(rep, y0, u),
-                     "skipped" if m is None else f"{_num(m['value'])} ± {m['stderr']:.1e}"])
+                     "skipped" if m is None else f"{fmt_fixed(m['value'])} ± {m['stderr']:.1e}"])
     skipped = "; ".join([*(f"{k.replace('_', ' ')} skipped: {v}" for k, v in d["skipped"].items()), *_tol_note(rep)])
     print_table(f"{lab['Value']} at T = {d['horizon']:g} ({d['process']['name']}, {d['boundary']} at "
                 f"[{d['price_grid'][0]:g}, {d['price_grid'][1]:g}])",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gelav._display import fmt_fixed
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 
@@ -54,18 +55,18 @@ def jensen(horizon, mu, sigma_r, model, kappa, sigma, r0, theta, L0, cells, step
     mdl = res.model
     if not figure_and_json(lambda: bias_figure(res), plot, as_json, quiet, res.to_dict):
         return
-    rows = [["E(discount factor)", f"{res.expected_discount:.6f}"], ["DCF at the expected rate", f"{res.dcf:.6f}"],
-            ["bias", f"{res.bias:.6f}"], ["relative bias", f"{res.relative:.4%}"],
+    rows = [["E(discount factor)", fmt_fixed(res.expected_discount)], ["DCF at the expected rate", fmt_fixed(res.dcf)],
+            ["bias", fmt_fixed(res.bias)], ["relative bias", f"{res.relative:.4%}"],
             ["annualised bias", f"{res.annualised:.4%}"]]
     if res.second_order is not None:
-        rows.append(["second order ½T²σ²e^{−μT}", f"{res.second_order:.6f}"])
+        rows.append(["second order ½T²σ²e^{−μT}", fmt_fixed(res.second_order)])
     if res.feynman_kac is not None:
-        rows.append(["Feynman–Kac E[exp(−∫r)]", f"{res.feynman_kac:.6f}"])
+        rows.append(["Feynman–Kac E[exp(−∫r)]", fmt_fixed(res.feynman_kac)])
         rows.append(["  minus closed form", f"{res.diagnostics['fk_minus_closed_form']:.2e}"])
     elif "feynman_kac_unresolved" in res.diagnostics:
         rows.append(["Feynman–Kac E[exp(−∫r)]", "not resolved on this grid (see --json diagnostics)"])
     if "static_bias" in res.diagnostics:
-        rows.append(["static bias, same T, σ_r", f"{res.diagnostics['static_bias']:.6f}"])
+        rows.append(["static bias, same T, σ_r", fmt_fixed(res.diagnostics['static_bias'])])
     params = ", ".join(f"{k} = {x:g}" for k, x in res.params.items())
     print_table(f"Jensen bias, model {mdl}, T = {res.horizon:g} y ({params})", ["quantity", "value"], rows,
                 caption=f"figure written to {plot}" if plot else None)

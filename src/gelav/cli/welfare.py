@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gelav._display import fmt_fixed
 from gelav.cli._common import dump_json, handle_errors, print_table, save_figure
 
 
@@ -96,19 +97,19 @@ def welfare(preset: str | None, config: str | None, n_cells: int | None, n_steps
         return
     gc = rep.check
     unresolved = gc is not None and not gc.resolved
-    gap, per_year, poa = f"{w.gap:.6f}", _pct(w.gap_per_year), f"{w.price_of_anarchy:.6f}"
+    gap, per_year, poa = fmt_fixed(w.gap), _pct(w.gap_per_year), fmt_fixed(w.price_of_anarchy)
     if gc is not None and math.isfinite(gc.error) and gc.error > 0:
-        gap += f" ± {gc.error:.6f}"
+        gap += f" ± {fmt_fixed(gc.error)}"
     if unresolved:
         gap = per_year = poa = "not resolved"
     print_table(f"Welfare: {sc.name} (NAV per unit of LP population)", ["quantity", "value"], [
-        ["LP welfare, planner", f"{w.planner_welfare:.6f}"],
-        ["LP welfare, equilibrium", f"{w.equilibrium_welfare:.6f}"],
+        ["LP welfare, planner", fmt_fixed(w.planner_welfare)],
+        ["LP welfare, equilibrium", fmt_fixed(w.equilibrium_welfare)],
         ["welfare gap", gap],
         ["gap per year, fraction of NAV", per_year],
         ["price of anarchy", poa],
-        ["tax revenue under τ* (rebated lump-sum)", f"{w.tax_revenue:.6f}"],
-        ["buyers' surplus under τ*", f"{w.buyers_surplus:.6f}"],
+        ["tax revenue under τ* (rebated lump-sum)", fmt_fixed(w.tax_revenue)],
+        ["buyers' surplus under τ*", fmt_fixed(w.buyers_surplus)],
         ["total exits, equilibrium / planner", f"{_pct(exits_eq)} / {_pct(exits_pl)}"],
     ])
     print_table("Pigouvian tax τ*(t0, L) [% of NAV]", ["L", "τ*"],
