@@ -97,6 +97,10 @@ def test_sections_registry_and_errors(tmp_path):
         build_report({"stress": {"horizn": 2}})
     with pytest.raises(ScenarioError, match=r"\[calibration\] field `data`"):
         build_report({"calibration": {"data": str(tmp_path / "missing.csv")}})
+    with pytest.raises(ScenarioError, match=r"top-level field `title` = 3: expected a string"):
+        build_report({"title": 3})  # was printed as the page's title
+    with pytest.raises(ScenarioError, match=r"\[report\] field `title` = \['a'\]: expected a string"):
+        build_report({"report": {"title": ["a"]}})
 
     def boom(scenario):
         raise RuntimeError("solver exploded")

@@ -978,7 +978,8 @@ def build_report(scenario: Mapping[str, Any] | str | Path, *, sections: Sequence
     src = _source(scenario)
     rep = _Table(scenario.get("report"), "report", source=src)
     wanted = list(sections) if sections is not None else rep.string_list("sections", default=None)
-    title = title or rep.get("title") or scenario.get("title") or "gelav report"
+    top = _Table({"title": scenario["title"]} if "title" in scenario else None, "", source=src)
+    title = title or rep.string("title") or top.string("title") or "gelav report"
     dpi = rep.integer("dpi", default=dpi, minimum=30) or dpi
     from gelav._validation import check_int
 

@@ -136,7 +136,8 @@ class Section:
 
     def error(self, key: str, value: Any, expected: str) -> ScenarioError:
         """The error for field ``key`` holding ``value`` where ``expected`` was wanted (names file, table, field)."""
-        return ScenarioError(f"{self.source}: [{self.name}] field `{key}` = {value!r}: expected {expected}.")
+        where = f"[{self.name}] field" if self.name else "top-level field"  # name "": the file's top level
+        return ScenarioError(f"{self.source}: {where} `{key}` = {value!r}: expected {expected}.")
 
     def has(self, key: str) -> bool:
         return key in self.table
@@ -154,6 +155,15 @@ class Section:
     def get(self, key: str, default: Any = None) -> Any:
         self._used.add(key)
         return self.table.get(key, default)
+
+    def string(self, key: str, *, default: str | None = None) -> str | None:
+        """The text field ``key`` (a TOML string; a number or a table there is an error naming the field)."""
+        if not self._take(key):
+            return default
+        value = self.table[key]
+        if not isinstance(value, str):
+            raise self.error(key, value, "a string")
+        return value
 
     def number(self, key: str, *, default: float | None = None, required: bool = False,
                check: Callable[[float], bool] | None = None, expected: str = "a finite number") -> float | None:
