@@ -169,6 +169,20 @@ def _param(name: str, v: Any, maximum: float = MAX_RATE) -> float:
     return check_finite(name, v, maximum=maximum)
 
 
+def _spread_bound(A: float, e: float, c: float, sigma: float, horizon: float, v0: float) -> float:
+    r"""A bound on the equilibrium variance :math:`v_t` of :math:`X_t - \bar m_t` over :math:`[0, T]`.
+
+    The deviation :math:`y = X - \bar m` follows :math:`dy = -(A + \eta_t)y\,dt + \sigma\,dW`, so
+    :math:`v' = -2(A + \eta_t)v + \sigma^2`. The Riccati solution runs monotonically from :math:`\eta_T = c`
+    towards its stable root :math:`\delta^+ = e/(A + \sqrt{A^2 + e})` (``e`` = ε − q²), so
+    :math:`A + \eta_t \ge k = A + \min(c, \delta^+)` and, by comparison,
+    :math:`v_t \le \max(v_0, \sigma^2/2k)`; always :math:`v_t \le v_0 + \sigma^2 t`. (The bound
+    :math:`v_0 + \sigma^2T` alone spread a 1000-year game's population, sd 0.2, over ±2240: two nodes.)"""
+    crude = v0 + sigma * sigma * horizon
+    k = A + min(c, e / (A + math.sqrt(A * A + e)) if A > 0 or e > 0 else 0.0)
+    return min(crude, max(v0, sigma * sigma / (2.0 * k))) if k > 0 else crude
+
+
 def systemic_risk(
     a: float = 0.5,
     q: float = 0.5,
@@ -211,8 +225,10 @@ def systemic_risk(
     level : float
         :math:`\bar L`, :math:`|\bar L| \le 10^{12}` (seed 001: 1.0).
     domain : (float, float), optional
-        Grid interval; default seven standard deviations :math:`\sqrt{v_0 + \sigma^2 T}` (a bound on
-        the spread) beyond the mean path on each side.
+        Grid interval; default seven standard deviations beyond the mean path on each side, the
+        standard deviation being a bound on the equilibrium spread: :math:`\sqrt{v_0 + \sigma^2 T}`, or
+        :math:`\sqrt{\max(v_0, \sigma^2/2k)}` when smaller, :math:`k = a + \kappa + q + \min(c, \delta^+)`
+        the weakest pull to the mean (see the module docstring for :math:`\delta^+`).
 
     Returns
     -------
@@ -252,8 +268,7 @@ def systemic_risk(
         raise TypeError(f"`initial` must be a number or a frozen SciPy distribution, got {type(initial).__name__}.")
 
     if domain is None:
-        # the control and the herding only contract the spread: sd(X_t - m_t) <= sqrt(v0 + σ²T)
-        s = math.sqrt(v0 + sigma**2 * horizon)
+        s = math.sqrt(_spread_bound(a + kappa + q, epsilon - q * q, c, sigma, horizon, v0))
         m_end = level + (m0 - level) * math.exp(-kappa * horizon)
         domain = (min(m0, m_end) - 7.0 * s, max(m0, m_end) + 7.0 * s)
 
