@@ -129,3 +129,28 @@ def test_tiny_and_huge_values_keep_their_digits_in_the_tables():
         "0.449329", "3.70000e-11", "0.000000", "2.50000e+99", "–"]
     r = CliRunner().invoke(main, ["jensen", "--horizon", "1000", "--model", "vasicek"])
     assert r.exit_code == 0 and "0.000000" not in r.output and "e-33" in r.output
+
+
+@pytest.mark.parametrize("c", [2.7, 3.0, 3.2])
+def test_upper_tail_keeps_its_relative_accuracy(c):
+    """P(L_2 > c) for the seed OU, 3e-14 down to 4e-20: the PDE's mass above c is summed from the upper end
+    (Density.sf). As the mass minus the distribution function it was a multiple of the last bit of 1
+    (c = 2.7: 3.18e-14 = 150 × 2⁻⁵² for 3.31e-14, with an estimate of 2.2e-22, validated; c = 3 with
+    tol = 1e-20: 0, validated, for 1.24e-17). The estimate covers the error; a tol below what the
+    exponential's bound on the unit mass allows ends in ConvergenceError, not in a number."""
+    from gelav.errors import ConvergenceError
+    from gelav.forward import forward
+
+    ou = OrnsteinUhlenbeck(0.45, 1.0, 0.32)
+    m = 1.0 - 1.5 * math.exp(-0.9)
+    s = math.sqrt(0.32**2 / 0.9 * -math.expm1(-1.8))
+    exact = 0.5 * math.erfc((c - m) / (s * math.sqrt(2.0)))
+    r = stress_test(ou, -0.5, 2.0, c, direction="above", methods=["pde"]).results["pde"]
+    assert abs(r.probability - exact) <= r.error, (r.probability, exact, r.error)
+    assert abs(r.probability / exact - 1) < 0.02
+    d = forward(ou, -0.5, 2.0, include=[c + 1.0])
+    assert float(d.sf(c)) == pytest.approx(d.mass() - float(d.cdf(c)), abs=4e-16)
+    assert d.prob(above=c) == float(d.sf(c)) and d.prob(above=c) > 0
+    assert d.prob(above=c, below=c + 1.0) == pytest.approx(float(d.sf(c)) - float(d.sf(c + 1.0)), rel=1e-12)
+    with pytest.raises(ConvergenceError, match="did not reach"):
+        stress_test(ou, -0.5, 2.0, c, direction="above", methods=["pde"], tol=1e-20)

@@ -556,13 +556,20 @@ def _unit_mass(grid: Any, x0: float) -> Any:
     return grid.point_mass(x0)
 
 
-def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float) -> list[float]:
+def _cdfs(y: Any, starts: Any, sizes: Any, faces: Sequence[Any], c: float, upper: bool = False) -> list[float]:
     r""":meth:`gelav.density.Density.cdf` at ``c`` of each chain's masses in ``y`` (laid end to end; the chains
     cycle through the grids of ``faces``), the same numbers: the piecewise-linear interpolant of the
     running sums at the faces, the running sums taken chain by chain (a sequential sum, as ``np.cumsum``
     of each chain) and interpolated as ``np.interp`` does
-    (:math:`(F_{k+1} - F_k)/(f_{k+1} - f_k)\,(c - f_k) + F_k`)."""
+    (:math:`(F_{k+1} - F_k)/(f_{k+1} - f_k)\,(c - f_k) + F_k`). ``upper``: :meth:`~gelav.density.Density.sf`
+    instead (the sums from the upper end, the same numbers as it)."""
     n_g = len(faces)
+    if upper:
+        out = []
+        for i, (a, m) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+            Ui = np.concatenate((np.cumsum(y[a:a + m][::-1])[::-1], [0.0]))
+            out.append(float(np.interp(c, faces[i % n_g], Ui, left=Ui[0], right=0.0)))
+        return out
     js = [int(f.searchsorted(c, side="right")) - 1 for f in faces]  # f[j] <= c < f[j + 1]
     if all(0 < j < f.size - 1 and f[j] < c for j, f in zip(js, faces, strict=True)):  # c inside a cell
         out = []
@@ -715,7 +722,7 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
                 start[at:] = np.concatenate([start[:at]] * (len(names) - 1))
             ch = Chains(sub, diag, sup, sizes)
             y, bnd = expm_chains(ch, start, horizon)
-            cdf = _cdfs(y, ch.starts, ch.sizes, [g.faces for g in gs], c)
+            cdf = _cdfs(y, ch.starts, ch.sizes, [g.faces for g in gs], c, upper=not below)
             lost = []
             for i, (a, b) in enumerate(zip(ch.starts.tolist(), ch.ends.tolist(), strict=True)):
                 f, j = names[i // n_g], i % n_g
@@ -723,11 +730,12 @@ def _pde_to_tolerance(process: ProcessLike, x0: float, horizon: float, c: float,
                     continue
                 if not bnd[i] <= TIME_ERROR_FRACTION * tol:
                     failed[f] = (f"time-error bound {bnd[i]:.3g} of the exponential on {gs[j].n_nodes - 1} cells "
-                                 f"exceeds {TIME_ERROR_FRACTION:g} × tol (a chain far from detailed balance)")
+                                 f"exceeds {TIME_ERROR_FRACTION:g} × tol (the bound is on the unit mass: a tol far below it, "
+                                 f"or a chain far from detailed balance)")
                     lost.append(f)
                     continue
                 pT = y[a:b]
-                ps[f].append(max(cdf[i], 0.0) if below else max(float(pT.sum()) - cdf[i], 0.0))  # as Density.prob
+                ps[f].append(max(cdf[i], 0.0))  # as Density.prob (an upper tail summed from the top: Density.sf)
                 bounds[f].append(bnd[i])
                 runs[f, js[j]] = _Final(pT[None, :], gs[j], m0[j])  # every level's (the next one may be solved ahead)
             return lost
