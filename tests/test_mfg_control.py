@@ -336,8 +336,8 @@ def test_default_domain_bounds_the_equilibrium_spread():
         cf = systemic_risk(a=a, q=q, epsilon=eps, c=c, sigma=sig, horizon=T, kappa=kap,
                            initial=stats.norm(0.0, math.sqrt(v0))).closed_form
         A = a + kap + q
-        sol = solve_ivp(lambda t, v: -2.0 * (A + cf.eta(t)) * v + sig**2, (0.0, T), [v0], rtol=1e-10, atol=1e-14,
-                        max_step=T / 2000)
+        sol = solve_ivp(lambda t, v, A=A, cf=cf, sig=sig: -2.0 * (A + cf.eta(t)) * v + sig**2, (0.0, T), [v0],
+                        rtol=1e-10, atol=1e-14, max_step=T / 2000)
         assert float(sol.y[0].max()) <= _spread_bound(A, eps - q * q, c, sig, T, v0) * (1 + 1e-7)
     game = systemic_risk(horizon=1000.0)
     lo, hi = game.domain

@@ -129,6 +129,7 @@ class Density:
         if below is not None and above is not None and above >= below:
             raise ValueError(f"`above` ({above}) must be < `below` ({below}).")
         if above is None:
+            assert below is not None
             return max(float(self.cdf(below, t)), 0.0)
         if below is None:
             return max(float(self.sf(above, t)), 0.0)
