@@ -51,6 +51,12 @@ def test_bad_input_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def
     runner = CliRunner()
     r = runner.invoke(main, ["n-player", "--n", "ten"])
     assert r.exit_code == 2 and "`--n`" in r.output
+    # repeated sizes gave a rate through one N (exit 0); the errors named a non-existent --n-players
+    for ns in ("10,10", "1"):
+        r = runner.invoke(main, ["n-player", "--n", ns, "--replications", "5", "--gain-replications", "0",
+                                 "--n-cells", "20", "--n-steps", "20"])
+        assert r.exit_code == 2 and "(option --n)" in r.output and "--n-players" not in r.output, r.output
+        assert "rate" not in r.output.replace("the rate in N", "")
     r = runner.invoke(main, ["master-field", "--spreads", "0"])
     assert r.exit_code == 2 and "`spreads`" in r.output
     r = runner.invoke(main, ["master-field", "--means", "a"])
