@@ -61,6 +61,11 @@ def test_bad_input_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert r.exit_code == 2 and "`spreads`" in r.output
     r = runner.invoke(main, ["master-field", "--means", "a"])
     assert r.exit_code == 2 and "`--means`" in r.output
+    # a huge spread exited 1 blaming flow_impact/absorption_time; unsorted axes were used as given
+    r = runner.invoke(main, ["master-field", "--means", "-1", "--spreads", "1e6"])
+    assert r.exit_code == 2 and "`spreads` must be <=" in r.output and "(option --spreads)" in r.output
+    r = runner.invoke(main, ["master-field", "--means", "0,-1", "--spreads", "0.3"])
+    assert r.exit_code == 2 and "`means` must be strictly increasing" in r.output and "(option --means)" in r.output
     cfg = tmp_path / "s.toml"
     cfg.write_text("[n_player]\nreplicates = 3\n")
     r = runner.invoke(main, ["n-player", "--config", str(cfg)])

@@ -174,7 +174,7 @@ def test_gaussian_axes_must_increase_and_stay_in_the_liquidity_range() -> None:
     with pytest.raises(ValueError, match="`means` must lie in"):
         master_field(MODEL, means=(2e6,), spreads=(0.3,), numerics=NUM)
     auto = Numerics(n_cells=20, n_steps=20)
-    with pytest.raises(ValueError, match="`spreads` must be <= 1.546e\\+05"):
+    with pytest.raises(ValueError, match=r"`spreads` must be <= 1\.546e\+05"):
         master_field(MODEL, means=(-1.0,), spreads=(1e6,), numerics=auto)
     # sorted axes of the same laws tabulate (the bracket used at 0.42 is [0.35, 0.5])
     mf = master_field(MODEL, means=(-1.0,), spreads=(0.2, 0.35, 0.5), numerics=NUM, workers=0)
