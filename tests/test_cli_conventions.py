@@ -111,3 +111,21 @@ def test_preset_list_comes_from_the_registry():
     for name in SCENARIOS:
         assert name in text
     assert "thin-market" in text
+
+
+def test_error_names_the_option_a_user_types() -> None:
+    """A parameter whose option is spelled differently (`n_players` is `--n`) is named by its real option,
+    not by the parameter name with dashes (`--n-players` does not exist); `--n` is not mistaken for a
+    prefix of `--n-cells` when deciding whether the message already names it."""
+    import click
+
+    from gelav.cli import main
+    from gelav.cli._common import _as_options, _name_options, option_flags
+
+    flags = option_flags(main.get_command(click.Context(main), "n-player"))
+    assert flags["n_players"] == "--n" and flags["n_cells"] == "--n-cells"
+    assert _name_options("`n_players` is bad", flags) == "`n_players` is bad (option --n)"
+    assert _name_options("`n_players` is bad; see --n-cells", flags).endswith("(option --n)")
+    assert _name_options("`n_players` is bad (--n)", flags) == "`n_players` is bad (--n)"
+    assert _as_options("try n_players=5", flags) == "try --n 5"
+    assert _name_options("`horizon` bad", ["horizon"]) == "`horizon` bad (option --horizon)"

@@ -40,6 +40,9 @@ def test_table_output_and_bad_input():
     assert bad.exit_code == 2 and "`--q`" in bad.output
     bad = CliRunner().invoke(cli, [*ARGS, "--sigma", "-1"])
     assert bad.exit_code == 2 and "`--sigma`" in bad.output
+    # a negative tolerance was told "|tol| must be <= 0.1"
+    bad = CliRunner().invoke(cli, [*ARGS, "--tol", "-1"])
+    assert bad.exit_code == 2 and "`--tol` must be > 0, got -1.0" in bad.output and "<=" not in bad.output
     bad = CliRunner().invoke(cli, [*ARGS, "--scenario", "calm"])
     assert bad.exit_code == 2
     bad = CliRunner().invoke(cli, [*ARGS, "--method", "newton-krylov"])

@@ -51,10 +51,21 @@ def test_bad_input_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def
     runner = CliRunner()
     r = runner.invoke(main, ["n-player", "--n", "ten"])
     assert r.exit_code == 2 and "`--n`" in r.output
+    # repeated sizes gave a rate through one N (exit 0); the errors named a non-existent --n-players
+    for ns in ("10,10", "1"):
+        r = runner.invoke(main, ["n-player", "--n", ns, "--replications", "5", "--gain-replications", "0",
+                                 "--n-cells", "20", "--n-steps", "20"])
+        assert r.exit_code == 2 and "(option --n)" in r.output and "--n-players" not in r.output, r.output
+        assert "rate" not in r.output.replace("the rate in N", "")
     r = runner.invoke(main, ["master-field", "--spreads", "0"])
     assert r.exit_code == 2 and "`spreads`" in r.output
     r = runner.invoke(main, ["master-field", "--means", "a"])
     assert r.exit_code == 2 and "`--means`" in r.output
+    # a huge spread exited 1 blaming flow_impact/absorption_time; unsorted axes were used as given
+    r = runner.invoke(main, ["master-field", "--means", "-1", "--spreads", "1e6"])
+    assert r.exit_code == 2 and "`spreads` must be <=" in r.output and "(option --spreads)" in r.output
+    r = runner.invoke(main, ["master-field", "--means", "0,-1", "--spreads", "0.3"])
+    assert r.exit_code == 2 and "`means` must be strictly increasing" in r.output and "(option --means)" in r.output
     cfg = tmp_path / "s.toml"
     cfg.write_text("[n_player]\nreplicates = 3\n")
     r = runner.invoke(main, ["n-player", "--config", str(cfg)])

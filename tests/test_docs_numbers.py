@@ -211,6 +211,57 @@ def branches_three() -> tuple[float, float, float, int]:
     return (*ex, br.diagnostics["evaluations"])
 
 
+@functools.cache
+def _thin_market_branches_at(n: int, epsilon: float):  # type: ignore[no-untyped-def]
+    from gelav.mfg import SCENARIOS, Numerics, continuation
+
+    if (n, epsilon) == (40, 0.05):
+        return _thin_market_branches()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return continuation(SCENARIOS["thin-market"].model, "thin_discount", [0.2, 0.3],
+                            numerics=Numerics(n_cells=n, n_steps=n, epsilon=epsilon), step=0.02, stability=False)
+
+
+def _selling_wave(br: Any) -> float:
+    """The largest total exits [%] among the branches' equilibria at d_thin = 0.25."""
+    return max(100 * br._family.scalars(x, 0.25)[0]["exits"] for x in br.paths_at(0.25))
+
+
+def branches_refinement() -> tuple[float, ...]:
+    """The 40-cell diagram on refinement (audit B, item 4): the fold moves (0.2574 at 40 cells, 0.2923 at
+    50) and is gone from 60 cells on; the selling wave's exits at 0.25 fall with every refinement."""
+    from gelav.mfg import SCENARIOS, Numerics, find_equilibria
+    from gelav.mfg.branches import set_parameter
+
+    fold50 = _thin_market_branches_at(50, 0.05).folds
+    assert len(fold50) == 1
+    for n in (60, 80, 120):
+        assert not _thin_market_branches_at(n, 0.05).folds
+    # 120 cells: a third, low branch near 2 % at 0.25
+    low = sorted(100 * b._family.scalars(x, 0.25)[0]["exits"] for b in [_thin_market_branches_at(120, 0.05)]
+                 for x in b.paths_at(0.25))
+    assert len(low) == 3 and 1.5 < low[1] < 2.5
+    # continuation holds three equilibria at 0.25 on 40 and 50 cells; multi-start finds two on every grid
+    for n in (40, 50):
+        assert len(_thin_market_branches_at(n, 0.05).paths_at(0.25)) == 3
+    model = set_parameter(SCENARIOS["thin-market"].model, "thin_discount", 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in (40, 50, 60, 80, 120):
+            assert len(find_equilibria(model, numerics=Numerics(n_cells=n, n_steps=n, epsilon=0.05),
+                                       no_feedback=False)) == 2
+    return (fold50[0].parameter, *(_selling_wave(_thin_market_branches_at(n, 0.05)) for n in (40, 50, 60, 80, 120)))
+
+
+def branches_relaxation() -> tuple[float, float]:
+    """The selling wave's exits at 0.25 at epsilon = 0.02 on 40 and 80 cells; a fold near 0.217 on 40, none on 80."""
+    f40 = _thin_market_branches_at(40, 0.02).folds
+    assert len(f40) == 1 and abs(f40[0].parameter - 0.217) < 0.001
+    assert not _thin_market_branches_at(80, 0.02).folds
+    return tuple(_selling_wave(_thin_market_branches_at(n, 0.02)) for n in (40, 80))  # type: ignore[return-value]
+
+
 def branches_fd() -> tuple[int]:
     from gelav.mfg import SCENARIOS, Numerics, continuation
 
@@ -371,10 +422,17 @@ QUOTES: list[tuple[str, str, Callable[[], tuple[Any, ...]]] | Any] = [
                  marks=slow),
     pytest.param("docs/research.md", "$d_\\text{{thin}} \\approx {:.4f}$ (total exits {:.2f} %)", branches_fold,
                  marks=slow),
+    pytest.param("docs/research.md", "a fold at $d_\\text{{thin}} \\approx {:.4f}$ on 50, none on 60, 80 and 120;\n"
+                 "the selling wave's total exits at $d_\\text{{thin}} = 0.25$ are {:.2f}, {:.2f}, {:.2f}, {:.2f} and "
+                 "{:.2f} %\non 40, 50, 60, 80 and 120", branches_refinement, marks=slow),
+    pytest.param("docs/cli.md", "the thin-market example's fold ({:.4f} on 40 cells)",
+                 lambda: branches_fold()[:1], marks=slow),
+    pytest.param("docs/research.md", "at $\\varepsilon = 0.02$ they are {:.2f} % (40 cells) and {:.2f} % (80)",
+                 branches_relaxation, marks=slow),
     pytest.param("docs/research.md", "(`jacobian=\"fd\"`) the same branches, fold and equilibria take {} evaluations "
                  "of $\\Phi$", branches_fd, marks=slow),
     pytest.param("docs/research.md", "hold three equilibria, with total exits {:.2f} %, {:.2f} % (unstable) and "
-                 "{:.2f} %; multi-start\nfinds the same ones to $10^{{-6}}$, and one equilibrium above the fold\n"
+                 "{:.2f} %; multi-start\nfinds two of them (to $10^{{-6}}$), and one equilibrium above the fold\n"
                  "(`tests/test_mfg_branches.py`; {} evaluations of $\\Phi$)", branches_three, marks=slow),
     pytest.param("docs/model.md", "solves in {} evaluations ({} of them the ladder's failed attempt; {} in the stages {}), "
                  "residual {:.1e}, exploitability {};", steep_stress_repro, marks=slow),

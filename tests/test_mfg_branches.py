@@ -98,8 +98,11 @@ def test_continuation_bad_input() -> None:
     model = SCENARIOS["fire-sale"].model
     with pytest.raises(ValueError, match="Unknown `parameter` 'nope'"):
         continuation(model, "nope", [0, 1])
-    with pytest.raises(ValueError, match="`values`"):
+    with pytest.raises(ValueError, match="`values`") as exc:
         continuation(model, "feedback", [1.0, 1.0])
+    assert "array(" not in str(exc.value) and "[1.0, 1.0]" in str(exc.value)
+    with pytest.raises(ValueError, match=r"got 21 values from 0\.2 to 0\.2"):
+        continuation(model, "feedback", np.linspace(0.2, 0.2, 21))
     with pytest.raises(ValueError, match="`feedback`"):
         continuation(model, "feedback", [-1.0, 1.0])
     with pytest.raises(TypeError, match="`model`"):
@@ -120,6 +123,15 @@ def test_cli_continue_json_and_bad_spec(tmp_path) -> None:  # type: ignore[no-un
     for bad in ("feedback", "feedback=0", "feedback=a:b", "feedback=0:1:1"):
         r = CliRunner().invoke(main, ["mfg", "--continue", bad])
         assert r.exit_code == 2 and "`--continue`" in r.output, r.output
+
+    # START = STOP named the Python `values` and printed a numpy array repr
+    r = CliRunner().invoke(main, ["mfg", "--continue", "thin_discount=0.2:0.2"])
+    assert r.exit_code == 2 and "`--continue` START and STOP must differ" in r.output and "array(" not in r.output
+    # a model that fails inside the range said only "The user `coupling` returned non-finite prices."
+    r = CliRunner().invoke(main, ["mfg", "--scenario", "thin-market", "--continue", "thin_discount=0.2:1e9:3",
+                                  "--n-cells", "20", "--n-steps", "20"])
+    assert r.exit_code == 2 and "`--continue` thin_discount=0.2:1e9:3: the model fails at thin_discount =" in r.output
+    assert "non-finite prices" in r.output and "Traceback" not in r.output
 
 
 def test_budget_ends_in_convergence_error_with_history() -> None:

@@ -277,6 +277,27 @@ def test_control_game_rejects_bad_input():
         solve_control(concave, Numerics(n_cells=20, n_steps=5))
 
 
+def test_control_game_names_the_cause_of_hostile_input():
+    """Each of these failed with an unrelated message (convexity, "process coefficients are not
+    finite", numpy's broadcast error) or was accepted: now the argument at fault is named."""
+    f, g = (lambda t, x, a, m: 0.5 * a * a + 0.5 * (x - m) ** 2), (lambda x, m: 0 * x)
+    num = Numerics(n_cells=40, n_steps=20)
+    with pytest.raises(ValueError, match=r"`horizon` .* must be <= 1e\+06"):
+        ControlGame(f, g, 1e300, stats.norm(0, 0.3))
+    ControlGame(f, g, 1e6, stats.norm(0, 0.3))  # the cap systemic_risk has
+    for cs in ((math.inf, math.inf), (-math.inf, -math.inf)):
+        with pytest.raises(ValueError, match="`control_set` must not have both ends infinite on the same side"):
+            ControlGame(f, g, 1.0, 0.0, control_set=cs)
+    ControlGame(f, g, 1.0, 0.0, control_set=(0.0, math.inf))
+    with pytest.raises(ValueError, match="`initial` must have a finite variance when the domain is automatic"):
+        solve_control(ControlGame(f, g, 1.0, stats.cauchy(0, 1)), num)
+    # with an explicit domain a Cauchy start is a law on that interval
+    assert math.isfinite(solve_control(ControlGame(f, g, 1.0, stats.cauchy(0, 1), domain=(-3, 3)), num).population_cost)
+    wrong = ControlGame(lambda t, x, a, m: np.ones(3), g, 1.0, stats.norm(0, 0.3), domain=(-2, 2))
+    with pytest.raises(ValueError, match=r"`running_cost` returned an array of shape \(3,\).*\(41,\)"):
+        solve_control(wrong, num)
+
+
 def test_control_game_uses_the_shared_fixed_point_registry():
     """The control game's methods are the stopping game's registry entries (one registry)."""
     from gelav.mfg.control import CONTROL_METHODS

@@ -162,6 +162,26 @@ def test_master_field_bad_t0_workers_and_family_values() -> None:
         master_field(MODEL, means=(0.0,), spreads=(0.0,), numerics=NUM)
 
 
+def test_gaussian_axes_must_increase_and_stay_in_the_liquidity_range() -> None:
+    """Unsorted ``means``/``spreads`` interpolated between laws of the wrong bracket (spreads
+    [0.5, 0.2, 0.35]: the table at 0.42 off by 1.2e-3) or raised SciPy's "`x` must be strictly
+    increasing" (>= 4 means); repeats likewise. Now refused, naming the axis, as the ``family=`` path
+    does. A spread of 1e6 (grid beyond the liquidity range) failed to converge blaming `flow_impact`."""
+    for ms, ss, name in (((0.0, -1.5, -0.5, -1.0), (0.3,), "means"), ((-1.0,), (0.5, 0.2, 0.35), "spreads"),
+                         ((-1.0, -1.0), (0.3,), "means"), ((-1.0,), (0.3, 0.3), "spreads")):
+        with pytest.raises(ValueError, match=f"`{name}` must be strictly increasing"):
+            master_field(MODEL, means=ms, spreads=ss, numerics=NUM)
+    with pytest.raises(ValueError, match="`means` must lie in"):
+        master_field(MODEL, means=(2e6,), spreads=(0.3,), numerics=NUM)
+    auto = Numerics(n_cells=20, n_steps=20)
+    with pytest.raises(ValueError, match=r"`spreads` must be <= 1\.546e\+05"):
+        master_field(MODEL, means=(-1.0,), spreads=(1e6,), numerics=auto)
+    # sorted axes of the same laws tabulate (the bracket used at 0.42 is [0.35, 0.5])
+    mf = master_field(MODEL, means=(-1.0,), spreads=(0.2, 0.35, 0.5), numerics=NUM, workers=0)
+    t35, t50 = mf.table(-1.0, 0.35), mf.table(-1.0, 0.5)
+    np.testing.assert_allclose(mf.table(-1.0, 0.42), t35 + (0.42 - 0.35) / 0.15 * (t50 - t35), rtol=0, atol=1e-12)
+
+
 def test_newton_warm_start_halves_the_evaluations_same_numbers_any_number_of_workers() -> None:
     """``warm_start="newton"``: each chain from its calmest law, the neighbour's best response swept
     forward (a population sweep, no best response), then Newton with the exact tangent."""

@@ -53,6 +53,10 @@ def test_reproducible_and_plot(eq) -> None:  # type: ignore[no-untyped-def]
 def test_bad_inputs(eq) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="`n_players`"):
         n_player(eq, (10,))
+    # a rate fitted through repeated N was returned (-0.916 for N = 10, 10, with a RankWarning)
+    for ns in ((10, 10), (10, 100, 10)):
+        with pytest.raises(ValueError, match="`n_players` must list distinct"):
+            n_player(eq, ns, replications=5, gain_replications=0)
     with pytest.raises(ValueError, match="`replications`"):
         n_player(eq, (10, 100), replications=1)
     cn = solve(MFGModel((LPType(initial=("normal", -1.5, 0.3)),), Market()), numerics=Numerics(n_cells=40, n_steps=40),

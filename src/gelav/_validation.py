@@ -62,9 +62,11 @@ def check_finite(name: str, value: Any, *, maximum: float | None = None) -> floa
 
 def check_positive(name: str, value: Any, *, maximum: float | None = None) -> float:
     """Return ``value`` as a float, or raise unless it is finite and > 0 (and <= ``maximum`` if given)."""
-    v = check_finite(name, value, maximum=maximum)
-    if v <= 0.0:
+    v = check_finite(name, value)
+    if v <= 0.0:  # the sign first: `tol` = -1 was told "|tol| must be <= 0.1"
         raise ValueError(f"`{name}` must be > 0, got {v}.")
+    if maximum is not None:
+        check_finite(name, v, maximum=maximum)
     return v
 
 

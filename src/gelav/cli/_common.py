@@ -105,14 +105,35 @@ def handle_errors(func: Callable[..., Any] | None = None, *,
     return wrapper
 
 
+def option_flags(command: Any) -> dict[str, str]:
+    """The command's parameter names mapped to the option a user types (``n_players`` -> ``--n``):
+    the longest ``--`` spelling of each option, else ``--name-with-dashes``."""
+    flags: dict[str, str] = {}
+    for p in command.params:
+        if not p.name:
+            continue
+        longs = [o for o in getattr(p, "opts", []) if o.startswith("--")]
+        flags[p.name] = max(longs, key=len) if longs else f"--{p.name.replace('_', '-')}"
+    return flags
+
+
+def _flags(names: Any) -> dict[str, str]:
+    """``names`` as a mapping parameter -> option: a mapping is kept, a list of names spelled
+    ``--name-with-dashes``."""
+    if isinstance(names, dict):
+        return dict(names)
+    return {n: f"--{n.replace('_', '-')}" for n in names}
+
+
 def _name_options(message: str, names: Any) -> str:
     """Append the command-line option(s) a bad-input message names in backticks (`` `horizon` `` ->
-    ``... (option --horizon)``), unless the message already spells them."""
+    ``... (option --horizon)``; `` `n_players` `` of ``gelav n-player`` -> ``(option --n)``), unless the
+    message already spells them."""
     import re
 
-    known = set(names)
-    found = [m for m in dict.fromkeys(re.findall(r"`([a-z][a-z0-9_]*)`", message)) if m in known]
-    opts = [f"--{m.replace('_', '-')}" for m in found if f"--{m.replace('_', '-')}" not in message]
+    flags = _flags(names)
+    found = [m for m in dict.fromkeys(re.findall(r"`([a-z][a-z0-9_]*)`", message)) if m in flags]
+    opts = [flags[m] for m in found if not re.search(re.escape(flags[m]) + r"(?![\w-])", message)]
     if not opts:
         return message
     return f"{message} (option {', '.join(opts)})"
@@ -123,18 +144,18 @@ def _as_options(message: str, names: Any, *, hints: bool = False) -> str:
     (advice after a numerical failure) also `` `epsilon` `` -> `` `epsilon` (--epsilon) ``."""
     import re
 
-    known = set(names)
-    if not known:
+    flags = _flags(names)
+    if not flags:
         return message
     if hints:
-        message = re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: (f"{m.group(0)} (--{m.group(1).replace('_', '-')})"
-                                                            if m.group(1) in known else m.group(0)), message)
+        message = re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: (f"{m.group(0)} ({flags[m.group(1)]})"
+                                                            if m.group(1) in flags else m.group(0)), message)
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1)
-        if name not in known:
+        if name not in flags:
             return m.group(0)
-        return f"--{name.replace('_', '-')} {m.group(3)}"
+        return f"{flags[name]} {m.group(3)}"
 
     return re.sub(r"\b([a-z][a-z0-9_]*)=(['\"]?)([\w.+-]+)\2", repl, message)
 
@@ -275,9 +296,9 @@ def shared_options(command: str, *, export: bool = True, config_help: str | None
                         for w in caught:
                             click.echo(warning_line(w), err=True)
 
-        def names() -> list[str]:
+        def names() -> dict[str, str]:
             ctx = click.get_current_context(silent=True)
-            return [p.name for p in ctx.command.params if p.name] if ctx is not None else []
+            return option_flags(ctx.command) if ctx is not None else {}
 
         f: Callable[..., Any] = handle_errors(run, options=names)
         opts = [

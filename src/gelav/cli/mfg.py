@@ -196,11 +196,19 @@ def _continuation(spec: str, scenario_name: str | None, n_cells: int | None, n_s
     n = 21 if len(nums) == 2 else nums[2]
     if n != int(n) or n < 2:
         raise click.BadParameter(f"`--continue` N must be an integer >= 2, got {parts[2]!r}.")
+    if nums[0] == nums[1]:  # was "`values` must be ..., got array([0.2, 0.2, ...])"
+        raise click.BadParameter(f"`--continue` START and STOP must differ, got {spec!r}.")
     if scenario_name is not None and out.config is not None:
         raise click.UsageError("Give either --scenario NAME or --config FILE, not both.")
-    rep = tasks.mfg_continuation(out.config, preset=scenario_name, parameter=name.strip(), start=nums[0],
-                                 stop=nums[1], n=int(n), n_cells=n_cells, n_steps=n_steps, epsilon=epsilon,
-                                 tol=tol, stability=stability)
+    from gelav.mfg.branches import ParameterValueError
+
+    try:
+        rep = tasks.mfg_continuation(out.config, preset=scenario_name, parameter=name.strip(), start=nums[0],
+                                     stop=nums[1], n=int(n), n_cells=n_cells, n_steps=n_steps, epsilon=epsilon,
+                                     tol=tol, stability=stability)
+    except ParameterValueError as exc:  # was "The user `coupling` returned non-finite prices." alone
+        raise click.BadParameter(f"`--continue` {name.strip()}={rng}: the model fails at {exc.parameter} = "
+                                 f"{exc.value:g}: {exc.cause} Narrow the range.") from None
     out.emit(rep, lambda: _continuation_tables(rep))
 
 

@@ -67,6 +67,15 @@ _INNER_TOL = 1e-10
 
 
 # -- the parameter ---------------------------------------------------------------------------
+class ParameterValueError(ValueError):
+    """A bad-input error raised while solving at one value of the continuation parameter (e.g. a
+    user coupling returning non-finite prices there); the message says which value."""
+
+    def __init__(self, parameter: str, value: float, cause: BaseException) -> None:
+        self.parameter, self.value, self.cause = parameter, value, cause
+        super().__init__(f"at `{parameter}` = {value:g}: {cause}")
+
+
 def set_parameter(model: MFGModel, parameter: str | Callable[[MFGModel, float], MFGModel], value: float) -> MFGModel:
     """The model with ``parameter`` set to ``value``.
 
@@ -334,6 +343,7 @@ class _Family:
     def __init__(self, model: MFGModel, parameter: Any, numerics: Numerics, tol: float, max_evaluations: int,
                  grid: Any, tg: Any, jacobian: str = "tangent") -> None:
         self.base, self.parameter, self.numerics, self.tol = model, parameter, numerics, tol
+        self.name = parameter if isinstance(parameter, str) else getattr(parameter, "__name__", "parameter")
         self.grid, self.tg = grid, tg
         self.eps, self.delta = numerics.epsilon, numerics.delta
         self._problems: dict[float, Any] = {}
@@ -385,8 +395,11 @@ class _Family:
         if not np.all(np.isfinite(x)):
             raise FloatingPointError("non-finite aggregate path")
         self.n_eval += 1
-        pb = self.problem(p)
-        Zn, bw, fw = pb.phi(x.reshape(self.shape), self.eps, self.delta, newton_tol=_INNER_TOL)
+        try:
+            pb = self.problem(p)
+            Zn, bw, fw = pb.phi(x.reshape(self.shape), self.eps, self.delta, newton_tol=_INNER_TOL)
+        except ValueError as exc:  # e.g. a user coupling's non-finite prices: say at which parameter value
+            raise ParameterValueError(self.name, float(p), exc) from exc
         if self.jacobian == "tangent":  # the latest evaluations, to linearise at (x, p) without another one
             if len(self._evaluated) >= 4:
                 self._evaluated.pop(next(iter(self._evaluated)))
@@ -734,7 +747,8 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     except (TypeError, ValueError):
         raise ValueError(f"`values` must be numbers, got {values!r}.") from None
     if vals.size < 2 or not np.all(np.isfinite(vals)) or vals[0] == vals[-1]:
-        raise ValueError(f"`values` must be at least two finite numbers with different ends, got {values!r}.")
+        shown = vals.tolist() if vals.size <= 6 else f"{vals.size} values from {vals[0]:g} to {vals[-1]:g}"
+        raise ValueError(f"`values` must be at least two finite numbers with different ends, got {shown}.")
     tol = check_positive("tol", tol)
     if jacobian not in ("tangent", "fd"):
         raise ValueError(f"Unknown `jacobian` {jacobian!r}; use 'tangent' or 'fd'.")
@@ -758,8 +772,13 @@ def continuation(model: MFGModel, parameter: str | Callable[[MFGModel, float], M
     for val, mdl, direction in ((a, m_a, 1.0 if b > a else -1.0), (b, m_b, 1.0 if a > b else -1.0)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AccuracyWarning)
-            eqs = find_equilibria(mdl, numerics=numerics, grid=fam.grid, time_grid=fam.tg, no_feedback=False,
-                                  tol=tol)
+            try:
+                eqs = find_equilibria(mdl, numerics=numerics, grid=fam.grid, time_grid=fam.tg, no_feedback=False,
+                                      tol=tol)
+            except ParameterValueError:
+                raise
+            except ValueError as exc:
+                raise ParameterValueError(name, float(val), exc) from exc
         seen: list[Array] = []
         for eq in eqs:
             x = eq.path.ravel() if eq.path.size == fam.n else None

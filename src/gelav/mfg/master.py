@@ -54,7 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 from gelav._progress import track
 from gelav._validation import check_int
 from gelav.grid import Grid, TimeGrid
-from gelav.mfg.model import MFGModel, Numerics, SolverOptions
+from gelav.mfg.model import MAX_LEVEL, MFGModel, Numerics, SolverOptions
 
 __all__ = ["WARM_STARTS", "MasterField", "chain_order", "master_field", "restart", "restart_from"]
 
@@ -604,7 +604,10 @@ def master_field(
     model : MFGModel
         Every type starts from the same law of the family (its own ``initial`` is ignored).
     means, spreads : sequences of float
-        The Gaussian family :math:`N(m, s^2)` (spreads > 0), used unless ``family`` or ``laws`` is given.
+        The Gaussian family :math:`N(m, s^2)`, used unless ``family`` or ``laws`` is given: each
+        strictly increasing (unsorted or repeated values are refused, not reordered), spreads > 0,
+        :math:`|m| \le 10^6`, and, with the automatic domain, :math:`|m| + 6.47\,s \le 10^6` (the
+        grid spans the laws' :math:`10^{-10}` quantiles).
     family : callable ``family(x, *theta) -> density at the nodes``, optional
         Any parametrised family; with ``params`` (name -> values, a tensor grid, in order).
         Node masses are ``density × volumes``, normalised to 1.
@@ -643,7 +646,8 @@ def master_field(
     Raises
     ------
     ValueError
-        Empty family, a spread <= 0, bad laws or ``warm_start``, ``t0`` outside ``[0, T)`` (``T`` the
+        Empty family, a spread <= 0, unsorted or repeated ``means``/``spreads``, a mean or
+        spread beyond the liquidity range, bad laws or ``warm_start``, ``t0`` outside ``[0, T)`` (``T`` the
         earliest fund end), or ``workers`` < 0.
     """
     t_start = time.perf_counter()
@@ -672,6 +676,27 @@ def master_field(
             raise ValueError("`means` and `spreads` must be non-empty lists of finite numbers.")
         if np.any(ss <= 0):
             raise ValueError(f"`spreads` must be > 0, got {ss.tolist()}.")
+        # unsorted axes interpolated between laws of the wrong bracket (spreads [0.5, 0.2, 0.35]: off by
+        # 1.2e-3 at 0.42) or raised SciPy's "`x` must be strictly increasing" (>= 4 means): refuse them,
+        # as the `family=` path does (sorting silently would reorder the table a caller indexes)
+        for name, a in (("means", ms), ("spreads", ss)):
+            if a.size > 1 and np.any(np.diff(a) <= 0):
+                raise ValueError(f"`{name}` must be strictly increasing (no repeats), got {a.tolist()}; "
+                                 f"sort them, e.g. {sorted(set(a.tolist()))}.")
+        if np.any(np.abs(ms) > MAX_LEVEL):
+            raise ValueError(f"`means` must lie in [-{MAX_LEVEL:g}, {MAX_LEVEL:g}] (the liquidity range), "
+                             f"got {ms.tolist()}.")
+        # the automatic grid spans each law's 1e-10 quantiles, mean ± z·spread: keep them in the liquidity
+        # range as the means are (spread 1e6 put the model's unit-scale dynamics inside one cell and
+        # the fixed point failed, blaming `flow_impact`)
+        from gelav.processes.laws import Normal
+
+        z = float(Normal().isf(0.5e-10))  # as in Problem's automatic domain
+        reach = float(np.max(np.abs(ms))) + z * float(ss.max())
+        if numerics.domain is None and reach > MAX_LEVEL:
+            raise ValueError(f"`spreads` must be <= {(MAX_LEVEL - float(np.max(np.abs(ms)))) / z:.4g} here: the "
+                             f"grid spans mean ± {z:.2f} spreads, which must stay within ±{MAX_LEVEL:g} (the "
+                             f"liquidity range); got max spread {float(ss.max()):g}.")
         if numerics.domain is None:
             lo_m = Problem(
                 model.with_initial(("normal", float(ms.min()), float(ss.max()))), numerics, start=t0

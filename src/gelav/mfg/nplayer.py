@@ -144,7 +144,8 @@ def n_player(eq: Any, n_players: tuple[int, ...] | list[int] = (10, 100, 1000, 1
         whose steps are Markov transitions (``scheme="euler"``, or Crank–Nicolson
         with :math:`\Delta t\,|q_{ii}| \le 2`).
     n_players : sequence of int
-        Population sizes (each ≥ the number of types).
+        At least two distinct population sizes (each ≥ the number of types); repeats
+        are refused, since the rates are fitted through distinct N.
     replications : int
         Independent populations per N for the price gap.
     gain_replications : int
@@ -160,7 +161,8 @@ def n_player(eq: Any, n_players: tuple[int, ...] | list[int] = (10, 100, 1000, 1
     Raises
     ------
     ValueError
-        Herding/feedback present, too few players, or a step that is not a Markov chain.
+        Herding/feedback present, too few players or sizes, repeated sizes, or a step
+        that is not a Markov chain.
 
     Examples
     --------
@@ -181,6 +183,9 @@ def n_player(eq: Any, n_players: tuple[int, ...] | list[int] = (10, 100, 1000, 1
     K = len(model.types)
     if ns.size < 2 or ns[0] < K:
         raise ValueError(f"`n_players` needs at least two sizes, each >= the number of types ({K}); got {list(n_players)}.")
+    if np.unique(ns).size < ns.size:  # a rate fitted through repeated N was printed (-0.916 for N = 10, 10)
+        raise ValueError(f"`n_players` must list distinct population sizes (the rate in N is fitted through "
+                         f"them); got {list(n_players)} with repeats.")
     replications = check_int("replications", replications, minimum=2, maximum=MAX_CELLS)
     # a negative count skipped the gain silently; one above `replications` used only `replications`
     # populations while the result reported the larger count (now it reports the count used)

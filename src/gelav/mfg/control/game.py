@@ -36,7 +36,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_callable, check_finite, check_nonnegative, check_positive
+from gelav._validation import (
+    MAX_HORIZON,
+    check_callable,
+    check_finite,
+    check_nonnegative,
+    check_positive,
+)
 from gelav.errors import ConvergenceError
 
 __all__ = ["ControlGame", "mean_statistic"]
@@ -70,16 +76,19 @@ class ControlGame:
     terminal_cost : callable ``(x, stats) -> array``
         :math:`g`.
     horizon : float
-        :math:`T` [years], > 0.
+        :math:`T` [years], in :math:`(0, 10^6]`.
     initial : float or frozen SciPy distribution or callable density
-        The law of :math:`X_0` (a number is a point mass).
+        The law of :math:`X_0` (a number is a point mass). With the automatic domain a
+        distribution must have a finite variance (a Cauchy law is refused: its
+        :math:`10^{-10}` quantiles, which the grid spans, are of order :math:`10^{9}`).
     drift : callable ``(t, x, stats) -> array``, optional
         The uncontrolled drift :math:`b` (default 0).
     volatility : float or callable ``(t, x) -> array``
         :math:`\sigma` (per square-root year). Default 0.32 (seed 001).
     control_set : (float, float)
-        :math:`A = [\alpha_{\min}, \alpha_{\max}]`; infinite ends allowed (default
-        :math:`\mathbb R`). ``(0, 0)`` is the uncontrolled (McKean–Vlasov) dynamics.
+        :math:`A = [\alpha_{\min}, \alpha_{\max}]`, :math:`\alpha_{\min} \le \alpha_{\max}`;
+        infinite ends allowed (default :math:`\mathbb R`), but not both on the same side.
+        ``(0, 0)`` is the uncontrolled (McKean–Vlasov) dynamics.
     discount : float
         :math:`\rho \ge 0` per year (the population is not killed by it).
     statistic : "mean" or callable ``(x, p) -> float or array``
@@ -116,7 +125,8 @@ class ControlGame:
         self.terminal_cost = check_callable("terminal_cost", terminal_cost)
         if isinstance(horizon, (bool, np.bool_)):
             raise TypeError("`horizon` must be a real number, got a bool.")
-        self.horizon = check_positive("horizon", horizon)
+        # capped as systemic_risk caps it: horizon=1e300 failed later with an unrelated convexity message
+        self.horizon = check_positive("horizon", horizon, maximum=MAX_HORIZON)
         if isinstance(initial, (bool, np.bool_)):
             raise TypeError("`initial` must be a number, a frozen SciPy distribution or a density, got a bool.")
         if isinstance(initial, (int, float, np.integer, np.floating)):
@@ -139,6 +149,9 @@ class ControlGame:
         lo, hi = float(_number_or_inf("control_set[0]", lo)), float(_number_or_inf("control_set[1]", hi))
         if not lo <= hi:
             raise ValueError(f"`control_set` must satisfy lo <= hi, got {control_set!r}.")
+        if lo == hi and math.isinf(lo):  # (inf, inf) was accepted, (-inf, -inf) failed in the generator
+            raise ValueError(f"`control_set` must not have both ends infinite on the same side, got "
+                             f"{control_set!r}; use (0, 0) for the uncontrolled dynamics.")
         self.control_set = (lo, hi)
         self.discount = check_nonnegative("discount", _number("discount", discount))
         if isinstance(statistic, str):
@@ -241,7 +254,12 @@ def _number_or_inf(name: str, value: Any) -> float:
 
 
 def _values(name: str, value: ArrayLike, x: Array) -> Array:
-    v = np.broadcast_to(np.asarray(value, dtype=float), x.shape).copy()
+    a = np.asarray(value, dtype=float)
+    try:
+        v = np.broadcast_to(a, x.shape).copy()
+    except ValueError:  # was numpy's "operands could not be broadcast together ..."
+        raise ValueError(f"`{name}` returned an array of shape {a.shape}; it must be a scalar or match the "
+                         f"state array's shape {x.shape} (vectorise it in `x`).") from None
     if not np.all(np.isfinite(v)):
         raise ValueError(f"`{name}` returned non-finite values.")
     return v

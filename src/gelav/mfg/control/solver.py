@@ -111,6 +111,12 @@ def _grid(game: ControlGame, numerics: Numerics) -> Any:
         if isinstance(init, float):
             pts: Any = np.array([init])
         elif hasattr(init, "ppf"):
+            # the grid spans the 1e-10 quantiles: a law without a finite variance (Cauchy: +-3e9) put
+            # the population in a cell or two and failed later with an unrelated convexity message
+            var = float(init.var()) if hasattr(init, "var") else math.nan
+            if not math.isfinite(var):
+                raise ValueError(f"`initial` must have a finite variance when the domain is automatic (got "
+                                 f"variance {var:g}); pass an explicit `domain` (on the game or in `numerics`).")
             pts = np.array([float(init.ppf(1e-10)), float(init.isf(1e-10))])
         else:
             raise ValueError("An `initial` density needs an explicit `domain` (on the game or in `numerics`).")
