@@ -556,3 +556,50 @@ def test_generator_stress_cir_audit_cases_are_left_out() -> None:
                                    ((0.3, 0.02, 0.2), 0.02, 3.0, 1e-9), ((0.2, 0.1, 0.5), 0.05, 1.0, 1e-12)]:
         with pytest.raises(MethodOmitted, match="singular end"):
             stress_probability(CIR(*params), x0, horizon, c)
+
+
+# -- tiny tails: the upper tail from the upper masses, beyond the tree a bound -------------------------
+def _ou_tail(ou: OrnsteinUhlenbeck, x0: float, horizon: float, c: float, below: bool) -> float:
+    m = ou.mean + (x0 - ou.mean) * math.exp(-ou.kappa * horizon)
+    sd = ou.sigma * math.sqrt(-math.expm1(-2 * ou.kappa * horizon) / (2 * ou.kappa))
+    return float(stats.norm.cdf(c, m, sd) if below else stats.norm.sf(c, m, sd))
+
+
+@pytest.mark.parametrize("c", [2.0, 2.6, 2.8, 2.9, 3.0, 3.2, 5.0])
+def test_tree_tiny_upper_tail_within_estimate(c: float) -> None:
+    """P(X_2 > c) for seed 000 was 1 - F in doubles: 5.55e-16 "± 1.1e-16" at c = 2.9 for 1.9e-16,
+    1.110e-15 at 3.0 and 3.2 for 1.2e-17 and 3.8e-20. Now within the estimate, and where the trees
+    resolve the tail (a nonzero answer) within 5 % of norm.sf."""
+    ou = OrnsteinUhlenbeck(**SEED000)
+    exact = _ou_tail(ou, X0, T, c, below=False)
+    p, err = stress_probability(ou, X0, T, c, below=False)
+    assert abs(p - exact) <= err, (p, err, exact)
+    if p > 0:
+        assert abs(p - exact) <= 0.05 * exact
+    else:  # beyond the tree: the answer is 0 with the tail's bound, which must be tight-ish
+        assert exact <= err <= 1.1 * exact
+
+
+@pytest.mark.parametrize("c", [0.45, 0.4, 0.2])
+def test_tree_threshold_beyond_the_tree_reports_its_bound(c: float) -> None:
+    """OU(5, 1, 0.2) from 1 over 3 y, c = 0.45 (8.7 sd): "0 ~ 0.0e+00" for 1.715e-18."""
+    ou = OrnsteinUhlenbeck(5.0, 1.0, 0.2)
+    exact = _ou_tail(ou, 1.0, 3.0, c, below=True)
+    p, err = stress_probability(ou, 1.0, 3.0, c)
+    assert p == 0.0 and exact <= err <= 1.1 * exact
+    q, err_q = stress_probability(ou, 1.0, 3.0, 2.0 - c, below=False)  # the mirror image, upper tail
+    assert q == 0.0 and exact <= err_q <= 1.1 * exact
+    r, err_r = stress_probability(ou, 1.0, 3.0, c, below=False)  # the complement: 1 within the bound
+    assert abs(r - (1.0 - exact)) <= err_r
+
+
+def test_gbm_tiny_upper_tail_relative_error() -> None:
+    """GBM upper tails (tree in ln S) from the upper masses: relative error, not ulp(1)."""
+    gbm = GeometricBrownianMotion(0.05, 0.2)
+    for c in (2.5, 3.5, 4.0):
+        z = (math.log(c) - (0.05 - 0.02) * 1.0) / 0.2
+        exact = float(stats.norm.sf(z))
+        p, err = stress_probability(gbm, 1.0, 1.0, c, below=False)
+        assert abs(p - exact) <= err, (c, p, err, exact)
+        if p > 0:
+            assert abs(p - exact) <= 0.05 * exact
