@@ -63,8 +63,8 @@ class TrinomialReport(TaskResult):
         return out
 
 
-#: the walk's variance after its steps (in units of y²) the moments up to the fourth can carry
-VAR_RANGE = (1e-150, 1e150)
+#: the walk's δy²·steps (its spread in units of y, squared) the moments up to the fourth can carry
+SPREAD_RANGE = (1e-150, 1e150)
 #: most steps per walk: the exact lattice law (the reference of the KS distance) costs O(steps²)
 MAX_WALK_STEPS = 20_000
 
@@ -91,17 +91,19 @@ def trinomial(scenario: ScenarioLike = None, *, keep_paths: bool = False, **opti
     if cfg["seed"] is not None and cfg["seed"] < 0:
         raise ValueError(f"`--seed` must be >= 0, got {cfg['seed']}.")
     walk = TrinomialWalk(cfg["alpha"], dy=cfg["dy"], dt=cfg["dt"])
-    # the moments go up to the fourth (the kurtosis divides by var²): the variance of the walk must keep
-    # var² a normal float (δy = 1e-300 raised "Normal law needs ... scale", 1e-160 a bare division by zero)
+    # the moments go up to the fourth (the kurtosis divides by var²): the spread of the walk in units of y
+    # must keep var² a normal float (δy = 1e-300 raised "Normal law needs ... scale", 1e-160 a bare division
+    # by zero)
     with np.errstate(all="ignore"):
-        var = 2.0 * cfg["alpha"] * float(cfg["dy"]) ** 2 * cfg["steps"]
-    if not (VAR_RANGE[0] <= var <= VAR_RANGE[1]):
-        raise ValueError(f"`--dy` = {cfg['dy']:g} gives the walk's variance 2αδy²·steps = {var:.3g} after "
-                         f"{cfg['steps']} steps; the moments (up to the fourth) need it in [{VAR_RANGE[0]:.0e}, "
-                         f"{VAR_RANGE[1]:.0e}]: express y in other units (rescale `--dy`).")
-    if not (math.isfinite(walk.c2) and walk.c2 > 0.0):
-        raise ValueError(f"`--dt` = {cfg['dt']:g} gives C² = αδy²/δt = {walk.c2:g}, not a positive finite number; "
-                         "rescale `--dt`.")
+        spread = float(cfg["dy"]) ** 2 * cfg["steps"]
+    if not (SPREAD_RANGE[0] <= spread <= SPREAD_RANGE[1]):
+        raise ValueError(f"`--dy` = {cfg['dy']:g} gives δy²·steps = {spread:.3g} after {cfg['steps']} steps; the "
+                         f"moments (up to the fourth) need it in [{SPREAD_RANGE[0]:.0e}, {SPREAD_RANGE[1]:.0e}]: "
+                         "express y in other units (rescale `--dy`).")
+    limit = 2.0 * walk.c2 * cfg["steps"] * cfg["dt"]
+    if not (math.isfinite(limit) and limit >= np.finfo(float).tiny):
+        raise ValueError(f"`--alpha`, `--dy`, `--dt` = {cfg['alpha']:g}, {cfg['dy']:g}, {cfg['dt']:g} give the limit's "
+                         f"variance 2C²t = {limit:.3g} (C² = αδy²/δt), not a positive finite float; rescale `--dt`.")
     keep = keep_paths and cfg["paths"] * (cfg["steps"] + 1) <= _KEEP_PATHS
     sample = walk.simulate(cfg["steps"], cfg["paths"], seed=cfg["seed"], x0=cfg["x0"], keep_paths=keep)
     summary = sample.summary()
