@@ -215,3 +215,23 @@ def test_a_spread_below_rounding_leaves_paths_and_lattice_out():
     # far from the threshold a tiny spread answers 0 correctly: nothing left out
     r = stress_test(p, -0.5, 1e-300, -0.6, methods=["mc", "lattice"], paths=10_000)
     assert not r.omitted and r.results["mc"].probability == 0.0
+
+
+@pytest.mark.parametrize("cells", ["100000000", "14143"])
+def test_cells_beyond_the_memory_limit_names_the_option(cells: str) -> None:
+    """``--cells 100000000`` named `n_cells` and `n_steps`, options the command does not have."""
+    r = run("stress", "--cells", cells)
+    code, err = r.exit_code, r.output
+    assert code == 2 and "`--cells`" in err and "<= 14,141" in err and "n_cells" not in err
+
+
+@pytest.mark.parametrize("kind,params", [("gbm", ()), ("cir", ("--kappa", "1", "--mean", "0.05", "--sigma", "0.2"))])
+@pytest.mark.parametrize("opt,value", [("--a", "-1"), ("--b", "-0.5")])
+def test_exit_time_limit_outside_the_state_space_names_the_option(kind: str, params: tuple[str, ...], opt: str,
+                                                                   value: str) -> None:
+    """GBM / CIR with ``--a -1`` said "Cannot classify the end at x=-1: the coefficients are not finite"."""
+    args = {"--a": "0.5", "--b": "1"}
+    args[opt] = value
+    r = run("exit-time", "--process", kind, *params, "--a", args["--a"], "--b", args["--b"])
+    code, err = r.exit_code, r.output
+    assert code == 2 and f"`{opt}` = {value}" in err and "outside the state space (0, ∞)" in err

@@ -70,7 +70,13 @@ def test_config_table_and_override(tmp_path) -> None:
 @pytest.mark.parametrize(
     "args,match",
     [(("--alpha", "0.7"), "`alpha`"), (("--paths", "0"), "`--paths`"), (("--paths", "1"), "`--paths` must be >= 2"), (("--steps", "-3"), "`--steps`"),
-     (("--seed", "-1"), "`--seed`"), (("--dy", "0"), "`dy`")],
+     (("--seed", "-1"), "`--seed`"), (("--dy", "0"), "`dy`"),
+     # the exact law costs O(steps²): 1e6 steps ran > 120 s
+     (("--steps", "1000000", "--paths", "10"), "`--steps` = 1000000 is too large: it must be <= 20,000"),
+     (("--steps", "20000", "--paths", "100000"), "`--steps` × `--paths`"),
+     # a variance that underflows: "Normal law needs a finite `loc`..." and a bare division by zero
+     (("--dy", "1e-300"), "`--dy` = 1e-300"), (("--dy", "1e-160"), "`--dy` = 1e-160"),
+     (("--dt", "1e-320"), "`--dt`")],
 )
 def test_bad_input_exit_code_2(args: tuple[str, ...], match: str) -> None:
     code, _, err = run("trinomial", *args)

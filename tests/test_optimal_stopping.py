@@ -206,3 +206,27 @@ def test_perpetual_put_with_a_slowly_decaying_value_converges_in_the_default_bud
     far = v.diagnostics["far_field"]
     stated = any(issubclass(x.category, AccuracyWarning) for x in w)
     assert abs(v.value(100.0) - exact) <= (2 * far["change"] if stated else 1e-3 * exact)
+
+
+@pytest.mark.parametrize(("r", "sigma", "strike", "x0", "tol"), [
+    (0.02, 0.5, 1.0, 1.3, 1e-4),  # γ = 0.16: the value decays like S^-0.16
+    (0.01, 0.6, 100.0, 120.0, 1e-2),  # γ = 0.056
+    (0.05, 0.3, 1.0, 1.2, 1e-4),  # γ = 1.1
+])
+def test_perpetual_put_to_tolerance_covers_the_far_field(r: float, sigma: float, strike: float, x0: float,
+                                                         tol: float) -> None:
+    """The perpetual put (K - S*)(S/S*)^-γ, γ = 2r/σ², S* = γK/(1 + γ): with tol the automatic domain's
+    reflecting far end was left at a relative 1e-4 (0.60216952 ± 1.44e-6 for 0.60208387 at tol = 1e-5)."""
+    import math as _m
+
+    from gelav import GeometricBrownianMotion
+    from gelav.stopping import optimal_stopping
+
+    g = 2 * r / sigma**2
+    b = g * strike / (1 + g)
+    exact = (strike - b) * (x0 / b) ** (-g)
+    v = optimal_stopping(GeometricBrownianMotion(r, sigma), lambda s: np.maximum(strike - s, 0.0), _m.inf,
+                         discount=r, x0=x0, tol=tol)
+    err = v.diagnostics["error_estimate"]
+    assert err <= tol and abs(float(v.value(x0)) - exact) <= err
+    assert 0.0 < v.diagnostics["truncation_error_bound"] <= 0.1 * tol

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._validation import MAX_CELLS, check_finite, check_horizon, check_int, check_positive
+from gelav.errors import AccuracyWarning
 from gelav.fd.grid import Grid, auto_domain
 from gelav.fd.singular import singular_ends
 from gelav.lattice.counting import fit_order, lattice_cdf
@@ -85,16 +87,55 @@ def _generator_grid(process: ProcessLike, x0: float, threshold: float, n_cells: 
     return grid
 
 
+#: the generator lattice leaves itself out where the threshold lies closer to a singular end than this
+#: many first cells of the coarser graded grid (its answer and estimate cannot be trusted there)
+END_CELLS = 2.0
+
+
+def _check_threshold_resolved(process: ProcessLike, threshold: float, n_cells: int,
+                              domain: tuple[float, float]) -> None:
+    r"""Raise :class:`gelav.stress.MethodOmitted` where the threshold lies within :data:`END_CELLS` first cells
+    of the coarser graded grid from a singular end of the state space.
+
+    There (CIR at 0 with or without the Feller condition, Jacobi at 0 or 1) the threshold node is followed
+    by a cell thousands of times wider than its own, whose scale and speed integrals 8-point Gauss–Legendre
+    does not resolve: the two lattices agree with each other and not with the law (CIR(0.2, 0.1, 0.5),
+    x0 = 0.05, T = 1, c = 1e-9: 0.0812 "~ 5.1e-3" for 0.0385). The decision reads only the Feller class of
+    the end (:func:`gelav.fd.singular.singular_ends`) and the graded grid's first spacing.
+    """
+    lo, hi = domain
+    sing = singular_ends(process, domain)
+    if not any(sing):
+        return
+    ends = "both" if all(sing) else ("lower" if sing[0] else "upper")
+    x = Grid.graded(lo, hi, max(n_cells, 4), ends=ends).nodes
+    for flag, end, h in ((sing[0], lo, x[1] - x[0]), (sing[1], hi, x[-1] - x[-2])):
+        if flag and abs(threshold - end) < END_CELLS * h:
+            from gelav.stress import MethodOmitted
+
+            need = 2 * math.ceil(math.sqrt(END_CELLS * (hi - lo) / max(abs(threshold - end), 1e-300)))
+            raise MethodOmitted(
+                f"the threshold {threshold:.3g} lies within {END_CELLS:g} first cells ({END_CELLS * h:.2g}) of the "
+                f"singular end x={end:g} of the state space: the generator lattice does not resolve the law there "
+                f"and its error estimate would not bound its error (the first cell shrinks like 1/n_cells²; "
+                + (f"n_cells >= {need} would put the threshold beyond them)" if need <= MAX_CELLS
+                   else "no lattice of at most MAX_CELLS cells puts the threshold beyond them)"))
+
+
 def _generator_prob(process: ProcessLike, x0: float, horizon: float, threshold: float, below: bool, grid: Grid) -> float:
     lat = GeneratorLattice(process, grid, method="exact")
     p = lat.forward(grid.point_mass(x0), horizon)
     if grid.spacing.max() > 1.5 * grid.spacing.min():
         # graded towards a singular end, the threshold on a node: the cdf piecewise linear between
         # the faces (second order); the cubic through four faces of very different spacing is not
-        F = float(np.interp(threshold, grid.faces, np.concatenate(([0.0], np.cumsum(p)))))
-    else:
-        F = float(lattice_cdf(grid.nodes, p, threshold))
-    return F if below else float(p.sum()) - F
+        if below:
+            return float(np.interp(threshold, grid.faces, np.concatenate(([0.0], np.cumsum(p)))))
+        # the upper tail summed from the top (1 - F rounds to multiples of ulp(1))
+        upper = np.concatenate((np.cumsum(p[::-1])[::-1], [0.0]))
+        return float(np.interp(threshold, grid.faces, upper))
+    if below:
+        return float(lattice_cdf(grid.nodes, p, threshold))
+    return float(lattice_cdf(-grid.nodes[::-1], p[::-1], -threshold))
 
 
 def stress_probability(
@@ -137,7 +178,10 @@ def stress_probability(
         Tree steps :math:`2N` of the finer tree (the coarse one has half). Doubled
         as needed until the truncated mean-reverting tree spans the threshold with
         two standard deviations to spare (its half-width grows like
-        :math:`\sqrt{N}`; see :meth:`TrinomialTree.covers`).
+        :math:`\sqrt{N}`; see :meth:`TrinomialTree.covers`). A threshold more than
+        8.5 standard deviations out (in the tree's Gaussian coordinate) that the trees
+        do not reach is not refined for: the answer is 0 (1 for the complement) with
+        the Mills bound :math:`\varphi(z)/z` of the exact tail as its error estimate.
     method : {"auto", "tree", "generator"}
     n_cells : int
         Cells of the finer generator lattice.
@@ -151,6 +195,10 @@ def stress_probability(
     ------
     ValueError
         On bad arguments or an unknown ``method``.
+    gelav.stress.MethodOmitted
+        The generator lattice where the threshold lies within two first cells of the coarser
+        graded grid from a singular end of the state space (CIR at 0: a threshold of 1e-9 printed
+        0.0812 "~ 5.1e-3" for 0.0385); the message says how many cells would resolve it.
 
     Examples
     --------
@@ -187,15 +235,29 @@ def stress_probability(
             probe = TrinomialTree(process, x0, horizon, n1)
         use_tree = method == "tree" or far or probe.covers(level)
     if use_tree:
-        p1 = probe.prob(**kw)
-        p2 = TrinomialTree(process, x0, horizon, 2 * n1).prob(**kw)
+        fine = TrinomialTree(process, x0, horizon, 2 * n1)
+        with warnings.catch_warnings():
+            if far:  # the truncation bias is bounded below, not warned about
+                warnings.simplefilter("ignore", AccuracyWarning)
+            p1 = probe.prob(**kw)
+            p2 = fine.prob(**kw)
         q, sizes, name = 1.0, (n1, 2 * n1), "tree"
         tail = 0.0  # a tree has no truncated domain
+        if far and not (probe.covers(level) and fine.covers(level)):
+            # beyond 8.5 sd of the (Gaussian) law in the tree's coordinate and outside the truncated tree:
+            # the trees see no mass there, the exact tail is below the Mills bound φ(z)/z, reported as the
+            # error of a zero answer (a threshold at 8.7 sd printed "0 ~ 0.0e+00" for 1.7e-18)
+            z = abs(level - probe.mean_path(horizon)) / probe.terminal_std
+            bound = math.exp(-0.5 * z * z) / (z * math.sqrt(2.0 * math.pi))
+            inside = (level < probe.mean_path(horizon)) == below  # the threshold's tail is the asked one
+            p_far = 0.0 if inside else 1.0
+            return StressEstimate(p_far, bound, (p1, p2), sizes, name, q, time.perf_counter() - t0)
     else:
         m2 = check_int("n_cells", n_cells, minimum=8)
         m1 = m2 // 2
         tail = 1e-12
         dom = auto_domain(process, x0, horizon, tail=tail, include=(threshold,))
+        _check_threshold_resolved(process, threshold, m1, dom)
         p1 = _generator_prob(process, x0, horizon, threshold, below, _generator_grid(process, x0, threshold, m1, dom))
         p2 = _generator_prob(process, x0, horizon, threshold, below,
                              _generator_grid(process, x0, threshold, m1, dom, refine=1))
@@ -205,6 +267,7 @@ def stress_probability(
             # answer (issue 11, class 2); widen it to leave out 1e-8 of the answer
             tail = min(tail, max(1e-8 * max(p1, p2), 1e-300))
             dom = auto_domain(process, x0, horizon, tail=tail, include=(threshold,))
+            _check_threshold_resolved(process, threshold, m1, dom)
             p1 = _generator_prob(process, x0, horizon, threshold, below,
                                  _generator_grid(process, x0, threshold, m1, dom))
             p2 = _generator_prob(process, x0, horizon, threshold, below,

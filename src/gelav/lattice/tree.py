@@ -364,7 +364,9 @@ class TrinomialTree:
         r""":math:`P(X_T < \text{below})` or :math:`P(X_T > \text{above})` with smooth counting.
 
         Counting is done in the tree's own (possibly log) coordinate, where
-        the nodes are uniform, by :func:`lattice_cdf`.
+        the nodes are uniform, by :func:`lattice_cdf`; the upper tail is counted
+        from the upper masses (mirrored), so a tiny :math:`P(X_T > c)` keeps its
+        relative accuracy instead of rounding to multiples of ulp(1).
         """
         if (below is None) == (above is None):
             raise ValueError("Give exactly one of `below` and `above`.")
@@ -389,8 +391,11 @@ class TrinomialTree:
                 AccuracyWarning,
                 stacklevel=2,
             )
-        F = float(lattice_cdf(y, q, c))
-        return F if below is not None else float(q.sum()) - F
+        if below is not None:
+            return float(lattice_cdf(y, q, c))
+        # the upper tail from the upper masses (mirrored counting), not as 1 - F: that rounds to
+        # multiples of ulp(1) ~ 1e-16 (5.55e-16 printed for 1.9e-16)
+        return float(lattice_cdf(-y[::-1], q[::-1], -c))
 
     def __repr__(self) -> str:
         return (f"TrinomialTree({type(self.process).__name__}, x0={self.x0:g}, horizon={self.horizon:g}, "

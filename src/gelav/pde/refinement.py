@@ -177,6 +177,8 @@ def backward_to_tolerance(solve: Callable[..., V], x0: float | None, tol: float,
                     err += DOMAIN_TAIL * float(abs(run.values).max())
                 err = max(err, noise)
                 err += 2.0 * float(run.diagnostics.get("time_error_bound", 0.0))
+                # a truncated domain's far-field error (the perpetual stopping problem), bounded by the run
+                err += float(run.diagnostics.get("truncation_error_bound", 0.0))
                 level["error_estimate"] = err
                 level["order"] = q
                 if err <= tol:

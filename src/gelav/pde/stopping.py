@@ -231,7 +231,13 @@ def optimal_stopping(
     if tol is not None:
         fixed = {k: v for k, v in kw.items() if k not in ("n_cells", "n_steps")}
 
+        perpetual = isinstance(horizon, (int, float)) and math.isinf(horizon) and horizon > 0
+
         def solve(n_cells: int, n_steps: int) -> StoppingValue:
+            if perpetual:  # the far field to a tenth of tol, its bound added to the estimate
+                return _perpetual_far_field(process, reward, running=running, discount=discount, lower=lower,
+                                            upper=upper, grid=None, domain=fixed["domain"], x0=x0, n_cells=n_cells,
+                                            max_iter=max_iter, t_start=_time.perf_counter(), far_tol=0.1 * tol)
             return optimal_stopping(process, reward, horizon, running=running, discount=discount, lower=lower,
                                     upper=upper, x0=x0, times=times, start=start, method=method, side=side,
                                     max_iter=max_iter, n_cells=n_cells, n_steps=n_steps, **fixed)
@@ -392,10 +398,12 @@ def _perpetual(process: ProcessLike, reward: Any, *, running: Any, discount: Any
 
 #: relative far-field tolerance of a perpetual value at ``x0`` (the change when the far ends move out)
 FAR_FIELD_TOL = 1e-4
+#: most widenings of the automatic domain with ``tol`` (each adds half the width)
+FAR_FIELD_WIDENINGS = 40
 
 
 def _perpetual_far_field(process: ProcessLike, reward: Any, *, grid: Grid | None, domain: Any, x0: Any,
-                         **kw: Any) -> StoppingValue:
+                         far_tol: float | None = None, **kw: Any) -> StoppingValue:
     r"""The perpetual problem with its far-field error measured (and, on an automatic domain, removed).
 
     A perpetual problem has no horizon to size the domain by, and its value decays only like a power
@@ -407,6 +415,12 @@ def _perpetual_far_field(process: ProcessLike, reward: Any, *, grid: Grid | None
     until the change is below :data:`FAR_FIELD_TOL` relative to the value and the wider answer is
     returned; on a domain the caller gave, the change is reported and warned about when above it.
     ``diagnostics["far_field"]`` holds the domain, the last change, the tolerance and the widenings.
+
+    ``far_tol`` (absolute; ``optimal_stopping(tol=)`` passes a tenth of ``tol``) widens an automatic domain
+    until the far-field error left, extrapolated from the last two changes as a geometric series
+    :math:`c_k\rho/(1-\rho)`, :math:`\rho = c_k/c_{k-1}` (at least :math:`c_k`), is at most it, and
+    records that bound as ``diagnostics["truncation_error_bound"]``, which the refinement adds to its
+    estimate (the relative 1e-4 left 8.6e-5 at x0 = 1.3 for a perpetual put whose estimate was 1.4e-6).
     """
     import warnings
 
@@ -421,7 +435,10 @@ def _perpetual_far_field(process: ProcessLike, reward: Any, *, grid: Grid | None
     d_lo, d_hi = domain_of(process)
     x0f = float(x0)
     change, widenings = math.nan, 0
-    for _ in range(8 if auto else 1):
+    changes: list[float] = []
+    grow = 0.5 if far_tol is None else 1.0  # to a tolerance: double the width (fewer, larger steps)
+    left = math.inf
+    for _ in range((8 if far_tol is None else FAR_FIELD_WIDENINGS) if auto else 1):
         g = v.grid
         x = g.nodes
         width = g.upper - g.lower
@@ -433,11 +450,11 @@ def _perpetual_far_field(process: ProcessLike, reward: Any, *, grid: Grid | None
         parts = [x]
         if free[0]:
             h = x[1] - x[0]
-            ext = x[0] - h * np.arange(math.ceil(0.5 * width / h), 0, -1)
+            ext = x[0] - h * np.arange(math.ceil(grow * width / h), 0, -1)
             parts.insert(0, ext[ext > d_lo])
         if free[1]:
             h = x[-1] - x[-2]
-            ext = x[-1] + h * np.arange(1, math.ceil(0.5 * width / h) + 1)
+            ext = x[-1] + h * np.arange(1, math.ceil(grow * width / h) + 1)
             parts.append(ext[ext < d_hi])
         wide = _perpetual(process, reward, grid=Grid(np.concatenate(parts)), domain=None, x0=x0, **kw)
         u0, u1 = float(v.value(x0f)), float(wide.value(x0f))
@@ -446,10 +463,20 @@ def _perpetual_far_field(process: ProcessLike, reward: Any, *, grid: Grid | None
         widenings += 1
         if auto:
             v = wide
+        changes.append(change)
+        if far_tol is not None:
+            rho = changes[-1] / changes[-2] if len(changes) >= 2 and changes[-2] > 0 else math.nan
+            left = max(change, change * rho / (1.0 - rho)) if 0.0 <= rho < 0.9 else math.inf
+            if change == 0.0 or left <= far_tol:
+                left = 0.0 if change == 0.0 else left
+                break
+            continue
         if change <= FAR_FIELD_TOL * scale:
             break
-    tol = FAR_FIELD_TOL * max(abs(float(v.value(x0f))), 1e-300)
-    ok = change <= tol
+    tol = FAR_FIELD_TOL * max(abs(float(v.value(x0f))), 1e-300) if far_tol is None else far_tol
+    ok = change <= tol if far_tol is None else left <= far_tol
+    if far_tol is not None:
+        v.diagnostics["truncation_error_bound"] = left if auto else change
     v.diagnostics["far_field"] = {"checked": True, "domain": (v.grid.lower, v.grid.upper), "change": change,
                                   "tolerance": tol, "widenings": widenings if auto else 0, "converged": ok}
     if not ok:

@@ -182,6 +182,19 @@ class ExitTimeReport(TaskResult):
         return out
 
 
+def _check_in_state_space(process: ProcessLike, a: Any, b: Any) -> None:
+    """Refuse a limit outside the process's state space, naming its option (GBM with ``--a -1`` said "Cannot
+    classify the end at x=-1: the coefficients are not finite")."""
+    from gelav.processes.protocol import domain_of, name_of
+
+    lo, hi = domain_of(process)
+    space = f"({'-∞' if lo == -math.inf else f'{lo:g}'}, {'∞' if hi == math.inf else f'{hi:g}'})"
+    for name, v in (("a", a), ("b", b)):
+        if v is not None and isinstance(v, (int, float)) and (v < lo or v > hi):
+            raise ValueError(f"`--{name}` = {v:g} lies outside the state space {space} of {name_of(process)}: "
+                             "the limits of the interval must be states of the process (or its ends).")
+
+
 def exit_time(scenario: ScenarioLike = None, *, process: ProcessLike | None = None, kind: str | None = None,
               x0: Any = None, **options: Any) -> ExitTimeReport:
     """Exit from (a, b): a scenario's ``[process]`` and ``[exit_time]`` tables, overridden by the options.
@@ -203,6 +216,7 @@ def exit_time(scenario: ScenarioLike = None, *, process: ProcessLike | None = No
             table = {"kind": kind}
         table.update({k: v for k, v in params.items() if v is not None})
         process = process_from_config(table, source=source_of(sc) if sc else "command line")
+    _check_in_state_space(process, s["a"], s["b"])
     if s["x0"] is None:
         s["x0"] = [s["a"] + f * (s["b"] - s["a"]) for f in (0.25, 0.5, 0.75)]
     data = run_exit_time(process, s["a"], s["b"], s["x0"], horizon=s["horizon"], n_cells=s["n_cells"],

@@ -299,6 +299,7 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
         proc = None
     else:
         proc = process if process is not None else _process(sc, kappa, mean, sigma)
+    _check_cells(s["cells"], s["methods"], s["tol"])
     hs, cs = _as_list(s["horizon"]), _as_list(s["threshold"])
     common = {"direction": s["direction"], "methods": s["methods"], "paths": s["paths"], "seed": s["seed"],
               "cells": s["cells"], "levels": s["var"], "fit": fit, "draws": s["draws"], "band_level": s["band_level"]}
@@ -322,6 +323,23 @@ def stress(scenario: ScenarioLike = None, *, process: ProcessLike | None = None,
     example = _worked_example(proc, res.inputs["x0"], res.inputs["horizon"], res.inputs["threshold"])
     return StressReport(inputs={k: s[k] for k in FIELDS}, diagnostics=diag, result=res, process=proc,
                         worked_example=example, grid=grid)
+
+
+def _check_cells(cells: Any, methods: Any, tol: Any) -> None:
+    """Refuse a ``--cells`` whose PDE arrays (``cells + 1`` nodes × ``cells / 2`` steps on the finest grid) would
+    not fit in :data:`gelav._validation.MAX_CELLS` elements, naming the option (``--cells 100000000`` named
+    ``n_cells`` and ``n_steps``). With ``tol`` the cells are the search's budget, checked there."""
+    from gelav._validation import MAX_CELLS
+
+    if cells is None or tol is not None or (methods is not None and "pde" not in methods):
+        return
+    n = int(cells)
+    if (n + 1) * max(n // 2, 50) > MAX_CELLS:
+        most = math.isqrt(2 * MAX_CELLS)
+        while (most + 1) * max(most // 2, 50) > MAX_CELLS:
+            most -= 1
+        raise ValueError(f"`--cells` = {n:,} is too large: the PDE's finest grid ({n + 1:,} nodes × {n // 2:,} "
+                         f"steps) must fit in {MAX_CELLS:.0e} array elements, so `--cells` <= {most:,}.")
 
 
 def _as_list(v: Any) -> list[float]:
