@@ -247,3 +247,24 @@ def test_overflowing_or_underflowing_designs_are_refused_naming_the_column(tmp_p
             r = CliRunner().invoke(main, ["premium", str(p), *extra])
             assert r.exit_code == 2 and col in r.output, (name, extra, r.output)
             assert "alpha" not in r.output and "Warning" not in r.output and "SVD" not in r.output
+
+
+def test_huber_returns_an_exact_fit() -> None:
+    # the MAD of rounding-level residuals (~1e-18) put every trade outside the Huber band:
+    # "fewer trades than parameters lie inside the Huber band". The scale is floored at the
+    # rounding of the observations, and on an exact fit Huber is least squares.
+    L = np.array([0.0, 1, 2, 3, -1, 0.5])
+    T = np.array([1.0, 2, 3, 4, 5, 6])
+    y = (0.045 - 0.025 * L + 0.021 * L**2) * np.sqrt(T)
+    fit = fit_premium(L, T, y, robust=True)
+    for k, v in zip(("alpha", "beta", "gamma"), (0.045, -0.025, 0.021), strict=True):
+        assert fit.params[k] == pytest.approx(v, abs=1e-13)
+        assert fit.stderr[k] < 1e-13
+    np.testing.assert_array_equal(fit.weights, 1.0)
+    # an exact bulk with one outlier: the bulk is fitted exactly, the outlier down-weighted
+    y2 = y.copy()
+    y2[0] += 0.5
+    fit2 = fit_premium(L, T, y2, robust=True)
+    for k, v in zip(("alpha", "beta", "gamma"), (0.045, -0.025, 0.021), strict=True):
+        assert fit2.params[k] == pytest.approx(v, abs=1e-9)
+    assert fit2.weights[0] < 1e-6

@@ -19,7 +19,8 @@ linear in :math:`\theta = (\alpha, \beta, \gamma)` with the regressors
   efficiency at the normal), by iteratively re-weighted least squares with the
   scale re-estimated each iteration as the normalised MAD of the residuals,
   :math:`s = \mathrm{median}|e - \mathrm{median}(e)|/0.6745`; weights
-  :math:`w_i = \min(1, c\,s/|e_i|)`. Stops when the parameters change by less
+  :math:`w_i = \min(1, c\,s/|e_i|)`; :math:`s` is at least :math:`64\varepsilon\max_i|\pi_i|`
+  (the rounding of the observations), so an exact fit is returned as least squares. Stops when the parameters change by less
   than ``tol`` (relative); :class:`~gelav.errors.ConvergenceError` after
   ``max_iter``. Standard errors from the M-estimation sandwich
   :math:`s^2 A^{-1} B A^{-1}\,n/(n-3)`, :math:`A = \sum\psi'(u_i)x_ix_i^\top`,
@@ -217,6 +218,9 @@ def _mad_scale(e: NDArray[np.float64]) -> float:
     return float(np.median(np.abs(e - np.median(e)))) / 0.6744897501960817
 
 
+#: the Huber scale is at least this times max |observed| (rounding of the observations)
+_SCALE_FLOOR = 64 * float(np.finfo(float).eps)
+
 #: the largest |observed discount| accepted, as a fraction of NAV: 1e308 overflowed the fit's sums, and a
 #: discount typed in percent (12 for 12 %) is the usual slip; a stake can trade below zero, not at -9 NAV
 MAX_DISCOUNT = 10.0
@@ -227,11 +231,15 @@ def _huber(X: NDArray[np.float64], y: NDArray[np.float64], c: float, max_iter: i
     theta, _ = _ols(X, y)
     history: list[dict[str, float]] = []
     n, p = X.shape
+    # The scale is floored at the rounding of the observations: on an exactly fitting data set the
+    # MAD is ~1e-18 (rounding alone), every trade fell outside the Huber band and the fit was refused;
+    # there the Huber solution is the least-squares one.
+    floor = _SCALE_FLOOR * float(np.max(np.abs(y)))
     for it in range(1, max_iter + 1):
         e = y - X @ theta
         s = _mad_scale(e)
-        if s <= 0:  # more than half the residuals equal: an exact fit of the bulk
-            s = float(np.sqrt(np.mean(e * e))) or 1e-300
+        if s <= floor:  # more than half the residuals equal to rounding: an exact fit of the bulk
+            s = max(float(np.sqrt(np.mean(e * e))) if s <= 0 else s, floor) or 1e-300
         u = np.abs(e) / s
         w = np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
         sw = np.sqrt(w)
@@ -247,7 +255,9 @@ def _huber(X: NDArray[np.float64], y: NDArray[np.float64], c: float, max_iter: i
             f"{history[-1]['relative_step']:.3g} > `tol` = {tol:g}); raise `max_iter` or look for a "
             "degenerate data set.", history)
     e = y - X @ theta
-    s = _mad_scale(e) or float(np.sqrt(np.mean(e * e)))
+    s = _mad_scale(e)
+    if s <= floor:
+        s = max(float(np.sqrt(np.mean(e * e))) if s <= 0 else s, floor) or 1e-300
     u = e / s
     psi = np.clip(u, -c, c)
     dpsi = (np.abs(u) <= c).astype(float)
