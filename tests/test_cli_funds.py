@@ -83,6 +83,10 @@ def test_metrics_bad_row_exit_2(tmp_path):
     p.write_text("date,cashflow\n2020-03-31,-1\n2020-06-30,x\n")
     r = CliRunner().invoke(main, ["metrics", str(p)])
     assert r.exit_code == 2 and "row 2, column 'cashflow'" in r.output
+    for cell in ("", "NA", "nan"):  # was dropped with a note, IRR 4.88 % printed for the rest
+        p.write_text(f"year,cashflow\n0,-100\n1,{cell}\n2,110\n")
+        r = CliRunner().invoke(main, ["metrics", str(p)])
+        assert r.exit_code == 2 and "row 2, column 'cashflow': missing value" in r.output and "IRR" not in r.output
 
 
 def test_portfolio_reverse_json_and_custom(toml_file, tmp_path):
