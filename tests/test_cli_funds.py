@@ -178,3 +178,18 @@ def test_portfolio_exit_boundary_sells_below_each_stake_s_boundary(tmp_path):
     assert r.exit_code == 0 and "exit rule: sell when L_t < L*(T − t)" in r.output
     r = CliRunner().invoke(main, ["portfolio", str(p), "--exit-boundary", "--exit-level", "-1"])
     assert r.exit_code == 2 and "`--exit-level` or `--exit-boundary`" in r.output
+
+
+def test_metrics_huge_multiples_print_in_scientific_notation(fund_file):
+    # --nav 1e308 printed TVPI as a 307-digit fixed-point number
+    from gelav.funds import read_cashflows
+
+    m = read_cashflows(fund_file, nav=1e306).metrics()
+    r = CliRunner().invoke(main, ["metrics", fund_file, "--nav", "1e306"])
+    assert r.exit_code == 0, r.output
+    tvpi_row = next(line for line in r.output.splitlines() if "TVPI" in line)
+    assert f"{m.tvpi:.2e}" in tvpi_row and len(tvpi_row) < 60
+    assert max(len(line) for line in r.output.splitlines()) < 100
+    r = CliRunner().invoke(main, ["metrics", fund_file])
+    m0 = read_cashflows(fund_file).metrics()
+    assert f"{m0.tvpi:.3f}" in next(line for line in r.output.splitlines() if "TVPI" in line)

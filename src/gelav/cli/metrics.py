@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gelav._display import fmt_rate
+from gelav._display import fmt_fixed, fmt_rate
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import premium_options, renamed_errors, resolve_premium  # noqa: F401  (resolve_premium: its old home)
 
@@ -16,7 +16,8 @@ def _pct(v: float | None) -> str:
 
 
 def _x(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3f}"
+    """A multiple with 3 decimals, scientific from 1e7 and below 1e-3 (a TVPI of 1e306 printed 307 digits)."""
+    return "—" if v is None else fmt_fixed(v, 3, small=1e-3)
 
 
 @click.command()
