@@ -584,8 +584,11 @@ def exit_boundary(
 
     times = np.linspace(0.0, T, n_steps + 1)
     reward_fn: Any = reward  # optimal_stopping accepts a time-dependent reward g(t, x)
+    # Howard's iteration on an M-matrix obstacle problem ends within n + 1 policies (each flips at
+    # least one row, never back); 100 was too few where the exit region moves far in one step
+    # (σ = 100: one row a side per policy over 300 cells), so give it the n + 1 it may need
     sol = optimal_stopping(process, reward_fn, T, running=running, discount=disc, domain=(lo, hi), n_cells=n_cells,
-                           n_steps=n_steps, times=times, scheme=scheme, method=method)
+                           n_steps=n_steps, times=times, scheme=scheme, method=method, max_iter=n_cells + 2)
     if sol.grid.nodes.size != nodes.size or not np.allclose(sol.grid.nodes, nodes):
         nodes = sol.grid.nodes
     factor = np.exp(shift * (T - sol.times))[:, None]
