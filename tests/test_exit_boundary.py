@@ -177,3 +177,16 @@ def test_large_sigma_converges_to_the_fast_mixing_limit():
     p = gelav.IlliquidityPremium()
     eb = gelav.exit_boundary(gelav.OrnsteinUhlenbeck(0.45, 1.0, 100.0), p)
     assert eb.value(0.0, 1.0) == pytest.approx(1.0 - p.level(p.argmin) * math.sqrt(10.0), abs=5e-4)
+
+
+def test_sensitivity_is_one_sided_at_the_edge_of_a_parameter_s_range():
+    # δ = 0 by default: the central bump to δ = -0.05 was refused
+    eb = exit_boundary(n_cells=150, n_steps=100)
+    s = eb.sensitivity("distribution_rate")
+    assert s["difference"] == "forward" and s["h"] == 0.05
+    up = eb.resolve(distribution_rate=0.05).boundary()
+    np.testing.assert_array_equal(s["up"], up)
+    np.testing.assert_allclose(s["derivative"], (up - eb.boundary()) / 0.05, rtol=0, atol=0, equal_nan=True)
+    assert eb.sensitivity("kappa")["difference"] == "central"
+    eb0 = exit_boundary(discount=0.0, nav_growth=0.0, n_cells=150, n_steps=100)
+    assert eb0.sensitivity("r", abs_bump=0.01)["difference"] == "forward"
