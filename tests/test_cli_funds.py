@@ -70,7 +70,7 @@ def test_metrics_several_irrs_are_listed(tmp_path):
 
 @pytest.mark.parametrize("args, match", [
     (["--nav", "-1"], "--nav"),
-    (["--flow-column", "zzz"], "`flow_column` 'zzz'"),
+    (["--flow-column", "zzz"], "`--flow-column` 'zzz'"),
     (["--scaling", "cubic"], "--scaling"),
 ])
 def test_metrics_bad_options_exit_2(fund_file, args, match):
@@ -193,3 +193,14 @@ def test_metrics_huge_multiples_print_in_scientific_notation(fund_file):
     r = CliRunner().invoke(main, ["metrics", fund_file])
     m0 = read_cashflows(fund_file).metrics()
     assert f"{m0.tvpi:.3f}" in next(line for line in r.output.splitlines() if "TVPI" in line)
+
+
+def test_metrics_column_errors_name_the_option(tmp_path):
+    # "name it with `time_column`": the option is --time-column
+    p = tmp_path / "w.csv"
+    p.write_text("a,b,c\n1,2,3\n")
+    r = CliRunner().invoke(main, ["metrics", str(p)])
+    assert r.exit_code == 2 and "`--time-column`" in r.output and "`time_column`" not in r.output
+    p.write_text("year,b\n0,1\n1,2\n")
+    r = CliRunner().invoke(main, ["metrics", str(p)])
+    assert r.exit_code == 2 and "`--flow-column`" in r.output

@@ -126,3 +126,11 @@ def test_exit_boundary_notes_a_sale_price_above_nav() -> None:
     assert f"{chk['min_premium']:.2f}" in r.output
     r = run("exit-boundary", "--cells", "60", "--steps", "40", "--no-check")
     assert r.exit_code == 0 and "note:" not in r.output
+
+
+def test_jensen_grid_errors_name_the_options() -> None:
+    # "`cells` must be >= 8": the option is --cells
+    r = run("jensen", "--model", "vasicek", "--cells", "2")
+    assert r.exit_code == 2 and "`--cells` must be >= 8, got 2" in r.output
+    r = run("jensen", "--model", "vasicek", "--steps", "0")
+    assert r.exit_code == 2 and "`--steps`" in r.output

@@ -54,7 +54,9 @@ def metrics(file, nav, time_column, flow_column, liquidity_column, index_column,
                                                flow_column=flow_column, liquidity_column=liquidity_column,
                                                index_column=index_column, alpha=alpha, beta=beta, gamma=gamma,
                                                scaling=scaling),
-                         {"premium": "--alpha`/`--beta`/`--gamma`/`--scaling", "nav": "--nav"})
+                         {"premium": "--alpha`/`--beta`/`--gamma`/`--scaling", "nav": "--nav",
+                          "time_column": "--time-column", "flow_column": "--flow-column",
+                          "liquidity_column": "--liquidity-column", "index_column": "--index-column"})
     fc, m, premium = rep.cashflows, rep.metrics, rep.premium
     file = rep.inputs["data"]
     if not figure_and_json(fc.plot, plot, as_json, quiet, rep.to_dict):
