@@ -70,7 +70,7 @@ def test_metrics_several_irrs_are_listed(tmp_path):
 
 @pytest.mark.parametrize("args, match", [
     (["--nav", "-1"], "--nav"),
-    (["--flow-column", "zzz"], "`flow_column` 'zzz'"),
+    (["--flow-column", "zzz"], "`--flow-column` 'zzz'"),
     (["--scaling", "cubic"], "--scaling"),
 ])
 def test_metrics_bad_options_exit_2(fund_file, args, match):
@@ -83,6 +83,10 @@ def test_metrics_bad_row_exit_2(tmp_path):
     p.write_text("date,cashflow\n2020-03-31,-1\n2020-06-30,x\n")
     r = CliRunner().invoke(main, ["metrics", str(p)])
     assert r.exit_code == 2 and "row 2, column 'cashflow'" in r.output
+    for cell in ("", "NA", "nan"):  # was dropped with a note, IRR 4.88 % printed for the rest
+        p.write_text(f"year,cashflow\n0,-100\n1,{cell}\n2,110\n")
+        r = CliRunner().invoke(main, ["metrics", str(p)])
+        assert r.exit_code == 2 and "row 2, column 'cashflow': missing value" in r.output and "IRR" not in r.output
 
 
 def test_portfolio_reverse_json_and_custom(toml_file, tmp_path):
@@ -174,3 +178,29 @@ def test_portfolio_exit_boundary_sells_below_each_stake_s_boundary(tmp_path):
     assert r.exit_code == 0 and "exit rule: sell when L_t < L*(T − t)" in r.output
     r = CliRunner().invoke(main, ["portfolio", str(p), "--exit-boundary", "--exit-level", "-1"])
     assert r.exit_code == 2 and "`--exit-level` or `--exit-boundary`" in r.output
+
+
+def test_metrics_huge_multiples_print_in_scientific_notation(fund_file):
+    # --nav 1e308 printed TVPI as a 307-digit fixed-point number
+    from gelav.funds import read_cashflows
+
+    m = read_cashflows(fund_file, nav=1e308).metrics()
+    r = CliRunner().invoke(main, ["metrics", fund_file, "--nav", "1e308"])
+    assert r.exit_code == 0, r.output
+    tvpi_row = next(line for line in r.output.splitlines() if "TVPI" in line)
+    assert f"{m.tvpi:.2e}" == "1.27e+306" and "1.27e+306" in tvpi_row and len(tvpi_row) < 60  # docs/cli.md
+    assert max(len(line) for line in r.output.splitlines()) < 100
+    r = CliRunner().invoke(main, ["metrics", fund_file])
+    m0 = read_cashflows(fund_file).metrics()
+    assert f"{m0.tvpi:.3f}" in next(line for line in r.output.splitlines() if "TVPI" in line)
+
+
+def test_metrics_column_errors_name_the_option(tmp_path):
+    # "name it with `time_column`": the option is --time-column
+    p = tmp_path / "w.csv"
+    p.write_text("a,b,c\n1,2,3\n")
+    r = CliRunner().invoke(main, ["metrics", str(p)])
+    assert r.exit_code == 2 and "`--time-column`" in r.output and "`time_column`" not in r.output
+    p.write_text("year,b\n0,1\n1,2\n")
+    r = CliRunner().invoke(main, ["metrics", str(p)])
+    assert r.exit_code == 2 and "`--flow-column`" in r.output

@@ -112,3 +112,25 @@ def test_jensen_command(tmp_path) -> None:
     r = run("jensen", "--model", "hjm")
     assert r.exit_code == 2 and "--model" in r.output
     assert run("jensen", "-q").output == ""
+
+
+def test_exit_boundary_notes_a_sale_price_above_nav() -> None:
+    # --gamma -1: π < 0 on part of the grid (a sale price above NAV); V(0, 1) = 5.12 was printed
+    # with no word of it, while `gelav premium` notes the same thing
+    from gelav import IlliquidityPremium
+
+    r = run("exit-boundary", "--gamma", "-1", "--cells", "60", "--steps", "40", "--no-check")
+    assert r.exit_code == 0, r.output
+    chk = IlliquidityPremium(gamma=-1.0).check((-3.0, 3.0), (0.0, 10.0), warn=False)
+    assert chk["negative_premium"] and "note:" in r.output and "a price above NAV" in r.output
+    assert f"{chk['min_premium']:.2f}" in r.output
+    r = run("exit-boundary", "--cells", "60", "--steps", "40", "--no-check")
+    assert r.exit_code == 0 and "note:" not in r.output
+
+
+def test_jensen_grid_errors_name_the_options() -> None:
+    # "`cells` must be >= 8": the option is --cells
+    r = run("jensen", "--model", "vasicek", "--cells", "2")
+    assert r.exit_code == 2 and "`--cells` must be >= 8, got 2" in r.output
+    r = run("jensen", "--model", "vasicek", "--steps", "0")
+    assert r.exit_code == 2 and "`--steps`" in r.output

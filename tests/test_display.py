@@ -33,3 +33,13 @@ def test_density_rich_display_and_short_repr():
     assert "<table" in h and "VaR 99%" in h and f"{d.value_at_risk(0.99):.4g}" in h
     assert "ES 99%" in d._repr_markdown_()
     assert len(repr(d)) < 200 and "array" not in repr(d)
+
+
+def test_fmt_fixed_small_switch_for_multiples():
+    from gelav._display import fmt_fixed
+
+    assert fmt_fixed(0.5, 3, small=1e-3) == "0.500"
+    assert fmt_fixed(1.2189e306, 3, small=1e-3) == "1.22e+306"
+    assert fmt_fixed(4e-4, 3, small=1e-3) == "4.00e-04"
+    assert fmt_fixed(9999999.0, 3, small=1e-3) == "9999999.000"
+    assert fmt_fixed(0.5, 3) == "5.00e-01"  # the default switch is unchanged

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+import gelav
 from gelav import (
     IlliquidityPremium,
     OrnsteinUhlenbeck,
@@ -153,3 +154,39 @@ def test_growth_just_inside_the_float_range_is_the_closed_form() -> None:
     e = exit_boundary(nav_growth=60.0, holding_cost=0.0, n_cells=20, n_steps=8)
     assert not e.stop[:-1].any()
     np.testing.assert_allclose(e.values[0], math.exp(59.92 * 10.0), rtol=1e-9)
+
+
+@pytest.mark.parametrize("c0", [0.0, 0.5])
+def test_no_premium_value_is_nav_and_policy_iteration_does_not_cycle_on_ties(c0):
+    # π ≡ 0 and g = r: selling pays NAV, holding at best NAV (less the stress cost), so
+    # V ≡ 1 per unit NAV exactly. Holding and selling tie wherever c(L) = 0, and policy
+    # iteration flipped those rows on rounding noise until `max_iter` (exit code 1).
+    eb = gelav.exit_boundary(premium=gelav.IlliquidityPremium(0.0, 0.0, 0.0), holding_cost=c0)
+    np.testing.assert_allclose(eb.values, 1.0, rtol=0, atol=1e-12)
+    x = eb.nodes
+    if c0 == 0.0:  # a tie everywhere: hold (no exit region)
+        assert not eb.stop[:-1].any()
+    else:  # selling is strictly better only where the stress cost c0·max(-L, 0) is positive
+        np.testing.assert_array_equal(eb.stop[0], x < -1e-12)
+
+
+def test_large_sigma_converges_to_the_fast_mixing_limit():
+    # σ = 100: the exit region moves one row a side per policy, beyond the old budget of
+    # 100 policies; with n + 1 the solve ends. L mixes over [-3, 3] almost at once, so the
+    # stake is sold at once near the cheapest premium: V(0, ·) ≈ 1 - min a(L)·√T.
+    p = gelav.IlliquidityPremium()
+    eb = gelav.exit_boundary(gelav.OrnsteinUhlenbeck(0.45, 1.0, 100.0), p)
+    assert eb.value(0.0, 1.0) == pytest.approx(1.0 - p.level(p.argmin) * math.sqrt(10.0), abs=5e-4)
+
+
+def test_sensitivity_is_one_sided_at_the_edge_of_a_parameter_s_range():
+    # δ = 0 by default: the central bump to δ = -0.05 was refused
+    eb = exit_boundary(n_cells=150, n_steps=100)
+    s = eb.sensitivity("distribution_rate")
+    assert s["difference"] == "forward" and s["h"] == 0.05
+    up = eb.resolve(distribution_rate=0.05).boundary()
+    np.testing.assert_array_equal(s["up"], up)
+    np.testing.assert_allclose(s["derivative"], (up - eb.boundary()) / 0.05, rtol=0, atol=0, equal_nan=True)
+    assert eb.sensitivity("kappa")["difference"] == "central"
+    eb0 = exit_boundary(discount=0.0, nav_growth=0.0, n_cells=150, n_steps=100)
+    assert eb0.sensitivity("r", abs_bump=0.01)["difference"] == "forward"

@@ -297,6 +297,12 @@ def test_read_cashflows_parquet(tmp_path):
 @pytest.mark.parametrize("text, match", [
     ("date,cashflow\n2020-03-31,-1\n2020-06-30,abc\n", r"row 2, column 'cashflow'"),
     ("date,cashflow,L_t\n2020-03-31,-1,0.1\n2020-06-30,2,\n", r"row 2, column 'L_t': missing"),
+    # a missing cash flow was dropped with a note (IRR 4.88 % printed for the rest)
+    ("year,cashflow\n0,-100\n1,\n2,110\n", r"row 2, column 'cashflow': missing value \(''\).*write 0"),
+    ("year,cashflow\n0,-100\n1,NA\n2,110\n", r"row 2, column 'cashflow': missing value \('NA'\)"),
+    ("year,cashflow\n0,-100\n1,nan\n2,110\n", r"row 2, column 'cashflow': missing value \('nan'\)"),
+    ("year,cashflow\n0,-100\n,5\n2,110\n", r"row 2, column 'year': missing value"),
+    ("year,contributions,distributions\n0,100,0\n1,,3\n", r"row 2, column 'contributions': missing"),
     ("date,cashflow,benchmark_index\n2020-03-31,-1,1\n2020-06-30,2,0\n", r"row 2, column 'benchmark_index'"),
     ("date,foo\n2020-03-31,-1\n", "no cash-flow column"),
     ("x,cashflow\nA,-1\n", "no time column"),

@@ -117,3 +117,45 @@ def test_lav_bad_input():
         liquidity_adjusted_value(model="yale")
     with pytest.raises(ValueError, match="negative"):
         liquidity_adjusted_value(premium=IlliquidityPremium(-0.05, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("rate", [0.08, 5.0, 10.0, 100.0, 1e5])
+def test_lav_no_premium_equals_exact_sum_at_any_rate(rate):
+    # Σ e^{-r t_k}(D_k - C_k) with the model's own (L-free) schedule. Crank–Nicolson
+    # alone kept the value for a large r Δt (factor -> -1): 76.08 at r = 1e5, -8.03e-4
+    # for -1.135e-3 at r = 10. The uniform discount is now applied exactly.
+    m = TakahashiAlexander()
+    s = m.schedule()
+    exact = float(np.exp(-rate * s.times) @ s.net)
+    r = liquidity_adjusted_value(m, premium=None, rate=rate)
+    assert r.value == pytest.approx(exact, rel=1e-12, abs=1e-300)
+    assert r.dcf == pytest.approx(exact, rel=1e-12, abs=1e-300)
+
+
+def test_lav_large_constant_premium_is_exact():
+    # a callable λ(L) = 50 (constant): the whole discount is uniform, e^{-(r + 50) t_k}
+    m = TakahashiAlexander()
+    s = m.schedule()
+    r = liquidity_adjusted_value(m, premium=lambda x: 50.0 + 0.0 * x, rate=0.05)
+    assert r.value == pytest.approx(float(np.exp(-50.05 * s.times) @ s.net), rel=1e-12)
+
+
+def test_lav_default_value_within_its_error_estimate_of_the_old_scheme():
+    # Before the exact uniform factor: 14.722149552960667 (16 steps), 14.72224064481727
+    # (32 steps); the time error of the old default was about 4/3 of their difference.
+    old16, old32 = 14.722149552960667, 14.72224064481727
+    new = liquidity_adjusted_value().value
+    assert abs(new - old16) <= 4.0 / 3.0 * abs(old32 - old16) * 1.05
+    # and the new default is second-order close to its own refinement
+    fine = liquidity_adjusted_value(n_cells=400, steps_per_period=32).value
+    assert abs(new - fine) < 3e-5
+
+
+def test_lav_steep_premium_refines_the_steps():
+    # a premium with a large spread over the grid: the steps of a period are refined
+    # (the node-dependent discount per step is kept <= 0.25)
+    p = IlliquidityPremium(0.05, 0.0, 0.5)  # a(L) = 0.05 + 0.5 L²
+    r = liquidity_adjusted_value(premium=p, L0=1.0)
+    assert r.diagnostics["max_steps_per_period"] > 16
+    r2 = liquidity_adjusted_value(premium=p, L0=1.0, steps_per_period=64, n_cells=400)
+    assert r.value == pytest.approx(r2.value, rel=5e-5)

@@ -211,3 +211,60 @@ def test_cli_notes_a_negative_price_on_the_trades_range(tmp_path) -> None:
     p.write_text("L_t,T_remaining,pi_observed\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(L, T, y, strict=True)))
     r = CliRunner().invoke(main, ["premium", str(p)])
     assert r.exit_code == 0 and "note: on the trades' range, π reaches" in r.output and "non-positive" in r.output
+
+
+def test_overflowing_or_underflowing_designs_are_refused_naming_the_column(tmp_path) -> None:
+    # L ~ 1e-200 (L² underflows to 0) and L ~ 1e200 (L² overflows) ended in a bare
+    # "SVD did not converge" (LinAlgError) with numpy RuntimeWarnings; T = 2e6 printed the
+    # whole table before `T_range[1]` was refused (and exited 0 with --json)
+    import warnings
+
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    L = np.array([2.5, -2.0, 0.9, -0.07, 1.3, 0.2])
+    T = np.array([2.2, 8.5, 3.9, 10.5, 4.0, 6.0])
+    y = (0.045 - 0.025 * L + 0.021 * L**2) * np.sqrt(T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"L²·f is at most 0 .*rescale `L`"):
+            fit_premium(L * 1e-200, T, y)
+        with pytest.raises(ValueError, match=r"`L` is out of range: \|L\| must be <= 1e\+12"):
+            fit_premium(L * 1e200, T, y)
+        with pytest.raises(ValueError, match=r"`T` is out of range: \|T\| must be <= 1e\+06"):
+            fit_premium(L, np.r_[T[:-1], 2e6], y)
+    with pytest.raises(ValueError, match=r"fitted `beta` = -2.5e\+98 .*rescale `L`"):
+        fit_premium(L * 1e-100, T, y)  # representable, but β, γ beyond the premium's range
+    fit = fit_premium(L * 1e-3, T, y)  # the column scaling keeps a small L exact
+    assert fit.params["gamma"] == pytest.approx(0.021e6, rel=1e-9)
+    for name, Lc, Tc, col in (("tiny", L * 1e-200, T, "`L_t`"), ("huge", L * 1e200, T, "column 'L_t', row 1"),
+                              ("longT", L, np.r_[T[:-1], 2e6], "column 'T_remaining', row 6")):
+        p = tmp_path / f"{name}.csv"
+        p.write_text("L_t,T_remaining,pi_observed\n"
+                     + "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in zip(Lc.tolist(), Tc.tolist(), y.tolist(), strict=True)))
+        for extra in ([], ["--json"]):
+            r = CliRunner().invoke(main, ["premium", str(p), *extra])
+            assert r.exit_code == 2 and col in r.output, (name, extra, r.output)
+            assert "alpha" not in r.output and "Warning" not in r.output and "SVD" not in r.output
+
+
+def test_huber_returns_an_exact_fit() -> None:
+    # the MAD of rounding-level residuals (~1e-18) put every trade outside the Huber band:
+    # "fewer trades than parameters lie inside the Huber band". The scale is floored at the
+    # rounding of the observations, and on an exact fit Huber is least squares.
+    L = np.array([0.0, 1, 2, 3, -1, 0.5])
+    T = np.array([1.0, 2, 3, 4, 5, 6])
+    y = (0.045 - 0.025 * L + 0.021 * L**2) * np.sqrt(T)
+    fit = fit_premium(L, T, y, robust=True)
+    for k, v in zip(("alpha", "beta", "gamma"), (0.045, -0.025, 0.021), strict=True):
+        assert fit.params[k] == pytest.approx(v, abs=1e-13)
+        assert fit.stderr[k] < 1e-13
+    np.testing.assert_array_equal(fit.weights, 1.0)
+    # an exact bulk with one outlier: the bulk is fitted exactly, the outlier down-weighted
+    y2 = y.copy()
+    y2[0] += 0.5
+    fit2 = fit_premium(L, T, y2, robust=True)
+    for k, v in zip(("alpha", "beta", "gamma"), (0.045, -0.025, 0.021), strict=True):
+        assert fit2.params[k] == pytest.approx(v, abs=1e-9)
+    assert fit2.weights[0] < 1e-6

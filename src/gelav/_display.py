@@ -68,20 +68,24 @@ def fmt_probability(p: Any, decimals: int = 9, *, percent: bool = False, digits:
     return f"{f:.4%}" if percent else f"{f:.{decimals}f}"
 
 
-def fmt_fixed(v: float, decimals: int = 6) -> str:
+def fmt_fixed(v: float, decimals: int = 6, *, small: float | None = None) -> str:
     """``decimals`` fixed decimals, or scientific notation with ``decimals`` significant figures where the fixed
     form would show fewer than four of them or more than seven integer digits (an expected discount of 1.8e-35
-    printed 0.000000, a price of 1e99 as 100 digits); "–" for NaN.
+    printed 0.000000, a price of 1e99 as 100 digits); "–" for NaN. ``small`` (default ``10**(3 - decimals)``)
+    moves the lower switch: ``small=1e-3`` with 3 decimals prints a multiple of 0.5 as 0.500.
 
     >>> fmt_fixed(0.449329), fmt_fixed(3.7e-11), fmt_fixed(0.0), fmt_fixed(2.5e99)
     ('0.449329', '3.70000e-11', '0.000000', '2.50000e+99')
+    >>> fmt_fixed(0.5, 3, small=1e-3), fmt_fixed(1e306, 3, small=1e-3)
+    ('0.500', '1.00e+306')
     """
     f = float(v)
     if f != f:
         return "–"
     if math.isinf(f):
         return "∞" if f > 0 else "−∞"
-    if f == 0 or 10.0 ** (3 - decimals) <= abs(f) < 1e7:
+    lower = 10.0 ** (3 - decimals) if small is None else small
+    if f == 0 or lower <= abs(f) < 1e7:
         return f"{f:.{decimals}f}"
     return f"{f:.{decimals - 1}e}"
 

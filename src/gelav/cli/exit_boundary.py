@@ -79,3 +79,9 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
     print_table(f"Exit boundary of a fund stake: T = {T:g} y, r = {v['discount']:g}, g = {v['nav_growth']:g}, "
                 f"δ = {v['distribution_rate']:g}, c(L) = {v['holding_cost']:g}·max(−L, 0)",
                 ["t [y]", "remaining [y]", "L*(t)", "exit region in L"], rows, caption=cap)
+    # as `gelav premium` does: where on the grid the sale price is not positive (π ≥ 1) or above NAV
+    # (π < 0); --gamma -1 printed V(0, 1) = 5.12 per unit NAV with no word of it
+    nodes = res.nodes
+    chk_p = res.premium.check((float(nodes[0]), float(nodes[-1])), (0.0, T), warn=False)
+    for m in chk_p["messages"][0 if chk_p["monotone"] else 1:]:
+        click.echo(f"note: on the grid's range of L and the remaining lives, {m}")

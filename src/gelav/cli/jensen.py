@@ -10,7 +10,7 @@ from gelav.cli._valuation import renamed_errors
 
 _OPTION = {"horizon": "--horizon", "mu": "--mu", "sigma_r": "--sigma-r", "model": "--model", "kappa": "--kappa",
            "sigma": "--sigma", "r0": "--r0", "theta": "--theta", "L0": "--l0", "n_cells": "--cells",
-           "n_steps": "--steps"}
+           "n_steps": "--steps", "cells": "--cells", "steps": "--steps"}
 
 
 @click.command()

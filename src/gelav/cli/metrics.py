@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gelav._display import fmt_rate
+from gelav._display import fmt_fixed, fmt_rate
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import premium_options, renamed_errors, resolve_premium  # noqa: F401  (resolve_premium: its old home)
 
@@ -16,7 +16,8 @@ def _pct(v: float | None) -> str:
 
 
 def _x(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3f}"
+    """A multiple with 3 decimals, scientific from 1e7 and below 1e-3 (a TVPI of 1e306 printed 307 digits)."""
+    return "—" if v is None else fmt_fixed(v, 3, small=1e-3)
 
 
 @click.command()
@@ -53,7 +54,9 @@ def metrics(file, nav, time_column, flow_column, liquidity_column, index_column,
                                                flow_column=flow_column, liquidity_column=liquidity_column,
                                                index_column=index_column, alpha=alpha, beta=beta, gamma=gamma,
                                                scaling=scaling),
-                         {"premium": "--alpha`/`--beta`/`--gamma`/`--scaling", "nav": "--nav"})
+                         {"premium": "--alpha`/`--beta`/`--gamma`/`--scaling", "nav": "--nav",
+                          "time_column": "--time-column", "flow_column": "--flow-column",
+                          "liquidity_column": "--liquidity-column", "index_column": "--index-column"})
     fc, m, premium = rep.cashflows, rep.metrics, rep.premium
     file = rep.inputs["data"]
     if not figure_and_json(fc.plot, plot, as_json, quiet, rep.to_dict):

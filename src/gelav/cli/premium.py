@@ -9,7 +9,8 @@ import click
 from gelav.cli._common import figure_and_json, handle_errors, output_options, print_table
 from gelav.cli._valuation import renamed_errors
 
-_OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust"}
+_OPTION = {"by": "--by", "scaling": "--scaling", "robust": "--robust", "L": "L_t", "T": "T_remaining",
+           "observed": "pi_observed"}
 
 
 def _r2(r2: float) -> str:

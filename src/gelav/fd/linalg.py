@@ -479,6 +479,10 @@ def _gtsv_failed(info: int, name: str = "dgtsv") -> None:
 
 
 # -- linear complementarity ---------------------------------------------------------------------------
+#: relative size of a tie between holding and stopping in :func:`policy_iteration` (rounding of the rows)
+_TIE = 64 * float(np.finfo(float).eps)
+
+
 def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, stop0: NDArray[np.bool_],
                      max_iter: int = 100) -> tuple[Array, NDArray[np.bool_], int]:
     r"""Howard's algorithm for :math:`\min(Lu - b, u - g) = 0` (``g = -inf`` where stopping is not allowed).
@@ -486,7 +490,9 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
     Padded-band convention (:class:`Bands`). Each iteration solves the linear
     system of the current policy (stop rows become :math:`u_i = g_i`) with
     :func:`solve`; it stops when the policy repeats (finitely many steps for an
-    M-matrix :math:`L`). Returns ``(u, stop, iterations)``.
+    M-matrix :math:`L`). A row stops only where :math:`u_i - g_i < (Lu - b)_i` by more than 64 ε
+    times the size of its terms: a tie to rounding continues (as an exact tie does); flipping such
+    ties on rounding noise made the policies cycle. Returns ``(u, stop, iterations)``.
 
     Raises
     ------
@@ -505,7 +511,14 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
         Lu[1:] += sub[1:] * u[:-1]
         Lu[:-1] += sup[:-1] * u[1:]
         cont = Lu - rhs
-        new = (u - g) < cont
+        # Stop only where it is better beyond rounding; a tie (holding and stopping equal to
+        # rounding) continues, as an exact tie always did. The bare comparison flipped such rows
+        # on rounding noise and the policies cycled (an exit boundary with no premium and no
+        # holding cost, where V = payoff everywhere).
+        scale = np.abs(diag * u) + np.abs(rhs) + np.abs(u) + np.where(np.isfinite(g), np.abs(g), 0.0)
+        scale[1:] += np.abs(sub[1:] * u[:-1])
+        scale[:-1] += np.abs(sup[:-1] * u[1:])
+        new = (u - g) < cont - _TIE * scale
         new &= np.isfinite(g)
         history.append(int(np.count_nonzero(new != stop)))
         if np.array_equal(new, stop):

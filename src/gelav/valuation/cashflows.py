@@ -247,8 +247,18 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
     icol = _find(header, _INDEX_NAMES, index_column, "index_column", p)
     ncol = _find(header, _NAV_NAMES, nav_column, "nav_column", p) if nav is None else None
 
-    # number of data rows, to name a row read_series dropped for a missing value
     wanted = [c for c in (fcol, ccol, dcol, lcol, icol, ncol) if c is not None]
+    # a missing entry is an error naming its row and column: read_series drops such rows (a
+    # missing cash flow was dropped with a note, and the IRR printed for the rest)
+    from gelav.calibrate.io import is_missing, read_columns
+
+    _, cells = read_columns(p)
+    for c in (tcol, *wanted):
+        for i, v in enumerate(cells[c], start=1):
+            if is_missing(v):
+                hint = " (write 0 for no flow)" if c in (fcol, ccol, dcol) else ""
+                raise ValueError(f"{p}: row {i}, column {c!r}: missing value ({v!r}); a cash-flow file may not "
+                                 f"skip an entry{hint}.")
     series = {c: read_series(p, date_column=tcol, value_column=c) for c in wanted}
     first = series[wanted[0]]
     rows_all = np.unique(np.concatenate([s.rows for s in series.values() if s.rows is not None]))

@@ -79,6 +79,8 @@ __all__ = ["SENSITIVITY_PARAMS", "ExitBoundary", "exit_boundary", "report_exit_b
 #: parameters :meth:`ExitBoundary.sensitivity` can bump (process ones need a process with that attribute)
 SENSITIVITY_PARAMS = ("kappa", "sigma", "mean", "discount", "nav_growth", "distribution_rate")
 _ALIASES = {"r": "discount", "kappa": "kappa", "sigma": "sigma", "mean": "mean"}
+#: lower end of each parameter's range (value, whether it is allowed) for the sensitivity's one-sided difference
+_LOWER_BOUNDS = {"discount": (0.0, True), "distribution_rate": (0.0, True), "kappa": (0.0, False), "sigma": (0.0, False)}
 
 
 def _rate(name: str, value: Any, nodes: NDArray[np.float64], *, nonnegative: bool = False,
@@ -285,9 +287,13 @@ class ExitBoundary:
         ``"discount"``): ``kappa``, ``sigma``, ``mean`` bump the process (rebuilt as
         ``type(process)(kappa=, mean=, sigma=)``); ``discount``, ``nav_growth``,
         ``distribution_rate`` bump the (constant) carry. The bump is
-        ``rel_bump·|θ|`` (``abs_bump`` if given or θ = 0). Returns ``times``,
-        ``boundary`` (base), ``up``, ``down``, ``derivative`` (NaN where either side
-        has no boundary) and the bump ``h``.
+        ``rel_bump·|θ|`` (``abs_bump`` if given or θ = 0). Where θ − h would leave the
+        parameter's range (``distribution_rate`` and ``discount`` ≥ 0, ``kappa`` and
+        ``sigma`` > 0; e.g. the default δ = 0) the difference is one-sided,
+        :math:`(L^*(\theta + h) - L^*(\theta))/h` (first order), and ``down`` is the base.
+        Returns ``times``, ``boundary`` (base), ``up``, ``down``, ``derivative`` (NaN
+        where either side has no boundary), the bump ``h`` and ``difference``
+        (``"central"`` or ``"forward"``).
         """
         name = _ALIASES.get(param, param)
         if name not in SENSITIVITY_PARAMS:
@@ -313,9 +319,17 @@ class ExitBoundary:
                 return self.resolve(process=type(self.process)(**kw))
             return self.resolve(**{name: v})
 
-        up, down = bumped(theta + h).boundary(), bumped(theta - h).boundary()
-        return {"param": name, "value": theta, "h": h, "times": self.times.copy(), "boundary": self.boundary(),
-                "up": up, "down": down, "derivative": (up - down) / (2 * h)}
+        base = self.boundary()
+        up = bumped(theta + h).boundary()
+        lo, closed = _LOWER_BOUNDS.get(name, (-math.inf, True))
+        if theta - h < lo or (not closed and theta - h <= lo):
+            # θ - h leaves the parameter's range (δ = 0 by default: a bump to -0.05 was refused):
+            # a one-sided (forward) difference, first order in h
+            return {"param": name, "value": theta, "h": h, "times": self.times.copy(), "boundary": base,
+                    "up": up, "down": base, "derivative": (up - base) / h, "difference": "forward"}
+        down = bumped(theta - h).boundary()
+        return {"param": name, "value": theta, "h": h, "times": self.times.copy(), "boundary": base,
+                "up": up, "down": down, "derivative": (up - down) / (2 * h), "difference": "central"}
 
     def monte_carlo(self, L0: float, n_paths: int = 20_000, *, seed: SeedLike = None,
                     antithetic: bool = True) -> Estimate:
@@ -584,8 +598,11 @@ def exit_boundary(
 
     times = np.linspace(0.0, T, n_steps + 1)
     reward_fn: Any = reward  # optimal_stopping accepts a time-dependent reward g(t, x)
+    # Howard's iteration on an M-matrix obstacle problem ends within n + 1 policies (each flips at
+    # least one row, never back); 100 was too few where the exit region moves far in one step
+    # (σ = 100: one row a side per policy over 300 cells), so give it the n + 1 it may need
     sol = optimal_stopping(process, reward_fn, T, running=running, discount=disc, domain=(lo, hi), n_cells=n_cells,
-                           n_steps=n_steps, times=times, scheme=scheme, method=method)
+                           n_steps=n_steps, times=times, scheme=scheme, method=method, max_iter=n_cells + 2)
     if sol.grid.nodes.size != nodes.size or not np.allclose(sol.grid.nodes, nodes):
         nodes = sol.grid.nodes
     factor = np.exp(shift * (T - sol.times))[:, None]

@@ -19,7 +19,8 @@ linear in :math:`\theta = (\alpha, \beta, \gamma)` with the regressors
   efficiency at the normal), by iteratively re-weighted least squares with the
   scale re-estimated each iteration as the normalised MAD of the residuals,
   :math:`s = \mathrm{median}|e - \mathrm{median}(e)|/0.6745`; weights
-  :math:`w_i = \min(1, c\,s/|e_i|)`. Stops when the parameters change by less
+  :math:`w_i = \min(1, c\,s/|e_i|)`; :math:`s` is at least :math:`64\varepsilon\max_i|\pi_i|`
+  (the rounding of the observations), so an exact fit is returned as least squares. Stops when the parameters change by less
   than ``tol`` (relative); :class:`~gelav.errors.ConvergenceError` after
   ``max_iter``. Standard errors from the M-estimation sandwich
   :math:`s^2 A^{-1} B A^{-1}\,n/(n-3)`, :math:`A = \sum\psi'(u_i)x_ix_i^\top`,
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gelav._validation import check_int, check_positive
+from gelav._validation import MAX_HORIZON, MAX_RATE, MAX_STATE, check_int, check_positive
 from gelav.errors import ConvergenceError
 from gelav.valuation.premium import SCALINGS, IlliquidityPremium, as_array
 
@@ -167,6 +168,10 @@ def _design(L: NDArray[np.float64], f: NDArray[np.float64]) -> NDArray[np.float6
     return np.column_stack([f, L * f, L * L * f])
 
 
+#: the smallest largest entry of a design column (tiny/eps: below it the entries are subnormal)
+_SMALLEST_COLUMN = float(np.finfo(float).tiny / np.finfo(float).eps)
+
+
 def _check_design(X: NDArray[np.float64], L: NDArray[np.float64], f: NDArray[np.float64], where: str) -> float:
     n = X.shape[0]
     if n < 4:
@@ -180,7 +185,19 @@ def _check_design(X: NDArray[np.float64], L: NDArray[np.float64], f: NDArray[np.
             f"{where}the design is degenerate: `L` takes only {n_distinct} distinct value(s) "
             f"({', '.join(f'{v:g}' for v in np.unique(Lp)[:3])}) among trades with f(T) > 0, so α, β, γ "
             "(a quadratic in L) cannot be separated. Provide trades at three or more liquidity states.")
-    s = np.linalg.svd(X / np.linalg.norm(X, axis=0), compute_uv=False)
+    # L² underflowing (|L| ~ 1e-200) left a zero column and SVD failed on 0/0 ("SVD did not converge")
+    big = np.max(np.abs(X), axis=0)
+    for j, col in enumerate(("f", "L·f", "L²·f")):
+        if not big[j] >= _SMALLEST_COLUMN and j == 0:
+            raise ValueError(f"{where}the design [f, L·f, L²·f] is degenerate: f(`T`) is at most {big[0]:.3g}, "
+                             f"below {_SMALLEST_COLUMN:.0e}, where floating point loses its digits.")
+        if not big[j] >= _SMALLEST_COLUMN:
+            raise ValueError(
+                f"{where}the design [f, L·f, L²·f] is degenerate: the column {col} is at most {big[j]:.3g} in size "
+                f"(max |`L`| = {float(np.max(np.abs(L))):.3g}), below {_SMALLEST_COLUMN:.0e}, where floating point "
+                "loses its digits; rescale `L` (a liquidity state of order 1).")
+    Xs = X / big  # scale first: the 2-norm squares the entries (1e-200 underflowed to 0)
+    s = np.linalg.svd(Xs / np.linalg.norm(Xs, axis=0), compute_uv=False)
     cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
     if not math.isfinite(cond) or cond > 1e10:
         raise ValueError(f"{where}the design [f, L·f, L²·f] is numerically singular (condition number {cond:.3g}).")
@@ -201,6 +218,9 @@ def _mad_scale(e: NDArray[np.float64]) -> float:
     return float(np.median(np.abs(e - np.median(e)))) / 0.6744897501960817
 
 
+#: the Huber scale is at least this times max |observed| (rounding of the observations)
+_SCALE_FLOOR = 64 * float(np.finfo(float).eps)
+
 #: the largest |observed discount| accepted, as a fraction of NAV: 1e308 overflowed the fit's sums, and a
 #: discount typed in percent (12 for 12 %) is the usual slip; a stake can trade below zero, not at -9 NAV
 MAX_DISCOUNT = 10.0
@@ -211,11 +231,15 @@ def _huber(X: NDArray[np.float64], y: NDArray[np.float64], c: float, max_iter: i
     theta, _ = _ols(X, y)
     history: list[dict[str, float]] = []
     n, p = X.shape
+    # The scale is floored at the rounding of the observations: on an exactly fitting data set the
+    # MAD is ~1e-18 (rounding alone), every trade fell outside the Huber band and the fit was refused;
+    # there the Huber solution is the least-squares one.
+    floor = _SCALE_FLOOR * float(np.max(np.abs(y)))
     for it in range(1, max_iter + 1):
         e = y - X @ theta
         s = _mad_scale(e)
-        if s <= 0:  # more than half the residuals equal: an exact fit of the bulk
-            s = float(np.sqrt(np.mean(e * e))) or 1e-300
+        if s <= floor:  # more than half the residuals equal to rounding: an exact fit of the bulk
+            s = max(float(np.sqrt(np.mean(e * e))) if s <= 0 else s, floor) or 1e-300
         u = np.abs(e) / s
         w = np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
         sw = np.sqrt(w)
@@ -231,7 +255,9 @@ def _huber(X: NDArray[np.float64], y: NDArray[np.float64], c: float, max_iter: i
             f"{history[-1]['relative_step']:.3g} > `tol` = {tol:g}); raise `max_iter` or look for a "
             "degenerate data set.", history)
     e = y - X @ theta
-    s = _mad_scale(e) or float(np.sqrt(np.mean(e * e)))
+    s = _mad_scale(e)
+    if s <= floor:
+        s = max(float(np.sqrt(np.mean(e * e))) if s <= 0 else s, floor) or 1e-300
     u = e / s
     psi = np.clip(u, -c, c)
     dpsi = (np.abs(u) <= c).astype(float)
@@ -250,13 +276,27 @@ def _fit_one(L: NDArray[np.float64], T: NDArray[np.float64], y: NDArray[np.float
     f = np.asarray(SCALINGS[scaling][0](T), dtype=float)
     X = _design(L, f)
     cond = _check_design(X, L, f, f"group {label!r}: " if label is not None else "")
+    # solve on the design with columns scaled to a largest entry of 1 (the fit, its leverages and
+    # residuals do not change; X^T X of |L| ~ 1e-100 underflowed), then undo the scaling
+    scale = np.max(np.abs(X), axis=0)
     if robust:
-        theta, cov, w, diag = _huber(X, y, huber_c, max_iter, tol)
+        theta, cov, w, diag = _huber(X / scale, y, huber_c, max_iter, tol)
     else:
-        theta, cov = _ols(X, y)
+        theta, cov = _ols(X / scale, y)
         w, diag = None, {}
+    fitted = (X / scale) @ theta
+    with np.errstate(over="ignore"):
+        theta = theta / scale
+        cov = cov / np.outer(scale, scale)
+    where = f"group {label!r}: " if label is not None else ""
+    for name, v in zip(_NAMES, theta, strict=True):
+        if not abs(v) <= MAX_RATE:  # what IlliquidityPremium accepts
+            raise ValueError(f"{where}the fitted `{name}` = {v:.3g} is beyond ±{MAX_RATE:g} (the premium's range): "
+                             f"the liquidity states `L` (up to {float(np.max(np.abs(L))):.3g} in size) are on another "
+                             "scale than the discounts; rescale `L` (a liquidity state of order 1).")
+    if not np.all(np.isfinite(cov)):
+        raise ValueError(f"{where}the standard errors overflow: rescale `L` (a liquidity state of order 1).")
     diag["condition_number"] = cond
-    fitted = X @ theta
     e = y - fitted
     sst = float(np.sum((y - y.mean()) ** 2))
     # discounts that are all the same (to rounding: their mean is not exact) leave nothing to explain
@@ -299,9 +339,12 @@ def fit_premium(L: ArrayLike, T: ArrayLike, observed: ArrayLike, *, scaling: str
     Raises
     ------
     ValueError
-        Arrays of different lengths, non-finite entries, negative ``T``, an
-        observed discount beyond ±``MAX_DISCOUNT`` (a percentage typed for a fraction),
-        fewer than 4 trades, or a degenerate design (fewer than three distinct ``L``).
+        Arrays of different lengths, non-finite entries, negative ``T`` or ``T`` above 1e6 years,
+        :math:`|L|` above 1e12 (:math:`L^2 f` would overflow the sums), an observed discount
+        beyond ±``MAX_DISCOUNT`` (a percentage typed for a fraction), fewer than 4 trades, or
+        a degenerate design (fewer than three distinct ``L``, a column :math:`f, Lf, L^2 f`
+        whose largest entry is below ~1e-292, e.g. :math:`|L| \sim 10^{-200}`, or a condition
+        number above 1e10).
     ConvergenceError
         The Huber IRLS did not converge within ``max_iter``.
 
@@ -315,8 +358,8 @@ def fit_premium(L: ArrayLike, T: ArrayLike, observed: ArrayLike, *, scaling: str
     >>> round(fit.params["alpha"], 3), fit.r_squared > 0.9
     (0.045, True)
     """
-    x = as_array("L", L).ravel()
-    t = as_array("T", T, nonnegative=True).ravel()
+    x = as_array("L", L, maximum=MAX_STATE).ravel()
+    t = as_array("T", T, nonnegative=True, maximum=MAX_HORIZON).ravel()
     y = as_array("observed", observed).ravel()
     if not (x.size == t.size == y.size):
         raise ValueError(f"`L`, `T` and `observed` must have the same length, got {x.size}, {t.size}, {y.size}.")
@@ -385,6 +428,14 @@ def read_trades(path: str | Path) -> dict[str, NDArray[Any] | None]:
     if np.any(T < 0):
         i = int(np.flatnonzero(T < 0)[0]) + 1
         raise ValueError(f"{p}: column 'T_remaining', row {i}: {T[i - 1]} is negative (a remaining life in years).")
+    if np.any(T > MAX_HORIZON):
+        i = int(np.flatnonzero(T > MAX_HORIZON)[0]) + 1
+        raise ValueError(f"{p}: column 'T_remaining', row {i}: {T[i - 1]:g} is beyond {MAX_HORIZON:g} years "
+                         "(a remaining life in years).")
+    if np.any(np.abs(L) > MAX_STATE):
+        i = int(np.flatnonzero(np.abs(L) > MAX_STATE)[0]) + 1
+        raise ValueError(f"{p}: column 'L_t', row {i}: {L[i - 1]:g} is beyond ±{MAX_STATE:g} (a liquidity state; "
+                         "L²·f(T) would overflow the fit).")
     if L.size == 0:
         raise ValueError(f"{p}: the file has no trades.")
     ft = cols[low["fund_type"]] if "fund_type" in low else None

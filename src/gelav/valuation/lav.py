@@ -39,7 +39,14 @@ with :math:`a = b = 0` after the last date (the fund is liquidated:
 :math:`\text{commitment}\cdot b(0, L_0)`. The discount of each time step is
 the premium accrued over it (:meth:`~gelav.IlliquidityPremium.accrued`), so the
 integrable :math:`1/(2\sqrt\tau)` singularity of the ``"sqrt"`` scaling at the
-fund's end is integrated exactly in time.
+fund's end is integrated exactly in time. The part of that discount that is the
+same at every node (:math:`r\Delta t` and the premium at its smallest level on
+the grid) commutes with the generator and is applied exactly; Crank–Nicolson
+only sees the rest, with at most 0.25 of discount per step (the steps of a
+period are refined to that, up to 1024, beyond which the period starts with
+Rannacher backward-Euler half steps): its factor :math:`(1 - z/2)/(1 + z/2)`
+tends to :math:`-1` for a large step discount :math:`z` and would keep, not
+damp, the value.
 
 The DCF counterpart freezes :math:`L` at a level :math:`\bar L` (default: the
 process's long-run mean): the same recursion with deterministic discounting
@@ -334,6 +341,38 @@ def _accrual(level_fn: Any, term_fn: Any, x: NDArray[np.float64], end: float, t0
     return level_fn(x) * (f0 - f1)
 
 
+#: Largest discount per time step left to Crank–Nicolson, max_x (λ - min λ)Δt (its factor
+#: (1 - z/2)/(1 + z/2) is then within z³/12 ≈ 1.3e-3 of e^{-z} and positive).
+_MAX_STEP_DISCOUNT = 0.25
+#: Refinement cap per period; beyond it Rannacher start-up steps are used instead.
+_MAX_STEPS_PER_PERIOD = 1024
+
+
+def _period_steps(spread: float, term_fn: Any, end: float, t0: float, t1: float, steps: int, scheme: str,
+                  damping_steps: int) -> tuple[int, int]:
+    """Steps for the period [t0, t1] so the node-dependent step discount stays <= _MAX_STEP_DISCOUNT.
+
+    Returns ``(n_steps, damping_steps)``; ``damping_steps`` is raised to 2 (one step split into two
+    backward-Euler halves at each end) when the cap on the steps is reached first.
+    """
+    if spread == 0.0:
+        return steps, damping_steps
+
+    def worst(n: int) -> float:
+        ts = np.linspace(t0, t1, n + 1)
+        if term_fn is None:
+            return spread * float(np.max(np.diff(ts)))
+        f = np.asarray(term_fn(np.maximum(end - ts, 0.0)), dtype=float)
+        return spread * float(np.max(np.abs(np.diff(f))))
+
+    n = steps
+    while worst(n) > _MAX_STEP_DISCOUNT and n < _MAX_STEPS_PER_PERIOD:
+        n = min(2 * n, _MAX_STEPS_PER_PERIOD)
+    if worst(n) > _MAX_STEP_DISCOUNT and scheme == "cn":
+        return n, max(damping_steps, 2)
+    return n, damping_steps
+
+
 def liquidity_adjusted_value(
     model: TakahashiAlexander | None = None,
     process: ProcessLike | None = None,
@@ -382,11 +421,15 @@ def liquidity_adjusted_value(
     dcf_level : float, optional
         Level at which DCF freezes L (default: the process's long-run mean).
     n_cells, steps_per_period, scheme, domain :
-        Space cells, Crank–Nicolson steps between two dates, ``"cn"``/``"euler"``, L-domain.
+        Space cells, Crank–Nicolson steps between two dates (at least; more where the
+        node-dependent discount per step would exceed 0.25, see the module notes),
+        ``"cn"``/``"euler"``, L-domain.
     damping_steps : int
         Rannacher (backward-Euler half) steps at the ends of each period; default 0:
         the functions :math:`a, b` are smooth in :math:`L` at every date (no kinked
         payoff), so Crank–Nicolson needs no damping and keeps order 2 throughout.
+        Raised to 2 in a period whose discount per step cannot be brought under 0.25
+        within 1024 steps (``diagnostics["damped_periods"]`` counts them).
     monte_carlo : int
         Paths for the Monte Carlo cross-check (0: none).
     mc_steps_per_period : int
@@ -464,28 +507,47 @@ def liquidity_adjusted_value(
         raise ValueError(f"`premium` level a(L) is negative for L in [{neg.min():g}, {neg.max():g}]: the discount "
                          "rate r + λ(L, τ) would be negative; restrict `domain` or use another premium.")
 
-    # backward through the dates, jump condition at each
+    # backward through the dates, jump condition at each.
+    # The part of the discount that is the same at every node (r and the premium at its
+    # smallest level) is integrated exactly, e^{-c} with c = rΔt + min_x a(x)Δf: it commutes
+    # with the generator. Crank–Nicolson only sees the rest, λ(x) - min λ >= 0, whose step
+    # discount z = (max - min λ)Δt is kept <= _MAX_STEP_DISCOUNT by refining the steps;
+    # where that would take more than _MAX_STEPS_PER_PERIOD steps, Rannacher start-up
+    # steps damp what CN's factor (1 - z/2)/(1 + z/2) -> -1 would otherwise keep.
     a = np.zeros_like(x)
     b = np.zeros_like(x)
     k_first = int(np.searchsorted(dates, age, side="right"))  # first date after the valuation
     n_backward = 0
+    lam_min = float(lam_nodes.min())
+    lam_spread = float(lam_nodes.max()) - lam_min
+    max_steps_used = steps
+    damped_periods = 0
     for k in range(dates.size - 1, k_first - 1, -1):
         c, d = model.rates(k, x)
         g = model.period_growth
         a, b = (1.0 + g) * (d + (1.0 - d) * a), c * (a - 1.0) + (1.0 - c) * b
         t_prev = max(float(dates[k - 1]) if k > 0 else 0.0, age)
         t_k = float(dates[k])
-        tg = TimeGrid.build(t_k - t_prev, steps, start=t_prev, scheme=scheme, damping_steps=damping_steps)
+        n_k, damp_k = _period_steps(lam_spread, term_fn, end, t_prev, t_k, steps, scheme, damping_steps)
+        max_steps_used = max(max_steps_used, n_k)
+        damped_periods += damp_k > damping_steps
+        tg = TimeGrid.build(t_k - t_prev, n_k, start=t_prev, scheme=scheme, damping_steps=damp_k)
         ts = tg.times
 
         def disc(t: float, xx: NDArray[np.float64], ts: NDArray[np.float64] = ts) -> NDArray[np.float64]:
             i = min(max(int(np.searchsorted(ts, t)) - 1, 0), ts.size - 2)
             dt = ts[i + 1] - ts[i]
-            return r + _accrual(level_fn, term_fn, xx, end, ts[i], ts[i + 1]) / dt
+            return np.maximum(_accrual(level_fn, term_fn, xx, end, ts[i], ts[i + 1])
+                              - _accrual(lambda v: np.full_like(np.asarray(v, dtype=float), lam_min), term_fn,
+                                         xx, end, ts[i], ts[i + 1]), 0.0) / dt
 
+        common = math.exp(-r * (t_k - t_prev)
+                          - float(_accrual(lambda v: np.asarray(lam_min), term_fn, np.array(0.0), end, t_prev, t_k)))
+        if lam_spread == 0.0:  # the discount is the same at every node: nothing left for the scheme
+            disc = None  # type: ignore[assignment]
         va = backward(process, a, t_k - t_prev, discount=disc, grid=grid, time_grid=tg, start=t_prev, times=[t_prev])
         vb = backward(process, b, t_k - t_prev, discount=disc, grid=grid, time_grid=tg, start=t_prev, times=[t_prev])
-        a, b = va.values[0].copy(), vb.values[0].copy()
+        a, b = common * va.values[0], common * vb.values[0]
         n_backward += 2
     i0 = int(np.argmin(np.abs(x - L0)))
     value = N0 * float(a[i0]) + U0 * float(b[i0])
@@ -509,7 +571,8 @@ def liquidity_adjusted_value(
     inputs = {"L0": L0, "age": age, "nav": N0, "unfunded": U0, "rate": r, "dcf_level": lbar,
               "premium": getattr(premium, "to_dict", lambda: repr(premium))(), "model": model, "process": process}
     diagnostics = {"n_cells": grid.n_cells if hasattr(grid, "n_cells") else x.size - 1, "steps_per_period": steps,
-                   "scheme": scheme, "domain": (float(x[0]), float(x[-1])), "backward_solves": n_backward}
+                   "scheme": scheme, "domain": (float(x[0]), float(x[-1])), "backward_solves": n_backward,
+                   "max_steps_per_period": max_steps_used, "damped_periods": int(damped_periods)}
     return LAVResult(value=value, dcf=dcf, a=a, b=b, grid=grid, monte_carlo=mc, inputs=inputs,
                      diagnostics=diagnostics)
 
