@@ -230,3 +230,28 @@ def test_perpetual_put_to_tolerance_covers_the_far_field(r: float, sigma: float,
     err = v.diagnostics["error_estimate"]
     assert err <= tol and abs(float(v.value(x0)) - exact) <= err
     assert 0.0 < v.diagnostics["truncation_error_bound"] <= 0.1 * tol
+
+
+def test_policy_iteration_tie_on_subnormal_values_continues() -> None:
+    """Far out of the money a put's values decay to subnormals, where rounding is absolute: one row with
+    b = 32 ulps of 2^-1074 continues to u = 1 ulp but then reads Lu - b = 31 ulps > u - g, stops (u = g = 0,
+    Lu - b = -32 ulps) and continues again. The tie (64 ε of the row's terms) underflowed to 0 and the policy
+    flipped until the budget (GBM(0.03, 0.35), K = 105, tol = 2.1e-3 on 12,800 cells)."""
+    from gelav.fd.linalg import policy_iteration
+
+    ulp = 5e-324
+    for k in (32, 40, 100):
+        u, stop, it = policy_iteration(np.zeros(2), np.array([62.95, 1.0]), np.zeros(2), np.array([k * ulp, 0.0]),
+                                       np.array([0.0, -np.inf]), np.array([False, False]))
+        assert it == 1 and not stop.any() and 0.0 <= u[0] <= 2 * ulp
+
+
+def test_american_put_to_tolerance_with_subnormal_far_field_values() -> None:
+    """GBM(0.03, 0.35), K = 105, S = 100, T = 2 to tol = 2.1e-3 raised ConvergenceError (policy iteration cycling
+    on a row of subnormal values at 12,800 cells). Reference 19.699394: a binomial Black–Scholes tree with
+    Richardson (BBSR) at 20,000/40,000 steps gives 19.69939629/19.69939422 (CRR even/odd mean 19.69945)."""
+    v = optimal_stopping(GeometricBrownianMotion(0.03, 0.35), lambda s: np.maximum(105 - s, 0), 2.0, discount=0.03,
+                         x0=100, tol=2.1e-3)
+    err = v.diagnostics["error_estimate"]
+    assert err <= 2.1e-3
+    assert abs(float(v.value(100.0)) - 19.699394) <= err

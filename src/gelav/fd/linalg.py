@@ -481,6 +481,8 @@ def _gtsv_failed(info: int, name: str = "dgtsv") -> None:
 # -- linear complementarity ---------------------------------------------------------------------------
 #: relative size of a tie between holding and stopping in :func:`policy_iteration` (rounding of the rows)
 _TIE = 64 * float(np.finfo(float).eps)
+#: the smallest normal float64: below it a value's rounding is absolute (:func:`policy_iteration`'s tie)
+_TINY = float(np.finfo(float).tiny)
 
 
 def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, stop0: NDArray[np.bool_],
@@ -491,8 +493,9 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
     system of the current policy (stop rows become :math:`u_i = g_i`) with
     :func:`solve`; it stops when the policy repeats (finitely many steps for an
     M-matrix :math:`L`). A row stops only where :math:`u_i - g_i < (Lu - b)_i` by more than 64 ε
-    times the size of its terms: a tie to rounding continues (as an exact tie does); flipping such
-    ties on rounding noise made the policies cycle. Returns ``(u, stop, iterations)``.
+    times the size of its terms (each :math:`|u_j|` counted as at least the smallest normal number,
+    below which the rounding is absolute): a tie to rounding continues (as an exact tie does);
+    flipping such ties on rounding noise made the policies cycle. Returns ``(u, stop, iterations)``.
 
     Raises
     ------
@@ -515,9 +518,13 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
         # rounding) continues, as an exact tie always did. The bare comparison flipped such rows
         # on rounding noise and the policies cycled (an exit boundary with no premium and no
         # holding cost, where V = payoff everywhere).
-        scale = np.abs(diag * u) + np.abs(rhs) + np.abs(u) + np.where(np.isfinite(g), np.abs(g), 0.0)
-        scale[1:] += np.abs(sub[1:] * u[:-1])
-        scale[:-1] += np.abs(sup[:-1] * u[1:])
+        # Below the smallest normal number floating point keeps only an absolute precision (its ulp,
+        # 2^-1074): |u| is floored there, or the tie underflowed to 0 where the values had decayed to
+        # subnormals (the far side of a put, u ~ 1e-322, g = 0) and such a row flipped for ever.
+        au = np.maximum(np.abs(u), _TINY)
+        scale = np.abs(diag) * au + np.abs(rhs) + au + np.where(np.isfinite(g), np.abs(g), 0.0)
+        scale[1:] += np.abs(sub[1:]) * au[:-1]
+        scale[:-1] += np.abs(sup[:-1]) * au[1:]
         new = (u - g) < cont - _TIE * scale
         new &= np.isfinite(g)
         history.append(int(np.count_nonzero(new != stop)))
