@@ -255,3 +255,16 @@ def test_american_put_to_tolerance_with_subnormal_far_field_values() -> None:
     err = v.diagnostics["error_estimate"]
     assert err <= 2.1e-3
     assert abs(float(v.value(100.0)) - 19.699394) <= err
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-5])
+def test_american_put_out_of_the_money_to_tolerance_covers_the_tree(tol: float) -> None:
+    """GBM(0.06, 0.2), K = 40, S = 45, T = 1: the observed orders are erratic (2.52, 1.27, 2.01, 0.78: the strike's
+    place in its cell doubles mod 1 with each nested level, 0.82, 0.64, 0.28, 0.55, 0.10, and the free boundary
+    crosses nodes), all in the first-order band, so the first-order estimate applies. Reference 0.9163275: a
+    binomial Black–Scholes tree with Richardson (BBSR) at 20,000/40,000 steps, 0.91632752/0.91632749."""
+    v = optimal_stopping(GeometricBrownianMotion(0.06, 0.2), lambda s: np.maximum(40 - s, 0), 1.0, discount=0.06,
+                         x0=45, tol=tol)
+    err = v.diagnostics["error_estimate"]
+    assert err <= tol and v.diagnostics["order"] == 1.0
+    assert abs(float(v.value(45.0)) - 0.9163275) <= err
