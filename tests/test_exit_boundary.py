@@ -190,3 +190,35 @@ def test_sensitivity_is_one_sided_at_the_edge_of_a_parameter_s_range():
     assert eb.sensitivity("kappa")["difference"] == "central"
     eb0 = exit_boundary(discount=0.0, nav_growth=0.0, n_cells=150, n_steps=100)
     assert eb0.sensitivity("r", abs_bump=0.01)["difference"] == "forward"
+
+
+def test_brennan_schwartz_falls_back_where_the_exit_region_is_inside_the_domain() -> None:
+    """σ = 10: the exit region [0.28, 0.60] touches neither end, which Brennan–Schwartz assumes; it returned
+    V(0, 1) = 0.87035 and L*(0) = 1.09 against policy iteration's 0.88133 and 0.594. Its answer is now checked
+    against the LCP in every step and the failing steps are solved by policy iteration."""
+    from gelav.tasks.exit_boundary import lcp_method
+
+    proc = OrnsteinUhlenbeck(0.45, 1.0, 10.0)
+    pol = exit_boundary(proc, n_cells=150, n_steps=100)
+    bs = exit_boundary(proc, n_cells=150, n_steps=100, method="brennan-schwartz")
+    assert pol.diagnostics["lcp_fallback_steps"] == 0 and lcp_method(pol) == "policy iteration"
+    assert bs.diagnostics["lcp_fallback_steps"] > 0 and lcp_method(bs).startswith("policy iteration in ")
+    assert np.abs(bs.values - pol.values).max() < 1e-10
+    assert abs(bs.boundary(0.0) - pol.boundary(0.0)) < 1e-6
+    a, b = pol.stopping_region(0.0)[0]
+    assert len(pol.stopping_region(0.0)) == 1 and pol.nodes[0] < a and b < pol.nodes[-1]  # inside the domain
+    assert abs(bs.value(0.0, 1.0) - 0.8703) > 5e-3  # not the unchecked answer
+
+
+def test_exit_boundary_command_states_the_lcp_solver() -> None:
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    out = CliRunner().invoke(main, ["exit-boundary", "--sigma", "10", "--cells", "100", "--steps", "50",
+                                    "--no-check", "--method", "brennan-schwartz"], terminal_width=400)
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "LCP solved by policy iteration in" in text and "Brennan–Schwartz assumes" in text
+    out = CliRunner().invoke(main, ["exit-boundary", "--cells", "100", "--steps", "50", "--no-check"])
+    assert "LCP solved by policy iteration)" in " ".join(out.output.split())

@@ -268,3 +268,17 @@ def test_american_put_out_of_the_money_to_tolerance_covers_the_tree(tol: float) 
     err = v.diagnostics["error_estimate"]
     assert err <= tol and v.diagnostics["order"] == 1.0
     assert abs(float(v.value(45.0)) - 0.9163275) <= err
+
+
+def test_brennan_schwartz_is_checked_and_falls_back_on_a_two_sided_region() -> None:
+    """Brennan–Schwartz assumes one interval of stopping at the `side` end; on a two-sided region (x⁺ on BM with
+    a running cost) its answer failed the LCP silently. Now every step is checked and solved by policy iteration
+    where it fails; on the one-sided put it is never needed."""
+    proc = BrownianMotion(0.0, 1.0)
+    kw = dict(discount=0.1, domain=(-4.0, 4.0), n_cells=200, n_steps=100, running=-0.05)
+    a = optimal_stopping(proc, lambda x: np.maximum(x, 0.0), 1.0, **kw)
+    b = optimal_stopping(proc, lambda x: np.maximum(x, 0.0), 1.0, method="brennan-schwartz", side="upper", **kw)
+    assert a.stop[0, 0] and a.stop[0, -1]
+    assert b.diagnostics["lcp_fallback_steps"] > 0
+    assert np.abs(a.values - b.values).max() < 1e-11
+    assert american(400, method="brennan-schwartz").diagnostics["lcp_fallback_steps"] == 0

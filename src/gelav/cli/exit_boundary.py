@@ -12,7 +12,7 @@ from gelav.cli._valuation import premium_options, renamed_errors
 _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "--nav-growth",
            "distribution_rate": "--distribution-rate", "holding_cost": "--holding-cost", "n_cells": "--cells",
            "n_steps": "--steps", "alpha": "--alpha", "beta": "--beta", "gamma": "--gamma", "scaling": "--scaling",
-           "kappa": "--kappa", "mean": "--mean", "sigma": "--sigma"}
+           "kappa": "--kappa", "mean": "--mean", "sigma": "--sigma", "method": "--method"}
 
 
 @click.command("exit-boundary")
@@ -28,6 +28,9 @@ _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "
 @premium_options
 @click.option("--cells", type=int, default=None, help="Grid cells in L on [−3, 3] [300].")
 @click.option("--steps", type=int, default=None, help="Time steps [400].")
+@click.option("--method", type=click.Choice(["policy", "brennan-schwartz"]), default=None,
+              help="LCP solver [policy]; Brennan–Schwartz falls back to policy iteration in the steps where the exit "
+                   "region is not one interval at an end (the caption says which answer is printed).")
 @click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")
 @click.option("--check/--no-check", default=None,
               help="The grid indicator of L*(t): the same problem on half the cells and steps [on].")
@@ -35,7 +38,7 @@ _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "
                 plot_help="Write the exit region and L*(t) to this image file.")
 @handle_errors
 def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribution_rate, holding_cost, alpha, beta,
-                  gamma, scaling, cells, steps, sensitivity, check, config, as_json, plot, quiet):
+                  gamma, scaling, cells, steps, method, sensitivity, check, config, as_json, plot, quiet):
     """Exit boundary L*(t) of a fund stake: sell when L ≤ L*(t).
 
     Solves min(−V_t − 𝓛V + (r − g + δ)V − (δ − c(L)), V − (1 − π(L, T − t))) = 0,
@@ -43,11 +46,12 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
     the course leaves out (its no-carry band around argmin π is not a boundary).
     """
     from gelav import tasks
+    from gelav.tasks.exit_boundary import lcp_method
 
     given = {"kappa": kappa, "mean": mean, "sigma": sigma, "discount": discount, "fund_life": fund_life,
              "nav_growth": nav_growth, "distribution_rate": distribution_rate, "holding_cost": holding_cost,
              "alpha": alpha, "beta": beta, "gamma": gamma, "scaling": scaling, "cells": cells, "steps": steps,
-             "sensitivity": sensitivity, "check": check}
+             "sensitivity": sensitivity, "check": check, "method": method}
     rep = renamed_errors(lambda: tasks.exit_boundary(config, **given), _OPTION)
     res, v, sens = rep.result, rep.inputs, rep.sensitivity or {}
     process = res.process
@@ -63,6 +67,7 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
                      "; ".join(f"[{a:.2f}, {c:.2f}]" for a, c in reg) or "never"])
     sp = res.smooth_pasting(0.0)
     cap = f"V(0, L̄ = {process.mean:g}) = {res.value(0.0, min(max(process.mean, -3.0), 3.0)):.5f} per unit NAV"
+    cap += f" (LCP solved by {lcp_method(res)})"
     if math.isfinite(sp["relative_jump"]):  # no boundary at t = 0: nothing to check
         cap += f"; smooth pasting at L*(0): relative slope jump {sp['relative_jump']:.3g}"
     chk = rep.check

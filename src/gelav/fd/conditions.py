@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from gelav.fd.linalg import brennan_schwartz, policy_iteration, solve
+from gelav.fd.linalg import brennan_schwartz, lcp_terms, policy_iteration, solve
 
 __all__ = ["EarlyExercise", "StepCondition"]
 
@@ -60,9 +60,16 @@ class EarlyExercise(StepCondition):
     nodes : array
         The grid nodes (to place a guessed ``side``).
 
+    Brennan–Schwartz is exact only when the stopping region is one interval touching the ``side``
+    end. Its answer is checked in every step against the LCP (:math:`|\min(Lu - b, u - g)|` within
+    the rounding of :func:`gelav.fd.linalg.lcp_terms`); where it fails (an exit region inside the
+    domain, a two-sided region) that step is solved by policy iteration instead and counted in
+    ``fallback_steps``.
+
     Attributes
     ----------
-    stop : the stopping region of the last step; iterations : LCP iterations per step; side : as used.
+    stop : the stopping region of the last step; iterations : LCP iterations per step; side : as used;
+    fallback_steps : Brennan–Schwartz steps solved by policy iteration instead.
     """
 
     def __init__(self, obstacle: Callable[[float], Array], *, method: str, side: str | None, max_iter: int,
@@ -74,6 +81,7 @@ class EarlyExercise(StepCondition):
         self.stop = stop
         self.nodes = nodes
         self.iterations: list[int] = []
+        self.fallback_steps = 0
         self.last_obstacle: Array | None = None
 
     def solve(self, sub: Array, diag: Array, sup: Array, rhs: Array, t: float) -> Array:
@@ -83,13 +91,23 @@ class EarlyExercise(StepCondition):
         if self.method == "bs":
             if self.side is None:
                 _, st, _ = policy_iteration(sub, diag, sup, rhs, obstacle, self.stop, self.max_iter)
-                self.side = "lower" if (st.any() and float(x[st].mean()) < 0.5 * (x[0] + x[-1])) else "upper"
+                # the end the region touches; else the half its nodes lie in (checked below in every step)
+                self.side = ("lower" if st[0] and not st[-1] else "upper" if st[-1] and not st[0] else
+                             "lower" if (st.any() and float(x[st].mean()) < 0.5 * (x[0] + x[-1])) else "upper")
             u = brennan_schwartz(sub, diag, sup, rhs, obstacle, self.side)
-            Lu = diag * u
-            Lu[1:] += sub[1:] * u[:-1]
-            Lu[:-1] += sup[:-1] * u[1:]
-            self.stop = np.isfinite(obstacle) & ((u - obstacle) < (Lu - rhs))
-            self.iterations.append(1)
+            cont, tie = lcp_terms(sub, diag, sup, rhs, obstacle, u)
+            with np.errstate(invalid="ignore"):
+                resid = np.minimum(cont, u - obstacle)  # u - (-inf) = inf: a row without obstacle checks Lu = b
+            stop = np.isfinite(obstacle) & ((u - obstacle) < cont - tie)
+            if np.all(np.abs(resid) <= tie):  # Brennan–Schwartz's answer solves the LCP
+                self.stop = stop
+                self.iterations.append(1)
+                return u
+            # Its assumption (one interval of stopping at the `side` end) fails in this step (an exit region
+            # inside the domain, or two-sided): its answer is not the LCP's. Policy iteration, from the last step's region.
+            self.fallback_steps += 1
+            u, self.stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, self.stop, self.max_iter)
+            self.iterations.append(it)
             return u
         u, self.stop, it = policy_iteration(sub, diag, sup, rhs, obstacle, self.stop, self.max_iter)
         self.iterations.append(it)

@@ -74,6 +74,7 @@ __all__ = [
     "TridiagonalLU",
     "brennan_schwartz",
     "factor",
+    "lcp_terms",
     "lu_solve_inplace",
     "matvec",
     "numba_available",
@@ -485,6 +486,30 @@ _TIE = 64 * float(np.finfo(float).eps)
 _TINY = float(np.finfo(float).tiny)
 
 
+def lcp_terms(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, u: Array) -> tuple[Array, Array]:
+    r"""The continuation residual :math:`Lu - b` of a candidate ``u`` of the LCP :math:`\min(Lu - b, u - g) = 0`
+    and the rounding of each row, the tie below which holding and stopping count as equal.
+
+    The tie is 64 ε times the size of the row's terms, each :math:`|u_j|` counted as at least the
+    smallest normal number (below it floating point keeps only an absolute precision, 2^-1074).
+    :func:`policy_iteration` stops a row only where :math:`u_i - g_i < (Lu - b)_i - \text{tie}_i`
+    (a tie continues, as an exact tie does; flipping ties on rounding noise made the policies cycle:
+    an exit boundary with no premium and no holding cost, where V = payoff everywhere, and a put's
+    far field, whose values decay to subnormals, where a tie without the floor underflowed to 0);
+    :class:`gelav.fd.conditions.EarlyExercise` accepts a Brennan–Schwartz answer only where
+    :math:`|\min(Lu - b, u - g)| \le \text{tie}`. Padded-band convention (:class:`Bands`); returns
+    ``(Lu - b, tie)``.
+    """
+    Lu = diag * u
+    Lu[1:] += sub[1:] * u[:-1]
+    Lu[:-1] += sup[:-1] * u[1:]
+    au = np.maximum(np.abs(u), _TINY)
+    scale = np.abs(diag) * au + np.abs(rhs) + au + np.where(np.isfinite(g), np.abs(g), 0.0)
+    scale[1:] += np.abs(sub[1:]) * au[:-1]
+    scale[:-1] += np.abs(sup[:-1]) * au[1:]
+    return Lu - rhs, _TIE * scale
+
+
 def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, stop0: NDArray[np.bool_],
                      max_iter: int = 100) -> tuple[Array, NDArray[np.bool_], int]:
     r"""Howard's algorithm for :math:`\min(Lu - b, u - g) = 0` (``g = -inf`` where stopping is not allowed).
@@ -510,22 +535,8 @@ def policy_iteration(sub: Array, diag: Array, sup: Array, rhs: Array, g: Array, 
         up = np.where(stop, 0.0, sup)
         r = np.where(stop, np.where(np.isfinite(g), g, 0.0), rhs)
         u = solve(lo[1:], d, up[:-1], r, overwrite=True)
-        Lu = diag * u
-        Lu[1:] += sub[1:] * u[:-1]
-        Lu[:-1] += sup[:-1] * u[1:]
-        cont = Lu - rhs
-        # Stop only where it is better beyond rounding; a tie (holding and stopping equal to
-        # rounding) continues, as an exact tie always did. The bare comparison flipped such rows
-        # on rounding noise and the policies cycled (an exit boundary with no premium and no
-        # holding cost, where V = payoff everywhere).
-        # Below the smallest normal number floating point keeps only an absolute precision (its ulp,
-        # 2^-1074): |u| is floored there, or the tie underflowed to 0 where the values had decayed to
-        # subnormals (the far side of a put, u ~ 1e-322, g = 0) and such a row flipped for ever.
-        au = np.maximum(np.abs(u), _TINY)
-        scale = np.abs(diag) * au + np.abs(rhs) + au + np.where(np.isfinite(g), np.abs(g), 0.0)
-        scale[1:] += np.abs(sub[1:]) * au[:-1]
-        scale[:-1] += np.abs(sup[:-1]) * au[1:]
-        new = (u - g) < cont - _TIE * scale
+        cont, tie = lcp_terms(sub, diag, sup, rhs, g, u)
+        new = (u - g) < cont - tie
         new &= np.isfinite(g)
         history.append(int(np.count_nonzero(new != stop)))
         if np.array_equal(new, stop):

@@ -189,7 +189,10 @@ def optimal_stopping(
     time_grid, scheme, damping_steps, start :
         As in :func:`gelav.backward`.
     method : {"policy", "brennan-schwartz"}
-        LCP solver (registry :data:`LCP_METHODS`).
+        LCP solver (registry :data:`LCP_METHODS`). Brennan–Schwartz's answer is checked in every
+        step against the LCP; where its assumption (one interval of stopping at the ``side`` end)
+        fails, the step is solved by policy iteration, counted in
+        ``diagnostics["lcp_fallback_steps"]``.
     side : {"lower", "upper"}, optional
         Side of the stopping region for Brennan–Schwartz (default: guessed
         from where the reward exceeds its continuation at the first step).
@@ -335,6 +338,8 @@ def optimal_stopping(
         "side": side,
         "lcp_iterations_total": int(np.sum(iters)),
         "lcp_iterations_max": int(np.max(iters)) if iters else 0,
+        # Brennan–Schwartz steps whose answer failed the LCP check, solved by policy iteration instead
+        "lcp_fallback_steps": exercise.fallback_steps,
         "seconds": _time.perf_counter() - t_start,
     }
     if s.step_control is not None:

@@ -12,17 +12,31 @@ from typing import Any
 
 from gelav.tasks._base import ScenarioLike, TaskResult, check_options, read_scenario, read_table
 
-__all__ = ["DEFAULTS", "FIELDS", "ExitBoundaryReport", "exit_boundary"]
+__all__ = ["DEFAULTS", "FIELDS", "ExitBoundaryReport", "exit_boundary", "lcp_method"]
 
 #: the fields of the ``[exit_boundary]`` table and their kinds
 FIELDS = {"fund_life": "positive", "discount": "number", "nav_growth": "number", "distribution_rate": "number",
           "holding_cost": "number", "alpha": "number", "beta": "number", "gamma": "number", "scaling": "string",
-          "cells": "integer", "steps": "integer", "sensitivity": "bool", "check": "bool"}
+          "cells": "integer", "steps": "integer", "sensitivity": "bool", "check": "bool", "method": "string"}
 
 #: the defaults of ``gelav exit-boundary``
 DEFAULTS = {"fund_life": 10.0, "discount": 0.08, "nav_growth": 0.08, "distribution_rate": 0.0, "holding_cost": 0.5,
             "alpha": 0.045, "beta": -0.025, "gamma": 0.021, "scaling": "sqrt", "cells": 300, "steps": 400,
-            "kappa": 0.45, "mean": 1.0, "sigma": 0.32, "sensitivity": False, "check": True}
+            "kappa": 0.45, "mean": 1.0, "sigma": 0.32, "sensitivity": False, "check": True, "method": "policy"}
+
+def lcp_method(res: Any) -> str:
+    """Which LCP solver's answer a solved exit boundary holds: policy iteration, Brennan–Schwartz, or
+    Brennan–Schwartz with the steps where its one-sided assumption failed solved by policy iteration."""
+    from gelav.fd.linalg import LCP_METHODS
+
+    if LCP_METHODS.get(res.settings["method"]) != "bs":
+        return "policy iteration"
+    k, n = int(res.diagnostics.get("lcp_fallback_steps", 0)), int(res.diagnostics.get("n_steps", 0))
+    if k == 0:
+        return "Brennan–Schwartz (its answer checked against the LCP in every step)"
+    return (f"policy iteration in {k} of {n} steps, Brennan–Schwartz in the rest (there the exit region was not "
+            "one interval at an end of the domain, which Brennan–Schwartz assumes)")
+
 
 _SENSITIVITY = (("kappa", "κ"), ("sigma", "σ"), ("r", "r"))
 
@@ -47,6 +61,7 @@ class ExitBoundaryReport(TaskResult):
 
     def to_dict(self) -> dict[str, Any]:
         out = self.result.summary()
+        out["lcp_solved_by"] = lcp_method(self.result)
         if self.sensitivity:
             out["sensitivity_t0"] = dict(self.sensitivity)
         if self.check is not None:
@@ -68,6 +83,7 @@ class ExitBoundaryReport(TaskResult):
             ind = self.check["indicator"]
             out[f"grid indicator of L*(t): largest |L*({self.check['n_cells'][0]} cells) − "
                 f"L*({self.check['n_cells'][1]})|"] = ind if math.isfinite(ind) else "not resolved"
+        out["LCP solved by"] = lcp_method(res)
         region = res.stopping_region(0.0)
         out["exit region in L now"] = "; ".join(f"[{a:.2f}, {c:.2f}]" for a, c in region) or "never"
         out[f"value of holding V(0, L̄ = {L_bar:g}) [per unit NAV]"] = res.value(0.0, L_bar)
@@ -106,7 +122,8 @@ def exit_boundary(scenario: ScenarioLike = None, **options: Any) -> ExitBoundary
     process = OrnsteinUhlenbeck(v["kappa"], v["mean"], v["sigma"])
     premium = IlliquidityPremium(v["alpha"], v["beta"], v["gamma"], v["scaling"])
     res = solve(process, premium, v["fund_life"], nav_growth=v["nav_growth"], distribution_rate=v["distribution_rate"],
-                holding_cost=v["holding_cost"], discount=v["discount"], n_cells=v["cells"], n_steps=v["steps"])
+                holding_cost=v["holding_cost"], discount=v["discount"], n_cells=v["cells"], n_steps=v["steps"],
+                method=v["method"])
     sens = None
     if v.get("sensitivity"):
         sens = {p: float(res.sensitivity(p)["derivative"][0]) for p, _ in _SENSITIVITY}
