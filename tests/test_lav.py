@@ -174,7 +174,7 @@ def _riccati_log_discount(kappa, theta, sigma, alpha, beta, gamma, T, t, L0, sca
     s2 = sigma ** 2
 
     def gen(y):
-        A, B, C = y
+        _, B, C = y
         return -np.array([kappa * theta * B + 0.5 * s2 * B * B + s2 * C,
                           2 * kappa * theta * C - kappa * B + 2 * s2 * B * C,
                           -2 * kappa * C + 2 * s2 * C * C])

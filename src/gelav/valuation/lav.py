@@ -67,8 +67,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
-from gelav.errors import ConvergenceError
 from gelav._validation import MAX_RATE, check_finite, check_int, check_nonnegative, check_positive
+from gelav.errors import ConvergenceError
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -454,7 +454,7 @@ def _cell_density(process: ProcessLike, age: float, lo: float, hi: float) -> tup
         try:
             bx = np.abs(np.asarray(drift(age, xs), dtype=float))
             sx = np.asarray(var(age, xs), dtype=float)
-        except Exception:  # noqa: BLE001  (a process without vectorised coefficients: uniform grid)
+        except Exception:
             return xs, G
         ok = np.isfinite(bx) & np.isfinite(sx) & (sx > 0)
         G[ok] = np.maximum(G[ok], bx[ok] / (_PECLET * sx[ok] * _REFERENCE_CELLS))
@@ -692,7 +692,7 @@ def liquidity_adjusted_value(
                 f"`max_cells` = {max_cells}. The value is left out: raise `max_cells`, loosen `rtol`/`atol`, "
                 "or value from a starting state closer to the process's long-run law.", history=levels)
         runs = [runs[1], runs[2], run(2 * runs[2]["n_cells"], 2 * runs[2]["steps"])]
-    coarse, fine = runs[1], runs[2]
+    fine = runs[2]
     if not trusted:
         err = math.nan
     grid, a, b, value = fine["grid"], fine["a"], fine["b"], fine["value"]
