@@ -204,3 +204,31 @@ def test_metrics_column_errors_name_the_option(tmp_path):
     p.write_text("year,b\n0,1\n1,2\n")
     r = CliRunner().invoke(main, ["metrics", str(p)])
     assert r.exit_code == 2 and "`--flow-column`" in r.output
+
+
+def test_metrics_huge_liquidity_state_names_row_and_column(tmp_path):
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    f = tmp_path / "m.csv"
+    f.write_text("year,cashflow,L_t\n0,-100,1.0\n1,10,-1e300\n2,120,0.5\n")
+    res = CliRunner().invoke(main, ["metrics", str(f)])
+    assert res.exit_code == 2
+    assert "row 2, column 'L_t'" in res.output and "--alpha" not in res.output
+
+
+@pytest.mark.parametrize("body, args, want", [
+    ('[[funds]]\nname = "A"\nnav = 0\nremaining_life = 5\n', [], "`nav` = 0 (fund 'A')"),
+    ('[[funds]]\nname = "A"\nnav = 10\nremaining_life = 5\n[scenarios.s1]\nL = [0.0, nan, -1.0]\n',
+     ["--scenario", "s1"], "[scenarios.s1] field `L` entry 1"),
+])
+def test_portfolio_messages_name_the_cause(tmp_path, body, args, want):
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    f = tmp_path / "p.toml"
+    f.write_text(body)
+    res = CliRunner().invoke(main, ["portfolio", str(f), *args])
+    assert res.exit_code == 2 and want in res.output, res.output

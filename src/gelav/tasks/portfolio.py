@@ -82,6 +82,10 @@ def read_liquidity_scenario(scenario: Mapping[str, Any], name: str, *, L0: float
         L = sec.get("L")
         if not isinstance(L, list) or not L or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in L):
             raise ScenarioError(f"{src}: [scenarios.{name}] field `L` must be a non-empty list of numbers.")
+        bad = [i for i, v in enumerate(L) if not math.isfinite(v)]
+        if bad:
+            raise ScenarioError(f"{src}: [scenarios.{name}] field `L` entry {bad[0]} (0-based) is {L[bad[0]]}: "
+                                "expected a finite number.")
         months = sec.get("months")
         sec.check_unknown(("kind", "L", "months"))
         return Scenario.custom(L, months=months, name=name)

@@ -223,7 +223,8 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
     FileNotFoundError
     ValueError
         No time or flow column, an unparsable entry or a missing value (naming the
-        row and the column), a non-positive index level, a negative NAV.
+        row and the column), a non-positive index level, a liquidity state beyond
+        ``MAX_STATE`` (1e12), a negative NAV.
     """
     from gelav.calibrate import read_series
 
@@ -289,6 +290,14 @@ def read_cashflows(path: str | Path, *, time_column: str | None = None, flow_col
             i = int(np.flatnonzero(index <= 0)[0])
             raise ValueError(f"{p}: row {int(first.rows[i])}, column {icol!r}: index level {index[i]:g} "  # type: ignore[index]
                              "must be > 0.")
+    if lcol is not None:
+        from gelav._validation import MAX_STATE
+
+        Lv = series[lcol].values
+        if np.any(np.abs(Lv) > MAX_STATE):  # the premium's range: π(L, T) is not defined beyond it
+            i = int(np.flatnonzero(np.abs(Lv) > MAX_STATE)[0])
+            raise ValueError(f"{p}: row {int(first.rows[i])}, column {lcol!r}: liquidity state {Lv[i]:g} is out "  # type: ignore[index]
+                             f"of range (|L| must be <= {MAX_STATE:g}).")
     resid = 0.0 if nav is None else float(nav)
     if ncol is not None:
         resid = float(series[ncol].values[-1])

@@ -68,6 +68,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gelav._random import SeedLike
 from gelav._validation import MAX_RATE, check_finite, check_int, check_nonnegative, check_positive
+from gelav.errors import ConvergenceError
 
 if TYPE_CHECKING:
     from gelav.processes.protocol import ProcessLike
@@ -349,7 +350,7 @@ _MAX_STEPS_PER_PERIOD = 1024
 
 
 def _period_steps(spread: float, term_fn: Any, end: float, t0: float, t1: float, steps: int, scheme: str,
-                  damping_steps: int) -> tuple[int, int]:
+                  damping_steps: int, cap: int = _MAX_STEPS_PER_PERIOD) -> tuple[int, int]:
     """Steps for the period [t0, t1] so the node-dependent step discount stays <= _MAX_STEP_DISCOUNT.
 
     Returns ``(n_steps, damping_steps)``; ``damping_steps`` is raised to 2 (one step split into two
@@ -366,11 +367,118 @@ def _period_steps(spread: float, term_fn: Any, end: float, t0: float, t1: float,
         return spread * float(np.max(np.abs(np.diff(f))))
 
     n = steps
-    while worst(n) > _MAX_STEP_DISCOUNT and n < _MAX_STEPS_PER_PERIOD:
-        n = min(2 * n, _MAX_STEPS_PER_PERIOD)
+    cap = max(cap, steps)
+    while worst(n) > _MAX_STEP_DISCOUNT and n < cap:
+        n = min(2 * n, cap)
     if worst(n) > _MAX_STEP_DISCOUNT and scheme == "cn":
         return n, max(damping_steps, 2)
     return n, damping_steps
+
+
+def _fk_solve(model: TakahashiAlexander, process: ProcessLike, grid: Any, lam_nodes: NDArray[np.float64],
+              level_fn: Any, term_fn: Any, r: float, age: float, steps: int, scheme: str,
+              damping_steps: int, cap: int) -> dict[str, Any]:
+    """:math:`a(t_0, \\cdot)`, :math:`b(t_0, \\cdot)` on ``grid``: backward through the dates, jump condition at each.
+
+    The part of the discount that is the same at every node (r and the premium at its
+    smallest level) is integrated exactly, e^{-c} with c = rΔt + min_x a(x)Δf: it commutes
+    with the generator. Crank–Nicolson only sees the rest, λ(x) - min λ >= 0, whose step
+    discount z = (max - min λ)Δt is kept <= _MAX_STEP_DISCOUNT by refining the steps;
+    where that would take more than _MAX_STEPS_PER_PERIOD steps, Rannacher start-up
+    steps damp what CN's factor (1 - z/2)/(1 + z/2) -> -1 would otherwise keep.
+    """
+    from gelav.backward import backward
+    from gelav.grid import TimeGrid
+
+    dates = model.dates
+    end = float(dates[-1])
+    x = grid.nodes
+    a = np.zeros_like(x)
+    b = np.zeros_like(x)
+    k_first = int(np.searchsorted(dates, age, side="right"))  # first date after the valuation
+    n_backward = 0
+    lam_min = float(lam_nodes.min())
+    lam_spread = float(lam_nodes.max()) - lam_min
+    max_steps_used = steps
+    damped_periods = 0
+    for k in range(dates.size - 1, k_first - 1, -1):
+        c, d = model.rates(k, x)
+        g = model.period_growth
+        a, b = (1.0 + g) * (d + (1.0 - d) * a), c * (a - 1.0) + (1.0 - c) * b
+        t_prev = max(float(dates[k - 1]) if k > 0 else 0.0, age)
+        t_k = float(dates[k])
+        n_k, damp_k = _period_steps(lam_spread, term_fn, end, t_prev, t_k, steps, scheme, damping_steps, cap)
+        max_steps_used = max(max_steps_used, n_k)
+        damped_periods += damp_k > damping_steps
+        tg = TimeGrid.build(t_k - t_prev, n_k, start=t_prev, scheme=scheme, damping_steps=damp_k)
+        ts = tg.times
+
+        def disc(t: float, xx: NDArray[np.float64], ts: NDArray[np.float64] = ts) -> NDArray[np.float64]:
+            i = min(max(int(np.searchsorted(ts, t)) - 1, 0), ts.size - 2)
+            dt = ts[i + 1] - ts[i]
+            return np.maximum(_accrual(level_fn, term_fn, xx, end, ts[i], ts[i + 1])
+                              - _accrual(lambda v: np.full_like(np.asarray(v, dtype=float), lam_min), term_fn,
+                                         xx, end, ts[i], ts[i + 1]), 0.0) / dt
+
+        common = math.exp(-r * (t_k - t_prev)
+                          - float(_accrual(lambda v: np.asarray(lam_min), term_fn, np.array(0.0), end, t_prev, t_k)))
+        if lam_spread == 0.0:  # the discount is the same at every node: nothing left for the scheme
+            disc = None  # type: ignore[assignment]
+        va = backward(process, a, t_k - t_prev, discount=disc, grid=grid, time_grid=tg, start=t_prev, times=[t_prev])
+        vb = backward(process, b, t_k - t_prev, discount=disc, grid=grid, time_grid=tg, start=t_prev, times=[t_prev])
+        a, b = common * va.values[0], common * vb.values[0]
+        n_backward += 2
+    return {"a": a, "b": b, "backward_solves": n_backward, "max_steps_per_period": max_steps_used,
+            "damped_periods": int(damped_periods)}
+
+
+#: Largest cell Péclet number |b| h / σ² of the grid at the reference resolution (200 cells on the
+#: uniform part): the Scharfetter–Gummel flux is second order where the cells resolve the drift and
+#: falls to first order (upwinding) where they do not.
+_PECLET = 1.0
+_REFERENCE_CELLS = 200
+
+
+def _cell_density(process: ProcessLike, age: float, lo: float, hi: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(xs, G)``: cells per unit length, per reference cell, on a fine auxiliary mesh of [lo, hi].
+
+    :math:`G(x) = \\max\\big(1/(hi - lo),\\ |b(x)|/(\\mathrm{Pe}\\,\\sigma^2(x)\\,n_0)\\big)`: uniform where
+    the drift is resolved, finer in proportion to :math:`|b|/\\sigma^2` where it is not (a start far from
+    the long-run level, where the OU drift :math:`\\kappa(\\bar L - L)` is large). A grid of ``n`` cells
+    on the uniform part puts ``n G(x)`` cells per unit length at x.
+    """
+    xs = np.linspace(lo, hi, 4001)
+    G = np.full_like(xs, 1.0 / (hi - lo))
+    drift, var = getattr(process, "drift", None), getattr(process, "variance_rate", None)
+    if drift is not None and var is not None:
+        try:
+            bx = np.abs(np.asarray(drift(age, xs), dtype=float))
+            sx = np.asarray(var(age, xs), dtype=float)
+        except Exception:
+            return xs, G
+        ok = np.isfinite(bx) & np.isfinite(sx) & (sx > 0)
+        G[ok] = np.maximum(G[ok], bx[ok] / (_PECLET * sx[ok] * _REFERENCE_CELLS))
+    return xs, G
+
+
+def _lav_grid(lo: float, hi: float, n: int, L0: float, density: tuple[NDArray[np.float64], NDArray[np.float64]]) -> Any:
+    """Nodes at :math:`s(x) = k/n`, :math:`s(x) = \\int_{L_0}^x G`: ``L0`` is a node, the grids of n and 2n are nested."""
+    from gelav.grid import Grid
+
+    xs, G = density
+    if np.all(G == G[0]):  # the drift is resolved everywhere: the uniform grid
+        return Grid.aligned(lo, hi, n, node=L0)
+    cum = np.concatenate(([0.0], np.cumsum(0.5 * (G[1:] + G[:-1]) * np.diff(xs))))
+    cum -= np.interp(L0, xs, cum)
+    k_lo = math.ceil(-cum[0] * n - 1e-9)
+    k_hi = math.ceil(cum[-1] * n - 1e-9)
+    s = np.arange(-k_lo, k_hi + 1) / n
+    x = np.interp(s, cum, xs)
+    # beyond the ends (less than one cell out): the end spacing
+    x = np.where(s < cum[0], xs[0] + (s - cum[0]) / G[0], x)
+    x = np.where(s > cum[-1], xs[-1] + (s - cum[-1]) / G[-1], x)
+    x[k_lo] = L0
+    return Grid(np.asarray(x, dtype=np.float64))
 
 
 def liquidity_adjusted_value(
@@ -389,6 +497,9 @@ def liquidity_adjusted_value(
     scheme: str = "cn",
     damping_steps: int = 0,
     domain: tuple[float, float] | None = None,
+    rtol: float | None = 1e-4,
+    atol: float = 0.0,
+    max_cells: int = 40_000,
     monte_carlo: int = 0,
     mc_steps_per_period: int = 16,
     seed: SeedLike = None,
@@ -430,6 +541,17 @@ def liquidity_adjusted_value(
         payoff), so Crank–Nicolson needs no damping and keeps order 2 throughout.
         Raised to 2 in a period whose discount per step cannot be brought under 0.25
         within 1024 steps (``diagnostics["damped_periods"]`` counts them).
+    rtol, atol : float
+        The value is refined (cells and steps doubled, up to ``max_cells``) until its error estimate
+        is at most ``rtol |V| + atol`` (default 1e-4, 0); otherwise a ConvergenceError leaves it out.
+        The estimate is Richardson's from three nested levels (the run asked for and its halves),
+        trusted only when their observed order is 1.5-3.5 (``diagnostics["error_estimate"]``,
+        ``["observed_order"]``, ``["refinement"]``). ``rtol=None``: no refinement (the estimate is
+        still reported, NaN when not trusted).
+    max_cells : int
+        Most cells of a grid (default 40,000). The grid is uniform where the cells resolve the
+        drift (cell Péclet number at most 1 at 200 cells) and finer where they do not: a start far
+        from the long-run level (the OU drift κ(L̄ − L) is large) needs many more cells.
     monte_carlo : int
         Paths for the Monte Carlo cross-check (0: none).
     mc_steps_per_period : int
@@ -440,6 +562,12 @@ def liquidity_adjusted_value(
     -------
     LAVResult
 
+    Raises
+    ------
+    gelav.errors.ConvergenceError
+        No trusted error estimate within ``rtol``/``atol`` before the grid would exceed ``max_cells``
+        (e.g. L0 = 100 for the default OU process and premium).
+
     Examples
     --------
     >>> from gelav.valuation.lav import liquidity_adjusted_value
@@ -447,8 +575,7 @@ def liquidity_adjusted_value(
     >>> abs(r.value / r.dcf - 1) < 1e-5   # no premium, L-free rates: the value is the DCF (to the CN error)
     True
     """
-    from gelav.backward import backward
-    from gelav.grid import Grid, TimeGrid, auto_domain
+    from gelav.grid import auto_domain
     from gelav.processes import OrnsteinUhlenbeck
 
     model = TakahashiAlexander() if model is None else model
@@ -496,63 +623,85 @@ def liquidity_adjusted_value(
         lo, hi = check_finite("domain[0]", domain[0]), check_finite("domain[1]", domain[1])
         if not lo < L0 < hi:
             raise ValueError(f"`L0` = {L0} must lie inside `domain` {domain}.")
-    grid = Grid.aligned(lo, hi, n_cells, node=L0)
+    rtol_v = None if rtol is None else check_positive("rtol", rtol)
+    atol_v = check_nonnegative("atol", atol)
+    max_cells = check_int("max_cells", max_cells, minimum=2 * n_cells)
+    density = _cell_density(process, age, lo, hi)
+
+    def check_premium(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        lam_nodes = level_fn(x)
+        if np.any(~np.isfinite(lam_nodes)) or (term_fn is None and np.any(r + lam_nodes < 0)):
+            raise ValueError("`premium` gives a negative or non-finite discount rate r + λ(L) on the L-domain.")
+        if term_fn is not None and np.any(lam_nodes < 0):
+            # a(L) < 0 somewhere: r + a(L) f'(τ) turns negative as τ -> 0 for the sqrt scaling
+            neg = x[lam_nodes < 0]
+            raise ValueError(f"`premium` level a(L) is negative for L in [{neg.min():g}, {neg.max():g}]: the "
+                             "discount rate r + λ(L, τ) would be negative; restrict `domain` or use another premium.")
+        return lam_nodes
+
+    def run(n: int, steps_n: int) -> dict[str, Any]:
+        grid = _lav_grid(lo, hi, n, L0, density)
+        if grid.n_nodes - 1 > max_cells:
+            raise ConvergenceError(
+                f"liquidity_adjusted_value: the grid that resolves the drift from `L0` = {L0:g} to the long-run "
+                f"level needs {grid.n_nodes - 1} cells, more than `max_cells` = {max_cells}; the value is left "
+                "out. Raise `max_cells` (the run time grows with it) or value from a starting state closer to "
+                "the process's long-run law.", history=levels)
+        # the cap on the steps of a period scales with the level too (a fixed cap would hide the
+        # time error from the differences between levels)
+        cap = max(1, round(_MAX_STEPS_PER_PERIOD * steps_n / steps))
+        out = _fk_solve(model, process, grid, check_premium(grid.nodes), level_fn, term_fn, r, age, steps_n,
+                        scheme, damping_steps, cap)
+        i0 = int(np.argmin(np.abs(grid.nodes - L0)))
+        out["value"] = N0 * float(out["a"][i0]) + U0 * float(out["b"][i0])
+        out["grid"], out["n_cells"], out["steps"] = grid, n, steps_n
+        levels.append({"n_cells": grid.n_nodes - 1, "steps_per_period": steps_n, "value": out["value"]})
+        return out
+
+    # Error estimate: the same solve on nested grids (every other node; the map of _lav_grid is
+    # the same at every level) with half the time steps, three levels h, h/2, h/4 (the last the
+    # one asked for): the observed order p = log2|d1/d2| of the last two differences must be
+    # that of the scheme (1.5 <= p <= 3.5) before Richardson's err = |d2|/(2^min(p, 2) - 1) is
+    # trusted. With `rtol` the grids and steps are halved until a trusted err <= rtol |V| + atol.
+    levels: list[dict[str, Any]] = []
+    # (the value returned is the run asked for; with n_cells or steps_per_period not divisible by
+    # 4 the coarser levels round down and the ratio of their spacings is only close to 2)
+    if n_cells < 32:
+        runs = [run(n_cells, steps), run(2 * n_cells, 2 * steps), run(4 * n_cells, 4 * steps)]
+    else:
+        runs = [run(n_cells // 4, max(1, steps // 4)), run(n_cells // 2, max(1, steps // 2)), run(n_cells, steps)]
+    while True:
+        vals = [u["value"] for u in runs]
+        d1 = runs[1]["value"] - runs[0]["value"]
+        d2 = runs[2]["value"] - runs[1]["value"]
+        roundoff = 64 * np.finfo(float).eps * max(abs(v) for v in vals)
+        if abs(d2) <= roundoff:  # the levels agree to rounding (e.g. no L-dependence at all)
+            order, err = math.inf, abs(d2)
+        else:
+            order = math.log2(abs(d1 / d2)) if d1 != 0.0 else -math.inf
+            err = abs(d2) / (2.0 ** min(max(order, 0.0), 2.0) - 1.0) if order > 0 else math.inf
+        trusted = abs(d2) <= roundoff or 1.5 <= order <= 3.5
+        if rtol_v is None or (trusted and err <= rtol_v * abs(runs[2]["value"]) + atol_v):
+            break
+        if 2 * (runs[2]["grid"].n_nodes - 1) > max_cells:
+            raise ConvergenceError(
+                f"liquidity_adjusted_value: no value within `rtol` = {rtol_v:g} (+ `atol` = {atol_v:g}) at "
+                f"`L0` = {L0:g}: the last grids ({', '.join(str(u['grid'].n_nodes - 1) for u in runs)} cells) "
+                f"give {', '.join(f'{v:.10g}' for v in vals)} "
+                f"(observed order {order:.3g}, error estimate {err:.3g}); the next grid would exceed "
+                f"`max_cells` = {max_cells}. The value is left out: raise `max_cells`, loosen `rtol`/`atol`, "
+                "or value from a starting state closer to the process's long-run law.", history=levels)
+        runs = [runs[1], runs[2], run(2 * runs[2]["n_cells"], 2 * runs[2]["steps"])]
+    fine = runs[2]
+    if not trusted:
+        err = math.nan
+    grid, a, b, value = fine["grid"], fine["a"], fine["b"], fine["value"]
     x = grid.nodes
-    lam_nodes = level_fn(x)
-    if np.any(~np.isfinite(lam_nodes)) or (term_fn is None and np.any(r + lam_nodes < 0)):
-        raise ValueError("`premium` gives a negative or non-finite discount rate r + λ(L) on the L-domain.")
-    if term_fn is not None and np.any(lam_nodes < 0):
-        # a(L) < 0 somewhere: r + a(L) f'(τ) turns negative as τ -> 0 for the sqrt scaling
-        neg = x[lam_nodes < 0]
-        raise ValueError(f"`premium` level a(L) is negative for L in [{neg.min():g}, {neg.max():g}]: the discount "
-                         "rate r + λ(L, τ) would be negative; restrict `domain` or use another premium.")
-
-    # backward through the dates, jump condition at each.
-    # The part of the discount that is the same at every node (r and the premium at its
-    # smallest level) is integrated exactly, e^{-c} with c = rΔt + min_x a(x)Δf: it commutes
-    # with the generator. Crank–Nicolson only sees the rest, λ(x) - min λ >= 0, whose step
-    # discount z = (max - min λ)Δt is kept <= _MAX_STEP_DISCOUNT by refining the steps;
-    # where that would take more than _MAX_STEPS_PER_PERIOD steps, Rannacher start-up
-    # steps damp what CN's factor (1 - z/2)/(1 + z/2) -> -1 would otherwise keep.
-    a = np.zeros_like(x)
-    b = np.zeros_like(x)
-    k_first = int(np.searchsorted(dates, age, side="right"))  # first date after the valuation
-    n_backward = 0
-    lam_min = float(lam_nodes.min())
-    lam_spread = float(lam_nodes.max()) - lam_min
-    max_steps_used = steps
-    damped_periods = 0
-    for k in range(dates.size - 1, k_first - 1, -1):
-        c, d = model.rates(k, x)
-        g = model.period_growth
-        a, b = (1.0 + g) * (d + (1.0 - d) * a), c * (a - 1.0) + (1.0 - c) * b
-        t_prev = max(float(dates[k - 1]) if k > 0 else 0.0, age)
-        t_k = float(dates[k])
-        n_k, damp_k = _period_steps(lam_spread, term_fn, end, t_prev, t_k, steps, scheme, damping_steps)
-        max_steps_used = max(max_steps_used, n_k)
-        damped_periods += damp_k > damping_steps
-        tg = TimeGrid.build(t_k - t_prev, n_k, start=t_prev, scheme=scheme, damping_steps=damp_k)
-        ts = tg.times
-
-        def disc(t: float, xx: NDArray[np.float64], ts: NDArray[np.float64] = ts) -> NDArray[np.float64]:
-            i = min(max(int(np.searchsorted(ts, t)) - 1, 0), ts.size - 2)
-            dt = ts[i + 1] - ts[i]
-            return np.maximum(_accrual(level_fn, term_fn, xx, end, ts[i], ts[i + 1])
-                              - _accrual(lambda v: np.full_like(np.asarray(v, dtype=float), lam_min), term_fn,
-                                         xx, end, ts[i], ts[i + 1]), 0.0) / dt
-
-        common = math.exp(-r * (t_k - t_prev)
-                          - float(_accrual(lambda v: np.asarray(lam_min), term_fn, np.array(0.0), end, t_prev, t_k)))
-        if lam_spread == 0.0:  # the discount is the same at every node: nothing left for the scheme
-            disc = None  # type: ignore[assignment]
-        va = backward(process, a, t_k - t_prev, discount=disc, grid=grid, time_grid=tg, start=t_prev, times=[t_prev])
-        vb = backward(process, b, t_k - t_prev, discount=disc, grid=grid, time_grid=tg, start=t_prev, times=[t_prev])
-        a, b = common * va.values[0], common * vb.values[0]
-        n_backward += 2
-    i0 = int(np.argmin(np.abs(x - L0)))
-    value = N0 * float(a[i0]) + U0 * float(b[i0])
+    n_backward = sum(u["backward_solves"] for u in runs)
+    max_steps_used, damped_periods = fine["max_steps_per_period"], fine["damped_periods"]
 
     # DCF: L frozen at lbar
+    k_first = int(np.searchsorted(dates, age, side="right"))  # first date after the valuation
     ad, bd = 0.0, 0.0
     for k in range(dates.size - 1, k_first - 1, -1):
         cs, ds = (float(v) for v in model.rates(k, lbar))
@@ -570,7 +719,8 @@ def liquidity_adjusted_value(
                           check_int("mc_steps_per_period", mc_steps_per_period, minimum=1), seed)
     inputs = {"L0": L0, "age": age, "nav": N0, "unfunded": U0, "rate": r, "dcf_level": lbar,
               "premium": getattr(premium, "to_dict", lambda: repr(premium))(), "model": model, "process": process}
-    diagnostics = {"n_cells": grid.n_cells if hasattr(grid, "n_cells") else x.size - 1, "steps_per_period": steps,
+    diagnostics = {"n_cells": x.size - 1, "steps_per_period": fine["steps"],
+                   "error_estimate": err, "observed_order": order, "refinement": levels,
                    "scheme": scheme, "domain": (float(x[0]), float(x[-1])), "backward_solves": n_backward,
                    "max_steps_per_period": max_steps_used, "damped_periods": int(damped_periods)}
     return LAVResult(value=value, dcf=dcf, a=a, b=b, grid=grid, monte_carlo=mc, inputs=inputs,

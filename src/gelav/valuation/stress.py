@@ -137,8 +137,11 @@ class Scenario:
         L = np.asarray(self.L, dtype=float).ravel()
         if m.size != L.size or m.size < 1:
             raise ValueError(f"`months` and `L` must have the same length >= 1, got {m.size} and {L.size}.")
-        if not (np.all(np.isfinite(m)) and np.all(np.isfinite(L))):
-            raise ValueError("`months` and `L` must be finite.")
+        for field_name, v in (("months", m), ("L", L)):
+            if not np.all(np.isfinite(v)):
+                i = int(np.flatnonzero(~np.isfinite(v))[0])
+                raise ValueError(f"scenario {self.name!r}: `{field_name}` entry {i} is {v[i]}; "
+                                 f"`months` and `L` must be finite.")
         if m[0] != 0.0 or np.any(np.diff(m) <= 0):
             raise ValueError("`months` must start at 0 and increase.")
         object.__setattr__(self, "months", m)
@@ -383,6 +386,10 @@ def stress_portfolio(funds: Fund | Sequence[Fund], scenario: Scenario | str, *, 
     if not np.all(np.isfinite(total)) or not math.isfinite(sum(f.nav for f in fs)):
         raise ValueError("The portfolio's total mark overflows a float: the funds' `nav` values are too large "
                          "(express them in larger units).")
+    if total[0] <= 0 and sum(f.nav for f in fs) == 0:
+        zero = ", ".join(repr(f.name) for f in fs)
+        raise ValueError(f"Every fund has `nav` = 0 (fund{'s' if len(fs) > 1 else ''} {zero}): the book NAV and the "
+                         "starting mark are 0 and drawdowns from it are undefined; give a fund a `nav` > 0.")
     if total[0] <= 0:
         raise ValueError(f"The starting portfolio mark is {total[0]:g} <= 0 (π ≥ 1 at t = 0): drawdowns from it "
                          "are undefined; check the premium and the remaining lives.")
