@@ -481,6 +481,34 @@ def _lav_grid(lo: float, hi: float, n: int, L0: float, density: tuple[NDArray[np
     return Grid(np.asarray(x, dtype=np.float64))
 
 
+#: the furthest start, in stationary standard deviations from the long-run level, at which the value is
+#: validated against the exact (Riccati) value: L0 = -20 ... 20 for the default OU (62 sd) agree within the
+#: estimate; at L0 = 50 (145 sd) the levels converge to a limit 1.07e-3 (relative) from the exact one
+VALIDATED_START_SD = 65.0
+
+
+def _check_validated_start(process: ProcessLike, L0: float) -> None:
+    """Refuse a start beyond :data:`VALIDATED_START_SD` stationary standard deviations of an OU-type
+    process (``kappa``, ``mean``, ``sigma`` parameters) from its long-run level: not validated there."""
+    from gelav.processes.protocol import params_of
+
+    prm = params_of(process)
+    try:
+        kappa, mean, sigma = (float(prm[k]) for k in ("kappa", "mean", "sigma"))
+    except (KeyError, TypeError, ValueError):
+        return
+    if not kappa > 0:
+        return
+    sd = sigma / math.sqrt(2.0 * kappa)
+    far = abs(L0 - mean) / sd
+    if far > VALIDATED_START_SD:
+        lo, hi = mean - VALIDATED_START_SD * sd, mean + VALIDATED_START_SD * sd
+        raise ValueError(f"`L0` = {L0:g} lies {far:.0f} stationary standard deviations ({sd:.3g}) from the long-run "
+                         f"level {mean:g}: the value is validated against the exact one only within "
+                         f"{VALIDATED_START_SD:g} of them (at L0 = 50, 145 of them, it converged 1e-3 away from it); give "
+                         f"`L0` in [{lo:.4g}, {hi:.4g}].")
+
+
 def liquidity_adjusted_value(
     model: TakahashiAlexander | None = None,
     process: ProcessLike | None = None,
@@ -598,6 +626,7 @@ def liquidity_adjusted_value(
             raise ValueError("Give `L0`: the process has no long-run mean attribute.")
         L0 = float(mean)
     L0 = check_finite("L0", L0)
+    _check_validated_start(process, L0)
     if dcf_level is not None:
         lbar = check_finite("dcf_level", dcf_level)
     else:
