@@ -203,8 +203,11 @@ class MethodTable:
         err: Any = self.error.tolist()
         out: dict[str, Any] = {"probability": self.probability.tolist(), self.error_kind: err}
         if self.bound is not None and self.bound.any():
-            out[self.error_kind] = np.where(self.bound, None, self.error).tolist()
-            out["upper_bound_95"] = np.where(self.bound, self.error, None).tolist()
+            b, e = self.bound.tolist(), self.error.tolist()
+            out[self.error_kind] = [[None if bb else v for bb, v in zip(br, er, strict=True)]
+                                    for br, er in zip(b, e, strict=True)]
+            out["upper_bound_95"] = [[v if bb else None for bb, v in zip(br, er, strict=True)]
+                                     for br, er in zip(b, e, strict=True)]
         out.update({"seconds": self.seconds, **self.details})
         return out
 
