@@ -317,3 +317,34 @@ def test_series_beyond_the_float_safe_sizes_are_refused_by_name(scale):
     p = simulate(OrnsteinUhlenbeck(0.45, 1.0, 0.32), 1.0, 5.0, 260, 2, scheme="exact", save="all", seed=0)
     with pytest.raises(ValueError, match="express the series in other units"):
         fit_ou(p.times, scale * p.values[:, 0])
+
+
+@pytest.mark.parametrize("model", ["ou", "cir"])
+def test_a_ramp_near_the_values_rounding_is_refused_clearly(model):
+    """1.5 + 1e-13 i (weekly) is no path of either model. The OU fit raised SciPy's bare "f(a) and f(b)
+    must have different signs", the CIR fit "`z` must be finite" (SciPy's non-central chi-square is NaN
+    at 1e12 degrees of freedom), each with an overflow RuntimeWarning on the way."""
+    import warnings as _w
+
+    from gelav.calibrate import fit_cir, fit_ou
+    from gelav.errors import AccuracyWarning
+
+    t = np.arange(60) / 52.0
+    with _w.catch_warnings():
+        _w.simplefilter("ignore", AccuracyWarning)  # no mean reversion over the span
+        _w.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"not maximal at the estimate|not a path of this model"):
+            (fit_ou if model == "ou" else fit_cir)(t, 1.5 + 1e-13 * np.arange(60))
+
+
+def test_cir_residuals_at_huge_degrees_of_freedom_are_normal_limits():
+    from gelav.calibrate.cir import _pit
+
+    # 4κL̄/σ² = 4e12: SciPy's ncx2.cdf is NaN there and its sf 0.16 for 0.31
+    kappa, mean, sigma, dt = 1.0, 1.0, 1e-6, np.array([0.02])
+    e = math.exp(-kappa * dt[0])
+    c = 2 * kappa / (sigma**2 * (1 - e))
+    df, nc = 4 * kappa * mean / sigma**2, 2 * c * 1.0 * e
+    x1 = (df + nc + 0.5 * math.sqrt(2 * (df + 2 * nc))) / (2 * c)
+    z = _pit(kappa, mean, sigma, dt, np.array([1.0]), np.array([x1]))
+    assert z[0] == pytest.approx(0.5, abs=1e-4)

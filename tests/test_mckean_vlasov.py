@@ -384,3 +384,10 @@ def test_task_leaves_out_what_it_cannot_vouch_for():
     assert r.exit_code == 2 and "--steps" in r.output and "--scheme exact" in r.output
     out = " ".join(CliRunner().invoke(main, ["mckean-vlasov"]).output.split())
     assert "time-step bias at T is +1.2e-03 in the mean and +2.7e-04 in the variance" in out
+
+
+def test_cli_too_few_cells_names_the_option():
+    from gelav.cli import main
+
+    r = CliRunner().invoke(main, ["mckean-vlasov", "--cells", "3"])
+    assert r.exit_code == 2 and "`--cells` must be >= 4" in r.output and "n_cells" not in r.output

@@ -251,3 +251,19 @@ def test_table_estimates_bound_the_true_error_in_deep_tails():
     assert np.all(exact[:, -1] < 1e-11)  # down to ~1e-15: a relative question
     assert np.all(np.abs(pde.probability - exact) <= pde.error)
     assert pde.details["domain_tail"] < 1e-10  # widened
+
+
+def test_mc_cells_without_a_hit_carry_a_bound_not_a_standard_error():
+    """A cell where no path hit the event reports the one-sided 95 % bound as a bound (the table
+    used to file it under ``stderr``, as if 0 ± 0.0003 were a standard error)."""
+    from gelav import OrnsteinUhlenbeck
+    from gelav.stress_table import stress_table
+
+    g = stress_table(OrnsteinUhlenbeck(0.45, 1.0, 0.32), -0.5, [1.0, 2.0], [-2.0, -0.5],
+                     methods=["mc"], paths=10_000, seed=0)
+    mc = g.results["mc"]
+    assert mc.bound is not None and mc.bound[:, 0].all() and not mc.bound[:, 1].any()
+    d = mc.as_dict()
+    assert d["stderr"][0][0] is None and d["upper_bound_95"][0][0] == pytest.approx(1 - 0.05 ** 1e-4)
+    assert d["upper_bound_95"][0][1] is None and d["stderr"][0][1] > 0
+    assert mc.cell(0, 0).error_kind == "bound" and mc.cell(0, 1).error_kind == "stderr"

@@ -42,6 +42,13 @@ class Estimate:
         Number of i.i.d. terms behind a Monte Carlo estimate (antithetic pairs count once).
     kind : {"exact", "stderr", "a-priori", "bound"}
         What ``stderr`` means.
+    hits : float or None
+        For the frequency of an event (a Monte Carlo probability): the number of
+        the ``n`` i.i.d. draws in the event (with antithetic pairs, the sum of the
+        pair averages). :meth:`ci` is then the exact Clopper–Pearson interval,
+        which covers at its level also for tiny probabilities and near 1, where
+        the normal interval ``value ± z·stderr`` does not (3 hits in 10,000:
+        85 % instead of 95 %; every draw a hit: ``(1, 1)``, 0 % below 1).
 
     Examples
     --------
@@ -56,10 +63,13 @@ class Estimate:
     stderr: float
     n: int | None = None
     kind: str = "stderr"
+    hits: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ESTIMATE_KINDS:
             raise ValueError(f"`kind` must be one of {ESTIMATE_KINDS}, got {self.kind!r}.")
+        if self.hits is not None and not (self.n and 0.0 <= self.hits <= self.n):
+            raise ValueError(f"`hits` must lie in [0, n] with n >= 1, got hits={self.hits!r}, n={self.n!r}.")
 
     @property
     def error(self) -> float:
@@ -67,12 +77,32 @@ class Estimate:
         return self.stderr
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
-        """Two-sided normal confidence interval at ``level`` (in (0, 1)); a standard-error estimate only."""
+        r"""Two-sided confidence interval at ``level`` (in (0, 1)).
+
+        For a frequency (``hits`` given) the exact Clopper–Pearson interval: with
+        :math:`k` hits in :math:`n` draws and :math:`\alpha = 1 - \text{level}`,
+        :math:`[B^{-1}(\alpha/2; k, n-k+1),\ B^{-1}(1-\alpha/2; k+1, n-k)]` (beta
+        quantiles; 0 below when :math:`k = 0`, 1 above when :math:`k = n`), so
+        a zero-hit answer gets :math:`[0,\ 1 - (\alpha/2)^{1/n}]`. Otherwise the
+        normal interval :math:`\hat\theta \pm z\,e` (a standard-error estimate).
+
+        Returns
+        -------
+        (float, float)
+            Lower and upper ends.
+        """
         level = check_finite("level", level)
         if not 0.0 < level < 1.0:
             raise ValueError(f"`level` must lie in (0, 1), got {level}.")
         if self.kind == "exact":
             return (self.value, self.value)
+        if self.hits is not None and self.n:
+            from scipy.special import betaincinv
+
+            k, n, a = float(self.hits), float(self.n), 1.0 - level
+            lo = 0.0 if k <= 0.0 else float(betaincinv(k, n - k + 1.0, a / 2))
+            hi = 1.0 if k >= n else float(betaincinv(k + 1.0, n - k, 1.0 - a / 2))
+            return (lo, hi)
         from scipy.special import ndtri  # lighter than scipy.stats
 
         h = float(ndtri(0.5 + level / 2)) * self.stderr
@@ -94,7 +124,9 @@ class Estimate:
         out: dict[str, Any] = {"value": self.value, "stderr": self.stderr, "kind": self.kind}
         if self.n is not None:
             out["n"] = self.n
-        if self.kind == "stderr":
+        if self.hits is not None:
+            out["hits"] = self.hits
+        if self.kind == "stderr" or self.hits is not None:
             lo, hi = self.ci(0.95)
             out.update(ci95_low=lo, ci95_high=hi)
         return out

@@ -164,7 +164,11 @@ def scalar_tail(
 @dataclass(frozen=True)
 class MethodTable:
     """One method's answers on the grid: ``probability[i, j]`` for horizon ``i`` and threshold ``j``,
-    the error (standard error for ``mc``, else an error estimate) and the run time (seconds)."""
+    the error (standard error for ``mc``, else an error estimate) and the run time (seconds).
+
+    ``bound[i, j]`` marks the cells whose error is not of ``error_kind`` but the one-sided 95 %
+    upper bound of a Monte Carlo probability with no hit (``mc``: no path in the event); they
+    are ``None`` under ``error_kind`` in :meth:`as_dict`, which lists them as ``upper_bound_95``."""
 
     method: str
     probability: NDArray[np.float64]
@@ -174,26 +178,37 @@ class MethodTable:
     #: level -> {"var": (n_horizons,), "es": ..., and for ``pde`` their error estimates}
     tail: dict[float, dict[str, NDArray[np.float64]]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    bound: NDArray[np.bool_] | None = None
+
+    def is_bound(self, i: int, j: int) -> bool:
+        """Whether cell ``(i, j)``'s error is a one-sided 95 % bound (no Monte Carlo hit)."""
+        return self.bound is not None and bool(self.bound[i, j])
 
     def cell(self, i: int, j: int) -> MethodResult:
         """The answer for horizon ``i`` and threshold ``j`` as a scalar :class:`MethodResult`."""
         n = self.probability.size
+        details = dict(self.details)
+        if self.is_bound(i, j):
+            details["upper_bound_95"] = float(self.error[i, j])
         return MethodResult(
             self.method,
             float(self.probability[i, j]),
             float(self.error[i, j]),
-            self.error_kind,
+            "bound" if self.is_bound(i, j) else self.error_kind,
             self.seconds / n,
-            dict(self.details),
+            details,
         )
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "probability": self.probability.tolist(),
-            self.error_kind: self.error.tolist(),
-            "seconds": self.seconds,
-            **self.details,
-        }
+        err: Any = self.error.tolist()
+        out: dict[str, Any] = {"probability": self.probability.tolist(), self.error_kind: err}
+        if self.bound is not None and self.bound.any():
+            b, e = self.bound.tolist(), self.error.tolist()
+            out[self.error_kind] = [[None if bb else v for bb, v in zip(br, er, strict=True)]
+                                    for br, er in zip(b, e, strict=True)]
+            out["upper_bound_95"] = [[v if bb else None for bb, v in zip(br, er, strict=True)]
+                                     for br, er in zip(b, e, strict=True)]
+        out.update({"seconds": self.seconds, **self.details})
         return out
 
 
@@ -319,24 +334,31 @@ def _per_cell(name: str, question: _Question) -> MethodTable:
     process, x0, hs, cs, below, opts = question
     seconds = 0.0
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
-    kind, details = "error_estimate", {}
+    bound = np.zeros((hs.size, cs.size), dtype=bool)
+    kinds: set[str] = set()
+    details: dict[str, Any] = {}
     for i, t in enumerate(hs):
         for j, c in enumerate(cs):
             r = run_method(name, process, x0, float(t), float(c), below, opts)
             r.details.pop("_density", None)
-            p[i, j], e[i, j], kind = r.probability, r.error, r.error_kind
+            p[i, j], e[i, j] = r.probability, r.error
+            if r.error_kind == "bound":
+                bound[i, j] = True
+            else:
+                kinds.add(r.error_kind)
             seconds += r.seconds
             details = {
                 k: v
                 for k, v in r.details.items()
-                if not isinstance(v, (int, float)) or k == "paths"
+                if (not isinstance(v, (int, float)) or k == "paths") and k != "upper_bound_95"
             }
+    kind = kinds.pop() if len(kinds) == 1 else ("stderr" if bound.any() else "error_estimate")
     tail = (
         _exact_tails(process, x0, hs, opts["levels"], "lower" if below else "upper")
         if name == "analytic"
         else {}
     )
-    return MethodTable(name, p, e, kind, seconds, tail, details)
+    return MethodTable(name, p, e, kind, seconds, tail, details, bound if bound.any() else None)
 
 
 def _common_divisor(a: float, b: float) -> float:
@@ -473,6 +495,7 @@ def _mc_table(question: _Question) -> MethodTable:
     except ValueError:
         scheme = "euler"
     p, e = np.empty((hs.size, cs.size)), np.empty((hs.size, cs.size))
+    bound = np.zeros((hs.size, cs.size), dtype=bool)
     for i, t in enumerate(hs):
         paths = simulate(
             process,
@@ -486,8 +509,10 @@ def _mc_table(question: _Question) -> MethodTable:
         for j, c in enumerate(cs):
             est = paths.prob(below=float(c)) if below else paths.prob(above=float(c))
             p[i, j], e[i, j] = float(est.value), float(est.stderr)
+            bound[i, j] = est.kind == "bound"  # no path hit: the error is the 95 % upper bound
     return MethodTable(
-        "mc", p, e, "stderr", time.perf_counter() - t0, {}, {"paths": n, "scheme": scheme}
+        "mc", p, e, "stderr", time.perf_counter() - t0, {}, {"paths": n, "scheme": scheme},
+        bound if bound.any() else None,
     )
 
 

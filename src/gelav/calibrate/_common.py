@@ -42,7 +42,21 @@ def hessian(f: Any, theta: NDArray[np.float64], h: NDArray[np.float64]) -> NDArr
 
 
 def interval_side(g: Any, start: float, step: float, limit: float, n_expand: int = 60) -> float:
-    """Root of g (negative at ``start``) moving from ``start`` in direction sign(step) up to ``limit``."""
+    """Root of g (negative at ``start``) moving from ``start`` in direction sign(step) up to ``limit``.
+
+    Raises
+    ------
+    ValueError
+        ``g(start)`` is not negative: the profile likelihood is not maximal at the estimate, so no
+        interval can be read off it (seen where the series varies near the rounding of its values:
+        ``1.5 + 1e-13 i`` brought SciPy's bare "f(a) and f(b) must have different signs").
+    """
+    g0 = g(start)
+    if not g0 < 0:
+        raise ValueError(
+            "The likelihood is not maximal at the estimate to the precision of the data, so no confidence "
+            "interval can be computed: the series varies by too little against the size of its values "
+            "(subtract a level or change units), or it is not a path of the model.")
     a = start
     b = start + step
     for _ in range(n_expand):
@@ -58,6 +72,8 @@ def interval_side(g: Any, start: float, step: float, limit: float, n_expand: int
         return float("nan")
     from scipy import optimize
 
+    if not g(b) > 0:  # NaN at the far end: the side cannot be closed
+        return float("nan")
     return float(optimize.brentq(g, a, b, xtol=1e-10 * max(1.0, abs(b)), rtol=1e-9))
 
 
@@ -151,6 +167,11 @@ def residual_tests(z: NDArray[np.float64], lags: int | None, n_ar: int = 1) -> d
     nl = int(lags) if lags is not None else max(1, min(20, n // 5))
     if isinstance(lags, bool) or nl < 1 or nl >= n:
         raise ValueError(f"`lags` must be between 1 and {n - 1}, got {lags}.")
+    if not np.all(np.isfinite(z)) or float(np.ptp(z)) == 0.0:
+        raise ValueError(
+            f"The standardised residuals of the fitted model are {'not all finite' if not np.all(np.isfinite(z)) else f'all equal ({float(z[0]):.3g})'}: "
+            "the series is not a path of this model (a deterministic trend, or noise below the values' "
+            "rounding?); fit another model or check the data.")
     rho = acf(z, nl)
     q_lb = float(n * (n + 2) * np.sum(rho**2 / (n - np.arange(1, nl + 1))))
     df_lb = max(nl - n_ar, 1)

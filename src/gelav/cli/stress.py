@@ -191,13 +191,21 @@ def _grid_table(rep: Any) -> None:
     tm = g.tail_method
     tail = g.results[tm].tail if tm is not None else {}
     rows = []
+    best_table = g.results[best]
+
+    def shown(i: int, j: int) -> str:  # a cell with no Monte Carlo hit shows its 95 % bound, not "0"
+        if best_table.is_bound(i, j):
+            return f"≤ {fmt_number(float(best_table.error[i, j]), 2)} (95 %)"
+        return fmt_number(float(g.best[i, j]), 6)
+
     for i, t in enumerate(g.horizons):
-        rows.append([f"{t:g}"] + [fmt_number(float(g.best[i, j]), 6) for j in range(g.thresholds.size)]
+        rows.append([f"{t:g}"] + [shown(i, j) for j in range(g.thresholds.size)]
                     + [fmt_number(float(tail[lv][k][i]), 6) for lv in tail for k in ("var", "es")])
     params = ", ".join(f"{k}={v:g}" for k, v in rep.process.params().items())
-    err = g.results[best]
+    errs = best_table.error if best_table.bound is None else best_table.error[~best_table.bound]
     caption = ("probabilities from the exact law" if best == "analytic" else
-               f"probabilities by {best}: largest error {fmt_number(float(err.error.max()), 2)}")
+               f"probabilities by {best}: largest error "
+               + (fmt_number(float(errs.max()), 2) if errs.size else "– (no hit in any cell)"))
     if tail:
         caption += f"; VaR and ES of X_T from the {'exact law' if tm == 'analytic' else tm}"
     for name, why in g.omitted.items():  # a method that cannot be trusted prints no number
@@ -209,7 +217,14 @@ def _grid_table(rep: Any) -> None:
     for name, r in g.results.items():
         dev = float(abs(r.probability - g.best).max())
         kind = "standard error" if r.error_kind == "stderr" else "error estimate"
-        err = "exact" if name == "analytic" else f"{fmt_number(float(r.error.max()), 2)} ({kind})"
+        nb = 0 if r.bound is None else int(r.bound.sum())
+        if nb:  # no hit in those cells: their error is a 95 % upper bound, not a standard error
+            kind += f"; {nb} cell(s) with no hit: 0 ≤ 95 % bound {fmt_number(float(r.error[r.bound].max()), 2)}"
+            rest = r.error[~r.bound]
+            largest = fmt_number(float(rest.max()), 2) if rest.size else "–"
+        else:
+            largest = fmt_number(float(r.error.max()), 2)
+        err = "exact" if name == "analytic" else f"{largest} ({kind})"
         check.append([name, fmt_number(dev, 2) if name != best else "–", err, f"{r.seconds * 1e3:.1f} ms"])
     print_table("Methods over the whole table", ["method", f"largest |difference| from {best}", "largest error",
                                                   "time"], check,

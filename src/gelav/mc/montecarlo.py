@@ -110,16 +110,24 @@ ZERO_HIT_LEVEL = 0.95
 def _frequency(hits: NDArray[np.float64], antithetic: bool) -> Estimate:
     r"""The frequency of an event ± standard error; with no hit at all, the exact upper bound.
 
+    The result carries its hit count (``Estimate.hits``), so its
+    :meth:`~gelav.results.Estimate.ci` is the exact Clopper–Pearson interval
+    (the normal interval covered 85 % instead of 95 % with 3 expected hits in
+    10,000 draws, and ``(1, 1)`` when every draw hit). With antithetic pairs the
+    draws are the :math:`n` pairs and the count is the sum of the pair averages.
+
     With :math:`n` independent draws and none in the event, the exact
     (Clopper–Pearson) one-sided 95 % upper confidence bound of the probability
     is :math:`1 - 0.05^{1/n}` (about :math:`3/n`): returned as
     ``Estimate(0, bound, n, kind="bound")`` instead of a misleading ``0 ± 0``.
-    Antithetic pairs count as :math:`n` draws (conservative).
     """
     e = _estimate(hits, antithetic)
+    assert e.n is not None
+    k = min(max(e.value * e.n, 0.0), float(e.n))
+    k = float(round(2.0 * k) / 2.0)  # an integer (half-integer with pairs), free of rounding
     if e.value == 0.0 and e.n:
-        return Estimate(0.0, -math.expm1(math.log(1.0 - ZERO_HIT_LEVEL) / e.n), e.n, kind="bound")
-    return e
+        return Estimate(0.0, -math.expm1(math.log(1.0 - ZERO_HIT_LEVEL) / e.n), e.n, kind="bound", hits=0.0)
+    return Estimate(e.value, e.stderr, e.n, hits=k)
 
 
 # -----------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, *
     _, o = settings("mckean_vlasov", scenario, {**options, "chaos": chaos}, (*FIELDS, "chaos"),
                     read_mckean_vlasov_table)
     for key in _INT:
-        lo = 0 if key == "seed" else 2
+        lo = {"seed": 0, "cells": 4}.get(key, 2)  # the Fokker–Planck grid needs 4 cells (was named `n_cells`)
         if int(o[key]) < lo:
             raise ValueError(f"`--{key}` must be >= {lo}, got {o[key]}.")
     from gelav._validation import MAX_CELLS, MAX_STATE, check_finite, check_horizon, check_size
