@@ -38,7 +38,9 @@ def main() -> Path:
     # order 2 needs a(L), b(L) smooth at the dates: the cap min(1, RD e^{d(L - 1)}) of the distribution rate puts a
     # kink at L = 1 + ln(1/RD)/d, so the refinement study uses L-dependent calls only (cap far outside the domain)
     smooth = TakahashiAlexander(call_liquidity=0.3)
-    vals = [liquidity_adjusted_value(smooth, premium=prem, L0=0.0, n_cells=n, steps_per_period=s, domain=(-3.0, 5.0)).value
+    # rtol=None: each grid as asked (by default the value is refined to its own error estimate)
+    vals = [liquidity_adjusted_value(smooth, premium=prem, L0=0.0, n_cells=n, steps_per_period=s, domain=(-3.0, 5.0),
+                                     rtol=None).value
             for n, s in ((40, 2), (80, 4), (160, 8), (320, 16))]
     d = np.abs(np.diff(vals))
     orders = [math.log2(d[i] / d[i + 1]) for i in range(2)]
