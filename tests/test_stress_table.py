@@ -267,3 +267,26 @@ def test_mc_cells_without_a_hit_carry_a_bound_not_a_standard_error():
     assert d["stderr"][0][0] is None and d["upper_bound_95"][0][0] == pytest.approx(1 - 0.05 ** 1e-4)
     assert d["upper_bound_95"][0][1] is None and d["stderr"][0][1] > 0
     assert mc.cell(0, 0).error_kind == "bound" and mc.cell(0, 1).error_kind == "stderr"
+
+
+def test_export_files_a_zero_hit_bound_in_its_own_column(tmp_path):
+    """``gelav stress --export`` of such a grid: the bound in ``upper_bound_95_mc``, NaN under ``stderr_mc``
+    (the export wrote the bound as the cell's standard error)."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from gelav.cli import main
+
+    out = tmp_path / "grid.csv"
+    r = CliRunner().invoke(main, ["stress", "--threshold", "-2,-0.5", "--horizon", "1,2", "--paths", "10000",
+                                  "--method", "mc", "--export", str(out)])
+    assert r.exit_code == 0, r.output
+    files = sorted(tmp_path.glob("*.csv"))
+    rows = [row for f in files for row in csv.DictReader(f.open()) if "stderr_mc" in row]
+    assert len(rows) == 4
+    for row in rows:
+        hit = float(row["probability_mc"]) > 0
+        assert (row["stderr_mc"] != "nan") == hit and (row["upper_bound_95_mc"] == "nan") == hit
+        if not hit:
+            assert float(row["upper_bound_95_mc"]) == pytest.approx(1 - 0.05 ** 1e-4)

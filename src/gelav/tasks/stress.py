@@ -200,7 +200,12 @@ class StressReport(TaskResult):
             cols: dict[str, Any] = {"horizon": T.ravel(), "threshold": C.ravel()}
             for name, r in g.results.items():
                 cols[f"probability_{name}"] = r.probability.ravel()
-                cols[f"{r.error_kind}_{name}"] = r.error.ravel()
+                err = r.error.ravel()
+                if r.bound is not None and r.bound.any():  # no Monte Carlo hit: a one-sided bound, as in --json
+                    cols[f"{r.error_kind}_{name}"] = np.where(r.bound.ravel(), np.nan, err)
+                    cols[f"upper_bound_95_{name}"] = np.where(r.bound.ravel(), err, np.nan)
+                else:
+                    cols[f"{r.error_kind}_{name}"] = err
             if g.bands is not None:
                 for k in ("lower", "upper", "delta_stderr"):
                     cols[f"band_{k}"] = np.array([getattr(b, k) for row in g.bands for b in row])
