@@ -391,3 +391,29 @@ def test_cli_too_few_cells_names_the_option():
 
     r = CliRunner().invoke(main, ["mckean-vlasov", "--cells", "3"])
     assert r.exit_code == 2 and "`--cells` must be >= 4" in r.output and "n_cells" not in r.output
+
+
+def test_file_and_options_take_the_same_smallest_sizes(tmp_path):
+    """A scenario file takes the sizes the options take (it asked cells >= 16 and steps >= 4 where --cells 4
+    and --steps 2 ran): the same numbers either way, and below them the same refusal."""
+    import json
+
+    from gelav.cli import main
+
+    cfg = tmp_path / "mv.toml"
+    cfg.write_text("[mckean_vlasov]\ncells = 8\nsteps = 2\nparticles = 200\nsystems = 2\n")
+    by_file = CliRunner().invoke(main, ["mckean-vlasov", "--config", str(cfg), "--json"])
+    by_options = CliRunner().invoke(main, ["mckean-vlasov", "--cells", "8", "--steps", "2", "--particles", "200",
+                                           "--systems", "2", "--json"])
+    assert by_file.exit_code == 0 and by_options.exit_code == 0, (by_file.output, by_options.output)
+
+    def untimed(d):  # type: ignore[no-untyped-def]
+        return {k: untimed(v) for k, v in d.items() if "second" not in k} if isinstance(d, dict) else d
+
+    def numbers(out: str) -> dict:
+        return untimed(json.loads(out[out.index("{"):out.rindex("}") + 1]))  # type: ignore[no-any-return]
+
+    assert numbers(by_file.output) == numbers(by_options.output)
+    cfg.write_text("[mckean_vlasov]\ncells = 3\n")
+    bad = CliRunner().invoke(main, ["mckean-vlasov", "--config", str(cfg)])
+    assert bad.exit_code == 2 and "expected an integer >= 4" in bad.output

@@ -18,6 +18,9 @@ __all__ = ["FIELDS", "McKeanVlasovReport", "mckean_vlasov", "read_mckean_vlasov_
 FIELDS = ("kappa", "mean", "sigma", "lam", "x0", "horizon", "particles", "systems", "steps", "scheme", "cells",
           "seed")
 _INT = ("particles", "systems", "steps", "cells", "seed")
+#: the smallest sizes, the same from the command line and from a scenario file (the file asked cells >= 16 and
+#: steps >= 4 where the options took 4 and 2): the Fokker–Planck grid needs 4 cells (was named `n_cells`)
+MIN_SIZES = {"seed": 0, "cells": 4, "steps": 2, "particles": 2, "systems": 2}
 #: the nonlinear Fokker–Planck columns are left out below this many cells per standard deviation of the law
 MIN_CELLS_PER_SD = 4.0
 
@@ -29,7 +32,8 @@ def read_mckean_vlasov_table(scenario: Mapping[str, Any]) -> dict[str, Any]:
         "lam": sec.number("lam", check=lambda v: v >= 0, expected="a number >= 0"),
         "x0": sec.number("x0"), "horizon": sec.positive("horizon"),
         "particles": sec.integer("particles", minimum=2), "systems": sec.integer("systems", minimum=2),
-        "steps": sec.integer("steps", minimum=4), "cells": sec.integer("cells", minimum=16),
+        "steps": sec.integer("steps", minimum=MIN_SIZES["steps"]),
+        "cells": sec.integer("cells", minimum=MIN_SIZES["cells"]),
         "seed": sec.integer("seed", minimum=0), "scheme": sec.choice("scheme", ("euler", "exact")),
     })
 
@@ -87,7 +91,7 @@ def mckean_vlasov(scenario: ScenarioLike = None, *, chaos: bool | None = None, *
     _, o = settings("mckean_vlasov", scenario, {**options, "chaos": chaos}, (*FIELDS, "chaos"),
                     read_mckean_vlasov_table)
     for key in _INT:
-        lo = {"seed": 0, "cells": 4}.get(key, 2)  # the Fokker–Planck grid needs 4 cells (was named `n_cells`)
+        lo = MIN_SIZES.get(key, 2)
         if int(o[key]) < lo:
             raise ValueError(f"`--{key}` must be >= {lo}, got {o[key]}.")
     from gelav._validation import MAX_CELLS, MAX_STATE, check_finite, check_horizon, check_size
