@@ -214,3 +214,26 @@ def test_values_between_nodes_keep_the_nodal_accuracy():
     xs = np.linspace(-0.99, 1.99, 37)
     node_err = np.max(np.abs(coarse.values - ref.value(coarse.x)))
     assert np.max(np.abs(coarse.value(xs) - ref.value(xs))) <= 1.05 * node_err
+
+
+def test_exit_time_task_reports_refinement_estimates_that_cover_the_error():
+    """``gelav exit-time`` printed P(τ > 0.05) = 0.999974 to six decimals for 0.999979 (BM with drift 1 from 0
+    below the barrier 1, lower end -10: the exit probability 2.6e-5 for 2.06e-5, space error on 400 cells) with
+    no estimate; now every column carries |X(n) - X(n/2)|/3, which covers the error here (second order)."""
+    import math
+
+    from scipy.stats import norm
+
+    from gelav import tasks
+
+    rep = tasks.exit_time(None, kind="brownian", mu=1.0, sigma=1.0, a=-10.0, b=1.0, x0=[0.0], horizon=0.05)
+    d = rep.data
+    T = 0.05
+    exact_exit = norm.cdf((T - 1) / math.sqrt(T)) + math.exp(2.0) * norm.cdf((-1 - T) / math.sqrt(T))
+    err = abs(d["survival_at_horizon"][0] - (1.0 - exact_exit))
+    assert err > 1e-6  # the grid's error is visible at six decimals ...
+    assert err <= d["survival_at_horizon_error"][0] <= 3 * err  # ... and the estimate covers it
+    assert d["p_upper_first_error"][0] < 1e-12 and d["mean_exit_time_error"][0] < 1e-12  # exact for BM
+    ou = tasks.exit_time(None, kind="ornstein-uhlenbeck", a=-1.0, b=2.0, x0=[1.25]).data
+    fine = tasks.exit_time(None, kind="ornstein-uhlenbeck", a=-1.0, b=2.0, x0=[1.25], n_cells=6400).data
+    assert abs(ou["mean_exit_time"][0] - fine["mean_exit_time"][0]) <= 1.5 * ou["mean_exit_time_error"][0]

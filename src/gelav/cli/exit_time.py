@@ -60,7 +60,14 @@ def _table(res: dict[str, Any]) -> None:
             r += [fmt_fixed(res["mean_exit_time_bounded"][i]), fmt_probability(res["survival_at_horizon"][i], 6)]
         rows.append(r)
     bd = res["boundaries"]
+    est = [f"P(hit b first) {max(res['p_upper_first_error']):.1e}"]
+    if "mean_exit_time_error" in res:
+        est.append(f"E(τ) {max(res['mean_exit_time_error']):.1e}")
+    if "horizon" in res:
+        est += [f"E(min(τ, T)) {max(res['mean_exit_time_bounded_error']):.1e}",
+                f"P(τ > T) {max(res['survival_at_horizon_error']):.1e}"]
     print_table(f"Exit from ({res['a']:g}, {res['b']:g}) of {res['process']}", cols, rows,
-                caption=f"lower end: {bd['lower']['kind']}, upper end: {bd['upper']['kind']}")
+                caption=f"lower end: {bd['lower']['kind']}, upper end: {bd['upper']['kind']}; largest refinement "
+                        f"estimates |X(n) − X(n/2)|/3: " + ", ".join(est))
     if res["divergence"]:
         click.echo(f"E[τ] is infinite: {res['divergence']}")

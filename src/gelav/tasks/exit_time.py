@@ -40,34 +40,56 @@ def run_exit_time(process: ProcessLike, a: float, b: float, x0: list[float], *, 
             raise ValueError(f"`x0` = {x} must lie strictly inside (a, b) = ({a}, {b}).")
     lo, hi = classify_boundary(process, a, b)
     prob = exit_probability(process, a, b, n_cells=n_cells)
+    coarse = max(n_cells // 2, 2)  # the same problem on half the cells (and steps): a second-order estimate
+    prob_c = exit_probability(process, a, b, n_cells=coarse)
     out: dict[str, Any] = {
         "process": repr(process), "a": a, "b": b, "x0": x0,
         "boundaries": {c.side: {"point": c.point, "kind": c.kind, "accessible": c.accessible,
                                 "scale_finite": c.scale_finite, "exit_time_finite": c.exit_time_finite}
                        for c in (lo, hi)},
         "p_upper_first": [prob.value(x) for x in x0],
+        "p_upper_first_error": [_estimate(prob.value(x), prob_c.value(x)) for x in x0],
         "curve": {"x": prob.x, "p_upper_first": prob.values},
     }
     try:
         et = _exit_time(process, a, b, n_cells=n_cells)
+        et_c = _exit_time(process, a, b, n_cells=coarse)
         out["mean_exit_time"] = [et.value(x) for x in x0]
+        out["mean_exit_time_error"] = [_estimate(et.value(x), et_c.value(x)) for x in x0]
         out["curve"]["mean_exit_time"] = et.values
         out["divergence"] = None
     except DivergenceError as exc:
         out["mean_exit_time"] = [math.inf for _ in x0]
         out["divergence"] = str(exc)
     if horizon is not None:
+        half = max(n_steps // 2, 2)
         bounded = _exit_time(process, a, b, horizon=horizon, n_cells=n_cells, n_steps=n_steps)
+        bounded_c = _exit_time(process, a, b, horizon=horizon, n_cells=coarse, n_steps=half)
         out["horizon"] = horizon
         out["mean_exit_time_bounded"] = [bounded.value(x) for x in x0]
+        out["mean_exit_time_bounded_error"] = [_estimate(bounded.value(x), bounded_c.value(x)) for x in x0]
         out["survival_at_horizon"] = []
+        out["survival_at_horizon_error"] = []
         out["survival"] = {}
         for x in x0:
             d = exit_time_distribution(process, a, b, x, horizon, n_cells=n_cells, n_steps=n_steps)
+            d_c = exit_time_distribution(process, a, b, x, horizon, n_cells=coarse, n_steps=half)
             out["survival_at_horizon"].append(float(d.survival[-1]))
+            # the exit probability 1 - S is the small number near t = 0: its estimate, from the upper sums
+            out["survival_at_horizon_error"].append(_estimate(float(d.survival[-1]), float(d_c.survival[-1])))
             out["survival"][f"{x:g}"] = {"t": d.times, "survival": d.survival}
         out["curve"]["t"] = np.asarray(d.times)
     return out
+
+
+def _estimate(fine: float, coarse: float) -> float:
+    r"""The refinement estimate :math:`|X_h - X_{2h}|/3` of a second-order answer (cells, and steps, halved:
+    the Richardson error of :math:`X_h`; an indicator, not a bound). ``inf`` when either is infinite.
+    (Without it ``P(τ > 0.05)`` = 0.999974 was printed to six decimals for 0.999979: the exit
+    probability 2.6e-5 for 2.06e-5, space-resolution error on 400 cells of (−10, 1).)"""
+    if not (math.isfinite(fine) and math.isfinite(coarse)):
+        return math.inf
+    return abs(fine - coarse) / 3.0
 
 
 def _figures(res: Mapping[str, Any]) -> dict[str, Any]:
