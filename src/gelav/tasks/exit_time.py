@@ -82,11 +82,12 @@ def run_exit_time(process: ProcessLike, a: float, b: float, x0: list[float], *, 
     return out
 
 
-def _estimate(fine: float, coarse: float) -> float:
+def _estimate(fine: Any, coarse: Any) -> float:
     r"""The refinement estimate :math:`|X_h - X_{2h}|/3` of a second-order answer (cells, and steps, halved:
     the Richardson error of :math:`X_h`; an indicator, not a bound). ``inf`` when either is infinite.
     (Without it ``P(τ > 0.05)`` = 0.999974 was printed to six decimals for 0.999979: the exit
     probability 2.6e-5 for 2.06e-5, space-resolution error on 400 cells of (−10, 1).)"""
+    fine, coarse = float(fine), float(coarse)
     if not (math.isfinite(fine) and math.isfinite(coarse)):
         return math.inf
     return abs(fine - coarse) / 3.0
