@@ -31,7 +31,7 @@ _OPTION = {"fund_life": "--fund-life", "discount": "--discount", "nav_growth": "
 @click.option("--method", type=click.Choice(["policy", "brennan-schwartz"]), default=None,
               help="LCP solver [policy]; Brennan–Schwartz falls back to policy iteration in the steps where the exit "
                    "region is not one interval at an end (the caption says which answer is printed).")
-@click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr (6 more solves).")
+@click.option("--sensitivity/--no-sensitivity", default=None, help="Also dL*/dκ, dL*/dσ, dL*/dr, each with the change from the bump h to h/2 (12 more solves).")
 @click.option("--check/--no-check", default=None,
               help="The grid indicator of L*(t): the same problem on half the cells and steps [on].")
 @output_options(config_help="Scenario TOML file: [process], [premium] and [exit_boundary] tables (options override).",
@@ -78,7 +78,15 @@ def exit_boundary(kappa, mean, sigma, discount, fund_life, nav_growth, distribut
                 f"; L*(t) not resolved: the exit region differs between {n} and {n2} cells at t = "
                 + ", ".join(f"{t:g}" for t in chk["unresolved"]) + " (raise --cells)")
     if sens:
-        cap += "; dL*(0)/dκ = {kappa:.3f}, dL*(0)/dσ = {sigma:.3f}, dL*(0)/dr = {r:.3f}".format(**sens)
+        from gelav.tasks.exit_boundary import SENSITIVITY_RESOLVED
+
+        parts = []
+        for key, sym in (("kappa", "κ"), ("sigma", "σ"), ("r", "r")):
+            d, ind = sens[key], sens[f"{key}_indicator"]
+            txt = f"dL*(0)/d{sym} = {d:.3f} (± {ind:.2g}"
+            parts.append(txt + (")" if ind <= SENSITIVITY_RESOLVED * abs(d) else ": not resolved by the grid)"))
+        cap += ("; " + ", ".join(parts) + " (± the change from the bump h = 5 % to h/2; an indicator, not a bound;"
+                " raise --cells where it is not resolved)")
     if plot:
         cap += f"; figure written to {plot}"
     print_table(f"Exit boundary of a fund stake: T = {T:g} y, r = {v['discount']:g}, g = {v['nav_growth']:g}, "
