@@ -237,3 +237,18 @@ def test_exit_time_task_reports_refinement_estimates_that_cover_the_error():
     ou = tasks.exit_time(None, kind="ornstein-uhlenbeck", a=-1.0, b=2.0, x0=[1.25]).data
     fine = tasks.exit_time(None, kind="ornstein-uhlenbeck", a=-1.0, b=2.0, x0=[1.25], n_cells=6400).data
     assert abs(ou["mean_exit_time"][0] - fine["mean_exit_time"][0]) <= 1.5 * ou["mean_exit_time_error"][0]
+
+
+def test_exit_time_task_warns_where_its_estimate_is_first_order():
+    """σ = 1e-8 (drift 1 on (-1, 1)): from x0 = 0 the exit is at t = 1 exactly, and E[min(τ, 1)] = 0.9717 was
+    printed for 1 with a refinement estimate of 4e-3; the cell Péclet number (1e14) now warns."""
+    from gelav import tasks
+    from gelav.errors import AccuracyWarning
+
+    with pytest.warns(AccuracyWarning, match="cell Péclet number"):
+        tasks.exit_time(None, kind="brownian", mu=1.0, sigma=1e-8, a=-1.0, b=1.0, x0=[0.0], horizon=1.0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        tasks.exit_time(None, kind="brownian", mu=1.0, sigma=1.0, a=-10.0, b=1.0, x0=[0.0], horizon=0.05)

@@ -40,6 +40,10 @@ def run_exit_time(process: ProcessLike, a: float, b: float, x0: list[float], *, 
             raise ValueError(f"`x0` = {x} must lie strictly inside (a, b) = ({a}, {b}).")
     lo, hi = classify_boundary(process, a, b)
     prob = exit_probability(process, a, b, n_cells=n_cells)
+    from gelav.fd.generator import warn_peclet
+
+    for x in x0:  # a drift-dominated start: the refinement estimate, too, is first order there
+        warn_peclet(process, prob.grid, 0.0, float(x), stacklevel=4)
     coarse = max(n_cells // 2, 2)  # the same problem on half the cells (and steps): a second-order estimate
     prob_c = exit_probability(process, a, b, n_cells=coarse)
     out: dict[str, Any] = {
